@@ -1,0 +1,91 @@
+# Postern top-level build. One non-recursive make: lib/ becomes
+# $(B)/libpostern.a; every directory listed in DAEMONS, cmd/NAME and
+# tools/NAME becomes one program from all the .c files in it.
+#
+#   make            build everything into build/
+#   make run        install build dependencies, build, start a sandboxed instance
+#   make test       install test dependencies, build, run every test
+#   make install    install under $(DESTDIR)$(PREFIX) (default /usr)
+#   make SAN=1      build with AddressSanitizer + UBSan into build-asan/
+
+include mk/config.mk
+
+LIB_SRCS := $(sort $(wildcard lib/util/*.c lib/mail/*.c lib/server/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+
+# Daemon directories sit at the top level (ARCHITECTURE.md section 5).
+DAEMON_LIST := master smtpd cleanup qmgr pickup local virtual bounce trivial-rewrite \
+	showq error discard postlogd flush anvil proxymap smtp pipe
+DAEMONS := $(sort $(patsubst %/,%,$(dir $(wildcard $(addsuffix /*.c,$(DAEMON_LIST))))))
+COMMANDS := $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/*.c))))
+TOOLS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
+
+DAEMON_BINS := $(DAEMONS:%=$(B)/libexec/%)
+COMMAND_BINS := $(COMMANDS:%=$(B)/sbin/%) $(TOOLS:%=$(B)/sbin/%)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/*_test.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+
+all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libpostern.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+define program_rule
+$(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $(2)/*.c)) $(B)/libpostern.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libpostern.a $$(LDLIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call program_rule,$(B)/libexec/$(d),$(d))))
+$(foreach c,$(COMMANDS),$(eval $(call program_rule,$(B)/sbin/$(c),cmd/$(c))))
+$(foreach t,$(TOOLS),$(eval $(call program_rule,$(B)/sbin/$(t),tools/$(t))))
+
+$(B)/sbin/mailq $(B)/sbin/newaliases: $(B)/sbin/sendmail
+	ln -sf sendmail $@
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/harness.o $(B)/libpostern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libpostern.a $(LDLIBS)
+
+unit: $(UNIT_BINS)
+
+deps:
+	scripts/install-deps build
+
+test-deps:
+	scripts/install-deps test
+
+# The whole suite: unit tests (plain and sanitized), golden files, end-to-end.
+test: test-deps
+	$(MAKE) all unit WERROR=1
+	$(MAKE) SAN=1 unit WERROR=1
+	tests/run-all
+
+check-unit: unit
+	tests/run-unit $(B)/tests
+
+golden-update: all
+	tests/golden/run --update
+
+run: deps
+	$(MAKE) all WERROR=1
+	scripts/run-sandbox
+
+stop:
+	scripts/run-sandbox stop
+
+install: all
+	scripts/install "$(DESTDIR)" "$(PREFIX)" "$(B)"
+
+clean:
+	rm -rf build build-asan run
+
+.PHONY: all unit deps test-deps test check-unit golden-update run stop install clean
+
+-include $(LIB_OBJS:.o=.d)
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

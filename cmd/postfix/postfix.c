@@ -1,0 +1,250 @@
+/*
+ * postfix.c - the postfix control command: start, stop, reload, check, ...
+ *
+ * Used by: administrators and init scripts.
+ * Interface: postfix [-c config_dir] [-Dv] command
+ *            commands: start start-fg stop abort reload status check flush
+ *            set-permissions upgrade-configuration
+ * Errors: messages go to stderr and syslog as "postfix/postfix-script: ...";
+ *         exit status 0 on success, 1 on failure.
+ */
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "mastercf.h"
+#include "queue_layout.h"
+#include "sbuf.h"
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static int postfix_problems;
+
+static void postfix_unknown_param(const struct config_entry *e, void *ctx)
+{
+    (void)ctx;
+    if (!config_known(e->name)) {
+        log_warn("%s:%d: unknown parameter name \"%s\" (ignored)", e->file, e->line, e->name);
+    }
+}
+
+/* Returns the running master's pid, or 0. */
+static pid_t postfix_master_pid(void)
+{
+    struct sbuf *path = sbuf_new(128);
+    sbuf_printf(path, "%s/pid/master.pid", cfg_str(P_QUEUE_DIRECTORY));
+    int fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
+    sbuf_free(path);
+    if (fd < 0)
+        return 0;
+    /* The pid counts only while master holds the lock on the file. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return 0;
+    }
+    char buf[32] = "";
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    long pid = strtol(buf, NULL, 10);
+    return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+static int postfix_check(bool fix)
+{
+    struct sbuf *path = sbuf_new(128);
+    struct mastercf *m = NULL;
+    sbuf_printf(path, "%s/master.cf", config_dir());
+    if (mastercf_load(sbuf_str(path), &m) < 0)
+        postfix_problems++;
+    if (m) {
+        char **names = mastercf_service_names(m);
+        config_set_service_names(names);
+        cfg_list_free(names);
+        /* Every program named in master.cf should exist. */
+        for (const struct mastercf_service *s = m->head; s; s = s->next) {
+            const char *prog = mastercf_program(s);
+            if (prog[0] == '/')
+                sbuf_set(path, prog);
+            else
+                sbuf_printf(path, "%s/%s", cfg_str(P_DAEMON_DIRECTORY), prog);
+            if (access(sbuf_str(path), X_OK) < 0)
+                log_warn("%s:%d: service %s: program %s not found", s->file, s->line, s->name,
+                         sbuf_str(path));
+        }
+        mastercf_free(m);
+    }
+    config_foreach(postfix_unknown_param, NULL);
+    int layout = queue_layout_apply(fix ? QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT : QUEUE_LAYOUT_REPORT);
+    if (layout)
+        postfix_problems++;
+    sbuf_free(path);
+    return postfix_problems ? 1 : 0;
+}
+
+static int postfix_set_permissions(void)
+{
+    int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT);
+    struct group *gr = getgrnam(cfg_str(P_SETGID_GROUP));
+    struct sbuf *path = sbuf_new(128);
+    static const char *setgid_progs[] = { "postdrop", "postqueue" };
+    for (size_t i = 0; gr && i < ARRAY_LEN(setgid_progs); i++) {
+        sbuf_printf(path, "%s/%s", cfg_str(P_COMMAND_DIRECTORY), setgid_progs[i]);
+        if (access(sbuf_str(path), F_OK) < 0)
+            continue;
+        if (chown(sbuf_str(path), 0, gr->gr_gid) < 0 || chmod(sbuf_str(path), 02755) < 0) {
+            log_warn("set permissions of %s: %m", sbuf_str(path));
+            problems++;
+        }
+    }
+    sbuf_free(path);
+    return problems ? 1 : 0;
+}
+
+static int postfix_wait_gone(pid_t pid, int seconds)
+{
+    for (int i = 0; i < seconds * 10; i++) {
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+            return 0;
+        if (postfix_master_pid() == 0)
+            return 0;
+        struct timespec ts = { 0, 100000000L };
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static int postfix_start(bool foreground)
+{
+    if (postfix_master_pid()) {
+        log_warn("the Postfix mail system is already running");
+        return 1;
+    }
+    if (postfix_check(true) && geteuid() == 0)
+        log_warn("postfix check found problems; starting anyway");
+    log_info("starting the Postfix mail system");
+    struct sbuf *path = sbuf_new(128);
+    sbuf_printf(path, "%s/master", cfg_str(P_DAEMON_DIRECTORY));
+    setenv("MAIL_CONFIG", config_dir(), 1);
+    if (foreground) {
+        execl(sbuf_str(path), "master", "-d", (char *)NULL);
+        log_fatal("exec %s: %m", sbuf_str(path));
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        log_fatal("fork: %m");
+    if (pid == 0) {
+        execl(sbuf_str(path), "master", (char *)NULL);
+        log_fatal("exec %s: %m", sbuf_str(path));
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    sbuf_free(path);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        log_warn("mail system startup failed");
+        return 1;
+    }
+    return 0;
+}
+
+static void usage(void)
+{
+    log_fatal("usage: postfix [-c config_dir] [-Dv] start|start-fg|stop|abort|reload|status|check|"
+              "flush|set-permissions");
+}
+
+int main(int argc, char **argv)
+{
+    int c;
+    const char *dir = NULL;
+    log_set_tag("postfix/postfix-script");
+    log_set_stderr(true);
+    while ((c = getopt(argc, argv, "c:Dv")) != -1) {
+        switch (c) {
+        case 'c':
+            dir = optarg;
+            break;
+        case 'D':
+            break;
+        case 'v':
+            log_verbose++;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (optind >= argc)
+        usage();
+    const char *cmd = argv[optind];
+    if (dir)
+        setenv("MAIL_CONFIG", dir, 1);
+    if (config_load(dir) < 0)
+        postfix_problems++;
+    if (*cfg_str(P_MAILLOG_FILE) == 0)
+        log_open_syslog(NULL);
+
+    if (strcmp(cmd, "check") == 0)
+        return postfix_check(true);
+    if (strcmp(cmd, "status") == 0) {
+        pid_t pid = postfix_master_pid();
+        if (pid) {
+            log_info("the Postfix mail system is running: PID: %ld", (long)pid);
+            return 0;
+        }
+        log_info("the Postfix mail system is not running");
+        return 1;
+    }
+    if (strcmp(cmd, "set-permissions") == 0)
+        return postfix_set_permissions();
+    if (geteuid() != 0)
+        log_fatal("to %s the mail system you must be root", cmd);
+    if (strcmp(cmd, "start") == 0 || strcmp(cmd, "start-fg") == 0) {
+        if (postfix_problems)
+            log_fatal("%s/main.cf: fix the errors above before starting", config_dir());
+        return postfix_start(strcmp(cmd, "start-fg") == 0);
+    }
+    if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "abort") == 0) {
+        pid_t pid = postfix_master_pid();
+        if (!pid) {
+            log_warn("the Postfix mail system is not running");
+            return 1;
+        }
+        log_info("%s the Postfix mail system", strcmp(cmd, "stop") == 0 ? "stopping" : "aborting");
+        kill(pid, strcmp(cmd, "stop") == 0 ? SIGTERM : SIGQUIT);
+        if (postfix_wait_gone(pid, 60) < 0) {
+            log_warn("master pid %ld did not stop in time", (long)pid);
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "reload") == 0) {
+        pid_t pid = postfix_master_pid();
+        if (!pid) {
+            log_warn("the Postfix mail system is not running");
+            return 1;
+        }
+        if (postfix_problems)
+            log_fatal("%s/main.cf: fix the errors above before reloading", config_dir());
+        log_info("refreshing the Postfix mail system");
+        kill(pid, SIGHUP);
+        return 0;
+    }
+    if (strcmp(cmd, "flush") == 0) {
+        if (mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_IGNORE_TIME) < 0 ||
+            mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_DEFERRED) < 0) {
+            log_warn("cannot flush the mail queue: qmgr is not reachable");
+            return 1;
+        }
+        return 0;
+    }
+    if (strcmp(cmd, "upgrade-configuration") == 0 || strcmp(cmd, "logrotate") == 0)
+        return 0;
+    usage();
+    return 1;
+}

@@ -1,0 +1,122 @@
+/*
+ * cleanup_clnt.c - client side of the cleanup protocol
+ *
+ * Used by: smtpd, pickup, bounce, local.
+ * Interface: see cleanup_clnt.h.
+ * Errors: see cleanup_clnt.h.
+ */
+#include "cleanup_clnt.h"
+#include "alloc.h"
+#include "attr.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "qfile.h"
+#include "stream.h"
+
+struct cleanup_clnt {
+    struct stream *s;
+    char queue_id[64];
+    bool failed;
+    bool ended;
+};
+
+struct cleanup_clnt *cleanup_open(int flags)
+{
+    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, MAIL_PROTO_CLEANUP);
+    if (s == NULL)
+        return NULL;
+    struct attr_list *l = attr_list_new();
+    int r = attr_read(s, l);
+    const char *id = r == 0 ? attr_get(l, "queue_id") : NULL;
+    if (id == NULL) {
+        log_warn("cleanup: no queue_id in greeting: %s", r ? stream_strerror(r) : "missing");
+        attr_list_free(l);
+        stream_close(s);
+        return NULL;
+    }
+    struct cleanup_clnt *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    strlcpy(c->queue_id, id, sizeof(c->queue_id));
+    attr_list_free(l);
+    char fl[32];
+    snprintf(fl, sizeof(fl), "%d", flags);
+    if (attr_send(s, "flags", fl, (char *)NULL) < 0)
+        c->failed = true;
+    return c;
+}
+
+const char *cleanup_queue_id(const struct cleanup_clnt *c)
+{
+    return c->queue_id;
+}
+
+int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len)
+{
+    if (c->failed)
+        return -1;
+    if (type == REC_END)
+        c->ended = true;
+    if (qfile_put_stream(c->s, type, data, len) < 0)
+        c->failed = true;
+    return c->failed ? -1 : 0;
+}
+
+int cleanup_recs(struct cleanup_clnt *c, int type, const char *str)
+{
+    return cleanup_rec(c, type, str, strlen(str));
+}
+
+int cleanup_recf(struct cleanup_clnt *c, int type, const char *fmt, ...)
+{
+    struct sbuf *b = sbuf_new(128);
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vcatf(b, fmt, ap);
+    va_end(ap);
+    int r = cleanup_rec(c, type, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+    return r;
+}
+
+int cleanup_line(struct cleanup_clnt *c, const char *line, size_t len)
+{
+    while (len > QFILE_LINE_CHUNK) {
+        if (cleanup_rec(c, REC_CONT, line, QFILE_LINE_CHUNK) < 0)
+            return -1;
+        line += QFILE_LINE_CHUNK;
+        len -= QFILE_LINE_CHUNK;
+    }
+    return cleanup_rec(c, REC_NORM, line, len);
+}
+
+int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
+{
+    int status = CLEANUP_STAT_WRITE;
+    if (!c->ended) {
+        cleanup_rec(c, REC_XTRA, "", 0);
+        cleanup_rec(c, REC_END, "", 0);
+    }
+    if (!c->failed && stream_flush(c->s) == 0) {
+        struct attr_list *l = attr_list_new();
+        long st;
+        if (attr_read(c->s, l) == 0 && attr_get_long(l, "status", &st) == 0) {
+            status = (int)st;
+            if (reason)
+                sbuf_set(reason, attr_get_def(l, "reason", ""));
+        }
+        attr_list_free(l);
+    }
+    if (status == CLEANUP_STAT_WRITE && reason && sbuf_len(reason) == 0)
+        sbuf_set(reason, "4.3.0 queue file write error");
+    stream_close(c->s);
+    xfree(c);
+    return status;
+}
+
+void cleanup_abort(struct cleanup_clnt *c)
+{
+    if (c == NULL)
+        return;
+    stream_close(c->s);
+    xfree(c);
+}

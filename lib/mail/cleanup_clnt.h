@@ -1,0 +1,37 @@
+/*
+ * cleanup_clnt.h - client side of the cleanup protocol (message injection)
+ *
+ * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
+ * Interface: cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
+ *            cleanup_line(), cleanup_finish(), cleanup_abort().
+ * Errors: cleanup_open() returns NULL after logging; record writes are
+ *         buffered and their errors surface in cleanup_finish().
+ * Notes: records are queue-file records (qfile.h) sent over the socket; see
+ *        docs/ipc.md. A message is safely queued only when cleanup_finish()
+ *        returns CLEANUP_STAT_OK.
+ */
+#ifndef POSTERN_CLEANUP_CLNT_H
+#define POSTERN_CLEANUP_CLNT_H
+#include "sys_compat.h"
+#include "cleanup_proto.h"
+#include "sbuf.h"
+
+struct cleanup_clnt;
+
+/* Connects to cleanup and sends flags. Returns new, or NULL (logged). */
+struct cleanup_clnt *cleanup_open(int flags);
+/* The queue ID cleanup assigned (borrowed). */
+const char *cleanup_queue_id(const struct cleanup_clnt *c);
+int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len);
+int cleanup_recs(struct cleanup_clnt *c, int type, const char *str);
+int cleanup_recf(struct cleanup_clnt *c, int type, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* Sends one content line (no LF), split into L/N records as needed. */
+int cleanup_line(struct cleanup_clnt *c, const char *line, size_t len);
+/* Sends X and E (unless already sent), waits for the verdict, closes.
+ * Returns the CLEANUP_STAT_* bits; reason (if not NULL) gets cleanup's text
+ * (on a broken connection: "4.3.0 queue file write error"). Frees c. */
+int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason);
+/* Drops the message (cleanup removes the file). Frees c. */
+void cleanup_abort(struct cleanup_clnt *c);
+
+#endif

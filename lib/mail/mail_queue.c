@@ -1,0 +1,190 @@
+/*
+ * mail_queue.c - queue IDs, paths, creation, moves and scans
+ *
+ * Used by: everything that touches the queue.
+ * Interface: see mail_queue.h.
+ * Errors: -1 with errno; no logging here.
+ */
+#include "mail_queue.h"
+#include "alloc.h"
+#include "config.h"
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/time.h>
+
+static char **mail_queue_hash_names;
+static int mail_queue_hash_depth = 1;
+
+void mail_queue_init(void)
+{
+    cfg_list_free(mail_queue_hash_names);
+    mail_queue_hash_names = cfg_list(cfg_str(P_HASH_QUEUE_NAMES));
+    mail_queue_hash_depth = cfg_int(P_HASH_QUEUE_DEPTH);
+    if (mail_queue_hash_depth < 1)
+        mail_queue_hash_depth = 1;
+    if (mail_queue_hash_depth > 4)
+        mail_queue_hash_depth = 4;
+}
+
+void mail_queue_id_new(struct sbuf *out)
+{
+    struct timeval tv;
+    static bool ready;
+    if (!ready) {
+        if (sodium_init() < 0)
+            abort();
+        ready = true;
+    }
+    gettimeofday(&tv, NULL);
+    uint32_t rnd = randombytes_uniform(1u << 20);
+    sbuf_printf(out, "%08lX%05lX%05X", (unsigned long)tv.tv_sec & 0xffffffffUL,
+                (unsigned long)tv.tv_usec, (unsigned)rnd);
+}
+
+bool mail_queue_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (const char *p = id; *p; p++, n++) {
+        if (n >= MAIL_QUEUE_ID_MAX)
+            return false;
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            return false;
+    }
+    return n > 0;
+}
+
+bool mail_queue_hashed(const char *queue_name)
+{
+    if (mail_queue_hash_names == NULL)
+        mail_queue_init();
+    for (char **p = mail_queue_hash_names; p && *p; p++)
+        if (strcmp(*p, queue_name) == 0)
+            return true;
+    return false;
+}
+
+void mail_queue_path(struct sbuf *out, const char *queue_name, const char *id)
+{
+    sbuf_printf(out, "%s/", queue_name);
+    if (mail_queue_hashed(queue_name)) {
+        size_t len = strlen(id);
+        for (int i = 0; i < mail_queue_hash_depth && (size_t)i < len; i++) {
+            sbuf_addch(out, id[len - 1 - (size_t)i]);
+            sbuf_addch(out, '/');
+        }
+    }
+    sbuf_cat(out, id);
+}
+
+/* Creates the hash subdirectories leading to path. */
+static int mail_queue_mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = strchr(tmp, '/'); p; p = strchr(p + 1, '/')) {
+        *p = 0;
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+int mail_queue_create(const char *queue_name, struct sbuf *id_out)
+{
+    struct sbuf *path = sbuf_new(64);
+    int fd = -1;
+    for (int tries = 0; tries < 100; tries++) {
+        mail_queue_id_new(id_out);
+        mail_queue_path(path, queue_name, sbuf_str(id_out));
+        fd = open(sbuf_str(path), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, MAIL_QUEUE_MODE_BUILDING);
+        if (fd >= 0)
+            break;
+        if (errno == ENOENT && mail_queue_hashed(queue_name)) {
+            if (mail_queue_mkdirs(sbuf_str(path)) < 0)
+                break;
+            continue;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    sbuf_free(path);
+    return fd;
+}
+
+int mail_queue_rename(const char *id, const char *from_queue, const char *to_queue)
+{
+    struct sbuf *from = sbuf_new(64), *to = sbuf_new(64);
+    int r;
+    mail_queue_path(from, from_queue, id);
+    mail_queue_path(to, to_queue, id);
+    r = rename(sbuf_str(from), sbuf_str(to));
+    if (r < 0 && errno == ENOENT && mail_queue_hashed(to_queue) && access(sbuf_str(from), F_OK) == 0) {
+        if (mail_queue_mkdirs(sbuf_str(to)) == 0)
+            r = rename(sbuf_str(from), sbuf_str(to));
+    }
+    sbuf_free(from);
+    sbuf_free(to);
+    return r;
+}
+
+int mail_queue_remove(const char *queue_name, const char *id)
+{
+    struct sbuf *path = sbuf_new(64);
+    mail_queue_path(path, queue_name, id);
+    int r = unlink(sbuf_str(path));
+    if (r < 0 && errno == ENOENT)
+        r = 0;
+    sbuf_free(path);
+    return r;
+}
+
+static int mail_queue_scan_dir(const char *dir, int depth, mail_queue_scan_fn fn, void *ctx)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int r = 0;
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    struct sbuf *path = sbuf_new(64);
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        sbuf_printf(path, "%s/%s", dir, de->d_name);
+        bool is_dir = de->d_type == DT_DIR;
+        if (de->d_type == DT_UNKNOWN) {
+            struct stat st;
+            is_dir = lstat(sbuf_str(path), &st) == 0 && S_ISDIR(st.st_mode);
+        }
+        if (is_dir) {
+            if (depth > 0 && strlen(de->d_name) == 1)
+                r = mail_queue_scan_dir(sbuf_str(path), depth - 1, fn, ctx);
+            continue;
+        }
+        if (mail_queue_id_ok(de->d_name))
+            r = fn(de->d_name, sbuf_str(path), ctx);
+    }
+    closedir(d);
+    sbuf_free(path);
+    return r;
+}
+
+int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx)
+{
+    int depth = mail_queue_hashed(queue_name) ? mail_queue_hash_depth : 0;
+    return mail_queue_scan_dir(queue_name, depth, fn, ctx);
+}
+
+int mail_queue_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    close(fd);
+    return r;
+}

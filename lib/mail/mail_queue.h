@@ -1,0 +1,65 @@
+/*
+ * mail_queue.h - queue directory names, queue IDs and queue file paths
+ *
+ * Used by: cleanup, qmgr, delivery agents, bounce, showq, postsuper, postqueue,
+ *          postdrop, pickup, postcat.
+ * Interface: mail_queue_id_new(), mail_queue_id_ok(), mail_queue_path(),
+ *            mail_queue_create(), mail_queue_rename(), mail_queue_remove(),
+ *            mail_queue_hashed(), mail_queue_dir_scan().
+ * Errors: functions return -1 with errno set; they do not log.
+ * Notes: paths are relative to $queue_directory: every program that uses
+ *        these chdir()s there first (the daemon skeleton does). A queue ID is
+ *        18 upper-case hex digits: 8 of seconds, 5 of microseconds, 5 random
+ *        (libsodium), so IDs sort by arrival time. Hashed queues
+ *        ($hash_queue_names) put a file in a subdirectory named by the ID's
+ *        last character(s) ($hash_queue_depth levels).
+ */
+#ifndef POSTERN_MAIL_QUEUE_H
+#define POSTERN_MAIL_QUEUE_H
+#include "sys_compat.h"
+#include "sbuf.h"
+#include <sys/stat.h>
+
+#define MAIL_QUEUE_MAILDROP "maildrop"
+#define MAIL_QUEUE_INCOMING "incoming"
+#define MAIL_QUEUE_ACTIVE "active"
+#define MAIL_QUEUE_DEFERRED "deferred"
+#define MAIL_QUEUE_HOLD "hold"
+#define MAIL_QUEUE_CORRUPT "corrupt"
+#define MAIL_QUEUE_SAVED "saved"
+#define MAIL_QUEUE_BOUNCE "bounce"
+#define MAIL_QUEUE_DEFER "defer"
+#define MAIL_QUEUE_TRACE "trace"
+#define MAIL_QUEUE_FLUSH "flush"
+
+#define MAIL_QUEUE_ID_MAX 32
+
+/* Mode bits: a queue file is complete only when the owner-execute bit is set. */
+#define MAIL_QUEUE_MODE_BUILDING 0600
+#define MAIL_QUEUE_MODE_COMPLETE 0700
+#define MAIL_QUEUE_IS_COMPLETE(st) (((st)->st_mode & S_IXUSR) != 0)
+
+/* Reads hash_queue_names / hash_queue_depth from the configuration. */
+void mail_queue_init(void);
+/* Fills out with a fresh queue ID. */
+void mail_queue_id_new(struct sbuf *out);
+/* True when id is a well-formed queue ID ([0-9A-Za-z], 1..MAIL_QUEUE_ID_MAX). */
+bool mail_queue_id_ok(const char *id);
+bool mail_queue_hashed(const char *queue_name);
+/* Fills out with "queue_name/[h/]id". */
+void mail_queue_path(struct sbuf *out, const char *queue_name, const char *id);
+/* Creates a new empty file in queue_name with a fresh ID (mode 0600, O_EXCL).
+ * Returns the descriptor and fills id_out; -1 on error. */
+int mail_queue_create(const char *queue_name, struct sbuf *id_out);
+/* Moves id between queues (creating a hash subdirectory when needed). */
+int mail_queue_rename(const char *id, const char *from_queue, const char *to_queue);
+/* Removes the file id from queue_name; ENOENT is not an error. */
+int mail_queue_remove(const char *queue_name, const char *id);
+/* Calls fn(id, path, ctx) for each regular file in a queue (descending into
+ * hash subdirectories). Stops early when fn returns non-zero. */
+typedef int (*mail_queue_scan_fn)(const char *id, const char *path, void *ctx);
+int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx);
+/* fsync()s a directory (after create/rename) so the name is durable. */
+int mail_queue_sync_dir(const char *dir);
+
+#endif

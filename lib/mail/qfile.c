@@ -1,0 +1,449 @@
+/*
+ * qfile.c - queue file records: writer, reader and envelope loader
+ *
+ * Used by: cleanup, postdrop, qmgr, delivery agents, bounce, showq, pickup,
+ *          postcat, postsuper.
+ * Interface: see qfile.h.
+ * Errors: writers return -1 with errno; readers return QFILE_E_*.
+ * Notes: the writer keeps a 64 KiB user-space buffer so that a message is
+ *        written with few system calls; qfile_commit() is the only place
+ *        that makes a queue file complete (chmod 0700) and durable (fsync).
+ */
+#include "qfile.h"
+#include "alloc.h"
+#include "log.h"
+#include "stream.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#define QFILE_WBUF (64 * 1024)
+
+struct qfile_writer {
+    int fd;
+    off_t base;         /* file offset of wbuf[0] */
+    struct sbuf *wbuf;
+};
+
+void qfile_encode(struct sbuf *out, int type, const void *data, size_t len)
+{
+    unsigned char hdr[16];
+    size_t n = 0;
+    size_t v = len;
+    hdr[n++] = (unsigned char)type;
+    do {
+        unsigned char b = v & 0x7f;
+        v >>= 7;
+        if (v)
+            b |= 0x80;
+        hdr[n++] = b;
+    } while (v);
+    sbuf_append(out, hdr, n);
+    sbuf_append(out, data, len);
+}
+
+struct qfile_writer *qfile_writer_new(int fd)
+{
+    struct qfile_writer *w = xcalloc(1, sizeof(*w));
+    w->fd = fd;
+    w->base = 0;
+    w->wbuf = sbuf_new(QFILE_WBUF);
+    return w;
+}
+
+int qfile_writer_flush(struct qfile_writer *w)
+{
+    const char *p = sbuf_str(w->wbuf);
+    size_t left = sbuf_len(w->wbuf);
+    off_t at = w->base;
+    while (left > 0) {
+        ssize_t n = pwrite(w->fd, p, left, at);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        at += n;
+        left -= (size_t)n;
+    }
+    w->base = at;
+    sbuf_reset(w->wbuf);
+    return 0;
+}
+
+int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len)
+{
+    qfile_encode(w->wbuf, type, data, len);
+    if (sbuf_len(w->wbuf) >= QFILE_WBUF)
+        return qfile_writer_flush(w);
+    return 0;
+}
+
+int qfile_puts(struct qfile_writer *w, int type, const char *str)
+{
+    return qfile_put(w, type, str, strlen(str));
+}
+
+int qfile_putf(struct qfile_writer *w, int type, const char *fmt, ...)
+{
+    struct sbuf *b = sbuf_new(128);
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vcatf(b, fmt, ap);
+    va_end(ap);
+    int r = qfile_put(w, type, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+    return r;
+}
+
+int qfile_put_line(struct qfile_writer *w, const char *line, size_t len)
+{
+    while (len > QFILE_LINE_CHUNK) {
+        if (qfile_put(w, REC_CONT, line, QFILE_LINE_CHUNK) < 0)
+            return -1;
+        line += QFILE_LINE_CHUNK;
+        len -= QFILE_LINE_CHUNK;
+    }
+    return qfile_put(w, REC_NORM, line, len);
+}
+
+off_t qfile_writer_offset(const struct qfile_writer *w)
+{
+    return w->base + (off_t)sbuf_len(w->wbuf);
+}
+
+int qfile_writer_pwrite(struct qfile_writer *w, off_t offset, const void *data, size_t len)
+{
+    if (qfile_writer_flush(w) < 0)
+        return -1;
+    return pwrite(w->fd, data, len, offset) == (ssize_t)len ? 0 : -1;
+}
+
+int qfile_commit(struct qfile_writer *w)
+{
+    if (qfile_writer_flush(w) < 0)
+        return -1;
+    if (fchmod(w->fd, 0700) < 0)
+        return -1;
+    if (fsync(w->fd) < 0)
+        return -1;
+    return 0;
+}
+
+void qfile_writer_free(struct qfile_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    sbuf_free(w->wbuf);
+    xfree(w);
+}
+
+/* ---- reading ---- */
+
+struct qfile_reader {
+    int fd;
+    off_t base;         /* file offset of buf[0] */
+    char buf[65536];
+    size_t pos, len;
+};
+
+struct qfile_reader *qfile_from_fd(int fd)
+{
+    struct qfile_reader *r = xmalloc(sizeof(*r));
+    r->fd = fd;
+    r->base = 0;
+    r->pos = r->len = 0;
+    return r;
+}
+
+struct qfile_reader *qfile_open(const char *path, int oflags)
+{
+    int fd = open(path, oflags | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return NULL;
+    return qfile_from_fd(fd);
+}
+
+int qfile_reader_fd(const struct qfile_reader *r)
+{
+    return r->fd;
+}
+
+void qfile_close(struct qfile_reader *r)
+{
+    if (r == NULL)
+        return;
+    close(r->fd);
+    xfree(r);
+}
+
+int qfile_seek(struct qfile_reader *r, off_t offset)
+{
+    if (offset >= r->base && offset <= r->base + (off_t)r->len) {
+        r->pos = (size_t)(offset - r->base);
+        return 0;
+    }
+    r->base = offset;
+    r->pos = r->len = 0;
+    return 0;
+}
+
+/* Makes at least n bytes available at pos; returns available count. */
+static size_t qfile_fill(struct qfile_reader *r, size_t n)
+{
+    if (r->len - r->pos >= n)
+        return r->len - r->pos;
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->base += (off_t)r->pos;
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    while (r->len < n && r->len < sizeof(r->buf)) {
+        ssize_t got = pread(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, r->base + (off_t)r->len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        r->len += (size_t)got;
+    }
+    return r->len - r->pos;
+}
+
+int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset)
+{
+    size_t avail = qfile_fill(r, 16);
+    if (avail == 0)
+        return QFILE_E_EOF;
+    if (offset)
+        *offset = r->base + (off_t)r->pos;
+    const unsigned char *p = (const unsigned char *)r->buf + r->pos;
+    int type = p[0];
+    size_t len = 0, i = 1;
+    int shift = 0;
+    for (;;) {
+        if (i >= avail || shift > 28)
+            return QFILE_E_CORRUPT;
+        len |= (size_t)(p[i] & 0x7f) << shift;
+        if (!(p[i++] & 0x80))
+            break;
+        shift += 7;
+    }
+    if (len > QFILE_REC_MAX)
+        return QFILE_E_CORRUPT;
+    r->pos += i;
+    sbuf_reset(data);
+    while (len > 0) {
+        avail = qfile_fill(r, len < sizeof(r->buf) ? len : sizeof(r->buf));
+        if (avail == 0)
+            return QFILE_E_CORRUPT;     /* truncated record */
+        size_t take = avail < len ? avail : len;
+        sbuf_append(data, r->buf + r->pos, take);
+        r->pos += take;
+        len -= take;
+    }
+    return type;
+}
+
+int qfile_get_stream(struct stream *s, struct sbuf *data, size_t max)
+{
+    int type = stream_getc(s);
+    if (type < 0)
+        return type == STREAM_E_EOF ? QFILE_E_EOF : QFILE_E_IO;
+    size_t len = 0;
+    int shift = 0;
+    for (;;) {
+        int c = stream_getc(s);
+        if (c < 0)
+            return QFILE_E_IO;
+        if (shift > 28)
+            return QFILE_E_CORRUPT;
+        len |= (size_t)(c & 0x7f) << shift;
+        if (!(c & 0x80))
+            break;
+        shift += 7;
+    }
+    if (len > max)
+        return QFILE_E_CORRUPT;
+    sbuf_reset(data);
+    sbuf_reserve(data, len);
+    if (len > 0) {
+        if (stream_read(s, sbuf_data(data), len) < 0)
+            return QFILE_E_IO;
+        data->len = len;
+        data->data[len] = 0;
+    }
+    return type;
+}
+
+int qfile_put_stream(struct stream *s, int type, const void *data, size_t len)
+{
+    struct sbuf *b = sbuf_new(len + 8);
+    qfile_encode(b, type, data, len);
+    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+    return r;
+}
+
+int qfile_mark_done(int fd, off_t offset)
+{
+    char d = REC_DONE;
+    return pwrite(fd, &d, 1, offset) == 1 ? 0 : -1;
+}
+
+/* ---- envelope ---- */
+
+static void qenv_add_rcpt(struct qenv *env, const char *addr, off_t off, bool done,
+                          char **orig, char **orcpt, int *notify)
+{
+    if (env->nrcpt == env->rcpt_cap) {
+        env->rcpt_cap = env->rcpt_cap ? env->rcpt_cap * 2 : 8;
+        env->rcpts = xreallocarray(env->rcpts, env->rcpt_cap, sizeof(*env->rcpts));
+    }
+    struct qenv_rcpt *rc = &env->rcpts[env->nrcpt++];
+    rc->address = xstrdup(addr);
+    rc->orig = *orig;
+    rc->dsn_orcpt = *orcpt;
+    rc->notify = *notify;
+    rc->offset = off;
+    rc->done = done;
+    *orig = NULL;
+    *orcpt = NULL;
+    *notify = 0;
+}
+
+int qenv_load(struct qfile_reader *r, struct qenv *env)
+{
+    struct sbuf *data = sbuf_new(256);
+    char *orig = NULL, *orcpt = NULL;
+    int notify = 0;
+    int result = QFILE_E_CORRUPT;
+    bool in_content = false, saw_end = false;
+    off_t off;
+
+    memset(env, 0, sizeof(*env));
+    env->warn_offset = -1;
+    env->attrs = attr_list_new();
+    env->attrs->max_count = 100000;
+    qfile_seek(r, 0);
+    for (;;) {
+        int type = qfile_get(r, data, &off);
+        if (type < 0) {
+            result = type == QFILE_E_EOF ? QFILE_E_CORRUPT : type;
+            break;
+        }
+        const char *v = sbuf_str(data);
+        if (in_content) {
+            if (type == REC_XTRA)
+                in_content = false;
+            else if (type != REC_NORM && type != REC_CONT)
+                break;
+            continue;
+        }
+        switch (type) {
+        case REC_SIZE:
+            sscanf(v, "%ld %ld %ld %ld", &env->content_size, (long *)&env->content_offset,
+                   &env->rcpt_total, &env->qmgr_flags);
+            break;
+        case REC_TIME:
+            sscanf(v, "%ld %ld", &env->arrival_sec, &env->arrival_usec);
+            break;
+        case REC_CTIME:
+            env->create_time = strtol(v, NULL, 10);
+            break;
+        case REC_FULLNAME:
+            xfree(env->fullname);
+            env->fullname = xstrdup(v);
+            break;
+        case REC_FILTER:
+            xfree(env->filter);
+            env->filter = xstrdup(v);
+            break;
+        case REC_SENDER:
+            xfree(env->sender);
+            env->sender = xstrdup(v);
+            break;
+        case REC_ORCPT:
+            xfree(orig);
+            orig = xstrdup(v);
+            break;
+        case REC_DSN_ORCPT:
+            xfree(orcpt);
+            orcpt = xstrdup(v);
+            break;
+        case REC_DSN_NOTIFY:
+            notify = (int)strtol(v, NULL, 10);
+            break;
+        case REC_RCPT:
+        case REC_DONE:
+            qenv_add_rcpt(env, v, off, type == REC_DONE, &orig, &orcpt, &notify);
+            break;
+        case REC_ATTR: {
+            const char *eq = strchr(v, '=');
+            if (eq) {
+                char *name = xstrndup(v, (size_t)(eq - v));
+                attr_add(env->attrs, name, eq + 1);
+                xfree(name);
+            }
+            break;
+        }
+        case REC_WARN:
+            env->warn_time = strtol(v, NULL, 10);
+            env->warn_offset = off;
+            break;
+        case REC_DSN_RET:
+            env->ret = (int)strtol(v, NULL, 10);
+            break;
+        case REC_DSN_ENVID:
+            xfree(env->envid);
+            env->envid = xstrdup(v);
+            break;
+        case REC_ERTO:
+            xfree(env->errors_to);
+            env->errors_to = xstrdup(v);
+            break;
+        case REC_RRTO:
+            xfree(env->return_receipt);
+            env->return_receipt = xstrdup(v);
+            break;
+        case REC_MESG:
+            if (env->content_offset == 0)
+                env->content_offset = off + 2;
+            in_content = true;
+            break;
+        case REC_END:
+            saw_end = true;
+            break;
+        default:
+            break;      /* unknown envelope records are skipped */
+        }
+        if (saw_end) {
+            result = env->sender ? 0 : QFILE_E_CORRUPT;
+            break;
+        }
+    }
+    xfree(orig);
+    xfree(orcpt);
+    sbuf_free(data);
+    return result;
+}
+
+void qenv_free(struct qenv *env)
+{
+    for (size_t i = 0; i < env->nrcpt; i++) {
+        xfree(env->rcpts[i].address);
+        xfree(env->rcpts[i].orig);
+        xfree(env->rcpts[i].dsn_orcpt);
+    }
+    xfree(env->rcpts);
+    xfree(env->sender);
+    xfree(env->fullname);
+    xfree(env->filter);
+    xfree(env->envid);
+    xfree(env->errors_to);
+    xfree(env->return_receipt);
+    attr_list_free(env->attrs);
+    memset(env, 0, sizeof(*env));
+}

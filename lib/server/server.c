@@ -1,0 +1,400 @@
+/*
+ * server.c - the daemon skeleton: arguments, config, jail, loops
+ *
+ * Used by: every daemon master starts.
+ * Interface: see server.h.
+ * Errors: setup failures are fatal (master restarts the service with a
+ *         back-off); peer errors end that conversation only.
+ */
+#include "server.h"
+#include "alloc.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "master_status.h"
+#include "sbuf.h"
+#include "sock.h"
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+static const struct server_ops *srv_ops;
+static char srv_service[128] = "";
+static char srv_program[64] = "";
+static char **srv_args;
+static int srv_nlisten = 1;
+static int srv_listen_fds[64];
+static bool srv_unpriv, srv_chroot, srv_standalone;
+static bool srv_stop;
+static long srv_use_count, srv_max_use, srv_max_idle;
+static double srv_last_active;
+static int srv_clients;
+static pid_t srv_parent;
+
+const char *server_service_name(void)
+{
+    return srv_service;
+}
+
+const char *server_program_name(void)
+{
+    return srv_program;
+}
+
+char **server_args(void)
+{
+    return srv_args;
+}
+
+void server_stop_soon(void)
+{
+    srv_stop = true;
+}
+
+bool server_unprivileged(void)
+{
+    return srv_unpriv;
+}
+
+static void server_status(int avail)
+{
+    struct master_status st = { .pid = (int32_t)getpid(), .avail = avail };
+    if (srv_standalone)
+        return;
+    /* The pipe is non-blocking: master may be gone; then we exit soon. */
+    if (write(MASTER_STATUS_FD, &st, sizeof(st)) < 0 && errno != EAGAIN)
+        srv_stop = true;
+}
+
+static void server_exit(int code)
+{
+    if (srv_ops->on_exit)
+        srv_ops->on_exit();
+    exit(code);
+}
+
+static void server_sigterm(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+/* Drops root for good: groups, gid, uid; then proves it. */
+static void server_drop_privileges(uid_t uid, gid_t gid)
+{
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+        log_fatal("drop privileges to uid %ld: %m", (long)uid);
+    if (uid != 0 && setuid(0) == 0)
+        log_fatal("privileges could be regained after dropping them");
+}
+
+static void server_jail(void)
+{
+    struct passwd *pw = NULL;
+    const char *owner = cfg_str(P_MAIL_OWNER);
+    if (srv_unpriv) {
+        pw = getpwnam(owner);
+        if (pw == NULL)
+            log_fatal("mail_owner %s: no such user (fix main.cf or create the account)", owner);
+        if (pw->pw_uid == 0)
+            log_fatal("mail_owner %s must not be root", owner);
+    }
+    if (srv_chroot) {
+        if (chroot(".") < 0)
+            log_fatal("chroot to %s: %m", cfg_str(P_QUEUE_DIRECTORY));
+        if (chdir("/") < 0)
+            log_fatal("chdir / in chroot: %m");
+        mail_use_relative_paths(true);
+    }
+    if (pw && geteuid() == 0)
+        server_drop_privileges(pw->pw_uid, pw->pw_gid);
+}
+
+static void server_parse_args(int argc, char **argv)
+{
+    int c;
+    const char *slash = strrchr(argv[0], '/');
+    strlcpy(srv_program, slash ? slash + 1 : argv[0], sizeof(srv_program));
+    strlcpy(srv_service, srv_program, sizeof(srv_service));
+    opterr = 0;
+    while ((c = getopt(argc, argv, "+cDSn:o:s:t:uvz")) != -1) {
+        switch (c) {
+        case 'c':
+            srv_chroot = true;
+            break;
+        case 'D':
+            break;      /* debugger hook: accepted, nothing to do */
+        case 'S':
+            srv_standalone = true;
+            break;
+        case 'n':
+            strlcpy(srv_service, optarg, sizeof(srv_service));
+            break;
+        case 'o': {
+            char *eq = strchr(optarg, '=');
+            if (eq == NULL)
+                log_fatal("-o %s: expected name=value", optarg);
+            char *name = xstrndup(optarg, (size_t)(eq - optarg));
+            config_override(name, eq + 1);
+            xfree(name);
+            break;
+        }
+        case 's':
+            srv_nlisten = (int)strtol(optarg, NULL, 10);
+            if (srv_nlisten < 0 || srv_nlisten > (int)ARRAY_LEN(srv_listen_fds))
+                log_fatal("bad -s %s", optarg);
+            break;
+        case 't':
+            break;
+        case 'u':
+            srv_unpriv = true;
+            break;
+        case 'v':
+            log_verbose++;
+            break;
+        case 'z':
+            break;
+        default:
+            log_fatal("unknown option -%c", optopt);
+        }
+    }
+    srv_args = argv + optind;
+}
+
+static void server_setup_logging(void)
+{
+    struct sbuf *tag = sbuf_new(64);
+    sbuf_printf(tag, "%s/%s", cfg_str(P_SYSLOG_NAME), srv_program);
+    log_set_tag(sbuf_str(tag));
+    sbuf_free(tag);
+    if (*cfg_str(P_MAILLOG_FILE)) {
+        struct sbuf *path = sbuf_new(128);
+        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
+        log_close_syslog();
+        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
+        sbuf_free(path);
+    } else
+        log_open_syslog(NULL);
+    if (srv_standalone)
+        log_set_stderr(true);
+}
+
+static bool server_master_gone(void)
+{
+    return !srv_standalone && getppid() != srv_parent;
+}
+
+static bool server_idle_expired(void)
+{
+    if (srv_ops->resident || srv_max_idle <= 0)
+        return false;
+    return srv_clients == 0 && event_now() - srv_last_active >= (double)srv_max_idle;
+}
+
+/* Accepts one connection from any ready listener, or returns -1. */
+static int server_accept(int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+        log_warn("accept: %m");
+    return fd;
+}
+
+static void server_single_loop(void)
+{
+    struct pollfd pfd[ARRAY_LEN(srv_listen_fds)];
+    server_status(1);
+    while (!srv_stop) {
+        for (int i = 0; i < srv_nlisten; i++)
+            pfd[i] = (struct pollfd){ .fd = srv_listen_fds[i], .events = POLLIN };
+        int n = poll(pfd, (nfds_t)srv_nlisten, 1000);
+        if (n < 0 && errno != EINTR)
+            log_fatal("poll: %m");
+        if (server_master_gone() || server_idle_expired())
+            break;
+        for (int i = 0; n > 0 && i < srv_nlisten && !srv_stop; i++) {
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            int fd = server_accept(srv_listen_fds[i]);
+            if (fd < 0)
+                continue;
+            server_status(0);
+            struct stream *s = stream_open(fd);
+            srv_ops->service(s);
+            stream_close(s);
+            srv_last_active = event_now();
+            if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
+                srv_stop = true;
+            if (!srv_stop)
+                server_status(1);
+        }
+    }
+}
+
+static void server_multi_client(int fd, int events, void *ctx)
+{
+    struct stream *s = ctx;
+    (void)events;
+    srv_last_active = event_now();
+    int r;
+    do
+        r = srv_ops->request(s);
+    while (r == 0 && stream_pending(s) > 0 && !srv_stop);
+    if (r < 0) {
+        if (srv_ops->disconnect)
+            srv_ops->disconnect(s);
+        event_fd_del(fd);
+        stream_close(s);
+        srv_clients--;
+        if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
+            srv_stop = true;
+    }
+}
+
+static void server_multi_accept(int lfd, int events, void *ctx)
+{
+    (void)events;
+    (void)ctx;
+    int fd = server_accept(lfd);
+    if (fd < 0)
+        return;
+    struct stream *s = stream_open(fd);
+    stream_set_timeout(s, (int)cfg_time(P_IPC_TIMEOUT));
+    srv_clients++;
+    srv_last_active = event_now();
+    event_fd_add(fd, EVENT_READ, server_multi_client, s);
+}
+
+static void server_trigger_accept(int lfd, int events, void *ctx)
+{
+    char buf[1024];
+    (void)events;
+    (void)ctx;
+    struct stat st;
+    if (fstat(lfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        ssize_t n = read(lfd, buf, sizeof(buf));
+        if (n > 0)
+            srv_ops->trigger(buf, (size_t)n);
+        return;
+    }
+    int fd = server_accept(lfd);
+    if (fd < 0)
+        return;
+    /* A trigger client writes a few bytes and closes; never wait long. */
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    ssize_t n = 0;
+    if (poll(&pfd, 1, 1000) > 0)
+        n = read(fd, buf, sizeof(buf));
+    close(fd);
+    srv_last_active = event_now();
+    if (n > 0)
+        srv_ops->trigger(buf, (size_t)n);
+    if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
+        srv_stop = true;
+}
+
+static void server_dgram_read(int lfd, int events, void *ctx)
+{
+    char buf[8192];
+    (void)events;
+    (void)ctx;
+    for (int i = 0; i < 256; i++) {
+        ssize_t n = recv(lfd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        srv_ops->dgram(buf, (size_t)n);
+    }
+    srv_last_active = event_now();
+}
+
+static void server_event_loop(void)
+{
+    for (int i = 0; i < srv_nlisten; i++) {
+        int lfd = srv_listen_fds[i];
+        switch (srv_ops->model) {
+        case SERVER_MULTI:
+            event_fd_add(lfd, EVENT_READ, server_multi_accept, NULL);
+            break;
+        case SERVER_TRIGGER:
+            event_fd_add(lfd, EVENT_READ, server_trigger_accept, NULL);
+            break;
+        case SERVER_DGRAM:
+            event_fd_add(lfd, EVENT_READ, server_dgram_read, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+    server_status(1);
+    while (!srv_stop) {
+        event_loop_once(1.0);
+        if (server_master_gone() || server_idle_expired())
+            break;
+    }
+}
+
+int server_main(int argc, char **argv, const struct server_ops *ops)
+{
+    srv_ops = ops;
+    srv_parent = getppid();
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, server_sigterm);
+    server_parse_args(argc, argv);
+    log_set_tag(srv_program);
+    if (config_load(NULL) < 0)
+        log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());
+    server_setup_logging();
+    umask(077);
+
+    const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
+    if (chdir(qdir) < 0)
+        log_fatal("chdir %s: %m", qdir);
+    srv_max_use = cfg_long(P_MAX_USE);
+    srv_max_idle = cfg_time(P_MAX_IDLE);
+    srv_last_active = event_now();
+
+    if (srv_standalone) {
+        srv_nlisten = 0;
+    } else {
+        for (int i = 0; i < srv_nlisten; i++) {
+            srv_listen_fds[i] = MASTER_LISTEN_FD + i;
+            sock_set_nonblock(srv_listen_fds[i], true);
+            fcntl(srv_listen_fds[i], F_SETFD, FD_CLOEXEC);
+        }
+        fcntl(MASTER_STATUS_FD, F_SETFD, FD_CLOEXEC);
+        int fl = fcntl(MASTER_STATUS_FD, F_GETFL);
+        if (fl < 0)
+            log_fatal("no status pipe on fd %d: not started by master? (use -S to test by hand)",
+                      MASTER_STATUS_FD);
+        fcntl(MASTER_STATUS_FD, F_SETFL, fl | O_NONBLOCK);
+    }
+    if (ops->pre_jail)
+        ops->pre_jail();
+    server_jail();
+    if (!srv_standalone)
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (ops->post_jail)
+        ops->post_jail();
+    log_debug(1, "service %s started", srv_service);
+
+    if (srv_standalone) {
+        if (ops->model == SERVER_SINGLE && ops->service) {
+            struct stream *s = stream_open(0);
+            ops->service(s);
+            stream_free_keep_fd(s);
+        }
+        server_exit(0);
+    }
+    if (ops->model == SERVER_SINGLE)
+        server_single_loop();
+    else
+        server_event_loop();
+    server_exit(0);
+    return 0;
+}

@@ -1,0 +1,62 @@
+/*
+ * server.h - the daemon skeleton every Postern service runs inside
+ *
+ * Used by: every program that master starts.
+ * Interface: server_main(), server_service_name(), server_program_name(),
+ *            server_stop_soon().
+ * Notes: master runs a child as
+ *          PROGRAM -n SERVICE -t TYPE [-u] [-c] [-s N] [-v] [-o name=value]... [args]
+ *        with fd 3 = the service's status pipe and fds 4..4+N-1 = the
+ *        listening sockets (see docs/master-protocol.md). The skeleton
+ *        loads main.cf plus the -o overrides, sets up logging, chdir()s to
+ *        $queue_directory, calls pre_jail (still root), chroot()s (-c) and
+ *        drops to $mail_owner (-u), calls post_jail, then runs the loop for
+ *        its model until max_use clients, max_idle seconds idle, or master
+ *        goes away. Services ignore SIGPIPE; they never fork in a callback.
+ *        Run by hand with -S (stand-alone), SINGLE services serve stdin/stdout.
+ */
+#ifndef POSTERN_SERVER_H
+#define POSTERN_SERVER_H
+#include "sys_compat.h"
+#include "stream.h"
+
+enum server_model {
+    SERVER_SINGLE,      /* one client at a time, a whole session per callback */
+    SERVER_MULTI,       /* many clients on an event loop, one request per callback */
+    SERVER_TRIGGER,     /* one-byte wake-ups; the daemon may add its own events */
+    SERVER_DGRAM,       /* datagrams on a unix-dgram socket (postlogd) */
+};
+
+struct server_ops {
+    enum server_model model;
+    bool resident;              /* ignore max_use and max_idle (qmgr, anvil) */
+    void (*pre_jail)(void);     /* still root: open tables, keys, files */
+    void (*post_jail)(void);    /* after chroot and privilege drop */
+    /* SINGLE: serve the whole conversation. */
+    void (*service)(struct stream *client);
+    /* MULTI: serve one request; return -1 to close the connection. */
+    int (*request)(struct stream *client);
+    /* MULTI: a client went away (optional). */
+    void (*disconnect)(struct stream *client);
+    /* TRIGGER: bytes received on the trigger socket or fifo. */
+    void (*trigger)(const char *buf, size_t len);
+    /* DGRAM: one datagram. */
+    void (*dgram)(const char *buf, size_t len);
+    /* Called before the process exits normally (optional). */
+    void (*on_exit)(void);
+};
+
+/* Runs the service; returns only to exit with its result. */
+int server_main(int argc, char **argv, const struct server_ops *ops);
+/* The master.cf service name (-n), e.g. "submission" (borrowed). */
+const char *server_service_name(void);
+/* The program name, e.g. "smtpd" (borrowed). */
+const char *server_program_name(void);
+/* Extra arguments after the options (borrowed, NULL-terminated). */
+char **server_args(void);
+/* Asks the loop to exit after the current client/request. */
+void server_stop_soon(void);
+/* True when master runs us with privilege separation (-u). */
+bool server_unprivileged(void);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * attr.c - attribute list encoding and decoding
+ *
+ * Used by: every IPC client and server.
+ * Interface: see attr.h.
+ * Errors: returned as STREAM_E_* / ATTR_E_* codes; limits are enforced while
+ *         reading so a hostile peer cannot make us allocate without bound.
+ */
+#include "attr.h"
+#include "alloc.h"
+#include "sbuf.h"
+
+struct attr_list *attr_list_new(void)
+{
+    struct attr_list *l = xcalloc(1, sizeof(*l));
+    l->max_count = ATTR_MAX_COUNT;
+    return l;
+}
+
+void attr_list_reset(struct attr_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        xfree(l->items[i].name);
+        xfree(l->items[i].value);
+    }
+    l->count = 0;
+}
+
+void attr_list_free(struct attr_list *l)
+{
+    if (l == NULL)
+        return;
+    attr_list_reset(l);
+    xfree(l->items);
+    xfree(l);
+}
+
+static void attr_add_len(struct attr_list *l, const char *name, const char *value, size_t vlen)
+{
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = xreallocarray(l->items, l->cap, sizeof(*l->items));
+    }
+    struct attr_pair *p = &l->items[l->count++];
+    p->name = xstrdup(name);
+    p->value = xmalloc(vlen + 1);
+    memcpy(p->value, value, vlen);
+    p->value[vlen] = 0;
+    p->vlen = vlen;
+}
+
+void attr_add(struct attr_list *l, const char *name, const char *value)
+{
+    if (value == NULL)
+        value = "";
+    attr_add_len(l, name, value, strlen(value));
+}
+
+void attr_addf(struct attr_list *l, const char *name, const char *fmt, ...)
+{
+    struct sbuf *b = sbuf_new(64);
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vcatf(b, fmt, ap);
+    va_end(ap);
+    attr_add_len(l, name, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+}
+
+void attr_add_long(struct attr_list *l, const char *name, long value)
+{
+    attr_addf(l, name, "%ld", value);
+}
+
+const char *attr_get(const struct attr_list *l, const char *name)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (strcmp(l->items[i].name, name) == 0)
+            return l->items[i].value;
+    return NULL;
+}
+
+const char *attr_get_def(const struct attr_list *l, const char *name, const char *dflt)
+{
+    const char *v = attr_get(l, name);
+    return v ? v : dflt;
+}
+
+int attr_get_long(const struct attr_list *l, const char *name, long *out)
+{
+    const char *v = attr_get(l, name);
+    char *end;
+    if (v == NULL || *v == 0)
+        return -1;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static void attr_encode(struct sbuf *out, const char *v, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c == '%' || c == '\n' || c == '\r' || c == 0) {
+            sbuf_addch(out, '%');
+            sbuf_addch(out, hex[c >> 4]);
+            sbuf_addch(out, hex[c & 15]);
+        } else
+            sbuf_addch(out, c);
+    }
+}
+
+int attr_write(struct stream *s, const struct attr_list *l)
+{
+    struct sbuf *b = sbuf_new(256);
+    for (size_t i = 0; i < l->count; i++) {
+        sbuf_cat(b, l->items[i].name);
+        sbuf_addch(b, '=');
+        attr_encode(b, l->items[i].value, l->items[i].vlen);
+        sbuf_addch(b, '\n');
+    }
+    sbuf_addch(b, '\n');
+    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+    if (r == 0)
+        r = stream_flush(s);
+    return r;
+}
+
+static int attr_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int attr_read(struct stream *s, struct attr_list *l)
+{
+    struct sbuf *line = sbuf_new(256);
+    struct sbuf *val = sbuf_new(256);
+    int result = 0;
+
+    if (l->max_count == 0)
+        l->max_count = ATTR_MAX_COUNT;
+    attr_list_reset(l);
+    for (;;) {
+        ssize_t n = stream_getline(s, line, ATTR_MAX_NAME + 1 + 3 * ATTR_MAX_VALUE, NULL);
+        if (n == STREAM_E_TOOLONG) {
+            result = ATTR_E_LIMIT;
+            break;
+        }
+        if (n < 0) {
+            result = (int)n;
+            break;
+        }
+        if (n == 0)
+            break;
+        const char *p = sbuf_str(line);
+        const char *eq = memchr(p, '=', (size_t)n);
+        if (eq == NULL || eq == p || eq - p > ATTR_MAX_NAME) {
+            result = ATTR_E_FORMAT;
+            break;
+        }
+        for (const char *q = p; q < eq; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')) {
+                result = ATTR_E_FORMAT;
+                goto done;
+            }
+        if (l->count >= l->max_count) {
+            result = ATTR_E_LIMIT;
+            break;
+        }
+        sbuf_reset(val);
+        for (const char *q = eq + 1; q < p + n; q++) {
+            if (*q == '%') {
+                int hi = q + 1 < p + n ? attr_hexval(q[1]) : -1;
+                int lo = q + 2 < p + n ? attr_hexval(q[2]) : -1;
+                if (hi < 0 || lo < 0) {
+                    result = ATTR_E_FORMAT;
+                    goto done;
+                }
+                sbuf_addch(val, hi * 16 + lo);
+                q += 2;
+            } else
+                sbuf_addch(val, *q);
+        }
+        if (sbuf_len(val) > ATTR_MAX_VALUE) {
+            result = ATTR_E_LIMIT;
+            break;
+        }
+        char name[ATTR_MAX_NAME + 1];
+        memcpy(name, p, (size_t)(eq - p));
+        name[eq - p] = 0;
+        attr_add_len(l, name, sbuf_str(val), sbuf_len(val));
+    }
+done:
+    sbuf_free(line);
+    sbuf_free(val);
+    return result;
+}
+
+int attr_send(struct stream *s, ...)
+{
+    struct attr_list *l = attr_list_new();
+    va_list ap;
+    va_start(ap, s);
+    for (;;) {
+        const char *name = va_arg(ap, const char *);
+        if (name == NULL)
+            break;
+        const char *value = va_arg(ap, const char *);
+        attr_add(l, name, value);
+    }
+    va_end(ap);
+    int r = attr_write(s, l);
+    attr_list_free(l);
+    return r;
+}
+
+int attr_send_proto(struct stream *s, const char *proto)
+{
+    return attr_send(s, "proto", proto, (char *)NULL);
+}
+
+int attr_expect_proto(struct stream *s, const char *proto)
+{
+    struct attr_list *l = attr_list_new();
+    int r = attr_read(s, l);
+    if (r == 0) {
+        const char *got = attr_get(l, "proto");
+        if (got == NULL || strcmp(got, proto) != 0)
+            r = ATTR_E_PROTO;
+    }
+    attr_list_free(l);
+    return r;
+}

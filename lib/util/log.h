@@ -1,0 +1,49 @@
+/*
+ * log.h - the one logging interface
+ *
+ * Used by: everything.
+ * Interface: log_init(), log_set_tag(), log_set_stderr(), log_open_syslog(),
+ *            log_open_maillog(), log_debug(), log_info(), log_warn(),
+ *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped().
+ * Notes: lines go to syslog (facility mail, tag "$syslog_name/SERVICE[pid]")
+ *        through a non-blocking datagram socket, to the postlog service when
+ *        maillog_file is set, and to stderr when asked. A full or absent log
+ *        socket drops the line and counts it; the count is reported in a later
+ *        line. Logging never blocks. "%m" is strerror(errno) at entry (glibc).
+ */
+#ifndef POSTERN_LOG_H
+#define POSTERN_LOG_H
+#include "sys_compat.h"
+
+extern int log_verbose;         /* -v count */
+
+/* Sets the program tag, e.g. "postfix/smtpd". */
+void log_set_tag(const char *tag);
+const char *log_tag(void);
+/* Copies lines to stderr as "tag: level: text" (commands use this). */
+void log_set_stderr(bool on);
+/* Connects to the syslog socket (default /dev/log); safe to call again. */
+void log_open_syslog(const char *path);
+/* Sends lines to the postlog datagram socket at path instead of syslog. */
+void log_open_maillog(const char *postlog_socket, const char *hostname);
+/* Writes lines straight to a file (used by postlogd fallback and tests). */
+void log_open_file(const char *path, const char *hostname);
+/* Stops sending to syslog (e.g. when maillog_file is the only destination). */
+void log_close_syslog(void);
+/* Number of lines lost so far. */
+unsigned long log_dropped(void);
+
+void log_debug(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+void log_fatal(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
+void log_panic(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
+
+/* Called by log_fatal/log_panic before exit/abort; a test may longjmp out. */
+typedef void (*log_hook_fn)(int is_panic, const char *text);
+void log_set_fatal_hook(log_hook_fn fn);
+/* Called once before log_fatal exits (cleanup of temp files etc.). */
+typedef void (*log_exit_fn)(void);
+void log_set_exit_hook(log_exit_fn fn);
+
+#endif

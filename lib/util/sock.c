@@ -1,0 +1,244 @@
+/*
+ * sock.c - UNIX-domain and TCP socket helpers
+ *
+ * Used by: master, IPC clients, smtp client, tools.
+ * Interface: see sock.h.
+ * Errors: -1 with errno set.
+ */
+#include "sock.h"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+static int sock_unix_addr(struct sockaddr_un *sun, const char *path)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun->sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sun->sun_path, path, strlen(path));
+    return 0;
+}
+
+int sock_set_nonblock(int fd, bool on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl);
+}
+
+int sock_unix_listen(const char *path, int backlog, int mode)
+{
+    struct sockaddr_un sun;
+    if (sock_unix_addr(&sun, path) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, (mode_t)mode) < 0 ||
+        listen(fd, backlog) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int sock_unix_dgram_listen(const char *path, int mode)
+{
+    struct sockaddr_un sun;
+    if (sock_unix_addr(&sun, path) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, (mode_t)mode) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    int size = 4 * 1024 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    return fd;
+}
+
+/* Finishes a non-blocking connect within timeout seconds. */
+static int sock_wait_connect(int fd, int timeout)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+    int n;
+    do
+        n = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (n < 0)
+        return -1;
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -1;
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int sock_unix_connect(const char *path, int timeout)
+{
+    struct sockaddr_un sun;
+    if (sock_unix_addr(&sun, path) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        if (errno != EINPROGRESS && errno != EAGAIN) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        if (sock_wait_connect(fd, timeout) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    sock_set_nonblock(fd, false);
+    return fd;
+}
+
+int sock_inet_listen(const char *host, const char *port, int backlog)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *res;
+    if (host && (*host == 0 || strcmp(host, "*") == 0))
+        host = NULL;
+    if (host == NULL)
+        hints.ai_family = AF_INET;
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        errno = EADDRNOTAVAIL;
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+            break;
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int sock_inet_connect(const char *host, const char *port, int timeout)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res;
+    if (getaddrinfo(host, port, &hints, &res) != 0) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            continue;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            (errno == EINPROGRESS && sock_wait_connect(fd, timeout) == 0)) {
+            sock_set_nonblock(fd, false);
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+            break;
+        }
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int sock_trigger(const char *path, char byte)
+{
+    struct stat st;
+    int fd;
+    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+    } else {
+        fd = sock_unix_connect(path, 2);
+        if (fd < 0)
+            return -1;
+    }
+    ssize_t n = write(fd, &byte, 1);
+    close(fd);
+    return n == 1 ? 0 : -1;
+}
+
+static int sock_addr_str(struct sockaddr_storage *ss, char *buf, size_t len, int *port)
+{
+    if (ss->ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)len);
+        *port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)len);
+        else
+            inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)len);
+        *port = ntohs(in6->sin6_port);
+    } else {
+        strlcpy(buf, "unix", len);
+        *port = 0;
+    }
+    return 0;
+}
+
+int sock_peer_addr(int fd, char *buf, size_t len, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    return sock_addr_str(&ss, buf, len, port);
+}
+
+int sock_local_addr(int fd, char *buf, size_t len, int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -1;
+    return sock_addr_str(&ss, buf, len, port);
+}

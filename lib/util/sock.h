@@ -1,0 +1,33 @@
+/*
+ * sock.h - UNIX-domain and TCP socket helpers
+ *
+ * Used by: master (listeners), every IPC client, smtp client, tools.
+ * Interface: sock_unix_listen(), sock_unix_dgram_listen(), sock_unix_connect(),
+ *            sock_inet_listen(), sock_inet_connect(), sock_trigger(),
+ *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr().
+ * Errors: -1 with errno; no logging.
+ */
+#ifndef POSTERN_SOCK_H
+#define POSTERN_SOCK_H
+#include "sys_compat.h"
+#include <sys/socket.h>
+
+/* Creates a listening stream socket at path (removing a stale one), mode set. */
+int sock_unix_listen(const char *path, int backlog, int mode);
+/* Creates a datagram socket bound at path. */
+int sock_unix_dgram_listen(const char *path, int mode);
+/* Connects to a stream socket; waits at most timeout seconds. Blocking fd. */
+int sock_unix_connect(const char *path, int timeout);
+/* Binds host:port (host "" or NULL = all, or an IPv4/IPv6 literal or name). */
+int sock_inet_listen(const char *host, const char *port, int backlog);
+/* Connects to host:port with a timeout; returns a blocking fd. */
+int sock_inet_connect(const char *host, const char *port, int timeout);
+/* Writes one trigger byte to the stream socket at path without waiting long. */
+int sock_trigger(const char *path, char byte);
+int sock_set_nonblock(int fd, bool on);
+/* Fills buf with the peer's numeric address and *port; 0 or -1. For UNIX
+ * sockets returns "127.0.0.1"-less "local" marker "unix" with port 0. */
+int sock_peer_addr(int fd, char *buf, size_t len, int *port);
+int sock_local_addr(int fd, char *buf, size_t len, int *port);
+
+#endif

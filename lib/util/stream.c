@@ -1,0 +1,309 @@
+/*
+ * stream.c - buffered file-descriptor I/O with deadlines
+ *
+ * Used by: daemons and commands (SMTP, IPC, pipes).
+ * Interface: see stream.h.
+ * Errors: sticky; once a stream has failed every call returns the error.
+ */
+#include "stream.h"
+#include "alloc.h"
+#include "log.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+struct stream {
+    int fd;
+    int timeout;
+    int err;
+    char rbuf[STREAM_BUFSIZE];
+    size_t rpos, rlen;
+    char wbuf[STREAM_BUFSIZE];
+    size_t wlen;
+    stream_read_fn rd;
+    stream_write_fn wr;
+    void *ctx;
+};
+
+static ssize_t stream_plain_read(void *ctx, int fd, void *buf, size_t len, bool *want_write)
+{
+    (void)ctx;
+    *want_write = false;
+    return read(fd, buf, len);
+}
+
+struct stream *stream_open(int fd)
+{
+    struct stream *s = xcalloc(1, sizeof(*s));
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    s->fd = fd;
+    s->timeout = 300;
+    s->rd = stream_plain_read;
+    s->wr = NULL;
+    return s;
+}
+
+void stream_close(struct stream *s)
+{
+    if (s == NULL)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    xfree(s);
+}
+
+void stream_free_keep_fd(struct stream *s)
+{
+    xfree(s);
+}
+
+int stream_fd(const struct stream *s)
+{
+    return s->fd;
+}
+
+void stream_set_timeout(struct stream *s, int seconds)
+{
+    s->timeout = seconds;
+}
+
+void stream_set_io(struct stream *s, stream_read_fn rd, stream_write_fn wr, void *ctx)
+{
+    s->rd = rd ? rd : stream_plain_read;
+    s->wr = wr;
+    s->ctx = ctx;
+}
+
+int stream_error(const struct stream *s)
+{
+    return s->err;
+}
+
+const char *stream_strerror(int err)
+{
+    switch (err) {
+    case STREAM_OK: return "no error";
+    case STREAM_E_EOF: return "lost connection";
+    case STREAM_E_TIMEOUT: return "timeout";
+    case STREAM_E_TOOLONG: return "line too long";
+    default: return "I/O error";
+    }
+}
+
+size_t stream_pending(const struct stream *s)
+{
+    return s->rlen - s->rpos;
+}
+
+/* Waits until fd is ready in the given direction; returns 0 or an error. */
+static int stream_wait(struct stream *s, bool for_write)
+{
+    struct pollfd pfd = { .fd = s->fd, .events = for_write ? POLLOUT : POLLIN };
+    int ms = s->timeout > 0 ? s->timeout * 1000 : -1;
+    for (;;) {
+        int n = poll(&pfd, 1, ms);
+        if (n > 0)
+            return 0;
+        if (n == 0)
+            return STREAM_E_TIMEOUT;
+        if (errno != EINTR)
+            return STREAM_E_IO;
+    }
+}
+
+/* Refills the read buffer; returns bytes added or an error. */
+static ssize_t stream_fill(struct stream *s)
+{
+    if (s->err)
+        return s->err;
+    if (s->rpos == s->rlen)
+        s->rpos = s->rlen = 0;
+    else if (s->rpos > 0) {
+        memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
+        s->rlen -= s->rpos;
+        s->rpos = 0;
+    }
+    for (;;) {
+        bool want_write = false;
+        ssize_t n = s->rd(s->ctx, s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, &want_write);
+        if (n > 0) {
+            s->rlen += (size_t)n;
+            return n;
+        }
+        if (n == 0)
+            return s->err = STREAM_E_EOF;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return s->err = STREAM_E_IO;
+        int w = stream_wait(s, want_write);
+        if (w < 0)
+            return s->err = w;
+    }
+}
+
+ssize_t stream_getline(struct stream *s, struct sbuf *out, size_t maxlen, bool *had_lf)
+{
+    bool toolong = false;
+    bool any = false;
+    sbuf_reset(out);
+    if (had_lf)
+        *had_lf = false;
+    for (;;) {
+        if (s->rpos == s->rlen) {
+            ssize_t n = stream_fill(s);
+            if (n < 0) {
+                if (n == STREAM_E_EOF && any) {
+                    s->err = STREAM_E_EOF;      /* next call reports EOF */
+                    return toolong ? STREAM_E_TOOLONG : (ssize_t)sbuf_len(out);
+                }
+                return n;
+            }
+        }
+        any = true;
+        char *start = s->rbuf + s->rpos;
+        size_t avail = s->rlen - s->rpos;
+        char *nl = memchr(start, '\n', avail);
+        size_t take = nl ? (size_t)(nl - start) : avail;
+        if (!toolong) {
+            size_t room = maxlen - sbuf_len(out);
+            if (take > room) {
+                sbuf_append(out, start, room);
+                toolong = true;
+            } else
+                sbuf_append(out, start, take);
+        }
+        s->rpos += take;
+        if (nl) {
+            s->rpos++;
+            if (had_lf)
+                *had_lf = true;
+            return toolong ? STREAM_E_TOOLONG : (ssize_t)sbuf_len(out);
+        }
+    }
+}
+
+ssize_t stream_read_some(struct stream *s, void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (s->rpos == s->rlen) {
+        ssize_t n = stream_fill(s);
+        if (n < 0)
+            return n;
+    }
+    size_t avail = s->rlen - s->rpos;
+    size_t n = avail < len ? avail : len;
+    memcpy(buf, s->rbuf + s->rpos, n);
+    s->rpos += n;
+    return (ssize_t)n;
+}
+
+ssize_t stream_read(struct stream *s, void *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = stream_read_some(s, (char *)buf + got, len - got);
+        if (n < 0)
+            return n;
+        got += (size_t)n;
+    }
+    return (ssize_t)len;
+}
+
+int stream_getc(struct stream *s)
+{
+    if (s->rpos == s->rlen) {
+        ssize_t n = stream_fill(s);
+        if (n < 0)
+            return (int)n;
+    }
+    return (unsigned char)s->rbuf[s->rpos++];
+}
+
+static ssize_t stream_raw_write(struct stream *s, const char *buf, size_t len)
+{
+    bool want_read = false;
+    if (s->wr)
+        return s->wr(s->ctx, s->fd, buf, len, &want_read);
+    ssize_t n = send(s->fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+        n = write(s->fd, buf, len);
+    return n;
+}
+
+static int stream_write_all(struct stream *s, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = stream_raw_write(s, buf, len);
+        if (n > 0) {
+            buf += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int w = stream_wait(s, true);
+            if (w < 0)
+                return s->err = w;
+            continue;
+        }
+        return s->err = (n < 0 && errno == EPIPE) ? STREAM_E_EOF : STREAM_E_IO;
+    }
+    return 0;
+}
+
+int stream_flush(struct stream *s)
+{
+    if (s->err)
+        return s->err;
+    if (s->wlen == 0)
+        return 0;
+    int r = stream_write_all(s, s->wbuf, s->wlen);
+    s->wlen = 0;
+    return r;
+}
+
+int stream_write(struct stream *s, const void *buf, size_t len)
+{
+    if (s->err)
+        return s->err;
+    if (s->wlen + len > sizeof(s->wbuf)) {
+        int r = stream_flush(s);
+        if (r < 0)
+            return r;
+        if (len > sizeof(s->wbuf))
+            return stream_write_all(s, buf, len);
+    }
+    memcpy(s->wbuf + s->wlen, buf, len);
+    s->wlen += len;
+    return 0;
+}
+
+int stream_puts(struct stream *s, const char *str)
+{
+    return stream_write(s, str, strlen(str));
+}
+
+int stream_printf(struct stream *s, const char *fmt, ...)
+{
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return s->err = STREAM_E_IO;
+    if ((size_t)n < sizeof(small))
+        return stream_write(s, small, (size_t)n);
+    struct sbuf *b = sbuf_new((size_t)n);
+    va_start(ap, fmt);
+    sbuf_vcatf(b, fmt, ap);
+    va_end(ap);
+    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
+    sbuf_free(b);
+    return r;
+}

@@ -1,0 +1,74 @@
+/*
+ * stream.h - buffered file-descriptor I/O with deadlines
+ *
+ * Used by: every daemon and command that talks over a socket or pipe.
+ * Interface: stream_open(), stream_close(), stream_fd(), stream_set_timeout(),
+ *            stream_getline(), stream_read(), stream_getc(), stream_write(),
+ *            stream_puts(), stream_printf(), stream_flush(), stream_error(),
+ *            stream_set_io() (TLS plugs in here), stream_pending().
+ * Errors: a read or write that fails or passes its deadline sets a sticky
+ *         error (STREAM_E_*); every later call fails fast.
+ * Notes: reads and writes poll() with the stream timeout so a silent peer
+ *        never hangs a daemon. Lines are returned without the LF; a CR
+ *        before it is kept for the caller to judge (SMTP needs to know).
+ */
+#ifndef POSTERN_STREAM_H
+#define POSTERN_STREAM_H
+#include "sys_compat.h"
+#include "sbuf.h"
+
+#define STREAM_BUFSIZE 16384
+
+enum stream_err {
+    STREAM_OK = 0,
+    STREAM_E_EOF = -1,      /* peer closed */
+    STREAM_E_TIMEOUT = -2,  /* deadline passed */
+    STREAM_E_IO = -3,       /* read/write error */
+    STREAM_E_TOOLONG = -4,  /* line longer than the caller's limit (not sticky) */
+};
+
+/* Low-level I/O hooks; default is read(2)/write(2). Return like read/write,
+ * or -1 with errno EAGAIN to wait (want_write tells which direction). */
+typedef ssize_t (*stream_read_fn)(void *ctx, int fd, void *buf, size_t len, bool *want_write);
+typedef ssize_t (*stream_write_fn)(void *ctx, int fd, const void *buf, size_t len, bool *want_read);
+
+struct stream;
+
+/* Wraps fd (made non-blocking). Returns new; stream_close() closes fd. */
+struct stream *stream_open(int fd);
+/* Frees the stream and closes the descriptor; accepts NULL. */
+void stream_close(struct stream *s);
+/* Frees the stream but leaves the descriptor open. */
+void stream_free_keep_fd(struct stream *s);
+int stream_fd(const struct stream *s);
+/* Timeout in seconds for each read or write wait; 0 = forever. */
+void stream_set_timeout(struct stream *s, int seconds);
+void stream_set_io(struct stream *s, stream_read_fn rd, stream_write_fn wr, void *ctx);
+/* Sticky error or STREAM_OK. */
+int stream_error(const struct stream *s);
+const char *stream_strerror(int err);
+/* Bytes already buffered for reading (pipelining detection). */
+size_t stream_pending(const struct stream *s);
+
+/* Reads one line into out (replacing it), without the LF. Returns the line
+ * length, or STREAM_E_EOF (no bytes at all), STREAM_E_TIMEOUT, STREAM_E_IO.
+ * A line longer than maxlen returns STREAM_E_TOOLONG after the rest of that
+ * line has been read and discarded (out then holds the first maxlen bytes).
+ * A last line without LF before EOF is returned as a line. *had_lf, if not
+ * NULL, tells whether the line ended with LF. */
+ssize_t stream_getline(struct stream *s, struct sbuf *out, size_t maxlen, bool *had_lf);
+/* Reads exactly len bytes; returns len or a STREAM_E_* code. */
+ssize_t stream_read(struct stream *s, void *buf, size_t len);
+/* Reads up to len bytes that are available (at least 1); returns count or error. */
+ssize_t stream_read_some(struct stream *s, void *buf, size_t len);
+/* Returns next byte (0..255) or a STREAM_E_* code. */
+int stream_getc(struct stream *s);
+
+/* Buffered writes; data goes out on stream_flush() or when the buffer fills. */
+int stream_write(struct stream *s, const void *buf, size_t len);
+int stream_puts(struct stream *s, const char *str);
+int stream_printf(struct stream *s, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Writes out buffered data; returns 0 or a STREAM_E_* code. */
+int stream_flush(struct stream *s);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * master.c - the Postern supervisor: owns every listener, starts services
+ *
+ * Used by: the postfix command (postfix start runs master).
+ * Interface: master [-c config_dir] [-d] [-t] [-v]
+ *            -d stay in the foreground; -t exit 0 if no master runs for
+ *            this queue, 1 if one does.
+ * Errors: configuration errors at start are fatal; at reload the old
+ *         services keep running and the error is logged.
+ * Notes: SIGHUP re-reads main.cf and master.cf; SIGTERM stops the children
+ *        and exits. $queue_directory/pid/master.pid and
+ *        $data_directory/master.lock are locked for the life of the process,
+ *        so two masters can never share one queue.
+ */
+#include "alloc.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "master.h"
+#include "queue_layout.h"
+#include "sbuf.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+static int master_sig_pipe[2];
+static volatile sig_atomic_t master_got_hup, master_got_term, master_got_chld;
+static int master_pid_fd = -1, master_lock_fd = -1;
+
+static void master_signal(int sig)
+{
+    int saved = errno;
+    if (sig == SIGHUP)
+        master_got_hup = 1;
+    else if (sig == SIGCHLD)
+        master_got_chld = 1;
+    else
+        master_got_term = sig;
+    char c = (char)sig;
+    if (write(master_sig_pipe[1], &c, 1) < 0)
+        ;   /* pipe full: a wake-up is already pending */
+    errno = saved;
+}
+
+static void master_sig_drain(int fd, int events, void *ctx)
+{
+    char buf[64];
+    (void)events;
+    (void)ctx;
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+/* Locks path exclusively and writes our pid; returns fd or -1 if held. */
+static int master_lock_file(const char *path, bool write_pid)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        log_fatal("open lock file %s: %m", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (write_pid) {
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%10ld\n", (long)getpid());
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+            log_fatal("write %s: %m", path);
+    }
+    return fd;
+}
+
+static void master_setup_logging(void)
+{
+    struct sbuf *tag = sbuf_new(64);
+    sbuf_printf(tag, "%s/master", cfg_str(P_SYSLOG_NAME));
+    log_set_tag(sbuf_str(tag));
+    sbuf_free(tag);
+    if (*cfg_str(P_MAILLOG_FILE)) {
+        struct sbuf *path = sbuf_new(128);
+        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
+        log_close_syslog();
+        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
+        sbuf_free(path);
+    } else
+        log_open_syslog(NULL);
+}
+
+static void usage(void)
+{
+    log_fatal("usage: master [-c config_dir] [-d] [-t] [-v]");
+}
+
+int main(int argc, char **argv)
+{
+    int c;
+    bool foreground = false, test_only = false;
+    const char *dir = NULL;
+
+    log_set_tag("postfix/master");
+    log_set_stderr(true);
+    while ((c = getopt(argc, argv, "c:dDtvw")) != -1) {
+        switch (c) {
+        case 'c':
+            dir = optarg;
+            break;
+        case 'd':
+            foreground = true;
+            break;
+        case 't':
+            test_only = true;
+            break;
+        case 'v':
+            log_verbose++;
+            break;
+        case 'D':
+        case 'w':
+            break;
+        default:
+            usage();
+        }
+    }
+    if (geteuid() != 0)
+        log_fatal("the master program must be run as root");
+    if (dir)
+        setenv("MAIL_CONFIG", dir, 1);
+    if (config_load(dir) < 0)
+        log_fatal("%s/main.cf: configuration errors; run \"postfix check\"", config_dir());
+    const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
+    if (chdir(qdir) < 0)
+        log_fatal("chdir %s: %m", qdir);
+
+    struct sbuf *pid_path = sbuf_new(128), *lock_path = sbuf_new(128);
+    sbuf_printf(pid_path, "%s/pid/master.pid", qdir);
+    sbuf_printf(lock_path, "%s/master.lock", cfg_str(P_DATA_DIRECTORY));
+    if (test_only) {
+        int fd = master_lock_file(sbuf_str(pid_path), false);
+        exit(fd < 0 ? 1 : 0);
+    }
+    queue_layout_apply(QUEUE_LAYOUT_FIX);
+
+    /* Daemonize before taking the locks so that the lock holder is the daemon. */
+    int ready[2] = { -1, -1 };
+    if (!foreground) {
+        if (pipe(ready) < 0)
+            log_fatal("pipe: %m");
+        pid_t pid = fork();
+        if (pid < 0)
+            log_fatal("fork: %m");
+        if (pid > 0) {
+            char ok = 0;
+            close(ready[1]);
+            if (read(ready[0], &ok, 1) != 1 || ok != 'y')
+                exit(1);
+            exit(0);
+        }
+        close(ready[0]);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            if (!log_verbose)
+                dup2(null, 2);
+            if (null > 2)
+                close(null);
+        }
+    }
+    master_pid_fd = master_lock_file(sbuf_str(pid_path), true);
+    if (master_pid_fd < 0)
+        log_fatal("the Postfix mail system is already running (%s is locked)", sbuf_str(pid_path));
+    master_lock_fd = master_lock_file(sbuf_str(lock_path), true);
+    if (master_lock_fd < 0)
+        log_fatal("another master owns %s", sbuf_str(lock_path));
+
+    if (pipe2(master_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        log_fatal("pipe: %m");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = master_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    event_fd_add(master_sig_pipe[0], EVENT_READ, master_sig_drain, NULL);
+    umask(022);
+
+    if (master_services_load(false) < 0)
+        log_warn("%s/master.cf: errors found; the services that could be read are running",
+                 config_dir());
+    master_setup_logging();
+    log_info("daemon started -- version %s, configuration %s", POSTERN_VERSION, config_dir());
+    if (!foreground) {
+        log_set_stderr(false);
+        if (write(ready[1], "y", 1) < 0)
+            ;
+        close(ready[1]);
+    }
+
+    for (;;) {
+        event_loop_once(-1);
+        if (master_got_chld) {
+            master_got_chld = 0;
+            master_reap();
+        }
+        if (master_got_term) {
+            log_info("terminating on signal %d", (int)master_got_term);
+            master_services_stop();
+            /* Give children a moment to go, then make sure. */
+            for (int i = 0; i < 50 && master_child_count() > 0; i++) {
+                struct timespec ts = { 0, 50000000L };
+                nanosleep(&ts, NULL);
+                master_reap();
+            }
+            for (struct master_service *s = master_services; s; s = s->next)
+                master_kill_children(s, SIGKILL, false);
+            unlink(sbuf_str(pid_path));
+            exit(0);
+        }
+        if (master_got_hup) {
+            master_got_hup = 0;
+            log_info("reload -- version %s, configuration %s", POSTERN_VERSION, config_dir());
+            if (config_load(dir) < 0) {
+                log_warn("%s/main.cf: errors found; reload applied what could be read", config_dir());
+            }
+            master_setup_logging();
+            if (master_services_load(true) < 0)
+                log_warn("%s/master.cf: errors found during reload", config_dir());
+            master_retire_all();
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/*
+ * master.h - master's private interface
+ *
+ * Used by: master/*.c only.
+ */
+#ifndef POSTERN_MASTER_H
+#define POSTERN_MASTER_H
+#include "sys_compat.h"
+
+#define MASTER_MAX_LISTEN 16
+
+struct master_service {
+    char *key;              /* "name/type" */
+    char *name;
+    char *type;             /* inet unix unix-dgram fifo pass */
+    bool private_;
+    bool unpriv;
+    bool chroot;
+    int wakeup;
+    bool wakeup_cond;
+    int maxproc;            /* 0 = unlimited */
+    char **argv;            /* from master.cf, argv[0] = program */
+    char *path;             /* $daemon_directory/program */
+    char *endpoint;         /* socket path or host:port, to detect changes */
+    int listen_fds[MASTER_MAX_LISTEN];
+    int nlisten;
+    int status_fd[2];       /* pipe: children write [1], master reads [0] */
+    int total;              /* live children */
+    int avail;              /* of which idle */
+    bool watching;          /* listeners in the event loop */
+    bool throttled;
+    bool seen;              /* present in the latest master.cf read */
+    bool missing_reported;
+    struct master_service *next;
+};
+
+struct master_proc {
+    pid_t pid;
+    struct master_service *svc;
+    bool avail;
+    bool used;              /* reported busy at least once */
+    bool retire;            /* exit when next idle (reload) */
+    struct master_proc *next;
+};
+
+extern struct master_service *master_services;
+
+/* master_service.c */
+int master_services_load(bool reload);
+void master_services_stop(void);
+void master_service_watch(struct master_service *svc);
+void master_wakeup_init(struct master_service *svc);
+
+/* master_spawn.c */
+void master_spawn(struct master_service *svc);
+void master_status_read(int fd, int events, void *ctx);
+void master_reap(void);
+void master_kill_children(struct master_service *svc, int sig, bool only_idle);
+void master_retire_all(void);
+void master_throttle(struct master_service *svc, const char *why);
+int master_child_count(void);
+
+#endif

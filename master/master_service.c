@@ -1,0 +1,340 @@
+/*
+ * master_service.c - services from master.cf: listeners, wakeups, reload
+ *
+ * Used by: master.
+ * Interface: master_services_load(), master_services_stop(),
+ *            master_service_watch(), master_wakeup_init().
+ * Errors: a service whose endpoint cannot be created is logged and skipped;
+ *         the others keep running.
+ * Notes: a service is keyed by "name/type". On reload an unchanged endpoint
+ *        keeps its listening socket (no connection is refused during a
+ *        reload); children of changed or unchanged services retire when idle
+ *        so that new ones read the new configuration.
+ */
+#include "alloc.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "master.h"
+#include "mastercf.h"
+#include "sbuf.h"
+#include "sock.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <grp.h>
+#include <pwd.h>
+
+struct master_service *master_services;
+
+static void master_accept_ready(int fd, int events, void *ctx)
+{
+    struct master_service *svc = ctx;
+    (void)fd;
+    (void)events;
+    /* A client waits and no child is idle: start one (within limits). */
+    if (svc->avail == 0 && !svc->throttled && (svc->maxproc == 0 || svc->total < svc->maxproc))
+        master_spawn(svc);
+    master_service_watch(svc);
+}
+
+void master_service_watch(struct master_service *svc)
+{
+    bool want = svc->nlisten > 0 && svc->avail == 0 && !svc->throttled &&
+                (svc->maxproc == 0 || svc->total < svc->maxproc);
+    if (want == svc->watching)
+        return;
+    for (int i = 0; i < svc->nlisten; i++) {
+        if (want)
+            event_fd_add(svc->listen_fds[i], EVENT_READ, master_accept_ready, svc);
+        else
+            event_fd_del(svc->listen_fds[i]);
+    }
+    svc->watching = want;
+}
+
+static void master_wakeup_event(void *ctx)
+{
+    struct master_service *svc = ctx;
+    if (svc->wakeup <= 0 || svc->nlisten == 0)
+        return;
+    if (!(svc->wakeup_cond && svc->total == 0)) {
+        /* We own the listener, so we can poke it ourselves: connect and write. */
+        struct sbuf *path = sbuf_new(128);
+        if (strcmp(svc->type, "fifo") == 0 || strcmp(svc->type, "unix") == 0) {
+            sbuf_set(path, svc->endpoint);
+            if (sock_trigger(sbuf_str(path), 'W') < 0)
+                log_debug(1, "wakeup %s: %m", svc->key);
+        }
+        sbuf_free(path);
+    }
+    event_timer_add(svc->wakeup, master_wakeup_event, svc);
+}
+
+void master_wakeup_init(struct master_service *svc)
+{
+    if (svc->wakeup > 0)
+        event_timer_add(svc->wakeup_cond ? svc->wakeup : 0.1, master_wakeup_event, svc);
+    else
+        event_timer_del(master_wakeup_event, svc);
+}
+
+static struct master_service *master_find(const char *key)
+{
+    for (struct master_service *s = master_services; s; s = s->next)
+        if (strcmp(s->key, key) == 0)
+            return s;
+    return NULL;
+}
+
+/* Works out the endpoint text of a service; NULL for unsupported types. */
+static char *master_endpoint(const struct mastercf_service *m)
+{
+    struct sbuf *b = sbuf_new(128);
+    const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
+    if (strcmp(m->type, "inet") == 0) {
+        const char *colon = strrchr(m->name, ':');
+        if (colon) {
+            sbuf_append(b, m->name, (size_t)(colon - m->name));
+            sbuf_catf(b, " %s", colon + 1);
+        } else
+            sbuf_printf(b, "%s %s", cfg_str(P_INET_INTERFACES), m->name);
+    } else if (strcmp(m->type, "unix") == 0 || strcmp(m->type, "unix-dgram") == 0 ||
+               strcmp(m->type, "fifo") == 0) {
+        sbuf_printf(b, "%s/%s/%s", qdir, m->private_ ? "private" : "public", m->name);
+    } else if (strcmp(m->type, "pass") == 0) {
+        sbuf_printf(b, "%s/%s/%s", qdir, m->private_ ? "private" : "public", m->name);
+    } else {
+        sbuf_free(b);
+        return NULL;
+    }
+    return sbuf_detach(b);
+}
+
+static void master_close_listeners(struct master_service *svc)
+{
+    bool was = svc->watching;
+    if (was) {
+        for (int i = 0; i < svc->nlisten; i++)
+            event_fd_del(svc->listen_fds[i]);
+        svc->watching = false;
+    }
+    for (int i = 0; i < svc->nlisten; i++)
+        close(svc->listen_fds[i]);
+    svc->nlisten = 0;
+}
+
+/* Strips brackets from an IPv6 literal host. */
+static void master_host_unbracket(char *h)
+{
+    size_t n = strlen(h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = 0;
+    }
+}
+
+static int master_open_listeners(struct master_service *svc)
+{
+    const char *setgid_group = cfg_str(P_SETGID_GROUP);
+    struct passwd *pw = getpwnam(cfg_str(P_MAIL_OWNER));
+    struct group *gr = getgrnam(setgid_group);
+    int backlog = 100;
+
+    if (strcmp(svc->type, "inet") == 0) {
+        char *ep = xstrdup(svc->endpoint);
+        char *port = strrchr(ep, ' ');
+        *port++ = 0;
+        char **hosts = cfg_list(ep);
+        bool all = hosts[0] == NULL || strcmp(hosts[0], "all") == 0;
+        for (char **h = hosts; (all && h == hosts) || (!all && *h); h++) {
+            if (svc->nlisten >= MASTER_MAX_LISTEN)
+                break;
+            char *host = all ? NULL : xstrdup(*h);
+            if (host) {
+                master_host_unbracket(host);
+                if (strcmp(host, "loopback-only") == 0) {
+                    xfree(host);
+                    host = xstrdup("127.0.0.1");
+                }
+            }
+            int fd = sock_inet_listen(host, port, backlog);
+            if (fd < 0)
+                log_warn("service %s: bind %s port %s: %m", svc->key, host ? host : "*", port);
+            else
+                svc->listen_fds[svc->nlisten++] = fd;
+            xfree(host);
+            if (all)
+                break;
+        }
+        cfg_list_free(hosts);
+        xfree(ep);
+    } else if (strcmp(svc->type, "unix") == 0 || strcmp(svc->type, "pass") == 0) {
+        int fd = sock_unix_listen(svc->endpoint, backlog, svc->private_ ? 0600 : 0660);
+        if (fd < 0)
+            log_warn("service %s: listen on %s: %m", svc->key, svc->endpoint);
+        else {
+            if (pw && chown(svc->endpoint, pw->pw_uid, svc->private_ || !gr ? pw->pw_gid : gr->gr_gid) < 0)
+                log_warn("chown %s: %m", svc->endpoint);
+            svc->listen_fds[svc->nlisten++] = fd;
+        }
+    } else if (strcmp(svc->type, "unix-dgram") == 0) {
+        int fd = sock_unix_dgram_listen(svc->endpoint, svc->private_ ? 0600 : 0666);
+        if (fd < 0)
+            log_warn("service %s: bind %s: %m", svc->key, svc->endpoint);
+        else {
+            if (pw && chown(svc->endpoint, pw->pw_uid, gr ? gr->gr_gid : pw->pw_gid) < 0)
+                log_warn("chown %s: %m", svc->endpoint);
+            svc->listen_fds[svc->nlisten++] = fd;
+        }
+    } else if (strcmp(svc->type, "fifo") == 0) {
+        unlink(svc->endpoint);
+        if (mkfifo(svc->endpoint, svc->private_ ? 0600 : 0622) < 0) {
+            log_warn("service %s: mkfifo %s: %m", svc->key, svc->endpoint);
+        } else {
+            int fd = open(svc->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+            if (fd >= 0) {
+                if (pw && chown(svc->endpoint, pw->pw_uid, svc->private_ || !gr ? pw->pw_gid : gr->gr_gid) < 0)
+                    log_warn("chown %s: %m", svc->endpoint);
+                svc->listen_fds[svc->nlisten++] = fd;
+            }
+        }
+    }
+    for (int i = 0; i < svc->nlisten; i++)
+        fcntl(svc->listen_fds[i], F_SETFD, FD_CLOEXEC);
+    return svc->nlisten > 0 ? 0 : -1;
+}
+
+static void master_service_free(struct master_service *svc)
+{
+    master_close_listeners(svc);
+    event_timer_del(master_wakeup_event, svc);
+    if (svc->status_fd[0] >= 0) {
+        event_fd_del(svc->status_fd[0]);
+        close(svc->status_fd[0]);
+        close(svc->status_fd[1]);
+    }
+    cfg_list_free(svc->argv);
+    xfree(svc->key);
+    xfree(svc->name);
+    xfree(svc->type);
+    xfree(svc->path);
+    xfree(svc->endpoint);
+    xfree(svc);
+}
+
+int master_services_load(bool reload)
+{
+    struct mastercf *mcf = NULL;
+    struct sbuf *path = sbuf_new(128);
+    sbuf_printf(path, "%s/master.cf", config_dir());
+    int rc = mastercf_load(sbuf_str(path), &mcf);
+    sbuf_free(path);
+    if (mcf == NULL)
+        return -1;
+    char **names = mastercf_service_names(mcf);
+    config_set_service_names(names);
+    cfg_list_free(names);
+
+    for (struct master_service *s = master_services; s; s = s->next)
+        s->seen = false;
+
+    int default_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    for (const struct mastercf_service *m = mcf->head; m; m = m->next) {
+        struct sbuf *key = sbuf_new(64);
+        sbuf_printf(key, "%s/%s", m->name, m->type);
+        char *endpoint = master_endpoint(m);
+        if (endpoint == NULL) {
+            log_warn("%s:%d: service %s: unsupported type %s", m->file, m->line, m->name, m->type);
+            sbuf_free(key);
+            continue;
+        }
+        struct master_service *svc = master_find(sbuf_str(key));
+        if (svc && svc->seen) {
+            log_warn("%s:%d: duplicate service %s ignored", m->file, m->line, sbuf_str(key));
+            xfree(endpoint);
+            sbuf_free(key);
+            continue;
+        }
+        bool is_new = svc == NULL;
+        if (is_new) {
+            svc = xcalloc(1, sizeof(*svc));
+            svc->key = xstrdup(sbuf_str(key));
+            svc->name = xstrdup(m->name);
+            svc->type = xstrdup(m->type);
+            svc->status_fd[0] = svc->status_fd[1] = -1;
+            svc->next = master_services;
+            master_services = svc;
+        }
+        sbuf_free(key);
+        svc->seen = true;
+        svc->private_ = m->private_;
+        svc->unpriv = m->unpriv;
+        svc->chroot = m->chroot;
+        svc->wakeup = m->wakeup;
+        svc->wakeup_cond = m->wakeup_conditional;
+        svc->maxproc = m->maxproc < 0 ? default_limit : m->maxproc;
+        cfg_list_free(svc->argv);
+        svc->argv = xcalloc((size_t)m->argc + 1, sizeof(char *));
+        for (int i = 0; i < m->argc; i++)
+            svc->argv[i] = xstrdup(m->argv[i]);
+        xfree(svc->path);
+        struct sbuf *prog = sbuf_new(128);
+        const char *program = mastercf_program(m);
+        if (program[0] == '/')
+            sbuf_set(prog, program);
+        else
+            sbuf_printf(prog, "%s/%s", cfg_str(P_DAEMON_DIRECTORY), program);
+        svc->path = sbuf_detach(prog);
+        svc->missing_reported = false;
+
+        if (svc->endpoint == NULL || strcmp(svc->endpoint, endpoint) != 0 || svc->nlisten == 0) {
+            master_close_listeners(svc);
+            xfree(svc->endpoint);
+            svc->endpoint = endpoint;
+            if (master_open_listeners(svc) < 0)
+                rc = -1;
+        } else
+            xfree(endpoint);
+        if (svc->status_fd[0] < 0) {
+            if (pipe2(svc->status_fd, O_CLOEXEC) < 0)
+                log_fatal("pipe: %m");
+            fcntl(svc->status_fd[0], F_SETFL, O_NONBLOCK);
+            event_fd_add(svc->status_fd[0], EVENT_READ, master_status_read, svc);
+        }
+        master_wakeup_init(svc);
+        if (!is_new && reload)
+            master_kill_children(svc, 0, false);    /* retire: new config on next start */
+        master_service_watch(svc);
+    }
+    /* Services gone from master.cf: stop their children and listeners. */
+    struct master_service **pp = &master_services;
+    while (*pp) {
+        struct master_service *s = *pp;
+        if (!s->seen) {
+            log_info("service %s removed", s->key);
+            master_kill_children(s, SIGTERM, false);
+            if (s->total == 0) {
+                *pp = s->next;
+                master_service_free(s);
+                continue;
+            }
+            master_close_listeners(s);
+            s->wakeup = 0;
+            event_timer_del(master_wakeup_event, s);
+        }
+        pp = &s->next;
+    }
+    mastercf_free(mcf);
+    return rc;
+}
+
+void master_services_stop(void)
+{
+    for (struct master_service *s = master_services; s; s = s->next) {
+        master_close_listeners(s);
+        master_kill_children(s, SIGTERM, false);
+        if (strcmp(s->type, "inet") != 0 && s->endpoint)
+            unlink(s->endpoint);
+    }
+}

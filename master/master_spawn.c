@@ -1,0 +1,222 @@
+/*
+ * master_spawn.c - starting, tracking, reaping and throttling children
+ *
+ * Used by: master.
+ * Interface: master_spawn(), master_status_read(), master_reap(),
+ *            master_kill_children(), master_retire_all(), master_throttle(),
+ *            master_child_count().
+ * Errors: a program that is missing or dies before serving anything
+ *         throttles its service for $service_throttle_time; other services
+ *         are not affected.
+ * Notes: the child gets fd 3 = status pipe, fds 4.. = listeners, and argv
+ *        PROGRAM -n NAME -t TYPE [-u] [-c] -s N [master.cf args]. See
+ *        lib/server/server.h and docs/master-protocol.md.
+ */
+#include "alloc.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "master.h"
+#include "master_status.h"
+#include "sbuf.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static struct master_proc *master_procs;
+static int master_nprocs;
+
+int master_child_count(void)
+{
+    return master_nprocs;
+}
+
+static void master_unthrottle(void *ctx)
+{
+    struct master_service *svc = ctx;
+    svc->throttled = false;
+    svc->missing_reported = false;
+    master_service_watch(svc);
+}
+
+void master_throttle(struct master_service *svc, const char *why)
+{
+    if (svc->throttled)
+        return;
+    long delay = cfg_time(P_SERVICE_THROTTLE_TIME);
+    log_warn("service \"%s\" (%s): %s; throttling for %ld seconds", svc->name, svc->path, why, delay);
+    svc->throttled = true;
+    master_service_watch(svc);
+    event_timer_add((double)delay, master_unthrottle, svc);
+}
+
+static char **master_child_argv(struct master_service *svc)
+{
+    size_t n = 0;
+    while (svc->argv[n])
+        n++;
+    char **av = xcalloc(n + 16, sizeof(char *));
+    size_t k = 0;
+    av[k++] = xstrdup(svc->argv[0]);
+    av[k++] = xstrdup("-n");
+    av[k++] = xstrdup(svc->name);
+    av[k++] = xstrdup("-t");
+    av[k++] = xstrdup(svc->type);
+    if (svc->unpriv)
+        av[k++] = xstrdup("-u");
+    if (svc->chroot)
+        av[k++] = xstrdup("-c");
+    struct sbuf *b = sbuf_new(16);
+    sbuf_printf(b, "%d", svc->nlisten);
+    av[k++] = xstrdup("-s");
+    av[k++] = sbuf_detach(b);
+    for (size_t i = 1; i < n; i++)
+        av[k++] = xstrdup(svc->argv[i]);
+    av[k] = NULL;
+    return av;
+}
+
+void master_spawn(struct master_service *svc)
+{
+    struct stat st;
+    if (stat(svc->path, &st) < 0 || !(st.st_mode & S_IXUSR)) {
+        if (!svc->missing_reported)
+            log_warn("service \"%s\": program %s is not installed (%m)", svc->name, svc->path);
+        svc->missing_reported = true;
+        master_throttle(svc, "program not available");
+        return;
+    }
+    char **av = master_child_argv(svc);
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_warn("fork: %m");
+        cfg_list_free(av);
+        master_throttle(svc, "cannot fork");
+        return;
+    }
+    if (pid == 0) {
+        /* Child: fd 3 = status, 4.. = listeners; everything else closes on exec. */
+        int tmp[MASTER_MAX_LISTEN + 1];
+        tmp[0] = fcntl(svc->status_fd[1], F_DUPFD_CLOEXEC, 64);
+        for (int i = 0; i < svc->nlisten; i++)
+            tmp[i + 1] = fcntl(svc->listen_fds[i], F_DUPFD_CLOEXEC, 64);
+        if (dup2(tmp[0], MASTER_STATUS_FD) < 0)
+            _exit(127);
+        for (int i = 0; i < svc->nlisten; i++)
+            if (dup2(tmp[i + 1], MASTER_LISTEN_FD + i) < 0)
+                _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGHUP, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        setenv("MAIL_CONFIG", config_dir(), 1);
+        execv(svc->path, av);
+        _exit(127);
+    }
+    cfg_list_free(av);
+    struct master_proc *p = xcalloc(1, sizeof(*p));
+    p->pid = pid;
+    p->svc = svc;
+    p->avail = true;    /* counted idle from the start, so one client = one child */
+    p->next = master_procs;
+    master_procs = p;
+    master_nprocs++;
+    svc->total++;
+    svc->avail++;
+    log_debug(1, "spawned %s pid %ld", svc->key, (long)pid);
+    master_service_watch(svc);
+}
+
+static struct master_proc *master_proc_find(pid_t pid)
+{
+    for (struct master_proc *p = master_procs; p; p = p->next)
+        if (p->pid == pid)
+            return p;
+    return NULL;
+}
+
+void master_status_read(int fd, int events, void *ctx)
+{
+    struct master_status st;
+    (void)events;
+    (void)ctx;
+    for (;;) {
+        ssize_t n = read(fd, &st, sizeof(st));
+        if (n != (ssize_t)sizeof(st))
+            break;
+        struct master_proc *p = master_proc_find((pid_t)st.pid);
+        if (p == NULL)
+            continue;       /* already reaped */
+        struct master_service *svc = p->svc;
+        if (st.avail && !p->avail) {
+            p->avail = true;
+            svc->avail++;
+            if (p->retire)
+                kill(p->pid, SIGTERM);
+        } else if (!st.avail && p->avail) {
+            p->avail = false;
+            p->used = true;
+            svc->avail--;
+        }
+        master_service_watch(svc);
+    }
+}
+
+void master_reap(void)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        struct master_proc **pp = &master_procs, *p;
+        while ((p = *pp) != NULL && p->pid != pid)
+            pp = &p->next;
+        if (p == NULL)
+            continue;
+        *pp = p->next;
+        master_nprocs--;
+        struct master_service *svc = p->svc;
+        svc->total--;
+        if (p->avail)
+            svc->avail--;
+        bool abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
+        if (abnormal && !p->retire) {
+            if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
+                log_warn("process %s pid %ld killed by signal %d", svc->path, (long)pid, WTERMSIG(status));
+            else if (WIFEXITED(status))
+                log_warn("process %s pid %ld exit status %d", svc->path, (long)pid, WEXITSTATUS(status));
+            /* Died before it could serve anyone: probably broken; back off. */
+            if (!p->used && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
+                master_throttle(svc, "process died before serving a request");
+        }
+        xfree(p);
+        master_service_watch(svc);
+    }
+}
+
+void master_kill_children(struct master_service *svc, int sig, bool only_idle)
+{
+    for (struct master_proc *p = master_procs; p; p = p->next) {
+        if (p->svc != svc)
+            continue;
+        if (sig == 0) {
+            /* Retire: idle ones go now, busy ones when they become idle. */
+            p->retire = true;
+            if (p->avail)
+                kill(p->pid, SIGTERM);
+            continue;
+        }
+        if (only_idle && !p->avail)
+            continue;
+        p->retire = true;
+        kill(p->pid, sig);
+    }
+}
+
+void master_retire_all(void)
+{
+    for (struct master_service *s = master_services; s; s = s->next)
+        master_kill_children(s, 0, false);
+}

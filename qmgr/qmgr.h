@@ -1,0 +1,75 @@
+/*
+ * qmgr.h - the queue manager's private interface
+ *
+ * Used by: qmgr/*.c only.
+ * Notes: a message in active/ is split into entries: the recipients that go
+ *        to one (transport, nexthop) destination, at most the transport's
+ *        recipient limit each. Destinations are served round-robin within
+ *        their concurrency window (slow start from
+ *        $initial_destination_concurrency up to the transport's limit).
+ */
+#ifndef POSTERN_QMGR_H
+#define POSTERN_QMGR_H
+#include "sys_compat.h"
+#include "qfile.h"
+#include "sbuf.h"
+
+struct qmgr_transport {
+    char *name;
+    int dest_limit;             /* per-destination concurrency limit */
+    int rcpt_limit;             /* recipients per delivery request */
+    double rate_delay;          /* seconds between deliveries to one destination */
+    double unavail_until;       /* monotonic time; 0 = available */
+    char *unavail_reason;
+    int active;
+    struct qmgr_transport *next;
+};
+
+struct qmgr_entry;
+
+struct qmgr_dest {
+    char *nexthop;
+    struct qmgr_transport *tr;
+    struct qmgr_entry *head, *tail;
+    int active;
+    double window;
+    int failed_cohorts;
+    double dead_until;
+    char *dead_reason;
+    double next_start;          /* rate delay */
+    struct qmgr_dest *next;
+};
+
+struct qmgr_message {
+    char id[40];
+    struct qenv env;
+    int pending;                /* entries not yet finished */
+    bool resolving_failed;
+    double loaded_at;
+    struct qmgr_message *next;
+};
+
+struct qmgr_entry {
+    struct qmgr_message *msg;
+    struct qmgr_dest *dest;
+    size_t *rcpt;               /* indexes into msg->env.rcpts */
+    size_t nrcpt;
+    struct qmgr_entry *next;
+};
+
+extern int qmgr_active_count;
+
+/* qmgr_message.c */
+void qmgr_scan_active_at_start(void);
+void qmgr_scan(const char *queue, bool ignore_time);
+void qmgr_message_done_entry(struct qmgr_message *m);
+void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay, const char *status,
+                          const char *reason);
+
+/* qmgr_deliver.c */
+struct qmgr_dest *qmgr_dest_find(const char *transport, const char *nexthop);
+void qmgr_dest_add_entry(struct qmgr_dest *d, struct qmgr_entry *e);
+void qmgr_schedule(void);
+void qmgr_forget_dead(void);
+
+#endif

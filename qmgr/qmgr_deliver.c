@@ -1,0 +1,408 @@
+/*
+ * qmgr_deliver.c - destinations, concurrency windows and delivery requests
+ *
+ * Used by: qmgr.
+ * Interface: qmgr_dest_find(), qmgr_dest_add_entry(), qmgr_schedule(),
+ *            qmgr_forget_dead().
+ * Errors: an agent that does not greet in time makes its transport
+ *         unavailable for $transport_retry_time (mail stays queued, with
+ *         the reason logged); a broken conversation defers the entry's
+ *         remaining recipients with "4.3.0 unknown mail transport error".
+ * Notes: requests are written without waiting for the greeting, and replies
+ *        are read from the event loop, so qmgr never blocks on an agent.
+ */
+#include "alloc.h"
+#include "attr.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "mail_queue.h"
+#include "qmgr.h"
+#include "sbuf.h"
+#include "sock.h"
+#include <fcntl.h>
+#include <math.h>
+
+#define QMGR_GREETING_TIMEOUT 10.0
+
+static struct qmgr_transport *qmgr_transports;
+static struct qmgr_dest *qmgr_dests;
+
+struct qmgr_delivery {
+    struct qmgr_entry *entry;
+    int fd;
+    struct sbuf *in;
+    double started;
+    bool greeted;
+};
+
+static long qmgr_param_or(const char *transport, const char *suffix, const char *fallback)
+{
+    struct sbuf *name = sbuf_new(64);
+    sbuf_printf(name, "%s_%s", transport, suffix);
+    long v = cfg_long_or(sbuf_str(name), fallback);
+    sbuf_free(name);
+    return v;
+}
+
+static struct qmgr_transport *qmgr_transport_find(const char *name)
+{
+    for (struct qmgr_transport *t = qmgr_transports; t; t = t->next)
+        if (strcmp(t->name, name) == 0)
+            return t;
+    struct qmgr_transport *t = xcalloc(1, sizeof(*t));
+    t->name = xstrdup(name);
+    t->dest_limit = (int)qmgr_param_or(name, "destination_concurrency_limit",
+                                       P_DEFAULT_DESTINATION_CONCURRENCY_LIMIT);
+    t->rcpt_limit = (int)qmgr_param_or(name, "destination_recipient_limit",
+                                       P_DEFAULT_DESTINATION_RECIPIENT_LIMIT);
+    struct sbuf *n = sbuf_new(64);
+    sbuf_printf(n, "%s_destination_rate_delay", name);
+    t->rate_delay = (double)cfg_time_or(sbuf_str(n), P_DEFAULT_DESTINATION_RATE_DELAY);
+    sbuf_free(n);
+    if (t->dest_limit <= 0)
+        t->dest_limit = 1000;
+    if (t->rcpt_limit <= 0)
+        t->rcpt_limit = 1000;
+    t->next = qmgr_transports;
+    qmgr_transports = t;
+    return t;
+}
+
+struct qmgr_dest *qmgr_dest_find(const char *transport, const char *nexthop)
+{
+    for (struct qmgr_dest *d = qmgr_dests; d; d = d->next)
+        if (strcmp(d->tr->name, transport) == 0 && strcmp(d->nexthop, nexthop) == 0)
+            return d;
+    struct qmgr_dest *d = xcalloc(1, sizeof(*d));
+    d->tr = qmgr_transport_find(transport);
+    d->nexthop = xstrdup(nexthop);
+    d->window = (double)cfg_int(P_INITIAL_DESTINATION_CONCURRENCY);
+    if (d->window > d->tr->dest_limit)
+        d->window = d->tr->dest_limit;
+    if (d->tr->rate_delay > 0)
+        d->window = 1;
+    d->next = qmgr_dests;
+    qmgr_dests = d;
+    return d;
+}
+
+void qmgr_dest_add_entry(struct qmgr_dest *d, struct qmgr_entry *e)
+{
+    e->next = NULL;
+    if (d->tail)
+        d->tail->next = e;
+    else
+        d->head = e;
+    d->tail = e;
+}
+
+static void qmgr_entry_free(struct qmgr_entry *e)
+{
+    xfree(e->rcpt);
+    xfree(e);
+}
+
+/* Defers every recipient of the entry with one reason and finishes it. */
+static void qmgr_entry_defer(struct qmgr_entry *e, const char *status, const char *reason)
+{
+    for (size_t i = 0; i < e->nrcpt; i++)
+        qmgr_defer_recipient(e->msg, e->rcpt[i], "none", status, reason);
+    struct qmgr_message *m = e->msg;
+    qmgr_entry_free(e);
+    qmgr_message_done_entry(m);
+}
+
+static void qmgr_dest_feedback(struct qmgr_dest *d, bool ok, const char *reason)
+{
+    if (ok) {
+        d->failed_cohorts = 0;
+        if (d->window < d->tr->dest_limit && d->tr->rate_delay <= 0)
+            d->window += 1.0;
+        if (d->window > d->tr->dest_limit)
+            d->window = d->tr->dest_limit;
+        return;
+    }
+    d->window -= 1;
+    if (d->window < 1) {
+        d->window = 1;
+        d->failed_cohorts++;
+    }
+    if (d->failed_cohorts >= (int)qmgr_param_or(d->tr->name, "destination_concurrency_failed_cohort_limit",
+                                                 P_DEFAULT_DESTINATION_CONCURRENCY_FAILED_COHORT_LIMIT)) {
+        /* Dead: defer what is queued for it now, retry after the back-off. */
+        d->dead_until = event_now() + (double)cfg_time(P_MINIMAL_BACKOFF_TIME);
+        xfree(d->dead_reason);
+        d->dead_reason = xstrdup(reason && *reason ? reason : "destination unavailable");
+        d->failed_cohorts = 0;
+    }
+}
+
+static void qmgr_delivery_timeout(void *ctx);
+
+static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
+{
+    struct qmgr_entry *e = dl->entry;
+    struct qmgr_dest *d = e->dest;
+    event_fd_del(dl->fd);
+    event_timer_del(qmgr_delivery_timeout, dl);
+    close(dl->fd);
+    sbuf_free(dl->in);
+    d->active--;
+    d->tr->active--;
+    if (reply == NULL) {
+        /* Broken conversation: recipients the agent did not finish stay R. */
+        qmgr_dest_feedback(d, false, "unknown mail transport error");
+        int fd = -1;
+        struct sbuf *path = sbuf_new(64);
+        mail_queue_path(path, MAIL_QUEUE_ACTIVE, e->msg->id);
+        fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
+        sbuf_free(path);
+        for (size_t i = 0; i < e->nrcpt; i++) {
+            char c = 0;
+            if (fd >= 0 && pread(fd, &c, 1, e->msg->env.rcpts[e->rcpt[i]].offset) == 1 && c == REC_DONE)
+                continue;
+            qmgr_defer_recipient(e->msg, e->rcpt[i], "none", "4.3.0", "unknown mail transport error");
+        }
+        if (fd >= 0)
+            close(fd);
+    } else {
+        const char *hop = attr_get_def(reply, "hop_reason", "");
+        qmgr_dest_feedback(d, *hop == 0, hop);
+    }
+    struct qmgr_message *m = e->msg;
+    qmgr_entry_free(e);
+    xfree(dl);
+    qmgr_message_done_entry(m);
+    event_timer_add(0.0, (event_timer_fn)qmgr_schedule, NULL);
+}
+
+/* Parses one attribute list from the front of buf; returns bytes used or 0. */
+static size_t qmgr_parse_list(const char *buf, size_t len, struct attr_list *out)
+{
+    const char *end = NULL;
+    if (len >= 1 && buf[0] == '\n')
+        end = buf;
+    else {
+        for (size_t i = 1; i < len; i++)
+            if (buf[i] == '\n' && buf[i - 1] == '\n') {
+                end = buf + i;
+                break;
+            }
+    }
+    if (end == NULL)
+        return 0;
+    attr_list_reset(out);
+    const char *p = buf;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p) + 1);
+        const char *eq = memchr(p, '=', (size_t)(nl - p));
+        if (eq) {
+            struct sbuf *name = sbuf_new(32), *val = sbuf_new(64);
+            sbuf_append(name, p, (size_t)(eq - p));
+            for (const char *q = eq + 1; q < nl; q++) {
+                if (*q == '%' && q + 2 < nl) {
+                    char hex[3] = { q[1], q[2], 0 };
+                    sbuf_addch(val, (int)strtol(hex, NULL, 16));
+                    q += 2;
+                } else
+                    sbuf_addch(val, *q);
+            }
+            attr_add(out, sbuf_str(name), sbuf_str(val));
+            sbuf_free(name);
+            sbuf_free(val);
+        }
+        p = nl + 1;
+    }
+    return (size_t)(end - buf) + 1;
+}
+
+static void qmgr_delivery_read(int fd, int events, void *ctx)
+{
+    struct qmgr_delivery *dl = ctx;
+    char buf[4096];
+    (void)events;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        log_warn("%s: lost connection to delivery agent %s", dl->entry->msg->id, dl->entry->dest->tr->name);
+        qmgr_delivery_end(dl, NULL);
+        return;
+    }
+    if (sbuf_len(dl->in) + (size_t)n > 1024 * 1024) {
+        qmgr_delivery_end(dl, NULL);
+        return;
+    }
+    sbuf_append(dl->in, buf, (size_t)n);
+    struct attr_list *l = attr_list_new();
+    for (;;) {
+        size_t used = qmgr_parse_list(sbuf_str(dl->in), sbuf_len(dl->in), l);
+        if (used == 0)
+            break;
+        struct sbuf *rest = sbuf_new(sbuf_len(dl->in));
+        sbuf_append(rest, sbuf_str(dl->in) + used, sbuf_len(dl->in) - used);
+        sbuf_free(dl->in);
+        dl->in = rest;
+        if (!dl->greeted) {
+            const char *proto = attr_get(l, "proto");
+            if (proto == NULL || strcmp(proto, MAIL_PROTO_DELIVERY) != 0) {
+                log_warn("delivery agent %s: protocol mismatch", dl->entry->dest->tr->name);
+                attr_list_free(l);
+                qmgr_delivery_end(dl, NULL);
+                return;
+            }
+            dl->greeted = true;
+            /* Once greeted, a delivery may take as long as $daemon_timeout. */
+            event_timer_add((double)cfg_time(P_DAEMON_TIMEOUT), qmgr_delivery_timeout, dl);
+            continue;
+        }
+        qmgr_delivery_end(dl, l);
+        attr_list_free(l);
+        return;
+    }
+    attr_list_free(l);
+}
+
+static void qmgr_delivery_timeout(void *ctx)
+{
+    struct qmgr_delivery *dl = ctx;
+    struct qmgr_transport *tr = dl->entry->dest->tr;
+    if (!dl->greeted) {
+        /* No agent answered: the transport is down or not installed. */
+        xfree(tr->unavail_reason);
+        struct sbuf *r = sbuf_new(128);
+        sbuf_printf(r, "delivery agent for transport %s is not available", tr->name);
+        tr->unavail_reason = sbuf_detach(r);
+        tr->unavail_until = event_now() + (double)cfg_time(P_TRANSPORT_RETRY_TIME);
+        log_warn("transport %s: no delivery agent answered within %.0fs; mail for it stays queued",
+                 tr->name, QMGR_GREETING_TIMEOUT);
+        struct qmgr_entry *e = dl->entry;
+        event_fd_del(dl->fd);
+        close(dl->fd);
+        sbuf_free(dl->in);
+        e->dest->active--;
+        tr->active--;
+        xfree(dl);
+        qmgr_entry_defer(e, "4.3.0", tr->unavail_reason);
+        event_timer_add(0.0, (event_timer_fn)qmgr_schedule, NULL);
+        return;
+    }
+    log_warn("%s: delivery agent %s timed out", dl->entry->msg->id, tr->name);
+    qmgr_delivery_end(dl, NULL);
+}
+
+static void qmgr_delivery_start(struct qmgr_entry *e)
+{
+    struct qmgr_dest *d = e->dest;
+    struct qmgr_message *m = e->msg;
+    struct sbuf *path = sbuf_new(128);
+    mail_service_path(path, MAIL_CLASS_PRIVATE, d->tr->name, false);
+    int fd = sock_unix_connect(sbuf_str(path), 5);
+    if (fd < 0) {
+        struct sbuf *r = sbuf_new(128);
+        sbuf_printf(r, "mail transport unavailable (%s: %s)", d->tr->name, strerror(errno));
+        xfree(d->tr->unavail_reason);
+        d->tr->unavail_reason = sbuf_detach(r);
+        d->tr->unavail_until = event_now() + (double)cfg_time(P_TRANSPORT_RETRY_TIME);
+        log_warn("connect to transport %s: %m", sbuf_str(path));
+        sbuf_free(path);
+        qmgr_entry_defer(e, "4.3.0", d->tr->unavail_reason);
+        return;
+    }
+    sbuf_free(path);
+    struct attr_list *l = attr_list_new();
+    attr_add(l, "queue_name", MAIL_QUEUE_ACTIVE);
+    attr_add(l, "queue_id", m->id);
+    attr_add(l, "nexthop", d->nexthop);
+    attr_add(l, "transport", d->tr->name);
+    attr_add(l, "sender", m->env.sender ? m->env.sender : "");
+    attr_add(l, "envid", m->env.envid ? m->env.envid : "");
+    attr_add_long(l, "ret", m->env.ret);
+    attr_add_long(l, "flags", 0);
+    attr_add_long(l, "arrival", m->env.arrival_sec);
+    attr_add_long(l, "arrival_usec", m->env.arrival_usec);
+    attr_add_long(l, "content_offset", (long)m->env.content_offset);
+    attr_add_long(l, "content_size", m->env.content_size);
+    for (size_t i = 0; i < m->env.attrs->count; i++)
+        if (strncmp(m->env.attrs->items[i].name, "log_", 4) == 0)
+            attr_add(l, m->env.attrs->items[i].name, m->env.attrs->items[i].value);
+    attr_add_long(l, "rcpt_count", (long)e->nrcpt);
+    for (size_t i = 0; i < e->nrcpt; i++) {
+        struct qenv_rcpt *rc = &m->env.rcpts[e->rcpt[i]];
+        attr_add(l, "rcpt_address", rc->address);
+        attr_add(l, "rcpt_orig", rc->orig ? rc->orig : "");
+        attr_add(l, "rcpt_dsn_orcpt", rc->dsn_orcpt ? rc->dsn_orcpt : "");
+        attr_add_long(l, "rcpt_notify", rc->notify);
+        attr_add_long(l, "rcpt_offset", (long)rc->offset);
+    }
+    /* The request is small; the socket buffer takes it without blocking. */
+    struct stream *s = stream_open(fd);
+    stream_set_timeout(s, 10);
+    int r = attr_write(s, l);
+    stream_free_keep_fd(s);
+    attr_list_free(l);
+    struct qmgr_delivery *dl = xcalloc(1, sizeof(*dl));
+    dl->entry = e;
+    dl->fd = fd;
+    dl->in = sbuf_new(256);
+    dl->started = event_now();
+    d->active++;
+    d->tr->active++;
+    d->next_start = event_now() + d->tr->rate_delay;
+    if (r < 0) {
+        qmgr_delivery_end(dl, NULL);
+        return;
+    }
+    event_fd_add(fd, EVENT_READ, qmgr_delivery_read, dl);
+    event_timer_add(QMGR_GREETING_TIMEOUT, qmgr_delivery_timeout, dl);
+}
+
+void qmgr_schedule(void)
+{
+    double now = event_now();
+    bool progress = true;
+    int total_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    while (progress) {
+        progress = false;
+        for (struct qmgr_dest *d = qmgr_dests; d; d = d->next) {
+            if (d->head == NULL)
+                continue;
+            struct qmgr_transport *tr = d->tr;
+            if (tr->unavail_until > now || d->dead_until > now) {
+                /* Mail for a dead destination or missing transport waits in deferred/. */
+                const char *why = tr->unavail_until > now ? tr->unavail_reason : d->dead_reason;
+                while (d->head) {
+                    struct qmgr_entry *e = d->head;
+                    d->head = e->next;
+                    if (d->head == NULL)
+                        d->tail = NULL;
+                    qmgr_entry_defer(e, "4.4.1", why ? why : "destination unavailable");
+                }
+                progress = true;
+                break;      /* lists may have changed */
+            }
+            if (d->active >= (int)floor(d->window) || tr->active >= total_limit)
+                continue;
+            if (d->tr->rate_delay > 0 && d->next_start > now) {
+                event_timer_add(d->next_start - now, (event_timer_fn)qmgr_schedule, NULL);
+                continue;
+            }
+            struct qmgr_entry *e = d->head;
+            d->head = e->next;
+            if (d->head == NULL)
+                d->tail = NULL;
+            qmgr_delivery_start(e);
+            progress = true;
+        }
+    }
+}
+
+void qmgr_forget_dead(void)
+{
+    for (struct qmgr_dest *d = qmgr_dests; d; d = d->next)
+        d->dead_until = 0;
+    for (struct qmgr_transport *t = qmgr_transports; t; t = t->next)
+        t->unavail_until = 0;
+}

@@ -1,0 +1,352 @@
+/*
+ * qmgr_message.c - messages in the active queue: admission, resolution,
+ *                  and what happens when all their deliveries are done
+ *
+ * Used by: qmgr.
+ * Interface: qmgr_scan_active_at_start(), qmgr_scan(),
+ *            qmgr_message_done_entry(), qmgr_defer_recipient().
+ * Errors: an unreadable queue file moves to corrupt/ and is logged; a
+ *         resolver failure defers the message (never bounces it).
+ * Notes: which recipients are still to do is read back from the queue file
+ *        (the type byte at each recipient's offset: R or D), because the
+ *        delivery agents mark recipients done themselves. The file is the
+ *        truth; qmgr's memory is only a cache of it.
+ */
+#include "alloc.h"
+#include "attr.h"
+#include "config.h"
+#include "dsn_log.h"
+#include "events.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "mail_queue.h"
+#include "qmgr.h"
+#include "rewrite_clnt.h"
+#include "stream.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <utime.h>
+
+int qmgr_active_count;
+static struct qmgr_message *qmgr_messages;
+
+static int qmgr_back_to_incoming(const char *id, const char *path, void *ctx)
+{
+    (void)path;
+    (void)ctx;
+    if (mail_queue_rename(id, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_INCOMING) < 0)
+        log_warn("%s: move active to incoming: %m", id);
+    return 0;
+}
+
+void qmgr_scan_active_at_start(void)
+{
+    mail_queue_dir_scan(MAIL_QUEUE_ACTIVE, qmgr_back_to_incoming, NULL);
+}
+
+static struct qmgr_message *qmgr_message_find(const char *id)
+{
+    for (struct qmgr_message *m = qmgr_messages; m; m = m->next)
+        if (strcmp(m->id, id) == 0)
+            return m;
+    return NULL;
+}
+
+static void qmgr_message_free(struct qmgr_message *m)
+{
+    struct qmgr_message **pp = &qmgr_messages;
+    while (*pp && *pp != m)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = m->next;
+    qenv_free(&m->env);
+    xfree(m);
+    qmgr_active_count--;
+}
+
+/* Reads the current type byte of a recipient record: true when done. */
+static bool qmgr_rcpt_done(int fd, off_t offset)
+{
+    char c;
+    return pread(fd, &c, 1, offset) == 1 && c == REC_DONE;
+}
+
+void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay, const char *status,
+                          const char *reason)
+{
+    struct qenv_rcpt *rc = &m->env.rcpts[idx];
+    struct dsn_entry e = { 0 };
+    e.recipient = rc->address;
+    e.orig_rcpt = rc->orig ? rc->orig : "";
+    e.dsn_orcpt = rc->dsn_orcpt ? rc->dsn_orcpt : "";
+    e.notify = rc->notify;
+    e.offset = (long)rc->offset;
+    e.status = (char *)status;
+    e.action = "delayed";
+    e.reason = (char *)reason;
+    e.mta = "";
+    e.diag_type = "";
+    e.diag_text = "";
+    dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    double delay = (double)tv.tv_sec - (double)m->env.arrival_sec +
+                   ((double)tv.tv_usec - (double)m->env.arrival_usec) / 1e6;
+    if (rc->orig && strcmp(rc->orig, rc->address) != 0)
+        log_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, "
+                 "status=deferred (%s)", m->id, rc->address, rc->orig, relay, delay, delay, status, reason);
+    else
+        log_info("%s: to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, status=deferred (%s)",
+                 m->id, rc->address, relay, delay, delay, status, reason);
+}
+
+/* Asks the bounce service to do something for this message; 0 = done. */
+static int qmgr_bounce_request(const char *request, const char *id)
+{
+    struct stream *s = mail_connect(MAIL_CLASS_PRIVATE, MAIL_SERVICE_BOUNCE, MAIL_PROTO_BOUNCE);
+    if (s == NULL)
+        return -1;
+    int r = attr_send(s, "request", request, "queue_id", id, "queue_name", MAIL_QUEUE_ACTIVE,
+                      (char *)NULL);
+    long status = -1;
+    if (r == 0) {
+        struct attr_list *l = attr_list_new();
+        if (attr_read(s, l) == 0)
+            attr_get_long(l, "status", &status);
+        attr_list_free(l);
+    }
+    stream_close(s);
+    if (status != 0)
+        log_warn("%s: bounce service request %s failed", id, request);
+    return status == 0 ? 0 : -1;
+}
+
+static bool qmgr_log_exists(const char *queue, const char *id)
+{
+    struct sbuf *p = sbuf_new(64);
+    mail_queue_path(p, queue, id);
+    bool r = access(sbuf_str(p), F_OK) == 0;
+    sbuf_free(p);
+    return r;
+}
+
+/* Moves the message to deferred/ with its next retry time as mtime. */
+static void qmgr_message_defer(struct qmgr_message *m)
+{
+    long now = (long)time(NULL);
+    long age = now - m->env.arrival_sec;
+    long minb = cfg_time(P_MINIMAL_BACKOFF_TIME), maxb = cfg_time(P_MAXIMAL_BACKOFF_TIME);
+    long delay = age < minb ? minb : age > maxb ? maxb : age;
+    if (mail_queue_rename(m->id, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED) < 0) {
+        log_warn("%s: move to deferred: %m", m->id);
+        return;
+    }
+    struct sbuf *p = sbuf_new(64);
+    mail_queue_path(p, MAIL_QUEUE_DEFERRED, m->id);
+    struct utimbuf ut = { .actime = now + delay, .modtime = now + delay };
+    if (utime(sbuf_str(p), &ut) < 0)
+        log_warn("%s: set retry time: %m", m->id);
+    sbuf_free(p);
+}
+
+void qmgr_message_done_entry(struct qmgr_message *m)
+{
+    if (--m->pending > 0)
+        return;
+    /* Every delivery attempt for this message has ended: look at the file. */
+    struct sbuf *path = sbuf_new(64);
+    mail_queue_path(path, MAIL_QUEUE_ACTIVE, m->id);
+    int fd = open(sbuf_str(path), O_RDWR | O_CLOEXEC);
+    sbuf_free(path);
+    if (fd < 0) {
+        log_warn("%s: reopen active file: %m", m->id);
+        qmgr_message_free(m);
+        return;
+    }
+    size_t left = 0;
+    for (size_t i = 0; i < m->env.nrcpt; i++)
+        if (!m->env.rcpts[i].done && !qmgr_rcpt_done(fd, m->env.rcpts[i].offset))
+            left++;
+    const char *sender = m->env.sender ? m->env.sender : "";
+    if (qmgr_log_exists(MAIL_QUEUE_BOUNCE, m->id) && qmgr_bounce_request("flush", m->id) < 0) {
+        close(fd);
+        qmgr_message_defer(m);     /* the failures are kept; try the DSN again later */
+        qmgr_message_free(m);
+        return;
+    }
+    if (qmgr_log_exists(MAIL_QUEUE_TRACE, m->id))
+        qmgr_bounce_request("trace", m->id);
+    if (left > 0) {
+        long lifetime = *sender ? cfg_time(P_MAXIMAL_QUEUE_LIFETIME) : cfg_time(P_BOUNCE_QUEUE_LIFETIME);
+        long now = (long)time(NULL);
+        if (now - m->env.arrival_sec >= lifetime) {
+            log_info("%s: from=<%s>, status=expired, returned to sender", m->id, sender);
+            if (qmgr_bounce_request("expire", m->id) == 0)
+                left = 0;
+        } else if (m->env.warn_time > 0 && now >= m->env.warn_time && m->env.warn_offset >= 0) {
+            if (qmgr_bounce_request("warn", m->id) == 0) {
+                char buf[32];
+                int n = snprintf(buf, sizeof(buf), QFILE_WARN_FMT, 0L);
+                /* W record: type byte, one length byte, fixed-width data. */
+                if (pwrite(fd, buf, (size_t)n, m->env.warn_offset + 2) != n)
+                    log_warn("%s: update warning time: %m", m->id);
+            }
+        }
+    }
+    close(fd);
+    if (left == 0) {
+        mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
+        mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
+        mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
+        if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
+            log_warn("%s: remove: %m", m->id);
+        else
+            log_info("%s: removed", m->id);
+    } else
+        qmgr_message_defer(m);
+    qmgr_message_free(m);
+}
+
+/* Parses "transport:nexthop" (content filter) into its two parts. */
+static void qmgr_split_filter(const char *filter, struct sbuf *tr, struct sbuf *hop)
+{
+    const char *colon = strchr(filter, ':');
+    if (colon) {
+        sbuf_reset(tr);
+        sbuf_append(tr, filter, (size_t)(colon - filter));
+        sbuf_set(hop, colon + 1);
+    } else {
+        sbuf_set(tr, filter);
+        sbuf_reset(hop);
+    }
+}
+
+/* Resolves the recipients and queues entries; false when resolution failed. */
+static bool qmgr_message_resolve(struct qmgr_message *m)
+{
+    struct resolve_reply rr;
+    struct sbuf *ftr = sbuf_new(32), *fhop = sbuf_new(64);
+    bool ok = true;
+    resolve_reply_init(&rr);
+    if (m->env.filter && *m->env.filter)
+        qmgr_split_filter(m->env.filter, ftr, fhop);
+
+    /* Group by destination, preserving recipient order. */
+    struct pending {
+        struct qmgr_dest *dest;
+        struct qmgr_entry *cur;
+    } *groups = xcalloc(m->env.nrcpt + 1, sizeof(*groups));
+    size_t ngroups = 0;
+
+    for (size_t i = 0; i < m->env.nrcpt; i++) {
+        struct qenv_rcpt *rc = &m->env.rcpts[i];
+        if (rc->done)
+            continue;
+        const char *transport, *nexthop;
+        if (sbuf_len(ftr)) {
+            transport = sbuf_str(ftr);
+            nexthop = sbuf_str(fhop);
+        } else {
+            if (rewrite_clnt_resolve(m->env.sender ? m->env.sender : "", rc->address, &rr) < 0 ||
+                (rr.flags & RESOLVE_FLAG_FAIL)) {
+                qmgr_defer_recipient(m, i, "none", "4.3.0", "address resolver failure");
+                ok = false;
+                continue;
+            }
+            transport = sbuf_str(rr.transport);
+            nexthop = sbuf_str(rr.nexthop);
+        }
+        struct qmgr_dest *d = qmgr_dest_find(transport, nexthop);
+        size_t g;
+        for (g = 0; g < ngroups && groups[g].dest != d; g++)
+            ;
+        if (g == ngroups) {
+            groups[g].dest = d;
+            ngroups++;
+        }
+        struct qmgr_entry *e = groups[g].cur;
+        if (e == NULL || e->nrcpt >= (size_t)d->tr->rcpt_limit) {
+            e = xcalloc(1, sizeof(*e));
+            e->msg = m;
+            e->dest = d;
+            e->rcpt = xcalloc((size_t)d->tr->rcpt_limit, sizeof(size_t));
+            groups[g].cur = e;
+            m->pending++;
+            qmgr_dest_add_entry(d, e);
+        }
+        e->rcpt[e->nrcpt++] = i;
+    }
+    xfree(groups);
+    resolve_reply_free(&rr);
+    sbuf_free(ftr);
+    sbuf_free(fhop);
+    return ok;
+}
+
+struct qmgr_scan_ctx {
+    const char *queue;
+    bool ignore_time;
+    time_t now;
+    int admitted;
+};
+
+static int qmgr_admit(const char *id, const char *path, void *vctx)
+{
+    struct qmgr_scan_ctx *ctx = vctx;
+    struct stat st;
+    if (qmgr_active_count >= cfg_int(P_QMGR_MESSAGE_ACTIVE_LIMIT))
+        return 1;
+    if (qmgr_message_find(id))
+        return 0;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (!MAIL_QUEUE_IS_COMPLETE(&st))
+        return 0;       /* cleanup is still writing it */
+    if (strcmp(ctx->queue, MAIL_QUEUE_DEFERRED) == 0 && !ctx->ignore_time && st.st_mtime > ctx->now)
+        return 0;       /* not yet time to retry */
+    if (mail_queue_rename(id, ctx->queue, MAIL_QUEUE_ACTIVE) < 0) {
+        log_warn("%s: move %s to active: %m", id, ctx->queue);
+        return 0;
+    }
+    struct sbuf *apath = sbuf_new(64);
+    mail_queue_path(apath, MAIL_QUEUE_ACTIVE, id);
+    struct qfile_reader *r = qfile_open(sbuf_str(apath), O_RDONLY);
+    sbuf_free(apath);
+    struct qmgr_message *m = xcalloc(1, sizeof(*m));
+    strlcpy(m->id, id, sizeof(m->id));
+    if (r == NULL || qenv_load(r, &m->env) < 0) {
+        log_warn("%s: unreadable or incomplete queue file: moved to corrupt", id);
+        qfile_close(r);
+        qenv_free(&m->env);
+        xfree(m);
+        mail_queue_rename(id, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_CORRUPT);
+        return 0;
+    }
+    qfile_close(r);
+    m->next = qmgr_messages;
+    qmgr_messages = m;
+    qmgr_active_count++;
+    ctx->admitted++;
+    size_t todo = 0;
+    for (size_t i = 0; i < m->env.nrcpt; i++)
+        todo += !m->env.rcpts[i].done;
+    log_info("%s: from=<%s>, size=%ld, nrcpt=%zu (queue active)", id, m->env.sender,
+             m->env.content_size, todo);
+    /* Fresh attempt: old delay reasons are replaced by this attempt's. */
+    mail_queue_remove(MAIL_QUEUE_DEFER, id);
+    qmgr_message_resolve(m);
+    if (m->pending == 0) {
+        m->pending = 1;
+        qmgr_message_done_entry(m);
+    }
+    return 0;
+}
+
+void qmgr_scan(const char *queue, bool ignore_time)
+{
+    struct qmgr_scan_ctx ctx = { .queue = queue, .ignore_time = ignore_time, .now = time(NULL) };
+    mail_queue_dir_scan(queue, qmgr_admit, &ctx);
+    if (ctx.admitted)
+        log_debug(1, "scan %s: %d messages admitted", queue, ctx.admitted);
+}

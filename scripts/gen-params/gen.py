@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+# gen.py - generate lib/mail/params.h and lib/mail/param_table.c
+#
+# Input: postfix-3.7-defaults.txt beside this script ("name = default" lines,
+# the facts of Postfix 3.7's parameter set). Postern's own defaults for the
+# host- and install-dependent parameters are applied below (OVERRIDE), the
+# type of each parameter is inferred from its name and default and then
+# corrected by hand (TYPE_FIX). Run from the repository root:
+#     python3 scripts/gen-params/gen.py
+# The output is committed; the build never runs this script.
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+# name -> C expression (string literal or macro concatenation)
+OVERRIDE = {
+    'myhostname': '""',                      # computed at run time (config.c)
+    'mydomain': '""',                        # computed at run time (config.c)
+    'mynetworks': '""',                      # computed at run time (config.c)
+    'process_id': '""',                      # run time
+    'process_name': '""',                    # run time
+    'mydestination': '"$myhostname, localhost.$mydomain, localhost"',
+    'daemon_directory': 'DEF_PREFIX "/libexec/postern"',
+    'command_directory': 'DEF_PREFIX "/sbin"',
+    'config_directory': '"/etc/postfix"',
+    'queue_directory': '"/var/spool/postfix"',
+    'data_directory': '"/var/lib/postfix"',
+    'meta_directory': '"$config_directory"',
+    'shlib_directory': '"no"',
+    'mail_version': 'POSTERN_VERSION',
+    'mail_name': 'POSTERN_MAIL_NAME',
+    'compatibility_level': '"3.6"',
+    'sendmail_path': 'DEF_PREFIX "/sbin/sendmail"',
+    'newaliases_path': 'DEF_PREFIX "/bin/newaliases"',
+    'mailq_path': 'DEF_PREFIX "/bin/mailq"',
+    'html_directory': '"no"',
+    'readme_directory': '"no"',
+    'manpage_directory': 'DEF_PREFIX "/share/man"',
+    'sample_directory': '"/etc/postfix"',
+    'mail_owner': '"postfix"',
+    'setgid_group': '"postdrop"',
+    'default_database_type': '"hash"',
+    'alias_maps': '"hash:/etc/aliases"',
+    'alias_database': '"hash:/etc/aliases"',
+}
+
+# Parameters that are never $expanded when read (their values carry run-time
+# $variables of their own).
+RAW = {
+    'command_execution_directory', 'default_rbl_reply', 'forward_path',
+    'luser_relay', 'mailbox_command', 'postscreen_expansion_filter',
+    'postscreen_reject_footer', 'smtpd_expansion_filter', 'smtpd_reject_footer',
+}
+READONLY = {'process_id', 'process_name', 'service_name'}
+DYNAMIC = {'myhostname', 'mydomain', 'mynetworks', 'process_id', 'process_name'}
+
+LONG = {
+    'message_size_limit', 'mailbox_size_limit', 'virtual_mailbox_limit',
+    'queue_minfree', 'berkeley_db_create_buffer_size',
+    'berkeley_db_read_buffer_size', 'lmdb_map_size',
+}
+# (type, unit) corrections after inference.
+TYPE_FIX = {
+    'lmtp_tcp_port': 'STR', 'smtp_tcp_port': 'STR', 'milter_protocol': 'STR',
+    'compatibility_level': 'STR', 'mail_release_date': 'STR',
+    'mail_version': 'STR', 'process_id': 'STR', 'mynetworks': 'LIST',
+    'mydestination': 'LIST', 'myhostname': 'STR', 'mydomain': 'STR',
+    'smtpd_tls_loglevel': 'STR', 'smtp_tls_loglevel': 'STR',
+    'lmtp_tls_loglevel': 'STR', 'tlsproxy_tls_loglevel': 'STR',
+    'tlsproxy_client_loglevel': 'STR', 'postscreen_tls_security_level': 'STR',
+    'default_destination_concurrency_negative_feedback': 'STR',
+    'default_destination_concurrency_positive_feedback': 'STR',
+    'mynetworks_style': 'STR', 'append_dot_mydomain': 'BOOL',
+    'smtputf8_enable': 'BOOL', 'respectful_logging': 'BOOL',
+    'smtpd_relay_before_recipient_restrictions': 'BOOL',
+    'lmtp_per_request_deadline': 'BOOL', 'smtp_per_request_deadline': 'BOOL',
+    'smtpd_per_request_deadline': 'BOOL', 'dont_remove': 'INT',
+    'smtpd_tls_eecdh_grade': 'STR', 'stress': 'STR',
+    'relay_domains': 'LIST', 'smtpd_relay_restrictions': 'LIST',
+    'default_privs': 'STR', 'tls_config_file': 'STR',
+}
+# Lower bounds (Postfix refuses values below these).
+MIN = {
+    'default_process_limit': 1, 'max_idle': 1, 'max_use': 1,
+    'queue_run_delay': 1, 'minimal_backoff_time': 1, 'maximal_backoff_time': 1,
+    'hash_queue_depth': 1, 'ipc_timeout': 1, 'ipc_idle': 1, 'ipc_ttl': 1,
+    'daemon_timeout': 1, 'trigger_timeout': 1, 'line_length_limit': 1,
+    'header_size_limit': 1, 'hopcount_limit': 1, 'smtpd_recipient_limit': 1,
+    'qmgr_message_active_limit': 1, 'qmgr_message_recipient_limit': 1,
+    'qmgr_message_recipient_minimum': 1, 'initial_destination_concurrency': 1,
+    'default_destination_recipient_limit': 1,
+    'default_destination_concurrency_limit': 1, 'transport_retry_time': 1,
+    'duplicate_filter_limit': 0, 'service_throttle_time': 1,
+    'smtpd_timeout': 1, 'fork_attempts': 1, 'deliver_lock_attempts': 1,
+}
+MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0}
+
+LIST_SUFFIXES = ('_maps', '_restrictions', '_classes', '_domains', '_networks',
+                 '_interfaces', '_protocols', '_checks', '_milters', '_keywords',
+                 '_commands', '_exceptions', '_clients', '_hosts', '_sites',
+                 '_digests', '_curves', '_workarounds', '_security_options',
+                 '_macros', '_prefixes', '_environment', '_destinations',
+                 '_names', '_users', '_exclusions', '_directories', '_transports',
+                 '_extensions', '_maps_lookup_key_xx', '_action_xx')
+
+
+def infer(name, dflt):
+    if re.fullmatch(r'\d+[smhdw]', dflt) or re.search(r'\}[smhdw]$', dflt):
+        return 'TIME', dflt[-1]
+    if dflt in ('yes', 'no') or re.search(r'\{(yes|no)\}\}$', dflt):
+        return 'BOOL', ''
+    if re.fullmatch(r'\d+', dflt) or re.fullmatch(r'\$\{stress\?\{\d+\}:\{\d+\}\}', dflt) \
+            or re.fullmatch(r'\$\{\w+\?\{\$\w+\}:\{\d+\}\}', dflt):
+        return ('LONG' if name in LONG else 'INT'), ''
+    if name.endswith(LIST_SUFFIXES) or ', ' in dflt:
+        return 'LIST', ''
+    return 'STR', ''
+
+
+def cname(name):
+    return name.upper()
+
+
+def cstr(s):
+    out = []
+    for ch in s:
+        if ch in '\\"':
+            out.append('\\' + ch)
+        elif ch == '?' :
+            out.append('?')
+        else:
+            out.append(ch)
+    return '"' + ''.join(out).replace('??', '?" "?') + '"'
+
+
+TAIL = r"""const struct param_def *param_find(const char *name)
+{
+    size_t lo = 0, hi = param_table_count;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(name, param_table[mid].name);
+
+        if (cmp == 0)
+            return &param_table[mid];
+        if (cmp < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+void param_foreach(void (*fn)(const struct param_def *p, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < param_table_count; i++)
+        fn(&param_table[i], ctx);
+}
+
+const char *param_type_name(enum param_type t)
+{
+    switch (t) {
+    case PARAM_STR: return "string";
+    case PARAM_BOOL: return "boolean";
+    case PARAM_INT: return "integer";
+    case PARAM_LONG: return "long";
+    case PARAM_TIME: return "time";
+    case PARAM_LIST: return "list";
+    }
+    return "string";
+}
+"""
+
+
+def main():
+    src = os.path.join(HERE, 'postfix-3.7-defaults.txt')
+    params = []
+    with open(src) as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if not line.strip():
+                continue
+            name, _, dflt = line.partition(' =')
+            params.append((name, dflt[1:] if dflt.startswith(' ') else dflt))
+    names = {n for n, _ in params}
+    types = {}
+    for name, dflt in params:
+        types[name] = infer(name, dflt)
+    for name, t in TYPE_FIX.items():
+        if name in types:
+            types[name] = (t, types[name][1] if t == 'TIME' else '')
+    # A default that is just "$other" takes other's type.
+    for _ in range(5):
+        for name, dflt in params:
+            m = re.fullmatch(r'\$\{?(\w+)\}?', dflt)
+            if m and m.group(1) in types and name not in TYPE_FIX:
+                types[name] = types[m.group(1)]
+    params.sort(key=lambda p: p[0].encode())
+    hdr = [
+        '/*',
+        ' * params.h - names (P_*) and default values (D_*) of every main.cf parameter',
+        ' *',
+        ' * Used by: config.c, param_table.c, postconf and every daemon.',
+        ' * Interface: P_NAME is the parameter name, D_NAME its default as a string.',
+        ' * Notes: GENERATED by scripts/gen-params/gen.py from the Postfix 3.7',
+        ' *        parameter list; edit the script, not this file. D_MYHOSTNAME,',
+        ' *        D_MYDOMAIN and D_MYNETWORKS are empty: config.c computes them.',
+        ' */',
+        '#ifndef POSTERN_PARAMS_H',
+        '#define POSTERN_PARAMS_H',
+        '#include "sys_compat.h"',
+        '',
+        '#ifndef DEF_PREFIX',
+        '#define DEF_PREFIX "/usr"',
+        '#endif',
+        '',
+    ]
+    tab = [
+        '/*',
+        ' * param_table.c - the table of every main.cf parameter',
+        ' *',
+        ' * Used by: config.c (defaults, types, bounds), postconf -d, man pages.',
+        ' * Interface: param_table[], param_table_count (see param_table.h).',
+        ' * Notes: GENERATED by scripts/gen-params/gen.py; sorted by name so that',
+        ' *        param_find() can use binary search (C strcmp order).',
+        ' */',
+        '#include "param_table.h"',
+        '',
+        'const struct param_def param_table[] = {',
+    ]
+    for name, dflt in params:
+        c = cname(name)
+        val = OVERRIDE.get(name, cstr(dflt))
+        hdr.append('#define P_%s "%s"' % (c, name))
+        hdr.append('#define D_%s %s' % (c, val))
+        t, unit = types[name]
+        flags = []
+        if name in RAW:
+            flags.append('PARAM_F_RAW')
+        if name in READONLY:
+            flags.append('PARAM_F_RDONLY')
+        if name in DYNAMIC:
+            flags.append('PARAM_F_DYNAMIC')
+        mn = MIN.get(name, 0)
+        mx = MAX.get(name, 0)
+        tab.append('    { P_%s, D_%s, PARAM_%s, %s, %dL, %dL, %s },' % (
+            c, c, t, ("'%s'" % unit) if unit else '0', mn, mx,
+            '|'.join(flags) if flags else '0'))
+    hdr += ['', '#endif', '']
+    tab += ['};', '',
+            'const size_t param_table_count = sizeof(param_table) / sizeof(param_table[0]);',
+            '', TAIL]
+    with open(os.path.join(ROOT, 'lib/mail/params.h'), 'w') as f:
+        f.write('\n'.join(hdr))
+    with open(os.path.join(ROOT, 'lib/mail/param_table.c'), 'w') as f:
+        f.write('\n'.join(tab))
+    print('%d parameters' % len(params), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

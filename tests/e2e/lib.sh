@@ -1,0 +1,182 @@
+# tests/e2e/lib.sh - start and drive real Postern instances in temp directories
+#
+# Source this from a test script (bash). Each test script is one group of
+# related cases; it prints "ok NAME" or "FAIL NAME: why" per case and exits
+# non-zero if any case failed. See tests/e2e/README.md.
+
+set -u
+PT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PT_BUILD=${PT_BUILD:-$PT_ROOT/build}
+PT_FAILS=0
+PT_PASSES=0
+PT_INSTANCES=()
+PT_PIDS=()
+PT_HOMES=/var/tmp/postern-test-homes
+
+pt_ok() { echo "ok $1"; PT_PASSES=$((PT_PASSES + 1)); }
+pt_fail() {
+    echo "FAIL $1: $2"
+    PT_FAILS=$((PT_FAILS + 1))
+    if [ -n "${PT_T:-}" ] && [ -f "$PT_T/maillog" ]; then
+        echo "--- last lines of $PT_T/maillog:"; tail -n 25 "$PT_T/maillog" | sed 's/^/    /'
+    fi
+}
+# pt_check NAME COMMAND...: ok if the command succeeds.
+pt_check() { local name=$1; shift; if "$@"; then pt_ok "$name"; else pt_fail "$name" "$*"; fi; }
+
+# Users and groups the instances need (idempotent).
+pt_setup_users() {
+    getent group postdrop >/dev/null || groupadd -r postdrop
+    getent passwd postfix >/dev/null || useradd -r -M -d /nonexistent -s /usr/sbin/nologin postfix
+    mkdir -p "$PT_HOMES"; chmod 755 "$PT_HOMES"
+    local u
+    for u in alice bob carol; do
+        getent passwd "$u" >/dev/null || useradd -m -d "$PT_HOMES/$u" -s /bin/sh "$u" 2>/dev/null \
+            || useradd -M -d "$PT_HOMES/$u" -s /bin/sh "$u"
+        mkdir -p "$PT_HOMES/$u"
+        chown "$u:" "$PT_HOMES/$u"; chmod 755 "$PT_HOMES/$u"
+    done
+}
+
+# Cleans the test users' home directories (Maildir, .forward, mbox files).
+pt_clean_homes() {
+    local u
+    for u in alice bob carol; do
+        find "$PT_HOMES/$u" -mindepth 1 -delete 2>/dev/null
+    done
+}
+
+pt_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# pt_instance: makes a new instance directory and sets PT_T, PT_PORT, PT_CONF.
+# Extra main.cf lines can be appended to $PT_CONF/main.cf before pt_start.
+pt_instance() {
+    PT_T=$(mktemp -d /tmp/postern-e2e.XXXXXX)
+    chmod 755 "$PT_T"
+    PT_CONF=$PT_T/etc
+    PT_PORT=$(pt_free_port)
+    mkdir -p "$PT_CONF" "$PT_T/spool" "$PT_T/data" "$PT_T/mail"
+    chmod 1777 "$PT_T/mail"
+    cat > "$PT_CONF/main.cf" <<EOM
+queue_directory = $PT_T/spool
+data_directory = $PT_T/data
+daemon_directory = $PT_BUILD/libexec
+command_directory = $PT_BUILD/sbin
+inet_interfaces = 127.0.0.1
+mail_spool_directory = $PT_T/mail
+maillog_file = $PT_T/maillog
+maillog_file_prefixes = $PT_T, /var, /dev/stdout
+myhostname = mail.example.test
+mydomain = example.test
+myorigin = \$myhostname
+mydestination = \$myhostname, localhost.\$mydomain, localhost, example.test
+mynetworks = 127.0.0.0/8
+alias_maps = hash:$PT_CONF/aliases
+alias_database = hash:$PT_CONF/aliases
+service_throttle_time = 2s
+smtpd_error_sleep_time = 0
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+queue_run_delay = 2s
+EOM
+    sed -e "s/^smtp\( *\)inet/127.0.0.1:$PT_PORT\1inet/" "$PT_ROOT/conf/master.cf" > "$PT_CONF/master.cf"
+    printf 'postmaster: root\nroot: alice\n' > "$PT_CONF/aliases"
+    PT_INSTANCES+=("$PT_T")
+    export MAIL_CONFIG=$PT_CONF
+}
+
+# pt_postmap ARGS: run postmap/postalias etc. from the build against this instance.
+pt_cmd() { local c=$1; shift; "$PT_BUILD/sbin/$c" -c "$PT_CONF" "$@"; }
+
+# Waits until 127.0.0.1:PORT answers with 220 (deadline in seconds, default 20).
+pt_wait_smtp() {
+    local port=${1:-$PT_PORT} deadline=${2:-20}
+    python3 - "$port" "$deadline" <<'EOP'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        line = s.makefile("rb").readline()
+        s.sendall(b"QUIT\r\n"); s.close()
+        if line.startswith(b"220"):
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+EOP
+}
+
+pt_start() {
+    "$PT_BUILD/libexec/../sbin/postalias" -c "$PT_CONF" "$PT_CONF/aliases" 2>/dev/null || true
+    "$PT_BUILD/sbin/postfix" -c "$PT_CONF" set-permissions >/dev/null 2>&1
+    if ! "$PT_BUILD/sbin/postfix" -c "$PT_CONF" start >"$PT_T/start.log" 2>&1; then
+        echo "postfix start failed:"; cat "$PT_T/start.log"; return 1
+    fi
+    pt_wait_smtp "$PT_PORT" 20 || { echo "smtpd did not answer on $PT_PORT"; return 1; }
+}
+
+pt_stop() {
+    [ -n "${PT_CONF:-}" ] || return 0
+    "$PT_BUILD/sbin/postfix" -c "$PT_CONF" stop >/dev/null 2>&1 || true
+}
+
+# Number of messages in the queue (files under incoming, active, deferred, hold, maildrop).
+pt_queue_count() {
+    find "$PT_T/spool/incoming" "$PT_T/spool/active" "$PT_T/spool/deferred" "$PT_T/spool/hold" \
+         "$PT_T/spool/maildrop" -type f 2>/dev/null | wc -l
+}
+
+# pt_wait COND_COMMAND [deadline]: polls until the command succeeds.
+pt_wait() {
+    local cond=$1 deadline=${2:-30} end
+    end=$(( $(date +%s) + deadline ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        eval "$cond" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+pt_wait_queue_empty() { pt_wait '[ "$(pt_queue_count)" -eq 0 ]' "${1:-30}"; }
+
+# pt_smtp_send FROM TO [TO...]: sends a small message with Python's smtplib,
+# prints the server's final reply ("250 ..."). Body from $PT_BODY if set.
+pt_smtp_send() {
+    local from=$1; shift
+    python3 - "$PT_PORT" "$from" "$@" <<'EOP'
+import os, smtplib, sys
+port, sender, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+body = os.environ.get("PT_BODY", "Subject: test\r\n\r\nhello from the e2e suite\r\n")
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.example.test")
+try:
+    s.sendmail(sender, rcpts, body)
+    print("250 ok")
+except smtplib.SMTPRecipientsRefused as e:
+    for r, (code, msg) in e.recipients.items():
+        print(code, msg.decode())
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode())
+s.quit()
+EOP
+}
+
+pt_cleanup() {
+    local t
+    for p in "${PT_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for t in "${PT_INSTANCES[@]}"; do
+        "$PT_BUILD/sbin/postfix" -c "$t/etc" stop >/dev/null 2>&1 || true
+        [ -n "${PT_KEEP:-}" ] || rm -rf "$t"
+    done
+}
+trap pt_cleanup EXIT
+
+# pt_done: prints the summary line for this script and sets the exit code.
+pt_done() {
+    echo "# $(basename "$0"): $PT_PASSES passed, $PT_FAILS failed"
+    [ "$PT_FAILS" -eq 0 ]
+}

@@ -144,7 +144,7 @@ static void log_emit(int prio, const char *level, const char *text)
     localtime_r(&now, &tm);
     strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
 
-    if (log_to_stderr) {
+    if (log_to_stderr && !(prio == LOG_WARNING && strstr(text, "log messages were lost"))) {
         const char *name = strrchr(log_tag_buf, '/');
         dprintf(2, "%s: %s%s\n", name ? name + 1 : log_tag_buf, level, text);
     }
@@ -181,7 +181,8 @@ static void log_emit(int prio, const char *level, const char *text)
             sent |= log_send(&log_maillog_fd, log_maillog_path, line, (size_t)n);
         }
     }
-    if (tried && !sent)
+    /* A line the user saw on stderr is not lost. */
+    if (tried && !sent && !log_to_stderr)
         log_lost++;
     errno = saved;
 }

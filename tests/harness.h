@@ -1,7 +1,7 @@
 /*
  * harness.h - the tiny unit-test harness
  *
- * Used by: tests/unit/*_test.c.
+ * Used by: the unit test programs in tests/unit.
  * Interface: EXPECT_TRUE(), EXPECT_EQ_INT(), EXPECT_EQ_STR(), EXPECT_FATAL(),
  *            harness_done().
  * Notes: each failed expectation prints "FAIL file:line: what"; the program
@@ -34,8 +34,8 @@ void harness_report(bool ok, const char *file, int line, const char *what);
 #define EXPECT_EQ_STR(a, b)                                                                        \
     do {                                                                                           \
         const char *_a = (a), *_b = (b);                                                           \
-        char _w[512];                                                                              \
-        snprintf(_w, sizeof(_w), "%s == %s (\"%s\" vs \"%s\")", #a, #b, _a ? _a : "(null)",        \
+        char _w[2600];                                                                              \
+        snprintf(_w, sizeof(_w), "%s == %s (\"%.1000s\" vs \"%.1000s\")", #a, #b, _a ? _a : "(null)", \
                  _b ? _b : "(null)");                                                              \
         harness_report(_a && _b && strcmp(_a, _b) == 0, __FILE__, __LINE__, _w);                   \
     } while (0)

@@ -1,0 +1,195 @@
+/*
+ * util_test.c - unit tests for lib/util: sbuf, attr, stream, events, alloc
+ */
+#include "alloc.h"
+#include "attr.h"
+#include "events.h"
+#include "harness.h"
+#include "log.h"
+#include "sbuf.h"
+#include "stream.h"
+#include <fcntl.h>
+#include <sys/socket.h>
+
+static void test_sbuf(void)
+{
+    struct sbuf *b = sbuf_new(1);
+    sbuf_cat(b, "abc");
+    sbuf_catf(b, "-%d-", 42);
+    EXPECT_EQ_STR(sbuf_str(b), "abc-42-");
+    EXPECT_EQ_INT(sbuf_len(b), 7);
+    sbuf_append(b, "\0x", 2);
+    EXPECT_EQ_INT(sbuf_len(b), 9);
+    EXPECT_TRUE(sbuf_str(b)[9] == 0);
+    sbuf_printf(b, "%s", "replaced");
+    EXPECT_EQ_STR(sbuf_str(b), "replaced");
+    for (int i = 0; i < 10000; i++)
+        sbuf_addch(b, 'x');
+    EXPECT_EQ_INT(sbuf_len(b), 10008);
+    sbuf_set(b, "trail  \r\n");
+    sbuf_trim(b);
+    EXPECT_EQ_STR(sbuf_str(b), "trail");
+    sbuf_truncate(b, 2);
+    EXPECT_EQ_STR(sbuf_str(b), "tr");
+    char *s = sbuf_detach(b);
+    EXPECT_EQ_STR(s, "tr");
+    xfree(s);
+    sbuf_free(NULL);
+}
+
+static void test_attr_roundtrip(void)
+{
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *a = stream_open(sv[0]), *b = stream_open(sv[1]);
+    struct attr_list *l = attr_list_new();
+    attr_add(l, "name", "value with\nnewline % and \r");
+    attr_add_long(l, "count", -17);
+    attr_add(l, "rcpt", "one");
+    attr_add(l, "rcpt", "two");
+    attr_add(l, "empty", "");
+    EXPECT_EQ_INT(attr_write(a, l), 0);
+    struct attr_list *r = attr_list_new();
+    EXPECT_EQ_INT(attr_read(b, r), 0);
+    EXPECT_EQ_INT(r->count, 5);
+    EXPECT_EQ_STR(attr_get(r, "name"), "value with\nnewline % and \r");
+    long n = 0;
+    EXPECT_EQ_INT(attr_get_long(r, "count", &n), 0);
+    EXPECT_EQ_INT(n, -17);
+    EXPECT_EQ_STR(r->items[3].value, "two");
+    EXPECT_EQ_STR(attr_get(r, "empty"), "");
+    EXPECT_TRUE(attr_get(r, "missing") == NULL);
+    EXPECT_EQ_INT(attr_get_long(r, "name", &n), -1);
+
+    /* Malformed input: bad names, bad escapes, no '='. */
+    const char *bad[] = { "Bad=x\n\n", "nameonly\n\n", "x=%zz\n\n", "=v\n\n" };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        EXPECT_TRUE(write(sv[0], bad[i], strlen(bad[i])) == (ssize_t)strlen(bad[i]));
+        int rc = attr_read(b, r);
+        EXPECT_EQ_INT(rc, ATTR_E_FORMAT);
+        /* resynchronise: drain the rest of the bad list */
+        struct sbuf *line = sbuf_new(16);
+        while (stream_pending(b) > 0 && stream_getline(b, line, 100, NULL) > 0)
+            ;
+        sbuf_free(line);
+    }
+    /* Too many attributes. */
+    r->max_count = 3;
+    EXPECT_EQ_INT(attr_write(a, l), 0);
+    EXPECT_EQ_INT(attr_read(b, r), ATTR_E_LIMIT);
+    attr_list_free(l);
+    attr_list_free(r);
+    stream_close(a);
+    stream_close(b);
+}
+
+static void test_proto(void)
+{
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *a = stream_open(sv[0]), *b = stream_open(sv[1]);
+    attr_send_proto(a, "x_v1");
+    EXPECT_EQ_INT(attr_expect_proto(b, "x_v1"), 0);
+    attr_send_proto(a, "x_v2");
+    EXPECT_EQ_INT(attr_expect_proto(b, "x_v1"), ATTR_E_PROTO);
+    stream_close(a);
+    stream_close(b);
+}
+
+static void test_stream_lines(void)
+{
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *b = stream_open(sv[1]);
+    stream_set_timeout(b, 1);
+    const char *data = "short\r\nthis line is far too long\nbare\nlast-without-lf";
+    EXPECT_TRUE(write(sv[0], data, strlen(data)) == (ssize_t)strlen(data));
+    close(sv[0]);
+    struct sbuf *line = sbuf_new(16);
+    bool lf;
+    EXPECT_EQ_INT(stream_getline(b, line, 10, &lf), 6);
+    EXPECT_EQ_STR(sbuf_str(line), "short\r");
+    EXPECT_TRUE(lf);
+    EXPECT_EQ_INT(stream_getline(b, line, 10, &lf), STREAM_E_TOOLONG);
+    EXPECT_EQ_STR(sbuf_str(line), "this line ");
+    EXPECT_EQ_INT(stream_getline(b, line, 10, &lf), 4);
+    EXPECT_EQ_STR(sbuf_str(line), "bare");
+    EXPECT_EQ_INT(stream_getline(b, line, 100, &lf), 15);
+    EXPECT_TRUE(!lf);
+    EXPECT_EQ_INT(stream_getline(b, line, 100, &lf), STREAM_E_EOF);
+    sbuf_free(line);
+    stream_close(b);
+}
+
+static void test_stream_timeout(void)
+{
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *b = stream_open(sv[1]);
+    stream_set_timeout(b, 1);
+    struct sbuf *line = sbuf_new(16);
+    EXPECT_EQ_INT(stream_getline(b, line, 100, NULL), STREAM_E_TIMEOUT);
+    /* The error is sticky. */
+    EXPECT_EQ_INT(stream_getc(b), STREAM_E_TIMEOUT);
+    sbuf_free(line);
+    stream_close(b);
+    close(sv[0]);
+}
+
+static int timer_hits;
+static void timer_fn(void *ctx)
+{
+    (void)ctx;
+    timer_hits++;
+}
+
+static int fd_hits;
+static void fd_fn(int fd, int events, void *ctx)
+{
+    char c;
+    (void)ctx;
+    if ((events & EVENT_READ) && read(fd, &c, 1) == 1)
+        fd_hits++;
+}
+
+static void test_events(void)
+{
+    int p[2];
+    EXPECT_TRUE(pipe(p) == 0);
+    event_fd_add(p[0], EVENT_READ, fd_fn, NULL);
+    event_timer_add(0.01, timer_fn, NULL);
+    event_timer_add(0.02, timer_fn, &timer_hits);
+    EXPECT_TRUE(write(p[1], "x", 1) == 1);
+    double start = event_now();
+    while ((timer_hits < 2 || fd_hits < 1) && event_now() - start < 2)
+        event_loop_once(0.5);
+    EXPECT_EQ_INT(timer_hits, 2);
+    EXPECT_EQ_INT(fd_hits, 1);
+    event_timer_add(0.01, timer_fn, NULL);
+    event_timer_del(timer_fn, NULL);
+    event_loop_once(0.05);
+    EXPECT_EQ_INT(timer_hits, 2);
+    event_fd_del(p[0]);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void test_fatal_intercept(void)
+{
+    EXPECT_FATAL(log_fatal("boom %d", 1));
+    EXPECT_EQ_STR(harness_fatal_text, "boom 1");
+    EXPECT_FATAL(xreallocarray(NULL, SIZE_MAX / 2, 4));
+}
+
+int main(void)
+{
+    harness_init();
+    test_sbuf();
+    test_attr_roundtrip();
+    test_proto();
+    test_stream_lines();
+    test_stream_timeout();
+    test_events();
+    test_fatal_intercept();
+    return harness_done();
+}

@@ -39,8 +39,9 @@ static void master_signal(int sig)
     else
         master_got_term = sig;
     char c = (char)sig;
-    if (write(master_sig_pipe[1], &c, 1) < 0)
-        ;   /* pipe full: a wake-up is already pending */
+    /* A full pipe means a wake-up is already pending. */
+    ssize_t ignored = write(master_sig_pipe[1], &c, 1);
+    (void)ignored;
     errno = saved;
 }
 
@@ -198,8 +199,8 @@ int main(int argc, char **argv)
     log_info("daemon started -- version %s, configuration %s", POSTERN_VERSION, config_dir());
     if (!foreground) {
         log_set_stderr(false);
-        if (write(ready[1], "y", 1) < 0)
-            ;
+        if (write(ready[1], "y", 1) != 1)
+            log_warn("cannot tell the starting command that master is ready: %m");
         close(ready[1]);
     }
 

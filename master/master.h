@@ -1,7 +1,7 @@
 /*
  * master.h - master's private interface
  *
- * Used by: master/*.c only.
+ * Used by: the master sources only.
  */
 #ifndef POSTERN_MASTER_H
 #define POSTERN_MASTER_H

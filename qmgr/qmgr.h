@@ -1,7 +1,7 @@
 /*
  * qmgr.h - the queue manager's private interface
  *
- * Used by: qmgr/*.c only.
+ * Used by: the qmgr sources only.
  * Notes: a message in active/ is split into entries: the recipients that go
  *        to one (transport, nexthop) destination, at most the transport's
  *        recipient limit each. Destinations are served round-robin within

@@ -17,6 +17,8 @@
 #include "config.h"
 #include "dsn_log.h"
 #include "events.h"
+#include "flush_clnt.h"
+#include "resolve_local.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
@@ -30,6 +32,20 @@
 
 int qmgr_active_count;
 static struct qmgr_message *qmgr_messages;
+static struct domain_list *qmgr_flush_domains;
+
+/* Remembers a deferred recipient's site for ETRN / postqueue -s. */
+static void qmgr_flush_note(const char *id, const char *address)
+{
+    const char *at = strrchr(address, '@');
+    if (at == NULL || at[1] == 0)
+        return;
+    if (qmgr_flush_domains == NULL)
+        qmgr_flush_domains = domain_list_new(P_FAST_FLUSH_DOMAINS, cfg_str(P_FAST_FLUSH_DOMAINS));
+    if (domain_list_empty(qmgr_flush_domains) || domain_list_match(qmgr_flush_domains, at + 1) != 1)
+        return;
+    flush_add(at + 1, id);
+}
 
 static int qmgr_back_to_incoming(const char *id, const char *path, void *ctx)
 {
@@ -166,8 +182,10 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     }
     size_t left = 0;
     for (size_t i = 0; i < m->env.nrcpt; i++)
-        if (!m->env.rcpts[i].done && !qmgr_rcpt_done(fd, m->env.rcpts[i].offset))
+        if (!m->env.rcpts[i].done && !qmgr_rcpt_done(fd, m->env.rcpts[i].offset)) {
             left++;
+            qmgr_flush_note(m->id, m->env.rcpts[i].address);
+        }
     const char *sender = m->env.sender ? m->env.sender : "";
     if (qmgr_log_exists(MAIL_QUEUE_BOUNCE, m->id) && qmgr_bounce_request("flush", m->id) < 0) {
         close(fd);

@@ -30,7 +30,8 @@ all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libpostern.a: $(LIB_OBJS)
 	@rm -f $@
@@ -39,7 +40,8 @@ $(B)/libpostern.a: $(LIB_OBJS)
 define program_rule
 $(1): $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard $(2)/*.c)) $(B)/libpostern.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libpostern.a $$(LDLIBS)
+	@echo "  LD      $$@"
+	@$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libpostern.a $$(LDLIBS)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call program_rule,$(B)/libexec/$(d),$(d))))
 $(foreach c,$(COMMANDS),$(eval $(call program_rule,$(B)/sbin/$(c),cmd/$(c))))

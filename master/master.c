@@ -141,6 +141,11 @@ int main(int argc, char **argv)
         exit(fd < 0 ? 1 : 0);
     }
     queue_layout_apply(QUEUE_LAYOUT_FIX);
+    /* Say it here, while stderr still reaches the user; the daemon re-checks. */
+    int probe = master_lock_file(sbuf_str(pid_path), false);
+    if (probe < 0)
+        log_fatal("the Postfix mail system is already running (%s is locked)", sbuf_str(pid_path));
+    close(probe);
 
     /* Daemonize before taking the locks so that the lock holder is the daemon. */
     int ready[2] = { -1, -1 };

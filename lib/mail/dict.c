@@ -1,0 +1,332 @@
+/*
+ * dict.c - open and query lookup tables named "type:name"
+ *
+ * Used by: maps.c, postmap, postalias, and any program that needs one table.
+ * Interface: dict_open(), dict_lookup(), dict_error(), dict_name(),
+ *            dict_flags(), dict_close(), dict_types(), dict_sequence(),
+ *            dict_split_spec(), dict_reader_*(), dict_parse_entry(), dict_fold().
+ * Errors: an unknown type or a table that cannot be opened is logged as
+ *         "type:name: reason" and dict_open() returns NULL.
+ * Notes: "proxy:TYPE:NAME" opens TYPE:NAME in this process for now (the
+ *        proxymap service will take these over). Fixed-string tables see keys
+ *        folded to lower case when DICT_F_FOLD is set; pattern tables see the
+ *        key as given (their patterns are case-insensitive by default).
+ */
+#include "dict.h"
+#include "dict_priv.h"
+#include "alloc.h"
+#include "log.h"
+#include "sbuf.h"
+
+#include <ctype.h>
+
+static const struct dict_type *const dict_type_list[] = {
+    &dict_type_btree,  &dict_type_cidr,   &dict_type_fail,  &dict_type_hash,
+    &dict_type_inline, &dict_type_mysql,  &dict_type_pcre,  &dict_type_regexp,
+    &dict_type_static, &dict_type_texthash, &dict_type_unix,
+};
+
+/* Longest key we pass to a table; longer keys are simply not found. */
+#define DICT_KEY_MAX 4096
+
+const char *dict_types(void)
+{
+    return "btree cidr fail hash inline mysql pcre proxy regexp static texthash unix";
+}
+
+void dict_fold(char *s)
+{
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+const char *dict_split_spec(const char *spec, struct sbuf *type_out)
+{
+    const char *colon = strchr(spec, ':');
+    const char *slash = strchr(spec, '/');
+
+    /* "/path/with:colon" has no type; a type name is letters and digits. */
+    if (colon == NULL || colon == spec || (slash != NULL && slash < colon))
+        return NULL;
+    for (const char *p = spec; p < colon; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return NULL;
+    sbuf_reset(type_out);
+    sbuf_append(type_out, spec, (size_t)(colon - spec));
+    return colon + 1;
+}
+
+struct dict *dict_open(const char *spec, int flags)
+{
+    struct sbuf *type = sbuf_new(16);
+    const char *name = spec;
+    const struct dict_type *dt = NULL;
+
+    /* proxy: is transparent for now; any number of them is allowed. */
+    for (;;) {
+        name = dict_split_spec(name, type);
+        if (name == NULL) {
+            log_warn("%s: table name has no type: prefix (expected type:name)", spec);
+            sbuf_free(type);
+            return NULL;
+        }
+        if (strcmp(sbuf_str(type), "proxy") != 0)
+            break;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(dict_type_list); i++)
+        if (strcmp(dict_type_list[i]->name, sbuf_str(type)) == 0)
+            dt = dict_type_list[i];
+    if (dt == NULL) {
+        log_warn("%s: unsupported dictionary type: %s", spec, sbuf_str(type));
+        sbuf_free(type);
+        return NULL;
+    }
+    sbuf_free(type);
+
+    struct dict *d = xcalloc(1, sizeof(*d));
+    d->spec = xstrdup(spec);
+    d->type = dt;
+    d->flags = (flags & ~(DICT_F_FIXED | DICT_F_PATTERN)) | dt->flags;
+    d->keybuf = sbuf_new(64);
+    d->result = sbuf_new(64);
+    if (dt->open(d, name) < 0) {
+        sbuf_free(d->keybuf);
+        sbuf_free(d->result);
+        xfree(d->spec);
+        xfree(d);
+        return NULL;
+    }
+    return d;
+}
+
+const char *dict_lookup(struct dict *d, const char *key)
+{
+    d->error = DICT_ERR_NONE;
+    if (key == NULL || strlen(key) > DICT_KEY_MAX)
+        return NULL;
+    if ((d->flags & DICT_F_FOLD) && (d->flags & DICT_F_FIXED)) {
+        sbuf_set(d->keybuf, key);
+        dict_fold(sbuf_data(d->keybuf));
+        key = sbuf_str(d->keybuf);
+    }
+    const char *v = d->type->lookup(d, key);
+    if (d->error != DICT_ERR_NONE)
+        return NULL;
+    return v;
+}
+
+int dict_error(const struct dict *d)
+{
+    return d->error;
+}
+
+const char *dict_name(const struct dict *d)
+{
+    return d->spec;
+}
+
+int dict_flags(const struct dict *d)
+{
+    return d->flags;
+}
+
+int dict_sequence(struct dict *d, dict_walk_fn fn, void *ctx)
+{
+    if (d->type->sequence == NULL) {
+        log_warn("%s: table type %s cannot list its entries", d->spec, d->type->name);
+        return -1;
+    }
+    return d->type->sequence(d, fn, ctx);
+}
+
+void dict_close(struct dict *d)
+{
+    if (d == NULL)
+        return;
+    if (d->type->close)
+        d->type->close(d);
+    sbuf_free(d->keybuf);
+    sbuf_free(d->result);
+    xfree(d->spec);
+    xfree(d);
+}
+
+/* ---- source file reader ---- */
+
+struct dict_reader {
+    FILE *fp;
+    char *path;
+    bool is_stdin;
+    int lineno;                 /* physical lines read so far */
+    struct sbuf *pending;       /* a physical line read ahead, not yet used */
+    int pending_lineno;
+    bool have_pending;
+    char *buf;
+    size_t bufcap;
+};
+
+struct dict_reader *dict_reader_open(const char *path)
+{
+    FILE *fp;
+    bool is_stdin = strcmp(path, "-") == 0;
+
+    if (is_stdin)
+        fp = stdin;
+    else if ((fp = fopen(path, "re")) == NULL)
+        return NULL;
+    struct dict_reader *r = xcalloc(1, sizeof(*r));
+    r->fp = fp;
+    r->path = xstrdup(path);
+    r->is_stdin = is_stdin;
+    r->pending = sbuf_new(128);
+    return r;
+}
+
+/* Reads one physical line without its newline. 1, 0 at EOF, -1 error. */
+static int dict_reader_physical(struct dict_reader *r, struct sbuf *out)
+{
+    ssize_t n = getline(&r->buf, &r->bufcap, r->fp);
+    if (n < 0)
+        return ferror(r->fp) ? -1 : 0;
+    r->lineno++;
+    while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r'))
+        n--;
+    sbuf_reset(out);
+    sbuf_append(out, r->buf, (size_t)n);
+    return 1;
+}
+
+static bool dict_blank_or_comment(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s == 0 || *s == '#';
+}
+
+int dict_reader_next(struct dict_reader *r, struct sbuf *line, int *lineno)
+{
+    int rc;
+
+    for (;;) {
+        /* Start a logical line: the pending line, or the next real one. */
+        if (r->have_pending) {
+            sbuf_set(line, sbuf_str(r->pending));
+            *lineno = r->pending_lineno;
+            r->have_pending = false;
+        } else {
+            do {
+                if ((rc = dict_reader_physical(r, line)) <= 0)
+                    return rc;
+            } while (dict_blank_or_comment(sbuf_str(line)));
+            *lineno = r->lineno;
+        }
+        /* Gather continuation lines until a line that starts a new one. */
+        bool too_long = sbuf_len(line) > DICT_LINE_MAX;
+        for (;;) {
+            if ((rc = dict_reader_physical(r, r->pending)) < 0)
+                return -1;
+            if (rc == 0)
+                break;
+            const char *p = sbuf_str(r->pending);
+            if (dict_blank_or_comment(p))
+                continue;
+            if (*p != ' ' && *p != '\t') {
+                r->have_pending = true;
+                r->pending_lineno = r->lineno;
+                break;
+            }
+            if (!too_long)
+                sbuf_append(line, p, sbuf_len(r->pending));
+            too_long |= sbuf_len(line) > DICT_LINE_MAX;
+        }
+        if (too_long) {
+            log_warn("%s:%d: logical line longer than %d bytes; skipped", r->path, *lineno,
+                     DICT_LINE_MAX);
+            continue;
+        }
+        sbuf_trim(line);
+        /* A first line that starts with white space has nothing to continue. */
+        const char *s = sbuf_str(line);
+        size_t skip = strspn(s, " \t");
+        if (skip > 0) {
+            char *copy = xstrdup(s + skip);
+            sbuf_set(line, copy);
+            xfree(copy);
+        }
+        return 1;
+    }
+}
+
+void dict_reader_close(struct dict_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (!r->is_stdin)
+        fclose(r->fp);
+    sbuf_free(r->pending);
+    xfree(r->path);
+    free(r->buf);       /* from getline(3) */
+    xfree(r);
+}
+
+int dict_parse_entry(const char *line, bool alias, struct sbuf *key, struct sbuf *value,
+                     const char **why)
+{
+    const char *p = line;
+    const char *kend;
+
+    p += strspn(p, " \t");
+    if (!alias) {
+        kend = p + strcspn(p, " \t");
+        if (kend == p) {
+            *why = "expected format: key whitespace value";
+            return -1;
+        }
+        sbuf_reset(key);
+        sbuf_append(key, p, (size_t)(kend - p));
+        p = kend + strspn(kend, " \t");
+        if (*p == 0) {
+            *why = "expected format: key whitespace value";
+            return -1;
+        }
+    } else {
+        sbuf_reset(key);
+        if (*p == '"') {
+            /* "quoted name": keep it as written, quotes included */
+            const char *q = strchr(p + 1, '"');
+            if (q == NULL) {
+                *why = "unbalanced quote in name";
+                return -1;
+            }
+            sbuf_append(key, p, (size_t)(q + 1 - p));
+            p = q + 1;
+            p += strspn(p, " \t");
+            if (*p != ':') {
+                *why = "need name:value pair";
+                return -1;
+            }
+        } else {
+            kend = strchr(p, ':');
+            if (kend == NULL || kend == p) {
+                *why = "need name:value pair";
+                return -1;
+            }
+            sbuf_append(key, p, (size_t)(kend - p));
+            sbuf_trim(key);
+            p = kend;
+            if (strpbrk(sbuf_str(key), " \t") != NULL) {
+                *why = "white space in name; quote the name";
+                return -1;
+            }
+        }
+        p++;                    /* the colon */
+        p += strspn(p, " \t");
+        if (*p == 0) {
+            *why = "need name:value pair";
+            return -1;
+        }
+    }
+    sbuf_set(value, p);
+    sbuf_trim(value);
+    return 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * maildir.c - Maildir delivery
+ *
+ * Used by: local, virtual.
+ * Interface: see maildir.h.
+ * Errors: see maildir.h.
+ * Notes: link() rather than rename() into new/ so that a name collision
+ *        can never replace an existing message.
+ */
+#include "maildir.h"
+#include "alloc.h"
+#include <fcntl.h>
+#include <sys/time.h>
+
+static unsigned long maildir_count;
+
+/* mkdir -p with mode 0700 for the components that are missing. */
+static int maildir_mkdirs(const char *path, struct sbuf *why)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        sbuf_printf(why, "create maildir %s: %s", path, strerror(ENOTDIR));
+        errno = ENOTDIR;
+        return -1;
+    }
+    char *copy = xstrdup(path);
+    for (char *p = copy + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char save = *p;
+            *p = 0;
+            if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+                int err = errno;
+                sbuf_printf(why, "create maildir %s: %s", copy, strerror(err));
+                xfree(copy);
+                errno = err;
+                return -1;
+            }
+            *p = save;
+            if (save == 0)
+                break;
+        }
+    }
+    xfree(copy);
+    return 0;
+}
+
+int maildir_make(const char *dir, struct sbuf *why)
+{
+    static const char *const subs[] = { "tmp", "new", "cur" };
+    struct sbuf *p = sbuf_new(strlen(dir) + 8);
+    int r = maildir_mkdirs(dir, why);
+    for (size_t i = 0; r == 0 && i < ARRAY_LEN(subs); i++) {
+        sbuf_printf(p, "%s/%s", dir, subs[i]);
+        r = maildir_mkdirs(sbuf_str(p), why);
+    }
+    sbuf_free(p);
+    return r;
+}
+
+void maildir_unique_name(struct sbuf *out, long sec, long usec, unsigned long dev,
+                         unsigned long ino, long pid, unsigned long count, const char *host)
+{
+    sbuf_printf(out, "%ld.", sec);
+    if (dev || ino)
+        sbuf_catf(out, "V%lxI%lx", dev, ino);
+    sbuf_catf(out, "M%ldP%ldQ%lu.", usec, pid, count);
+    for (const char *h = host; *h; h++) {
+        if (*h == '/')
+            sbuf_cat(out, "\\057");
+        else if (*h == ':')
+            sbuf_cat(out, "\\072");
+        else
+            sbuf_addch(out, *h);
+    }
+}
+
+/* Strips trailing slashes (but keeps "/"). */
+static char *maildir_base(const char *dir)
+{
+    char *d = xstrdup(dir);
+    size_t n = strlen(d);
+    while (n > 1 && d[n - 1] == '/')
+        d[--n] = 0;
+    return d;
+}
+
+int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void *ctx,
+                    struct sbuf *path_out, struct sbuf *why)
+{
+    char *base = maildir_base(dir);
+    struct sbuf *name = sbuf_new(128), *tmp = sbuf_new(256), *fin = sbuf_new(256);
+    struct timeval tv;
+    struct stat st;
+    int fd = -1, err = 0, result = -1;
+
+    if (maildir_make(base, why) < 0) {
+        err = errno;
+        goto out;
+    }
+    gettimeofday(&tv, NULL);
+    unsigned long count = ++maildir_count;
+    maildir_unique_name(name, (long)tv.tv_sec, (long)tv.tv_usec, 0, 0, (long)getpid(), count,
+                        host);
+    sbuf_printf(tmp, "%s/tmp/%s", base, sbuf_str(name));
+    fd = open(sbuf_str(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        err = errno;
+        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        goto out;
+    }
+    if (fn(fd, ctx) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
+        err = errno;
+        sbuf_printf(why, "write maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        goto undo;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        err = errno;
+        sbuf_printf(why, "close maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        goto undo;
+    }
+    fd = -1;
+    maildir_unique_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (unsigned long)st.st_dev,
+                        (unsigned long)st.st_ino, (long)getpid(), count, host);
+    sbuf_printf(fin, "%s/new/%s", base, sbuf_str(name));
+    if (link(sbuf_str(tmp), sbuf_str(fin)) < 0) {
+        /* some file systems have no hard links: rename, still O_EXCL-like
+         * because the name embeds the inode of a file that exists now */
+        if (errno == EEXIST || rename(sbuf_str(tmp), sbuf_str(fin)) < 0) {
+            err = errno;
+            sbuf_printf(why, "create maildir file %s: %s", sbuf_str(fin), strerror(err));
+            goto undo;
+        }
+    } else
+        unlink(sbuf_str(tmp));
+    sbuf_printf(name, "%s/new", base);
+    int dfd = open(sbuf_str(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) < 0 && errno != EINVAL) {
+            err = errno;
+            close(dfd);
+            sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(name), strerror(err));
+            unlink(sbuf_str(fin));
+            goto out;
+        }
+        close(dfd);
+    }
+    if (path_out)
+        sbuf_set(path_out, sbuf_str(fin));
+    result = 0;
+    goto out;
+
+undo:
+    if (fd >= 0)
+        close(fd);
+    unlink(sbuf_str(tmp));
+out:
+    xfree(base);
+    sbuf_free(name);
+    sbuf_free(tmp);
+    sbuf_free(fin);
+    if (result < 0)
+        errno = err;
+    return result;
+}

@@ -1,0 +1,853 @@
+/*
+ * local_deliver.c - the local agent's back ends: mbox, Maildir, files,
+ *                   commands, forwarding, and privilege switching
+ *
+ * Used by: local.c, through local_real_ops.
+ * Interface: local_deliver_init(), local_begin_request(), local_end_request(),
+ *            local_real_ops, local_cfg.
+ * Errors: each delivery reports its own result (sent/bounced/deferred) via
+ *         deliver_status() for the leaf address; nothing here is fatal
+ *         except configuration errors at start-up.
+ * Notes: the process runs as root. Work on user files happens with the
+ *        user's effective uid/gid (seteuid), switched back to root before
+ *        any status is recorded (the status logs belong to mail_owner).
+ *        Commands run in a child that drops all privileges for good.
+ *        Mailboxes in a mail_spool_directory that is not world-writable
+ *        (e.g. Debian's root:mail 2775) are created, locked and appended as
+ *        root, but only after checking that the file is a plain file owned
+ *        by the recipient (no symlink, one link). Messages are rendered into
+ *        memory once per delivery (XXX: streams would save memory for large
+ *        messages; message_size_limit bounds it).
+ */
+#include "local.h"
+#include "alloc.h"
+#include "cleanup_clnt.h"
+#include "config.h"
+#include "dict.h"
+#include "log.h"
+#include "maildir.h"
+#include "maps.h"
+#include "mbox_lock.h"
+#include "qfile.h"
+#include "resolve_local.h"
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+struct local_config local_cfg;
+
+/* Per-process settings (local_deliver_init). */
+static struct maps *local_aliases;
+static int local_lock_mask;
+static struct mbox_lock_opts local_lock_opts;
+static uid_t local_default_uid;
+static gid_t local_default_gid;
+static int local_prepend;           /* LOCAL_PREPEND_* */
+static long local_size_limit;
+static long local_cmd_limit;
+#define LOCAL_PREPEND_COMMAND 0x1
+#define LOCAL_PREPEND_FILE 0x2
+#define LOCAL_PREPEND_FORWARD 0x4
+
+/* Per-request state (local.c sets these). */
+struct deliver_request *local_req;
+char **local_delivered_hdrs;        /* folded Delivered-To: values */
+
+/* Copy flags for rendering. */
+#define COPY_FROM 0x1           /* "From sender date" line */
+#define COPY_QUOTE 0x2          /* ">From " quoting */
+#define COPY_BLANK 0x4          /* empty line at the end */
+#define COPY_DELIVERED 0x8      /* Delivered-To: */
+#define COPY_RETURN 0x10        /* Return-Path: */
+#define COPY_ORIG 0x20          /* X-Original-To: */
+#define COPY_MBOX (COPY_FROM | COPY_QUOTE | COPY_BLANK | COPY_RETURN | COPY_ORIG)
+
+void local_deliver_init(void)
+{
+    const char *bad = NULL;
+    local_cfg.recipient_delimiter = cfg_str(P_RECIPIENT_DELIMITER);
+    local_cfg.myorigin = cfg_str(P_MYORIGIN);
+    local_cfg.luser_relay = cfg_str(P_LUSER_RELAY);
+    local_cfg.forward_path = cfg_str(P_FORWARD_PATH);
+    local_cfg.allow_commands = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_COMMANDS));
+    local_cfg.allow_files = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_FILES));
+    local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
+    local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
+    local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
+
+    local_lock_mask = mbox_lock_mask(cfg_str(P_MAILBOX_DELIVERY_LOCK), &bad);
+    if (local_lock_mask < 0)
+        log_fatal("%s = %s: %s", P_MAILBOX_DELIVERY_LOCK, cfg_str(P_MAILBOX_DELIVERY_LOCK), bad);
+    mbox_lock_opts_init(&local_lock_opts);
+    local_size_limit = cfg_long(P_MAILBOX_SIZE_LIMIT);
+    local_cmd_limit = cfg_time(P_COMMAND_TIME_LIMIT);
+
+    char **w = cfg_list(cfg_str(P_PREPEND_DELIVERED_HEADER));
+    for (char **p = w; p && *p; p++) {
+        if (strcasecmp(*p, "command") == 0)
+            local_prepend |= LOCAL_PREPEND_COMMAND;
+        else if (strcasecmp(*p, "file") == 0)
+            local_prepend |= LOCAL_PREPEND_FILE;
+        else if (strcasecmp(*p, "forward") == 0)
+            local_prepend |= LOCAL_PREPEND_FORWARD;
+    }
+    cfg_list_free(w);
+
+    const char *dp = cfg_str(P_DEFAULT_PRIVS);
+    struct passwd *pw = getpwnam(dp);
+    if (pw == NULL)
+        log_fatal("%s = %s: no such user", P_DEFAULT_PRIVS, dp);
+    if (pw->pw_uid == 0)
+        log_fatal("%s = %s: must not be a privileged account", P_DEFAULT_PRIVS, dp);
+    local_default_uid = pw->pw_uid;
+    local_default_gid = pw->pw_gid;
+
+    local_aliases = maps_create(P_ALIAS_MAPS, cfg_str(P_ALIAS_MAPS), DICT_F_FOLD | DICT_F_ALIAS);
+    resolve_local_init();
+}
+
+/* ---- privileges ---- */
+
+static bool local_is_root(void)
+{
+    return getuid() == 0;
+}
+
+/* Takes on uid/gid as effective ids (from root). 0 or -1 (logged). */
+static int local_become(uid_t uid, gid_t gid)
+{
+    if (!local_is_root())
+        return 0;       /* unit tests and -S runs as a normal user */
+    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+        log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
+        return -1;
+    }
+    return 0;
+}
+
+static void local_unbecome(void)
+{
+    if (!local_is_root())
+        return;
+    if (seteuid(0) < 0 || setegid(0) < 0)
+        log_fatal("cannot regain root privileges: %m");
+    gid_t g = 0;
+    (void)setgroups(1, &g);
+}
+
+/* Privileges for files and commands of st (root is never used). */
+static void local_privs(const struct local_state *st, uid_t *uid, gid_t *gid)
+{
+    if (st->have_privs && st->uid != 0) {
+        *uid = st->uid;
+        *gid = st->gid;
+    } else {
+        *uid = local_default_uid;
+        *gid = local_default_gid;
+    }
+}
+
+/* ---- reporting ---- */
+
+static void local_report(struct local_state *st, enum deliver_kind kind, const char *dsn,
+                         const char *text)
+{
+    struct deliver_rcpt leaf = *st->rc;
+    leaf.address = (char *)st->address;
+    if (*st->rc->orig == 0 && strcmp(st->address, st->rc->address) != 0)
+        leaf.orig = st->rc->address;
+    int flags = DELIVER_F_NOMARK;
+    if (kind == DELIVER_SENT && strncmp(text, "forwarded", 9) == 0)
+        flags |= DELIVER_F_RELAYED;
+    if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
+        st->out->deferred = true;
+    if (kind == DELIVER_DEFERRED)
+        st->out->deferred = true;
+    else if (kind == DELIVER_BOUNCED)
+        st->out->bounced = true;
+    st->out->leaves++;
+}
+
+static void local_reportf(struct local_state *st, enum deliver_kind kind, const char *dsn,
+                          const char *fmt, ...) PRINTF_LIKE(4, 5);
+static void local_reportf(struct local_state *st, enum deliver_kind kind, const char *dsn,
+                          const char *fmt, ...)
+{
+    struct sbuf *b = sbuf_new(128);
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_vcatf(b, fmt, ap);
+    va_end(ap);
+    local_report(st, kind, dsn, sbuf_str(b));
+    sbuf_free(b);
+}
+
+/* ---- rendering ---- */
+
+struct local_copy {
+    struct sbuf *out;
+    bool quote;
+};
+
+static int local_copy_line(const char *line, size_t len, void *ctx)
+{
+    struct local_copy *c = ctx;
+    if (c->quote && len >= 5 && memcmp(line, "From ", 5) == 0)
+        sbuf_addch(c->out, '>');
+    sbuf_append(c->out, line, len);
+    sbuf_addch(c->out, '\n');
+    return 0;
+}
+
+/* Renders the message for st with the given COPY_* flags. 0 or -1. */
+static int local_render(struct local_state *st, struct sbuf *out, int flags)
+{
+    sbuf_reset(out);
+    if (flags & COPY_FROM) {
+        time_t now = time(NULL);
+        struct tm tm;
+        char date[64];
+        localtime_r(&now, &tm);
+        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+        sbuf_catf(out, "From %s  %s\n", *st->sender ? st->sender : "MAILER-DAEMON", date);
+    }
+    if (flags & COPY_RETURN)
+        sbuf_catf(out, "Return-Path: <%s>\n", st->sender);
+    if (flags & COPY_ORIG)
+        sbuf_catf(out, "X-Original-To: %s\n", *st->rc->orig ? st->rc->orig : st->rc->address);
+    if (flags & COPY_DELIVERED)
+        sbuf_catf(out, "Delivered-To: %s\n", st->delivered);
+    struct local_copy c = { .out = out, .quote = (flags & COPY_QUOTE) != 0 };
+    if (deliver_content_lines(local_req, local_copy_line, &c) != 0)
+        return -1;
+    if (flags & COPY_BLANK)
+        sbuf_addch(out, '\n');
+    return 0;
+}
+
+static int local_write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- mbox files (mailbox and /file) ---- */
+
+/* Appends the rendered message to path, locking per mailbox_delivery_lock.
+ * owner_uid: required owner of an existing file (-1: any); a new file is
+ * given to owner_uid/owner_gid when we run as root. Returns 0, or -1 with
+ * dsn/why filled. */
+static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t owner_uid,
+                             gid_t owner_gid, bool check_exec, struct sbuf *dsn,
+                             struct sbuf *why)
+{
+    struct stat st;
+    int fd = -1;
+    struct sbuf *lockwhy = sbuf_new(128);
+    bool dotlocked = false;
+
+    sbuf_set(dsn, "4.2.0");
+    if ((local_lock_mask & MBOX_LOCK_DOTLOCK)) {
+        if (mbox_dotlock(path, &local_lock_opts, lockwhy) < 0) {
+            /* a directory we cannot write (e.g. a /file in /tmp) does not
+             * need a dot lock to be safe: kernel locks still apply */
+            if (errno != EACCES && errno != EPERM && errno != EROFS) {
+                sbuf_set(why, sbuf_str(lockwhy));
+                goto fail;
+            }
+        } else
+            dotlocked = true;
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0 && geteuid() == 0 && owner_uid != (uid_t)-1
+            && fchown(fd, owner_uid, owner_gid) < 0) {
+            sbuf_printf(why, "cannot change owner of %s: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (fd < 0) {
+        sbuf_printf(why, "cannot open file: %s", strerror(errno));
+        goto fail;
+    }
+    if (fstat(fd, &st) < 0) {
+        sbuf_printf(why, "cannot stat file: %s", strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sbuf_printf(why, "file %s is not a regular file", path);
+        sbuf_set(dsn, "5.2.0");
+        goto fail;
+    }
+    if (st.st_nlink > 1) {
+        sbuf_printf(why, "file %s has too many hard links", path);
+        sbuf_set(dsn, "5.2.0");
+        goto fail;
+    }
+    if (check_exec && (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH))) {
+        sbuf_printf(why, "file is executable");
+        sbuf_set(dsn, "5.7.1");
+        goto fail;
+    }
+    if (owner_uid != (uid_t)-1 && st.st_uid != owner_uid && cfg_bool(P_STRICT_MAILBOX_OWNERSHIP)) {
+        sbuf_printf(why, "file %s has bad owner uid %ld", path, (long)st.st_uid);
+        goto fail;
+    }
+    if (mbox_kernel_lock(fd, local_lock_mask, &local_lock_opts, lockwhy) < 0) {
+        sbuf_set(why, sbuf_str(lockwhy));
+        goto fail;
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (local_size_limit > 0 && size + (off_t)sbuf_len(msg) > (off_t)local_size_limit) {
+        sbuf_set(why, "error writing message: File too large");
+        sbuf_set(dsn, "5.2.2");
+        mbox_kernel_unlock(fd, local_lock_mask);
+        goto fail;
+    }
+    if (local_write_all(fd, sbuf_str(msg), sbuf_len(msg)) < 0 || fsync(fd) < 0) {
+        int err = errno;
+        sbuf_printf(why, "error writing message: %s", strerror(err));
+        if (err == EDQUOT || err == EFBIG)
+            sbuf_set(dsn, "5.2.2");
+        /* leave the mailbox as it was */
+        if (ftruncate(fd, size) < 0)
+            log_warn("truncate %s back to %ld bytes: %m", path, (long)size);
+        mbox_kernel_unlock(fd, local_lock_mask);
+        goto fail;
+    }
+    mbox_kernel_unlock(fd, local_lock_mask);
+    close(fd);
+    if (dotlocked)
+        mbox_dotunlock(path);
+    sbuf_free(lockwhy);
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (dotlocked)
+        mbox_dotunlock(path);
+    sbuf_free(lockwhy);
+    return -1;
+}
+
+/* ---- Maildir ---- */
+
+static int local_maildir_write(int fd, void *ctx)
+{
+    const struct sbuf *msg = ctx;
+    return local_write_all(fd, sbuf_str(msg), sbuf_len(msg));
+}
+
+static void local_maildir(struct local_state *st, const char *dir, uid_t uid, gid_t gid,
+                          int flags)
+{
+    struct sbuf *msg = sbuf_new(8192), *why = sbuf_new(128);
+    if (local_render(st, msg, flags) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
+        goto out;
+    }
+    if (local_become(uid, gid) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
+        goto out;
+    }
+    int r = maildir_deliver(dir, cfg_str(P_MYHOSTNAME), local_maildir_write, msg, NULL, why);
+    int err = errno;
+    local_unbecome();
+    if (r == 0)
+        local_report(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
+    else
+        local_reportf(st, err == EDQUOT || err == EFBIG ? DELIVER_BOUNCED : DELIVER_DEFERRED,
+                      err == EDQUOT || err == EFBIG ? "5.2.2" : "4.2.0",
+                      "maildir delivery failed: %s", sbuf_str(why));
+out:
+    sbuf_free(msg);
+    sbuf_free(why);
+}
+
+/* ---- commands ---- */
+
+static const struct {
+    int code;
+    const char *dsn;
+    const char *text;
+} local_sysexits[] = {
+    { 64, "5.3.0", "command line usage error" },
+    { 65, "5.6.0", "data format error" },
+    { 66, "5.3.0", "cannot open input" },
+    { 67, "5.1.1", "user unknown" },
+    { 68, "5.1.2", "host name unknown" },
+    { 69, "5.3.0", "service unavailable" },
+    { 70, "5.3.0", "internal software error" },
+    { 71, "4.3.0", "system resource problem" },
+    { 72, "5.3.0", "critical OS file missing" },
+    { 73, "5.2.0", "can't create user output file" },
+    { 74, "5.3.0", "input/output error" },
+    { 75, "4.3.0", "temporary failure" },
+    { 76, "5.5.0", "remote error in protocol" },
+    { 77, "5.7.0", "permission denied" },
+    { 78, "5.3.5", "local configuration error" },
+};
+
+static void local_setenv(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+}
+
+/* Child side: never returns. */
+static void local_child(int in, int out, uid_t uid, gid_t gid, const char *cmd,
+                        const struct local_state *st, const char *home)
+{
+    char **keep = cfg_list(cfg_str(P_EXPORT_ENVIRONMENT));
+    char **saved = xcalloc(64, sizeof(char *));
+    size_t ns = 0;
+    for (char **k = keep; k && *k && ns < 63; k++) {
+        const char *v = getenv(*k);
+        if (v) {
+            struct sbuf *b = sbuf_new(64);
+            sbuf_printf(b, "%s=%s", *k, v);
+            saved[ns++] = sbuf_detach(b);
+        }
+    }
+    clearenv();
+    for (size_t i = 0; i < ns; i++)
+        putenv(saved[i]);
+    local_setenv("PATH", "/usr/bin:/bin");
+    local_setenv("SENDER", st->sender);
+    local_setenv("RECIPIENT", st->address);
+    local_setenv("ORIGINAL_RECIPIENT", *st->rc->orig ? st->rc->orig : st->rc->address);
+    const char *at = strrchr(st->address, '@');
+    local_setenv("DOMAIN", at ? at + 1 : "");
+    if (st->user) {
+        local_setenv("HOME", st->user->home);
+        local_setenv("USER", st->user->name);
+        local_setenv("LOGNAME", st->user->name);
+        local_setenv("SHELL", st->user->shell);
+        struct sbuf *lp = sbuf_new(64);
+        sbuf_set(lp, st->address);
+        if (at)
+            sbuf_truncate(lp, (size_t)(at - st->address));
+        local_setenv("LOCAL", sbuf_str(lp));
+        sbuf_free(lp);
+        if (st->extension && *st->extension)
+            local_setenv("EXTENSION", st->extension + 1);
+    }
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+        _exit(75);
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    if (local_is_root()) {
+        if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || setuid(0) == 0)
+            _exit(75);
+    }
+    const char *dir = cfg_str(P_COMMAND_EXECUTION_DIRECTORY);
+    if (!(*dir && chdir(dir) == 0) && !(home && chdir(home) == 0) && chdir("/") < 0)
+        _exit(75);
+    signal(SIGPIPE, SIG_DFL);
+    const char *shell = cfg_str(P_LOCAL_COMMAND_SHELL);
+    if (*shell) {
+        char **argv = cfg_list(shell);
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        argv = xreallocarray(argv, n + 2, sizeof(char *));
+        argv[n] = xstrdup(cmd);
+        argv[n + 1] = NULL;
+        execv(argv[0], argv);
+    } else
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(69);
+}
+
+/* Runs cmd with msg on stdin as uid/gid. Reports the result. */
+static void local_command_run(struct local_state *st, const char *cmd, uid_t uid, gid_t gid,
+                              const char *home, int flags)
+{
+    struct sbuf *msg = sbuf_new(8192), *output = sbuf_new(256);
+    int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+    if (local_render(st, msg, flags) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
+        goto out;
+    }
+    if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "cannot create pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "cannot fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0)
+        local_child(inp[0], outp[1], uid, gid, cmd, st, home);
+    close(inp[0]);
+    close(outp[1]);
+    inp[0] = outp[1] = -1;
+    fcntl(inp[1], F_SETFL, O_NONBLOCK);
+    fcntl(outp[0], F_SETFL, O_NONBLOCK);
+
+    size_t off = 0;
+    time_t deadline = time(NULL) + (local_cmd_limit > 0 ? local_cmd_limit : 1000);
+    bool timed_out = false;
+    if (sbuf_len(msg) == 0) {
+        close(inp[1]);
+        inp[1] = -1;
+    }
+    while (outp[0] >= 0) {
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        pfd[n++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
+        if (inp[1] >= 0)
+            pfd[n++] = (struct pollfd){ .fd = inp[1], .events = POLLOUT };
+        long left = (long)(deadline - time(NULL));
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        int pr = poll(pfd, n, (int)(left > 60 ? 60000 : left * 1000));
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
+        if (pfd[0].revents) {
+            char buf[4096];
+            ssize_t r = read(outp[0], buf, sizeof(buf));
+            if (r > 0) {
+                size_t room = sbuf_len(output) < 2048 ? 2048 - sbuf_len(output) : 0;
+                sbuf_append(output, buf, (size_t)r < room ? (size_t)r : room);
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(outp[0]);
+                outp[0] = -1;
+            }
+        }
+        if (n > 1 && pfd[1].revents) {
+            ssize_t w = write(inp[1], sbuf_str(msg) + off, sbuf_len(msg) - off);
+            if (w > 0)
+                off += (size_t)w;
+            if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == sbuf_len(msg)) {
+                close(inp[1]);      /* EPIPE: the command stopped reading; its status decides */
+                inp[1] = -1;
+            }
+        }
+    }
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* Clean the output for a one-line reason. */
+    for (char *p = sbuf_data(output); *p; p++)
+        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+            *p = ' ';
+    sbuf_trim(output);
+    struct sbuf *detail = sbuf_new(256);
+    if (sbuf_len(output))
+        sbuf_printf(detail, ". Command output: %s", sbuf_str(output));
+
+    if (timed_out)
+        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "Command time limit exceeded: \"%s\"%s", cmd,
+                      sbuf_str(detail));
+    else if (WIFSIGNALED(status))
+        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "Command died with signal %d: \"%s\"%s",
+                      WTERMSIG(status), cmd, sbuf_str(detail));
+    else if (WEXITSTATUS(status) == 0)
+        local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to command: %s", cmd);
+    else {
+        int code = WEXITSTATUS(status);
+        size_t i;
+        for (i = 0; i < ARRAY_LEN(local_sysexits); i++)
+            if (local_sysexits[i].code == code)
+                break;
+        if (i < ARRAY_LEN(local_sysexits))
+            local_reportf(st, local_sysexits[i].dsn[0] == '4' ? DELIVER_DEFERRED : DELIVER_BOUNCED,
+                          local_sysexits[i].dsn, "%s%s", local_sysexits[i].text, sbuf_str(detail));
+        else
+            local_reportf(st, DELIVER_BOUNCED, "5.3.0", "Command died with status %d: \"%s\"%s",
+                          code, cmd, sbuf_str(detail));
+    }
+    sbuf_free(detail);
+out:
+    for (int i = 0; i < 2; i++) {
+        if (inp[i] >= 0)
+            close(inp[i]);
+        if (outp[i] >= 0)
+            close(outp[i]);
+    }
+    sbuf_free(msg);
+    sbuf_free(output);
+}
+
+/* ---- operations ---- */
+
+static int local_op_getpw(const char *name, struct local_pw *out)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(name);
+    if (pw == NULL)
+        return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
+                   ? 0 : -1;
+    out->name = xstrdup(pw->pw_name);
+    out->home = xstrdup(pw->pw_dir);
+    out->shell = xstrdup(pw->pw_shell);
+    out->uid = pw->pw_uid;
+    out->gid = pw->pw_gid;
+    return 1;
+}
+
+static const char *local_op_alias(const char *key, int *err)
+{
+    *err = 0;
+    const char *v = maps_find(local_aliases, key, 0);
+    if (v == NULL && maps_error(local_aliases) != DICT_ERR_NONE)
+        *err = -1;
+    return v;
+}
+
+#define LOCAL_FILE_MAX (1024 * 1024)
+
+static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, int *err)
+{
+    if (uid == (uid_t)-1) {
+        uid = local_default_uid;
+        gid = local_default_gid;
+    }
+    if (local_become(uid, gid) < 0) {
+        *err = EPERM;
+        return NULL;
+    }
+    char *text = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        *err = errno;
+    else if (fstat(fd, &st) < 0)
+        *err = errno;
+    else if (!S_ISREG(st.st_mode))
+        *err = EINVAL;
+    else if (st.st_mode & S_IWOTH)
+        *err = EPERM;       /* world-writable: anybody could redirect the mail */
+    else {
+        struct sbuf *b = sbuf_new((size_t)st.st_size + 1);
+        char buf[8192];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0 && sbuf_len(b) < LOCAL_FILE_MAX)
+            sbuf_append(b, buf, (size_t)n);
+        if (n < 0) {
+            *err = errno;
+            sbuf_free(b);
+        } else
+            text = sbuf_detach(b);
+    }
+    if (fd >= 0)
+        close(fd);
+    local_unbecome();
+    if (text)
+        log_debug(1, "read %s as uid %ld", path, (long)uid);
+    return text;
+}
+
+static bool local_op_has_delivered_to(const char *address)
+{
+    for (char **p = local_delivered_hdrs; p && *p; p++)
+        if (strcasecmp(*p, address) == 0)
+            return true;
+    return false;
+}
+
+static int local_op_is_local_domain(const char *domain)
+{
+    return resolve_local(domain);
+}
+
+static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
+{
+    struct sbuf *path = sbuf_new(128), *msg = sbuf_new(8192), *dsn = sbuf_new(16);
+    struct sbuf *why = sbuf_new(128);
+    const char *command = cfg_str(P_MAILBOX_COMMAND);
+    const char *home_mailbox = cfg_str(P_HOME_MAILBOX);
+    int flags = COPY_MBOX | COPY_DELIVERED;
+
+    if (*command) {
+        struct local_state cs = *st;
+        cs.have_privs = true;
+        cs.uid = pw->uid;
+        cs.gid = pw->gid;
+        uid_t uid;
+        gid_t gid;
+        local_privs(&cs, &uid, &gid);
+        local_command_run(&cs, command, uid, gid, pw->home,
+                          COPY_FROM | COPY_RETURN | COPY_ORIG | COPY_DELIVERED);
+        goto out;
+    }
+    if (*home_mailbox) {
+        sbuf_printf(path, "%s/%s", pw->home, home_mailbox);
+        if (home_mailbox[strlen(home_mailbox) - 1] == '/') {
+            local_maildir(st, sbuf_str(path), pw->uid, pw->gid,
+                          COPY_RETURN | COPY_ORIG | COPY_DELIVERED);
+            goto out;
+        }
+    } else
+        sbuf_printf(path, "%s/%s", cfg_str(P_MAIL_SPOOL_DIRECTORY), pw->name);
+
+    if (local_render(st, msg, flags) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
+        goto out;
+    }
+    /* The spool directory is usually writable only by root (and group
+     * mail): then root creates and locks, after ownership checks. A
+     * sticky world-writable spool and home mailboxes are done as the user. */
+    bool as_user = true;
+    if (!*home_mailbox) {
+        struct stat sd;
+        if (stat(cfg_str(P_MAIL_SPOOL_DIRECTORY), &sd) == 0
+            && (sd.st_mode & (S_IWOTH | S_ISVTX)) != (S_IWOTH | S_ISVTX))
+            as_user = false;
+    }
+    if (as_user && local_become(pw->uid, pw->gid) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
+        goto out;
+    }
+    int r = local_mbox_append(sbuf_str(path), msg, pw->uid, pw->gid, false, dsn, why);
+    if (as_user)
+        local_unbecome();
+    if (r == 0)
+        local_report(st, DELIVER_SENT, "2.0.0", "delivered to mailbox");
+    else
+        local_reportf(st, sbuf_str(dsn)[0] == '5' ? DELIVER_BOUNCED : DELIVER_DEFERRED,
+                      sbuf_str(dsn), "cannot update mailbox %s for user %s. %s", sbuf_str(path),
+                      pw->name, sbuf_str(why));
+out:
+    sbuf_free(path);
+    sbuf_free(msg);
+    sbuf_free(dsn);
+    sbuf_free(why);
+}
+
+static void local_op_file(struct local_state *st, const char *path)
+{
+    uid_t uid;
+    gid_t gid;
+    local_privs(st, &uid, &gid);
+    int pre = (local_prepend & LOCAL_PREPEND_FILE) ? COPY_DELIVERED : 0;
+    if (path[strlen(path) - 1] == '/') {
+        local_maildir(st, path, uid, gid, COPY_RETURN | COPY_ORIG | pre);
+        return;
+    }
+    struct sbuf *msg = sbuf_new(8192), *dsn = sbuf_new(16), *why = sbuf_new(128);
+    if (local_render(st, msg, COPY_MBOX | pre) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
+        goto out;
+    }
+    if (local_become(uid, gid) < 0) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
+        goto out;
+    }
+    int r = local_mbox_append(path, msg, (uid_t)-1, (gid_t)-1, true, dsn, why);
+    local_unbecome();
+    if (r == 0)
+        local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to file: %s", path);
+    else
+        local_reportf(st, sbuf_str(dsn)[0] == '5' ? DELIVER_BOUNCED : DELIVER_DEFERRED,
+                      sbuf_str(dsn), "cannot append message to file %s: %s", path, sbuf_str(why));
+out:
+    sbuf_free(msg);
+    sbuf_free(dsn);
+    sbuf_free(why);
+}
+
+static void local_op_command(struct local_state *st, const char *cmd)
+{
+    uid_t uid;
+    gid_t gid;
+    local_privs(st, &uid, &gid);
+    int pre = (local_prepend & LOCAL_PREPEND_COMMAND) ? COPY_DELIVERED : 0;
+    const char *home = st->have_privs && st->user ? st->user->home : NULL;
+    local_command_run(st, cmd, uid, gid, home, COPY_FROM | COPY_RETURN | COPY_ORIG | pre);
+}
+
+struct local_fwd {
+    struct cleanup_clnt *c;
+};
+
+static int local_fwd_line(const char *line, size_t len, void *ctx)
+{
+    struct local_fwd *f = ctx;
+    return cleanup_line(f->c, line, len) < 0 ? -2 : 0;
+}
+
+static void local_op_forward(struct local_state *st, const char *address)
+{
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_MASK_INTERNAL);
+    if (c == NULL) {
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "unable to forward message");
+        return;
+    }
+    struct sbuf *reason = sbuf_new(128);
+    char *id = xstrdup(cleanup_queue_id(c));
+    cleanup_recs(c, REC_SENDER, st->sender);
+    cleanup_recs(c, REC_ATTR, "rewrite_context=local");
+    if (local_req->ret)
+        cleanup_recf(c, REC_DSN_RET, "%d", local_req->ret);
+    if (*local_req->envid)
+        cleanup_recs(c, REC_DSN_ENVID, local_req->envid);
+    if (*st->rc->dsn_orcpt)
+        cleanup_recs(c, REC_DSN_ORCPT, st->rc->dsn_orcpt);
+    if (st->rc->notify)
+        cleanup_recf(c, REC_DSN_NOTIFY, "%d", st->rc->notify);
+    cleanup_recs(c, REC_RCPT, address);
+    cleanup_rec(c, REC_MESG, "", 0);
+    if (local_prepend & LOCAL_PREPEND_FORWARD) {
+        struct sbuf *h = sbuf_new(64);
+        sbuf_printf(h, "Delivered-To: %s", st->delivered);
+        cleanup_line(c, sbuf_str(h), sbuf_len(h));
+        sbuf_free(h);
+    }
+    struct local_fwd f = { .c = c };
+    if (deliver_content_lines(local_req, local_fwd_line, &f) != 0) {
+        cleanup_abort(c);
+        local_report(st, DELIVER_DEFERRED, "4.3.0", "unable to forward message");
+        goto out;
+    }
+    int status = cleanup_finish(c, reason);
+    if (status == CLEANUP_STAT_OK) {
+        log_info("%s: forwarded to %s as %s", local_req->queue_id, address, id);
+        local_reportf(st, DELIVER_SENT, "2.0.0", "forwarded as %s", id);
+    } else {
+        struct sbuf *dsn = sbuf_new(16);
+        const char *text = deliver_split_dsn(sbuf_str(reason), "4.3.0", dsn);
+        bool hard = (status & ~CLEANUP_STAT_WRITE & ~CLEANUP_STAT_DEFER) && sbuf_str(dsn)[0] == '5';
+        local_reportf(st, hard ? DELIVER_BOUNCED : DELIVER_DEFERRED, sbuf_str(dsn),
+                      "unable to forward message: %s", *text ? text : "cleanup failure");
+        sbuf_free(dsn);
+    }
+out:
+    xfree(id);
+    sbuf_free(reason);
+}
+
+const struct local_ops local_real_ops = {
+    .getpw = local_op_getpw,
+    .alias = local_op_alias,
+    .read_file = local_op_read_file,
+    .has_delivered_to = local_op_has_delivered_to,
+    .is_local_domain = local_op_is_local_domain,
+    .mailbox = local_op_mailbox,
+    .file = local_op_file,
+    .command = local_op_command,
+    .forward = local_op_forward,
+    .report = local_report,
+};

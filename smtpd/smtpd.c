@@ -1,0 +1,449 @@
+/*
+ * smtpd.c - the SMTP server: configuration, session loop, replies, logging
+ *
+ * Used by: master (service "smtp inet ... smtpd" and friends); by hand as
+ *          "smtpd -S" to serve one session on standard input.
+ * Interface: main(); smtpd_reply(), smtpd_flush(), smtpd_log_reject(),
+ *            smtpd_reset_transaction(), smtpd_open_cleanup(),
+ *            smtpd_client_in_mynetworks(), smtpd_log_queue_id().
+ * Errors: peer trouble (lost connection, timeout, too many errors) ends the
+ *         session with a Postfix-shaped log line; configuration errors are
+ *         fatal at start-up (master throttles the service).
+ * Notes: commands are read one line at a time; replies are buffered while
+ *        more client input is pending so that a pipelined group gets its
+ *        answers in one write (RFC 2920). A command must end in CRLF: with
+ *        smtpd_forbid_bare_newline (default yes here, see smtpd(8)) a bare
+ *        LF is refused and the session closed.
+ */
+#include "smtpd.h"
+#include "alloc.h"
+#include "cleanup_clnt.h"
+#include "config.h"
+#include "log.h"
+#include "maps.h"
+#include "mynetworks.h"
+#include "qfile.h"
+#include "server.h"
+#include <ctype.h>
+#include <strings.h>
+
+struct smtpd_config smtpd_cfg;
+
+/* ---- configuration ---------------------------------------------------- */
+
+static struct maps *smtpd_maps(const char *param)
+{
+    const char *v = cfg_str(param);
+    if (*v == 0)
+        return NULL;
+    return maps_create(param, v, DICT_F_FOLD);
+}
+
+static int smtpd_reply_code(const char *param)
+{
+    int code = cfg_int(param);
+    if (code < 400 || code > 599)
+        log_fatal("%s = %d: not a 4xx or 5xx SMTP reply code", param, code);
+    return code;
+}
+
+static bool smtpd_parent_matches(const char *param)
+{
+    char **list = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
+    bool found = false;
+    for (char **p = list; *p && !found; p++)
+        found = strcmp(*p, param) == 0;
+    cfg_list_free(list);
+    return found;
+}
+
+/* Still root: open the tables (they may be readable by root only). */
+static void smtpd_pre_jail(void)
+{
+    struct smtpd_config *c = &smtpd_cfg;
+    c->myhostname = cfg_str(P_MYHOSTNAME);
+    c->mail_name = cfg_str(P_MAIL_NAME);
+    c->banner = xstrdup(cfg_str(P_SMTPD_BANNER));
+    c->msg_size_limit = cfg_long(P_MESSAGE_SIZE_LIMIT);
+    long ll = cfg_long(P_LINE_LENGTH_LIMIT);
+    c->line_limit = ll < 512 ? 512 : (size_t)ll;    /* RFC 5321 minimum command line */
+    c->timeout = (int)cfg_time(P_SMTPD_TIMEOUT);
+    c->hard_error_limit = cfg_int(P_SMTPD_HARD_ERROR_LIMIT);
+    c->soft_error_limit = cfg_int(P_SMTPD_SOFT_ERROR_LIMIT);
+    c->error_sleep = cfg_time(P_SMTPD_ERROR_SLEEP_TIME);
+    c->rcpt_limit = cfg_int(P_SMTPD_RECIPIENT_LIMIT);
+    c->helo_required = cfg_bool(P_SMTPD_HELO_REQUIRED);
+    c->disable_vrfy = cfg_bool(P_DISABLE_VRFY_COMMAND);
+    c->delay_reject = cfg_bool(P_SMTPD_DELAY_REJECT);
+    c->peername_lookup = cfg_bool(P_SMTPD_PEERNAME_LOOKUP);
+    c->delay_open = cfg_bool(P_SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT);
+    c->strict_rfc821 = cfg_bool(P_STRICT_RFC821_ENVELOPES);
+    c->allow_untrusted_routing = cfg_bool(P_ALLOW_UNTRUSTED_ROUTING);
+    c->reject_unlisted_rcpt = cfg_bool(P_SMTPD_REJECT_UNLISTED_RECIPIENT);
+    c->smtputf8_enable = cfg_bool(P_SMTPUTF8_ENABLE);
+    c->forbid_unauth_pipelining = cfg_bool(P_SMTPD_FORBID_UNAUTH_PIPELINING);
+    /* Postfix >= 3.9 refuses bare LF unless told otherwise; the parameter
+     * table still carries the 3.7 default "no", so an unset value means yes.
+     * "normalize" (3.9) is treated as "yes": we never guess line ends. */
+    if (cfg_is_set(P_SMTPD_FORBID_BARE_NEWLINE)) {
+        const char *v = cfg_str(P_SMTPD_FORBID_BARE_NEWLINE);
+        c->forbid_bare_lf = strcasecmp(v, "normalize") == 0 || strcasecmp(v, "reject") == 0
+                            || cfg_bool(P_SMTPD_FORBID_BARE_NEWLINE);
+    } else
+        c->forbid_bare_lf = true;
+    c->bare_lf_code = smtpd_reply_code(P_SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE);
+    c->mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
+                                   smtpd_parent_matches(P_MYNETWORKS));
+    c->bare_lf_exclusions = mynetworks_new(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS,
+                                           cfg_str(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS),
+                                           smtpd_parent_matches(P_MYNETWORKS));
+    c->discard_ehlo = cfg_list(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS));
+    c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
+    c->client_restr = smtpd_check_parse(P_SMTPD_CLIENT_RESTRICTIONS);
+    c->helo_restr = smtpd_check_parse(P_SMTPD_HELO_RESTRICTIONS);
+    c->sender_restr = smtpd_check_parse(P_SMTPD_SENDER_RESTRICTIONS);
+    c->relay_restr = smtpd_check_parse(P_SMTPD_RELAY_RESTRICTIONS);
+    c->rcpt_restr = smtpd_check_parse(P_SMTPD_RECIPIENT_RESTRICTIONS);
+    c->data_restr = smtpd_check_parse(P_SMTPD_DATA_RESTRICTIONS);
+    if (c->relay_restr[0] == NULL && c->rcpt_restr[0] == NULL)
+        log_warn("smtpd_relay_restrictions and smtpd_recipient_restrictions are both empty: "
+                 "this server relays mail for anyone who asks");
+    c->local_rcpt_maps = smtpd_maps(P_LOCAL_RECIPIENT_MAPS);
+    c->virt_alias_maps = smtpd_maps(P_VIRTUAL_ALIAS_MAPS);
+    c->virt_mailbox_maps = smtpd_maps(P_VIRTUAL_MAILBOX_MAPS);
+    c->relay_rcpt_maps = smtpd_maps(P_RELAY_RECIPIENT_MAPS);
+    c->rcpt_delim = cfg_str(P_RECIPIENT_DELIMITER);
+    c->unknown_local_code = smtpd_reply_code(P_UNKNOWN_LOCAL_RECIPIENT_REJECT_CODE);
+    c->unknown_alias_code = smtpd_reply_code(P_UNKNOWN_VIRTUAL_ALIAS_REJECT_CODE);
+    c->unknown_mailbox_code = smtpd_reply_code(P_UNKNOWN_VIRTUAL_MAILBOX_REJECT_CODE);
+    c->unknown_relay_code = smtpd_reply_code(P_UNKNOWN_RELAY_RECIPIENT_REJECT_CODE);
+    c->reject_code = smtpd_reply_code(P_REJECT_CODE);
+    c->defer_code = smtpd_reply_code(P_DEFER_CODE);
+    c->relay_code = smtpd_reply_code(P_RELAY_DOMAINS_REJECT_CODE);
+    c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
+}
+
+/* ---- replies and logs ------------------------------------------------- */
+
+bool smtpd_flush(struct smtpd_state *st)
+{
+    return stream_flush(st->client) == 0;
+}
+
+void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
+{
+    va_list ap;
+    /* A fresh buffer: callers often pass text that lives in st->reply. */
+    struct sbuf *out = sbuf_new(128);
+    va_start(ap, fmt);
+    sbuf_vcatf(out, fmt, ap);
+    va_end(ap);
+    const char *r = sbuf_str(out);
+    if (r[0] == '4' || r[0] == '5') {
+        st->error_count++;
+        /* Slow down clients that keep failing, but not the occasional typo. */
+        if (st->error_count > smtpd_cfg.soft_error_limit && smtpd_cfg.error_sleep > 0) {
+            smtpd_flush(st);
+            sleep((unsigned)smtpd_cfg.error_sleep);
+        }
+    }
+    log_debug(1, "> %s: %s", st->namaddr, r);
+    stream_write(st->client, r, sbuf_len(out));
+    stream_write(st->client, "\r\n", 2);
+    sbuf_free(out);
+    if (stream_pending(st->client) == 0)
+        smtpd_flush(st);
+}
+
+const char *smtpd_log_queue_id(const struct smtpd_state *st)
+{
+    return st->queue_id[0] ? st->queue_id : "NOQUEUE";
+}
+
+void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd, const char *reply,
+                      const char *rcpt)
+{
+    struct sbuf *b = sbuf_new(256);
+    struct sbuf *q = sbuf_new(64);
+    sbuf_printf(b, "%s: %s: %s from %s: %s;", smtpd_log_queue_id(st), kind, cmd, st->namaddr,
+                reply);
+    if (st->sender) {
+        smtpd_addr_quote(q, st->sender);
+        sbuf_catf(b, " from=<%s>", sbuf_str(q));
+    }
+    if (rcpt) {
+        smtpd_addr_quote(q, rcpt);
+        sbuf_catf(b, " to=<%s>", sbuf_str(q));
+    }
+    if (st->protocol)
+        sbuf_catf(b, " proto=%s", st->protocol);
+    if (st->helo_name)
+        sbuf_catf(b, " helo=<%s>", st->helo_name);
+    log_info("%s", sbuf_str(b));
+    sbuf_free(q);
+    sbuf_free(b);
+}
+
+bool smtpd_client_in_mynetworks(struct smtpd_state *st)
+{
+    if (st->in_mynetworks < 0) {
+        int r = mynetworks_match(smtpd_cfg.mynetworks, st->addr, st->name);
+        if (r < 0)
+            return false;       /* table trouble: not trusted this time */
+        st->in_mynetworks = r;
+    }
+    return st->in_mynetworks == 1;
+}
+
+void smtpd_reset_transaction(struct smtpd_state *st)
+{
+    if (st->cleanup)
+        cleanup_abort(st->cleanup);
+    st->cleanup = NULL;
+    st->cleanup_failed = false;
+    st->queue_id[0] = 0;
+    xfree(st->sender);
+    st->sender = NULL;
+    xfree(st->first_rcpt);
+    st->first_rcpt = NULL;
+    xfree(st->dsn_envid);
+    st->dsn_envid = NULL;
+    st->dsn_ret = 0;
+    st->rcpt_count = 0;
+    st->declared_size = 0;
+    st->smtputf8 = false;
+}
+
+bool smtpd_open_cleanup(struct smtpd_state *st)
+{
+    if (st->cleanup)
+        return true;
+    st->cleanup = cleanup_open(CLEANUP_FLAG_MASK_EXTERNAL);
+    if (st->cleanup == NULL) {
+        smtpd_reply(st, "451 4.3.0 Error: queue file write error");
+        return false;
+    }
+    strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
+    log_info("%s: client=%s", st->queue_id, st->namaddr);
+    struct cleanup_clnt *c = st->cleanup;
+    cleanup_recs(c, REC_SENDER, st->sender);
+    cleanup_recs(c, REC_ATTR, "rewrite_context=remote");
+    cleanup_recf(c, REC_ATTR, "log_client_name=%s", st->name);
+    cleanup_recf(c, REC_ATTR, "log_client_address=%s", st->addr);
+    cleanup_recf(c, REC_ATTR, "log_client_port=%d", st->port);
+    if (st->helo_name)
+        cleanup_recf(c, REC_ATTR, "log_helo_name=%s", st->helo_name);
+    cleanup_recf(c, REC_ATTR, "log_protocol=%s", st->protocol ? st->protocol : "SMTP");
+    cleanup_recs(c, REC_ATTR, "log_message_origin=smtpd");
+    if (st->dsn_ret)
+        cleanup_recf(c, REC_DSN_RET, "%d", st->dsn_ret);
+    if (st->dsn_envid)
+        cleanup_recs(c, REC_DSN_ENVID, st->dsn_envid);
+    return true;
+}
+
+/* ---- the session ------------------------------------------------------ */
+
+static void smtpd_log_disconnect(struct smtpd_state *st)
+{
+    struct sbuf *b = sbuf_new(256);
+    int ok = 0, total = 0;
+    sbuf_printf(b, "disconnect from %s", st->namaddr);
+    for (int i = 0; i < SMTPD_C_COUNT; i++) {
+        int o = st->counts[i][0], t = st->counts[i][1];
+        if (t == 0)
+            continue;
+        ok += o;
+        total += t;
+        if (o == t)
+            sbuf_catf(b, " %s=%d", smtpd_cmd_name((enum smtpd_cmd_id)i), t);
+        else
+            sbuf_catf(b, " %s=%d/%d", smtpd_cmd_name((enum smtpd_cmd_id)i), o, t);
+    }
+    if (ok == total)
+        sbuf_catf(b, " commands=%d", total);
+    else
+        sbuf_catf(b, " commands=%d/%d", ok, total);
+    log_info("%s", sbuf_str(b));
+    sbuf_free(b);
+}
+
+/* Logs why the client went away and says goodbye where that still helps. */
+static void smtpd_log_gone(struct smtpd_state *st)
+{
+    char extra[48] = "";
+    if (strcmp(st->where, "DATA") == 0)
+        snprintf(extra, sizeof(extra), " (%zu bytes)", st->data_bytes);
+    if (stream_error(st->client) == STREAM_E_TIMEOUT) {
+        /* The stream error is sticky: write the 421 on the raw descriptor. */
+        char msg[320];
+        int n = snprintf(msg, sizeof(msg), "421 4.4.2 %s Error: timeout exceeded\r\n",
+                         smtpd_cfg.myhostname);
+        if (n > 0 && (size_t)n < sizeof(msg) && write(stream_fd(st->client), msg, (size_t)n) < 0)
+            log_debug(1, "421 after timeout: %m");
+        log_info("timeout after %s%s from %s", st->where, extra, st->namaddr);
+    } else
+        log_info("lost connection after %s%s from %s", st->where, extra, st->namaddr);
+}
+
+/* True when this client must not send bare LF. */
+static bool smtpd_bare_lf_forbidden(struct smtpd_state *st)
+{
+    if (!smtpd_cfg.forbid_bare_lf)
+        return false;
+    return mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) != 1;
+}
+
+/* smtpd_forbidden_commands: plain words, plus the default pattern rule
+ * "anything that does not start with a letter" when a regexp: table is
+ * listed (XXX: the table itself is not consulted yet). */
+static bool smtpd_forbidden(const char *line, size_t verb_len)
+{
+    for (char **p = smtpd_cfg.forbidden_cmds; p && *p; p++) {
+        if (strchr(*p, ':')) {
+            if (!isalpha((unsigned char)line[0]))
+                return true;
+        } else if (strlen(*p) == verb_len && strncasecmp(*p, line, verb_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* RFC 2920: these must end a pipelined group. */
+static bool smtpd_group_end(enum smtpd_cmd_id id)
+{
+    return id == SMTPD_C_EHLO || id == SMTPD_C_HELO || id == SMTPD_C_DATA || id == SMTPD_C_QUIT
+           || id == SMTPD_C_NOOP || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN
+           || id == SMTPD_C_STARTTLS || id == SMTPD_C_AUTH;
+}
+
+static void smtpd_session(struct smtpd_state *st)
+{
+    struct stream *cl = st->client;
+    bool had_lf;
+
+    for (;;) {
+        if (st->error_count >= smtpd_cfg.hard_error_limit) {
+            smtpd_reply(st, "421 4.7.0 %s Error: too many errors", smtpd_cfg.myhostname);
+            smtpd_flush(st);
+            log_info("too many errors after %s from %s", st->where, st->namaddr);
+            return;
+        }
+        if (stream_pending(cl) == 0 && !smtpd_flush(st)) {
+            smtpd_log_gone(st);
+            return;
+        }
+        ssize_t n = stream_getline(cl, st->line, smtpd_cfg.line_limit, &had_lf);
+        if (n == STREAM_E_TOOLONG) {
+            st->counts[SMTPD_C_UNKNOWN][1]++;
+            smtpd_reply(st, "500 5.5.2 Error: line too long");
+            continue;
+        }
+        if (n < 0 || !had_lf) {
+            smtpd_log_gone(st);
+            return;
+        }
+        size_t len = sbuf_len(st->line);
+        char *line = sbuf_data(st->line);
+        if (len > 0 && line[len - 1] == '\r') {
+            line[--len] = 0;
+            sbuf_truncate(st->line, len);
+        } else if (smtpd_bare_lf_forbidden(st)) {
+            smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
+                        smtpd_cfg.myhostname);
+            smtpd_flush(st);
+            log_info("disconnect: bare <LF> received after %s from %s", st->where, st->namaddr);
+            return;
+        }
+        st->pipelined = stream_pending(cl) > 0;
+        log_debug(1, "< %s: %.*s", st->namaddr, (int)(len > 200 ? 200 : len), line);
+        if (memchr(line, 0, len) != NULL || len == 0) {
+            st->counts[SMTPD_C_UNKNOWN][1]++;
+            smtpd_reply(st, "500 5.5.2 Error: bad syntax");
+            continue;
+        }
+        size_t vlen = strcspn(line, " \t");
+        const char *args = line + vlen;
+        while (*args == ' ' || *args == '\t')
+            args++;
+        enum smtpd_cmd_id id = smtpd_cmd_lookup(line, vlen);
+        if (id == SMTPD_C_UNKNOWN && smtpd_forbidden(line, vlen)) {
+            st->counts[SMTPD_C_UNKNOWN][1]++;
+            log_warn("non-SMTP command from %s: %.100s", st->namaddr, line);
+            smtpd_reply(st, "221 2.7.0 Error: I can break rules, too. Goodbye.");
+            smtpd_flush(st);
+            return;
+        }
+        if (id != SMTPD_C_UNKNOWN && smtpd_group_end(id) && st->pipelined) {
+            log_info("improper command pipelining after %s from %s", smtpd_cmd_verb(id),
+                     st->namaddr);
+            if (smtpd_cfg.forbid_unauth_pipelining) {
+                st->counts[id][1]++;
+                smtpd_reply(st, "554 5.5.0 Error: SMTP protocol synchronization");
+                smtpd_flush(st);
+                return;
+            }
+        }
+        st->counts[id][1]++;
+        st->where = smtpd_cmd_verb(id);
+        enum smtpd_cmd_result r = smtpd_cmd_run(st, id, args);
+        switch (r) {
+        case SMTPD_R_OK:
+            st->counts[id][0]++;
+            break;
+        case SMTPD_R_ERR:
+            break;
+        case SMTPD_R_QUIT:
+            st->counts[id][0]++;
+            smtpd_flush(st);
+            return;
+        case SMTPD_R_CLOSE:
+            smtpd_flush(st);
+            return;
+        case SMTPD_R_GONE:
+            smtpd_log_gone(st);
+            return;
+        }
+    }
+}
+
+static void smtpd_service(struct stream *client)
+{
+    struct smtpd_state st;
+    memset(&st, 0, sizeof(st));
+    st.client = client;
+    st.in_mynetworks = -1;
+    st.where = "CONNECT";
+    st.line = sbuf_new(512);
+    st.reply = sbuf_new(256);
+    stream_set_timeout(client, smtpd_cfg.timeout);
+    smtpd_peer_init(&st);
+    log_info("connect from %s", st.namaddr);
+
+    if (!smtpd_cfg.delay_reject) {
+        struct sbuf *r = sbuf_new(128);
+        if (smtpd_check_client(&st, r) != 0)
+            st.client_reject = xstrdup(sbuf_str(r));
+        sbuf_free(r);
+    }
+    smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
+    smtpd_session(&st);
+
+    smtpd_reset_transaction(&st);
+    smtpd_log_disconnect(&st);
+    xfree(st.helo_name);
+    xfree(st.client_reject);
+    sbuf_free(st.line);
+    sbuf_free(st.reply);
+}
+
+static const struct server_ops smtpd_ops = {
+    .model = SERVER_SINGLE,
+    .pre_jail = smtpd_pre_jail,
+    .service = smtpd_service,
+};
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, &smtpd_ops);
+}

@@ -1,0 +1,601 @@
+/*
+ * smtpd_cmd.c - the SMTP commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY
+ *               ETRN QUIT (and polite refusals for STARTTLS AUTH BDAT)
+ *
+ * Used by: smtpd.c (session loop).
+ * Interface: smtpd_cmd_lookup(), smtpd_cmd_name(), smtpd_cmd_verb(),
+ *            smtpd_cmd_run().
+ * Errors: every failure is answered here with Postfix's reply text and
+ *         enhanced status code, and reported as SMTPD_R_ERR.
+ * Notes: ESMTP parameters: MAIL SIZE BODY RET ENVID SMTPUTF8 AUTH; RCPT
+ *        NOTIFY ORCPT. Envelope records go to cleanup as each command is
+ *        accepted (docs/ipc.md, cleanup).
+ */
+#include "smtpd.h"
+#include "alloc.h"
+#include "attr.h"
+#include "cleanup_clnt.h"
+#include "config.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "qfile.h"
+#include <ctype.h>
+#include <strings.h>
+
+static const struct smtpd_cmd_def {
+    const char *verb;
+    const char *name;
+} smtpd_cmd_defs[SMTPD_C_COUNT] = {
+    [SMTPD_C_HELO] = { "HELO", "helo" },
+    [SMTPD_C_EHLO] = { "EHLO", "ehlo" },
+    [SMTPD_C_STARTTLS] = { "STARTTLS", "starttls" },
+    [SMTPD_C_AUTH] = { "AUTH", "auth" },
+    [SMTPD_C_MAIL] = { "MAIL", "mail" },
+    [SMTPD_C_RCPT] = { "RCPT", "rcpt" },
+    [SMTPD_C_DATA] = { "DATA", "data" },
+    [SMTPD_C_BDAT] = { "BDAT", "bdat" },
+    [SMTPD_C_RSET] = { "RSET", "rset" },
+    [SMTPD_C_NOOP] = { "NOOP", "noop" },
+    [SMTPD_C_VRFY] = { "VRFY", "vrfy" },
+    [SMTPD_C_ETRN] = { "ETRN", "etrn" },
+    [SMTPD_C_QUIT] = { "QUIT", "quit" },
+    [SMTPD_C_UNKNOWN] = { "UNKNOWN", "unknown" },
+};
+
+enum smtpd_cmd_id smtpd_cmd_lookup(const char *verb, size_t len)
+{
+    for (int i = 0; i < SMTPD_C_UNKNOWN; i++) {
+        const char *v = smtpd_cmd_defs[i].verb;
+        if (strlen(v) == len && strncasecmp(v, verb, len) == 0)
+            return (enum smtpd_cmd_id)i;
+    }
+    return SMTPD_C_UNKNOWN;
+}
+
+const char *smtpd_cmd_name(enum smtpd_cmd_id id)
+{
+    return smtpd_cmd_defs[id].name;
+}
+
+const char *smtpd_cmd_verb(enum smtpd_cmd_id id)
+{
+    return smtpd_cmd_defs[id].verb;
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* Next blank-separated word of *p as a new string, or NULL at the end. */
+static char *smtpd_next_word(const char **p)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == 0) {
+        *p = s;
+        return NULL;
+    }
+    size_t n = strcspn(s, " \t");
+    *p = s + n;
+    return xstrndup(s, n);
+}
+
+/* "FROM:" / "TO:" prefix, case-insensitive; returns what follows or NULL. */
+static const char *smtpd_skip_keyword(const char *args, const char *kw)
+{
+    size_t n = strlen(kw);
+    if (strncasecmp(args, kw, n) != 0)
+        return NULL;
+    return args + n;
+}
+
+/* Reply for a stored or fresh rejection (the whole reply line). */
+static enum smtpd_cmd_result smtpd_reply_line(struct smtpd_state *st, const char *line)
+{
+    smtpd_reply(st, "%s", line);
+    return SMTPD_R_ERR;
+}
+
+static bool smtpd_helo_missing(struct smtpd_state *st)
+{
+    return smtpd_cfg.helo_required && st->helo_name == NULL;
+}
+
+/* ---- HELO / EHLO ------------------------------------------------------ */
+
+static void smtpd_set_helo(struct smtpd_state *st, const char *args, bool ehlo)
+{
+    /* Several words collapse into one name, as Postfix does. */
+    struct sbuf *b = sbuf_new(64);
+    const char *p = args;
+    char *w;
+    while ((w = smtpd_next_word(&p)) != NULL) {
+        if (sbuf_len(b))
+            sbuf_addch(b, ' ');
+        sbuf_cat(b, w);
+        xfree(w);
+    }
+    xfree(st->helo_name);
+    st->helo_name = sbuf_detach(b);
+    st->ehlo = ehlo;
+    st->protocol = ehlo ? "ESMTP" : "SMTP";
+    smtpd_reset_transaction(st);
+}
+
+static enum smtpd_cmd_result smtpd_cmd_helo(struct smtpd_state *st, const char *args)
+{
+    if (*args == 0) {
+        smtpd_reply(st, "501 Syntax: HELO hostname");
+        return SMTPD_R_ERR;
+    }
+    smtpd_set_helo(st, args, false);
+    if (!smtpd_cfg.delay_reject && smtpd_check_helo(st, st->reply) != 0)
+        return smtpd_reply_line(st, sbuf_str(st->reply));
+    smtpd_reply(st, "250 %s", smtpd_cfg.myhostname);
+    return SMTPD_R_OK;
+}
+
+static bool smtpd_ehlo_discarded(const char *kw)
+{
+    for (char **p = smtpd_cfg.discard_ehlo; p && *p; p++)
+        if (strcasecmp(*p, kw) == 0)
+            return true;
+    return false;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *args)
+{
+    if (*args == 0) {
+        smtpd_reply(st, "501 Syntax: EHLO hostname");
+        return SMTPD_R_ERR;
+    }
+    smtpd_set_helo(st, args, true);
+    if (!smtpd_cfg.delay_reject && smtpd_check_helo(st, st->reply) != 0)
+        return smtpd_reply_line(st, sbuf_str(st->reply));
+
+    const char *kw[12];
+    size_t n = 0;
+    char size_kw[40];
+    if (smtpd_cfg.msg_size_limit > 0)
+        snprintf(size_kw, sizeof(size_kw), "SIZE %ld", smtpd_cfg.msg_size_limit);
+    else
+        strlcpy(size_kw, "SIZE", sizeof(size_kw));
+    const char *all[] = { "PIPELINING", size_kw, smtpd_cfg.disable_vrfy ? NULL : "VRFY", "ETRN",
+                          "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
+                          smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL };
+    struct sbuf *dropped = sbuf_new(64);
+    for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+        if (all[i] == NULL)
+            continue;
+        char first[32];
+        strlcpy(first, all[i], sizeof(first));
+        first[strcspn(first, " ")] = 0;
+        if (smtpd_ehlo_discarded(first)) {
+            sbuf_catf(dropped, " %s", first);
+            continue;
+        }
+        kw[n++] = all[i];
+    }
+    if (sbuf_len(dropped) && !smtpd_ehlo_discarded("silent-discard"))
+        log_info("discarding EHLO keywords:%s", sbuf_str(dropped));
+    sbuf_free(dropped);
+    smtpd_reply(st, "250%c%s", n ? '-' : ' ', smtpd_cfg.myhostname);
+    for (size_t i = 0; i < n; i++)
+        smtpd_reply(st, "250%c%s", i + 1 < n ? '-' : ' ', kw[i]);
+    return SMTPD_R_OK;
+}
+
+/* ---- MAIL ------------------------------------------------------------- */
+
+static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *args)
+{
+    if (smtpd_helo_missing(st)) {
+        smtpd_reply(st, "503 5.5.1 Error: send HELO/EHLO first");
+        return SMTPD_R_ERR;
+    }
+    if (st->sender) {
+        smtpd_reply(st, "503 5.5.1 Error: nested MAIL command");
+        return SMTPD_R_ERR;
+    }
+    const char *p = smtpd_skip_keyword(args, "FROM:");
+    if (p == NULL) {
+        smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return SMTPD_R_ERR;
+    }
+    struct sbuf *addr = sbuf_new(64);
+    const char *rest = NULL;
+    int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
+    if (r == SMTPD_ADDR_SYNTAX) {
+        sbuf_free(addr);
+        smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return SMTPD_R_ERR;
+    }
+    if (r != SMTPD_ADDR_OK) {
+        sbuf_free(addr);
+        smtpd_reply(st, "501 5.1.7 Bad sender address syntax");
+        return SMTPD_R_ERR;
+    }
+
+    /* ESMTP parameters. */
+    int ret = 0;
+    char *envid = NULL;
+    long size = 0;
+    bool utf8 = false;
+    const char *bad = NULL;     /* whole reply on error */
+    struct sbuf *tmp = sbuf_new(64);
+    char *w;
+    while (bad == NULL && (w = smtpd_next_word(&rest)) != NULL) {
+        char *eq = strchr(w, '=');
+        const char *val = eq ? eq + 1 : NULL;
+        if (eq)
+            *eq = 0;
+        if (strcasecmp(w, "SIZE") == 0 && val) {
+            char *end;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (*val < '0' || *val > '9' || *end)
+                bad = "501 5.5.4 Bad message size syntax";
+            else if (errno == ERANGE || (smtpd_cfg.msg_size_limit > 0 && v > smtpd_cfg.msg_size_limit))
+                bad = "552 5.3.4 Message size exceeds fixed limit";
+            else
+                size = v;
+        } else if (strcasecmp(w, "BODY") == 0 && val) {
+            if (strcasecmp(val, "7BIT") != 0 && strcasecmp(val, "8BITMIME") != 0)
+                bad = "501 5.5.4 Unsupported BODY parameter value";
+        } else if (strcasecmp(w, "RET") == 0 && val) {
+            if (ret)
+                bad = "501 5.5.4 Duplicate RET parameter";
+            else if (strcasecmp(val, "FULL") == 0)
+                ret = DSN_RET_FULL;
+            else if (strcasecmp(val, "HDRS") == 0)
+                ret = DSN_RET_HDRS;
+            else
+                bad = "501 5.5.4 Bad RET parameter syntax";
+        } else if (strcasecmp(w, "ENVID") == 0 && val) {
+            if (envid)
+                bad = "501 5.5.4 Duplicate ENVID parameter";
+            else if (*val == 0 || strlen(val) > 100 || smtpd_xtext_decode(tmp, val) < 0)
+                bad = "501 5.5.4 Bad ENVID parameter syntax";
+            else
+                envid = xstrdup(sbuf_str(tmp));
+        } else if (strcasecmp(w, "SMTPUTF8") == 0 && val == NULL && smtpd_cfg.smtputf8_enable) {
+            utf8 = true;
+        } else if (strcasecmp(w, "AUTH") == 0 && val) {
+            /* XXX: no SASL yet; AUTH= is ignored as RFC 4954 allows. */
+        } else {
+            if (eq)
+                *eq = '=';
+            sbuf_printf(tmp, "555 5.5.4 Unsupported option: %s", w);
+            smtpd_reply(st, "%s", sbuf_str(tmp));
+            xfree(w);
+            xfree(envid);
+            sbuf_free(tmp);
+            sbuf_free(addr);
+            return SMTPD_R_ERR;
+        }
+        xfree(w);
+    }
+    sbuf_free(tmp);
+    if (bad) {
+        xfree(envid);
+        sbuf_free(addr);
+        smtpd_reply(st, "%s", bad);
+        return SMTPD_R_ERR;
+    }
+    if (st->client_reject) {
+        xfree(envid);
+        sbuf_free(addr);
+        return smtpd_reply_line(st, st->client_reject);
+    }
+    st->sender = sbuf_detach(addr);
+    st->dsn_ret = ret;
+    st->dsn_envid = envid;
+    st->declared_size = size;
+    st->smtputf8 = utf8;
+    if (!smtpd_cfg.delay_reject && smtpd_check_mail(st, st->reply) != 0) {
+        smtpd_reply(st, "%s", sbuf_str(st->reply));
+        smtpd_reset_transaction(st);
+        return SMTPD_R_ERR;
+    }
+    if (!smtpd_cfg.delay_open && !smtpd_open_cleanup(st)) {
+        smtpd_reset_transaction(st);
+        return SMTPD_R_ERR;
+    }
+    smtpd_reply(st, "250 2.1.0 Ok");
+    return SMTPD_R_OK;
+}
+
+/* ---- RCPT ------------------------------------------------------------- */
+
+static int smtpd_parse_notify(const char *val)
+{
+    if (strcasecmp(val, "NEVER") == 0)
+        return DSN_NOTIFY_NEVER;
+    int flags = 0;
+    const char *p = val;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 7 && strncasecmp(p, "SUCCESS", 7) == 0)
+            flags |= DSN_NOTIFY_SUCCESS;
+        else if (n == 7 && strncasecmp(p, "FAILURE", 7) == 0)
+            flags |= DSN_NOTIFY_FAILURE;
+        else if (n == 5 && strncasecmp(p, "DELAY", 5) == 0)
+            flags |= DSN_NOTIFY_DELAY;
+        else
+            return -1;
+        p += n;
+        if (*p == ',' && *++p == 0)
+            return -1;
+    }
+    return flags ? flags : -1;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *args)
+{
+    if (st->sender == NULL) {
+        smtpd_reply(st, "503 5.5.1 Error: need MAIL command");
+        return SMTPD_R_ERR;
+    }
+    const char *p = smtpd_skip_keyword(args, "TO:");
+    if (p == NULL) {
+        smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return SMTPD_R_ERR;
+    }
+    struct sbuf *addr = sbuf_new(64);
+    const char *rest = NULL;
+    int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
+    if (r == SMTPD_ADDR_SYNTAX) {
+        sbuf_free(addr);
+        smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return SMTPD_R_ERR;
+    }
+    if (r != SMTPD_ADDR_OK || sbuf_len(addr) == 0) {
+        sbuf_free(addr);
+        while (*p == ' ')
+            p++;
+        log_warn("Illegal address syntax from %s in RCPT command: %.100s", st->namaddr, p);
+        smtpd_reply(st, "501 5.1.3 Bad recipient address syntax");
+        return SMTPD_R_ERR;
+    }
+    if (st->rcpt_count >= smtpd_cfg.rcpt_limit) {
+        sbuf_free(addr);
+        smtpd_reply(st, "452 4.5.3 Error: too many recipients");
+        return SMTPD_R_ERR;
+    }
+    int notify = 0;
+    char *orcpt = NULL;
+    const char *bad = NULL;
+    struct sbuf *tmp = sbuf_new(64);
+    char *w;
+    while (bad == NULL && (w = smtpd_next_word(&rest)) != NULL) {
+        char *eq = strchr(w, '=');
+        if (eq && eq - w == 6 && strncasecmp(w, "NOTIFY", 6) == 0) {
+            int f = notify ? -1 : smtpd_parse_notify(eq + 1);
+            if (f < 0)
+                bad = "501 5.5.4 Error: Bad NOTIFY parameter syntax";
+            else
+                notify = f;
+        } else if (eq && eq - w == 5 && strncasecmp(w, "ORCPT", 5) == 0) {
+            const char *semi = strchr(eq + 1, ';');
+            if (orcpt || semi == NULL || semi == eq + 1 || strlen(eq + 1) > 500
+                || smtpd_xtext_decode(tmp, semi + 1) < 0 || sbuf_len(tmp) == 0)
+                bad = "501 5.5.4 Error: Bad ORCPT parameter syntax";
+            else {
+                struct sbuf *o = sbuf_new(64);
+                sbuf_append(o, eq + 1, (size_t)(semi - eq));
+                sbuf_cat(o, sbuf_str(tmp));
+                orcpt = sbuf_detach(o);
+            }
+        } else {
+            sbuf_printf(tmp, "555 5.5.4 Unsupported option: %s", w);
+            smtpd_reply(st, "%s", sbuf_str(tmp));
+            xfree(w);
+            xfree(orcpt);
+            sbuf_free(tmp);
+            sbuf_free(addr);
+            return SMTPD_R_ERR;
+        }
+        xfree(w);
+    }
+    sbuf_free(tmp);
+    if (bad) {
+        xfree(orcpt);
+        sbuf_free(addr);
+        smtpd_reply(st, "%s", bad);
+        return SMTPD_R_ERR;
+    }
+    enum smtpd_cmd_result res = SMTPD_R_ERR;
+    if (st->client_reject)
+        smtpd_reply(st, "%s", st->client_reject);
+    else if (smtpd_check_rcpt(st, sbuf_str(addr), st->reply) != 0)
+        smtpd_reply(st, "%s", sbuf_str(st->reply));
+    else if (smtpd_open_cleanup(st)) {
+        struct cleanup_clnt *c = st->cleanup;
+        if (orcpt)
+            cleanup_recs(c, REC_DSN_ORCPT, orcpt);
+        else {
+            struct sbuf *q = sbuf_new(64);
+            smtpd_addr_quote(q, sbuf_str(addr));
+            cleanup_recf(c, REC_DSN_ORCPT, "rfc822;%s", sbuf_str(q));
+            sbuf_free(q);
+        }
+        if (notify)
+            cleanup_recf(c, REC_DSN_NOTIFY, "%d", notify);
+        cleanup_recs(c, REC_RCPT, sbuf_str(addr));
+        if (st->rcpt_count++ == 0)
+            st->first_rcpt = xstrdup(sbuf_str(addr));
+        smtpd_reply(st, "250 2.1.5 Ok");
+        res = SMTPD_R_OK;
+    }
+    xfree(orcpt);
+    sbuf_free(addr);
+    return res;
+}
+
+/* ---- DATA RSET NOOP QUIT ---------------------------------------------- */
+
+static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *args)
+{
+    if (*args) {
+        smtpd_reply(st, "501 5.5.4 Syntax: DATA");
+        return SMTPD_R_ERR;
+    }
+    if (st->sender == NULL) {
+        smtpd_reply(st, "503 5.5.1 Error: need RCPT command");
+        return SMTPD_R_ERR;
+    }
+    if (st->rcpt_count == 0 || st->cleanup == NULL) {
+        smtpd_reply(st, "554 5.5.1 Error: no valid recipients");
+        return SMTPD_R_ERR;
+    }
+    if (smtpd_check_data(st, st->reply) != 0)
+        return smtpd_reply_line(st, sbuf_str(st->reply));
+    smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
+    if (!smtpd_flush(st))
+        return SMTPD_R_GONE;
+    return smtpd_data_receive(st);
+}
+
+static enum smtpd_cmd_result smtpd_cmd_rset(struct smtpd_state *st, const char *args)
+{
+    if (*args) {
+        smtpd_reply(st, "501 5.5.4 Syntax: RSET");
+        return SMTPD_R_ERR;
+    }
+    smtpd_reset_transaction(st);
+    smtpd_reply(st, "250 2.0.0 Ok");
+    return SMTPD_R_OK;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_noop(struct smtpd_state *st, const char *args)
+{
+    (void)args;
+    smtpd_reply(st, "250 2.0.0 Ok");
+    return SMTPD_R_OK;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_quit(struct smtpd_state *st, const char *args)
+{
+    (void)args;
+    smtpd_reply(st, "221 2.0.0 Bye");
+    return SMTPD_R_QUIT;
+}
+
+/* ---- VRFY ETRN -------------------------------------------------------- */
+
+static enum smtpd_cmd_result smtpd_cmd_vrfy(struct smtpd_state *st, const char *args)
+{
+    if (smtpd_cfg.disable_vrfy) {
+        smtpd_reply(st, "502 5.5.1 VRFY command is disabled");
+        return SMTPD_R_ERR;
+    }
+    if (smtpd_helo_missing(st)) {
+        smtpd_reply(st, "503 5.5.1 Error: send HELO/EHLO first");
+        return SMTPD_R_ERR;
+    }
+    if (*args == 0) {
+        smtpd_reply(st, "501 5.5.4 Syntax: VRFY address [SMTPUTF8]");
+        return SMTPD_R_ERR;
+    }
+    struct sbuf *addr = sbuf_new(64);
+    const char *rest = NULL;
+    int r = smtpd_addr_parse(args, false, addr, &rest);
+    if (r != SMTPD_ADDR_OK || sbuf_len(addr) == 0
+        || (*rest && strcasecmp(rest, "SMTPUTF8") != 0)) {
+        sbuf_free(addr);
+        smtpd_reply(st, "501 5.1.3 Bad recipient address syntax");
+        return SMTPD_R_ERR;
+    }
+    enum smtpd_cmd_result res = SMTPD_R_ERR;
+    if (st->client_reject)
+        smtpd_reply(st, "%s", st->client_reject);
+    else if (smtpd_check_vrfy(st, sbuf_str(addr), st->reply) != 0)
+        smtpd_reply(st, "%s", sbuf_str(st->reply));
+    else {
+        struct sbuf *q = sbuf_new(64);
+        smtpd_addr_quote(q, sbuf_str(addr));
+        smtpd_reply(st, "252 2.0.0 %s", sbuf_str(q));
+        sbuf_free(q);
+        res = SMTPD_R_OK;
+    }
+    sbuf_free(addr);
+    return res;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_etrn(struct smtpd_state *st, const char *args)
+{
+    if (st->helo_name == NULL) {
+        smtpd_reply(st, "503 Error: send HELO/EHLO first");
+        return SMTPD_R_ERR;
+    }
+    if (st->sender) {
+        smtpd_reply(st, "503 Error: MAIL transaction in progress");
+        return SMTPD_R_ERR;
+    }
+    if (*args == 0 || strchr(args, ' ')) {
+        smtpd_reply(st, "500 Syntax: ETRN domain");
+        return SMTPD_R_ERR;
+    }
+    if (st->client_reject)
+        return smtpd_reply_line(st, st->client_reject);
+    const char *site = args[0] == '@' || args[0] == '#' ? args + 1 : args;
+    /* XXX: fast_flush_domains is not checked yet; the flush service decides. */
+    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_FLUSH, MAIL_PROTO_FLUSH);
+    long status = -1;
+    if (s) {
+        struct attr_list *l = attr_list_new();
+        if (attr_send(s, "request", "send_site", "site", site, (char *)NULL) == 0
+            && attr_read(s, l) == 0 && attr_get_long(l, "status", &status) < 0)
+            status = -1;
+        attr_list_free(l);
+        stream_close(s);
+    }
+    if (status != 0) {
+        smtpd_reply(st, "458 Unable to queue messages");
+        return SMTPD_R_ERR;
+    }
+    smtpd_reply(st, "250 Queuing started");
+    return SMTPD_R_OK;
+}
+
+/* ---- not offered ------------------------------------------------------ */
+
+static enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *args)
+{
+    (void)args;
+    smtpd_reply(st, "502 5.5.1 Error: command not implemented");
+    return SMTPD_R_ERR;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_auth(struct smtpd_state *st, const char *args)
+{
+    (void)args;
+    smtpd_reply(st, "503 5.5.1 Error: authentication not enabled");
+    return SMTPD_R_ERR;
+}
+
+static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const char *args)
+{
+    (void)args;
+    smtpd_reply(st, "500 5.5.2 Error: command not recognized");
+    return SMTPD_R_ERR;
+}
+
+enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id, const char *args)
+{
+    switch (id) {
+    case SMTPD_C_HELO: return smtpd_cmd_helo(st, args);
+    case SMTPD_C_EHLO: return smtpd_cmd_ehlo(st, args);
+    case SMTPD_C_STARTTLS: return smtpd_cmd_starttls(st, args);
+    case SMTPD_C_AUTH: return smtpd_cmd_auth(st, args);
+    case SMTPD_C_MAIL: return smtpd_cmd_mail(st, args);
+    case SMTPD_C_RCPT: return smtpd_cmd_rcpt(st, args);
+    case SMTPD_C_DATA: return smtpd_cmd_data(st, args);
+    case SMTPD_C_BDAT: return smtpd_cmd_starttls(st, args);    /* CHUNKING not offered */
+    case SMTPD_C_RSET: return smtpd_cmd_rset(st, args);
+    case SMTPD_C_NOOP: return smtpd_cmd_noop(st, args);
+    case SMTPD_C_VRFY: return smtpd_cmd_vrfy(st, args);
+    case SMTPD_C_ETRN: return smtpd_cmd_etrn(st, args);
+    case SMTPD_C_QUIT: return smtpd_cmd_quit(st, args);
+    default: return smtpd_cmd_unknown(st, args);
+    }
+}

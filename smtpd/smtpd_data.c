@@ -1,0 +1,200 @@
+/*
+ * smtpd_data.c - receive the message after "354" and stream it to cleanup
+ *
+ * Used by: smtpd_cmd.c (DATA).
+ * Interface: smtpd_data_receive(), smtpd_format_date().
+ * Errors: a client that goes away or times out aborts the cleanup stream
+ *         (cleanup removes the file); size and write problems are answered
+ *         only after the whole message has been read, so the dialogue
+ *         stays in step.
+ * Notes: the message ends only at CR LF "." CR LF: a "." line counts only
+ *        when the previous line ended in CR LF, and a line ending in a bare
+ *        LF is never an end (no SMTP smuggling). With
+ *        smtpd_forbid_bare_newline a bare LF is refused outright and the
+ *        session closed. Lines longer than line_length_limit go to cleanup
+ *        as L records followed by a final N record: split, never cut.
+ *        We add our Received: header first. The reply is 250 only after
+ *        cleanup_finish() says the queue file is safely on disk.
+ */
+#include "smtpd.h"
+#include "cleanup_clnt.h"
+#include "log.h"
+#include "mynetworks.h"
+#include "qfile.h"
+
+#define SMTPD_SEG_PARTIAL 0     /* a piece of a longer line */
+#define SMTPD_SEG_CRLF 1        /* line ended with CR LF (CR removed) */
+#define SMTPD_SEG_LF 2          /* line ended with a bare LF */
+
+/* Reads one line or up to max bytes of it into buf. A CR at the cut is
+ * kept for the next piece so that CR LF is never split. Returns
+ * SMTPD_SEG_* or a STREAM_E_* code. */
+static int smtpd_data_read(struct stream *s, struct sbuf *buf, size_t max)
+{
+    sbuf_reset(buf);
+    for (;;) {
+        int c = stream_getc(s);
+        if (c < 0)
+            return c;
+        size_t len = sbuf_len(buf);
+        if (c == '\n') {
+            if (len > 0 && sbuf_str(buf)[len - 1] == '\r') {
+                sbuf_truncate(buf, len - 1);
+                return SMTPD_SEG_CRLF;
+            }
+            return SMTPD_SEG_LF;
+        }
+        sbuf_addch(buf, c);
+        len++;
+        if (len >= max && (c != '\r' || len >= 2 * max))
+            return SMTPD_SEG_PARTIAL;
+    }
+}
+
+void smtpd_format_date(struct sbuf *out, time_t when)
+{
+    struct tm tm;
+    char buf[128];
+    localtime_r(&when, &tm);
+    if (strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
+        strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 +0000 (UTC)", sizeof(buf));
+    sbuf_set(out, buf);
+}
+
+static void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    struct sbuf *date = sbuf_new(64);
+    struct sbuf *h = sbuf_new(256);
+    smtpd_format_date(date, time(NULL));
+    sbuf_printf(h, "Received: from %s (%s [%s])", st->helo_name ? st->helo_name : st->name,
+                st->name, st->rfc_addr);
+    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    sbuf_printf(h, "\tby %s (%s) with %s id %s%s", smtpd_cfg.myhostname, smtpd_cfg.mail_name,
+                st->protocol ? st->protocol : "SMTP", st->queue_id,
+                st->rcpt_count == 1 ? "" : ";");
+    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    if (st->rcpt_count == 1) {
+        struct sbuf *q = sbuf_new(64);
+        smtpd_addr_quote(q, st->first_rcpt);
+        sbuf_printf(h, "\tfor <%s>; %s", sbuf_str(q), sbuf_str(date));
+        sbuf_free(q);
+    } else
+        sbuf_printf(h, "\t%s", sbuf_str(date));
+    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    sbuf_free(h);
+    sbuf_free(date);
+}
+
+/* Reply code and text for a cleanup verdict. */
+static void smtpd_data_status_reply(struct smtpd_state *st, int status, const char *reason,
+                                    struct sbuf *out)
+{
+    int code;
+    const char *dflt;
+    if (status & CLEANUP_STAT_BAD) {
+        code = 451;
+        dflt = "4.3.0 Error: internal error";
+    } else if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_PROXY | CLEANUP_STAT_DEFER)) {
+        code = 451;
+        dflt = "4.3.0 Error: queue file write error";
+    } else if (status & CLEANUP_STAT_SIZE) {
+        code = 552;
+        dflt = "5.3.4 Message size exceeds fixed limit";
+    } else if (status & CLEANUP_STAT_HOPS) {
+        code = 554;
+        dflt = "5.4.0 Error: too many hops";
+    } else if (status & CLEANUP_STAT_CONT) {
+        code = 554;
+        dflt = "5.7.1 Error: message content rejected";
+    } else if (status & CLEANUP_STAT_RCPT) {
+        code = 554;
+        dflt = "5.5.1 Error: no valid recipients";
+    } else {
+        code = 451;
+        dflt = "4.3.0 Error: internal error";
+    }
+    /* Use cleanup's text when its enhanced code agrees with our class. */
+    if (reason && reason[0] == (code >= 500 ? '5' : '4') && reason[1] == '.')
+        sbuf_printf(out, "%d %s", code, reason);
+    else
+        sbuf_printf(out, "%d %s", code, dflt);
+    (void)st;
+}
+
+enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
+{
+    struct cleanup_clnt *c = st->cleanup;
+    struct sbuf *seg = sbuf_new(smtpd_cfg.line_limit + 2);
+    bool forbid_lf = smtpd_cfg.forbid_bare_lf
+                     && mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) != 1;
+    bool too_big = false, write_err = false;
+    bool line_start = true, prev_crlf = true;
+    size_t content = 0;     /* stored bytes: line text plus one per line end */
+
+    st->where = "DATA";
+    st->data_bytes = 0;
+    if (cleanup_rec(c, REC_MESG, "", 0) < 0)
+        write_err = true;
+    smtpd_data_received(st, c);
+
+    for (;;) {
+        int r = smtpd_data_read(st->client, seg, smtpd_cfg.line_limit);
+        if (r < 0) {
+            sbuf_free(seg);
+            smtpd_reset_transaction(st);
+            return SMTPD_R_GONE;
+        }
+        size_t len = sbuf_len(seg);
+        const char *text = sbuf_str(seg);
+        st->data_bytes += len + (r == SMTPD_SEG_CRLF ? 2 : r == SMTPD_SEG_LF ? 1 : 0);
+        if (r == SMTPD_SEG_LF && forbid_lf) {
+            sbuf_free(seg);
+            smtpd_reset_transaction(st);
+            smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
+                        smtpd_cfg.myhostname);
+            log_info("disconnect: bare <LF> received after DATA (%zu bytes) from %s",
+                     st->data_bytes, st->namaddr);
+            return SMTPD_R_CLOSE;
+        }
+        if (line_start && prev_crlf && r == SMTPD_SEG_CRLF && len == 1 && text[0] == '.')
+            break;
+        if (line_start && len > 0 && text[0] == '.') {     /* undo dot-stuffing */
+            text++;
+            len--;
+        }
+        content += len + (r == SMTPD_SEG_PARTIAL ? 0 : 1);
+        if (!too_big && smtpd_cfg.msg_size_limit > 0
+            && content > (size_t)smtpd_cfg.msg_size_limit)
+            too_big = true;
+        if (!too_big && !write_err
+            && cleanup_rec(c, r == SMTPD_SEG_PARTIAL ? REC_CONT : REC_NORM, text, len) < 0)
+            write_err = true;
+        line_start = r != SMTPD_SEG_PARTIAL;
+        if (line_start)
+            prev_crlf = r == SMTPD_SEG_CRLF;
+    }
+    sbuf_free(seg);
+
+    struct sbuf *reply = sbuf_new(128);
+    enum smtpd_cmd_result res = SMTPD_R_ERR;
+    if (too_big || write_err) {
+        sbuf_set(reply, too_big ? "552 5.3.4 Message size exceeds fixed limit"
+                                : "451 4.3.0 Error: queue file write error");
+    } else {
+        struct sbuf *reason = sbuf_new(64);
+        st->cleanup = NULL;     /* cleanup_finish frees it */
+        int status = cleanup_finish(c, reason);
+        if (status == CLEANUP_STAT_OK) {
+            sbuf_printf(reply, "250 2.0.0 Ok: queued as %s", st->queue_id);
+            res = SMTPD_R_OK;
+        } else
+            smtpd_data_status_reply(st, status, sbuf_str(reason), reply);
+        sbuf_free(reason);
+    }
+    if (res != SMTPD_R_OK)
+        smtpd_log_reject(st, "reject", "END-OF-MESSAGE", sbuf_str(reply), NULL);
+    smtpd_reset_transaction(st);
+    smtpd_reply(st, "%s", sbuf_str(reply));
+    sbuf_free(reply);
+    return res;
+}

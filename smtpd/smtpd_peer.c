@@ -1,0 +1,95 @@
+/*
+ * smtpd_peer.c - who is the client: address, port and verified name
+ *
+ * Used by: smtpd.c at the start of each session.
+ * Interface: smtpd_peer_init().
+ * Errors: lookup failures only make the name "unknown"; a name whose
+ *         forward lookup does not give the address back is logged and not
+ *         trusted (Postfix's "does not resolve to address" check).
+ * Notes: smtpd_peername_lookup = no skips DNS entirely. A stream that is
+ *        not a socket (smtpd -S on a pipe) is treated as localhost[127.0.0.1].
+ */
+#include "smtpd.h"
+#include "config.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <strings.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+/* True when name is a plausible host name (letters, digits, '-', '.'). */
+static bool smtpd_peer_valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 255)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_'))
+            return false;
+    /* A name that parses as a numeric address is a lie. */
+    unsigned char buf[16];
+    return inet_pton(AF_INET, name, buf) != 1 && inet_pton(AF_INET6, name, buf) != 1;
+}
+
+/* Forward-confirms name against the numeric address. */
+static bool smtpd_peer_confirm(const char *name, const char *addr)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0)
+        return false;
+    bool found = false;
+    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
+        char buf[INET6_ADDRSTRLEN];
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf), NULL, 0, NI_NUMERICHOST)
+            == 0)
+            found = strcasecmp(buf, addr) == 0;
+    }
+    freeaddrinfo(res);
+    return found;
+}
+
+void smtpd_peer_init(struct smtpd_state *st)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = stream_fd(st->client);
+
+    strlcpy(st->name, "unknown", sizeof(st->name));
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0
+        || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        strlcpy(st->addr, "127.0.0.1", sizeof(st->addr));
+        strlcpy(st->name, "localhost", sizeof(st->name));
+        st->port = 0;
+    } else {
+        char host[INET6_ADDRSTRLEN], serv[16];
+        if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
+                        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+            strlcpy(host, "unknown", sizeof(host));
+        /* Report IPv4-mapped IPv6 clients as IPv4. */
+        if (strncasecmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.'))
+            memmove(host, host + 7, strlen(host + 7) + 1);
+        strlcpy(st->addr, host, sizeof(st->addr));
+        st->port = (int)strtol(serv, NULL, 10);
+        if (smtpd_cfg.peername_lookup) {
+            char name[NI_MAXHOST];
+            if (getnameinfo((struct sockaddr *)&ss, len, name, sizeof(name), NULL, 0,
+                            NI_NAMEREQD) == 0) {
+                if (!smtpd_peer_valid_name(name))
+                    log_warn("numeric or malformed hostname: %.100s for %s", name, st->addr);
+                else if (!smtpd_peer_confirm(name, st->addr))
+                    log_warn("hostname %s does not resolve to address %s", name, st->addr);
+                else
+                    strlcpy(st->name, name, sizeof(st->name));
+            }
+        }
+    }
+    if (strchr(st->addr, ':'))
+        snprintf(st->rfc_addr, sizeof(st->rfc_addr), "IPv6:%s", st->addr);
+    else
+        strlcpy(st->rfc_addr, st->addr, sizeof(st->rfc_addr));
+    snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]", st->name, st->addr);
+}

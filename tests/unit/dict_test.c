@@ -1,0 +1,413 @@
+/*
+ * dict_test.c - unit tests for the lookup table types and the .db format
+ *
+ * Used by: make unit / tests/run-unit.
+ * Interface: main() (tests/harness.h: FAIL lines, then "N passed, M failed").
+ * Notes: works in a fresh temporary directory; warnings are captured in a
+ *        log file there and searched for "file:line:" messages.
+ */
+#include "dict.h"
+#include "dict_db.h"
+#include "alloc.h"
+#include "harness.h"
+#include "log.h"
+#include "sbuf.h"
+
+#include <sys/stat.h>
+
+static char t_dir[256];
+static char t_log[300];
+
+#define CHECK(cond, what) harness_report((cond), __FILE__, __LINE__, (what))
+
+static bool streq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static char *path_of(const char *name)
+{
+    static char buf[4][400];
+    static int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof(buf[i]), "%s/%s", t_dir, name);
+    return buf[i];
+}
+
+static void write_file(const char *name, const char *text)
+{
+    FILE *fp = fopen(path_of(name), "w");
+    if (fp == NULL || fputs(text, fp) < 0 || fclose(fp) != 0) {
+        perror(name);
+        exit(2);
+    }
+}
+
+/* True when the captured log contains s. */
+static bool log_has(const char *s)
+{
+    FILE *fp = fopen(t_log, "r");
+    char line[4096];
+    bool found = false;
+    if (fp == NULL)
+        return false;
+    while (!found && fgets(line, sizeof(line), fp))
+        found = strstr(line, s) != NULL;
+    fclose(fp);
+    return found;
+}
+
+static const char *lookup1(const char *spec, const char *key, int flags)
+{
+    static char out[1024];
+    struct dict *d = dict_open(spec, flags);
+    if (d == NULL)
+        return "<open failed>";
+    const char *v = dict_lookup(d, key);
+    if (v == NULL)
+        snprintf(out, sizeof(out), dict_error(d) ? "<error>" : "<none>");
+    else
+        snprintf(out, sizeof(out), "%s", v);
+    dict_close(d);
+    return out;
+}
+
+static int count_walk(const char *k, const char *v, void *ctx)
+{
+    struct sbuf *b = ctx;
+    sbuf_catf(b, "%s=%s;", k, v);
+    return 0;
+}
+
+static void build_db(const char *src_name, const char *text, bool fold)
+{
+    char dbpath[512];
+    write_file(src_name, text);
+    snprintf(dbpath, sizeof(dbpath), "%s.db", path_of(src_name));
+    struct dict_db_builder *b = dict_db_builder_new();
+    if (dict_db_load_source(b, path_of(src_name), false, fold, false, false) < 0 ||
+        dict_db_builder_write(b, dbpath, fold ? DICT_DB_F_FOLDED : 0, 0644, (uid_t)-1,
+                              (gid_t)-1) < 0) {
+        fprintf(stderr, "build %s failed\n", src_name);
+        exit(2);
+    }
+    dict_db_builder_free(b);
+}
+
+static void test_hash(void)
+{
+    char spec[512];
+    build_db("h1", "# comment\nalice  Alice Smith\nBob bob@example.org\ncarol\n  multi line\n"
+                   "alice duplicate\nlonely\n",
+             true);
+    CHECK(log_has("h1:6: duplicate entry: \"alice\""), "hash: duplicate key warned with file:line");
+    CHECK(log_has("h1:7: expected format"), "hash: key without value warned with file:line");
+    snprintf(spec, sizeof(spec), "hash:%s", path_of("h1"));
+    CHECK(streq(lookup1(spec, "ALICE", DICT_F_FOLD), "Alice Smith"), "hash: folded lookup, first kept");
+    CHECK(streq(lookup1(spec, "bob", DICT_F_FOLD), "bob@example.org"), "hash: key folded at build");
+    CHECK(streq(lookup1(spec, "carol", DICT_F_FOLD), "multi line"), "hash: continuation line");
+    CHECK(streq(lookup1(spec, "nobody", DICT_F_FOLD), "<none>"), "hash: missing key not found");
+    snprintf(spec, sizeof(spec), "btree:%s", path_of("h1"));
+    CHECK(streq(lookup1(spec, "alice", DICT_F_FOLD), "Alice Smith"), "btree: same file format");
+
+    struct dict *d;
+    snprintf(spec, sizeof(spec), "hash:%s", path_of("h1"));
+    d = dict_open(spec, DICT_F_FOLD);
+    struct sbuf *all = sbuf_new(64);
+    CHECK(d && dict_sequence(d, count_walk, all) == 0 &&
+              streq(sbuf_str(all), "alice=Alice Smith;bob=bob@example.org;carol=multi line;"),
+          "hash: sequence lists entries in key order");
+    /* Rebuilt file is picked up on the next lookup. */
+    build_db("h1", "alice changed\n", true);
+    CHECK(d && streq(dict_lookup(d, "alice"), "changed"), "hash: re-opened after rebuild");
+    CHECK(d && dict_lookup(d, "bob") == NULL, "hash: rebuilt file replaces old entries");
+    dict_close(d);
+    sbuf_free(all);
+
+    snprintf(spec, sizeof(spec), "hash:%s", path_of("does-not-exist"));
+    CHECK(dict_open(spec, DICT_F_FOLD) == NULL, "hash: missing .db fails to open");
+    CHECK(log_has("does-not-exist.db"), "hash: open error names the .db file");
+
+    /* Many keys: binary search over a bigger index. */
+    struct sbuf *big = sbuf_new(1 << 16);
+    for (int i = 0; i < 5000; i++)
+        sbuf_catf(big, "key%d value%d\n", i, i * 7);
+    build_db("big", sbuf_str(big), true);
+    snprintf(spec, sizeof(spec), "hash:%s", path_of("big"));
+    d = dict_open(spec, DICT_F_FOLD);
+    bool allok = d != NULL;
+    for (int i = 0; allok && i < 5000; i += 37) {
+        char k[32], v[32];
+        snprintf(k, sizeof(k), "key%d", i);
+        snprintf(v, sizeof(v), "value%d", i * 7);
+        allok = streq(dict_lookup(d, k), v);
+    }
+    CHECK(allok && dict_lookup(d, "key5000") == NULL, "hash: 5000 keys found by binary search");
+    dict_close(d);
+    sbuf_free(big);
+}
+
+static void copy_prefix(const char *from, const char *to, size_t n, long flip_at)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int c;
+    long i = 0;
+    while (in && out && (size_t)i < n && (c = fgetc(in)) != EOF) {
+        if (i == flip_at)
+            c ^= 0x5a;
+        fputc(c, out);
+        i++;
+    }
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+}
+
+static void test_db_corruption(void)
+{
+    char good[512], bad[512];
+    struct stat st;
+    struct sbuf *err = sbuf_new(64);
+
+    build_db("c1", "one 1\ntwo 2\nthree 3\nfour 4\n", true);
+    snprintf(good, sizeof(good), "%s.db", path_of("c1"));
+    snprintf(bad, sizeof(bad), "%s.db", path_of("cbad"));
+    stat(good, &st);
+
+    /* Every truncation is rejected at open. */
+    bool all_rejected = true;
+    for (size_t n = 0; n < (size_t)st.st_size; n++) {
+        copy_prefix(good, bad, n, -1);
+        struct dict_db *db = dict_db_open(bad, err);
+        if (db != NULL) {
+            all_rejected = false;
+            dict_db_close(db);
+        }
+    }
+    CHECK(all_rejected, "db: every truncated file is rejected");
+    char spec[512];
+    snprintf(spec, sizeof(spec), "hash:%s", path_of("cbad"));
+    copy_prefix(good, bad, (size_t)st.st_size - 3, -1);
+    CHECK(dict_open(spec, DICT_F_FOLD) == NULL, "db: truncated file makes dict_open fail");
+
+    /* Flipping any single byte either is rejected or leaves a readable file
+     * whose lookups stay in bounds (the sanitizer build checks the latter). */
+    bool header_rejected = true, survived = true;
+    for (long i = 0; i < (long)st.st_size; i++) {
+        copy_prefix(good, bad, (size_t)st.st_size, i);
+        struct dict_db *db = dict_db_open(bad, err);
+        if (db == NULL)
+            continue;
+        if (i < DICT_DB_HEADER_SIZE)
+            header_rejected = false;
+        const char *v;
+        const char *keys[] = { "one", "two", "three", "four", "five", "" };
+        for (size_t k = 0; k < ARRAY_LEN(keys); k++)
+            (void)dict_db_get(db, keys[k], strlen(keys[k]), &v);
+        for (size_t k = 0; k < dict_db_count(db); k++) {
+            const char *kk, *vv;
+            dict_db_entry(db, k, &kk, &vv);
+            survived &= strlen(kk) < (size_t)st.st_size && strlen(vv) < (size_t)st.st_size;
+        }
+        dict_db_close(db);
+    }
+    CHECK(header_rejected, "db: any header byte change is rejected (checksum)");
+    CHECK(survived, "db: corrupted records never lead out of bounds");
+
+    write_file("cbad.db", "PSTRNDB\nthis is not a table at all, but long enough for a header.....");
+    CHECK(dict_db_open(bad, err) == NULL && strstr(sbuf_str(err), "cbad.db") != NULL,
+          "db: garbage after the magic is rejected, naming the file");
+    write_file("cbad.db", "");
+    CHECK(dict_db_open(bad, err) == NULL, "db: empty file rejected");
+    sbuf_free(err);
+}
+
+static void test_texthash(void)
+{
+    char spec[512];
+    write_file("th", "Key1 value one\n# c\nkey2\tvalue\n\tcontinued\nkey1 second\n");
+    snprintf(spec, sizeof(spec), "texthash:%s", path_of("th"));
+    CHECK(streq(lookup1(spec, "KEY1", DICT_F_FOLD), "value one"), "texthash: folded, first kept");
+    CHECK(streq(lookup1(spec, "key2", DICT_F_FOLD), "value\tcontinued"), "texthash: continuation");
+    CHECK(log_has("th:5: duplicate entry"), "texthash: duplicate warned");
+    write_file("al", "Postmaster: root\nlist: a, b,\n   c\n\"x y\": z\nbad line\n");
+    snprintf(spec, sizeof(spec), "texthash:%s", path_of("al"));
+    CHECK(streq(lookup1(spec, "postmaster", DICT_F_FOLD | DICT_F_ALIAS), "root"),
+          "texthash: alias format with DICT_F_ALIAS");
+    CHECK(streq(lookup1(spec, "list", DICT_F_FOLD | DICT_F_ALIAS), "a, b,   c"),
+          "texthash: alias continuation kept as written");
+    CHECK(streq(lookup1(spec, "\"x y\"", DICT_F_FOLD | DICT_F_ALIAS), "z"),
+          "texthash: quoted alias name");
+    CHECK(log_has("al:5: need name:value pair"), "texthash: bad alias line warned");
+    snprintf(spec, sizeof(spec), "texthash:%s", path_of("missing"));
+    CHECK(dict_open(spec, DICT_F_FOLD) == NULL, "texthash: missing file fails to open");
+}
+
+static void test_simple(void)
+{
+    CHECK(streq(lookup1("static:OK", "anything", DICT_F_FOLD), "OK"), "static: value");
+    CHECK(streq(lookup1("static:{ text with spaces }", "x", DICT_F_FOLD), "text with spaces"),
+          "static: braces");
+    CHECK(dict_open("static:{ broken", 0) == NULL, "static: missing brace fails");
+    const char *in = "inline:{ a=1, B=2 ,{ c = value, with comma }, d=}";
+    CHECK(streq(lookup1(in, "a", DICT_F_FOLD), "1"), "inline: key=value");
+    CHECK(dict_open("inline:{ a=1, B = 2 }", DICT_F_FOLD) == NULL,
+          "inline: 'B = 2' outside braces is not one item");
+    CHECK(streq(lookup1("inline:{ a=1, B=2 }", "b", DICT_F_FOLD), "2"), "inline: folded key");
+    CHECK(streq(lookup1(in, "C", DICT_F_FOLD), "value, with comma"), "inline: braced item");
+    CHECK(streq(lookup1(in, "d", DICT_F_FOLD), ""), "inline: empty value");
+    CHECK(dict_open("inline:{ a=1, novalue }", 0) == NULL, "inline: item without = fails");
+    CHECK(dict_open("inline:a=1", 0) == NULL, "inline: missing braces fails");
+    CHECK(streq(lookup1("fail:x", "k", 0), "<error>"), "fail: temporary error");
+    const char *r = lookup1("unix:passwd.byname", "root", DICT_F_FOLD);
+    CHECK(strncmp(r, "root:x:0:0:", 11) == 0, "unix: passwd.byname root");
+    CHECK(streq(lookup1("unix:passwd.byname", "no-such-user-xyz", DICT_F_FOLD), "<none>"),
+          "unix: unknown user not found");
+    CHECK(strncmp(lookup1("unix:group.byname", "root", DICT_F_FOLD), "root:x:0:", 9) == 0,
+          "unix: group.byname root");
+    CHECK(dict_open("unix:shadow", 0) == NULL, "unix: unknown map fails");
+    CHECK(streq(lookup1("proxy:static:yes", "k", DICT_F_FOLD), "yes"), "proxy: opens in-process");
+    CHECK(dict_open("nosuchtype:x", 0) == NULL, "unknown type fails");
+    CHECK(dict_open("/no/type", 0) == NULL, "missing type fails");
+    struct dict *d = dict_open("proxy:static:x", DICT_F_FOLD);
+    CHECK(d && streq(dict_name(d), "proxy:static:x") && (dict_flags(d) & DICT_F_FIXED),
+          "proxy: name kept, flags of the inner type");
+    dict_close(d);
+}
+
+static void test_pattern(const char *type)
+{
+    char spec[512], name[64], msg[128];
+    snprintf(name, sizeof(name), "pat-%s", type);
+    write_file(name, "# header\n"
+                     "/^(.*)@example\\.com$/  local:$1\n"
+                     "/[unclosed/  broken\n"
+                     "/^x/q  badflag\n"
+                     "/^nosub/ $3\n"
+                     "!/@/  unqualified\n"
+                     "if /^vip/\n"
+                     "/^(v)ip@big\\.org$/  VIP ${1}done$$\n"
+                     "endif\n"
+                     "/^([a-z]+)@big\\.org$/  plain $1\n"
+                     "/^Case/i  sensitive\n"
+                     "/a/!/b/ a-not-b\n"
+                     "/\\//  slash\n"
+                     "endif\n");
+    snprintf(spec, sizeof(spec), "%s:%s", type, path_of(name));
+#define P(key) lookup1(spec, key, DICT_F_FOLD)
+    snprintf(msg, sizeof(msg), "%s: $1 substitution", type);
+    CHECK(streq(P("Joe@Example.COM"), "local:Joe"), msg);
+    snprintf(msg, sizeof(msg), "%s: bad pattern warned as file:line", type);
+    snprintf(name, sizeof(name), "pat-%s:3:", type);
+    CHECK(log_has(name), msg);
+    snprintf(name, sizeof(name), "pat-%s:4: unknown", type);
+    snprintf(msg, sizeof(msg), "%s: unknown flag warned", type);
+    CHECK(log_has(name), msg);
+    snprintf(name, sizeof(name), "pat-%s:5: out of range", type);
+    snprintf(msg, sizeof(msg), "%s: out-of-range $n warned", type);
+    CHECK(log_has(name), msg);
+    snprintf(msg, sizeof(msg), "%s: negated pattern", type);
+    CHECK(streq(P("nosub"), "unqualified"), msg);
+    snprintf(msg, sizeof(msg), "%s: if block entered", type);
+    CHECK(streq(P("vip@big.org"), "VIP vdone$"), msg);
+    snprintf(msg, sizeof(msg), "%s: if block skipped", type);
+    CHECK(streq(P("bob@big.org"), "plain bob"), msg);
+    snprintf(msg, sizeof(msg), "%s: i flag makes it case-sensitive", type);
+    CHECK(streq(P("case@x.y"), "a-not-b") && streq(P("Case@x.y"), "sensitive"), msg);
+    snprintf(msg, sizeof(msg), "%s: /a/!/b/", type);
+    CHECK(streq(P("a@q.r"), "a-not-b") && streq(P("ab@q.r"), "<none>"), msg);
+    snprintf(msg, sizeof(msg), "%s: escaped delimiter", type);
+    CHECK(streq(P("x/y@q.r"), "slash"), msg);
+    snprintf(name, sizeof(name), "pat-%s:14: \"endif\" without", type);
+    snprintf(msg, sizeof(msg), "%s: stray endif warned", type);
+    CHECK(log_has(name), msg);
+#undef P
+    snprintf(spec, sizeof(spec), "%s:%s", type, path_of("missing"));
+    snprintf(msg, sizeof(msg), "%s: missing file fails to open", type);
+    CHECK(dict_open(spec, 0) == NULL, msg);
+}
+
+static void test_pcre_flags(void)
+{
+    char spec[512];
+    write_file("pf", "/^a.b$/s dotall\n/^(a+?)/U greedy:$1\n/x$/E endonly\n");
+    snprintf(spec, sizeof(spec), "pcre:%s", path_of("pf"));
+    CHECK(streq(lookup1(spec, "a\nb", 0), "dotall"), "pcre: s flag");
+    CHECK(streq(lookup1(spec, "aaa", 0), "greedy:aaa"), "pcre: U flag toggles greediness");
+}
+
+static void test_cidr(void)
+{
+    char spec[512];
+    write_file("ci", "192.168.0.0/16  lan\n"
+                     "10.1.2.3  host\n"
+                     "10.0.0.0/8 ten\n"
+                     "2001:db8::/32  doc6\n"
+                     "[::1]  lo6\n"
+                     "1.2.3.4/24  badbits\n"
+                     "300.1.1.1/8 badaddr\n"
+                     "if 172.16.0.0/12\n"
+                     "172.16.5.0/24  inner\n"
+                     "endif\n"
+                     "!127.0.0.0/8  notloop\n");
+    snprintf(spec, sizeof(spec), "cidr:%s", path_of("ci"));
+    CHECK(streq(lookup1(spec, "192.168.7.7", 0), "lan"), "cidr: IPv4 network");
+    CHECK(streq(lookup1(spec, "10.1.2.3", 0), "host"), "cidr: bare address is a host");
+    CHECK(streq(lookup1(spec, "10.1.2.4", 0), "ten"), "cidr: first match wins");
+    CHECK(streq(lookup1(spec, "2001:DB8::5", 0), "doc6"), "cidr: IPv6 network");
+    CHECK(streq(lookup1(spec, "::1", 0), "lo6"), "cidr: bracketed IPv6 host");
+    CHECK(log_has("ci:6: non-null host address bits"), "cidr: host bits warned");
+    CHECK(log_has("ci:7: bad network address"), "cidr: bad address warned");
+    CHECK(streq(lookup1(spec, "172.16.5.9", 0), "inner"), "cidr: if block entered");
+    CHECK(streq(lookup1(spec, "172.20.0.1", 0), "notloop"), "cidr: if block no match, then !net");
+    CHECK(streq(lookup1(spec, "127.0.0.1", 0), "<none>"), "cidr: negation excludes the network");
+    CHECK(streq(lookup1(spec, "not-an-ip", 0), "<none>"), "cidr: non-address key not found");
+    CHECK(streq(lookup1(spec, "::2", 0), "<none>"), "cidr: IPv4 rules never match IPv6");
+}
+
+static void test_parse_entry(void)
+{
+    struct sbuf *k = sbuf_new(16), *v = sbuf_new(16);
+    const char *why;
+    CHECK(dict_parse_entry("key   value  more", false, k, v, &why) == 0 && streq(sbuf_str(k), "key") &&
+              streq(sbuf_str(v), "value  more"),
+          "parse: postmap line");
+    CHECK(dict_parse_entry("onlykey", false, k, v, &why) < 0, "parse: key without value");
+    CHECK(dict_parse_entry("name : a, b", true, k, v, &why) == 0 && streq(sbuf_str(k), "name") &&
+              streq(sbuf_str(v), "a, b"),
+          "parse: alias line");
+    CHECK(dict_parse_entry("no colon", true, k, v, &why) < 0, "parse: alias without colon");
+    sbuf_free(k);
+    sbuf_free(v);
+}
+
+int main(void)
+{
+    snprintf(t_dir, sizeof(t_dir), "/tmp/dict_test.XXXXXX");
+    if (mkdtemp(t_dir) == NULL) {
+        perror("mkdtemp");
+        return 2;
+    }
+    snprintf(t_log, sizeof(t_log), "%s/log", t_dir);
+    log_set_tag("postfix/dict_test");
+    log_close_syslog();
+    log_open_file(t_log, "test");
+    harness_init();
+
+    test_hash();
+    test_db_corruption();
+    test_texthash();
+    test_simple();
+    test_pattern("regexp");
+    test_pattern("pcre");
+    test_pcre_flags();
+    test_cidr();
+    test_parse_entry();
+
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t_dir);
+    if (harness_failed == 0 && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", t_dir);
+    return harness_done();
+}

@@ -45,6 +45,7 @@ struct qmgr_message {
     struct qenv env;
     int pending;                /* entries not yet finished */
     bool resolving_failed;
+    bool forced_expire;         /* group-execute bit set by postsuper -e */
     double loaded_at;
     struct qmgr_message *next;
 };

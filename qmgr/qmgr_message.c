@@ -198,8 +198,8 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     if (left > 0) {
         long lifetime = *sender ? cfg_time(P_MAXIMAL_QUEUE_LIFETIME) : cfg_time(P_BOUNCE_QUEUE_LIFETIME);
         long now = (long)time(NULL);
-        if (now - m->env.arrival_sec >= lifetime) {
-            log_info("%s: from=<%s>, status=expired, returned to sender", m->id, sender);
+        if (now - m->env.arrival_sec >= lifetime || m->forced_expire) {
+            /* bounce logs "status=expired, returned to sender". */
             if (qmgr_bounce_request("expire", m->id) == 0)
                 left = 0;
         } else if (m->env.warn_time > 0 && now >= m->env.warn_time && m->env.warn_offset >= 0) {
@@ -333,6 +333,7 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     sbuf_free(apath);
     struct qmgr_message *m = xcalloc(1, sizeof(*m));
     strlcpy(m->id, id, sizeof(m->id));
+    m->forced_expire = (st.st_mode & S_IXGRP) != 0;   /* postsuper -e / -f */
     if (r == NULL || qenv_load(r, &m->env) < 0) {
         log_warn("%s: unreadable or incomplete queue file: moved to corrupt", id);
         qfile_close(r);

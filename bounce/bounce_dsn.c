@@ -1,0 +1,232 @@
+/*
+ * bounce_dsn.c - delivery status notification text (RFC 3464)
+ *
+ * Used by: bounce_service.c; tests/unit/bounce_test.c (includes this file).
+ * Interface: bounce_dsn_build(), bounce_rfc822_date(), bounce_entry_wanted().
+ * Errors: none; everything here is pure text generation.
+ * Notes: the human-readable part is our own wording; the machine-readable
+ *        part follows RFC 3464 with Postfix's extension fields
+ *        (X-Postfix-Queue-ID, X-Postfix-Sender) so tools that parse
+ *        Postfix DSNs keep working. Lines end in LF; cleanup stores them.
+ */
+#include "bounce.h"
+#include "qfile.h"
+
+void bounce_rfc822_date(struct sbuf *out, long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[128];
+    localtime_r(&tt, &tm);
+    if (strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z (%Z)", &tm) == 0)
+        buf[0] = 0;
+    sbuf_set(out, buf);
+}
+
+bool bounce_entry_wanted(enum bounce_kind kind, int notify)
+{
+    if (notify & DSN_NOTIFY_NEVER)
+        return false;
+    switch (kind) {
+    case BOUNCE_KIND_FAILED:
+        return notify == 0 || (notify & DSN_NOTIFY_FAILURE);
+    case BOUNCE_KIND_DELAYED:
+        return notify == 0 || (notify & DSN_NOTIFY_DELAY);
+    case BOUNCE_KIND_DELIVERED:
+        return true;    /* the trace log only holds requested notices */
+    }
+    return false;
+}
+
+static bool bounce_has_8bit(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p[i] & 0x80)
+            return true;
+    return false;
+}
+
+/* Length of the header section of a message (up to, not including, the
+ * empty line that ends it). */
+static size_t bounce_header_len(const char *msg, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *nl = memchr(msg + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - msg) : len;
+        size_t linelen = end - pos;
+        if (linelen == 0 || (linelen == 1 && msg[pos] == '\r'))
+            return pos;
+        pos = nl ? end + 1 : len;
+    }
+    return len;
+}
+
+static const char *bounce_subject(const struct bounce_msg *m)
+{
+    switch (m->kind) {
+    case BOUNCE_KIND_DELAYED:
+        return m->postmaster_copy ? "Postmaster Warning: Delayed Mail"
+                                  : "Delayed Mail (still being retried)";
+    case BOUNCE_KIND_DELIVERED:
+        return "Successful Mail Delivery Report";
+    case BOUNCE_KIND_FAILED:
+    default:
+        return m->postmaster_copy ? "Postmaster Copy: Undelivered Mail"
+                                  : "Undelivered Mail Returned to Sender";
+    }
+}
+
+static const char *bounce_default_action(enum bounce_kind kind)
+{
+    return kind == BOUNCE_KIND_DELAYED ? "delayed"
+           : kind == BOUNCE_KIND_DELIVERED ? "delivered" : "failed";
+}
+
+/* The human-readable part: our own words, one paragraph per kind, then one
+ * line per recipient with the reason. */
+static void bounce_text_part(struct sbuf *out, const struct bounce_msg *m,
+                             const struct dsn_entry *e, int n)
+{
+    sbuf_catf(out, "This is the mail delivery system at host %s.\n\n", m->hostname);
+    switch (m->kind) {
+    case BOUNCE_KIND_FAILED:
+        if (m->postmaster_copy)
+            sbuf_cat(out, "This is a copy for the postmaster of a non-delivery report. The\n"
+                          "headers of the returned message are attached below.\n\n");
+        sbuf_cat(out, "Your message could not be delivered to one or more of its recipients.\n"
+                      "Each affected recipient is listed below with the reason reported by\n"
+                      "the system that refused or gave up on it. Your message (or its\n"
+                      "headers) is attached to this report.\n\n"
+                      "If you need help, contact the postmaster of this system and include\n"
+                      "this report. You may remove the attached message first.\n");
+        break;
+    case BOUNCE_KIND_DELAYED: {
+        struct sbuf *d = sbuf_new(64);
+        sbuf_cat(out, "Your message has not been delivered yet to the recipients listed\n"
+                      "below. This is only a warning: you do not need to send the message\n"
+                      "again.\n\n");
+        if (m->retry_until > 0) {
+            bounce_rfc822_date(d, m->retry_until);
+            sbuf_catf(out, "The mail system will keep trying until %s;\n"
+                           "after that it will return the message to you.\n",
+                      sbuf_str(d));
+        }
+        sbuf_free(d);
+        break;
+    }
+    case BOUNCE_KIND_DELIVERED:
+        sbuf_cat(out, "Your message was delivered to the recipients listed below, as you\n"
+                      "asked when you sent it. This report is for your information only.\n");
+        break;
+    }
+    sbuf_cat(out, "\n                   The mail delivery system\n\n");
+    for (int i = 0; i < n; i++) {
+        sbuf_catf(out, "<%s>", e[i].recipient);
+        if (e[i].orig_rcpt && *e[i].orig_rcpt && strcmp(e[i].orig_rcpt, e[i].recipient) != 0)
+            sbuf_catf(out, " (expanded from <%s>)", e[i].orig_rcpt);
+        sbuf_catf(out, ": %s\n", e[i].reason && *e[i].reason ? e[i].reason : "(no reason given)");
+    }
+}
+
+static void bounce_status_part(struct sbuf *out, const struct bounce_msg *m,
+                               const struct dsn_entry *e, int n)
+{
+    struct sbuf *d = sbuf_new(64);
+    if (m->envid && *m->envid)
+        sbuf_catf(out, "Original-Envelope-Id: %s\n", m->envid);
+    sbuf_catf(out, "Reporting-MTA: dns; %s\n", m->hostname);
+    sbuf_catf(out, "X-Postfix-Queue-ID: %s\n", m->queue_id);
+    sbuf_catf(out, "X-Postfix-Sender: rfc822; %s\n", m->sender);
+    if (m->arrival > 0) {
+        bounce_rfc822_date(d, m->arrival);
+        sbuf_catf(out, "Arrival-Date: %s\n", sbuf_str(d));
+    }
+    for (int i = 0; i < n; i++) {
+        sbuf_catf(out, "\nFinal-Recipient: rfc822; %s\n", e[i].recipient);
+        if (e[i].dsn_orcpt && *e[i].dsn_orcpt) {
+            if (strchr(e[i].dsn_orcpt, ';'))
+                sbuf_catf(out, "Original-Recipient: %s\n", e[i].dsn_orcpt);
+            else
+                sbuf_catf(out, "Original-Recipient: rfc822; %s\n", e[i].dsn_orcpt);
+        } else if (e[i].orig_rcpt && *e[i].orig_rcpt) {
+            sbuf_catf(out, "Original-Recipient: rfc822; %s\n", e[i].orig_rcpt);
+        }
+        sbuf_catf(out, "Action: %s\n",
+                  e[i].action && *e[i].action ? e[i].action : bounce_default_action(m->kind));
+        sbuf_catf(out, "Status: %s\n", e[i].status && *e[i].status ? e[i].status
+                                       : m->kind == BOUNCE_KIND_FAILED ? "5.0.0"
+                                       : m->kind == BOUNCE_KIND_DELAYED ? "4.0.0" : "2.0.0");
+        if (e[i].mta && *e[i].mta)
+            sbuf_catf(out, "Remote-MTA: dns; %s\n", e[i].mta);
+        if (e[i].diag_type && *e[i].diag_type && e[i].diag_text && *e[i].diag_text)
+            sbuf_catf(out, "Diagnostic-Code: %s; %s\n", e[i].diag_type, e[i].diag_text);
+        else if (e[i].reason && *e[i].reason)
+            sbuf_catf(out, "Diagnostic-Code: X-Postfix; %s\n", e[i].reason);
+        if (m->kind == BOUNCE_KIND_DELAYED && m->retry_until > 0) {
+            bounce_rfc822_date(d, m->retry_until);
+            sbuf_catf(out, "Will-Retry-Until: %s\n", sbuf_str(d));
+        }
+    }
+    sbuf_free(d);
+}
+
+void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct dsn_entry *e,
+                      int n, const char *orig, size_t orig_len)
+{
+    struct sbuf *d = sbuf_new(64);
+    bool headers_only = m->postmaster_copy || m->ret == DSN_RET_HDRS
+                        || (m->size_limit > 0 && orig_len > (size_t)m->size_limit);
+    size_t ret_len = orig ? (headers_only ? bounce_header_len(orig, orig_len) : orig_len) : 0;
+    bool eight_bit = (orig && bounce_has_8bit(orig, ret_len));
+    bool text_8bit = false;
+    for (int i = 0; i < n && !text_8bit; i++)
+        text_8bit = e[i].reason && bounce_has_8bit(e[i].reason, strlen(e[i].reason));
+
+    sbuf_reset(out);
+    bounce_rfc822_date(d, m->now);
+    sbuf_catf(out, "Date: %s\n", sbuf_str(d));
+    sbuf_catf(out, "From: %s (Mail Delivery System)\n", m->from);
+    sbuf_catf(out, "Subject: %s\n", bounce_subject(m));
+    sbuf_catf(out, "To: %s\n", m->to);
+    sbuf_cat(out, "Auto-Submitted: auto-replied\n");
+    if (m->message_id)
+        sbuf_catf(out, "Message-Id: %s\n", m->message_id);
+    sbuf_cat(out, "MIME-Version: 1.0\n");
+    sbuf_catf(out, "Content-Type: multipart/report; report-type=delivery-status;\n"
+                   "\tboundary=\"%s\"\n", m->boundary);
+    if (eight_bit || text_8bit)
+        sbuf_cat(out, "Content-Transfer-Encoding: 8bit\n");
+    sbuf_cat(out, "\nThis is a MIME-encapsulated message.\n\n");
+
+    sbuf_catf(out, "--%s\n", m->boundary);
+    sbuf_cat(out, "Content-Description: Notification\n");
+    sbuf_catf(out, "Content-Type: text/plain; charset=%s\n\n", text_8bit ? "utf-8" : "us-ascii");
+    bounce_text_part(out, m, e, n);
+
+    sbuf_catf(out, "\n--%s\n", m->boundary);
+    sbuf_cat(out, "Content-Description: Delivery report\n");
+    sbuf_cat(out, "Content-Type: message/delivery-status\n\n");
+    bounce_status_part(out, m, e, n);
+
+    if (orig) {
+        const char *what = m->kind == BOUNCE_KIND_DELAYED ? "Delayed"
+                           : m->kind == BOUNCE_KIND_DELIVERED ? "Delivered" : "Undelivered";
+        sbuf_catf(out, "\n--%s\n", m->boundary);
+        if (headers_only) {
+            sbuf_catf(out, "Content-Description: %s Message Headers\n", what);
+            sbuf_cat(out, "Content-Type: text/rfc822-headers\n");
+        } else {
+            sbuf_catf(out, "Content-Description: %s Message\n", what);
+            sbuf_cat(out, "Content-Type: message/rfc822\n");
+        }
+        if (eight_bit)
+            sbuf_cat(out, "Content-Transfer-Encoding: 8bit\n");
+        sbuf_addch(out, '\n');
+        sbuf_append(out, orig, ret_len);
+        if (ret_len > 0 && orig[ret_len - 1] != '\n')
+            sbuf_addch(out, '\n');
+    }
+    sbuf_catf(out, "\n--%s--\n", m->boundary);
+    sbuf_free(d);
+}

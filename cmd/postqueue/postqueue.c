@@ -1,0 +1,371 @@
+/*
+ * postqueue.c - queue listing and flushing for any local user
+ *
+ * Used by: users and scripts (mailq, sendmail -q and -bp call this).
+ * Interface: postqueue [-v] [-c config_dir] -p | -j | -f | -s site | -i queue_id
+ * Errors: problems are reported as "postqueue: fatal: ..." on stderr (and
+ *         to the mail log) with exit status 69 (service unavailable), 64
+ *         (usage) or 78 (configuration).
+ * Notes: installed setgid postdrop so that it can reach the sockets in
+ *        $queue_directory/public. It therefore starts by cleaning its
+ *        environment and descriptors, and accepts -c / MAIL_CONFIG from a
+ *        non-root caller only for a directory the default main.cf trusts
+ *        (alternate_config_directories, multi_instance_directories).
+ *        Listing talks to showq; -f triggers qmgr (F, A, D, I) and pickup;
+ *        -s and -i ask the flush service, falling back to a deferred-queue
+ *        scan when it is not running.
+ */
+#include "postqueue.h"
+#include "alloc.h"
+#include "attr.h"
+#include "config.h"
+#include "dict.h"
+#include "log.h"
+#include "mail_proto.h"
+#include "mail_queue.h"
+#include "stream.h"
+#include <fcntl.h>
+#include <ctype.h>
+#include <pwd.h>
+#include <sys/time.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+enum pq_mode { PQ_NONE, PQ_LIST, PQ_JSON, PQ_FLUSH, PQ_SITE, PQ_ID };
+
+static void pq_sanitize_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFL) < 0) {
+            int nfd = open("/dev/null", O_RDWR);
+            if (nfd >= 0 && nfd != fd) {
+                dup2(nfd, fd);
+                close(nfd);
+            }
+        }
+    }
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = 3; fd < max; fd++)
+        close(fd);
+}
+
+static NORETURN void pq_usage(void)
+{
+    fprintf(stderr, "usage: postqueue -f | postqueue -i queueid | postqueue -j | "
+                    "postqueue -p | postqueue -s site\n");
+    exit(EX_USAGE);
+}
+
+static bool pq_trusted_dir(const char *dir)
+{
+    static const char *const lists[] = { P_ALTERNATE_CONFIG_DIRECTORIES,
+                                         P_MULTI_INSTANCE_DIRECTORIES };
+    if (strcmp(dir, config_dir()) == 0)
+        return true;
+    for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
+        char **items = cfg_list(cfg_str(lists[i]));
+        bool found = false;
+        for (char **p = items; p && *p && !found; p++)
+            found = strcmp(*p, dir) == 0;
+        cfg_list_free(items);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+/* authorized_mailq_users / authorized_flush_users: names, !name,
+ * type:table and static:anyone; the first match decides, none denies. */
+static bool pq_user_allowed(const char *param, const char *user)
+{
+    char **items = cfg_list(cfg_str(param));
+    bool allowed = false, decided = false;
+    for (char **p = items; p && *p && !decided; p++) {
+        const char *item = *p;
+        bool neg = false, match;
+        while (*item == '!') {
+            neg = !neg;
+            item++;
+        }
+        if (strcmp(item, "static:anyone") == 0 || strcmp(item, "static:all") == 0) {
+            match = true;
+        } else if (strchr(item, ':')) {
+            struct dict *d = dict_open(item, DICT_F_FOLD);
+            if (d == NULL)
+                log_fatal("%s: cannot open %s", param, item);
+            match = dict_lookup(d, user) != NULL;
+            if (!match && dict_error(d))
+                log_fatal("%s: lookup error in %s", param, item);
+            dict_close(d);
+        } else {
+            match = strcmp(item, user) == 0;
+        }
+        if (match) {
+            decided = true;
+            allowed = !neg;
+        }
+    }
+    cfg_list_free(items);
+    return allowed;
+}
+
+static void pq_load_config(const char *cflag, const char *env_config)
+{
+    const char *want = cflag ? cflag : (env_config && *env_config ? env_config : NULL);
+    if (want && getuid() == 0) {
+        if (config_load(want) < 0)
+            log_fatal("%s/main.cf: configuration errors", want);
+    } else {
+        if (config_load(NULL) < 0 && want == NULL)
+            log_fatal("%s/main.cf: configuration errors", config_dir());
+        if (want && strcmp(want, config_dir()) != 0) {
+            if (!pq_trusted_dir(want))
+                log_fatal("bad -c option or MAIL_CONFIG: %s is not listed in %s of %s/main.cf",
+                          want, P_ALTERNATE_CONFIG_DIRECTORIES, config_dir());
+            if (config_load(want) < 0)
+                log_fatal("%s/main.cf: configuration errors", want);
+        }
+    }
+    if (want)
+        setenv("MAIL_CONFIG", want, 1);
+    struct sbuf *tag = sbuf_new(64);
+    sbuf_printf(tag, "%s/postqueue", cfg_str(P_SYSLOG_NAME));
+    log_set_tag(sbuf_str(tag));
+    sbuf_free(tag);
+    if (*cfg_str(P_MAILLOG_FILE)) {
+        struct sbuf *path = sbuf_new(128);
+        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
+        log_close_syslog();
+        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
+        sbuf_free(path);
+    } else {
+        log_open_syslog(NULL);
+    }
+}
+
+static void pq_write(struct sbuf *b)
+{
+    if (sbuf_len(b) && fwrite(sbuf_str(b), 1, sbuf_len(b), stdout) != sbuf_len(b))
+        log_fatal("output write error: %m");
+    sbuf_reset(b);
+}
+
+static void pq_show(bool json)
+{
+    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, MAIL_PROTO_SHOWQ);
+    if (s == NULL) {
+        fprintf(stderr, "postqueue: fatal: Queue report unavailable - mail system is down\n");
+        exit(EX_UNAVAILABLE);
+    }
+    bool long_ids = cfg_bool(P_ENABLE_LONG_QUEUE_IDS);
+    struct attr_list *l = attr_list_new();
+    l->max_count = 4096;
+    struct sbuf *out = sbuf_new(4096);
+    unsigned long bytes = 0, count = 0;
+    int r;
+    while ((r = attr_read(s, l)) == 0 && l->count > 0) {
+        struct pq_msg m;
+        if (pq_msg_from_attrs(&m, l) < 0) {
+            log_warn("malformed showq record ignored");
+            continue;
+        }
+        if (json) {
+            pq_json_msg(out, &m);
+        } else {
+            if (count == 0)
+                pq_list_header(out, long_ids);
+            pq_list_msg(out, &m, long_ids);
+        }
+        if (m.size > 0)
+            bytes += (unsigned long)m.size;
+        count++;
+        pq_msg_free(&m);
+        pq_write(out);
+    }
+    if (r != 0)
+        log_fatal("read from showq: %s", r <= ATTR_E_FORMAT ? "malformed reply"
+                                                            : stream_strerror(r));
+    if (!json)
+        pq_list_summary(out, bytes, count);
+    pq_write(out);
+    if (fflush(stdout) != 0)
+        log_fatal("output write error: %m");
+    attr_list_free(l);
+    stream_close(s);
+    sbuf_free(out);
+}
+
+static void pq_flush_all(void)
+{
+    static const char bytes[] = { QMGR_TRIGGER_FLUSH_DEAD, QMGR_TRIGGER_IGNORE_TIME,
+                                  QMGR_TRIGGER_DEFERRED, QMGR_TRIGGER_INCOMING };
+    for (size_t i = 0; i < sizeof(bytes); i++) {
+        if (mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, bytes[i]) < 0) {
+            fprintf(stderr, "postqueue: fatal: Cannot flush mail queue - mail system is down\n");
+            exit(EX_UNAVAILABLE);
+        }
+    }
+    (void)mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_PICKUP, QMGR_TRIGGER_WAKEUP);
+}
+
+/* Asks the flush service; returns its status, or -1 when it is absent. */
+static int pq_flush_request(const char *request, const char *name, const char *value)
+{
+    struct sbuf *path = sbuf_new(128);
+    mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_FLUSH, true);
+    bool present = access(sbuf_str(path), F_OK) == 0;
+    sbuf_free(path);
+    if (!present)
+        return -1;
+    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_FLUSH, MAIL_PROTO_FLUSH);
+    if (s == NULL)
+        return -1;
+    struct attr_list *l = attr_list_new();
+    long st = -1;
+    if (attr_send(s, "request", request, name, value, (char *)NULL) == 0
+        && attr_read(s, l) == 0 && attr_get_long(l, "status", &st) == 0) {
+        /* status as given */
+    } else {
+        st = -1;
+    }
+    attr_list_free(l);
+    stream_close(s);
+    return (int)st;
+}
+
+static bool pq_site_ok(const char *site)
+{
+    if (*site == 0 || strlen(site) > 255)
+        return false;
+    for (const char *p = site; *p; p++)
+        if (!(isalnum((unsigned char)*p) || strchr(".-_[]:", *p)))
+            return false;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    enum pq_mode mode = PQ_NONE;
+    const char *cflag = NULL, *arg = NULL;
+    int c;
+
+    pq_sanitize_fds();
+    umask(022);
+    log_set_tag("postqueue");
+    log_set_stderr(true);
+    signal(SIGPIPE, SIG_IGN);
+    char *env_config = getenv("MAIL_CONFIG") ? xstrdup(getenv("MAIL_CONFIG")) : NULL;
+    char *env_tz = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
+    clearenv();
+    if (env_tz)
+        setenv("TZ", env_tz, 1);
+    setenv("PATH", "/usr/bin:/bin", 1);
+
+    while ((c = getopt(argc, argv, "c:fi:jps:v")) != -1) {
+        enum pq_mode want = PQ_NONE;
+        switch (c) {
+        case 'c':
+            cflag = optarg;
+            continue;
+        case 'v':
+            log_verbose++;
+            continue;
+        case 'f':
+            want = PQ_FLUSH;
+            break;
+        case 'i':
+            want = PQ_ID;
+            arg = optarg;
+            break;
+        case 'j':
+            want = PQ_JSON;
+            break;
+        case 'p':
+            want = PQ_LIST;
+            break;
+        case 's':
+            want = PQ_SITE;
+            arg = optarg;
+            break;
+        default:
+            pq_usage();
+        }
+        if (mode != PQ_NONE && mode != want)
+            pq_usage();
+        mode = want;
+    }
+    if (optind != argc || mode == PQ_NONE)
+        pq_usage();
+
+    pq_load_config(cflag, env_config);
+    mail_queue_init();
+    struct passwd *pw = getpwuid(getuid());
+    char user[64];
+    if (pw)
+        strlcpy(user, pw->pw_name, sizeof(user));
+    else
+        snprintf(user, sizeof(user), "uid%ld", (long)getuid());
+
+    switch (mode) {
+    case PQ_LIST:
+    case PQ_JSON:
+        if (getuid() != 0 && !pq_user_allowed(P_AUTHORIZED_MAILQ_USERS, user))
+            log_fatal("User %s(%ld) is not allowed to view the mail queue", user,
+                      (long)getuid());
+        pq_show(mode == PQ_JSON);
+        break;
+    case PQ_FLUSH:
+    case PQ_SITE:
+    case PQ_ID:
+        if (getuid() != 0 && !pq_user_allowed(P_AUTHORIZED_FLUSH_USERS, user))
+            log_fatal("User %s(%ld) is not allowed to flush the mail queue", user,
+                      (long)getuid());
+        if (mode == PQ_FLUSH) {
+            pq_flush_all();
+        } else if (mode == PQ_SITE) {
+            if (!pq_site_ok(arg))
+                log_fatal("Cannot flush mail queue - invalid destination: \"%.100s%s\"", arg,
+                          strlen(arg) > 100 ? "..." : "");
+            int st = pq_flush_request("send_site", "site", arg);
+            if (st < 0) {
+                log_warn("flush service unavailable: flushing the whole deferred queue");
+                pq_flush_all();
+            } else if (st != 0) {
+                log_fatal("Flush service is not configured for destination \"%s\"", arg);
+            }
+        } else {
+            if (!mail_queue_id_ok(arg))
+                log_fatal("Cannot flush queue ID - invalid name: \"%.100s%s\"", arg,
+                          strlen(arg) > 100 ? "..." : "");
+            int st = pq_flush_request("send_file", "queue_id", arg);
+            if (st < 0) {
+                /* Without a flush service only root can touch the file. */
+                struct sbuf *path = sbuf_new(128);
+                sbuf_printf(path, "%s/", cfg_str(P_QUEUE_DIRECTORY));
+                struct sbuf *rel = sbuf_new(64);
+                mail_queue_path(rel, MAIL_QUEUE_DEFERRED, arg);
+                sbuf_cat(path, sbuf_str(rel));
+                if (getuid() == 0 && utimes(sbuf_str(path), NULL) == 0) {
+                    (void)mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR,
+                                       QMGR_TRIGGER_DEFERRED);
+                } else {
+                    log_warn("flush service unavailable: flushing the whole deferred queue");
+                    pq_flush_all();
+                }
+                sbuf_free(rel);
+                sbuf_free(path);
+            } else if (st != 0) {
+                log_fatal("Cannot flush queue ID %s: not in the deferred queue", arg);
+            }
+        }
+        break;
+    case PQ_NONE:
+        break;
+    }
+    xfree(env_config);
+    xfree(env_tz);
+    return 0;
+}

@@ -1,0 +1,216 @@
+/*
+ * pickup.c - move locally submitted mail from maildrop/ into cleanup
+ *
+ * Used by: master (pickup unix n - n 60 1 pickup); woken by postdrop's
+ *          trigger and by master's periodic wake-up.
+ * Interface: a SERVER_TRIGGER daemon; any trigger byte starts a scan.
+ * Errors: a malformed file is hostile input: it is logged and removed. A
+ *         temporary cleanup failure leaves the file for the next scan; a
+ *         permanent rejection is logged and the file removed (the
+ *         submitter is local and no DSN path exists for a rejected file).
+ * Notes: files are handled in queue-ID (arrival) order. Only complete
+ *        files (owner-execute bit) that are regular, single-link files
+ *        are read, opened without following links. Each file is checked
+ *        completely (lib/mail/maildrop.c) before anything is sent to
+ *        cleanup. The submitter is the file owner: logged as
+ *        "ID: uid=N from=<sender>" with cleanup's queue ID.
+ *        receive_override_options and content_filter of this service (-o)
+ *        are applied by cleanup from its own settings; pickup asks only
+ *        for the external-source flags (and EXTRACT for sendmail -t).
+ */
+#include "alloc.h"
+#include "cleanup_clnt.h"
+#include "config.h"
+#include "log.h"
+#include "mail_queue.h"
+#include "maildrop.h"
+#include "qfile.h"
+#include "server.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#define PICKUP_MAX_PER_SCAN 10000
+
+struct pickup_list {
+    char **ids;
+    size_t n, cap;
+};
+
+static int pickup_collect(const char *id, const char *path, void *ctx)
+{
+    struct pickup_list *l = ctx;
+    (void)path;
+    if (l->n >= PICKUP_MAX_PER_SCAN)
+        return 1;       /* the rest waits for the next scan */
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->ids = xreallocarray(l->ids, l->cap, sizeof(char *));
+    }
+    l->ids[l->n++] = xstrdup(id);
+    return 0;
+}
+
+static int pickup_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Removes a file we are done with (or that is unusable). */
+static void pickup_remove(const char *path)
+{
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("remove %s: %m", path);
+}
+
+/* Checks the whole file; fills *flags and sender. Returns NULL or why. */
+static const char *pickup_validate(struct qfile_reader *r, int *flags, struct sbuf *sender)
+{
+    struct maildrop_check chk;
+    struct sbuf *data = sbuf_new(256);
+    const char *why = NULL;
+    maildrop_check_init(&chk, MAILDROP_FROM_FILE, cfg_long(P_MESSAGE_SIZE_LIMIT));
+    while (why == NULL && !maildrop_check_done(&chk)) {
+        int type = qfile_get(r, data, NULL);
+        if (type < 0) {
+            why = type == QFILE_E_IO ? "read error" : "truncated or corrupt file";
+            break;
+        }
+        why = maildrop_check_rec(&chk, type, sbuf_str(data), sbuf_len(data));
+        if (why == NULL && type == REC_SENDER)
+            sbuf_set(sender, sbuf_str(data));
+    }
+    if (why == NULL && qfile_get(r, data, NULL) != QFILE_E_EOF)
+        why = "data after end record";
+    if (why && chk.verdict == MAILDROP_TOOBIG)
+        why = "message too large";
+    *flags = chk.flags;
+    sbuf_free(data);
+    return why;
+}
+
+/* Sends the validated file to cleanup. Returns the cleanup status. */
+static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, const char *sender,
+                       struct sbuf *reason)
+{
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_MASK_EXTERNAL | (flags & CLEANUP_FLAG_EXTRACT));
+    if (c == NULL) {
+        sbuf_set(reason, "4.3.0 cleanup service unavailable");
+        return CLEANUP_STAT_WRITE;
+    }
+    struct sbuf *data = sbuf_new(256);
+    bool sent_attrs = false;
+    qfile_seek(r, 0);
+    for (;;) {
+        int type = qfile_get(r, data, NULL);
+        if (type < 0)
+            break;          /* validated before: cannot happen */
+        if (type == MAILDROP_REC_FLAGS)
+            continue;       /* carried in the cleanup flags */
+        if (type == REC_SENDER) {
+            cleanup_rec(c, REC_SENDER, sbuf_str(data), sbuf_len(data));
+            log_info("%s: uid=%ld from=<%s>", cleanup_queue_id(c), (long)uid, sender);
+            if (!sent_attrs) {
+                cleanup_recs(c, REC_ATTR, "rewrite_context=local");
+                sent_attrs = true;
+            }
+            continue;
+        }
+        cleanup_rec(c, type, sbuf_str(data), sbuf_len(data));
+        if (type == REC_END)
+            break;
+    }
+    sbuf_free(data);
+    return cleanup_finish(c, reason);
+}
+
+static void pickup_file(const char *id)
+{
+    struct sbuf *path = sbuf_new(64);
+    struct stat lst, st;
+    mail_queue_path(path, MAIL_QUEUE_MAILDROP, id);
+    const char *p = sbuf_str(path);
+
+    if (lstat(p, &lst) < 0)
+        goto out;       /* gone meanwhile */
+    if (!S_ISREG(lst.st_mode)) {
+        log_warn("%s: not a regular file: removed", p);
+        pickup_remove(p);
+        goto out;
+    }
+    if (!MAIL_QUEUE_IS_COMPLETE(&lst))
+        goto out;       /* postdrop is still writing (or died: postsuper cleans up) */
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        log_warn("open %s: %m", p);
+        goto out;
+    }
+    if (fstat(fd, &st) < 0 || st.st_dev != lst.st_dev || st.st_ino != lst.st_ino
+        || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        log_warn("%s: file changed or has extra links: removed", p);
+        close(fd);
+        pickup_remove(p);
+        goto out;
+    }
+    struct qfile_reader *r = qfile_from_fd(fd);
+    struct sbuf *sender = sbuf_new(64), *reason = sbuf_new(64);
+    int flags = 0;
+    const char *why = pickup_validate(r, &flags, sender);
+    if (why) {
+        log_warn("%s: uid=%ld: %s: message discarded", p, (long)st.st_uid, why);
+        pickup_remove(p);
+    } else {
+        int status = pickup_copy(r, flags, st.st_uid, sbuf_str(sender), reason);
+        if (status == CLEANUP_STAT_OK) {
+            pickup_remove(p);
+        } else if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_DEFER)) {
+            log_warn("%s: uid=%ld: %s: will retry", p, (long)st.st_uid, sbuf_str(reason));
+        } else {
+            log_warn("%s: uid=%ld from=<%s>: rejected: %s", p, (long)st.st_uid,
+                     sbuf_str(sender), sbuf_str(reason));
+            pickup_remove(p);
+        }
+    }
+    qfile_close(r);
+    sbuf_free(sender);
+    sbuf_free(reason);
+out:
+    sbuf_free(path);
+}
+
+static void pickup_scan(void)
+{
+    struct pickup_list l = { 0 };
+    if (mail_queue_dir_scan(MAIL_QUEUE_MAILDROP, pickup_collect, &l) < 0)
+        log_warn("scan %s: %m", MAIL_QUEUE_MAILDROP);
+    qsort(l.ids, l.n, sizeof(char *), pickup_cmp);
+    for (size_t i = 0; i < l.n; i++) {
+        pickup_file(l.ids[i]);
+        xfree(l.ids[i]);
+    }
+    xfree(l.ids);
+}
+
+static void pickup_trigger(const char *buf, size_t len)
+{
+    (void)buf;
+    (void)len;
+    pickup_scan();
+}
+
+static void pickup_post_jail(void)
+{
+    mail_queue_init();
+    pickup_scan();      /* mail may have arrived while we were not running */
+}
+
+static const struct server_ops pickup_ops = {
+    .model = SERVER_TRIGGER,
+    .resident = true,
+    .post_jail = pickup_post_jail,
+    .trigger = pickup_trigger,
+};
+
+int main(int argc, char **argv)
+{
+    return server_main(argc, argv, &pickup_ops);
+}

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "mail_log.h"
 #include "mail_proto.h"
 #include "master.h"
 #include "queue_layout.h"
@@ -71,22 +72,6 @@ static int master_lock_file(const char *path, bool write_pid)
             log_fatal("write %s: %m", path);
     }
     return fd;
-}
-
-static void master_setup_logging(void)
-{
-    struct sbuf *tag = sbuf_new(64);
-    sbuf_printf(tag, "%s/master", cfg_str(P_SYSLOG_NAME));
-    log_set_tag(sbuf_str(tag));
-    sbuf_free(tag);
-    if (*cfg_str(P_MAILLOG_FILE)) {
-        struct sbuf *path = sbuf_new(128);
-        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
-        log_close_syslog();
-        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
-        sbuf_free(path);
-    } else
-        log_open_syslog(NULL);
 }
 
 static void usage(void)
@@ -200,7 +185,7 @@ int main(int argc, char **argv)
     if (master_services_load(false) < 0)
         log_warn("%s/master.cf: errors found; the services that could be read are running",
                  config_dir());
-    master_setup_logging();
+    mail_log_init("master");
     log_info("daemon started -- version %s, configuration %s", POSTERN_VERSION, config_dir());
     if (!foreground) {
         log_set_stderr(false);
@@ -235,7 +220,7 @@ int main(int argc, char **argv)
             if (config_load(dir) < 0) {
                 log_warn("%s/main.cf: errors found; reload applied what could be read", config_dir());
             }
-            master_setup_logging();
+            mail_log_init("master");
             if (master_services_load(true) < 0)
                 log_warn("%s/master.cf: errors found during reload", config_dir());
             master_retire_all();

@@ -23,4 +23,4 @@ CPPFLAGS += -Ilib/util -Ilib/mail -Ilib/server -Itests $(MARIADB_CFLAGS) \
 	-DDEF_PREFIX='"$(PREFIX)"'
 CFLAGS += -std=c11 $(OPT) -g $(WARN) -fstack-protector-strong -fPIE $(SANFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANFLAGS)
-LDLIBS += -lssl -lcrypto -lsodium -lpcre2-8 $(MARIADB_LIBS) -lsasl2 -lz -lm
+LDLIBS += -lssl -lcrypto -lsodium -lpcre2-8 $(MARIADB_LIBS) -lsasl2 -lz -lresolv -lm

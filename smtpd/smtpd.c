@@ -22,6 +22,7 @@
 #include "log.h"
 #include "maps.h"
 #include "mynetworks.h"
+#include "resolve_local.h"
 #include "qfile.h"
 #include "server.h"
 #include <ctype.h>
@@ -214,6 +215,26 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     st->smtputf8 = false;
 }
 
+/* local_header_rewrite_clients: may cleanup treat this client's headers as
+ * local (append $myorigin, add missing Message-Id/Date/From)? */
+static bool smtpd_local_rewrite_client(struct smtpd_state *st)
+{
+    char **items = cfg_list(cfg_str(P_LOCAL_HEADER_REWRITE_CLIENTS));
+    bool local = false;
+    for (char **p = items; p && *p && !local; p++) {
+        if (strcmp(*p, "permit_inet_interfaces") == 0)
+            local = resolve_local_address(st->addr);
+        else if (strcmp(*p, "permit_mynetworks") == 0)
+            local = smtpd_client_in_mynetworks(st);
+        else if (strcmp(*p, "static:all") == 0)
+            local = true;
+        /* permit_sasl_authenticated, permit_tls_clientcerts and
+         * check_address_map come with the full server (TLS/SASL). */
+    }
+    cfg_list_free(items);
+    return local;
+}
+
 bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
@@ -227,7 +248,8 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
     log_info("%s: client=%s", st->queue_id, st->namaddr);
     struct cleanup_clnt *c = st->cleanup;
     cleanup_recs(c, REC_SENDER, st->sender);
-    cleanup_recs(c, REC_ATTR, "rewrite_context=remote");
+    cleanup_recs(c, REC_ATTR, smtpd_local_rewrite_client(st) ? "rewrite_context=local"
+                                                             : "rewrite_context=remote");
     cleanup_recf(c, REC_ATTR, "log_client_name=%s", st->name);
     cleanup_recf(c, REC_ATTR, "log_client_address=%s", st->addr);
     cleanup_recf(c, REC_ATTR, "log_client_port=%d", st->port);

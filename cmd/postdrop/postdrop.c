@@ -27,6 +27,7 @@
 #include "config.h"
 #include "dict.h"
 #include "log.h"
+#include "mail_log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "maildrop.h"
@@ -164,19 +165,7 @@ static bool postdrop_user_allowed(const char *user)
 
 static void postdrop_setup_logging(void)
 {
-    struct sbuf *tag = sbuf_new(64);
-    sbuf_printf(tag, "%s/postdrop", cfg_str(P_SYSLOG_NAME));
-    log_set_tag(sbuf_str(tag));
-    sbuf_free(tag);
-    if (*cfg_str(P_MAILLOG_FILE)) {
-        struct sbuf *path = sbuf_new(128);
-        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
-        log_close_syslog();
-        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
-        sbuf_free(path);
-    } else {
-        log_open_syslog(NULL);
-    }
+    mail_log_init("postdrop");
 }
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "mail_log.h"
 #include "mail_proto.h"
 #include "maildrop.h"
 #include "qfile.h"
@@ -55,19 +56,7 @@ static void sm_exec(const char *prog, char **args)
 
 static void sm_setup_logging(void)
 {
-    struct sbuf *tag = sbuf_new(64);
-    sbuf_printf(tag, "%s/sendmail", cfg_str(P_SYSLOG_NAME));
-    log_set_tag(sbuf_str(tag));
-    sbuf_free(tag);
-    if (*cfg_str(P_MAILLOG_FILE)) {
-        struct sbuf *path = sbuf_new(128);
-        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
-        log_close_syslog();
-        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
-        sbuf_free(path);
-    } else {
-        log_open_syslog(NULL);
-    }
+    mail_log_init("sendmail");
 }
 
 /* Full name from -F, $NAME, or the GECOS field (up to the first comma). */

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "mail_log.h"
 #include "mail_proto.h"
 #include "master_status.h"
 #include "sbuf.h"
@@ -70,6 +71,18 @@ static void server_status(int avail)
     /* The pipe is non-blocking: master may be gone; then we exit soon. */
     if (write(MASTER_STATUS_FD, &st, sizeof(st)) < 0 && errno != EAGAIN)
         srv_stop = true;
+}
+
+/* Tells master once that this process has done real work, so that its
+ * death is not taken for a start-up failure (no throttling). */
+static void server_note_used(void)
+{
+    static bool noted;
+    if (noted)
+        return;
+    noted = true;
+    server_status(0);
+    server_status(1);
 }
 
 static void server_exit(int code)
@@ -169,18 +182,7 @@ static void server_parse_args(int argc, char **argv)
 
 static void server_setup_logging(void)
 {
-    struct sbuf *tag = sbuf_new(64);
-    sbuf_printf(tag, "%s/%s", cfg_str(P_SYSLOG_NAME), srv_program);
-    log_set_tag(sbuf_str(tag));
-    sbuf_free(tag);
-    if (*cfg_str(P_MAILLOG_FILE)) {
-        struct sbuf *path = sbuf_new(128);
-        mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
-        log_close_syslog();
-        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
-        sbuf_free(path);
-    } else
-        log_open_syslog(NULL);
+    mail_log_init(srv_program);
     if (srv_standalone)
         log_set_stderr(true);
 }
@@ -243,6 +245,7 @@ static void server_multi_client(int fd, int events, void *ctx)
     (void)events;
     srv_last_active = event_now();
     int r;
+    server_note_used();
     do
         r = srv_ops->request(s);
     while (r == 0 && stream_pending(s) > 0 && !srv_stop);
@@ -266,6 +269,10 @@ static void server_multi_accept(int lfd, int events, void *ctx)
         return;
     struct stream *s = stream_open(fd);
     stream_set_timeout(s, (int)cfg_time(P_IPC_TIMEOUT));
+    if (srv_ops->connect && srv_ops->connect(s) < 0) {
+        stream_close(s);
+        return;
+    }
     srv_clients++;
     srv_last_active = event_now();
     event_fd_add(fd, EVENT_READ, server_multi_client, s);
@@ -279,8 +286,10 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
     struct stat st;
     if (fstat(lfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
         ssize_t n = read(lfd, buf, sizeof(buf));
-        if (n > 0)
+        if (n > 0) {
+            server_note_used();
             srv_ops->trigger(buf, (size_t)n);
+        }
         return;
     }
     int fd = server_accept(lfd);
@@ -293,8 +302,10 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
         n = read(fd, buf, sizeof(buf));
     close(fd);
     srv_last_active = event_now();
-    if (n > 0)
+    if (n > 0) {
+        server_note_used();
         srv_ops->trigger(buf, (size_t)n);
+    }
     if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
         srv_stop = true;
 }
@@ -308,6 +319,7 @@ static void server_dgram_read(int lfd, int events, void *ctx)
         ssize_t n = recv(lfd, buf, sizeof(buf), MSG_DONTWAIT);
         if (n <= 0)
             break;
+        server_note_used();
         srv_ops->dgram(buf, (size_t)n);
     }
     srv_last_active = event_now();

@@ -36,6 +36,9 @@ struct server_ops {
     void (*service)(struct stream *client);
     /* MULTI: serve one request; return -1 to close the connection. */
     int (*request)(struct stream *client);
+    /* MULTI: a client connected (optional; e.g. send the proto greeting).
+     * Return -1 to close it at once. */
+    int (*connect)(struct stream *client);
     /* MULTI: a client went away (optional). */
     void (*disconnect)(struct stream *client);
     /* TRIGGER: bytes received on the trigger socket or fifo. */

@@ -116,85 +116,119 @@ void log_open_file(const char *path, const char *hostname)
     log_file_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
 }
 
-/* Sends one datagram without blocking; returns false when it was lost. */
+/*
+ * Sends one datagram without blocking; returns false when it was lost.
+ * A reader that went away (postlogd or syslogd restarted) leaves our
+ * connected socket pointing at nothing: reconnect once and retry, so a
+ * restart does not cost a line.
+ */
 static bool log_send(int *fdp, const char *path, const char *buf, size_t len)
 {
-    if (*fdp < 0 && path[0])
-        *fdp = log_dgram_connect(path);
-    if (*fdp < 0)
-        return false;
-    if (send(*fdp, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
-        return true;
-    if (errno == ECONNREFUSED || errno == ENOTCONN || errno == EBADF) {
-        close(*fdp);            /* the reader went away: reconnect next time */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (*fdp < 0 && path[0])
+            *fdp = log_dgram_connect(path);
+        if (*fdp < 0)
+            return false;
+        if (send(*fdp, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+            return true;
+        if (errno != ECONNREFUSED && errno != ENOTCONN && errno != EBADF)
+            return false;       /* EAGAIN: full; the line is lost, the fd is fine */
+        close(*fdp);
         *fdp = -1;
     }
     return false;
 }
 
-static void log_emit(int prio, const char *level, const char *text)
+/*
+ * Formats one line for each open destination and sends it. *tried says
+ * whether any destination exists; the result says whether any took it.
+ */
+static bool log_deliver(int prio, const char *stamp, const char *level, const char *text,
+                        bool *tried)
 {
-    char stamp[32];
     char line[4096];
-    time_t now = time(NULL);
-    struct tm tm;
+    bool sent = false;
     int n;
-    int saved = errno;
 
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-
-    if (log_to_stderr && !(prio == LOG_WARNING && strstr(text, "log messages were lost"))) {
-        const char *name = strrchr(log_tag_buf, '/');
-        dprintf(2, "%s: %s%s\n", name ? name + 1 : log_tag_buf, level, text);
-    }
-    /* Report lost lines first, so a reader sees the gap where it happened. */
-    if (log_lost > log_lost_reported && prio != LOG_DEBUG) {
-        unsigned long lost = log_lost - log_lost_reported;
-        log_lost_reported = log_lost;
-        char note[128];
-        snprintf(note, sizeof(note), "%lu log messages were lost (log socket full or down)", lost);
-        log_emit(LOG_WARNING, "warning: ", note);
-    }
-    bool sent = false, tried = false;
+    *tried = false;
     if (log_syslog_fd >= 0 || log_syslog_path[0]) {
         n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s%s", LOG_MAIL | prio, stamp,
                      log_tag_buf, (long)getpid(), level, text);
+        if (n < 0)
+            return false;
         if (n > (int)sizeof(line) - 1)
             n = (int)sizeof(line) - 1;
-        tried = true;
+        *tried = true;
         sent |= log_send(&log_syslog_fd, log_syslog_path, line, (size_t)n);
     }
     if (log_maillog_path[0] || log_file_fd >= 0) {
         n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, log_hostname,
                      log_tag_buf, (long)getpid(), level, text);
+        if (n < 0)
+            return sent;
         if (n > (int)sizeof(line) - 1) {
             n = (int)sizeof(line) - 1;
             line[n - 1] = '\n';
         }
         if (log_file_fd >= 0) {
-            tried = true;
+            *tried = true;
             sent |= write(log_file_fd, line, (size_t)n) == n;
         }
         if (log_maillog_path[0]) {
-            tried = true;
+            *tried = true;
             sent |= log_send(&log_maillog_fd, log_maillog_path, line, (size_t)n);
         }
     }
+    return sent;
+}
+
+static void log_emit(int prio, const char *level, const char *text)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    bool tried;
+    int saved = errno;
+
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+
+    if (log_to_stderr) {
+        const char *name = strrchr(log_tag_buf, '/');
+        dprintf(2, "%s: %s%s\n", name ? name + 1 : log_tag_buf, level, text);
+    }
+    /*
+     * Report lost lines first, so a reader sees the gap where it happened.
+     * The count is settled only when the warning itself got through; while
+     * the socket stays full the warning is retried with each line and is
+     * not itself counted, so the number it finally shows is exact.
+     */
+    if (log_lost > log_lost_reported && prio != LOG_DEBUG) {
+        unsigned long lost = log_lost - log_lost_reported;
+        char note[128];
+        snprintf(note, sizeof(note), "%lu log messages were lost (log socket full or down)", lost);
+        if (log_deliver(LOG_WARNING, stamp, "warning: ", note, &tried))
+            log_lost_reported += lost;
+    }
     /* A line the user saw on stderr is not lost. */
-    if (tried && !sent && !log_to_stderr)
+    if (!log_deliver(prio, stamp, level, text, &tried) && tried && !log_to_stderr)
         log_lost++;
     errno = saved;
+}
+
+/* Replaces control characters (and DEL) with '?': peer text must not forge lines. */
+static void log_clean(char *text)
+{
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }
 
 static void log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 {
     char text[2048];
     vsnprintf(text, sizeof(text), fmt, ap);
-    /* Control characters from peers must not forge log lines. */
-    for (char *p = text; *p; p++)
-        if ((unsigned char)*p < 0x20)
-            *p = '?';
+    log_clean(text);
     log_emit(prio, level, text);
 }
 
@@ -231,6 +265,7 @@ void log_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    log_clean(text);
     if (log_fatal_hook)
         log_fatal_hook(0, text);
     log_emit(LOG_CRIT, "fatal: ", text);
@@ -248,6 +283,7 @@ void log_panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    log_clean(text);
     if (log_fatal_hook)
         log_fatal_hook(1, text);
     log_emit(LOG_CRIT, "panic: ", text);

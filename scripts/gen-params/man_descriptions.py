@@ -53,4 +53,5 @@ DESCRIPTIONS = {
     'virtual_alias_maps': "Tables that rewrite recipient addresses to other addresses (forwarding) before delivery.",
     'virtual_mailbox_domains': "Domains whose users have mailboxes handled by $virtual_transport.",
     'virtual_mailbox_maps': "Tables of valid virtual mailbox addresses and their mailbox paths relative to virtual_mailbox_base.",
+    'smtpd_forbid_bare_newline': "What smtpd(8) does with SMTP input lines that end in a bare LF instead of CR LF (the SMTP smuggling problem). Postfix defines no (accept them), normalize (accept them as if they ended in CR LF, but end DATA only at CR LF . CR LF), yes (the same as normalize) and reject (refuse the command or message with $smtpd_forbid_bare_newline_reject_code). Clients in $smtpd_forbid_bare_newline_exclusions are exempt. Postfix 3.7 defaults to no and 3.9 to normalize; Postern defaults to yes. Note: the current Postern smtpd(8) handles yes and normalize like reject.",
 }

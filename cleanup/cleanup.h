@@ -1,0 +1,150 @@
+/*
+ * cleanup.h - cleanup's private interfaces
+ *
+ * Used by: the cleanup sources, tests/unit/cleanup_test.c (which links
+ *          cleanup_addr.c's table functions).
+ * Interface: struct cleanup_cfg (main.cf, tables), struct cleanup_state (one
+ *            message); cleanup_cfg_load(), cleanup_map11(),
+ *            cleanup_masquerade(), cleanup_virtual_expand(),
+ *            cleanup_sender(), cleanup_recipient(), cleanup_header_addr(),
+ *            cleanup_header_line(), cleanup_headers_done(),
+ *            cleanup_body_record().
+ * Notes: protocol in docs/ipc.md "cleanup"; queue file layout in
+ *        docs/queue-file.md. Address classes (canonical_classes etc.) are
+ *        CLEANUP_CLASS_* bits.
+ */
+#ifndef POSTERN_CLEANUP_H
+#define POSTERN_CLEANUP_H
+#include "sys_compat.h"
+#include "sbuf.h"
+
+struct maps;
+struct qfile_writer;
+struct stream;
+
+#define CLEANUP_CLASS_ENV_SENDER 0x1
+#define CLEANUP_CLASS_ENV_RCPT 0x2
+#define CLEANUP_CLASS_HDR_SENDER 0x4
+#define CLEANUP_CLASS_HDR_RCPT 0x8
+
+/* Longest client record accepted (a content chunk is QFILE_LINE_CHUNK). */
+#define CLEANUP_REC_MAX 65536
+#define CLEANUP_MAP11_MAX 10    /* canonical mapping rounds */
+
+struct cleanup_cfg {
+    struct maps *canonical, *send_canonical, *rcpt_canonical;
+    int canonical_classes, send_canonical_classes, rcpt_canonical_classes;
+    struct maps *virtual_alias;
+    struct maps *send_bcc, *rcpt_bcc;
+    char *always_bcc;
+    char **masq_domains;            /* NULL-terminated, folded */
+    char **masq_exceptions;
+    int masq_classes;
+    bool prop_canonical, prop_virtual;  /* propagate_unmatched_extensions */
+    char *delims;                   /* recipient_delimiter */
+    char *myhostname, *myorigin;
+    long header_size_limit;
+    long message_size_limit;
+    int hopcount_limit;
+    long delay_warning_time;
+    long dup_limit;
+    long virt_recursion_limit, virt_expansion_limit;
+    char *undisclosed_header;
+    bool always_add_missing;
+    char *content_filter;
+    bool remote_rewrite_domain_set;
+};
+
+extern struct cleanup_cfg cleanup_cfg;
+
+struct cleanup_rcpt {
+    char *addr;
+    char *orig;
+    char *dsn_orcpt;
+    int notify;
+};
+
+struct cleanup_rcpt_list {
+    struct cleanup_rcpt *v;
+    size_t n, cap;
+};
+
+/* One message in progress. */
+struct cleanup_state {
+    const char *queue_id;
+    int flags;                  /* CLEANUP_FLAG_* */
+    int errs;                   /* CLEANUP_STAT_* */
+    struct sbuf *reason;        /* first error's reply text */
+    struct qfile_writer *w;
+    char *sender;               /* after rewriting (NULL until S) */
+    char *fullname;
+    const char *hdr_context;    /* "local", "remote" or NULL (no header rewriting) */
+    bool add_missing;           /* add Message-Id/Date/From */
+    struct cleanup_rcpt_list env_rcpts;     /* envelope recipients as sent */
+    struct cleanup_rcpt_list extra_rcpts;   /* -t, bcc: extracted segment */
+    long rcpt_count;            /* R records written */
+    void *dups;                 /* duplicate filter */
+    size_t ndups;
+    /* header state */
+    bool in_headers;
+    struct sbuf *hdr;           /* logical header being collected */
+    bool hdr_truncated;
+    long hdr_bytes;
+    int hops;
+    unsigned seen;              /* CLEANUP_SEEN_* */
+    bool resent;
+    struct cleanup_rcpt_list xtract, xtract_resent;   /* -t candidates */
+    long content_bytes;         /* RFC 822 size so far (lines + LF) */
+    bool pending_cont;          /* last body record was L */
+    struct sbuf *line;          /* header-phase physical line being assembled */
+    time_t arrival;
+};
+
+#define CLEANUP_SEEN_FROM 0x1
+#define CLEANUP_SEEN_DATE 0x2
+#define CLEANUP_SEEN_MSGID 0x4
+#define CLEANUP_SEEN_TO 0x8       /* To: or Cc: */
+#define CLEANUP_SEEN_RFROM 0x10
+#define CLEANUP_SEEN_RDATE 0x20
+#define CLEANUP_SEEN_RMSGID 0x40
+#define CLEANUP_SEEN_RTO 0x80
+
+/* cleanup_addr.c */
+/* Reads main.cf and opens the tables (pre_jail). */
+void cleanup_cfg_load(void);
+/* Parses a class list ("envelope_sender, header_recipient") into bits. */
+int cleanup_parse_classes(const char *param, const char *value);
+/* One-to-one mapping (canonical): replaces addr by the table's answer,
+ * repeated up to CLEANUP_MAP11_MAX times. Returns 1 changed, 0 not, -1 table
+ * failure. */
+int cleanup_map11(struct maps *m, struct sbuf *addr, bool propagate);
+/* Strips subdomains per masquerade_domains / masquerade_exceptions. */
+void cleanup_masquerade(struct sbuf *addr);
+/* Expands addr through virtual_alias_maps into out (appends new strings).
+ * Returns 0, or a CLEANUP_STAT_* bit (DEFER) with reason filled. */
+int cleanup_virtual_expand(struct maps *m, const char *addr, long recursion_limit,
+                           long expansion_limit, bool propagate, struct cleanup_rcpt_list *out,
+                           struct sbuf *reason);
+void cleanup_rcpt_add(struct cleanup_rcpt_list *l, const char *addr, const char *orig,
+                      const char *dsn_orcpt, int notify);
+void cleanup_rcpt_list_free(struct cleanup_rcpt_list *l);
+/* Rewrites (trivial-rewrite, context), canonical maps (for class) and
+ * masquerading. addr is replaced. Returns 0, or -1 when a service or
+ * table failed (state->errs gets DEFER). */
+int cleanup_rewrite_addr(struct cleanup_state *st, const char *context, int class_,
+                         struct sbuf *addr);
+/* Writes the final recipients for one input recipient (virtual aliases,
+ * duplicates, recipient_bcc_maps). */
+void cleanup_recipient(struct cleanup_state *st, const struct cleanup_rcpt *r);
+/* Frees the duplicate filter of st. */
+void cleanup_dups_free(struct cleanup_state *st);
+/* Sets an error once: status bit and reply text. */
+void cleanup_fail(struct cleanup_state *st, int stat, const char *reason);
+
+/* cleanup_message.c */
+/* Handles one content record (N or L) from the client. */
+void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len);
+/* End of content (X from the client). */
+void cleanup_content_end(struct cleanup_state *st);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * cleanup_message.c - message content: headers (inspection, rewriting,
+ *                     missing ones added, -t extraction) and body copy
+ *
+ * Used by: cleanup_main.c.
+ * Interface: cleanup_content(), cleanup_content_end().
+ * Errors: too many Received: headers (hopcount_limit) and an oversized
+ *         message (message_size_limit) set CLEANUP_STAT_HOPS/SIZE; the rest
+ *         of the content is then read and dropped.
+ * Notes: the header block ends at the first line that is neither a header
+ *        nor a continuation; that line starts the body. A header longer
+ *        than header_size_limit is cut there (the excess is discarded, as
+ *        Postfix does). Bcc:, Resent-Bcc:, Return-Path: and Content-Length:
+ *        are not copied. Missing Message-Id:, Date:, From: (and To: when
+ *        undisclosed_recipients_header is set) are appended at the end of
+ *        the header block for local submissions (rewrite context "local")
+ *        or when always_add_missing_headers is set.
+ */
+#include "cleanup.h"
+#include "addr.h"
+#include "alloc.h"
+#include "cleanup_proto.h"
+#include "log.h"
+#include "qfile.h"
+#include "rewrite_clnt.h"
+#include <ctype.h>
+#include <strings.h>
+#include <sys/time.h>
+
+/* Header kinds that matter here. */
+enum cleanup_hdr_kind {
+    HK_OTHER,
+    HK_SENDER,      /* From, Sender, Reply-To, Errors-To, Return-Receipt-To, Resent-From... */
+    HK_RCPT,        /* To, Cc, Bcc, Resent-To... */
+};
+
+/* Length of the header name when line starts a header, else 0. */
+static size_t cleanup_header_name(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
+        i++;
+    if (i == 0)
+        return 0;
+    size_t name = i;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return i < len && line[i] == ':' ? name : 0;
+}
+
+static bool cleanup_name_is(const char *name, size_t len, const char *want)
+{
+    return strlen(want) == len && strncasecmp(name, want, len) == 0;
+}
+
+static void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len)
+{
+    if (st->errs & (CLEANUP_STAT_SIZE | CLEANUP_STAT_WRITE))
+        return;
+    if (qfile_put_line(st->w, p, len) < 0)
+        cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+}
+
+/* Writes a (possibly multi-line, '\n'-separated) header. */
+static void cleanup_write_header(struct cleanup_state *st, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p <= end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        cleanup_write_line(st, p, n);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+}
+
+/* Rewrites the addresses in one header value in place (spans replaced by
+ * the rewritten external form). */
+static void cleanup_rewrite_header(struct cleanup_state *st, struct sbuf *text, size_t value_off,
+                                   int class_)
+{
+    struct addr_items items = { 0 };
+    const char *value = sbuf_str(text) + value_off;
+    size_t vlen = sbuf_len(text) - value_off;
+    addr_parse_list(value, vlen, 10000, &items);
+    if (items.n == 0)
+        return;
+    struct sbuf *out = sbuf_new(sbuf_len(text) + 64);
+    struct sbuf *a = sbuf_new(128), *q = sbuf_new(128);
+    sbuf_append(out, sbuf_str(text), value_off);
+    size_t pos = 0;
+    bool changed = false;
+    for (size_t i = 0; i < items.n; i++) {
+        const struct addr_item *it = &items.v[i];
+        sbuf_append(out, value + pos, it->start - pos);
+        sbuf_set(a, it->addr);
+        if (cleanup_rewrite_addr(st, st->hdr_context, class_, a) == 0 &&
+            strcmp(sbuf_str(a), it->addr) != 0) {
+            addr_quote(q, sbuf_str(a));
+            sbuf_append(out, sbuf_str(q), sbuf_len(q));
+            changed = true;
+        } else {
+            sbuf_append(out, value + it->start, it->len);
+        }
+        pos = it->start + it->len;
+    }
+    sbuf_append(out, value + pos, vlen - pos);
+    if (changed)
+        sbuf_set(text, sbuf_str(out));
+    sbuf_free(out);
+    sbuf_free(a);
+    sbuf_free(q);
+    addr_items_free(&items);
+}
+
+/* Adds the addresses of a To/Cc/Bcc header to a -t candidate list. */
+static void cleanup_extract(struct cleanup_rcpt_list *l, const char *value, size_t len)
+{
+    struct addr_items items = { 0 };
+    addr_parse_list(value, len, 10000, &items);
+    for (size_t i = 0; i < items.n; i++)
+        cleanup_rcpt_add(l, items.v[i].addr, NULL, NULL, 0);
+    addr_items_free(&items);
+}
+
+static void cleanup_trimmed_value(struct sbuf *out, const char *value, size_t len)
+{
+    while (len > 0 && isspace((unsigned char)*value)) {
+        value++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)value[len - 1]))
+        len--;
+    sbuf_reset(out);
+    for (size_t i = 0; i < len; i++)
+        sbuf_addch(out, value[i] == '\n' ? ' ' : value[i]);
+}
+
+/* One complete logical header (physical lines joined with '\n'). */
+static void cleanup_one_header(struct cleanup_state *st)
+{
+    struct sbuf *text = st->hdr;
+    const char *s = sbuf_str(text);
+    size_t nlen = cleanup_header_name(s, sbuf_len(text));
+    size_t voff = (size_t)(strchr(s, ':') - s) + 1;
+    const char *value = s + voff;
+    size_t vlen = sbuf_len(text) - voff;
+    enum cleanup_hdr_kind kind = HK_OTHER;
+    bool drop = false;
+    bool resent = nlen > 7 && strncasecmp(s, "resent-", 7) == 0;
+    const char *base = resent ? s + 7 : s;
+    size_t blen = resent ? nlen - 7 : nlen;
+
+    if (resent)
+        st->resent = true;
+    if (!resent && cleanup_name_is(s, nlen, "received")) {
+        if (++st->hops >= cleanup_cfg.hopcount_limit && !(st->errs & CLEANUP_STAT_HOPS)) {
+            log_warn("%s: message rejected: hopcount exceeded", st->queue_id);
+            cleanup_fail(st, CLEANUP_STAT_HOPS, "5.4.0 too many hops");
+        }
+    } else if (cleanup_name_is(base, blen, "message-id")) {
+        struct sbuf *v = sbuf_new(128);
+        cleanup_trimmed_value(v, value, vlen);
+        log_info("%s: %smessage-id=%s", st->queue_id, resent ? "resent-" : "", sbuf_str(v));
+        sbuf_free(v);
+        st->seen |= resent ? CLEANUP_SEEN_RMSGID : CLEANUP_SEEN_MSGID;
+    } else if (cleanup_name_is(base, blen, "date")) {
+        st->seen |= resent ? CLEANUP_SEEN_RDATE : CLEANUP_SEEN_DATE;
+    } else if (cleanup_name_is(base, blen, "from")) {
+        st->seen |= resent ? CLEANUP_SEEN_RFROM : CLEANUP_SEEN_FROM;
+        kind = HK_SENDER;
+    } else if (cleanup_name_is(base, blen, "sender") || cleanup_name_is(base, blen, "reply-to") ||
+               cleanup_name_is(s, nlen, "errors-to") ||
+               cleanup_name_is(s, nlen, "return-receipt-to")) {
+        kind = HK_SENDER;
+    } else if (cleanup_name_is(base, blen, "to") || cleanup_name_is(base, blen, "cc")) {
+        st->seen |= resent ? CLEANUP_SEEN_RTO : CLEANUP_SEEN_TO;
+        kind = HK_RCPT;
+        if (st->flags & CLEANUP_FLAG_EXTRACT)
+            cleanup_extract(resent ? &st->xtract_resent : &st->xtract, value, vlen);
+    } else if (cleanup_name_is(base, blen, "bcc")) {
+        kind = HK_RCPT;
+        drop = true;
+        if (st->flags & CLEANUP_FLAG_EXTRACT)
+            cleanup_extract(resent ? &st->xtract_resent : &st->xtract, value, vlen);
+    } else if (!resent && (cleanup_name_is(s, nlen, "return-path") ||
+                           cleanup_name_is(s, nlen, "content-length"))) {
+        drop = true;
+    }
+    if (drop)
+        return;
+    if (kind != HK_OTHER && st->hdr_context)
+        cleanup_rewrite_header(st, text, voff,
+                               kind == HK_SENDER ? CLEANUP_CLASS_HDR_SENDER : CLEANUP_CLASS_HDR_RCPT);
+    cleanup_write_header(st, sbuf_str(text), sbuf_len(text));
+}
+
+/* A display name goes out as-is when it is plain words, else quoted. */
+static void cleanup_phrase(struct sbuf *out, const char *name)
+{
+    bool plain = true;
+    for (const char *p = name; *p; p++)
+        if (strchr("()<>@,;:\\\".[]", *p) || (unsigned char)*p < 32)
+            plain = false;
+    if (plain) {
+        sbuf_cat(out, name);
+        return;
+    }
+    sbuf_addch(out, '"');
+    for (const char *p = name; *p; p++) {
+        if ((unsigned char)*p < 32)
+            continue;
+        if (*p == '"' || *p == '\\')
+            sbuf_addch(out, '\\');
+        sbuf_addch(out, *p);
+    }
+    sbuf_addch(out, '"');
+}
+
+/* RFC 5322 date in local time: "Sun, 22 Nov 2026 08:00:00 +0100 (CET)". */
+static void cleanup_mail_date(struct sbuf *out, time_t when)
+{
+    struct tm tm;
+    char buf[64], zone[16];
+    localtime_r(&when, &tm);
+    strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S", &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    sbuf_catf(out, "%s %c%02ld%02ld", buf, sign, off / 60, off % 60);
+    if (strftime(zone, sizeof(zone), "%Z", &tm) > 0 && zone[0])
+        sbuf_catf(out, " (%s)", zone);
+}
+
+/* End of the header block: missing headers, -t recipients. */
+static void cleanup_headers_end(struct cleanup_state *st)
+{
+    const char *rs = st->resent ? "Resent-" : "";
+    unsigned need_msgid = st->resent ? CLEANUP_SEEN_RMSGID : CLEANUP_SEEN_MSGID;
+    unsigned need_date = st->resent ? CLEANUP_SEEN_RDATE : CLEANUP_SEEN_DATE;
+    unsigned need_from = st->resent ? CLEANUP_SEEN_RFROM : CLEANUP_SEEN_FROM;
+    unsigned need_to = st->resent ? CLEANUP_SEEN_RTO : CLEANUP_SEEN_TO;
+    struct sbuf *h = sbuf_new(256);
+
+    st->in_headers = false;
+    if (st->add_missing) {
+        if (!(st->seen & need_msgid)) {
+            struct tm tm;
+            char stamp[32];
+            time_t now = time(NULL);
+            gmtime_r(&now, &tm);
+            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+            sbuf_printf(h, "%sMessage-Id: <%s.%s@%s>", rs, stamp, st->queue_id,
+                        cleanup_cfg.myhostname);
+            cleanup_write_line(st, sbuf_str(h), sbuf_len(h));
+            log_info("%s: %smessage-id=<%s.%s@%s>", st->queue_id, st->resent ? "resent-" : "",
+                     stamp, st->queue_id, cleanup_cfg.myhostname);
+        }
+        if (!(st->seen & need_date)) {
+            sbuf_printf(h, "%sDate: ", rs);
+            cleanup_mail_date(h, time(NULL));
+            cleanup_write_line(st, sbuf_str(h), sbuf_len(h));
+        }
+        if (!(st->seen & need_from)) {
+            struct sbuf *q = sbuf_new(128);
+            const char *sender = st->sender && *st->sender ? st->sender : "MAILER-DAEMON";
+            addr_quote(q, sender);
+            sbuf_printf(h, "%sFrom: ", rs);
+            if (st->sender && *st->sender && st->fullname && *st->fullname) {
+                cleanup_phrase(h, st->fullname);
+                sbuf_catf(h, " <%s>", sbuf_str(q));
+            } else {
+                sbuf_cat(h, sbuf_str(q));
+            }
+            cleanup_write_line(st, sbuf_str(h), sbuf_len(h));
+            sbuf_free(q);
+        }
+        if (!(st->seen & need_to) && *cleanup_cfg.undisclosed_header) {
+            sbuf_printf(h, "%s%s", rs, cleanup_cfg.undisclosed_header);
+            cleanup_write_line(st, sbuf_str(h), sbuf_len(h));
+        }
+    } else if (!(st->seen & (CLEANUP_SEEN_MSGID | CLEANUP_SEEN_RMSGID))) {
+        log_info("%s: message-id=<>", st->queue_id);
+    }
+    sbuf_free(h);
+    if (st->flags & CLEANUP_FLAG_EXTRACT) {
+        struct cleanup_rcpt_list *src =
+            st->resent && st->xtract_resent.n > 0 ? &st->xtract_resent : &st->xtract;
+        for (size_t i = 0; i < src->n; i++)
+            cleanup_rcpt_add(&st->extra_rcpts, src->v[i].addr, NULL, NULL, 0);
+    }
+}
+
+/* Ends the logical header being collected, if any. */
+static void cleanup_flush_header(struct cleanup_state *st)
+{
+    if (sbuf_len(st->hdr) > 0) {
+        cleanup_one_header(st);
+        sbuf_reset(st->hdr);
+        st->hdr_truncated = false;
+    }
+}
+
+/* One physical line while still in the header block. */
+static void cleanup_header_line(struct cleanup_state *st, const char *p, size_t len)
+{
+    size_t limit = (size_t)(cleanup_cfg.header_size_limit > 0 ? cleanup_cfg.header_size_limit
+                                                                : 102400);
+    if (sbuf_len(st->hdr) > 0 && len > 0 && (p[0] == ' ' || p[0] == '\t')) {
+        /* Continuation line. */
+        if (sbuf_len(st->hdr) + 1 + len <= limit) {
+            sbuf_addch(st->hdr, '\n');
+            sbuf_append(st->hdr, p, len);
+        } else if (!st->hdr_truncated) {
+            st->hdr_truncated = true;
+            log_info("%s: header size limit exceeded: truncated", st->queue_id);
+        }
+        return;
+    }
+    cleanup_flush_header(st);
+    if (cleanup_header_name(p, len) > 0) {
+        sbuf_append(st->hdr, p, len < limit ? len : limit);
+        if (len > limit) {
+            st->hdr_truncated = true;
+            log_info("%s: header size limit exceeded: truncated", st->queue_id);
+        }
+        return;
+    }
+    /* Not a header: the body starts with this line. */
+    cleanup_headers_end(st);
+    cleanup_write_line(st, p, len);
+}
+
+void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len)
+{
+    st->content_bytes += (long)len + (type == REC_NORM ? 1 : 0);
+    if (cleanup_cfg.message_size_limit > 0 && st->content_bytes > cleanup_cfg.message_size_limit &&
+        !(st->errs & CLEANUP_STAT_SIZE)) {
+        log_warn("%s: message size exceeds message_size_limit %ld", st->queue_id,
+                 cleanup_cfg.message_size_limit);
+        cleanup_fail(st, CLEANUP_STAT_SIZE, "5.3.4 Message size exceeds fixed limit");
+    }
+    if (st->errs)
+        return;     /* the message will not be accepted: just drain */
+    if (st->in_headers) {
+        /* Assemble the physical line (bounded: the excess of a huge one is cut). */
+        size_t room = (size_t)cleanup_cfg.header_size_limit + 2;
+        if (sbuf_len(st->line) < room)
+            sbuf_append(st->line, data, len < room - sbuf_len(st->line) ? len : room - sbuf_len(st->line));
+        if (type == REC_CONT)
+            return;
+        cleanup_header_line(st, sbuf_str(st->line), sbuf_len(st->line));
+        sbuf_reset(st->line);
+        return;
+    }
+    st->pending_cont = type == REC_CONT;
+    if (qfile_put(st->w, type, data, len) < 0)
+        cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+}
+
+void cleanup_content_end(struct cleanup_state *st)
+{
+    if (st->errs)
+        return;
+    if (st->in_headers) {
+        if (sbuf_len(st->line) > 0) {
+            cleanup_header_line(st, sbuf_str(st->line), sbuf_len(st->line));
+            sbuf_reset(st->line);
+        }
+        if (st->in_headers) {
+            cleanup_flush_header(st);
+            cleanup_headers_end(st);
+        }
+    }
+    if (st->pending_cont) {
+        st->pending_cont = false;
+        if (qfile_put(st->w, REC_NORM, "", 0) < 0)
+            cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+    }
+}

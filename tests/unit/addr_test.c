@@ -1,0 +1,120 @@
+/*
+ * addr_test.c - unit tests for lib/mail/addr.c
+ *
+ * Used by: make unit / tests/run-all.
+ * Interface: main().
+ */
+#include "harness.h"
+#include "addr.h"
+#include "alloc.h"
+
+/* Parses value and checks the addresses (joined with "|"). */
+static void list_case(const char *value, const char *want)
+{
+    struct addr_items items = { 0 };
+    struct sbuf *got = sbuf_new(128);
+    addr_parse_list(value, strlen(value), 100, &items);
+    for (size_t i = 0; i < items.n; i++)
+        sbuf_catf(got, "%s%s", i ? "|" : "", items.v[i].addr);
+    EXPECT_EQ_STR(sbuf_str(got), want);
+    addr_items_free(&items);
+    sbuf_free(got);
+}
+
+int main(void)
+{
+    harness_init();
+    struct sbuf *b = sbuf_new(64), *l = sbuf_new(64), *d = sbuf_new(64);
+
+    /* split */
+    EXPECT_TRUE(addr_split("user@example.com", l, d));
+    EXPECT_EQ_STR(sbuf_str(l), "user");
+    EXPECT_EQ_STR(sbuf_str(d), "example.com");
+    EXPECT_TRUE(addr_split("a@b@c.example", l, d));
+    EXPECT_EQ_STR(sbuf_str(l), "a@b");
+    EXPECT_EQ_STR(sbuf_str(d), "c.example");
+    EXPECT_TRUE(!addr_split("postmaster", l, d));
+    EXPECT_EQ_STR(sbuf_str(l), "postmaster");
+    EXPECT_EQ_STR(sbuf_str(d), "");
+
+    /* fold */
+    char a1[] = "John.Doe@Example.COM";
+    addr_fold_domain(a1);
+    EXPECT_EQ_STR(a1, "John.Doe@example.com");
+
+    /* quote / unquote */
+    addr_quote(b, "john.doe@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "john.doe@example.com");
+    addr_quote(b, "john doe@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\"john doe\"@example.com");
+    addr_quote(b, "a\"b@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\"a\\\"b\"@example.com");
+    addr_quote(b, "a@b@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\"a@b\"@example.com");
+    addr_quote(b, ".dot@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\".dot\"@example.com");
+    addr_quote(b, "a..b@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\"a..b\"@example.com");
+    addr_quote(b, "");
+    EXPECT_EQ_STR(sbuf_str(b), "");
+    addr_quote(b, "@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "\"\"@example.com");
+    addr_unquote(b, "\"john doe\"@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "john doe@example.com");
+    addr_unquote(b, "\"a\\\"b\"@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "a\"b@example.com");
+    EXPECT_TRUE(!addr_needs_quote("user+tag", 8));
+    EXPECT_TRUE(addr_needs_quote("a b", 3));
+    EXPECT_TRUE(addr_needs_quote("", 0));
+
+    /* header address lists */
+    list_case("\"A B\" <a@b>, c@d, group: x@y;", "a@b|c@d|x@y");
+    list_case("Joe (the man) <joe@example.com>", "joe@example.com");
+    list_case("joe@example.com (Joe Doe)", "joe@example.com");
+    list_case("\"Doe, John\" <john@example.com>, jane@example.com", "john@example.com|jane@example.com");
+    list_case("<@relay1,@relay2:user@example.com>", "user@example.com");
+    list_case("undisclosed-recipients:;", "");
+    list_case("\"quoted local\"@example.com", "quoted local@example.com");
+    list_case("<>", "");
+    list_case("Broken <a@b", "a@b");
+    list_case("  a@b ,, , c@d  ", "a@b|c@d");
+    list_case("friends: a@x.example, B <b@x.example>; c@y.example", "a@x.example|b@x.example|c@y.example");
+    list_case("user@[192.0.2.1]", "user@[192.0.2.1]");
+    list_case("Folded\r\n <folded@example.com>", "folded@example.com");
+    list_case("(unterminated comment a@b", "");
+
+    /* spans point at the address text */
+    struct addr_items items = { 0 };
+    const char *v = "Joe <joe@x>, ann@y (c)";
+    addr_parse_list(v, strlen(v), 10, &items);
+    EXPECT_EQ_INT(items.n, 2);
+    if (items.n == 2) {
+        EXPECT_EQ_INT(items.v[0].start, 5);
+        EXPECT_EQ_INT(items.v[0].len, 5);
+        EXPECT_TRUE(items.v[0].angle);
+        EXPECT_EQ_INT(items.v[1].start, 13);
+        EXPECT_EQ_INT(items.v[1].len, 5);
+        EXPECT_TRUE(!items.v[1].angle);
+    }
+    addr_items_free(&items);
+
+    /* limits: item count and overlong addresses */
+    addr_parse_list("a@x, b@x, c@x", 13, 2, &items);
+    EXPECT_EQ_INT(items.n, 2);
+    addr_items_free(&items);
+    struct sbuf *big = sbuf_new(ADDR_MAX_LEN + 64);
+    for (int i = 0; i < ADDR_MAX_LEN + 10; i++)
+        sbuf_addch(big, 'x');
+    sbuf_cat(big, "@example.com, ok@example.com");
+    addr_parse_list(sbuf_str(big), sbuf_len(big), 10, &items);
+    EXPECT_EQ_INT(items.n, 1);
+    if (items.n == 1)
+        EXPECT_EQ_STR(items.v[0].addr, "ok@example.com");
+    addr_items_free(&items);
+    sbuf_free(big);
+
+    sbuf_free(b);
+    sbuf_free(l);
+    sbuf_free(d);
+    return harness_done();
+}

@@ -16,8 +16,9 @@ set -u
 build=${1:-${B:-build}}
 postfix=$build/sbin/postfix
 postconf=$build/sbin/postconf
-refroot=${POSTERN_REFERENCE:-/work/shared/reference}
-[ -d "$refroot" ] || refroot=tests/reference
+# The reference configurations live in shared/ beside the repository.
+refroot=${POSTERN_REFERENCE:-../shared/reference}
+[ -d "$refroot" ] || refroot=/work/shared/reference
 pass=0
 fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }

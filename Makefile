@@ -26,7 +26,7 @@ COMMAND_BINS := $(COMMANDS:%=$(B)/sbin/%) $(TOOLS:%=$(B)/sbin/%)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_test.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases
+all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases $(if $(filter smtp,$(DAEMONS)),$(B)/libexec/lmtp)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,6 +49,10 @@ $(foreach t,$(TOOLS),$(eval $(call program_rule,$(B)/sbin/$(t),tools/$(t))))
 
 $(B)/sbin/mailq $(B)/sbin/newaliases: $(B)/sbin/sendmail
 	ln -sf sendmail $@
+
+# One binary speaks SMTP or LMTP depending on the name it runs under.
+$(B)/libexec/lmtp: $(B)/libexec/smtp
+	ln -sf smtp $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/harness.o $(B)/libpostern.a
 	@mkdir -p $(dir $@)

@@ -429,9 +429,9 @@ static int deliver_append(struct deliver_request *r, const char *queue,
         .status = (char *)dsn,
         .action = (char *)action,
         .reason = (char *)text,
-        .mta = (char *)(strcmp(r->relay, "none") == 0 ? "" : r->relay),
-        .diag_type = (char *)"",
-        .diag_text = (char *)"",
+        .mta = (char *)(r->dsn_mta ? r->dsn_mta : strcmp(r->relay, "none") == 0 ? "" : r->relay),
+        .diag_type = (char *)(r->diag_type ? r->diag_type : ""),
+        .diag_text = (char *)(r->diag_text ? r->diag_text : ""),
         .time = (long)time(NULL),
     };
     return dsn_log_append(queue, r->queue_id, &e);

@@ -101,6 +101,11 @@ struct deliver_request {
     bool deferred;              /* some recipient is left for a retry */
     struct sbuf *hop_status;    /* e.g. "4.4.1", empty for positive feedback */
     struct sbuf *hop_reason;
+    /* Optional DSN details for the next status call (NULL: none). An SMTP
+     * client sets them to the remote host and its reply. */
+    const char *dsn_mta;        /* "mx.example.com" for Remote-MTA: dns; ... */
+    const char *diag_type;      /* "smtp" */
+    const char *diag_text;      /* "550 5.1.1 <x>: no such user" */
 };
 
 /* Sends the greeting, reads one request from client and opens its queue

@@ -1,0 +1,64 @@
+/*
+ * tls_client.h - TLS client sessions on a stream (OpenSSL wrapper)
+ *
+ * Used by: smtp and lmtp (STARTTLS); later any client that needs TLS.
+ * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
+ *            tls_client_info(), tls_client_stop().
+ * Errors: functions that can fail return NULL or -1 and fill a why buffer
+ *         with a one-line reason that includes OpenSSL's error text; they do
+ *         not log.
+ * Notes: the only client module that includes OpenSSL headers (STYLE.md);
+ *        smtpd's server side can sit beside it in lib/util/tls_server.c and
+ *        share the context options. After tls_client_start() the stream's
+ *        reads and writes go through the TLS session (stream_set_io), so
+ *        the caller keeps using stream_getline()/stream_write().
+ */
+#ifndef POSTERN_TLS_CLIENT_H
+#define POSTERN_TLS_CLIENT_H
+#include "sys_compat.h"
+#include "sbuf.h"
+#include "stream.h"
+
+struct tls_client_opts {
+    const char *ca_file;        /* trust anchors (PEM file), or NULL/"" */
+    const char *ca_path;        /* hashed directory of trust anchors, or NULL/"" */
+    const char *cert_file;      /* client certificate (PEM), or NULL/"" */
+    const char *key_file;       /* its private key; "" = in cert_file */
+};
+
+struct tls_client_ctx;
+struct tls_client_conn;
+
+/* What a finished handshake established (filled by tls_client_info). */
+struct tls_client_info {
+    bool trusted;           /* the peer's chain verified against the CAs */
+    bool name_matched;      /* ... and its certificate names the expected host */
+    bool have_cert;         /* the peer sent a certificate at all */
+    char protocol[32];      /* "TLSv1.3" */
+    char cipher[80];        /* "TLS_AES_256_GCM_SHA384" */
+    int bits, alg_bits;
+    char peer_cn[256];      /* subject CommonName ("" when none) */
+    char verify_error[128]; /* why the chain did not verify ("" when it did) */
+};
+
+/* Builds a client context. Returns new, or NULL with why filled (bad CA
+ * file, unreadable certificate or key). */
+struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struct sbuf *why);
+void tls_client_ctx_free(struct tls_client_ctx *ctx);
+
+/* Runs the handshake on s's descriptor (SNI = servername when it is a host
+ * name) within timeout seconds, then routes s's I/O through TLS. The read
+ * buffer of s must be empty. Returns new (free with tls_client_stop()
+ * before closing s), or NULL with why filled. A peer whose chain does not
+ * verify still completes: the caller decides with tls_client_info(). */
+struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stream *s,
+                                         const char *servername, int timeout, struct sbuf *why);
+/* Fills info; match_name is the host name the certificate should name
+ * (DNS SANs, else the CN; "*.example.com" matches one label). */
+void tls_client_info(struct tls_client_conn *c, const char *match_name,
+                     struct tls_client_info *info);
+/* Sends close_notify without waiting for the peer's, detaches from the
+ * stream (plain I/O again) and frees c; accepts NULL. */
+void tls_client_stop(struct tls_client_conn *c, struct stream *s);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * smtp.c - the smtp/lmtp delivery agent: main() and one delivery request
+ *
+ * Used by: master (master.cf "smtp", "relay" and "lmtp" services; the
+ *          "lmtp" program is a link to this one).
+ * Interface: main().
+ * Errors: a bad request is logged and the connection closed (qmgr defers).
+ *         Destination-wide failures (no server reachable) are reported to
+ *         qmgr as hop_status/hop_reason so it backs off the destination.
+ * Notes: LMTP mode when the program name (argv[0]) is not "smtp", as with
+ *        Postfix; parameters then come from the lmtp_* names. For each
+ *        request: parse the next hop (a list is allowed), look up the
+ *        server addresses (MX records unless "[host]", LMTP, or DNS is
+ *        disabled), try them in order - at most $smtp_mx_address_limit
+ *        addresses and $smtp_mx_session_limit conversations - until every
+ *        recipient is final. Recipients still open after the last server
+ *        are deferred with the last soft error.
+ *        Not yet: SASL client (smtp_sasl_*), connection caching (scache),
+ *        smtp_fallback_relay, BODY=8BITMIME/SMTPUTF8 (the queue file does
+ *        not record the body type yet), DANE.
+ */
+#include "smtp.h"
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "params.h"
+#include "server.h"
+#include "tls_client.h"
+#include <sys/socket.h>
+
+struct smtp_cfg smtp_cfg;
+
+/* Name of an smtp_* or lmtp_* parameter, by mode. */
+#define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
+
+static enum smtp_tls_level smtp_tls_level_parse(const char *v, bool *ok)
+{
+    *ok = true;
+    if (*v == 0 || strcasecmp(v, "none") == 0)
+        return SMTP_TLS_NONE;
+    if (strcasecmp(v, "may") == 0)
+        return SMTP_TLS_MAY;
+    if (strcasecmp(v, "encrypt") == 0)
+        return SMTP_TLS_ENCRYPT;
+    if (strcasecmp(v, "verify") == 0 || strcasecmp(v, "secure") == 0)
+        return SMTP_TLS_VERIFY;
+    /* dane, dane-only, fingerprint: XXX not implemented; be strict */
+    *ok = false;
+    return SMTP_TLS_VERIFY;
+}
+
+static void smtp_load_config(void)
+{
+    struct smtp_cfg *c = &smtp_cfg;
+    c->proto_name = c->lmtp ? "LMTP" : "SMTP";
+    c->connect_timeout = cfg_time(SMTP_P(P_SMTP_CONNECT_TIMEOUT, P_LMTP_CONNECT_TIMEOUT));
+    c->helo_timeout = cfg_time(SMTP_P(P_SMTP_HELO_TIMEOUT, P_LMTP_LHLO_TIMEOUT));
+    c->mail_timeout = cfg_time(SMTP_P(P_SMTP_MAIL_TIMEOUT, P_LMTP_MAIL_TIMEOUT));
+    c->rcpt_timeout = cfg_time(SMTP_P(P_SMTP_RCPT_TIMEOUT, P_LMTP_RCPT_TIMEOUT));
+    c->data_init_timeout = cfg_time(SMTP_P(P_SMTP_DATA_INIT_TIMEOUT, P_LMTP_DATA_INIT_TIMEOUT));
+    c->data_xfer_timeout = cfg_time(SMTP_P(P_SMTP_DATA_XFER_TIMEOUT, P_LMTP_DATA_XFER_TIMEOUT));
+    c->data_done_timeout = cfg_time(SMTP_P(P_SMTP_DATA_DONE_TIMEOUT, P_LMTP_DATA_DONE_TIMEOUT));
+    c->quit_timeout = cfg_time(SMTP_P(P_SMTP_QUIT_TIMEOUT, P_LMTP_QUIT_TIMEOUT));
+    c->starttls_timeout = cfg_time(SMTP_P(P_SMTP_STARTTLS_TIMEOUT, P_LMTP_STARTTLS_TIMEOUT));
+    c->xforward_timeout = cfg_time(SMTP_P(P_SMTP_XFORWARD_TIMEOUT, P_LMTP_XFORWARD_TIMEOUT));
+    c->rset_timeout = cfg_time(SMTP_P(P_SMTP_RSET_TIMEOUT, P_LMTP_RSET_TIMEOUT));
+    c->helo_name = xstrdup(cfg_str(SMTP_P(P_SMTP_HELO_NAME, P_LMTP_LHLO_NAME)));
+    c->bind_address = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS, P_LMTP_BIND_ADDRESS)));
+    c->bind_address6 = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS6, P_LMTP_BIND_ADDRESS6)));
+    c->line_length_limit = cfg_long(SMTP_P(P_SMTP_LINE_LENGTH_LIMIT, P_LMTP_LINE_LENGTH_LIMIT));
+    c->skip_5xx_greeting = cfg_bool(SMTP_P(P_SMTP_SKIP_5XX_GREETING, P_LMTP_SKIP_5XX_GREETING));
+    c->send_xforward =
+        cfg_bool(SMTP_P(P_SMTP_SEND_XFORWARD_COMMAND, P_LMTP_SEND_XFORWARD_COMMAND));
+    c->never_send_ehlo = !c->lmtp && cfg_bool(P_SMTP_NEVER_SEND_EHLO);
+    c->mx_address_limit = cfg_long(SMTP_P(P_SMTP_MX_ADDRESS_LIMIT, P_LMTP_MX_ADDRESS_LIMIT));
+    c->mx_session_limit = cfg_long(SMTP_P(P_SMTP_MX_SESSION_LIMIT, P_LMTP_MX_SESSION_LIMIT));
+    c->randomize_addresses =
+        cfg_bool(SMTP_P(P_SMTP_RANDOMIZE_ADDRESSES, P_LMTP_RANDOMIZE_ADDRESSES));
+    c->myhostname = xstrdup(cfg_str(P_MYHOSTNAME));
+    c->default_port = xstrdup(c->lmtp ? cfg_str(P_LMTP_TCP_PORT) : "smtp");
+    if (*c->default_port == 0) {
+        xfree(c->default_port);
+        c->default_port = xstrdup(c->lmtp ? "24" : "smtp");
+    }
+
+    /* DNS: disable_dns_lookups (old), smtp_host_lookup, smtp_dns_support_level. */
+    const char *lookup = cfg_str(SMTP_P(P_SMTP_HOST_LOOKUP, P_LMTP_HOST_LOOKUP));
+    const char *level = cfg_str(SMTP_P(P_SMTP_DNS_SUPPORT_LEVEL, P_LMTP_DNS_SUPPORT_LEVEL));
+    c->dns_enabled = !cfg_bool(P_DISABLE_DNS_LOOKUPS) && strstr(lookup, "dns") != NULL
+                     && strcasecmp(level, "disabled") != 0;
+
+    const char *protos = cfg_str(P_INET_PROTOCOLS);
+    c->want_ipv4 = strstr(protos, "all") || strstr(protos, "ipv4");
+    c->want_ipv6 = strstr(protos, "all") || strstr(protos, "ipv6");
+    if (!c->want_ipv4 && !c->want_ipv6)
+        c->want_ipv4 = true;
+
+    /* TLS: the level, else the older smtp_use_tls / smtp_enforce_tls. */
+    const char *lv = cfg_str(SMTP_P(P_SMTP_TLS_SECURITY_LEVEL, P_LMTP_TLS_SECURITY_LEVEL));
+    bool ok = true;
+    if (*lv)
+        c->tls_level = smtp_tls_level_parse(lv, &ok);
+    else if (cfg_bool(SMTP_P(P_SMTP_ENFORCE_TLS, P_LMTP_ENFORCE_TLS)))
+        c->tls_level = SMTP_TLS_ENCRYPT;
+    else if (cfg_bool(SMTP_P(P_SMTP_USE_TLS, P_LMTP_USE_TLS)))
+        c->tls_level = SMTP_TLS_MAY;
+    else
+        c->tls_level = SMTP_TLS_NONE;
+    if (!ok)
+        log_warn("%s_tls_security_level = %s is not supported; using \"verify\"",
+                 c->lmtp ? "lmtp" : "smtp", lv);
+    c->tls_ca_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAFILE, P_LMTP_TLS_CAFILE)));
+    c->tls_ca_path = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAPATH, P_LMTP_TLS_CAPATH)));
+    c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
+    c->tls_key_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_KEY_FILE, P_LMTP_TLS_KEY_FILE)));
+    c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
+}
+
+/* Still privileged: read the configuration, load CA files and keys. */
+static void smtp_pre_jail(void)
+{
+    smtp_load_config();
+    if (smtp_cfg.tls_level != SMTP_TLS_NONE) {
+        struct tls_client_opts o = {
+            .ca_file = smtp_cfg.tls_ca_file,
+            .ca_path = smtp_cfg.tls_ca_path,
+            .cert_file = smtp_cfg.tls_cert_file,
+            .key_file = smtp_cfg.tls_key_file,
+        };
+        struct sbuf *why = sbuf_new(128);
+        smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);
+        if (smtp_cfg.tls_ctx == NULL)
+            log_warn("TLS client initialization failed: %s; %s", sbuf_str(why),
+                     smtp_cfg.tls_level >= SMTP_TLS_ENCRYPT ? "mail will be deferred"
+                                                            : "sending without TLS");
+        sbuf_free(why);
+    }
+    srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 8));
+}
+
+static void smtp_service(struct stream *client)
+{
+    struct deliver_request *r = deliver_request_read(client, "none");
+    if (r == NULL)
+        return;
+    struct smtp_state st = {
+        .req = r,
+        .rcpt_state = xcalloc(r->nrcpt + 1, sizeof(enum smtp_rcpt_state)),
+        .pending = r->nrcpt,
+        .last_dsn = sbuf_new(16),
+        .last_reason = sbuf_new(128),
+    };
+    long size = 0;
+    if (attr_get_long(r->attrs, "content_size", &size) == 0 && size > 0)
+        st.msg_size = size;
+
+    struct sbuf *why = sbuf_new(128), *dsn = sbuf_new(16);
+    struct smtp_dest *dests = NULL;
+    struct smtp_addr *addrs = NULL;
+    size_t naddr = 0;
+    int ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
+    if (ndest < 0) {
+        log_warn("%s: bad next-hop destination \"%s\": %s", r->queue_id, r->nexthop,
+                 sbuf_str(why));
+        smtp_fail_pending(&st, "none", "4.3.5", "mail transport configuration error");
+        deliver_hop_fail(r, "4.3.5", "mail transport configuration error");
+        goto done;
+    }
+    bool lookup_failed_hard = true;
+    for (int i = 0; i < ndest; i++) {
+        if (smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why) < 0) {
+            sbuf_set(st.last_dsn, sbuf_str(dsn));
+            sbuf_set(st.last_reason, sbuf_str(why));
+            if (sbuf_str(dsn)[0] != '5')
+                lookup_failed_hard = false;
+        }
+    }
+    if (naddr == 0) {
+        /* Nothing to connect to: the lookup error decides (5.4.4 bounces). */
+        const char *d = lookup_failed_hard ? sbuf_str(st.last_dsn) : "4.4.3";
+        smtp_fail_pending(&st, "none", d, sbuf_str(st.last_reason));
+        if (d[0] == '4')
+            deliver_hop_fail(r, d, sbuf_str(st.last_reason));
+        goto done;
+    }
+
+    size_t limit = smtp_cfg.mx_address_limit > 0 ? (size_t)smtp_cfg.mx_address_limit : naddr;
+    if (limit > naddr)
+        limit = naddr;
+    long sessions = 0;
+    for (size_t i = 0; i < limit && st.pending > 0; i++) {
+        bool final = i + 1 == limit
+                     || (smtp_cfg.mx_session_limit > 0 && sessions + 1 >= smtp_cfg.mx_session_limit);
+        int fd = smtp_connect(&smtp_cfg, &addrs[i], why);
+        if (fd < 0) {
+            log_info("%s: %s", r->queue_id, sbuf_str(why));
+            sbuf_set(st.last_dsn, "4.4.1");
+            sbuf_set(st.last_reason, sbuf_str(why));
+            continue;
+        }
+        sessions++;
+        if (smtp_session(&st, fd, &addrs[i], final) == SMTP_SESS_DONE || final)
+            break;
+    }
+    if (st.pending > 0) {
+        const char *d = sbuf_len(st.last_dsn) ? sbuf_str(st.last_dsn) : "4.4.1";
+        const char *why_text = sbuf_len(st.last_reason) ? sbuf_str(st.last_reason)
+                                                        : "delivery temporarily suspended";
+        /* Leftovers are never bounced: the last server's 5xx was final. */
+        if (d[0] == '5')
+            d = "4.4.1";
+        smtp_fail_pending(&st, "none", d, why_text);
+        /* No server got past its greeting: the destination is the problem. */
+        if (!st.any_session)
+            deliver_hop_fail(r, d, why_text);
+    }
+done:
+    smtp_dest_list_free(dests, ndest > 0 ? ndest : 0);
+    smtp_addr_list_free(addrs, naddr);
+    sbuf_free(why);
+    sbuf_free(dsn);
+    sbuf_free(st.last_dsn);
+    sbuf_free(st.last_reason);
+    xfree(st.rcpt_state);
+    deliver_request_done(client, r);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct server_ops ops = {
+        .model = SERVER_SINGLE,
+        .pre_jail = smtp_pre_jail,
+        .service = smtp_service,
+    };
+    /* Postfix rule: the program called "smtp" speaks SMTP, any other name
+     * (normally "lmtp") speaks LMTP. */
+    const char *slash = strrchr(argv[0], '/');
+    smtp_cfg.lmtp = strcmp(slash ? slash + 1 : argv[0], "smtp") != 0;
+    return server_main(argc, argv, &ops);
+}

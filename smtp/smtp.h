@@ -1,0 +1,171 @@
+/*
+ * smtp.h - private interface of the smtp/lmtp delivery agent
+ *
+ * Used by: smtp.c (main, one delivery request), smtp_addr.c (next-hop
+ *          parsing and MX ordering: pure functions), smtp_dns.c (MX and
+ *          address lookups), smtp_connect.c (TCP and UNIX connections),
+ *          smtp_proto.c (one SMTP or LMTP conversation).
+ * Notes: one binary; it runs in LMTP mode when its program name is not
+ *        "smtp" (master.cf runs it as "lmtp"), as Postfix does. Parameters
+ *        are read once into struct smtp_cfg from the smtp_* or lmtp_* names.
+ */
+#ifndef POSTERN_SMTP_H
+#define POSTERN_SMTP_H
+#include "sys_compat.h"
+#include "deliver_request.h"
+#include "sbuf.h"
+#include "stream.h"
+
+/* Longest host name or path accepted in a next hop or DNS answer. */
+#define SMTP_HOST_MAX 1025
+/* Longest server reply line we keep; longer ones are cut (and logged). */
+#define SMTP_REPLY_LINE_MAX 2048
+/* Most lines of one multi-line reply. */
+#define SMTP_REPLY_LINES_MAX 1000
+/* Most destinations in a next-hop list and addresses from one lookup. */
+#define SMTP_DEST_MAX 32
+#define SMTP_ADDR_MAX 256
+
+/* ---- next hop (smtp_addr.c) ---- */
+
+enum smtp_dest_kind {
+    SMTP_DEST_INET,     /* host or domain, with a port */
+    SMTP_DEST_UNIX,     /* unix:/path (LMTP) */
+};
+
+struct smtp_dest {
+    enum smtp_dest_kind kind;
+    char *host;         /* domain, host name, address literal or socket path */
+    char *port;         /* service name or number; NULL for UNIX */
+    bool no_mx;         /* [host] or LMTP: look up addresses, not MX */
+};
+
+/* Parses one next-hop element: "domain", "[host]", "[addr]", with
+ * ":port" after either; "inet:" and "unix:" prefixes (unix: only when lmtp);
+ * "[ipv6:addr]" and "[addr]" forms of IPv6 literals. dflt_port applies when
+ * none is given. LMTP destinations never get MX lookups. Fills *d (members
+ * new, free with smtp_dest_free()) and returns 0, or -1 with why filled. */
+int smtp_dest_parse(const char *text, bool lmtp, const char *dflt_port, struct smtp_dest *d,
+                    struct sbuf *why);
+void smtp_dest_free(struct smtp_dest *d);
+/* Splits a next-hop list ("[a]:25, b" - commas and blanks) and parses each
+ * element. Returns the count (>= 1, *out new array), or -1 with why filled.
+ * At most SMTP_DEST_MAX elements are used. */
+int smtp_dest_list_parse(const char *text, bool lmtp, const char *dflt_port,
+                         struct smtp_dest **out, struct sbuf *why);
+void smtp_dest_list_free(struct smtp_dest *v, int n);
+
+struct smtp_mx {
+    char *host;
+    int pref;
+};
+
+/* Sorts MX records by preference; records of equal preference are put in
+ * random order with rnd(n) (returns 0..n-1; NULL keeps the given order). */
+void smtp_mx_sort(struct smtp_mx *mx, size_t n, unsigned (*rnd)(unsigned n));
+/* Drops this host and everything not better than it ("myself" as an MX):
+ * returns the new count. Host names compare without case and trailing dot. */
+size_t smtp_mx_truncate_self(struct smtp_mx *mx, size_t n, const char *myhostname);
+/* Host names equal, ignoring case and one trailing dot. */
+bool smtp_host_equal(const char *a, const char *b);
+
+/* Parses the first line(s) of a server reply: the 3-digit code and, when
+ * present, the enhanced status code ("5.1.1"). Returns the code or -1. */
+int smtp_reply_code(const char *line, struct sbuf *dsn);
+/* Appends text to out encoded as RFC 3461 xtext. */
+void smtp_xtext_encode(struct sbuf *out, const char *text);
+
+/* ---- addresses to try (smtp_dns.c) ---- */
+
+struct smtp_addr {
+    char *host;         /* MX or host name as looked up */
+    char *addr;         /* numeric address or UNIX path */
+    char *port;
+    int family;         /* AF_INET, AF_INET6, AF_UNIX */
+    int pref;           /* MX preference, 0 without MX */
+};
+
+struct smtp_cfg;
+/* Looks up the addresses for one destination and appends them to *v (grown
+ * as needed; *n updated). Returns 0 (maybe nothing appended), or -1 with
+ * dsn ("4.4.3" or "5.4.4") and why filled (a Postfix-shaped "Host or
+ * domain name not found..." text). */
+int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struct smtp_addr **v,
+                    size_t *n, struct sbuf *dsn, struct sbuf *why);
+void smtp_addr_list_free(struct smtp_addr *v, size_t n);
+
+/* ---- connections (smtp_connect.c) ---- */
+
+/* Connects to a; returns a blocking-free fd (stream_open makes it
+ * non-blocking) or -1 with why filled ("connect to H[A]:P: Connection
+ * refused"). Binds to smtp_bind_address(6) first when configured. */
+int smtp_connect(const struct smtp_cfg *cfg, const struct smtp_addr *a, struct sbuf *why);
+
+/* ---- configuration ---- */
+
+enum smtp_tls_level {
+    SMTP_TLS_NONE,
+    SMTP_TLS_MAY,
+    SMTP_TLS_ENCRYPT,
+    SMTP_TLS_VERIFY,    /* verify and secure: chain and name must match */
+};
+
+struct smtp_cfg {
+    bool lmtp;
+    const char *proto_name;     /* "SMTP" or "LMTP" */
+    long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
+    long data_init_timeout, data_xfer_timeout, data_done_timeout;
+    long quit_timeout, starttls_timeout, xforward_timeout, rset_timeout;
+    char *helo_name;
+    char *bind_address, *bind_address6;
+    long line_length_limit;
+    bool skip_5xx_greeting;
+    bool send_xforward;
+    bool never_send_ehlo;
+    bool dns_enabled;           /* MX lookups allowed */
+    bool want_ipv4, want_ipv6;
+    long mx_address_limit, mx_session_limit;
+    bool randomize_addresses;
+    char *myhostname;
+    char *default_port;         /* "smtp" / $lmtp_tcp_port */
+    enum smtp_tls_level tls_level;
+    char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
+    int tls_loglevel;
+    struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */
+};
+
+extern struct smtp_cfg smtp_cfg;
+
+/* ---- one conversation (smtp_proto.c) ---- */
+
+enum smtp_rcpt_state {
+    SMTP_RCPT_PENDING,  /* not finished: try the next server */
+    SMTP_RCPT_DONE,     /* sent, bounced or deferred for good */
+};
+
+struct smtp_state {
+    struct deliver_request *req;
+    enum smtp_rcpt_state *rcpt_state;   /* one per request recipient */
+    size_t pending;                     /* count of PENDING */
+    long msg_size;                      /* content_size from qmgr, 0 = unknown */
+    struct sbuf *last_dsn;              /* soft error to use for leftovers */
+    struct sbuf *last_reason;
+    bool any_session;                   /* some server got past its greeting */
+};
+
+enum smtp_sess_result {
+    SMTP_SESS_DONE,     /* every recipient is final */
+    SMTP_SESS_NEXT,     /* some recipients wait for another server */
+};
+
+/* Runs one conversation on fd (owned: closed before returning) with the
+ * server at a. final says no other server will be tried (soft errors then
+ * defer recipients instead of keeping them). */
+enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct smtp_addr *a,
+                                   bool final);
+/* Reports a soft failure for every pending recipient (final) or remembers
+ * it for later. */
+void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn,
+                       const char *reason);
+
+#endif

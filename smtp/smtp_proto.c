@@ -1,0 +1,884 @@
+/*
+ * smtp_proto.c - one SMTP or LMTP conversation with one server
+ *
+ * Used by: smtp.c.
+ * Interface: smtp_session(), smtp_fail_pending().
+ * Errors: every failure becomes a per-recipient result or a remembered
+ *         soft error (st->last_reason) for the next server; nothing here
+ *         exits. Reply texts are Postfix-shaped: "host H[A] said: REPLY (in
+ *         reply to RCPT TO command)", "lost connection with H[A] while
+ *         sending message body", "conversation with H[A] timed out while
+ *         receiving the initial server greeting".
+ * Notes: greeting, EHLO (HELO when EHLO is refused; LHLO for LMTP),
+ *        STARTTLS per smtp_tls_security_level, XFORWARD when asked for and
+ *        offered, then MAIL/RCPT/DATA, pipelined in batches when the server
+ *        offers PIPELINING. The content is streamed from the queue file
+ *        (deliver_content_lines) with dot-stuffing, CRLF line ends and long
+ *        lines broken with CRLF SPACE so that no line exceeds
+ *        $smtp_line_length_limit. LMTP reads
+ *        one reply per accepted recipient after the final dot. A soft
+ *        failure keeps recipients for the next server unless this one is
+ *        the last; once the final dot has been sent, a lost connection
+ *        defers instead (the message may have been delivered).
+ */
+#include "smtp.h"
+#include <ctype.h>
+#include <sys/socket.h>
+#include "addr.h"
+#include "alloc.h"
+#include "attr.h"
+#include "log.h"
+#include "qfile.h"
+#include "tls_client.h"
+
+/* Server features from the EHLO reply. */
+#define SMTP_F_ESMTP 0x01
+#define SMTP_F_PIPELINING 0x02
+#define SMTP_F_SIZE 0x04
+#define SMTP_F_DSN 0x08
+#define SMTP_F_8BITMIME 0x10
+#define SMTP_F_STARTTLS 0x20
+#define SMTP_F_XFORWARD 0x40
+
+/* XFORWARD attributes the server named. */
+#define SMTP_XF_NAME 0x01
+#define SMTP_XF_ADDR 0x02
+#define SMTP_XF_PROTO 0x04
+#define SMTP_XF_HELO 0x08
+#define SMTP_XF_SOURCE 0x10
+
+/* Commands per pipelined batch: their replies stay far below the socket
+ * buffer, so neither side can block the other while we write. */
+#define SMTP_BATCH_MAX 50
+
+struct smtp_sess {
+    struct smtp_state *st;
+    struct deliver_request *req;
+    const struct smtp_addr *a;
+    bool final;
+    struct stream *s;
+    struct tls_client_conn *tls;
+    struct sbuf *relay;         /* host[addr]:port, or host[path] */
+    struct sbuf *peer;          /* host[addr] */
+    struct sbuf *line, *reply, *dsn, *tmp;
+    struct sbuf *lines;         /* reply texts after the codes, one per line */
+    int code;                   /* last reply code */
+    unsigned features;
+    unsigned xforward;
+    long size_limit;
+    const char *stage;          /* "while ..." text for I/O failures */
+    bool data_done;             /* the final dot was sent */
+    size_t *sent;               /* request indexes of this transaction's RCPTs */
+    size_t nsent;
+    size_t *accepted;
+    size_t naccepted;
+    bool body_error;            /* queue file failed while sending */
+};
+
+/* ---- recipient results ---- */
+
+static bool smtp_is_pending(struct smtp_state *st, size_t i)
+{
+    return st->rcpt_state[i] == SMTP_RCPT_PENDING;
+}
+
+static void smtp_mark_done(struct smtp_state *st, size_t i)
+{
+    if (st->rcpt_state[i] == SMTP_RCPT_PENDING) {
+        st->rcpt_state[i] = SMTP_RCPT_DONE;
+        st->pending--;
+    }
+}
+
+/* A soft error: keep the recipient for another server, or defer it now. */
+static void smtp_rcpt_soft(struct smtp_sess *ss, size_t i, const char *dsn, const char *text)
+{
+    struct smtp_state *st = ss->st;
+    if (!smtp_is_pending(st, i))
+        return;
+    sbuf_set(st->last_dsn, dsn);
+    sbuf_set(st->last_reason, text);
+    if (ss->final) {
+        deliver_defer(ss->req, &ss->req->rcpts[i], dsn, "%s", text);
+        smtp_mark_done(st, i);
+    }
+}
+
+static void smtp_rcpt_fail(struct smtp_sess *ss, size_t i, int code, const char *dsn,
+                           const char *text)
+{
+    if (!smtp_is_pending(ss->st, i))
+        return;
+    if (code >= 500) {
+        deliver_bounce(ss->req, &ss->req->rcpts[i], dsn, "%s", text);
+        smtp_mark_done(ss->st, i);
+    } else
+        smtp_rcpt_soft(ss, i, dsn, text);
+}
+
+void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn,
+                       const char *reason)
+{
+    struct deliver_request *r = st->req;
+    const char *old = r->relay;
+    r->relay = relay;
+    for (size_t i = 0; i < r->nrcpt; i++) {
+        if (!smtp_is_pending(st, i))
+            continue;
+        if (dsn[0] == '5')
+            deliver_bounce(r, &r->rcpts[i], dsn, "%s", reason);
+        else
+            deliver_defer(r, &r->rcpts[i], dsn, "%s", reason);
+        smtp_mark_done(st, i);
+    }
+    r->relay = old;
+}
+
+/* Every recipient still pending in this session fails with text. */
+static void smtp_sess_fail_all(struct smtp_sess *ss, int code, const char *dsn, const char *text)
+{
+    for (size_t i = 0; i < ss->req->nrcpt; i++)
+        smtp_rcpt_fail(ss, i, code, dsn, text);
+}
+
+/* ---- I/O ---- */
+
+/* The connection broke or timed out: recipients go to the next server,
+ * or are deferred when the message may already be delivered. */
+static void smtp_sess_io_fail(struct smtp_sess *ss)
+{
+    int err = stream_error(ss->s);
+    struct sbuf *t = ss->tmp;
+    if (err == STREAM_E_TIMEOUT)
+        sbuf_printf(t, "conversation with %s timed out while %s", sbuf_str(ss->peer), ss->stage);
+    else
+        sbuf_printf(t, "lost connection with %s while %s", sbuf_str(ss->peer), ss->stage);
+    if (ss->data_done) {
+        sbuf_cat(t, " -- message may be sent more than once");
+        bool was_final = ss->final;
+        ss->final = true;
+        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t));
+        ss->final = was_final;
+    } else
+        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t));
+}
+
+/* Reads one (multi-line) reply with the given timeout. The lines are joined
+ * with blanks in ss->reply, the enhanced code goes to ss->dsn. Returns the
+ * code, or -1 after an I/O failure or a malformed reply (ss->code = -1). */
+static int smtp_get_reply(struct smtp_sess *ss, long timeout)
+{
+    stream_set_timeout(ss->s, (int)timeout);
+    sbuf_reset(ss->reply);
+    sbuf_reset(ss->lines);
+    for (int nlines = 0;; nlines++) {
+        ssize_t n = stream_getline(ss->s, ss->line, SMTP_REPLY_LINE_MAX, NULL);
+        if (n == STREAM_E_TOOLONG)
+            n = (ssize_t)sbuf_len(ss->line);
+        if (n < 0)
+            return ss->code = -1;
+        size_t len = sbuf_len(ss->line);
+        if (len > 0 && sbuf_str(ss->line)[len - 1] == '\r')
+            sbuf_truncate(ss->line, --len);
+        /* A reply text ends up in logs and DSNs: no control characters. */
+        for (char *p = sbuf_data(ss->line); *p; p++)
+            if ((unsigned char)*p < 32 || *p == 127)
+                *p = ' ';
+        if (nlines < SMTP_REPLY_LINES_MAX) {
+            if (sbuf_len(ss->reply) > 0)
+                sbuf_addch(ss->reply, ' ');
+            if (sbuf_len(ss->reply) < 8192)
+                sbuf_append(ss->reply, sbuf_str(ss->line), len);
+        }
+        const char *l = sbuf_str(ss->line);
+        int code = smtp_reply_code(l, nlines == 0 ? ss->dsn : ss->tmp);
+        if (code < 0) {
+            log_warn("%s: malformed reply from %s: %.100s", ss->req->queue_id,
+                     sbuf_str(ss->peer), l);
+            return ss->code = 0;    /* the caller reports a protocol error */
+        }
+        if (nlines == 0)
+            ss->code = code;
+        if (nlines < SMTP_REPLY_LINES_MAX) {
+            sbuf_append(ss->lines, l + (len > 4 ? 4 : len), len > 4 ? len - 4 : 0);
+            sbuf_addch(ss->lines, '\n');
+        }
+        if (l[3] != '-')
+            break;
+    }
+    return ss->code;
+}
+
+static int smtp_put(struct smtp_sess *ss, long timeout, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* Queues one command line (CRLF added); flushed by the caller. */
+static int smtp_put(struct smtp_sess *ss, long timeout, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sbuf_reset(ss->tmp);
+    sbuf_vcatf(ss->tmp, fmt, ap);
+    va_end(ap);
+    log_debug(1, "> %s: %s", sbuf_str(ss->peer), sbuf_str(ss->tmp));
+    sbuf_cat(ss->tmp, "\r\n");
+    stream_set_timeout(ss->s, (int)timeout);
+    return stream_write(ss->s, sbuf_str(ss->tmp), sbuf_len(ss->tmp));
+}
+
+static int smtp_flush(struct smtp_sess *ss, long timeout)
+{
+    stream_set_timeout(ss->s, (int)timeout);
+    return stream_flush(ss->s);
+}
+
+/* "host H[A] said: REPLY (in reply to CMD command)" into out. */
+static void smtp_said(struct smtp_sess *ss, struct sbuf *out, const char *cmd)
+{
+    sbuf_printf(out, "host %s said: %s (in reply to %s command)", sbuf_str(ss->peer),
+                sbuf_str(ss->reply), cmd);
+}
+
+/* The dsn of the last reply, or a class default when it was malformed. */
+static const char *smtp_reply_dsn(struct smtp_sess *ss)
+{
+    if (ss->code <= 0)
+        sbuf_set(ss->dsn, "5.5.0");
+    return sbuf_str(ss->dsn);
+}
+
+/* Protocol error (garbage instead of a reply): a soft site failure. */
+static void smtp_protocol_error(struct smtp_sess *ss, const char *cmd)
+{
+    struct sbuf *t = sbuf_new(128);
+    sbuf_printf(t, "host %s said: malformed or unexpected reply (in reply to %s command)",
+                sbuf_str(ss->peer), cmd);
+    smtp_sess_fail_all(ss, 450, "4.5.0", sbuf_str(t));
+    sbuf_free(t);
+}
+
+/* ---- EHLO ---- */
+
+/* Reads the EHLO keywords from ss->lines (the first line is the greeting
+ * name, each further line one keyword with its arguments). */
+static void smtp_parse_ehlo(struct smtp_sess *ss)
+{
+    ss->features = SMTP_F_ESMTP;
+    ss->xforward = 0;
+    ss->size_limit = 0;
+    const char *p = strchr(sbuf_str(ss->lines), '\n');
+    while (p && *++p) {
+        const char *eol = strchr(p, '\n');
+        if (eol == NULL)
+            break;
+        char kw[32];
+        size_t k = 0;
+        const char *q = p;
+        while (q < eol && *q != ' ' && *q != '=' && k + 1 < sizeof(kw))
+            kw[k++] = *q++;
+        kw[k] = 0;
+        const char *args = q;
+        while (args < eol && (*args == ' ' || *args == '='))
+            args++;
+        if (strcasecmp(kw, "PIPELINING") == 0)
+            ss->features |= SMTP_F_PIPELINING;
+        else if (strcasecmp(kw, "SIZE") == 0) {
+            ss->features |= SMTP_F_SIZE;
+            if (args < eol && isdigit((unsigned char)*args)) {
+                errno = 0;
+                long v = strtol(args, NULL, 10);
+                ss->size_limit = errno || v < 0 ? 0 : v;
+            }
+        } else if (strcasecmp(kw, "DSN") == 0)
+            ss->features |= SMTP_F_DSN;
+        else if (strcasecmp(kw, "8BITMIME") == 0)
+            ss->features |= SMTP_F_8BITMIME;
+        else if (strcasecmp(kw, "STARTTLS") == 0)
+            ss->features |= SMTP_F_STARTTLS;
+        else if (strcasecmp(kw, "XFORWARD") == 0) {
+            ss->features |= SMTP_F_XFORWARD;
+            for (const char *w = args; w < eol;) {
+                while (w < eol && *w == ' ')
+                    w++;
+                const char *e = w;
+                while (e < eol && *e != ' ')
+                    e++;
+                size_t wl = (size_t)(e - w);
+                if (wl == 4 && strncasecmp(w, "NAME", 4) == 0)
+                    ss->xforward |= SMTP_XF_NAME;
+                else if (wl == 4 && strncasecmp(w, "ADDR", 4) == 0)
+                    ss->xforward |= SMTP_XF_ADDR;
+                else if (wl == 5 && strncasecmp(w, "PROTO", 5) == 0)
+                    ss->xforward |= SMTP_XF_PROTO;
+                else if (wl == 4 && strncasecmp(w, "HELO", 4) == 0)
+                    ss->xforward |= SMTP_XF_HELO;
+                else if (wl == 6 && strncasecmp(w, "SOURCE", 6) == 0)
+                    ss->xforward |= SMTP_XF_SOURCE;
+                w = e;
+            }
+        }
+        p = eol;
+    }
+}
+
+/* EHLO/LHLO, with HELO as the SMTP fallback. Returns 0 or -1 (handled). */
+static int smtp_helo(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    const char *cmd = cfg->lmtp ? "LHLO" : "EHLO";
+    ss->features = 0;
+    if (cfg->lmtp || !cfg->never_send_ehlo) {
+        ss->stage = "performing the EHLO handshake";
+        if (cfg->lmtp)
+            ss->stage = "performing the LHLO handshake";
+        if (smtp_put(ss, cfg->helo_timeout, "%s %s", cmd, cfg->helo_name) < 0
+            || smtp_flush(ss, cfg->helo_timeout) < 0 || smtp_get_reply(ss, cfg->helo_timeout) < 0) {
+            smtp_sess_io_fail(ss);
+            return -1;
+        }
+        if (ss->code / 100 == 2) {
+            smtp_parse_ehlo(ss);
+            return 0;
+        }
+        if (cfg->lmtp || ss->code / 100 == 4 || ss->code == 0) {
+            struct sbuf *t = sbuf_new(256);
+            smtp_said(ss, t, cmd);
+            smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss),
+                               sbuf_str(t));
+            sbuf_free(t);
+            return -1;
+        }
+    }
+    ss->stage = "performing the HELO handshake";
+    if (smtp_put(ss, cfg->helo_timeout, "HELO %s", cfg->helo_name) < 0
+        || smtp_flush(ss, cfg->helo_timeout) < 0 || smtp_get_reply(ss, cfg->helo_timeout) < 0) {
+        smtp_sess_io_fail(ss);
+        return -1;
+    }
+    if (ss->code / 100 != 2) {
+        struct sbuf *t = sbuf_new(256);
+        smtp_said(ss, t, "HELO");
+        smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss), sbuf_str(t));
+        sbuf_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- STARTTLS ---- */
+
+/* Returns 0 to go on (encrypted or plaintext as policy allows), -1 when the
+ * session has failed (recipients handled). */
+static int smtp_starttls(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    bool required = cfg->tls_level >= SMTP_TLS_ENCRYPT;
+    if (cfg->tls_level == SMTP_TLS_NONE)
+        return 0;
+    struct sbuf *t = sbuf_new(256);
+    int result = -1;
+    if (!(ss->features & SMTP_F_STARTTLS)) {
+        if (!required) {
+            result = 0;
+            goto out;
+        }
+        sbuf_printf(t, "TLS is required, but was not offered by host %s", sbuf_str(ss->peer));
+        smtp_sess_fail_all(ss, 450, "4.7.4", sbuf_str(t));
+        goto out;
+    }
+    if (cfg->tls_ctx == NULL) {
+        if (!required) {
+            result = 0;
+            goto out;
+        }
+        sbuf_set(t, "TLS is required, but our TLS engine is unavailable");
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        goto out;
+    }
+    ss->stage = "sending STARTTLS";
+    if (smtp_put(ss, cfg->starttls_timeout, "STARTTLS") < 0
+        || smtp_flush(ss, cfg->starttls_timeout) < 0
+        || smtp_get_reply(ss, cfg->starttls_timeout) < 0) {
+        smtp_sess_io_fail(ss);
+        goto out;
+    }
+    if (ss->code / 100 != 2) {
+        if (!required && ss->code > 0) {
+            result = 0;     /* opportunistic: carry on in plaintext */
+            goto out;
+        }
+        smtp_said(ss, t, "STARTTLS");
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        goto out;
+    }
+    struct sbuf *why = sbuf_new(128);
+    ss->tls = tls_client_start(cfg->tls_ctx, ss->s, ss->a->host, (int)cfg->starttls_timeout, why);
+    if (ss->tls == NULL) {
+        log_info("%s: TLS handshake with %s failed: %s", ss->req->queue_id, sbuf_str(ss->relay),
+                 sbuf_str(why));
+        sbuf_printf(t, "Cannot start TLS: handshake failure with %s: %s", sbuf_str(ss->peer),
+                    sbuf_str(why));
+        /* XXX: Postfix retries "may" in plaintext on a new connection; we
+         * defer (or try the next server) instead. */
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        sbuf_free(why);
+        goto out;
+    }
+    sbuf_free(why);
+    struct tls_client_info info;
+    tls_client_info(ss->tls, ss->a->host, &info);
+    const char *trust = !info.have_cert ? "Anonymous"
+                        : info.name_matched ? "Verified"
+                        : info.trusted      ? "Trusted"
+                                            : "Untrusted";
+    log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
+             sbuf_str(ss->relay), info.protocol, info.cipher, info.bits, info.alg_bits);
+    if (cfg->tls_loglevel >= 1 && info.have_cert)
+        log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
+                 info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
+    if (cfg->tls_level == SMTP_TLS_VERIFY && !info.name_matched) {
+        sbuf_printf(t, "Server certificate not verified: %s",
+                    info.trusted ? "hostname mismatch" : info.verify_error);
+        log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
+                 sbuf_str(ss->relay), sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        goto out;
+    }
+    /* RFC 3207: forget what the server said before TLS and ask again. */
+    if (smtp_helo(ss) < 0)
+        goto out;
+    result = 0;
+out:
+    sbuf_free(t);
+    return result;
+}
+
+/* ---- XFORWARD ---- */
+
+static void smtp_xforward_attr(struct sbuf *out, const char *name, const char *value)
+{
+    sbuf_catf(out, " %s=", name);
+    if (value == NULL || *value == 0 || strcmp(value, "unknown") == 0)
+        sbuf_cat(out, "[UNAVAILABLE]");
+    else
+        smtp_xtext_encode(out, value);
+}
+
+/* Sends XFORWARD with the original client's attributes. 0 or -1 (handled). */
+static int smtp_xforward(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    if (!cfg->send_xforward || !(ss->features & SMTP_F_XFORWARD) || ss->xforward == 0)
+        return 0;
+    const struct attr_list *l = ss->req->attrs;
+    struct sbuf *c1 = sbuf_new(256), *c2 = sbuf_new(128);
+    if (ss->xforward & SMTP_XF_NAME)
+        smtp_xforward_attr(c1, "NAME", attr_get(l, "log_client_name"));
+    if (ss->xforward & SMTP_XF_ADDR)
+        smtp_xforward_attr(c1, "ADDR", attr_get(l, "log_client_address"));
+    if (ss->xforward & SMTP_XF_PROTO)
+        smtp_xforward_attr(c2, "PROTO", attr_get(l, "log_protocol"));
+    if (ss->xforward & SMTP_XF_HELO)
+        smtp_xforward_attr(c2, "HELO", attr_get(l, "log_helo_name"));
+    if (ss->xforward & SMTP_XF_SOURCE) {
+        const char *ctx = attr_get_def(l, "rewrite_context", "remote");
+        sbuf_catf(c2, " SOURCE=%s", strcmp(ctx, "local") == 0 ? "LOCAL" : "REMOTE");
+    }
+    int result = 0;
+    struct sbuf *cmds[2] = { c1, c2 };
+    ss->stage = "sending XFORWARD";
+    for (int i = 0; i < 2 && result == 0; i++) {
+        if (sbuf_len(cmds[i]) == 0)
+            continue;
+        if (smtp_put(ss, cfg->xforward_timeout, "XFORWARD%s", sbuf_str(cmds[i])) < 0
+            || smtp_flush(ss, cfg->xforward_timeout) < 0
+            || smtp_get_reply(ss, cfg->xforward_timeout) < 0) {
+            smtp_sess_io_fail(ss);
+            result = -1;
+        } else if (ss->code / 100 != 2) {
+            struct sbuf *t = sbuf_new(256);
+            smtp_said(ss, t, "XFORWARD");
+            smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss),
+                               sbuf_str(t));
+            sbuf_free(t);
+            result = -1;
+        }
+    }
+    sbuf_free(c1);
+    sbuf_free(c2);
+    return result;
+}
+
+/* ---- message content ---- */
+
+static int smtp_body_line(const char *line, size_t len, void *ctx)
+{
+    struct smtp_sess *ss = ctx;
+    size_t limit = smtp_cfg.line_length_limit > 0 ? (size_t)smtp_cfg.line_length_limit : 0;
+    if (len > 0 && line[0] == '.' && stream_write(ss->s, ".", 1) < 0)
+        return 1;
+    /* Each output line stays within the limit, the blank that starts a
+     * continuation included. */
+    size_t piece = limit;
+    while (limit > 1 && len > piece) {
+        if (stream_write(ss->s, line, piece) < 0 || stream_write(ss->s, "\r\n ", 3) < 0)
+            return 1;
+        line += piece;
+        len -= piece;
+        piece = limit - 1;
+    }
+    if (stream_write(ss->s, line, len) < 0 || stream_write(ss->s, "\r\n", 2) < 0)
+        return 1;
+    return 0;
+}
+
+/* ---- the mail transaction ---- */
+
+static void smtp_mail_cmd(struct smtp_sess *ss, struct sbuf *out)
+{
+    struct deliver_request *r = ss->req;
+    struct sbuf *q = sbuf_new(128);
+    addr_quote(q, r->sender);
+    sbuf_printf(out, "MAIL FROM:<%s>", sbuf_str(q));
+    if ((ss->features & SMTP_F_SIZE) && ss->st->msg_size > 0)
+        sbuf_catf(out, " SIZE=%ld", ss->st->msg_size);
+    if (ss->features & SMTP_F_DSN) {
+        if (r->ret == DSN_RET_FULL || r->ret == DSN_RET_HDRS)
+            sbuf_catf(out, " RET=%s", r->ret == DSN_RET_FULL ? "FULL" : "HDRS");
+        if (r->envid && *r->envid) {
+            sbuf_cat(out, " ENVID=");
+            smtp_xtext_encode(out, r->envid);
+        }
+    }
+    sbuf_free(q);
+}
+
+static void smtp_rcpt_cmd(struct smtp_sess *ss, const struct deliver_rcpt *rc, struct sbuf *out)
+{
+    struct sbuf *q = sbuf_new(128);
+    addr_quote(q, rc->address);
+    sbuf_printf(out, "RCPT TO:<%s>", sbuf_str(q));
+    if ((ss->features & SMTP_F_DSN) && !smtp_cfg.lmtp) {
+        if (rc->notify) {
+            sbuf_cat(out, " NOTIFY=");
+            if (rc->notify & DSN_NOTIFY_NEVER)
+                sbuf_cat(out, "NEVER");
+            else {
+                const char *sep = "";
+                if (rc->notify & DSN_NOTIFY_SUCCESS)
+                    sbuf_catf(out, "%sSUCCESS", sep), sep = ",";
+                if (rc->notify & DSN_NOTIFY_DELAY)
+                    sbuf_catf(out, "%sDELAY", sep), sep = ",";
+                if (rc->notify & DSN_NOTIFY_FAILURE)
+                    sbuf_catf(out, "%sFAILURE", sep);
+            }
+        }
+        if (rc->dsn_orcpt && *rc->dsn_orcpt) {
+            const char *semi = strchr(rc->dsn_orcpt, ';');
+            if (semi) {
+                sbuf_catf(out, " ORCPT=%.*s;", (int)(semi - rc->dsn_orcpt), rc->dsn_orcpt);
+                smtp_xtext_encode(out, semi + 1);
+            }
+        } else if (rc->orig && *rc->orig) {
+            sbuf_cat(out, " ORCPT=rfc822;");
+            smtp_xtext_encode(out, rc->orig);
+        }
+    } else if ((ss->features & SMTP_F_DSN) && smtp_cfg.lmtp && rc->notify) {
+        /* LMTP servers offering DSN get the same parameters */
+        sbuf_cat(out, " NOTIFY=");
+        sbuf_cat(out, (rc->notify & DSN_NOTIFY_NEVER) ? "NEVER" : "");
+        if (!(rc->notify & DSN_NOTIFY_NEVER)) {
+            const char *sep = "";
+            if (rc->notify & DSN_NOTIFY_SUCCESS)
+                sbuf_catf(out, "%sSUCCESS", sep), sep = ",";
+            if (rc->notify & DSN_NOTIFY_DELAY)
+                sbuf_catf(out, "%sDELAY", sep), sep = ",";
+            if (rc->notify & DSN_NOTIFY_FAILURE)
+                sbuf_catf(out, "%sFAILURE", sep);
+        }
+    }
+    sbuf_free(q);
+}
+
+/* Reports a 2xx for request recipient i. */
+static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
+{
+    struct deliver_rcpt *rc = &ss->req->rcpts[i];
+    /* Without DSN support at the next hop, a requested success notice
+     * becomes "relayed" (RFC 3464); LMTP is a final delivery. */
+    int flags = (!smtp_cfg.lmtp && !(ss->features & SMTP_F_DSN)) ? DELIVER_F_RELAYED : 0;
+    deliver_status(ss->req, rc, DELIVER_SENT, flags, smtp_reply_dsn(ss), "%s",
+                   sbuf_str(ss->reply));
+    smtp_mark_done(ss->st, i);
+}
+
+/* The whole transaction. Returns -1 when the connection is unusable. */
+static int smtp_transaction(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    struct deliver_request *r = ss->req;
+    struct sbuf *cmd = sbuf_new(256), *t = sbuf_new(256);
+    int result = -1;
+
+    if ((ss->features & SMTP_F_SIZE) && ss->size_limit > 0 && ss->st->msg_size > ss->size_limit) {
+        sbuf_printf(t, "message size %ld exceeds size limit %ld of server %s", ss->st->msg_size,
+                    ss->size_limit, sbuf_str(ss->peer));
+        smtp_sess_fail_all(ss, 552, "5.3.4", sbuf_str(t));
+        result = 0;
+        goto out;
+    }
+
+    /* Command list: MAIL, one RCPT per pending recipient, DATA. */
+    ss->nsent = ss->naccepted = 0;
+    size_t ncmd = 0;
+    for (size_t i = 0; i < r->nrcpt; i++)
+        if (smtp_is_pending(ss->st, i))
+            ss->sent[ss->nsent++] = i;
+    ncmd = ss->nsent + 2;
+    size_t batch = (ss->features & SMTP_F_PIPELINING) ? SMTP_BATCH_MAX : 1;
+    bool mail_ok = false, data_ok = false;
+    size_t next_put = 0, next_get = 0;
+    while (next_get < ncmd) {
+        /* write up to a batch of commands */
+        size_t stop = next_put + batch;
+        if (stop > ncmd)
+            stop = ncmd;
+        long tmo = cfg->rcpt_timeout;
+        for (; next_put < stop; next_put++) {
+            if (next_put == 0) {
+                smtp_mail_cmd(ss, cmd);
+                tmo = cfg->mail_timeout;
+                ss->stage = "sending MAIL FROM";
+            } else if (next_put <= ss->nsent) {
+                smtp_rcpt_cmd(ss, &r->rcpts[ss->sent[next_put - 1]], cmd);
+                ss->stage = "sending RCPT TO";
+            } else {
+                sbuf_set(cmd, "DATA");
+                tmo = cfg->data_init_timeout;
+                ss->stage = "sending DATA command";
+            }
+            if (smtp_put(ss, tmo, "%s", sbuf_str(cmd)) < 0)
+                break;
+        }
+        if (smtp_flush(ss, tmo) < 0) {
+            smtp_sess_io_fail(ss);
+            goto out;
+        }
+        /* read their replies */
+        for (; next_get < next_put; next_get++) {
+            const char *what = next_get == 0            ? "MAIL FROM"
+                               : next_get <= ss->nsent ? "RCPT TO"
+                                                       : "DATA";
+            ss->stage = next_get == 0 ? "receiving the MAIL FROM response"
+                        : next_get <= ss->nsent ? "receiving the RCPT TO response"
+                                                : "receiving the DATA command response";
+            tmo = next_get == 0 ? cfg->mail_timeout
+                  : next_get <= ss->nsent ? cfg->rcpt_timeout : cfg->data_init_timeout;
+            if (smtp_get_reply(ss, tmo) < 0) {
+                smtp_sess_io_fail(ss);
+                goto out;
+            }
+            if (ss->code == 0) {
+                smtp_protocol_error(ss, what);
+                goto out;
+            }
+            if (next_get == 0) {
+                mail_ok = ss->code / 100 == 2;
+                if (!mail_ok) {
+                    smtp_said(ss, t, "MAIL FROM");
+                    for (size_t k = 0; k < ss->nsent; k++)
+                        smtp_rcpt_fail(ss, ss->sent[k], ss->code, smtp_reply_dsn(ss),
+                                       sbuf_str(t));
+                    if (!(ss->features & SMTP_F_PIPELINING)) {
+                        result = 0;
+                        goto out;
+                    }
+                }
+            } else if (next_get <= ss->nsent) {
+                size_t i = ss->sent[next_get - 1];
+                if (!mail_ok)
+                    continue;
+                if (ss->code / 100 == 2)
+                    ss->accepted[ss->naccepted++] = i;
+                else {
+                    smtp_said(ss, t, "RCPT TO");
+                    smtp_rcpt_fail(ss, i, ss->code, smtp_reply_dsn(ss), sbuf_str(t));
+                }
+                /* Without pipelining, nobody accepted: do not send DATA. */
+                if (!(ss->features & SMTP_F_PIPELINING) && next_get == ss->nsent
+                    && ss->naccepted == 0) {
+                    result = 0;
+                    goto out;
+                }
+            } else {
+                data_ok = ss->code == 354;
+                if (!data_ok && mail_ok && ss->naccepted > 0) {
+                    smtp_said(ss, t, "DATA");
+                    for (size_t k = 0; k < ss->naccepted; k++)
+                        smtp_rcpt_fail(ss, ss->accepted[k], ss->code < 400 ? 450 : ss->code,
+                                       ss->code < 400 ? "4.5.0" : smtp_reply_dsn(ss),
+                                       sbuf_str(t));
+                }
+            }
+        }
+    }
+    if (!data_ok) {
+        result = 0;
+        goto out;
+    }
+    if (!mail_ok || ss->naccepted == 0) {
+        /* DATA went through the pipeline but nobody can receive: send an
+         * empty message so the server aborts nothing it should keep. */
+        ss->stage = "sending end of data";
+        if (smtp_put(ss, cfg->data_done_timeout, ".") < 0 || smtp_flush(ss, cfg->data_done_timeout) < 0
+            || smtp_get_reply(ss, cfg->data_done_timeout) < 0)
+            goto out;
+        result = 0;
+        goto out;
+    }
+
+    /* The content, streamed from the queue file. */
+    ss->stage = "sending message body";
+    stream_set_timeout(ss->s, (int)cfg->data_xfer_timeout);
+    int rc = deliver_content_lines(r, smtp_body_line, ss);
+    if (rc != 0) {
+        if (stream_error(ss->s) != 0) {
+            smtp_sess_io_fail(ss);
+            goto out;
+        }
+        /* The queue file is damaged: do not let a truncated message out. */
+        ss->body_error = true;
+        for (size_t k = 0; k < ss->naccepted; k++) {
+            size_t i = ss->accepted[k];
+            if (smtp_is_pending(ss->st, i)) {
+                deliver_defer(r, &r->rcpts[i], "4.3.0", "queue file read error");
+                smtp_mark_done(ss->st, i);
+            }
+        }
+        goto out;       /* hang up without the final dot */
+    }
+    ss->stage = "sending end of data";
+    if (smtp_put(ss, cfg->data_done_timeout, ".") < 0 || smtp_flush(ss, cfg->data_done_timeout) < 0) {
+        smtp_sess_io_fail(ss);
+        goto out;
+    }
+    ss->data_done = true;
+    size_t nreplies = cfg->lmtp ? ss->naccepted : 1;
+    for (size_t k = 0; k < nreplies; k++) {
+        ss->stage = "sending end of data";
+        if (smtp_get_reply(ss, cfg->data_done_timeout) < 0) {
+            smtp_sess_io_fail(ss);
+            goto out;
+        }
+        if (ss->code == 0) {
+            smtp_protocol_error(ss, "end of DATA");
+            goto out;
+        }
+        size_t from = cfg->lmtp ? k : 0, to = cfg->lmtp ? k + 1 : ss->naccepted;
+        for (size_t j = from; j < to; j++) {
+            size_t i = ss->accepted[j];
+            if (ss->code / 100 == 2)
+                smtp_rcpt_sent(ss, i);
+            else {
+                smtp_said(ss, t, "end of DATA");
+                bool was_final = ss->final;
+                ss->final = true;       /* the server had the message: no other MX */
+                smtp_rcpt_fail(ss, i, ss->code < 400 ? 450 : ss->code, smtp_reply_dsn(ss),
+                               sbuf_str(t));
+                ss->final = was_final;
+            }
+        }
+    }
+    result = 0;
+out:
+    sbuf_free(cmd);
+    sbuf_free(t);
+    return result;
+}
+
+/* ---- the session ---- */
+
+enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct smtp_addr *a,
+                                   bool final)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    struct deliver_request *r = st->req;
+    struct smtp_sess ss = {
+        .st = st,
+        .req = r,
+        .a = a,
+        .final = final,
+        .relay = sbuf_new(128),
+        .peer = sbuf_new(128),
+        .line = sbuf_new(SMTP_REPLY_LINE_MAX + 1),
+        .reply = sbuf_new(256),
+        .dsn = sbuf_new(16),
+        .tmp = sbuf_new(256),
+        .lines = sbuf_new(256),
+        .sent = xcalloc(r->nrcpt + 1, sizeof(size_t)),
+        .accepted = xcalloc(r->nrcpt + 1, sizeof(size_t)),
+    };
+    if (a->family == AF_UNIX) {
+        sbuf_printf(ss.peer, "%s[%s]", a->host, a->addr);
+        sbuf_printf(ss.relay, "%s[%s]", a->host, a->addr);
+    } else {
+        sbuf_printf(ss.peer, "%s[%s]", a->host, a->addr);
+        sbuf_printf(ss.relay, "%s[%s]:%s", a->host, a->addr, a->port);
+    }
+    const char *old_relay = r->relay;
+    r->relay = sbuf_str(ss.relay);
+    ss.s = stream_open(fd);
+
+    /* Greeting. */
+    ss.stage = "receiving the initial server greeting";
+    if (smtp_get_reply(&ss, cfg->helo_timeout) < 0) {
+        smtp_sess_io_fail(&ss);
+        goto done;
+    }
+    if (ss.code / 100 != 2) {
+        struct sbuf *t = sbuf_new(256);
+        if (ss.code == 0)
+            sbuf_printf(t, "host %s said: malformed greeting", sbuf_str(ss.peer));
+        else
+            sbuf_printf(t, "host %s refused to talk to me: %s", sbuf_str(ss.peer),
+                        sbuf_str(ss.reply));
+        int code = ss.code;
+        const char *dsn = smtp_reply_dsn(&ss);
+        if (code == 0 || code / 100 == 4 || (code / 100 == 5 && cfg->skip_5xx_greeting)) {
+            /* skip this server; the destination stays "slow", not failed */
+            char soft[8];
+            snprintf(soft, sizeof(soft), "4%s", dsn + 1);
+            smtp_sess_fail_all(&ss, 450, soft, sbuf_str(t));
+        } else
+            smtp_sess_fail_all(&ss, code, dsn, sbuf_str(t));
+        sbuf_free(t);
+        goto quit;
+    }
+    st->any_session = true;
+
+    if (smtp_helo(&ss) < 0 || smtp_starttls(&ss) < 0 || smtp_xforward(&ss) < 0)
+        goto quit;
+    if (smtp_transaction(&ss) < 0)
+        goto done;
+quit:
+    if (stream_error(ss.s) == 0 && !ss.body_error) {
+        /* Like smtp_skip_quit_response = yes: do not wait for the answer. */
+        smtp_put(&ss, cfg->quit_timeout, "QUIT");
+        smtp_flush(&ss, 5);
+    }
+done:
+    if (ss.tls) {
+        tls_client_stop(ss.tls, ss.s);
+        ss.tls = NULL;
+    }
+    stream_close(ss.s);
+    r->relay = old_relay;
+    sbuf_free(ss.relay);
+    sbuf_free(ss.peer);
+    sbuf_free(ss.line);
+    sbuf_free(ss.reply);
+    sbuf_free(ss.dsn);
+    sbuf_free(ss.tmp);
+    sbuf_free(ss.lines);
+    xfree(ss.sent);
+    xfree(ss.accepted);
+    return st->pending > 0 ? SMTP_SESS_NEXT : SMTP_SESS_DONE;
+}

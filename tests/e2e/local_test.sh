@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# local_test.sh - the local(8) delivery agent against a real instance:
+# Maildir and mbox delivery (ownership, Delivered-To, Return-Path, From_ line
+# and >From quoting), aliases to users, files, commands and :include: lists,
+# a user's .forward, recipient_delimiter extensions, and the bounces a sender
+# gets back for an unknown user (5.1.1) and a full mailbox (5.2.2). Mail goes
+# in both through SMTP and through the build's sendmail.
+. "$(dirname "$0")/lib.sh"
+pt_setup_users; pt_clean_homes
+pt_instance
+
+# Files and commands named in aliases run as default_privs (nobody): give
+# them a directory anybody may write in.
+OUT=$PT_T/out
+mkdir -p "$OUT"; chmod 1777 "$OUT"
+cat > "$PT_T/save-msg.sh" <<EOS
+#!/bin/sh
+# Saves the message on stdin plus the environment local(8) passes.
+cat > "$OUT/cmd.msg.tmp" && { echo "RECIPIENT=\$RECIPIENT"; echo "SENDER=\$SENDER"; } > "$OUT/cmd.env" \
+    && mv "$OUT/cmd.msg.tmp" "$OUT/cmd.msg"
+EOS
+chmod 755 "$PT_T/save-msg.sh"
+printf 'bob\ncarol\n' > "$PT_CONF/list.inc"
+chmod 644 "$PT_CONF/list.inc"
+cat >> "$PT_CONF/aliases" <<EOA
+sales: bob
+archive: $OUT/archive.mbox
+savecmd: "|$PT_T/save-msg.sh"
+team: :include:$PT_CONF/list.inc
+EOA
+cat >> "$PT_CONF/main.cf" <<EOM
+home_mailbox = Maildir/
+recipient_delimiter = +
+allow_mail_to_files = alias, forward, include
+allow_mail_to_commands = alias, forward, include
+EOM
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+
+SENDMAIL=$PT_BUILD/sbin/sendmail
+
+# send_body BODY FROM TO...: pt_smtp_send with the given message text.
+send_body() { ( export PT_BODY=$1; shift; pt_smtp_send "$@" ); }
+
+# maildir_count USER: number of messages in USER's Maildir/new.
+maildir_count() { find "$PT_HOMES/$1/Maildir/new" -type f 2>/dev/null | wc -l; }
+# maildir_wait USER N: waits until USER has at least N new messages.
+maildir_wait() { pt_wait "[ \$(maildir_count $1) -ge $2 ]" "${3:-30}"; }
+# maildir_grep USER REGEX: prints the newest message file of USER that matches.
+maildir_grep() {
+    local f
+    for f in $(ls -t "$PT_HOMES/$1/Maildir/new/" 2>/dev/null); do
+        if grep -qE "$2" "$PT_HOMES/$1/Maildir/new/$f"; then echo "$PT_HOMES/$1/Maildir/new/$f"; return 0; fi
+    done
+    return 1
+}
+
+# dsn_check FILE RECIPIENT STATUS: the file (or mbox with one or more
+# messages, newest last) holds a multipart/report DSN whose
+# message/delivery-status part names RECIPIENT with STATUS.
+dsn_check() {
+    python3 - "$1" "$2" "$3" <<'EOP'
+import email, email.policy, mailbox, sys
+path, rcpt, status = sys.argv[1], sys.argv[2].lower(), sys.argv[3]
+with open(path, "rb") as f:
+    data = f.read()
+msgs = [m for m in mailbox.mbox(path)] if data.startswith(b"From ") else \
+       [email.message_from_bytes(data)]
+for msg in msgs:
+    if msg.get_content_type() != "multipart/report":
+        continue
+    if msg.get_param("report-type") != "delivery-status":
+        continue
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for b in blocks[1:]:
+            fr = (b.get("Final-Recipient") or "").lower()
+            if fr.replace(" ", "") == "rfc822;" + rcpt and (b.get("Status") or "").strip() == status:
+                sys.exit(0)
+print("no delivery-status block for", rcpt, "with Status", status, "in", path, file=sys.stderr)
+sys.exit(1)
+EOP
+}
+
+# ---- Maildir delivery through SMTP ----
+reply=$(send_body $'Subject: maildir one\r\n\r\nFrom the start of a line\r\nbody\r\n' sender@example.org alice@example.test)
+pt_check maildir_smtp_accepted [ "${reply%% *}" = 250 ]
+pt_check maildir_delivered maildir_wait alice 1
+f=$(maildir_grep alice 'Subject: maildir one')
+pt_check maildir_file_found [ -n "$f" ]
+pt_check maildir_owner [ "$(stat -c %U "$f" 2>/dev/null)" = alice ]
+pt_check maildir_delivered_to grep -q '^Delivered-To: alice@example.test$' "$f"
+pt_check maildir_return_path grep -q '^Return-Path: <sender@example.org>$' "$f"
+pt_check maildir_no_from_quoting grep -q '^From the start of a line$' "$f"
+pt_check maildir_dirs_private [ "$(stat -c %a "$PT_HOMES/alice/Maildir/tmp")" = 700 ]
+pt_check maildir_log pt_wait "grep -qE 'to=<alice@example.test>, relay=local, .*dsn=2.0.0, status=sent \(delivered to maildir\)' $PT_T/maillog" 10
+
+# ---- Maildir delivery through sendmail ----
+printf 'Subject: via sendmail\n\nsent with the sendmail command\n' |
+    "$SENDMAIL" -C "$PT_CONF" -f carol@example.test alice@example.test
+pt_check sendmail_exit0 [ $? -eq 0 ]
+pt_check sendmail_delivered maildir_wait alice 2
+f=$(maildir_grep alice 'Subject: via sendmail')
+pt_check sendmail_file_found [ -n "$f" ]
+pt_check sendmail_return_path grep -q '^Return-Path: <carol@example.test>$' "${f:-/dev/null}"
+
+# ---- recipient_delimiter: alice+tag goes to alice ----
+reply=$(send_body $'Subject: extension\r\n\r\nx\r\n' sender@example.org alice+tag@example.test)
+pt_check extension_accepted [ "${reply%% *}" = 250 ]
+pt_check extension_delivered maildir_wait alice 3
+f=$(maildir_grep alice 'Subject: extension')
+pt_check extension_to_alice [ -n "$f" ]
+pt_check extension_delivered_to grep -q '^Delivered-To: alice+tag@example.test$' "${f:-/dev/null}"
+
+# ---- alias to another user ----
+reply=$(send_body $'Subject: to sales\r\n\r\nx\r\n' sender@example.org sales@example.test)
+pt_check alias_user_accepted [ "${reply%% *}" = 250 ]
+pt_check alias_user_delivered maildir_wait bob 1
+f=$(maildir_grep bob 'Subject: to sales')
+pt_check alias_user_in_bob [ -n "$f" ]
+pt_check alias_user_owner [ "$(stat -c %U "${f:-/}")" = bob ]
+# Postfix keeps the queue recipient (sales@) as Delivered-To for an alias.
+pt_check alias_user_delivered_to grep -qE '^Delivered-To: (sales|bob)@(mail\.)?example\.test$' "${f:-/dev/null}"
+pt_check alias_user_orig_to grep -q '^X-Original-To: sales@example.test$' "${f:-/dev/null}"
+
+# ---- alias to a file (mbox format, as default_privs) ----
+reply=$(send_body $'Subject: to archive\r\n\r\nFrom here on\r\n' sender@example.org archive@example.test)
+pt_check alias_file_accepted [ "${reply%% *}" = 250 ]
+pt_check alias_file_written pt_wait "grep -q 'Subject: to archive' $OUT/archive.mbox 2>/dev/null" 30
+pt_check alias_file_from_line grep -q '^From sender@example.org ' "$OUT/archive.mbox"
+pt_check alias_file_quoted grep -q '^>From here on$' "$OUT/archive.mbox"
+pt_check alias_file_not_root [ "$(stat -c %u "$OUT/archive.mbox" 2>/dev/null)" != 0 ]
+pt_check alias_file_log pt_wait "grep -q 'status=sent (delivered to file: $OUT/archive.mbox)' $PT_T/maillog" 10
+
+# ---- alias to a command ----
+reply=$(send_body $'Subject: to a command\r\n\r\npiped body\r\n' sender@example.org savecmd@example.test)
+pt_check alias_cmd_accepted [ "${reply%% *}" = 250 ]
+pt_check alias_cmd_ran pt_wait "[ -f $OUT/cmd.msg ]" 30
+pt_check alias_cmd_got_message grep -q '^piped body$' "$OUT/cmd.msg"
+pt_check alias_cmd_got_headers grep -q '^Subject: to a command$' "$OUT/cmd.msg"
+pt_check alias_cmd_env_sender grep -q '^SENDER=sender@example.org$' "$OUT/cmd.env"
+pt_check alias_cmd_not_root [ "$(stat -c %u "$OUT/cmd.msg" 2>/dev/null)" != 0 ]
+pt_check alias_cmd_log pt_wait "grep -q 'status=sent (delivered to command: $PT_T/save-msg.sh)' $PT_T/maillog" 10
+
+# ---- alias to an :include: list ----
+nb=$(maildir_count bob); nc=$(maildir_count carol)
+reply=$(send_body $'Subject: to the team\r\n\r\nx\r\n' sender@example.org team@example.test)
+pt_check include_accepted [ "${reply%% *}" = 250 ]
+pt_check include_bob maildir_wait bob $((nb + 1))
+pt_check include_carol maildir_wait carol $((nc + 1))
+pt_check include_bob_subject [ -n "$(maildir_grep bob 'Subject: to the team')" ]
+pt_check include_carol_subject [ -n "$(maildir_grep carol 'Subject: to the team')" ]
+
+# ---- .forward in alice's home: alice's mail goes to bob ----
+echo 'bob@example.test' > "$PT_HOMES/alice/.forward"
+chown alice: "$PT_HOMES/alice/.forward"; chmod 644 "$PT_HOMES/alice/.forward"
+na=$(maildir_count alice); nb=$(maildir_count bob)
+reply=$(send_body $'Subject: forwarded by alice\r\n\r\nx\r\n' sender@example.org alice@example.test)
+pt_check forward_accepted [ "${reply%% *}" = 250 ]
+pt_check forward_reaches_bob maildir_wait bob $((nb + 1))
+f=$(maildir_grep bob 'Subject: forwarded by alice')
+pt_check forward_in_bob [ -n "$f" ]
+# A local target may be delivered in the same pass (as Postfix does when it
+# resolves to the local transport) or re-queued; either way a Delivered-To
+# names alice or bob.
+pt_check forward_delivered_to grep -qE '^Delivered-To: (alice|bob)@example.test$' "${f:-/dev/null}"
+pt_wait_queue_empty 30
+pt_check forward_not_in_alice [ "$(maildir_count alice)" = "$na" ]
+pt_check forward_log pt_wait "grep -qE 'to=<bob@example.test>, orig_to=<alice@example.test>, relay=local, .*status=sent' $PT_T/maillog" 10
+rm -f "$PT_HOMES/alice/.forward"
+
+# ---- unknown user: a DSN goes back to the sender (bob) ----
+nb=$(maildir_count bob)
+printf 'Subject: to nobody\n\nthis will bounce\n' |
+    "$SENDMAIL" -C "$PT_CONF" -f bob@example.test nosuchuser@example.test
+pt_check unknown_sendmail_exit0 [ $? -eq 0 ]
+pt_check unknown_log pt_wait "grep -qE 'to=<nosuchuser@example.test>, relay=local, .*dsn=5.1.1, status=bounced \(unknown user: \"nosuchuser\"\)' $PT_T/maillog" 30
+pt_check unknown_dsn_arrives maildir_wait bob $((nb + 1))
+f=$(maildir_grep bob 'multipart/report')
+pt_check unknown_dsn_found [ -n "$f" ]
+pt_check unknown_dsn_report dsn_check "${f:-/dev/null}" nosuchuser@example.test 5.1.1
+pt_check unknown_dsn_null_sender grep -q '^Return-Path: <>$' "${f:-/dev/null}"
+pt_check unknown_dsn_has_original grep -q 'this will bounce' "${f:-/dev/null}"
+pt_wait_queue_empty 30
+
+# ---- mbox in mail_spool_directory ----
+pt_stop
+sed -i '/^home_mailbox = /d' "$PT_CONF/main.cf"
+pt_start || { pt_fail restart "instance did not restart"; pt_done; exit 1; }
+reply=$(send_body $'Subject: mbox one\r\n\r\nFrom the spool\r\n>From already quoted\r\nend\r\n' sender@example.org alice@example.test)
+pt_check mbox_accepted [ "${reply%% *}" = 250 ]
+MB=$PT_T/mail/alice
+pt_check mbox_written pt_wait "grep -q 'Subject: mbox one' $MB 2>/dev/null" 30
+pt_check mbox_from_line grep -qE '^From sender@example.org  [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}$' "$MB"
+pt_check mbox_quoted grep -q '^>From the spool$' "$MB"
+# only "From " is quoted (mboxo, as Postfix): ">From" lines stay as they are
+pt_check mbox_quoted_only_from grep -q '^>From already quoted$' "$MB"
+pt_check mbox_owner [ "$(stat -c %U "$MB" 2>/dev/null)" = alice ]
+pt_check mbox_delivered_to grep -q '^Delivered-To: alice@example.test$' "$MB"
+pt_check mbox_return_path grep -q '^Return-Path: <sender@example.org>$' "$MB"
+pt_check mbox_ends_blank [ "$(tail -c 2 "$MB" | od -An -c | tr -d ' ')" = '\n\n' ]
+pt_check mbox_log pt_wait "grep -qE 'to=<alice@example.test>, relay=local, .*status=sent \(delivered to mailbox\)' $PT_T/maillog" 10
+printf 'Subject: mbox two\n\nsecond\n' | "$SENDMAIL" -C "$PT_CONF" -f sender@example.org alice@example.test
+pt_check mbox_second_appended pt_wait "[ \$(grep -c '^From ' $MB) -eq 2 ]" 30
+pt_check mbox_parses python3 -c "import mailbox,sys; sys.exit(0 if len(mailbox.mbox('$MB')) == 2 else 1)"
+
+# ---- mailbox_size_limit: a message that does not fit bounces with 5.2.2 ----
+pt_stop
+cat >> "$PT_CONF/main.cf" <<EOM
+message_size_limit = 10000
+mailbox_size_limit = 10240
+EOM
+pt_start || { pt_fail restart2 "instance did not restart"; pt_done; exit 1; }
+# carol's mailbox is nearly full already
+head -c 10100 /dev/zero | tr '\0' x | { printf 'From x  Thu Jan  1 00:00:00 2024\n'; cat; echo; } > "$PT_T/mail/carol"
+chown carol: "$PT_T/mail/carol"; chmod 600 "$PT_T/mail/carol"
+size_before=$(stat -c %s "$PT_T/mail/carol")
+reply=$(send_body $'Subject: too much\r\n\r\nno room for this\r\n' bob@example.test carol@example.test)
+pt_check full_accepted [ "${reply%% *}" = 250 ]
+pt_check full_log pt_wait "grep -qE 'to=<carol@example.test>, relay=local, .*dsn=5.2.2, status=bounced' $PT_T/maillog" 30
+pt_check full_unchanged [ "$(stat -c %s "$PT_T/mail/carol")" = "$size_before" ]
+pt_check full_dsn_arrives pt_wait "grep -q 'multipart/report' $PT_T/mail/bob 2>/dev/null" 30
+pt_check full_dsn_report dsn_check "$PT_T/mail/bob" carol@example.test 5.2.2
+pt_wait_queue_empty 30
+pt_check queue_empty_at_end [ "$(pt_queue_count)" = 0 ]
+pt_done

@@ -175,7 +175,10 @@ void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct
                       int n, const char *orig, size_t orig_len)
 {
     struct sbuf *d = sbuf_new(64);
-    bool headers_only = m->postmaster_copy || m->ret == DSN_RET_HDRS
+    /* RET= only governs failure reports; delay warnings and success
+     * notices, like postmaster copies, carry the headers alone. */
+    bool headers_only = m->postmaster_copy || m->kind != BOUNCE_KIND_FAILED
+                        || m->ret == DSN_RET_HDRS
                         || (m->size_limit > 0 && orig_len > (size_t)m->size_limit);
     size_t ret_len = orig ? (headers_only ? bounce_header_len(orig, orig_len) : orig_len) : 0;
     bool eight_bit = (orig && bounce_has_8bit(orig, ret_len));

@@ -11,7 +11,8 @@
  *        environment and descriptors, and accepts -c / MAIL_CONFIG from a
  *        non-root caller only for a directory the default main.cf trusts
  *        (alternate_config_directories, multi_instance_directories).
- *        Listing talks to showq; -f triggers qmgr (F, A, D, I) and pickup;
+ *        Listing talks to showq (when the mail system is down, root gets
+ *        a stand-alone showq instead); -f triggers qmgr (F, A, D, I) and pickup;
  *        -s and -i ask the flush service, falling back to a deferred-queue
  *        scan when it is not running.
  */
@@ -23,13 +24,16 @@
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
+#include "sock.h"
 #include "stream.h"
 #include <fcntl.h>
 #include <ctype.h>
 #include <pwd.h>
 #include <sys/time.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 
 enum pq_mode { PQ_NONE, PQ_LIST, PQ_JSON, PQ_FLUSH, PQ_SITE, PQ_ID };
@@ -153,13 +157,73 @@ static void pq_write(struct sbuf *b)
     sbuf_reset(b);
 }
 
+/* Runs "$daemon_directory/showq -S -u" on one end of a socket pair and
+ * returns a stream to it (after its greeting), or NULL. *pid is the child. */
+static struct stream *pq_showq_standalone(pid_t *pid)
+{
+    int sv[2];
+    struct sbuf *prog = sbuf_new(128);
+    sbuf_printf(prog, "%s/showq", cfg_str(P_DAEMON_DIRECTORY));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        log_fatal("socketpair: %m");
+    *pid = fork();
+    if (*pid < 0)
+        log_fatal("fork: %m");
+    if (*pid == 0) {
+        if (dup2(sv[1], 0) < 0)
+            _exit(EX_OSERR);
+        execl(sbuf_str(prog), "showq", "-S", "-u", (char *)NULL);
+        fprintf(stderr, "postqueue: fatal: execute %s: %s\n", sbuf_str(prog), strerror(errno));
+        _exit(EX_OSERR);
+    }
+    close(sv[1]);
+    sbuf_free(prog);
+    struct stream *s = stream_open(sv[0]);
+    stream_set_timeout(s, (int)cfg_time(P_IPC_TIMEOUT));
+    if (attr_expect_proto(s, MAIL_PROTO_SHOWQ) < 0) {
+        stream_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Connects to the showq service. When the mail system is down the
+ * super-user reads the queue through a stand-alone showq, as Postfix
+ * does; anyone else is told the report is unavailable. */
+static struct stream *pq_showq_connect(pid_t *pid)
+{
+    struct sbuf *path = sbuf_new(128);
+    *pid = -1;
+    mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, true);
+    int fd = sock_unix_connect(sbuf_str(path), (int)cfg_time(P_IPC_TIMEOUT));
+    int err = errno;
+    sbuf_free(path);
+    if (fd >= 0) {
+        close(fd);
+        struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, MAIL_PROTO_SHOWQ);
+        if (s)
+            return s;
+        err = errno;
+    }
+    if (err == EACCES || err == EPERM) {
+        fprintf(stderr, "postqueue: fatal: Connect to the %s service: %s\n",
+                MAIL_SERVICE_SHOWQ, strerror(err));
+        exit(EX_SOFTWARE);
+    }
+    if (geteuid() == 0) {
+        fprintf(stderr, "postqueue: warning: Mail system is down -- accessing queue directly\n");
+        struct stream *s = pq_showq_standalone(pid);
+        if (s)
+            return s;
+    }
+    fprintf(stderr, "postqueue: fatal: Queue report unavailable - mail system is down\n");
+    exit(EX_UNAVAILABLE);
+}
+
 static void pq_show(bool json)
 {
-    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, MAIL_PROTO_SHOWQ);
-    if (s == NULL) {
-        fprintf(stderr, "postqueue: fatal: Queue report unavailable - mail system is down\n");
-        exit(EX_UNAVAILABLE);
-    }
+    pid_t pid;
+    struct stream *s = pq_showq_connect(&pid);
     bool long_ids = cfg_bool(P_ENABLE_LONG_QUEUE_IDS);
     struct attr_list *l = attr_list_new();
     l->max_count = 4096;
@@ -196,6 +260,11 @@ static void pq_show(bool json)
     attr_list_free(l);
     stream_close(s);
     sbuf_free(out);
+    if (pid > 0) {
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            continue;
+    }
 }
 
 static void pq_flush_all(void)

@@ -13,7 +13,9 @@
  *        a summary ("Deleted: 3 messages"). Requeue (-r) moves the message
  *        to incoming (Postfix uses maildrop): it keeps its queue ID, loses
  *        its deferral reasons and is scanned again at once; its addresses
- *        are not rewritten again.
+ *        are not rewritten again. With maillog_file set, lines go to the
+ *        postlog service, or straight into the file when postlogd is not
+ *        running (postfix stopped), as Postfix's root commands do.
  */
 #include "postsuper.h"
 #include "alloc.h"
@@ -26,8 +28,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #define PS_TEMP_AGE (60 * 60)   /* incomplete files older than this are debris */
 
@@ -299,6 +303,58 @@ static int ps_purge_one(const char *id, const char *path, void *ctx)
     return 0;
 }
 
+/* True when path is under one of $maillog_file_prefixes (whole components). */
+static bool ps_log_prefix_ok(const char *path)
+{
+    char **list = cfg_list(cfg_str(P_MAILLOG_FILE_PREFIXES));
+    bool ok = false;
+    for (char **p = list; p && *p && !ok; p++) {
+        size_t n = strlen(*p);
+        while (n > 1 && (*p)[n - 1] == '/')
+            n--;
+        ok = strncmp(path, *p, n) == 0 && (path[n] == 0 || path[n] == '/' || (*p)[n - 1] == '/');
+    }
+    cfg_list_free(list);
+    return ok;
+}
+
+/* True when a postlogd reads the datagram socket at path. */
+static bool ps_postlog_alive(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sun.sun_path))
+        return false;
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Chooses where log lines go: syslog, or the maillog_file (through
+ * postlogd when it runs, else written directly while we are still root). */
+static void ps_open_log(void)
+{
+    const char *file = cfg_str(P_MAILLOG_FILE);
+    if (*file == 0) {
+        log_open_syslog(NULL);
+        return;
+    }
+    struct sbuf *path = sbuf_new(128);
+    mail_service_path(path, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
+    log_close_syslog();
+    if (ps_postlog_alive(sbuf_str(path)))
+        log_open_maillog(sbuf_str(path), cfg_str(P_MYHOSTNAME));
+    else if (ps_log_prefix_ok(file))
+        log_open_file(file, cfg_str(P_MYHOSTNAME));
+    else
+        log_warn("%s %s is not under %s; not logging to it", P_MAILLOG_FILE, file,
+                 P_MAILLOG_FILE_PREFIXES);
+    sbuf_free(path);
+}
+
 int main(int argc, char **argv)
 {
     struct ps_args a;
@@ -320,7 +376,7 @@ int main(int argc, char **argv)
     sbuf_printf(tag, "%s/postsuper", cfg_str(P_SYSLOG_NAME));
     log_set_tag(sbuf_str(tag));
     sbuf_free(tag);
-    log_open_syslog(NULL);
+    ps_open_log();
     mail_queue_init();
 
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);

@@ -160,7 +160,9 @@ static void test_delay_and_success(void)
     EXPECT_TRUE(has_line(t, "Action: delayed"));
     EXPECT_TRUE(has_line(t, "Status: 4.4.1"));
     EXPECT_TRUE(strstr(t, "\nWill-Retry-Until: ") != NULL);
-    EXPECT_TRUE(has_line(t, "Content-Description: Delayed Message"));
+    EXPECT_TRUE(has_line(t, "Content-Description: Delayed Message Headers"));
+    EXPECT_TRUE(has_line(t, "Content-Type: text/rfc822-headers"));
+    EXPECT_TRUE(strstr(t, "SECRET") == NULL);   /* a warning never carries the body */
 
     struct dsn_entry s = entries[0];
     s.status = "2.0.0";
@@ -172,6 +174,8 @@ static void test_delay_and_success(void)
     EXPECT_TRUE(has_line(t, "Subject: Successful Mail Delivery Report"));
     EXPECT_TRUE(has_line(t, "Action: delivered"));
     EXPECT_TRUE(has_line(t, "Status: 2.0.0"));
+    EXPECT_TRUE(has_line(t, "Content-Type: text/rfc822-headers"));
+    EXPECT_TRUE(strstr(t, "SECRET") == NULL);   /* nor does a success notice */
     sbuf_free(out);
 }
 

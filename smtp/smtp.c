@@ -149,6 +149,8 @@ static void smtp_service(struct stream *client)
         .pending = r->nrcpt,
         .last_dsn = sbuf_new(16),
         .last_reason = sbuf_new(128),
+        .last_mta = sbuf_new(64),
+        .last_diag = sbuf_new(128),
     };
     long size = 0;
     if (attr_get_long(r->attrs, "content_size", &size) == 0 && size > 0)
@@ -171,6 +173,7 @@ static void smtp_service(struct stream *client)
         if (smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why) < 0) {
             sbuf_set(st.last_dsn, sbuf_str(dsn));
             sbuf_set(st.last_reason, sbuf_str(why));
+            smtp_forget_reply(&st);
             if (sbuf_str(dsn)[0] != '5')
                 lookup_failed_hard = false;
         }
@@ -196,6 +199,7 @@ static void smtp_service(struct stream *client)
             log_info("%s: %s", r->queue_id, sbuf_str(why));
             sbuf_set(st.last_dsn, "4.4.1");
             sbuf_set(st.last_reason, sbuf_str(why));
+            smtp_forget_reply(&st);
             continue;
         }
         sessions++;
@@ -221,6 +225,8 @@ done:
     sbuf_free(dsn);
     sbuf_free(st.last_dsn);
     sbuf_free(st.last_reason);
+    sbuf_free(st.last_mta);
+    sbuf_free(st.last_diag);
     xfree(st.rcpt_state);
     deliver_request_done(client, r);
 }

@@ -150,6 +150,8 @@ struct smtp_state {
     long msg_size;                      /* content_size from qmgr, 0 = unknown */
     struct sbuf *last_dsn;              /* soft error to use for leftovers */
     struct sbuf *last_reason;
+    struct sbuf *last_mta;              /* its DSN details: server name or "" */
+    struct sbuf *last_diag;             /* the server reply, or "" */
     bool any_session;                   /* some server got past its greeting */
 };
 
@@ -167,5 +169,8 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
  * it for later. */
 void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn,
                        const char *reason);
+/* The remembered soft error was not a server reply (DNS, connect): forget
+ * the DSN details (Remote-MTA, Diagnostic-Code) of an earlier one. */
+void smtp_forget_reply(struct smtp_state *st);
 
 #endif

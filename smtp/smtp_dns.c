@@ -43,9 +43,25 @@ void smtp_addr_list_free(struct smtp_addr *v, size_t n)
     xfree(v);
 }
 
+/* A service name ("smtp") as its port number ("25"), so that relay= and
+ * error texts show the number as Postfix does. Names the services database
+ * does not know are kept: the connect step then reports them. */
+static const char *smtp_port_number(const char *port, char *buf, size_t size)
+{
+    if (port == NULL || *port == 0 || strspn(port, "0123456789") == strlen(port))
+        return port;
+    struct servent *se = getservbyname(port, "tcp");
+    if (se == NULL)
+        return port;
+    snprintf(buf, size, "%d", ntohs((uint16_t)se->s_port));
+    return buf;
+}
+
 static void smtp_addr_push(struct smtp_addr **v, size_t *n, const char *host, const char *addr,
                            const char *port, int family, int pref)
 {
+    char num[16];
+    port = smtp_port_number(port, num, sizeof(num));
     for (size_t i = 0; i < *n; i++)
         if (strcmp((*v)[i].addr, addr) == 0 && strcmp((*v)[i].port ? (*v)[i].port : "",
                                                       port ? port : "") == 0)

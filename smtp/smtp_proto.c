@@ -19,7 +19,11 @@
  *        one reply per accepted recipient after the final dot. A soft
  *        failure keeps recipients for the next server unless this one is
  *        the last; once the final dot has been sent, a lost connection
- *        defers instead (the message may have been delivered).
+ *        defers instead (the message may have been delivered). Results
+ *        that come from a server reply carry DSN details for the status
+ *        record (Remote-MTA: dns; HOST, Diagnostic-Code: smtp; REPLY);
+ *        results this MTA made up (lost connection, TLS policy) name no
+ *        remote MTA, as with Postfix.
  */
 #include "smtp.h"
 #include <ctype.h>
@@ -77,6 +81,41 @@ struct smtp_sess {
 
 /* ---- recipient results ---- */
 
+/* Who issued a result: the server (its reply goes into the DSN) or this
+ * MTA (lost connection, TLS policy, size limit: no Remote-MTA). */
+enum smtp_by {
+    SMTP_BY_LOCAL,
+    SMTP_BY_SERVER,
+};
+
+/* Fills the request's DSN details for the status call that follows. For a
+ * server result: Remote-MTA is the server's name and, when the last reply is
+ * a real 2xx/4xx/5xx, Diagnostic-Code is that reply. For a local result the
+ * MTA is set to "" (not NULL) so the status record names no remote MTA
+ * instead of falling back to the relay= text. */
+static void smtp_dsn_set(struct smtp_sess *ss, enum smtp_by by, bool success)
+{
+    struct deliver_request *r = ss->req;
+    r->dsn_mta = "";
+    r->diag_type = r->diag_text = NULL;
+    if (by != SMTP_BY_SERVER)
+        return;
+    r->dsn_mta = ss->a->host;
+    /* A failure caused by an unexpected 2xx/3xx (e.g. to DATA) has no
+     * reply worth quoting as the diagnostic. */
+    int cls = ss->code / 100;
+    if (ss->code > 0 && (success ? cls == 2 : cls == 4 || cls == 5) && sbuf_len(ss->reply) > 0) {
+        r->diag_type = "smtp";
+        r->diag_text = sbuf_str(ss->reply);
+    }
+}
+
+/* Back to "no DSN details" after a status call. */
+static void smtp_dsn_clear(struct deliver_request *r)
+{
+    r->dsn_mta = r->diag_type = r->diag_text = NULL;
+}
+
 static bool smtp_is_pending(struct smtp_state *st, size_t i)
 {
     return st->rcpt_state[i] == SMTP_RCPT_PENDING;
@@ -91,29 +130,36 @@ static void smtp_mark_done(struct smtp_state *st, size_t i)
 }
 
 /* A soft error: keep the recipient for another server, or defer it now. */
-static void smtp_rcpt_soft(struct smtp_sess *ss, size_t i, const char *dsn, const char *text)
+static void smtp_rcpt_soft(struct smtp_sess *ss, size_t i, const char *dsn, const char *text,
+                           enum smtp_by by)
 {
     struct smtp_state *st = ss->st;
     if (!smtp_is_pending(st, i))
         return;
+    smtp_dsn_set(ss, by, false);
     sbuf_set(st->last_dsn, dsn);
     sbuf_set(st->last_reason, text);
+    sbuf_set(st->last_mta, ss->req->dsn_mta);
+    sbuf_set(st->last_diag, ss->req->diag_text ? ss->req->diag_text : "");
     if (ss->final) {
         deliver_defer(ss->req, &ss->req->rcpts[i], dsn, "%s", text);
         smtp_mark_done(st, i);
     }
+    smtp_dsn_clear(ss->req);
 }
 
 static void smtp_rcpt_fail(struct smtp_sess *ss, size_t i, int code, const char *dsn,
-                           const char *text)
+                           const char *text, enum smtp_by by)
 {
     if (!smtp_is_pending(ss->st, i))
         return;
     if (code >= 500) {
+        smtp_dsn_set(ss, by, false);
         deliver_bounce(ss->req, &ss->req->rcpts[i], dsn, "%s", text);
+        smtp_dsn_clear(ss->req);
         smtp_mark_done(ss->st, i);
     } else
-        smtp_rcpt_soft(ss, i, dsn, text);
+        smtp_rcpt_soft(ss, i, dsn, text, by);
 }
 
 void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn,
@@ -122,6 +168,12 @@ void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn
     struct deliver_request *r = st->req;
     const char *old = r->relay;
     r->relay = relay;
+    /* The DSN details of the remembered error, if a server gave it. */
+    r->dsn_mta = sbuf_str(st->last_mta);
+    if (sbuf_len(st->last_diag) > 0) {
+        r->diag_type = "smtp";
+        r->diag_text = sbuf_str(st->last_diag);
+    }
     for (size_t i = 0; i < r->nrcpt; i++) {
         if (!smtp_is_pending(st, i))
             continue;
@@ -131,14 +183,22 @@ void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn
             deliver_defer(r, &r->rcpts[i], dsn, "%s", reason);
         smtp_mark_done(st, i);
     }
+    smtp_dsn_clear(r);
     r->relay = old;
 }
 
+void smtp_forget_reply(struct smtp_state *st)
+{
+    sbuf_reset(st->last_mta);
+    sbuf_reset(st->last_diag);
+}
+
 /* Every recipient still pending in this session fails with text. */
-static void smtp_sess_fail_all(struct smtp_sess *ss, int code, const char *dsn, const char *text)
+static void smtp_sess_fail_all(struct smtp_sess *ss, int code, const char *dsn, const char *text,
+                               enum smtp_by by)
 {
     for (size_t i = 0; i < ss->req->nrcpt; i++)
-        smtp_rcpt_fail(ss, i, code, dsn, text);
+        smtp_rcpt_fail(ss, i, code, dsn, text, by);
 }
 
 /* ---- I/O ---- */
@@ -157,10 +217,10 @@ static void smtp_sess_io_fail(struct smtp_sess *ss)
         sbuf_cat(t, " -- message may be sent more than once");
         bool was_final = ss->final;
         ss->final = true;
-        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t), SMTP_BY_LOCAL);
         ss->final = was_final;
     } else
-        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t), SMTP_BY_LOCAL);
 }
 
 /* Reads one (multi-line) reply with the given timeout. The lines are joined
@@ -251,7 +311,7 @@ static void smtp_protocol_error(struct smtp_sess *ss, const char *cmd)
     struct sbuf *t = sbuf_new(128);
     sbuf_printf(t, "host %s said: malformed or unexpected reply (in reply to %s command)",
                 sbuf_str(ss->peer), cmd);
-    smtp_sess_fail_all(ss, 450, "4.5.0", sbuf_str(t));
+    smtp_sess_fail_all(ss, 450, "4.5.0", sbuf_str(t), SMTP_BY_SERVER);
     sbuf_free(t);
 }
 
@@ -342,7 +402,7 @@ static int smtp_helo(struct smtp_sess *ss)
             struct sbuf *t = sbuf_new(256);
             smtp_said(ss, t, cmd);
             smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss),
-                               sbuf_str(t));
+                               sbuf_str(t), SMTP_BY_SERVER);
             sbuf_free(t);
             return -1;
         }
@@ -356,7 +416,8 @@ static int smtp_helo(struct smtp_sess *ss)
     if (ss->code / 100 != 2) {
         struct sbuf *t = sbuf_new(256);
         smtp_said(ss, t, "HELO");
-        smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss), sbuf_str(t));
+        smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss), sbuf_str(t),
+                           SMTP_BY_SERVER);
         sbuf_free(t);
         return -1;
     }
@@ -381,7 +442,7 @@ static int smtp_starttls(struct smtp_sess *ss)
             goto out;
         }
         sbuf_printf(t, "TLS is required, but was not offered by host %s", sbuf_str(ss->peer));
-        smtp_sess_fail_all(ss, 450, "4.7.4", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.4", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
     if (cfg->tls_ctx == NULL) {
@@ -390,7 +451,7 @@ static int smtp_starttls(struct smtp_sess *ss)
             goto out;
         }
         sbuf_set(t, "TLS is required, but our TLS engine is unavailable");
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
     ss->stage = "sending STARTTLS";
@@ -406,7 +467,7 @@ static int smtp_starttls(struct smtp_sess *ss)
             goto out;
         }
         smtp_said(ss, t, "STARTTLS");
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_SERVER);
         goto out;
     }
     struct sbuf *why = sbuf_new(128);
@@ -418,7 +479,7 @@ static int smtp_starttls(struct smtp_sess *ss)
                     sbuf_str(why));
         /* XXX: Postfix retries "may" in plaintext on a new connection; we
          * defer (or try the next server) instead. */
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
         sbuf_free(why);
         goto out;
     }
@@ -439,7 +500,7 @@ static int smtp_starttls(struct smtp_sess *ss)
                     info.trusted ? "hostname mismatch" : info.verify_error);
         log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
                  sbuf_str(ss->relay), sbuf_str(t));
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
     /* RFC 3207: forget what the server said before TLS and ask again. */
@@ -497,7 +558,7 @@ static int smtp_xforward(struct smtp_sess *ss)
             struct sbuf *t = sbuf_new(256);
             smtp_said(ss, t, "XFORWARD");
             smtp_sess_fail_all(ss, ss->code == 0 ? 450 : ss->code, smtp_reply_dsn(ss),
-                               sbuf_str(t));
+                               sbuf_str(t), SMTP_BY_SERVER);
             sbuf_free(t);
             result = -1;
         }
@@ -605,8 +666,10 @@ static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
     /* Without DSN support at the next hop, a requested success notice
      * becomes "relayed" (RFC 3464); LMTP is a final delivery. */
     int flags = (!smtp_cfg.lmtp && !(ss->features & SMTP_F_DSN)) ? DELIVER_F_RELAYED : 0;
+    smtp_dsn_set(ss, SMTP_BY_SERVER, true);
     deliver_status(ss->req, rc, DELIVER_SENT, flags, smtp_reply_dsn(ss), "%s",
                    sbuf_str(ss->reply));
+    smtp_dsn_clear(ss->req);
     smtp_mark_done(ss->st, i);
 }
 
@@ -621,7 +684,7 @@ static int smtp_transaction(struct smtp_sess *ss)
     if ((ss->features & SMTP_F_SIZE) && ss->size_limit > 0 && ss->st->msg_size > ss->size_limit) {
         sbuf_printf(t, "message size %ld exceeds size limit %ld of server %s", ss->st->msg_size,
                     ss->size_limit, sbuf_str(ss->peer));
-        smtp_sess_fail_all(ss, 552, "5.3.4", sbuf_str(t));
+        smtp_sess_fail_all(ss, 552, "5.3.4", sbuf_str(t), SMTP_BY_LOCAL);
         result = 0;
         goto out;
     }
@@ -686,7 +749,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                     smtp_said(ss, t, "MAIL FROM");
                     for (size_t k = 0; k < ss->nsent; k++)
                         smtp_rcpt_fail(ss, ss->sent[k], ss->code, smtp_reply_dsn(ss),
-                                       sbuf_str(t));
+                                       sbuf_str(t), SMTP_BY_SERVER);
                     if (!(ss->features & SMTP_F_PIPELINING)) {
                         result = 0;
                         goto out;
@@ -700,7 +763,8 @@ static int smtp_transaction(struct smtp_sess *ss)
                     ss->accepted[ss->naccepted++] = i;
                 else {
                     smtp_said(ss, t, "RCPT TO");
-                    smtp_rcpt_fail(ss, i, ss->code, smtp_reply_dsn(ss), sbuf_str(t));
+                    smtp_rcpt_fail(ss, i, ss->code, smtp_reply_dsn(ss), sbuf_str(t),
+                                   SMTP_BY_SERVER);
                 }
                 /* Without pipelining, nobody accepted: do not send DATA. */
                 if (!(ss->features & SMTP_F_PIPELINING) && next_get == ss->nsent
@@ -715,7 +779,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                     for (size_t k = 0; k < ss->naccepted; k++)
                         smtp_rcpt_fail(ss, ss->accepted[k], ss->code < 400 ? 450 : ss->code,
                                        ss->code < 400 ? "4.5.0" : smtp_reply_dsn(ss),
-                                       sbuf_str(t));
+                                       sbuf_str(t), SMTP_BY_SERVER);
                 }
             }
         }
@@ -749,7 +813,9 @@ static int smtp_transaction(struct smtp_sess *ss)
         for (size_t k = 0; k < ss->naccepted; k++) {
             size_t i = ss->accepted[k];
             if (smtp_is_pending(ss->st, i)) {
+                smtp_dsn_set(ss, SMTP_BY_LOCAL, false);
                 deliver_defer(r, &r->rcpts[i], "4.3.0", "queue file read error");
+                smtp_dsn_clear(r);
                 smtp_mark_done(ss->st, i);
             }
         }
@@ -782,7 +848,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                 bool was_final = ss->final;
                 ss->final = true;       /* the server had the message: no other MX */
                 smtp_rcpt_fail(ss, i, ss->code < 400 ? 450 : ss->code, smtp_reply_dsn(ss),
-                               sbuf_str(t));
+                               sbuf_str(t), SMTP_BY_SERVER);
                 ss->final = was_final;
             }
         }
@@ -846,9 +912,9 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
             /* skip this server; the destination stays "slow", not failed */
             char soft[8];
             snprintf(soft, sizeof(soft), "4%s", dsn + 1);
-            smtp_sess_fail_all(&ss, 450, soft, sbuf_str(t));
+            smtp_sess_fail_all(&ss, 450, soft, sbuf_str(t), SMTP_BY_SERVER);
         } else
-            smtp_sess_fail_all(&ss, code, dsn, sbuf_str(t));
+            smtp_sess_fail_all(&ss, code, dsn, sbuf_str(t), SMTP_BY_SERVER);
         sbuf_free(t);
         goto quit;
     }

@@ -146,6 +146,13 @@ pt_wait "grep -qs 'no such user' '$T/mail/alice'" 30
 pt_check hard_dsn_to_sender grep -q 'no such user' "$T/mail/alice"
 pt_check hard_dsn_names_recipient grep -q 'nobody@hard.example' "$T/mail/alice"
 pt_check hard_dsn_status grep -qi 'Status: 5\.1\.1' "$T/mail/alice"
+# The delivery-status part names the server and quotes its reply (RFC 3464);
+# folded header lines are joined before matching.
+DSNTEXT=$(awk '/^[ \t]/ { sub(/^[ \t]+/, " "); cur = cur $0; next }
+               { if (NR > 1) print cur; cur = $0 } END { print cur }' "$T/mail/alice" 2>/dev/null)
+pt_check hard_dsn_remote_mta grep -qx 'Remote-MTA: dns; 127\.0\.0\.1' <<<"$DSNTEXT"
+pt_check hard_dsn_diagnostic grep -qx 'Diagnostic-Code: smtp; 550 5\.1\.1 <nobody@hard\.example>: Recipient address rejected: no such user' <<<"$DSNTEXT"
+pt_check hard_dsn_no_relay_text_as_mta [ "$(grep -c 'Remote-MTA:.*\[' <<<"$DSNTEXT")" = 0 ]
 
 # --- 3. 450 from the server: deferred and listed by postqueue ------------------------
 reply=$(pt_smtp_send alice@example.test x@soft.example)

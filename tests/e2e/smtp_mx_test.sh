@@ -1,0 +1,209 @@
+#!/bin/bash
+# smtp_mx_test.sh - the smtp delivery agent follows real MX records
+#
+# A private network namespace holds everything: a dnsmasq serving the test
+# zone on 127.0.0.1:53 (the namespace's /etc/resolv.conf points at it,
+# bind-mounted by `ip netns exec`), smtp-sink "remote" servers on 127.0.0.2
+# and up, port 25, and a Postern instance. Checks that mail goes to the
+# preferred MX, falls back to the next one in preference order when the first
+# refuses the connection or defers the recipient, that a domain without MX
+# records is reached through its address record, and that a domain that does
+# not exist bounces with the name service error.
+#
+# The script runs twice: outside (creates the namespace, /etc/netns/NAME and
+# dnsmasq, cleans them up on any exit) and inside (PT_MX_INNER=1: the
+# instance, the peers and the checks). Skips only when `ip netns add` is not
+# permitted (e.g. an unprivileged container).
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SELF=$HERE/$(basename "$0")
+
+if [ "${PT_MX_INNER:-}" != 1 ]; then
+    set -u
+    NS=ptmx$$
+    DNSPID=
+    INNERPID=
+    DT=
+    if ! err=$(ip netns add "$NS" 2>&1); then
+        case $err in
+        *"not permitted"* | *"ermission denied"*)
+            echo "# skip: ip netns add not permitted: $err"
+            exit 0 ;;
+        esac
+        echo "FAIL netns_add: ip netns add $NS: $err"
+        echo "# $(basename "$0"): 0 passed, 1 failed"
+        exit 1
+    fi
+    mx_cleanup() {
+        local p n
+        if [ -n "$INNERPID" ]; then
+            # interrupted: the inner run stops its instance in its EXIT trap
+            kill "$INNERPID" 2>/dev/null
+            for n in $(seq 100); do
+                kill -0 "$INNERPID" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
+        if [ -n "$DNSPID" ]; then
+            kill "$DNSPID" 2>/dev/null
+            wait "$DNSPID" 2>/dev/null
+        fi
+        # Anything still running in our namespace was started by this test
+        # (an inner run that was interrupted): stop it by PID.
+        for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
+        for n in $(seq 50); do
+            [ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && break
+            sleep 0.1
+        done
+        for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        ip netns del "$NS" 2>/dev/null
+        rm -rf "/etc/netns/$NS"
+        rmdir /etc/netns 2>/dev/null     # only when no other namespace uses it
+        [ -n "$DT" ] && rm -rf "$DT"
+    }
+    trap mx_cleanup EXIT
+    trap 'exit 1' INT TERM HUP
+
+    fail_outer() {
+        echo "FAIL $1: $2"
+        [ -n "$DT" ] && [ -f "$DT/dnsmasq.err" ] && sed 's/^/    /' "$DT/dnsmasq.err" | tail -20
+        echo "# $(basename "$0"): 0 passed, 1 failed"
+        exit 1
+    }
+    command -v dnsmasq >/dev/null || fail_outer dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
+    ip -n "$NS" link set lo up || fail_outer netns_lo "cannot bring lo up in $NS"
+    mkdir -p "/etc/netns/$NS"
+    echo 'nameserver 127.0.0.1' > "/etc/netns/$NS/resolv.conf"
+    DT=$(mktemp -d /tmp/postern-mxdns.XXXXXX)
+
+    # The zone. mxtest.example: two MX hosts, preference 10 and 20.
+    # grey.example: a preferred MX that defers recipients, then mx2.
+    # amx.example: an address record and no MX. Anything else under
+    # .example is NXDOMAIN (--local), nothing is forwarded.
+    ip netns exec "$NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=127.0.0.1 --local=/example/ \
+        --mx-host=mxtest.example,mx1.mxtest.example,10 \
+        --mx-host=mxtest.example,mx2.mxtest.example,20 \
+        --host-record=mx1.mxtest.example,127.0.0.2 \
+        --host-record=mx2.mxtest.example,127.0.0.3 \
+        --mx-host=grey.example,mx4.grey.example,10 \
+        --mx-host=grey.example,mx2.mxtest.example,20 \
+        --host-record=mx4.grey.example,127.0.0.4 \
+        --host-record=amx.example,127.0.0.5 \
+        >"$DT/dnsmasq.err" 2>&1 &
+    DNSPID=$!
+    # (getent hosts, not ahosts: getaddrinfo's AI_ADDRCONFIG finds no
+    # address in a loopback-only namespace and would not even ask)
+    ready=
+    for n in $(seq 100); do
+        if ip netns exec "$NS" getent hosts mx1.mxtest.example 2>/dev/null | grep -q "^127\.0\.0\.2[[:space:]]"; then
+            ready=1
+            break
+        fi
+        kill -0 "$DNSPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$ready" ] || fail_outer dns_ready "dnsmasq in $NS did not answer for mx1.mxtest.example"
+
+    # In the background so that a signal reaches our trap at once (bash
+    # runs traps only between foreground commands).
+    PT_MX_INNER=1 ip netns exec "$NS" bash "$SELF" &
+    INNERPID=$!
+    wait "$INNERPID"
+    rc=$?
+    INNERPID=
+    exit $rc
+fi
+
+# ---- inside the namespace ------------------------------------------------------------
+. "$HERE/lib.sh"
+
+pt_setup_users
+pt_instance
+T=$PT_T
+SINK=$PT_BUILD/sbin/smtp-sink
+mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx"
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+
+log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
+wait_log() { pt_wait "log_has '$1'" "${2:-30}"; }
+# Files (messages) in a dump directory, or those naming a recipient.
+dump_count() { ls "$1" 2>/dev/null | grep -cv '^\.'; }
+dump_has_rcpt() { grep -qs "^X-Rcpt-Args: <$2>" "$1"/*; }
+# Waits until ADDR:25 greets with 220.
+wait_peer() {
+    python3 - "$1" <<'EOP'
+import socket, sys, time
+end = time.time() + 20
+while time.time() < end:
+    try:
+        s = socket.create_connection((sys.argv[1], 25), timeout=2)
+        line = s.makefile("rb").readline()
+        s.sendall(b"QUIT\r\n"); s.close()
+        if line.startswith(b"220"):
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+EOP
+}
+
+pt_check netns_resolver_is_dnsmasq grep -qx 'nameserver 127.0.0.1' /etc/resolv.conf
+
+# --- 1. the preferred MX (mx1, 127.0.0.2) refuses connections: mx2 gets the mail --------
+"$SINK" -d "$T/dump-mx2/" 127.0.0.3:25 10 >"$T/sink-mx2.log" 2>&1 & PT_PIDS+=($!)
+pt_check mx2_listening wait_peer 127.0.0.3
+reply=$(pt_smtp_send alice@example.test a@mxtest.example)
+pt_check fallback_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<a@mxtest\.example>, .*status=" 30
+pt_check fallback_tried_mx1_first log_has "connect to mx1\.mxtest\.example\[127\.0\.0\.2\]:25: Connection refused"
+pt_check fallback_sent_via_mx2 log_has "to=<a@mxtest\.example>, relay=mx2\.mxtest\.example\[127\.0\.0\.3\]:25, .*dsn=2\.0\.0, status=sent \(250 "
+pt_check fallback_mx2_received dump_has_rcpt "$T/dump-mx2" a@mxtest.example
+# the refusal is logged before the delivery
+first_refused=$(grep -n 'connect to mx1\.mxtest\.example\[127\.0\.0\.2\]:25: Connection refused' "$T/maillog" | head -1 | cut -d: -f1)
+first_sent=$(grep -n 'to=<a@mxtest\.example>, .*status=sent' "$T/maillog" | head -1 | cut -d: -f1)
+pt_check fallback_in_preference_order [ "${first_refused:-999999}" -lt "${first_sent:-0}" ]
+
+# --- 2. both MX hosts up: the preferred one (preference 10) gets the mail ---------------
+"$SINK" -d "$T/dump-mx1/" 127.0.0.2:25 10 >"$T/sink-mx1.log" 2>&1 & PT_PIDS+=($!)
+pt_check mx1_listening wait_peer 127.0.0.2
+mx2_before=$(dump_count "$T/dump-mx2")
+reply=$(pt_smtp_send alice@example.test b@mxtest.example)
+pt_check preferred_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<b@mxtest\.example>, .*status=" 30
+pt_check preferred_sent_via_mx1 log_has "to=<b@mxtest\.example>, relay=mx1\.mxtest\.example\[127\.0\.0\.2\]:25, .*dsn=2\.0\.0, status=sent \(250 "
+pt_check preferred_mx1_received dump_has_rcpt "$T/dump-mx1" b@mxtest.example
+pt_check preferred_mx2_untouched [ "$(dump_count "$T/dump-mx2")" = "$mx2_before" ]
+
+# --- 3. the preferred MX defers the recipient (450): the next MX takes it ---------------
+"$SINK" -c -r RCPT -b "450 4.7.1 <g@grey.example>: Recipient address rejected: try again later" \
+    127.0.0.4:25 10 >"$T/sink-mx4.log" 2>&1 & PT_PIDS+=($!)
+pt_check mx4_listening wait_peer 127.0.0.4
+reply=$(pt_smtp_send alice@example.test g@grey.example)
+pt_check soft_fallback_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<g@grey\.example>, .*status=" 30
+pt_check soft_fallback_sent_via_mx2 log_has "to=<g@grey\.example>, relay=mx2\.mxtest\.example\[127\.0\.0\.3\]:25, .*status=sent \(250 "
+pt_check soft_fallback_mx2_received dump_has_rcpt "$T/dump-mx2" g@grey.example
+# mx4 had a session of its own (the probe by wait_peer plus the delivery attempt)
+pt_check soft_fallback_mx4_tried grep -Eq 'sess=([2-9]|[1-9][0-9])' "$T/sink-mx4.log"
+pt_check soft_fallback_not_deferred [ "$(grep -c 'to=<g@grey\.example>, .*status=deferred' "$T/maillog")" = 0 ]
+
+# --- 4. no MX records, an address record: mail goes to that address ---------------------
+"$SINK" -d "$T/dump-amx/" 127.0.0.5:25 10 >"$T/sink-amx.log" 2>&1 & PT_PIDS+=($!)
+pt_check amx_listening wait_peer 127.0.0.5
+reply=$(pt_smtp_send alice@example.test c@amx.example)
+pt_check a_record_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<c@amx\.example>, .*status=" 30
+pt_check a_record_sent log_has "to=<c@amx\.example>, relay=amx\.example\[127\.0\.0\.5\]:25, .*dsn=2\.0\.0, status=sent \(250 "
+pt_check a_record_peer_received dump_has_rcpt "$T/dump-amx" c@amx.example
+
+# --- 5. the domain does not exist: bounced with the name service error ------------------
+reply=$(pt_smtp_send alice@example.test d@nxdomain.example)
+pt_check nxdomain_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<d@nxdomain\.example>, .*status=" 30
+pt_check nxdomain_bounced log_has "to=<d@nxdomain\.example>, relay=none, .*dsn=5\.4\.4, status=bounced \(Host or domain name not found\. Name service error for name=nxdomain\.example type=MX: Host not found\)"
+pt_wait "grep -qs 'd@nxdomain.example' '$T/mail/alice'" 30
+pt_check nxdomain_dsn_to_sender grep -q 'Final-Recipient: rfc822; d@nxdomain.example' "$T/mail/alice"
+
+pt_done

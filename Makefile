@@ -66,10 +66,12 @@ deps:
 test-deps:
 	scripts/install-deps test
 
-# The whole suite: unit tests (plain and sanitized), golden files, end-to-end.
+# The whole suite: unit tests (plain and sanitized), fuzz smoke runs, golden
+# files, end-to-end.
 test: test-deps
 	$(MAKE) all unit WERROR=1
 	$(MAKE) SAN=1 unit WERROR=1
+	$(MAKE) fuzz WERROR=1
 	tests/run-all
 
 check-unit: unit
@@ -89,9 +91,11 @@ install: all
 	scripts/install "$(DESTDIR)" "$(PREFIX)" "$(B)"
 
 clean:
-	rm -rf build build-asan run
+	rm -rf build build-asan build-fuzz run
 
 .PHONY: all unit deps test-deps test check-unit golden-update run stop install clean
+
+include mk/fuzz.mk
 
 -include $(LIB_OBJS:.o=.d)
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -106,7 +106,8 @@ void local_deliver_init(void)
     local_default_uid = pw->pw_uid;
     local_default_gid = pw->pw_gid;
 
-    local_aliases = maps_create(P_ALIAS_MAPS, cfg_str(P_ALIAS_MAPS), DICT_F_FOLD | DICT_F_ALIAS);
+    local_aliases = maps_create(P_ALIAS_MAPS, cfg_str(P_ALIAS_MAPS),
+                                DICT_F_FOLD | DICT_F_ALIAS | DICT_F_NO_PROXY);
     resolve_local_init();
 }
 

@@ -100,8 +100,10 @@ static void virtual_init(void)
 
     c->mailbox_maps = maps_create(P_VIRTUAL_MAILBOX_MAPS, cfg_str(P_VIRTUAL_MAILBOX_MAPS),
                                   DICT_F_FOLD);
-    c->uid_maps = maps_create(P_VIRTUAL_UID_MAPS, cfg_str(P_VIRTUAL_UID_MAPS), DICT_F_FOLD);
-    c->gid_maps = maps_create(P_VIRTUAL_GID_MAPS, cfg_str(P_VIRTUAL_GID_MAPS), DICT_F_FOLD);
+    c->uid_maps = maps_create(P_VIRTUAL_UID_MAPS, cfg_str(P_VIRTUAL_UID_MAPS),
+                              DICT_F_FOLD | DICT_F_NO_PROXY);
+    c->gid_maps = maps_create(P_VIRTUAL_GID_MAPS, cfg_str(P_VIRTUAL_GID_MAPS),
+                              DICT_F_FOLD | DICT_F_NO_PROXY);
     const char *lm = virtual_vda_str(VIRTUAL_P_LIMIT_MAPS, "");
     c->limit_maps = *lm ? maps_create(VIRTUAL_P_LIMIT_MAPS, lm, DICT_F_FOLD) : NULL;
 }

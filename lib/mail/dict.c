@@ -7,13 +7,14 @@
  *            dict_split_spec(), dict_reader_*(), dict_parse_entry(), dict_fold().
  * Errors: an unknown type or a table that cannot be opened is logged as
  *         "type:name: reason" and dict_open() returns NULL.
- * Notes: "proxy:TYPE:NAME" opens TYPE:NAME in this process for now (the
- *        proxymap service will take these over). Fixed-string tables see keys
+ * Notes: "proxy:TYPE:NAME" is a client of the proxymap service
+ *        (dict_proxy.c); TYPE:NAME is opened there. Fixed-string tables see keys
  *        folded to lower case when DICT_F_FOLD is set; pattern tables see the
  *        key as given (their patterns are case-insensitive by default).
  */
 #include "dict.h"
 #include "dict_priv.h"
+#include "dict_proxy.h"
 #include "alloc.h"
 #include "log.h"
 #include "sbuf.h"
@@ -28,6 +29,14 @@ static const struct dict_type *const dict_type_list[] = {
 
 /* Longest key we pass to a table; longer keys are simply not found. */
 #define DICT_KEY_MAX 4096
+
+const struct dict_type *dict_type_find(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(dict_type_list); i++)
+        if (strcmp(dict_type_list[i]->name, name) == 0)
+            return dict_type_list[i];
+    return NULL;
+}
 
 const char *dict_types(void)
 {
@@ -62,20 +71,24 @@ struct dict *dict_open(const char *spec, int flags)
     const char *name = spec;
     const struct dict_type *dt = NULL;
 
-    /* proxy: is transparent for now; any number of them is allowed. */
-    for (;;) {
-        name = dict_split_spec(name, type);
-        if (name == NULL) {
-            log_warn("%s: table name has no type: prefix (expected type:name)", spec);
-            sbuf_free(type);
-            return NULL;
-        }
-        if (strcmp(sbuf_str(type), "proxy") != 0)
-            break;
+    name = dict_split_spec(name, type);
+    if (name == NULL) {
+        log_warn("%s: table name has no type: prefix (expected type:name)", spec);
+        sbuf_free(type);
+        return NULL;
     }
-    for (size_t i = 0; i < ARRAY_LEN(dict_type_list); i++)
-        if (strcmp(dict_type_list[i]->name, sbuf_str(type)) == 0)
-            dt = dict_type_list[i];
+    /* Agents that act on table contents as root (local's aliases, virtual's
+     * uid/gid maps) open the table themselves, as Postfix does: proxymap is
+     * not trusted with data that decides whom we become. */
+    if (strcmp(sbuf_str(type), "proxy") == 0 && (flags & DICT_F_NO_PROXY)) {
+        sbuf_free(type);
+        return dict_open(name, flags & ~DICT_F_NO_PROXY);
+    }
+    /* proxy:TYPE:NAME: the proxy type checks TYPE and talks to proxymap. */
+    if (strcmp(sbuf_str(type), "proxy") == 0)
+        dt = &dict_type_proxy;
+    else
+        dt = dict_type_find(sbuf_str(type));
     if (dt == NULL) {
         log_warn("%s: unsupported dictionary type: %s", spec, sbuf_str(type));
         sbuf_free(type);
@@ -292,14 +305,24 @@ int dict_parse_entry(const char *line, bool alias, struct sbuf *key, struct sbuf
     } else {
         sbuf_reset(key);
         if (*p == '"') {
-            /* "quoted name": keep it as written, quotes included */
-            const char *q = strchr(p + 1, '"');
-            if (q == NULL) {
-                *why = "unbalanced quote in name";
+            /* "quoted name": stored without its quotes, a backslash
+             * taking the next character literally, as postalias does
+             * ("a b" -> a b, "x\"y" -> x"y, "p\q" -> pq), so that
+             * local(8) finds the name as it appears in an address. */
+            for (p++; *p != '"'; p++) {
+                if (*p == '\\' && p[1] != 0)
+                    p++;
+                if (*p == 0) {
+                    *why = "unbalanced quote in name";
+                    return -1;
+                }
+                sbuf_addch(key, *p);
+            }
+            if (sbuf_len(key) == 0) {
+                *why = "empty name";
                 return -1;
             }
-            sbuf_append(key, p, (size_t)(q + 1 - p));
-            p = q + 1;
+            p++;
             p += strspn(p, " \t");
             if (*p != ':') {
                 *why = "need name:value pair";

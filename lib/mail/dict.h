@@ -30,6 +30,7 @@ struct sbuf;
 #define DICT_F_FIXED 0x2        /* table matches fixed strings (hash, mysql...) */
 #define DICT_F_PATTERN 0x4      /* table matches patterns (regexp, pcre, cidr) */
 #define DICT_F_ALIAS 0x8        /* opened as an alias database (postalias format) */
+#define DICT_F_NO_PROXY 0x10    /* ignore a proxy: prefix: open the table here */
 
 struct dict;
 
@@ -74,8 +75,9 @@ void dict_reader_close(struct dict_reader *r);
 
 /* Splits one logical line into key and value: "key whitespace value"
  * (postmap format) or, with alias set, "name: value" (postalias format; a
- * name may be quoted with "..."). Returns 0, or -1 with *why set to a static
- * description of what is wrong. */
+ * name may be quoted with "...": the key is then the name without the
+ * quotes, a backslash taking the next character as it is). Returns 0, or
+ * -1 with *why set to a static description of what is wrong. */
 int dict_parse_entry(const char *line, bool alias, struct sbuf *key, struct sbuf *value,
                      const char **why);
 /* Folds s to lower case in place (ASCII). */

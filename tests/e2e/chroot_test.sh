@@ -2,12 +2,17 @@
 # Services marked chroot=y in master.cf (as Debian's stock master.cf does for
 # smtpd, cleanup, rewrite, bounce, showq, error, smtp ...) run inside
 # $queue_directory and mail still flows: SMTP in, local delivery, a bounce,
-# and a queue listing.
+# and a queue listing. local_recipient_maps (proxy:unix:passwd.byname
+# $alias_maps, the default) is answered by the unchrooted proxymap service, so
+# the jailed smtpd knows the real users; the aliases are a proxy:hash: table.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_clean_homes
 pt_instance
 echo 'home_mailbox = Maildir/' >> "$PT_CONF/main.cf"
+# Aliases through proxymap too (built by postalias as hash:, read as proxy:hash:).
+echo "alias_maps = proxy:hash:$PT_CONF/aliases" >> "$PT_CONF/main.cf"
+echo 'info: carol' >> "$PT_CONF/aliases"
 # Turn on the chroot column for the services Debian chroots.
 awk 'BEGIN { split("smtp pickup cleanup rewrite bounce defer trace showq error retry discard relay", a, " ");
              for (i in a) want[a[i]] = 1 }
@@ -25,6 +30,79 @@ reply=$(pt_smtp_send sender@example.org alice@example.test)
 pt_check chroot_smtp_accepts [ "${reply%% *}" = 250 ]
 pt_wait '[ "$(ls "$PT_HOMES/alice/Maildir/new" 2>/dev/null | wc -l)" -ge 1 ]' 30
 pt_check chroot_delivered [ "$(ls "$PT_HOMES/alice/Maildir/new" 2>/dev/null | wc -l)" -ge 1 ]
+
+# The jail has no passwd file: only proxymap can tell real users from others.
+pt_check jail_has_no_passwd [ ! -e "$PT_T/spool/etc/passwd" ]
+reply=$(pt_smtp_send sender@example.org nosuchuser@example.test)
+pt_check chroot_rejects_unknown_user \
+    bash -c "case '$reply' in '550 5.1.1 <nosuchuser@example.test>: Recipient address rejected: User unknown in local recipient table'*) true;; *) false;; esac"
+reply=$(pt_smtp_send sender@example.org carol@example.test)
+pt_check chroot_accepts_second_real_user [ "${reply%% *}" = 250 ]
+# An alias known only to the proxy:hash: table (carol gets it).
+reply=$(pt_smtp_send sender@example.org info@example.test)
+pt_check chroot_accepts_proxied_alias [ "${reply%% *}" = 250 ]
+pt_wait 'grep -lqs "^X-Original-To: info@example.test" "$PT_HOMES"/carol/Maildir/new/*' 30
+pt_check proxied_alias_delivered grep -lqs '^X-Original-To: info@example.test' "$PT_HOMES"/carol/Maildir/new/*
+
+# proxymap itself runs outside the jail, unprivileged.
+mpid=$(tr -d ' ' < "$PT_T/spool/pid/master.pid")
+ppid=$(pgrep -P "$mpid" -x proxymap | head -1)
+if [ -n "$ppid" ]; then
+    pt_check proxymap_not_chrooted [ "$(readlink "/proc/$ppid/root")" = / ]
+    pt_check proxymap_not_root [ "$(stat -c %U "/proc/$ppid")" = postfix ]
+    # A proxymap that goes away: smtpd's next lookup reconnects to a new one.
+    kill "$ppid"
+    pt_wait "! kill -0 $ppid 2>/dev/null" 10
+    reply=$(pt_smtp_send sender@example.org alice@example.test)
+    pt_check chroot_lookup_after_proxymap_restart [ "${reply%% *}" = 250 ]
+else
+    pt_fail proxymap_not_chrooted "no proxymap process found"
+fi
+
+# postmap -q proxy:... asks proxymap (as Postfix's does); tables that
+# proxy_read_maps does not list are refused and the query fails.
+out=$(pt_cmd postmap -q alice proxy:unix:passwd.byname 2>&1)
+pt_check postmap_query_through_proxymap [ "${out%%:*}" = alice ]
+out=$(pt_cmd postmap -q info proxy:hash:"$PT_CONF/aliases" 2>&1)
+pt_check postmap_query_proxied_alias [ "$out" = carol ]
+printf 'x y\n' > "$PT_CONF/unlisted"
+pt_cmd postmap "$PT_CONF/unlisted"
+pt_check postmap_unapproved_table_fails bash -c "! '$PT_BUILD/sbin/postmap' -c '$PT_CONF' -q x proxy:hash:'$PT_CONF/unlisted' 2>/dev/null"
+pt_wait "grep -q 'request for unapproved table: \"hash:$PT_CONF/unlisted\"' '$PT_T/maillog'" 10
+pt_check proxymap_logs_unapproved_table grep -q "request for unapproved table: \"hash:$PT_CONF/unlisted\"" "$PT_T/maillog"
+
+# The protocol as docs/ipc.md describes it, straight on the socket.
+proto_out=$(python3 - "$PT_T/spool/private/proxymap" "$PT_CONF" <<'EOP'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])
+f = s.makefile("rb")
+def reply():
+    out = []
+    while True:
+        line = f.readline()
+        if line in (b"\n", b""):
+            return " ".join(out)
+        out.append(line.decode().rstrip("\n"))
+print(reply())
+for req in ["request=open\ntable=unix:passwd.byname\nflags=1",
+            "request=lookup\ntable=proxy:unix:passwd.byname\nflags=1\nkey=nosuchuser",
+            "request=open\ntable=hash:%s/unlisted\nflags=1" % sys.argv[2],
+            "request=update\ntable=unix:passwd.byname\nflags=1\nkey=a\nvalue=b",
+            "request=frobnicate",
+            "request=lookup\ntable=nocolon\nflags=1\nkey=a"]:
+    s.sendall(req.encode() + b"\n\n")
+    print(reply())
+EOP
+)
+pt_check proxymap_protocol [ "$proto_out" = "proto=proxymap_v1
+status=0 flags=3
+status=1
+status=3
+status=3
+status=4
+status=4" ]
+pt_wait "grep -q 'refusing update request for table unix:passwd.byname' '$PT_T/maillog'" 10
+pt_check proxymap_logs_refused_update grep -q 'refusing update request for table unix:passwd.byname' "$PT_T/maillog"
 
 # Unknown user from a local sender: the DSN is made by a chrooted bounce
 # daemon and injected through a chrooted cleanup.

@@ -7,8 +7,12 @@
  * Interface: main().
  * Errors: a client that hangs up before E loses its message (the file is
  *         removed, nothing is answered); any other failure is answered with
- *         status and reason and the file is removed. The reply "status=0"
- *         is sent only after fsync of the file and of its directory.
+ *         status and reason and the file is removed (a client that asked
+ *         for bounces gets a DSN to the sender instead of a rejection when
+ *         the message has too many hops). The reply "status=0"
+ *         is sent only after fsync of the file; the directory entry was
+ *         made durable right after the file was created (and again after a
+ *         move to hold/).
  * Notes: protocol in docs/ipc.md "cleanup". The envelope is collected up
  *        to the client's M record (attributes such as rewrite_context may
  *        follow S), then written in one go: C (fixed-width placeholder,
@@ -37,6 +41,7 @@ struct cleanup_env {
     char *fullname;
     char *filter;
     char *envid;
+    char *redirect;             /* CLEANUP_REC_REDIRECT (smtpd REDIRECT action) */
     int ret;
     struct attr_list *attrs;
     char *orig, *orcpt;
@@ -50,6 +55,7 @@ static void cleanup_env_free(struct cleanup_env *e)
     xfree(e->fullname);
     xfree(e->filter);
     xfree(e->envid);
+    xfree(e->redirect);
     xfree(e->orig);
     xfree(e->orcpt);
     attr_list_free(e->attrs);
@@ -195,12 +201,21 @@ static void cleanup_service(struct stream *client)
     st.in_headers = true;
     env.attrs = attr_list_new();
     gettimeofday(&tv, NULL);
+    st.arrival = tv.tv_sec;
     env.arrival_sec = (long)tv.tv_sec;
     env.arrival_usec = (long)tv.tv_usec;
 
     if (attr_send_proto(client, MAIL_PROTO_CLEANUP) < 0 ||
         attr_send(client, "queue_id", sbuf_str(id), (char *)NULL) < 0)
         goto out;
+    /* Make the new name durable now, while the client is still sending: the
+     * commit at the end then needs one fsync (the file's), and the gap
+     * between "complete on disk" and our OK reply stays microseconds wide,
+     * so a crash there (and a client retry) is as unlikely as it can be. */
+    if (mail_queue_sync_dir(MAIL_QUEUE_INCOMING) < 0) {
+        log_warn("%s: fsync %s: %m", st.queue_id, MAIL_QUEUE_INCOMING);
+        goto out;
+    }
     if (attr_read(client, req) < 0 || attr_get_long(req, "flags", &flags) < 0) {
         log_warn("%s: client sent no flags", st.queue_id);
         goto out;
@@ -230,6 +245,12 @@ static void cleanup_service(struct stream *client)
         case REC_DSN_ENVID:
             cleanup_set(&env.envid, v);
             break;
+        case CLEANUP_REC_FLAGS:     /* smtpd HOLD/DISCARD actions */
+            st.flags |= (int)strtol(v, NULL, 10) & (CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);
+            break;
+        case CLEANUP_REC_REDIRECT:
+            cleanup_set(&env.redirect, v);
+            break;
         case REC_DSN_RET:
             env.ret = (int)strtol(v, NULL, 10);
             break;
@@ -252,6 +273,17 @@ static void cleanup_service(struct stream *client)
             goto drain;
         default:
             break;      /* other envelope records are not taken from clients */
+        }
+    }
+    if (env.redirect) {
+        /* REDIRECT: every envelope recipient goes to one address instead. */
+        for (size_t i = 0; i < st.env_rcpts.n; i++) {
+            struct cleanup_rcpt *r = &st.env_rcpts.v[i];
+            if (r->orig == NULL)
+                r->orig = r->addr;
+            else
+                xfree(r->addr);
+            r->addr = xstrdup(env.redirect);
         }
     }
     if (env.sender == NULL) {
@@ -292,7 +324,7 @@ static void cleanup_service(struct stream *client)
     }
     cleanup_content_end(&st);
     xtra_offset = qfile_writer_offset(st.w);
-    if (!st.errs)
+    if (cleanup_keep_writing(&st))
         cleanup_write_fail(&st, qfile_put(st.w, REC_XTRA, "", 0));
 
     /* Extracted segment from the client, up to E. */
@@ -302,6 +334,9 @@ static void cleanup_service(struct stream *client)
             goto out;
         if (type == REC_END)
             complete = true;
+        else if (type == CLEANUP_REC_FLAGS)     /* smtpd end-of-data HOLD/DISCARD */
+            st.flags |= (int)strtol(sbuf_str(data), NULL, 10)
+                        & (CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);
         else
             cleanup_rcpt_record(&env, &st.extra_rcpts, type, sbuf_str(data));
     }
@@ -315,14 +350,26 @@ drain:
         goto out;
 
 finish:
-    for (size_t i = 0; i < st.extra_rcpts.n && !st.errs; i++)
+    for (size_t i = 0; i < st.extra_rcpts.n && cleanup_keep_writing(&st); i++)
         cleanup_recipient(&st, &st.extra_rcpts.v[i]);
     if (!st.errs && st.rcpt_count == 0 && !(st.flags & CLEANUP_FLAG_DISCARD))
         cleanup_fail(&st, CLEANUP_STAT_RCPT, "5.1.0 no recipients specified");
-    if (!st.errs)
+    if (cleanup_keep_writing(&st))
         cleanup_write_fail(&st, qfile_put(st.w, REC_END, "", 0));
-    if (!st.errs && cleanup_final_size(&st, data_offset, xtra_offset) < 0)
+    if (cleanup_keep_writing(&st) && cleanup_final_size(&st, data_offset, xtra_offset) < 0)
         cleanup_fail(&st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+    if (st.errs && cleanup_keep_writing(&st) && st.rcpt_count > 0 &&
+        !(st.flags & CLEANUP_FLAG_DISCARD)) {
+        /* Too many hops for a client that wants bounces: return the message
+         * to the sender (see cleanup_bounce.c); the file is never committed. */
+        if (qfile_writer_flush(st.w) == 0 && cleanup_bounce(&st, "5.4.0", "too many hops") == 0) {
+            mail_queue_remove(MAIL_QUEUE_INCOMING, st.queue_id);
+            cleanup_reply(client, 0, "");
+            goto out_done;
+        }
+        st.errs = 0;
+        cleanup_fail(&st, CLEANUP_STAT_WRITE, "4.3.0 bounce service unavailable");
+    }
     if (!st.errs && (st.flags & CLEANUP_FLAG_DISCARD)) {
         log_info("%s: discard: message discarded by request", st.queue_id);
         mail_queue_remove(MAIL_QUEUE_INCOMING, st.queue_id);
@@ -341,7 +388,8 @@ finish:
                 queue = MAIL_QUEUE_HOLD;
             }
         }
-        if (!st.errs && (qfile_commit(st.w) < 0 || mail_queue_sync_dir(queue) < 0)) {
+        if (!st.errs && (qfile_commit(st.w) < 0 ||
+                         (strcmp(queue, MAIL_QUEUE_HOLD) == 0 && mail_queue_sync_dir(queue) < 0))) {
             log_warn("%s: commit queue file: %m", st.queue_id);
             cleanup_fail(&st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
             if (strcmp(queue, MAIL_QUEUE_HOLD) == 0)
@@ -356,8 +404,11 @@ finish:
             goto out_done;
         }
     }
-    mail_queue_remove(MAIL_QUEUE_INCOMING, st.queue_id);
+    /* Answer before removing: a client whose cleanup dies in between then
+     * finds an incomplete file, never an empty queue it would take for
+     * "queued and already delivered" (cleanup_clnt.c). */
     cleanup_reply(client, st.errs, sbuf_str(st.reason));
+    mail_queue_remove(MAIL_QUEUE_INCOMING, st.queue_id);
     goto out_done;
 
 out:
@@ -370,6 +421,7 @@ out_done:
     cleanup_rcpt_list_free(&st.extra_rcpts);
     cleanup_rcpt_list_free(&st.xtract);
     cleanup_rcpt_list_free(&st.xtract_resent);
+    cleanup_rcpt_list_free(&st.written);
     cleanup_dups_free(&st);
     xfree(st.sender);
     xfree(st.fullname);

@@ -31,6 +31,9 @@ struct master_service {
     bool throttled;
     bool seen;              /* present in the latest master.cf read */
     bool missing_reported;
+    double stress_until;    /* children started before this get stress=yes */
+    double busy_warn_time;  /* no process limit warning before this */
+    double stress_signal_time;  /* last SIGURG to busy children */
     struct master_service *next;
 };
 
@@ -59,5 +62,6 @@ void master_kill_children(struct master_service *svc, int sig, bool only_idle);
 void master_retire_all(void);
 void master_throttle(struct master_service *svc, const char *why);
 int master_child_count(void);
+void master_signal_busy(struct master_service *svc, int sig);
 
 #endif

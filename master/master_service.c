@@ -23,6 +23,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 
 struct master_service *master_services;
@@ -38,8 +40,47 @@ static void master_accept_ready(int fd, int events, void *ctx)
     master_service_watch(svc);
 }
 
+/* Stress mode (Postfix's STRESS_README): every process of an inet service
+ * is busy. Warn (at most every MASTER_BUSY_WARN seconds), start new
+ * children with "-o stress=yes" for a while, and tell the busy ones with
+ * SIGURG (ignored by default; smtpd then switches to its ${stress?...}
+ * settings) so that idle clients stop holding processes quickly. */
+#define MASTER_BUSY_WARN 1000.0
+#define MASTER_STRESS_HOLD 1.0
+
+static void master_service_stress(struct master_service *svc)
+{
+    double now = event_now();
+    if (now >= svc->busy_warn_time) {
+        /* Postfix names the endpoint: "25" for "smtp", else host:port. */
+        char where[64];
+        struct servent *se = strchr(svc->name, ':') ? NULL : getservbyname(svc->name, "tcp");
+        if (se)
+            snprintf(where, sizeof(where), "%d", ntohs((uint16_t)se->s_port));
+        else
+            strlcpy(where, svc->name, sizeof(where));
+        svc->busy_warn_time = now + MASTER_BUSY_WARN;
+        log_warn("service \"%s\" (%s) has reached its process limit \"%d\": "
+                 "new clients may experience noticeable delays", svc->name, where,
+                 svc->maxproc);
+        log_warn("to avoid this condition, increase the process count in master.cf "
+                 "or reduce the service time per client");
+        log_warn("see http://www.postfix.org/STRESS_README.html for examples of "
+                 "stress-adapting configuration settings");
+    }
+    svc->stress_until = now + MASTER_STRESS_HOLD;
+    if (now - svc->stress_signal_time >= 0.2) {
+        svc->stress_signal_time = now;
+        master_signal_busy(svc, SIGURG);
+    }
+}
+
 void master_service_watch(struct master_service *svc)
 {
+    if (svc->nlisten > 0 && svc->maxproc > 0 && svc->total >= svc->maxproc && svc->avail == 0
+        && !svc->throttled && strcmp(svc->type, "inet") == 0)
+        master_service_stress(svc);
+
     bool want = svc->nlisten > 0 && svc->avail == 0 && !svc->throttled &&
                 (svc->maxproc == 0 || svc->total < svc->maxproc);
     if (want == svc->watching)

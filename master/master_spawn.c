@@ -9,8 +9,8 @@
  *         throttles its service for $service_throttle_time; other services
  *         are not affected.
  * Notes: the child gets fd 3 = status pipe, fds 4.. = listeners, and argv
- *        PROGRAM -n NAME -t TYPE [-u] [-c] -s N [master.cf args]. See
- *        lib/server/server.h and docs/master-protocol.md.
+ *        PROGRAM -n NAME -t TYPE [-u] [-c] -s N [-o stress=yes] [master.cf
+ *        args]. See lib/server/server.h and docs/master-protocol.md.
  */
 #include "alloc.h"
 #include "config.h"
@@ -71,6 +71,11 @@ static char **master_child_argv(struct master_service *svc)
     sbuf_printf(b, "%d", svc->nlisten);
     av[k++] = xstrdup("-s");
     av[k++] = sbuf_detach(b);
+    /* Stress mode (see master_service.c): every process was busy. */
+    if (svc->stress_until > event_now()) {
+        av[k++] = xstrdup("-o");
+        av[k++] = xstrdup("stress=yes");
+    }
     for (size_t i = 1; i < n; i++)
         av[k++] = xstrdup(svc->argv[i]);
     av[k] = NULL;
@@ -213,6 +218,13 @@ void master_kill_children(struct master_service *svc, int sig, bool only_idle)
         p->retire = true;
         kill(p->pid, sig);
     }
+}
+
+void master_signal_busy(struct master_service *svc, int sig)
+{
+    for (struct master_proc *p = master_procs; p; p = p->next)
+        if (p->svc == svc && !p->avail && !p->retire)
+            kill(p->pid, sig);
 }
 
 void master_retire_all(void)

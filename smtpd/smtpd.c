@@ -16,6 +16,9 @@
  *        LF is refused and the session closed.
  */
 #include "smtpd.h"
+#include "events.h"
+#include <sys/socket.h>
+#include <poll.h>
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
@@ -62,6 +65,7 @@ static bool smtpd_parent_matches(const char *param)
 static void smtpd_pre_jail(void)
 {
     struct smtpd_config *c = &smtpd_cfg;
+    smtpd_limits_init();
     c->myhostname = cfg_str(P_MYHOSTNAME);
     c->mail_name = cfg_str(P_MAIL_NAME);
     c->banner = xstrdup(cfg_str(P_SMTPD_BANNER));
@@ -111,6 +115,9 @@ static void smtpd_pre_jail(void)
                  "this server relays mail for anyone who asks");
     c->local_rcpt_maps = smtpd_maps(P_LOCAL_RECIPIENT_MAPS);
     c->virt_alias_maps = smtpd_maps(P_VIRTUAL_ALIAS_MAPS);
+    c->canonical_maps = smtpd_maps(P_CANONICAL_MAPS);
+    c->rcpt_canonical_maps = smtpd_maps(P_RECIPIENT_CANONICAL_MAPS);
+    c->sender_canonical_maps = smtpd_maps(P_SENDER_CANONICAL_MAPS);
     c->virt_mailbox_maps = smtpd_maps(P_VIRTUAL_MAILBOX_MAPS);
     c->relay_rcpt_maps = smtpd_maps(P_RELAY_RECIPIENT_MAPS);
     c->rcpt_delim = cfg_str(P_RECIPIENT_DELIMITER);
@@ -122,6 +129,9 @@ static void smtpd_pre_jail(void)
     c->defer_code = smtpd_reply_code(P_DEFER_CODE);
     c->relay_code = smtpd_reply_code(P_RELAY_DOMAINS_REJECT_CODE);
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
+    smtpd_check_init();
+    smtpd_tls_pre_jail();
+    smtpd_sasl_pre_jail();
 }
 
 /* ---- replies and logs ------------------------------------------------- */
@@ -151,8 +161,11 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
     log_debug(1, "> %s: %s", st->namaddr, r);
     stream_write(st->client, r, sbuf_len(out));
     stream_write(st->client, "\r\n", 2);
+    /* One write per reply: flushing between the lines of a multi-line reply
+     * lets Nagle and delayed ACKs add ~40 ms to every EHLO. */
+    bool last_line = sbuf_len(out) < 4 || r[3] != '-';
     sbuf_free(out);
-    if (stream_pending(st->client) == 0)
+    if (last_line && stream_pending(st->client) == 0)
         smtpd_flush(st);
 }
 
@@ -213,6 +226,10 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     st->rcpt_count = 0;
     st->declared_size = 0;
     st->smtputf8 = false;
+    smtpd_check_reset(st);
+    smtpd_sasl_reset_transaction(st);
+    smtpd_bdat_reset(st);
+    smtpd_xforward_reset(st);
 }
 
 /* local_header_rewrite_clients: may cleanup treat this client's headers as
@@ -228,6 +245,8 @@ static bool smtpd_local_rewrite_client(struct smtpd_state *st)
             local = smtpd_client_in_mynetworks(st);
         else if (strcmp(*p, "static:all") == 0)
             local = true;
+        else if (strcmp(*p, "permit_sasl_authenticated") == 0)
+            local = st->sasl_username != NULL;
         /* permit_sasl_authenticated, permit_tls_clientcerts and
          * check_address_map come with the full server (TLS/SASL). */
     }
@@ -245,18 +264,24 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
         return false;
     }
     strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
-    log_info("%s: client=%s", st->queue_id, st->namaddr);
+    struct sbuf *sasl_log = sbuf_new(64);
+    smtpd_sasl_log_client(st, sasl_log);
+    log_info("%s: client=%s%s", st->queue_id, st->namaddr, sbuf_str(sasl_log));
+    sbuf_free(sasl_log);
     struct cleanup_clnt *c = st->cleanup;
     cleanup_recs(c, REC_SENDER, st->sender);
-    cleanup_recs(c, REC_ATTR, smtpd_local_rewrite_client(st) ? "rewrite_context=local"
-                                                             : "rewrite_context=remote");
-    cleanup_recf(c, REC_ATTR, "log_client_name=%s", st->name);
-    cleanup_recf(c, REC_ATTR, "log_client_address=%s", st->addr);
-    cleanup_recf(c, REC_ATTR, "log_client_port=%d", st->port);
-    if (st->helo_name)
-        cleanup_recf(c, REC_ATTR, "log_helo_name=%s", st->helo_name);
-    cleanup_recf(c, REC_ATTR, "log_protocol=%s", st->protocol ? st->protocol : "SMTP");
+    if (!smtpd_xforward_cleanup(st, c)) {   /* XFORWARD: the original client's */
+        cleanup_recs(c, REC_ATTR, smtpd_local_rewrite_client(st) ? "rewrite_context=local"
+                                                                 : "rewrite_context=remote");
+        cleanup_recf(c, REC_ATTR, "log_client_name=%s", st->name);
+        cleanup_recf(c, REC_ATTR, "log_client_address=%s", st->addr);
+        cleanup_recf(c, REC_ATTR, "log_client_port=%d", st->port);
+        if (st->helo_name)
+            cleanup_recf(c, REC_ATTR, "log_helo_name=%s", st->helo_name);
+        cleanup_recf(c, REC_ATTR, "log_protocol=%s", st->protocol ? st->protocol : "SMTP");
+    }
     cleanup_recs(c, REC_ATTR, "log_message_origin=smtpd");
+    smtpd_sasl_cleanup_attrs(st, c);
     if (st->dsn_ret)
         cleanup_recf(c, REC_DSN_RET, "%d", st->dsn_ret);
     if (st->dsn_envid)
@@ -294,7 +319,7 @@ static void smtpd_log_disconnect(struct smtpd_state *st)
 static void smtpd_log_gone(struct smtpd_state *st)
 {
     char extra[48] = "";
-    if (strcmp(st->where, "DATA") == 0)
+    if (strcmp(st->where, "DATA") == 0 || strcmp(st->where, "BDAT") == 0)
         snprintf(extra, sizeof(extra), " (%zu bytes)", st->data_bytes);
     if (stream_error(st->client) == STREAM_E_TIMEOUT) {
         /* The stream error is sticky: write the 421 on the raw descriptor. */
@@ -355,13 +380,15 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_log_gone(st);
             return;
         }
+        if (stream_pending(cl) == 0 && !smtpd_limits_wait(st))
+            return;
         ssize_t n = stream_getline(cl, st->line, smtpd_cfg.line_limit, &had_lf);
-        if (n == STREAM_E_TOOLONG) {
-            st->counts[SMTPD_C_UNKNOWN][1]++;
-            smtpd_reply(st, "500 5.5.2 Error: line too long");
-            continue;
-        }
-        if (n < 0 || !had_lf) {
+        /* As Postfix: an over-long line is cut at line_length_limit, the
+         * rest of it skipped, and the first part handled as the command. */
+        bool cut = n == STREAM_E_TOOLONG;
+        if (cut)
+            had_lf = true;
+        if ((n < 0 && !cut) || !had_lf) {
             smtpd_log_gone(st);
             return;
         }
@@ -370,7 +397,7 @@ static void smtpd_session(struct smtpd_state *st)
         if (len > 0 && line[len - 1] == '\r') {
             line[--len] = 0;
             sbuf_truncate(st->line, len);
-        } else if (smtpd_bare_lf_forbidden(st)) {
+        } else if (!cut && smtpd_bare_lf_forbidden(st)) {
             smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
                         smtpd_cfg.myhostname);
             smtpd_flush(st);
@@ -408,6 +435,9 @@ static void smtpd_session(struct smtpd_state *st)
         }
         st->counts[id][1]++;
         st->where = smtpd_cmd_verb(id);
+        smtpd_limits_command(st, id);
+        if (!smtpd_tls_required_ok(st, id))
+            continue;
         enum smtpd_cmd_result r = smtpd_cmd_run(st, id, args);
         switch (r) {
         case SMTPD_R_OK:
@@ -426,6 +456,25 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_log_gone(st);
             return;
         }
+    }
+}
+
+/* Closing a socket with unread input makes the kernel send a reset, which
+ * can destroy our last reply (a 421) before the client reads it. So say
+ * that we are done writing and read what the client still sends, briefly. */
+static void smtpd_linger(struct smtpd_state *st)
+{
+    int fd = stream_fd(st->client);
+    char buf[4096];
+    double deadline = event_now() + 0.2;
+    smtpd_flush(st);
+    if (shutdown(fd, SHUT_WR) < 0)
+        return;
+    for (;;) {
+        int ms = (int)((deadline - event_now()) * 1000);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        if (ms <= 0 || poll(&pfd, 1, ms) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
+            break;
     }
 }
 
@@ -448,11 +497,18 @@ static void smtpd_service(struct stream *client)
             st.client_reject = xstrdup(sbuf_str(r));
         sbuf_free(r);
     }
-    smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
-    smtpd_session(&st);
+    if (smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
+        smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
+        smtpd_session(&st);
+    }
 
+    smtpd_tls_end(&st);
+    smtpd_linger(&st);
     smtpd_reset_transaction(&st);
     smtpd_log_disconnect(&st);
+    smtpd_check_session_end(&st);
+    smtpd_sasl_session_end(&st);
+    smtpd_limits_disconnect(&st);
     xfree(st.helo_name);
     xfree(st.client_reject);
     sbuf_free(st.line);

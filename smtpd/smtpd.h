@@ -18,6 +18,8 @@
 struct maps;
 struct mynetworks;
 struct cleanup_clnt;
+struct smtpd_check_state;
+struct tls_server_conn;
 
 /* ---- smtpd_addr.c ---- */
 #define SMTPD_PATH_MAX 256          /* RFC 5321 4.5.3.1.3, brackets included */
@@ -57,6 +59,7 @@ struct smtpd_config {
     char **client_restr, **helo_restr, **sender_restr, **relay_restr, **rcpt_restr,
         **data_restr;
     struct maps *local_rcpt_maps, *virt_alias_maps, *virt_mailbox_maps, *relay_rcpt_maps;
+    struct maps *canonical_maps, *rcpt_canonical_maps, *sender_canonical_maps;
     const char *rcpt_delim;
     int unknown_local_code, unknown_alias_code, unknown_mailbox_code, unknown_relay_code;
     int reject_code, defer_code, relay_code, non_fqdn_code;
@@ -67,7 +70,7 @@ extern struct smtpd_config smtpd_cfg;
 enum smtpd_cmd_id {
     SMTPD_C_HELO, SMTPD_C_EHLO, SMTPD_C_STARTTLS, SMTPD_C_AUTH, SMTPD_C_MAIL, SMTPD_C_RCPT,
     SMTPD_C_DATA, SMTPD_C_BDAT, SMTPD_C_RSET, SMTPD_C_NOOP, SMTPD_C_VRFY, SMTPD_C_ETRN,
-    SMTPD_C_QUIT, SMTPD_C_UNKNOWN, SMTPD_C_COUNT
+    SMTPD_C_QUIT, SMTPD_C_XCLIENT, SMTPD_C_XFORWARD, SMTPD_C_UNKNOWN, SMTPD_C_COUNT
 };
 
 struct smtpd_state {
@@ -100,6 +103,31 @@ struct smtpd_state {
     size_t data_bytes;          /* bytes received in DATA (for logs) */
     struct sbuf *line;          /* current command line */
     struct sbuf *reply;         /* scratch for replies */
+    /* TLS (smtpd_tls.c). The strings are "" and numbers 0 until a
+     * handshake succeeds; policy attributes encryption_* and ccert_*. */
+    bool tls_active;            /* STARTTLS or wrappermode handshake done */
+    struct tls_server_conn *tls_conn;
+    char tls_protocol[32];      /* encryption_protocol: "TLSv1.3" */
+    char tls_cipher[80];        /* encryption_cipher */
+    int tls_bits;               /* encryption_keysize */
+    bool tls_ccert_present;     /* the client sent a certificate */
+    bool tls_ccert_trusted;     /* ... and it verified against smtpd_tls_CAfile */
+    char tls_ccert_subject[256];    /* ccert_subject (CommonName) */
+    char tls_ccert_issuer[256];     /* ccert_issuer (issuer CommonName) */
+    char tls_ccert_fingerprint[160];        /* ccert_fingerprint (XX:XX:..) */
+    char tls_ccert_pubkey_fingerprint[160]; /* ccert_pubkey_fingerprint */
+    /* SASL (smtpd_sasl.c): set when AUTH succeeded (or by XCLIENT LOGIN). */
+    char *sasl_username;        /* NULL: not authenticated */
+    char *sasl_method;          /* "PLAIN", "LOGIN", ... */
+    char *sasl_sender;          /* MAIL FROM AUTH= value, this transaction */
+    struct smtpd_sasl_sess *sasl;   /* the SASL server, created on demand */
+    /* Restrictions (smtpd_check.c): HOLD/DISCARD/FILTER/... actions and
+     * policy state; NULL until the first check. */
+    struct smtpd_check_state *chk;
+    /* Limits (smtpd_limits.c), BDAT (smtpd_bdat.c), XFORWARD (smtpd_xclient.c). */
+    struct smtpd_limits_sess *limits;   /* per-session limit state */
+    struct smtpd_bdat *bdat;            /* non-NULL inside a BDAT transaction */
+    struct smtpd_xforward *xforward;    /* XFORWARD attributes, this transaction */
 };
 
 /* smtpd.c */
@@ -142,6 +170,70 @@ enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id
 enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st);
 /* Formats an RFC 5322 date for Received: headers into out. */
 void smtpd_format_date(struct sbuf *out, time_t when);
+/* Sends our Received: header to cleanup (DATA and BDAT). */
+void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c);
+/* Fills out with the reply for a failed cleanup_finish() status. */
+void smtpd_data_status_reply(struct smtpd_state *st, int status, const char *reason,
+                             struct sbuf *out);
+
+/* smtpd_limits.c */
+/* Reads the limit parameters, creates the anvil client, installs the
+ * stress signal handler (pre_jail). */
+void smtpd_limits_init(void);
+/* Connection count and rate limits; false after "421 4.7.0 ... too many
+ * connections" (end the session). */
+bool smtpd_limits_connect(struct smtpd_state *st);
+/* End of session: tells anvil, frees the limit, BDAT and XFORWARD state. */
+void smtpd_limits_disconnect(struct smtpd_state *st);
+/* Message, recipient and AUTH rate limits: false after replying 450. */
+bool smtpd_limits_mail(struct smtpd_state *st);
+bool smtpd_limits_rcpt(struct smtpd_state *st);
+bool smtpd_limits_auth(struct smtpd_state *st);
+/* New TLS session rate: false after replying 454 (STARTTLS) or 421
+ * (wrapper mode: then end the session). */
+bool smtpd_limits_newtls(struct smtpd_state *st, bool wrapper);
+/* Called before each command runs: junk command count, stress notice. */
+void smtpd_limits_command(struct smtpd_state *st, enum smtpd_cmd_id id);
+/* Waits for the next command line; false after a timeout (421 sent and
+ * logged): end the session. Shortened for idle clients under stress. */
+bool smtpd_limits_wait(struct smtpd_state *st);
+/* True in stress mode (started with stress=yes or told by master). */
+bool smtpd_limits_stress(void);
+/* True when EHLO keyword kw is discarded for this client
+ * (smtpd_discard_ehlo_keywords, smtpd_discard_ehlo_keyword_address_maps). */
+bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw);
+/* True when the client is exempt from the anvil limits. */
+bool smtpd_limits_exempt(struct smtpd_state *st);
+
+/* smtpd_bdat.c */
+/* BDAT (RFC 3030 CHUNKING). */
+enum smtpd_cmd_result smtpd_bdat_cmd(struct smtpd_state *st, const char *args);
+/* True (after replying 503) when a BDAT transaction forbids this command. */
+bool smtpd_bdat_refused(struct smtpd_state *st, enum smtpd_cmd_id id);
+/* Forgets the BDAT state (with the transaction). */
+void smtpd_bdat_reset(struct smtpd_state *st);
+
+/* smtpd_xclient.c */
+enum smtpd_cmd_result smtpd_xclient_cmd(struct smtpd_state *st, const char *args);
+enum smtpd_cmd_result smtpd_xforward_cmd(struct smtpd_state *st, const char *args);
+/* ETRN after smtpd_cmd.c's checks: validates the site name and asks the
+ * flush service to deliver its deferred mail. */
+enum smtpd_cmd_result smtpd_etrn_cmd(struct smtpd_state *st, const char *site);
+/* EHLO lines "XCLIENT ..." / "XFORWARD ..." for this client, or NULL. */
+const char *smtpd_xclient_ehlo(struct smtpd_state *st);
+const char *smtpd_xforward_ehlo(struct smtpd_state *st);
+/* Sends the XFORWARD client attributes to cleanup; false when there are
+ * none (the caller then sends the real client's). */
+bool smtpd_xforward_cleanup(struct smtpd_state *st, struct cleanup_clnt *c);
+/* Received: header fields: the XFORWARD value when there is one, else the
+ * real client's (borrowed). */
+const char *smtpd_fwd_helo(const struct smtpd_state *st);
+const char *smtpd_fwd_name(const struct smtpd_state *st);
+const char *smtpd_fwd_rfc_addr(const struct smtpd_state *st);
+/* Forgets the XFORWARD attributes (with the transaction). */
+void smtpd_xforward_reset(struct smtpd_state *st);
+/* End of session: frees the XCLIENT/XFORWARD state. */
+void smtpd_xclient_session_end(struct smtpd_state *st);
 
 /* smtpd_check.c */
 /* Each returns 0 to go on, or the reply code with reply set to the whole
@@ -156,10 +248,74 @@ int smtpd_check_data(struct smtpd_state *st, struct sbuf *reply);
 int smtpd_check_vrfy(struct smtpd_state *st, const char *addr, struct sbuf *reply);
 /* Splits a restriction list parameter (returns new, cfg_list_free()). */
 char **smtpd_check_parse(const char *param);
+/* Start-up (pre_jail, after smtpd_cfg is filled): reads the remaining
+ * restriction parameters and opens the access tables. */
+void smtpd_check_init(void);
+/* smtpd_end_of_data_restrictions (after the message, before cleanup's
+ * verdict) and smtpd_etrn_restrictions; same result as above. */
+int smtpd_check_eod(struct smtpd_state *st, struct sbuf *reply);
+int smtpd_check_etrn(struct smtpd_state *st, const char *domain, struct sbuf *reply);
+/* Forgets the transaction's actions (HOLD, FILTER, PREPEND...). */
+void smtpd_check_reset(struct smtpd_state *st);
+/* Frees the per-session restriction state. */
+void smtpd_check_session_end(struct smtpd_state *st);
+/* Hands the actions to cleanup: envelope records before M (flags, FILTER,
+ * REDIRECT), PREPEND header lines (before our Received:), and after the
+ * content the end-of-data flags and BCC recipients. */
+void smtpd_check_envelope(struct smtpd_state *st, struct cleanup_clnt *c);
+void smtpd_check_headers(struct smtpd_state *st, struct cleanup_clnt *c);
+void smtpd_check_eod_records(struct smtpd_state *st, struct cleanup_clnt *c);
 
 /* smtpd_peer.c */
 /* Fills addr/name/namaddr/rfc_addr/port from the client socket; a
  * non-socket (smtpd -S on a pipe) is "localhost[127.0.0.1]". */
 void smtpd_peer_init(struct smtpd_state *st);
+
+/* smtpd_tls.c */
+/* Reads the TLS parameters and builds the server context (keys are read
+ * here: call from pre_jail, still privileged). A broken certificate or key
+ * is logged and leaves TLS "not available" (STARTTLS answers 454). */
+void smtpd_tls_pre_jail(void);
+/* True when EHLO should offer STARTTLS now. */
+bool smtpd_tls_offer(const struct smtpd_state *st);
+/* smtpd_tls_wrappermode: handshake before the greeting. False when the
+ * session must end (already logged). True when not in wrapper mode. */
+bool smtpd_tls_wrapper_start(struct smtpd_state *st);
+/* smtpd_tls_security_level = encrypt: false (after replying 530) when
+ * this command needs TLS first. */
+bool smtpd_tls_required_ok(struct smtpd_state *st, enum smtpd_cmd_id id);
+enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *args);
+/* Received: header: the protocol word ("ESMTPS", "ESMTPSA", ...) and,
+ * with smtpd_tls_received_header, the "(using ...)" lines for out. */
+const char *smtpd_tls_received_proto(const struct smtpd_state *st);
+void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt *c);
+/* Ends the TLS session (close_notify) at the end of a connection. */
+void smtpd_tls_end(struct smtpd_state *st);
+
+/* smtpd_sasl.c (restrictions: smtpd_sasl.h) */
+/* Reads the smtpd_sasl_* parameters and starts the SASL library (still
+ * privileged: before chroot). Bad settings are fatal. */
+void smtpd_sasl_pre_jail(void);
+/* EHLO keyword "AUTH mechs" (equals false) or, with
+ * broken_sasl_auth_clients, "AUTH=mechs" (equals true); NULL when AUTH is
+ * not offered to this session. Borrowed until the next call with the
+ * same equals. */
+const char *smtpd_sasl_ehlo(struct smtpd_state *st, bool equals);
+/* The AUTH command, with its 334 dialogue. */
+enum smtpd_cmd_result smtpd_sasl_auth_cmd(struct smtpd_state *st, const char *args);
+/* MAIL FROM AUTH=value: NULL when accepted, else the whole error reply. */
+const char *smtpd_sasl_mail_param(struct smtpd_state *st, const char *value);
+/* Appends ", sasl_method=M, sasl_username=U, sasl_sender=S" (the parts
+ * that are set) for the "client=" log line. */
+void smtpd_sasl_log_client(const struct smtpd_state *st, struct sbuf *out);
+/* Sends the sasl_method/sasl_username/sasl_sender attributes to cleanup. */
+void smtpd_sasl_cleanup_attrs(const struct smtpd_state *st, struct cleanup_clnt *c);
+/* With smtpd_sasl_authenticated_header: fills out with the Received:
+ * line "\t(Authenticated sender: USER)" and returns true. */
+bool smtpd_sasl_received(const struct smtpd_state *st, struct sbuf *out);
+/* Forgets AUTH= of the transaction (RSET, end of mail). */
+void smtpd_sasl_reset_transaction(struct smtpd_state *st);
+/* Frees the session's SASL state and login. */
+void smtpd_sasl_session_end(struct smtpd_state *st);
 
 #endif

@@ -1,73 +1,82 @@
 /*
  * smtpd_check.c - access restrictions and relay control
  *
- * Used by: smtpd_cmd.c (HELO, MAIL, RCPT, DATA, VRFY).
- * Interface: smtpd_check_client(), smtpd_check_helo(), smtpd_check_mail(),
- *            smtpd_check_rcpt(), smtpd_check_data(), smtpd_check_vrfy(),
- *            smtpd_check_parse().
+ * Used by: smtpd_cmd.c (HELO, MAIL, RCPT, DATA, VRFY, ETRN), smtpd_data.c
+ *          (end of data, actions handed to cleanup), smtpd.c (start-up,
+ *          transaction reset, session end).
+ * Interface: smtpd_check_init(), smtpd_check_client(), smtpd_check_helo(),
+ *            smtpd_check_mail(), smtpd_check_rcpt(), smtpd_check_data(),
+ *            smtpd_check_eod(), smtpd_check_etrn(), smtpd_check_vrfy(),
+ *            smtpd_check_parse(), smtpd_check_reset(),
+ *            smtpd_check_session_end(), smtpd_check_envelope(),
+ *            smtpd_check_headers(), smtpd_check_eod_records(); internals for
+ *            smtpd_access.c, smtpd_dnsbl.c, smtpd_policy.c in smtpd_check.h.
  * Errors: an unknown restriction name is a configuration error: logged as
  *         a warning and answered "451 4.3.5 Server configuration error".
- *         A failed table or rewrite lookup answers 451 4.3.0 (try later).
- * Notes: each smtpd_*_restrictions list is evaluated left to right; the
- *        first restriction that permits ends that list, the first that
- *        rejects ends the whole check. With smtpd_delay_reject (default)
- *        the client, helo and sender lists run at RCPT time. After the
- *        lists pass, smtpd_reject_unlisted_recipient rejects recipients
- *        unknown in local_recipient_maps, virtual_alias_maps,
+ *         A failed table or rewrite lookup answers 451 4.3.0 (try later);
+ *         a failed DNS lookup never permits.
+ * Notes: Postfix's evaluation rules. Each smtpd_*_restrictions list is
+ *        evaluated left to right: a restriction that permits (OK) ends that
+ *        list only and evaluation goes on with the next list; one that
+ *        rejects ends the whole check; DUNNO goes on. With
+ *        smtpd_delay_reject (default) the client, helo and sender lists run
+ *        again at RCPT time. defer_if_permit is remembered and turns a final
+ *        "accept" into 450; defer_if_reject turns a later 5xx into 450.
+ *        warn_if_reject makes the next restriction log instead of reject.
+ *        smtpd_restriction_classes names parameters whose values are lists
+ *        usable as a single restriction (and as access-map results).
+ *        After the lists pass, smtpd_reject_unlisted_recipient rejects
+ *        recipients unknown in local_recipient_maps, virtual_alias_maps,
  *        virtual_mailbox_maps or relay_recipient_maps, by address class.
- *        A restriction is a function in smtpd_check_table; new ones
- *        (check_*_access, reject_rbl_client, policy services...) plug in
- *        there.
  */
-#include "smtpd.h"
+#include "smtpd_check.h"
+#include "smtpd_sasl.h"
 #include "alloc.h"
+#include "cleanup_clnt.h"
 #include "config.h"
 #include "dict.h"
+#include "dns_lookup.h"
 #include "log.h"
 #include "maps.h"
 #include "mynetworks.h"
-#include "rewrite_clnt.h"
+#include "params.h"
+#include "qfile.h"
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <strings.h>
 
-enum smtpd_stage {
-    SMTPD_STAGE_CLIENT, SMTPD_STAGE_HELO, SMTPD_STAGE_SENDER, SMTPD_STAGE_RELAY,
-    SMTPD_STAGE_RCPT, SMTPD_STAGE_DATA,
-};
+#define SMTPD_CHECK_MAX_DEPTH 20
 
-/* Verdict of one restriction or one list. */
-enum smtpd_verdict { SMTPD_DUNNO, SMTPD_PERMIT, SMTPD_REJECT };
-
-struct smtpd_check_ctx {
-    struct smtpd_state *st;
-    enum smtpd_stage stage;
-    const char *cmd;            /* "RCPT", "MAIL", ... for the log */
-    const char *rcpt;           /* internal form, or NULL */
-    struct resolve_reply res;
-    bool resolved;
-    bool warn_only;             /* warn_if_reject is pending */
-    struct sbuf *reply;
-    int code;
-};
+static struct {
+    char **eod_restr, **etrn_restr;
+    char **classes;
+    int unk_client_code, unk_name_code, unk_addr_code, bad_name_code, access_defer_code;
+    int unk_sender_tf, unk_helo_tf;     /* tempfail action: 1 defer_if_permit, 0 defer */
+    bool inited;
+} smtpd_chk;
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static const char *smtpd_stage_what(enum smtpd_stage s)
+const char *smtpd_stage_what(enum smtpd_stage s)
 {
     switch (s) {
     case SMTPD_STAGE_CLIENT: return "Client host";
+    case SMTPD_STAGE_REV_CLIENT: return "Unverified Client host";
     case SMTPD_STAGE_HELO: return "Helo command";
     case SMTPD_STAGE_SENDER: return "Sender address";
     case SMTPD_STAGE_DATA: return "Data command";
+    case SMTPD_STAGE_EOD: return "End-of-data";
+    case SMTPD_STAGE_ETRN: return "Etrn command";
     default: return "Recipient address";
     }
 }
 
-/* The thing a stage is about, in external form, for "<thing>: ...". */
-static void smtpd_stage_subject(struct smtpd_check_ctx *c, enum smtpd_stage s, struct sbuf *out)
+void smtpd_stage_subject(struct smtpd_check_ctx *c, enum smtpd_stage s, struct sbuf *out)
 {
     struct smtpd_state *st = c->st;
     switch (s) {
     case SMTPD_STAGE_CLIENT:
+    case SMTPD_STAGE_REV_CLIENT:
         sbuf_set(out, st->namaddr);
         break;
     case SMTPD_STAGE_HELO:
@@ -79,29 +88,52 @@ static void smtpd_stage_subject(struct smtpd_check_ctx *c, enum smtpd_stage s, s
     case SMTPD_STAGE_DATA:
         sbuf_set(out, "DATA");
         break;
+    case SMTPD_STAGE_EOD:
+        sbuf_set(out, "END-OF-MESSAGE");
+        break;
+    case SMTPD_STAGE_ETRN:
+        sbuf_set(out, c->etrn_domain ? c->etrn_domain : "");
+        break;
     default:
         smtpd_addr_quote(out, c->rcpt ? c->rcpt : "");
         break;
     }
 }
 
-/* Rejects with "CODE DSN <subject>: TEXT"; honours warn_if_reject. When
- * what is non-NULL the text is "<subject>: WHAT rejected: TEXT". */
-static enum smtpd_verdict smtpd_reject(struct smtpd_check_ctx *c, enum smtpd_stage subj, int code,
-                                       const char *dsn, const char *what, const char *text)
+struct smtpd_check_state *smtpd_check_state(struct smtpd_state *st)
 {
-    struct sbuf *s = sbuf_new(128);
-    struct sbuf *line = sbuf_new(256);
-    smtpd_stage_subject(c, subj, s);
-    /* The DSN class follows the reply code (a 4xx code makes 4.x.x). */
+    if (st->chk == NULL) {
+        st->chk = xcalloc(1, sizeof(*st->chk));
+        st->chk->prepend = sbuf_new(64);
+    }
+    return st->chk;
+}
+
+void smtpd_check_log(struct smtpd_check_ctx *c, const char *kind, const char *text)
+{
+    smtpd_log_reject(c->st, kind, c->cmd, text, c->rcpt);
+}
+
+/* The enhanced code with its class digit made to agree with code. */
+static void smtpd_fix_dsn(char *buf, size_t size, const char *dsn, int code)
+{
+    strlcpy(buf, dsn, size);
+    buf[0] = code >= 500 ? '5' : '4';
+}
+
+enum smtpd_verdict smtpd_reject_raw(struct smtpd_check_ctx *c, int code, const char *dsn,
+                                    const char *text)
+{
     char dsnbuf[16];
-    strlcpy(dsnbuf, dsn, sizeof(dsnbuf));
-    dsnbuf[0] = code >= 500 ? '5' : '4';
-    if (what)
-        sbuf_printf(line, "%d %s <%s>: %s rejected: %s", code, dsnbuf, sbuf_str(s), what, text);
-    else
-        sbuf_printf(line, "%d %s <%s>: %s", code, dsnbuf, sbuf_str(s), text);
-    sbuf_free(s);
+    struct sbuf *line = sbuf_new(256);
+    /* defer_if_reject: a later hard reject becomes the remembered 4xx. */
+    if (code >= 500 && c->dir.active && !c->warn_only) {
+        sbuf_set(line, sbuf_str(c->dir.reply));
+        code = c->dir.code;
+    } else {
+        smtpd_fix_dsn(dsnbuf, sizeof(dsnbuf), dsn, code);
+        sbuf_printf(line, "%d %s %s", code, dsnbuf, text);
+    }
     if (c->warn_only) {
         c->warn_only = false;
         smtpd_log_reject(c->st, "reject_warning", c->cmd, sbuf_str(line), c->rcpt);
@@ -112,6 +144,41 @@ static enum smtpd_verdict smtpd_reject(struct smtpd_check_ctx *c, enum smtpd_sta
     c->code = code;
     sbuf_free(line);
     return SMTPD_REJECT;
+}
+
+enum smtpd_verdict smtpd_reject(struct smtpd_check_ctx *c, enum smtpd_stage subj, int code,
+                                const char *dsn, const char *what, const char *text)
+{
+    struct sbuf *s = sbuf_new(128);
+    struct sbuf *t = sbuf_new(256);
+    smtpd_stage_subject(c, subj, s);
+    if (what)
+        sbuf_printf(t, "<%s>: %s rejected: %s", sbuf_str(s), what, text);
+    else
+        sbuf_printf(t, "<%s>: %s", sbuf_str(s), text);
+    enum smtpd_verdict v = smtpd_reject_raw(c, code, dsn, sbuf_str(t));
+    sbuf_free(s);
+    sbuf_free(t);
+    return v;
+}
+
+void smtpd_delay(struct smtpd_check_ctx *c, bool dip, int code, const char *dsn,
+                 enum smtpd_stage subj, const char *text)
+{
+    struct smtpd_delayed *d = dip ? &c->dip : &c->dir;
+    struct sbuf *s = sbuf_new(128);
+    char dsnbuf[16];
+    smtpd_stage_subject(c, subj, s);
+    smtpd_fix_dsn(dsnbuf, sizeof(dsnbuf), dsn, code);
+    if (d->reply == NULL)
+        d->reply = sbuf_new(128);
+    if (!d->active) {       /* the first one counts */
+        sbuf_printf(d->reply, "%d %s <%s>: %s rejected: %s", code, dsnbuf, sbuf_str(s),
+                    smtpd_stage_what(subj), text);
+        d->code = code;
+        d->active = true;
+    }
+    sbuf_free(s);
 }
 
 static enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smtpd_stage s)
@@ -150,37 +217,99 @@ static bool smtpd_fqdn_host(const char *h)
     return dot && dot != h && dot[1] != 0;
 }
 
+/* A syntactically valid host name or [address literal]. */
+static bool smtpd_valid_hostname(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 255)
+        return false;
+    if (h[0] == '[') {
+        if (h[n - 1] != ']' || n > 60)
+            return false;
+        char buf[64];
+        unsigned char bin[16];
+        strlcpy(buf, h + 1, sizeof(buf));
+        buf[n - 2] = 0;
+        const char *a = strncasecmp(buf, "IPv6:", 5) == 0 ? buf + 5 : buf;
+        return inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, bin) == 1;
+    }
+    size_t label = 0;
+    bool all_num = true;
+    for (const char *p = h; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '.') {
+            if (label == 0 || p[-1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!isalnum(ch) && ch != '-' && ch != '_')
+            return false;
+        if (ch == '-' && label == 0)
+            return false;
+        if (!isdigit(ch))
+            all_num = false;
+        if (++label > 63)
+            return false;
+    }
+    return !all_num;
+}
+
+static const char *smtpd_domain_of(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at ? at + 1 : "";
+}
+
 /* ---- restrictions ----------------------------------------------------- */
 
-typedef enum smtpd_verdict (*smtpd_restriction_fn)(struct smtpd_check_ctx *c);
+typedef enum smtpd_verdict (*smtpd_restriction_fn)(struct smtpd_check_ctx *c, const char *arg);
 
-static enum smtpd_verdict r_permit(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_permit(struct smtpd_check_ctx *c, const char *arg)
 {
     (void)c;
+    (void)arg;
     return SMTPD_PERMIT;
 }
 
-static enum smtpd_verdict r_reject(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_reject(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     return smtpd_reject(c, c->stage, smtpd_cfg.reject_code, "5.7.1", smtpd_stage_what(c->stage),
                         "Access denied");
 }
 
-static enum smtpd_verdict r_defer(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_defer(struct smtpd_check_ctx *c, const char *arg)
 {
-    return smtpd_reject(c, c->stage, smtpd_cfg.defer_code, "4.7.1", smtpd_stage_what(c->stage),
-                        "Access denied");
+    (void)arg;
+    return smtpd_reject(c, c->stage, smtpd_cfg.defer_code, "4.3.2", smtpd_stage_what(c->stage),
+                        "Try again later");
 }
 
-static enum smtpd_verdict r_permit_mynetworks(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_defer_if_permit(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
+    smtpd_delay(c, true, smtpd_cfg.defer_code, "4.7.1", c->stage, "defer_if_permit requested");
+    return SMTPD_DUNNO;
+}
+
+static enum smtpd_verdict r_defer_if_reject(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    smtpd_delay(c, false, smtpd_cfg.defer_code, "4.7.1", c->stage, "defer_if_reject requested");
+    return SMTPD_DUNNO;
+}
+
+static enum smtpd_verdict r_permit_mynetworks(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
     return smtpd_client_in_mynetworks(c->st) ? SMTPD_PERMIT : SMTPD_DUNNO;
 }
 
-static enum smtpd_verdict r_permit_sasl(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_permit_sasl(struct smtpd_check_ctx *c, const char *arg)
 {
-    (void)c;    /* XXX: no SASL yet, so nobody is authenticated */
-    return SMTPD_DUNNO;
+    (void)arg;
+    return smtpd_sasl_permit(c);
 }
 
 static enum smtpd_verdict smtpd_unauth_dest(struct smtpd_check_ctx *c, bool defer)
@@ -201,18 +330,34 @@ static enum smtpd_verdict smtpd_unauth_dest(struct smtpd_check_ctx *c, bool defe
                         "Relay access denied");
 }
 
-static enum smtpd_verdict r_reject_unauth_dest(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_reject_unauth_dest(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     return smtpd_unauth_dest(c, false);
 }
 
-static enum smtpd_verdict r_defer_unauth_dest(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_defer_unauth_dest(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     return smtpd_unauth_dest(c, true);
 }
 
-static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_permit_auth_dest(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
+    if (c->rcpt == NULL)
+        return SMTPD_DUNNO;
+    if (!smtpd_resolve_rcpt(c))
+        return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
+    if (strcmp(c->res.class_, "default") == 0
+        || ((c->res.flags & RESOLVE_FLAG_ROUTED) && !smtpd_cfg.allow_untrusted_routing))
+        return SMTPD_DUNNO;
+    return SMTPD_PERMIT;
+}
+
+static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
     bool bad;
     if (c->stage == SMTPD_STAGE_DATA)
         bad = stream_pending(c->st->client) > 0;    /* content before our 354 */
@@ -224,16 +369,18 @@ static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c)
                         "Improper use of SMTP command pipelining");
 }
 
-static enum smtpd_verdict r_reject_non_fqdn_rcpt(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_reject_non_fqdn_rcpt(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     if (c->rcpt == NULL || *c->rcpt == 0 || smtpd_fqdn_addr(c->rcpt))
         return SMTPD_DUNNO;
     return smtpd_reject(c, SMTPD_STAGE_RCPT, smtpd_cfg.non_fqdn_code, "5.5.2",
                         "Recipient address", "need fully-qualified address");
 }
 
-static enum smtpd_verdict r_reject_non_fqdn_sender(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_reject_non_fqdn_sender(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     const char *s = c->st->sender;
     if (s == NULL || *s == 0 || smtpd_fqdn_addr(s))
         return SMTPD_DUNNO;
@@ -241,8 +388,9 @@ static enum smtpd_verdict r_reject_non_fqdn_sender(struct smtpd_check_ctx *c)
                         "need fully-qualified address");
 }
 
-static enum smtpd_verdict r_reject_non_fqdn_helo(struct smtpd_check_ctx *c)
+static enum smtpd_verdict r_reject_non_fqdn_helo(struct smtpd_check_ctx *c, const char *arg)
 {
+    (void)arg;
     const char *h = c->st->helo_name;
     if (h == NULL || smtpd_fqdn_host(h))
         return SMTPD_DUNNO;
@@ -250,56 +398,326 @@ static enum smtpd_verdict r_reject_non_fqdn_helo(struct smtpd_check_ctx *c)
                         "need fully-qualified hostname");
 }
 
+static enum smtpd_verdict r_reject_invalid_helo(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    const char *h = c->st->helo_name;
+    if (h == NULL || smtpd_valid_hostname(h))
+        return SMTPD_DUNNO;
+    return smtpd_reject(c, SMTPD_STAGE_HELO, smtpd_chk.bad_name_code, "5.5.2", "Helo command",
+                        "Invalid name");
+}
+
+/* A DNS temporary failure: defer_if_permit (the default tempfail action)
+ * or an immediate 450. */
+static enum smtpd_verdict smtpd_dns_tempfail(struct smtpd_check_ctx *c, bool dip, int code,
+                                             const char *dsn, enum smtpd_stage subj,
+                                             const char *text)
+{
+    if (code < 500 && dip) {
+        smtpd_delay(c, true, code, dsn, subj, text);
+        return SMTPD_DUNNO;
+    }
+    return smtpd_reject(c, subj, code >= 500 ? 450 : code, dsn, smtpd_stage_what(subj), text);
+}
+
+static enum smtpd_verdict r_reject_unknown_helo(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    const char *h = c->st->helo_name;
+    if (h == NULL || h[0] == '[' || !smtpd_valid_hostname(h))
+        return SMTPD_DUNNO;
+    int r = dns_host_exists(h, true);
+    if (r == DNS_OK)
+        return SMTPD_DUNNO;
+    if (r == DNS_TEMPFAIL)
+        return smtpd_dns_tempfail(c, smtpd_chk.unk_helo_tf, 450, "4.4.3", SMTPD_STAGE_HELO,
+                                  "Host not found, try again");
+    return smtpd_reject(c, SMTPD_STAGE_HELO, smtpd_chk.unk_name_code, "4.7.1", "Helo command",
+                        "Host not found");
+}
+
+static enum smtpd_verdict smtpd_unknown_domain(struct smtpd_check_ctx *c, enum smtpd_stage subj,
+                                               const char *addr, const char *dsn)
+{
+    if (addr == NULL || *addr == 0)
+        return SMTPD_DUNNO;
+    const char *d = smtpd_domain_of(addr);
+    if (*d == 0 || *d == '[')
+        return SMTPD_DUNNO;
+    int r = dns_host_exists(d, true);
+    if (r == DNS_OK)
+        return SMTPD_DUNNO;
+    if (r == DNS_TEMPFAIL)
+        return smtpd_dns_tempfail(c, smtpd_chk.unk_sender_tf, 450, "4.4.3", subj,
+                                  "Domain not found");
+    return smtpd_reject(c, subj, smtpd_chk.unk_addr_code, dsn, smtpd_stage_what(subj),
+                        "Domain not found");
+}
+
+static enum smtpd_verdict r_reject_unknown_sender_domain(struct smtpd_check_ctx *c,
+                                                         const char *arg)
+{
+    (void)arg;
+    /* Our own domains need no DNS. */
+    return smtpd_unknown_domain(c, SMTPD_STAGE_SENDER, c->st->sender, "4.1.8");
+}
+
+static enum smtpd_verdict r_reject_unknown_rcpt_domain(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (c->rcpt == NULL)
+        return SMTPD_DUNNO;
+    if (!smtpd_resolve_rcpt(c))
+        return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
+    if (strcmp(c->res.class_, "default") != 0)
+        return SMTPD_DUNNO;     /* a domain we handle ourselves */
+    return smtpd_unknown_domain(c, SMTPD_STAGE_RCPT, c->rcpt, "4.1.2");
+}
+
+static enum smtpd_verdict r_reject_unknown_client(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (strcmp(c->st->name, "unknown") != 0)
+        return SMTPD_DUNNO;
+    struct sbuf *t = sbuf_new(64);
+    int r = dns_ptr_name(c->st->addr, t);
+    int code = r == DNS_TEMPFAIL ? 450 : smtpd_chk.unk_client_code;
+    sbuf_printf(t, "Client host rejected: cannot find your hostname, [%s]", c->st->addr);
+    enum smtpd_verdict v = smtpd_reject_raw(c, code, "4.7.25", sbuf_str(t));
+    sbuf_free(t);
+    return v;
+}
+
+static enum smtpd_verdict r_reject_unknown_rev_client(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (strcmp(c->st->name, "unknown") != 0)
+        return SMTPD_DUNNO;
+    struct sbuf *t = sbuf_new(64);
+    int r = dns_ptr_name(c->st->addr, t);
+    enum smtpd_verdict v = SMTPD_DUNNO;
+    if (r != DNS_OK) {
+        int code = r == DNS_TEMPFAIL ? 450 : smtpd_chk.unk_client_code;
+        sbuf_printf(t, "Client host rejected: cannot find your reverse hostname, [%s]",
+                    c->st->addr);
+        v = smtpd_reject_raw(c, code, "4.7.25", sbuf_str(t));
+    }
+    sbuf_free(t);
+    return v;
+}
+
+static enum smtpd_verdict r_reject_multi_rcpt_bounce(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (c->st->sender == NULL || *c->st->sender || c->st->rcpt_count == 0)
+        return SMTPD_DUNNO;
+    return smtpd_reject_raw(c, cfg_int(P_MULTI_RECIPIENT_BOUNCE_REJECT_CODE), "5.5.3",
+                            "<>: Sender address rejected: Multi-recipient bounce");
+}
+
+/* reject_unlisted_sender / _recipient share smtpd_check_unlisted(). */
+static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c, enum smtpd_stage subj);
+
+static enum smtpd_verdict r_reject_unlisted_rcpt(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (c->rcpt == NULL || *c->rcpt == 0)
+        return SMTPD_DUNNO;
+    return smtpd_check_unlisted(c, SMTPD_STAGE_RCPT);
+}
+
+static enum smtpd_verdict r_reject_unlisted_sender(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (c->st->sender == NULL || *c->st->sender == 0)
+        return SMTPD_DUNNO;
+    return smtpd_check_unlisted(c, SMTPD_STAGE_SENDER);
+}
+
+/* reject_*_sender_login_mismatch: smtpd_sasl.c owns the rules. */
+#define SMTPD_LOGIN_FN(fn, which) \
+    static enum smtpd_verdict fn(struct smtpd_check_ctx *c, const char *a) \
+    { (void)a; return smtpd_sasl_login_mismatch(c, which); }
+SMTPD_LOGIN_FN(r_reject_sender_login_mismatch, SMTPD_SASL_LOGIN_ALL)
+SMTPD_LOGIN_FN(r_reject_auth_login_mismatch, SMTPD_SASL_LOGIN_AUTH)
+SMTPD_LOGIN_FN(r_reject_known_login_mismatch, SMTPD_SASL_LOGIN_KNOWN)
+SMTPD_LOGIN_FN(r_reject_unauth_login_mismatch, SMTPD_SASL_LOGIN_UNAUTH)
+
+/* Table-driven wrappers for the restrictions that take an argument. */
+#define SMTPD_ACCESS_FN(fn, kind) \
+    static enum smtpd_verdict fn(struct smtpd_check_ctx *c, const char *arg) \
+    { return smtpd_access_check(c, kind, arg); }
+SMTPD_ACCESS_FN(r_check_client_access, "client")
+SMTPD_ACCESS_FN(r_check_rev_client_access, "reverse_client")
+SMTPD_ACCESS_FN(r_check_helo_access, "helo")
+SMTPD_ACCESS_FN(r_check_sender_access, "sender")
+SMTPD_ACCESS_FN(r_check_rcpt_access, "recipient")
+SMTPD_ACCESS_FN(r_check_sasl_access, "sasl")
+SMTPD_ACCESS_FN(r_check_etrn_access, "etrn")
+
+#define SMTPD_RHS_FN(fn, what, white) \
+    static enum smtpd_verdict fn(struct smtpd_check_ctx *c, const char *arg) \
+    { return smtpd_dnsbl_rhs(c, what, arg, white); }
+SMTPD_RHS_FN(r_rhsbl_client, "client", false)
+SMTPD_RHS_FN(r_rhsbl_rev_client, "reverse_client", false)
+SMTPD_RHS_FN(r_rhsbl_helo, "helo", false)
+SMTPD_RHS_FN(r_rhsbl_sender, "sender", false)
+SMTPD_RHS_FN(r_rhsbl_rcpt, "recipient", false)
+SMTPD_RHS_FN(r_rhswl_client, "client", true)
+
+static enum smtpd_verdict r_rbl_client(struct smtpd_check_ctx *c, const char *arg)
+{
+    return smtpd_dnsbl_client(c, arg, false);
+}
+
+static enum smtpd_verdict r_dnswl_client(struct smtpd_check_ctx *c, const char *arg)
+{
+    return smtpd_dnsbl_client(c, arg, true);
+}
+
+static enum smtpd_verdict r_policy(struct smtpd_check_ctx *c, const char *arg)
+{
+    return smtpd_policy_check(c, arg);
+}
+
 static const struct smtpd_restriction {
     const char *name;
     smtpd_restriction_fn fn;
+    bool arg;                   /* takes the next list element */
 } smtpd_check_table[] = {
-    { "permit", r_permit },
-    { "reject", r_reject },
-    { "defer", r_defer },
-    { "permit_mynetworks", r_permit_mynetworks },
-    { "permit_sasl_authenticated", r_permit_sasl },
-    { "reject_unauth_destination", r_reject_unauth_dest },
-    { "defer_unauth_destination", r_defer_unauth_dest },
-    { "reject_unauth_pipelining", r_reject_unauth_pipelining },
-    { "reject_non_fqdn_recipient", r_reject_non_fqdn_rcpt },
-    { "reject_non_fqdn_sender", r_reject_non_fqdn_sender },
-    { "reject_non_fqdn_helo_hostname", r_reject_non_fqdn_helo },
-    { "reject_non_fqdn_hostname", r_reject_non_fqdn_helo },    /* pre-2.3 name */
+    { "permit", r_permit, false },
+    { "reject", r_reject, false },
+    { "defer", r_defer, false },
+    { "defer_if_permit", r_defer_if_permit, false },
+    { "defer_if_reject", r_defer_if_reject, false },
+    { "permit_mynetworks", r_permit_mynetworks, false },
+    { "permit_sasl_authenticated", r_permit_sasl, false },
+    { "reject_unauth_destination", r_reject_unauth_dest, false },
+    { "defer_unauth_destination", r_defer_unauth_dest, false },
+    { "permit_auth_destination", r_permit_auth_dest, false },
+    { "reject_unauth_pipelining", r_reject_unauth_pipelining, false },
+    { "reject_non_fqdn_recipient", r_reject_non_fqdn_rcpt, false },
+    { "reject_non_fqdn_sender", r_reject_non_fqdn_sender, false },
+    { "reject_non_fqdn_helo_hostname", r_reject_non_fqdn_helo, false },
+    { "reject_non_fqdn_hostname", r_reject_non_fqdn_helo, false },    /* pre-2.3 name */
+    { "reject_invalid_helo_hostname", r_reject_invalid_helo, false },
+    { "reject_invalid_hostname", r_reject_invalid_helo, false },
+    { "reject_unknown_helo_hostname", r_reject_unknown_helo, false },
+    { "reject_unknown_hostname", r_reject_unknown_helo, false },
+    { "reject_unknown_sender_domain", r_reject_unknown_sender_domain, false },
+    { "reject_unknown_recipient_domain", r_reject_unknown_rcpt_domain, false },
+    { "reject_unknown_client_hostname", r_reject_unknown_client, false },
+    { "reject_unknown_client", r_reject_unknown_client, false },
+    { "reject_unknown_reverse_client_hostname", r_reject_unknown_rev_client, false },
+    { "reject_unlisted_sender", r_reject_unlisted_sender, false },
+    { "reject_unlisted_recipient", r_reject_unlisted_rcpt, false },
+    { "check_recipient_maps", r_reject_unlisted_rcpt, false },
+    { "reject_multi_recipient_bounce", r_reject_multi_rcpt_bounce, false },
+    { "reject_sender_login_mismatch", r_reject_sender_login_mismatch, false },
+    { "reject_authenticated_sender_login_mismatch", r_reject_auth_login_mismatch, false },
+    { "reject_known_sender_login_mismatch", r_reject_known_login_mismatch, false },
+    { "reject_unauthenticated_sender_login_mismatch", r_reject_unauth_login_mismatch, false },
+    { "check_client_access", r_check_client_access, true },
+    { "check_reverse_client_hostname_access", r_check_rev_client_access, true },
+    { "check_helo_access", r_check_helo_access, true },
+    { "check_sender_access", r_check_sender_access, true },
+    { "check_recipient_access", r_check_rcpt_access, true },
+    { "check_sasl_access", r_check_sasl_access, true },
+    { "check_etrn_access", r_check_etrn_access, true },
+    { "reject_rbl_client", r_rbl_client, true },
+    { "reject_rbl", r_rbl_client, true },
+    { "permit_dnswl_client", r_dnswl_client, true },
+    { "reject_rhsbl_client", r_rhsbl_client, true },
+    { "reject_rhsbl_reverse_client", r_rhsbl_rev_client, true },
+    { "reject_rhsbl_helo", r_rhsbl_helo, true },
+    { "reject_rhsbl_sender", r_rhsbl_sender, true },
+    { "reject_rhsbl_recipient", r_rhsbl_rcpt, true },
+    { "permit_rhswl_client", r_rhswl_client, true },
+    { "check_policy_service", r_policy, true },
 };
 
-/* Evaluates one list. */
-static enum smtpd_verdict smtpd_check_list(struct smtpd_check_ctx *c, char **list,
-                                           enum smtpd_stage stage)
+static const struct smtpd_restriction *smtpd_restriction_find(const char *name)
 {
-    c->stage = stage;
+    for (size_t i = 0; i < ARRAY_LEN(smtpd_check_table); i++)
+        if (strcasecmp(name, smtpd_check_table[i].name) == 0)
+            return &smtpd_check_table[i];
+    return NULL;
+}
+
+bool smtpd_check_is_class(const char *name)
+{
+    for (char **p = smtpd_chk.classes; p && *p; p++)
+        if (strcmp(*p, name) == 0)
+            return true;
+    return false;
+}
+
+static enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c)
+{
     c->warn_only = false;
-    for (char **p = list; p && *p; p++) {
+    sbuf_set(c->reply, "451 4.3.5 Server configuration error");
+    c->code = 451;
+    return SMTPD_REJECT;
+}
+
+/* Evaluates the restrictions of list in the current stage. */
+static enum smtpd_verdict smtpd_eval(struct smtpd_check_ctx *c, char **list)
+{
+    if (++c->depth > SMTPD_CHECK_MAX_DEPTH) {
+        log_warn("restriction class or access-map nesting deeper than %d",
+                 SMTPD_CHECK_MAX_DEPTH);
+        c->depth--;
+        return smtpd_config_error(c);
+    }
+    enum smtpd_verdict v = SMTPD_DUNNO;
+    for (char **p = list; p && *p && v == SMTPD_DUNNO; p++) {
         const char *name = *p;
         if (strcasecmp(name, "warn_if_reject") == 0) {
             c->warn_only = true;
             continue;
         }
-        const struct smtpd_restriction *r = NULL;
-        for (size_t i = 0; i < ARRAY_LEN(smtpd_check_table); i++)
-            if (strcasecmp(name, smtpd_check_table[i].name) == 0) {
-                r = &smtpd_check_table[i];
-                break;
-            }
-        if (r == NULL) {
-            log_warn("unknown smtpd restriction: \"%s\"", name);
-            sbuf_set(c->reply, "451 4.3.5 Server configuration error");
-            c->code = 451;
-            return SMTPD_REJECT;
-        }
         bool was_warn = c->warn_only;
-        enum smtpd_verdict v = r->fn(c);
+        const struct smtpd_restriction *r = smtpd_restriction_find(name);
+        if (r) {
+            const char *arg = NULL;
+            if (r->arg) {
+                if (p[1] == NULL) {
+                    log_warn("restriction %s needs an argument", name);
+                    v = smtpd_config_error(c);
+                    break;
+                }
+                arg = *++p;
+            }
+            v = r->fn(c, arg);
+        } else if (smtpd_check_is_class(name)) {
+            char **sub = cfg_list(cfg_str(name));
+            v = smtpd_eval(c, sub);
+            cfg_list_free(sub);
+        } else {
+            log_warn("unknown smtpd restriction: \"%s\"", name);
+            v = smtpd_config_error(c);
+        }
         if (was_warn)
             c->warn_only = false;       /* applies to one restriction only */
-        if (v != SMTPD_DUNNO)
-            return v;
     }
-    return SMTPD_DUNNO;
+    c->depth--;
+    return v;
+}
+
+enum smtpd_verdict smtpd_check_sublist(struct smtpd_check_ctx *c, char **list)
+{
+    return smtpd_eval(c, list);
+}
+
+/* Evaluates one smtpd_*_restrictions list. */
+static enum smtpd_verdict smtpd_check_list(struct smtpd_check_ctx *c, char **list,
+                                           enum smtpd_stage stage)
+{
+    c->stage = stage;
+    c->warn_only = false;
+    c->depth = 0;
+    return smtpd_eval(c, list);
 }
 
 static void smtpd_ctx_init(struct smtpd_check_ctx *c, struct smtpd_state *st, const char *cmd,
@@ -311,15 +729,73 @@ static void smtpd_ctx_init(struct smtpd_check_ctx *c, struct smtpd_state *st, co
     c->rcpt = rcpt;
     c->reply = reply;
     resolve_reply_init(&c->res);
+    smtpd_check_state(st);
 }
 
 static int smtpd_ctx_done(struct smtpd_check_ctx *c, enum smtpd_verdict v)
 {
+    /* defer_if_permit: a check that did not reject answers 4xx. */
+    if (v != SMTPD_REJECT && c->dip.active) {
+        sbuf_set(c->reply, sbuf_str(c->dip.reply));
+        c->code = c->dip.code;
+        v = SMTPD_REJECT;
+    }
     resolve_reply_free(&c->res);
+    sbuf_free(c->dip.reply);
+    sbuf_free(c->dir.reply);
     if (v != SMTPD_REJECT)
         return 0;
     smtpd_log_reject(c->st, "reject", c->cmd, sbuf_str(c->reply), c->rcpt);
     return c->code;
+}
+
+/* ---- start-up --------------------------------------------------------- */
+
+static int smtpd_tempfail_action(const char *param)
+{
+    const char *v = cfg_str(param);
+    return strcasecmp(v, "defer_if_permit") == 0;
+}
+
+/* Opens the tables named in list (and in the classes it names), still
+ * privileged. */
+static void smtpd_check_preopen(char **list, int depth)
+{
+    for (char **p = list; p && *p && depth < SMTPD_CHECK_MAX_DEPTH; p++) {
+        const struct smtpd_restriction *r = smtpd_restriction_find(*p);
+        if (r && r->arg && p[1]) {
+            if (strncmp(*p, "check_", 6) == 0 && strcmp(*p, "check_policy_service") != 0) {
+                struct smtpd_check_ctx dummy;
+                memset(&dummy, 0, sizeof(dummy));
+                smtpd_access_check(&dummy, NULL, p[1]);     /* opens only */
+            }
+            p++;
+        } else if (r == NULL && smtpd_check_is_class(*p)) {
+            char **sub = cfg_list(cfg_str(*p));
+            smtpd_check_preopen(sub, depth + 1);
+            cfg_list_free(sub);
+        }
+    }
+}
+
+void smtpd_check_init(void)
+{
+    smtpd_chk.eod_restr = smtpd_check_parse(P_SMTPD_END_OF_DATA_RESTRICTIONS);
+    smtpd_chk.etrn_restr = smtpd_check_parse(P_SMTPD_ETRN_RESTRICTIONS);
+    smtpd_chk.classes = cfg_list(cfg_str(P_SMTPD_RESTRICTION_CLASSES));
+    smtpd_chk.unk_client_code = cfg_int(P_UNKNOWN_CLIENT_REJECT_CODE);
+    smtpd_chk.unk_name_code = cfg_int(P_UNKNOWN_HOSTNAME_REJECT_CODE);
+    smtpd_chk.unk_addr_code = cfg_int(P_UNKNOWN_ADDRESS_REJECT_CODE);
+    smtpd_chk.bad_name_code = cfg_int(P_INVALID_HOSTNAME_REJECT_CODE);
+    smtpd_chk.access_defer_code = cfg_int(P_ACCESS_MAP_DEFER_CODE);
+    smtpd_chk.unk_sender_tf = smtpd_tempfail_action(P_UNKNOWN_ADDRESS_TEMPFAIL_ACTION);
+    smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
+    char **all[] = { smtpd_cfg.client_restr, smtpd_cfg.helo_restr, smtpd_cfg.sender_restr,
+                     smtpd_cfg.relay_restr, smtpd_cfg.rcpt_restr, smtpd_cfg.data_restr,
+                     smtpd_chk.eod_restr, smtpd_chk.etrn_restr };
+    for (size_t i = 0; i < ARRAY_LEN(all); i++)
+        smtpd_check_preopen(all[i], 0);
+    smtpd_chk.inited = true;
 }
 
 /* ---- entry points ----------------------------------------------------- */
@@ -361,6 +837,31 @@ int smtpd_check_data(struct smtpd_state *st, struct sbuf *reply)
     return smtpd_ctx_done(&c, v);
 }
 
+int smtpd_check_eod(struct smtpd_state *st, struct sbuf *reply)
+{
+    struct smtpd_check_ctx c;
+    smtpd_ctx_init(&c, st, "END-OF-MESSAGE", NULL, reply);
+    int before = st->chk->saved_flags;
+    enum smtpd_verdict v = smtpd_check_list(&c, smtpd_chk.eod_restr, SMTPD_STAGE_EOD);
+    st->chk->eod_flags = st->chk->saved_flags & ~before;
+    return smtpd_ctx_done(&c, v);
+}
+
+int smtpd_check_etrn(struct smtpd_state *st, const char *domain, struct sbuf *reply)
+{
+    struct smtpd_check_ctx c;
+    smtpd_ctx_init(&c, st, "ETRN", NULL, reply);
+    c.etrn_domain = domain;
+    enum smtpd_verdict v = SMTPD_DUNNO;
+    if (smtpd_cfg.delay_reject
+        && (smtpd_check_list(&c, smtpd_cfg.client_restr, SMTPD_STAGE_CLIENT) == SMTPD_REJECT
+            || smtpd_check_list(&c, smtpd_cfg.helo_restr, SMTPD_STAGE_HELO) == SMTPD_REJECT))
+        v = SMTPD_REJECT;
+    if (v != SMTPD_REJECT)
+        v = smtpd_check_list(&c, smtpd_chk.etrn_restr, SMTPD_STAGE_ETRN);
+    return smtpd_ctx_done(&c, v);
+}
+
 /* Looks addr up in maps; 1 found, 0 not found, -1 lookup failed. */
 static int smtpd_maps_has(struct maps *m, const char *addr, int flags)
 {
@@ -371,25 +872,52 @@ static int smtpd_maps_has(struct maps *m, const char *addr, int flags)
     return maps_error(m) < 0 ? -1 : 0;
 }
 
-/* The unknown-recipient check, by address class. */
-static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c)
+/* The unknown-user check, by address class, for a recipient (or, with
+ * subj SMTPD_STAGE_SENDER, for the sender). */
+static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c, enum smtpd_stage subj)
 {
-    if (!smtpd_resolve_rcpt(c))
-        return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
-    const char *cls = c->res.class_;
-    const char *addr = sbuf_str(c->res.recipient);
+    struct resolve_reply sres;
+    struct resolve_reply *res = &c->res;
+    const char *what = subj == SMTPD_STAGE_SENDER ? "Sender address" : "Recipient address";
+    const char *dsn = subj == SMTPD_STAGE_SENDER ? "5.1.0" : "5.1.1";
+    if (subj == SMTPD_STAGE_SENDER) {
+        resolve_reply_init(&sres);
+        res = &sres;
+        if (rewrite_clnt_resolve("", c->st->sender, res) < 0) {
+            resolve_reply_free(&sres);
+            return smtpd_temp_lookup_failure(c, subj);
+        }
+    } else if (!smtpd_resolve_rcpt(c))
+        return smtpd_temp_lookup_failure(c, subj);
+    const char *cls = res->class_;
+    const char *addr = sbuf_str(res->recipient);
     struct maps *maps = NULL;
     const char *table = NULL;
     int code = 550, flags = 0;
+    enum smtpd_verdict v = SMTPD_DUNNO;
 
+    /* An address that canonical mapping rewrites is known, as in Postfix:
+     * cleanup will replace it before delivery. */
+    struct maps *canon[] = { smtpd_cfg.canonical_maps,
+                             subj == SMTPD_STAGE_SENDER ? smtpd_cfg.sender_canonical_maps
+                                                        : smtpd_cfg.rcpt_canonical_maps };
+    for (size_t i = 0; strcmp(cls, "default") != 0 && i < ARRAY_LEN(canon); i++) {
+        if (canon[i] == NULL || maps_count(canon[i]) == 0)
+            continue;
+        int r = smtpd_maps_has(canon[i], addr, 0);
+        if (r != 0) {
+            v = r > 0 ? SMTPD_DUNNO : smtpd_temp_lookup_failure(c, subj);
+            goto out;
+        }
+    }
     /* A virtual alias makes any address known. */
     if (strcmp(cls, "default") != 0 && smtpd_cfg.virt_alias_maps
         && maps_count(smtpd_cfg.virt_alias_maps) > 0) {
         int r = smtpd_maps_has(smtpd_cfg.virt_alias_maps, addr, 0);
-        if (r > 0)
-            return SMTPD_DUNNO;
-        if (r < 0)
-            return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
+        if (r != 0) {
+            v = r > 0 ? SMTPD_DUNNO : smtpd_temp_lookup_failure(c, subj);
+            goto out;
+        }
     }
     if (strcmp(cls, "local") == 0) {
         maps = smtpd_cfg.local_rcpt_maps;
@@ -397,10 +925,10 @@ static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c)
         code = smtpd_cfg.unknown_local_code;
         flags = MAPS_ADDR_LOCAL;
     } else if (strcmp(cls, "alias") == 0) {
-        if (smtpd_cfg.virt_alias_maps == NULL || maps_count(smtpd_cfg.virt_alias_maps) == 0)
-            return SMTPD_DUNNO;
-        return smtpd_reject(c, SMTPD_STAGE_RCPT, smtpd_cfg.unknown_alias_code, "5.1.1",
-                            "Recipient address", "User unknown in virtual alias table");
+        if (smtpd_cfg.virt_alias_maps && maps_count(smtpd_cfg.virt_alias_maps) > 0)
+            v = smtpd_reject(c, subj, smtpd_cfg.unknown_alias_code, dsn, what,
+                             "User unknown in virtual alias table");
+        goto out;
     } else if (strcmp(cls, "virtual") == 0) {
         maps = smtpd_cfg.virt_mailbox_maps;
         table = "virtual mailbox table";
@@ -410,17 +938,19 @@ static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c)
         table = "relay recipient table";
         code = smtpd_cfg.unknown_relay_code;
     } else
-        return SMTPD_DUNNO;
+        goto out;
     int r = smtpd_maps_has(maps, addr, flags);
-    if (r > 0)
-        return SMTPD_DUNNO;
     if (r < 0)
-        return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
-    struct sbuf *text = sbuf_new(64);
-    sbuf_printf(text, "User unknown in %s", table);
-    enum smtpd_verdict v = smtpd_reject(c, SMTPD_STAGE_RCPT, code, "5.1.1", "Recipient address",
-                                        sbuf_str(text));
-    sbuf_free(text);
+        v = smtpd_temp_lookup_failure(c, subj);
+    else if (r == 0) {
+        struct sbuf *text = sbuf_new(64);
+        sbuf_printf(text, "User unknown in %s", table);
+        v = smtpd_reject(c, subj, code, dsn, what, sbuf_str(text));
+        sbuf_free(text);
+    }
+out:
+    if (res == &sres)
+        resolve_reply_free(&sres);
     return v;
 }
 
@@ -429,6 +959,9 @@ int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *repl
     struct smtpd_check_ctx c;
     enum smtpd_verdict v = SMTPD_DUNNO;
     smtpd_ctx_init(&c, st, "RCPT", rcpt, reply);
+    /* Once DISCARD is in effect, further recipients need no checks. */
+    if (st->chk->saved_flags & CLEANUP_FLAG_DISCARD)
+        return smtpd_ctx_done(&c, SMTPD_DUNNO);
     if (smtpd_cfg.delay_reject) {
         if (smtpd_check_list(&c, smtpd_cfg.client_restr, SMTPD_STAGE_CLIENT) == SMTPD_REJECT
             || smtpd_check_list(&c, smtpd_cfg.helo_restr, SMTPD_STAGE_HELO) == SMTPD_REJECT
@@ -441,9 +974,10 @@ int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *repl
     if (v != SMTPD_REJECT && smtpd_check_list(&c, smtpd_cfg.rcpt_restr, SMTPD_STAGE_RCPT)
                                  == SMTPD_REJECT)
         v = SMTPD_REJECT;
-    if (v != SMTPD_REJECT && smtpd_cfg.reject_unlisted_rcpt && *rcpt) {
+    if (v != SMTPD_REJECT && !(st->chk->saved_flags & CLEANUP_FLAG_DISCARD)
+        && smtpd_cfg.reject_unlisted_rcpt && *rcpt) {
         c.warn_only = false;
-        v = smtpd_check_unlisted(&c);
+        v = smtpd_check_unlisted(&c, SMTPD_STAGE_RCPT);
     }
     return smtpd_ctx_done(&c, v);
 }
@@ -452,6 +986,78 @@ int smtpd_check_vrfy(struct smtpd_state *st, const char *addr, struct sbuf *repl
 {
     struct smtpd_check_ctx c;
     smtpd_ctx_init(&c, st, "VRFY", addr, reply);
-    enum smtpd_verdict v = smtpd_check_unlisted(&c);
+    enum smtpd_verdict v = smtpd_check_unlisted(&c, SMTPD_STAGE_RCPT);
     return smtpd_ctx_done(&c, v);
+}
+
+/* ---- actions handed to cleanup ---------------------------------------- */
+
+void smtpd_check_reset(struct smtpd_state *st)
+{
+    struct smtpd_check_state *cs = st->chk;
+    if (cs == NULL)
+        return;
+    cs->saved_flags = 0;
+    cs->eod_flags = 0;
+    xfree(cs->filter);
+    cs->filter = NULL;
+    xfree(cs->redirect);
+    cs->redirect = NULL;
+    sbuf_reset(cs->prepend);
+    for (size_t i = 0; i < cs->nbcc; i++)
+        xfree(cs->bcc[i]);
+    xfree(cs->bcc);
+    cs->bcc = NULL;
+    cs->nbcc = 0;
+}
+
+void smtpd_check_session_end(struct smtpd_state *st)
+{
+    if (st->chk == NULL)
+        return;
+    smtpd_check_reset(st);
+    smtpd_policy_session_end(st->chk);
+    sbuf_free(st->chk->prepend);
+    xfree(st->chk);
+    st->chk = NULL;
+}
+
+void smtpd_check_envelope(struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    struct smtpd_check_state *cs = st->chk;
+    if (cs == NULL)
+        return;
+    if (cs->saved_flags)
+        cleanup_recf(c, CLEANUP_REC_FLAGS, "%d", cs->saved_flags);
+    if (cs->filter)
+        cleanup_recs(c, REC_FILTER, cs->filter);
+    if (cs->redirect)
+        cleanup_recs(c, CLEANUP_REC_REDIRECT, cs->redirect);
+}
+
+void smtpd_check_headers(struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    struct smtpd_check_state *cs = st->chk;
+    if (cs == NULL || sbuf_len(cs->prepend) == 0)
+        return;
+    const char *p = sbuf_str(cs->prepend);
+    while (*p) {
+        size_t n = strcspn(p, "\n");
+        cleanup_line(c, p, n);
+        p += n;
+        if (*p)
+            p++;
+    }
+}
+
+void smtpd_check_eod_records(struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    struct smtpd_check_state *cs = st->chk;
+    if (cs == NULL || (cs->eod_flags == 0 && cs->nbcc == 0))
+        return;
+    cleanup_rec(c, REC_XTRA, "", 0);
+    if (cs->eod_flags)
+        cleanup_recf(c, CLEANUP_REC_FLAGS, "%d", cs->eod_flags);
+    for (size_t i = 0; i < cs->nbcc; i++)
+        cleanup_recs(c, REC_RCPT, cs->bcc[i]);
 }

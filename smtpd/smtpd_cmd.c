@@ -39,6 +39,8 @@ static const struct smtpd_cmd_def {
     [SMTPD_C_VRFY] = { "VRFY", "vrfy" },
     [SMTPD_C_ETRN] = { "ETRN", "etrn" },
     [SMTPD_C_QUIT] = { "QUIT", "quit" },
+    [SMTPD_C_XCLIENT] = { "XCLIENT", "xclient" },
+    [SMTPD_C_XFORWARD] = { "XFORWARD", "xforward" },
     [SMTPD_C_UNKNOWN] = { "UNKNOWN", "unknown" },
 };
 
@@ -134,12 +136,9 @@ static enum smtpd_cmd_result smtpd_cmd_helo(struct smtpd_state *st, const char *
     return SMTPD_R_OK;
 }
 
-static bool smtpd_ehlo_discarded(const char *kw)
+static bool smtpd_ehlo_discarded(struct smtpd_state *st, const char *kw)
 {
-    for (char **p = smtpd_cfg.discard_ehlo; p && *p; p++)
-        if (strcasecmp(*p, kw) == 0)
-            return true;
-    return false;
+    return smtpd_limits_ehlo_discard(st, kw);
 }
 
 static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *args)
@@ -152,7 +151,7 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
     if (!smtpd_cfg.delay_reject && smtpd_check_helo(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
 
-    const char *kw[12];
+    const char *kw[16];
     size_t n = 0;
     char size_kw[40];
     if (smtpd_cfg.msg_size_limit > 0)
@@ -160,8 +159,11 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
     else
         strlcpy(size_kw, "SIZE", sizeof(size_kw));
     const char *all[] = { "PIPELINING", size_kw, smtpd_cfg.disable_vrfy ? NULL : "VRFY", "ETRN",
+                          smtpd_tls_offer(st) ? "STARTTLS" : NULL,
+                          smtpd_sasl_ehlo(st, false), smtpd_sasl_ehlo(st, true),
+                          smtpd_xclient_ehlo(st), smtpd_xforward_ehlo(st),
                           "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
-                          smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL };
+                          smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL, "CHUNKING" };
     struct sbuf *dropped = sbuf_new(64);
     for (size_t i = 0; i < ARRAY_LEN(all); i++) {
         if (all[i] == NULL)
@@ -169,13 +171,13 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
         char first[32];
         strlcpy(first, all[i], sizeof(first));
         first[strcspn(first, " ")] = 0;
-        if (smtpd_ehlo_discarded(first)) {
+        if (smtpd_ehlo_discarded(st, first)) {
             sbuf_catf(dropped, " %s", first);
             continue;
         }
         kw[n++] = all[i];
     }
-    if (sbuf_len(dropped) && !smtpd_ehlo_discarded("silent-discard"))
+    if (sbuf_len(dropped) && !smtpd_ehlo_discarded(st, "silent-discard"))
         log_info("discarding EHLO keywords:%s", sbuf_str(dropped));
     sbuf_free(dropped);
     smtpd_reply(st, "250%c%s", n ? '-' : ' ', smtpd_cfg.myhostname);
@@ -201,6 +203,8 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return SMTPD_R_ERR;
     }
+    if (!smtpd_limits_mail(st))
+        return SMTPD_R_ERR;
     struct sbuf *addr = sbuf_new(64);
     const char *rest = NULL;
     int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
@@ -216,6 +220,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     }
 
     /* ESMTP parameters. */
+    smtpd_sasl_reset_transaction(st);   /* AUTH= left by a failed MAIL */
     int ret = 0;
     char *envid = NULL;
     long size = 0;
@@ -260,7 +265,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         } else if (strcasecmp(w, "SMTPUTF8") == 0 && val == NULL && smtpd_cfg.smtputf8_enable) {
             utf8 = true;
         } else if (strcasecmp(w, "AUTH") == 0 && val) {
-            /* XXX: no SASL yet; AUTH= is ignored as RFC 4954 allows. */
+            bad = smtpd_sasl_mail_param(st, val);
         } else {
             if (eq)
                 *eq = '=';
@@ -340,6 +345,8 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
         smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
         return SMTPD_R_ERR;
     }
+    if (!smtpd_limits_rcpt(st))
+        return SMTPD_R_ERR;
     struct sbuf *addr = sbuf_new(64);
     const char *rest = NULL;
     int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
@@ -538,39 +545,17 @@ static enum smtpd_cmd_result smtpd_cmd_etrn(struct smtpd_state *st, const char *
     if (st->client_reject)
         return smtpd_reply_line(st, st->client_reject);
     const char *site = args[0] == '@' || args[0] == '#' ? args + 1 : args;
-    /* XXX: fast_flush_domains is not checked yet; the flush service decides. */
-    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_FLUSH, MAIL_PROTO_FLUSH);
-    long status = -1;
-    if (s) {
-        struct attr_list *l = attr_list_new();
-        if (attr_send(s, "request", "send_site", "site", site, (char *)NULL) == 0
-            && attr_read(s, l) == 0 && attr_get_long(l, "status", &status) < 0)
-            status = -1;
-        attr_list_free(l);
-        stream_close(s);
-    }
-    if (status != 0) {
-        smtpd_reply(st, "458 Unable to queue messages");
-        return SMTPD_R_ERR;
-    }
-    smtpd_reply(st, "250 Queuing started");
-    return SMTPD_R_OK;
+    if (smtpd_check_etrn(st, site, st->reply) != 0)
+        return smtpd_reply_line(st, sbuf_str(st->reply));
+    /* The flush service knows $fast_flush_domains (limits: smtpd_xclient.c). */
+    return smtpd_etrn_cmd(st, site);
 }
 
 /* ---- not offered ------------------------------------------------------ */
 
-static enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *args)
-{
-    (void)args;
-    smtpd_reply(st, "502 5.5.1 Error: command not implemented");
-    return SMTPD_R_ERR;
-}
-
 static enum smtpd_cmd_result smtpd_cmd_auth(struct smtpd_state *st, const char *args)
 {
-    (void)args;
-    smtpd_reply(st, "503 5.5.1 Error: authentication not enabled");
-    return SMTPD_R_ERR;
+    return smtpd_sasl_auth_cmd(st, args);
 }
 
 static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const char *args)
@@ -582,6 +567,8 @@ static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const cha
 
 enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id, const char *args)
 {
+    if (smtpd_bdat_refused(st, id))
+        return SMTPD_R_ERR;
     switch (id) {
     case SMTPD_C_HELO: return smtpd_cmd_helo(st, args);
     case SMTPD_C_EHLO: return smtpd_cmd_ehlo(st, args);
@@ -590,12 +577,14 @@ enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id
     case SMTPD_C_MAIL: return smtpd_cmd_mail(st, args);
     case SMTPD_C_RCPT: return smtpd_cmd_rcpt(st, args);
     case SMTPD_C_DATA: return smtpd_cmd_data(st, args);
-    case SMTPD_C_BDAT: return smtpd_cmd_starttls(st, args);    /* CHUNKING not offered */
+    case SMTPD_C_BDAT: return smtpd_bdat_cmd(st, args);
     case SMTPD_C_RSET: return smtpd_cmd_rset(st, args);
     case SMTPD_C_NOOP: return smtpd_cmd_noop(st, args);
     case SMTPD_C_VRFY: return smtpd_cmd_vrfy(st, args);
     case SMTPD_C_ETRN: return smtpd_cmd_etrn(st, args);
     case SMTPD_C_QUIT: return smtpd_cmd_quit(st, args);
+    case SMTPD_C_XCLIENT: return smtpd_xclient_cmd(st, args);
+    case SMTPD_C_XFORWARD: return smtpd_xforward_cmd(st, args);
     default: return smtpd_cmd_unknown(st, args);
     }
 }

@@ -61,16 +61,19 @@ void smtpd_format_date(struct sbuf *out, time_t when)
     sbuf_set(out, buf);
 }
 
-static void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
+void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
 {
     struct sbuf *date = sbuf_new(64);
     struct sbuf *h = sbuf_new(256);
     smtpd_format_date(date, time(NULL));
-    sbuf_printf(h, "Received: from %s (%s [%s])", st->helo_name ? st->helo_name : st->name,
-                st->name, st->rfc_addr);
+    sbuf_printf(h, "Received: from %s (%s [%s])", smtpd_fwd_helo(st), smtpd_fwd_name(st),
+                smtpd_fwd_rfc_addr(st));
     cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    smtpd_tls_received_lines(st, c);
+    if (smtpd_sasl_received(st, h))
+        cleanup_line(c, sbuf_str(h), sbuf_len(h));
     sbuf_printf(h, "\tby %s (%s) with %s id %s%s", smtpd_cfg.myhostname, smtpd_cfg.mail_name,
-                st->protocol ? st->protocol : "SMTP", st->queue_id,
+                smtpd_tls_received_proto(st), st->queue_id,
                 st->rcpt_count == 1 ? "" : ";");
     cleanup_line(c, sbuf_str(h), sbuf_len(h));
     if (st->rcpt_count == 1) {
@@ -86,7 +89,7 @@ static void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
 }
 
 /* Reply code and text for a cleanup verdict. */
-static void smtpd_data_status_reply(struct smtpd_state *st, int status, const char *reason,
+void smtpd_data_status_reply(struct smtpd_state *st, int status, const char *reason,
                                     struct sbuf *out)
 {
     int code;
@@ -133,8 +136,10 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
 
     st->where = "DATA";
     st->data_bytes = 0;
+    smtpd_check_envelope(st, c);     /* HOLD, FILTER, REDIRECT from restrictions */
     if (cleanup_rec(c, REC_MESG, "", 0) < 0)
         write_err = true;
+    smtpd_check_headers(st, c);      /* PREPEND goes above our Received: */
     smtpd_data_received(st, c);
 
     for (;;) {
@@ -177,10 +182,14 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
 
     struct sbuf *reply = sbuf_new(128);
     enum smtpd_cmd_result res = SMTPD_R_ERR;
+    bool eod_rejected = false;      /* smtpd_check_eod() logged it */
     if (too_big || write_err) {
         sbuf_set(reply, too_big ? "552 5.3.4 Message size exceeds fixed limit"
                                 : "451 4.3.0 Error: queue file write error");
+    } else if (smtpd_check_eod(st, reply) != 0) {
+        eod_rejected = true;
     } else {
+        smtpd_check_eod_records(st, c);
         struct sbuf *reason = sbuf_new(64);
         st->cleanup = NULL;     /* cleanup_finish frees it */
         int status = cleanup_finish(c, reason);
@@ -191,7 +200,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
             smtpd_data_status_reply(st, status, sbuf_str(reason), reply);
         sbuf_free(reason);
     }
-    if (res != SMTPD_R_OK)
+    if (res != SMTPD_R_OK && !eod_rejected)
         smtpd_log_reject(st, "reject", "END-OF-MESSAGE", sbuf_str(reply), NULL);
     smtpd_reset_transaction(st);
     smtpd_reply(st, "%s", sbuf_str(reply));

@@ -19,6 +19,10 @@
 #define CLEANUP_FLAG_MASK_EXTERNAL (CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK | CLEANUP_FLAG_HEADER_CHECKS)
 #define CLEANUP_FLAG_MASK_INTERNAL CLEANUP_FLAG_MAP_OK
 
+/* Extra envelope records a client may send (values as in Postfix). */
+#define CLEANUP_REC_FLAGS 'f'           /* more CLEANUP_FLAG_HOLD/DISCARD bits */
+#define CLEANUP_REC_REDIRECT '>'        /* send to this address instead */
+
 #define CLEANUP_STAT_OK 0
 #define CLEANUP_STAT_BAD 0x1
 #define CLEANUP_STAT_WRITE 0x2

@@ -1,0 +1,295 @@
+/*
+ * dns_lookup.c - small resolver wrapper with bounded waiting
+ *
+ * Used by: smtpd (DNS lists and the reject_unknown_* restrictions).
+ * Interface: dns_lookup(), dns_rr_list_free(), dns_host_exists(),
+ *            dns_ptr_name(), dns_reverse_addr().
+ * Errors: DNS_TEMPFAIL for anything that is not a clear answer; see
+ *         dns_lookup.h.
+ * Notes: a private resolver state per call (res_ninit/res_nclose) keeps
+ *        the wait bounds our own: 2 seconds per try, 2 tries, at most
+ *        two name servers consulted. Names are looked up as given
+ *        (no search list, no default domain).
+ */
+#include "dns_lookup.h"
+#include "alloc.h"
+#include "log.h"
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+
+#define DNS_NAME_MAX 253
+#define DNS_ANSWER_MAX 65535
+
+static bool dns_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > DNS_NAME_MAX)
+        return false;
+    size_t label = 0;
+    for (const char *p = name; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (c <= ' ' || c >= 0x7f || ++label > 63)
+            return false;
+    }
+    return true;
+}
+
+/* Reads a (possibly compressed) name at *off into out ("" for the root);
+ * advances *off past it. -1 on a malformed message. */
+static int dns_get_name(const unsigned char *msg, size_t len, size_t *off, struct sbuf *out)
+{
+    size_t p = *off;
+    int jumps = 0;
+    bool jumped = false;
+    sbuf_reset(out);
+    for (;;) {
+        if (p >= len)
+            return -1;
+        unsigned c = msg[p];
+        if (c == 0) {
+            if (!jumped)
+                *off = p + 1;
+            return 0;
+        }
+        if ((c & 0xc0) == 0xc0) {
+            if (p + 1 >= len || ++jumps > 32)
+                return -1;
+            size_t target = ((c & 0x3f) << 8) | msg[p + 1];
+            if (!jumped)
+                *off = p + 2;
+            jumped = true;
+            p = target;
+            continue;
+        }
+        if (c & 0xc0 || p + 1 + c > len)
+            return -1;
+        if (sbuf_len(out))
+            sbuf_addch(out, '.');
+        sbuf_append(out, (const char *)msg + p + 1, c);
+        if (sbuf_len(out) > 1024)
+            return -1;
+        p += 1 + c;
+    }
+}
+
+static unsigned dns_get16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+/* Parses the answer section for records of type. */
+static int dns_parse(const unsigned char *msg, size_t len, int type, struct dns_rr **out)
+{
+    struct sbuf *name = sbuf_new(64);
+    struct dns_rr *head = NULL, **tail = &head;
+    int status = DNS_TEMPFAIL;
+    if (len < 12)
+        goto done;
+    unsigned qd = dns_get16(msg + 4), an = dns_get16(msg + 6);
+    size_t off = 12;
+    for (unsigned i = 0; i < qd; i++) {
+        if (dns_get_name(msg, len, &off, name) < 0 || off + 4 > len)
+            goto done;
+        off += 4;
+    }
+    for (unsigned i = 0; i < an; i++) {
+        if (dns_get_name(msg, len, &off, name) < 0 || off + 10 > len)
+            goto done;
+        int rtype = (int)dns_get16(msg + off);
+        unsigned ttl = (unsigned)msg[off + 4] << 24 | (unsigned)msg[off + 5] << 16
+                       | (unsigned)msg[off + 6] << 8 | msg[off + 7];
+        size_t rdlen = dns_get16(msg + off + 8);
+        off += 10;
+        if (off + rdlen > len)
+            goto done;
+        size_t rd = off;
+        off += rdlen;
+        if (rtype != type)
+            continue;       /* CNAME links and the like */
+        struct sbuf *data = sbuf_new(64);
+        int pref = 0;
+        bool ok = true;
+        char abuf[INET6_ADDRSTRLEN];
+        size_t p = rd;
+        switch (type) {
+        case DNS_T_A:
+        case DNS_T_AAAA:
+            if (rdlen != (type == DNS_T_A ? 4u : 16u)
+                || !inet_ntop(type == DNS_T_A ? AF_INET : AF_INET6, msg + rd, abuf, sizeof(abuf)))
+                ok = false;
+            else
+                sbuf_set(data, abuf);
+            break;
+        case DNS_T_MX:
+            if (rdlen < 3)
+                ok = false;
+            else {
+                pref = (int)dns_get16(msg + rd);
+                p = rd + 2;
+                ok = dns_get_name(msg, len, &p, data) == 0;
+            }
+            break;
+        case DNS_T_NS:
+        case DNS_T_PTR:
+            ok = dns_get_name(msg, len, &p, data) == 0;
+            break;
+        case DNS_T_TXT:
+            /* Character strings are concatenated, as DNS list texts expect. */
+            while (p < rd + rdlen) {
+                size_t n = msg[p];
+                if (p + 1 + n > rd + rdlen) {
+                    ok = false;
+                    break;
+                }
+                sbuf_append(data, (const char *)msg + p + 1, n);
+                p += 1 + n;
+            }
+            break;
+        default:
+            ok = false;
+        }
+        if (ok) {
+            struct dns_rr *rr = xcalloc(1, sizeof(*rr));
+            rr->type = type;
+            rr->ttl = ttl;
+            rr->pref = pref;
+            rr->data = sbuf_detach(data);
+            *tail = rr;
+            tail = &rr->next;
+        } else
+            sbuf_free(data);
+    }
+    status = head ? DNS_OK : DNS_NOTFOUND;
+done:
+    sbuf_free(name);
+    if (status != DNS_OK) {
+        dns_rr_list_free(head);
+        head = NULL;
+    }
+    *out = head;
+    return status;
+}
+
+int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why)
+{
+    struct dns_rr *dummy = NULL;
+    struct dns_rr **res = out ? out : &dummy;
+    *res = NULL;
+    if (!dns_name_ok(name)) {
+        if (why)
+            sbuf_printf(why, "malformed domain name");
+        return DNS_INVAL;
+    }
+    struct __res_state rs;
+    memset(&rs, 0, sizeof(rs));
+    if (res_ninit(&rs) != 0) {
+        if (why)
+            sbuf_set(why, "resolver initialization failed");
+        return DNS_TEMPFAIL;
+    }
+    rs.retrans = 2;
+    rs.retry = 1;
+    if (rs.nscount > 2)
+        rs.nscount = 2;         /* bounds the worst-case wait */
+    rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+    unsigned char *ans = xmalloc(DNS_ANSWER_MAX);
+    int n = res_nquery(&rs, name, C_IN, type, ans, DNS_ANSWER_MAX);
+    int herr = rs.res_h_errno;
+    res_nclose(&rs);
+    int status;
+    if (n < 0) {
+        status = (herr == HOST_NOT_FOUND || herr == NO_DATA) ? DNS_NOTFOUND : DNS_TEMPFAIL;
+        if (why)
+            sbuf_set(why, herr == HOST_NOT_FOUND ? "Host not found"
+                          : herr == NO_DATA      ? "No address associated with name"
+                          : herr == TRY_AGAIN    ? "Host not found, try again"
+                                                 : "Non-recoverable error");
+    } else {
+        size_t len = (size_t)n > DNS_ANSWER_MAX ? DNS_ANSWER_MAX : (size_t)n;
+        status = dns_parse(ans, len, type, res);
+        if (why)
+            sbuf_set(why, status == DNS_OK         ? "ok"
+                          : status == DNS_NOTFOUND ? "No data of the requested type"
+                                                   : "malformed DNS reply");
+    }
+    xfree(ans);
+    log_debug(2, "dns_lookup %s type %d: %d", name, type, status);
+    if (res == &dummy)
+        dns_rr_list_free(dummy);
+    return status;
+}
+
+void dns_rr_list_free(struct dns_rr *rr)
+{
+    while (rr) {
+        struct dns_rr *next = rr->next;
+        xfree(rr->data);
+        xfree(rr);
+        rr = next;
+    }
+}
+
+int dns_host_exists(const char *name, bool mx)
+{
+    int tmp = 0;
+    int order[3] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA };
+    for (int i = mx ? 0 : 1; i < 3; i++) {
+        int r = dns_lookup(name, order[i], NULL, NULL);
+        if (r == DNS_OK)
+            return DNS_OK;
+        if (r == DNS_INVAL)
+            return DNS_NOTFOUND;
+        if (r == DNS_TEMPFAIL)
+            tmp = 1;
+    }
+    return tmp ? DNS_TEMPFAIL : DNS_NOTFOUND;
+}
+
+int dns_reverse_addr(const char *addr, struct sbuf *out)
+{
+    unsigned char b[16];
+    sbuf_reset(out);
+    if (inet_pton(AF_INET, addr, b) == 1) {
+        sbuf_printf(out, "%u.%u.%u.%u", b[3], b[2], b[1], b[0]);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, addr, b) == 1) {
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 15; i >= 0; i--) {
+            sbuf_addch(out, hex[b[i] & 0xf]);
+            sbuf_addch(out, '.');
+            sbuf_addch(out, hex[b[i] >> 4]);
+            if (i)
+                sbuf_addch(out, '.');
+        }
+        return 0;
+    }
+    return -1;
+}
+
+int dns_ptr_name(const char *addr, struct sbuf *out)
+{
+    struct sbuf *q = sbuf_new(80);
+    if (dns_reverse_addr(addr, q) < 0) {
+        sbuf_free(q);
+        return DNS_INVAL;
+    }
+    bool v6 = strchr(addr, ':') != NULL;
+    sbuf_cat(q, v6 ? ".ip6.arpa" : ".in-addr.arpa");
+    struct dns_rr *rr = NULL;
+    int r = dns_lookup(sbuf_str(q), DNS_T_PTR, &rr, NULL);
+    if (r == DNS_OK)
+        sbuf_set(out, rr->data);
+    dns_rr_list_free(rr);
+    sbuf_free(q);
+    return r;
+}

@@ -1,0 +1,59 @@
+/*
+ * dns_lookup.h - small resolver wrapper with bounded waiting
+ *
+ * Used by: smtpd (reject_rbl_client, reject_rhsbl_*, permit_dnswl_client,
+ *          reject_unknown_*_hostname, reject_unknown_*_domain).
+ * Interface: dns_lookup(), dns_rr_list_free(), dns_addr_lookup(),
+ *            dns_ptr_name().
+ * Errors: DNS_NOTFOUND (NXDOMAIN or no data of that type) and DNS_TEMPFAIL
+ *         (timeout, SERVFAIL, malformed answer, no resolver) are distinct:
+ *         a failure is never reported as "not found".
+ * Notes: every query uses the system resolver (resolv.conf) through
+ *        res_nquery() with a short per-try timeout and one retry, so one
+ *        lookup never waits more than about DNS_MAX_WAIT seconds whatever
+ *        resolv.conf says. Answers are parsed by hand (no libresolv ns_*
+ *        parser), with every length checked against the message.
+ */
+#ifndef POSTERN_DNS_LOOKUP_H
+#define POSTERN_DNS_LOOKUP_H
+#include "sys_compat.h"
+#include "sbuf.h"
+
+#define DNS_OK 0
+#define DNS_NOTFOUND 1
+#define DNS_TEMPFAIL -1
+#define DNS_INVAL -2            /* the name itself is unusable */
+
+#define DNS_T_A 1
+#define DNS_T_NS 2
+#define DNS_T_PTR 12
+#define DNS_T_MX 15
+#define DNS_T_TXT 16
+#define DNS_T_AAAA 28
+
+#define DNS_MAX_WAIT 6          /* seconds, worst case per lookup */
+
+struct dns_rr {
+    int type;
+    unsigned ttl;
+    int pref;                   /* MX preference */
+    char *data;                 /* A/AAAA: numeric address; MX/NS/PTR: name; TXT: text */
+    struct dns_rr *next;
+};
+
+/* Looks name up for records of type (DNS_T_*). On DNS_OK *out (when not
+ * NULL) gets a new list (dns_rr_list_free()); otherwise *out is NULL. why
+ * (when not NULL) gets a short reason for logs. */
+int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why);
+void dns_rr_list_free(struct dns_rr *rr);
+/* A or AAAA (or MX when mx is true) exists for name: DNS_OK, DNS_NOTFOUND or
+ * DNS_TEMPFAIL. With mx, a name without MX but with an address is DNS_OK
+ * (RFC 5321 implicit MX). */
+int dns_host_exists(const char *name, bool mx);
+/* Reverse-DNS name of a numeric address into out (fills caller's buffer). */
+int dns_ptr_name(const char *addr, struct sbuf *out);
+/* Writes the reversed-octet (IPv4) or reversed-nibble (IPv6) form of addr
+ * into out, without a trailing dot; -1 when addr is not numeric. */
+int dns_reverse_addr(const char *addr, struct sbuf *out);
+
+#endif

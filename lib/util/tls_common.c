@@ -1,0 +1,199 @@
+/*
+ * tls_common.c - OpenSSL pieces shared by the TLS server and client
+ *
+ * Used by: tls_server.c.
+ * Interface: see tls_common.h.
+ * Errors: returned with a reason; nothing is logged here.
+ * Notes: the handshake polls the non-blocking descriptor with one overall
+ *        deadline, so a client that stalls mid-handshake cannot hold a
+ *        process longer than the caller's timeout.
+ */
+#include "tls_common.h"
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <strings.h>
+#include <time.h>
+
+static const struct tls_proto_def {
+    const char *name;
+    unsigned bit;
+} tls_proto_defs[] = {
+    { "SSLv2", TLS_PROTO_SSLV2 },     { "SSLv3", TLS_PROTO_SSLV3 },
+    { "TLSv1", TLS_PROTO_TLSV1 },     { "TLSv1.1", TLS_PROTO_TLSV1_1 },
+    { "TLSv1.2", TLS_PROTO_TLSV1_2 }, { "TLSv1.3", TLS_PROTO_TLSV1_3 },
+};
+
+static unsigned tls_proto_lookup(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_LEN(tls_proto_defs); i++)
+        if (strlen(tls_proto_defs[i].name) == len
+            && strncasecmp(tls_proto_defs[i].name, name, len) == 0)
+            return tls_proto_defs[i].bit;
+    return 0;
+}
+
+const char *tls_proto_name(unsigned bit)
+{
+    for (size_t i = 0; i < ARRAY_LEN(tls_proto_defs); i++)
+        if (tls_proto_defs[i].bit == bit)
+            return tls_proto_defs[i].name;
+    return "?";
+}
+
+int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why)
+{
+    unsigned include = 0, exclude = 0, at_least = 0, at_most = 0;
+    const char *p = spec ? spec : "";
+    const char *sep = " \t\r\n,:";
+    for (;;) {
+        p += strspn(p, sep);
+        if (*p == 0)
+            break;
+        size_t n = strcspn(p, sep);
+        const char *tok = p;
+        p += n;
+        int kind = 0;       /* 0 include, 1 exclude, 2 >=, 3 <= */
+        if (n > 1 && tok[0] == '!')
+            kind = 1, tok++, n--;
+        else if (n > 2 && tok[0] == '>' && tok[1] == '=')
+            kind = 2, tok += 2, n -= 2;
+        else if (n > 2 && tok[0] == '<' && tok[1] == '=')
+            kind = 3, tok += 2, n -= 2;
+        unsigned bit = tls_proto_lookup(tok, n);
+        if (bit == 0) {
+            sbuf_printf(why, "unknown TLS protocol name: \"%.*s\"", (int)(n > 64 ? 64 : n), tok);
+            return -1;
+        }
+        switch (kind) {
+        case 0: include |= bit; break;
+        case 1: exclude |= bit; break;
+        case 2: at_least = bit; break;
+        default: at_most = bit; break;
+        }
+    }
+    unsigned m = include ? include : TLS_PROTO_ALL;
+    m &= ~exclude;
+    if (at_least)
+        m &= ~(at_least - 1);           /* clear every lower version */
+    if (at_most)
+        m &= (at_most << 1) - 1;        /* clear every higher version */
+    *mask = m & TLS_PROTO_ALL;
+    return 0;
+}
+
+void tls_common_errors(struct sbuf *why)
+{
+    unsigned long e;
+    char buf[256];
+    bool first = true;
+    while ((e = ERR_get_error()) != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        sbuf_catf(why, "%s%s", first ? ": " : "; ", buf);
+        first = false;
+    }
+}
+
+static double tls_common_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, struct sbuf *why)
+{
+    double deadline = tls_common_now() + (timeout > 0 ? timeout : 86400.0 * 365);
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int n = server ? SSL_accept(ssl) : SSL_connect(ssl);
+        if (n == 1)
+            return 0;
+        int err = SSL_get_error(ssl, n);
+        short ev = err == SSL_ERROR_WANT_READ ? POLLIN : err == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        if (ev == 0) {
+            if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+                sbuf_printf(why, "TLS handshake failed: %s",
+                            errno ? strerror(errno) : "lost connection");
+            else {
+                sbuf_set(why, "TLS handshake failed");
+                tls_common_errors(why);
+            }
+            return -1;
+        }
+        double left = deadline - tls_common_now();
+        struct pollfd pfd = { .fd = fd, .events = ev };
+        int pn = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        if (pn == 0) {
+            sbuf_set(why, "TLS handshake timed out");
+            return -1;
+        }
+        if (pn < 0 && errno != EINTR) {
+            sbuf_printf(why, "TLS handshake failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
+
+/* errno-style result of an SSL call for the stream layer. */
+static ssize_t tls_common_io_result(SSL *ssl, int n, bool *want_other, bool reading)
+{
+    int err = SSL_get_error(ssl, n);
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+        *want_other = !reading;
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_WANT_WRITE:
+        *want_other = reading;
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        if (reading)
+            return 0;
+        errno = EPIPE;
+        return -1;
+    case SSL_ERROR_SYSCALL:
+        if (reading && ERR_peek_error() == 0 && (errno == 0 || errno == ECONNRESET))
+            return 0;   /* peer closed without close_notify: EOF */
+        if (errno == 0)
+            errno = EIO;
+        ERR_clear_error();
+        return -1;
+    default:
+        ERR_clear_error();
+        errno = EIO;
+        return -1;
+    }
+}
+
+ssize_t tls_common_read(void *ctx, int fd, void *buf, size_t len, bool *want_write)
+{
+    (void)fd;
+    SSL *ssl = ctx;
+    *want_write = false;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    ERR_clear_error();
+    errno = 0;
+    int n = SSL_read(ssl, buf, (int)len);
+    if (n > 0)
+        return n;
+    return tls_common_io_result(ssl, n, want_write, true);
+}
+
+ssize_t tls_common_write(void *ctx, int fd, const void *buf, size_t len, bool *want_read)
+{
+    (void)fd;
+    SSL *ssl = ctx;
+    *want_read = false;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    ERR_clear_error();
+    errno = 0;
+    int n = SSL_write(ssl, buf, (int)len);
+    if (n > 0)
+        return n;
+    return tls_common_io_result(ssl, n, want_read, false);
+}

@@ -1,0 +1,50 @@
+/*
+ * tls_common.h - pieces of the OpenSSL wrapper shared by TLS servers and
+ *                clients: protocol lists, handshakes with a deadline,
+ *                stream I/O through a TLS session, error text
+ *
+ * Used by: lib/util/tls_server.c (and, later, tls_client.c).
+ * Interface: tls_proto_parse(), tls_proto_name(), and, for the wrapper
+ *            modules only, tls_common_errors(), tls_common_handshake(),
+ *            tls_common_read(), tls_common_write().
+ * Errors: parsers return -1 with a reason in why; nothing is logged here.
+ * Notes: the header does not include OpenSSL: sessions are passed as
+ *        struct ssl_st pointers (OpenSSL's SSL type), so only tls_*.c
+ *        files that include <openssl/ssl.h> can call those functions.
+ */
+#ifndef POSTERN_TLS_COMMON_H
+#define POSTERN_TLS_COMMON_H
+#include "sys_compat.h"
+#include "sbuf.h"
+
+/* Protocol versions, one bit each. */
+#define TLS_PROTO_SSLV2 (1u << 0)
+#define TLS_PROTO_SSLV3 (1u << 1)
+#define TLS_PROTO_TLSV1 (1u << 2)
+#define TLS_PROTO_TLSV1_1 (1u << 3)
+#define TLS_PROTO_TLSV1_2 (1u << 4)
+#define TLS_PROTO_TLSV1_3 (1u << 5)
+#define TLS_PROTO_ALL 0x3fu
+
+/* Parses a Postfix protocol list into the set of enabled versions:
+ * ">=TLSv1.2", "<=TLSv1.2", "!SSLv2, !SSLv3, !TLSv1", "TLSv1.2 TLSv1.3"
+ * (separators: blank, comma, colon). Exclusions and bounds combine; a
+ * list of plain names enables only those. Empty = all. Returns 0 with
+ * *mask set, or -1 with why filled (unknown protocol name). */
+int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why);
+/* "TLSv1.2" for TLS_PROTO_TLSV1_2 (borrowed static text), "?" otherwise. */
+const char *tls_proto_name(unsigned bit);
+
+struct ssl_st;
+
+/* Appends OpenSSL's queued errors to why (": a; b") and clears the queue. */
+void tls_common_errors(struct sbuf *why);
+/* Runs SSL_accept (server) or SSL_connect on the non-blocking fd until
+ * done or timeout seconds (0 = no limit) pass. 0, or -1 with why filled
+ * ("TLS handshake failed: ..."). */
+int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, struct sbuf *why);
+/* stream_set_io() hooks; ctx is the struct ssl_st pointer. */
+ssize_t tls_common_read(void *ctx, int fd, void *buf, size_t len, bool *want_write);
+ssize_t tls_common_write(void *ctx, int fd, const void *buf, size_t len, bool *want_read);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * tls_server.c - TLS server sessions on a stream (OpenSSL wrapper)
+ *
+ * Used by: smtpd.
+ * Interface: see tls_server.h.
+ * Errors: returned with a reason; nothing is logged here.
+ * Notes: safe defaults that do not depend on the caller: no compression,
+ *        no renegotiation, no SSLv2/SSLv3 ever, ephemeral (EC)DH only as
+ *        OpenSSL's security level allows, DH parameters chosen by OpenSSL
+ *        to match the certificate strength. Client certificates are
+ *        recorded, not enforced (the verify callback accepts): the caller
+ *        applies smtpd_tls_req_ccert after the handshake, so that it can
+ *        answer in SMTP rather than with a TLS alert.
+ */
+#include "tls_server.h"
+#include "alloc.h"
+#include "tls_common.h"
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <ctype.h>
+
+struct tls_server_ctx {
+    SSL_CTX *ssl_ctx;
+    const EVP_MD *digest;
+};
+
+struct tls_server_conn {
+    SSL *ssl;
+    const EVP_MD *digest;
+};
+
+/* Keep the handshake going whatever the client's chain looks like; the
+ * outcome is read back with SSL_get_verify_result(). */
+static int tls_server_verify_cb(int ok, X509_STORE_CTX *store)
+{
+    (void)ok;
+    (void)store;
+    return 1;
+}
+
+static bool tls_server_empty(const char *s)
+{
+    return s == NULL || *s == 0;
+}
+
+/* Loads one certificate (with its chain) and its key into the context
+ * slot for that key type. */
+static int tls_server_load_pair(SSL_CTX *c, const char *cert, const char *key, struct sbuf *why)
+{
+    if (tls_server_empty(key))
+        key = cert;
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
+        sbuf_printf(why, "cannot load certificate chain from file %s", cert);
+        tls_common_errors(why);
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
+        sbuf_printf(why, "cannot load private key from file %s", key);
+        tls_common_errors(why);
+        return -1;
+    }
+    if (SSL_CTX_check_private_key(c) != 1) {
+        sbuf_printf(why, "private key in %s does not match the certificate in %s", key, cert);
+        tls_common_errors(why);
+        return -1;
+    }
+    return 0;
+}
+
+static int tls_server_load_keys(SSL_CTX *c, const struct tls_server_opts *o, struct sbuf *why)
+{
+    int loaded = 0;
+    if (!tls_server_empty(o->chain_files)) {
+        const char *sep = " \t\r\n,";
+        const char *p = o->chain_files;
+        for (;;) {
+            p += strspn(p, sep);
+            if (*p == 0)
+                break;
+            size_t n = strcspn(p, sep);
+            char *file = xstrndup(p, n);
+            p += n;
+            int r = tls_server_load_pair(c, file, file, why);
+            xfree(file);
+            if (r < 0)
+                return -1;
+            loaded++;
+        }
+    } else {
+        const char *pairs[3][2] = { { o->cert_file, o->key_file },
+                                    { o->eccert_file, o->eckey_file },
+                                    { o->dcert_file, o->dkey_file } };
+        for (size_t i = 0; i < 3; i++) {
+            if (tls_server_empty(pairs[i][0]))
+                continue;
+            if (tls_server_load_pair(c, pairs[i][0], pairs[i][1], why) < 0)
+                return -1;
+            loaded++;
+        }
+    }
+    if (loaded == 0) {
+        sbuf_set(why, "no server certificate or key configured");
+        return -1;
+    }
+    return 0;
+}
+
+static int tls_server_set_protocols(SSL_CTX *c, unsigned mask, struct sbuf *why)
+{
+    static const struct {
+        unsigned bit;
+        int version;
+        uint64_t no_op;
+    } v[] = {
+        { TLS_PROTO_TLSV1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
+        { TLS_PROTO_TLSV1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+        { TLS_PROTO_TLSV1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+        { TLS_PROTO_TLSV1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+    };
+    int lo = -1, hi = -1;
+    for (int i = 0; i < (int)ARRAY_LEN(v); i++)
+        if (mask & v[i].bit) {
+            if (lo < 0)
+                lo = i;
+            hi = i;
+        }
+    if (lo < 0) {
+        sbuf_set(why, "no TLS protocol version is enabled");
+        return -1;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3);
+    if (SSL_CTX_set_min_proto_version(c, v[lo].version) != 1
+        || SSL_CTX_set_max_proto_version(c, v[hi].version) != 1) {
+        sbuf_set(why, "cannot set the TLS protocol range");
+        tls_common_errors(why);
+        return -1;
+    }
+    /* A hole inside the range ("!TLSv1.1" with TLSv1 allowed). */
+    for (int i = lo; i <= hi; i++)
+        if (!(mask & v[i].bit))
+            SSL_CTX_set_options(c, v[i].no_op);
+    return 0;
+}
+
+/* Keeps the names OpenSSL knows; an unknown curve name is not fatal
+ * (Postfix skips it too), an empty result leaves OpenSSL's defaults. */
+static void tls_server_set_groups(SSL_CTX *c, const char *groups)
+{
+    if (tls_server_empty(groups))
+        return;
+    struct sbuf *ok = sbuf_new(64);
+    const char *sep = " \t\r\n,:";
+    const char *p = groups;
+    for (;;) {
+        p += strspn(p, sep);
+        if (*p == 0)
+            break;
+        size_t n = strcspn(p, sep);
+        char *name = xstrndup(p, n);
+        p += n;
+        ERR_clear_error();
+        if (SSL_CTX_set1_groups_list(c, name) == 1)
+            sbuf_catf(ok, "%s%s", sbuf_len(ok) ? ":" : "", name);
+        xfree(name);
+    }
+    ERR_clear_error();
+    if (sbuf_len(ok) == 0 || SSL_CTX_set1_groups_list(c, sbuf_str(ok)) != 1)
+        SSL_CTX_set1_groups_list(c, "X25519:P-256:X448:P-521:P-384");
+    ERR_clear_error();
+    sbuf_free(ok);
+}
+
+struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struct sbuf *why)
+{
+    ERR_clear_error();
+    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+    if (c == NULL) {
+        sbuf_set(why, "cannot create TLS context");
+        tls_common_errors(why);
+        return NULL;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
+                               | SSL_OP_SINGLE_DH_USE | SSL_OP_SINGLE_ECDH_USE);
+    if (o->server_cipher_order)
+        SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_dh_auto(c, 1);
+    tls_server_set_groups(c, o->groups);
+    if (tls_server_set_protocols(c, o->protocols, why) < 0)
+        goto fail;
+    if (!tls_server_empty(o->ciphers) && SSL_CTX_set_cipher_list(c, o->ciphers) != 1) {
+        sbuf_printf(why, "invalid cipher list \"%s\"", o->ciphers);
+        tls_common_errors(why);
+        goto fail;
+    }
+    if (tls_server_load_keys(c, o, why) < 0)
+        goto fail;
+
+    const char *caf = tls_server_empty(o->ca_file) ? NULL : o->ca_file;
+    const char *cap = tls_server_empty(o->ca_path) ? NULL : o->ca_path;
+    if ((caf || cap) && SSL_CTX_load_verify_locations(c, caf, cap) != 1) {
+        sbuf_printf(why, "cannot load CA file/path %s%s%s", caf ? caf : "", caf && cap ? " " : "",
+                    cap ? cap : "");
+        tls_common_errors(why);
+        goto fail;
+    }
+    if (o->ask_ccert) {
+        /* Tell the client which CAs we trust, so it can pick a certificate. */
+        if (caf) {
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(caf);
+            if (names)
+                SSL_CTX_set_client_CA_list(c, names);
+        }
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, tls_server_verify_cb);
+        if (o->verify_depth > 0)
+            SSL_CTX_set_verify_depth(c, o->verify_depth + 1);
+    } else
+        SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+
+    /* Resumption. The id context keeps one service's sessions (and client
+     * certificate verdicts) from being resumed by another. */
+    const char *sctx = tls_server_empty(o->session_context) ? "postern" : o->session_context;
+    unsigned char idctx[SSL_MAX_SID_CTX_LENGTH];
+    size_t idlen = strlen(sctx);
+    if (idlen > sizeof(idctx)) {
+        unsigned int mdlen = 0;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        EVP_Digest(sctx, idlen, md, &mdlen, EVP_sha256(), NULL);
+        idlen = mdlen < sizeof(idctx) ? mdlen : sizeof(idctx);
+        memcpy(idctx, md, idlen);
+    } else
+        memcpy(idctx, sctx, idlen);
+    SSL_CTX_set_session_id_context(c, idctx, (unsigned int)idlen);
+    if (o->session_timeout > 0) {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_sess_set_cache_size(c, 1000);
+        SSL_CTX_set_timeout(c, o->session_timeout > 86400 * 7 ? 86400 * 7 : o->session_timeout);
+    } else {
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(c, 0);
+    }
+
+    const char *dname = tls_server_empty(o->fingerprint_digest) ? "sha256" : o->fingerprint_digest;
+    const EVP_MD *md = EVP_get_digestbyname(dname);
+    if (md == NULL) {
+        sbuf_printf(why, "unknown fingerprint digest \"%s\"", dname);
+        goto fail;
+    }
+    struct tls_server_ctx *ctx = xcalloc(1, sizeof(*ctx));
+    ctx->ssl_ctx = c;
+    ctx->digest = md;
+    ERR_clear_error();
+    return ctx;
+
+fail:
+    SSL_CTX_free(c);
+    return NULL;
+}
+
+void tls_server_ctx_free(struct tls_server_ctx *ctx)
+{
+    if (ctx == NULL)
+        return;
+    SSL_CTX_free(ctx->ssl_ctx);
+    xfree(ctx);
+}
+
+struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stream *s, int timeout,
+                                         size_t *discarded, struct sbuf *why)
+{
+    /* Plaintext the client sent after STARTTLS was buffered before any
+     * encryption: throw it away (the STARTTLS command-injection attack). */
+    size_t thrown = 0, pending;
+    char junk[512];
+    while ((pending = stream_pending(s)) > 0) {
+        size_t n = pending < sizeof(junk) ? pending : sizeof(junk);
+        if (stream_read(s, junk, n) != (ssize_t)n)
+            break;
+        thrown += n;
+    }
+    if (discarded)
+        *discarded = thrown;
+    ERR_clear_error();
+    SSL *ssl = SSL_new(ctx->ssl_ctx);
+    if (ssl == NULL || SSL_set_fd(ssl, stream_fd(s)) != 1) {
+        sbuf_set(why, "cannot create TLS session");
+        tls_common_errors(why);
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (tls_common_handshake(ssl, stream_fd(s), true, timeout, why) < 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    struct tls_server_conn *c = xcalloc(1, sizeof(*c));
+    c->ssl = ssl;
+    c->digest = ctx->digest;
+    stream_set_io(s, tls_common_read, tls_common_write, ssl);
+    return c;
+}
+
+/* Printable copy of a name field: control and 8-bit bytes become '?'. */
+static void tls_server_name_entry(X509_NAME *name, char *out, size_t size)
+{
+    out[0] = 0;
+    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)size) < 0) {
+        out[0] = 0;
+        return;
+    }
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+            *p = '?';
+}
+
+static void tls_server_hex(const unsigned char *md, unsigned int len, char *out, size_t size)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (unsigned int i = 0; i < len && o + 3 < size; i++) {
+        snprintf(out + o, size - o, "%s%02X", i ? ":" : "", md[i]);
+        o += i ? 3 : 2;
+    }
+}
+
+static void tls_server_upper(char *s)
+{
+    for (; *s; s++)
+        *s = (char)toupper((unsigned char)*s);
+}
+
+void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info)
+{
+    SSL *ssl = c->ssl;
+    memset(info, 0, sizeof(*info));
+    strlcpy(info->protocol, SSL_get_version(ssl), sizeof(info->protocol));
+    const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
+    if (ci) {
+        strlcpy(info->cipher, SSL_CIPHER_get_name(ci), sizeof(info->cipher));
+        info->bits = SSL_CIPHER_get_bits(ci, &info->alg_bits);
+    }
+    info->reused = SSL_session_reused(ssl) == 1;
+
+    /* Key exchange: the client's ephemeral key says which group was used. */
+    EVP_PKEY *kx = NULL;
+    if (SSL_get_peer_tmp_key(ssl, &kx) == 1 && kx) {
+        char group[64] = "";
+        size_t glen = 0;
+        if (EVP_PKEY_is_a(kx, "DH"))
+            snprintf(info->kex, sizeof(info->kex), "DHE (%d bits)", EVP_PKEY_get_bits(kx));
+        else if (EVP_PKEY_get_utf8_string_param(kx, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                sizeof(group), &glen) == 1)
+            strlcpy(info->kex, group, sizeof(info->kex));
+        else
+            strlcpy(info->kex, EVP_PKEY_get0_type_name(kx) ? EVP_PKEY_get0_type_name(kx) : "",
+                    sizeof(info->kex));
+        EVP_PKEY_free(kx);
+    }
+    if (info->kex[0] == 0) {
+        /* TLS 1.2 servers do not keep the client's key share. */
+        int gnid = SSL_get_negotiated_group(ssl);
+        const char *gname = gnid > 0 ? OBJ_nid2sn(gnid) : NULL;
+        if (gname)
+            strlcpy(info->kex, gname, sizeof(info->kex));
+    }
+    /* Our signature: key type and size of the certificate used, digest. */
+    EVP_PKEY *own = SSL_get_privatekey(ssl);
+    if (own) {
+        info->sig_bits = EVP_PKEY_get_bits(own);
+        if (EVP_PKEY_is_a(own, "RSA"))
+            strlcpy(info->sig, SSL_version(ssl) >= TLS1_3_VERSION ? "RSA-PSS" : "RSA",
+                    sizeof(info->sig));
+        else if (EVP_PKEY_is_a(own, "EC"))
+            strlcpy(info->sig, "ECDSA", sizeof(info->sig));
+        else if (EVP_PKEY_get0_type_name(own))
+            strlcpy(info->sig, EVP_PKEY_get0_type_name(own), sizeof(info->sig));
+        tls_server_upper(info->sig);
+        int dnid = NID_undef;
+        if (SSL_get_signature_nid(ssl, &dnid) == 1 && dnid != NID_undef && OBJ_nid2sn(dnid)) {
+            strlcpy(info->sig_digest, OBJ_nid2sn(dnid), sizeof(info->sig_digest));
+            tls_server_upper(info->sig_digest);
+        }
+        if (strcmp(info->sig, "RSA-PSS") != 0 && strcmp(info->sig, "RSA") != 0
+            && strcmp(info->sig, "ECDSA") != 0)
+            info->sig_digest[0] = 0;    /* Ed25519 and friends have no separate digest */
+    }
+
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    if (peer == NULL)
+        return;
+    info->have_cert = true;
+    tls_server_name_entry(X509_get_subject_name(peer), info->peer_cn, sizeof(info->peer_cn));
+    tls_server_name_entry(X509_get_issuer_name(peer), info->issuer_cn, sizeof(info->issuer_cn));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (X509_digest(peer, c->digest, md, &mdlen) == 1)
+        tls_server_hex(md, mdlen, info->fingerprint, sizeof(info->fingerprint));
+    unsigned char *der = NULL;
+    int dlen = i2d_PUBKEY(X509_get0_pubkey(peer), &der);
+    if (dlen > 0 && EVP_Digest(der, (size_t)dlen, md, &mdlen, c->digest, NULL) == 1)
+        tls_server_hex(md, mdlen, info->pkey_fingerprint, sizeof(info->pkey_fingerprint));
+    OPENSSL_free(der);
+    long vr = SSL_get_verify_result(ssl);
+    if (vr == X509_V_OK)
+        info->trusted = true;
+    else
+        strlcpy(info->verify_error, X509_verify_cert_error_string(vr), sizeof(info->verify_error));
+    X509_free(peer);
+    ERR_clear_error();
+}
+
+void tls_server_stop(struct tls_server_conn *c, struct stream *s)
+{
+    if (c == NULL)
+        return;
+    ERR_clear_error();
+    (void)SSL_shutdown(c->ssl);     /* one try: never wait for the peer */
+    ERR_clear_error();
+    if (s)
+        stream_set_io(s, NULL, NULL, NULL);
+    SSL_free(c->ssl);
+    xfree(c);
+}

@@ -1,0 +1,88 @@
+/*
+ * tls_server.h - TLS server sessions on a stream (OpenSSL wrapper)
+ *
+ * Used by: smtpd (STARTTLS and smtps wrapper mode).
+ * Interface: tls_server_ctx_new(), tls_server_ctx_free(), tls_server_start(),
+ *            tls_server_info(), tls_server_stop().
+ * Errors: functions that can fail return NULL with a one-line reason in why
+ *         (OpenSSL's error text included); they do not log.
+ * Notes: build the context before the chroot and privilege drop: it reads
+ *        the keys. Session resumption is per process: an SSL_CTX keeps an
+ *        in-memory session cache (TLS 1.2 session IDs) and issues tickets
+ *        (TLS 1.2 and 1.3) under a key made when the context is built. A
+ *        session can therefore be resumed only by the same smtpd process;
+ *        a cache shared by all processes would need a tlsmgr-like service
+ *        to hand out ticket keys (not done).
+ */
+#ifndef POSTERN_TLS_SERVER_H
+#define POSTERN_TLS_SERVER_H
+#include "sys_compat.h"
+#include "sbuf.h"
+#include "stream.h"
+
+struct tls_server_opts {
+    const char *cert_file;      /* certificate and chain (PEM), any key type */
+    const char *key_file;       /* its private key; "" or NULL = in cert_file */
+    const char *eccert_file;    /* a second (ECDSA) certificate, or "" */
+    const char *eckey_file;     /* its key; "" = in eccert_file */
+    const char *dcert_file;     /* a third (DSA) certificate, or "" */
+    const char *dkey_file;
+    /* Files that each hold a private key and its certificate chain; when
+     * not empty the *_file settings above are ignored (Postfix rule).
+     * Separated by blanks or commas. */
+    const char *chain_files;
+    const char *ca_file;        /* trust anchors for client certificates */
+    const char *ca_path;
+    bool ask_ccert;             /* request a client certificate */
+    int verify_depth;           /* client chain depth limit (0 = OpenSSL's) */
+    unsigned protocols;         /* TLS_PROTO_* bits (tls_common.h) */
+    const char *ciphers;        /* OpenSSL cipher list for TLS <= 1.2 */
+    const char *groups;         /* key-exchange groups "X25519 prime256v1 ..." */
+    bool server_cipher_order;   /* prefer our cipher order (tls_preempt_cipherlist) */
+    long session_timeout;       /* resumption lifetime in seconds; 0 = off */
+    const char *session_context;    /* sessions resume only within this name */
+    const char *fingerprint_digest; /* "sha256", "md5", ... */
+};
+
+/* What a finished handshake established. */
+struct tls_server_info {
+    char protocol[32];          /* "TLSv1.3" */
+    char cipher[80];            /* "TLS_AES_256_GCM_SHA384" */
+    int bits, alg_bits;
+    char kex[48];               /* key-exchange group ("X25519"), or "" */
+    char sig[32];               /* our signature algorithm ("RSA-PSS"), or "" */
+    int sig_bits;               /* our key size */
+    char sig_digest[32];        /* our signature digest ("SHA256"), or "" */
+    bool reused;                /* an abbreviated (resumed) handshake */
+    bool have_cert;             /* the client sent a certificate */
+    bool trusted;               /* ... and it verified against the CAs */
+    char peer_cn[256];          /* its subject CommonName, "" if none */
+    char issuer_cn[256];        /* its issuer's CommonName, "" if none */
+    char fingerprint[160];      /* certificate digest, "AB:CD:..." */
+    char pkey_fingerprint[160]; /* public key (SubjectPublicKeyInfo) digest */
+    char verify_error[128];     /* why the chain did not verify */
+};
+
+struct tls_server_ctx;
+struct tls_server_conn;
+
+/* Builds a server context: loads keys and certificates, trust anchors,
+ * protocol and cipher settings. Returns new, or NULL with why filled. */
+struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struct sbuf *why);
+void tls_server_ctx_free(struct tls_server_ctx *ctx);
+
+/* Discards plaintext already buffered in s (bytes pipelined behind
+ * STARTTLS must never be read as if they came over TLS), runs the server
+ * handshake on s's descriptor within timeout seconds and then routes s's
+ * I/O through TLS. Returns new (tls_server_stop() before closing s), or
+ * NULL with why filled; *discarded (when not NULL) gets the number of
+ * plaintext bytes thrown away. */
+struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stream *s, int timeout,
+                                         size_t *discarded, struct sbuf *why);
+/* Fills info for a started session. */
+void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info);
+/* Sends close_notify without waiting for the peer's, detaches from s (plain
+ * I/O again) and frees c; accepts NULL. */
+void tls_server_stop(struct tls_server_conn *c, struct stream *s);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * smtpd_check.h - shared internals of the restriction evaluator
+ *
+ * Used by: smtpd_check.c (lists, built-in restrictions), smtpd_access.c
+ *          (check_*_access and access-map actions), smtpd_dnsbl.c (DNS
+ *          lists), smtpd_policy.c (check_policy_service).
+ * Interface: struct smtpd_check_ctx, struct smtpd_check_state and the
+ *            helpers below.
+ * Notes: not for other smtpd modules: they use the smtpd_check_*()
+ *        entry points in smtpd.h.
+ */
+#ifndef POSTERN_SMTPD_CHECK_H
+#define POSTERN_SMTPD_CHECK_H
+#include "smtpd.h"
+#include "rewrite_clnt.h"
+
+enum smtpd_stage {
+    SMTPD_STAGE_CLIENT, SMTPD_STAGE_HELO, SMTPD_STAGE_SENDER, SMTPD_STAGE_RELAY,
+    SMTPD_STAGE_RCPT, SMTPD_STAGE_DATA, SMTPD_STAGE_EOD, SMTPD_STAGE_ETRN,
+    SMTPD_STAGE_REV_CLIENT,         /* reply subject only */
+};
+
+/* Verdict of one restriction or one list. */
+enum smtpd_verdict { SMTPD_DUNNO, SMTPD_PERMIT, SMTPD_REJECT };
+
+/* A delayed verdict (defer_if_permit, defer_if_reject). */
+struct smtpd_delayed {
+    bool active;
+    int code;
+    struct sbuf *reply;
+};
+
+struct smtpd_check_ctx {
+    struct smtpd_state *st;
+    enum smtpd_stage stage;     /* list being evaluated */
+    const char *cmd;            /* "RCPT", "MAIL", ... for the log */
+    const char *rcpt;           /* internal form, or NULL */
+    const char *etrn_domain;
+    struct resolve_reply res;
+    bool resolved;
+    bool warn_only;             /* warn_if_reject is pending */
+    int depth;                  /* nesting of classes and access-map lists */
+    struct smtpd_delayed dip, dir;
+    struct sbuf *reply;
+    int code;
+};
+
+/* Per-session state (st->chk): actions to hand to cleanup and the policy
+ * connections. */
+struct smtpd_check_state {
+    int saved_flags;            /* CLEANUP_FLAG_HOLD, CLEANUP_FLAG_DISCARD */
+    char *filter;               /* FILTER transport:destination */
+    char *redirect;             /* REDIRECT address */
+    struct sbuf *prepend;       /* PREPEND headers, one per line */
+    char **bcc;                 /* BCC addresses (NULL-terminated) */
+    size_t nbcc;
+    int eod_flags;              /* flags decided at end-of-data */
+    char instance[64];          /* policy "instance": one per transaction */
+    char *rev_name;             /* reverse client name, for policy requests */
+    struct smtpd_policy_clnt *policy;   /* smtpd_policy.c */
+};
+
+/* smtpd_check.c */
+/* "Client host", "Sender address", ... (reply class). */
+const char *smtpd_stage_what(enum smtpd_stage s);
+/* The thing a stage is about ("<thing>: ..."), into out. */
+void smtpd_stage_subject(struct smtpd_check_ctx *c, enum smtpd_stage s, struct sbuf *out);
+/* Rejects with "CODE DSN <subject>: WHAT rejected: TEXT" (what NULL: no
+ * "WHAT rejected:" part). Honours warn_if_reject and defer_if_reject. The
+ * class digit of dsn follows code. */
+enum smtpd_verdict smtpd_reject(struct smtpd_check_ctx *c, enum smtpd_stage subj, int code,
+                                const char *dsn, const char *what, const char *text);
+/* Same, with the whole reply text after "CODE DSN " given. */
+enum smtpd_verdict smtpd_reject_raw(struct smtpd_check_ctx *c, int code, const char *dsn,
+                                    const char *text);
+/* Records a defer_if_permit (dip true) or defer_if_reject verdict. */
+void smtpd_delay(struct smtpd_check_ctx *c, bool dip, int code, const char *dsn,
+                 enum smtpd_stage subj, const char *text);
+/* Evaluates a restriction list (one nesting level deeper). */
+enum smtpd_verdict smtpd_check_sublist(struct smtpd_check_ctx *c, char **list);
+/* The session's action state (created on first use). */
+struct smtpd_check_state *smtpd_check_state(struct smtpd_state *st);
+/* Logs "ID: KIND: CMD from ...: TEXT; from=<> to=<> ...". */
+void smtpd_check_log(struct smtpd_check_ctx *c, const char *kind, const char *text);
+/* True when name is a smtpd_restriction_classes member. */
+bool smtpd_check_is_class(const char *name);
+
+/* smtpd_access.c */
+/* check_client_access etc.: looks the stage's key up in table and acts on
+ * the result. kind: "client", "reverse_client", "helo", "sender",
+ * "recipient", "sasl", "etrn". */
+enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kind,
+                                      const char *table);
+/* Acts on an access-map (or policy) result value. subj names the reply
+ * subject; origin is the table name for logs. */
+enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_stage subj,
+                                       const char *value, const char *origin);
+void smtpd_access_cleanup(void);
+
+/* smtpd_dnsbl.c */
+enum smtpd_verdict smtpd_dnsbl_client(struct smtpd_check_ctx *c, const char *arg, bool white);
+/* what: "client", "reverse_client", "helo", "sender", "recipient". */
+enum smtpd_verdict smtpd_dnsbl_rhs(struct smtpd_check_ctx *c, const char *what, const char *arg,
+                                   bool white);
+
+/* smtpd_policy.c */
+enum smtpd_verdict smtpd_policy_check(struct smtpd_check_ctx *c, const char *arg);
+void smtpd_policy_session_end(struct smtpd_check_state *cs);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * smtpd_dnsbl.c - DNS block and allow lists (reject_rbl_client,
+ *                 reject_rhsbl_*, permit_dnswl_client, permit_rhswl_client)
+ *
+ * Used by: smtpd_check.c.
+ * Interface: smtpd_dnsbl_client(), smtpd_dnsbl_rhs().
+ * Errors: a DNS failure never permits and never lets a blocked client in:
+ *         for a block list it becomes defer_if_permit ("450 4.7.1 ...
+ *         Temporary lookup failure" unless a later restriction rejects);
+ *         for an allow list it becomes defer_if_reject.
+ * Notes: the argument is "domain" or "domain=filter", where the filter
+ *        matches the A record answer octet by octet: a number, "[a..b]",
+ *        "[a;b;c]" or combinations ("127.0.0.[2..11]",
+ *        "127.0.[0..255].[2;4]"). A listed client is rejected with the text
+ *        from rbl_reply_maps (looked up by the argument as written, then by
+ *        the domain) or default_rbl_reply, expanded with $rbl_code,
+ *        $rbl_class, $rbl_what, $rbl_domain, $rbl_reason, $rbl_txt,
+ *        $client, $client_address, $client_name, $helo_name, $sender,
+ *        $recipient and the ${name?text} / ${name:text} forms; a missing
+ *        enhanced status code becomes 5.7.1 (4.7.1 for 4xx).
+ */
+#include "smtpd_check.h"
+#include "alloc.h"
+#include "config.h"
+#include "dict.h"
+#include "dns_lookup.h"
+#include "log.h"
+#include "maps.h"
+#include "params.h"
+#include <ctype.h>
+#include <strings.h>
+
+static struct maps *smtpd_rbl_reply_maps;
+static bool smtpd_rbl_inited;
+
+/* One octet pattern: number, or "[" items "]" with items "a", "a..b"
+ * separated by ";". */
+static bool smtpd_dnsbl_octet(const char *pat, size_t len, unsigned val)
+{
+    if (len == 0)
+        return false;
+    if (pat[0] != '[') {
+        unsigned n = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (!isdigit((unsigned char)pat[i]) || n > 255)
+                return false;
+            n = n * 10 + (unsigned)(pat[i] - '0');
+        }
+        return n == val;
+    }
+    if (pat[len - 1] != ']')
+        return false;
+    const char *p = pat + 1, *end = pat + len - 1;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *ie = semi ? semi : end;
+        unsigned lo = 0, hi;
+        const char *q = p;
+        while (q < ie && isdigit((unsigned char)*q))
+            lo = lo * 10 + (unsigned)(*q++ - '0');
+        hi = lo;
+        if (q + 1 < ie && q[0] == '.' && q[1] == '.') {
+            q += 2;
+            hi = 0;
+            while (q < ie && isdigit((unsigned char)*q))
+                hi = hi * 10 + (unsigned)(*q++ - '0');
+        }
+        if (q == ie && val >= lo && val <= hi)
+            return true;
+        p = ie + 1;
+    }
+    return false;
+}
+
+/* True when the dotted-quad answer matches the filter. */
+static bool smtpd_dnsbl_filter(const char *filter, const char *answer)
+{
+    unsigned oct[4];
+    if (sscanf(answer, "%u.%u.%u.%u", &oct[0], &oct[1], &oct[2], &oct[3]) != 4)
+        return false;
+    const char *p = filter;
+    for (int i = 0; i < 4; i++) {
+        size_t n = 0;
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (close == NULL)
+                return false;
+            n = (size_t)(close - p) + 1;
+        } else
+            n = strcspn(p, ".");
+        if (!smtpd_dnsbl_octet(p, n, oct[i]))
+            return false;
+        p += n;
+        if (i < 3) {
+            if (*p != '.')
+                return false;
+            p++;
+        }
+    }
+    return *p == 0;
+}
+
+/* Looks name up; 1 listed (txt filled), 0 not listed, -1 DNS failure. */
+static int smtpd_dnsbl_query(const char *name, const char *filter, struct sbuf *txt)
+{
+    struct dns_rr *rr = NULL;
+    int r = dns_lookup(name, DNS_T_A, &rr, NULL);
+    if (r == DNS_TEMPFAIL)
+        return -1;
+    if (r != DNS_OK)
+        return 0;
+    bool hit = false;
+    for (struct dns_rr *p = rr; p && !hit; p = p->next)
+        hit = filter == NULL || smtpd_dnsbl_filter(filter, p->data);
+    dns_rr_list_free(rr);
+    if (!hit)
+        return 0;
+    sbuf_reset(txt);
+    struct dns_rr *t = NULL;
+    if (dns_lookup(name, DNS_T_TXT, &t, NULL) == DNS_OK) {
+        for (struct dns_rr *p = t; p; p = p->next) {
+            if (sbuf_len(txt))
+                sbuf_cat(txt, " ");
+            sbuf_cat(txt, p->data);
+            if (sbuf_len(txt) > 400)
+                break;
+        }
+    }
+    dns_rr_list_free(t);
+    /* Keep the reply one clean line. */
+    char *d = sbuf_data(txt);
+    for (size_t i = 0; i < sbuf_len(txt); i++)
+        if ((unsigned char)d[i] < ' ' || (unsigned char)d[i] >= 0x7f)
+            d[i] = ' ';
+    return 1;
+}
+
+struct smtpd_rbl_vars {
+    const char *names[16];
+    const char *values[16];
+    size_t n;
+};
+
+static const char *smtpd_rbl_var(const struct smtpd_rbl_vars *v, const char *name, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strlen(v->names[i]) == len && strncmp(v->names[i], name, len) == 0)
+            return v->values[i];
+    return NULL;
+}
+
+/* $name, ${name}, ${name?text}, ${name:text} (text expanded too). */
+static void smtpd_rbl_expand(const struct smtpd_rbl_vars *v, const char *tmpl, size_t len,
+                             struct sbuf *out, int depth)
+{
+    const char *p = tmpl, *end = tmpl + len;
+    while (p < end) {
+        if (*p != '$' || p + 1 >= end) {
+            sbuf_addch(out, *p++);
+            continue;
+        }
+        p++;
+        if (*p == '$') {
+            sbuf_addch(out, *p++);
+            continue;
+        }
+        if (*p == '{') {
+            int level = 1;
+            const char *q = p + 1;
+            while (q < end && level > 0) {
+                if (*q == '{')
+                    level++;
+                else if (*q == '}')
+                    level--;
+                if (level)
+                    q++;
+            }
+            if (q >= end)
+                break;          /* unbalanced: drop the rest */
+            const char *name = p + 1;
+            size_t nl = strcspn(name, "?:}");
+            if (name + nl > q)
+                nl = (size_t)(q - name);
+            const char *val = smtpd_rbl_var(v, name, nl);
+            bool set = val && *val;
+            if (name[nl] == '?' || name[nl] == ':') {
+                bool want = name[nl] == '?';
+                if (set == want && depth < 5)
+                    smtpd_rbl_expand(v, name + nl + 1, (size_t)(q - name - nl - 1), out, depth + 1);
+            } else if (set)
+                sbuf_cat(out, val);
+            p = q + 1;
+            continue;
+        }
+        size_t nl = 0;
+        while (p + nl < end && (isalnum((unsigned char)p[nl]) || p[nl] == '_'))
+            nl++;
+        const char *val = smtpd_rbl_var(v, p, nl);
+        if (val)
+            sbuf_cat(out, val);
+        p += nl;
+    }
+}
+
+static void smtpd_rbl_init(void)
+{
+    if (smtpd_rbl_inited)
+        return;
+    smtpd_rbl_inited = true;
+    const char *m = cfg_str(P_RBL_REPLY_MAPS);
+    if (*m)
+        smtpd_rbl_reply_maps = maps_create(P_RBL_REPLY_MAPS, m, DICT_F_FOLD);
+}
+
+/* Rejects a listed client/domain with the rbl reply. */
+static enum smtpd_verdict smtpd_dnsbl_reject(struct smtpd_check_ctx *c, const char *arg,
+                                             const char *domain, const char *rbl_class,
+                                             const char *rbl_what, const char *txt)
+{
+    smtpd_rbl_init();
+    const char *tmpl = NULL;
+    if (smtpd_rbl_reply_maps) {
+        tmpl = maps_find(smtpd_rbl_reply_maps, arg, 0);
+        if (tmpl == NULL)
+            tmpl = maps_find(smtpd_rbl_reply_maps, domain, 0);
+    }
+    char *t = xstrdup(tmpl ? tmpl : cfg_raw(P_DEFAULT_RBL_REPLY));
+    char code[8];
+    snprintf(code, sizeof(code), "%d", cfg_int(P_MAPS_RBL_REJECT_CODE));
+    struct smtpd_state *st = c->st;
+    struct smtpd_rbl_vars v = { .n = 0 };
+#define RBL_VAR(n_, v_) (v.names[v.n] = (n_), v.values[v.n++] = (v_))
+    RBL_VAR("rbl_code", code);
+    RBL_VAR("rbl_class", rbl_class);
+    RBL_VAR("rbl_what", rbl_what);
+    RBL_VAR("rbl_domain", domain);
+    RBL_VAR("rbl_reason", txt);
+    RBL_VAR("rbl_txt", txt);
+    RBL_VAR("client", st->namaddr);
+    RBL_VAR("client_address", st->addr);
+    RBL_VAR("client_name", st->name);
+    RBL_VAR("helo_name", st->helo_name ? st->helo_name : "");
+    RBL_VAR("sender", st->sender ? st->sender : "");
+    RBL_VAR("recipient", c->rcpt ? c->rcpt : "");
+#undef RBL_VAR
+    struct sbuf *out = sbuf_new(128);
+    smtpd_rbl_expand(&v, t, strlen(t), out, 0);
+    xfree(t);
+    const char *r = sbuf_str(out);
+    int rcode = 0;
+    if ((r[0] == '4' || r[0] == '5') && isdigit((unsigned char)r[1])
+        && isdigit((unsigned char)r[2]) && (r[3] == ' ' || r[3] == 0)) {
+        rcode = (r[0] - '0') * 100 + (r[1] - '0') * 10 + (r[2] - '0');
+        r += 3;
+        while (*r == ' ')
+            r++;
+    } else
+        rcode = cfg_int(P_MAPS_RBL_REJECT_CODE);
+    char dsn[16];
+    snprintf(dsn, sizeof(dsn), "%c.7.1", rcode >= 500 ? '5' : '4');
+    if ((r[0] == '4' || r[0] == '5') && r[1] == '.') {
+        size_t n = strspn(r, "0123456789.");
+        if (n < sizeof(dsn) && r[n] == ' ') {
+            memcpy(dsn, r, n);
+            dsn[n] = 0;
+            r += n + 1;
+        }
+    }
+    enum smtpd_verdict verdict = smtpd_reject_raw(c, rcode, dsn, r);
+    sbuf_free(out);
+    return verdict;
+}
+
+/* Splits "domain=filter". */
+static char *smtpd_dnsbl_split(const char *arg, const char **filter)
+{
+    const char *eq = strchr(arg, '=');
+    *filter = eq ? eq + 1 : NULL;
+    return eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
+}
+
+static enum smtpd_verdict smtpd_dnsbl_tempfail(struct smtpd_check_ctx *c, bool white,
+                                               enum smtpd_stage subj, const char *domain)
+{
+    log_warn("%s: DNS lookup failure for %s list %s", c->st->namaddr,
+             white ? "allow" : "block", domain);
+    smtpd_delay(c, !white, 450, "4.7.1", subj, "Temporary lookup failure");
+    return SMTPD_DUNNO;
+}
+
+enum smtpd_verdict smtpd_dnsbl_client(struct smtpd_check_ctx *c, const char *arg, bool white)
+{
+    const char *filter;
+    char *domain = smtpd_dnsbl_split(arg, &filter);
+    struct sbuf *q = sbuf_new(128), *txt = sbuf_new(64);
+    enum smtpd_verdict v = SMTPD_DUNNO;
+    if (dns_reverse_addr(c->st->addr, q) == 0) {
+        sbuf_catf(q, ".%s", domain);
+        int r = smtpd_dnsbl_query(sbuf_str(q), filter, txt);
+        if (r < 0)
+            v = smtpd_dnsbl_tempfail(c, white, SMTPD_STAGE_CLIENT, domain);
+        else if (r > 0 && white) {
+            /* A client allow-listed: skip the remaining restrictions of
+             * this list (Postfix: permit). */
+            log_info("%s: client %s listed by %s: permitted", smtpd_log_queue_id(c->st),
+                     c->st->namaddr, domain);
+            v = SMTPD_PERMIT;
+        } else if (r > 0)
+            v = smtpd_dnsbl_reject(c, arg, domain, "Client host", c->st->addr, sbuf_str(txt));
+    }
+    sbuf_free(q);
+    sbuf_free(txt);
+    xfree(domain);
+    return v;
+}
+
+enum smtpd_verdict smtpd_dnsbl_rhs(struct smtpd_check_ctx *c, const char *what, const char *arg,
+                                   bool white)
+{
+    struct smtpd_state *st = c->st;
+    const char *name = NULL;
+    const char *cls = "Client host";
+    enum smtpd_stage subj = SMTPD_STAGE_CLIENT;
+    struct sbuf *rev = sbuf_new(64);
+    if (strcmp(what, "client") == 0) {
+        name = strcmp(st->name, "unknown") ? st->name : NULL;
+    } else if (strcmp(what, "reverse_client") == 0) {
+        cls = "Unverified Client host";
+        subj = SMTPD_STAGE_REV_CLIENT;
+        if (strcmp(st->name, "unknown"))
+            name = st->name;
+        else if (dns_ptr_name(st->addr, rev) == DNS_OK)
+            name = sbuf_str(rev);
+    } else if (strcmp(what, "helo") == 0) {
+        cls = "Helo command";
+        subj = SMTPD_STAGE_HELO;
+        name = st->helo_name;
+    } else if (strcmp(what, "sender") == 0) {
+        cls = "Sender address";
+        subj = SMTPD_STAGE_SENDER;
+        name = st->sender && strrchr(st->sender, '@') ? strrchr(st->sender, '@') + 1 : NULL;
+    } else if (strcmp(what, "recipient") == 0) {
+        cls = "Recipient address";
+        subj = SMTPD_STAGE_RCPT;
+        name = c->rcpt && strrchr(c->rcpt, '@') ? strrchr(c->rcpt, '@') + 1 : NULL;
+    }
+    if (name == NULL || *name == 0 || *name == '[') {
+        sbuf_free(rev);
+        return SMTPD_DUNNO;
+    }
+    const char *filter;
+    char *domain = smtpd_dnsbl_split(arg, &filter);
+    struct sbuf *q = sbuf_new(128), *txt = sbuf_new(64);
+    enum smtpd_verdict v = SMTPD_DUNNO;
+    sbuf_printf(q, "%s.%s", name, domain);
+    int r = smtpd_dnsbl_query(sbuf_str(q), filter, txt);
+    if (r < 0)
+        v = smtpd_dnsbl_tempfail(c, white, subj, domain);
+    else if (r > 0 && white)
+        v = SMTPD_PERMIT;
+    else if (r > 0)
+        v = smtpd_dnsbl_reject(c, arg, domain, cls, name, sbuf_str(txt));
+    sbuf_free(q);
+    sbuf_free(txt);
+    sbuf_free(rev);
+    xfree(domain);
+    return v;
+}

@@ -1,0 +1,368 @@
+/*
+ * smtpd_limits.c - client limits and abuse resistance: anvil connection
+ *                  count and rate limits, message/recipient/AUTH/TLS rate
+ *                  limits, the junk command limit, stress mode and the
+ *                  per-client EHLO keyword filter
+ *
+ * Used by: smtpd.c (session start and end, command loop), smtpd_cmd.c
+ *          (MAIL, RCPT, EHLO), smtpd_sasl.c (AUTH), smtpd_tls.c (STARTTLS,
+ *          wrapper mode).
+ * Interface: smtpd_limits_init(), smtpd_limits_connect(),
+ *            smtpd_limits_disconnect(), smtpd_limits_mail(),
+ *            smtpd_limits_rcpt(), smtpd_limits_auth(), smtpd_limits_newtls(),
+ *            smtpd_limits_command(), smtpd_limits_wait(),
+ *            smtpd_limits_stress(), smtpd_limits_ehlo_discard(),
+ *            smtpd_limits_exempt().
+ * Errors: a limit that is hit is answered with Postfix's reply and logged
+ *         with Postfix's warning; when anvil cannot be reached the limits
+ *         are simply not enforced (logged once by anvil_clnt.c).
+ * Notes: stress mode. master runs new smtpd processes with "-o stress=yes"
+ *        once every process of the service is busy, and sends SIGURG to
+ *        the busy ones (its default action is to ignore it, so a program
+ *        that does not know about stress is unaffected). On that signal
+ *        this process re-reads the ${stress?...} parameters (smtpd_timeout,
+ *        smtpd_hard_error_limit, smtpd_junk_command_limit) as if it had been
+ *        started with stress=yes. In stress mode, and only while other
+ *        clients wait in the listen queue, a client that has not sent a
+ *        single command within SMTPD_STRESS_IDLE_MS of the greeting is
+ *        disconnected with "421 4.4.2 ... timeout exceeded": a real client
+ *        answers the greeting within a round trip, while idle connections
+ *        would otherwise hold every process for smtpd_timeout each and
+ *        starve the clients queued behind them.
+ */
+#include "smtpd.h"
+#include "alloc.h"
+#include "anvil_clnt.h"
+#include "config.h"
+#include "log.h"
+#include "maps.h"
+#include "master_status.h"
+#include "mynetworks.h"
+#include "server.h"
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define SMTPD_STRESS_IDLE_MS 1000   /* stress: grace for the first command */
+#define SMTPD_WAIT_SLICE_MS 200     /* how often a waiting session re-checks */
+#define SMTPD_LISTEN_MAX 16
+
+struct smtpd_limits_sess {
+    bool anvil_connected;       /* anvil counts this connection */
+    bool exempt;                /* smtpd_client_event_limit_exceptions */
+    bool spoke;                 /* the client has sent a command */
+    int junk;                   /* junk commands since the last delivery */
+    int data_ok;                /* DATA successes seen (junk counter reset) */
+    bool discard_done;          /* discard map looked up */
+    char **discard;             /* keywords from the address map (NULL: none) */
+};
+
+static struct {
+    int conn_count, conn_rate, msg_rate, rcpt_rate, newtls_rate, auth_rate;
+    int junk_limit;
+    struct mynetworks *exceptions;
+    struct maps *discard_maps;
+    struct anvil_clnt *anvil;
+    bool stress;
+    int listen_fds[SMTPD_LISTEN_MAX];
+    int nlisten;
+} smtpd_lim;
+
+static volatile sig_atomic_t smtpd_stress_signal;
+
+static void smtpd_limits_on_sigurg(int sig)
+{
+    (void)sig;
+    smtpd_stress_signal = 1;
+}
+
+/* Re-reads the parameters whose defaults depend on ${stress}. */
+static void smtpd_limits_read_stress_params(void)
+{
+    smtpd_cfg.timeout = (int)cfg_time(P_SMTPD_TIMEOUT);
+    smtpd_cfg.hard_error_limit = cfg_int(P_SMTPD_HARD_ERROR_LIMIT);
+    smtpd_lim.junk_limit = cfg_int(P_SMTPD_JUNK_COMMAND_LIMIT);
+}
+
+/* Applies a stress notice from master, once. */
+static void smtpd_limits_check_signal(struct smtpd_state *st)
+{
+    if (!smtpd_stress_signal || smtpd_lim.stress)
+        return;
+    smtpd_lim.stress = true;
+    config_override(P_STRESS, "yes");
+    smtpd_limits_read_stress_params();
+    if (st && st->client)
+        stream_set_timeout(st->client, smtpd_cfg.timeout);
+    log_debug(1, "stress mode: smtpd_timeout=%d smtpd_hard_error_limit=%d", smtpd_cfg.timeout,
+              smtpd_cfg.hard_error_limit);
+}
+
+void smtpd_limits_init(void)
+{
+    smtpd_lim.conn_count = cfg_int(P_SMTPD_CLIENT_CONNECTION_COUNT_LIMIT);
+    smtpd_lim.conn_rate = cfg_int(P_SMTPD_CLIENT_CONNECTION_RATE_LIMIT);
+    smtpd_lim.msg_rate = cfg_int(P_SMTPD_CLIENT_MESSAGE_RATE_LIMIT);
+    smtpd_lim.rcpt_rate = cfg_int(P_SMTPD_CLIENT_RECIPIENT_RATE_LIMIT);
+    smtpd_lim.newtls_rate = cfg_int(P_SMTPD_CLIENT_NEW_TLS_SESSION_RATE_LIMIT);
+    smtpd_lim.auth_rate = cfg_int(P_SMTPD_CLIENT_AUTH_RATE_LIMIT);
+    smtpd_lim.junk_limit = cfg_int(P_SMTPD_JUNK_COMMAND_LIMIT);
+    smtpd_lim.exceptions = mynetworks_new(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS,
+                                          cfg_str(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), false);
+    const char *dm = cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS);
+    if (*dm)
+        smtpd_lim.discard_maps = maps_create(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS, dm, 0);
+    if (smtpd_lim.conn_count > 0 || smtpd_lim.conn_rate > 0 || smtpd_lim.msg_rate > 0
+        || smtpd_lim.rcpt_rate > 0 || smtpd_lim.newtls_rate > 0 || smtpd_lim.auth_rate > 0)
+        smtpd_lim.anvil = anvil_clnt_new();
+    const char *stress = cfg_str(P_STRESS);
+    smtpd_lim.stress = strcasecmp(stress, "yes") == 0;
+
+    /* Our listening sockets, to see whether other clients are waiting. */
+    for (int fd = MASTER_LISTEN_FD; fd < MASTER_LISTEN_FD + SMTPD_LISTEN_MAX; fd++) {
+        int on = 0;
+        socklen_t len = sizeof(on);
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
+            break;
+        smtpd_lim.listen_fds[smtpd_lim.nlisten++] = fd;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = smtpd_limits_on_sigurg;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGURG, &sa, NULL);
+}
+
+bool smtpd_limits_stress(void)
+{
+    smtpd_limits_check_signal(NULL);
+    return smtpd_lim.stress;
+}
+
+static struct smtpd_limits_sess *smtpd_limits_sess(struct smtpd_state *st)
+{
+    if (st->limits == NULL)
+        st->limits = xcalloc(1, sizeof(*st->limits));
+    return st->limits;
+}
+
+/* A TCP client (not "smtpd -S" on a pipe): only those are counted. */
+static bool smtpd_limits_networked(const struct smtpd_state *st)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(stream_fd(st->client), (struct sockaddr *)&ss, &len) < 0)
+        return false;
+    return ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+}
+
+bool smtpd_limits_exempt(struct smtpd_state *st)
+{
+    return smtpd_limits_sess(st)->exempt;
+}
+
+static const char *smtpd_limits_service(void)
+{
+    const char *s = server_service_name();
+    return s && *s ? s : "smtp";
+}
+
+bool smtpd_limits_connect(struct smtpd_state *st)
+{
+    struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
+    smtpd_limits_check_signal(st);
+    ls->exempt = !smtpd_limits_networked(st)
+                 || mynetworks_match(smtpd_lim.exceptions, st->addr, st->name) == 1;
+    if (smtpd_lim.anvil == NULL || ls->exempt)
+        return true;
+    long count = 0, rate = 0;
+    if (anvil_clnt_connect(smtpd_lim.anvil, smtpd_limits_service(), st->addr, &count, &rate)
+        != ANVIL_STAT_OK)
+        return true;
+    ls->anvil_connected = true;
+    const char *what = NULL;
+    long value = 0;
+    if (smtpd_lim.conn_count > 0 && count > smtpd_lim.conn_count) {
+        what = "Connection concurrency limit exceeded";
+        value = count;
+    } else if (smtpd_lim.conn_rate > 0 && rate > smtpd_lim.conn_rate) {
+        what = "Connection rate limit exceeded";
+        value = rate;
+    }
+    if (what == NULL)
+        return true;
+    struct sbuf *r = sbuf_new(128);
+    sbuf_printf(r, "421 4.7.0 %s Error: too many connections from %s\r\n", smtpd_cfg.myhostname,
+                st->addr);
+    stream_write(st->client, sbuf_str(r), sbuf_len(r));
+    stream_flush(st->client);
+    sbuf_free(r);
+    log_warn("%s: %ld from %s for service %s", what, value, st->namaddr, smtpd_limits_service());
+    return false;
+}
+
+void smtpd_limits_disconnect(struct smtpd_state *st)
+{
+    struct smtpd_limits_sess *ls = st->limits;
+    smtpd_xclient_session_end(st);
+    if (ls == NULL)
+        return;
+    if (ls->anvil_connected && smtpd_lim.anvil)
+        anvil_clnt_disconnect(smtpd_lim.anvil, smtpd_limits_service(), st->addr);
+    cfg_list_free(ls->discard);
+    xfree(ls);
+    st->limits = NULL;
+}
+
+/* Counts one event with anvil; true when the rate is above limit. */
+static bool smtpd_limits_rate(struct smtpd_state *st, int limit,
+                              int (*fn)(struct anvil_clnt *, const char *, const char *, long *),
+                              long *rate)
+{
+    if (limit <= 0 || smtpd_lim.anvil == NULL || smtpd_limits_sess(st)->exempt)
+        return false;
+    if (fn(smtpd_lim.anvil, smtpd_limits_service(), st->addr, rate) != ANVIL_STAT_OK)
+        return false;
+    return *rate > limit;
+}
+
+bool smtpd_limits_mail(struct smtpd_state *st)
+{
+    long rate = 0;
+    if (!smtpd_limits_rate(st, smtpd_lim.msg_rate, anvil_clnt_message, &rate))
+        return true;
+    smtpd_reply(st, "450 4.7.1 Error: too much mail from %s", st->addr);
+    log_warn("Message delivery request rate limit exceeded: %ld from %s for service %s", rate,
+             st->namaddr, smtpd_limits_service());
+    return false;
+}
+
+bool smtpd_limits_rcpt(struct smtpd_state *st)
+{
+    long rate = 0;
+    if (!smtpd_limits_rate(st, smtpd_lim.rcpt_rate, anvil_clnt_recipient, &rate))
+        return true;
+    smtpd_reply(st, "450 4.7.1 Error: too many recipients from %s", st->addr);
+    log_warn("Recipient address rate limit exceeded: %ld from %s for service %s", rate,
+             st->namaddr, smtpd_limits_service());
+    return false;
+}
+
+bool smtpd_limits_auth(struct smtpd_state *st)
+{
+    long rate = 0;
+    if (!smtpd_limits_rate(st, smtpd_lim.auth_rate, anvil_clnt_auth, &rate))
+        return true;
+    smtpd_reply(st, "450 4.7.1 Error: too many AUTH commands from %s", st->addr);
+    log_warn("AUTH command rate limit exceeded: %ld from %s for service %s", rate, st->namaddr,
+             smtpd_limits_service());
+    return false;
+}
+
+bool smtpd_limits_newtls(struct smtpd_state *st, bool wrapper)
+{
+    long rate = 0;
+    if (!smtpd_limits_rate(st, smtpd_lim.newtls_rate, anvil_clnt_newtls, &rate))
+        return true;
+    if (wrapper) {
+        struct sbuf *r = sbuf_new(128);
+        sbuf_printf(r, "421 4.7.0 %s Error: too many new TLS sessions from %s\r\n",
+                    smtpd_cfg.myhostname, st->addr);
+        stream_write(st->client, sbuf_str(r), sbuf_len(r));
+        stream_flush(st->client);
+        sbuf_free(r);
+    } else
+        smtpd_reply(st, "454 4.7.0 Error: too many new TLS sessions from %s", st->addr);
+    log_warn("New TLS session rate limit exceeded: %ld from %s for service %s", rate, st->namaddr,
+             smtpd_limits_service());
+    return false;
+}
+
+void smtpd_limits_command(struct smtpd_state *st, enum smtpd_cmd_id id)
+{
+    struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
+    ls->spoke = true;
+    smtpd_limits_check_signal(st);
+    /* "The junk command count is reset after mail is delivered." */
+    if (st->counts[SMTPD_C_DATA][0] + st->counts[SMTPD_C_BDAT][0] != ls->data_ok) {
+        ls->data_ok = st->counts[SMTPD_C_DATA][0] + st->counts[SMTPD_C_BDAT][0];
+        ls->junk = 0;
+    }
+    if (id == SMTPD_C_NOOP || id == SMTPD_C_RSET || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN) {
+        if (ls->junk++ > smtpd_lim.junk_limit)
+            st->error_count++;
+    }
+}
+
+/* True when another client waits in one of our listen queues. */
+static bool smtpd_limits_queue_busy(void)
+{
+    struct pollfd pfd[SMTPD_LISTEN_MAX];
+    for (int i = 0; i < smtpd_lim.nlisten; i++)
+        pfd[i] = (struct pollfd){ .fd = smtpd_lim.listen_fds[i], .events = POLLIN };
+    return smtpd_lim.nlisten > 0 && poll(pfd, (nfds_t)smtpd_lim.nlisten, 0) > 0;
+}
+
+static long smtpd_limits_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool smtpd_limits_wait(struct smtpd_state *st)
+{
+    struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
+    /* TLS may hold decrypted input the socket does not show: let the
+     * stream's own deadline handle those sessions. */
+    if (st->tls_active || stream_pending(st->client) > 0)
+        return true;
+    int fd = stream_fd(st->client);
+    long start = smtpd_limits_now_ms();
+    for (;;) {
+        smtpd_limits_check_signal(st);
+        long limit = (long)smtpd_cfg.timeout * 1000;
+        if (smtpd_lim.stress && !ls->spoke && limit > SMTPD_STRESS_IDLE_MS
+            && smtpd_limits_queue_busy())
+            limit = SMTPD_STRESS_IDLE_MS;
+        long left = start + limit - smtpd_limits_now_ms();
+        if (smtpd_cfg.timeout <= 0)
+            left = SMTPD_WAIT_SLICE_MS;     /* no deadline: just keep waiting */
+        if (left <= 0)
+            break;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int n = poll(&pfd, 1, (int)(left < SMTPD_WAIT_SLICE_MS ? left : SMTPD_WAIT_SLICE_MS));
+        if (n > 0)
+            return true;
+        if (n < 0 && errno != EINTR)
+            return true;    /* let the stream report the problem */
+    }
+    struct sbuf *r = sbuf_new(128);
+    sbuf_printf(r, "421 4.4.2 %s Error: timeout exceeded\r\n", smtpd_cfg.myhostname);
+    stream_write(st->client, sbuf_str(r), sbuf_len(r));
+    stream_flush(st->client);
+    sbuf_free(r);
+    log_info("timeout after %s from %s", st->where, st->namaddr);
+    return false;
+}
+
+bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw)
+{
+    for (char **p = smtpd_cfg.discard_ehlo; p && *p; p++)
+        if (strcasecmp(*p, kw) == 0)
+            return true;
+    struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
+    if (!ls->discard_done && smtpd_lim.discard_maps) {
+        ls->discard_done = true;
+        const char *v = maps_find(smtpd_lim.discard_maps, st->addr, 0);
+        if (v)
+            ls->discard = cfg_list(v);
+    }
+    for (char **p = ls->discard; p && *p; p++)
+        if (strcasecmp(*p, kw) == 0)
+            return true;
+    return false;
+}

@@ -1,0 +1,400 @@
+/*
+ * smtpd_tls.c - TLS in the SMTP server: STARTTLS, smtps wrapper mode,
+ *               the encrypt security level, TLS logging and Received: text
+ *
+ * Used by: smtpd.c (pre_jail, session start/end, the encrypt-level gate),
+ *          smtpd_cmd.c (STARTTLS, the EHLO keyword), smtpd_data.c
+ *          (Received: header).
+ * Interface: smtpd_tls_pre_jail(), smtpd_tls_offer(),
+ *            smtpd_tls_wrapper_start(), smtpd_tls_required_ok(),
+ *            smtpd_cmd_starttls(), smtpd_tls_received_proto(),
+ *            smtpd_tls_received_lines(), smtpd_tls_end().
+ * Errors: a certificate or key that cannot be loaded is logged once at
+ *         start-up and TLS is then "not available" (STARTTLS gets 454);
+ *         a failed handshake ends the session.
+ * Notes: the security level comes from smtpd_tls_security_level, else the
+ *        legacy smtpd_enforce_tls / smtpd_use_tls. Protocols default to
+ *        TLS 1.2 and 1.3: while the protocols parameter in effect is not
+ *        set in main.cf or master.cf, older versions are off even though
+ *        Postfix's default text (">=TLSv1") would allow them; likewise the
+ *        server's cipher order wins unless tls_preempt_cipherlist is set. After
+ *        STARTTLS every piece of session state learned in plaintext (HELO
+ *        name, transaction) is discarded, as is plaintext the client
+ *        pipelined behind the command (RFC 3207 section 4.2). Session
+ *        resumption is per process (see tls_server.h).
+ */
+#include "smtpd.h"
+#include "alloc.h"
+#include "cleanup_clnt.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "tls_common.h"
+#include "tls_server.h"
+#include <strings.h>
+
+#define SMTPD_TLS_NONE 0
+#define SMTPD_TLS_MAY 1
+#define SMTPD_TLS_ENCRYPT 2
+
+static struct {
+    int level;                  /* SMTPD_TLS_* */
+    bool wrapper;               /* smtpd_tls_wrappermode */
+    bool ask_ccert, req_ccert;
+    bool received_header;
+    int loglevel;
+    int starttls_timeout;
+    struct tls_server_ctx *ctx; /* NULL: TLS not available (local problem) */
+} smtpd_tls;
+
+/* ---- configuration ---------------------------------------------------- */
+
+static int smtpd_tls_parse_level(void)
+{
+    const char *lv = cfg_str(P_SMTPD_TLS_SECURITY_LEVEL);
+    if (*lv == 0) {
+        if (cfg_bool(P_SMTPD_ENFORCE_TLS))
+            return SMTPD_TLS_ENCRYPT;
+        return cfg_bool(P_SMTPD_USE_TLS) ? SMTPD_TLS_MAY : SMTPD_TLS_NONE;
+    }
+    if (strcasecmp(lv, "none") == 0)
+        return SMTPD_TLS_NONE;
+    if (strcasecmp(lv, "may") == 0)
+        return SMTPD_TLS_MAY;
+    if (strcasecmp(lv, "encrypt") == 0)
+        return SMTPD_TLS_ENCRYPT;
+    log_fatal("invalid %s value: \"%s\" (use none, may or encrypt)", P_SMTPD_TLS_SECURITY_LEVEL,
+              lv);
+}
+
+/* The OpenSSL cipher list for a Postfix cipher grade, plus exclusions. */
+static char *smtpd_tls_cipherlist(const char *grade_param, const char *excl1, const char *excl2)
+{
+    const char *grade = cfg_str(grade_param);
+    const char *list_param;
+    if (strcasecmp(grade, "high") == 0)
+        list_param = P_TLS_HIGH_CIPHERLIST;
+    else if (strcasecmp(grade, "medium") == 0)
+        list_param = P_TLS_MEDIUM_CIPHERLIST;
+    else if (strcasecmp(grade, "low") == 0)
+        list_param = P_TLS_LOW_CIPHERLIST;
+    else if (strcasecmp(grade, "export") == 0)
+        list_param = P_TLS_EXPORT_CIPHERLIST;
+    else if (strcasecmp(grade, "null") == 0)
+        list_param = P_TLS_NULL_CIPHERLIST;
+    else
+        log_fatal("invalid %s value: \"%s\" (use high, medium, low, export or null)", grade_param,
+                  grade);
+    struct sbuf *b = sbuf_new(128);
+    sbuf_set(b, cfg_str(list_param));
+    const char *excl[] = { excl1, excl2 };
+    for (size_t i = 0; i < ARRAY_LEN(excl); i++) {
+        if (excl[i] == NULL)
+            continue;
+        char **names = cfg_list(cfg_str(excl[i]));
+        for (char **p = names; p && *p; p++)
+            sbuf_catf(b, ":!%s", *p);
+        cfg_list_free(names);
+    }
+    return sbuf_detach(b);
+}
+
+static unsigned smtpd_tls_protocols(const char *param)
+{
+    unsigned mask;
+    struct sbuf *why = sbuf_new(64);
+    if (tls_proto_parse(cfg_str(param), &mask, why) < 0)
+        log_fatal("%s: %s", param, sbuf_str(why));
+    sbuf_free(why);
+    /* Nothing older than TLS 1.2 unless the administrator asked for it. */
+    if (!cfg_is_set(param))
+        mask &= TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3;
+    return mask;
+}
+
+static const char *smtpd_tls_groups(void)
+{
+    const char *grade = cfg_str(P_SMTPD_TLS_EECDH_GRADE);
+    if (strcasecmp(grade, "strong") == 0)
+        return cfg_str(P_TLS_EECDH_STRONG_CURVE);
+    if (strcasecmp(grade, "ultra") == 0)
+        return cfg_str(P_TLS_EECDH_ULTRA_CURVE);
+    return cfg_str(P_TLS_EECDH_AUTO_CURVES);
+}
+
+void smtpd_tls_pre_jail(void)
+{
+    smtpd_tls.level = smtpd_tls_parse_level();
+    smtpd_tls.wrapper = cfg_bool(P_SMTPD_TLS_WRAPPERMODE);
+    smtpd_tls.loglevel = cfg_int(P_SMTPD_TLS_LOGLEVEL);
+    smtpd_tls.received_header = cfg_bool(P_SMTPD_TLS_RECEIVED_HEADER);
+    smtpd_tls.starttls_timeout = (int)cfg_time(P_SMTPD_STARTTLS_TIMEOUT);
+    smtpd_tls.req_ccert = cfg_bool(P_SMTPD_TLS_REQ_CCERT);
+    smtpd_tls.ask_ccert = cfg_bool(P_SMTPD_TLS_ASK_CCERT) || smtpd_tls.req_ccert;
+    if (smtpd_tls.wrapper && smtpd_tls.level == SMTPD_TLS_NONE) {
+        log_warn("%s = yes needs TLS: using %s = may", P_SMTPD_TLS_WRAPPERMODE,
+                 P_SMTPD_TLS_SECURITY_LEVEL);
+        smtpd_tls.level = SMTPD_TLS_MAY;
+    }
+    if (smtpd_tls.req_ccert && smtpd_tls.level != SMTPD_TLS_ENCRYPT) {
+        log_warn("%s = yes is ignored unless %s = encrypt", P_SMTPD_TLS_REQ_CCERT,
+                 P_SMTPD_TLS_SECURITY_LEVEL);
+        smtpd_tls.req_ccert = false;
+    }
+    if (smtpd_tls.level == SMTPD_TLS_NONE)
+        return;
+
+    bool mandatory = smtpd_tls.level == SMTPD_TLS_ENCRYPT;
+    char *ciphers = mandatory ? smtpd_tls_cipherlist(P_SMTPD_TLS_MANDATORY_CIPHERS,
+                                                     P_SMTPD_TLS_EXCLUDE_CIPHERS,
+                                                     P_SMTPD_TLS_MANDATORY_EXCLUDE_CIPHERS)
+                              : smtpd_tls_cipherlist(P_SMTPD_TLS_CIPHERS,
+                                                     P_SMTPD_TLS_EXCLUDE_CIPHERS, NULL);
+    struct sbuf *sctx = sbuf_new(64);
+    sbuf_printf(sctx, "%s/%s", server_program_name() ? server_program_name() : "smtpd",
+                server_service_name() ? server_service_name() : "smtp");
+    struct tls_server_opts o = {
+        .cert_file = cfg_str(P_SMTPD_TLS_CERT_FILE),
+        .key_file = cfg_str(P_SMTPD_TLS_KEY_FILE),
+        .eccert_file = cfg_str(P_SMTPD_TLS_ECCERT_FILE),
+        .eckey_file = cfg_str(P_SMTPD_TLS_ECKEY_FILE),
+        .dcert_file = cfg_str(P_SMTPD_TLS_DCERT_FILE),
+        .dkey_file = cfg_str(P_SMTPD_TLS_DKEY_FILE),
+        .chain_files = cfg_str(P_SMTPD_TLS_CHAIN_FILES),
+        .ca_file = cfg_str(P_SMTPD_TLS_CAFILE),
+        .ca_path = cfg_str(P_SMTPD_TLS_CAPATH),
+        .ask_ccert = smtpd_tls.ask_ccert,
+        .verify_depth = cfg_int(P_SMTPD_TLS_CCERT_VERIFYDEPTH),
+        .protocols = smtpd_tls_protocols(mandatory ? P_SMTPD_TLS_MANDATORY_PROTOCOLS
+                                                   : P_SMTPD_TLS_PROTOCOLS),
+        .ciphers = ciphers,
+        .groups = smtpd_tls_groups(),
+        /* Our order unless told otherwise: a client must not be able to
+         * pick the weakest suite we allow (Postfix's default is "no"). */
+        .server_cipher_order = cfg_is_set(P_TLS_PREEMPT_CIPHERLIST)
+                                   ? cfg_bool(P_TLS_PREEMPT_CIPHERLIST)
+                                   : true,
+        .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
+        .session_context = sbuf_str(sctx),
+        .fingerprint_digest = cfg_str(P_SMTPD_TLS_FINGERPRINT_DIGEST),
+    };
+    struct sbuf *why = sbuf_new(128);
+    smtpd_tls.ctx = tls_server_ctx_new(&o, why);
+    if (smtpd_tls.ctx == NULL)
+        log_warn("TLS library problem: %s: disabling TLS support", sbuf_str(why));
+    sbuf_free(why);
+    sbuf_free(sctx);
+    xfree(ciphers);
+}
+
+/* ---- session ---------------------------------------------------------- */
+
+bool smtpd_tls_offer(const struct smtpd_state *st)
+{
+    return smtpd_tls.level != SMTPD_TLS_NONE && !st->tls_active;
+}
+
+/* Logs the handshake result and copies it into the session state. */
+static void smtpd_tls_record(struct smtpd_state *st)
+{
+    struct tls_server_info in;
+    tls_server_info(st->tls_conn, &in);
+    st->tls_active = true;
+    strlcpy(st->tls_protocol, in.protocol, sizeof(st->tls_protocol));
+    strlcpy(st->tls_cipher, in.cipher, sizeof(st->tls_cipher));
+    st->tls_bits = in.bits;
+    st->tls_ccert_present = in.have_cert;
+    st->tls_ccert_trusted = in.have_cert && in.trusted;
+    strlcpy(st->tls_ccert_subject, in.peer_cn, sizeof(st->tls_ccert_subject));
+    strlcpy(st->tls_ccert_issuer, in.issuer_cn, sizeof(st->tls_ccert_issuer));
+    strlcpy(st->tls_ccert_fingerprint, in.fingerprint, sizeof(st->tls_ccert_fingerprint));
+    strlcpy(st->tls_ccert_pubkey_fingerprint, in.pkey_fingerprint,
+            sizeof(st->tls_ccert_pubkey_fingerprint));
+    if (smtpd_tls.loglevel < 1)
+        return;
+    if (in.have_cert)
+        log_info("%s: %s: subject_CN=%s, issuer=%s, fingerprint=%s, pkey_fingerprint=%s%s%s",
+                 st->namaddr, in.trusted ? "Trusted" : "Untrusted", in.peer_cn, in.issuer_cn,
+                 in.fingerprint, in.pkey_fingerprint, in.trusted ? "" : ", verify error: ",
+                 in.trusted ? "" : in.verify_error);
+    struct sbuf *b = sbuf_new(256);
+    sbuf_printf(b, "%s TLS connection %s from %s: %s with cipher %s (%d/%d bits)",
+                !in.have_cert ? "Anonymous" : in.trusted ? "Trusted" : "Untrusted",
+                in.reused ? "reused" : "established", st->namaddr, in.protocol, in.cipher,
+                in.bits, in.alg_bits);
+    if (in.kex[0])
+        sbuf_catf(b, " key-exchange %s", in.kex);
+    if (in.sig[0])
+        sbuf_catf(b, " server-signature %s (%d bits)", in.sig, in.sig_bits);
+    if (in.sig_digest[0])
+        sbuf_catf(b, " server-digest %s", in.sig_digest);
+    log_info("%s", sbuf_str(b));
+    sbuf_free(b);
+}
+
+/* Handshake on the client stream; false (logged) when it failed. */
+static bool smtpd_tls_handshake(struct smtpd_state *st)
+{
+    struct sbuf *why = sbuf_new(128);
+    size_t junk = 0;
+    if (smtpd_tls.loglevel >= 2)
+        log_info("setting up TLS connection from %s", st->namaddr);
+    st->tls_conn = tls_server_start(smtpd_tls.ctx, st->client, smtpd_tls.starttls_timeout, &junk,
+                                    why);
+    if (junk)
+        log_info("discarding %zu bytes of plaintext sent after STARTTLS by %s", junk,
+                 st->namaddr);
+    if (st->tls_conn == NULL) {
+        log_info("SSL_accept error from %s: %s", st->namaddr, sbuf_str(why));
+        sbuf_free(why);
+        return false;
+    }
+    sbuf_free(why);
+    smtpd_tls_record(st);
+    return true;
+}
+
+/* smtpd_tls_req_ccert: only a verified client certificate may go on.
+ * False after replying 421 (the session ends). */
+static bool smtpd_tls_ccert_ok(struct smtpd_state *st)
+{
+    if (!smtpd_tls.req_ccert || st->tls_ccert_trusted)
+        return true;
+    const char *why = st->tls_ccert_present ? "Client certificate not trusted"
+                                            : "No client certificate presented";
+    log_info("NOQUEUE: abort: TLS from %s: %s", st->namaddr, why);
+    smtpd_reply(st, "421 4.7.1 %s Error: %s", smtpd_cfg.myhostname, why);
+    smtpd_flush(st);
+    return false;
+}
+
+bool smtpd_tls_wrapper_start(struct smtpd_state *st)
+{
+    if (!smtpd_tls.wrapper)
+        return true;
+    if (smtpd_tls.ctx == NULL) {
+        log_warn("TLS not available for %s (wrapper mode): closing connection", st->namaddr);
+        return false;
+    }
+    st->where = "CONNECT";
+    /* smtpd_client_new_tls_session_rate_limit: 421 and close. */
+    if (!smtpd_limits_newtls(st, true))
+        return false;
+    if (!smtpd_tls_handshake(st)) {
+        log_info("lost connection after CONNECT from %s", st->namaddr);
+        return false;
+    }
+    return smtpd_tls_ccert_ok(st);
+}
+
+bool smtpd_tls_required_ok(struct smtpd_state *st, enum smtpd_cmd_id id)
+{
+    if (smtpd_tls.level != SMTPD_TLS_ENCRYPT || st->tls_active)
+        return true;
+    switch (id) {
+    case SMTPD_C_HELO:
+    case SMTPD_C_EHLO:
+    case SMTPD_C_STARTTLS:
+    case SMTPD_C_NOOP:
+    case SMTPD_C_QUIT:
+    case SMTPD_C_XCLIENT:
+    case SMTPD_C_UNKNOWN:
+        return true;
+    default:
+        smtpd_reply(st, "530 5.7.0 Must issue a STARTTLS command first");
+        return false;
+    }
+}
+
+enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *args)
+{
+    if (*args) {
+        smtpd_reply(st, "501 5.5.4 Syntax: STARTTLS");
+        return SMTPD_R_ERR;
+    }
+    if (st->tls_active) {
+        smtpd_reply(st, "554 5.5.1 Error: TLS already active");
+        return SMTPD_R_ERR;
+    }
+    if (smtpd_tls.level == SMTPD_TLS_NONE) {
+        smtpd_reply(st, "502 5.5.1 Error: command not implemented");
+        return SMTPD_R_ERR;
+    }
+    if (st->sender) {
+        smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in progress");
+        return SMTPD_R_ERR;
+    }
+    if (smtpd_tls.ctx == NULL) {
+        smtpd_reply(st, "454 4.7.0 TLS not available due to local problem");
+        return SMTPD_R_ERR;
+    }
+    if (!smtpd_limits_newtls(st, false))
+        return SMTPD_R_ERR;
+    smtpd_reply(st, "220 2.0.0 Ready to start TLS");
+    if (!smtpd_flush(st))
+        return SMTPD_R_GONE;
+    if (!smtpd_tls_handshake(st))
+        return SMTPD_R_GONE;
+    /* RFC 3207 4.2: forget what the client said in plaintext. */
+    smtpd_reset_transaction(st);
+    xfree(st->helo_name);
+    st->helo_name = NULL;
+    st->protocol = NULL;
+    st->ehlo = false;
+    if (!smtpd_tls_ccert_ok(st))
+        return SMTPD_R_CLOSE;
+    return SMTPD_R_OK;
+}
+
+/* ---- Received: -------------------------------------------------------- */
+
+const char *smtpd_tls_received_proto(const struct smtpd_state *st)
+{
+    const char *p = st->protocol ? st->protocol : "SMTP";
+    if (strcmp(p, "ESMTP") != 0)
+        return p;
+    /* RFC 3848 names. */
+    bool auth = st->sasl_username != NULL;
+    if (st->tls_active)
+        return auth ? "ESMTPSA" : "ESMTPS";
+    return auth ? "ESMTPA" : "ESMTP";
+}
+
+void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    if (!st->tls_active || !smtpd_tls.received_header || st->tls_conn == NULL)
+        return;
+    struct tls_server_info in;
+    tls_server_info(st->tls_conn, &in);
+    struct sbuf *h = sbuf_new(256);
+    bool detail = in.kex[0] || in.sig[0];
+    sbuf_printf(h, "\t(using %s with cipher %s (%d/%d bits)%s", in.protocol, in.cipher, in.bits,
+                in.alg_bits, detail ? "" : ")");
+    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    if (detail) {
+        sbuf_set(h, "\t");
+        if (in.kex[0])
+            sbuf_catf(h, " key-exchange %s", in.kex);
+        if (in.sig[0])
+            sbuf_catf(h, " server-signature %s (%d bits)", in.sig, in.sig_bits);
+        if (in.sig_digest[0])
+            sbuf_catf(h, " server-digest %s", in.sig_digest);
+        sbuf_cat(h, ")");
+        cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    }
+    if (!smtpd_tls.ask_ccert)
+        sbuf_set(h, "\t(No client certificate requested)");
+    else if (!in.have_cert)
+        sbuf_set(h, "\t(Client did not present a certificate)");
+    else
+        sbuf_printf(h, "\t(Client CN \"%s\", Issuer \"%s\" (%s))", in.peer_cn, in.issuer_cn,
+                    in.trusted ? "verified OK" : "not verified");
+    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    sbuf_free(h);
+}
+
+void smtpd_tls_end(struct smtpd_state *st)
+{
+    tls_server_stop(st->tls_conn, st->client);
+    st->tls_conn = NULL;
+}

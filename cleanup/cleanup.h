@@ -8,7 +8,7 @@
  *            cleanup_masquerade(), cleanup_virtual_expand(),
  *            cleanup_sender(), cleanup_recipient(), cleanup_header_addr(),
  *            cleanup_header_line(), cleanup_headers_done(),
- *            cleanup_body_record().
+ *            cleanup_body_record(), cleanup_bounce().
  * Notes: protocol in docs/ipc.md "cleanup"; queue file layout in
  *        docs/queue-file.md. Address classes (canonical_classes etc.) are
  *        CLEANUP_CLASS_* bits.
@@ -48,6 +48,7 @@ struct cleanup_cfg {
     int hopcount_limit;
     long delay_warning_time;
     long dup_limit;
+    bool enable_orcpt;              /* enable_original_recipient */
     long virt_recursion_limit, virt_expansion_limit;
     char *undisclosed_header;
     bool always_add_missing;
@@ -62,6 +63,7 @@ struct cleanup_rcpt {
     char *orig;
     char *dsn_orcpt;
     int notify;
+    long offset;                /* of its R record (written recipients only) */
 };
 
 struct cleanup_rcpt_list {
@@ -83,6 +85,7 @@ struct cleanup_state {
     struct cleanup_rcpt_list env_rcpts;     /* envelope recipients as sent */
     struct cleanup_rcpt_list extra_rcpts;   /* -t, bcc: extracted segment */
     long rcpt_count;            /* R records written */
+    struct cleanup_rcpt_list written;   /* those recipients, for cleanup_bounce() */
     void *dups;                 /* duplicate filter */
     size_t ndups;
     /* header state */
@@ -142,9 +145,23 @@ void cleanup_dups_free(struct cleanup_state *st);
 void cleanup_fail(struct cleanup_state *st, int stat, const char *reason);
 
 /* cleanup_message.c */
+/* True while the content is still to be written: no error yet, or only a
+ * hop-count error of a client that asked for bounces (the message is then
+ * kept whole for the DSN). */
+bool cleanup_keep_writing(const struct cleanup_state *st);
 /* Handles one content record (N or L) from the client. */
 void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len);
 /* End of content (X from the client). */
 void cleanup_content_end(struct cleanup_state *st);
+
+/* cleanup_bounce.c */
+/* Returns the message to its sender instead of rejecting it (clients that
+ * set CLEANUP_FLAG_BOUNCE, such as pickup): the queue file, complete but not
+ * committed, is left in incoming/; every written recipient gets a bounce
+ * log entry with dsn/why, the bounce service is asked to send the DSN, and
+ * the queue file is removed. Returns 0 when the DSN is queued (the client
+ * then gets status 0), or -1 (logs removed; the client gets a temporary
+ * error). */
+int cleanup_bounce(struct cleanup_state *st, const char *dsn, const char *why);
 
 #endif

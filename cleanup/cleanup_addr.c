@@ -99,6 +99,7 @@ void cleanup_cfg_load(void)
     c->hopcount_limit = cfg_int(P_HOPCOUNT_LIMIT);
     c->delay_warning_time = cfg_time(P_DELAY_WARNING_TIME);
     c->dup_limit = cfg_long(P_DUPLICATE_FILTER_LIMIT);
+    c->enable_orcpt = cfg_bool(P_ENABLE_ORIGINAL_RECIPIENT);
     c->virt_recursion_limit = cfg_long(P_VIRTUAL_ALIAS_RECURSION_LIMIT);
     c->virt_expansion_limit = cfg_long(P_VIRTUAL_ALIAS_EXPANSION_LIMIT);
     c->undisclosed_header = xstrdup(cfg_str(P_UNDISCLOSED_RECIPIENTS_HEADER));
@@ -120,6 +121,7 @@ void cleanup_rcpt_add(struct cleanup_rcpt_list *l, const char *addr, const char 
     r->orig = orig ? xstrdup(orig) : NULL;
     r->dsn_orcpt = dsn_orcpt ? xstrdup(dsn_orcpt) : NULL;
     r->notify = notify;
+    r->offset = 0;
 }
 
 void cleanup_rcpt_list_free(struct cleanup_rcpt_list *l)
@@ -265,7 +267,7 @@ int cleanup_virtual_expand(struct maps *m, const char *addr, long recursion_limi
         if ((long)list.n > expansion_limit) {
             log_warn("unreasonable virtual_alias_maps map expansion size for %s -- "
                      "message not accepted, try again later", addr);
-            sbuf_set(reason, "4.3.0 virtual alias expansion too large");
+            sbuf_set(reason, "4.6.0 Alias expansion error");
             status = CLEANUP_STAT_DEFER;
             break;
         }
@@ -279,7 +281,7 @@ int cleanup_virtual_expand(struct maps *m, const char *addr, long recursion_limi
             if (count >= recursion_limit) {
                 log_warn("unreasonable virtual_alias_maps map nesting for %s -- "
                          "message not accepted, try again later", addr);
-                sbuf_set(reason, "4.3.0 virtual alias nesting too deep");
+                sbuf_set(reason, "4.6.0 Alias expansion error");
                 status = CLEANUP_STAT_DEFER;
                 break;
             }
@@ -426,13 +428,19 @@ void cleanup_dups_free(struct cleanup_state *st)
     st->ndups = 0;
 }
 
-/* Writes one final recipient (O, o, n, R) unless it is a duplicate. */
+/* Writes one final recipient (O, o, n, R) unless it is a duplicate. As in
+ * Postfix, with enable_original_recipient (the default) a duplicate is the
+ * same final address with the same original recipient and DSN attributes
+ * (case-insensitively); with it off, the final address alone decides. */
 static void cleanup_out_rcpt(struct cleanup_state *st, const char *addr, const char *orig,
                              const char *dsn_orcpt, int notify)
 {
     struct sbuf *key = sbuf_new(128);
-    sbuf_printf(key, "%s\n%d\n%s\n%s", dsn_orcpt ? dsn_orcpt : "", notify, orig ? orig : "",
-                addr);
+    if (cleanup_cfg.enable_orcpt)
+        sbuf_printf(key, "%s\n%d\n%s\n%s", dsn_orcpt ? dsn_orcpt : "", notify,
+                    orig ? orig : "", addr);
+    else
+        sbuf_set(key, addr);
     bool dup = cleanup_dup_seen(st, sbuf_str(key));
     sbuf_free(key);
     if (dup)
@@ -444,7 +452,10 @@ static void cleanup_out_rcpt(struct cleanup_state *st, const char *addr, const c
         r |= qfile_putf(st->w, REC_DSN_NOTIFY, "%d", notify);
     if (orig)
         r |= qfile_puts(st->w, REC_ORCPT, orig);
+    long offset = (long)qfile_writer_offset(st->w);
     r |= qfile_puts(st->w, REC_RCPT, addr);
+    cleanup_rcpt_add(&st->written, addr, orig, dsn_orcpt, notify);
+    st->written.v[st->written.n - 1].offset = offset;
     if (r < 0)
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
     st->rcpt_count++;

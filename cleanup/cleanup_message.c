@@ -6,7 +6,9 @@
  * Interface: cleanup_content(), cleanup_content_end().
  * Errors: too many Received: headers (hopcount_limit) and an oversized
  *         message (message_size_limit) set CLEANUP_STAT_HOPS/SIZE; the rest
- *         of the content is then read and dropped.
+ *         of the content is then read and dropped, except that a hop-count
+ *         error of a client that asked for bounces (CLEANUP_FLAG_BOUNCE)
+ *         keeps the whole message, which is returned in the DSN.
  * Notes: the header block ends at the first line that is neither a header
  *        nor a continuation; that line starts the body. A header longer
  *        than header_size_limit is cut there (the excess is discarded, as
@@ -53,9 +55,15 @@ static bool cleanup_name_is(const char *name, size_t len, const char *want)
     return strlen(want) == len && strncasecmp(name, want, len) == 0;
 }
 
+bool cleanup_keep_writing(const struct cleanup_state *st)
+{
+    return st->errs == 0 ||
+           (st->errs == CLEANUP_STAT_HOPS && (st->flags & CLEANUP_FLAG_BOUNCE));
+}
+
 static void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len)
 {
-    if (st->errs & (CLEANUP_STAT_SIZE | CLEANUP_STAT_WRITE))
+    if (!cleanup_keep_writing(st))
         return;
     if (qfile_put_line(st->w, p, len) < 0)
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
@@ -157,7 +165,7 @@ static void cleanup_one_header(struct cleanup_state *st)
     if (!resent && cleanup_name_is(s, nlen, "received")) {
         if (++st->hops >= cleanup_cfg.hopcount_limit && !(st->errs & CLEANUP_STAT_HOPS)) {
             log_warn("%s: message rejected: hopcount exceeded", st->queue_id);
-            cleanup_fail(st, CLEANUP_STAT_HOPS, "5.4.0 too many hops");
+            cleanup_fail(st, CLEANUP_STAT_HOPS, "5.4.0 Error: too many hops");
         }
     } else if (cleanup_name_is(base, blen, "message-id")) {
         struct sbuf *v = sbuf_new(128);
@@ -218,13 +226,14 @@ static void cleanup_phrase(struct sbuf *out, const char *name)
     sbuf_addch(out, '"');
 }
 
-/* RFC 5322 date in local time: "Sun, 22 Nov 2026 08:00:00 +0100 (CET)". */
+/* RFC 5322 date in local time, day of month space-padded as Postfix
+ * writes it: "Sun,  2 Nov 2026 08:00:00 +0100 (CET)". */
 static void cleanup_mail_date(struct sbuf *out, time_t when)
 {
     struct tm tm;
     char buf[64], zone[16];
     localtime_r(&when, &tm);
-    strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S", &tm);
+    strftime(buf, sizeof(buf), "%a, %e %b %Y %H:%M:%S", &tm);
     long off = tm.tm_gmtoff / 60;
     char sign = off < 0 ? '-' : '+';
     if (off < 0)
@@ -342,7 +351,7 @@ void cleanup_content(struct cleanup_state *st, int type, const char *data, size_
                  cleanup_cfg.message_size_limit);
         cleanup_fail(st, CLEANUP_STAT_SIZE, "5.3.4 Message size exceeds fixed limit");
     }
-    if (st->errs)
+    if (!cleanup_keep_writing(st))
         return;     /* the message will not be accepted: just drain */
     if (st->in_headers) {
         /* Assemble the physical line (bounded: the excess of a huge one is cut). */
@@ -362,7 +371,7 @@ void cleanup_content(struct cleanup_state *st, int type, const char *data, size_
 
 void cleanup_content_end(struct cleanup_state *st)
 {
-    if (st->errs)
+    if (!cleanup_keep_writing(st))
         return;
     if (st->in_headers) {
         if (sbuf_len(st->line) > 0) {

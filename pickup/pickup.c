@@ -13,7 +13,9 @@
  *        are read, opened without following links. Each file is checked
  *        completely (lib/mail/maildrop.c) before anything is sent to
  *        cleanup. The submitter is the file owner: logged as
- *        "ID: uid=N from=<sender>" with cleanup's queue ID.
+ *        "ID: uid=N from=<sender>" with cleanup's queue ID. The message
+ *        content gets a "Received: by HOST (Postfix, from userid N)" header
+ *        first, as in Postfix.
  *        receive_override_options and content_filter of this service (-o)
  *        are applied by cleanup from its own settings; pickup asks only
  *        for the external-source flags (and EXTRACT for sendmail -t).
@@ -88,11 +90,40 @@ static const char *pickup_validate(struct qfile_reader *r, int *flags, struct sb
     return why;
 }
 
-/* Sends the validated file to cleanup. Returns the cleanup status. */
-static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, const char *sender,
-                       struct sbuf *reason)
+/* The trace header that starts every picked-up message, in Postfix's shape:
+ *   Received: by HOST (MAIL_NAME, from userid UID)
+ *   <TAB>id QUEUEID; DATE
+ * with the submitter's uid (not the login name) and the maildrop file's
+ * modification time as the date ("Sun,  2 Nov 2026 08:00:00 +0000 (UTC)"). */
+static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
 {
-    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_MASK_EXTERNAL | (flags & CLEANUP_FLAG_EXTRACT));
+    struct sbuf *h = sbuf_new(128);
+    struct tm tm;
+    char day[64], zone[16];
+    localtime_r(&when, &tm);
+    strftime(day, sizeof(day), "%a, %e %b %Y %H:%M:%S", &tm);
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    sbuf_printf(h, "Received: by %s (%s, from userid %ld)", cfg_str(P_MYHOSTNAME),
+                cfg_str(P_MAIL_NAME), (long)uid);
+    cleanup_rec(c, REC_NORM, sbuf_str(h), sbuf_len(h));
+    sbuf_printf(h, "\tid %s; %s %c%02ld%02ld", cleanup_queue_id(c), day, sign, off / 60, off % 60);
+    if (strftime(zone, sizeof(zone), "%Z", &tm) > 0 && zone[0])
+        sbuf_catf(h, " (%s)", zone);
+    cleanup_rec(c, REC_NORM, sbuf_str(h), sbuf_len(h));
+    sbuf_free(h);
+}
+
+/* Sends the validated file to cleanup. Returns the cleanup status. Like
+ * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
+ * cannot accept for a permanent reason: the submitter is gone. */
+static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
+                       const char *sender, struct sbuf *reason)
+{
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | CLEANUP_FLAG_MASK_EXTERNAL |
+                                          (flags & CLEANUP_FLAG_EXTRACT));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");
         return CLEANUP_STAT_WRITE;
@@ -116,6 +147,8 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, const char 
             continue;
         }
         cleanup_rec(c, type, sbuf_str(data), sbuf_len(data));
+        if (type == REC_MESG)
+            pickup_received(c, uid, mtime);
         if (type == REC_END)
             break;
     }
@@ -159,7 +192,7 @@ static void pickup_file(const char *id)
         log_warn("%s: uid=%ld: %s: message discarded", p, (long)st.st_uid, why);
         pickup_remove(p);
     } else {
-        int status = pickup_copy(r, flags, st.st_uid, sbuf_str(sender), reason);
+        int status = pickup_copy(r, flags, st.st_uid, st.st_mtime, sbuf_str(sender), reason);
         if (status == CLEANUP_STAT_OK) {
             pickup_remove(p);
         } else if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_DEFER)) {

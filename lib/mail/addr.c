@@ -102,6 +102,13 @@ void addr_unquote(struct sbuf *out, const char *addr)
     bool inq = false;
     sbuf_reset(out);
     for (const char *p = addr; *p; p++) {
+        if (!inq && *p == '@') {
+            /* The first '@' outside quotes ends the local part; the domain
+             * is copied as it is, as addr_quote() wrote it (a domain from
+             * a malformed header may hold '"' or '\\'). */
+            sbuf_cat(out, p);
+            return;
+        }
         if (*p == '"') {
             inq = !inq;
             continue;

@@ -36,8 +36,10 @@ bool addr_needs_quote(const char *local, size_t len);
 /* Internal -> external: fills out with addr, the local part quoted when
  * needed ("a b"@x). An empty address stays empty. */
 void addr_quote(struct sbuf *out, const char *addr);
-/* External -> internal: fills out with addr without quotes and backslash
- * escapes ("a b"@x -> a b@x). */
+/* External -> internal: fills out with addr, the local part without
+ * quotes and backslash escapes ("a b"@x -> a b@x). The local part ends at
+ * the first '@' outside quotes; the domain after it is copied unchanged,
+ * so addr_unquote() of addr_quote(a) gives a back for every a. */
 void addr_unquote(struct sbuf *out, const char *addr);
 
 /* One address found in a header value. */

@@ -73,8 +73,57 @@ static const char *cfg_service_default(const char *name);
 
 static const char *cfg_value_of(const char *name, int depth);
 
-static struct sbuf *cfg_inflight[CFG_MAX_DEPTH + 8];
-static size_t cfg_inflight_len;
+/*
+ * What an expansion in progress has allocated: buffers and strings that a
+ * log_fatal() hook which longjmps out (tests, config_fuzz) would otherwise
+ * lose. Pushed before recursing, popped after; config_load() frees what a
+ * fatal left here.
+ */
+struct cfg_held {
+    void *p;
+    bool is_sbuf;
+};
+static struct cfg_held *cfg_inflight;
+static size_t cfg_inflight_len, cfg_inflight_cap;
+
+static void cfg_hold(void *p, bool is_sbuf)
+{
+    if (p == NULL)
+        return;
+    if (cfg_inflight_len == cfg_inflight_cap) {
+        cfg_inflight_cap = cfg_inflight_cap ? 2 * cfg_inflight_cap : 32;
+        cfg_inflight = xreallocarray(cfg_inflight, cfg_inflight_cap, sizeof(*cfg_inflight));
+    }
+    cfg_inflight[cfg_inflight_len].p = p;
+    cfg_inflight[cfg_inflight_len++].is_sbuf = is_sbuf;
+}
+
+/* Forgets p (the caller frees it); normally the last one held. */
+static void cfg_unhold(const void *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = cfg_inflight_len; i > 0; i--)
+        if (cfg_inflight[i - 1].p == p) {
+            memmove(&cfg_inflight[i - 1], &cfg_inflight[i],
+                    (cfg_inflight_len - i) * sizeof(*cfg_inflight));
+            cfg_inflight_len--;
+            return;
+        }
+}
+
+/* Frees what expansions that ended in log_fatal() left held. */
+static void cfg_free_held(void)
+{
+    while (cfg_inflight_len > 0) {
+        struct cfg_held *h = &cfg_inflight[--cfg_inflight_len];
+
+        if (h->is_sbuf)
+            sbuf_free(h->p);
+        else
+            xfree(h->p);
+    }
+}
 
 /* FNV-1a. */
 static unsigned cfg_hash_name(const char *s)
@@ -454,6 +503,12 @@ static void cfg_expand_logic(struct sbuf *out, const char *inner, int depth)
     }
     ea = sbuf_new(32);
     eb = sbuf_new(32);
+    cfg_hold(a, false);
+    cfg_hold(b, false);
+    cfg_hold(t, false);
+    cfg_hold(f, false);
+    cfg_hold(ea, true);
+    cfg_hold(eb, true);
     cfg_expand_into(ea, a, depth + 1);
     cfg_expand_into(eb, b, depth + 1);
     {
@@ -491,6 +546,12 @@ static void cfg_expand_logic(struct sbuf *out, const char *inner, int depth)
         cfg_expand_into(out, t, depth + 1);
     else if (f)
         cfg_expand_into(out, f, depth + 1);
+    cfg_unhold(eb);
+    cfg_unhold(ea);
+    cfg_unhold(f);
+    cfg_unhold(t);
+    cfg_unhold(b);
+    cfg_unhold(a);
     goto done;
 bad:
     log_warn("malformed conditional expression \"${%s}\"", inner);
@@ -543,10 +604,14 @@ static void cfg_expand_named(struct sbuf *out, const char *inner, int depth)
                 q++;
                 f = cfg_braced(&q);
             }
+            cfg_hold(t, false);
+            cfg_hold(f, false);
             if (cond)
                 cfg_expand_into(out, t, depth + 1);
             else if (f)
                 cfg_expand_into(out, f, depth + 1);
+            cfg_unhold(f);
+            cfg_unhold(t);
             xfree(t);
             xfree(f);
             return;
@@ -584,10 +649,12 @@ static void cfg_expand_into(struct sbuf *out, const char *s, int depth)
             }
             char *inner = xstrndup(s + 1, (size_t) (end - s - 1));
 
+            cfg_hold(inner, false);
             if (open == '{' && inner[0] == '{')
                 cfg_expand_logic(out, inner, depth);
             else
                 cfg_expand_named(out, inner, depth);
+            cfg_unhold(inner);
             xfree(inner);
             s = end + 1;
         } else if (cfg_name_char((unsigned char) *s)) {
@@ -627,13 +694,11 @@ static const char *cfg_ent_value(struct cfg_ent *e, int depth)
     } else {
         /* Remember the buffer while recursing: a fatal hook that longjmps
          * out (tests) leaves it here for config_load() to free. */
-        if (cfg_inflight_len < ARRAY_LEN(cfg_inflight))
-            cfg_inflight[cfg_inflight_len++] = b;
+        cfg_hold(b, true);
         e->busy = true;
         cfg_expand_into(b, raw, depth);
         e->busy = false;
-        if (cfg_inflight_len > 0 && cfg_inflight[cfg_inflight_len - 1] == b)
-            cfg_inflight_len--;
+        cfg_unhold(b);
     }
     if (e->cache && strcmp(e->cache, sbuf_str(b)) == 0) {
         sbuf_free(b);
@@ -829,8 +894,7 @@ int config_load(const char *dir)
     xfree(cfg_dir);
     cfg_dir = newdir;
     cfg_free_retired();
-    while (cfg_inflight_len > 0)
-        sbuf_free(cfg_inflight[--cfg_inflight_len]);
+    cfg_free_held();
     cfg_drop_file_values();
     /* Pointers handed out before this load may now be freed (contract). */
     for (size_t i = 0; i < CFG_BUCKETS; i++)
@@ -1123,7 +1187,9 @@ char *cfg_expand(const char *text)
 {
     struct sbuf *b = sbuf_new(strlen(text) + 1);
 
+    cfg_hold(b, true);          /* freed by config_load() after a fatal */
     cfg_expand_into(b, text, 0);
+    cfg_unhold(b);
     return sbuf_detach(b);
 }
 

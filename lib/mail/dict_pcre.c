@@ -9,6 +9,11 @@
  * Notes: flags toggle: i (caseless, on by default), m (multiline), s
  *        (dot matches newline), x (extended), A (anchored), E (dollar matches
  *        only at the end), U (ungreedy), X (accepted, no effect with PCRE2).
+ *        Matching runs under PCRE2 limits (PCRE_MATCH_LIMIT backtracking
+ *        steps, PCRE_DEPTH_LIMIT nested backtracking points, PCRE_HEAP_LIMIT
+ *        KiB of backtracking memory), so a pathological pattern or subject
+ *        fails that one lookup ("matching error") instead of eating the
+ *        process's CPU or memory; PCRE2's own defaults allow 20 GB of heap.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "dict.h"
@@ -18,10 +23,30 @@
 
 #include <pcre2.h>
 
+#define PCRE_MATCH_LIMIT 5000000        /* calls of the internal match() */
+#define PCRE_DEPTH_LIMIT 250000         /* backtracking depth */
+#define PCRE_HEAP_LIMIT (256 * 1024)    /* KiB of backtracking frames */
+
 struct pcre_re {
     pcre2_code *code;
     pcre2_match_data *md;
 };
+
+/* The match context every pattern matches with (one per process). */
+static pcre2_match_context *pcre_mctx;
+
+static pcre2_match_context *pcre_match_context(void)
+{
+    if (pcre_mctx == NULL) {
+        pcre_mctx = pcre2_match_context_create(NULL);
+        if (pcre_mctx == NULL)
+            log_fatal("pcre2_match_context_create: out of memory");
+        pcre2_set_match_limit(pcre_mctx, PCRE_MATCH_LIMIT);
+        pcre2_set_depth_limit(pcre_mctx, PCRE_DEPTH_LIMIT);
+        pcre2_set_heap_limit(pcre_mctx, PCRE_HEAP_LIMIT);
+    }
+    return pcre_mctx;
+}
 
 static void *pcre_compile_one(const char *pattern, const char *flags, struct sbuf *err,
                               int *nsub)
@@ -84,7 +109,7 @@ static int pcre_match_one(void *p, const char *subject, struct dict_pat_match *m
 {
     struct pcre_re *re = p;
     int rc = pcre2_match(re->code, (PCRE2_SPTR)subject, PCRE2_ZERO_TERMINATED, 0, 0, re->md,
-                         NULL);
+                         pcre_match_context());
 
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;

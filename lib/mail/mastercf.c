@@ -475,10 +475,19 @@ char **mastercf_service_names(const struct mastercf *m)
     return names;
 }
 
-/* An argument as postconf prints it: braced when it holds white space. */
+/*
+ * An argument as postconf prints it: braced when it holds white space.
+ * An empty argument (written "{ }") is printed as "{ }" so that the output
+ * reads back the same; Postfix 3.7 prints nothing for it and loses it.
+ */
 static void mcf_cat_arg(struct sbuf *out, const char *a)
 {
     bool space = false;
+
+    if (*a == 0) {
+        sbuf_cat(out, "{ }");
+        return;
+    }
 
     for (const char *p = a; *p; p++)
         if (isspace((unsigned char) *p))

@@ -190,6 +190,13 @@ int qfile_seek(struct qfile_reader *r, off_t offset)
     return 0;
 }
 
+int qfile_seek_reread(struct qfile_reader *r, off_t offset)
+{
+    r->base = offset;
+    r->pos = r->len = 0;
+    return 0;
+}
+
 /* Makes at least n bytes available at pos; returns available count. */
 static size_t qfile_fill(struct qfile_reader *r, size_t n)
 {
@@ -327,7 +334,8 @@ int qenv_load(struct qfile_reader *r, struct qenv *env)
     env->warn_offset = -1;
     env->attrs = attr_list_new();
     env->attrs->max_count = 100000;
-    qfile_seek(r, 0);
+    /* Read the file again: recipients may have been marked done since. */
+    qfile_seek_reread(r, 0);
     for (;;) {
         int type = qfile_get(r, data, &off);
         if (type < 0) {

@@ -6,7 +6,8 @@
  * Interface: qfile_writer_*: qfile_create_fd(), qfile_put(), qfile_putf(),
  *            qfile_put_line(), qfile_commit(), qfile_abort(); readers:
  *            qfile_open(), qfile_from_fd(), qfile_get(), qfile_seek(),
- *            qfile_close(); envelope: qenv_load(), qenv_free();
+ *            qfile_seek_reread(), qfile_close(); envelope: qenv_load(),
+ *            qenv_free();
  *            qfile_mark_done().
  * Errors: writers return -1 and keep errno (the caller logs with context and
  *         aborts); readers return QFILE_E_* for a corrupt file.
@@ -98,7 +99,13 @@ int qfile_reader_fd(const struct qfile_reader *r);
 /* Reads the next record into data; returns its type (>= 0) or QFILE_E_*.
  * *offset (if not NULL) receives the record's file offset. */
 int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset);
+/* Moves the read position to offset. Bytes already buffered are reused, so
+ * changes made through another descriptor may not be seen; see below. */
 int qfile_seek(struct qfile_reader *r, off_t offset);
+/* Like qfile_seek(), but drops the read buffer: what follows is read from
+ * the file again (after qfile_mark_done() or other writes through another
+ * descriptor). Always 0. */
+int qfile_seek_reread(struct qfile_reader *r, off_t offset);
 void qfile_close(struct qfile_reader *r);
 /* Reads one record from a stream (cleanup/pickup protocol); same codes. */
 struct stream;
@@ -142,7 +149,8 @@ struct qenv {
 };
 
 /* Reads the whole envelope (envelope segment and extracted segment, skipping
- * the content). Returns 0, or QFILE_E_* when the file is incomplete/corrupt. */
+ * the content), always from the file itself, not from bytes r buffered
+ * earlier. Returns 0, or QFILE_E_* when the file is incomplete/corrupt. */
 int qenv_load(struct qfile_reader *r, struct qenv *env);
 void qenv_free(struct qenv *env);
 

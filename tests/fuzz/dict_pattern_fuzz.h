@@ -21,16 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[256];
 
     fuzz_init();
-#ifdef DICT_FUZZ_SKIP_STACKED_QUANTIFIERS
-    /* XXX: glibc's regcomp() needs memory exponential in the number of
-     * stacked repetition operators ("a++++++++..."), so a short rule runs a
-     * process out of memory inside libc. That is reported (dict_regexp.c
-     * could refuse such patterns); inputs with stacked operators are
-     * skipped here so the target keeps testing our parser. */
-    for (size_t i = 1; i < size; i++)
-        if (strchr("*+?}", data[i - 1]) && data[i - 1] && strchr("*+?{", data[i]) && data[i])
-            return 0;
-#endif
     fuzz_write_file("input", data, size, path, sizeof(path));
 
     struct sbuf *spec = sbuf_new(64);

@@ -7,7 +7,6 @@
  *        tables use it, often edited by hand.
  */
 #define DICT_FUZZ_TYPE "regexp"
-#define DICT_FUZZ_SKIP_STACKED_QUANTIFIERS 1
 #define DICT_FUZZ_KEYS "user@example.com", "MAILER-DAEMON", "", "Subject: hello", \
     "a+b@sub.example.org", "192.0.2.1"
 #include "dict_pattern_fuzz.h"

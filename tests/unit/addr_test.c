@@ -63,6 +63,42 @@ int main(void)
     EXPECT_EQ_STR(sbuf_str(b), "john doe@example.com");
     addr_unquote(b, "\"a\\\"b\"@example.com");
     EXPECT_EQ_STR(sbuf_str(b), "a\"b@example.com");
+    addr_unquote(b, "\"a@b\"@example.com");
+    EXPECT_EQ_STR(sbuf_str(b), "a@b@example.com");
+
+    /* A domain holding '"' or '\\' (from a malformed header) survives
+     * quote + unquote unchanged (fuzzer find). */
+    {
+        static const char *const odd[] = {
+            "bob@exampLe.net\"Alice", "q\\@x\\y", "a b@ex\"am\\\"ple", "@\"", "x@[a\"b]",
+            "\"@\\\"", "a\"b", "a@b@c\"d",
+        };
+        struct sbuf *q = sbuf_new(64);
+        for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+            addr_quote(q, odd[i]);
+            addr_unquote(b, sbuf_str(q));
+            EXPECT_EQ_STR(sbuf_str(b), odd[i]);
+        }
+        addr_quote(q, "a b@ex\"am\\ple");
+        EXPECT_EQ_STR(sbuf_str(q), "\"a b\"@ex\"am\\ple");
+        /* The fuzzer's header: every address it yields round-trips. */
+        static const char hdr[] = "ce A\" <alice@example.org>, bob@exampLe.net\"Alice A\"\x8f\"y"
+                                  "\x8f\"y,q\\\"\" q\\ \"q\\ple.;, <>";
+        struct addr_items items = { 0 };
+        size_t n = addr_parse_list(hdr, sizeof(hdr) - 1, 50, &items);
+        EXPECT_TRUE(n >= 1);
+        bool odd_seen = false;
+        for (size_t i = 0; i < items.n; i++) {
+            const char *at = addr_at(items.v[i].addr);
+            odd_seen |= at && strpbrk(at, "\"\\") != NULL;
+            addr_quote(q, items.v[i].addr);
+            addr_unquote(b, sbuf_str(q));
+            EXPECT_EQ_STR(sbuf_str(b), items.v[i].addr);
+        }
+        EXPECT_TRUE(odd_seen);
+        addr_items_free(&items);
+        sbuf_free(q);
+    }
     EXPECT_TRUE(!addr_needs_quote("user+tag", 8));
     EXPECT_TRUE(addr_needs_quote("a b", 3));
     EXPECT_TRUE(addr_needs_quote("", 0));

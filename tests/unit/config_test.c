@@ -222,6 +222,25 @@ static void test_loop(void)
     CHECK_STR(cfg_str("fine"), "ok", "other parameters still work after a loop");
     CHECK(load("loop_a = 1\n") == 0, "reload after a fatal loop");
     CHECK_STR(cfg_str("loop_a"), "1", "no stale loop state after reload");
+
+    /* A fatal deep inside cfg_expand() (through ${name?{..}}, ${{..}}
+     * and $(..) forms) leaves nothing behind: config_load() frees what the
+     * interrupted expansion held (the sanitizer build's leak check would
+     * report it otherwise). */
+    CHECK(load("loop_a = x ${loop_b?{$(loop_b)}}\n"
+               "loop_b = ${{$loop_a} == {x} ? {t} : {f}}\n") == 0,
+          "load nested loop main.cf");
+    char *volatile got = NULL;
+
+    EXPECT_FATAL(got = cfg_expand("pre ${loop_a:{a}} $(loop_b) post"), "loop_",
+                 "cfg_expand() of a loop is fatal");
+    CHECK(got == NULL, "cfg_expand() returned nothing after the fatal");
+    EXPECT_FATAL(got = cfg_expand("${{${loop_b}} == {x} ? {y}}"), "loop_",
+                 "cfg_expand() of a loop in a condition is fatal");
+    CHECK(load("fine = ok\n") == 0, "reload after fatal expansions");
+    got = cfg_expand("$fine ${fine?{yes}}");
+    CHECK_STR(got, "ok yes", "expansion works after the fatal ones");
+    xfree(got);
 }
 
 static void test_syntax(void)

@@ -315,6 +315,52 @@ static void test_api(void)
     mastercf_free(m);
     xfree(warn);
 
+    /* An empty braced argument survives postconf -M / -Mf output and
+     * reading it back (fuzzer find: it used to be printed as nothing). */
+    m = parse("smtp inet n - n - - smtpd -o { } -o x=1\n"
+              "p unix - n n - - pipe argv=/bin/echo { } {a b} {} z\n",
+              &rc, &warn);
+    CHECK(rc == 0 && m->count == 2, "empty braced arguments parse");
+    xfree(warn);
+    s = mastercf_find(m, "p", "unix");
+    CHECK(s && s->argc == 6 && s->argv[2][0] == 0 && s->argv[4][0] == 0,
+          "{ } and {} are empty arguments");
+    {
+        struct sbuf *line = sbuf_new(256), *all = sbuf_new(256);
+
+        s = mastercf_find(m, "smtp", "inet");
+        mastercf_format_line(line, s, false);
+        CHECK(strstr(sbuf_str(line), "smtpd -o { } -o x=1") != NULL, "-M prints -o { }");
+        mastercf_format_command(line, mastercf_find(m, "p", "unix"));
+        CHECK(strcmp(sbuf_str(line), "pipe argv=/bin/echo { } {a b} { } z") == 0,
+              "command field prints { }");
+        for (int fold = 0; fold < 2; fold++) {
+            sbuf_reset(all);
+            for (const struct mastercf_service *t = m->head; t; t = t->next) {
+                mastercf_format_line(line, t, fold);
+                sbuf_catf(all, "%s\n", sbuf_str(line));
+            }
+            int rc2;
+            char *warn2;
+            struct mastercf *again = parse(sbuf_str(all), &rc2, &warn2);
+            bool same = rc2 == 0 && again->count == m->count;
+
+            for (const struct mastercf_service *t = m->head; same && t; t = t->next) {
+                const struct mastercf_service *u = mastercf_find(again, t->name, t->type);
+
+                same = u && u->argc == t->argc;
+                for (int i = 0; same && i < t->argc; i++)
+                    same = strcmp(u->argv[i], t->argv[i]) == 0;
+            }
+            CHECK(same, fold ? "-Mf output reads back the same" : "-M output reads back the same");
+            mastercf_free(again);
+            xfree(warn2);
+        }
+        sbuf_free(line);
+        sbuf_free(all);
+    }
+    mastercf_free(m);
+
     CHECK(mastercf_field_index("process_limit") == MASTERCF_COL_MAXPROC, "field index");
     CHECK(mastercf_field_index("command") == MASTERCF_NCOLS, "command field index");
     CHECK(mastercf_field_index("bogus") == -1, "unknown field");

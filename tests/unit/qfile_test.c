@@ -104,6 +104,37 @@ static void test_write_read(void)
     EXPECT_EQ_INT(sbuf_len(data), 5000 - 2 * QFILE_LINE_CHUNK);
     qfile_close(r);
 
+    /* Marked done through another descriptor while the reader still holds
+     * the start of the file in its buffer: qenv_load() must see it
+     * (fuzzer find: it returned the stale buffered 'R'). */
+    r = qfile_open(sbuf_str(path), O_RDONLY);
+    EXPECT_TRUE(r != NULL);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), REC_SIZE);     /* buffer holds offset 0 */
+    int other = open(sbuf_str(path), O_RDWR);
+    EXPECT_TRUE(other >= 0);
+    EXPECT_EQ_INT(qenv_load(r, &env), 0);
+    off_t dave = env.rcpts[2].offset;
+    EXPECT_TRUE(!env.rcpts[2].done);
+    qenv_free(&env);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), QFILE_E_EOF);
+    qfile_seek(r, 0);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), REC_SIZE);
+    EXPECT_EQ_INT(qfile_mark_done(other, dave), 0);
+    EXPECT_EQ_INT(qenv_load(r, &env), 0);
+    EXPECT_TRUE(env.nrcpt == 3 && env.rcpts[1].done && env.rcpts[2].done);
+    qenv_free(&env);
+    /* qfile_seek() keeps buffered bytes; qfile_seek_reread() drops them. */
+    qfile_seek(r, 0);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), REC_SIZE);
+    EXPECT_EQ_INT(pwrite(other, "T", 1, 0), 1);          /* first record's type */
+    qfile_seek_reread(r, 0);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), REC_TIME);
+    EXPECT_EQ_INT(pwrite(other, "C", 1, 0), 1);
+    qfile_seek_reread(r, 0);
+    EXPECT_EQ_INT(qfile_get(r, data, NULL), REC_SIZE);
+    close(other);
+    qfile_close(r);
+
     /* A truncated copy is refused, not half-read. */
     int in = open(sbuf_str(path), O_RDONLY);
     int out = open("truncated", O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -319,8 +319,15 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
         return 0;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
         return 0;
-    if (!MAIL_QUEUE_IS_COMPLETE(&st))
-        return 0;       /* cleanup is still writing it */
+    if (!MAIL_QUEUE_IS_COMPLETE(&st)) {
+        /* Still being written, or left by a cleanup that died: remove the
+         * latter (its client was never told "queued"). */
+        if (strcmp(ctx->queue, MAIL_QUEUE_INCOMING) == 0 && mail_queue_abandoned(path, &st, 10)) {
+            log_warn("%s: removing incomplete queue file left by a process that died", id);
+            unlink(path);
+        }
+        return 0;
+    }
     if (strcmp(ctx->queue, MAIL_QUEUE_DEFERRED) == 0 && !ctx->ignore_time && st.st_mtime > ctx->now)
         return 0;       /* not yet time to retry */
     if (mail_queue_rename(id, ctx->queue, MAIL_QUEUE_ACTIVE) < 0) {

@@ -10,6 +10,7 @@
 #include "attr.h"
 #include "log.h"
 #include "mail_proto.h"
+#include "mail_queue.h"
 #include "qfile.h"
 #include "stream.h"
 
@@ -92,6 +93,8 @@ int cleanup_line(struct cleanup_clnt *c, const char *line, size_t len)
 int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
 {
     int status = CLEANUP_STAT_WRITE;
+    if (reason)
+        sbuf_reset(reason);     /* never hand back a previous message's text */
     if (!c->ended) {
         cleanup_rec(c, REC_XTRA, "", 0);
         cleanup_rec(c, REC_END, "", 0);
@@ -99,10 +102,21 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
     if (!c->failed && stream_flush(c->s) == 0) {
         struct attr_list *l = attr_list_new();
         long st;
-        if (attr_read(c->s, l) == 0 && attr_get_long(l, "status", &st) == 0) {
+        int r = attr_read(c->s, l);
+        if (r == 0 && attr_get_long(l, "status", &st) == 0) {
             status = (int)st;
             if (reason)
                 sbuf_set(reason, attr_get_def(l, "reason", ""));
+        } else if (r == STREAM_E_EOF || r == STREAM_E_IO) {
+            /* cleanup died after reading the whole message. Whether the
+             * message was queued is written in the queue itself: cleanup
+             * answers errors before it removes a file, and a file it did
+             * not finish stays behind without the "complete" bit. */
+            int q = mail_queue_probe(c->queue_id);
+            if (q == MAIL_QUEUE_PROBE_COMPLETE || q == MAIL_QUEUE_PROBE_ABSENT) {
+                log_warn("%s: cleanup went away after queuing the message; accepted", c->queue_id);
+                status = CLEANUP_STAT_OK;
+            }
         }
         attr_list_free(l);
     }

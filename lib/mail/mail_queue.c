@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/time.h>
 
 static char **mail_queue_hash_names;
@@ -102,8 +103,12 @@ int mail_queue_create(const char *queue_name, struct sbuf *id_out)
         mail_queue_id_new(id_out);
         mail_queue_path(path, queue_name, sbuf_str(id_out));
         fd = open(sbuf_str(path), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, MAIL_QUEUE_MODE_BUILDING);
-        if (fd >= 0)
+        if (fd >= 0) {
+            /* Held while the file is being written: a file that is still
+             * incomplete and unlocked was left by a writer that died. */
+            flock(fd, LOCK_EX | LOCK_NB);
             break;
+        }
         if (errno == ENOENT && mail_queue_hashed(queue_name)) {
             if (mail_queue_mkdirs(sbuf_str(path)) < 0)
                 break;
@@ -187,4 +192,43 @@ int mail_queue_sync_dir(const char *dir)
     int r = fsync(fd);
     close(fd);
     return r;
+}
+
+int mail_queue_probe(const char *id)
+{
+    static const char *const queues[] = { MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE,
+                                          MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD };
+    struct sbuf *path = sbuf_new(64);
+    int result = MAIL_QUEUE_PROBE_ABSENT;
+    /* Daemons run in $queue_directory; commands (sendmail -bs) may not. */
+    const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
+    char cwd[PATH_MAX];
+    bool relative = getcwd(cwd, sizeof(cwd)) != NULL && (strcmp(cwd, qdir) == 0 || strcmp(cwd, "/") == 0);
+    for (size_t i = 0; i < ARRAY_LEN(queues) && result == MAIL_QUEUE_PROBE_ABSENT; i++) {
+        struct stat st;
+        mail_queue_path(path, queues[i], id);
+        if (!relative) {
+            struct sbuf *abs = sbuf_new(128);
+            sbuf_printf(abs, "%s/%s", qdir, sbuf_str(path));
+            sbuf_set(path, sbuf_str(abs));
+            sbuf_free(abs);
+        }
+        if (stat(sbuf_str(path), &st) == 0)
+            result = MAIL_QUEUE_IS_COMPLETE(&st) ? MAIL_QUEUE_PROBE_COMPLETE
+                                                 : MAIL_QUEUE_PROBE_INCOMPLETE;
+    }
+    sbuf_free(path);
+    return result;
+}
+
+bool mail_queue_abandoned(const char *path, const struct stat *st, int min_age)
+{
+    if (MAIL_QUEUE_IS_COMPLETE(st) || time(NULL) - st->st_mtime < min_age)
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool abandoned = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return abandoned;
 }

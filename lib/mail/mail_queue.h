@@ -59,6 +59,16 @@ int mail_queue_remove(const char *queue_name, const char *id);
  * hash subdirectories). Stops early when fn returns non-zero. */
 typedef int (*mail_queue_scan_fn)(const char *id, const char *path, void *ctx);
 int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx);
+#define MAIL_QUEUE_PROBE_ABSENT 0      /* in no queue (never made, or delivered and gone) */
+#define MAIL_QUEUE_PROBE_INCOMPLETE 1  /* exists, not marked complete */
+#define MAIL_QUEUE_PROBE_COMPLETE 2    /* exists and complete */
+/* Looks for id in incoming, active, deferred and hold (paths relative to
+ * $queue_directory, or absolute when the cwd is elsewhere: see
+ * mail_queue_probe_dir()). Returns MAIL_QUEUE_PROBE_*. */
+int mail_queue_probe(const char *id);
+/* True when path (with stat st) is an incomplete queue file at least
+ * min_age seconds old whose writer is gone (nobody holds its lock). */
+bool mail_queue_abandoned(const char *path, const struct stat *st, int min_age);
 /* fsync()s a directory (after create/rename) so the name is durable. */
 int mail_queue_sync_dir(const char *dir);
 

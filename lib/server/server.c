@@ -358,6 +358,10 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, server_sigterm);
     server_parse_args(argc, argv);
+    /* Look at fd 3 before config_load() and the log socket can take that
+     * number: run by hand without it, the status messages would otherwise
+     * go into whatever file or socket got fd 3. */
+    bool have_status_fd = srv_standalone || fcntl(MASTER_STATUS_FD, F_GETFL) >= 0;
     log_set_tag(srv_program);
     if (config_load(NULL) < 0)
         log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());
@@ -381,7 +385,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
         }
         fcntl(MASTER_STATUS_FD, F_SETFD, FD_CLOEXEC);
         int fl = fcntl(MASTER_STATUS_FD, F_GETFL);
-        if (fl < 0)
+        if (!have_status_fd || fl < 0)
             log_fatal("no status pipe on fd %d: not started by master? (use -S to test by hand)",
                       MASTER_STATUS_FD);
         fcntl(MASTER_STATUS_FD, F_SETFL, fl | O_NONBLOCK);

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 static int sock_unix_addr(struct sockaddr_un *sun, const char *path)
@@ -100,29 +101,38 @@ static int sock_wait_connect(int fd, int timeout)
     return 0;
 }
 
+/*
+ * A UNIX-domain connect never "progresses" in the background: when the
+ * listener's backlog is full a non-blocking connect fails with EAGAIN and
+ * leaves the socket unconnected (poll() then reports it writable at once).
+ * So connect in blocking mode and let the kernel wait for room in the
+ * backlog, bounded by SO_SNDTIMEO; running out of time is ETIMEDOUT.
+ */
 int sock_unix_connect(const char *path, int timeout)
 {
     struct sockaddr_un sun;
     if (sock_unix_addr(&sun, path) < 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        if (errno != EINPROGRESS && errno != EAGAIN) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        if (sock_wait_connect(fd, timeout) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
+    struct timeval tv = { .tv_sec = timeout > 0 ? timeout : 0 };
+    if (timeout > 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        int e = errno == EAGAIN ? ETIMEDOUT : errno;
+        close(fd);
+        errno = e;
+        return -1;
     }
-    sock_set_nonblock(fd, false);
+    if (timeout > 0) {
+        tv.tv_sec = 0;
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
     return fd;
 }
 

@@ -1,0 +1,287 @@
+/*
+ * sock_test.c - UNIX-domain and TCP socket helpers on real sockets
+ *
+ * Used by: make unit.
+ * Notes: everything lives in a temporary directory or on 127.0.0.1 / ::1
+ *        with kernel-chosen ports. The IPv6 cases are skipped (and say so)
+ *        when ::1 cannot be bound.
+ */
+#include "harness.h"
+#include "sock.h"
+#include "ut_ipc.h"
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/un.h>
+
+static char *tmp;
+
+static char *tpath(const char *name)
+{
+    static char buf[256];
+    snprintf(buf, sizeof(buf), "%s/%s", tmp, name);
+    return buf;
+}
+
+static bool is_nonblocking(int fd)
+{
+    return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+}
+
+static void test_unix_stream(void)
+{
+    char path[256];
+    strlcpy(path, tpath("stream"), sizeof(path));
+    int l = sock_unix_listen(path, 8, 0622);
+    EXPECT_TRUE(l >= 0);
+    struct stat st;
+    EXPECT_TRUE(stat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+    EXPECT_EQ_INT(st.st_mode & 0777, 0622);
+    EXPECT_TRUE(fcntl(l, F_GETFD) & FD_CLOEXEC);
+
+    int c = sock_unix_connect(path, 2);
+    EXPECT_TRUE(c >= 0);
+    EXPECT_TRUE(!is_nonblocking(c));    /* contract: a blocking fd */
+    int a = accept(l, NULL, NULL);
+    EXPECT_TRUE(a >= 0);
+    EXPECT_EQ_INT(write(c, "ping", 4), 4);
+    char buf[8] = "";
+    EXPECT_EQ_INT(read(a, buf, sizeof(buf)), 4);
+    EXPECT_TRUE(memcmp(buf, "ping", 4) == 0);
+
+    /* Address formatting for UNIX sockets: "unix", port 0. */
+    char addr[64] = "x";
+    int port = -1;
+    EXPECT_EQ_INT(sock_peer_addr(a, addr, sizeof(addr), &port), 0);
+    EXPECT_EQ_STR(addr, "unix");
+    EXPECT_EQ_INT(port, 0);
+    port = -1;
+    EXPECT_EQ_INT(sock_local_addr(c, addr, sizeof(addr), &port), 0);
+    EXPECT_EQ_STR(addr, "unix");
+    EXPECT_EQ_INT(port, 0);
+
+    /* sock_set_nonblock toggles O_NONBLOCK both ways. */
+    EXPECT_EQ_INT(sock_set_nonblock(c, true), 0);
+    EXPECT_TRUE(is_nonblocking(c));
+    EXPECT_EQ_INT(sock_set_nonblock(c, false), 0);
+    EXPECT_TRUE(!is_nonblocking(c));
+    EXPECT_EQ_INT(sock_set_nonblock(-1, true), -1);
+    close(a);
+    close(c);
+    close(l);
+
+    /* A stale socket file (listener gone) refuses, and a new listener may
+     * take the same path over. */
+    errno = 0;
+    EXPECT_EQ_INT(sock_unix_connect(path, 2), -1);
+    EXPECT_EQ_INT(errno, ECONNREFUSED);
+    l = sock_unix_listen(path, 8, 0666);
+    EXPECT_TRUE(l >= 0);
+    c = sock_unix_connect(path, 2);
+    EXPECT_TRUE(c >= 0);
+    close(c);
+
+    /* A full backlog makes the client wait at most its timeout, then fail
+     * with ETIMEDOUT (never hand back an unconnected descriptor). */
+    close(l);
+    l = sock_unix_listen(path, 0, 0666);
+    int held[4];
+    int nheld = 0, r = 0;
+    while (nheld < 4 && (r = sock_unix_connect(path, 1)) >= 0)
+        held[nheld++] = r;
+    EXPECT_TRUE(nheld >= 1);
+    EXPECT_EQ_INT(r, -1);
+    EXPECT_EQ_INT(errno, ETIMEDOUT);
+    double t0 = ut_now();
+    errno = 0;
+    r = sock_unix_connect(path, 1);
+    double took = ut_now() - t0;
+    EXPECT_EQ_INT(r, -1);
+    EXPECT_EQ_INT(errno, ETIMEDOUT);
+    EXPECT_TRUE(took >= 0.8 && took < 3.0);
+    /* Room in the backlog again: the next connect succeeds. */
+    int acc = accept(l, NULL, NULL);
+    EXPECT_TRUE(acc >= 0);
+    r = sock_unix_connect(path, 1);
+    EXPECT_TRUE(r >= 0);
+    if (r >= 0) {
+        EXPECT_EQ_INT(write(r, "x", 1), 1);
+        close(r);
+    }
+    close(acc);
+    for (int i = 0; i < nheld; i++)
+        close(held[i]);
+    close(l);
+
+    /* Missing path, over-long path. */
+    errno = 0;
+    EXPECT_EQ_INT(sock_unix_connect(tpath("missing"), 1), -1);
+    EXPECT_EQ_INT(errno, ENOENT);
+    char longp[300];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = 0;
+    errno = 0;
+    EXPECT_EQ_INT(sock_unix_connect(longp, 1), -1);
+    EXPECT_EQ_INT(errno, ENAMETOOLONG);
+    EXPECT_EQ_INT(sock_unix_listen(longp, 1, 0666), -1);
+    EXPECT_EQ_INT(errno, ENAMETOOLONG);
+    /* A directory that does not exist: bind fails, errno kept. */
+    errno = 0;
+    EXPECT_EQ_INT(sock_unix_listen(tpath("nodir/sock"), 1, 0666), -1);
+    EXPECT_EQ_INT(errno, ENOENT);
+}
+
+static void test_unix_dgram(void)
+{
+    char path[256];
+    strlcpy(path, tpath("dgram"), sizeof(path));
+    int d = sock_unix_dgram_listen(path, 0620);
+    EXPECT_TRUE(d >= 0);
+    struct stat st;
+    EXPECT_TRUE(stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0620);
+    int type = 0;
+    socklen_t tl = sizeof(type);
+    EXPECT_TRUE(getsockopt(d, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_DGRAM);
+
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+    EXPECT_EQ_INT(sendto(s, "one", 3, 0, (struct sockaddr *)&sun, sizeof(sun)), 3);
+    EXPECT_EQ_INT(sendto(s, "two!", 4, 0, (struct sockaddr *)&sun, sizeof(sun)), 4);
+    struct sbuf *b = sbuf_new(16);
+    EXPECT_EQ_INT(ut_recv_dgram(d, b, 1000), 3);
+    EXPECT_EQ_STR(sbuf_str(b), "one");
+    EXPECT_EQ_INT(ut_recv_dgram(d, b, 1000), 4);    /* message boundaries kept */
+    EXPECT_EQ_STR(sbuf_str(b), "two!");
+    close(s);
+    close(d);
+    /* Re-binding over the old socket file works (stale file removed). */
+    d = sock_unix_dgram_listen(path, 0666);
+    EXPECT_TRUE(d >= 0);
+    close(d);
+    sbuf_free(b);
+}
+
+static void test_inet(const char *host, const char *expect_addr)
+{
+    int l = sock_inet_listen(host, "0", 8);
+    if (l < 0 && strchr(host, ':')) {
+        printf("# skip: cannot listen on %s: %s\n", host, strerror(errno));
+        return;
+    }
+    EXPECT_TRUE(l >= 0);
+    if (l < 0)
+        return;
+    char addr[64] = "";
+    int lport = 0;
+    EXPECT_EQ_INT(sock_local_addr(l, addr, sizeof(addr), &lport), 0);
+    EXPECT_EQ_STR(addr, expect_addr);
+    EXPECT_TRUE(lport > 0 && lport < 65536);
+
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", lport);
+    int c = sock_inet_connect(host, portstr, 2);
+    EXPECT_TRUE(c >= 0);
+    EXPECT_TRUE(!is_nonblocking(c));
+    int nodelay = 0;
+    socklen_t nl = sizeof(nodelay);
+    EXPECT_TRUE(getsockopt(c, IPPROTO_TCP, TCP_NODELAY, &nodelay, &nl) == 0 && nodelay);
+    int a = accept(l, NULL, NULL);
+    EXPECT_TRUE(a >= 0);
+
+    /* Both ends agree on who is who. */
+    int cport = 0, pport = 0, p2 = 0;
+    EXPECT_EQ_INT(sock_local_addr(c, addr, sizeof(addr), &cport), 0);
+    EXPECT_EQ_STR(addr, expect_addr);
+    EXPECT_EQ_INT(sock_peer_addr(a, addr, sizeof(addr), &pport), 0);
+    EXPECT_EQ_STR(addr, expect_addr);
+    EXPECT_EQ_INT(pport, cport);
+    EXPECT_EQ_INT(sock_peer_addr(c, addr, sizeof(addr), &p2), 0);
+    EXPECT_EQ_STR(addr, expect_addr);
+    EXPECT_EQ_INT(p2, lport);
+
+    EXPECT_EQ_INT(write(c, "hello", 5), 5);
+    char buf[8] = "";
+    EXPECT_EQ_INT(read(a, buf, sizeof(buf)), 5);
+    close(a);
+    close(c);
+    close(l);
+
+    /* The port is free now: connecting is refused. */
+    errno = 0;
+    EXPECT_EQ_INT(sock_inet_connect(host, portstr, 2), -1);
+    EXPECT_EQ_INT(errno, ECONNREFUSED);
+}
+
+static void test_inet_errors(void)
+{
+    /* A listening socket has no peer. */
+    int l = sock_inet_listen("127.0.0.1", "0", 1);
+    char addr[64];
+    int port;
+    EXPECT_EQ_INT(sock_peer_addr(l, addr, sizeof(addr), &port), -1);
+    /* The same port twice: the second bind fails. */
+    sock_local_addr(l, addr, sizeof(addr), &port);
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", portstr, 1), -1);
+    close(l);
+    /* A port that is not a number or service name. */
+    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", "no-such-service-xyz", 1), -1);
+    EXPECT_EQ_INT(sock_inet_connect("127.0.0.1", "no-such-service-xyz", 1), -1);
+    EXPECT_EQ_INT(sock_local_addr(-1, addr, sizeof(addr), &port), -1);
+}
+
+static void test_trigger(void)
+{
+    /* To a stream socket: one byte, then the client hangs up. */
+    char path[256];
+    strlcpy(path, tpath("trig"), sizeof(path));
+    int l = sock_unix_listen(path, 4, 0666);
+    EXPECT_EQ_INT(sock_trigger(path, 'W'), 0);
+    int a = accept(l, NULL, NULL);
+    struct sbuf *b = sbuf_new(8);
+    EXPECT_EQ_INT(ut_read_until(a, b, NULL, 2), 0);     /* EOF after the byte */
+    EXPECT_EQ_INT(sbuf_len(b), 1);
+    EXPECT_EQ_STR(sbuf_str(b), "W");
+    close(a);
+    close(l);
+    /* Nobody listening: -1. */
+    EXPECT_EQ_INT(sock_trigger(path, 'W'), -1);
+    EXPECT_EQ_INT(sock_trigger(tpath("nothing"), 'W'), -1);
+
+    /* To a FIFO with a reader. */
+    char fifo[256];
+    strlcpy(fifo, tpath("fifo"), sizeof(fifo));
+    EXPECT_EQ_INT(mkfifo(fifo, 0622), 0);
+    /* No reader: a non-blocking open fails at once instead of hanging. */
+    double t0 = ut_now();
+    EXPECT_EQ_INT(sock_trigger(fifo, 'I'), -1);
+    EXPECT_TRUE(ut_now() - t0 < 1.0);
+    int r = open(fifo, O_RDONLY | O_NONBLOCK);
+    EXPECT_TRUE(r >= 0);
+    EXPECT_EQ_INT(sock_trigger(fifo, 'I'), 0);
+    EXPECT_EQ_INT(sock_trigger(fifo, 'D'), 0);
+    char buf[8] = "";
+    EXPECT_EQ_INT(read(r, buf, sizeof(buf)), 2);
+    EXPECT_TRUE(memcmp(buf, "ID", 2) == 0);
+    close(r);
+    sbuf_free(b);
+}
+
+int main(void)
+{
+    harness_init();
+    signal(SIGPIPE, SIG_IGN);
+    alarm(30);
+    tmp = ut_tmpdir();
+    test_unix_stream();
+    test_unix_dgram();
+    test_inet("127.0.0.1", "127.0.0.1");
+    test_inet("::1", "::1");
+    test_inet_errors();
+    test_trigger();
+    ut_rmtree(tmp);
+    xfree(tmp);
+    return harness_done();
+}

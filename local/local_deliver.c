@@ -365,7 +365,17 @@ static void local_maildir(struct local_state *st, const char *dir, uid_t uid, gi
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
-    int r = maildir_deliver(dir, cfg_str(P_MYHOSTNAME), local_maildir_write, msg, NULL, why);
+    int r;
+    if (st->req && st->rc) {
+        /* Stable name per (message, recipient, mailbox owner): a retry after
+         * a crash finds the earlier copy instead of adding a second one. */
+        struct sbuf *tag = sbuf_new(64);
+        sbuf_printf(tag, "P%sR%ldU%ld", st->req->queue_id, st->rc->offset, (long)uid);
+        r = maildir_deliver_once(dir, cfg_str(P_MYHOSTNAME), sbuf_str(tag), st->req->arrival_sec,
+                                 local_maildir_write, msg, NULL, why);
+        sbuf_free(tag);
+    } else
+        r = maildir_deliver(dir, cfg_str(P_MYHOSTNAME), local_maildir_write, msg, NULL, why);
     int err = errno;
     local_unbecome();
     if (r == 0)

@@ -165,3 +165,66 @@ out:
         errno = err;
     return result;
 }
+
+int maildir_deliver_once(const char *dir, const char *host, const char *tag, long arrival,
+                         maildir_write_fn fn, void *ctx, struct sbuf *path_out,
+                         struct sbuf *why)
+{
+    char *base = maildir_base(dir);
+    struct sbuf *tmp = sbuf_new(256), *fin = sbuf_new(256), *ndir = sbuf_new(256);
+    struct stat st;
+    int fd = -1, err = 0, result = -1;
+
+    if (maildir_make(base, why) < 0) {
+        err = errno;
+        goto out;
+    }
+    sbuf_printf(fin, "%s/new/%ld.%s.%s", base, arrival, tag, host);
+    sbuf_printf(ndir, "%s/new", base);
+    if (lstat(sbuf_str(fin), &st) == 0)
+        goto sync;                  /* an earlier attempt delivered it */
+    sbuf_printf(tmp, "%s/tmp/%ld.%s.%ld.%s", base, arrival, tag, (long)getpid(), host);
+    fd = open(sbuf_str(tmp), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        err = errno;
+        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        goto out;
+    }
+    if (fn(fd, ctx) < 0 || fsync(fd) < 0) {
+        err = errno;
+        sbuf_printf(why, "write maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        close(fd);
+        unlink(sbuf_str(tmp));
+        goto out;
+    }
+    close(fd);
+    if (link(sbuf_str(tmp), sbuf_str(fin)) < 0 && errno != EEXIST) {
+        err = errno;
+        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(fin), strerror(err));
+        unlink(sbuf_str(tmp));
+        goto out;
+    }
+    unlink(sbuf_str(tmp));
+sync:;
+    int dfd = open(sbuf_str(ndir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        if (fsync(dfd) < 0 && errno != EINVAL) {
+            err = errno;
+            close(dfd);
+            sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(ndir), strerror(err));
+            goto out;
+        }
+        close(dfd);
+    }
+    if (path_out)
+        sbuf_set(path_out, sbuf_str(fin));
+    result = 0;
+out:
+    xfree(base);
+    sbuf_free(tmp);
+    sbuf_free(fin);
+    sbuf_free(ndir);
+    if (result < 0)
+        errno = err;
+    return result;
+}

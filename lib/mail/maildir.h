@@ -37,4 +37,13 @@ void maildir_unique_name(struct sbuf *out, long sec, long usec, unsigned long de
 int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void *ctx,
                     struct sbuf *path_out, struct sbuf *why);
 
+/* Like maildir_deliver(), but the file name is derived from tag (unique
+ * per message and recipient, e.g. queue ID and recipient offset) and the
+ * message's arrival time, so that a retry after a crash between "linked
+ * into new/" and "recipient marked done" finds the earlier copy and
+ * reports success instead of delivering twice. */
+int maildir_deliver_once(const char *dir, const char *host, const char *tag, long arrival,
+                         maildir_write_fn fn, void *ctx, struct sbuf *path_out,
+                         struct sbuf *why);
+
 #endif

@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "deliver_common.h"
 #include "dict.h"
 #include "log.h"
 #include "maildir.h"
@@ -118,28 +119,6 @@ static bool local_is_root(void)
     return getuid() == 0;
 }
 
-/* Takes on uid/gid as effective ids (from root). 0 or -1 (logged). */
-static int local_become(uid_t uid, gid_t gid)
-{
-    if (!local_is_root())
-        return 0;       /* unit tests and -S runs as a normal user */
-    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
-        log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
-        return -1;
-    }
-    return 0;
-}
-
-static void local_unbecome(void)
-{
-    if (!local_is_root())
-        return;
-    if (seteuid(0) < 0 || setegid(0) < 0)
-        log_fatal("cannot regain root privileges: %m");
-    gid_t g = 0;
-    (void)setgroups(1, &g);
-}
-
 /* Privileges for files and commands of st (root is never used). */
 static void local_privs(const struct local_state *st, uid_t *uid, gid_t *gid)
 {
@@ -189,58 +168,23 @@ static void local_reportf(struct local_state *st, enum deliver_kind kind, const 
 
 /* ---- rendering ---- */
 
-struct local_copy {
-    struct sbuf *out;
-    bool quote;
-};
-
-static int local_copy_line(const char *line, size_t len, void *ctx)
-{
-    struct local_copy *c = ctx;
-    if (c->quote && len >= 5 && memcmp(line, "From ", 5) == 0)
-        sbuf_addch(c->out, '>');
-    sbuf_append(c->out, line, len);
-    sbuf_addch(c->out, '\n');
-    return 0;
-}
-
 /* Renders the message for st with the given COPY_* flags. 0 or -1. */
 static int local_render(struct local_state *st, struct sbuf *out, int flags)
 {
     sbuf_reset(out);
-    if (flags & COPY_FROM) {
-        time_t now = time(NULL);
-        struct tm tm;
-        char date[64];
-        localtime_r(&now, &tm);
-        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-        sbuf_catf(out, "From %s  %s\n", *st->sender ? st->sender : "MAILER-DAEMON", date);
-    }
+    if (flags & COPY_FROM)
+        deliver_mbox_from(out, st->sender);
     if (flags & COPY_RETURN)
         sbuf_catf(out, "Return-Path: <%s>\n", st->sender);
     if (flags & COPY_ORIG)
         sbuf_catf(out, "X-Original-To: %s\n", *st->rc->orig ? st->rc->orig : st->rc->address);
     if (flags & COPY_DELIVERED)
         sbuf_catf(out, "Delivered-To: %s\n", st->delivered);
-    struct local_copy c = { .out = out, .quote = (flags & COPY_QUOTE) != 0 };
-    if (deliver_content_lines(local_req, local_copy_line, &c) != 0)
+    struct deliver_copy c = { .out = out, .quote = (flags & COPY_QUOTE) != 0 };
+    if (deliver_content_lines(local_req, deliver_copy_line, &c) != 0)
         return -1;
     if (flags & COPY_BLANK)
         sbuf_addch(out, '\n');
-    return 0;
-}
-
-static int local_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
     return 0;
 }
 
@@ -318,7 +262,7 @@ static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t own
         mbox_kernel_unlock(fd, local_lock_mask);
         goto fail;
     }
-    if (local_write_all(fd, sbuf_str(msg), sbuf_len(msg)) < 0 || fsync(fd) < 0) {
+    if (deliver_write_all(fd, sbuf_str(msg), sbuf_len(msg)) < 0 || fsync(fd) < 0) {
         int err = errno;
         sbuf_printf(why, "error writing message: %s", strerror(err));
         if (err == EDQUOT || err == EFBIG)
@@ -350,7 +294,7 @@ fail:
 static int local_maildir_write(int fd, void *ctx)
 {
     const struct sbuf *msg = ctx;
-    return local_write_all(fd, sbuf_str(msg), sbuf_len(msg));
+    return deliver_write_all(fd, sbuf_str(msg), sbuf_len(msg));
 }
 
 static void local_maildir(struct local_state *st, const char *dir, uid_t uid, gid_t gid,
@@ -361,7 +305,7 @@ static void local_maildir(struct local_state *st, const char *dir, uid_t uid, gi
         local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
         goto out;
     }
-    if (local_become(uid, gid) < 0) {
+    if (deliver_become(uid, gid) < 0) {
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
@@ -377,7 +321,7 @@ static void local_maildir(struct local_state *st, const char *dir, uid_t uid, gi
     } else
         r = maildir_deliver(dir, cfg_str(P_MYHOSTNAME), local_maildir_write, msg, NULL, why);
     int err = errno;
-    local_unbecome();
+    deliver_unbecome();
     if (r == 0)
         local_report(st, DELIVER_SENT, "2.0.0", "delivered to maildir");
     else
@@ -636,7 +580,7 @@ static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, int *err
         uid = local_default_uid;
         gid = local_default_gid;
     }
-    if (local_become(uid, gid) < 0) {
+    if (deliver_become(uid, gid) < 0) {
         *err = EPERM;
         return NULL;
     }
@@ -665,7 +609,7 @@ static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, int *err
     }
     if (fd >= 0)
         close(fd);
-    local_unbecome();
+    deliver_unbecome();
     if (text)
         log_debug(1, "read %s as uid %ld", path, (long)uid);
     return text;
@@ -728,13 +672,13 @@ static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
             && (sd.st_mode & (S_IWOTH | S_ISVTX)) != (S_IWOTH | S_ISVTX))
             as_user = false;
     }
-    if (as_user && local_become(pw->uid, pw->gid) < 0) {
+    if (as_user && deliver_become(pw->uid, pw->gid) < 0) {
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
     int r = local_mbox_append(sbuf_str(path), msg, pw->uid, pw->gid, false, dsn, why);
     if (as_user)
-        local_unbecome();
+        deliver_unbecome();
     if (r == 0)
         local_report(st, DELIVER_SENT, "2.0.0", "delivered to mailbox");
     else
@@ -763,12 +707,12 @@ static void local_op_file(struct local_state *st, const char *path)
         local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
         goto out;
     }
-    if (local_become(uid, gid) < 0) {
+    if (deliver_become(uid, gid) < 0) {
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
     int r = local_mbox_append(path, msg, (uid_t)-1, (gid_t)-1, true, dsn, why);
-    local_unbecome();
+    deliver_unbecome();
     if (r == 0)
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to file: %s", path);
     else

@@ -23,6 +23,7 @@
 #include "virtual.h"
 #include "alloc.h"
 #include "config.h"
+#include "deliver_common.h"
 #include "log.h"
 #include "qfile.h"
 #include "server.h"
@@ -106,73 +107,6 @@ static void virtual_init(void)
                               DICT_F_FOLD | DICT_F_NO_PROXY);
     const char *lm = virtual_vda_str(VIRTUAL_P_LIMIT_MAPS, "");
     c->limit_maps = *lm ? maps_create(VIRTUAL_P_LIMIT_MAPS, lm, DICT_F_FOLD) : NULL;
-}
-
-/* ---- the message header: Delivered-To values ---- */
-
-#define VIRTUAL_DELIVERED_MAX 1000
-#define VIRTUAL_HDR_MAX 4096
-
-struct virtual_hdr_scan {
-    struct sbuf *cur;
-    char **vals;
-    size_t n, cap;
-};
-
-static void virtual_hdr_flush(struct virtual_hdr_scan *h)
-{
-    const char *p = sbuf_str(h->cur);
-    if (strncasecmp(p, "Delivered-To:", 13) == 0 && h->n < VIRTUAL_DELIVERED_MAX) {
-        p += 13;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *v = xstrdup(p);
-        size_t n = strlen(v);
-        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'))
-            v[--n] = 0;
-        if (h->n + 1 >= h->cap) {
-            h->cap = h->cap ? h->cap * 2 : 8;
-            h->vals = xreallocarray(h->vals, h->cap, sizeof(char *));
-        }
-        h->vals[h->n++] = v;
-        h->vals[h->n] = NULL;
-    }
-    sbuf_reset(h->cur);
-}
-
-static int virtual_hdr_line(const char *line, size_t len, void *ctx)
-{
-    struct virtual_hdr_scan *h = ctx;
-    if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
-        if (sbuf_len(h->cur) < VIRTUAL_HDR_MAX)
-            sbuf_append(h->cur, line, len);
-        return 0;
-    }
-    if (sbuf_len(h->cur))
-        virtual_hdr_flush(h);
-    if (len == 0 || memchr(line, ':', len) == NULL)
-        return 1;       /* end of the header */
-    sbuf_append(h->cur, line, len < VIRTUAL_HDR_MAX ? len : VIRTUAL_HDR_MAX);
-    return 0;
-}
-
-/* Delivered-To: values of the message (NULL-terminated; new). */
-static char **virtual_delivered(struct deliver_request *r)
-{
-    struct virtual_hdr_scan h = { .cur = sbuf_new(256) };
-    if (deliver_content_lines(r, virtual_hdr_line, &h) == 0 && sbuf_len(h.cur))
-        virtual_hdr_flush(&h);
-    sbuf_free(h.cur);
-    if (h.vals == NULL)
-        h.vals = xcalloc(1, sizeof(char *));
-    return h.vals;
-}
-
-static void virtual_strv_free(char **v)
-{
-    for (char **p = v; p && *p; p++)
-        xfree(*p);
-    xfree(v);
 }
 
 /* ---- one recipient ---- */
@@ -291,10 +225,10 @@ static void virtual_service(struct stream *client)
     struct deliver_request *r = deliver_request_read(client, "virtual");
     if (r == NULL)
         return;
-    char **delivered = virtual_delivered(r);
+    char **delivered = deliver_delivered_to(r);
     for (size_t i = 0; i < r->nrcpt; i++)
         virtual_recipient(r, &r->rcpts[i], delivered);
-    virtual_strv_free(delivered);
+    deliver_strv_free(delivered);
     deliver_request_done(client, r);
 }
 

@@ -17,86 +17,29 @@
 #include "virtual.h"
 #include "alloc.h"
 #include "config.h"
+#include "deliver_common.h"
 #include "log.h"
 #include "maildir.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/stat.h>
 
-/* ---- privileges ---- */
-
-static int virtual_become(uid_t uid, gid_t gid)
-{
-    if (getuid() != 0)
-        return 0;       /* run by hand as a normal user */
-    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
-        log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
-        return -1;
-    }
-    return 0;
-}
-
-static void virtual_unbecome(void)
-{
-    if (getuid() != 0)
-        return;
-    if (seteuid(0) < 0 || setegid(0) < 0)
-        log_fatal("cannot regain root privileges: %m");
-    gid_t g = 0;
-    (void)setgroups(1, &g);
-}
-
 /* ---- rendering ---- */
-
-struct virtual_copy {
-    struct sbuf *out;
-    bool quote;
-};
-
-static int virtual_copy_line(const char *line, size_t len, void *ctx)
-{
-    struct virtual_copy *c = ctx;
-    if (c->quote && len >= 5 && memcmp(line, "From ", 5) == 0)
-        sbuf_addch(c->out, '>');
-    sbuf_append(c->out, line, len);
-    sbuf_addch(c->out, '\n');
-    return 0;
-}
 
 int virtual_render(struct deliver_request *r, const struct deliver_rcpt *rc, bool mbox,
                    struct sbuf *out)
 {
     sbuf_reset(out);
-    if (mbox) {
-        time_t now = time(NULL);
-        struct tm tm;
-        char date[64];
-        localtime_r(&now, &tm);
-        strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
-        sbuf_catf(out, "From %s  %s\n", *r->sender ? r->sender : "MAILER-DAEMON", date);
-    }
+    if (mbox)
+        deliver_mbox_from(out, r->sender);
     sbuf_catf(out, "Return-Path: <%s>\n", r->sender);
     sbuf_catf(out, "X-Original-To: %s\n", *rc->orig ? rc->orig : rc->address);
     sbuf_catf(out, "Delivered-To: %s\n", rc->address);
-    struct virtual_copy c = { .out = out, .quote = mbox };
-    if (deliver_content_lines(r, virtual_copy_line, &c) != 0)
+    struct deliver_copy c = { .out = out, .quote = mbox };
+    if (deliver_content_lines(r, deliver_copy_line, &c) != 0)
         return -1;
     if (mbox)
         sbuf_addch(out, '\n');
-    return 0;
-}
-
-static int virtual_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
     return 0;
 }
 
@@ -114,7 +57,7 @@ static void virtual_overquota(struct deliver_request *r, const struct deliver_rc
 static int virtual_maildir_write(int fd, void *ctx)
 {
     const struct sbuf *msg = ctx;
-    return virtual_write_all(fd, sbuf_str(msg), sbuf_len(msg));
+    return deliver_write_all(fd, sbuf_str(msg), sbuf_len(msg));
 }
 
 void virtual_deliver_maildir(struct deliver_request *r, const struct deliver_rcpt *rc,
@@ -131,7 +74,7 @@ void virtual_deliver_maildir(struct deliver_request *r, const struct deliver_rcp
                        strerror(EFBIG));
         goto out;
     }
-    if (virtual_become(d->uid, d->gid) < 0) {
+    if (deliver_become(d->uid, d->gid) < 0) {
         res = NOPRIV;
     } else {
         if (d->quota) {
@@ -166,7 +109,7 @@ void virtual_deliver_maildir(struct deliver_request *r, const struct deliver_rcp
                 err = -1;
             }
         }
-        virtual_unbecome();
+        deliver_unbecome();
     }
     if (err == -1)
         log_warn("%s: %s: update maildirsize: %s", r->queue_id, rc->address, sbuf_str(qwhy));
@@ -249,7 +192,7 @@ static int virtual_mbox_append(const struct virtual_dest *d, const struct sbuf *
         sbuf_set(dsn, "5.2.2");
         goto out;
     }
-    if (virtual_write_all(fd, sbuf_str(msg), sbuf_len(msg)) < 0 || fsync(fd) < 0) {
+    if (deliver_write_all(fd, sbuf_str(msg), sbuf_len(msg)) < 0 || fsync(fd) < 0) {
         int err = errno;
         sbuf_printf(why, "error writing message: %s", strerror(err));
         if (err == EDQUOT || err == EFBIG)
@@ -272,12 +215,12 @@ void virtual_deliver_mbox(struct deliver_request *r, const struct deliver_rcpt *
                           const struct virtual_dest *d, const struct sbuf *msg)
 {
     struct sbuf *dsn = sbuf_new(16), *why = sbuf_new(128);
-    if (virtual_become(d->uid, d->gid) < 0) {
+    if (deliver_become(d->uid, d->gid) < 0) {
         deliver_defer(r, rc, "4.3.0", "cannot switch privileges");
         goto out;
     }
     int res = virtual_mbox_append(d, msg, dsn, why);
-    virtual_unbecome();
+    deliver_unbecome();
     if (res == 0)
         deliver_sent(r, rc, "2.0.0", "delivered to mailbox");
     else if (strcmp(sbuf_str(dsn), "quota") == 0)

@@ -25,16 +25,15 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
-#include "dict.h"
 #include "log.h"
 #include "mail_log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
+#include "mail_trust.h"
 #include "maildrop.h"
 #include "qfile.h"
 #include "sbuf.h"
 #include "stream.h"
-#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -88,79 +87,18 @@ static void postdrop_sig(int sig)
     _exit(EX_TEMPFAIL);
 }
 
-/* Descriptors 0-2 must exist (else a file we open could become "stderr");
- * everything above is somebody else's business. */
-static void postdrop_sanitize_fds(void)
-{
-    for (int fd = 0; fd < 3; fd++) {
-        if (fcntl(fd, F_GETFD) < 0) {
-            int n = open("/dev/null", O_RDWR);
-            if (n != fd)
-                _exit(EX_OSERR);
-        }
-    }
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = 3; fd < max; fd++)
-        close(fd);
-}
-
-/* True when dir may be used as configuration by this (non-root) caller. */
-static bool postdrop_trusted_dir(const char *dir)
-{
-    static const char *const lists[] = { P_ALTERNATE_CONFIG_DIRECTORIES,
-                                         P_MULTI_INSTANCE_DIRECTORIES };
-    if (strcmp(dir, config_dir()) == 0)
-        return true;
-    for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
-        char **items = cfg_list(cfg_str(lists[i]));
-        bool found = false;
-        for (char **p = items; p && *p && !found; p++)
-            found = strcmp(*p, dir) == 0;
-        cfg_list_free(items);
-        if (found)
-            return true;
-    }
-    return false;
-}
-
-/* authorized_submit_users: names, !name, type:table, static:anyone. First
- * match wins; no match denies. */
+/* authorized_submit_users (mail_trust.h); a table problem is fatal. */
 static bool postdrop_user_allowed(const char *user)
 {
-    char **items = cfg_list(cfg_str(P_AUTHORIZED_SUBMIT_USERS));
-    bool allowed = false, decided = false;
-    for (char **p = items; p && *p && !decided; p++) {
-        const char *item = *p;
-        bool neg = false;
-        while (*item == '!') {
-            neg = !neg;
-            item++;
-        }
-        bool match = false;
-        if (strcmp(item, "static:anyone") == 0 || strcmp(item, "static:all") == 0) {
-            match = true;
-        } else if (strchr(item, ':')) {
-            struct dict *d = dict_open(item, DICT_F_FOLD);
-            if (d == NULL)
-                postdrop_fail(EX_CONFIG, "4.3.0 configuration error",
-                              "%s: cannot open %s", P_AUTHORIZED_SUBMIT_USERS, item);
-            match = dict_lookup(d, user) != NULL;
-            if (!match && dict_error(d))
-                postdrop_fail(EX_TEMPFAIL, "4.3.0 table lookup error",
-                              "%s: lookup error in %s", P_AUTHORIZED_SUBMIT_USERS, item);
-            dict_close(d);
-        } else {
-            match = strcmp(item, user) == 0;
-        }
-        if (match) {
-            decided = true;
-            allowed = !neg;
-        }
-    }
-    cfg_list_free(items);
-    return allowed;
+    struct mail_trust_err err;
+    int res = mail_user_authorized(P_AUTHORIZED_SUBMIT_USERS, user, &err);
+    if (res < 0 && err.kind == MAIL_TRUST_ERR_OPEN)
+        postdrop_fail(EX_CONFIG, "4.3.0 configuration error",
+                      "%s: cannot open %s", P_AUTHORIZED_SUBMIT_USERS, err.item);
+    if (res < 0)
+        postdrop_fail(EX_TEMPFAIL, "4.3.0 table lookup error",
+                      "%s: lookup error in %s", P_AUTHORIZED_SUBMIT_USERS, err.item);
+    return res > 0;
 }
 
 static void postdrop_setup_logging(void)
@@ -174,7 +112,10 @@ int main(int argc, char **argv)
     const char *cflag = NULL;
     int c;
 
-    postdrop_sanitize_fds();
+    /* Descriptors 0-2 must exist (else a file we open could become
+     * "stderr"); everything above is somebody else's business. */
+    if (mail_sanitize_fds() < 0)
+        _exit(EX_OSERR);
     umask(077);
     log_set_tag("postdrop");
     log_set_stderr(true);
@@ -182,12 +123,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* Remember what the caller asked for, then drop the environment. */
-    char *env_config = getenv("MAIL_CONFIG") ? xstrdup(getenv("MAIL_CONFIG")) : NULL;
-    char *env_tz = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-    clearenv();
-    if (env_tz)
-        setenv("TZ", env_tz, 1);
-    setenv("PATH", "/usr/bin:/bin", 1);
+    char *env_config = mail_sanitize_env();
 
     while ((c = getopt(argc, argv, "c:rv")) != -1) {
         switch (c) {
@@ -226,7 +162,7 @@ int main(int argc, char **argv)
             postdrop_fail(EX_CONFIG, "4.3.0 configuration error",
                           "%s/main.cf: configuration errors", config_dir());
         if (want_dir && strcmp(want_dir, config_dir()) != 0) {
-            if (!postdrop_trusted_dir(want_dir))
+            if (!mail_config_dir_trusted(want_dir))
                 postdrop_fail(EX_CONFIG, "4.3.0 configuration error",
                               "untrusted configuration directory %s: not listed in %s or %s of "
                               "%s/main.cf", want_dir, P_ALTERNATE_CONFIG_DIRECTORIES,
@@ -324,7 +260,6 @@ int main(int argc, char **argv)
     xfree(sender);
     xfree(user);
     xfree(env_config);
-    xfree(env_tz);
     sbuf_free(rec);
     sbuf_free(id);
     return 0;

@@ -20,10 +20,10 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
-#include "dict.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
+#include "mail_trust.h"
 #include "sock.h"
 #include "stream.h"
 #include <fcntl.h>
@@ -38,24 +38,6 @@
 
 enum pq_mode { PQ_NONE, PQ_LIST, PQ_JSON, PQ_FLUSH, PQ_SITE, PQ_ID };
 
-static void pq_sanitize_fds(void)
-{
-    for (int fd = 0; fd < 3; fd++) {
-        if (fcntl(fd, F_GETFL) < 0) {
-            int nfd = open("/dev/null", O_RDWR);
-            if (nfd >= 0 && nfd != fd) {
-                dup2(nfd, fd);
-                close(nfd);
-            }
-        }
-    }
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = 3; fd < max; fd++)
-        close(fd);
-}
-
 static NORETURN void pq_usage(void)
 {
     fprintf(stderr, "usage: postqueue -f | postqueue -i queueid | postqueue -j | "
@@ -63,57 +45,17 @@ static NORETURN void pq_usage(void)
     exit(EX_USAGE);
 }
 
-static bool pq_trusted_dir(const char *dir)
-{
-    static const char *const lists[] = { P_ALTERNATE_CONFIG_DIRECTORIES,
-                                         P_MULTI_INSTANCE_DIRECTORIES };
-    if (strcmp(dir, config_dir()) == 0)
-        return true;
-    for (size_t i = 0; i < ARRAY_LEN(lists); i++) {
-        char **items = cfg_list(cfg_str(lists[i]));
-        bool found = false;
-        for (char **p = items; p && *p && !found; p++)
-            found = strcmp(*p, dir) == 0;
-        cfg_list_free(items);
-        if (found)
-            return true;
-    }
-    return false;
-}
-
-/* authorized_mailq_users / authorized_flush_users: names, !name,
- * type:table and static:anyone; the first match decides, none denies. */
+/* authorized_mailq_users / authorized_flush_users (mail_trust.h); a
+ * table problem is fatal. */
 static bool pq_user_allowed(const char *param, const char *user)
 {
-    char **items = cfg_list(cfg_str(param));
-    bool allowed = false, decided = false;
-    for (char **p = items; p && *p && !decided; p++) {
-        const char *item = *p;
-        bool neg = false, match;
-        while (*item == '!') {
-            neg = !neg;
-            item++;
-        }
-        if (strcmp(item, "static:anyone") == 0 || strcmp(item, "static:all") == 0) {
-            match = true;
-        } else if (strchr(item, ':')) {
-            struct dict *d = dict_open(item, DICT_F_FOLD);
-            if (d == NULL)
-                log_fatal("%s: cannot open %s", param, item);
-            match = dict_lookup(d, user) != NULL;
-            if (!match && dict_error(d))
-                log_fatal("%s: lookup error in %s", param, item);
-            dict_close(d);
-        } else {
-            match = strcmp(item, user) == 0;
-        }
-        if (match) {
-            decided = true;
-            allowed = !neg;
-        }
-    }
-    cfg_list_free(items);
-    return allowed;
+    struct mail_trust_err err;
+    int res = mail_user_authorized(param, user, &err);
+    if (res < 0 && err.kind == MAIL_TRUST_ERR_OPEN)
+        log_fatal("%s: cannot open %s", param, err.item);
+    if (res < 0)
+        log_fatal("%s: lookup error in %s", param, err.item);
+    return res > 0;
 }
 
 static void pq_load_config(const char *cflag, const char *env_config)
@@ -126,7 +68,7 @@ static void pq_load_config(const char *cflag, const char *env_config)
         if (config_load(NULL) < 0 && want == NULL)
             log_fatal("%s/main.cf: configuration errors", config_dir());
         if (want && strcmp(want, config_dir()) != 0) {
-            if (!pq_trusted_dir(want))
+            if (!mail_config_dir_trusted(want))
                 log_fatal("bad -c option or MAIL_CONFIG: %s is not listed in %s of %s/main.cf",
                           want, P_ALTERNATE_CONFIG_DIRECTORIES, config_dir());
             if (config_load(want) < 0)
@@ -321,17 +263,12 @@ int main(int argc, char **argv)
     const char *cflag = NULL, *arg = NULL;
     int c;
 
-    pq_sanitize_fds();
+    (void)mail_sanitize_fds();
     umask(022);
     log_set_tag("postqueue");
     log_set_stderr(true);
     signal(SIGPIPE, SIG_IGN);
-    char *env_config = getenv("MAIL_CONFIG") ? xstrdup(getenv("MAIL_CONFIG")) : NULL;
-    char *env_tz = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-    clearenv();
-    if (env_tz)
-        setenv("TZ", env_tz, 1);
-    setenv("PATH", "/usr/bin:/bin", 1);
+    char *env_config = mail_sanitize_env();
 
     while ((c = getopt(argc, argv, "c:fi:jps:v")) != -1) {
         enum pq_mode want = PQ_NONE;
@@ -435,6 +372,5 @@ int main(int argc, char **argv)
         break;
     }
     xfree(env_config);
-    xfree(env_tz);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * tls_common.c - OpenSSL pieces shared by the TLS server and client
  *
- * Used by: tls_server.c.
+ * Used by: tls_server.c, tls_client.c.
  * Interface: see tls_common.h.
  * Errors: returned with a reason; nothing is logged here.
  * Notes: the handshake polls the non-blocking descriptor with one overall
@@ -92,6 +92,47 @@ void tls_common_errors(struct sbuf *why)
         sbuf_catf(why, "%s%s", first ? ": " : "; ", buf);
         first = false;
     }
+}
+
+struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why)
+{
+    ERR_clear_error();
+    SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+    if (c == NULL) {
+        sbuf_set(why, "cannot create TLS context");
+        tls_common_errors(why);
+        return NULL;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return c;
+}
+
+int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca_path,
+                       struct sbuf *why)
+{
+    const char *caf = ca_file && *ca_file ? ca_file : NULL;
+    const char *cap = ca_path && *ca_path ? ca_path : NULL;
+    if ((caf || cap) && SSL_CTX_load_verify_locations(c, caf, cap) != 1) {
+        sbuf_printf(why, "cannot load CA file/path %s%s%s", caf ? caf : "", caf && cap ? " " : "",
+                    cap ? cap : "");
+        tls_common_errors(why);
+        return -1;
+    }
+    return 0;
+}
+
+struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why)
+{
+    ERR_clear_error();
+    SSL *ssl = SSL_new(c);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        sbuf_set(why, "cannot create TLS session");
+        tls_common_errors(why);
+        SSL_free(ssl);
+        return NULL;
+    }
+    return ssl;
 }
 
 static double tls_common_now(void)
@@ -196,4 +237,37 @@ ssize_t tls_common_write(void *ctx, int fd, const void *buf, size_t len, bool *w
     if (n > 0)
         return n;
     return tls_common_io_result(ssl, n, want_read, false);
+}
+
+void tls_common_cipher(struct ssl_st *ssl, char *protocol, size_t protocol_size, char *cipher,
+                       size_t cipher_size, int *bits, int *alg_bits)
+{
+    strlcpy(protocol, SSL_get_version(ssl), protocol_size);
+    const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
+    if (ci) {
+        strlcpy(cipher, SSL_CIPHER_get_name(ci), cipher_size);
+        *bits = SSL_CIPHER_get_bits(ci, alg_bits);
+    }
+}
+
+void tls_common_cn(struct X509_name_st *name, char *out, size_t size)
+{
+    out[0] = 0;
+    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)size) < 0) {
+        out[0] = 0;
+        return;
+    }
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+            *p = '?';
+}
+
+void tls_common_stop(struct ssl_st *ssl, struct stream *s)
+{
+    ERR_clear_error();
+    (void)SSL_shutdown(ssl);        /* one try: never wait for the peer */
+    ERR_clear_error();
+    if (s)
+        stream_set_io(s, NULL, NULL, NULL);
+    SSL_free(ssl);
 }

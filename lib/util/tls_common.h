@@ -3,19 +3,24 @@
  *                clients: protocol lists, handshakes with a deadline,
  *                stream I/O through a TLS session, error text
  *
- * Used by: lib/util/tls_server.c (and, later, tls_client.c).
+ * Used by: lib/util/tls_server.c, lib/util/tls_client.c.
  * Interface: tls_proto_parse(), tls_proto_name(), and, for the wrapper
- *            modules only, tls_common_errors(), tls_common_handshake(),
- *            tls_common_read(), tls_common_write().
+ *            modules only, tls_common_errors(), tls_common_ctx_new(),
+ *            tls_common_load_ca(), tls_common_session(),
+ *            tls_common_handshake(), tls_common_read(), tls_common_write(),
+ *            tls_common_cipher(), tls_common_cn(), tls_common_stop().
  * Errors: parsers return -1 with a reason in why; nothing is logged here.
  * Notes: the header does not include OpenSSL: sessions are passed as
- *        struct ssl_st pointers (OpenSSL's SSL type), so only tls_*.c
- *        files that include <openssl/ssl.h> can call those functions.
+ *        struct ssl_st pointers (OpenSSL's SSL type), contexts as struct
+ *        ssl_ctx_st (SSL_CTX) and names as struct X509_name_st (X509_NAME),
+ *        so only tls_*.c files that include <openssl/ssl.h> can call those
+ *        functions.
  */
 #ifndef POSTERN_TLS_COMMON_H
 #define POSTERN_TLS_COMMON_H
 #include "sys_compat.h"
 #include "sbuf.h"
+#include "stream.h"
 
 /* Protocol versions, one bit each. */
 #define TLS_PROTO_SSLV2 (1u << 0)
@@ -36,9 +41,21 @@ int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why);
 const char *tls_proto_name(unsigned bit);
 
 struct ssl_st;
+struct ssl_ctx_st;
+struct X509_name_st;
 
 /* Appends OpenSSL's queued errors to why (": a; b") and clears the queue. */
 void tls_common_errors(struct sbuf *why);
+/* New server or client context with the options both sides always want
+ * (no compression, no renegotiation, partial and moving-buffer writes).
+ * Returns new, or NULL with why filled. */
+struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why);
+/* Loads trust anchors from ca_file and/or ca_path (NULL or "" = unset;
+ * nothing to do when both are unset). 0, or -1 with why filled. */
+int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca_path,
+                       struct sbuf *why);
+/* New session of c bound to fd. Returns new, or NULL with why filled. */
+struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why);
 /* Runs SSL_accept (server) or SSL_connect on the non-blocking fd until
  * done or timeout seconds (0 = no limit) pass. 0, or -1 with why filled
  * ("TLS handshake failed: ..."). */
@@ -46,5 +63,15 @@ int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, s
 /* stream_set_io() hooks; ctx is the struct ssl_st pointer. */
 ssize_t tls_common_read(void *ctx, int fd, void *buf, size_t len, bool *want_write);
 ssize_t tls_common_write(void *ctx, int fd, const void *buf, size_t len, bool *want_read);
+/* Fills the negotiated protocol ("TLSv1.3") and cipher name with their
+ * strength; the cipher fields are left alone when there is no cipher. */
+void tls_common_cipher(struct ssl_st *ssl, char *protocol, size_t protocol_size, char *cipher,
+                       size_t cipher_size, int *bits, int *alg_bits);
+/* Printable CommonName of name (control and 8-bit bytes become '?'); ""
+ * when name is NULL or has none. */
+void tls_common_cn(struct X509_name_st *name, char *out, size_t size);
+/* Sends close_notify once (never waits for the peer's), puts s (may be
+ * NULL) back on plain I/O and frees ssl. */
+void tls_common_stop(struct ssl_st *ssl, struct stream *s);
 
 #endif

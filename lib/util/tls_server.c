@@ -176,18 +176,12 @@ static void tls_server_set_groups(SSL_CTX *c, const char *groups)
 
 struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struct sbuf *why)
 {
-    ERR_clear_error();
-    SSL_CTX *c = SSL_CTX_new(TLS_server_method());
-    if (c == NULL) {
-        sbuf_set(why, "cannot create TLS context");
-        tls_common_errors(why);
+    SSL_CTX *c = tls_common_ctx_new(true, why);
+    if (c == NULL)
         return NULL;
-    }
-    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
-                               | SSL_OP_SINGLE_DH_USE | SSL_OP_SINGLE_ECDH_USE);
+    SSL_CTX_set_options(c, SSL_OP_SINGLE_DH_USE | SSL_OP_SINGLE_ECDH_USE);
     if (o->server_cipher_order)
         SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_dh_auto(c, 1);
     tls_server_set_groups(c, o->groups);
     if (tls_server_set_protocols(c, o->protocols, why) < 0)
@@ -200,18 +194,12 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
     if (tls_server_load_keys(c, o, why) < 0)
         goto fail;
 
-    const char *caf = tls_server_empty(o->ca_file) ? NULL : o->ca_file;
-    const char *cap = tls_server_empty(o->ca_path) ? NULL : o->ca_path;
-    if ((caf || cap) && SSL_CTX_load_verify_locations(c, caf, cap) != 1) {
-        sbuf_printf(why, "cannot load CA file/path %s%s%s", caf ? caf : "", caf && cap ? " " : "",
-                    cap ? cap : "");
-        tls_common_errors(why);
+    if (tls_common_load_ca(c, o->ca_file, o->ca_path, why) < 0)
         goto fail;
-    }
     if (o->ask_ccert) {
         /* Tell the client which CAs we trust, so it can pick a certificate. */
-        if (caf) {
-            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(caf);
+        if (!tls_server_empty(o->ca_file)) {
+            STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->ca_file);
             if (names)
                 SSL_CTX_set_client_CA_list(c, names);
         }
@@ -285,14 +273,9 @@ struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stre
     }
     if (discarded)
         *discarded = thrown;
-    ERR_clear_error();
-    SSL *ssl = SSL_new(ctx->ssl_ctx);
-    if (ssl == NULL || SSL_set_fd(ssl, stream_fd(s)) != 1) {
-        sbuf_set(why, "cannot create TLS session");
-        tls_common_errors(why);
-        SSL_free(ssl);
+    SSL *ssl = tls_common_session(ctx->ssl_ctx, stream_fd(s), why);
+    if (ssl == NULL)
         return NULL;
-    }
     if (tls_common_handshake(ssl, stream_fd(s), true, timeout, why) < 0) {
         SSL_free(ssl);
         return NULL;
@@ -302,19 +285,6 @@ struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stre
     c->digest = ctx->digest;
     stream_set_io(s, tls_common_read, tls_common_write, ssl);
     return c;
-}
-
-/* Printable copy of a name field: control and 8-bit bytes become '?'. */
-static void tls_server_name_entry(X509_NAME *name, char *out, size_t size)
-{
-    out[0] = 0;
-    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)size) < 0) {
-        out[0] = 0;
-        return;
-    }
-    for (char *p = out; *p; p++)
-        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
-            *p = '?';
 }
 
 static void tls_server_hex(const unsigned char *md, unsigned int len, char *out, size_t size)
@@ -337,12 +307,8 @@ void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info)
 {
     SSL *ssl = c->ssl;
     memset(info, 0, sizeof(*info));
-    strlcpy(info->protocol, SSL_get_version(ssl), sizeof(info->protocol));
-    const SSL_CIPHER *ci = SSL_get_current_cipher(ssl);
-    if (ci) {
-        strlcpy(info->cipher, SSL_CIPHER_get_name(ci), sizeof(info->cipher));
-        info->bits = SSL_CIPHER_get_bits(ci, &info->alg_bits);
-    }
+    tls_common_cipher(ssl, info->protocol, sizeof(info->protocol), info->cipher,
+                      sizeof(info->cipher), &info->bits, &info->alg_bits);
     info->reused = SSL_session_reused(ssl) == 1;
 
     /* Key exchange: the client's ephemeral key says which group was used. */
@@ -393,8 +359,8 @@ void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info)
     if (peer == NULL)
         return;
     info->have_cert = true;
-    tls_server_name_entry(X509_get_subject_name(peer), info->peer_cn, sizeof(info->peer_cn));
-    tls_server_name_entry(X509_get_issuer_name(peer), info->issuer_cn, sizeof(info->issuer_cn));
+    tls_common_cn(X509_get_subject_name(peer), info->peer_cn, sizeof(info->peer_cn));
+    tls_common_cn(X509_get_issuer_name(peer), info->issuer_cn, sizeof(info->issuer_cn));
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (X509_digest(peer, c->digest, md, &mdlen) == 1)
@@ -417,11 +383,6 @@ void tls_server_stop(struct tls_server_conn *c, struct stream *s)
 {
     if (c == NULL)
         return;
-    ERR_clear_error();
-    (void)SSL_shutdown(c->ssl);     /* one try: never wait for the peer */
-    ERR_clear_error();
-    if (s)
-        stream_set_io(s, NULL, NULL, NULL);
-    SSL_free(c->ssl);
+    tls_common_stop(c->ssl, s);
     xfree(c);
 }

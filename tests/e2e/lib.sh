@@ -12,6 +12,9 @@ PT_PASSES=0
 PT_INSTANCES=()
 PT_PIDS=()
 PT_HOMES=/var/tmp/postern-test-homes
+# The reference configurations (shared/ beside the repository in CI).
+PT_REF=$PT_ROOT/../shared/reference
+[ -d "$PT_REF" ] || PT_REF=/work/shared/reference
 
 pt_ok() { echo "ok $1"; PT_PASSES=$((PT_PASSES + 1)); }
 pt_fail() {

@@ -16,8 +16,7 @@ fi
 mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 dbuser=mysql
 id "$dbuser" >/dev/null 2>&1 || dbuser=$(id -un)
-REF=$PT_ROOT/../shared/reference/d3xt3r01
-[ -d "$REF" ] || REF=/work/shared/reference/d3xt3r01
+REF=$PT_REF/d3xt3r01
 
 DB_T=$(mktemp -d /tmp/postern-e2e-db.XXXXXX)
 chmod 755 "$DB_T"

@@ -234,7 +234,7 @@ smtpd_tls_security_level = may
 smtpd_tls_cert_file = $PT_T/cert.pem
 smtpd_tls_key_file = $PT_T/key.pem
 EOM
-sed -n '/^submission inet/,/^smtps inet/p' "$PT_ROOT/../shared/reference/flurdy/master.cf.additions" \
+sed -n '/^submission inet/,/^smtps inet/p' "$PT_REF/flurdy/master.cf.additions" \
     | sed -e '$d' -e "s/^submission inet/127.0.0.1:$SUB_PORT inet/" >> "$PT_CONF/master.cf"
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$NOPT_PORT inet n - n - - smtpd

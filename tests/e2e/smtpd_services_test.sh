@@ -22,7 +22,7 @@ smtpd_tls_cert_file = $PT_CONF/cert.pem
 smtpd_tls_key_file = $PT_CONF/key.pem
 EOM
 sed -e "s/^127.0.0.1:10025 inet/127.0.0.1:$P_FILTER inet/" -e "s/^submission inet/127.0.0.1:$P_SUB inet/" \
-    -e "s/^smtps inet/127.0.0.1:$P_SMTPS inet/" "$PT_ROOT/../shared/reference/flurdy/master.cf.additions" \
+    -e "s/^smtps inet/127.0.0.1:$P_SMTPS inet/" "$PT_REF/flurdy/master.cf.additions" \
     >> "$PT_CONF/master.cf"
 pt_check additions_installed [ "$(grep -c "^127.0.0.1:\($P_FILTER\|$P_SUB\|$P_SMTPS\) inet" "$PT_CONF/master.cf")" = 3 ]
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }

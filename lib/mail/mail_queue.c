@@ -8,6 +8,7 @@
 #include "mail_queue.h"
 #include "alloc.h"
 #include "config.h"
+#include "dir_sync.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -186,12 +187,7 @@ int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx
 
 int mail_queue_sync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
+    return dir_sync(dir);
 }
 
 int mail_queue_probe(const char *id)

@@ -8,6 +8,7 @@
  *        can never replace an existing message.
  */
 #include "maildir.h"
+#include "dir_sync.h"
 #include "alloc.h"
 #include <fcntl.h>
 #include <sys/time.h>
@@ -136,16 +137,11 @@ int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void
     } else
         unlink(sbuf_str(tmp));
     sbuf_printf(name, "%s/new", base);
-    int dfd = open(sbuf_str(name), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) < 0 && errno != EINVAL) {
-            err = errno;
-            close(dfd);
-            sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(name), strerror(err));
-            unlink(sbuf_str(fin));
-            goto out;
-        }
-        close(dfd);
+    if (dir_sync(sbuf_str(name)) < 0 && errno != ENOENT) {
+        err = errno;
+        sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(name), strerror(err));
+        unlink(sbuf_str(fin));
+        goto out;
     }
     if (path_out)
         sbuf_set(path_out, sbuf_str(fin));
@@ -206,15 +202,10 @@ int maildir_deliver_once(const char *dir, const char *host, const char *tag, lon
     }
     unlink(sbuf_str(tmp));
 sync:;
-    int dfd = open(sbuf_str(ndir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) < 0 && errno != EINVAL) {
-            err = errno;
-            close(dfd);
-            sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(ndir), strerror(err));
-            goto out;
-        }
-        close(dfd);
+    if (dir_sync(sbuf_str(ndir)) < 0 && errno != ENOENT) {
+        err = errno;
+        sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(ndir), strerror(err));
+        goto out;
     }
     if (path_out)
         sbuf_set(path_out, sbuf_str(fin));

@@ -1,0 +1,85 @@
+/*
+ * dir_sync.c - make a new directory entry durable, cheaply where possible
+ *
+ * Used by: mail_queue.c, maildir.c.
+ * Interface: see dir_sync.h.
+ * Errors: -1 with errno.
+ * Notes: the decision is made once per device and cached. ext2/ext3/ext4
+ *        share one statfs magic, so the mount table tells them apart.
+ */
+#include "dir_sync.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+#define DIR_SYNC_CACHE 16
+#define MAGIC_EXT 0xEF53
+#define MAGIC_XFS 0x58465342
+#define MAGIC_BTRFS 0x9123683E
+
+static struct {
+    dev_t dev;
+    bool skip;
+} dir_sync_cache[DIR_SYNC_CACHE];
+static int dir_sync_n;
+
+/* Is the ext* file system on dev mounted as ext3 or ext4 (journaled)? */
+static bool dir_sync_ext_journaled(dev_t dev)
+{
+    FILE *fp = fopen("/proc/self/mountinfo", "r");
+    char line[4096];
+    bool journaled = false;
+    if (fp == NULL)
+        return false;
+    while (fgets(line, sizeof(line), fp)) {
+        unsigned maj, min;
+        /* id parent major:minor root mountpoint options ... - fstype source ... */
+        if (sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2 || makedev(maj, min) != dev)
+            continue;
+        const char *sep = strstr(line, " - ");
+        if (sep && (strncmp(sep + 3, "ext4 ", 5) == 0 || strncmp(sep + 3, "ext3 ", 5) == 0))
+            journaled = true;
+        break;
+    }
+    fclose(fp);
+    return journaled;
+}
+
+static bool dir_sync_skip(const char *dir)
+{
+    struct stat st;
+    struct statfs sfs;
+    if (stat(dir, &st) < 0 || statfs(dir, &sfs) < 0)
+        return false;
+    for (int i = 0; i < dir_sync_n; i++)
+        if (dir_sync_cache[i].dev == st.st_dev)
+            return dir_sync_cache[i].skip;
+    bool skip = false;
+    if ((unsigned long)sfs.f_type == MAGIC_XFS || (unsigned long)sfs.f_type == MAGIC_BTRFS)
+        skip = true;
+    else if ((unsigned long)sfs.f_type == MAGIC_EXT)
+        skip = dir_sync_ext_journaled(st.st_dev);
+    if (dir_sync_n < DIR_SYNC_CACHE) {
+        dir_sync_cache[dir_sync_n].dev = st.st_dev;
+        dir_sync_cache[dir_sync_n].skip = skip;
+        dir_sync_n++;
+    }
+    return skip;
+}
+
+int dir_sync(const char *dir)
+{
+    if (dir_sync_skip(dir))
+        return 0;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync(fd);
+    if (r < 0 && errno == EINVAL)
+        r = 0;      /* the file system cannot sync directories */
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}

@@ -236,7 +236,10 @@ void smtpd_reset_transaction(struct smtpd_state *st)
  * local (append $myorigin, add missing Message-Id/Date/From)? */
 static bool smtpd_local_rewrite_client(struct smtpd_state *st)
 {
-    char **items = cfg_list(cfg_str(P_LOCAL_HEADER_REWRITE_CLIENTS));
+    /* Parsed once per process: this runs for every message. */
+    static char **items;
+    if (items == NULL)
+        items = cfg_list(cfg_str(P_LOCAL_HEADER_REWRITE_CLIENTS));
     bool local = false;
     for (char **p = items; p && *p && !local; p++) {
         if (strcmp(*p, "permit_inet_interfaces") == 0)
@@ -250,7 +253,6 @@ static bool smtpd_local_rewrite_client(struct smtpd_state *st)
         /* permit_sasl_authenticated, permit_tls_clientcerts and
          * check_address_map come with the full server (TLS/SASL). */
     }
-    cfg_list_free(items);
     return local;
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mail_proto.h"
 #include "mastercf.h"
+#include "postfix.h"
 #include "queue_layout.h"
 #include "sbuf.h"
 #include <fcntl.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 
 static int postfix_problems;
+static int postfix_fatal_problems;     /* problems that must stop a start */
 
 static void postfix_unknown_param(const struct config_entry *e, void *ctx)
 {
@@ -84,6 +86,9 @@ static int postfix_check(bool fix)
     int layout = queue_layout_apply(fix ? QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT : QUEUE_LAYOUT_REPORT);
     if (layout)
         postfix_problems++;
+    int unreachable = postfix_check_reach();
+    postfix_problems += unreachable;
+    postfix_fatal_problems += unreachable;
     sbuf_free(path);
     return postfix_problems ? 1 : 0;
 }
@@ -126,8 +131,12 @@ static int postfix_start(bool foreground)
         log_warn("the Postfix mail system is already running");
         return 1;
     }
-    if (postfix_check(true) && geteuid() == 0)
+    if (postfix_check(true) && geteuid() == 0) {
+        if (postfix_fatal_problems)
+            log_fatal("not starting the mail system: it could not receive or deliver mail "
+                      "(see the messages above)");
         log_warn("postfix check found problems; starting anyway");
+    }
     log_info("starting the Postfix mail system");
     struct sbuf *path = sbuf_new(128);
     sbuf_printf(path, "%s/master", cfg_str(P_DAEMON_DIRECTORY));

@@ -28,7 +28,7 @@
 
 /* The command attributes that follow "pipe" in master.cf. */
 struct pipe_attr {
-    char **argv;                /* after argv= (borrowed from the arguments) */
+    char **argv;                /* after argv= (a copy, NULL-terminated) */
     int flags;                  /* PIPE_F_* */
     uid_t uid;
     gid_t gid;

@@ -112,8 +112,13 @@ int pipe_attr_parse(struct pipe_attr *a, char **args, struct sbuf *why)
                 return -1;
             }
             /* argv= starts the command: the rest of the words are its arguments. */
-            *p = (char *)v;
-            a->argv = p;
+            size_t n = 1;
+            while (p[n])
+                n++;
+            a->argv = xcalloc(n + 1, sizeof(char *));
+            a->argv[0] = xstrdup(v);
+            for (size_t i = 1; i < n; i++)
+                a->argv[i] = xstrdup(p[i]);
             break;
         } else {
             sbuf_printf(why, "unknown attribute name: %s", *p);

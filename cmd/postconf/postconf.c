@@ -169,6 +169,14 @@ static void pc_service_params(struct pc_names *out)
         for (const char *const *a = pc_agents; *a; a++)
             if (strcmp(mastercf_program(s), *a) == 0)
                 agent = true;
+        /* spawn(8) is no delivery agent but has SERVICE_time_limit. */
+        if (!agent && strcmp(mastercf_program(s), "spawn") == 0) {
+            struct sbuf *b = sbuf_new(64);
+
+            sbuf_printf(b, "%s_time_limit", s->name);
+            pc_names_add(out, sbuf_str(b));
+            sbuf_free(b);
+        }
         if (!agent)
             continue;
         for (size_t i = 0; suf[i]; i++) {
@@ -191,12 +199,14 @@ static bool pc_known(const char *name, int flags)
 
     if (param_find(name))
         return true;
-    /* SERVICE_time_limit exists only for pipe(8) services. */
+    /* SERVICE_time_limit exists only for pipe(8) and spawn(8) services. */
     if (len > sl && strcmp(name + len - sl, "_time_limit") == 0) {
         for (const struct mastercf_service *s = pc_master ? pc_master->head : NULL; s;
              s = s->next)
             if (strlen(s->name) == len - sl && strncmp(s->name, name, len - sl) == 0
-                && strcmp(s->type, "unix") == 0 && strcmp(mastercf_program(s), "pipe") == 0)
+                && strcmp(s->type, "unix") == 0
+                && (strcmp(mastercf_program(s), "pipe") == 0
+                    || strcmp(mastercf_program(s), "spawn") == 0))
                 return true;
     } else if (config_service_default(name)) {
         return true;

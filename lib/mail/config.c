@@ -751,7 +751,9 @@ static int cfg_parse_line(const char *text, const char *file, int line)
     const char *p = text, *name_end, *val;
     size_t vlen;
 
-    while (cfg_name_char((unsigned char) *p))
+    /* A master.cf service name may hold '-' or '.', and so may its
+     * per-service parameters ("policyd-spf_time_limit"), as in Postfix. */
+    while (cfg_name_char((unsigned char) *p) || *p == '-' || *p == '.')
         p++;
     name_end = p;
     while (isspace((unsigned char) *p))

@@ -71,6 +71,7 @@ void deliver_request_free(struct deliver_request *r)
     xfree(r->sender);
     xfree(r->envid);
     attr_list_free(r->attrs);
+    attr_list_free(r->env_attrs);
     if (r->qf)
         qfile_close(r->qf);
     sbuf_free(r->hop_status);
@@ -262,6 +263,9 @@ int deliver_request_open(struct deliver_request *r, struct sbuf *why)
         goto out;
     }
     r->content_offset = env.content_offset;
+    attr_list_free(r->env_attrs);
+    r->env_attrs = env.attrs ? env.attrs : attr_list_new();
+    env.attrs = NULL;           /* now owned by r */
     if (env.arrival_sec > 0) {
         r->arrival_sec = env.arrival_sec;
         r->arrival_usec = env.arrival_usec;

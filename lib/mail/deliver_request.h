@@ -87,6 +87,8 @@ struct deliver_request {
     long arrival_sec;           /* from the request, refined from the T record */
     long arrival_usec;
     struct attr_list *attrs;    /* the whole request (client_name etc.) */
+    struct attr_list *env_attrs; /* the queue file's A records (sasl_method etc.),
+                                  * filled by deliver_request_open(); never NULL then */
     struct deliver_rcpt *rcpts;
     size_t nrcpt;
 

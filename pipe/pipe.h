@@ -45,6 +45,9 @@ struct pipe_attr {
  * attribute", "user= specifies root privileges", ...). */
 int pipe_attr_parse(struct pipe_attr *a, char **args, struct sbuf *why);
 
+/* Releases what pipe_attr_parse() allocated; leaves A zeroed. */
+void pipe_attr_free(struct pipe_attr *a);
+
 /* Values for the argv= macros of one delivery request. */
 struct pipe_macros {
     const struct pipe_attr *attr;

@@ -67,7 +67,23 @@ static void pipe_attr_unescape(struct sbuf *out, const char *s)
     }
 }
 
-int pipe_attr_parse(struct pipe_attr *a, char **args, struct sbuf *why)
+void pipe_attr_free(struct pipe_attr *a)
+{
+    if (a->argv) {
+        for (char **p = a->argv; *p; p++)
+            xfree(*p);
+        xfree(a->argv);
+    }
+    xfree(a->user);
+    xfree(a->directory);
+    xfree(a->chroot_dir);
+    xfree(a->null_sender);
+    sbuf_free(a->eol);
+    memset(a, 0, sizeof(*a));
+}
+
+/* The parser proper; on failure the caller releases what it built. */
+static int pipe_attr_parse_words(struct pipe_attr *a, char **args, struct sbuf *why)
 {
     const char *user = NULL, *v;
     memset(a, 0, sizeof(*a));
@@ -135,4 +151,13 @@ int pipe_attr_parse(struct pipe_attr *a, char **args, struct sbuf *why)
     }
 
     return pipe_command_user(user, &a->uid, &a->gid, &a->user, why);
+}
+
+int pipe_attr_parse(struct pipe_attr *a, char **args, struct sbuf *why)
+{
+    if (pipe_attr_parse_words(a, args, why) < 0) {
+        pipe_attr_free(a);
+        return -1;
+    }
+    return 0;
 }

@@ -7,6 +7,7 @@
 # proxymap rather than by trivial-rewrite or virtual. Skips when MariaDB is
 # not installed.
 . "$(dirname "$0")/lib.sh"
+pt_have_ref || { pt_skip mysql_test "no reference configurations at $PT_REF"; exit 0; }
 
 if ! command -v mariadb-install-db >/dev/null 2>&1 || { ! command -v mariadbd >/dev/null 2>&1 &&
         [ ! -x /usr/sbin/mariadbd ]; }; then

@@ -234,8 +234,21 @@ smtpd_tls_security_level = may
 smtpd_tls_cert_file = $PT_T/cert.pem
 smtpd_tls_key_file = $PT_T/key.pem
 EOM
-sed -n '/^submission inet/,/^smtps inet/p' "$PT_REF/flurdy/master.cf.additions" \
-    | sed -e '$d' -e "s/^submission inet/127.0.0.1:$SUB_PORT inet/" >> "$PT_CONF/master.cf"
+if pt_have_ref; then
+    sed -n '/^submission inet/,/^smtps inet/p' "$PT_REF/flurdy/master.cf.additions" \
+        | sed -e '$d' -e "s/^submission inet/127.0.0.1:$SUB_PORT inet/" >> "$PT_CONF/master.cf"
+else
+    # No shared/ beside this clone: the same entry as the flurdy reference has.
+    pt_skip flurdy_submission_verbatim "no reference configurations; using an equivalent entry"
+    cat >> "$PT_CONF/master.cf" <<EOM
+127.0.0.1:$SUB_PORT inet n - n - - smtpd
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_tls_auth_only=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject_unauth_destination,reject
+  -o smtpd_sasl_security_options=noanonymous,noplaintext
+  -o smtpd_sasl_tls_security_options=noanonymous
+EOM
+fi
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$NOPT_PORT inet n - n - - smtpd
   -o smtpd_sasl_auth_enable=yes

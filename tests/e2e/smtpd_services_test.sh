@@ -4,6 +4,7 @@
 # master.cf.additions (flurdy), installed with only their ports changed,
 # each apply their -o overrides to their own service only.
 . "$(dirname "$0")/lib.sh"
+pt_have_ref || { pt_skip smtpd_services_test "no reference configurations at $PT_REF"; exit 0; }
 pt_setup_users; pt_clean_homes
 pt_instance
 P_FILTER=$(pt_free_port); P_SUB=$(pt_free_port); P_SMTPS=$(pt_free_port)

@@ -19,6 +19,11 @@ postconf=$build/sbin/postconf
 # The reference configurations live in shared/ beside the repository.
 refroot=${POSTERN_REFERENCE:-../shared/reference}
 [ -d "$refroot" ] || refroot=/work/shared/reference
+# A clone without shared/ beside it (not CI) has nothing to check: say so.
+if [ ! -d "$refroot" ]; then
+    echo "skip reference_config: no reference configurations (shared/reference) here"
+    exit 0
+fi
 pass=0
 fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }

@@ -293,9 +293,12 @@ static void test_full_socket(const char *which)
     double took = now_sec() - t0;
     unsigned long lost = log_dropped() - before;
     char what[400];
-    snprintf(what, sizeof(what), "%s: 10000 log calls on a full socket took %.3fs (< 0.5s)", which,
-             took);
-    harness_report(took < 0.5, __FILE__, __LINE__, what);
+    /* A sender that waited for the reader would block here for good; the
+     * bound only has to tell "returned" from "blocked", not measure speed
+     * (a loaded machine may take a second or two). */
+    snprintf(what, sizeof(what), "%s: 10000 log calls on a full socket returned (%.3fs, < 20s)",
+             which, took);
+    harness_report(took < 20.0, __FILE__, __LINE__, what);
     snprintf(what, sizeof(what), "%s: lost %lu of 10000 lines (expect most)", which, lost);
     harness_report(lost >= 9000, __FILE__, __LINE__, what);
 

@@ -167,6 +167,7 @@ static void test_attr(void)
     EXPECT_EQ_STR(a.argv[0], "/bin/x");
     EXPECT_EQ_STR(a.argv[2], "${user}");
     EXPECT_EQ_INT(a.uid, getpwnam("nobody")->pw_uid);
+    pipe_attr_free(&a);
     cfg_list_free(w);
 
     static const char *const bad[][2] = {

@@ -96,7 +96,7 @@ static int postfix_check(bool fix)
 
 static int postfix_set_permissions(void)
 {
-    int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT);
+    int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT | QUEUE_LAYOUT_DEEP);
     struct group *gr = getgrnam(cfg_str(P_SETGID_GROUP));
     struct sbuf *path = sbuf_new(128);
     static const char *setgid_progs[] = { "postdrop", "postqueue" };

@@ -205,4 +205,11 @@ pt_check queue_entries_owned_by_mail_owner [ -z "$bad" ]
 [ -z "$bad" ] || echo "$bad" | head -n 20 | sed 's/^/    not mail_owner: /'
 pt_check queue_dir_root [ "$(stat -c %U "$SPOOL")" = root ]
 
+# ---- set-permissions (root) gives old root-owned queue entries back, and only them ----
+mkdir -p "$SPOOL/defer/7"; echo x > "$SPOOL/defer/7/ABC7"; chown -R root:root "$SPOOL/defer/7"
+ln -s "$DECOY/passwd" "$SPOOL/defer/7/DEF7"
+pt_cmd postfix set-permissions >/dev/null 2>&1
+pt_check set_permissions_repairs_hash_dir [ "$(stat -c %U:%U "$SPOOL/defer/7" "$SPOOL/defer/7/ABC7" | sort -u)" = postfix:postfix ]
+pt_check set_permissions_decoy_unchanged decoy_same
+
 pt_done

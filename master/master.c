@@ -10,13 +10,17 @@
  * Notes: SIGHUP re-reads main.cf and master.cf; SIGTERM stops the children
  *        and exits. $queue_directory/pid/master.pid and
  *        $data_directory/master.lock are locked for the life of the process,
- *        so two masters can never share one queue.
+ *        so two masters can never share one queue. Both are opened without
+ *        following links and must be plain files of their owner (root for
+ *        the pid file; mail_owner for master.lock, which is opened as
+ *        mail_owner because data_directory is mail_owner's).
  */
 #include "alloc.h"
 #include "config.h"
 #include "events.h"
 #include "log.h"
 #include "mail_log.h"
+#include "mail_owner.h"
 #include "mail_proto.h"
 #include "master.h"
 #include "queue_layout.h"
@@ -55,12 +59,39 @@ static void master_sig_drain(int fd, int events, void *ctx)
         ;
 }
 
-/* Locks path exclusively and writes our pid; returns fd or -1 if held. */
-static int master_lock_file(const char *path, bool write_pid)
+/*
+ * Opens the lock file NAME in directory DIR (DIR itself not a symlink) for
+ * master: never through a symlink, never a FIFO or device, and only a
+ * regular file with one link owned by OWNER is accepted, so a link planted
+ * there cannot make master lock, truncate or write another file. Creates
+ * the file (mode MODE) when missing. Fatal on anything unexpected.
+ */
+static int master_open_lock(const char *dir, const char *name, uid_t owner, mode_t mode)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        log_fatal("open directory %s: %m", dir);
+    int fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+                    mode);
     if (fd < 0)
-        log_fatal("open lock file %s: %m", path);
+        log_fatal("open lock file %s/%s: %m", dir, name);
+    close(dfd);
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        log_fatal("fstat %s/%s: %m", dir, name);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner)
+        log_fatal("lock file %s/%s: not a regular file with one link owned by uid %ld; "
+                  "remove it and start again", dir, name, (long)owner);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+/* Locks fd exclusively and, when asked, writes our pid (the file is known to
+ * be a plain file of the expected owner); returns fd, or -1 if it is held. */
+static int master_lock_fd_pid(int fd, const char *what, bool write_pid)
+{
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
         return -1;
@@ -69,9 +100,28 @@ static int master_lock_file(const char *path, bool write_pid)
         char buf[32];
         int n = snprintf(buf, sizeof(buf), "%10ld\n", (long)getpid());
         if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
-            log_fatal("write %s: %m", path);
+            log_fatal("write %s: %m", what);
     }
     return fd;
+}
+
+/* $queue_directory/pid/master.pid: root's, in the root-owned pid/. */
+static int master_lock_pid_file(bool write_pid)
+{
+    int fd = master_open_lock("pid", "master.pid", 0, 0644);
+    return master_lock_fd_pid(fd, "pid/master.pid", write_pid);
+}
+
+/* $data_directory/master.lock: the directory is mail_owner's, so the file is
+ * opened (and created) as mail_owner, as Postfix does. */
+static int master_lock_data_file(void)
+{
+    const char *dir = cfg_str(P_DATA_DIRECTORY);
+    if (mail_owner_begin() < 0)
+        log_fatal("cannot switch to mail_owner to open %s/master.lock", dir);
+    int fd = master_open_lock(dir, "master.lock", mail_owner_uid(), 0600);
+    mail_owner_end();
+    return master_lock_fd_pid(fd, "master.lock", true);
 }
 
 static void usage(void)
@@ -118,16 +168,16 @@ int main(int argc, char **argv)
     if (chdir(qdir) < 0)
         log_fatal("chdir %s: %m", qdir);
 
-    struct sbuf *pid_path = sbuf_new(128), *lock_path = sbuf_new(128);
+    struct sbuf *pid_path = sbuf_new(128);
     sbuf_printf(pid_path, "%s/pid/master.pid", qdir);
-    sbuf_printf(lock_path, "%s/master.lock", cfg_str(P_DATA_DIRECTORY));
     if (test_only) {
-        int fd = master_lock_file(sbuf_str(pid_path), false);
+        int fd = master_lock_pid_file(false);
         exit(fd < 0 ? 1 : 0);
     }
     queue_layout_apply(QUEUE_LAYOUT_FIX);
+    mail_owner_init();
     /* Say it here, while stderr still reaches the user; the daemon re-checks. */
-    int probe = master_lock_file(sbuf_str(pid_path), false);
+    int probe = master_lock_pid_file(false);
     if (probe < 0)
         log_fatal("the Postfix mail system is already running (%s is locked)", sbuf_str(pid_path));
     close(probe);
@@ -159,12 +209,12 @@ int main(int argc, char **argv)
                 close(null);
         }
     }
-    master_pid_fd = master_lock_file(sbuf_str(pid_path), true);
+    master_pid_fd = master_lock_pid_file(true);
     if (master_pid_fd < 0)
         log_fatal("the Postfix mail system is already running (%s is locked)", sbuf_str(pid_path));
-    master_lock_fd = master_lock_file(sbuf_str(lock_path), true);
+    master_lock_fd = master_lock_data_file();
     if (master_lock_fd < 0)
-        log_fatal("another master owns %s", sbuf_str(lock_path));
+        log_fatal("another master owns %s/master.lock", cfg_str(P_DATA_DIRECTORY));
 
     if (pipe2(master_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         log_fatal("pipe: %m");
@@ -211,6 +261,7 @@ int main(int argc, char **argv)
             }
             for (struct master_service *s = master_services; s; s = s->next)
                 master_kill_children(s, SIGKILL, false);
+            /* pid/ is root's: nobody else can have swapped the name. */
             unlink(sbuf_str(pid_path));
             exit(0);
         }
@@ -221,6 +272,7 @@ int main(int argc, char **argv)
                 log_warn("%s/main.cf: errors found; reload applied what could be read", config_dir());
             }
             mail_log_init("master");
+            mail_owner_init();
             if (master_services_load(true) < 0)
                 log_warn("%s/master.cf: errors found during reload", config_dir());
             master_retire_all();

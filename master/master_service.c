@@ -15,6 +15,7 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "mail_owner.h"
 #include "master.h"
 #include "mastercf.h"
 #include "sbuf.h"
@@ -100,14 +101,21 @@ static void master_wakeup_event(void *ctx)
     if (svc->wakeup <= 0 || svc->nlisten == 0)
         return;
     if (!(svc->wakeup_cond && svc->total == 0)) {
-        /* We own the listener, so we can poke it ourselves: connect and write. */
-        struct sbuf *path = sbuf_new(128);
-        if (strcmp(svc->type, "fifo") == 0 || strcmp(svc->type, "unix") == 0) {
-            sbuf_set(path, svc->endpoint);
-            if (sock_trigger(sbuf_str(path), 'W') < 0)
+        /* We own the listener, so we can poke it ourselves. A FIFO is
+         * written through the descriptor we hold (no name involved); a
+         * socket is connected to as mail_owner, so a link planted in its
+         * place cannot lead root anywhere mail_owner could not go. */
+        if (strcmp(svc->type, "fifo") == 0) {
+            char w = 'W';
+            if (write(svc->listen_fds[0], &w, 1) != 1)
                 log_debug(1, "wakeup %s: %m", svc->key);
+        } else if (strcmp(svc->type, "unix") == 0) {
+            if (mail_owner_begin() == 0) {
+                if (sock_trigger(svc->endpoint, 'W') < 0)
+                    log_debug(1, "wakeup %s: %m", svc->key);
+                mail_owner_end();
+            }
         }
-        sbuf_free(path);
     }
     event_timer_add(svc->wakeup, master_wakeup_event, svc);
 }
@@ -175,6 +183,44 @@ static void master_host_unbracket(char *h)
     }
 }
 
+/* The unix, pass, unix-dgram and fifo endpoints; runs as mail_owner. */
+static void master_open_local_listener(struct master_service *svc)
+{
+    int backlog = 100;
+    if (strcmp(svc->type, "unix") == 0 || strcmp(svc->type, "pass") == 0) {
+        int fd = sock_unix_listen(svc->endpoint, backlog, svc->private_ ? 0600 : 0660);
+        if (fd < 0)
+            log_warn("service %s: listen on %s: %m", svc->key, svc->endpoint);
+        else
+            svc->listen_fds[svc->nlisten++] = fd;
+    } else if (strcmp(svc->type, "unix-dgram") == 0) {
+        int fd = sock_unix_dgram_listen(svc->endpoint, svc->private_ ? 0600 : 0666);
+        if (fd < 0)
+            log_warn("service %s: bind %s: %m", svc->key, svc->endpoint);
+        else
+            svc->listen_fds[svc->nlisten++] = fd;
+    } else if (strcmp(svc->type, "fifo") == 0) {
+        unlink(svc->endpoint);
+        mode_t old = umask(0);
+        int made = mkfifo(svc->endpoint, svc->private_ ? 0600 : 0622);
+        umask(old);
+        if (made < 0) {
+            log_warn("service %s: mkfifo %s: %m", svc->key, svc->endpoint);
+            return;
+        }
+        int fd = open(svc->endpoint, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0)
+            log_warn("service %s: open %s: %m", svc->key, svc->endpoint);
+        else if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+            log_warn("service %s: %s was replaced while it was being created", svc->key,
+                     svc->endpoint);
+            close(fd);
+        } else
+            svc->listen_fds[svc->nlisten++] = fd;
+    }
+}
+
 static int master_open_listeners(struct master_service *svc)
 {
     const char *setgid_group = cfg_str(P_SETGID_GROUP);
@@ -210,35 +256,24 @@ static int master_open_listeners(struct master_service *svc)
         }
         cfg_list_free(hosts);
         xfree(ep);
-    } else if (strcmp(svc->type, "unix") == 0 || strcmp(svc->type, "pass") == 0) {
-        int fd = sock_unix_listen(svc->endpoint, backlog, svc->private_ ? 0600 : 0660);
-        if (fd < 0)
-            log_warn("service %s: listen on %s: %m", svc->key, svc->endpoint);
+    } else {
+        /*
+         * UNIX sockets and FIFOs live in private/ and public/, which belong
+         * to mail_owner: create them as mail_owner (with the setgid group
+         * for public/ ones), so the kernel gives them their owner, group and
+         * mode (sock.c sets the mode through the umask) at creation. Nothing
+         * is chowned or chmodded by name afterwards, and whatever mail_owner
+         * plants there, root never acts on it.
+         */
+        gid_t gid = pw ? pw->pw_gid : 0;
+        if (!svc->private_ && gr)
+            gid = gr->gr_gid;
+        if (mail_owner_begin_group(gid) < 0)
+            log_warn("service %s: cannot switch to mail_owner to create %s", svc->key,
+                     svc->endpoint);
         else {
-            if (pw && chown(svc->endpoint, pw->pw_uid, svc->private_ || !gr ? pw->pw_gid : gr->gr_gid) < 0)
-                log_warn("chown %s: %m", svc->endpoint);
-            svc->listen_fds[svc->nlisten++] = fd;
-        }
-    } else if (strcmp(svc->type, "unix-dgram") == 0) {
-        int fd = sock_unix_dgram_listen(svc->endpoint, svc->private_ ? 0600 : 0666);
-        if (fd < 0)
-            log_warn("service %s: bind %s: %m", svc->key, svc->endpoint);
-        else {
-            if (pw && chown(svc->endpoint, pw->pw_uid, gr ? gr->gr_gid : pw->pw_gid) < 0)
-                log_warn("chown %s: %m", svc->endpoint);
-            svc->listen_fds[svc->nlisten++] = fd;
-        }
-    } else if (strcmp(svc->type, "fifo") == 0) {
-        unlink(svc->endpoint);
-        if (mkfifo(svc->endpoint, svc->private_ ? 0600 : 0622) < 0) {
-            log_warn("service %s: mkfifo %s: %m", svc->key, svc->endpoint);
-        } else {
-            int fd = open(svc->endpoint, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-            if (fd >= 0) {
-                if (pw && chown(svc->endpoint, pw->pw_uid, svc->private_ || !gr ? pw->pw_gid : gr->gr_gid) < 0)
-                    log_warn("chown %s: %m", svc->endpoint);
-                svc->listen_fds[svc->nlisten++] = fd;
-            }
+            master_open_local_listener(svc);
+            mail_owner_end();
         }
     }
     for (int i = 0; i < svc->nlisten; i++)
@@ -375,7 +410,9 @@ void master_services_stop(void)
     for (struct master_service *s = master_services; s; s = s->next) {
         master_close_listeners(s);
         master_kill_children(s, SIGTERM, false);
-        if (strcmp(s->type, "inet") != 0 && s->endpoint)
+        if (strcmp(s->type, "inet") != 0 && s->endpoint && mail_owner_begin() == 0) {
             unlink(s->endpoint);
+            mail_owner_end();
+        }
     }
 }

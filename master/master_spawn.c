@@ -146,8 +146,8 @@ static struct master_proc *master_proc_find(pid_t pid)
 void master_status_read(int fd, int events, void *ctx)
 {
     struct master_status st;
+    struct master_service *svc = ctx;
     (void)events;
-    (void)ctx;
     for (;;) {
         ssize_t n = read(fd, &st, sizeof(st));
         if (n != (ssize_t)sizeof(st))
@@ -155,7 +155,14 @@ void master_status_read(int fd, int events, void *ctx)
         struct master_proc *p = master_proc_find((pid_t)st.pid);
         if (p == NULL)
             continue;       /* already reaped */
-        struct master_service *svc = p->svc;
+        /* Each service has its own pipe: a child may speak only for the
+         * processes of its own service, never make master count (or kill
+         * on retirement) another service's process. */
+        if (p->svc != svc) {
+            log_warn("service %s: status report for pid %ld of service %s ignored", svc->key,
+                     (long)st.pid, p->svc->key);
+            continue;
+        }
         if (st.avail && !p->avail) {
             p->avail = true;
             svc->avail++;

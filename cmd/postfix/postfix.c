@@ -39,10 +39,16 @@ static pid_t postfix_master_pid(void)
 {
     struct sbuf *path = sbuf_new(128);
     sbuf_printf(path, "%s/pid/master.pid", cfg_str(P_QUEUE_DIRECTORY));
-    int fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
+    /* Read as root: never through a link, never a FIFO or device. */
+    int fd = open(sbuf_str(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     sbuf_free(path);
     if (fd < 0)
         return 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return 0;
+    }
     /* The pid counts only while master holds the lock on the file. */
     if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
         close(fd);
@@ -95,7 +101,7 @@ static int postfix_check(bool fix)
 
 static int postfix_set_permissions(void)
 {
-    int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT);
+    int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT | QUEUE_LAYOUT_DEEP);
     struct group *gr = getgrnam(cfg_str(P_SETGID_GROUP));
     struct sbuf *path = sbuf_new(128);
     static const char *setgid_progs[] = { "postdrop", "postqueue" };

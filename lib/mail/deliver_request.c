@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dsn_log.h"
 #include "log.h"
+#include "mail_owner.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
@@ -245,13 +246,21 @@ int deliver_request_open(struct deliver_request *r, struct sbuf *why)
     int result = -1;
 
     mail_queue_path(path, r->queue_name, r->queue_id);
-    r->qf = qfile_open(sbuf_str(path), O_RDWR);
-    if (r->qf == NULL) {
+    /* A root agent opens the file as mail_owner and through directory
+     * descriptors, so a planted link cannot make it open another file;
+     * the file must be mail_owner's, regular, with one link. */
+    int fd = -1;
+    if (mail_owner_begin() == 0) {
+        fd = mail_queue_openat(r->queue_name, r->queue_id, O_RDWR, 0);
+        mail_owner_end();
+    }
+    if (fd < 0) {
         sbuf_printf(why, "open %s: %s", sbuf_str(path), strerror(errno));
         sbuf_free(path);
         return -1;
     }
-    r->fd = qfile_reader_fd(r->qf);
+    r->qf = qfile_from_fd(fd);
+    r->fd = fd;
     int err = qenv_load(r->qf, &env);
     if (err < 0) {
         sbuf_printf(why, "%s: %s", sbuf_str(path),

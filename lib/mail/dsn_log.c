@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "log.h"
+#include "mail_owner.h"
 #include "mail_queue.h"
 #include "sbuf.h"
 #include "stream.h"
@@ -31,45 +32,36 @@ int dsn_log_append(const char *queue, const char *id, const struct dsn_entry *e)
     attr_add(l, "diag_text", e->diag_text);
     attr_add_long(l, "time", e->time ? e->time : (long)time(NULL));
 
-    struct sbuf *path = sbuf_new(64), *buf = sbuf_new(512);
-    mail_queue_path(path, queue, id);
-    int fd = open(sbuf_str(path), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno == ENOENT && mail_queue_hashed(queue)) {
-        /* hash subdirectory missing: make it */
-        char *slash = strrchr(sbuf_data(path), '/');
-        *slash = 0;
-        mkdir(sbuf_str(path), 0700);
-        *slash = '/';
-        fd = open(sbuf_str(path), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    }
-    int r = -1;
-    if (fd >= 0) {
-        /* Encode into memory first so the entry goes out in one write. */
-        for (size_t i = 0; i < l->count; i++) {
-            sbuf_catf(buf, "%s=", l->items[i].name);
-            for (const char *v = l->items[i].value; *v; v++) {
-                unsigned char ch = (unsigned char)*v;
-                if (ch == '%' || ch == '\n' || ch == '\r')
-                    sbuf_catf(buf, "%%%02X", ch);
-                else
-                    sbuf_addch(buf, ch);
-            }
-            sbuf_addch(buf, '\n');
+    struct sbuf *buf = sbuf_new(512);
+    /* Encode into memory first so the entry goes out in one write. */
+    for (size_t i = 0; i < l->count; i++) {
+        sbuf_catf(buf, "%s=", l->items[i].name);
+        for (const char *v = l->items[i].value; *v; v++) {
+            unsigned char ch = (unsigned char)*v;
+            if (ch == '%' || ch == '\n' || ch == '\r')
+                sbuf_catf(buf, "%%%02X", ch);
+            else
+                sbuf_addch(buf, ch);
         }
         sbuf_addch(buf, '\n');
-        if (write(fd, sbuf_str(buf), sbuf_len(buf)) == (ssize_t)sbuf_len(buf))
-            r = 0;
-        /* Files created by a root-run agent must stay readable by mail_owner. */
-        if (geteuid() == 0) {
-            struct stat st;
-            if (stat(queue, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) < 0)
-                log_warn("%s: chown %s: %m", id, queue);
+    }
+    sbuf_addch(buf, '\n');
+
+    /* A root agent does this as mail_owner (mail_owner.h), through
+     * directory descriptors: no planted link can send the write elsewhere,
+     * and a new hash subdirectory belongs to mail_owner. */
+    int r = -1;
+    if (mail_owner_begin() == 0) {
+        int fd = mail_queue_openat(queue, id, O_WRONLY | O_APPEND | O_CREAT, 0600);
+        if (fd >= 0) {
+            if (write(fd, sbuf_str(buf), sbuf_len(buf)) == (ssize_t)sbuf_len(buf))
+                r = 0;
+            close(fd);
         }
-        close(fd);
+        mail_owner_end();
     }
     if (r < 0)
-        log_warn("%s: append to %s: %m", id, sbuf_str(path));
-    sbuf_free(path);
+        log_warn("%s: append to %s/%s: %m", id, queue, id);
     sbuf_free(buf);
     attr_list_free(l);
     return r;
@@ -82,10 +74,11 @@ static char *dsn_dup(const struct attr_list *l, const char *name)
 
 int dsn_log_read(const char *queue, const char *id, struct dsn_entry **out)
 {
-    struct sbuf *path = sbuf_new(64);
-    mail_queue_path(path, queue, id);
-    int fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    sbuf_free(path);
+    int fd = -1;
+    if (mail_owner_begin() == 0) {
+        fd = mail_queue_openat(queue, id, O_RDONLY, 0);
+        mail_owner_end();
+    }
     *out = NULL;
     if (fd < 0)
         return errno == ENOENT ? 0 : -1;

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "dir_sync.h"
+#include "mail_owner.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -119,6 +120,63 @@ int mail_queue_create(const char *queue_name, struct sbuf *id_out)
             break;
     }
     sbuf_free(path);
+    return fd;
+}
+
+/* Opens name below dirfd as a directory, making it first when asked. */
+static int mail_queue_subdir(int dirfd, const char *name, bool create)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+        if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+            return -1;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    return fd;
+}
+
+int mail_queue_openat(const char *queue_name, const char *id, int oflags, mode_t mode)
+{
+    bool create = (oflags & O_CREAT) != 0;
+    if (strchr(queue_name, '/') || !mail_queue_id_ok(id)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int dfd = mail_queue_subdir(AT_FDCWD, queue_name, false);
+    if (dfd < 0)
+        return -1;
+    if (mail_queue_hashed(queue_name)) {
+        size_t len = strlen(id);
+        for (int i = 0; i < mail_queue_hash_depth && (size_t)i < len; i++) {
+            char name[2] = { id[len - 1 - (size_t)i], 0 };
+            int sub = mail_queue_subdir(dfd, name, create);
+            int e = errno;
+            close(dfd);
+            if (sub < 0) {
+                errno = e;
+                return -1;
+            }
+            dfd = sub;
+        }
+    }
+    int fd = openat(dfd, id, oflags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, mode);
+    int e = errno;
+    close(dfd);
+    if (fd < 0) {
+        errno = e;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
+        || st.st_uid != mail_owner_uid()) {
+        close(fd);
+        errno = EPERM;
+        return -1;
+    }
+    /* The descriptor is used for ordinary blocking I/O from here on. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     return fd;
 }
 

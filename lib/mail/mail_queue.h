@@ -5,7 +5,7 @@
  *          postdrop, pickup, postcat.
  * Interface: mail_queue_id_new(), mail_queue_id_ok(), mail_queue_path(),
  *            mail_queue_create(), mail_queue_rename(), mail_queue_remove(),
- *            mail_queue_hashed(), mail_queue_dir_scan().
+ *            mail_queue_hashed(), mail_queue_dir_scan(), mail_queue_openat().
  * Errors: functions return -1 with errno set; they do not log.
  * Notes: paths are relative to $queue_directory: every program that uses
  *        these chdir()s there first (the daemon skeleton does). A queue ID is
@@ -51,6 +51,15 @@ void mail_queue_path(struct sbuf *out, const char *queue_name, const char *id);
 /* Creates a new empty file in queue_name with a fresh ID (mode 0600, O_EXCL).
  * Returns the descriptor and fills id_out; -1 on error. */
 int mail_queue_create(const char *queue_name, struct sbuf *id_out);
+/* Opens queue_name/[h/]id without following a symlink anywhere on the
+ * way: each directory is opened from its parent's descriptor with
+ * O_DIRECTORY|O_NOFOLLOW, the file with O_NOFOLLOW|O_NONBLOCK|O_NOCTTY.
+ * With O_CREAT in oflags a missing hash subdirectory is made (mode 0700,
+ * owned by the caller's effective ids). The file must then be a regular
+ * file with one link owned by mail_owner_uid() (mail_owner.h); anything
+ * else is refused with EPERM. Returns the descriptor (close-on-exec) or -1
+ * with errno set. */
+int mail_queue_openat(const char *queue_name, const char *id, int oflags, mode_t mode);
 /* Moves id between queues (creating a hash subdirectory when needed). */
 int mail_queue_rename(const char *id, const char *from_queue, const char *to_queue);
 /* Removes the file id from queue_name; ENOENT is not an error. */

@@ -12,6 +12,7 @@
 #include "events.h"
 #include "log.h"
 #include "mail_log.h"
+#include "mail_owner.h"
 #include "mail_proto.h"
 #include "master_status.h"
 #include "sbuf.h"
@@ -118,6 +119,10 @@ static void server_jail(void)
         if (pw->pw_uid == 0)
             log_fatal("mail_owner %s must not be root", owner);
     }
+    /* A service that keeps root (local, virtual, pipe) does its queue,
+     * status-log and IPC work as mail_owner (lib/mail/mail_owner.h). */
+    if (!srv_unpriv)
+        mail_owner_init();
     if (srv_chroot) {
         if (chroot(".") < 0)
             log_fatal("chroot to %s: %m", cfg_str(P_QUEUE_DIRECTORY));

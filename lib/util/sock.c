@@ -37,6 +37,23 @@ int sock_set_nonblock(int fd, bool on)
     return fcntl(fd, F_SETFL, fl);
 }
 
+/*
+ * Binds fd to sun with exactly the permission bits mode: the kernel creates
+ * the socket file under a umask that leaves just those bits, so there is no
+ * moment with other bits and no chmod by name afterwards (a name another
+ * uid could have swapped by then). The owner is the caller's effective
+ * uid and gid.
+ */
+static int sock_bind_mode(int fd, const struct sockaddr_un *sun, int mode)
+{
+    mode_t old = umask((mode_t)(~mode & 0777));
+    int r = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+    int e = errno;
+    umask(old);
+    errno = e;
+    return r;
+}
+
 int sock_unix_listen(const char *path, int backlog, int mode)
 {
     struct sockaddr_un sun;
@@ -46,8 +63,7 @@ int sock_unix_listen(const char *path, int backlog, int mode)
     if (fd < 0)
         return -1;
     unlink(path);
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, (mode_t)mode) < 0 ||
-        listen(fd, backlog) < 0) {
+    if (sock_bind_mode(fd, &sun, mode) < 0 || listen(fd, backlog) < 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -65,7 +81,7 @@ int sock_unix_dgram_listen(const char *path, int mode)
     if (fd < 0)
         return -1;
     unlink(path);
-    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || chmod(path, (mode_t)mode) < 0) {
+    if (sock_bind_mode(fd, &sun, mode) < 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -199,17 +215,28 @@ int sock_inet_connect(const char *host, const char *port, int timeout)
 
 int sock_trigger(const char *path, char byte)
 {
-    struct stat st;
-    int fd;
-    if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
-        fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd < 0)
+    /* Open first, then look at what was opened: a FIFO gets the byte, a
+     * socket (open fails with ENXIO) gets a connection. O_NOFOLLOW and
+     * O_NONBLOCK keep a swapped-in symlink or FIFO without reader from
+     * redirecting or blocking us; anything else is refused. */
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+            close(fd);
+            errno = EPERM;
             return -1;
-    } else {
+        }
+    } else if (errno == ENXIO) {
+        struct stat st;
+        /* ENXIO is also a FIFO without a reader: nothing to wake then. */
+        if (lstat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+            return -1;
         fd = sock_unix_connect(path, 2);
         if (fd < 0)
             return -1;
-    }
+    } else
+        return -1;
     ssize_t n = write(fd, &byte, 1);
     close(fd);
     return n == 1 ? 0 : -1;

@@ -12,9 +12,11 @@
 #include "sys_compat.h"
 #include <sys/socket.h>
 
-/* Creates a listening stream socket at path (removing a stale one), mode set. */
+/* Creates a listening stream socket at path (removing a stale one). The
+ * file is created with exactly the bits of mode (set through the umask at
+ * bind time, never chmod by name) and the caller's effective uid/gid. */
 int sock_unix_listen(const char *path, int backlog, int mode);
-/* Creates a datagram socket bound at path. */
+/* Creates a datagram socket bound at path, mode and owner as above. */
 int sock_unix_dgram_listen(const char *path, int mode);
 /* Connects to a stream socket; waits at most timeout seconds. Blocking fd. */
 int sock_unix_connect(const char *path, int timeout);
@@ -22,7 +24,9 @@ int sock_unix_connect(const char *path, int timeout);
 int sock_inet_listen(const char *host, const char *port, int backlog);
 /* Connects to host:port with a timeout; returns a blocking fd. */
 int sock_inet_connect(const char *host, const char *port, int timeout);
-/* Writes one trigger byte to the stream socket at path without waiting long. */
+/* Writes one trigger byte to the FIFO or stream socket at path without
+ * waiting long. Never follows a symlink at path and writes to nothing but
+ * a FIFO or a socket (the file is opened first, then checked with fstat). */
 int sock_trigger(const char *path, char byte);
 int sock_set_nonblock(int fd, bool on);
 /* Fills buf with the peer's numeric address and *port; 0 or -1. For UNIX

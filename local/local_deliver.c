@@ -11,7 +11,11 @@
  * Notes: the process runs as root. Work on user files happens with the
  *        user's effective uid/gid (seteuid), switched back to root before
  *        any status is recorded (the status logs belong to mail_owner).
- *        Commands run in a child that drops all privileges for good.
+ *        Commands run in a child that drops all privileges for good, in
+ *        its own session; command_time_limit bounds the whole delivery and
+ *        kills the process group. Mailboxes and files are opened with
+ *        O_NOFOLLOW|O_NONBLOCK and checked with fstat (regular, one link,
+ *        owner) before anything is written.
  *        Mailboxes in a mail_spool_directory that is not world-writable
  *        (e.g. Debian's root:mail 2775) are created, locked and appended as
  *        root, but only after checking that the file is a plain file owned

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# privsep_user_test.sh - local users attacking the root-run local(8) agent,
-# against a real instance: a FIFO planted as a user's mailbox in the sticky
-# spool (bounces 5.2.0 at once, local does not hang), a symlink as a user's
+# privsep_user_test.sh - local users attacking the root-run local(8) and
+# virtual(8) agents, against a real instance: a FIFO planted as a user's
+# mailbox in the sticky spool (bounces 5.2.0 at once, local does not hang)
+# and as a virtual mbox (bounces 5.3.5 at once), a symlink as a user's
 # mailbox pointing at a root-owned decoy (bounced, decoy untouched), a
 # .forward owned by another user (ignored: the mail stays in the mailbox), a
 # command that closes its output and leaves grandchildren behind against
@@ -18,8 +19,18 @@ MARK=$RANDOM$RANDOM             # tells this run's sleeps from anybody else's
 cat >> "$PT_CONF/aliases" <<EOA
 slow: "|sh -c 'exec >/dev/null 2>&1; sleep 30.$MARK & sleep 31.$MARK'"
 EOA
+# virtual(8): bob's mbox in a sticky directory he may write in
+VBASE=$PT_T/vmail
+mkdir -p "$VBASE/vdom.test"; chmod 755 "$VBASE"; chmod 1777 "$VBASE/vdom.test"
+printf 'vbob@vdom.test vdom.test/vbob.mbox\n' > "$PT_CONF/vmailbox"
 cat >> "$PT_CONF/main.cf" <<EOM
 command_time_limit = 3s
+virtual_mailbox_domains = vdom.test
+virtual_mailbox_base = $VBASE
+virtual_mailbox_maps = texthash:$PT_CONF/vmailbox
+virtual_uid_maps = static:$(id -u bob)
+virtual_gid_maps = static:$(id -g bob)
+virtual_minimum_uid = 100
 EOM
 
 # The decoy: a root-owned file outside the mail system.
@@ -47,6 +58,16 @@ pt_check fifo_quick bash -c "grep -q 'to=<bob@example.test>, .*status=bounced' '
 pt_check fifo_still_fifo [ -p "$MAIL/bob" ]
 pt_check fifo_decoy_unchanged decoy_same
 rm -f "$MAIL/bob"
+
+# ---- a FIFO as a virtual(8) mbox ----
+su -s /bin/sh bob -c "mkfifo -m 600 '$VBASE/vdom.test/vbob.mbox'"
+t0=$(date +%s)
+reply=$(pt_smtp_send alice@example.test vbob@vdom.test)
+pt_check vfifo_smtp_accepts [ "${reply%% *}" = 250 ]
+pt_check vfifo_bounced pt_wait "logged 'to=<vbob@vdom.test>, relay=virtual, .*dsn=5\\.3\\.5, status=bounced'" 15
+pt_check vfifo_quick bash -c "grep -q 'to=<vbob@vdom.test>, .*status=bounced' '$PT_T/maillog' && [ $(( $(date +%s) - t0 )) -le 10 ]"
+pt_check vfifo_decoy_unchanged decoy_same
+rm -f "$VBASE/vdom.test/vbob.mbox"
 
 # ---- a symlink as carol's mailbox, pointing at the decoy ----
 su -s /bin/sh carol -c "ln -s '$DECOY' '$MAIL/carol'"
@@ -103,8 +124,8 @@ pt_check helo_cr_no_raw_cr bash -c "! grep -q \$'\\r' '$MAIL/carol'"
 pt_check helo_cr_no_forged_header bash -c "! grep -qi '^X-Injected:' '$MAIL/carol'"
 pt_check helo_cr_log_clean bash -c "! grep -q \$'\\r' '$PT_T/maillog'"
 
-# ---- nothing lost: three notices reached the sender, the queue drained ----
-pt_check bounces_reached_sender pt_wait '[ "$(bounces_to_alice)" -ge 3 ]' 30
+# ---- nothing lost: four notices reached the sender, the queue drained ----
+pt_check bounces_reached_sender pt_wait '[ "$(bounces_to_alice)" -ge 4 ]' 30
 pt_check queue_drained pt_wait_queue_empty 30
 pt_check decoy_unchanged_at_end decoy_same
 rm -f "$DECOY"

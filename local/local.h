@@ -87,9 +87,13 @@ struct local_ops {
     int (*getpw)(const char *name, struct local_pw *pw);
     /* Alias value for key (borrowed until the next call), or NULL; *err <0 on a table error */
     const char *(*alias)(const char *key, int *err);
-    /* Reads a .forward or include file with the given privileges. Returns new
-     * contents, or NULL with *err = errno (ENOENT: no such file). */
-    char *(*read_file)(const char *path, uid_t uid, gid_t gid, int *err);
+    /* Same, by uid (the owner of an :include: file). */
+    int (*getpwuid)(uid_t uid, struct local_pw *pw);
+    /* Reads a .forward or include file with the given privileges (uid -1:
+     * default_privs). Returns new contents with *owner set to the file's
+     * owner, or NULL with *err = errno (ENOENT: no such file; EINVAL: not a
+     * regular file; EPERM: world-writable). */
+    char *(*read_file)(const char *path, uid_t uid, gid_t gid, uid_t *owner, int *err);
     /* True when the message already has "Delivered-To: address". */
     bool (*has_delivered_to)(const char *address);
     /* Is the domain delivered locally? 1, 0, -1 try later. */

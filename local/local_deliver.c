@@ -11,7 +11,11 @@
  * Notes: the process runs as root. Work on user files happens with the
  *        user's effective uid/gid (seteuid), switched back to root before
  *        any status is recorded (the status logs belong to mail_owner).
- *        Commands run in a child that drops all privileges for good.
+ *        Commands run in a child that drops all privileges for good, in
+ *        its own session; command_time_limit bounds the whole delivery and
+ *        kills the process group. Mailboxes and files are opened with
+ *        O_NOFOLLOW|O_NONBLOCK and checked with fstat (regular, one link,
+ *        owner) before anything is written.
  *        Mailboxes in a mail_spool_directory that is not world-writable
  *        (e.g. Debian's root:mail 2775) are created, locked and appended as
  *        root, but only after checking that the file is a plain file owned
@@ -190,6 +194,31 @@ static int local_render(struct local_state *st, struct sbuf *out, int flags)
 
 /* ---- mbox files (mailbox and /file) ---- */
 
+/* DSN for a failed open of a mailbox or /file: temporary conditions are
+ * retried, anything else (a symlink, a missing directory, no permission)
+ * bounces with 5.2.0 as Postfix's mailbox code does. */
+static const char *local_open_dsn(int err)
+{
+    switch (err) {
+    case EAGAIN:
+    case EINTR:
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+    case EIO:
+    case ESTALE:
+    case ETXTBSY:
+        return "4.2.0";
+    case ENOSPC:
+        return "4.3.0";
+    case EDQUOT:
+    case EFBIG:
+        return "5.2.2";
+    default:
+        return "5.2.0";
+    }
+}
+
 /* Appends the rendered message to path, locking per mailbox_delivery_lock.
  * owner_uid: required owner of an existing file (-1: any); a new file is
  * given to owner_uid/owner_gid when we run as root. Returns 0, or -1 with
@@ -215,9 +244,14 @@ static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t own
         } else
             dotlocked = true;
     }
-    fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    /* Never follow a symlink, never block on a FIFO, never take a terminal:
+     * the path may be the user's to change. */
+    fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0 && errno == ENOENT) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(path,
+                  O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
+                      | O_NOCTTY,
+                  0600);
         if (fd >= 0 && geteuid() == 0 && owner_uid != (uid_t)-1
             && fchown(fd, owner_uid, owner_gid) < 0) {
             sbuf_printf(why, "cannot change owner of %s: %s", path, strerror(errno));
@@ -225,7 +259,16 @@ static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t own
         }
     }
     if (fd < 0) {
-        sbuf_printf(why, "cannot open file: %s", strerror(errno));
+        int err = errno;
+        if (err == ENXIO) {
+            /* a FIFO without a reader (or a device without its driver) */
+            sbuf_printf(why, "file %s is not a regular file", path);
+            sbuf_set(dsn, "5.2.0");
+        } else {
+            sbuf_printf(why, "cannot open file: %s", err == ELOOP ? "file is a symbolic link"
+                                                                  : strerror(err));
+            sbuf_set(dsn, local_open_dsn(err));
+        }
         goto fail;
     }
     if (fstat(fd, &st) < 0) {
@@ -235,6 +278,11 @@ static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t own
     if (!S_ISREG(st.st_mode)) {
         sbuf_printf(why, "file %s is not a regular file", path);
         sbuf_set(dsn, "5.2.0");
+        goto fail;
+    }
+    /* a regular file: back to ordinary blocking writes */
+    if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) < 0) {
+        sbuf_printf(why, "cannot set file flags: %s", strerror(errno));
         goto fail;
     }
     if (st.st_nlink > 1) {
@@ -405,6 +453,10 @@ static void local_child(int in, int out, uid_t uid, gid_t gid, const char *cmd,
         _exit(75);
     for (int fd = 3; fd < 1024; fd++)
         close(fd);
+    /* Its own session and process group: a time-out kills every process
+     * the command started, not only the shell. */
+    if (setsid() < 0)
+        _exit(75);
     if (local_is_root()) {
         if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || setuid(0) == 0)
             _exit(75);
@@ -426,6 +478,33 @@ static void local_child(int in, int out, uid_t uid, gid_t gid, const char *cmd,
     } else
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     _exit(69);
+}
+
+/* Milliseconds until deadline (CLOCK_MONOTONIC seconds), <= 0 when past. */
+static long local_ms_left(time_t deadline)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(deadline - now.tv_sec) * 1000 - now.tv_nsec / 1000000;
+}
+
+/* Reaps pid, waiting at most until deadline. 1 with *status filled, 0 when
+ * the deadline passed first (pid still running or not yet reaped). */
+static int local_wait_until(pid_t pid, time_t deadline, int *status)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return 1;   /* ECHILD: nothing left to wait for */
+        long left = local_ms_left(deadline);
+        if (left <= 0)
+            return 0;
+        /* short naps: a command that exits is noticed within 20 ms */
+        struct timespec ts = { 0, (left < 20 ? left : 20) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
 }
 
 /* Runs cmd with msg on stdin as uid/gid. Reports the result. */
@@ -456,7 +535,11 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
     fcntl(outp[0], F_SETFL, O_NONBLOCK);
 
     size_t off = 0;
-    time_t deadline = time(NULL) + (local_cmd_limit > 0 ? local_cmd_limit : 1000);
+    /* command_time_limit bounds everything from here to the exit status,
+     * also a command that closes its output and keeps running. */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    time_t deadline = t0.tv_sec + (local_cmd_limit > 0 ? local_cmd_limit : 1000);
     bool timed_out = false;
     if (sbuf_len(msg) == 0) {
         close(inp[1]);
@@ -468,12 +551,12 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
         pfd[n++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
         if (inp[1] >= 0)
             pfd[n++] = (struct pollfd){ .fd = inp[1], .events = POLLOUT };
-        long left = (long)(deadline - time(NULL));
+        long left = local_ms_left(deadline);
         if (left <= 0) {
             timed_out = true;
             break;
         }
-        int pr = poll(pfd, n, (int)(left > 60 ? 60000 : left * 1000));
+        int pr = poll(pfd, n, (int)(left > 60000 ? 60000 : left));
         if (pr < 0 && errno != EINTR)
             break;
         if (pr <= 0)
@@ -499,11 +582,16 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
             }
         }
     }
-    if (timed_out)
-        kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    if (!timed_out && local_wait_until(pid, deadline, &status) == 0)
+        timed_out = true;
+    if (timed_out) {
+        /* the whole group: grandchildren must not outlive the delivery */
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
     /* Clean the output for a one-line reason. */
     for (char *p = sbuf_data(output); *p; p++)
         if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
@@ -514,7 +602,7 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
         sbuf_printf(detail, ". Command output: %s", sbuf_str(output));
 
     if (timed_out)
-        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "Command time limit exceeded: \"%s\"%s", cmd,
+        local_reportf(st, DELIVER_BOUNCED, "5.3.0", "Command time limit exceeded: \"%s\"%s", cmd,
                       sbuf_str(detail));
     else if (WIFSIGNALED(status))
         local_reportf(st, DELIVER_DEFERRED, "4.3.0", "Command died with signal %d: \"%s\"%s",
@@ -563,6 +651,21 @@ static int local_op_getpw(const char *name, struct local_pw *out)
     return 1;
 }
 
+static int local_op_getpwuid(uid_t uid, struct local_pw *out)
+{
+    errno = 0;
+    struct passwd *pw = getpwuid(uid);
+    if (pw == NULL)
+        return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
+                   ? 0 : -1;
+    out->name = xstrdup(pw->pw_name);
+    out->home = xstrdup(pw->pw_dir);
+    out->shell = xstrdup(pw->pw_shell);
+    out->uid = pw->pw_uid;
+    out->gid = pw->pw_gid;
+    return 1;
+}
+
 static const char *local_op_alias(const char *key, int *err)
 {
     *err = 0;
@@ -574,7 +677,7 @@ static const char *local_op_alias(const char *key, int *err)
 
 #define LOCAL_FILE_MAX (1024 * 1024)
 
-static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, int *err)
+static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, uid_t *owner, int *err)
 {
     if (uid == (uid_t)-1) {
         uid = local_default_uid;
@@ -596,6 +699,7 @@ static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, int *err
     else if (st.st_mode & S_IWOTH)
         *err = EPERM;       /* world-writable: anybody could redirect the mail */
     else {
+        *owner = st.st_uid;
         struct sbuf *b = sbuf_new((size_t)st.st_size + 1);
         char buf[8192];
         ssize_t n;
@@ -796,6 +900,7 @@ out:
 
 const struct local_ops local_real_ops = {
     .getpw = local_op_getpw,
+    .getpwuid = local_op_getpwuid,
     .alias = local_op_alias,
     .read_file = local_op_read_file,
     .has_delivered_to = local_op_has_delivered_to,

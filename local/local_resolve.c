@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "addr.h"
 #include "dict.h"
+#include "log.h"
 
 bool local_seen(struct local_outcome *out, const char *key, int limit)
 {
@@ -223,7 +224,15 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
             if (!local_expand(tmp, *p, names, values))
                 continue;   /* refers to something empty (no extension) */
             int err = 0;
-            char *text = ops->read_file(sbuf_str(tmp), pw.uid, pw.gid, &err);
+            uid_t owner = (uid_t)-1;
+            char *text = ops->read_file(sbuf_str(tmp), pw.uid, pw.gid, &owner, &err);
+            if (text != NULL && owner != 0 && owner != pw.uid) {
+                /* Only the user or root may redirect the user's mail: the
+                 * file is ignored and the mail stays here. */
+                log_warn("file %s has bad owner uid %ld", sbuf_str(tmp), (long)owner);
+                xfree(text);
+                break;
+            }
             if (text == NULL) {
                 if (err == ENOENT || err == ENOTDIR || err == EACCES)
                     continue;
@@ -371,8 +380,9 @@ void local_resolve_token(struct local_state *st, const struct local_ops *ops,
         if (local_has_parent(st, LOCAL_EXP_INCLUDE, rest) || local_dup(st, cfg, "include", rest))
             break;
         int err = 0;
+        uid_t owner = (uid_t)-1;
         char *text = ops->read_file(rest, st->have_privs ? st->uid : (uid_t)-1,
-                                    st->have_privs ? st->gid : (gid_t)-1, &err);
+                                    st->have_privs ? st->gid : (gid_t)-1, &owner, &err);
         if (text == NULL) {
             sbuf_printf(why, "cannot open include file %s: %s", rest, strerror(err));
             ops->report(st, err == ENOENT ? DELIVER_BOUNCED : DELIVER_DEFERRED,
@@ -380,6 +390,24 @@ void local_resolve_token(struct local_state *st, const struct local_ops *ops,
             break;
         }
         struct local_state child = *st;
+        /* Delivery rights: an include file reached without a user context
+         * (from a root-owned alias) lends its owner's rights to the files and
+         * commands it names, unless root owns it (then default_privs). With a
+         * user context (a .forward) the rights stay that user's: nobody gains
+         * another user's rights by including a file the victim owns. */
+        if (!st->have_privs && owner != 0) {
+            int found = ops->getpwuid(owner, &pw);
+            if (found <= 0) {
+                log_warn("%s: cannot find :include: file owner username for uid %ld", rest,
+                         (long)owner);
+                ops->report(st, DELIVER_DEFERRED, "4.3.5", "mail system configuration error");
+                xfree(text);
+                break;
+            }
+            child.have_privs = true;
+            child.uid = pw.uid;
+            child.gid = pw.gid;
+        }
         struct local_parent me = { .up = st->parents, .type = LOCAL_EXP_INCLUDE, .name = rest };
         child.parents = &me;
         child.level = st->level + 1;

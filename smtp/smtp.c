@@ -33,20 +33,70 @@ struct smtp_cfg smtp_cfg;
 /* Name of an smtp_* or lmtp_* parameter, by mode. */
 #define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
 
-static enum smtp_tls_level smtp_tls_level_parse(const char *v, bool *ok)
+/* The security level named v; *warn gets a loud warning for the levels
+ * Postern does not implement (NULL otherwise). */
+static enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
 {
-    *ok = true;
+    *warn = NULL;
     if (*v == 0 || strcasecmp(v, "none") == 0)
         return SMTP_TLS_NONE;
     if (strcasecmp(v, "may") == 0)
         return SMTP_TLS_MAY;
     if (strcasecmp(v, "encrypt") == 0)
         return SMTP_TLS_ENCRYPT;
-    if (strcasecmp(v, "verify") == 0 || strcasecmp(v, "secure") == 0)
+    if (strcasecmp(v, "verify") == 0)
         return SMTP_TLS_VERIFY;
-    /* dane, dane-only, fingerprint: XXX not implemented; be strict */
-    *ok = false;
-    return SMTP_TLS_VERIFY;
+    if (strcasecmp(v, "secure") == 0)
+        return SMTP_TLS_SECURE;
+    if (strcasecmp(v, "dane") == 0) {
+        /* Postfix without a DNSSEC-validating resolver does the same. */
+        *warn = "DANE is not supported (no DNSSEC validation); using opportunistic TLS "
+                "(\"may\") as Postfix does when DANE is unavailable";
+        return SMTP_TLS_MAY;
+    }
+    /* dane-only, fingerprint and anything unknown: a mandatory level we
+     * cannot honour. Deferring is the only answer that never sends with
+     * less security than configured. */
+    *warn = "this level is not supported; all mail through this transport will be deferred";
+    return SMTP_TLS_UNAVAILABLE;
+}
+
+/* The certificate match strategies of the level (*_tls_verify_cert_match
+ * for verify, *_tls_secure_cert_match for secure), checked once at start. */
+static char **smtp_tls_match_parse(const struct smtp_cfg *c)
+{
+    const char *name = NULL;
+    if (c->tls_level == SMTP_TLS_VERIFY)
+        name = SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
+    else if (c->tls_level == SMTP_TLS_SECURE)
+        name = SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH);
+    else
+        return NULL;
+    char **v = cfg_list(cfg_str(name));
+    size_t k = 0;
+    for (size_t i = 0; v && v[i]; i++) {
+        const char *w = v[i];
+        bool ok = strcasecmp(w, "nexthop") == 0 || strcasecmp(w, "dot-nexthop") == 0
+                  || strchr(w, '.') != NULL;
+        if (strcasecmp(w, "hostname") == 0) {
+            /* The MX name comes from unauthenticated DNS: fine for verify,
+             * meaningless for secure without DNSSEC. */
+            ok = c->tls_level == SMTP_TLS_VERIFY;
+            if (!ok)
+                log_warn("%s: \"hostname\" is not used at the secure level (no DNSSEC)", name);
+        } else if (!ok)
+            log_warn("%s: ignoring unknown match strategy \"%s\"", name, w);
+        if (ok)
+            v[k++] = v[i];
+        else
+            xfree(v[i]);
+    }
+    if (v)
+        v[k] = NULL;
+    if (k == 0)
+        log_warn("%s names nothing usable: no certificate will match, mail will be deferred",
+                 name);
+    return v;
 }
 
 static void smtp_load_config(void)
@@ -97,18 +147,19 @@ static void smtp_load_config(void)
 
     /* TLS: the level, else the older smtp_use_tls / smtp_enforce_tls. */
     const char *lv = cfg_str(SMTP_P(P_SMTP_TLS_SECURITY_LEVEL, P_LMTP_TLS_SECURITY_LEVEL));
-    bool ok = true;
+    const char *warn = NULL;
+    c->tls_level_name = xstrdup(lv);
     if (*lv)
-        c->tls_level = smtp_tls_level_parse(lv, &ok);
+        c->tls_level = smtp_tls_level_parse(lv, &warn);
     else if (cfg_bool(SMTP_P(P_SMTP_ENFORCE_TLS, P_LMTP_ENFORCE_TLS)))
         c->tls_level = SMTP_TLS_ENCRYPT;
     else if (cfg_bool(SMTP_P(P_SMTP_USE_TLS, P_LMTP_USE_TLS)))
         c->tls_level = SMTP_TLS_MAY;
     else
         c->tls_level = SMTP_TLS_NONE;
-    if (!ok)
-        log_warn("%s_tls_security_level = %s is not supported; using \"verify\"",
-                 c->lmtp ? "lmtp" : "smtp", lv);
+    if (warn)
+        log_warn("%s_tls_security_level = %s: %s", c->lmtp ? "lmtp" : "smtp", lv, warn);
+    c->tls_match = smtp_tls_match_parse(c);
     c->tls_ca_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAFILE, P_LMTP_TLS_CAFILE)));
     c->tls_ca_path = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAPATH, P_LMTP_TLS_CAPATH)));
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
@@ -160,7 +211,16 @@ static void smtp_service(struct stream *client)
     struct smtp_dest *dests = NULL;
     struct smtp_addr *addrs = NULL;
     size_t naddr = 0;
-    int ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
+    int ndest = 0;
+    if (smtp_cfg.tls_level == SMTP_TLS_UNAVAILABLE) {
+        /* Required security we cannot provide: never send with less. */
+        sbuf_printf(why, "TLS is required, but %s_tls_security_level = %s is not supported",
+                    smtp_cfg.lmtp ? "lmtp" : "smtp", smtp_cfg.tls_level_name);
+        smtp_fail_pending(&st, "none", "4.7.5", sbuf_str(why));
+        deliver_hop_fail(r, "4.7.5", sbuf_str(why));
+        goto done;
+    }
+    ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
     if (ndest < 0) {
         log_warn("%s: bad next-hop destination \"%s\": %s", r->queue_id, r->nexthop,
                  sbuf_str(why));
@@ -170,7 +230,14 @@ static void smtp_service(struct stream *client)
     }
     bool lookup_failed_hard = true;
     for (int i = 0; i < ndest; i++) {
-        if (smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why) < 0) {
+        int lr = smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why);
+        /* The next-hop domain each server was found for: what the secure
+         * level matches certificates against (never the MX name, which
+         * comes from unauthenticated DNS). */
+        for (size_t k = 0; k < naddr; k++)
+            if (addrs[k].nexthop == NULL)
+                addrs[k].nexthop = xstrdup(dests[i].host);
+        if (lr < 0) {
             sbuf_set(st.last_dsn, sbuf_str(dsn));
             sbuf_set(st.last_reason, sbuf_str(why));
             smtp_forget_reply(&st);

@@ -83,6 +83,7 @@ struct smtp_addr {
     char *port;
     int family;         /* AF_INET, AF_INET6, AF_UNIX */
     int pref;           /* MX preference, 0 without MX */
+    char *nexthop;      /* the next-hop domain or [host] it was found for */
 };
 
 struct smtp_cfg;
@@ -105,9 +106,12 @@ int smtp_connect(const struct smtp_cfg *cfg, const struct smtp_addr *a, struct s
 
 enum smtp_tls_level {
     SMTP_TLS_NONE,
-    SMTP_TLS_MAY,
+    SMTP_TLS_MAY,       /* also "dane" (no DNSSEC here: as Postfix without it) */
     SMTP_TLS_ENCRYPT,
-    SMTP_TLS_VERIFY,    /* verify and secure: chain and name must match */
+    SMTP_TLS_VERIFY,    /* chain and a smtp_tls_verify_cert_match name */
+    SMTP_TLS_SECURE,    /* chain and a smtp_tls_secure_cert_match name */
+    SMTP_TLS_UNAVAILABLE, /* "dane-only", "fingerprint": required but not
+                           * implemented: every delivery is deferred */
 };
 
 struct smtp_cfg {
@@ -129,6 +133,8 @@ struct smtp_cfg {
     char *myhostname;
     char *default_port;         /* "smtp" / $lmtp_tcp_port */
     enum smtp_tls_level tls_level;
+    char *tls_level_name;               /* as configured, for messages */
+    char **tls_match;                   /* cert match strategies of the level */
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
     int tls_loglevel;
     struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */

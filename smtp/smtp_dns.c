@@ -39,6 +39,7 @@ void smtp_addr_list_free(struct smtp_addr *v, size_t n)
         xfree(v[i].host);
         xfree(v[i].addr);
         xfree(v[i].port);
+        xfree(v[i].nexthop);
     }
     xfree(v);
 }
@@ -75,6 +76,7 @@ static void smtp_addr_push(struct smtp_addr **v, size_t *n, const char *host, co
     a->port = port ? xstrdup(port) : NULL;
     a->family = family;
     a->pref = pref;
+    a->nexthop = NULL;  /* the caller names the destination (smtp.c) */
 }
 
 /* Adds the addresses of one host. Returns 0, or an EAI_* code. */

@@ -426,6 +426,34 @@ static int smtp_helo(struct smtp_sess *ss)
 
 /* ---- STARTTLS ---- */
 
+/* Does the verified certificate name what the level asks for? verify and
+ * secure walk their *_cert_match list: "hostname" is the server's (MX)
+ * name, "nexthop" the next-hop domain, "dot-nexthop" any subdomain of it,
+ * anything else a literal name (".example.com": its subdomains). Other
+ * levels only need the MX name for the "Verified" log word. */
+static bool smtp_tls_cert_matches(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    const char *nexthop = ss->a->nexthop ? ss->a->nexthop : "";
+    if (cfg->tls_level != SMTP_TLS_VERIFY && cfg->tls_level != SMTP_TLS_SECURE)
+        return tls_client_matches(ss->tls, ss->a->host);
+    struct sbuf *dot = sbuf_new(64);
+    bool ok = false;
+    for (char **m = cfg->tls_match; !ok && m && *m; m++) {
+        if (strcasecmp(*m, "hostname") == 0)
+            ok = tls_client_matches(ss->tls, ss->a->host);
+        else if (strcasecmp(*m, "nexthop") == 0)
+            ok = tls_client_matches(ss->tls, nexthop);
+        else if (strcasecmp(*m, "dot-nexthop") == 0) {
+            sbuf_printf(dot, ".%s", nexthop);
+            ok = *nexthop && tls_client_matches(ss->tls, sbuf_str(dot));
+        } else
+            ok = tls_client_matches(ss->tls, *m);
+    }
+    sbuf_free(dot);
+    return ok;
+}
+
 /* Returns 0 to go on (encrypted or plaintext as policy allows), -1 when the
  * session has failed (recipients handled). */
 static int smtp_starttls(struct smtp_sess *ss)
@@ -486,8 +514,9 @@ static int smtp_starttls(struct smtp_sess *ss)
     sbuf_free(why);
     struct tls_client_info info;
     tls_client_info(ss->tls, ss->a->host, &info);
+    bool matched = smtp_tls_cert_matches(ss);
     const char *trust = !info.have_cert ? "Anonymous"
-                        : info.name_matched ? "Verified"
+                        : matched ? "Verified"
                         : info.trusted      ? "Trusted"
                                             : "Untrusted";
     log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
@@ -495,9 +524,11 @@ static int smtp_starttls(struct smtp_sess *ss)
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
-    if (cfg->tls_level == SMTP_TLS_VERIFY && !info.name_matched) {
+    if ((cfg->tls_level == SMTP_TLS_VERIFY || cfg->tls_level == SMTP_TLS_SECURE) && !matched) {
         sbuf_printf(t, "Server certificate not verified: %s",
-                    info.trusted ? "hostname mismatch" : info.verify_error);
+                    info.trusted ? (cfg->tls_level == SMTP_TLS_SECURE ? "name mismatch for next hop"
+                                                                      : "hostname mismatch")
+                                 : info.verify_error);
         log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
                  sbuf_str(ss->relay), sbuf_str(t));
         smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);

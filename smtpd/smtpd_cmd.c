@@ -116,6 +116,9 @@ static void smtpd_set_helo(struct smtpd_state *st, const char *args, bool ehlo)
         sbuf_cat(b, w);
         xfree(w);
     }
+    /* A CR, LF or other control byte from the peer must never reach our
+     * Received: header, logs or lookups: it becomes '?' (as in Postfix). */
+    log_printable(sbuf_data(b));
     xfree(st->helo_name);
     st->helo_name = sbuf_detach(b);
     st->ehlo = ehlo;

@@ -19,15 +19,30 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-/* True when name is a plausible host name (letters, digits, '-', '.'). */
+/* True when name (a PTR result: DNS data the client's owner controls) is a
+ * plausible host name: labels of 1-63 letters, digits, '-' or '_', not
+ * starting or ending with '-', at most 255 bytes. Anything else (control
+ * bytes, blanks, empty labels) leaves the client "unknown". */
 static bool smtpd_peer_valid_name(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n > 255)
         return false;
-    for (const char *p = name; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == '_'))
+    size_t label = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') {
+            if (label == 0 || p[-1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
             return false;
+        if ((label == 0 && *p == '-') || ++label > 63)
+            return false;
+    }
+    if (label == 0 || name[n - 1] == '-')
+        return false;
     /* A name that parses as a numeric address is a lie. */
     unsigned char buf[16];
     return inet_pton(AF_INET, name, buf) != 1 && inet_pton(AF_INET6, name, buf) != 1;

@@ -173,6 +173,8 @@ static bool smtpd_x_split(struct smtpd_state *st, const char *word, char *name, 
         smtpd_reply(st, "501 5.5.4 Error: attribute value too long");
         return false;
     }
+    /* xtext can carry CR and LF: they must not reach headers or logs */
+    log_printable(sbuf_data(val));
     return true;
 }
 

@@ -153,10 +153,19 @@ static int virtual_mbox_append(const struct virtual_dest *d, const struct sbuf *
     struct stat st;
 
     sbuf_set(dsn, "4.2.0");
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    /* No symlinks, no blocking on a FIFO planted as the mailbox. */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY,
+              0600);
     if (fd < 0) {
         int err = errno;
-        sbuf_printf(why, "cannot open mailbox %s: %s", path, strerror(err));
+        if (err == ENXIO) {     /* a FIFO without a reader */
+            log_warn("recipient mailbox %s is not a regular file", path);
+            sbuf_set(why, "mail system configuration error");
+            sbuf_set(dsn, "5.3.5");
+            goto out;
+        }
+        sbuf_printf(why, "cannot open mailbox %s: %s", path,
+                    err == ELOOP ? "file is a symbolic link" : strerror(err));
         if (err == EDQUOT || err == EFBIG)
             sbuf_set(dsn, "5.2.2");
         goto out;
@@ -169,6 +178,10 @@ static int virtual_mbox_append(const struct virtual_dest *d, const struct sbuf *
         log_warn("recipient mailbox %s is not a regular file", path);
         sbuf_set(why, "mail system configuration error");
         sbuf_set(dsn, "5.3.5");
+        goto out;
+    }
+    if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) < 0) {
+        sbuf_printf(why, "cannot set flags of mailbox %s: %s", path, strerror(errno));
         goto out;
     }
     if (virtual_cfg.strict_owner && st.st_uid != d->uid) {

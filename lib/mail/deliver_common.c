@@ -20,12 +20,31 @@
 
 /* ---- privileges ---- */
 
+/* Back to effective root with group list {0}, step by step. 0 or -1 (errno
+ * from the failing step). seteuid(0) comes first: the other calls need it. */
+static int deliver_regain_root(void)
+{
+    gid_t g = 0;
+    if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(1, &g) < 0)
+        return -1;
+    if (geteuid() != 0 || getegid() != 0) {
+        errno = EPERM;
+        return -1;
+    }
+    return 0;
+}
+
 int deliver_become(uid_t uid, gid_t gid)
 {
     if (getuid() != 0)
         return 0;       /* run by hand as a normal user */
-    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+    /* All or nothing: a step that fails undoes the steps before it, and a
+     * process that cannot undo them does not carry on half switched. */
+    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0
+        || geteuid() != uid || getegid() != gid) {
         log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
+        if (deliver_regain_root() < 0)
+            log_fatal("cannot undo a partial privilege switch: %m");
         return -1;
     }
     return 0;
@@ -35,10 +54,8 @@ void deliver_unbecome(void)
 {
     if (getuid() != 0)
         return;
-    if (seteuid(0) < 0 || setegid(0) < 0)
+    if (deliver_regain_root() < 0)
         log_fatal("cannot regain root privileges: %m");
-    gid_t g = 0;
-    (void)setgroups(1, &g);
 }
 
 /* ---- Delivered-To: values of the header ---- */

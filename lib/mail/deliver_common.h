@@ -6,8 +6,10 @@
  *            deliver_strv_free(); deliver_copy_line(), deliver_mbox_from();
  *            deliver_write_all().
  * Errors: deliver_become() logs a warning and returns -1 when the ids cannot
- *         be taken on; deliver_unbecome() is fatal when root cannot be
- *         regained (continuing would record statuses with the wrong owner).
+ *         be taken on, after undoing any step that did succeed (fatal when
+ *         that is impossible: the process never goes on half switched);
+ *         deliver_unbecome() is fatal when root cannot be fully regained
+ *         (continuing would record statuses with the wrong owner).
  * Notes: privilege switching only happens when the real uid is root; run
  *        by hand (tests, -S) the process keeps its own ids.
  */
@@ -18,11 +20,13 @@
 #include "sbuf.h"
 
 /* Takes on uid/gid (and gid as the only supplementary group) as effective
- * ids. 0, or -1 after a warning. A no-op for a non-root real uid. */
+ * ids, all or nothing: 0, or -1 after a warning with root fully restored
+ * (the caller defers the delivery). Fatal when a partial
+ * switch cannot be undone. A no-op for a non-root real uid. */
 int deliver_become(uid_t uid, gid_t gid);
 
-/* Goes back to effective root (group list: 0). A no-op for a non-root
- * real uid; fatal on failure. */
+/* Goes back to effective root (uid, gid and group list 0). A no-op for a
+ * non-root real uid; fatal when any step fails. */
 void deliver_unbecome(void);
 
 /* The Delivered-To: values of r's message header, trailing blanks removed,

@@ -216,19 +216,19 @@ static void log_emit(int prio, const char *level, const char *text)
     errno = saved;
 }
 
-/* Replaces control characters (and DEL) with '?': peer text must not forge lines. */
-static void log_clean(char *text)
+char *log_printable(char *text)
 {
     for (unsigned char *p = (unsigned char *)text; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             *p = '?';
+    return text;
 }
 
 static void log_vemit(int prio, const char *level, const char *fmt, va_list ap)
 {
     char text[2048];
     vsnprintf(text, sizeof(text), fmt, ap);
-    log_clean(text);
+    log_printable(text);
     log_emit(prio, level, text);
 }
 
@@ -265,7 +265,7 @@ void log_fatal(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    log_clean(text);
+    log_printable(text);
     if (log_fatal_hook)
         log_fatal_hook(0, text);
     log_emit(LOG_CRIT, "fatal: ", text);
@@ -283,7 +283,7 @@ void log_panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    log_clean(text);
+    log_printable(text);
     if (log_fatal_hook)
         log_fatal_hook(1, text);
     log_emit(LOG_CRIT, "panic: ", text);

@@ -39,6 +39,12 @@ void log_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_fatal(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
 void log_panic(const char *fmt, ...) PRINTF_LIKE(1, 2) NORETURN;
 
+/* Replaces control characters (CR, LF, ... and DEL) in text with '?', in
+ * place, and returns text. Every log line goes through it; peer-supplied
+ * text (HELO names, XCLIENT values) goes through it before it reaches a
+ * header or a lookup, so nobody can forge a line. 8-bit bytes are kept. */
+char *log_printable(char *text);
+
 /* Called by log_fatal/log_panic before exit/abort; a test may longjmp out. */
 typedef void (*log_hook_fn)(int is_panic, const char *text);
 void log_set_fatal_hook(log_hook_fn fn);

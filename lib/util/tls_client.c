@@ -111,6 +111,20 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
     X509_free(peer);
 }
 
+bool tls_client_matches(struct tls_client_conn *c, const char *name)
+{
+    if (name == NULL || *name == 0 || (name[0] == '.' && name[1] == 0)
+        || SSL_get_verify_result(c->ssl) != X509_V_OK)
+        return false;
+    X509 *peer = SSL_get1_peer_certificate(c->ssl);
+    if (peer == NULL)
+        return false;
+    /* OpenSSL reads a leading '.' as "any subdomain of" */
+    bool ok = X509_check_host(peer, name, 0, 0, NULL) == 1;
+    X509_free(peer);
+    return ok;
+}
+
 void tls_client_stop(struct tls_client_conn *c, struct stream *s)
 {
     if (c == NULL)

@@ -3,7 +3,7 @@
  *
  * Used by: smtp and lmtp (STARTTLS); later any client that needs TLS.
  * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
- *            tls_client_info(), tls_client_stop().
+ *            tls_client_info(), tls_client_matches(), tls_client_stop().
  * Errors: functions that can fail return NULL or -1 and fill a why buffer
  *         with a one-line reason that includes OpenSSL's error text; they do
  *         not log.
@@ -57,6 +57,11 @@ struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stre
  * (DNS SANs, else the CN; "*.example.com" matches one label). */
 void tls_client_info(struct tls_client_conn *c, const char *match_name,
                      struct tls_client_info *info);
+/* True when the peer's chain verified and its certificate names name
+ * (DNS SANs, else the CN; "*.example.com" matches one label). A name with
+ * a leading '.' (".example.com") matches any subdomain of example.com but
+ * not example.com itself. */
+bool tls_client_matches(struct tls_client_conn *c, const char *name);
 /* Sends close_notify without waiting for the peer's, detaches from the
  * stream (plain I/O again) and frees c; accepts NULL. */
 void tls_client_stop(struct tls_client_conn *c, struct stream *s);

@@ -40,18 +40,45 @@ static const char *stub_alias(const char *key, int *err)
     return alias_fail ? NULL : dict_lookup(aliases, key);
 }
 
-static char *stub_read_file(const char *path, uid_t uid, gid_t gid, int *err)
+static uid_t fwd_owner = 1000;      /* owner of /home/fwd/.forward */
+
+static int stub_getpwuid(uid_t uid, struct local_pw *pw)
+{
+    if (uid != 2000)
+        return 0;
+    pw->name = xstrdup("listowner");
+    pw->home = xstrdup("/home/listowner");
+    pw->shell = xstrdup("/bin/sh");
+    pw->uid = 2000;
+    pw->gid = 2000;
+    return 1;
+}
+
+static char *stub_read_file(const char *path, uid_t uid, gid_t gid, uid_t *owner, int *err)
 {
     (void)gid;
-    if (strcmp(path, "/home/fwd/.forward") && strcmp(path, "/etc/list.inc")) {
+    if (strcmp(path, "/home/fwd/.forward") && strcmp(path, "/etc/list.inc")
+        && strcmp(path, "/etc/user.inc") && strcmp(path, "/etc/ghost.inc")) {
         *err = ENOENT;
         return NULL;
     }
     sbuf_catf(trace, "read(%s,%ld) ", path, (long)(int)uid);
-    if (strcmp(path, "/home/fwd/.forward") == 0)
+    if (strcmp(path, "/home/fwd/.forward") == 0) {
+        *owner = fwd_owner;
         return xstrdup("# comment\ncarol, \\fwd\n\"|/usr/bin/vacation fwd\"\n");
-    if (strcmp(path, "/etc/list.inc") == 0)
+    }
+    if (strcmp(path, "/etc/list.inc") == 0) {
+        *owner = 0;
         return xstrdup("bob\ncarol\n/var/log/list\n");
+    }
+    if (strcmp(path, "/etc/user.inc") == 0) {
+        *owner = 2000;
+        return xstrdup("/var/log/ulist\n\"|/bin/ulist\"\n");
+    }
+    if (strcmp(path, "/etc/ghost.inc") == 0) {
+        *owner = 3000;      /* no such user */
+        return xstrdup("bob\n");
+    }
     *err = ENOENT;
     return NULL;
 }
@@ -73,12 +100,18 @@ static void stub_mailbox(struct local_state *st, const struct local_pw *pw)
 
 static void stub_file(struct local_state *st, const char *path)
 {
-    sbuf_catf(trace, "file(%s,%s) ", path, st->have_privs ? "user" : "default");
+    if (st->have_privs && st->uid != 1000)
+        sbuf_catf(trace, "file(%s,uid %ld) ", path, (long)st->uid);
+    else
+        sbuf_catf(trace, "file(%s,%s) ", path, st->have_privs ? "user" : "default");
 }
 
 static void stub_command(struct local_state *st, const char *cmd)
 {
-    sbuf_catf(trace, "command(%s,%s) ", cmd, st->have_privs ? "user" : "default");
+    if (st->have_privs && st->uid != 1000)
+        sbuf_catf(trace, "command(%s,uid %ld) ", cmd, (long)st->uid);
+    else
+        sbuf_catf(trace, "command(%s,%s) ", cmd, st->have_privs ? "user" : "default");
 }
 
 static void stub_forward(struct local_state *st, const char *address)
@@ -95,6 +128,7 @@ static void stub_report(struct local_state *st, enum deliver_kind kind, const ch
 
 static const struct local_ops stub_ops = {
     .getpw = stub_getpw,
+    .getpwuid = stub_getpwuid,
     .alias = stub_alias,
     .read_file = stub_read_file,
     .has_delivered_to = stub_has_dt,
@@ -221,6 +255,16 @@ static void test_resolve(void)
     EXPECT_EQ_STR(run("list@here.org"),
                   "read(/etc/list.inc,-1) mailbox(bob,bob@here.org,from=s@x.org) "
                   "mailbox(carol,carol@here.org,from=s@x.org) file(/var/log/list,default)");
+    /* an include file owned by a user (listed in a root alias) lends that
+     * user's rights; one whose owner has no passwd entry is deferred */
+    cfg.allow_commands |= LOCAL_ALLOW_INCLUDE;
+    EXPECT_EQ_STR(run("ulist@here.org"),
+                  "read(/etc/user.inc,-1) file(/var/log/ulist,uid 2000) "
+                  "command(/bin/ulist,uid 2000)");
+    EXPECT_EQ_STR(run("ghost@here.org"),
+                  "read(/etc/ghost.inc,-1) "
+                  "defer(ghost@here.org,4.3.5,mail system configuration error)");
+    cfg.allow_commands &= ~LOCAL_ALLOW_INCLUDE;
     cfg.allow_files &= ~LOCAL_ALLOW_INCLUDE;
     cfg.allow_commands = 0;
     EXPECT_EQ_STR(run("archive@here.org"),
@@ -231,6 +275,15 @@ static void test_resolve(void)
     EXPECT_EQ_STR(run("fwd@here.org"),
                   "read(/home/fwd/.forward,1000) mailbox(carol,carol@here.org,from=s@x.org) "
                   "mailbox(fwd,fwd@here.org,from=s@x.org) command(/usr/bin/vacation fwd,user)");
+    /* a .forward owned by root counts; one owned by another user is ignored */
+    fwd_owner = 0;
+    EXPECT_EQ_STR(run("fwd@here.org"),
+                  "read(/home/fwd/.forward,1000) mailbox(carol,carol@here.org,from=s@x.org) "
+                  "mailbox(fwd,fwd@here.org,from=s@x.org) command(/usr/bin/vacation fwd,user)");
+    fwd_owner = 2000;
+    EXPECT_EQ_STR(run("fwd@here.org"),
+                  "read(/home/fwd/.forward,1000) mailbox(fwd,fwd@here.org,from=s@x.org)");
+    fwd_owner = 1000;
     /* extension: .forward+box (missing) is tried first; alias on the base name keeps the extension */
     EXPECT_EQ_STR(run("fwd+box@here.org"),
                   "read(/home/fwd/.forward,1000) "
@@ -272,6 +325,8 @@ int main(void)
                 "loopb: loopa\n"
                 "archive: /var/spool/archive, \"|/usr/bin/filter -q\"\n"
                 "list: :include:/etc/list.inc\n"
+                "ulist: :include:/etc/user.inc\n"
+                "ghost: :include:/etc/ghost.inc\n"
                 "team: ann@else.org\n"
                 "team+exact: bob\n"
                 "dups: bob, bob@here.org, \\bob\n");

@@ -175,7 +175,16 @@ static void test_session(int lfd, int port, bool with_ca)
         EXPECT_TRUE(info.name_matched);
         tls_client_info(c, "a.b.wild.example.test", &info);    /* one label only */
         EXPECT_TRUE(!info.name_matched);
+        /* tls_client_matches: exact names, ".domain" = any subdomain
+         * (what the secure level's dot-nexthop uses), never the parent */
+        EXPECT_TRUE(tls_client_matches(c, "mail.example.test"));
+        EXPECT_TRUE(tls_client_matches(c, ".example.test"));
+        EXPECT_TRUE(!tls_client_matches(c, "example.test"));
+        EXPECT_TRUE(!tls_client_matches(c, ".other.test"));
+        EXPECT_TRUE(!tls_client_matches(c, "."));
+        EXPECT_TRUE(!tls_client_matches(c, ""));
     } else {
+        EXPECT_TRUE(!tls_client_matches(c, "mail.example.test"));   /* chain not trusted */
         EXPECT_TRUE(!info.trusted);
         EXPECT_TRUE(!info.name_matched);
         EXPECT_TRUE(info.verify_error[0] != 0);

@@ -159,13 +159,13 @@ static void cleanup_write_envelope(struct cleanup_state *st, struct cleanup_env 
 /* Replaces the C placeholder with the final numbers. */
 static int cleanup_final_size(struct cleanup_state *st, off_t data_offset, off_t xtra_offset)
 {
-    char buf[128];
-    int n = snprintf(buf, sizeof(buf), QFILE_SIZE_FMT, (long)(xtra_offset - data_offset),
-                     (long)data_offset, st->rcpt_count, 0L, st->content_bytes, 0L);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return -1;
-    /* The C record is first: type byte, one length byte (< 128), data. */
-    return qfile_writer_pwrite(st->w, 2, buf, (size_t)n);
+    struct qfile_size sz = {
+        .content_size = (long)(xtra_offset - data_offset),
+        .data_offset = (long)data_offset,
+        .rcpt_count = st->rcpt_count,
+        .content_length = st->content_bytes,
+    };
+    return qfile_writer_set_size(st->w, &sz);
 }
 
 static void cleanup_reply(struct stream *client, int status, const char *reason)

@@ -24,6 +24,17 @@ mime_header_checks = regexp:$C/mime_header_checks
 nested_header_checks = pcre:$C/nested_header_checks
 body_checks = regexp:$C/body_checks
 body_checks_size_limit = 2000
+smtp_header_checks = regexp:$C/smtp_header_checks
+smtp_body_checks = regexp:$C/smtp_body_checks
+EOM
+# In the smtp client (the FILTER delivery goes through it).
+cat > "$C/smtp_header_checks" <<'EOM'
+/^X-Outbound-Secret:/      IGNORE
+/^X-Outbound-Old:/         REPLACE X-Outbound-New: replaced by smtp_header_checks
+/^Subject: hc-filter/      WARN leaving through smtp
+EOM
+cat > "$C/smtp_body_checks" <<'EOM'
+/^outbound-body-secret/    REPLACE outbound body line replaced
 EOM
 # The re-injection (and "no checks") service.
 echo "127.0.0.1:$PORT2 inet n - n - - smtpd -o receive_override_options=no_header_body_checks" >> "$C/master.cf"
@@ -41,6 +52,7 @@ cat > "$C/header_checks" <<EOM
 /^Subject: hc-filter\b/         FILTER smtp:[127.0.0.1]:$PORT2
 /^Subject: hc-prepend\b/        PREPEND X-Prepended: by header_checks
 /^Subject: hc-folded two lines/ REJECT 5.7.2 folded header matched
+/^X-Filter-Me:/                 FILTER smtp:[127.0.0.1]:$PORT2
 /^X-Remove-Me:/                 IGNORE
 /^X-Replace-Me:/                REPLACE X-Replaced: new value
 EOM
@@ -114,6 +126,9 @@ pt_check prepend_accepted [ "$r" = "250 ok" ]
 
 # ---- HOLD, DISCARD, REDIRECT, BCC ----
 msg hc-hold; msg hc-discard; msg hc-redirect; msg hc-bcc
+msg hc-hold-filtered 'X-Filter-Me: yes'
+r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-hold-filtered")
+pt_check hold_filtered_accepted [ "$r" = "250 ok" ]
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-hold")
 pt_check hold_accepted [ "$r" = "250 ok" ]
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-discard")
@@ -122,7 +137,7 @@ send $PT_PORT sender@example.org alice@example.test "$M/hc-redirect" >/dev/null
 send $PT_PORT sender@example.org alice@example.test "$M/hc-bcc" >/dev/null
 
 # ---- FILTER: to the second smtpd, which re-injects without checks ----
-msg hc-filter
+printf 'From: sender@example.org\nTo: alice@example.test\nSubject: hc-filter\nX-Outbound-Secret: s\nX-Outbound-Old: o\n\nbody\noutbound-body-secret here\n' > "$M/hc-filter"
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-filter")
 pt_check filter_accepted [ "$r" = "250 ok" ]
 
@@ -163,14 +178,14 @@ mime mime-nested report.pdf nested-bad > "$M/mime-nested"
 mime mime-clean report.pdf nested-ok > "$M/mime-clean"
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/mime-exe")
 pt_check mime_exe_rejected [ "$r" = "550 5.7.1 executable attachments are not accepted" ]
-pt_check mime_exe_logged log_has ': reject: header Content-Disposition: attachment;	filename="setup\.exe" from localhost\[127\.0\.0\.1\];'
+pt_check mime_exe_logged log_has ': reject: header Content-Disposition: attachment;.filename="setup\.exe" from localhost\[127\.0\.0\.1\];'
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/mime-nested")
 pt_check nested_rejected [ "$r" = "550 5.7.1 attached message refused" ]
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/mime-clean")
 pt_check mime_clean_accepted [ "$r" = "250 ok" ]
 # The nested Subject is not a primary header: header_checks' rules for
-# Subject do not see it (the inner "hc-x-forbidden" would be rejected).
-mime mime-inner-subject report.pdf hc-x-forbidden > "$M/mime-inner"
+# Subject do not see it (the inner "nested forbidden" would be rejected).
+mime mime-inner-subject report.pdf "nested forbidden" > "$M/mime-inner"
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/mime-inner")
 pt_check nested_not_header_checks [ "$r" = "250 ok" ]
 
@@ -204,7 +219,7 @@ printf 'From: bob@example.test\nSubject: hc-hold sm\n\nbody\n' |
 # ---- wait for the results ----
 pt_wait '[ "$(count alice hc-prepend)" -ge 1 ] && [ "$(count carol hc-redirect)" -ge 1 ] && [ "$(count carol hc-bcc)" -ge 1 ] && [ "$(count alice hc-filter)" -ge 1 ] && [ "$(count alice mime-clean)" -ge 1 ] && [ "$(count alice body-edit)" -ge 1 ]' 40
 pt_wait 'grep -l "sm-forbidden" "$PT_HOMES/bob/Maildir/new/"* >/dev/null 2>&1' 30
-pt_wait '[ "$(ls "$PT_T/spool/hold" | wc -l)" -ge 2 ]' 20
+pt_wait '[ "$(ls "$PT_T/spool/hold" | wc -l)" -ge 3 ]' 20
 
 pt_check warn_logged log_has ': warning: header Subject: hc-warn from localhost\[127\.0\.0\.1\]; from=<sender@example\.org> to=<alice@example\.test> proto=ESMTP helo=<client\.example\.test>: suspicious subject'
 pt_check info_logged log_has ': info: header Subject: hc-info from localhost\[127\.0\.0\.1\];.*: noted subject'
@@ -213,6 +228,7 @@ pt_check info_delivered [ "$(count alice hc-info)" = 1 ]
 pt_check ok_delivered [ "$(count alice 'hc-ok forbidden')" = 1 ]
 pt_check dunno_delivered [ "$(count alice 'hc-dunno forbidden')" = 1 ]
 pt_check reject_not_delivered [ "$(count alice hc-x-forbidden)" = 1 ]   # only the PORT2 copy
+pt_check nested_forbidden_delivered [ "$(count alice mime-inner-subject)" = 1 ]
 f=$(file_of alice hc-prepend)
 pt_check prepend_header_added grep -q '^X-Prepended: by header_checks$' "$f"
 pt_check prepend_before_subject bash -c "grep -n '' '$f' | grep -E 'X-Prepended|^[0-9]+:Subject: hc-prepend' | head -1 | grep -q X-Prepended"
@@ -227,6 +243,10 @@ n = 0
 for line in sys.stdin:
     if line.strip() and json.loads(line).get(\"queue_name\") == \"hold\": n += 1
 sys.exit(0 if n >= 2 else 1)' <<<'$HQ'"
+# The FILTER choice is in the queue file, where postcat shows it.
+fid=$(grep -h "filter: header X-Filter-Me: yes" "$PT_T/maillog" | sed -n 's/.*]: \([0-9A-Za-z]*\): filter:.*/\1/p' | head -1)
+pc=$("$PT_BUILD/sbin/postcat" -c "$C" -q "$fid" 2>&1)
+pt_check filter_record_in_queue_file grep -q "^content_filter: smtp:\[127\.0\.0\.1\]:$PORT2\$" <<<"$pc"
 pt_check hold_logged log_has ': hold: header Subject: hc-hold from localhost\[127\.0\.0\.1\];.*: held for review'
 pt_check hold_not_delivered [ "$(count alice hc-hold)" = 0 ]
 pt_check discard_logged log_has ': discard: header Subject: hc-discard from localhost\[127\.0\.0\.1\];.*: thrown away'
@@ -239,6 +259,10 @@ pt_check filter_logged log_has ": filter: header Subject: hc-filter from .*: smt
 pt_check filter_delivered_once [ "$(count alice hc-filter)" = 1 ]
 f=$(file_of alice hc-filter)
 pt_check filter_went_through_filter_port [ "$(grep -c '^Received: ' "$f")" -ge 2 ]
+pt_check smtp_header_checks_ignore bash -c "! grep -q '^X-Outbound-Secret' '$f'"
+pt_check smtp_header_checks_replace grep -q '^X-Outbound-New: replaced by smtp_header_checks$' "$f"
+pt_check smtp_body_checks_replace bash -c "grep -q '^outbound body line replaced$' '$f' && ! grep -q 'outbound-body-secret' '$f'"
+pt_check smtp_header_checks_warn log_has 'postfix/smtp\[[0-9]+\]: [0-9A-Za-z]+: warning: header Subject: hc-filter: leaving through smtp'
 pt_check filter_relay_logged log_has "relay=127\.0\.0\.1\[127\.0\.0\.1\]:$PORT2.*status=sent"
 f=$(file_of alice mime-clean)
 pt_check mime_clean_intact bash -c "grep -q '^inner body$' '$f' && grep -q 'filename=\"report.pdf\"' '$f' && grep -q '^--=-outer-=--$' '$f'"

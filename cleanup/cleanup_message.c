@@ -321,8 +321,8 @@ static void cleanup_mime_header(void *ctx, int hdr_class, struct sbuf *header)
         return;
     if (st->checks && !cleanup_check_header(st, hdr_class, header))
         return;
-    /* MIME headers and those of parts and attached messages are copied. */
-    if (hdr_class == MIME_HDR_PRIMARY && !mime_header_is_mime(sbuf_str(header), sbuf_len(header)))
+    /* Headers of parts and attached messages are copied as they are. */
+    if (hdr_class == MIME_HDR_PRIMARY)
         cleanup_primary_header(st, header);
     else
         cleanup_write_header(st, sbuf_str(header), sbuf_len(header));

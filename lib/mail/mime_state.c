@@ -106,7 +106,9 @@ static bool mime_name_is(const char *name, size_t len, const char *want)
 bool mime_header_is_mime(const char *header, size_t len)
 {
     size_t n = mime_header_name(header, len);
-    return (n > 8 && strncasecmp(header, "content-", 8) == 0) ||
+    /* Content-Length is no MIME header (RFC 2045 defines none such). */
+    return (n > 8 && strncasecmp(header, "content-", 8) == 0 &&
+            !mime_name_is(header, n, "content-length")) ||
            mime_name_is(header, n, "mime-version");
 }
 
@@ -293,6 +295,16 @@ static bool mime_boundary(struct mime_state *m, const char *p, size_t n)
     return false;
 }
 
+/* True when a line starts a header whose colon falls within the header
+ * limit (a longer name could not be kept whole: such a line is body). */
+static bool mime_is_header(const struct mime_state *m, const char *p, size_t n)
+{
+    if (mime_header_name(p, n) == 0)
+        return false;
+    const char *colon = memchr(p, ':', n);
+    return colon != NULL && (size_t)(colon - p) < m->header_limit;
+}
+
 /* One complete physical line while in HEAD. */
 static void mime_head_line(struct mime_state *m, const char *p, size_t n)
 {
@@ -308,7 +320,7 @@ static void mime_head_line(struct mime_state *m, const char *p, size_t n)
         return;
     }
     mime_flush_header(m);
-    if (mime_header_name(p, n) > 0) {
+    if (mime_is_header(m, p, n)) {
         sbuf_append(m->hdr, p, n < m->header_limit ? n : m->header_limit);
         if (n > m->header_limit)
             m->errs |= MIME_ERR_TRUNC_HEADER;
@@ -330,7 +342,7 @@ static bool mime_line_in_header(const struct mime_state *m)
     size_t n = sbuf_len(m->line);
     if (sbuf_len(m->hdr) > 0 && n > 0 && (p[0] == ' ' || p[0] == '\t'))
         return true;
-    return mime_header_name(p, n) > 0;
+    return mime_is_header(m, p, n);
 }
 
 static void mime_head_record(struct mime_state *m, int type, const char *data, size_t len)

@@ -63,7 +63,8 @@ int mime_state_update(struct mime_state *m, int rec_type, const char *data, size
 int mime_state_end(struct mime_state *m);
 void mime_state_free(struct mime_state *m);
 /* True when a header (name first) is a MIME header: MIME-Version or
- * Content-*. Such headers are inspected with mime_header_checks. */
+ * Content-* other than Content-Length. Such headers are inspected with
+ * mime_header_checks. */
 bool mime_header_is_mime(const char *header, size_t len);
 
 #endif

@@ -117,7 +117,7 @@ pt_check ok_dunno_accepted [ "$r1 / $r2" = "250 ok / 250 ok" ]
 
 # ---- WARN, INFO, IGNORE, REPLACE, PREPEND: delivered, changed ----
 msg hc-warn; msg hc-info
-msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept'
+msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept\nContent-Length: 99'
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-warn")
 pt_check warn_accepted [ "$r" = "250 ok" ]
 send $PT_PORT sender@example.org alice@example.test "$M/hc-info" >/dev/null
@@ -235,6 +235,7 @@ pt_check prepend_before_subject bash -c "grep -n '' '$f' | grep -E 'X-Prepended|
 pt_check ignore_header_removed bash -c "! grep -q 'X-Remove-Me' '$f'"
 pt_check replace_header_replaced bash -c "grep -q '^X-Replaced: new value$' '$f' && ! grep -q 'X-Replace-Me' '$f'"
 pt_check other_header_kept grep -q '^X-Keep: kept$' "$f"
+pt_check content_length_still_dropped bash -c "! grep -qi '^Content-Length' '$f'"
 
 HQ=$("$PT_BUILD/sbin/postqueue" -c "$C" -j 2>/dev/null)
 pt_check hold_in_hold_queue bash -c "python3 -c '

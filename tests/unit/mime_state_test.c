@@ -163,9 +163,14 @@ static void test_limits(void)
     mime_state_end(m);
     mime_state_free(m);
     EXPECT_EQ_STR(sbuf_str(seen), "H1 Subject: s\nE1\nB0 ABCDEFGHIJKLMNOPQRSTUVWXYZ\\\nB26 end\n");
+    /* A "header" whose colon lies past the limit is body: a header is
+     * never cut before its colon. */
+    run("Subject: s\nAbcdefghijklmnopqrstuvwxyz: v\nX: y\n", 0, 20);
+    EXPECT_EQ_STR(sbuf_str(seen), "H1 Subject: s\nE1\nB0 Abcdefghijklmnopqrstuvwxyz: v\nB30 X: y\n");
     EXPECT_TRUE(mime_header_is_mime("Content-Disposition: x", 22));
     EXPECT_TRUE(mime_header_is_mime("MIME-Version: 1.0", 17));
     EXPECT_TRUE(!mime_header_is_mime("Subject: Content-Type", 21));
+    EXPECT_TRUE(!mime_header_is_mime("Content-Length: 12", 18));
 }
 
 int main(void)

@@ -7,8 +7,9 @@
  *            message); cleanup_cfg_load(), cleanup_map11(),
  *            cleanup_masquerade(), cleanup_virtual_expand(),
  *            cleanup_sender(), cleanup_recipient(), cleanup_header_addr(),
- *            cleanup_header_line(), cleanup_headers_done(),
- *            cleanup_body_record(), cleanup_bounce().
+ *            cleanup_envelope(), cleanup_message(), cleanup_extracted(),
+ *            cleanup_drain() (the record handlers), cleanup_check_header(),
+ *            cleanup_check_body(), cleanup_bounce().
  * Notes: protocol in docs/ipc.md "cleanup"; queue file layout in
  *        docs/queue-file.md. Address classes (canonical_classes etc.) are
  *        CLEANUP_CLASS_* bits.
@@ -18,7 +19,9 @@
 #include "sys_compat.h"
 #include "sbuf.h"
 
+struct attr_list;
 struct maps;
+struct mime_state;
 struct qfile_writer;
 struct stream;
 
@@ -54,6 +57,11 @@ struct cleanup_cfg {
     bool always_add_missing;
     char *content_filter;
     bool remote_rewrite_domain_set;
+    struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
+    long body_checks_size_limit;
+    bool disable_mime;          /* disable_mime_input_processing */
+    int mime_nesting_limit;
+    int override_mask;          /* CLEANUP_FLAG_* bits receive_override_options clears */
 };
 
 extern struct cleanup_cfg cleanup_cfg;
@@ -71,35 +79,64 @@ struct cleanup_rcpt_list {
     size_t n, cap;
 };
 
+struct cleanup_state;
+
+/* A record handler: what the service loop calls for each client record.
+ * The handler for the current part of the message is in state->action and
+ * is replaced as the message goes from one part to the next. */
+typedef void (*cleanup_action_fn)(struct cleanup_state *st, int type, const char *data,
+                                  size_t len);
+
+/* Envelope as sent by the client, before it is written. */
+struct cleanup_env {
+    char *sender;
+    char *fullname;
+    char *filter;
+    char *envid;
+    char *redirect;             /* CLEANUP_REC_REDIRECT (smtpd REDIRECT action) */
+    int ret;
+    struct attr_list *attrs;
+    char *orig, *orcpt;         /* for the R record that follows */
+    int notify;
+    long arrival_sec, arrival_usec;
+};
+
 /* One message in progress. */
 struct cleanup_state {
     const char *queue_id;
+    cleanup_action_fn action;   /* handler for the next record */
+    bool end;                   /* E seen: the loop stops */
     int flags;                  /* CLEANUP_FLAG_* */
     int errs;                   /* CLEANUP_STAT_* */
     struct sbuf *reason;        /* first error's reply text */
     struct qfile_writer *w;
+    struct cleanup_env env;
     char *sender;               /* after rewriting (NULL until S) */
     char *fullname;
     const char *hdr_context;    /* "local", "remote" or NULL (no header rewriting) */
     bool add_missing;           /* add Message-Id/Date/From */
     struct cleanup_rcpt_list env_rcpts;     /* envelope recipients as sent */
     struct cleanup_rcpt_list extra_rcpts;   /* -t, bcc: extracted segment */
-    long rcpt_count;            /* R records written */
+    long rcpt_count;            /* R records written (and not since marked done) */
     struct cleanup_rcpt_list written;   /* those recipients, for cleanup_bounce() */
     void *dups;                 /* duplicate filter */
     size_t ndups;
-    /* header state */
-    bool in_headers;
-    struct sbuf *hdr;           /* logical header being collected */
-    bool hdr_truncated;
-    long hdr_bytes;
+    off_t data_offset, xtra_offset;     /* first content record, X record */
+    /* content state */
+    struct mime_state *mime;
     int hops;
     unsigned seen;              /* CLEANUP_SEEN_* */
     bool resent;
+    bool headers_done;          /* the primary header block has ended */
     struct cleanup_rcpt_list xtract, xtract_resent;   /* -t candidates */
     long content_bytes;         /* RFC 822 size so far (lines + LF) */
-    bool pending_cont;          /* last body record was L */
-    struct sbuf *line;          /* header-phase physical line being assembled */
+    bool pending_cont;          /* last body record written was L */
+    bool trunc_logged, nesting_logged;
+    /* header/body checks (cleanup_checks.c) */
+    bool checks;                /* this message is inspected */
+    char *hbc_filter;           /* FILTER action */
+    char *hbc_redirect;         /* REDIRECT action */
+    bool hbc_logged;            /* HOLD/DISCARD came with their own log line */
     time_t arrival;
 };
 
@@ -144,15 +181,54 @@ void cleanup_dups_free(struct cleanup_state *st);
 /* Sets an error once: status bit and reply text. */
 void cleanup_fail(struct cleanup_state *st, int stat, const char *reason);
 
+/* cleanup_envelope.c */
+/* Handler for envelope records, up to the client's M; then writes the
+ * envelope and hands over to cleanup_message. */
+void cleanup_envelope(struct cleanup_state *st, int type, const char *data, size_t len);
+/* Frees what cleanup_envelope() collected. */
+void cleanup_env_free(struct cleanup_env *e);
+/* Recipient records (o, n, O, R) in either segment; true when it was one. */
+bool cleanup_rcpt_record(struct cleanup_state *st, struct cleanup_rcpt_list *l, int type,
+                         const char *v);
+
 /* cleanup_message.c */
 /* True while the content is still to be written: no error yet, or only a
- * hop-count error of a client that asked for bounces (the message is then
- * kept whole for the DSN). */
+ * hop-count error or a content rejection of a client that asked for
+ * bounces (the message is then kept whole for the DSN). */
 bool cleanup_keep_writing(const struct cleanup_state *st);
-/* Handles one content record (N or L) from the client. */
-void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len);
-/* End of content (X from the client). */
-void cleanup_content_end(struct cleanup_state *st);
+/* Handler for content records (N, L) up to X; then cleanup_extracted. */
+void cleanup_message(struct cleanup_state *st, int type, const char *data, size_t len);
+/* Writes one content line (no LF), when still writing. */
+void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len);
+/* Writes a (possibly multi-line, '\n'-separated) header. */
+void cleanup_write_header(struct cleanup_state *st, const char *text, size_t len);
+
+/* cleanup_extracted.c */
+/* Handler for the client's extracted segment, up to E; then writes the
+ * extracted segment (recipients, REDIRECT and FILTER results), E and the
+ * final sizes, and sets st->end. */
+void cleanup_extracted(struct cleanup_state *st, int type, const char *data, size_t len);
+/* Ends the message: what cleanup_extracted() does at E. */
+void cleanup_extracted_end(struct cleanup_state *st);
+/* Handler after a protocol error: reads to E so the client gets its answer. */
+void cleanup_drain(struct cleanup_state *st, int type, const char *data, size_t len);
+/* Logs a protocol error, fails the message and switches to cleanup_drain. */
+void cleanup_protocol_error(struct cleanup_state *st, int type, const char *where);
+
+/* cleanup_checks.c */
+/* header_checks, mime_header_checks or nested_header_checks (by class and
+ * header name) on one logical header. May replace the header's text
+ * (REPLACE) or write a header before it (PREPEND). Returns false when the
+ * header is to be dropped (IGNORE). */
+bool cleanup_check_header(struct cleanup_state *st, int hdr_class, struct sbuf *header);
+/* body_checks on one body record. May write a line before it (PREPEND) or
+ * replace it (REPLACE: out gets the new text). Returns false when the
+ * record is to be dropped (IGNORE); *use_out tells whether out replaces it. */
+bool cleanup_check_body(struct cleanup_state *st, const char *data, size_t len, long offset,
+                        struct sbuf *out, bool *use_out);
+/* Applies a REDIRECT found by the checks: every recipient written so far is
+ * marked done and the redirect address is written instead. */
+void cleanup_check_redirect(struct cleanup_state *st);
 
 /* cleanup_bounce.c */
 /* Returns the message to its sender instead of rejecting it (clients that

@@ -14,6 +14,7 @@
  *        size limits defer the message when exceeded.
  */
 #include "cleanup.h"
+#include "cleanup_clnt.h"
 #include "addr.h"
 #include "alloc.h"
 #include "cleanup_proto.h"
@@ -106,6 +107,14 @@ void cleanup_cfg_load(void)
     c->always_add_missing = cfg_bool(P_ALWAYS_ADD_MISSING_HEADERS);
     c->content_filter = xstrdup(cfg_str(P_CONTENT_FILTER));
     c->remote_rewrite_domain_set = *cfg_str(P_REMOTE_HEADER_REWRITE_DOMAIN) != 0;
+    c->header_checks = cleanup_maps(P_HEADER_CHECKS);
+    c->mime_header_checks = cleanup_maps(P_MIME_HEADER_CHECKS);
+    c->nested_header_checks = cleanup_maps(P_NESTED_HEADER_CHECKS);
+    c->body_checks = cleanup_maps(P_BODY_CHECKS);
+    c->body_checks_size_limit = cfg_long(P_BODY_CHECKS_SIZE_LIMIT);
+    c->disable_mime = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING);
+    c->mime_nesting_limit = cfg_int(P_MIME_NESTING_LIMIT);
+    c->override_mask = CLEANUP_FLAG_MASK_EXTERNAL & ~cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL);
     resolve_local_init();
 }
 

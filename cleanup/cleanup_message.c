@@ -2,18 +2,28 @@
  * cleanup_message.c - message content: headers (inspection, rewriting,
  *                     missing ones added, -t extraction) and body copy
  *
- * Used by: cleanup_main.c.
- * Interface: cleanup_content(), cleanup_content_end().
+ * Used by: cleanup_main.c, through state->action (set by cleanup_envelope
+ *          at M).
+ * Interface: cleanup_message(), cleanup_keep_writing(),
+ *            cleanup_write_line(), cleanup_write_header().
  * Errors: too many Received: headers (hopcount_limit) and an oversized
- *         message (message_size_limit) set CLEANUP_STAT_HOPS/SIZE; the rest
- *         of the content is then read and dropped, except that a hop-count
- *         error of a client that asked for bounces (CLEANUP_FLAG_BOUNCE)
- *         keeps the whole message, which is returned in the DSN.
- * Notes: the header block ends at the first line that is neither a header
- *        nor a continuation; that line starts the body. A header longer
- *        than header_size_limit is cut there (the excess is discarded, as
- *        Postfix does). Bcc:, Resent-Bcc:, Return-Path: and Content-Length:
- *        are not copied. Missing Message-Id:, Date:, From: (and To: when
+ *         message (message_size_limit) set CLEANUP_STAT_HOPS/SIZE; a
+ *         REJECT or DEFER of a header/body check sets CLEANUP_STAT_CONT or
+ *         DEFER. The rest of the content is then read and dropped, except
+ *         that a hop-count error or content rejection of a client that
+ *         asked for bounces (CLEANUP_FLAG_BOUNCE) keeps the whole message,
+ *         which is returned in the DSN.
+ * Notes: the records go through lib/mail/mime_state.c, which calls back
+ *        with each logical header (of the message, of a MIME part, of an
+ *        attached message) and each body record. Header and body checks
+ *        (cleanup_checks.c) see them first. Only the message's own
+ *        (primary) headers are then counted, rewritten and extracted;
+ *        the other headers are copied as they are. The header block ends
+ *        at the first line that is neither a header nor a continuation;
+ *        that line starts the body. A header longer than header_size_limit
+ *        is cut there (the excess is discarded, as Postfix does). Bcc:,
+ *        Resent-Bcc:, Return-Path: and Content-Length: are not copied.
+ *        Missing Message-Id:, Date:, From: (and To: when
  *        undisclosed_recipients_header is set) are appended at the end of
  *        the header block for local submissions (rewrite context "local")
  *        or when always_add_missing_headers is set.
@@ -23,6 +33,7 @@
 #include "alloc.h"
 #include "cleanup_proto.h"
 #include "log.h"
+#include "mime_state.h"
 #include "qfile.h"
 #include "rewrite_clnt.h"
 #include <ctype.h>
@@ -58,10 +69,11 @@ static bool cleanup_name_is(const char *name, size_t len, const char *want)
 bool cleanup_keep_writing(const struct cleanup_state *st)
 {
     return st->errs == 0 ||
-           (st->errs == CLEANUP_STAT_HOPS && (st->flags & CLEANUP_FLAG_BOUNCE));
+           ((st->errs == CLEANUP_STAT_HOPS || st->errs == CLEANUP_STAT_CONT) &&
+            (st->flags & CLEANUP_FLAG_BOUNCE));
 }
 
-static void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len)
+void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len)
 {
     if (!cleanup_keep_writing(st))
         return;
@@ -69,8 +81,7 @@ static void cleanup_write_line(struct cleanup_state *st, const char *p, size_t l
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
 }
 
-/* Writes a (possibly multi-line, '\n'-separated) header. */
-static void cleanup_write_header(struct cleanup_state *st, const char *text, size_t len)
+void cleanup_write_header(struct cleanup_state *st, const char *text, size_t len)
 {
     const char *p = text, *end = text + len;
     while (p <= end) {
@@ -145,10 +156,10 @@ static void cleanup_trimmed_value(struct sbuf *out, const char *value, size_t le
         sbuf_addch(out, value[i] == '\n' ? ' ' : value[i]);
 }
 
-/* One complete logical header (physical lines joined with '\n'). */
-static void cleanup_one_header(struct cleanup_state *st)
+/* One logical header of the message's own header block (physical lines
+ * joined with '\n'). */
+static void cleanup_primary_header(struct cleanup_state *st, struct sbuf *text)
 {
-    struct sbuf *text = st->hdr;
     const char *s = sbuf_str(text);
     size_t nlen = cleanup_header_name(s, sbuf_len(text));
     size_t voff = (size_t)(strchr(s, ':') - s) + 1;
@@ -253,7 +264,7 @@ static void cleanup_headers_end(struct cleanup_state *st)
     unsigned need_to = st->resent ? CLEANUP_SEEN_RTO : CLEANUP_SEEN_TO;
     struct sbuf *h = sbuf_new(256);
 
-    st->in_headers = false;
+    st->headers_done = true;
     if (st->add_missing) {
         if (!(st->seen & need_msgid)) {
             struct tm tm;
@@ -302,47 +313,91 @@ static void cleanup_headers_end(struct cleanup_state *st)
     }
 }
 
-/* Ends the logical header being collected, if any. */
-static void cleanup_flush_header(struct cleanup_state *st)
+/* mime_state callback: one logical header. */
+static void cleanup_mime_header(void *ctx, int hdr_class, struct sbuf *header)
 {
-    if (sbuf_len(st->hdr) > 0) {
-        cleanup_one_header(st);
-        sbuf_reset(st->hdr);
-        st->hdr_truncated = false;
+    struct cleanup_state *st = ctx;
+    if (!cleanup_keep_writing(st))
+        return;
+    if (st->checks && !cleanup_check_header(st, hdr_class, header))
+        return;
+    /* Headers of parts and attached messages are copied as they are. */
+    if (hdr_class == MIME_HDR_PRIMARY)
+        cleanup_primary_header(st, header);
+    else
+        cleanup_write_header(st, sbuf_str(header), sbuf_len(header));
+}
+
+/* mime_state callback: end of a header block. */
+static void cleanup_mime_header_end(void *ctx, int hdr_class)
+{
+    struct cleanup_state *st = ctx;
+    if (hdr_class == MIME_HDR_PRIMARY && !st->headers_done && cleanup_keep_writing(st))
+        cleanup_headers_end(st);
+}
+
+/* Writes one body record as it came (a long piece is split further). */
+static void cleanup_write_body(struct cleanup_state *st, int type, const char *data, size_t len)
+{
+    int r = 0;
+    if (type == REC_NORM) {
+        r = qfile_put_line(st->w, data, len);
+    } else {
+        while (len > QFILE_LINE_CHUNK && r == 0) {
+            r = qfile_put(st->w, REC_CONT, data, QFILE_LINE_CHUNK);
+            data += QFILE_LINE_CHUNK;
+            len -= QFILE_LINE_CHUNK;
+        }
+        if (r == 0)
+            r = qfile_put(st->w, REC_CONT, data, len);
+    }
+    st->pending_cont = type == REC_CONT;
+    if (r < 0)
+        cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+}
+
+/* mime_state callback: one body record. */
+static void cleanup_mime_body(void *ctx, int type, const char *data, size_t len, long offset)
+{
+    struct cleanup_state *st = ctx;
+    if (!cleanup_keep_writing(st))
+        return;
+    if (st->checks && cleanup_cfg.body_checks) {
+        struct sbuf *out = sbuf_new(64);
+        bool use_out = false;
+        bool keep = cleanup_check_body(st, data, len, offset, out, &use_out);
+        if (keep && cleanup_keep_writing(st))
+            cleanup_write_body(st, type, use_out ? sbuf_str(out) : data,
+                               use_out ? sbuf_len(out) : len);
+        else if (!keep && type == REC_NORM && st->pending_cont)
+            cleanup_write_body(st, REC_NORM, "", 0);  /* end the line its pieces began */
+        sbuf_free(out);
+        return;
+    }
+    cleanup_write_body(st, type, data, len);
+}
+
+static const struct mime_state_ops cleanup_mime_ops = {
+    .header = cleanup_mime_header,
+    .header_end = cleanup_mime_header_end,
+    .body = cleanup_mime_body,
+};
+
+static void cleanup_mime_errs(struct cleanup_state *st, int errs)
+{
+    if ((errs & MIME_ERR_TRUNC_HEADER) && !st->trunc_logged) {
+        st->trunc_logged = true;
+        log_info("%s: header size limit exceeded: truncated", st->queue_id);
+    }
+    if ((errs & MIME_ERR_NESTING) && !st->nesting_logged) {
+        st->nesting_logged = true;
+        log_info("%s: MIME nesting exceeds mime_nesting_limit %d: rest taken as body",
+                 st->queue_id, cleanup_cfg.mime_nesting_limit);
     }
 }
 
-/* One physical line while still in the header block. */
-static void cleanup_header_line(struct cleanup_state *st, const char *p, size_t len)
-{
-    size_t limit = (size_t)(cleanup_cfg.header_size_limit > 0 ? cleanup_cfg.header_size_limit
-                                                                : 102400);
-    if (sbuf_len(st->hdr) > 0 && len > 0 && (p[0] == ' ' || p[0] == '\t')) {
-        /* Continuation line. */
-        if (sbuf_len(st->hdr) + 1 + len <= limit) {
-            sbuf_addch(st->hdr, '\n');
-            sbuf_append(st->hdr, p, len);
-        } else if (!st->hdr_truncated) {
-            st->hdr_truncated = true;
-            log_info("%s: header size limit exceeded: truncated", st->queue_id);
-        }
-        return;
-    }
-    cleanup_flush_header(st);
-    if (cleanup_header_name(p, len) > 0) {
-        sbuf_append(st->hdr, p, len < limit ? len : limit);
-        if (len > limit) {
-            st->hdr_truncated = true;
-            log_info("%s: header size limit exceeded: truncated", st->queue_id);
-        }
-        return;
-    }
-    /* Not a header: the body starts with this line. */
-    cleanup_headers_end(st);
-    cleanup_write_line(st, p, len);
-}
-
-void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len)
+/* One content record (N or L) from the client. */
+static void cleanup_content(struct cleanup_state *st, int type, const char *data, size_t len)
 {
     st->content_bytes += (long)len + (type == REC_NORM ? 1 : 0);
     if (cleanup_cfg.message_size_limit > 0 && st->content_bytes > cleanup_cfg.message_size_limit &&
@@ -353,39 +408,45 @@ void cleanup_content(struct cleanup_state *st, int type, const char *data, size_
     }
     if (!cleanup_keep_writing(st))
         return;     /* the message will not be accepted: just drain */
-    if (st->in_headers) {
-        /* Assemble the physical line (bounded: the excess of a huge one is cut). */
-        size_t room = (size_t)cleanup_cfg.header_size_limit + 2;
-        if (sbuf_len(st->line) < room)
-            sbuf_append(st->line, data, len < room - sbuf_len(st->line) ? len : room - sbuf_len(st->line));
-        if (type == REC_CONT)
-            return;
-        cleanup_header_line(st, sbuf_str(st->line), sbuf_len(st->line));
-        sbuf_reset(st->line);
-        return;
-    }
-    st->pending_cont = type == REC_CONT;
-    if (qfile_put(st->w, type, data, len) < 0)
-        cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+    if (st->mime == NULL)
+        st->mime = mime_state_new(&cleanup_mime_ops, st,
+                                  cleanup_cfg.disable_mime ? MIME_OPT_DISABLE_MIME : 0,
+                                  (size_t)cleanup_cfg.header_size_limit,
+                                  cleanup_cfg.mime_nesting_limit);
+    cleanup_mime_errs(st, mime_state_update(st->mime, type, data, len));
 }
 
-void cleanup_content_end(struct cleanup_state *st)
+/* End of content (the client's X, or E without X). */
+static void cleanup_content_end(struct cleanup_state *st)
 {
     if (!cleanup_keep_writing(st))
         return;
-    if (st->in_headers) {
-        if (sbuf_len(st->line) > 0) {
-            cleanup_header_line(st, sbuf_str(st->line), sbuf_len(st->line));
-            sbuf_reset(st->line);
-        }
-        if (st->in_headers) {
-            cleanup_flush_header(st);
-            cleanup_headers_end(st);
-        }
-    }
-    if (st->pending_cont) {
+    if (st->mime)
+        cleanup_mime_errs(st, mime_state_end(st->mime));
+    if (!st->headers_done && cleanup_keep_writing(st))
+        cleanup_headers_end(st);    /* a message without content */
+    if (st->pending_cont && cleanup_keep_writing(st)) {
         st->pending_cont = false;
         if (qfile_put(st->w, REC_NORM, "", 0) < 0)
             cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
     }
+}
+
+void cleanup_message(struct cleanup_state *st, int type, const char *data, size_t len)
+{
+    if (type == REC_NORM || type == REC_CONT) {
+        cleanup_content(st, type, data, len);
+        return;
+    }
+    if (type != REC_XTRA && type != REC_END) {
+        cleanup_protocol_error(st, type, "in message content");
+        return;
+    }
+    cleanup_content_end(st);
+    st->xtra_offset = qfile_writer_offset(st->w);
+    if (cleanup_keep_writing(st) && qfile_put(st->w, REC_XTRA, "", 0) < 0)
+        cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+    st->action = cleanup_extracted;
+    if (type == REC_END)
+        cleanup_extracted_end(st);      /* tolerate a client that skips X */
 }

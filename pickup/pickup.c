@@ -16,9 +16,10 @@
  *        "ID: uid=N from=<sender>" with cleanup's queue ID. The message
  *        content gets a "Received: by HOST (Postfix, from userid N)" header
  *        first, as in Postfix.
- *        receive_override_options and content_filter of this service (-o)
- *        are applied by cleanup from its own settings; pickup asks only
- *        for the external-source flags (and EXTRACT for sendmail -t).
+ *        receive_override_options of this service (-o) narrow the
+ *        external-source flags pickup asks cleanup for (and EXTRACT for
+ *        sendmail -t); content_filter is applied by cleanup from its own
+ *        settings.
  */
 #include "alloc.h"
 #include "cleanup_clnt.h"
@@ -122,7 +123,7 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
 {
-    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | CLEANUP_FLAG_MASK_EXTERNAL |
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) |
                                           (flags & CLEANUP_FLAG_EXTRACT));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");

@@ -160,8 +160,7 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
         fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
         sbuf_free(path);
         for (size_t i = 0; i < e->nrcpt; i++) {
-            char c = 0;
-            if (fd >= 0 && pread(fd, &c, 1, e->msg->env.rcpts[e->rcpt[i]].offset) == 1 && c == REC_DONE)
+            if (fd >= 0 && qfile_rcpt_is_done(fd, e->msg->env.rcpts[e->rcpt[i]].offset))
                 continue;
             qmgr_defer_recipient(e->msg, e->rcpt[i], "none", "4.3.0", "unknown mail transport error");
         }
@@ -176,46 +175,6 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
     xfree(dl);
     qmgr_message_done_entry(m);
     event_timer_add(0.0, (event_timer_fn)qmgr_schedule, NULL);
-}
-
-/* Parses one attribute list from the front of buf; returns bytes used or 0. */
-static size_t qmgr_parse_list(const char *buf, size_t len, struct attr_list *out)
-{
-    const char *end = NULL;
-    if (len >= 1 && buf[0] == '\n')
-        end = buf;
-    else {
-        for (size_t i = 1; i < len; i++)
-            if (buf[i] == '\n' && buf[i - 1] == '\n') {
-                end = buf + i;
-                break;
-            }
-    }
-    if (end == NULL)
-        return 0;
-    attr_list_reset(out);
-    const char *p = buf;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p) + 1);
-        const char *eq = memchr(p, '=', (size_t)(nl - p));
-        if (eq) {
-            struct sbuf *name = sbuf_new(32), *val = sbuf_new(64);
-            sbuf_append(name, p, (size_t)(eq - p));
-            for (const char *q = eq + 1; q < nl; q++) {
-                if (*q == '%' && q + 2 < nl) {
-                    char hex[3] = { q[1], q[2], 0 };
-                    sbuf_addch(val, (int)strtol(hex, NULL, 16));
-                    q += 2;
-                } else
-                    sbuf_addch(val, *q);
-            }
-            attr_add(out, sbuf_str(name), sbuf_str(val));
-            sbuf_free(name);
-            sbuf_free(val);
-        }
-        p = nl + 1;
-    }
-    return (size_t)(end - buf) + 1;
 }
 
 static void qmgr_delivery_read(int fd, int events, void *ctx)
@@ -238,8 +197,16 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
     sbuf_append(dl->in, buf, (size_t)n);
     struct attr_list *l = attr_list_new();
     for (;;) {
-        size_t used = qmgr_parse_list(sbuf_str(dl->in), sbuf_len(dl->in), l);
-        if (used == 0)
+        size_t used = 0;
+        int r = attr_decode(sbuf_str(dl->in), sbuf_len(dl->in), l, &used);
+        if (r < 0) {
+            log_warn("%s: malformed reply from delivery agent %s", dl->entry->msg->id,
+                     dl->entry->dest->tr->name);
+            attr_list_free(l);
+            qmgr_delivery_end(dl, NULL);
+            return;
+        }
+        if (r == 0)
             break;
         struct sbuf *rest = sbuf_new(sbuf_len(dl->in));
         sbuf_append(rest, sbuf_str(dl->in) + used, sbuf_len(dl->in) - used);

@@ -81,13 +81,6 @@ static void qmgr_message_free(struct qmgr_message *m)
     qmgr_active_count--;
 }
 
-/* Reads the current type byte of a recipient record: true when done. */
-static bool qmgr_rcpt_done(int fd, off_t offset)
-{
-    char c;
-    return pread(fd, &c, 1, offset) == 1 && c == REC_DONE;
-}
-
 void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay, const char *status,
                           const char *reason)
 {
@@ -182,7 +175,7 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     }
     size_t left = 0;
     for (size_t i = 0; i < m->env.nrcpt; i++)
-        if (!m->env.rcpts[i].done && !qmgr_rcpt_done(fd, m->env.rcpts[i].offset)) {
+        if (!m->env.rcpts[i].done && !qfile_rcpt_is_done(fd, m->env.rcpts[i].offset)) {
             left++;
             qmgr_flush_note(m->id, m->env.rcpts[i].address);
         }
@@ -204,10 +197,7 @@ void qmgr_message_done_entry(struct qmgr_message *m)
                 left = 0;
         } else if (m->env.warn_time > 0 && now >= m->env.warn_time && m->env.warn_offset >= 0) {
             if (qmgr_bounce_request("warn", m->id) == 0) {
-                char buf[32];
-                int n = snprintf(buf, sizeof(buf), QFILE_WARN_FMT, 0L);
-                /* W record: type byte, one length byte, fixed-width data. */
-                if (pwrite(fd, buf, (size_t)n, m->env.warn_offset + 2) != n)
+                if (qfile_set_warn(fd, m->env.warn_offset, 0L) < 0)
                     log_warn("%s: update warning time: %m", m->id);
             }
         }

@@ -171,6 +171,7 @@ static void smtp_load_config(void)
 static void smtp_pre_jail(void)
 {
     smtp_load_config();
+    smtp_checks_load(smtp_cfg.lmtp);
     if (smtp_cfg.tls_level != SMTP_TLS_NONE) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,

@@ -4,7 +4,8 @@
  * Used by: smtp.c (main, one delivery request), smtp_addr.c (next-hop
  *          parsing and MX ordering: pure functions), smtp_dns.c (MX and
  *          address lookups), smtp_connect.c (TCP and UNIX connections),
- *          smtp_proto.c (one SMTP or LMTP conversation).
+ *          smtp_proto.c (one SMTP or LMTP conversation), smtp_checks.c
+ *          (smtp_header_checks and friends on the content sent).
  * Notes: one binary; it runs in LMTP mode when its program name is not
  *        "smtp" (master.cf runs it as "lmtp"), as Postfix does. Parameters
  *        are read once into struct smtp_cfg from the smtp_* or lmtp_* names.
@@ -178,5 +179,20 @@ void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn
 /* The remembered soft error was not a server reply (DNS, connect): forget
  * the DSN details (Remote-MTA, Diagnostic-Code) of an earlier one. */
 void smtp_forget_reply(struct smtp_state *st);
+
+/* ---- content checks on the way out (smtp_checks.c) ---- */
+struct smtp_checks;
+/* Opens smtp_*_checks (or lmtp_*_checks) at start. */
+void smtp_checks_load(bool lmtp);
+/* True when any of those tables is set. */
+bool smtp_checks_active(void);
+/* A filter for one message: smtp_checks_line() (a deliver_line_fn) feeds
+ * it, and it calls out for every line to send. */
+struct smtp_checks *smtp_checks_new(const char *queue_id, deliver_line_fn out, void *out_ctx);
+int smtp_checks_line(const char *line, size_t len, void *ctx);
+/* End of content: flushes a header still being collected. Returns 0, or
+ * the writer's or a table's failure. */
+int smtp_checks_end(struct smtp_checks *c);
+void smtp_checks_free(struct smtp_checks *c);
 
 #endif

@@ -833,7 +833,17 @@ static int smtp_transaction(struct smtp_sess *ss)
     /* The content, streamed from the queue file. */
     ss->stage = "sending message body";
     stream_set_timeout(ss->s, (int)cfg->data_xfer_timeout);
-    int rc = deliver_content_lines(r, smtp_body_line, ss);
+    int rc;
+    if (smtp_checks_active()) {
+        /* smtp_header_checks and friends edit the content on its way out. */
+        struct smtp_checks *chk = smtp_checks_new(r->queue_id, smtp_body_line, ss);
+        rc = deliver_content_lines(r, smtp_checks_line, chk);
+        if (rc == 0)
+            rc = smtp_checks_end(chk);
+        smtp_checks_free(chk);
+    } else {
+        rc = deliver_content_lines(r, smtp_body_line, ss);
+    }
     if (rc != 0) {
         if (stream_error(ss->s) != 0) {
             smtp_sess_io_fail(ss);

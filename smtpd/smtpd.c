@@ -260,7 +260,7 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
         return true;
-    st->cleanup = cleanup_open(CLEANUP_FLAG_MASK_EXTERNAL);
+    st->cleanup = cleanup_open(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL));
     if (st->cleanup == NULL) {
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
         return false;

@@ -107,7 +107,7 @@ void smtpd_data_status_reply(struct smtpd_state *st, int status, const char *rea
         code = 554;
         dflt = "5.4.0 Error: too many hops";
     } else if (status & CLEANUP_STAT_CONT) {
-        code = 554;
+        code = 550;     /* Postfix's code for content rejected by cleanup */
         dflt = "5.7.1 Error: message content rejected";
     } else if (status & CLEANUP_STAT_RCPT) {
         code = 554;

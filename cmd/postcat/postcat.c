@@ -38,7 +38,7 @@ static const char *pc_rec_name(int type, bool in_env)
     case REC_TIME: return "message_arrival_time";
     case REC_CTIME: return "create_time";
     case REC_FULLNAME: return "sender_fullname";
-    case 'L': return in_env ? "content_filter" : "pointer_record";
+    case 'L': return in_env ? "content_filter" : "pointer_record";  /* envelope or extracted */
     case REC_SENDER: return "sender";
     case REC_ORCPT: return "original_recipient";
     case REC_RCPT: return "recipient";
@@ -179,7 +179,7 @@ static int pc_file(const struct pc_opts *o, const char *path, const char *label)
             break;
         }
         default:
-            printf("%s: %s\n", pc_rec_name(type, seg == SEG_ENV), v);
+            printf("%s: %s\n", pc_rec_name(type, seg != SEG_CONTENT), v);
             break;
         }
     }

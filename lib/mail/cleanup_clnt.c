@@ -8,11 +8,13 @@
 #include "cleanup_clnt.h"
 #include "alloc.h"
 #include "attr.h"
+#include "config.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
 #include "stream.h"
+#include <strings.h>
 
 struct cleanup_clnt {
     struct stream *s;
@@ -20,6 +22,22 @@ struct cleanup_clnt {
     bool failed;
     bool ended;
 };
+
+int cleanup_input_flags(int flags)
+{
+    char **list = cfg_list(cfg_str(P_RECEIVE_OVERRIDE_OPTIONS));
+    for (char **p = list; *p; p++) {
+        if (strcasecmp(*p, "no_address_mappings") == 0)
+            flags &= ~(CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK);
+        else if (strcasecmp(*p, "no_header_body_checks") == 0)
+            flags &= ~CLEANUP_FLAG_HEADER_CHECKS;
+        else if (strcasecmp(*p, "no_unknown_recipient_checks") != 0 &&
+                 strcasecmp(*p, "no_milters") != 0)
+            log_warn("%s: unknown value ignored: %s", P_RECEIVE_OVERRIDE_OPTIONS, *p);
+    }
+    cfg_list_free(list);
+    return flags;
+}
 
 struct cleanup_clnt *cleanup_open(int flags)
 {

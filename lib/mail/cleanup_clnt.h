@@ -2,7 +2,7 @@
  * cleanup_clnt.h - client side of the cleanup protocol (message injection)
  *
  * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
- * Interface: cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
+ * Interface: cleanup_input_flags(), cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
  *            cleanup_line(), cleanup_finish(), cleanup_abort().
  * Errors: cleanup_open() returns NULL after logging; record writes are
  *         buffered and their errors surface in cleanup_finish().
@@ -18,6 +18,12 @@
 
 struct cleanup_clnt;
 
+/* flags without the CLEANUP_FLAG_* bits that this process's
+ * receive_override_options turn off (no_address_mappings: MAP_OK and
+ * BCC_OK; no_header_body_checks: HEADER_CHECKS). An unknown value is
+ * logged. Clients (smtpd, pickup) pass their flags through it, so that a
+ * master.cf -o for one service applies to the mail it receives. */
+int cleanup_input_flags(int flags);
 /* Connects to cleanup and sends flags. Returns new, or NULL (logged). */
 struct cleanup_clnt *cleanup_open(int flags);
 /* The queue ID cleanup assigned (borrowed). */

@@ -112,11 +112,38 @@ off_t qfile_writer_offset(const struct qfile_writer *w)
     return w->base + (off_t)sbuf_len(w->wbuf);
 }
 
-int qfile_writer_pwrite(struct qfile_writer *w, off_t offset, const void *data, size_t len)
+/* Offset of a fixed-width record's data: the record's offset plus the type
+ * byte and its one-byte length (fixed-width records are shorter than 128
+ * bytes, so the varint length is one byte). */
+#define QFILE_FIXED_DATA(rec_offset) ((rec_offset) + 2)
+
+static int qfile_pwrite_all(int fd, off_t offset, const void *data, size_t len)
+{
+    ssize_t n;
+    do
+        n = pwrite(fd, data, len, offset);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+int qfile_writer_set_size(struct qfile_writer *w, const struct qfile_size *sz)
+{
+    char buf[128];
+    int n = snprintf(buf, sizeof(buf), QFILE_SIZE_FMT, sz->content_size, sz->data_offset,
+                     sz->rcpt_count, sz->qmgr_flags, sz->content_length, sz->smtputf8);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    if (qfile_writer_flush(w) < 0)
+        return -1;
+    /* The C record is the first record of the file. */
+    return qfile_pwrite_all(w->fd, QFILE_FIXED_DATA(0), buf, (size_t)n);
+}
+
+int qfile_writer_mark_done(struct qfile_writer *w, off_t offset)
 {
     if (qfile_writer_flush(w) < 0)
         return -1;
-    return pwrite(w->fd, data, len, offset) == (ssize_t)len ? 0 : -1;
+    return qfile_mark_done(w->fd, offset);
 }
 
 int qfile_commit(struct qfile_writer *w)
@@ -297,7 +324,26 @@ int qfile_put_stream(struct stream *s, int type, const void *data, size_t len)
 int qfile_mark_done(int fd, off_t offset)
 {
     char d = REC_DONE;
-    return pwrite(fd, &d, 1, offset) == 1 ? 0 : -1;
+    return qfile_pwrite_all(fd, offset, &d, 1);
+}
+
+bool qfile_rcpt_is_done(int fd, off_t offset)
+{
+    char c;
+    ssize_t n;
+    do
+        n = pread(fd, &c, 1, offset);
+    while (n < 0 && errno == EINTR);
+    return n == 1 && c == REC_DONE;
+}
+
+int qfile_set_warn(int fd, off_t warn_offset, long when)
+{
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), QFILE_WARN_FMT, when);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return -1;
+    return qfile_pwrite_all(fd, QFILE_FIXED_DATA(warn_offset), buf, (size_t)n);
 }
 
 /* ---- envelope ---- */

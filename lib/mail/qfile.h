@@ -8,7 +8,10 @@
  *            qfile_open(), qfile_from_fd(), qfile_get(), qfile_seek(),
  *            qfile_seek_reread(), qfile_close(); envelope: qenv_load(),
  *            qenv_free();
- *            qfile_mark_done().
+ *            qfile_mark_done(), qfile_rcpt_is_done(), qfile_set_warn();
+ *            in-place updates while writing: qfile_writer_set_size(),
+ *            qfile_writer_mark_done(). Only this module knows record
+ *            offsets and widths.
  * Errors: writers return -1 and keep errno (the caller logs with context and
  *         aborts); readers return QFILE_E_* for a corrupt file.
  * Notes: a record is one type byte, the data length as a base-128 varint
@@ -79,8 +82,20 @@ int qfile_put_line(struct qfile_writer *w, const char *line, size_t len);
 off_t qfile_writer_offset(const struct qfile_writer *w);
 /* Writes buffered records to the file (no fsync). */
 int qfile_writer_flush(struct qfile_writer *w);
-/* Overwrites data at a known offset (fixed-width fields; flushes first). */
-int qfile_writer_pwrite(struct qfile_writer *w, off_t offset, const void *data, size_t len);
+/* The numbers of the C record (first in the file), rewritten in place at
+ * the end of writing. */
+struct qfile_size {
+    long content_size;      /* bytes from the first content record to X */
+    long data_offset;       /* offset of the first content record */
+    long rcpt_count;        /* recipient records still to do */
+    long qmgr_flags;
+    long content_length;    /* RFC 822 size (lines plus LF) */
+    long smtputf8;
+};
+/* Overwrites the C placeholder with sz (flushes first). 0 or -1 (errno). */
+int qfile_writer_set_size(struct qfile_writer *w, const struct qfile_size *sz);
+/* Marks a recipient record this writer wrote as done (flushes first). */
+int qfile_writer_mark_done(struct qfile_writer *w, off_t offset);
 /* Flushes, sets mode 0700 (complete), fsync()s. Returns 0 or -1 (errno).
  * The writer still owns fd; free with qfile_writer_free(). */
 int qfile_commit(struct qfile_writer *w);
@@ -115,6 +130,12 @@ int qfile_put_stream(struct stream *s, int type, const void *data, size_t len);
 
 /* Marks the recipient record at offset as done ('R' -> 'D'). 0 or -1. */
 int qfile_mark_done(int fd, off_t offset);
+/* True when the recipient record at offset is marked done (read from the
+ * file itself, not from any reader's buffer). */
+bool qfile_rcpt_is_done(int fd, off_t offset);
+/* Rewrites the fixed-width W record at warn_offset (its record offset, as
+ * qenv_load() reports it) with a new time; 0 means "warning sent". */
+int qfile_set_warn(int fd, off_t warn_offset, long when);
 
 /* ---- envelope ---- */
 struct qenv_rcpt {

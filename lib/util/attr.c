@@ -142,6 +142,40 @@ static int attr_hexval(int c)
     return -1;
 }
 
+/* Decodes one "name=value" line (n bytes, no LF) into l: the name checks,
+ * %XX decoding and the count and value limits every reader applies.
+ * Returns 0 or ATTR_E_FORMAT / ATTR_E_LIMIT. */
+static int attr_decode_line(struct attr_list *l, const char *p, size_t n, struct sbuf *val)
+{
+    const char *eq = memchr(p, '=', n);
+    if (eq == NULL || eq == p || eq - p > ATTR_MAX_NAME)
+        return ATTR_E_FORMAT;
+    for (const char *q = p; q < eq; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_'))
+            return ATTR_E_FORMAT;
+    if (l->count >= l->max_count)
+        return ATTR_E_LIMIT;
+    sbuf_reset(val);
+    for (const char *q = eq + 1; q < p + n; q++) {
+        if (*q == '%') {
+            int hi = q + 1 < p + n ? attr_hexval(q[1]) : -1;
+            int lo = q + 2 < p + n ? attr_hexval(q[2]) : -1;
+            if (hi < 0 || lo < 0)
+                return ATTR_E_FORMAT;
+            sbuf_addch(val, hi * 16 + lo);
+            q += 2;
+        } else
+            sbuf_addch(val, *q);
+    }
+    if (sbuf_len(val) > ATTR_MAX_VALUE)
+        return ATTR_E_LIMIT;
+    char name[ATTR_MAX_NAME + 1];
+    memcpy(name, p, (size_t)(eq - p));
+    name[eq - p] = 0;
+    attr_add_len(l, name, sbuf_str(val), sbuf_len(val));
+    return 0;
+}
+
 int attr_read(struct stream *s, struct attr_list *l)
 {
     struct sbuf *line = sbuf_new(256);
@@ -152,7 +186,7 @@ int attr_read(struct stream *s, struct attr_list *l)
         l->max_count = ATTR_MAX_COUNT;
     attr_list_reset(l);
     for (;;) {
-        ssize_t n = stream_getline(s, line, ATTR_MAX_NAME + 1 + 3 * ATTR_MAX_VALUE, NULL);
+        ssize_t n = stream_getline(s, line, ATTR_MAX_LINE, NULL);
         if (n == STREAM_E_TOOLONG) {
             result = ATTR_E_LIMIT;
             break;
@@ -163,47 +197,52 @@ int attr_read(struct stream *s, struct attr_list *l)
         }
         if (n == 0)
             break;
-        const char *p = sbuf_str(line);
-        const char *eq = memchr(p, '=', (size_t)n);
-        if (eq == NULL || eq == p || eq - p > ATTR_MAX_NAME) {
-            result = ATTR_E_FORMAT;
+        if ((result = attr_decode_line(l, sbuf_str(line), (size_t)n, val)) < 0)
             break;
-        }
-        for (const char *q = p; q < eq; q++)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')) {
-                result = ATTR_E_FORMAT;
-                goto done;
-            }
-        if (l->count >= l->max_count) {
-            result = ATTR_E_LIMIT;
-            break;
-        }
-        sbuf_reset(val);
-        for (const char *q = eq + 1; q < p + n; q++) {
-            if (*q == '%') {
-                int hi = q + 1 < p + n ? attr_hexval(q[1]) : -1;
-                int lo = q + 2 < p + n ? attr_hexval(q[2]) : -1;
-                if (hi < 0 || lo < 0) {
-                    result = ATTR_E_FORMAT;
-                    goto done;
-                }
-                sbuf_addch(val, hi * 16 + lo);
-                q += 2;
-            } else
-                sbuf_addch(val, *q);
-        }
-        if (sbuf_len(val) > ATTR_MAX_VALUE) {
-            result = ATTR_E_LIMIT;
-            break;
-        }
-        char name[ATTR_MAX_NAME + 1];
-        memcpy(name, p, (size_t)(eq - p));
-        name[eq - p] = 0;
-        attr_add_len(l, name, sbuf_str(val), sbuf_len(val));
     }
-done:
     sbuf_free(line);
     sbuf_free(val);
+    return result;
+}
+
+int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
+{
+    /* Find the end of the list first: nothing is decoded from a partial one. */
+    const char *end = NULL;
+    for (const char *p = buf; p < buf + len;) {
+        const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        if (nl == NULL) {
+            if ((size_t)(buf + len - p) > ATTR_MAX_LINE)
+                return ATTR_E_LIMIT;
+            break;
+        }
+        if ((size_t)(nl - p) > ATTR_MAX_LINE)
+            return ATTR_E_LIMIT;
+        if (nl == p) {
+            end = nl;
+            break;
+        }
+        p = nl + 1;
+    }
+    if (end == NULL)
+        return 0;
+    if (l->max_count == 0)
+        l->max_count = ATTR_MAX_COUNT;
+    attr_list_reset(l);
+    struct sbuf *val = sbuf_new(256);
+    int result = 1;
+    for (const char *p = buf; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p) + 1);
+        int r = attr_decode_line(l, p, (size_t)(nl - p), val);
+        if (r < 0) {
+            result = r;
+            break;
+        }
+        p = nl + 1;
+    }
+    sbuf_free(val);
+    if (result == 1)
+        *used = (size_t)(end - buf) + 1;
     return result;
 }
 

@@ -5,7 +5,7 @@
  * Used by: all daemons and the commands that talk to them.
  * Interface: attr_list_new(), attr_list_free(), attr_list_reset(), attr_add(),
  *            attr_addf(), attr_add_long(), attr_get(), attr_get_long(),
- *            attr_write(), attr_read(), attr_send(), attr_send_proto(),
+ *            attr_write(), attr_read(), attr_decode(), attr_send(), attr_send_proto(),
  *            attr_expect_proto().
  * Errors: attr_read() returns 0, a STREAM_E_* code, or ATTR_E_* for a
  *         malformed or oversized list. Nothing is logged here.
@@ -22,6 +22,8 @@
 #define ATTR_MAX_NAME 64
 #define ATTR_MAX_VALUE 65536
 #define ATTR_MAX_COUNT 1024
+/* Longest encoded line: a name, '=' and a value of which every byte is %XX. */
+#define ATTR_MAX_LINE (ATTR_MAX_NAME + 1 + 3 * ATTR_MAX_VALUE)
 #define ATTR_E_FORMAT -20
 #define ATTR_E_LIMIT -21
 #define ATTR_E_PROTO -22
@@ -58,6 +60,12 @@ int attr_get_long(const struct attr_list *l, const char *name, long *out);
 int attr_write(struct stream *s, const struct attr_list *l);
 /* Reads one list into l (reset first). */
 int attr_read(struct stream *s, struct attr_list *l);
+/* Decodes one list from the front of buf (for readers on an event loop
+ * that collect bytes themselves), with the same checks and limits as
+ * attr_read(). Returns 1 with *used set to the bytes the list took (l
+ * reset and filled), 0 when buf does not yet hold a whole list, or
+ * ATTR_E_FORMAT / ATTR_E_LIMIT. */
+int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used);
 /* Writes name/value string pairs ending with NULL, then flushes. */
 int attr_send(struct stream *s, ...);
 /* Server greeting: "proto=NAME". */

@@ -54,6 +54,7 @@ static void test_write_read(void)
     qfile_puts(w, REC_RCPT, "carol@example.test");
     qfile_putf(w, REC_WARN, QFILE_WARN_FMT, 1700003600L);
     qfile_put(w, REC_MESG, "", 0);
+    long data_off = (long)qfile_writer_offset(w);
     qfile_put_line(w, "Subject: hi", 11);
     qfile_put_line(w, "", 0);
     char big[5000];
@@ -62,6 +63,10 @@ static void test_write_read(void)
     qfile_put(w, REC_XTRA, "", 0);
     qfile_puts(w, REC_RCPT, "dave@example.test");
     qfile_put(w, REC_END, "", 0);
+    /* The in-place updates a writer may make before commit. */
+    struct qfile_size sz = { .content_size = 77, .data_offset = data_off, .rcpt_count = 3,
+                             .content_length = 5020 };
+    EXPECT_EQ_INT(qfile_writer_set_size(w, &sz), 0);
     struct sbuf *path = sbuf_new(64);
     mail_queue_path(path, "incoming", sbuf_str(id));
     struct stat st;
@@ -84,12 +89,21 @@ static void test_write_read(void)
     EXPECT_EQ_STR(env.rcpts[2].address, "dave@example.test");
     EXPECT_EQ_INT(env.warn_time, 1700003600);
     EXPECT_EQ_STR(attr_get(env.attrs, "rewrite_context"), "local");
+    EXPECT_EQ_INT(env.content_size, 77);
+    EXPECT_EQ_INT(env.content_offset, data_off);
+    EXPECT_EQ_INT(env.rcpt_total, 3);
+    /* The warning time, rewritten in place (0 = warning sent). */
+    EXPECT_EQ_INT(qfile_set_warn(qfile_reader_fd(r), env.warn_offset, 0L), 0);
+    EXPECT_TRUE(!qfile_rcpt_is_done(qfile_reader_fd(r), env.rcpts[1].offset));
     /* Mark carol done in place and read again. */
     EXPECT_EQ_INT(qfile_mark_done(qfile_reader_fd(r), env.rcpts[1].offset), 0);
     off_t content = env.content_offset;
     qenv_free(&env);
     EXPECT_EQ_INT(qenv_load(r, &env), 0);
     EXPECT_TRUE(!env.rcpts[0].done && env.rcpts[1].done);
+    EXPECT_TRUE(qfile_rcpt_is_done(qfile_reader_fd(r), env.rcpts[1].offset));
+    EXPECT_EQ_INT(env.warn_time, 0);
+    EXPECT_EQ_INT(env.content_size, 77);    /* the W rewrite left the C record alone */
     qenv_free(&env);
     /* Content records: N, N, then L L N for the long line. */
     struct sbuf *data = sbuf_new(64);

@@ -83,6 +83,33 @@ static void test_attr_roundtrip(void)
     stream_close(b);
 }
 
+/* attr_decode(): the same checks as attr_read(), on a buffer that may hold
+ * part of a list, one list or more. */
+static void test_attr_decode(void)
+{
+    struct attr_list *l = attr_list_new();
+    size_t used = 0;
+    const char *two = "status=0\nreason=a%0Ab\n\nproto=x\n\n";
+    EXPECT_EQ_INT(attr_decode(two, 5, l, &used), 0);               /* partial */
+    EXPECT_EQ_INT(attr_decode(two, strlen(two) - 10, l, &used), 0); /* no blank line yet */
+    EXPECT_EQ_INT(attr_decode(two, strlen(two), l, &used), 1);
+    EXPECT_EQ_INT(used, strlen("status=0\nreason=a%0Ab\n\n"));
+    EXPECT_EQ_INT(l->count, 2);
+    EXPECT_EQ_STR(attr_get(l, "reason"), "a\nb");
+    EXPECT_EQ_INT(attr_decode(two + used, strlen(two) - used, l, &used), 1);
+    EXPECT_EQ_STR(attr_get(l, "proto"), "x");
+    EXPECT_EQ_INT(attr_decode("\n", 1, l, &used), 1);            /* empty list */
+    EXPECT_EQ_INT(l->count, 0);
+    /* The checks qmgr's old private decoder skipped. */
+    EXPECT_EQ_INT(attr_decode("Bad=x\n\n", 8, l, &used), ATTR_E_FORMAT);
+    EXPECT_EQ_INT(attr_decode("x=%zz\n\n", 8, l, &used), ATTR_E_FORMAT);
+    EXPECT_EQ_INT(attr_decode("x=%4\n\n", 7, l, &used), ATTR_E_FORMAT);
+    EXPECT_EQ_INT(attr_decode("nameonly\n\n", 10, l, &used), ATTR_E_FORMAT);
+    l->max_count = 1;
+    EXPECT_EQ_INT(attr_decode("a=1\nb=2\n\n", 10, l, &used), ATTR_E_LIMIT);
+    attr_list_free(l);
+}
+
 static void test_proto(void)
 {
     int sv[2];
@@ -186,6 +213,7 @@ int main(void)
     harness_init();
     test_sbuf();
     test_attr_roundtrip();
+    test_attr_decode();
     test_proto();
     test_stream_lines();
     test_stream_timeout();

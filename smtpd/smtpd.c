@@ -358,14 +358,6 @@ static bool smtpd_forbidden(const char *line, size_t verb_len)
     return false;
 }
 
-/* RFC 2920: these must end a pipelined group. */
-static bool smtpd_group_end(enum smtpd_cmd_id id)
-{
-    return id == SMTPD_C_EHLO || id == SMTPD_C_HELO || id == SMTPD_C_DATA || id == SMTPD_C_QUIT
-           || id == SMTPD_C_NOOP || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN
-           || id == SMTPD_C_STARTTLS || id == SMTPD_C_AUTH;
-}
-
 static void smtpd_session(struct smtpd_state *st)
 {
     struct stream *cl = st->client;
@@ -425,7 +417,7 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_flush(st);
             return;
         }
-        if (id != SMTPD_C_UNKNOWN && smtpd_group_end(id) && st->pipelined) {
+        if ((smtpd_cmd_flags(id) & SMTPD_CMD_F_LAST) && st->pipelined) {
             log_info("improper command pipelining after %s from %s", smtpd_cmd_verb(id),
                      st->namaddr);
             if (smtpd_cfg.forbid_unauth_pipelining) {

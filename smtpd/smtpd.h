@@ -162,6 +162,11 @@ enum smtpd_cmd_result {
 enum smtpd_cmd_id smtpd_cmd_lookup(const char *verb, size_t len);
 const char *smtpd_cmd_name(enum smtpd_cmd_id id);      /* lower case, for stats */
 const char *smtpd_cmd_verb(enum smtpd_cmd_id id);      /* upper case, for logs */
+#define SMTPD_CMD_F_JUNK 0x1        /* counts toward smtpd_junk_command_limit */
+#define SMTPD_CMD_F_PRE_TLS 0x2     /* allowed before STARTTLS when TLS is required */
+#define SMTPD_CMD_F_LAST 0x4        /* must end a pipelined group (RFC 2920) */
+/* The SMTPD_CMD_F_* flags of a verb (SMTPD_C_UNKNOWN included). */
+int smtpd_cmd_flags(enum smtpd_cmd_id id);
 /* Runs the command; args is the text after the verb (blanks skipped). */
 enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id, const char *args);
 

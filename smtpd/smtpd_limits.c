@@ -291,7 +291,7 @@ void smtpd_limits_command(struct smtpd_state *st, enum smtpd_cmd_id id)
         ls->data_ok = st->counts[SMTPD_C_DATA][0] + st->counts[SMTPD_C_BDAT][0];
         ls->junk = 0;
     }
-    if (id == SMTPD_C_NOOP || id == SMTPD_C_RSET || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN) {
+    if (smtpd_cmd_flags(id) & SMTPD_CMD_F_JUNK) {
         if (ls->junk++ > smtpd_lim.junk_limit)
             st->error_count++;
     }

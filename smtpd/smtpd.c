@@ -85,17 +85,22 @@ static void smtpd_pre_jail(void)
     c->strict_rfc821 = cfg_bool(P_STRICT_RFC821_ENVELOPES);
     c->allow_untrusted_routing = cfg_bool(P_ALLOW_UNTRUSTED_ROUTING);
     c->reject_unlisted_rcpt = cfg_bool(P_SMTPD_REJECT_UNLISTED_RECIPIENT);
+    c->reject_unlisted_sender = cfg_bool(P_SMTPD_REJECT_UNLISTED_SENDER);
     c->smtputf8_enable = cfg_bool(P_SMTPUTF8_ENABLE);
     c->forbid_unauth_pipelining = cfg_bool(P_SMTPD_FORBID_UNAUTH_PIPELINING);
-    /* Postfix >= 3.9 refuses bare LF unless told otherwise; the parameter
-     * table still carries the 3.7 default "no", so an unset value means yes.
-     * "normalize" (3.9) is treated as "yes": we never guess line ends. */
-    if (cfg_is_set(P_SMTPD_FORBID_BARE_NEWLINE)) {
-        const char *v = cfg_str(P_SMTPD_FORBID_BARE_NEWLINE);
-        c->forbid_bare_lf = strcasecmp(v, "normalize") == 0 || strcasecmp(v, "reject") == 0
-                            || cfg_bool(P_SMTPD_FORBID_BARE_NEWLINE);
-    } else
-        c->forbid_bare_lf = true;
+    /* Postfix 3.9 semantics (also in the 3.7.10/3.8.5 backports): "yes" is
+     * an alias of "normalize". Postern's default is "yes" (Postfix 3.7's
+     * postconf -d says "no"; 3.9's says "normalize"): see smtpd(8). */
+    const char *blf = cfg_str(P_SMTPD_FORBID_BARE_NEWLINE);
+    if (strcasecmp(blf, "normalize") == 0 || strcasecmp(blf, "yes") == 0)
+        c->bare_lf = SMTPD_BARE_LF_NORMALIZE;
+    else if (strcasecmp(blf, "reject") == 0)
+        c->bare_lf = SMTPD_BARE_LF_REJECT;
+    else if (strcasecmp(blf, "no") == 0)
+        c->bare_lf = SMTPD_BARE_LF_NO;
+    else
+        log_fatal("%s = %s: expected normalize, yes, reject or no", P_SMTPD_FORBID_BARE_NEWLINE,
+                  blf);
     c->bare_lf_code = smtpd_reply_code(P_SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE);
     c->mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
                                    smtpd_parent_matches(P_MYNETWORKS));
@@ -335,12 +340,12 @@ static void smtpd_log_gone(struct smtpd_state *st)
         log_info("lost connection after %s%s from %s", st->where, extra, st->namaddr);
 }
 
-/* True when this client must not send bare LF. */
-static bool smtpd_bare_lf_forbidden(struct smtpd_state *st)
+int smtpd_bare_lf_mode(struct smtpd_state *st)
 {
-    if (!smtpd_cfg.forbid_bare_lf)
-        return false;
-    return mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) != 1;
+    if (smtpd_cfg.bare_lf == SMTPD_BARE_LF_NO
+        || mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) == 1)
+        return SMTPD_BARE_LF_NO;
+    return smtpd_cfg.bare_lf;
 }
 
 /* smtpd_forbidden_commands: plain words, plus the default pattern rule
@@ -391,7 +396,7 @@ static void smtpd_session(struct smtpd_state *st)
         if (len > 0 && line[len - 1] == '\r') {
             line[--len] = 0;
             sbuf_truncate(st->line, len);
-        } else if (!cut && smtpd_bare_lf_forbidden(st)) {
+        } else if (!cut && smtpd_bare_lf_mode(st) == SMTPD_BARE_LF_REJECT) {
             smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
                         smtpd_cfg.myhostname);
             smtpd_flush(st);

@@ -50,8 +50,10 @@ struct smtpd_config {
     long error_sleep;
     int rcpt_limit;
     bool helo_required, disable_vrfy, delay_reject, peername_lookup, delay_open;
-    bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, smtputf8_enable;
-    bool forbid_unauth_pipelining, forbid_bare_lf;
+    bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, reject_unlisted_sender;
+    bool smtputf8_enable;
+    bool forbid_unauth_pipelining;
+    int bare_lf;                /* smtpd_forbid_bare_newline: SMTPD_BARE_LF_* */
     int bare_lf_code;
     struct mynetworks *mynetworks, *bare_lf_exclusions;
     char **discard_ehlo;
@@ -141,6 +143,17 @@ bool smtpd_flush(struct smtpd_state *st);
  * (or reject_warning with warn). rcpt may be NULL. */
 void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd, const char *reply,
                       const char *rcpt);
+/* smtpd_forbid_bare_newline, as it applies to this client (clients in
+ * smtpd_forbid_bare_newline_exclusions get SMTPD_BARE_LF_NO):
+ *   NO         a bare LF ends a line; any "." line ends DATA (Postfix "no")
+ *   NORMALIZE  a bare LF ends a line; only CR LF "." CR LF ends DATA
+ *              ("normalize", and "yes", its alias)
+ *   REJECT     a bare LF is answered with smtpd_forbid_bare_newline_reject_code
+ *              and the session ends ("reject") */
+#define SMTPD_BARE_LF_NO 0
+#define SMTPD_BARE_LF_NORMALIZE 1
+#define SMTPD_BARE_LF_REJECT 2
+int smtpd_bare_lf_mode(struct smtpd_state *st);
 /* Drops the mail transaction (aborts the cleanup stream). */
 void smtpd_reset_transaction(struct smtpd_state *st);
 /* Opens the cleanup stream and sends the envelope so far; false after
@@ -194,6 +207,11 @@ void smtpd_limits_disconnect(struct smtpd_state *st);
 bool smtpd_limits_mail(struct smtpd_state *st);
 bool smtpd_limits_rcpt(struct smtpd_state *st);
 bool smtpd_limits_auth(struct smtpd_state *st);
+/* Free space in the queue file system, at MAIL: false (after replying
+ * "452 4.3.1 Insufficient system storage") when it is at or below
+ * queue_minfree, below 1.5 * message_size_limit (as Postfix), or too small
+ * for the declared size (SIZE=, 0 when none) on top of queue_minfree. */
+bool smtpd_limits_queue_space(struct smtpd_state *st, long size);
 /* New TLS session rate: false after replying 454 (STARTTLS) or 421
  * (wrapper mode: then end the session). */
 bool smtpd_limits_newtls(struct smtpd_state *st, bool wrapper);

@@ -282,6 +282,11 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         smtpd_reply(st, "%s", bad);
         return SMTPD_R_ERR;
     }
+    if (!smtpd_limits_queue_space(st, size)) {
+        xfree(envid);
+        sbuf_free(addr);
+        return SMTPD_R_ERR;
+    }
     if (st->client_reject) {
         xfree(envid);
         sbuf_free(addr);

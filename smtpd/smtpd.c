@@ -102,6 +102,17 @@ static void smtpd_pre_jail(void)
         log_fatal("%s = %s: expected normalize, yes, reject or no", P_SMTPD_FORBID_BARE_NEWLINE,
                   blf);
     c->bare_lf_code = smtpd_reply_code(P_SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE);
+    const char *proxy = cfg_str(P_SMTPD_UPSTREAM_PROXY_PROTOCOL);
+    if (strcmp(proxy, "haproxy") == 0)
+        c->proxy_protocol = true;
+    else if (*proxy)
+        log_fatal("%s = %s: unsupported (the only protocol is haproxy)",
+                  P_SMTPD_UPSTREAM_PROXY_PROTOCOL, proxy);
+    c->proxy_timeout = (int)cfg_time(P_SMTPD_UPSTREAM_PROXY_TIMEOUT);
+    if (*cfg_str(P_DEBUG_PEER_LIST))
+        c->debug_peers = mynetworks_new(P_DEBUG_PEER_LIST, cfg_str(P_DEBUG_PEER_LIST),
+                                        smtpd_parent_matches(P_DEBUG_PEER_LIST));
+    c->debug_peer_level = cfg_int(P_DEBUG_PEER_LEVEL);
     c->mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
                                    smtpd_parent_matches(P_MYNETWORKS));
     c->bare_lf_exclusions = mynetworks_new(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS,
@@ -135,6 +146,7 @@ static void smtpd_pre_jail(void)
     c->relay_code = smtpd_reply_code(P_RELAY_DOMAINS_REJECT_CODE);
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
     smtpd_check_init();
+    smtpd_footer_init();
     smtpd_tls_pre_jail();
     smtpd_sasl_pre_jail();
 }
@@ -163,12 +175,24 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
             sleep((unsigned)smtpd_cfg.error_sleep);
         }
     }
-    log_debug(1, "> %s: %s", st->namaddr, r);
-    stream_write(st->client, r, sbuf_len(out));
-    stream_write(st->client, "\r\n", 2);
+    bool last_line = sbuf_len(out) < 4 || r[3] != '-';
+    /* smtpd_reject_footer goes after the last line of a 4xx/5xx reply. */
+    struct sbuf *foot = NULL;
+    if (last_line && (r[0] == '4' || r[0] == '5')) {
+        foot = sbuf_new(256);
+        if (smtpd_footer_apply(st, r, foot))
+            r = sbuf_str(foot);
+    }
     /* One write per reply: flushing between the lines of a multi-line reply
      * lets Nagle and delayed ACKs add ~40 ms to every EHLO. */
-    bool last_line = sbuf_len(out) < 4 || r[3] != '-';
+    do {
+        size_t n = strcspn(r, "\n");
+        log_debug(1, "> %s: %.*s", st->namaddr, (int)n, r);
+        stream_write(st->client, r, n);
+        stream_write(st->client, "\r\n", 2);
+        r += n + (r[n] ? 1 : 0);
+    } while (*r);
+    sbuf_free(foot);
     sbuf_free(out);
     if (last_line && stream_pending(st->client) == 0)
         smtpd_flush(st);
@@ -487,16 +511,23 @@ static void smtpd_service(struct stream *client)
     st.line = sbuf_new(512);
     st.reply = sbuf_new(256);
     stream_set_timeout(client, smtpd_cfg.timeout);
-    smtpd_peer_init(&st);
+    bool peer_ok = smtpd_peer_init(&st);
+    /* debug_peer_list: more logging for this client's session only. */
+    int saved_verbose = log_verbose;
+    if (smtpd_cfg.debug_peers && mynetworks_match(smtpd_cfg.debug_peers, st.addr, st.name) == 1)
+        log_verbose += smtpd_cfg.debug_peer_level;
     log_info("connect from %s", st.namaddr);
 
-    if (!smtpd_cfg.delay_reject) {
+    if (!peer_ok) {
+        /* A bad PROXY header: we do not know who this is. */
+        smtpd_reply(&st, "421 4.3.0 %s Server local data error", smtpd_cfg.myhostname);
+    } else if (!smtpd_cfg.delay_reject) {
         struct sbuf *r = sbuf_new(128);
         if (smtpd_check_client(&st, r) != 0)
             st.client_reject = xstrdup(sbuf_str(r));
         sbuf_free(r);
     }
-    if (smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
+    if (peer_ok && smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
         smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
         smtpd_session(&st);
     }
@@ -512,6 +543,7 @@ static void smtpd_service(struct stream *client)
     xfree(st.client_reject);
     sbuf_free(st.line);
     sbuf_free(st.reply);
+    log_verbose = saved_verbose;
 }
 
 static const struct server_ops smtpd_ops = {

@@ -55,6 +55,10 @@ struct smtpd_config {
     bool forbid_unauth_pipelining;
     int bare_lf;                /* smtpd_forbid_bare_newline: SMTPD_BARE_LF_* */
     int bare_lf_code;
+    bool proxy_protocol;        /* smtpd_upstream_proxy_protocol = haproxy */
+    int proxy_timeout;          /* smtpd_upstream_proxy_timeout */
+    struct mynetworks *debug_peers;     /* debug_peer_list (NULL: empty) */
+    int debug_peer_level;
     struct mynetworks *mynetworks, *bare_lf_exclusions;
     char **discard_ehlo;
     char **forbidden_cmds;
@@ -258,6 +262,24 @@ void smtpd_xforward_reset(struct smtpd_state *st);
 /* End of session: frees the XCLIENT/XFORWARD state. */
 void smtpd_xclient_session_end(struct smtpd_state *st);
 
+/* smtpd_expand.c */
+/* Names and values for smtpd_expand() (borrowed; NULL values are ""). */
+struct smtpd_vars {
+    const char *names[24];
+    const char *values[24];
+    size_t n;
+};
+void smtpd_vars_add(struct smtpd_vars *v, const char *name, const char *value);
+/* Appends tmpl to out with $name, ${name}, ${name?text}, ${name:text} and
+ * $$ expanded from v; expanded values pass smtpd_expansion_filter. */
+void smtpd_expand(struct sbuf *out, const char *tmpl, const struct smtpd_vars *v);
+/* Reads smtpd_reject_footer and opens smtpd_reject_footer_maps (pre_jail). */
+void smtpd_footer_init(void);
+/* When a footer applies to this 4xx/5xx reply line (the last line of the
+ * reply), fills out with the reply plus the footer, lines separated by
+ * "\n" (no CR LF), and returns true. */
+bool smtpd_footer_apply(struct smtpd_state *st, const char *reply, struct sbuf *out);
+
 /* smtpd_check.c */
 /* Each returns 0 to go on, or the reply code with reply set to the whole
  * reply line ("554 5.7.1 <x>: Relay access denied"); the rejection is
@@ -290,9 +312,11 @@ void smtpd_check_headers(struct smtpd_state *st, struct cleanup_clnt *c);
 void smtpd_check_eod_records(struct smtpd_state *st, struct cleanup_clnt *c);
 
 /* smtpd_peer.c */
-/* Fills addr/name/namaddr/rfc_addr/port from the client socket; a
- * non-socket (smtpd -S on a pipe) is "localhost[127.0.0.1]". */
-void smtpd_peer_init(struct smtpd_state *st);
+/* Fills addr/name/namaddr/rfc_addr/port from the client socket, or from
+ * the PROXY header (smtpd_upstream_proxy_protocol); a non-socket (smtpd -S
+ * on a pipe) is "localhost[127.0.0.1]". False when the PROXY header is
+ * missing or bad (logged; the client is then "unknown[unknown]"). */
+bool smtpd_peer_init(struct smtpd_state *st);
 
 /* smtpd_tls.c */
 /* Reads the TLS parameters and builds the server context (keys are read

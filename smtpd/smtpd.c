@@ -85,18 +85,34 @@ static void smtpd_pre_jail(void)
     c->strict_rfc821 = cfg_bool(P_STRICT_RFC821_ENVELOPES);
     c->allow_untrusted_routing = cfg_bool(P_ALLOW_UNTRUSTED_ROUTING);
     c->reject_unlisted_rcpt = cfg_bool(P_SMTPD_REJECT_UNLISTED_RECIPIENT);
+    c->reject_unlisted_sender = cfg_bool(P_SMTPD_REJECT_UNLISTED_SENDER);
     c->smtputf8_enable = cfg_bool(P_SMTPUTF8_ENABLE);
     c->forbid_unauth_pipelining = cfg_bool(P_SMTPD_FORBID_UNAUTH_PIPELINING);
-    /* Postfix >= 3.9 refuses bare LF unless told otherwise; the parameter
-     * table still carries the 3.7 default "no", so an unset value means yes.
-     * "normalize" (3.9) is treated as "yes": we never guess line ends. */
-    if (cfg_is_set(P_SMTPD_FORBID_BARE_NEWLINE)) {
-        const char *v = cfg_str(P_SMTPD_FORBID_BARE_NEWLINE);
-        c->forbid_bare_lf = strcasecmp(v, "normalize") == 0 || strcasecmp(v, "reject") == 0
-                            || cfg_bool(P_SMTPD_FORBID_BARE_NEWLINE);
-    } else
-        c->forbid_bare_lf = true;
+    /* Postfix 3.9 semantics (also in the 3.7.10/3.8.5 backports): "yes" is
+     * an alias of "normalize". Postern's default is "yes" (Postfix 3.7's
+     * postconf -d says "no"; 3.9's says "normalize"): see smtpd(8). */
+    const char *blf = cfg_str(P_SMTPD_FORBID_BARE_NEWLINE);
+    if (strcasecmp(blf, "normalize") == 0 || strcasecmp(blf, "yes") == 0)
+        c->bare_lf = SMTPD_BARE_LF_NORMALIZE;
+    else if (strcasecmp(blf, "reject") == 0)
+        c->bare_lf = SMTPD_BARE_LF_REJECT;
+    else if (strcasecmp(blf, "no") == 0)
+        c->bare_lf = SMTPD_BARE_LF_NO;
+    else
+        log_fatal("%s = %s: expected normalize, yes, reject or no", P_SMTPD_FORBID_BARE_NEWLINE,
+                  blf);
     c->bare_lf_code = smtpd_reply_code(P_SMTPD_FORBID_BARE_NEWLINE_REJECT_CODE);
+    const char *proxy = cfg_str(P_SMTPD_UPSTREAM_PROXY_PROTOCOL);
+    if (strcmp(proxy, "haproxy") == 0)
+        c->proxy_protocol = true;
+    else if (*proxy)
+        log_fatal("%s = %s: unsupported (the only protocol is haproxy)",
+                  P_SMTPD_UPSTREAM_PROXY_PROTOCOL, proxy);
+    c->proxy_timeout = (int)cfg_time(P_SMTPD_UPSTREAM_PROXY_TIMEOUT);
+    if (*cfg_str(P_DEBUG_PEER_LIST))
+        c->debug_peers = mynetworks_new(P_DEBUG_PEER_LIST, cfg_str(P_DEBUG_PEER_LIST),
+                                        smtpd_parent_matches(P_DEBUG_PEER_LIST));
+    c->debug_peer_level = cfg_int(P_DEBUG_PEER_LEVEL);
     c->mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
                                    smtpd_parent_matches(P_MYNETWORKS));
     c->bare_lf_exclusions = mynetworks_new(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS,
@@ -130,6 +146,7 @@ static void smtpd_pre_jail(void)
     c->relay_code = smtpd_reply_code(P_RELAY_DOMAINS_REJECT_CODE);
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
     smtpd_check_init();
+    smtpd_footer_init();
     smtpd_tls_pre_jail();
     smtpd_sasl_pre_jail();
 }
@@ -158,12 +175,24 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
             sleep((unsigned)smtpd_cfg.error_sleep);
         }
     }
-    log_debug(1, "> %s: %s", st->namaddr, r);
-    stream_write(st->client, r, sbuf_len(out));
-    stream_write(st->client, "\r\n", 2);
+    bool last_line = sbuf_len(out) < 4 || r[3] != '-';
+    /* smtpd_reject_footer goes after the last line of a 4xx/5xx reply. */
+    struct sbuf *foot = NULL;
+    if (last_line && (r[0] == '4' || r[0] == '5')) {
+        foot = sbuf_new(256);
+        if (smtpd_footer_apply(st, r, foot))
+            r = sbuf_str(foot);
+    }
     /* One write per reply: flushing between the lines of a multi-line reply
      * lets Nagle and delayed ACKs add ~40 ms to every EHLO. */
-    bool last_line = sbuf_len(out) < 4 || r[3] != '-';
+    do {
+        size_t n = strcspn(r, "\n");
+        log_debug(1, "> %s: %.*s", st->namaddr, (int)n, r);
+        stream_write(st->client, r, n);
+        stream_write(st->client, "\r\n", 2);
+        r += n + (r[n] ? 1 : 0);
+    } while (*r);
+    sbuf_free(foot);
     sbuf_free(out);
     if (last_line && stream_pending(st->client) == 0)
         smtpd_flush(st);
@@ -335,12 +364,12 @@ static void smtpd_log_gone(struct smtpd_state *st)
         log_info("lost connection after %s%s from %s", st->where, extra, st->namaddr);
 }
 
-/* True when this client must not send bare LF. */
-static bool smtpd_bare_lf_forbidden(struct smtpd_state *st)
+int smtpd_bare_lf_mode(struct smtpd_state *st)
 {
-    if (!smtpd_cfg.forbid_bare_lf)
-        return false;
-    return mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) != 1;
+    if (smtpd_cfg.bare_lf == SMTPD_BARE_LF_NO
+        || mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) == 1)
+        return SMTPD_BARE_LF_NO;
+    return smtpd_cfg.bare_lf;
 }
 
 /* smtpd_forbidden_commands: plain words, plus the default pattern rule
@@ -356,14 +385,6 @@ static bool smtpd_forbidden(const char *line, size_t verb_len)
             return true;
     }
     return false;
-}
-
-/* RFC 2920: these must end a pipelined group. */
-static bool smtpd_group_end(enum smtpd_cmd_id id)
-{
-    return id == SMTPD_C_EHLO || id == SMTPD_C_HELO || id == SMTPD_C_DATA || id == SMTPD_C_QUIT
-           || id == SMTPD_C_NOOP || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN
-           || id == SMTPD_C_STARTTLS || id == SMTPD_C_AUTH;
 }
 
 static void smtpd_session(struct smtpd_state *st)
@@ -399,7 +420,7 @@ static void smtpd_session(struct smtpd_state *st)
         if (len > 0 && line[len - 1] == '\r') {
             line[--len] = 0;
             sbuf_truncate(st->line, len);
-        } else if (!cut && smtpd_bare_lf_forbidden(st)) {
+        } else if (!cut && smtpd_bare_lf_mode(st) == SMTPD_BARE_LF_REJECT) {
             smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
                         smtpd_cfg.myhostname);
             smtpd_flush(st);
@@ -425,7 +446,7 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_flush(st);
             return;
         }
-        if (id != SMTPD_C_UNKNOWN && smtpd_group_end(id) && st->pipelined) {
+        if ((smtpd_cmd_flags(id) & SMTPD_CMD_F_LAST) && st->pipelined) {
             log_info("improper command pipelining after %s from %s", smtpd_cmd_verb(id),
                      st->namaddr);
             if (smtpd_cfg.forbid_unauth_pipelining) {
@@ -490,16 +511,23 @@ static void smtpd_service(struct stream *client)
     st.line = sbuf_new(512);
     st.reply = sbuf_new(256);
     stream_set_timeout(client, smtpd_cfg.timeout);
-    smtpd_peer_init(&st);
+    bool peer_ok = smtpd_peer_init(&st);
+    /* debug_peer_list: more logging for this client's session only. */
+    int saved_verbose = log_verbose;
+    if (smtpd_cfg.debug_peers && mynetworks_match(smtpd_cfg.debug_peers, st.addr, st.name) == 1)
+        log_verbose += smtpd_cfg.debug_peer_level;
     log_info("connect from %s", st.namaddr);
 
-    if (!smtpd_cfg.delay_reject) {
+    if (!peer_ok) {
+        /* A bad PROXY header: we do not know who this is. */
+        smtpd_reply(&st, "421 4.3.0 %s Server local data error", smtpd_cfg.myhostname);
+    } else if (!smtpd_cfg.delay_reject) {
         struct sbuf *r = sbuf_new(128);
         if (smtpd_check_client(&st, r) != 0)
             st.client_reject = xstrdup(sbuf_str(r));
         sbuf_free(r);
     }
-    if (smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
+    if (peer_ok && smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
         smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
         smtpd_session(&st);
     }
@@ -515,6 +543,7 @@ static void smtpd_service(struct stream *client)
     xfree(st.client_reject);
     sbuf_free(st.line);
     sbuf_free(st.reply);
+    log_verbose = saved_verbose;
 }
 
 static const struct server_ops smtpd_ops = {

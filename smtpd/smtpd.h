@@ -50,9 +50,15 @@ struct smtpd_config {
     long error_sleep;
     int rcpt_limit;
     bool helo_required, disable_vrfy, delay_reject, peername_lookup, delay_open;
-    bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, smtputf8_enable;
-    bool forbid_unauth_pipelining, forbid_bare_lf;
+    bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, reject_unlisted_sender;
+    bool smtputf8_enable;
+    bool forbid_unauth_pipelining;
+    int bare_lf;                /* smtpd_forbid_bare_newline: SMTPD_BARE_LF_* */
     int bare_lf_code;
+    bool proxy_protocol;        /* smtpd_upstream_proxy_protocol = haproxy */
+    int proxy_timeout;          /* smtpd_upstream_proxy_timeout */
+    struct mynetworks *debug_peers;     /* debug_peer_list (NULL: empty) */
+    int debug_peer_level;
     struct mynetworks *mynetworks, *bare_lf_exclusions;
     char **discard_ehlo;
     char **forbidden_cmds;
@@ -141,6 +147,17 @@ bool smtpd_flush(struct smtpd_state *st);
  * (or reject_warning with warn). rcpt may be NULL. */
 void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd, const char *reply,
                       const char *rcpt);
+/* smtpd_forbid_bare_newline, as it applies to this client (clients in
+ * smtpd_forbid_bare_newline_exclusions get SMTPD_BARE_LF_NO):
+ *   NO         a bare LF ends a line; any "." line ends DATA (Postfix "no")
+ *   NORMALIZE  a bare LF ends a line; only CR LF "." CR LF ends DATA
+ *              ("normalize", and "yes", its alias)
+ *   REJECT     a bare LF is answered with smtpd_forbid_bare_newline_reject_code
+ *              and the session ends ("reject") */
+#define SMTPD_BARE_LF_NO 0
+#define SMTPD_BARE_LF_NORMALIZE 1
+#define SMTPD_BARE_LF_REJECT 2
+int smtpd_bare_lf_mode(struct smtpd_state *st);
 /* Drops the mail transaction (aborts the cleanup stream). */
 void smtpd_reset_transaction(struct smtpd_state *st);
 /* Opens the cleanup stream and sends the envelope so far; false after
@@ -162,6 +179,11 @@ enum smtpd_cmd_result {
 enum smtpd_cmd_id smtpd_cmd_lookup(const char *verb, size_t len);
 const char *smtpd_cmd_name(enum smtpd_cmd_id id);      /* lower case, for stats */
 const char *smtpd_cmd_verb(enum smtpd_cmd_id id);      /* upper case, for logs */
+#define SMTPD_CMD_F_JUNK 0x1        /* counts toward smtpd_junk_command_limit */
+#define SMTPD_CMD_F_PRE_TLS 0x2     /* allowed before STARTTLS when TLS is required */
+#define SMTPD_CMD_F_LAST 0x4        /* must end a pipelined group (RFC 2920) */
+/* The SMTPD_CMD_F_* flags of a verb (SMTPD_C_UNKNOWN included). */
+int smtpd_cmd_flags(enum smtpd_cmd_id id);
 /* Runs the command; args is the text after the verb (blanks skipped). */
 enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id, const char *args);
 
@@ -189,6 +211,11 @@ void smtpd_limits_disconnect(struct smtpd_state *st);
 bool smtpd_limits_mail(struct smtpd_state *st);
 bool smtpd_limits_rcpt(struct smtpd_state *st);
 bool smtpd_limits_auth(struct smtpd_state *st);
+/* Free space in the queue file system, at MAIL: false (after replying
+ * "452 4.3.1 Insufficient system storage") when it is at or below
+ * queue_minfree, below 1.5 * message_size_limit (as Postfix), or too small
+ * for the declared size (SIZE=, 0 when none) on top of queue_minfree. */
+bool smtpd_limits_queue_space(struct smtpd_state *st, long size);
 /* New TLS session rate: false after replying 454 (STARTTLS) or 421
  * (wrapper mode: then end the session). */
 bool smtpd_limits_newtls(struct smtpd_state *st, bool wrapper);
@@ -235,6 +262,24 @@ void smtpd_xforward_reset(struct smtpd_state *st);
 /* End of session: frees the XCLIENT/XFORWARD state. */
 void smtpd_xclient_session_end(struct smtpd_state *st);
 
+/* smtpd_expand.c */
+/* Names and values for smtpd_expand() (borrowed; NULL values are ""). */
+struct smtpd_vars {
+    const char *names[24];
+    const char *values[24];
+    size_t n;
+};
+void smtpd_vars_add(struct smtpd_vars *v, const char *name, const char *value);
+/* Appends tmpl to out with $name, ${name}, ${name?text}, ${name:text} and
+ * $$ expanded from v; expanded values pass smtpd_expansion_filter. */
+void smtpd_expand(struct sbuf *out, const char *tmpl, const struct smtpd_vars *v);
+/* Reads smtpd_reject_footer and opens smtpd_reject_footer_maps (pre_jail). */
+void smtpd_footer_init(void);
+/* When a footer applies to this 4xx/5xx reply line (the last line of the
+ * reply), fills out with the reply plus the footer, lines separated by
+ * "\n" (no CR LF), and returns true. */
+bool smtpd_footer_apply(struct smtpd_state *st, const char *reply, struct sbuf *out);
+
 /* smtpd_check.c */
 /* Each returns 0 to go on, or the reply code with reply set to the whole
  * reply line ("554 5.7.1 <x>: Relay access denied"); the rejection is
@@ -267,9 +312,11 @@ void smtpd_check_headers(struct smtpd_state *st, struct cleanup_clnt *c);
 void smtpd_check_eod_records(struct smtpd_state *st, struct cleanup_clnt *c);
 
 /* smtpd_peer.c */
-/* Fills addr/name/namaddr/rfc_addr/port from the client socket; a
- * non-socket (smtpd -S on a pipe) is "localhost[127.0.0.1]". */
-void smtpd_peer_init(struct smtpd_state *st);
+/* Fills addr/name/namaddr/rfc_addr/port from the client socket, or from
+ * the PROXY header (smtpd_upstream_proxy_protocol); a non-socket (smtpd -S
+ * on a pipe) is "localhost[127.0.0.1]". False when the PROXY header is
+ * missing or bad (logged; the client is then "unknown[unknown]"). */
+bool smtpd_peer_init(struct smtpd_state *st);
 
 /* smtpd_tls.c */
 /* Reads the TLS parameters and builds the server context (keys are read

@@ -25,9 +25,11 @@
  *        warn_if_reject makes the next restriction log instead of reject.
  *        smtpd_restriction_classes names parameters whose values are lists
  *        usable as a single restriction (and as access-map results).
- *        After the lists pass, smtpd_reject_unlisted_recipient rejects
- *        recipients unknown in local_recipient_maps, virtual_alias_maps,
- *        virtual_mailbox_maps or relay_recipient_maps, by address class.
+ *        After the lists pass (and unless a defer_if_permit is pending),
+ *        smtpd_reject_unlisted_recipient rejects recipients unknown in
+ *        local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps or
+ *        relay_recipient_maps, by address class; smtpd_reject_unlisted_sender
+ *        does the same for the sender after the sender list.
  */
 #include "smtpd_check.h"
 #include "smtpd_sasl.h"
@@ -821,11 +823,26 @@ int smtpd_check_helo(struct smtpd_state *st, struct sbuf *reply)
     return smtpd_ctx_done(&c, v);
 }
 
+/* The sender list, then the implicit smtpd_reject_unlisted_sender check
+ * (as Postfix, part of the sender stage). */
+static enum smtpd_verdict smtpd_check_sender_stage(struct smtpd_check_ctx *c)
+{
+    struct smtpd_state *st = c->st;
+    enum smtpd_verdict v = smtpd_check_list(c, smtpd_cfg.sender_restr, SMTPD_STAGE_SENDER);
+    if (v != SMTPD_REJECT && smtpd_cfg.reject_unlisted_sender && st->sender && *st->sender
+        && !(st->chk->saved_flags & CLEANUP_FLAG_DISCARD)) {
+        c->warn_only = false;
+        if (smtpd_check_unlisted(c, SMTPD_STAGE_SENDER) == SMTPD_REJECT)
+            v = SMTPD_REJECT;
+    }
+    return v;
+}
+
 int smtpd_check_mail(struct smtpd_state *st, struct sbuf *reply)
 {
     struct smtpd_check_ctx c;
     smtpd_ctx_init(&c, st, "MAIL", NULL, reply);
-    enum smtpd_verdict v = smtpd_check_list(&c, smtpd_cfg.sender_restr, SMTPD_STAGE_SENDER);
+    enum smtpd_verdict v = smtpd_check_sender_stage(&c);
     return smtpd_ctx_done(&c, v);
 }
 
@@ -965,7 +982,7 @@ int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *repl
     if (smtpd_cfg.delay_reject) {
         if (smtpd_check_list(&c, smtpd_cfg.client_restr, SMTPD_STAGE_CLIENT) == SMTPD_REJECT
             || smtpd_check_list(&c, smtpd_cfg.helo_restr, SMTPD_STAGE_HELO) == SMTPD_REJECT
-            || smtpd_check_list(&c, smtpd_cfg.sender_restr, SMTPD_STAGE_SENDER) == SMTPD_REJECT)
+            || smtpd_check_sender_stage(&c) == SMTPD_REJECT)
             v = SMTPD_REJECT;
     }
     if (v != SMTPD_REJECT && smtpd_check_list(&c, smtpd_cfg.relay_restr, SMTPD_STAGE_RELAY)
@@ -974,7 +991,10 @@ int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *repl
     if (v != SMTPD_REJECT && smtpd_check_list(&c, smtpd_cfg.rcpt_restr, SMTPD_STAGE_RCPT)
                                  == SMTPD_REJECT)
         v = SMTPD_REJECT;
-    if (v != SMTPD_REJECT && !(st->chk->saved_flags & CLEANUP_FLAG_DISCARD)
+    /* As Postfix: a pending defer_if_permit (access map, policy server, DNS
+     * trouble) answers 4xx before the implicit unknown-recipient check can
+     * answer 5xx (smtpd_ctx_done() turns it into the reply). */
+    if (v != SMTPD_REJECT && !c.dip.active && !(st->chk->saved_flags & CLEANUP_FLAG_DISCARD)
         && smtpd_cfg.reject_unlisted_rcpt && *rcpt) {
         c.warn_only = false;
         v = smtpd_check_unlisted(&c, SMTPD_STAGE_RCPT);

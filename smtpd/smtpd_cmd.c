@@ -1,15 +1,19 @@
 /*
  * smtpd_cmd.c - the SMTP commands: HELO EHLO MAIL RCPT DATA RSET NOOP VRFY
- *               ETRN QUIT (and polite refusals for STARTTLS AUTH BDAT)
+ *               ETRN QUIT, and the one table of every verb
  *
- * Used by: smtpd.c (session loop).
+ * Used by: smtpd.c (session loop), smtpd_limits.c (junk commands),
+ *          smtpd_tls.c (commands allowed before STARTTLS).
  * Interface: smtpd_cmd_lookup(), smtpd_cmd_name(), smtpd_cmd_verb(),
- *            smtpd_cmd_run().
+ *            smtpd_cmd_flags(), smtpd_cmd_run().
  * Errors: every failure is answered here with Postfix's reply text and
  *         enhanced status code, and reported as SMTPD_R_ERR.
  * Notes: ESMTP parameters: MAIL SIZE BODY RET ENVID SMTPUTF8 AUTH; RCPT
  *        NOTIFY ORCPT. Envelope records go to cleanup as each command is
- *        accepted (docs/ipc.md, cleanup).
+ *        accepted (docs/ipc.md, cleanup). smtpd_cmd_defs[] holds one row
+ *        per verb: its handler (here or in smtpd_tls.c, smtpd_sasl.c,
+ *        smtpd_bdat.c, smtpd_xclient.c) and its flags (junk command,
+ *        allowed before STARTTLS, ends a pipelined group).
  */
 #include "smtpd.h"
 #include "alloc.h"
@@ -22,27 +26,14 @@
 #include <ctype.h>
 #include <strings.h>
 
-static const struct smtpd_cmd_def {
-    const char *verb;
-    const char *name;
-} smtpd_cmd_defs[SMTPD_C_COUNT] = {
-    [SMTPD_C_HELO] = { "HELO", "helo" },
-    [SMTPD_C_EHLO] = { "EHLO", "ehlo" },
-    [SMTPD_C_STARTTLS] = { "STARTTLS", "starttls" },
-    [SMTPD_C_AUTH] = { "AUTH", "auth" },
-    [SMTPD_C_MAIL] = { "MAIL", "mail" },
-    [SMTPD_C_RCPT] = { "RCPT", "rcpt" },
-    [SMTPD_C_DATA] = { "DATA", "data" },
-    [SMTPD_C_BDAT] = { "BDAT", "bdat" },
-    [SMTPD_C_RSET] = { "RSET", "rset" },
-    [SMTPD_C_NOOP] = { "NOOP", "noop" },
-    [SMTPD_C_VRFY] = { "VRFY", "vrfy" },
-    [SMTPD_C_ETRN] = { "ETRN", "etrn" },
-    [SMTPD_C_QUIT] = { "QUIT", "quit" },
-    [SMTPD_C_XCLIENT] = { "XCLIENT", "xclient" },
-    [SMTPD_C_XFORWARD] = { "XFORWARD", "xforward" },
-    [SMTPD_C_UNKNOWN] = { "UNKNOWN", "unknown" },
+/* Per-verb facts live in smtpd_cmd_defs[] below (after the handlers). */
+struct smtpd_cmd_def {
+    const char *verb;           /* upper case, for logs */
+    const char *name;           /* lower case, for the disconnect statistics */
+    enum smtpd_cmd_result (*fn)(struct smtpd_state *st, const char *args);
+    int flags;                  /* SMTPD_CMD_F_* */
 };
+static const struct smtpd_cmd_def smtpd_cmd_defs[SMTPD_C_COUNT];
 
 enum smtpd_cmd_id smtpd_cmd_lookup(const char *verb, size_t len)
 {
@@ -62,6 +53,11 @@ const char *smtpd_cmd_name(enum smtpd_cmd_id id)
 const char *smtpd_cmd_verb(enum smtpd_cmd_id id)
 {
     return smtpd_cmd_defs[id].verb;
+}
+
+int smtpd_cmd_flags(enum smtpd_cmd_id id)
+{
+    return smtpd_cmd_defs[id].flags;
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -287,6 +283,11 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         xfree(envid);
         sbuf_free(addr);
         smtpd_reply(st, "%s", bad);
+        return SMTPD_R_ERR;
+    }
+    if (!smtpd_limits_queue_space(st, size)) {
+        xfree(envid);
+        sbuf_free(addr);
         return SMTPD_R_ERR;
     }
     if (st->client_reject) {
@@ -568,26 +569,38 @@ static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const cha
     return SMTPD_R_ERR;
 }
 
+/* The verbs. JUNK: counts toward smtpd_junk_command_limit (Postfix counts
+ * HELO and EHLO too). PRE_TLS: allowed before STARTTLS when
+ * smtpd_tls_security_level = encrypt. LAST: must end a pipelined group
+ * (RFC 2920), checked with smtpd_forbid_unauth_pipelining. */
+#define J SMTPD_CMD_F_JUNK
+#define T SMTPD_CMD_F_PRE_TLS
+#define L SMTPD_CMD_F_LAST
+static const struct smtpd_cmd_def smtpd_cmd_defs[SMTPD_C_COUNT] = {
+    [SMTPD_C_HELO] = { "HELO", "helo", smtpd_cmd_helo, J | T | L },
+    [SMTPD_C_EHLO] = { "EHLO", "ehlo", smtpd_cmd_ehlo, J | T | L },
+    [SMTPD_C_STARTTLS] = { "STARTTLS", "starttls", smtpd_cmd_starttls, T | L },
+    [SMTPD_C_AUTH] = { "AUTH", "auth", smtpd_cmd_auth, L },
+    [SMTPD_C_MAIL] = { "MAIL", "mail", smtpd_cmd_mail, 0 },
+    [SMTPD_C_RCPT] = { "RCPT", "rcpt", smtpd_cmd_rcpt, 0 },
+    [SMTPD_C_DATA] = { "DATA", "data", smtpd_cmd_data, L },
+    [SMTPD_C_BDAT] = { "BDAT", "bdat", smtpd_bdat_cmd, 0 },
+    [SMTPD_C_RSET] = { "RSET", "rset", smtpd_cmd_rset, J },
+    [SMTPD_C_NOOP] = { "NOOP", "noop", smtpd_cmd_noop, J | T | L },
+    [SMTPD_C_VRFY] = { "VRFY", "vrfy", smtpd_cmd_vrfy, J | L },
+    [SMTPD_C_ETRN] = { "ETRN", "etrn", smtpd_cmd_etrn, J | L },
+    [SMTPD_C_QUIT] = { "QUIT", "quit", smtpd_cmd_quit, T | L },
+    [SMTPD_C_XCLIENT] = { "XCLIENT", "xclient", smtpd_xclient_cmd, T },
+    [SMTPD_C_XFORWARD] = { "XFORWARD", "xforward", smtpd_xforward_cmd, 0 },
+    [SMTPD_C_UNKNOWN] = { "UNKNOWN", "unknown", smtpd_cmd_unknown, T },
+};
+#undef J
+#undef T
+#undef L
+
 enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id, const char *args)
 {
     if (smtpd_bdat_refused(st, id))
         return SMTPD_R_ERR;
-    switch (id) {
-    case SMTPD_C_HELO: return smtpd_cmd_helo(st, args);
-    case SMTPD_C_EHLO: return smtpd_cmd_ehlo(st, args);
-    case SMTPD_C_STARTTLS: return smtpd_cmd_starttls(st, args);
-    case SMTPD_C_AUTH: return smtpd_cmd_auth(st, args);
-    case SMTPD_C_MAIL: return smtpd_cmd_mail(st, args);
-    case SMTPD_C_RCPT: return smtpd_cmd_rcpt(st, args);
-    case SMTPD_C_DATA: return smtpd_cmd_data(st, args);
-    case SMTPD_C_BDAT: return smtpd_bdat_cmd(st, args);
-    case SMTPD_C_RSET: return smtpd_cmd_rset(st, args);
-    case SMTPD_C_NOOP: return smtpd_cmd_noop(st, args);
-    case SMTPD_C_VRFY: return smtpd_cmd_vrfy(st, args);
-    case SMTPD_C_ETRN: return smtpd_cmd_etrn(st, args);
-    case SMTPD_C_QUIT: return smtpd_cmd_quit(st, args);
-    case SMTPD_C_XCLIENT: return smtpd_xclient_cmd(st, args);
-    case SMTPD_C_XFORWARD: return smtpd_xforward_cmd(st, args);
-    default: return smtpd_cmd_unknown(st, args);
-    }
+    return smtpd_cmd_defs[id].fn(st, args);
 }

@@ -9,17 +9,18 @@
  *         stays in step.
  * Notes: the message ends only at CR LF "." CR LF: a "." line counts only
  *        when the previous line ended in CR LF, and a line ending in a bare
- *        LF is never an end (no SMTP smuggling). With
- *        smtpd_forbid_bare_newline a bare LF is refused outright and the
- *        session closed. Lines longer than line_length_limit go to cleanup
- *        as L records followed by a final N record: split, never cut.
+ *        LF is never an end (no SMTP smuggling). That is
+ *        smtpd_forbid_bare_newline = normalize (or yes); with "reject" a
+ *        bare LF is refused outright and the session closed; with "no" (and
+ *        for excluded clients) any "." line ends the message, as in Postfix.
+ *        Lines longer than line_length_limit go to cleanup as L records
+ *        followed by a final N record: split, never cut.
  *        We add our Received: header first. The reply is 250 only after
  *        cleanup_finish() says the queue file is safely on disk.
  */
 #include "smtpd.h"
 #include "cleanup_clnt.h"
 #include "log.h"
-#include "mynetworks.h"
 #include "qfile.h"
 
 #define SMTPD_SEG_PARTIAL 0     /* a piece of a longer line */
@@ -128,8 +129,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
 {
     struct cleanup_clnt *c = st->cleanup;
     struct sbuf *seg = sbuf_new(smtpd_cfg.line_limit + 2);
-    bool forbid_lf = smtpd_cfg.forbid_bare_lf
-                     && mynetworks_match(smtpd_cfg.bare_lf_exclusions, st->addr, st->name) != 1;
+    int bare_lf = smtpd_bare_lf_mode(st);
     bool too_big = false, write_err = false;
     bool line_start = true, prev_crlf = true;
     size_t content = 0;     /* stored bytes: line text plus one per line end */
@@ -152,7 +152,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
         size_t len = sbuf_len(seg);
         const char *text = sbuf_str(seg);
         st->data_bytes += len + (r == SMTPD_SEG_CRLF ? 2 : r == SMTPD_SEG_LF ? 1 : 0);
-        if (r == SMTPD_SEG_LF && forbid_lf) {
+        if (r == SMTPD_SEG_LF && bare_lf == SMTPD_BARE_LF_REJECT) {
             sbuf_free(seg);
             smtpd_reset_transaction(st);
             smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
@@ -161,7 +161,12 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
                      st->data_bytes, st->namaddr);
             return SMTPD_R_CLOSE;
         }
-        if (line_start && prev_crlf && r == SMTPD_SEG_CRLF && len == 1 && text[0] == '.')
+        /* The end of data: CR LF "." CR LF; with bare LF allowed the old
+         * way (smtpd_forbid_bare_newline = no, or an excluded client) any
+         * "." line. */
+        if (line_start && len == 1 && text[0] == '.'
+            && (bare_lf == SMTPD_BARE_LF_NO ? r != SMTPD_SEG_PARTIAL
+                                            : prev_crlf && r == SMTPD_SEG_CRLF))
             break;
         if (line_start && len > 0 && text[0] == '.') {     /* undo dot-stuffing */
             text++;

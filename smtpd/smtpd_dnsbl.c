@@ -16,7 +16,8 @@
  *        the domain) or default_rbl_reply, expanded with $rbl_code,
  *        $rbl_class, $rbl_what, $rbl_domain, $rbl_reason, $rbl_txt,
  *        $client, $client_address, $client_name, $helo_name, $sender,
- *        $recipient and the ${name?text} / ${name:text} forms; a missing
+ *        $recipient and the ${name?text} / ${name:text} forms
+ *        (smtpd_expand.c); a missing
  *        enhanced status code becomes 5.7.1 (4.7.1 for 4xx).
  */
 #include "smtpd_check.h"
@@ -135,73 +136,6 @@ static int smtpd_dnsbl_query(const char *name, const char *filter, struct sbuf *
     return 1;
 }
 
-struct smtpd_rbl_vars {
-    const char *names[16];
-    const char *values[16];
-    size_t n;
-};
-
-static const char *smtpd_rbl_var(const struct smtpd_rbl_vars *v, const char *name, size_t len)
-{
-    for (size_t i = 0; i < v->n; i++)
-        if (strlen(v->names[i]) == len && strncmp(v->names[i], name, len) == 0)
-            return v->values[i];
-    return NULL;
-}
-
-/* $name, ${name}, ${name?text}, ${name:text} (text expanded too). */
-static void smtpd_rbl_expand(const struct smtpd_rbl_vars *v, const char *tmpl, size_t len,
-                             struct sbuf *out, int depth)
-{
-    const char *p = tmpl, *end = tmpl + len;
-    while (p < end) {
-        if (*p != '$' || p + 1 >= end) {
-            sbuf_addch(out, *p++);
-            continue;
-        }
-        p++;
-        if (*p == '$') {
-            sbuf_addch(out, *p++);
-            continue;
-        }
-        if (*p == '{') {
-            int level = 1;
-            const char *q = p + 1;
-            while (q < end && level > 0) {
-                if (*q == '{')
-                    level++;
-                else if (*q == '}')
-                    level--;
-                if (level)
-                    q++;
-            }
-            if (q >= end)
-                break;          /* unbalanced: drop the rest */
-            const char *name = p + 1;
-            size_t nl = strcspn(name, "?:}");
-            if (name + nl > q)
-                nl = (size_t)(q - name);
-            const char *val = smtpd_rbl_var(v, name, nl);
-            bool set = val && *val;
-            if (name[nl] == '?' || name[nl] == ':') {
-                bool want = name[nl] == '?';
-                if (set == want && depth < 5)
-                    smtpd_rbl_expand(v, name + nl + 1, (size_t)(q - name - nl - 1), out, depth + 1);
-            } else if (set)
-                sbuf_cat(out, val);
-            p = q + 1;
-            continue;
-        }
-        size_t nl = 0;
-        while (p + nl < end && (isalnum((unsigned char)p[nl]) || p[nl] == '_'))
-            nl++;
-        const char *val = smtpd_rbl_var(v, p, nl);
-        if (val)
-            sbuf_cat(out, val);
-        p += nl;
-    }
-}
-
 static void smtpd_rbl_init(void)
 {
     if (smtpd_rbl_inited)
@@ -228,23 +162,21 @@ static enum smtpd_verdict smtpd_dnsbl_reject(struct smtpd_check_ctx *c, const ch
     char code[8];
     snprintf(code, sizeof(code), "%d", cfg_int(P_MAPS_RBL_REJECT_CODE));
     struct smtpd_state *st = c->st;
-    struct smtpd_rbl_vars v = { .n = 0 };
-#define RBL_VAR(n_, v_) (v.names[v.n] = (n_), v.values[v.n++] = (v_))
-    RBL_VAR("rbl_code", code);
-    RBL_VAR("rbl_class", rbl_class);
-    RBL_VAR("rbl_what", rbl_what);
-    RBL_VAR("rbl_domain", domain);
-    RBL_VAR("rbl_reason", txt);
-    RBL_VAR("rbl_txt", txt);
-    RBL_VAR("client", st->namaddr);
-    RBL_VAR("client_address", st->addr);
-    RBL_VAR("client_name", st->name);
-    RBL_VAR("helo_name", st->helo_name ? st->helo_name : "");
-    RBL_VAR("sender", st->sender ? st->sender : "");
-    RBL_VAR("recipient", c->rcpt ? c->rcpt : "");
-#undef RBL_VAR
+    struct smtpd_vars v = { .n = 0 };
+    smtpd_vars_add(&v, "rbl_code", code);
+    smtpd_vars_add(&v, "rbl_class", rbl_class);
+    smtpd_vars_add(&v, "rbl_what", rbl_what);
+    smtpd_vars_add(&v, "rbl_domain", domain);
+    smtpd_vars_add(&v, "rbl_reason", txt);
+    smtpd_vars_add(&v, "rbl_txt", txt);
+    smtpd_vars_add(&v, "client", st->namaddr);
+    smtpd_vars_add(&v, "client_address", st->addr);
+    smtpd_vars_add(&v, "client_name", st->name);
+    smtpd_vars_add(&v, "helo_name", st->helo_name);
+    smtpd_vars_add(&v, "sender", st->sender);
+    smtpd_vars_add(&v, "recipient", c->rcpt);
     struct sbuf *out = sbuf_new(128);
-    smtpd_rbl_expand(&v, t, strlen(t), out, 0);
+    smtpd_expand(out, t, &v);
     xfree(t);
     const char *r = sbuf_str(out);
     int rcode = 0;

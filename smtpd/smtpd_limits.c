@@ -1,8 +1,9 @@
 /*
  * smtpd_limits.c - client limits and abuse resistance: anvil connection
  *                  count and rate limits, message/recipient/AUTH/TLS rate
- *                  limits, the junk command limit, stress mode and the
- *                  per-client EHLO keyword filter
+ *                  limits, the junk command limit, queue file system
+ *                  space (queue_minfree), stress mode and the per-client
+ *                  EHLO keyword filter
  *
  * Used by: smtpd.c (session start and end, command loop), smtpd_cmd.c
  *          (MAIL, RCPT, EHLO), smtpd_sasl.c (AUTH), smtpd_tls.c (STARTTLS,
@@ -10,6 +11,7 @@
  * Interface: smtpd_limits_init(), smtpd_limits_connect(),
  *            smtpd_limits_disconnect(), smtpd_limits_mail(),
  *            smtpd_limits_rcpt(), smtpd_limits_auth(), smtpd_limits_newtls(),
+ *            smtpd_limits_queue_space(),
  *            smtpd_limits_command(), smtpd_limits_wait(),
  *            smtpd_limits_stress(), smtpd_limits_ehlo_discard(),
  *            smtpd_limits_exempt().
@@ -44,6 +46,7 @@
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 
 #define SMTPD_STRESS_IDLE_MS 1000   /* stress: grace for the first command */
 #define SMTPD_WAIT_SLICE_MS 200     /* how often a waiting session re-checks */
@@ -62,6 +65,7 @@ struct smtpd_limits_sess {
 static struct {
     int conn_count, conn_rate, msg_rate, rcpt_rate, newtls_rate, auth_rate;
     int junk_limit;
+    long queue_minfree, msg_size_limit;
     struct mynetworks *exceptions;
     struct maps *discard_maps;
     struct anvil_clnt *anvil;
@@ -109,6 +113,8 @@ void smtpd_limits_init(void)
     smtpd_lim.newtls_rate = cfg_int(P_SMTPD_CLIENT_NEW_TLS_SESSION_RATE_LIMIT);
     smtpd_lim.auth_rate = cfg_int(P_SMTPD_CLIENT_AUTH_RATE_LIMIT);
     smtpd_lim.junk_limit = cfg_int(P_SMTPD_JUNK_COMMAND_LIMIT);
+    smtpd_lim.queue_minfree = cfg_long(P_QUEUE_MINFREE);
+    smtpd_lim.msg_size_limit = cfg_long(P_MESSAGE_SIZE_LIMIT);
     smtpd_lim.exceptions = mynetworks_new(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS,
                                           cfg_str(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), false);
     const char *dm = cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS);
@@ -240,6 +246,36 @@ bool smtpd_limits_mail(struct smtpd_state *st)
     return false;
 }
 
+bool smtpd_limits_queue_space(struct smtpd_state *st, long size)
+{
+    /* The process runs in the queue directory (chrooted or not). */
+    struct statvfs fs;
+    if (statvfs(".", &fs) < 0) {
+        log_warn("statvfs queue directory: %m");
+        return true;        /* cleanup will find out for itself */
+    }
+    unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+    unsigned long long minfree = 0, limit = 0;
+    if (smtpd_lim.queue_minfree > 0)
+        minfree = (unsigned long long)smtpd_lim.queue_minfree;
+    if (smtpd_lim.msg_size_limit > 0)
+        limit = (unsigned long long)smtpd_lim.msg_size_limit;
+    const char *why = NULL;
+    if (avail <= minfree)
+        why = "below queue_minfree";
+    else if (limit > 0 && avail < limit + limit / 2)
+        why = "below 1.5*message_size_limit";
+    else if (size > 0 && (unsigned long long)size > avail - minfree)
+        why = "below the declared message SIZE plus queue_minfree";
+    if (why == NULL)
+        return true;
+    const char *reply = "452 4.3.1 Insufficient system storage";
+    log_warn("not enough free space in mail queue: %llu bytes %s", avail, why);
+    smtpd_log_reject(st, "reject", "MAIL", reply, NULL);
+    smtpd_reply(st, "%s", reply);
+    return false;
+}
+
 bool smtpd_limits_rcpt(struct smtpd_state *st)
 {
     long rate = 0;
@@ -291,7 +327,7 @@ void smtpd_limits_command(struct smtpd_state *st, enum smtpd_cmd_id id)
         ls->data_ok = st->counts[SMTPD_C_DATA][0] + st->counts[SMTPD_C_BDAT][0];
         ls->junk = 0;
     }
-    if (id == SMTPD_C_NOOP || id == SMTPD_C_RSET || id == SMTPD_C_VRFY || id == SMTPD_C_ETRN) {
+    if (smtpd_cmd_flags(id) & SMTPD_CMD_F_JUNK) {
         if (ls->junk++ > smtpd_lim.junk_limit)
             st->error_count++;
     }

@@ -8,9 +8,18 @@
  *         trusted (Postfix's "does not resolve to address" check).
  * Notes: smtpd_peername_lookup = no skips DNS entirely. A stream that is
  *        not a socket (smtpd -S on a pipe) is treated as localhost[127.0.0.1].
+ *        With smtpd_upstream_proxy_protocol = haproxy the connection comes
+ *        from a proxy and starts with a PROXY header (version 1 or 2, read
+ *        within smtpd_upstream_proxy_timeout) that names the real client:
+ *        that address is the client for logs, restrictions ($mynetworks),
+ *        limits and the Received: header. A missing or malformed header is
+ *        logged ("haproxy read: ...") and the session ends before the
+ *        greeting, with the client "unknown[unknown]", as in Postfix.
  */
 #include "smtpd.h"
 #include "config.h"
+#include "events.h"
+#include "haproxy.h"
 #include "log.h"
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -67,11 +76,80 @@ static bool smtpd_peer_confirm(const char *name, const char *addr)
     return found;
 }
 
-void smtpd_peer_init(struct smtpd_state *st)
+/* Fills addr, port and (with smtpd_peername_lookup) the verified name from
+ * a TCP endpoint. */
+static void smtpd_peer_from_sockaddr(struct smtpd_state *st, const struct sockaddr *sa,
+                                     socklen_t len)
+{
+    char host[INET6_ADDRSTRLEN], serv[16];
+    if (getnameinfo(sa, len, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        strlcpy(host, "unknown", sizeof(host));
+    /* Report IPv4-mapped IPv6 clients as IPv4. */
+    if (strncasecmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.'))
+        memmove(host, host + 7, strlen(host + 7) + 1);
+    strlcpy(st->addr, host, sizeof(st->addr));
+    st->port = (int)strtol(serv, NULL, 10);
+    if (smtpd_cfg.peername_lookup) {
+        char name[NI_MAXHOST];
+        if (getnameinfo(sa, len, name, sizeof(name), NULL, 0, NI_NAMEREQD) == 0) {
+            if (!smtpd_peer_valid_name(name))
+                log_warn("numeric or malformed hostname: %.100s for %s", name, st->addr);
+            else if (!smtpd_peer_confirm(name, st->addr))
+                log_warn("hostname %s does not resolve to address %s", name, st->addr);
+            else
+                strlcpy(st->name, name, sizeof(st->name));
+        }
+    }
+}
+
+/* Reads the PROXY header within smtpd_upstream_proxy_timeout. True with
+ * info filled, false (after a warning) on a bad or missing header. */
+static bool smtpd_peer_read_proxy(struct smtpd_state *st, struct haproxy_info *info)
+{
+    unsigned char buf[HAPROXY_MAX_LEN];
+    size_t len = 0;
+    double deadline = event_now() + smtpd_cfg.proxy_timeout;
+    const char *why = NULL;
+    bool ok = false;
+    for (;;) {
+        double left = deadline - event_now();
+        if (left <= 0) {
+            why = "timeout error";
+            break;
+        }
+        stream_set_timeout(st->client, (int)left + 1);
+        int c = stream_getc(st->client);
+        if (c < 0) {
+            why = stream_error(st->client) == STREAM_E_TIMEOUT ? "timeout error"
+                                                                : "lost connection";
+            break;
+        }
+        buf[len++] = (unsigned char)c;
+        ssize_t r = haproxy_parse(buf, len, info, &why);
+        if (r > 0) {
+            ok = true;
+            break;
+        }
+        if (r < 0)
+            break;
+        if (len >= sizeof(buf)) {
+            why = "header too long";
+            break;
+        }
+    }
+    stream_set_timeout(st->client, smtpd_cfg.timeout);
+    if (!ok)
+        log_warn("haproxy read: %s", why ? why : "malformed header");
+    return ok;
+}
+
+bool smtpd_peer_init(struct smtpd_state *st)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     int fd = stream_fd(st->client);
+    bool ok = true;
 
     strlcpy(st->name, "unknown", sizeof(st->name));
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0
@@ -79,32 +157,41 @@ void smtpd_peer_init(struct smtpd_state *st)
         strlcpy(st->addr, "127.0.0.1", sizeof(st->addr));
         strlcpy(st->name, "localhost", sizeof(st->name));
         st->port = 0;
-    } else {
-        char host[INET6_ADDRSTRLEN], serv[16];
-        if (getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), serv, sizeof(serv),
-                        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-            strlcpy(host, "unknown", sizeof(host));
-        /* Report IPv4-mapped IPv6 clients as IPv4. */
-        if (strncasecmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.'))
-            memmove(host, host + 7, strlen(host + 7) + 1);
-        strlcpy(st->addr, host, sizeof(st->addr));
-        st->port = (int)strtol(serv, NULL, 10);
-        if (smtpd_cfg.peername_lookup) {
-            char name[NI_MAXHOST];
-            if (getnameinfo((struct sockaddr *)&ss, len, name, sizeof(name), NULL, 0,
-                            NI_NAMEREQD) == 0) {
-                if (!smtpd_peer_valid_name(name))
-                    log_warn("numeric or malformed hostname: %.100s for %s", name, st->addr);
-                else if (!smtpd_peer_confirm(name, st->addr))
-                    log_warn("hostname %s does not resolve to address %s", name, st->addr);
-                else
-                    strlcpy(st->name, name, sizeof(st->name));
+    } else if (smtpd_cfg.proxy_protocol) {
+        /* The endpoint is the proxy; the header names the real client. */
+        struct haproxy_info info;
+        if (!smtpd_peer_read_proxy(st, &info)) {
+            /* As Postfix: nothing is known about the client; hang up. */
+            strlcpy(st->addr, "unknown", sizeof(st->addr));
+            st->port = 0;
+            ok = false;
+        } else if (info.local) {
+            smtpd_peer_from_sockaddr(st, (struct sockaddr *)&ss, len);
+        } else {
+            struct sockaddr_storage cs;
+            memset(&cs, 0, sizeof(cs));
+            socklen_t cl;
+            if (info.family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&cs;
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t)info.client_port);
+                inet_pton(AF_INET, info.client_addr, &in->sin_addr);
+                cl = sizeof(*in);
+            } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cs;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)info.client_port);
+                inet_pton(AF_INET6, info.client_addr, &in6->sin6_addr);
+                cl = sizeof(*in6);
             }
+            smtpd_peer_from_sockaddr(st, (struct sockaddr *)&cs, cl);
         }
-    }
+    } else
+        smtpd_peer_from_sockaddr(st, (struct sockaddr *)&ss, len);
     if (strchr(st->addr, ':'))
         snprintf(st->rfc_addr, sizeof(st->rfc_addr), "IPv6:%s", st->addr);
     else
         strlcpy(st->rfc_addr, st->addr, sizeof(st->rfc_addr));
     snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]", st->name, st->addr);
+    return ok;
 }

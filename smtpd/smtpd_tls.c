@@ -291,19 +291,10 @@ bool smtpd_tls_required_ok(struct smtpd_state *st, enum smtpd_cmd_id id)
 {
     if (smtpd_tls.level != SMTPD_TLS_ENCRYPT || st->tls_active)
         return true;
-    switch (id) {
-    case SMTPD_C_HELO:
-    case SMTPD_C_EHLO:
-    case SMTPD_C_STARTTLS:
-    case SMTPD_C_NOOP:
-    case SMTPD_C_QUIT:
-    case SMTPD_C_XCLIENT:
-    case SMTPD_C_UNKNOWN:
+    if (smtpd_cmd_flags(id) & SMTPD_CMD_F_PRE_TLS)
         return true;
-    default:
-        smtpd_reply(st, "530 5.7.0 Must issue a STARTTLS command first");
-        return false;
-    }
+    smtpd_reply(st, "530 5.7.0 Must issue a STARTTLS command first");
+    return false;
 }
 
 enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *args)

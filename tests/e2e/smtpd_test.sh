@@ -8,6 +8,7 @@ pt_instance
 cat >> "$PT_CONF/main.cf" <<EOM
 home_mailbox = Maildir/
 message_size_limit = 20000
+smtpd_forbid_bare_newline = reject
 smtpd_forbid_bare_newline_exclusions =
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -60,14 +61,14 @@ pt_check size_actual grep -q '^552 5.3.4 Message size exceeds fixed limit$' <<<"
 pt_check size_then_quit grep -q '^221 2.0.0 Bye$' <<<"$out"
 
 # Smuggling: "\n.\n" and "\r\n.\n" inside DATA must not end the message;
-# with bare LF forbidden the session is refused instead.
+# with bare LF rejected the session is refused instead.
 out=$(pt_dialog 'EHLO c.example\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\nSubject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<evil@example.org>\r\n.\r\nQUIT\r\n')
 pt_check bare_lf_refused grep -q '^550 5.5.2 mail.example.test Error: bare <LF> received$' <<<"$out"
 pt_check smuggle_not_queued bash -c "! grep -q '^250 2.0.0 Ok: queued' <<<'$out'"
 
-# With bare LF allowed, the smuggled "\n.\n" is message content: one message.
+# With bare LF normalized, the smuggled "\n.\n" is message content: one message.
 pt_stop
-echo 'smtpd_forbid_bare_newline = no' >> "$PT_CONF/main.cf"
+echo 'smtpd_forbid_bare_newline = normalize' >> "$PT_CONF/main.cf"
 pt_start || { pt_fail restart2 "instance did not restart"; pt_done; exit 1; }
 out=$(pt_dialog 'EHLO c.example\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nSubject: smuggle\r\n\r\nbody\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n.\r\nQUIT\r\n')
 pt_check one_message [ "$(grep -c '^250 2.0.0 Ok: queued as' <<<"$out")" = 1 ]

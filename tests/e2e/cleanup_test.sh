@@ -46,7 +46,7 @@ PT_PIDS+=($!)
 #                             returned message has Subject SUBJ, then the
 #                             notification text after a "--" line
 cat > "$MQ" <<'EOP'
-import email, email.policy, os, sys
+import email, email.policy, os, re, sys
 mode, d, subj = sys.argv[1], sys.argv[2], sys.argv[3]
 msgs = []
 for sub in ("new", "cur"):
@@ -56,7 +56,9 @@ for sub in ("new", "cur"):
             with open(os.path.join(p, f), "rb") as fh:
                 msgs.append(email.message_from_binary_file(fh, policy=email.policy.compat32))
 def unfold(v):
-    return " ".join(str(v).split())
+    # RFC 5322 unfolding: a line break before white space goes; the spaces
+    # inside a line stay (a Date of "Sat,  5 Dec" keeps its two spaces).
+    return re.sub(r"\r?\n[ \t]+", " ", str(v)).strip()
 if mode == "count":
     print(sum(1 for m in msgs if unfold(m.get("Subject", "")) == subj))
 elif mode == "hdr":

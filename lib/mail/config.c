@@ -26,13 +26,14 @@
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "lline.h"
 #include "log.h"
 #include "param_table.h"
 #include "sbuf.h"
 
 #define CFG_BUCKETS 4096            /* power of two */
 #define CFG_MAX_DEPTH 100           /* $name nesting limit */
-#define CFG_MAX_LINE (1024 * 1024)  /* longest logical main.cf line we accept */
+#define CFG_MAX_LINE (64 * 1024 * 1024) /* longest logical main.cf line (long mynetworks) */
 #define CFG_DEFAULT_DIR "/etc/postfix"
 
 struct cfg_ent {
@@ -796,62 +797,16 @@ static const char *cfg_file_keep(const char *path)
 int config_read_stream(FILE *fp, const char *path)
 {
     const char *file = cfg_file_keep(path);
+    struct lline_reader *r = lline_open(fp, file, CFG_MAX_LINE, LLINE_F_JOIN_SPACE);
     struct sbuf *logical = sbuf_new(256);
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int lineno = 0, start = 0, rc = 0;
-    bool have = false, too_long = false;
+    int lineno = 0, rc = 0, n;
 
-    while ((n = getline(&buf, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = 0;
-        const char *p = buf;
-
-        while (isspace((unsigned char) *p))
-            p++;
-        if (*p == 0 || *p == '#')
-            continue;               /* blank and comment lines end nothing */
-        if (p != buf) {
-            /* Continuation of the logical line above. */
-            if (!have) {
-                log_warn("%s:%d: logical line must not start with white space: \"%.100s\"",
-                         file, lineno, buf);
-                rc = -1;
-                continue;
-            }
-            if (sbuf_len(logical) + strlen(p) + 1 > CFG_MAX_LINE) {
-                too_long = true;
-                continue;
-            }
-            sbuf_trim(logical);
-            sbuf_addch(logical, ' ');
-            sbuf_cat(logical, p);
-            continue;
-        }
-        if (have) {
-            if (too_long) {
-                log_warn("%s:%d: line longer than %d bytes", file, start, CFG_MAX_LINE);
-                rc = -1;
-            } else if (cfg_parse_line(sbuf_str(logical), file, start) < 0) {
-                rc = -1;
-            }
-        }
-        too_long = (size_t) n > CFG_MAX_LINE;
-        sbuf_set(logical, too_long ? "" : buf);
-        have = true;
-        start = lineno;
-    }
-    if (have) {
-        if (too_long) {
-            log_warn("%s:%d: line longer than %d bytes", file, start, CFG_MAX_LINE);
+    while ((n = lline_next(r, logical, &lineno)) > 0)
+        if (cfg_parse_line(sbuf_str(logical), file, lineno) < 0)
             rc = -1;
-        } else if (cfg_parse_line(sbuf_str(logical), file, start) < 0) {
-            rc = -1;
-        }
-    }
-    free(buf);
+    if (n < 0 || lline_errors(r) > 0)
+        rc = -1;
+    lline_close(r);
     sbuf_free(logical);
     return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "lline.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -311,61 +312,18 @@ int mastercf_read(FILE *fp, const char *path, struct mastercf **out)
 {
     struct mastercf *m = xcalloc(1, sizeof(*m));
     struct mastercf_service **tail = &m->head;
+    struct lline_reader *r = lline_open(fp, path, MASTERCF_MAX_LINE, LLINE_F_JOIN_SPACE);
     struct sbuf *logical = sbuf_new(256);
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int lineno = 0, start = 0, rc = 0;
-    bool have = false, too_long = false;
+    int lineno = 0, rc = 0, n;
 
-    while ((n = getline(&buf, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = 0;
-        const char *p = buf;
-
-        while (isspace((unsigned char) *p))
-            p++;
-        if (*p == 0 || *p == '#')
-            continue;
-        if (p != buf) {
-            if (!have) {
-                log_warn("%s:%d: logical line must not start with white space", path, lineno);
-                rc = -1;
-                continue;
-            }
-            if (sbuf_len(logical) + strlen(p) + 1 > MASTERCF_MAX_LINE)
-                too_long = true;
-            else {
-                sbuf_addch(logical, ' ');
-                sbuf_cat(logical, p);
-            }
-            continue;
-        }
-        if (have) {
-            if (too_long) {
-                log_warn("%s:%d: line longer than %d bytes", path, start, MASTERCF_MAX_LINE);
-                rc = -1;
-            } else {
-                mcf_add(m, tail, sbuf_str(logical), path, start, &rc);
-            }
-            while (*tail)
-                tail = &(*tail)->next;
-        }
-        too_long = (size_t) n > MASTERCF_MAX_LINE;
-        sbuf_set(logical, too_long ? "" : buf);
-        have = true;
-        start = lineno;
+    while ((n = lline_next(r, logical, &lineno)) > 0) {
+        mcf_add(m, tail, sbuf_str(logical), path, lineno, &rc);
+        while (*tail)
+            tail = &(*tail)->next;
     }
-    if (have) {
-        if (too_long) {
-            log_warn("%s:%d: line longer than %d bytes", path, start, MASTERCF_MAX_LINE);
-            rc = -1;
-        } else {
-            mcf_add(m, tail, sbuf_str(logical), path, start, &rc);
-        }
-    }
-    free(buf);
+    if (n < 0 || lline_errors(r) > 0)
+        rc = -1;
+    lline_close(r);
     sbuf_free(logical);
     *out = m;
     return rc;

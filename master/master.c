@@ -125,6 +125,8 @@ int main(int argc, char **argv)
         int fd = master_lock_file(sbuf_str(pid_path), false);
         exit(fd < 0 ? 1 : 0);
     }
+    if (master_check_config() < 0)
+        log_fatal("%s: configuration errors above; not starting", config_dir());
     queue_layout_apply(QUEUE_LAYOUT_FIX);
     /* Say it here, while stderr still reaches the user; the daemon re-checks. */
     int probe = master_lock_file(sbuf_str(pid_path), false);
@@ -221,6 +223,8 @@ int main(int argc, char **argv)
                 log_warn("%s/main.cf: errors found; reload applied what could be read", config_dir());
             }
             mail_log_init("master");
+            if (master_check_config() < 0)
+                log_warn("%s: configuration errors found during reload", config_dir());
             if (master_services_load(true) < 0)
                 log_warn("%s/master.cf: errors found during reload", config_dir());
             master_retire_all();

@@ -23,6 +23,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "param_support.h"
 #include "params.h"
 #include "server.h"
 #include "tls_client.h"
@@ -116,10 +117,42 @@ static void smtp_load_config(void)
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
 }
 
+/* Settings Postern's client does not implement, but without which mail
+ * would go out less protected than the file says: defer, as Postfix does
+ * for an unmet "encrypt" policy or a failed SASL login. */
+static void smtp_load_unavailable(struct smtp_cfg *c)
+{
+    const char *policy = SMTP_P(P_SMTP_TLS_POLICY_MAPS, P_LMTP_TLS_POLICY_MAPS);
+    const char *per_site = SMTP_P(P_SMTP_TLS_PER_SITE, P_LMTP_TLS_PER_SITE);
+    const char *sasl = SMTP_P(P_SMTP_SASL_AUTH_ENABLE, P_LMTP_SASL_AUTH_ENABLE);
+    struct sbuf *b = sbuf_new(128);
+
+    if (param_unsupported(policy) && *cfg_str(policy)) {
+        c->unavail_dsn = "4.7.5";
+        sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
+                    "mail deferred rather than sent without it", policy);
+    } else if (param_unsupported(per_site) && *cfg_str(per_site)) {
+        c->unavail_dsn = "4.7.5";
+        sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
+                    "mail deferred rather than sent without it", per_site);
+    } else if (param_unsupported(sasl) && cfg_bool(sasl)) {
+        c->unavail_dsn = "4.7.0";
+        sbuf_printf(b, "SASL authentication failed: %s = yes, but Postern's %s client "
+                    "cannot log in", sasl, c->proto_name);
+    }
+    if (c->unavail_dsn) {
+        c->unavail_reason = sbuf_detach(b);
+        log_warn("%s", c->unavail_reason);
+    } else {
+        sbuf_free(b);
+    }
+}
+
 /* Still privileged: read the configuration, load CA files and keys. */
 static void smtp_pre_jail(void)
 {
     smtp_load_config();
+    smtp_load_unavailable(&smtp_cfg);
     if (smtp_cfg.tls_level != SMTP_TLS_NONE) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,
@@ -160,7 +193,12 @@ static void smtp_service(struct stream *client)
     struct smtp_dest *dests = NULL;
     struct smtp_addr *addrs = NULL;
     size_t naddr = 0;
-    int ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
+    int ndest = 0;
+    if (smtp_cfg.unavail_dsn) {
+        smtp_fail_pending(&st, "none", smtp_cfg.unavail_dsn, smtp_cfg.unavail_reason);
+        goto done;
+    }
+    ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
     if (ndest < 0) {
         log_warn("%s: bad next-hop destination \"%s\": %s", r->queue_id, r->nexthop,
                  sbuf_str(why));

@@ -112,6 +112,10 @@ enum smtp_tls_level {
 
 struct smtp_cfg {
     bool lmtp;
+    /* A setting this client cannot honour (TLS policy table, SASL login):
+     * every delivery is deferred with this status and reason; NULL = none. */
+    const char *unavail_dsn;
+    char *unavail_reason;
     const char *proto_name;     /* "SMTP" or "LMTP" */
     long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
     long data_init_timeout, data_xfer_timeout, data_done_timeout;

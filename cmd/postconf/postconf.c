@@ -80,28 +80,16 @@ static int pc_strcmp(const void *a, const void *b)
 static struct mastercf *pc_master;
 static struct pc_names pc_referenced;   /* $names used in main.cf / master.cf values */
 
+static void pc_add_ref(const char *name, void *ctx)
+{
+    UNUSED(ctx);
+    pc_names_add(&pc_referenced, name);
+}
+
 /* Collects the $name, ${name...} and $(name) references in text. */
 static void pc_scan_refs(const char *text)
 {
-    for (const char *p = text; (p = strchr(p, '$')) != NULL;) {
-        p++;
-        if (*p == '$') {
-            p++;
-            continue;
-        }
-        if (*p == '{' || *p == '(')
-            p++;
-        const char *start = p;
-
-        while (isalnum((unsigned char) *p) || *p == '_')
-            p++;
-        if (p > start && p - start < 256) {
-            char *name = xstrndup(start, (size_t) (p - start));
-
-            pc_names_add(&pc_referenced, name);
-            xfree(name);
-        }
-    }
+    config_scan_refs(text, pc_add_ref, NULL);
 }
 
 static void pc_scan_entry(const struct config_entry *e, void *ctx)

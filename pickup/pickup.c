@@ -25,7 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "mail_queue.h"
-#include "param_support.h"
+#include "pickup.h"
 #include "maildrop.h"
 #include "qfile.h"
 #include "server.h"
@@ -122,25 +122,6 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
  * cannot accept for a permanent reason: the submitter is gone. */
 /* Cleanup flags read once at start (pickup_post_jail). */
 static int pickup_extra_flags;
-
-/* non_smtpd_milters: Postern cannot speak to milters, so they are
- * unreachable and milter_default_action applies (Postfix's behaviour for an
- * unavailable milter). Anything but "accept" keeps the mail in the hold
- * queue (postsuper -H releases it), so it is never delivered unchecked. */
-static void pickup_milter_init(void)
-{
-    if (*cfg_str(P_NON_SMTPD_MILTERS) == 0 || param_unsupported(P_NON_SMTPD_MILTERS) == NULL)
-        return;
-    const char *action = cfg_str(P_MILTER_DEFAULT_ACTION);
-    if (strcasecmp(action, "accept") == 0) {
-        log_warn("%s: Postern cannot speak to milters; %s = accept: mail is not filtered",
-                 P_NON_SMTPD_MILTERS, P_MILTER_DEFAULT_ACTION);
-        return;
-    }
-    log_warn("%s: Postern cannot speak to milters; %s = %s: local submissions go to the "
-             "hold queue", P_NON_SMTPD_MILTERS, P_MILTER_DEFAULT_ACTION, action);
-    pickup_extra_flags |= CLEANUP_FLAG_HOLD;
-}
 
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
@@ -255,7 +236,7 @@ static void pickup_trigger(const char *buf, size_t len)
 
 static void pickup_post_jail(void)
 {
-    pickup_milter_init();
+    pickup_extra_flags = pickup_unavail_flags();
     mail_queue_init();
     pickup_scan();      /* mail may have arrived while we were not running */
 }

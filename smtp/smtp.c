@@ -23,7 +23,6 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
-#include "param_support.h"
 #include "params.h"
 #include "server.h"
 #include "tls_client.h"
@@ -115,37 +114,6 @@ static void smtp_load_config(void)
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
     c->tls_key_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_KEY_FILE, P_LMTP_TLS_KEY_FILE)));
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
-}
-
-/* Settings Postern's client does not implement, but without which mail
- * would go out less protected than the file says: defer, as Postfix does
- * for an unmet "encrypt" policy or a failed SASL login. */
-static void smtp_load_unavailable(struct smtp_cfg *c)
-{
-    const char *policy = SMTP_P(P_SMTP_TLS_POLICY_MAPS, P_LMTP_TLS_POLICY_MAPS);
-    const char *per_site = SMTP_P(P_SMTP_TLS_PER_SITE, P_LMTP_TLS_PER_SITE);
-    const char *sasl = SMTP_P(P_SMTP_SASL_AUTH_ENABLE, P_LMTP_SASL_AUTH_ENABLE);
-    struct sbuf *b = sbuf_new(128);
-
-    if (param_unsupported(policy) && *cfg_str(policy)) {
-        c->unavail_dsn = "4.7.5";
-        sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
-                    "mail deferred rather than sent without it", policy);
-    } else if (param_unsupported(per_site) && *cfg_str(per_site)) {
-        c->unavail_dsn = "4.7.5";
-        sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
-                    "mail deferred rather than sent without it", per_site);
-    } else if (param_unsupported(sasl) && cfg_bool(sasl)) {
-        c->unavail_dsn = "4.7.0";
-        sbuf_printf(b, "SASL authentication failed: %s = yes, but Postern's %s client "
-                    "cannot log in", sasl, c->proto_name);
-    }
-    if (c->unavail_dsn) {
-        c->unavail_reason = sbuf_detach(b);
-        log_warn("%s", c->unavail_reason);
-    } else {
-        sbuf_free(b);
-    }
 }
 
 /* Still privileged: read the configuration, load CA files and keys. */

@@ -177,4 +177,8 @@ void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn
  * the DSN details (Remote-MTA, Diagnostic-Code) of an earlier one. */
 void smtp_forget_reply(struct smtp_state *st);
 
+/* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
+ * or SASL login is configured that Postern cannot honour. */
+void smtp_load_unavailable(struct smtp_cfg *c);
+
 #endif

@@ -146,7 +146,7 @@ void smtpd_reset_transaction(struct smtpd_state *st);
 /* Opens the cleanup stream and sends the envelope so far; false after
  * replying 451. */
 bool smtpd_open_cleanup(struct smtpd_state *st);
-/* smtpd_filter.c: content_filter, and the milters and proxy filter Postern
+/* smtpd_unavail.c: content_filter, and the milters and proxy filter Postern
  * cannot run (treated as unavailable, as Postfix does). */
 void smtpd_filter_init(void);
 /* MAIL FROM: true after replying when the transaction is refused. */

@@ -1,12 +1,15 @@
 /*
- * smtpd_filter.c - content filters and milters named for this SMTP server
+ * smtpd_unavail.c - filters named for this SMTP server that Postern cannot run
  *
  * Used by: smtpd.c (cleanup stream set-up), smtpd_cmd.c (MAIL FROM).
  * Interface: smtpd_filter_init(), smtpd_filter_mail(),
  *            smtpd_filter_envelope(), smtpd_filter_cleanup_flags().
  * Errors: refusals are SMTP replies (451/550 at MAIL FROM), logged as
  *         "NOQUEUE: milter-reject: MAIL from ..." like other rejects.
- * Notes: content_filter is this service's own (main.cf or -o): smtpd writes
+ * Notes: files named *_unavail.c hold the code that treats an unimplemented
+ *        parameter as an unavailable feature (tests/golden/unimplemented.sh
+ *        allows references to listed parameters only there).
+ *        content_filter is this service's own (main.cf or -o): smtpd writes
  *        it into the envelope itself and asks cleanup not to add main.cf's,
  *        so "-o content_filter=" on a re-injection service really means no
  *        filter. Postern does not speak the milter protocol or run a

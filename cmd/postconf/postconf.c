@@ -327,6 +327,11 @@ static void pc_show_params(char **names, int flags)
 
     if (names && *names) {
         for (; *names; names++) {
+            /* -n shows only what main.cf sets: after postconf -X name,
+             * "postconf -n name" prints nothing (as Postfix). */
+            if ((flags & PC_NONDEF) && !cfg_in_main_cf(*names, NULL, NULL)
+                && !(strcmp(*names, P_CONFIG_DIRECTORY) == 0 && cfg_is_set(*names)))
+                continue;
             if (!pc_known(*names, flags))
                 log_warn("%s: unknown parameter", *names);
             else

@@ -28,6 +28,7 @@
 #include "cleanup_proto.h"
 #include "config.h"
 #include "log.h"
+#include "param_support.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "maps.h"
@@ -220,9 +221,24 @@ static void cleanup_service(struct stream *client)
     sbuf_free(data);
 }
 
+/* Content inspection Postern cannot apply is a reason not to run: without
+ * cleanup no mail enters the queue, so none passes unchecked (master and
+ * postfix start refuse the same settings before this). */
+static void cleanup_pre_jail(void)
+{
+    struct sbuf *where = sbuf_new(64);
+    const char *refused = param_support_refused(NULL, where);
+
+    if (refused)
+        log_fatal("%s: %s is set, but Postern cannot apply it: refusing to run "
+                  "(mail would pass unchecked)", sbuf_str(where), refused);
+    sbuf_free(where);
+    cleanup_cfg_load();
+}
+
 static const struct server_ops cleanup_ops = {
     .model = SERVER_SINGLE,
-    .pre_jail = cleanup_cfg_load,
+    .pre_jail = cleanup_pre_jail,
     .service = cleanup_service,
 };
 

@@ -174,6 +174,8 @@ int main(int argc, char **argv)
         int fd = master_lock_pid_file(false);
         exit(fd < 0 ? 1 : 0);
     }
+    if (master_check_config() < 0)
+        log_fatal("%s: configuration errors above; not starting", config_dir());
     queue_layout_apply(QUEUE_LAYOUT_FIX);
     mail_owner_init();
     /* Say it here, while stderr still reaches the user; the daemon re-checks. */
@@ -273,6 +275,8 @@ int main(int argc, char **argv)
             }
             mail_log_init("master");
             mail_owner_init();
+            if (master_check_config() < 0)
+                log_warn("%s: configuration errors found during reload", config_dir());
             if (master_services_load(true) < 0)
                 log_warn("%s/master.cf: errors found during reload", config_dir());
             master_retire_all();

@@ -50,6 +50,11 @@ extern struct master_service *master_services;
 
 /* master_service.c */
 int master_services_load(bool reload);
+
+/* master_check.c: logs what master refuses to run (bad master.cf lines and
+ * -o options, private inet services, unapplicable content checks) and the
+ * unsupported settings; returns 0, or -1 when something is refused. */
+int master_check_config(void);
 void master_services_stop(void);
 void master_service_watch(struct master_service *svc);
 void master_wakeup_init(struct master_service *svc);

@@ -317,6 +317,10 @@ int master_services_load(bool reload)
 
     int default_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
     for (const struct mastercf_service *m = mcf->head; m; m = m->next) {
+        if (mastercf_inet_private(m)) {
+            rc = -1;        /* logged by master_check_config() */
+            continue;
+        }
         struct sbuf *key = sbuf_new(64);
         sbuf_printf(key, "%s/%s", m->name, m->type);
         char *endpoint = master_endpoint(m);

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "log.h"
 #include "mail_queue.h"
+#include "pickup.h"
 #include "maildrop.h"
 #include "qfile.h"
 #include "server.h"
@@ -120,11 +121,14 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
 /* Sends the validated file to cleanup. Returns the cleanup status. Like
  * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
  * cannot accept for a permanent reason: the submitter is gone. */
+/* Cleanup flags read once at start (pickup_post_jail). */
+static int pickup_extra_flags;
+
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
 {
     struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) |
-                                          (flags & CLEANUP_FLAG_EXTRACT));
+                                          pickup_extra_flags | (flags & CLEANUP_FLAG_EXTRACT));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");
         return CLEANUP_STAT_WRITE;
@@ -233,6 +237,7 @@ static void pickup_trigger(const char *buf, size_t len)
 
 static void pickup_post_jail(void)
 {
+    pickup_extra_flags = pickup_unavail_flags();
     mail_queue_init();
     pickup_scan();      /* mail may have arrived while we were not running */
 }

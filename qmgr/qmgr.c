@@ -8,6 +8,7 @@
  *        incoming/ is scanned on 'I', deferred/ on 'D' and every
  *        $queue_run_delay.
  */
+#include "alloc.h"
 #include "config.h"
 #include "events.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "mail_queue.h"
 #include "qmgr.h"
 #include "server.h"
+#include "transport_param.h"
 
 static bool qmgr_want_incoming, qmgr_want_deferred, qmgr_ignore_time;
 
@@ -40,7 +42,7 @@ static void qmgr_deferred_timer(void *ctx)
     qmgr_want_deferred = true;
     qmgr_want_incoming = true;     /* also catches a lost trigger */
     qmgr_run_scans(NULL);
-    event_timer_add((double)cfg_time(P_QUEUE_RUN_DELAY), qmgr_deferred_timer, NULL);
+    event_timer_add(qmgr_cfg.queue_run_delay, qmgr_deferred_timer, NULL);
 }
 
 static void qmgr_trigger(const char *buf, size_t len)
@@ -69,6 +71,48 @@ static void qmgr_trigger(const char *buf, size_t len)
     event_timer_add(0.0, qmgr_run_scans, NULL);
 }
 
+struct qmgr_config qmgr_cfg;
+
+/* Checks one per-transport setting at start (TRANSPORT_destination_...). */
+static void qmgr_cfg_transport(const struct config_entry *e, void *ctx)
+{
+    size_t tlen;
+    int id = transport_param_parse(e->name, &tlen);
+    (void)ctx;
+    if (id < 0)
+        return;
+    char *tr = xstrndup(e->name, tlen);
+    if (id == TP_DESTINATION_RATE_DELAY || id == TP_TRANSPORT_RATE_DELAY
+        || id == TP_RECIPIENT_REFILL_DELAY || id == TP_TIME_LIMIT)
+        (void)transport_param_time(tr, (enum transport_param)id);
+    else if (id != TP_DESTINATION_CONCURRENCY_NEGATIVE_FEEDBACK
+             && id != TP_DESTINATION_CONCURRENCY_POSITIVE_FEEDBACK)
+        (void)transport_param_long(tr, (enum transport_param)id);
+    xfree(tr);
+}
+
+static void qmgr_cfg_load(void)
+{
+    struct qmgr_config *c = &qmgr_cfg;
+    c->queue_run_delay = (double)cfg_time(P_QUEUE_RUN_DELAY);
+    c->minimal_backoff = (double)cfg_time(P_MINIMAL_BACKOFF_TIME);
+    c->maximal_backoff = (double)cfg_time(P_MAXIMAL_BACKOFF_TIME);
+    c->maximal_queue_lifetime = cfg_time(P_MAXIMAL_QUEUE_LIFETIME);
+    c->bounce_queue_lifetime = cfg_time(P_BOUNCE_QUEUE_LIFETIME);
+    c->active_limit = cfg_int(P_QMGR_MESSAGE_ACTIVE_LIMIT);
+    c->transport_retry_time = (double)cfg_time(P_TRANSPORT_RETRY_TIME);
+    c->daemon_timeout = (double)cfg_time(P_DAEMON_TIMEOUT);
+    c->default_process_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    /* Fallbacks and every TRANSPORT_xxx set in main.cf or -o: transports are
+     * met later, while mail flows, and a bad value must be fatal now. */
+    (void)cfg_long(P_DEFAULT_DESTINATION_CONCURRENCY_LIMIT);
+    (void)cfg_long(P_DEFAULT_DESTINATION_RECIPIENT_LIMIT);
+    (void)cfg_long(P_INITIAL_DESTINATION_CONCURRENCY);
+    (void)cfg_long(P_DEFAULT_DESTINATION_CONCURRENCY_FAILED_COHORT_LIMIT);
+    (void)cfg_time(P_DEFAULT_DESTINATION_RATE_DELAY);
+    config_foreach(qmgr_cfg_transport, NULL);
+}
+
 static void qmgr_post_jail(void)
 {
     mail_queue_init();
@@ -76,11 +120,12 @@ static void qmgr_post_jail(void)
     qmgr_want_incoming = true;
     qmgr_want_deferred = true;
     event_timer_add(0.0, qmgr_run_scans, NULL);
-    event_timer_add((double)cfg_time(P_QUEUE_RUN_DELAY), qmgr_deferred_timer, NULL);
+    event_timer_add(qmgr_cfg.queue_run_delay, qmgr_deferred_timer, NULL);
 }
 
 static const struct server_ops qmgr_ops = {
     .model = SERVER_TRIGGER,
+    .pre_jail = qmgr_cfg_load,
     .resident = true,
     .post_jail = qmgr_post_jail,
     .trigger = qmgr_trigger,

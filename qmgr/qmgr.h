@@ -19,6 +19,8 @@ struct qmgr_transport {
     int dest_limit;             /* per-destination concurrency limit */
     int rcpt_limit;             /* recipients per delivery request */
     double rate_delay;          /* seconds between deliveries to one destination */
+    int initial_window;         /* TRANSPORT_initial_destination_concurrency */
+    int failed_cohort_limit;    /* ..._destination_concurrency_failed_cohort_limit */
     double unavail_until;       /* monotonic time; 0 = available */
     char *unavail_reason;
     int active;
@@ -57,6 +59,19 @@ struct qmgr_entry {
     size_t nrcpt;
     struct qmgr_entry *next;
 };
+
+/* Parameters, read once at start (qmgr_cfg_load() in qmgr.c): a bad value
+ * is fatal then, never in a callback. */
+struct qmgr_config {
+    double queue_run_delay;
+    double minimal_backoff, maximal_backoff;
+    long maximal_queue_lifetime, bounce_queue_lifetime;
+    int active_limit;
+    double transport_retry_time;
+    double daemon_timeout;
+    int default_process_limit;
+};
+extern struct qmgr_config qmgr_cfg;
 
 extern int qmgr_active_count;
 

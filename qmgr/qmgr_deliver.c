@@ -21,6 +21,7 @@
 #include "qmgr.h"
 #include "sbuf.h"
 #include "sock.h"
+#include "transport_param.h"
 #include <fcntl.h>
 #include <math.h>
 
@@ -37,15 +38,6 @@ struct qmgr_delivery {
     bool greeted;
 };
 
-static long qmgr_param_or(const char *transport, const char *suffix, const char *fallback)
-{
-    struct sbuf *name = sbuf_new(64);
-    sbuf_printf(name, "%s_%s", transport, suffix);
-    long v = cfg_long_or(sbuf_str(name), fallback);
-    sbuf_free(name);
-    return v;
-}
-
 static struct qmgr_transport *qmgr_transport_find(const char *name)
 {
     for (struct qmgr_transport *t = qmgr_transports; t; t = t->next)
@@ -53,14 +45,13 @@ static struct qmgr_transport *qmgr_transport_find(const char *name)
             return t;
     struct qmgr_transport *t = xcalloc(1, sizeof(*t));
     t->name = xstrdup(name);
-    t->dest_limit = (int)qmgr_param_or(name, "destination_concurrency_limit",
-                                       P_DEFAULT_DESTINATION_CONCURRENCY_LIMIT);
-    t->rcpt_limit = (int)qmgr_param_or(name, "destination_recipient_limit",
-                                       P_DEFAULT_DESTINATION_RECIPIENT_LIMIT);
-    struct sbuf *n = sbuf_new(64);
-    sbuf_printf(n, "%s_destination_rate_delay", name);
-    t->rate_delay = (double)cfg_time_or(sbuf_str(n), P_DEFAULT_DESTINATION_RATE_DELAY);
-    sbuf_free(n);
+    /* Checked at start (qmgr_cfg_load), so these cannot fail now. */
+    t->dest_limit = (int)transport_param_long(name, TP_DESTINATION_CONCURRENCY_LIMIT);
+    t->rcpt_limit = (int)transport_param_long(name, TP_DESTINATION_RECIPIENT_LIMIT);
+    t->rate_delay = (double)transport_param_time(name, TP_DESTINATION_RATE_DELAY);
+    t->initial_window = (int)transport_param_long(name, TP_INITIAL_DESTINATION_CONCURRENCY);
+    t->failed_cohort_limit =
+        (int)transport_param_long(name, TP_DESTINATION_CONCURRENCY_FAILED_COHORT_LIMIT);
     if (t->dest_limit <= 0)
         t->dest_limit = 1000;
     if (t->rcpt_limit <= 0)
@@ -78,7 +69,7 @@ struct qmgr_dest *qmgr_dest_find(const char *transport, const char *nexthop)
     struct qmgr_dest *d = xcalloc(1, sizeof(*d));
     d->tr = qmgr_transport_find(transport);
     d->nexthop = xstrdup(nexthop);
-    d->window = (double)cfg_int(P_INITIAL_DESTINATION_CONCURRENCY);
+    d->window = (double)d->tr->initial_window;
     if (d->window > d->tr->dest_limit)
         d->window = d->tr->dest_limit;
     if (d->tr->rate_delay > 0)
@@ -129,10 +120,9 @@ static void qmgr_dest_feedback(struct qmgr_dest *d, bool ok, const char *reason)
         d->window = 1;
         d->failed_cohorts++;
     }
-    if (d->failed_cohorts >= (int)qmgr_param_or(d->tr->name, "destination_concurrency_failed_cohort_limit",
-                                                 P_DEFAULT_DESTINATION_CONCURRENCY_FAILED_COHORT_LIMIT)) {
+    if (d->failed_cohorts >= d->tr->failed_cohort_limit) {
         /* Dead: defer what is queued for it now, retry after the back-off. */
-        d->dead_until = event_now() + (double)cfg_time(P_MINIMAL_BACKOFF_TIME);
+        d->dead_until = event_now() + qmgr_cfg.minimal_backoff;
         xfree(d->dead_reason);
         d->dead_reason = xstrdup(reason && *reason ? reason : "destination unavailable");
         d->failed_cohorts = 0;
@@ -222,7 +212,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
             }
             dl->greeted = true;
             /* Once greeted, a delivery may take as long as $daemon_timeout. */
-            event_timer_add((double)cfg_time(P_DAEMON_TIMEOUT), qmgr_delivery_timeout, dl);
+            event_timer_add(qmgr_cfg.daemon_timeout, qmgr_delivery_timeout, dl);
             continue;
         }
         qmgr_delivery_end(dl, l);
@@ -242,7 +232,7 @@ static void qmgr_delivery_timeout(void *ctx)
         struct sbuf *r = sbuf_new(128);
         sbuf_printf(r, "delivery agent for transport %s is not available", tr->name);
         tr->unavail_reason = sbuf_detach(r);
-        tr->unavail_until = event_now() + (double)cfg_time(P_TRANSPORT_RETRY_TIME);
+        tr->unavail_until = event_now() + qmgr_cfg.transport_retry_time;
         log_warn("transport %s: no delivery agent answered within %.0fs; mail for it stays queued",
                  tr->name, QMGR_GREETING_TIMEOUT);
         struct qmgr_entry *e = dl->entry;
@@ -272,7 +262,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e)
         sbuf_printf(r, "mail transport unavailable (%s: %s)", d->tr->name, strerror(errno));
         xfree(d->tr->unavail_reason);
         d->tr->unavail_reason = sbuf_detach(r);
-        d->tr->unavail_until = event_now() + (double)cfg_time(P_TRANSPORT_RETRY_TIME);
+        d->tr->unavail_until = event_now() + qmgr_cfg.transport_retry_time;
         log_warn("connect to transport %s: %m", sbuf_str(path));
         sbuf_free(path);
         qmgr_entry_defer(e, "4.3.0", d->tr->unavail_reason);
@@ -330,7 +320,7 @@ void qmgr_schedule(void)
 {
     double now = event_now();
     bool progress = true;
-    int total_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    int total_limit = qmgr_cfg.default_process_limit;
     while (progress) {
         progress = false;
         for (struct qmgr_dest *d = qmgr_dests; d; d = d->next) {

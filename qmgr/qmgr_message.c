@@ -145,7 +145,7 @@ static void qmgr_message_defer(struct qmgr_message *m)
 {
     long now = (long)time(NULL);
     long age = now - m->env.arrival_sec;
-    long minb = cfg_time(P_MINIMAL_BACKOFF_TIME), maxb = cfg_time(P_MAXIMAL_BACKOFF_TIME);
+    long minb = (long)qmgr_cfg.minimal_backoff, maxb = (long)qmgr_cfg.maximal_backoff;
     long delay = age < minb ? minb : age > maxb ? maxb : age;
     if (mail_queue_rename(m->id, MAIL_QUEUE_ACTIVE, MAIL_QUEUE_DEFERRED) < 0) {
         log_warn("%s: move to deferred: %m", m->id);
@@ -189,7 +189,7 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     if (qmgr_log_exists(MAIL_QUEUE_TRACE, m->id))
         qmgr_bounce_request("trace", m->id);
     if (left > 0) {
-        long lifetime = *sender ? cfg_time(P_MAXIMAL_QUEUE_LIFETIME) : cfg_time(P_BOUNCE_QUEUE_LIFETIME);
+        long lifetime = *sender ? qmgr_cfg.maximal_queue_lifetime : qmgr_cfg.bounce_queue_lifetime;
         long now = (long)time(NULL);
         if (now - m->env.arrival_sec >= lifetime || m->forced_expire) {
             /* bounce logs "status=expired, returned to sender". */
@@ -303,7 +303,7 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
 {
     struct qmgr_scan_ctx *ctx = vctx;
     struct stat st;
-    if (qmgr_active_count >= cfg_int(P_QMGR_MESSAGE_ACTIVE_LIMIT))
+    if (qmgr_active_count >= qmgr_cfg.active_limit)
         return 1;
     if (qmgr_message_find(id))
         return 0;

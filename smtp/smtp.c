@@ -172,6 +172,7 @@ static void smtp_pre_jail(void)
 {
     smtp_load_config();
     smtp_checks_load(smtp_cfg.lmtp);
+    smtp_load_unavailable(&smtp_cfg);
     if (smtp_cfg.tls_level != SMTP_TLS_NONE) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,
@@ -219,6 +220,10 @@ static void smtp_service(struct stream *client)
                     smtp_cfg.lmtp ? "lmtp" : "smtp", smtp_cfg.tls_level_name);
         smtp_fail_pending(&st, "none", "4.7.5", sbuf_str(why));
         deliver_hop_fail(r, "4.7.5", sbuf_str(why));
+        goto done;
+    }
+    if (smtp_cfg.unavail_dsn) {
+        smtp_fail_pending(&st, "none", smtp_cfg.unavail_dsn, smtp_cfg.unavail_reason);
         goto done;
     }
     ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);

@@ -117,6 +117,10 @@ enum smtp_tls_level {
 
 struct smtp_cfg {
     bool lmtp;
+    /* A setting this client cannot honour (TLS policy table, SASL login):
+     * every delivery is deferred with this status and reason; NULL = none. */
+    const char *unavail_dsn;
+    char *unavail_reason;
     const char *proto_name;     /* "SMTP" or "LMTP" */
     long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
     long data_init_timeout, data_xfer_timeout, data_done_timeout;
@@ -194,5 +198,9 @@ int smtp_checks_line(const char *line, size_t len, void *ctx);
  * the writer's or a table's failure. */
 int smtp_checks_end(struct smtp_checks *c);
 void smtp_checks_free(struct smtp_checks *c);
+
+/* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
+ * or SASL login is configured that Postern cannot honour. */
+void smtp_load_unavailable(struct smtp_cfg *c);
 
 #endif

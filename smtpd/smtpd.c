@@ -147,6 +147,7 @@ static void smtpd_pre_jail(void)
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
     smtpd_check_init();
     smtpd_footer_init();
+    smtpd_filter_init();
     smtpd_tls_pre_jail();
     smtpd_sasl_pre_jail();
 }
@@ -289,11 +290,12 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
         return true;
-    st->cleanup = cleanup_open(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL));
+    st->cleanup = cleanup_open(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)));
     if (st->cleanup == NULL) {
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
         return false;
     }
+    smtpd_filter_envelope(st->cleanup);
     strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
     struct sbuf *sasl_log = sbuf_new(64);
     smtpd_sasl_log_client(st, sasl_log);

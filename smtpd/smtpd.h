@@ -163,6 +163,16 @@ void smtpd_reset_transaction(struct smtpd_state *st);
 /* Opens the cleanup stream and sends the envelope so far; false after
  * replying 451. */
 bool smtpd_open_cleanup(struct smtpd_state *st);
+/* smtpd_unavail.c: content_filter, and the milters and proxy filter Postern
+ * cannot run (treated as unavailable, as Postfix does). */
+void smtpd_filter_init(void);
+/* MAIL FROM: true after replying when the transaction is refused. */
+bool smtpd_filter_mail(struct smtpd_state *st);
+/* The cleanup flags smtpd asks for, given the usual ones. */
+int smtpd_filter_cleanup_flags(int flags);
+/* Envelope records for this service's content_filter / quarantine. */
+struct cleanup_clnt;
+void smtpd_filter_envelope(struct cleanup_clnt *c);
 /* True when the client matches $mynetworks (cached per session). */
 bool smtpd_client_in_mynetworks(struct smtpd_state *st);
 const char *smtpd_log_queue_id(const struct smtpd_state *st);

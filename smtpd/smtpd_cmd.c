@@ -204,6 +204,8 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     }
     if (!smtpd_limits_mail(st))
         return SMTPD_R_ERR;
+    if (smtpd_filter_mail(st))
+        return SMTPD_R_ERR;
     struct sbuf *addr = sbuf_new(64);
     const char *rest = NULL;
     int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);

@@ -80,28 +80,16 @@ static int pc_strcmp(const void *a, const void *b)
 static struct mastercf *pc_master;
 static struct pc_names pc_referenced;   /* $names used in main.cf / master.cf values */
 
+static void pc_add_ref(const char *name, void *ctx)
+{
+    UNUSED(ctx);
+    pc_names_add(&pc_referenced, name);
+}
+
 /* Collects the $name, ${name...} and $(name) references in text. */
 static void pc_scan_refs(const char *text)
 {
-    for (const char *p = text; (p = strchr(p, '$')) != NULL;) {
-        p++;
-        if (*p == '$') {
-            p++;
-            continue;
-        }
-        if (*p == '{' || *p == '(')
-            p++;
-        const char *start = p;
-
-        while (isalnum((unsigned char) *p) || *p == '_')
-            p++;
-        if (p > start && p - start < 256) {
-            char *name = xstrndup(start, (size_t) (p - start));
-
-            pc_names_add(&pc_referenced, name);
-            xfree(name);
-        }
-    }
+    config_scan_refs(text, pc_add_ref, NULL);
 }
 
 static void pc_scan_entry(const struct config_entry *e, void *ctx)
@@ -349,6 +337,11 @@ static void pc_show_params(char **names, int flags)
 
     if (names && *names) {
         for (; *names; names++) {
+            /* -n shows only what main.cf sets: after postconf -X name,
+             * "postconf -n name" prints nothing (as Postfix). */
+            if ((flags & PC_NONDEF) && !cfg_in_main_cf(*names, NULL, NULL)
+                && !(strcmp(*names, P_CONFIG_DIRECTORY) == 0 && cfg_is_set(*names)))
+                continue;
             if (!pc_known(*names, flags))
                 log_warn("%s: unknown parameter", *names);
             else

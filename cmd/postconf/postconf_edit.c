@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "alloc.h"
+#include "config.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -36,7 +37,7 @@ static char *pe_key(const char *line, enum postconf_file_kind kind)
     if (*p == 0 || isspace((unsigned char) *p) || *p == '#')
         return NULL;
     if (kind == POSTCONF_MAIN_CF) {
-        while (isalnum((unsigned char) *p) || *p == '_')
+        while (config_name_char((unsigned char) *p))
             p++;
         const char *end = p;
 

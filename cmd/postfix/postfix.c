@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mail_proto.h"
 #include "mastercf.h"
+#include "param_support.h"
 #include "postfix.h"
 #include "queue_layout.h"
 #include "sbuf.h"
@@ -26,12 +27,79 @@
 static int postfix_problems;
 static int postfix_fatal_problems;     /* problems that must stop a start */
 
+/* $name references in main.cf values and master.cf -o values: a user-defined
+ * main.cf name that something refers to is in use, not unknown. */
+struct postfix_refs {
+    char **v;
+    size_t n;
+};
+
+static void postfix_add_ref(const char *name, void *ctx)
+{
+    struct postfix_refs *r = ctx;
+
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i], name) == 0)
+            return;
+    r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
+    r->v[r->n++] = xstrdup(name);
+}
+
+static void postfix_scan_entry(const struct config_entry *e, void *ctx)
+{
+    config_scan_refs(e->value, postfix_add_ref, ctx);
+}
+
+static void postfix_scan_override(const char *name, const char *value, void *ctx)
+{
+    (void)name;
+    config_scan_refs(value, postfix_add_ref, ctx);
+}
+
 static void postfix_unknown_param(const struct config_entry *e, void *ctx)
 {
+    struct postfix_refs *r = ctx;
+
+    if (config_known(e->name))
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->v[i], e->name) == 0)
+            return;
+    log_warn("%s:%d: unknown parameter name \"%s\" (ignored)", e->file, e->line, e->name);
+}
+
+/* Reports main.cf names that nothing knows or refers to. */
+static void postfix_unknown_params(const struct mastercf *m)
+{
+    struct postfix_refs refs = { NULL, 0 };
+
+    config_foreach(postfix_scan_entry, &refs);
+    for (const struct mastercf_service *s = m ? m->head : NULL; s; s = s->next)
+        mastercf_overrides_quiet(s, postfix_scan_override, &refs);
+    config_foreach(postfix_unknown_param, &refs);
+    for (size_t i = 0; i < refs.n; i++)
+        xfree(refs.v[i]);
+    xfree(refs.v);
+}
+
+static void postfix_ignore_override(const char *name, const char *value, void *ctx)
+{
+    (void)name;
+    (void)value;
     (void)ctx;
-    if (!config_known(e->name)) {
-        log_warn("%s:%d: unknown parameter name \"%s\" (ignored)", e->file, e->line, e->name);
-    }
+}
+
+/* The master.cf problems that make master refuse to start: lines that do not
+ * parse (reported by the reader) and -o options that are not name=value.
+ * Returns the number of bad services. */
+static int postfix_check_overrides(const struct mastercf *m)
+{
+    int bad = 0;
+
+    for (const struct mastercf_service *s = m->head; s; s = s->next)
+        if (mastercf_overrides(s, postfix_ignore_override, NULL) < 0)
+            bad++;
+    return bad;
 }
 
 /* Returns the running master's pid, or 0. */
@@ -71,24 +139,33 @@ static int postfix_check(bool fix)
     sbuf_printf(path, "%s/master.cf", config_dir());
     if (mastercf_load(sbuf_str(path), &m) < 0)
         postfix_problems++;
-    if (m) {
-        char **names = mastercf_service_names(m);
-        config_set_service_names(names);
-        cfg_list_free(names);
-        /* Every program named in master.cf should exist. */
-        for (const struct mastercf_service *s = m->head; s; s = s->next) {
-            const char *prog = mastercf_program(s);
-            if (prog[0] == '/')
-                sbuf_set(path, prog);
-            else
-                sbuf_printf(path, "%s/%s", cfg_str(P_DAEMON_DIRECTORY), prog);
-            if (access(sbuf_str(path), X_OK) < 0)
-                log_warn("%s:%d: service %s: program %s not found", s->file, s->line, s->name,
-                         sbuf_str(path));
-        }
-        mastercf_free(m);
+    char **names = mastercf_service_names(m);
+    config_set_service_names(names);
+    cfg_list_free(names);
+    if (postfix_check_overrides(m))
+        postfix_problems++;
+    /* Every program named in master.cf should exist. */
+    for (const struct mastercf_service *s = m->head; s; s = s->next) {
+        const char *prog = mastercf_program(s);
+        if (prog[0] == '/')
+            sbuf_set(path, prog);
+        else
+            sbuf_printf(path, "%s/%s", cfg_str(P_DAEMON_DIRECTORY), prog);
+        if (access(sbuf_str(path), X_OK) < 0)
+            log_warn("%s:%d: service %s: program %s not found", s->file, s->line, s->name,
+                     sbuf_str(path));
     }
-    config_foreach(postfix_unknown_param, NULL);
+    postfix_unknown_params(m);
+    param_support_report(m, NULL, NULL);
+    struct sbuf *where = sbuf_new(64);
+    const char *refused = param_support_refused(m, where);
+    if (refused) {
+        log_warn("%s: %s is set, but Postern cannot apply it; the mail system will not start "
+                 "(mail would pass unchecked)", sbuf_str(where), refused);
+        postfix_problems++;
+    }
+    sbuf_free(where);
+    mastercf_free(m);
     int layout = queue_layout_apply(fix ? QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT : QUEUE_LAYOUT_REPORT);
     if (layout)
         postfix_problems++;
@@ -246,6 +323,8 @@ int main(int argc, char **argv)
         }
         if (postfix_problems)
             log_fatal("%s/main.cf: fix the errors above before reloading", config_dir());
+        if (postfix_check(false))
+            log_warn("postfix check found problems; reloading anyway");
         log_info("refreshing the Postfix mail system");
         kill(pid, SIGHUP);
         return 0;

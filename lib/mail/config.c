@@ -26,13 +26,15 @@
 #include <sys/socket.h>
 
 #include "alloc.h"
+#include "lline.h"
 #include "log.h"
 #include "param_table.h"
 #include "sbuf.h"
+#include "transport_param.h"
 
 #define CFG_BUCKETS 4096            /* power of two */
 #define CFG_MAX_DEPTH 100           /* $name nesting limit */
-#define CFG_MAX_LINE (1024 * 1024)  /* longest logical main.cf line we accept */
+#define CFG_MAX_LINE (64 * 1024 * 1024) /* longest logical main.cf line (long mynetworks) */
 #define CFG_DEFAULT_DIR "/etc/postfix"
 
 struct cfg_ent {
@@ -171,9 +173,17 @@ static void cfg_changed(void)
     cfg_gen++;
 }
 
+/* A character of a bare $name reference. */
 static bool cfg_name_char(int c)
 {
     return isalnum(c) || c == '_';
+}
+
+bool config_name_char(int c)
+{
+    /* Postfix takes everything before '=' as the name, so user-defined names
+     * such as policyd-spf_time_limit or smtp-amavis_destination_... work. */
+    return c > ' ' && c < 0x7f && c != '=';
 }
 
 /* ---- run-time defaults ---------------------------------------------------- */
@@ -571,7 +581,9 @@ static void cfg_expand_named(struct sbuf *out, const char *inner, int depth)
     size_t n = 0;
     char name[256];
 
-    while (cfg_name_char((unsigned char) *p) && n < sizeof(name) - 1)
+    /* Inside braces a name may hold any character a main.cf name may hold
+     * (${policyd-spf_time_limit}), up to the ?/: operator. */
+    while (config_name_char((unsigned char) *p) && *p != '?' && *p != ':' && n < sizeof(name) - 1)
         name[n++] = *p++;
     name[n] = 0;
     if (n == 0) {
@@ -751,9 +763,7 @@ static int cfg_parse_line(const char *text, const char *file, int line)
     const char *p = text, *name_end, *val;
     size_t vlen;
 
-    /* A master.cf service name may hold '-' or '.', and so may its
-     * per-service parameters ("policyd-spf_time_limit"), as in Postfix. */
-    while (cfg_name_char((unsigned char) *p) || *p == '-' || *p == '.')
+    while (config_name_char((unsigned char) *p))
         p++;
     name_end = p;
     while (isspace((unsigned char) *p))
@@ -798,62 +808,16 @@ static const char *cfg_file_keep(const char *path)
 int config_read_stream(FILE *fp, const char *path)
 {
     const char *file = cfg_file_keep(path);
+    struct lline_reader *r = lline_open(fp, file, CFG_MAX_LINE, LLINE_F_JOIN_SPACE);
     struct sbuf *logical = sbuf_new(256);
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int lineno = 0, start = 0, rc = 0;
-    bool have = false, too_long = false;
+    int lineno = 0, rc = 0, n;
 
-    while ((n = getline(&buf, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = 0;
-        const char *p = buf;
-
-        while (isspace((unsigned char) *p))
-            p++;
-        if (*p == 0 || *p == '#')
-            continue;               /* blank and comment lines end nothing */
-        if (p != buf) {
-            /* Continuation of the logical line above. */
-            if (!have) {
-                log_warn("%s:%d: logical line must not start with white space: \"%.100s\"",
-                         file, lineno, buf);
-                rc = -1;
-                continue;
-            }
-            if (sbuf_len(logical) + strlen(p) + 1 > CFG_MAX_LINE) {
-                too_long = true;
-                continue;
-            }
-            sbuf_trim(logical);
-            sbuf_addch(logical, ' ');
-            sbuf_cat(logical, p);
-            continue;
-        }
-        if (have) {
-            if (too_long) {
-                log_warn("%s:%d: line longer than %d bytes", file, start, CFG_MAX_LINE);
-                rc = -1;
-            } else if (cfg_parse_line(sbuf_str(logical), file, start) < 0) {
-                rc = -1;
-            }
-        }
-        too_long = (size_t) n > CFG_MAX_LINE;
-        sbuf_set(logical, too_long ? "" : buf);
-        have = true;
-        start = lineno;
-    }
-    if (have) {
-        if (too_long) {
-            log_warn("%s:%d: line longer than %d bytes", file, start, CFG_MAX_LINE);
+    while ((n = lline_next(r, logical, &lineno)) > 0)
+        if (cfg_parse_line(sbuf_str(logical), file, lineno) < 0)
             rc = -1;
-        } else if (cfg_parse_line(sbuf_str(logical), file, start) < 0) {
-            rc = -1;
-        }
-    }
-    free(buf);
+    if (n < 0 || lline_errors(r) > 0)
+        rc = -1;
+    lline_close(r);
     sbuf_free(logical);
     return rc;
 }
@@ -1013,6 +977,13 @@ bool cfg_is_set(const char *name)
     struct cfg_ent *e = cfg_lookup(name, false);
 
     return e && (e->ovr_val || e->file_val || e->dir_val);
+}
+
+bool cfg_is_overridden(const char *name)
+{
+    struct cfg_ent *e = cfg_lookup(name, false);
+
+    return e && e->ovr_val;
 }
 
 bool cfg_in_main_cf(const char *name, const char **file, int *line)
@@ -1239,48 +1210,44 @@ void cfg_list_free(char **list)
 
 /* ---- names ---------------------------------------------------------------- */
 
-static const char *const cfg_service_suffixes[] = {
-    "_delivery_slot_cost", "_delivery_slot_discount", "_delivery_slot_loan",
-    "_destination_concurrency_failed_cohort_limit", "_destination_concurrency_limit",
-    "_destination_concurrency_negative_feedback",
-    "_destination_concurrency_positive_feedback", "_destination_rate_delay",
-    "_destination_recipient_limit", "_extra_recipient_limit",
-    "_initial_destination_concurrency", "_minimum_delivery_slots", "_recipient_limit",
-    "_recipient_refill_delay", "_recipient_refill_limit", "_transport_rate_delay",
-    "_time_limit", NULL,
-};
-/* The default of SERVICE<suffix>, same order as above. */
-static const char *const cfg_service_defaults[] = {
-    "$default_delivery_slot_cost", "$default_delivery_slot_discount",
-    "$default_delivery_slot_loan", "$default_destination_concurrency_failed_cohort_limit",
-    "$default_destination_concurrency_limit",
-    "$default_destination_concurrency_negative_feedback",
-    "$default_destination_concurrency_positive_feedback",
-    "$default_destination_rate_delay", "$default_destination_recipient_limit",
-    "$default_extra_recipient_limit", "$initial_destination_concurrency",
-    "$default_minimum_delivery_slots", "$default_recipient_limit",
-    "$default_recipient_refill_delay", "$default_recipient_refill_limit",
-    "$default_transport_rate_delay", "$command_time_limit", NULL,
-};
+/* "$fallback" defaults of SERVICE_suffix names and the suffix list, built
+ * once from transport_param.c (the one table of the 17 suffixes). */
+static char *cfg_service_defaults[TP_COUNT];
+static const char *cfg_service_suffix_list[TP_COUNT + 1];
+
+static void cfg_service_tables(void)
+{
+    if (cfg_service_suffix_list[0])
+        return;
+    for (int i = 0; i < TP_COUNT; i++) {
+        struct sbuf *b = sbuf_new(64);
+
+        sbuf_printf(b, "$%s", transport_param_fallback((enum transport_param) i));
+        cfg_service_defaults[i] = sbuf_detach(b);
+        cfg_service_suffix_list[i] = transport_param_suffix((enum transport_param) i);
+    }
+    cfg_service_suffix_list[TP_COUNT] = NULL;
+}
 
 const char *const *config_service_suffixes(void)
 {
-    return cfg_service_suffixes;
+    cfg_service_tables();
+    return cfg_service_suffix_list;
 }
 
 /* The default of a per-service name for a known service; NULL otherwise. */
 static const char *cfg_service_default(const char *name)
 {
-    if (cfg_service_names == NULL)
+    size_t tlen;
+    int id;
+
+    if (cfg_service_names == NULL || (id = transport_param_parse(name, &tlen)) < 0)
         return NULL;
     for (char **s = cfg_service_names; *s; s++) {
-        size_t len = strlen(*s);
-
-        if (strncmp(name, *s, len) != 0 || name[len] != '_')
-            continue;
-        for (size_t i = 0; cfg_service_suffixes[i]; i++)
-            if (strcmp(name + len, cfg_service_suffixes[i]) == 0)
-                return cfg_service_defaults[i];
+        if (strlen(*s) == tlen && strncmp(name, *s, tlen) == 0) {
+            cfg_service_tables();
+            return cfg_service_defaults[id];
+        }
     }
     return NULL;
 }
@@ -1315,6 +1282,32 @@ void config_set_service_names(char **names)
 bool config_known(const char *name)
 {
     return param_find(name) != NULL || cfg_service_default(name) != NULL;
+}
+
+void config_scan_refs(const char *text, void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    for (const char *p = text; (p = strchr(p, '$')) != NULL;) {
+        p++;
+        if (*p == '$') {
+            p++;
+            continue;
+        }
+        bool braced = *p == '{' || *p == '(';
+
+        if (braced)
+            p++;
+        const char *start = p;
+
+        while (braced ? config_name_char((unsigned char) *p) && !strchr("?:})", *p)
+                      : cfg_name_char((unsigned char) *p))
+            p++;
+        if (p > start && p - start < 256) {
+            char *name = xstrndup(start, (size_t) (p - start));
+
+            fn(name, ctx);
+            xfree(name);
+        }
+    }
 }
 
 void config_foreach(void (*fn)(const struct config_entry *e, void *ctx), void *ctx)

@@ -58,6 +58,10 @@ char *cfg_expand(const char *text);
 char **cfg_list(const char *value);
 void cfg_list_free(char **list);
 
+/* True for a character that may appear in a parameter name as written in
+ * main.cf, master.cf -o or postconf: printable, not white space, not '='. */
+bool config_name_char(int c);
+
 /* True when name is a parameter Postfix defines (table) or a per-transport
  * pattern (TRANSPORT_xxx for a transport in master.cf). */
 bool config_known(const char *name);
@@ -69,6 +73,9 @@ struct config_entry {
     const char *file;
     int line;
 };
+/* Calls fn(name) for each $name, ${name...} or $(name) reference in text
+ * (name borrowed for the call). */
+void config_scan_refs(const char *text, void (*fn)(const char *name, void *ctx), void *ctx);
 /* Calls fn for each main.cf entry in file order. */
 void config_foreach(void (*fn)(const struct config_entry *e, void *ctx), void *ctx);
 
@@ -90,6 +97,8 @@ const char *config_default(const char *name);
 void config_unset(const char *name);
 /* Drops every -o override. */
 void config_clear_overrides(void);
+/* True when name has a -o override. */
+bool cfg_is_overridden(const char *name);
 /* True when name has a main.cf value; fills *file and *line when non-NULL. */
 bool cfg_in_main_cf(const char *name, const char **file, int *line);
 /* Strict parsers: yes/no/true/false (any case); decimal integer; number with

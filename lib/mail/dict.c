@@ -16,6 +16,7 @@
 #include "dict_priv.h"
 #include "dict_proxy.h"
 #include "alloc.h"
+#include "lline.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -168,14 +169,8 @@ void dict_close(struct dict *d)
 
 struct dict_reader {
     FILE *fp;
-    char *path;
     bool is_stdin;
-    int lineno;                 /* physical lines read so far */
-    struct sbuf *pending;       /* a physical line read ahead, not yet used */
-    int pending_lineno;
-    bool have_pending;
-    char *buf;
-    size_t bufcap;
+    struct lline_reader *lr;
 };
 
 struct dict_reader *dict_reader_open(const char *path)
@@ -189,96 +184,25 @@ struct dict_reader *dict_reader_open(const char *path)
         return NULL;
     struct dict_reader *r = xcalloc(1, sizeof(*r));
     r->fp = fp;
-    r->path = xstrdup(path);
     r->is_stdin = is_stdin;
-    r->pending = sbuf_new(128);
+    /* A table source has no "must not start with white space" rule: such a
+     * first line is taken as it is (postmap accepts it). */
+    r->lr = lline_open(fp, path, DICT_LINE_MAX, LLINE_F_LEAD_OK);
     return r;
-}
-
-/* Reads one physical line without its newline. 1, 0 at EOF, -1 error. */
-static int dict_reader_physical(struct dict_reader *r, struct sbuf *out)
-{
-    ssize_t n = getline(&r->buf, &r->bufcap, r->fp);
-    if (n < 0)
-        return ferror(r->fp) ? -1 : 0;
-    r->lineno++;
-    while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r'))
-        n--;
-    sbuf_reset(out);
-    sbuf_append(out, r->buf, (size_t)n);
-    return 1;
-}
-
-static bool dict_blank_or_comment(const char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    return *s == 0 || *s == '#';
 }
 
 int dict_reader_next(struct dict_reader *r, struct sbuf *line, int *lineno)
 {
-    int rc;
-
-    for (;;) {
-        /* Start a logical line: the pending line, or the next real one. */
-        if (r->have_pending) {
-            sbuf_set(line, sbuf_str(r->pending));
-            *lineno = r->pending_lineno;
-            r->have_pending = false;
-        } else {
-            do {
-                if ((rc = dict_reader_physical(r, line)) <= 0)
-                    return rc;
-            } while (dict_blank_or_comment(sbuf_str(line)));
-            *lineno = r->lineno;
-        }
-        /* Gather continuation lines until a line that starts a new one. */
-        bool too_long = sbuf_len(line) > DICT_LINE_MAX;
-        for (;;) {
-            if ((rc = dict_reader_physical(r, r->pending)) < 0)
-                return -1;
-            if (rc == 0)
-                break;
-            const char *p = sbuf_str(r->pending);
-            if (dict_blank_or_comment(p))
-                continue;
-            if (*p != ' ' && *p != '\t') {
-                r->have_pending = true;
-                r->pending_lineno = r->lineno;
-                break;
-            }
-            if (!too_long)
-                sbuf_append(line, p, sbuf_len(r->pending));
-            too_long |= sbuf_len(line) > DICT_LINE_MAX;
-        }
-        if (too_long) {
-            log_warn("%s:%d: logical line longer than %d bytes; skipped", r->path, *lineno,
-                     DICT_LINE_MAX);
-            continue;
-        }
-        sbuf_trim(line);
-        /* A first line that starts with white space has nothing to continue. */
-        const char *s = sbuf_str(line);
-        size_t skip = strspn(s, " \t");
-        if (skip > 0) {
-            char *copy = xstrdup(s + skip);
-            sbuf_set(line, copy);
-            xfree(copy);
-        }
-        return 1;
-    }
+    return lline_next(r->lr, line, lineno);
 }
 
 void dict_reader_close(struct dict_reader *r)
 {
     if (r == NULL)
         return;
+    lline_close(r->lr);
     if (!r->is_stdin)
         fclose(r->fp);
-    sbuf_free(r->pending);
-    xfree(r->path);
-    free(r->buf);       /* from getline(3) */
     xfree(r);
 }
 

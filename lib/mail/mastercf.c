@@ -3,8 +3,9 @@
  *
  * Used by: master, postconf, postfix check.
  * Interface: see mastercf.h.
- * Errors: a bad line is logged as "FILE:LINE: what" and skipped (an inet
- *         service marked private is kept as public); the reader returns -1.
+ * Errors: a bad line is logged as "FILE:LINE: what" and skipped; the reader
+ *         returns -1. An inet service marked private is read as written
+ *         (master refuses it; see mastercf_inet_private()).
  * Notes: tokens are split on white space, except that "{ ... }" (balanced)
  *        is one token whose braces and inner edge white space are removed.
  *        "-o { name = value }" becomes the single argument "name=value".
@@ -17,6 +18,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "lline.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -266,14 +268,8 @@ static struct mastercf_service *mcf_parse(const char *text, const char *path, in
         s->arg_braced[i] = tk->braced;
     }
     mcf_toks_free(t, (size_t) n);
-    if (strcmp(s->type, "inet") == 0 && s->private_
-        && strcmp(s->raw[MASTERCF_COL_PRIVATE], "y") == 0) {
-        log_warn("%s:%d: inet service \"%s\" cannot be private; using n", path, line, s->name);
-        s->private_ = false;
-        s->line = -line;            /* tells the reader to report an error */
-    } else if (strcmp(s->type, "inet") == 0) {
-        s->private_ = false;
-    }
+    /* An inet service marked private (y or -) is kept as written: postfix
+     * check accepts it, and master refuses to start it, as Postfix does. */
     return s;
 bad:
     mcf_toks_free(t, (size_t) n);
@@ -311,61 +307,18 @@ int mastercf_read(FILE *fp, const char *path, struct mastercf **out)
 {
     struct mastercf *m = xcalloc(1, sizeof(*m));
     struct mastercf_service **tail = &m->head;
+    struct lline_reader *r = lline_open(fp, path, MASTERCF_MAX_LINE, LLINE_F_JOIN_SPACE);
     struct sbuf *logical = sbuf_new(256);
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int lineno = 0, start = 0, rc = 0;
-    bool have = false, too_long = false;
+    int lineno = 0, rc = 0, n;
 
-    while ((n = getline(&buf, &cap, fp)) >= 0) {
-        lineno++;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            buf[--n] = 0;
-        const char *p = buf;
-
-        while (isspace((unsigned char) *p))
-            p++;
-        if (*p == 0 || *p == '#')
-            continue;
-        if (p != buf) {
-            if (!have) {
-                log_warn("%s:%d: logical line must not start with white space", path, lineno);
-                rc = -1;
-                continue;
-            }
-            if (sbuf_len(logical) + strlen(p) + 1 > MASTERCF_MAX_LINE)
-                too_long = true;
-            else {
-                sbuf_addch(logical, ' ');
-                sbuf_cat(logical, p);
-            }
-            continue;
-        }
-        if (have) {
-            if (too_long) {
-                log_warn("%s:%d: line longer than %d bytes", path, start, MASTERCF_MAX_LINE);
-                rc = -1;
-            } else {
-                mcf_add(m, tail, sbuf_str(logical), path, start, &rc);
-            }
-            while (*tail)
-                tail = &(*tail)->next;
-        }
-        too_long = (size_t) n > MASTERCF_MAX_LINE;
-        sbuf_set(logical, too_long ? "" : buf);
-        have = true;
-        start = lineno;
+    while ((n = lline_next(r, logical, &lineno)) > 0) {
+        mcf_add(m, tail, sbuf_str(logical), path, lineno, &rc);
+        while (*tail)
+            tail = &(*tail)->next;
     }
-    if (have) {
-        if (too_long) {
-            log_warn("%s:%d: line longer than %d bytes", path, start, MASTERCF_MAX_LINE);
-            rc = -1;
-        } else {
-            mcf_add(m, tail, sbuf_str(logical), path, start, &rc);
-        }
-    }
-    free(buf);
+    if (n < 0 || lline_errors(r) > 0)
+        rc = -1;
+    lline_close(r);
     sbuf_free(logical);
     *out = m;
     return rc;
@@ -411,8 +364,8 @@ const char *mastercf_program(const struct mastercf_service *s)
     return s->argc > 0 ? s->argv[0] : "";
 }
 
-int mastercf_overrides(const struct mastercf_service *s,
-                       void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
+static int mcf_overrides(const struct mastercf_service *s, bool quiet,
+                         void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
 {
     int count = 0, rc = 0;
 
@@ -426,7 +379,8 @@ int mastercf_overrides(const struct mastercf_service *s,
             continue;
         }
         if (i + 1 >= s->argc) {
-            log_warn("%s:%d: service %s/%s: -o without name=value", s->file, s->line,
+            if (!quiet)
+                log_warn("%s:%d: service %s/%s: -o without name=value", s->file, s->line,
                      s->name, s->type);
             rc = -1;
             break;
@@ -435,7 +389,8 @@ int mastercf_overrides(const struct mastercf_service *s,
         const char *eq = strchr(nv, '=');
 
         if (eq == NULL || eq == nv) {
-            log_warn("%s:%d: service %s/%s: bad -o argument \"%s\" (need name=value)",
+            if (!quiet)
+                log_warn("%s:%d: service %s/%s: bad -o argument \"%s\" (need name=value)",
                      s->file, s->line, s->name, s->type, nv);
             rc = -1;
             continue;
@@ -447,6 +402,24 @@ int mastercf_overrides(const struct mastercf_service *s,
         count++;
     }
     return rc < 0 ? -1 : count;
+}
+
+bool mastercf_inet_private(const struct mastercf_service *s)
+{
+    return strcmp(s->type, "inet") == 0 && s->private_;
+}
+
+int mastercf_overrides(const struct mastercf_service *s,
+                       void (*fn)(const char *name, const char *value, void *ctx), void *ctx)
+{
+    return mcf_overrides(s, false, fn, ctx);
+}
+
+int mastercf_overrides_quiet(const struct mastercf_service *s,
+                             void (*fn)(const char *name, const char *value, void *ctx),
+                             void *ctx)
+{
+    return mcf_overrides(s, true, fn, ctx);
 }
 
 char **mastercf_service_names(const struct mastercf *m)

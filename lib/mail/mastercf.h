@@ -38,7 +38,7 @@ enum {
 struct mastercf_service {
     char *name;             /* column 1 as written ("smtp", "127.0.0.1:10025") */
     char *type;             /* inet, unix, unix-dgram, fifo, pass */
-    bool private_;          /* default y; always n for inet */
+    bool private_;          /* default y (also for inet: master refuses that) */
     bool unpriv;            /* default y */
     bool chroot;            /* default n */
     int wakeup;             /* seconds; 0 = none */
@@ -78,6 +78,13 @@ const char *mastercf_program(const struct mastercf_service *s);
 int mastercf_overrides(const struct mastercf_service *s,
                        void (*fn)(const char *name, const char *value, void *ctx),
                        void *ctx);
+/* True for an inet service whose private column is y or - (Postfix's
+ * master refuses to start it: "inet service cannot be private"). */
+bool mastercf_inet_private(const struct mastercf_service *s);
+/* Same as mastercf_overrides(), without warnings (for callers that only look). */
+int mastercf_overrides_quiet(const struct mastercf_service *s,
+                             void (*fn)(const char *name, const char *value, void *ctx),
+                             void *ctx);
 /* NULL-terminated array of distinct service names, for
  * config_set_service_names(); returns new (free with cfg_list_free()).
  * For inet services the port part is used ("127.0.0.1:10025" -> "10025"). */

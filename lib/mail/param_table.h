@@ -37,6 +37,8 @@ struct param_def {
     long min;           /* lower bound for numbers */
     long max;           /* upper bound for numbers; 0 = none */
     int flags;          /* PARAM_F_* */
+    const char *unsupported; /* NULL: implemented; else what it would do (Postern
+                              * does not implement it; docs/unimplemented-parameters.txt) */
 };
 
 extern const struct param_def param_table[];

@@ -15,6 +15,8 @@
 #include "mail_owner.h"
 #include "mail_proto.h"
 #include "master_status.h"
+#include "mastercf.h"
+#include "param_support.h"
 #include "sbuf.h"
 #include "sock.h"
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 static const struct server_ops *srv_ops;
 static char srv_service[128] = "";
 static char srv_program[64] = "";
+static char srv_type[32] = "";
 static char **srv_args;
 static int srv_nlisten = 1;
 static int srv_listen_fds[64];
@@ -169,6 +172,7 @@ static void server_parse_args(int argc, char **argv)
                 log_fatal("bad -s %s", optarg);
             break;
         case 't':
+            strlcpy(srv_type, optarg, sizeof(srv_type));
             break;
         case 'u':
             srv_unpriv = true;
@@ -183,6 +187,26 @@ static void server_parse_args(int argc, char **argv)
         }
     }
     srv_args = argv + optind;
+    /* $service_name in -o values and main.cf (syslog_name = postfix/$service_name). */
+    config_override(P_SERVICE_NAME, srv_service);
+}
+
+/* Reports this service's settings that Postern does not implement: main.cf
+ * and the -o options of its master.cf line (read for the FILE:LINE). */
+static void server_report_unsupported(void)
+{
+    struct sbuf *path = sbuf_new(128);
+    struct mastercf *m = NULL;
+    FILE *fp;
+
+    sbuf_printf(path, "%s/master.cf", config_dir());
+    if ((fp = fopen(sbuf_str(path), "r")) != NULL) {
+        mastercf_read(fp, sbuf_str(path), &m);  /* bad lines: master reported them */
+        fclose(fp);
+    }
+    param_support_report(m, srv_service, *srv_type ? srv_type : NULL);
+    mastercf_free(m);
+    sbuf_free(path);
 }
 
 static void server_setup_logging(void)
@@ -371,6 +395,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     if (config_load(NULL) < 0)
         log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());
     server_setup_logging();
+    if (!srv_standalone)
+        server_report_unsupported();
     umask(077);
 
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);

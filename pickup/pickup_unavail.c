@@ -13,6 +13,7 @@
  *        the hold queue (postsuper -H releases them), so they are never
  *        delivered unchecked.
  */
+#include "cleanup_clnt.h"
 #include "cleanup_proto.h"
 #include "config.h"
 #include "log.h"
@@ -22,7 +23,8 @@
 
 int pickup_unavail_flags(void)
 {
-    if (*cfg_str(P_NON_SMTPD_MILTERS) == 0 || param_unsupported(P_NON_SMTPD_MILTERS) == NULL)
+    if (*cfg_str(P_NON_SMTPD_MILTERS) == 0 || param_unsupported(P_NON_SMTPD_MILTERS) == NULL
+        || receive_override_has("no_milters"))
         return 0;
     const char *action = cfg_str(P_MILTER_DEFAULT_ACTION);
     if (strcasecmp(action, "accept") == 0) {

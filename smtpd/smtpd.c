@@ -84,7 +84,10 @@ static void smtpd_pre_jail(void)
     c->delay_open = cfg_bool(P_SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT);
     c->strict_rfc821 = cfg_bool(P_STRICT_RFC821_ENVELOPES);
     c->allow_untrusted_routing = cfg_bool(P_ALLOW_UNTRUSTED_ROUTING);
-    c->reject_unlisted_rcpt = cfg_bool(P_SMTPD_REJECT_UNLISTED_RECIPIENT);
+    /* After a content filter (receive_override_options =
+     * no_unknown_recipient_checks) the filter already saw the recipients. */
+    c->unknown_rcpt_checks = !receive_override_has("no_unknown_recipient_checks");
+    c->reject_unlisted_rcpt = cfg_bool(P_SMTPD_REJECT_UNLISTED_RECIPIENT) && c->unknown_rcpt_checks;
     c->reject_unlisted_sender = cfg_bool(P_SMTPD_REJECT_UNLISTED_SENDER);
     c->smtputf8_enable = cfg_bool(P_SMTPUTF8_ENABLE);
     c->forbid_unauth_pipelining = cfg_bool(P_SMTPD_FORBID_UNAUTH_PIPELINING);

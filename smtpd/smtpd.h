@@ -51,6 +51,7 @@ struct smtpd_config {
     int rcpt_limit;
     bool helo_required, disable_vrfy, delay_reject, peername_lookup, delay_open;
     bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, reject_unlisted_sender;
+    bool unknown_rcpt_checks;   /* not switched off by receive_override_options */
     bool smtputf8_enable;
     bool forbid_unauth_pipelining;
     int bare_lf;                /* smtpd_forbid_bare_newline: SMTPD_BARE_LF_* */

@@ -524,7 +524,7 @@ static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c, enum s
 static enum smtpd_verdict r_reject_unlisted_rcpt(struct smtpd_check_ctx *c, const char *arg)
 {
     (void)arg;
-    if (c->rcpt == NULL || *c->rcpt == 0)
+    if (c->rcpt == NULL || *c->rcpt == 0 || !smtpd_cfg.unknown_rcpt_checks)
         return SMTPD_DUNNO;
     return smtpd_check_unlisted(c, SMTPD_STAGE_RCPT);
 }

@@ -39,7 +39,11 @@ static struct {
 void smtpd_filter_init(void)
 {
     smtpd_filter_cfg.content_filter = cfg_str(P_CONTENT_FILTER);
-    if (*cfg_str(P_SMTPD_MILTERS) && param_unsupported(P_SMTPD_MILTERS)) {
+    /* receive_override_options = no_milters (a re-injection port after a
+     * content filter) switches milters off for this service: nothing to
+     * be unavailable. */
+    if (*cfg_str(P_SMTPD_MILTERS) && param_unsupported(P_SMTPD_MILTERS)
+        && !receive_override_has("no_milters")) {
         const char *action = cfg_str(P_MILTER_DEFAULT_ACTION);
 
         if (strcasecmp(action, "accept") == 0) {

@@ -39,6 +39,16 @@ int cleanup_input_flags(int flags)
     return flags;
 }
 
+bool receive_override_has(const char *name)
+{
+    char **list = cfg_list(cfg_str(P_RECEIVE_OVERRIDE_OPTIONS));
+    bool found = false;
+    for (char **p = list; *p && !found; p++)
+        found = strcasecmp(*p, name) == 0;
+    cfg_list_free(list);
+    return found;
+}
+
 struct cleanup_clnt *cleanup_open(int flags)
 {
     struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, MAIL_PROTO_CLEANUP);

@@ -24,6 +24,10 @@ struct cleanup_clnt;
  * logged. Clients (smtpd, pickup) pass their flags through it, so that a
  * master.cf -o for one service applies to the mail it receives. */
 int cleanup_input_flags(int flags);
+
+/* receive_override_has - is NAME (e.g. "no_milters") among this service's
+ * receive_override_options? (Read on every call; services call it once.) */
+bool receive_override_has(const char *name);
 /* Connects to cleanup and sends flags. Returns new, or NULL (logged). */
 struct cleanup_clnt *cleanup_open(int flags);
 /* The queue ID cleanup assigned (borrowed). */

@@ -13,6 +13,7 @@ update=0
 dir=tests/golden/config/postfix_check
 build=$(pwd)/${B:-build}
 tmp=$(mktemp -d /tmp/postfix-check-golden.XXXXXX)
+chmod 755 "$tmp"     # mail_owner must reach the queue, or check says so
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/etc"
 sed -e "s|@DIR@|$tmp|g" -e "s|@BUILD@|$build|g" "$dir/main.cf" > "$tmp/etc/main.cf"

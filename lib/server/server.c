@@ -37,6 +37,7 @@ static long srv_use_count, srv_max_use, srv_max_idle;
 static double srv_last_active;
 static int srv_clients;
 static pid_t srv_parent;
+static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
 
 const char *server_service_name(void)
 {
@@ -65,7 +66,7 @@ bool server_unprivileged(void)
 
 static void server_status(int avail)
 {
-    struct master_status st = { .pid = (int32_t)getpid(), .avail = avail };
+    struct master_status st = { .pid = (int32_t)srv_pid, .avail = avail };
     if (srv_standalone)
         return;
     /* The pipe is non-blocking: master may be gone; then we exit soon. */
@@ -187,9 +188,16 @@ static void server_setup_logging(void)
         log_set_stderr(true);
 }
 
+/* Asked after every wake-up; looks at most once a second (PR_SET_PDEATHSIG
+ * already sends SIGTERM when master dies; this is the fallback). */
 static bool server_master_gone(void)
 {
-    return !srv_standalone && getppid() != srv_parent;
+    static double last;
+    double now = event_now();
+    if (srv_standalone || now - last < 1.0)
+        return false;
+    last = now;
+    return getppid() != srv_parent;
 }
 
 static bool server_idle_expired(void)
@@ -310,18 +318,36 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
         srv_stop = true;
 }
 
+#define SERVER_DGRAM_BATCH 32
+#define SERVER_DGRAM_SIZE 8192
+
+/* Takes up to 256 datagrams per wake-up, SERVER_DGRAM_BATCH per system
+ * call; a short batch means the socket is drained, so no call is spent
+ * finding that out. Then dgram_drained (if any) runs once. */
 static void server_dgram_read(int lfd, int events, void *ctx)
 {
-    char buf[8192];
+    static char buf[SERVER_DGRAM_BATCH][SERVER_DGRAM_SIZE];
+    struct mmsghdr msg[SERVER_DGRAM_BATCH];
+    struct iovec iov[SERVER_DGRAM_BATCH];
     (void)events;
     (void)ctx;
-    for (int i = 0; i < 256; i++) {
-        ssize_t n = recv(lfd, buf, sizeof(buf), MSG_DONTWAIT);
+    for (int round = 0; round < 256 / SERVER_DGRAM_BATCH; round++) {
+        for (int i = 0; i < SERVER_DGRAM_BATCH; i++) {
+            iov[i] = (struct iovec){ .iov_base = buf[i], .iov_len = SERVER_DGRAM_SIZE };
+            msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+        }
+        int n = recvmmsg(lfd, msg, SERVER_DGRAM_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             break;
         server_note_used();
-        srv_ops->dgram(buf, (size_t)n);
+        for (int i = 0; i < n; i++)
+            if (msg[i].msg_len > 0)
+                srv_ops->dgram(buf[i], msg[i].msg_len);
+        if (n < SERVER_DGRAM_BATCH)
+            break;
     }
+    if (srv_ops->dgram_drained)
+        srv_ops->dgram_drained();
     srv_last_active = event_now();
 }
 
@@ -355,6 +381,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 {
     srv_ops = ops;
     srv_parent = getppid();
+    srv_pid = getpid();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, server_sigterm);
     server_parse_args(argc, argv);

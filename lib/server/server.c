@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,20 +217,36 @@ static int server_accept(int lfd)
     return fd;
 }
 
+/*
+ * One client at a time. All idle processes of a service wait on the same
+ * listening sockets; with poll() every one of them woke for each new
+ * connection and all but one lost the accept() race (20 idle cleanup
+ * processes: 20 wake-ups and 19 failed accepts per message). Each process
+ * waits in its own epoll instance with EPOLLEXCLUSIVE instead, so the
+ * kernel wakes one waiter per connection (Postfix serialises accept()
+ * with a lock for the same reason).
+ */
 static void server_single_loop(void)
 {
-    struct pollfd pfd[ARRAY_LEN(srv_listen_fds)];
+    struct epoll_event ev[ARRAY_LEN(srv_listen_fds)];
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        log_fatal("epoll_create1: %m");
+    for (int i = 0; i < srv_nlisten; i++) {
+        struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, srv_listen_fds[i], &e) < 0)
+            log_fatal("epoll_ctl: %m");
+    }
     server_status(1);
     while (!srv_stop) {
-        for (int i = 0; i < srv_nlisten; i++)
-            pfd[i] = (struct pollfd){ .fd = srv_listen_fds[i], .events = POLLIN };
-        int n = poll(pfd, (nfds_t)srv_nlisten, 1000);
+        int n = epoll_wait(ep, ev, srv_nlisten, 1000);
         if (n < 0 && errno != EINTR)
-            log_fatal("poll: %m");
+            log_fatal("epoll_wait: %m");
         if (server_master_gone() || server_idle_expired())
             break;
-        for (int i = 0; n > 0 && i < srv_nlisten && !srv_stop; i++) {
-            if (!(pfd[i].revents & POLLIN))
+        for (int k = 0; k < n && !srv_stop; k++) {
+            int i = (int)ev[k].data.u32;
+            if (!(ev[k].events & EPOLLIN))
                 continue;
             int fd = server_accept(srv_listen_fds[i]);
             if (fd < 0)

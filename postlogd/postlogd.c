@@ -12,14 +12,14 @@
  * Notes: the file is opened in pre_jail, while still root, and kept open
  *        after the privilege drop. Lines are collected in a buffer and
  *        written when the socket has been drained (the skeleton hands us
- *        up to 256 datagrams per wake-up) or the buffer is large; there
+ *        up to 256 datagrams per wake-up, several per system call, then
+ *        calls dgram_drained) or the buffer is large; there
  *        is no fsync per line. A line without a trailing newline gets
  *        one. Rotation (postfix logrotate) is not implemented yet.
  */
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
-#include "master_status.h"
 #include "sbuf.h"
 #include "server.h"
 #include <fcntl.h>
@@ -64,12 +64,11 @@ static void postlogd_flush(void)
     sbuf_reset(postlogd_buf);
 }
 
-/* The skeleton reads datagrams in a burst; flush when none is left. */
-static bool postlogd_drained(void)
+/* The skeleton read datagrams in a burst and none is left: write them. */
+static void postlogd_drained(void)
 {
-    char c;
-    ssize_t n = recv(MASTER_LISTEN_FD, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0;
+    if (sbuf_len(postlogd_buf) > 0)
+        postlogd_flush();
 }
 
 static void postlogd_dgram(const char *buf, size_t len)
@@ -79,7 +78,7 @@ static void postlogd_dgram(const char *buf, size_t len)
     sbuf_append(postlogd_buf, buf, len);
     if (buf[len - 1] != '\n')
         sbuf_addch(postlogd_buf, '\n');
-    if (sbuf_len(postlogd_buf) >= POSTLOGD_FLUSH_AT || postlogd_drained())
+    if (sbuf_len(postlogd_buf) >= POSTLOGD_FLUSH_AT)
         postlogd_flush();
 }
 
@@ -123,6 +122,7 @@ static const struct server_ops postlogd_ops = {
     .resident = true,
     .pre_jail = postlogd_pre_jail,
     .dgram = postlogd_dgram,
+    .dgram_drained = postlogd_drained,
     .on_exit = postlogd_on_exit,
 };
 

@@ -100,6 +100,12 @@ int mail_sanitize_fds(void)
             }
         }
     }
+    /* One close_range() instead of a close() per possible descriptor
+     * (tens of thousands of system calls with a high RLIMIT_NOFILE, for
+     * every message sendmail submits); the loop is the fallback for
+     * kernels before 5.9. */
+    if (close_range(3, ~0U, 0) == 0)
+        return status;
     long max = sysconf(_SC_OPEN_MAX);
     if (max < 0 || max > 65536)
         max = 65536;

@@ -5,6 +5,8 @@
  * Interface: see rewrite_clnt.h.
  * Errors: -1 after a warning; the connection is dropped and reopened on
  *         the next call.
+ * Notes: rewrite and resolve answers share one LRU cache (see
+ *        rewrite_clnt.h); failed resolves are not cached.
  */
 #include "rewrite_clnt.h"
 #include "alloc.h"
@@ -94,18 +96,66 @@ static int rewrite_clnt_call(const char *what, const char *const *pairs)
     return -1;
 }
 
+/*
+ * Returns the fresh cache entry for key (marked used), or NULL; *victim is
+ * then the slot to fill: the stale entry for key, an empty slot, or the
+ * least recently used one.
+ */
+static struct rewrite_cache_entry *rewrite_cache_find(const char *key, time_t now,
+                                                      struct rewrite_cache_entry **victim)
+{
+    *victim = &rewrite_cache[0];
+    for (size_t i = 0; i < RESOLVE_CACHE_SIZE; i++) {
+        struct rewrite_cache_entry *e = &rewrite_cache[i];
+        if (e->key && strcmp(e->key, key) == 0) {
+            if (now - e->when <= RESOLVE_CACHE_TTL && now >= e->when) {
+                e->used = ++rewrite_clock;
+                return e;
+            }
+            *victim = e;        /* stale: refresh this slot */
+            return NULL;
+        }
+        if ((*victim)->key && (e->key == NULL || e->used < (*victim)->used))
+            *victim = e;
+    }
+    return NULL;
+}
+
+/* Rewrite answers share the resolve cache: smtpd and cleanup ask for the
+ * same sender and recipients message after message, and each miss costs a
+ * round trip to trivial-rewrite. The result address is kept in recipient. */
 int rewrite_clnt_rewrite(const char *rule, const char *addr, struct sbuf *out)
 {
+    struct sbuf *key = sbuf_new(128);
+    sbuf_printf(key, "rewrite\001%s\001%s", rule, addr);
+    time_t now = time(NULL);
+    struct rewrite_cache_entry *victim;
+    struct rewrite_cache_entry *e = rewrite_cache_find(sbuf_str(key), now, &victim);
+    if (e) {
+        sbuf_set(out, e->recipient);
+        sbuf_free(key);
+        return 0;
+    }
     const char *pairs[] = { "request", "rewrite", "rule", rule, "address", addr, NULL };
-    if (rewrite_clnt_call("rewrite", pairs) < 0)
+    if (rewrite_clnt_call("rewrite", pairs) < 0) {
+        sbuf_free(key);
         return -1;
+    }
     const char *a = attr_get(rewrite_reply, "address");
     if (a == NULL) {
         log_warn("rewrite: trivial-rewrite reply without address");
         rewrite_clnt_disconnect();
+        sbuf_free(key);
         return -1;
     }
     sbuf_set(out, a);
+    rewrite_cache_clear(victim);
+    victim->key = sbuf_detach(key);
+    victim->transport = xstrdup("");
+    victim->nexthop = xstrdup("");
+    victim->recipient = xstrdup(a);
+    victim->when = now;
+    victim->used = ++rewrite_clock;
     return 0;
 }
 
@@ -115,25 +165,16 @@ static int rewrite_clnt_resolve_req(const char *request, const char *sender, con
     struct sbuf *key = sbuf_new(128);
     sbuf_printf(key, "%s\001%s\001%s", request, sender ? sender : "", addr);
     time_t now = time(NULL);
-    struct rewrite_cache_entry *victim = &rewrite_cache[0];
-    for (size_t i = 0; i < RESOLVE_CACHE_SIZE; i++) {
-        struct rewrite_cache_entry *e = &rewrite_cache[i];
-        if (e->key && strcmp(e->key, sbuf_str(key)) == 0) {
-            if (now - e->when <= RESOLVE_CACHE_TTL && now >= e->when) {
-                e->used = ++rewrite_clock;
-                sbuf_set(reply->transport, e->transport);
-                sbuf_set(reply->nexthop, e->nexthop);
-                sbuf_set(reply->recipient, e->recipient);
-                reply->flags = e->flags;
-                memcpy(reply->class_, e->class_, sizeof(reply->class_));
-                sbuf_free(key);
-                return 0;
-            }
-            victim = e;     /* stale: refresh this slot */
-            break;
-        }
-        if (victim->key && (e->key == NULL || e->used < victim->used))
-            victim = e;
+    struct rewrite_cache_entry *victim;
+    struct rewrite_cache_entry *e = rewrite_cache_find(sbuf_str(key), now, &victim);
+    if (e) {
+        sbuf_set(reply->transport, e->transport);
+        sbuf_set(reply->nexthop, e->nexthop);
+        sbuf_set(reply->recipient, e->recipient);
+        reply->flags = e->flags;
+        memcpy(reply->class_, e->class_, sizeof(reply->class_));
+        sbuf_free(key);
+        return 0;
     }
     const char *pairs[] = { "request", request, "sender", sender ? sender : "", "address", addr,
                             NULL };

@@ -11,8 +11,8 @@
  *         cannot be reached or answers nonsense; the caller defers.
  * Notes: one persistent connection per process, reopened once per call
  *        when it broke (the service may have been recycled by master).
- *        Resolve answers are kept in a small LRU cache (RESOLVE_CACHE_SIZE
- *        entries, RESOLVE_CACHE_TTL seconds) because qmgr and smtpd ask
+ *        Rewrite and resolve answers are kept in a small LRU cache (RESOLVE_CACHE_SIZE
+ *        entries, RESOLVE_CACHE_TTL seconds) because qmgr, smtpd and cleanup ask
  *        once per recipient; answers with RESOLVE_FLAG_FAIL are not cached.
  *        Protocol: docs/ipc.md "rewrite".
  */

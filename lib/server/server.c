@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +42,7 @@ static long srv_use_count, srv_max_use, srv_max_idle;
 static double srv_last_active;
 static int srv_clients;
 static pid_t srv_parent;
+static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
 
 const char *server_service_name(void)
 {
@@ -69,7 +71,7 @@ bool server_unprivileged(void)
 
 static void server_status(int avail)
 {
-    struct master_status st = { .pid = (int32_t)getpid(), .avail = avail };
+    struct master_status st = { .pid = (int32_t)srv_pid, .avail = avail };
     if (srv_standalone)
         return;
     /* The pipe is non-blocking: master may be gone; then we exit soon. */
@@ -216,9 +218,16 @@ static void server_setup_logging(void)
         log_set_stderr(true);
 }
 
+/* Asked after every wake-up; looks at most once a second (PR_SET_PDEATHSIG
+ * already sends SIGTERM when master dies; this is the fallback). */
 static bool server_master_gone(void)
 {
-    return !srv_standalone && getppid() != srv_parent;
+    static double last;
+    double now = event_now();
+    if (srv_standalone || now - last < 1.0)
+        return false;
+    last = now;
+    return getppid() != srv_parent;
 }
 
 static bool server_idle_expired(void)
@@ -237,20 +246,36 @@ static int server_accept(int lfd)
     return fd;
 }
 
+/*
+ * One client at a time. All idle processes of a service wait on the same
+ * listening sockets; with poll() every one of them woke for each new
+ * connection and all but one lost the accept() race (20 idle cleanup
+ * processes: 20 wake-ups and 19 failed accepts per message). Each process
+ * waits in its own epoll instance with EPOLLEXCLUSIVE instead, so the
+ * kernel wakes one waiter per connection (Postfix serialises accept()
+ * with a lock for the same reason).
+ */
 static void server_single_loop(void)
 {
-    struct pollfd pfd[ARRAY_LEN(srv_listen_fds)];
+    struct epoll_event ev[ARRAY_LEN(srv_listen_fds)];
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        log_fatal("epoll_create1: %m");
+    for (int i = 0; i < srv_nlisten; i++) {
+        struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = (uint32_t)i };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, srv_listen_fds[i], &e) < 0)
+            log_fatal("epoll_ctl: %m");
+    }
     server_status(1);
     while (!srv_stop) {
-        for (int i = 0; i < srv_nlisten; i++)
-            pfd[i] = (struct pollfd){ .fd = srv_listen_fds[i], .events = POLLIN };
-        int n = poll(pfd, (nfds_t)srv_nlisten, 1000);
+        int n = epoll_wait(ep, ev, srv_nlisten, 1000);
         if (n < 0 && errno != EINTR)
-            log_fatal("poll: %m");
+            log_fatal("epoll_wait: %m");
         if (server_master_gone() || server_idle_expired())
             break;
-        for (int i = 0; n > 0 && i < srv_nlisten && !srv_stop; i++) {
-            if (!(pfd[i].revents & POLLIN))
+        for (int k = 0; k < n && !srv_stop; k++) {
+            int i = (int)ev[k].data.u32;
+            if (!(ev[k].events & EPOLLIN))
                 continue;
             int fd = server_accept(srv_listen_fds[i]);
             if (fd < 0)
@@ -339,18 +364,36 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
         srv_stop = true;
 }
 
+#define SERVER_DGRAM_BATCH 32
+#define SERVER_DGRAM_SIZE 8192
+
+/* Takes up to 256 datagrams per wake-up, SERVER_DGRAM_BATCH per system
+ * call; a short batch means the socket is drained, so no call is spent
+ * finding that out. Then dgram_drained (if any) runs once. */
 static void server_dgram_read(int lfd, int events, void *ctx)
 {
-    char buf[8192];
+    static char buf[SERVER_DGRAM_BATCH][SERVER_DGRAM_SIZE];
+    struct mmsghdr msg[SERVER_DGRAM_BATCH];
+    struct iovec iov[SERVER_DGRAM_BATCH];
     (void)events;
     (void)ctx;
-    for (int i = 0; i < 256; i++) {
-        ssize_t n = recv(lfd, buf, sizeof(buf), MSG_DONTWAIT);
+    for (int round = 0; round < 256 / SERVER_DGRAM_BATCH; round++) {
+        for (int i = 0; i < SERVER_DGRAM_BATCH; i++) {
+            iov[i] = (struct iovec){ .iov_base = buf[i], .iov_len = SERVER_DGRAM_SIZE };
+            msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+        }
+        int n = recvmmsg(lfd, msg, SERVER_DGRAM_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             break;
         server_note_used();
-        srv_ops->dgram(buf, (size_t)n);
+        for (int i = 0; i < n; i++)
+            if (msg[i].msg_len > 0)
+                srv_ops->dgram(buf[i], msg[i].msg_len);
+        if (n < SERVER_DGRAM_BATCH)
+            break;
     }
+    if (srv_ops->dgram_drained)
+        srv_ops->dgram_drained();
     srv_last_active = event_now();
 }
 
@@ -384,6 +427,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
 {
     srv_ops = ops;
     srv_parent = getppid();
+    srv_pid = getpid();
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, server_sigterm);
     server_parse_args(argc, argv);

@@ -45,6 +45,8 @@ struct server_ops {
     void (*trigger)(const char *buf, size_t len);
     /* DGRAM: one datagram. */
     void (*dgram)(const char *buf, size_t len);
+    /* DGRAM: the socket has been read dry for now (optional; e.g. flush). */
+    void (*dgram_drained)(void);
     /* Called before the process exits normally (optional). */
     void (*on_exit)(void);
 };

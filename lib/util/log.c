@@ -10,6 +10,7 @@
  */
 #include "log.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -29,6 +30,26 @@ static unsigned long log_lost_reported;
 static log_hook_fn log_fatal_hook;
 static log_exit_fn log_exit_hook;
 static bool log_in_fatal;
+static pid_t log_pid_cache;             /* 0: not known in this process yet */
+
+/* A forked child must not log with its parent's pid. */
+static void log_pid_forget(void)
+{
+    log_pid_cache = 0;
+}
+
+/* The pid for the line's "tag[pid]": one getpid() per process, not per line. */
+static long log_pid(void)
+{
+    static bool registered;
+    if (!registered) {
+        registered = true;
+        pthread_atfork(NULL, NULL, log_pid_forget);
+    }
+    if (log_pid_cache == 0)
+        log_pid_cache = getpid();
+    return (long)log_pid_cache;
+}
 
 void log_set_tag(const char *tag)
 {
@@ -153,7 +174,7 @@ static bool log_deliver(int prio, const char *stamp, const char *level, const ch
     *tried = false;
     if (log_syslog_fd >= 0 || log_syslog_path[0]) {
         n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s%s", LOG_MAIL | prio, stamp,
-                     log_tag_buf, (long)getpid(), level, text);
+                     log_tag_buf, log_pid(), level, text);
         if (n < 0)
             return false;
         if (n > (int)sizeof(line) - 1)
@@ -163,7 +184,7 @@ static bool log_deliver(int prio, const char *stamp, const char *level, const ch
     }
     if (log_maillog_path[0] || log_file_fd >= 0) {
         n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s%s\n", stamp, log_hostname,
-                     log_tag_buf, (long)getpid(), level, text);
+                     log_tag_buf, log_pid(), level, text);
         if (n < 0)
             return sent;
         if (n > (int)sizeof(line) - 1) {

@@ -267,6 +267,22 @@ static void test_simple(void)
     CHECK(strncmp(lookup1("unix:group.byname", "root", DICT_F_FOLD), "root:x:0:", 9) == 0,
           "unix: group.byname root");
     CHECK(dict_open("unix:shadow", 0) == NULL, "unix: unknown map fails");
+    /* Answers are cached while /etc/passwd is unchanged: a second lookup in
+     * the same table gives the same answer, found or not, and does not mix
+     * up keys that share nothing but the table. */
+    struct dict *pw = dict_open("unix:passwd.byname", DICT_F_FOLD);
+    CHECK(pw != NULL, "unix: open passwd.byname");
+    if (pw) {
+        for (int round = 0; round < 2; round++) {
+            const char *v = dict_lookup(pw, "root");
+            CHECK(v && strncmp(v, "root:x:0:0:", 11) == 0, round ? "unix: cached root" : "unix: root");
+            CHECK(dict_lookup(pw, "no-such-user-xyz") == NULL && dict_error(pw) == 0,
+                  round ? "unix: cached not-found" : "unix: not found");
+            v = dict_lookup(pw, "ROOT");
+            CHECK(v && strncmp(v, "root:x:0:0:", 11) == 0, round ? "unix: cached folded key" : "unix: folded key");
+        }
+        dict_close(pw);
+    }
     /* proxy: goes to proxymap (dict_proxy_test covers lookups); with
      * DICT_F_NO_PROXY the inner table is opened here. */
     CHECK(streq(lookup1("proxy:static:yes", "k", DICT_F_FOLD | DICT_F_NO_PROXY), "yes"),

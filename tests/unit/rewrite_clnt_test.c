@@ -94,10 +94,16 @@ static void test_requests(void)
     EXPECT_EQ_INT(rewrite_clnt_rewrite(REWRITE_REMOTE, "odd%user\nx", out), 0);
     EXPECT_EQ_INT(requests_seen(all), 2);
     EXPECT_TRUE(strstr(sbuf_str(all), "request=rewrite\nrule=remote\naddress=odd%25user%0Ax\n\n"));
+    /* The same rewrite again comes from the cache; another rule is another key. */
+    EXPECT_EQ_INT(rewrite_clnt_rewrite(REWRITE_LOCAL, "user", out), 0);
+    EXPECT_EQ_STR(sbuf_str(out), "user.rewritten");
+    EXPECT_EQ_INT(requests_seen(all), 2);
+    EXPECT_EQ_INT(rewrite_clnt_rewrite(REWRITE_REMOTE, "user", out), 0);
+    EXPECT_EQ_INT(requests_seen(all), 3);
 
     /* resolve: request, reply fields, one connection for everything. */
     EXPECT_EQ_INT(rewrite_clnt_resolve("alice@example.org", "bob@example.net", &rr), 0);
-    EXPECT_EQ_INT(requests_seen(all), 3);
+    EXPECT_EQ_INT(requests_seen(all), 4);
     EXPECT_TRUE(strstr(sbuf_str(all),
                        "request=resolve\nsender=alice@example.org\naddress=bob@example.net\n\n"));
     EXPECT_EQ_STR(sbuf_str(rr.transport), "local");
@@ -112,7 +118,7 @@ static void test_requests(void)
     resolve_reply_free(&rr);
     resolve_reply_init(&rr);
     EXPECT_EQ_INT(rewrite_clnt_resolve("alice@example.org", "bob@example.net", &rr), 0);
-    EXPECT_EQ_INT(requests_seen(all), 3);
+    EXPECT_EQ_INT(requests_seen(all), 4);
     EXPECT_EQ_STR(sbuf_str(rr.transport), "local");
     EXPECT_EQ_STR(sbuf_str(rr.nexthop), first_hop);
     EXPECT_EQ_STR(sbuf_str(rr.recipient), "bob@example.net");
@@ -121,16 +127,16 @@ static void test_requests(void)
 
     /* A different sender, or verify instead of resolve, is another key. */
     EXPECT_EQ_INT(rewrite_clnt_resolve("carol@example.org", "bob@example.net", &rr), 0);
-    EXPECT_EQ_INT(requests_seen(all), 4);
-    EXPECT_EQ_INT(rewrite_clnt_verify("alice@example.org", "bob@example.net", &rr), 0);
     EXPECT_EQ_INT(requests_seen(all), 5);
+    EXPECT_EQ_INT(rewrite_clnt_verify("alice@example.org", "bob@example.net", &rr), 0);
+    EXPECT_EQ_INT(requests_seen(all), 6);
     EXPECT_TRUE(strstr(sbuf_str(all),
                        "request=verify\nsender=alice@example.org\naddress=bob@example.net\n\n"));
     EXPECT_EQ_INT(rewrite_clnt_verify("alice@example.org", "bob@example.net", &rr), 0);
-    EXPECT_EQ_INT(requests_seen(all), 5);
+    EXPECT_EQ_INT(requests_seen(all), 6);
     /* A NULL sender is sent as empty. */
     EXPECT_EQ_INT(rewrite_clnt_resolve(NULL, "dave@example.net", &rr), 0);
-    EXPECT_EQ_INT(requests_seen(all), 6);
+    EXPECT_EQ_INT(requests_seen(all), 7);
     EXPECT_TRUE(strstr(sbuf_str(all), "request=resolve\nsender=\naddress=dave@example.net\n\n"));
 
     /* A FAIL answer is not cached: asking again reaches the service. */

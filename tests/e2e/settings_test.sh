@@ -11,7 +11,7 @@
 # 451 4.7.1. postconf -X removes a setting. Then configurations that master
 # must refuse: an inet service marked private (postfix check passes, start
 # fails), a broken master.cf line (check and start fail, naming the line),
-# and header_checks (start refuses: mail would pass unchecked).
+# and message_reject_characters (start refuses: mail would pass unchecked).
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_clean_homes
@@ -130,11 +130,11 @@ pt_check bad_o_check_fails [ $crc -ne 0 ]
 pt_check bad_o_start_refused [ $src -ne 0 ]
 
 cp "$PT_T/master.cf.good" "$PT_CONF/master.cf"
-echo "header_checks = regexp:$PT_CONF/header_checks" >> "$PT_CONF/main.cf"
+echo 'message_reject_characters = \0' >> "$PT_CONF/main.cf"
 line=$(wc -l < "$PT_CONF/main.cf")
 refuse_case
-pt_check header_checks_check_fails [ $crc -ne 0 ]
-pt_check header_checks_start_refused [ $src -ne 0 ]
-pt_check header_checks_says_why grep -q "main.cf:$line: header_checks is set, but Postern cannot apply it: refusing to run" <<<"$sout"
-pt_check header_checks_nothing_listens bash -c "! $PT_BUILD/sbin/postfix -c $PT_CONF status >/dev/null 2>&1"
+pt_check unchecked_setting_check_fails [ $crc -ne 0 ]
+pt_check unchecked_setting_start_refused [ $src -ne 0 ]
+pt_check unchecked_setting_says_why grep -q "main.cf:$line: message_reject_characters is set, but Postern cannot apply it: refusing to run" <<<"$sout"
+pt_check unchecked_setting_nothing_listens bash -c "! $PT_BUILD/sbin/postfix -c $PT_CONF status >/dev/null 2>&1"
 pt_done

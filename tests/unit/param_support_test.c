@@ -124,7 +124,7 @@ static void test_reports(void)
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
           "  -o soft_bounce=yes\n"
-          "pickup unix n - n 60 1 pickup -o header_checks=regexp:/x\n",
+          "pickup unix n - n 60 1 pickup -o message_reject_characters=\\0\n",
           fp);
     fclose(fp);
     EXPECT_EQ_INT(config_load(dir), 0);
@@ -139,7 +139,7 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(out, "main.cf:4: relocated_maps is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: soft_bounce is not supported by Postern") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:3: header_checks is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:3: message_reject_characters is not supported by Postern") != NULL);
     EXPECT_EQ_INT(count_lines(out, "soft_bounce"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 
@@ -152,12 +152,15 @@ static void test_reports(void)
 
     struct sbuf *where = sbuf_new(32);
     const char *refused = param_support_refused(m, where);
-    EXPECT_EQ_STR(refused, P_HEADER_CHECKS);
+    EXPECT_EQ_STR(refused, P_MESSAGE_REJECT_CHARACTERS);
     EXPECT_TRUE(strstr(sbuf_str(where), "master.cf:3") != NULL);
     sbuf_reset(where);
     EXPECT_TRUE(param_support_refused(NULL, where) == NULL);   /* not in main.cf */
-    config_override(P_BODY_CHECKS, "pcre:/x");
-    EXPECT_EQ_STR(param_support_refused(NULL, where), P_BODY_CHECKS);
+    config_override(P_STRICT_8BITMIME, "yes");
+    EXPECT_EQ_STR(param_support_refused(NULL, where), P_STRICT_8BITMIME);
+    config_clear_overrides();
+    config_override(P_BODY_CHECKS, "pcre:/x");      /* implemented now: no refusal */
+    EXPECT_TRUE(param_support_refused(NULL, where) == NULL);
     config_clear_overrides();
     sbuf_free(where);
     mastercf_free(m);

@@ -46,7 +46,7 @@ struct qmgr_message {
     int pending;                /* entries not yet finished */
     bool resolving_failed;
     bool forced_expire;         /* group-execute bit set by postsuper -e */
-    double loaded_at;
+    double loaded_at;           /* wall clock when moved to active */
     struct qmgr_message *next;
 };
 

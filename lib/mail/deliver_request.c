@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dsn_log.h"
 #include "log.h"
+#include "delivery_log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
@@ -364,56 +365,23 @@ const char *deliver_split_dsn(const char *s, const char *dflt, struct sbuf *dsn)
     return s;
 }
 
-void deliver_format_delay(struct sbuf *out, double sec)
-{
-    int prec;
-    if (sec < 0)
-        sec = 0;
-    if (sec >= 10)
-        prec = 0;
-    else if (sec >= 1)
-        prec = 1;
-    else
-        prec = 2;
-    sbuf_printf(out, "%.*f", prec, sec);
-    if (prec > 0) {
-        size_t n = sbuf_len(out);
-        while (n > 0 && sbuf_str(out)[n - 1] == '0')
-            n--;
-        if (n > 0 && sbuf_str(out)[n - 1] == '.')
-            n--;
-        sbuf_truncate(out, n);
-    }
-}
-
 static const char *deliver_kind_status(enum deliver_kind k)
 {
     return k == DELIVER_SENT ? "sent" : k == DELIVER_BOUNCED ? "bounced" : "deferred";
 }
 
-/* Logs the Postfix-shaped status line. */
+/* Logs the Postfix-shaped status line (delivery_log.h). */
 static void deliver_log_line(struct deliver_request *r, const struct deliver_rcpt *rc,
                              const char *status, const char *dsn, const char *text)
 {
-    double now = deliver_now();
     double arrival = (double)r->arrival_sec + (double)r->arrival_usec / 1e6;
     if (r->arrival_sec <= 0 || arrival > r->start_time)
         arrival = r->start_time;
-    struct sbuf *orig = sbuf_new(64), *d = sbuf_new(16), *da = sbuf_new(16), *dd = sbuf_new(16);
-    if (*rc->orig && strcasecmp(rc->orig, rc->address) != 0)
-        sbuf_printf(orig, "orig_to=<%s>, ", rc->orig);
-    deliver_format_delay(d, now - arrival);
-    /* XXX: qmgr does not report its own share yet: a = before this agent,
-     * b and c = 0, d = time spent in this agent. */
-    deliver_format_delay(da, r->start_time - arrival);
-    deliver_format_delay(dd, now - r->start_time);
-    log_info("%s: to=<%s>, %srelay=%s, delay=%s, delays=%s/0/0/%s, dsn=%s, status=%s (%s)",
-             r->queue_id, rc->address, sbuf_str(orig), r->relay, sbuf_str(d), sbuf_str(da),
-             sbuf_str(dd), dsn, status, text);
-    sbuf_free(orig);
-    sbuf_free(d);
-    sbuf_free(da);
-    sbuf_free(dd);
+    /* XXX: qmgr does not pass the time it activated the message, so its
+     * share (b) shows as 0 and a runs up to the hand-off to this agent. */
+    struct delivery_times t = { .arrival = arrival, .active = r->start_time,
+                                .handoff = r->start_time };
+    delivery_log(r->queue_id, rc->address, rc->orig, r->relay, &t, dsn, status, text);
 }
 
 static int deliver_append(struct deliver_request *r, const char *queue,

@@ -10,7 +10,9 @@
 #  - Postfix's own postqueue, when installed, lists the queue from our showq;
 #  - postqueue -p still lists them all;
 #  - smtp-sink starts on the relay port, postsuper -r ALL, and every message
-#    is delivered within a few seconds (not after minimal_backoff_time).
+#    is delivered within a few seconds (not after minimal_backoff_time);
+#  - every delay=/delays= field (qmgr's deferrals included) is formatted as
+#    Postfix formats it.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_instance
@@ -92,4 +94,12 @@ pt_wait '[ "$(grep -c "status=sent" $PT_T/maillog)" = 3 ]' 8
 pt_check requeued_delivered_at_once [ "$(grep -c "status=sent" "$PT_T/maillog")" = 3 ]
 pt_wait_queue_empty 5
 pt_check queue_empty [ "$(pt_queue_count)" = 0 ]
+
+# ---- every delivery line (agents and qmgr) formats times as Postfix does:
+# whole seconds from 10 s up, else two significant digits and at most two
+# decimals ("0.01", never "0.0092" or "1.2e+02") ----
+bad=$(grep -o 'delay=[^,]*, delays=[^,]*' "$PT_T/maillog" \
+      | grep -vE '^delay=[0-9]+(\.[0-9]{1,2})?, delays=[0-9]+(\.[0-9]{1,2})?(/[0-9]+(\.[0-9]{1,2})?){3}$')
+pt_check qmgr_delay_lines grep -q 'postfix/qmgr\[[0-9]*\]: .*to=<two@remote.example>, relay=none, delay=' "$PT_T/maillog"
+pt_check delay_format [ -z "$bad" ]
 pt_done

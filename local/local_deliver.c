@@ -79,6 +79,7 @@ void local_deliver_init(void)
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
     local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
     local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
+    local_transport_init();
 
     local_lock_mask = mbox_lock_mask(cfg_str(P_MAILBOX_DELIVERY_LOCK), &bad);
     if (local_lock_mask < 0)
@@ -632,10 +633,16 @@ static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
 {
     struct sbuf *path = sbuf_new(128), *msg = sbuf_new(8192), *dsn = sbuf_new(16);
     struct sbuf *why = sbuf_new(128);
-    const char *command = cfg_str(P_MAILBOX_COMMAND);
     const char *home_mailbox = cfg_str(P_HOME_MAILBOX);
     int flags = COPY_MBOX | COPY_DELIVERED;
+    bool failed;
 
+    /* mailbox_transport(_maps) and mailbox_command_maps: local_transport.c */
+    if (local_transport_mailbox(st, pw->name))
+        goto out;
+    const char *command = local_transport_command(st, pw->name, &failed);
+    if (failed)
+        goto out;
     if (*command) {
         struct local_state cs = *st;
         cs.have_privs = true;
@@ -804,5 +811,6 @@ const struct local_ops local_real_ops = {
     .file = local_op_file,
     .command = local_op_command,
     .forward = local_op_forward,
+    .unknown = local_transport_unknown,
     .report = local_report,
 };

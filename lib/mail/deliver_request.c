@@ -447,7 +447,7 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
         deliver_log_line(r, rc, deliver_kind_status(kind), dsn, sbuf_str(text));
     if (kind == DELIVER_DEFERRED || result < 0)
         r->deferred = true;
-    else if (!(flags & DELIVER_F_NOMARK) && r->fd >= 0) {
+    else if (!(flags & DELIVER_F_NOMARK) && !(r->flags & DELIVER_REQ_F_PASSED) && r->fd >= 0) {
         if (qfile_mark_done(r->fd, (off_t)rc->offset) < 0) {
             log_warn("%s: mark recipient %s done: %m", r->queue_id, rc->address);
             r->deferred = true;

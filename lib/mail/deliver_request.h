@@ -47,6 +47,11 @@
 #define DELIVER_ATTR_HOP_STATUS "hop_status"
 #define DELIVER_ATTR_HOP_REASON "hop_reason"
 
+/* Request flags (the "flags" attribute). */
+#define DELIVER_REQ_F_PASSED 0x1    /* handed on by another agent (deliver_pass.h):
+                                     * report, but leave marking recipients done
+                                     * to that agent */
+
 /* Most recipients one request may carry (5 attributes each). */
 #define DELIVER_RCPT_MAX 10000
 /* Longest address accepted in a request. */

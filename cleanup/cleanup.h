@@ -54,6 +54,7 @@ struct cleanup_cfg {
     bool always_add_missing;
     char *content_filter;
     bool remote_rewrite_domain_set;
+    char **drop_headers;            /* message_drop_headers, lower case */
 };
 
 extern struct cleanup_cfg cleanup_cfg;

@@ -72,6 +72,7 @@ static void qmgr_trigger(const char *buf, size_t len)
 static void qmgr_post_jail(void)
 {
     mail_queue_init();
+    qmgr_message_init();
     qmgr_scan_active_at_start();
     qmgr_want_incoming = true;
     qmgr_want_deferred = true;

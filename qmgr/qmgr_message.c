@@ -237,6 +237,23 @@ static void qmgr_split_filter(const char *filter, struct sbuf *tr, struct sbuf *
 }
 
 /* Resolves the recipients and queues entries; false when resolution failed. */
+/* $defer_transports, split (qmgr_message_init). */
+static char **qmgr_defer_transports;
+
+void qmgr_message_init(void)
+{
+    qmgr_defer_transports = cfg_list(cfg_str(P_DEFER_TRANSPORTS));
+}
+
+/* True when mail for transport waits for a flush (defer_transports). */
+static bool qmgr_transport_deferred(const char *transport)
+{
+    for (char **p = qmgr_defer_transports; p && *p; p++)
+        if (strcmp(*p, transport) == 0)
+            return true;
+    return false;
+}
+
 static bool qmgr_message_resolve(struct qmgr_message *m)
 {
     struct resolve_reply rr;
@@ -270,6 +287,11 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             }
             transport = sbuf_str(rr.transport);
             nexthop = sbuf_str(rr.nexthop);
+        }
+        /* defer_transports: kept until "postqueue -f" / "sendmail -q". */
+        if (!m->flush_dfxp && qmgr_transport_deferred(transport)) {
+            qmgr_defer_recipient(m, i, "none", "4.3.2", "deferred transport");
+            continue;
         }
         struct qmgr_dest *d = qmgr_dest_find(transport, nexthop);
         size_t g;
@@ -337,6 +359,7 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     struct qmgr_message *m = xcalloc(1, sizeof(*m));
     strlcpy(m->id, id, sizeof(m->id));
     m->forced_expire = (st.st_mode & S_IXGRP) != 0;   /* postsuper -e / -f */
+    m->flush_dfxp = ctx->ignore_time;                 /* postqueue -f */
     struct timeval now_tv;
     gettimeofday(&now_tv, NULL);
     m->loaded_at = (double)now_tv.tv_sec + (double)now_tv.tv_usec / 1e6;

@@ -16,6 +16,7 @@
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
+#include "soft_bounce.h"
 #include <fcntl.h>
 #include <sys/time.h>
 
@@ -420,6 +421,14 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
     if (sbuf_len(text) > 4000)
         sbuf_truncate(text, 4000);
 
+    /* soft_bounce: a would-be bounce is deferred, its status class 4. */
+    char soft[32];
+    if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
+        kind = DELIVER_DEFERRED;
+        strlcpy(soft, dsn, sizeof(soft));
+        soft_bounce_dsn(soft);
+        dsn = soft;
+    }
     const char *action = (flags & DELIVER_F_RELAYED) ? "relayed"
                          : (flags & DELIVER_F_EXPANDED) ? "expanded" : "delivered";
     switch (kind) {

@@ -62,6 +62,7 @@ struct cleanup_cfg {
     bool disable_mime;          /* disable_mime_input_processing */
     int mime_nesting_limit;
     int override_mask;          /* CLEANUP_FLAG_* bits receive_override_options clears */
+    char **drop_headers;            /* message_drop_headers, lower case */
 };
 
 extern struct cleanup_cfg cleanup_cfg;

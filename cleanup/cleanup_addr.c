@@ -81,6 +81,10 @@ void cleanup_cfg_load(void)
     c->send_bcc = cleanup_maps(P_SENDER_BCC_MAPS);
     c->rcpt_bcc = cleanup_maps(P_RECIPIENT_BCC_MAPS);
     c->always_bcc = xstrdup(cfg_str(P_ALWAYS_BCC));
+    c->drop_headers = cfg_list(cfg_str(P_MESSAGE_DROP_HEADERS));
+    for (char **p = c->drop_headers; p && *p; p++)
+        for (char *q = *p; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
     c->masq_domains = cleanup_folded_list(cfg_str(P_MASQUERADE_DOMAINS));
     c->masq_exceptions = cleanup_folded_list(cfg_str(P_MASQUERADE_EXCEPTIONS));
     c->masq_classes = cleanup_parse_classes(P_MASQUERADE_CLASSES, cfg_str(P_MASQUERADE_CLASSES));

@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "alloc.h"
 #include "attr.h"
+#include "delivery_log.h"
 #include "dsn_log.h"
 #include "log.h"
 #include "mail_proto.h"
@@ -46,9 +47,6 @@ int cleanup_bounce(struct cleanup_state *st, const char *dsn, const char *why)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    double delay = (double)tv.tv_sec - (double)st->arrival;
-    if (delay < 0)
-        delay = 0;
 
     for (size_t i = 0; i < st->written.n; i++) {
         const struct cleanup_rcpt *r = &st->written.v[i];
@@ -76,15 +74,10 @@ int cleanup_bounce(struct cleanup_state *st, const char *dsn, const char *why)
         dsn_log_remove(MAIL_QUEUE_BOUNCE, st->queue_id);
         return -1;
     }
+    struct delivery_times t = { .arrival = (double)st->arrival };
     for (size_t i = 0; i < st->written.n; i++) {
         const struct cleanup_rcpt *r = &st->written.v[i];
-        if (r->orig && strcmp(r->orig, r->addr) != 0)
-            log_info("%s: to=<%s>, orig_to=<%s>, relay=none, delay=%.2g, "
-                     "delays=%.2g/0/0/0, dsn=%s, status=bounced (%s)",
-                     st->queue_id, r->addr, r->orig, delay, delay, dsn, why);
-        else
-            log_info("%s: to=<%s>, relay=none, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, "
-                     "status=bounced (%s)", st->queue_id, r->addr, delay, delay, dsn, why);
+        delivery_log(st->queue_id, r->addr, r->orig, "none", &t, dsn, "bounced", why);
     }
     return 0;
 }

@@ -21,8 +21,9 @@
  *        the other headers are copied as they are. The header block ends
  *        at the first line that is neither a header nor a continuation;
  *        that line starts the body. A header longer than header_size_limit
- *        is cut there (the excess is discarded, as Postfix does). Bcc:,
- *        Resent-Bcc:, Return-Path: and Content-Length: are not copied.
+ *        is cut there (the excess is discarded, as Postfix does). Headers
+ *        named in message_drop_headers (default Bcc:, Content-Length:,
+ *        Resent-Bcc:, Return-Path:) are not copied.
  *        Missing Message-Id:, Date:, From: (and To: when
  *        undisclosed_recipients_header is set) are appended at the end of
  *        the header block for local submissions (rewrite context "local")
@@ -200,13 +201,13 @@ static void cleanup_primary_header(struct cleanup_state *st, struct sbuf *text)
             cleanup_extract(resent ? &st->xtract_resent : &st->xtract, value, vlen);
     } else if (cleanup_name_is(base, blen, "bcc")) {
         kind = HK_RCPT;
-        drop = true;
         if (st->flags & CLEANUP_FLAG_EXTRACT)
             cleanup_extract(resent ? &st->xtract_resent : &st->xtract, value, vlen);
-    } else if (!resent && (cleanup_name_is(s, nlen, "return-path") ||
-                           cleanup_name_is(s, nlen, "content-length"))) {
-        drop = true;
     }
+    /* message_drop_headers (default bcc, content-length, resent-bcc,
+     * return-path), after -t has seen the recipients. */
+    for (char **p = cleanup_cfg.drop_headers; p && *p && !drop; p++)
+        drop = cleanup_name_is(s, nlen, *p);
     if (drop)
         return;
     if (kind != HK_OTHER && st->hdr_context)

@@ -103,6 +103,10 @@ struct local_ops {
     void (*file)(struct local_state *st, const char *path);
     void (*command)(struct local_state *st, const char *cmd);
     void (*forward)(struct local_state *st, const char *address);
+    /* A user without a passwd entry: hands st->address to a transport
+     * (mailbox_transport, fallback_transport) and returns true, or returns
+     * false to go on with luser_relay or the bounce. May be NULL. */
+    bool (*unknown)(struct local_state *st, const char *user);
     /* Reports one result for st->address (sent/bounced/deferred). */
     void (*report)(struct local_state *st, enum deliver_kind kind, const char *dsn,
                    const char *text);
@@ -162,6 +166,20 @@ void local_outcome_free(struct local_outcome *out);
 void local_deliver_init(void);
 extern const struct local_ops local_real_ops;
 extern struct local_config local_cfg;
+
+/* ---- local_transport.c: mailbox_transport and friends ---- */
+/* Reads the parameters and opens the tables (local_deliver_init). */
+void local_transport_init(void);
+/* mailbox_transport_maps / mailbox_transport for user: true when st was
+ * handed on (or deferred for a table error), false to deliver here. */
+bool local_transport_mailbox(struct local_state *st, const char *user);
+/* Same, then fallback_transport_maps / fallback_transport, for a user
+ * without a passwd entry. */
+bool local_transport_unknown(struct local_state *st, const char *user);
+/* The mailbox command for user: mailbox_command_maps, else mailbox_command
+ * (borrowed; "" for none). NULL with *failed after deferring st on a table
+ * error. */
+const char *local_transport_command(struct local_state *st, const char *user, bool *failed);
 /* The request being served and the folded Delivered-To: values found in
  * its message header (set by local.c for each request). */
 extern struct deliver_request *local_req;

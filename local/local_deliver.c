@@ -35,6 +35,7 @@
 #include "mbox_lock.h"
 #include "qfile.h"
 #include "resolve_local.h"
+#include "soft_bounce.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -83,6 +84,7 @@ void local_deliver_init(void)
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
     local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
     local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
+    local_transport_init();
 
     local_lock_mask = mbox_lock_mask(cfg_str(P_MAILBOX_DELIVERY_LOCK), &bad);
     if (local_lock_mask < 0)
@@ -145,6 +147,13 @@ static void local_report(struct local_state *st, enum deliver_kind kind, const c
     if (*st->rc->orig == 0 && strcmp(st->address, st->rc->address) != 0)
         leaf.orig = st->rc->address;
     int flags = DELIVER_F_NOMARK;
+    char soft[32];
+    if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
+        kind = DELIVER_DEFERRED;    /* soft_bounce: keep the recipient queued */
+        strlcpy(soft, dsn, sizeof(soft));
+        soft_bounce_dsn(soft);
+        dsn = soft;
+    }
     if (kind == DELIVER_SENT && strncmp(text, "forwarded", 9) == 0)
         flags |= DELIVER_F_RELAYED;
     if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
@@ -736,10 +745,16 @@ static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
 {
     struct sbuf *path = sbuf_new(128), *msg = sbuf_new(8192), *dsn = sbuf_new(16);
     struct sbuf *why = sbuf_new(128);
-    const char *command = cfg_str(P_MAILBOX_COMMAND);
     const char *home_mailbox = cfg_str(P_HOME_MAILBOX);
     int flags = COPY_MBOX | COPY_DELIVERED;
+    bool failed;
 
+    /* mailbox_transport(_maps) and mailbox_command_maps: local_transport.c */
+    if (local_transport_mailbox(st, pw->name))
+        goto out;
+    const char *command = local_transport_command(st, pw->name, &failed);
+    if (failed)
+        goto out;
     if (*command) {
         struct local_state cs = *st;
         cs.have_privs = true;
@@ -909,5 +924,6 @@ const struct local_ops local_real_ops = {
     .file = local_op_file,
     .command = local_op_command,
     .forward = local_op_forward,
+    .unknown = local_transport_unknown,
     .report = local_report,
 };

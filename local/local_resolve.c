@@ -187,6 +187,8 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
         goto out;
     }
     if (found == 0) {
+        if (ops->unknown && ops->unknown(st, sbuf_str(user)))
+            goto out;       /* mailbox_transport or fallback_transport */
         if (cfg->luser_relay && *cfg->luser_relay) {
             const char *names[] = { "user", "local", "extension", "recipient_delimiter",
                                     "domain", "recipient", "home", NULL };

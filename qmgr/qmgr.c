@@ -116,6 +116,7 @@ static void qmgr_cfg_load(void)
 static void qmgr_post_jail(void)
 {
     mail_queue_init();
+    qmgr_message_init();
     qmgr_scan_active_at_start();
     qmgr_want_incoming = true;
     qmgr_want_deferred = true;

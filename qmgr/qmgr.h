@@ -48,7 +48,8 @@ struct qmgr_message {
     int pending;                /* entries not yet finished */
     bool resolving_failed;
     bool forced_expire;         /* group-execute bit set by postsuper -e */
-    double loaded_at;
+    double loaded_at;           /* wall clock when moved to active */
+    bool flush_dfxp;            /* found by a flush: defer_transports do not apply */
     struct qmgr_message *next;
 };
 
@@ -76,6 +77,8 @@ extern struct qmgr_config qmgr_cfg;
 extern int qmgr_active_count;
 
 /* qmgr_message.c */
+/* Reads the parameters the message code needs (defer_transports). */
+void qmgr_message_init(void);
 void qmgr_scan_active_at_start(void);
 void qmgr_scan(const char *queue, bool ignore_time);
 void qmgr_message_done_entry(struct qmgr_message *m);

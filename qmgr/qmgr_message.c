@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "delivery_log.h"
 #include "dsn_log.h"
 #include "events.h"
 #include "flush_clnt.h"
@@ -98,16 +99,11 @@ void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay,
     e.diag_type = "";
     e.diag_text = "";
     dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    double delay = (double)tv.tv_sec - (double)m->env.arrival_sec +
-                   ((double)tv.tv_usec - (double)m->env.arrival_usec) / 1e6;
-    if (rc->orig && strcmp(rc->orig, rc->address) != 0)
-        log_info("%s: to=<%s>, orig_to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, "
-                 "status=deferred (%s)", m->id, rc->address, rc->orig, relay, delay, delay, status, reason);
-    else
-        log_info("%s: to=<%s>, relay=%s, delay=%.2g, delays=%.2g/0/0/0, dsn=%s, status=deferred (%s)",
-                 m->id, rc->address, relay, delay, delay, status, reason);
+    struct delivery_times t = {
+        .arrival = (double)m->env.arrival_sec + (double)m->env.arrival_usec / 1e6,
+        .active = m->loaded_at,
+    };
+    delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "deferred", reason);
 }
 
 /* Asks the bounce service to do something for this message; 0 = done. */
@@ -231,6 +227,23 @@ static void qmgr_split_filter(const char *filter, struct sbuf *tr, struct sbuf *
 }
 
 /* Resolves the recipients and queues entries; false when resolution failed. */
+/* $defer_transports, split (qmgr_message_init). */
+static char **qmgr_defer_transports;
+
+void qmgr_message_init(void)
+{
+    qmgr_defer_transports = cfg_list(cfg_str(P_DEFER_TRANSPORTS));
+}
+
+/* True when mail for transport waits for a flush (defer_transports). */
+static bool qmgr_transport_deferred(const char *transport)
+{
+    for (char **p = qmgr_defer_transports; p && *p; p++)
+        if (strcmp(*p, transport) == 0)
+            return true;
+    return false;
+}
+
 static bool qmgr_message_resolve(struct qmgr_message *m)
 {
     struct resolve_reply rr;
@@ -264,6 +277,11 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             }
             transport = sbuf_str(rr.transport);
             nexthop = sbuf_str(rr.nexthop);
+        }
+        /* defer_transports: kept until "postqueue -f" / "sendmail -q". */
+        if (!m->flush_dfxp && qmgr_transport_deferred(transport)) {
+            qmgr_defer_recipient(m, i, "none", "4.3.2", "deferred transport");
+            continue;
         }
         struct qmgr_dest *d = qmgr_dest_find(transport, nexthop);
         size_t g;
@@ -331,6 +349,10 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     struct qmgr_message *m = xcalloc(1, sizeof(*m));
     strlcpy(m->id, id, sizeof(m->id));
     m->forced_expire = (st.st_mode & S_IXGRP) != 0;   /* postsuper -e / -f */
+    m->flush_dfxp = ctx->ignore_time;                 /* postqueue -f */
+    struct timeval now_tv;
+    gettimeofday(&now_tv, NULL);
+    m->loaded_at = (double)now_tv.tv_sec + (double)now_tv.tv_usec / 1e6;
     if (r == NULL || qenv_load(r, &m->env) < 0) {
         log_warn("%s: unreadable or incomplete queue file: moved to corrupt", id);
         qfile_close(r);

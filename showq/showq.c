@@ -2,7 +2,11 @@
  * showq.c - the queue listing service behind postqueue -p / -j and mailq
  *
  * Used by: master (service showq, public/showq), postqueue.
- * Interface: main(); the showq_v1 protocol in docs/ipc.md.
+ * Interface: main(); the showq protocol in docs/ipc.md: Postfix's own
+ *            (null-terminated attributes, greeting "protocol" =
+ *            mail_queue_list_protocol), so that tools written for Postfix
+ *            that read public/showq directly (prometheus-postfix-exporter,
+ *            Postfix's own postqueue) see the queue.
  * Errors: unreadable or incomplete files are skipped silently (they are
  *         being written, moved or removed while we look).
  * Notes: scans active, incoming, deferred, hold and maildrop. For each
@@ -10,7 +14,8 @@
  *        time, size, sender (the null sender is shown as MAILER-DAEMON, as
  *        Postfix does), forced_expire, then recipient/reason groups for the
  *        recipients still to do, with the reason of their last deferral.
- *        An empty list ends the listing. At most SHOWQ_RCPT_LIMIT
+ *        Each message's list ends with its terminator; one more, empty,
+ *        list ends the listing. At most SHOWQ_RCPT_LIMIT
  *        recipients are listed per message.
  */
 #include "alloc.h"
@@ -85,7 +90,7 @@ static int showq_file(const char *id, const char *path, void *ctx_)
         attr_add(l, "reason", showq_reason(v, n, &env.rcpts[i]));
         shown++;
     }
-    if (attr_write(ctx->client, l) < 0)
+    if (attr_write0(ctx->client, l) < 0)
         ctx->failed = true;
     attr_list_free(l);
     dsn_entries_free(v, n);
@@ -99,7 +104,7 @@ static void showq_service(struct stream *client)
                                           MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD,
                                           MAIL_QUEUE_MAILDROP };
     struct showq_ctx ctx = { .client = client };
-    if (attr_send_proto(client, MAIL_PROTO_SHOWQ) < 0)
+    if (attr_send_proto0(client, MAIL_PROTO_SHOWQ) < 0)
         return;
     for (size_t i = 0; i < ARRAY_LEN(queues) && !ctx.failed; i++) {
         ctx.queue = queues[i];
@@ -108,7 +113,7 @@ static void showq_service(struct stream *client)
     }
     if (!ctx.failed) {
         struct attr_list *end = attr_list_new();
-        (void)attr_write(client, end);
+        (void)attr_write0(client, end);
         attr_list_free(end);
     }
 }

@@ -126,6 +126,10 @@ static void smtp_load_config(void)
     c->mx_session_limit = cfg_long(SMTP_P(P_SMTP_MX_SESSION_LIMIT, P_LMTP_MX_SESSION_LIMIT));
     c->randomize_addresses =
         cfg_bool(SMTP_P(P_SMTP_RANDOMIZE_ADDRESSES, P_LMTP_RANDOMIZE_ADDRESSES));
+    const char *pref = cfg_str(SMTP_P(P_SMTP_ADDRESS_PREFERENCE, P_LMTP_ADDRESS_PREFERENCE));
+    if (smtp_addr_pref_parse(pref, &c->prefer_family) < 0)
+        log_fatal("%s: bad value \"%s\" (want ipv4, ipv6 or any)",
+                  SMTP_P(P_SMTP_ADDRESS_PREFERENCE, P_LMTP_ADDRESS_PREFERENCE), pref);
     c->myhostname = xstrdup(cfg_str(P_MYHOSTNAME));
     c->default_port = xstrdup(c->lmtp ? cfg_str(P_LMTP_TCP_PORT) : "smtp");
     if (*c->default_port == 0) {

@@ -67,6 +67,13 @@ void smtp_mx_sort(struct smtp_mx *mx, size_t n, unsigned (*rnd)(unsigned n));
 /* Drops this host and everything not better than it ("myself" as an MX):
  * returns the new count. Host names compare without case and trailing dot. */
 size_t smtp_mx_truncate_self(struct smtp_mx *mx, size_t n, const char *myhostname);
+struct smtp_addr;
+/* smtp_address_preference: within each run of equal MX preference, moves
+ * the addresses of family (AF_INET or AF_INET6) first, keeping their order
+ * otherwise. family 0 ("any") leaves v alone. */
+void smtp_addr_prefer(struct smtp_addr *v, size_t n, int family);
+/* Parses an smtp_address_preference value: 0 with *family set, -1 bad. */
+int smtp_addr_pref_parse(const char *value, int *family);
 /* Host names equal, ignoring case and one trailing dot. */
 bool smtp_host_equal(const char *a, const char *b);
 
@@ -135,6 +142,7 @@ struct smtp_cfg {
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;
+    int prefer_family;      /* smtp_address_preference: AF_INET, AF_INET6, 0 = any */
     char *myhostname;
     char *default_port;         /* "smtp" / $lmtp_tcp_port */
     enum smtp_tls_level tls_level;

@@ -13,6 +13,7 @@
  */
 #include "smtp.h"
 #include <ctype.h>
+#include <sys/socket.h>
 #include "alloc.h"
 
 /* A port: a number 1..65535 or a service name. */
@@ -194,6 +195,41 @@ void smtp_mx_sort(struct smtp_mx *mx, size_t n, unsigned (*rnd)(unsigned n))
         }
         mx[j] = t;
     }
+}
+
+void smtp_addr_prefer(struct smtp_addr *v, size_t n, int family)
+{
+    if (family == 0)
+        return;
+    for (size_t start = 0; start < n;) {
+        size_t end = start + 1;
+        while (end < n && v[end].pref == v[start].pref)
+            end++;
+        /* Stable: insertion of each preferred entry after the last one. */
+        size_t put = start;
+        for (size_t i = start; i < end; i++) {
+            if (v[i].family != family)
+                continue;
+            struct smtp_addr t = v[i];
+            for (size_t j = i; j > put; j--)
+                v[j] = v[j - 1];
+            v[put++] = t;
+        }
+        start = end;
+    }
+}
+
+int smtp_addr_pref_parse(const char *value, int *family)
+{
+    if (strcasecmp(value, "any") == 0)
+        *family = 0;
+    else if (strcasecmp(value, "ipv4") == 0)
+        *family = AF_INET;
+    else if (strcasecmp(value, "ipv6") == 0)
+        *family = AF_INET6;
+    else
+        return -1;
+    return 0;
 }
 
 bool smtp_host_equal(const char *a, const char *b)

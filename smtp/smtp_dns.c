@@ -182,8 +182,21 @@ static bool smtp_is_literal(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *d,
+                            struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why);
+
 int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struct smtp_addr **v,
                     size_t *n, struct sbuf *dsn, struct sbuf *why)
+{
+    size_t before = *n;
+    int r = smtp_dns_lookup1(cfg, d, v, n, dsn, why);
+    if (r == 0)
+        smtp_addr_prefer(*v + before, *n - before, cfg->prefer_family);
+    return r;
+}
+
+static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *d,
+                            struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why)
 {
     if (d->kind == SMTP_DEST_UNIX) {
         smtp_addr_push(v, n, cfg->myhostname, d->host, NULL, AF_UNIX, 0);

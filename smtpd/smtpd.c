@@ -28,6 +28,7 @@
 #include "resolve_local.h"
 #include "qfile.h"
 #include "server.h"
+#include "soft_bounce.h"
 #include <ctype.h>
 #include <strings.h>
 
@@ -170,6 +171,8 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
     va_start(ap, fmt);
     sbuf_vcatf(out, fmt, ap);
     va_end(ap);
+    if (soft_bounce_enabled())
+        soft_bounce_text(sbuf_data(out));     /* 5xx -> 4xx */
     const char *r = sbuf_str(out);
     if (r[0] == '4' || r[0] == '5') {
         st->error_count++;
@@ -212,8 +215,11 @@ void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd,
 {
     struct sbuf *b = sbuf_new(256);
     struct sbuf *q = sbuf_new(64);
-    sbuf_printf(b, "%s: %s: %s from %s: %s;", smtpd_log_queue_id(st), kind, cmd, st->namaddr,
-                reply);
+    sbuf_printf(b, "%s: %s: %s from %s: ", smtpd_log_queue_id(st), kind, cmd, st->namaddr);
+    size_t at = sbuf_len(b);
+    sbuf_catf(b, "%s;", reply);
+    if (soft_bounce_enabled())  /* log the code the client gets */
+        soft_bounce_text(sbuf_data(b) + at);
     if (st->sender) {
         smtpd_addr_quote(q, st->sender);
         sbuf_catf(b, " from=<%s>", sbuf_str(q));

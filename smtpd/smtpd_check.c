@@ -36,6 +36,7 @@
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "dict.h"
 #include "dns_lookup.h"
 #include "log.h"
@@ -935,6 +936,15 @@ static enum smtpd_verdict smtpd_check_unlisted(struct smtpd_check_ctx *c, enum s
             v = r > 0 ? SMTPD_DUNNO : smtpd_temp_lookup_failure(c, subj);
             goto out;
         }
+    }
+    /* Anything that resolves to the error transport is undeliverable, as in
+     * Postfix: relocated_maps ("5.1.6 User has moved to ..."), error: routes. */
+    if (strcmp(cls, "alias") != 0 && strcmp(sbuf_str(res->transport), "error") == 0) {
+        struct sbuf *ed = sbuf_new(16);
+        const char *etext = deliver_split_dsn(sbuf_str(res->nexthop), dsn, ed);
+        v = smtpd_reject(c, subj, sbuf_str(ed)[0] == '4' ? 450 : 550, sbuf_str(ed), what, etext);
+        sbuf_free(ed);
+        goto out;
     }
     if (strcmp(cls, "local") == 0) {
         maps = smtpd_cfg.local_rcpt_maps;

@@ -49,6 +49,9 @@ struct tr_config {
     struct domain_list *relay_domains;
     struct maps *transport_maps;
     bool transport_parent;          /* transport_maps in parent_domain_matches_subdomains */
+    struct maps *relocated_maps;    /* NULL when empty */
+    struct maps *sender_default_transport;  /* sender_dependent_default_transport_maps */
+    char *empty_sender_key;         /* empty_address_default_transport_maps_lookup_key */
 };
 
 /* What resolve decides. */

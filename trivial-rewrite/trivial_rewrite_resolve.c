@@ -14,7 +14,11 @@
  *        local; its recipient gets the stripped local domain back, or
  *        @$myhostname. The class then follows POSTFIX-FACTS.md section 7:
  *        local, virtual alias, virtual mailbox, relay, default; then
- *        transport_maps override everything but the alias class.
+ *        transport_maps override everything but the alias class, and
+ *        relocated_maps override everything ("5.1.6 User has moved to X"
+ *        through the error transport). For the default class,
+ *        sender_dependent_default_transport_maps (searched with the sender)
+ *        replace default_transport.
  */
 #include "trivial-rewrite.h"
 #include "alloc.h"
@@ -184,7 +188,6 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
     bool routed = false;
     int rl;
 
-    UNUSED(sender);     /* XXX: sender_dependent_*_maps are not implemented yet */
     r->flags = 0;
     r->class_ = "default";
     sbuf_reset(r->transport);
@@ -305,8 +308,22 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             tr_use_transport(r, cfg->relay_transport, *cfg->relayhost ? cfg->relayhost : domain);
         } else {
             r->class_ = "default";
-            tr_use_transport(r, cfg->default_transport,
-                             *cfg->relayhost ? cfg->relayhost : domain);
+            const char *dflt = cfg->default_transport;
+            if (cfg->sender_default_transport && sender) {
+                /* sender_dependent_default_transport_maps replace
+                 * default_transport (the null sender is looked up as
+                 * $empty_address_default_transport_maps_lookup_key). */
+                const char *v = maps_find_addr(cfg->sender_default_transport,
+                                               *sender ? sender : cfg->empty_sender_key,
+                                               cfg->recipient_delimiter, 0, NULL);
+                if (v && *v)
+                    dflt = v;
+                else if (maps_error(cfg->sender_default_transport) != DICT_ERR_NONE) {
+                    r->flags |= TR_FLAG_FAIL;
+                    goto out;
+                }
+            }
+            tr_use_transport(r, dflt, *cfg->relayhost ? cfg->relayhost : domain);
         }
     }
 
@@ -314,6 +331,20 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
     if (tr_transport_lookup(cfg, sbuf_str(r->recipient), r) < 0) {
         r->flags |= TR_FLAG_FAIL;
         goto out;
+    }
+    /* relocated_maps: "user has moved" wins over any route. The user-only
+     * form applies to local recipients. */
+    if (cfg->relocated_maps) {
+        const char *v = maps_find_addr(cfg->relocated_maps, sbuf_str(r->recipient),
+                                       cfg->recipient_delimiter,
+                                       strcmp(r->class_, "local") == 0 ? MAPS_ADDR_LOCAL : 0, NULL);
+        if (v && *v) {
+            sbuf_set(r->transport, "error");
+            sbuf_printf(r->nexthop, "5.1.6 User has moved to %s", v);
+        } else if (maps_error(cfg->relocated_maps) != DICT_ERR_NONE) {
+            r->flags |= TR_FLAG_FAIL;
+            goto out;
+        }
     }
     if (strcmp(sbuf_str(r->transport), "error") == 0)
         r->flags |= TR_FLAG_ERROR;

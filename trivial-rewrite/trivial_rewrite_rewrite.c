@@ -54,6 +54,13 @@ void tr_config_load(struct tr_config *cfg)
     cfg->relay_domains = domain_list_new(P_RELAY_DOMAINS, cfg_str(P_RELAY_DOMAINS));
 
     cfg->transport_maps = maps_create(P_TRANSPORT_MAPS, cfg_str(P_TRANSPORT_MAPS), DICT_F_FOLD);
+    if (*cfg_str(P_RELOCATED_MAPS))
+        cfg->relocated_maps = maps_create(P_RELOCATED_MAPS, cfg_str(P_RELOCATED_MAPS), DICT_F_FOLD);
+    if (*cfg_str(P_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS))
+        cfg->sender_default_transport =
+            maps_create(P_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS,
+                        cfg_str(P_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS), DICT_F_FOLD);
+    cfg->empty_sender_key = tr_dup_param(P_EMPTY_ADDRESS_DEFAULT_TRANSPORT_MAPS_LOOKUP_KEY);
     char **parents = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
     for (char **p = parents; *p; p++)
         if (strcmp(*p, P_TRANSPORT_MAPS) == 0)
@@ -72,6 +79,9 @@ void tr_config_free(struct tr_config *cfg)
     xfree(cfg->virtual_transport);
     xfree(cfg->relay_transport);
     xfree(cfg->default_transport);
+    maps_free(cfg->relocated_maps);
+    maps_free(cfg->sender_default_transport);
+    xfree(cfg->empty_sender_key);
     xfree(cfg->relayhost);
     xfree(cfg->recipient_delimiter);
     domain_list_free(cfg->virtual_alias_domains);

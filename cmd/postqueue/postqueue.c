@@ -122,7 +122,7 @@ static struct stream *pq_showq_standalone(pid_t *pid)
     sbuf_free(prog);
     struct stream *s = stream_open(sv[0]);
     stream_set_timeout(s, (int)cfg_time(P_IPC_TIMEOUT));
-    if (attr_expect_proto(s, MAIL_PROTO_SHOWQ) < 0) {
+    if (attr_expect_proto0(s, MAIL_PROTO_SHOWQ) < 0) {
         stream_close(s);
         return NULL;
     }
@@ -142,9 +142,17 @@ static struct stream *pq_showq_connect(pid_t *pid)
     sbuf_free(path);
     if (fd >= 0) {
         close(fd);
-        struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, MAIL_PROTO_SHOWQ);
-        if (s)
-            return s;
+        /* showq greets in Postfix's framing, which mail_connect() does not
+         * read: connect without a greeting check and check it here. */
+        struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_SHOWQ, NULL);
+        if (s) {
+            int r = attr_expect_proto0(s, MAIL_PROTO_SHOWQ);
+            if (r == 0)
+                return s;
+            stream_close(s);
+            fprintf(stderr, "postqueue: fatal: malformed showq server response\n");
+            exit(EX_SOFTWARE);
+        }
         err = errno;
     }
     if (err == EACCES || err == EPERM) {
@@ -172,7 +180,7 @@ static void pq_show(bool json)
     struct sbuf *out = sbuf_new(4096);
     unsigned long bytes = 0, count = 0;
     int r;
-    while ((r = attr_read(s, l)) == 0 && l->count > 0) {
+    while ((r = attr_read0(s, l)) == 0 && l->count > 0) {
         struct pq_msg m;
         if (pq_msg_from_attrs(&m, l) < 0) {
             log_warn("malformed showq record ignored");

@@ -12,8 +12,10 @@
  *        daemons. Each change is logged as "ID: removed" etc., followed by
  *        a summary ("Deleted: 3 messages"). Requeue (-r) moves the message
  *        to incoming (Postfix uses maildrop): it keeps its queue ID, loses
- *        its deferral reasons and is scanned again at once; its addresses
- *        are not rewritten again. With maillog_file set, lines go to the
+ *        its deferral reasons and is scanned again at once, and qmgr is
+ *        told to forget the destinations it holds dead (as after a flush),
+ *        so mail for a destination that is back goes out at once; its
+ *        addresses are not rewritten again. With maillog_file set, lines go to the
  *        postlog service, or straight into the file when postlogd is not
  *        running (postfix stopped), as Postfix's root commands do.
  */
@@ -416,6 +418,11 @@ int main(int argc, char **argv)
     }
     if (ps_need_trigger) {
         mail_use_relative_paths(true);
+        /* An administrator requeues mail because its destination is back:
+         * make qmgr forget destinations it holds dead, or the requeued mail
+         * would be deferred again at once until minimal_backoff_time. */
+        if (ps_counts[PS_REQUEUE] > 0)
+            (void)mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_FLUSH_DEAD);
         (void)mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_INCOMING);
         (void)mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_DEFERRED);
     }

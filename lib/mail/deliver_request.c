@@ -12,10 +12,12 @@
 #include "config.h"
 #include "dsn_log.h"
 #include "log.h"
+#include "delivery_log.h"
 #include "mail_owner.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
+#include "soft_bounce.h"
 #include <fcntl.h>
 #include <sys/time.h>
 
@@ -377,56 +379,23 @@ const char *deliver_split_dsn(const char *s, const char *dflt, struct sbuf *dsn)
     return s;
 }
 
-void deliver_format_delay(struct sbuf *out, double sec)
-{
-    int prec;
-    if (sec < 0)
-        sec = 0;
-    if (sec >= 10)
-        prec = 0;
-    else if (sec >= 1)
-        prec = 1;
-    else
-        prec = 2;
-    sbuf_printf(out, "%.*f", prec, sec);
-    if (prec > 0) {
-        size_t n = sbuf_len(out);
-        while (n > 0 && sbuf_str(out)[n - 1] == '0')
-            n--;
-        if (n > 0 && sbuf_str(out)[n - 1] == '.')
-            n--;
-        sbuf_truncate(out, n);
-    }
-}
-
 static const char *deliver_kind_status(enum deliver_kind k)
 {
     return k == DELIVER_SENT ? "sent" : k == DELIVER_BOUNCED ? "bounced" : "deferred";
 }
 
-/* Logs the Postfix-shaped status line. */
+/* Logs the Postfix-shaped status line (delivery_log.h). */
 static void deliver_log_line(struct deliver_request *r, const struct deliver_rcpt *rc,
                              const char *status, const char *dsn, const char *text)
 {
-    double now = deliver_now();
     double arrival = (double)r->arrival_sec + (double)r->arrival_usec / 1e6;
     if (r->arrival_sec <= 0 || arrival > r->start_time)
         arrival = r->start_time;
-    struct sbuf *orig = sbuf_new(64), *d = sbuf_new(16), *da = sbuf_new(16), *dd = sbuf_new(16);
-    if (*rc->orig && strcasecmp(rc->orig, rc->address) != 0)
-        sbuf_printf(orig, "orig_to=<%s>, ", rc->orig);
-    deliver_format_delay(d, now - arrival);
-    /* XXX: qmgr does not report its own share yet: a = before this agent,
-     * b and c = 0, d = time spent in this agent. */
-    deliver_format_delay(da, r->start_time - arrival);
-    deliver_format_delay(dd, now - r->start_time);
-    log_info("%s: to=<%s>, %srelay=%s, delay=%s, delays=%s/0/0/%s, dsn=%s, status=%s (%s)",
-             r->queue_id, rc->address, sbuf_str(orig), r->relay, sbuf_str(d), sbuf_str(da),
-             sbuf_str(dd), dsn, status, text);
-    sbuf_free(orig);
-    sbuf_free(d);
-    sbuf_free(da);
-    sbuf_free(dd);
+    /* XXX: qmgr does not pass the time it activated the message, so its
+     * share (b) shows as 0 and a runs up to the hand-off to this agent. */
+    struct delivery_times t = { .arrival = arrival, .active = r->start_time,
+                                .handoff = r->start_time };
+    delivery_log(r->queue_id, rc->address, rc->orig, r->relay, &t, dsn, status, text);
 }
 
 static int deliver_append(struct deliver_request *r, const char *queue,
@@ -465,6 +434,14 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
     if (sbuf_len(text) > 4000)
         sbuf_truncate(text, 4000);
 
+    /* soft_bounce: a would-be bounce is deferred, its status class 4. */
+    char soft[32];
+    if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
+        kind = DELIVER_DEFERRED;
+        strlcpy(soft, dsn, sizeof(soft));
+        soft_bounce_dsn(soft);
+        dsn = soft;
+    }
     const char *action = (flags & DELIVER_F_RELAYED) ? "relayed"
                          : (flags & DELIVER_F_EXPANDED) ? "expanded" : "delivered";
     switch (kind) {
@@ -492,7 +469,7 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
         deliver_log_line(r, rc, deliver_kind_status(kind), dsn, sbuf_str(text));
     if (kind == DELIVER_DEFERRED || result < 0)
         r->deferred = true;
-    else if (!(flags & DELIVER_F_NOMARK) && r->fd >= 0) {
+    else if (!(flags & DELIVER_F_NOMARK) && !(r->flags & DELIVER_REQ_F_PASSED) && r->fd >= 0) {
         if (qfile_mark_done(r->fd, (off_t)rc->offset) < 0) {
             log_warn("%s: mark recipient %s done: %m", r->queue_id, rc->address);
             r->deferred = true;

@@ -6,15 +6,14 @@
  *            deliver_request_open(), deliver_request_done(),
  *            deliver_request_free(); per-recipient results: deliver_status(),
  *            deliver_sent(), deliver_bounce(), deliver_defer(),
- *            deliver_hop_fail(); content: deliver_content_lines();
- *            formatting: deliver_format_delay().
+ *            deliver_hop_fail(); content: deliver_content_lines().
  * Errors: a malformed request (missing field, bad count, bad queue id,
  *         recipient offset that is not an R record) is logged once and
  *         deliver_request_read() returns NULL: the agent then hangs up
  *         without a reply and qmgr treats the attempt as 4.3.0.
  * Notes: the wire fields are in docs/ipc.md "delivery". Results are logged
  *        Postfix-style ("ID: to=<a>, orig_to=<o>, relay=R, delay=D,
- *        delays=a/b/c/d, dsn=X.Y.Z, status=sent (text)") and appended to the
+ *        delays=a/b/c/d, dsn=X.Y.Z, status=sent (text)", delivery_log.h) and appended to the
  *        bounce/, defer/ and trace/ logs (dsn_log.h); those writes need the
  *        privileges of the queue owner, so agents that switch uid call the
  *        status functions after switching back. A recipient marked done is
@@ -47,6 +46,11 @@
 #define DELIVER_ATTR_STATUS "status"
 #define DELIVER_ATTR_HOP_STATUS "hop_status"
 #define DELIVER_ATTR_HOP_REASON "hop_reason"
+
+/* Request flags (the "flags" attribute). */
+#define DELIVER_REQ_F_PASSED 0x1    /* handed on by another agent (deliver_pass.h):
+                                     * report, but leave marking recipients done
+                                     * to that agent */
 
 /* Most recipients one request may carry (5 attributes each). */
 #define DELIVER_RCPT_MAX 10000
@@ -169,10 +173,5 @@ typedef int (*deliver_line_fn)(const char *line, size_t len, void *ctx);
  * non-zero result, or -1 when the queue file is corrupt or unreadable
  * (logged). May be called more than once. */
 int deliver_content_lines(struct deliver_request *r, deliver_line_fn fn, void *ctx);
-
-/* Formats seconds Postfix-style: at most two significant digits below 10
- * seconds and at most two decimals, trailing zeros dropped ("0.03", "1.2",
- * "0", "42"). Fills out (replaces). */
-void deliver_format_delay(struct sbuf *out, double seconds);
 
 #endif

@@ -15,6 +15,9 @@ void mail_log_init(const char *program)
     struct sbuf *b = sbuf_new(128);
     sbuf_printf(b, "%s/%s", cfg_str(P_SYSLOG_NAME), program);
     log_set_tag(sbuf_str(b));
+    if (log_set_facility(cfg_str(P_SYSLOG_FACILITY)) < 0)
+        log_fatal("%s: unknown syslog facility \"%s\"", P_SYSLOG_FACILITY,
+                  cfg_str(P_SYSLOG_FACILITY));
     if (*cfg_str(P_MAILLOG_FILE)) {
         mail_service_path(b, MAIL_CLASS_PUBLIC, MAIL_SERVICE_POSTLOG, true);
         log_close_syslog();

@@ -32,7 +32,8 @@
 #define MAIL_PROTO_REWRITE "rewrite_v1"
 #define MAIL_PROTO_DELIVERY "delivery_v1"
 #define MAIL_PROTO_BOUNCE "bounce_v1"
-#define MAIL_PROTO_SHOWQ "showq_v1"
+/* Postfix's own name: showq speaks Postfix's framing (attr_write0). */
+#define MAIL_PROTO_SHOWQ "mail_queue_list_protocol"
 #define MAIL_PROTO_FLUSH "flush_v1"
 
 /* qmgr trigger bytes */

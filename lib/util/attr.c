@@ -281,3 +281,97 @@ int attr_expect_proto(struct stream *s, const char *proto)
     attr_list_free(l);
     return r;
 }
+
+int attr_write0(struct stream *s, const struct attr_list *l)
+{
+    struct sbuf *b = sbuf_new(256);
+    for (size_t i = 0; i < l->count; i++) {
+        if (memchr(l->items[i].value, 0, l->items[i].vlen) != NULL) {
+            sbuf_free(b);
+            return ATTR_E_FORMAT;
+        }
+        sbuf_append(b, l->items[i].name, strlen(l->items[i].name) + 1);
+        sbuf_append(b, l->items[i].value, l->items[i].vlen + 1);
+    }
+    sbuf_addch(b, 0);
+    int r = stream_write(s, sbuf_data(b), sbuf_len(b));
+    sbuf_free(b);
+    if (r == 0)
+        r = stream_flush(s);
+    return r;
+}
+
+/* Reads bytes up to a NUL into out (replacing it). 0, STREAM_E_*, or
+ * ATTR_E_LIMIT when more than max bytes come before the NUL. */
+static int attr_get0(struct stream *s, struct sbuf *out, size_t max)
+{
+    sbuf_reset(out);
+    for (;;) {
+        int c = stream_getc(s);
+        if (c < 0)
+            return c;
+        if (c == 0)
+            return 0;
+        if (sbuf_len(out) >= max)
+            return ATTR_E_LIMIT;
+        sbuf_addch(out, c);
+    }
+}
+
+int attr_read0(struct stream *s, struct attr_list *l)
+{
+    struct sbuf *name = sbuf_new(64);
+    struct sbuf *val = sbuf_new(256);
+    int result = 0;
+
+    if (l->max_count == 0)
+        l->max_count = ATTR_MAX_COUNT;
+    attr_list_reset(l);
+    for (;;) {
+        if ((result = attr_get0(s, name, ATTR_MAX_NAME)) < 0)
+            break;
+        if (sbuf_len(name) == 0)
+            break;
+        for (const char *q = sbuf_str(name); *q; q++)
+            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')) {
+                result = ATTR_E_FORMAT;
+                goto done;
+            }
+        if (l->count >= l->max_count) {
+            result = ATTR_E_LIMIT;
+            break;
+        }
+        if ((result = attr_get0(s, val, ATTR_MAX_VALUE)) < 0) {
+            if (result == STREAM_E_EOF)
+                result = ATTR_E_FORMAT;     /* a name without its value */
+            break;
+        }
+        attr_add_len(l, sbuf_str(name), sbuf_str(val), sbuf_len(val));
+    }
+done:
+    sbuf_free(name);
+    sbuf_free(val);
+    return result;
+}
+
+int attr_send_proto0(struct stream *s, const char *proto)
+{
+    struct attr_list *l = attr_list_new();
+    attr_add(l, "protocol", proto);
+    int r = attr_write0(s, l);
+    attr_list_free(l);
+    return r;
+}
+
+int attr_expect_proto0(struct stream *s, const char *proto)
+{
+    struct attr_list *l = attr_list_new();
+    int r = attr_read0(s, l);
+    if (r == 0) {
+        const char *got = attr_get(l, "protocol");
+        if (got == NULL || strcmp(got, proto) != 0 || l->count != 1)
+            r = ATTR_E_PROTO;
+    }
+    attr_list_free(l);
+    return r;
+}

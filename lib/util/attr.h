@@ -6,13 +6,21 @@
  * Interface: attr_list_new(), attr_list_free(), attr_list_reset(), attr_add(),
  *            attr_addf(), attr_add_long(), attr_get(), attr_get_long(),
  *            attr_write(), attr_read(), attr_decode(), attr_send(), attr_send_proto(),
- *            attr_expect_proto().
+ *            attr_expect_proto(); Postfix's null-terminated framing:
+ *            attr_write0(), attr_read0(), attr_send_proto0(),
+ *            attr_expect_proto0().
  * Errors: attr_read() returns 0, a STREAM_E_* code, or ATTR_E_* for a
  *         malformed or oversized list. Nothing is logged here.
  * Notes: wire format is "name=value\n" lines ended by an empty line; in
  *        values '%', LF, CR and NUL are written as %XX. Names match
  *        [a-z0-9_]{1,64}. A list may repeat a name (recipient groups); order
  *        is kept. See docs/ipc.md.
+ *        The "0" variants speak Postfix's own framing (its attr_print0 /
+ *        attr_scan0), used where programs written for Postfix read a
+ *        Postern socket directly (public/showq): each pair is the name, a
+ *        NUL, the value, a NUL; an empty name (a lone NUL) ends the list.
+ *        Values cannot contain NUL there; the greeting is the pair
+ *        "protocol" = NAME.
  */
 #ifndef POSTERN_ATTR_H
 #define POSTERN_ATTR_H
@@ -72,5 +80,17 @@ int attr_send(struct stream *s, ...);
 int attr_send_proto(struct stream *s, const char *proto);
 /* Client side: reads the greeting and checks it; ATTR_E_PROTO on mismatch. */
 int attr_expect_proto(struct stream *s, const char *proto);
+
+/* Postfix's null-terminated framing. Writes each pair as name NUL value NUL,
+ * then the terminating NUL, then flushes. ATTR_E_FORMAT (nothing written)
+ * when a value contains NUL. */
+int attr_write0(struct stream *s, const struct attr_list *l);
+/* Reads one null-terminated list into l (reset first): 0 (an empty list is
+ * the bare terminator), a STREAM_E_* code, ATTR_E_FORMAT or ATTR_E_LIMIT. */
+int attr_read0(struct stream *s, struct attr_list *l);
+/* Server greeting in that framing: "protocol" NUL NAME NUL NUL. */
+int attr_send_proto0(struct stream *s, const char *proto);
+/* Client side of attr_send_proto0(); ATTR_E_PROTO on mismatch. */
+int attr_expect_proto0(struct stream *s, const char *proto);
 
 #endif

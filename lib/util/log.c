@@ -18,6 +18,7 @@
 int log_verbose;
 
 static char log_tag_buf[128] = "postfix";
+static int log_facility = LOG_MAIL;
 static bool log_to_stderr;
 static int log_syslog_fd = -1;
 static char log_syslog_path[108] = "/dev/log";
@@ -118,6 +119,28 @@ void log_close_syslog(void)
     log_syslog_path[0] = 0;
 }
 
+int log_set_facility(const char *name)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } fac[] = {
+        { "auth", LOG_AUTH },     { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+        { "daemon", LOG_DAEMON }, { "ftp", LOG_FTP },           { "kern", LOG_KERN },
+        { "lpr", LOG_LPR },       { "mail", LOG_MAIL },         { "news", LOG_NEWS },
+        { "syslog", LOG_SYSLOG }, { "user", LOG_USER },         { "uucp", LOG_UUCP },
+        { "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },     { "local2", LOG_LOCAL2 },
+        { "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },     { "local5", LOG_LOCAL5 },
+        { "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+    };
+    for (size_t i = 0; i < sizeof(fac) / sizeof(fac[0]); i++)
+        if (strcasecmp(name, fac[i].name) == 0) {
+            log_facility = fac[i].code;
+            return 0;
+        }
+    return -1;
+}
+
 void log_open_maillog(const char *postlog_socket, const char *hostname)
 {
     strlcpy(log_maillog_path, postlog_socket, sizeof(log_maillog_path));
@@ -173,7 +196,7 @@ static bool log_deliver(int prio, const char *stamp, const char *level, const ch
 
     *tried = false;
     if (log_syslog_fd >= 0 || log_syslog_path[0]) {
-        n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s%s", LOG_MAIL | prio, stamp,
+        n = snprintf(line, sizeof(line), "<%d>%s %s[%ld]: %s%s", log_facility | prio, stamp,
                      log_tag_buf, log_pid(), level, text);
         if (n < 0)
             return false;

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "deliver_request.h"
+#include "delivery_log.h"
 #include "dsn_log.h"
 #include "mail_queue.h"
 #include "qfile.h"
@@ -161,20 +162,43 @@ static void test_helpers(void)
     EXPECT_EQ_STR(sbuf_str(b), "2.0.0");
     EXPECT_EQ_STR(t, "");
 
-    deliver_format_delay(b, 0.034);
+    delivery_log_format_delay(b, 0.034);
     EXPECT_EQ_STR(sbuf_str(b), "0.03");
-    deliver_format_delay(b, 0.001);
+    delivery_log_format_delay(b, 0.001);
     EXPECT_EQ_STR(sbuf_str(b), "0");
-    deliver_format_delay(b, 0.1);
+    delivery_log_format_delay(b, 0.1);
     EXPECT_EQ_STR(sbuf_str(b), "0.1");
-    deliver_format_delay(b, 1.26);
+    delivery_log_format_delay(b, 1.26);
     EXPECT_EQ_STR(sbuf_str(b), "1.3");
-    deliver_format_delay(b, 3.0);
+    delivery_log_format_delay(b, 3.0);
     EXPECT_EQ_STR(sbuf_str(b), "3");
-    deliver_format_delay(b, 42.7);
+    delivery_log_format_delay(b, 42.7);
     EXPECT_EQ_STR(sbuf_str(b), "43");
-    deliver_format_delay(b, -5);
+    delivery_log_format_delay(b, -5);
     EXPECT_EQ_STR(sbuf_str(b), "0");
+    /* Postfix's format_tv(): 120 s is "120", never "1.2e+02". */
+    delivery_log_format_delay(b, 120.4);
+    EXPECT_EQ_STR(sbuf_str(b), "120");
+    delivery_log_format_delay(b, 86400.0);
+    EXPECT_EQ_STR(sbuf_str(b), "86400");
+    delivery_log_format_delay(b, 9.96);
+    EXPECT_EQ_STR(sbuf_str(b), "10");
+    delivery_log_format_delay(b, 0.996);
+    EXPECT_EQ_STR(sbuf_str(b), "1");
+    delivery_log_format_delay(b, 0.0092);
+    EXPECT_EQ_STR(sbuf_str(b), "0.01");
+    delivery_log_format_delay(b, 1.05);
+    EXPECT_EQ_STR(sbuf_str(b), "1.1");
+    /* With more decimals allowed: two significant digits. */
+    sbuf_reset(b);
+    delivery_log_format_tv(b, 0, 123, 2, 6);
+    EXPECT_EQ_STR(sbuf_str(b), "0.00012");
+    sbuf_reset(b);
+    delivery_log_format_tv(b, 0, 99999, 2, 6);
+    EXPECT_EQ_STR(sbuf_str(b), "0.1");
+    sbuf_reset(b);
+    delivery_log_format_tv(b, 3, 250000, 2, 0);
+    EXPECT_EQ_STR(sbuf_str(b), "3");
     sbuf_free(b);
 }
 

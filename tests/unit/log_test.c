@@ -118,6 +118,14 @@ static void test_syslog_format(void)
     EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) > 0);
     expect_syslog(buf, LOG_MAIL | LOG_WARNING, "warning: disk full", __LINE__);
 
+    /* syslog_facility */
+    EXPECT_EQ_INT(log_set_facility("local3"), 0);
+    log_info("elsewhere");
+    EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) > 0);
+    expect_syslog(buf, LOG_LOCAL3 | LOG_INFO, "elsewhere", __LINE__);
+    EXPECT_EQ_INT(log_set_facility("nonsense"), -1);
+    EXPECT_EQ_INT(log_set_facility("mail"), 0);
+
     /* Debug lines appear only at the matching verbosity. */
     log_debug(1, "quiet");
     EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) < 0);

@@ -196,6 +196,35 @@ static void test_mx_self(void)
     EXPECT_TRUE(!smtp_host_equal("mail.example", "mail.example.com"));
 }
 
+/* smtp_address_preference: the preferred family first within equal MX
+ * preference, order otherwise kept. */
+static void test_addr_prefer(void)
+{
+    struct smtp_addr v[] = {
+        { .addr = "a6", .family = AF_INET6, .pref = 10 }, { .addr = "a4", .family = AF_INET, .pref = 10 },
+        { .addr = "b6", .family = AF_INET6, .pref = 10 }, { .addr = "b4", .family = AF_INET, .pref = 10 },
+        { .addr = "c6", .family = AF_INET6, .pref = 20 }, { .addr = "c4", .family = AF_INET, .pref = 20 },
+    };
+    smtp_addr_prefer(v, ARRAY_LEN(v), AF_INET);
+    const char *want[] = { "a4", "b4", "a6", "b6", "c4", "c6" };
+    for (size_t i = 0; i < ARRAY_LEN(v); i++)
+        EXPECT_EQ_STR(v[i].addr, want[i]);
+    smtp_addr_prefer(v, ARRAY_LEN(v), AF_INET6);
+    const char *want6[] = { "a6", "b6", "a4", "b4", "c6", "c4" };
+    for (size_t i = 0; i < ARRAY_LEN(v); i++)
+        EXPECT_EQ_STR(v[i].addr, want6[i]);
+    smtp_addr_prefer(v, ARRAY_LEN(v), 0);
+    EXPECT_EQ_STR(v[0].addr, "a6");
+    int f = -1;
+    EXPECT_EQ_INT(smtp_addr_pref_parse("ipv4", &f), 0);
+    EXPECT_EQ_INT(f, AF_INET);
+    EXPECT_EQ_INT(smtp_addr_pref_parse("IPv6", &f), 0);
+    EXPECT_EQ_INT(f, AF_INET6);
+    EXPECT_EQ_INT(smtp_addr_pref_parse("any", &f), 0);
+    EXPECT_EQ_INT(f, 0);
+    EXPECT_EQ_INT(smtp_addr_pref_parse("ipv5", &f), -1);
+}
+
 static void test_reply_code(void)
 {
     struct sbuf *d = sbuf_new(16);
@@ -231,6 +260,7 @@ int main(void)
     test_dest_list();
     test_mx_sort();
     test_mx_self();
+    test_addr_prefer();
     test_reply_code();
     test_xtext();
     return harness_done();

@@ -123,6 +123,57 @@ static void test_proto(void)
     stream_close(b);
 }
 
+/* Postfix's null-terminated framing: exact bytes, round trip, limits. */
+static void test_attr0(void)
+{
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *a = stream_open(sv[0]), *b = stream_open(sv[1]);
+    EXPECT_EQ_INT(attr_send_proto0(a, "mail_queue_list_protocol"), 0);
+    struct attr_list *l = attr_list_new();
+    attr_add(l, "queue_name", "deferred");
+    attr_add_long(l, "size", 512);
+    attr_add(l, "reason", "");
+    EXPECT_EQ_INT(attr_write0(a, l), 0);
+    /* The bytes Postfix's attr_print0() writes. */
+    static const char want[] = "protocol\0mail_queue_list_protocol\0\0"
+                               "queue_name\0deferred\0size\0" "512\0reason\0\0\0";
+    char got[sizeof(want)];
+    EXPECT_TRUE(stream_read(b, got, sizeof(want) - 1) == (ssize_t)(sizeof(want) - 1));
+    EXPECT_TRUE(memcmp(got, want, sizeof(want) - 1) == 0);
+
+    /* Round trip, then the empty list that ends a listing. */
+    struct attr_list *r = attr_list_new();
+    EXPECT_EQ_INT(attr_send_proto0(a, "p"), 0);
+    EXPECT_EQ_INT(attr_write0(a, l), 0);
+    attr_list_reset(l);
+    EXPECT_EQ_INT(attr_write0(a, l), 0);
+    EXPECT_EQ_INT(attr_expect_proto0(b, "p"), 0);
+    EXPECT_EQ_INT(attr_read0(b, r), 0);
+    EXPECT_EQ_INT(r->count, 3);
+    EXPECT_EQ_STR(attr_get(r, "queue_name"), "deferred");
+    EXPECT_EQ_STR(attr_get(r, "reason"), "");
+    EXPECT_EQ_INT(attr_read0(b, r), 0);
+    EXPECT_EQ_INT(r->count, 0);
+
+    /* Wrong greeting, bad name, name without value at EOF. */
+    EXPECT_EQ_INT(attr_send_proto0(a, "other"), 0);
+    EXPECT_EQ_INT(attr_expect_proto0(b, "p"), ATTR_E_PROTO);
+    EXPECT_TRUE(write(sv[0], "Bad\0x\0\0", 7) == 7);
+    EXPECT_EQ_INT(attr_read0(b, r), ATTR_E_FORMAT);
+    while (stream_pending(b) > 0)
+        (void)stream_getc(b);
+    attr_add(l, "v", "with_nul");
+    l->items[0].value[4] = 0;       /* vlen stays 8: a NUL inside */
+    EXPECT_EQ_INT(attr_write0(a, l), ATTR_E_FORMAT);
+    EXPECT_TRUE(write(sv[0], "name\0", 5) == 5);
+    stream_close(a);
+    EXPECT_EQ_INT(attr_read0(b, r), ATTR_E_FORMAT);
+    attr_list_free(l);
+    attr_list_free(r);
+    stream_close(b);
+}
+
 static void test_stream_lines(void)
 {
     int sv[2];
@@ -215,6 +266,7 @@ int main(void)
     test_attr_roundtrip();
     test_attr_decode();
     test_proto();
+    test_attr0();
     test_stream_lines();
     test_stream_timeout();
     test_events();

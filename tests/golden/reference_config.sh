@@ -37,6 +37,7 @@ for prog in "$postfix" "$postconf"; do
     fi
 done
 tmp=$(mktemp -d /tmp/refconf-golden.XXXXXX)
+chmod 755 "$tmp"     # mail_owner must reach the queue, or check says so
 trap 'rm -rf "$tmp"' EXIT
 
 # make_config NAME MAIN_CF [MASTER_ADDITIONS]: builds $tmp/NAME/etc.

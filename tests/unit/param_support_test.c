@@ -114,8 +114,8 @@ static void test_reports(void)
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
           "smtpd_milters = inet:127.0.0.1:8891\n"
-          "soft_bounce = no\n"                      /* the default: quiet */
-          "relocated_maps = hash:/etc/postfix/relocated\n"
+          "smtpd_client_port_logging = no\n"        /* the default: quiet */
+          "smtpd_command_filter = pcre:/etc/postfix/cf\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
           "policyd-spf_time_limit = 3600\n",
           fp);
@@ -123,7 +123,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/master.cf", dir);
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
-          "  -o soft_bounce=yes\n"
+          "  -o smtpd_client_port_logging=yes\n"
           "pickup unix n - n 60 1 pickup -o message_reject_characters=\\0\n",
           fp);
     fclose(fp);
@@ -136,11 +136,11 @@ static void test_reports(void)
     const char *out = cap_end();
     EXPECT_EQ_INT(n, 5);
     EXPECT_TRUE(strstr(out, "main.cf:2: smtpd_milters is not supported by Postern: ") != NULL);
-    EXPECT_TRUE(strstr(out, "main.cf:4: relocated_maps is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:4: smtpd_command_filter is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:1: soft_bounce is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_client_port_logging is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:3: message_reject_characters is not supported by Postern") != NULL);
-    EXPECT_EQ_INT(count_lines(out, "soft_bounce"), 1);
+    EXPECT_EQ_INT(count_lines(out, "smtpd_client_port_logging"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 
     /* One service: main.cf plus that service's -o options only. */
@@ -148,7 +148,7 @@ static void test_reports(void)
     n = param_support_report(m, "pickup", "unix");
     out = cap_end();
     EXPECT_EQ_INT(n, 4);
-    EXPECT_TRUE(strstr(out, "soft_bounce") == NULL);
+    EXPECT_TRUE(strstr(out, "smtpd_client_port_logging") == NULL);
 
     struct sbuf *where = sbuf_new(32);
     const char *refused = param_support_refused(m, where);

@@ -72,7 +72,7 @@ pt_wait_queue_empty 30
 
 # ---- DSN parameters reach the queue file (qmgr stopped so it stays).
 pt_stop
-sed -i 's/^qmgr /#qmgr /' "$PT_CONF/master.cf"
+sed -i 's/^qmgr /#PTqmgr /' "$PT_CONF/master.cf"   # a marker: master.cf also has a commented qmgr line
 pt_start || { pt_fail restart "instance did not restart"; pt_done; exit 1; }
 out=$(pt_dialog 'EHLO c.example\r\nMAIL FROM:<s@example.org> RET=HDRS ENVID=env+2Bid42\r\nRCPT TO:<bob@example.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;orig+2Bbob@example.test\r\nDATA\r\nSubject: dsn\r\n\r\nx\r\n.\r\nQUIT\r\n')
 qid=$(sed -n 's/^250 2.0.0 Ok: queued as \(.*\)$/\1/p' <<<"$out")
@@ -87,7 +87,7 @@ pt_check dsn_orcpt grep -q 'dsn_orig_rcpt: rfc822;orig+bob@example.test' <<<"$pc
 out=$(pt_dialog 'EHLO c.example\r\nMAIL FROM:<j\xc3\xb6rg@example.org> SMTPUTF8\r\nRCPT TO:<bob@example.test>\r\nRSET\r\nQUIT\r\n')
 pt_check smtputf8_mail grep -q '^250 2.1.0 Ok$' <<<"$out"
 pt_stop
-sed -i 's/^#qmgr /qmgr /' "$PT_CONF/master.cf"
+sed -i 's/^#PTqmgr /qmgr /' "$PT_CONF/master.cf"
 
 # ---- discarded keywords: globally and for this client address.
 printf '127.0.0.1/32 dsn, pipelining\n' > "$PT_CONF/discard.cidr"

@@ -166,6 +166,10 @@ static int smtp_tls_level_defaults(struct smtp_tls_policy *p, struct sbuf *why)
         sbuf_printf(why, " in %s", grade);
         rc = -1;
     }
+    /* Nothing older than TLS 1.2 unless the administrator asked for it,
+     * as for smtpd (docs/tls.md). */
+    if (rc == 0 && !cfg_is_set(protos))
+        p->protocols &= TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3;
     sbuf_free(excl);
     return rc;
 }

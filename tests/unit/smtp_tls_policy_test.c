@@ -98,6 +98,8 @@ int main(void)
     /* dane runs as may; dane-only is a level we cannot provide. */
     EXPECT_EQ_INT(lookup("dane.example", "smtp", false, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
+    /* smtp_tls_protocols not set: TLS 1.2 and 1.3 only, as for smtpd. */
+    EXPECT_EQ_INT(p.protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
     smtp_tls_policy_free(&p);
     EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_UNAVAILABLE);

@@ -30,7 +30,7 @@ chmod 644 "$S/mx.key"
 cat >> "$PT_CONF/main.cf" <<EOF
 home_mailbox = Maildir/
 mydestination = \$myhostname, localhost, encrypt.example, badname.example, verify.example,
-    none.example, wrap.example
+    none.example, wrap.example, lookupfail.example
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $S/mx.pem
 smtpd_tls_key_file = $S/mx.key
@@ -65,6 +65,7 @@ wrap.example      wrapped:[127.0.0.1]:$P_WRAP
 tafile.example    smtp:[127.0.0.1]:$P_TAFILE
 daneonly.example  smtp:[127.0.0.1]:$P_DANEONLY
 badproto.example  smtp:[127.0.0.1]:$P_BADPROTO
+lookupfail.example failrelay:[127.0.0.1]:$P_NONE
 EOF
 cat > "$PT_CONF/tls_policy" <<EOF
 [127.0.0.1]:$P_PLAIN     encrypt
@@ -85,6 +86,8 @@ EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 wrapped   unix  -       -       n       -       -       smtp
   -o smtp_tls_wrappermode=yes
+failrelay unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps=fail:policy
 EOF
 pt_start || { pt_fail client_start "client instance did not start"; pt_done; exit 1; }
 
@@ -96,7 +99,7 @@ send() {  # SUBJECT RCPT
     PT_BODY=$(printf 'Subject: %s\r\n\r\npolicy test\r\n' "$1") pt_smtp_send alice@example.test "$2"
 }
 
-for c in encrypt badname verify none wrap tafile daneonly badproto; do
+for c in encrypt badname verify none wrap tafile daneonly badproto lookupfail; do
     reply=$(send "$c-case" "bob@$c.example")
     pt_check "${c}_accepted_by_client" [ "${reply%% *}" = 250 ]
 done
@@ -140,8 +143,13 @@ pt_check daneonly_deferred bash -c "grep -E 'to=<bob@daneonly.example>.*dsn=4\.7
 wait_clog 'to=<bob@badproto.example>.*status=deferred'
 pt_check badproto_deferred bash -c "grep -E 'to=<bob@badproto.example>.*dsn=4\.7\.5.*client TLS configuration problem' '$C/maillog' >/dev/null"
 
+# A policy table that cannot answer: deferred, although the peer (the "none"
+# listener) would take the mail in plaintext.
+wait_clog 'to=<bob@lookupfail.example>.*status=deferred'
+pt_check lookupfail_deferred bash -c "grep -E 'to=<bob@lookupfail.example>.*dsn=4\.7\.5.*client TLS configuration problem' '$C/maillog' >/dev/null"
+
 # Nothing of the deferred cases reached bob.
-for c in encrypt badname tafile daneonly badproto; do
+for c in encrypt badname tafile daneonly badproto lookupfail; do
     pt_check "${c}_not_delivered" [ -z "$(bob_msg "$c-case")" ]
 done
 pt_done

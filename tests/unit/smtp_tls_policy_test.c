@@ -105,6 +105,12 @@ int main(void)
     EXPECT_EQ_INT(p.level, SMTP_TLS_UNAVAILABLE);
     smtp_tls_policy_free(&p);
 
+    /* A table that cannot answer: defer, never the default. */
+    maps_free(smtp_tls_policy_table);
+    smtp_tls_policy_table = maps_create(P_SMTP_TLS_POLICY_MAPS, "fail:policy", DICT_F_FOLD);
+    EXPECT_EQ_INT(lookup("example.net", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), -1);
+
     unlink(path);
     rmdir(dir);
     return harness_done();

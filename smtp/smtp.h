@@ -5,7 +5,8 @@
  *          parsing and MX ordering: pure functions), smtp_dns.c (MX and
  *          address lookups), smtp_connect.c (TCP and UNIX connections),
  *          smtp_proto.c (one SMTP or LMTP conversation), smtp_checks.c
- *          (smtp_header_checks and friends on the content sent).
+ *          (smtp_header_checks and friends on the content sent),
+ *          smtp_tls_policy.c (TLS level and settings, smtp_tls_policy_maps).
  * Notes: one binary; it runs in LMTP mode when its program name is not
  *        "smtp" (master.cf runs it as "lmtp"), as Postfix does. Parameters
  *        are read once into struct smtp_cfg from the smtp_* or lmtp_* names.

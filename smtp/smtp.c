@@ -33,72 +33,6 @@ struct smtp_cfg smtp_cfg;
 /* Name of an smtp_* or lmtp_* parameter, by mode. */
 #define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
 
-/* The security level named v; *warn gets a loud warning for the levels
- * Postern does not implement (NULL otherwise). */
-static enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
-{
-    *warn = NULL;
-    if (*v == 0 || strcasecmp(v, "none") == 0)
-        return SMTP_TLS_NONE;
-    if (strcasecmp(v, "may") == 0)
-        return SMTP_TLS_MAY;
-    if (strcasecmp(v, "encrypt") == 0)
-        return SMTP_TLS_ENCRYPT;
-    if (strcasecmp(v, "verify") == 0)
-        return SMTP_TLS_VERIFY;
-    if (strcasecmp(v, "secure") == 0)
-        return SMTP_TLS_SECURE;
-    if (strcasecmp(v, "dane") == 0) {
-        /* Postfix without a DNSSEC-validating resolver does the same. */
-        *warn = "DANE is not supported (no DNSSEC validation); using opportunistic TLS "
-                "(\"may\") as Postfix does when DANE is unavailable";
-        return SMTP_TLS_MAY;
-    }
-    /* dane-only, fingerprint and anything unknown: a mandatory level we
-     * cannot honour. Deferring is the only answer that never sends with
-     * less security than configured. */
-    *warn = "this level is not supported; all mail through this transport will be deferred";
-    return SMTP_TLS_UNAVAILABLE;
-}
-
-/* The certificate match strategies of the level (*_tls_verify_cert_match
- * for verify, *_tls_secure_cert_match for secure), checked once at start. */
-static char **smtp_tls_match_parse(const struct smtp_cfg *c)
-{
-    const char *name = NULL;
-    if (c->tls_level == SMTP_TLS_VERIFY)
-        name = SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
-    else if (c->tls_level == SMTP_TLS_SECURE)
-        name = SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH);
-    else
-        return NULL;
-    char **v = cfg_list(cfg_str(name));
-    size_t k = 0;
-    for (size_t i = 0; v && v[i]; i++) {
-        const char *w = v[i];
-        bool ok = strcasecmp(w, "nexthop") == 0 || strcasecmp(w, "dot-nexthop") == 0
-                  || strchr(w, '.') != NULL;
-        if (strcasecmp(w, "hostname") == 0) {
-            /* The MX name comes from unauthenticated DNS: fine for verify,
-             * meaningless for secure without DNSSEC. */
-            ok = c->tls_level == SMTP_TLS_VERIFY;
-            if (!ok)
-                log_warn("%s: \"hostname\" is not used at the secure level (no DNSSEC)", name);
-        } else if (!ok)
-            log_warn("%s: ignoring unknown match strategy \"%s\"", name, w);
-        if (ok)
-            v[k++] = v[i];
-        else
-            xfree(v[i]);
-    }
-    if (v)
-        v[k] = NULL;
-    if (k == 0)
-        log_warn("%s names nothing usable: no certificate will match, mail will be deferred",
-                 name);
-    return v;
-}
-
 static void smtp_load_config(void)
 {
     struct smtp_cfg *c = &smtp_cfg;
@@ -149,21 +83,8 @@ static void smtp_load_config(void)
     if (!c->want_ipv4 && !c->want_ipv6)
         c->want_ipv4 = true;
 
-    /* TLS: the level, else the older smtp_use_tls / smtp_enforce_tls. */
-    const char *lv = cfg_str(SMTP_P(P_SMTP_TLS_SECURITY_LEVEL, P_LMTP_TLS_SECURITY_LEVEL));
-    const char *warn = NULL;
-    c->tls_level_name = xstrdup(lv);
-    if (*lv)
-        c->tls_level = smtp_tls_level_parse(lv, &warn);
-    else if (cfg_bool(SMTP_P(P_SMTP_ENFORCE_TLS, P_LMTP_ENFORCE_TLS)))
-        c->tls_level = SMTP_TLS_ENCRYPT;
-    else if (cfg_bool(SMTP_P(P_SMTP_USE_TLS, P_LMTP_USE_TLS)))
-        c->tls_level = SMTP_TLS_MAY;
-    else
-        c->tls_level = SMTP_TLS_NONE;
-    if (warn)
-        log_warn("%s_tls_security_level = %s: %s", c->lmtp ? "lmtp" : "smtp", lv, warn);
-    c->tls_match = smtp_tls_match_parse(c);
+    /* TLS: the level and its settings, the policy table (smtp_tls_policy.c). */
+    smtp_tls_policy_default(c);
     c->tls_ca_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAFILE, P_LMTP_TLS_CAFILE)));
     c->tls_ca_path = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAPATH, P_LMTP_TLS_CAPATH)));
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
@@ -177,7 +98,7 @@ static void smtp_pre_jail(void)
     smtp_load_config();
     smtp_checks_load(smtp_cfg.lmtp);
     smtp_load_unavailable(&smtp_cfg);
-    if (smtp_cfg.tls_level != SMTP_TLS_NONE) {
+    if (smtp_cfg.tls_default.level != SMTP_TLS_NONE || smtp_tls_policy_active()) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,
             .ca_path = smtp_cfg.tls_ca_path,
@@ -188,11 +109,37 @@ static void smtp_pre_jail(void)
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);
         if (smtp_cfg.tls_ctx == NULL)
             log_warn("TLS client initialization failed: %s; %s", sbuf_str(why),
-                     smtp_cfg.tls_level >= SMTP_TLS_ENCRYPT ? "mail will be deferred"
-                                                            : "sending without TLS");
+                     smtp_cfg.tls_default.level >= SMTP_TLS_ENCRYPT || smtp_tls_policy_active()
+                         ? "mail that requires TLS will be deferred"
+                         : "sending without TLS");
         sbuf_free(why);
     }
     srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 8));
+}
+
+/* The TLS policy of destination d: *out points at the table's entry (kept
+ * in *own) or the default. -1 when the destination must be deferred (the
+ * error is remembered in st; its addresses are not used). */
+static int smtp_tls_dest_policy(const struct smtp_dest *d, struct smtp_tls_policy *own,
+                                const struct smtp_tls_policy **out, struct smtp_state *st,
+                                struct sbuf *why)
+{
+    int pr = smtp_tls_policy_lookup(d, smtp_cfg.default_port, own, why);
+    *out = pr == 0 ? own : &smtp_cfg.tls_default;
+    if (pr >= 0 && (*out)->level == SMTP_TLS_UNAVAILABLE) {
+        sbuf_set(why, "");
+        sbuf_printf(why, "TLS is required, but TLS level \"%s\" is not supported",
+                    (*out)->level_name);
+        pr = -1;
+    }
+    if (pr < 0) {
+        log_info("%s: %s: %s", st->req->queue_id, d->host, sbuf_str(why));
+        sbuf_set(st->last_dsn, "4.7.5");
+        sbuf_set(st->last_reason, sbuf_str(why));
+        smtp_forget_reply(st);
+        return -1;
+    }
+    return 0;
 }
 
 static void smtp_service(struct stream *client)
@@ -218,10 +165,11 @@ static void smtp_service(struct stream *client)
     struct smtp_addr *addrs = NULL;
     size_t naddr = 0;
     int ndest = 0;
-    if (smtp_cfg.tls_level == SMTP_TLS_UNAVAILABLE) {
+    struct smtp_tls_policy *policies = NULL;
+    if (smtp_cfg.tls_default.level == SMTP_TLS_UNAVAILABLE && !smtp_tls_policy_active()) {
         /* Required security we cannot provide: never send with less. */
         sbuf_printf(why, "TLS is required, but %s_tls_security_level = %s is not supported",
-                    smtp_cfg.lmtp ? "lmtp" : "smtp", smtp_cfg.tls_level_name);
+                    smtp_cfg.lmtp ? "lmtp" : "smtp", smtp_cfg.tls_default.level_name);
         smtp_fail_pending(&st, "none", "4.7.5", sbuf_str(why));
         deliver_hop_fail(r, "4.7.5", sbuf_str(why));
         goto done;
@@ -239,8 +187,16 @@ static void smtp_service(struct stream *client)
         goto done;
     }
     bool lookup_failed_hard = true;
+    policies = xcalloc((size_t)ndest, sizeof(*policies));
     for (int i = 0; i < ndest; i++) {
+        /* smtp_tls_policy_maps: this destination's TLS policy. */
+        const struct smtp_tls_policy *pol = NULL;
+        if (smtp_tls_dest_policy(&dests[i], &policies[i], &pol, &st, why) < 0)
+            continue;   /* last_dsn 4.7.5: deferred unless another works */
+        size_t first = naddr;
         int lr = smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why);
+        for (size_t k = first; k < naddr; k++)
+            addrs[k].tls = pol;
         /* The next-hop domain each server was found for: what the secure
          * level matches certificates against (never the MX name, which
          * comes from unauthenticated DNS). */
@@ -296,6 +252,9 @@ static void smtp_service(struct stream *client)
             deliver_hop_fail(r, d, why_text);
     }
 done:
+    for (int i = 0; policies && i < ndest; i++)
+        smtp_tls_policy_free(&policies[i]);
+    xfree(policies);
     smtp_dest_list_free(dests, ndest > 0 ? ndest : 0);
     smtp_addr_list_free(addrs, naddr);
     sbuf_free(why);

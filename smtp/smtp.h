@@ -5,7 +5,8 @@
  *          parsing and MX ordering: pure functions), smtp_dns.c (MX and
  *          address lookups), smtp_connect.c (TCP and UNIX connections),
  *          smtp_proto.c (one SMTP or LMTP conversation), smtp_checks.c
- *          (smtp_header_checks and friends on the content sent).
+ *          (smtp_header_checks and friends on the content sent),
+ *          smtp_tls_policy.c (TLS level and settings, smtp_tls_policy_maps).
  * Notes: one binary; it runs in LMTP mode when its program name is not
  *        "smtp" (master.cf runs it as "lmtp"), as Postfix does. Parameters
  *        are read once into struct smtp_cfg from the smtp_* or lmtp_* names.
@@ -92,6 +93,7 @@ struct smtp_addr {
     int family;         /* AF_INET, AF_INET6, AF_UNIX */
     int pref;           /* MX preference, 0 without MX */
     char *nexthop;      /* the next-hop domain or [host] it was found for */
+    const struct smtp_tls_policy *tls; /* its TLS policy (borrowed) */
 };
 
 struct smtp_cfg;
@@ -122,6 +124,17 @@ enum smtp_tls_level {
                            * implemented: every delivery is deferred */
 };
 
+/* The TLS policy of a destination (smtp_tls_policy.c). */
+struct smtp_tls_policy {
+    enum smtp_tls_level level;
+    char *level_name;           /* as configured, for messages */
+    char **match;               /* cert match strategies (verify, secure) */
+    unsigned protocols;         /* TLS_PROTO_* mask, 0 = library default */
+    char *ciphers;              /* OpenSSL cipher list, NULL = default */
+    char *servername;           /* SNI: a name, "hostname", NULL = host name */
+    bool config_error;          /* protocols/ciphers unusable: TLS fails */
+};
+
 struct smtp_cfg {
     bool lmtp;
     /* A setting this client cannot honour (TLS policy table, SASL login):
@@ -145,9 +158,8 @@ struct smtp_cfg {
     int prefer_family;      /* smtp_address_preference: AF_INET, AF_INET6, 0 = any */
     char *myhostname;
     char *default_port;         /* "smtp" / $lmtp_tcp_port */
-    enum smtp_tls_level tls_level;
-    char *tls_level_name;               /* as configured, for messages */
-    char **tls_match;                   /* cert match strategies of the level */
+    struct smtp_tls_policy tls_default; /* *_tls_security_level and friends */
+    bool tls_wrapper;                   /* *_tls_wrappermode: TLS from the start */
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
     int tls_loglevel;
     struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */
@@ -206,6 +218,21 @@ int smtp_checks_line(const char *line, size_t len, void *ctx);
  * the writer's or a table's failure. */
 int smtp_checks_end(struct smtp_checks *c);
 void smtp_checks_free(struct smtp_checks *c);
+
+/* ---- TLS policy (smtp_tls_policy.c) ---- */
+/* The security level named v; *warn gets a warning for levels Postern
+ * does not implement (NULL otherwise). */
+enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn);
+/* Fills c->tls_default and c->tls_wrapper, opens *_tls_policy_maps. */
+void smtp_tls_policy_default(struct smtp_cfg *c);
+/* True when *_tls_policy_maps is set. */
+bool smtp_tls_policy_active(void);
+/* The table's policy for d: 0 (found, *p filled: free with
+ * smtp_tls_policy_free), 1 (no entry or no table: the default applies), or
+ * -1 with why filled (lookup failure or unusable entry: defer with 4.7.5). */
+int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
+                           struct smtp_tls_policy *p, struct sbuf *why);
+void smtp_tls_policy_free(struct smtp_tls_policy *p);
 
 /* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
  * or SASL login is configured that Postern cannot honour. */

@@ -424,22 +424,29 @@ static int smtp_helo(struct smtp_sess *ss)
     return 0;
 }
 
-/* ---- STARTTLS ---- */
+/* ---- STARTTLS and wrapper mode ---- */
+
+/* The TLS policy of this server's destination (smtp_tls_policy_maps), or
+ * the transport's default. */
+static const struct smtp_tls_policy *smtp_sess_policy(const struct smtp_sess *ss)
+{
+    return ss->a->tls ? ss->a->tls : &smtp_cfg.tls_default;
+}
 
 /* Does the verified certificate name what the level asks for? verify and
- * secure walk their *_cert_match list: "hostname" is the server's (MX)
- * name, "nexthop" the next-hop domain, "dot-nexthop" any subdomain of it,
+ * secure walk their match list: "hostname" is the server's (MX) name,
+ * "nexthop" the next-hop domain, "dot-nexthop" any subdomain of it,
  * anything else a literal name (".example.com": its subdomains). Other
  * levels only need the MX name for the "Verified" log word. */
 static bool smtp_tls_cert_matches(struct smtp_sess *ss)
 {
-    const struct smtp_cfg *cfg = &smtp_cfg;
+    const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
     const char *nexthop = ss->a->nexthop ? ss->a->nexthop : "";
-    if (cfg->tls_level != SMTP_TLS_VERIFY && cfg->tls_level != SMTP_TLS_SECURE)
+    if (pol->level != SMTP_TLS_VERIFY && pol->level != SMTP_TLS_SECURE)
         return tls_client_matches(ss->tls, ss->a->host);
     struct sbuf *dot = sbuf_new(64);
     bool ok = false;
-    for (char **m = cfg->tls_match; !ok && m && *m; m++) {
+    for (char **m = pol->match; !ok && m && *m; m++) {
         if (strcasecmp(*m, "hostname") == 0)
             ok = tls_client_matches(ss->tls, ss->a->host);
         else if (strcasecmp(*m, "nexthop") == 0)
@@ -454,13 +461,84 @@ static bool smtp_tls_cert_matches(struct smtp_sess *ss)
     return ok;
 }
 
+/* The handshake and the policy's certificate checks, on a connection that
+ * is ready for TLS (after "220" to STARTTLS, or at once in wrapper mode).
+ * Returns 0 (TLS on), or -1 with the recipients handled. */
+static int smtp_tls_begin(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
+    struct sbuf *t = sbuf_new(256), *why = sbuf_new(128);
+    int result = -1;
+    const char *sni = ss->a->host;
+    if (pol->servername && strcasecmp(pol->servername, "hostname") != 0)
+        sni = pol->servername;
+    struct tls_client_sess_opts so = { .protocols = pol->protocols, .ciphers = pol->ciphers };
+    if (pol->config_error)
+        sbuf_set(why, "client TLS configuration problem (protocols or ciphers)");
+    else
+        ss->tls = tls_client_start_opts(cfg->tls_ctx, ss->s, sni, (int)cfg->starttls_timeout, &so,
+                                        why);
+    if (ss->tls == NULL) {
+        log_info("%s: TLS handshake with %s failed: %s", ss->req->queue_id, sbuf_str(ss->relay),
+                 sbuf_str(why));
+        sbuf_printf(t, "Cannot start TLS: handshake failure with %s: %s", sbuf_str(ss->peer),
+                    sbuf_str(why));
+        /* XXX: Postfix retries "may" in plaintext on a new connection; we
+         * defer (or try the next server) instead. */
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+        goto out;
+    }
+    struct tls_client_info info;
+    tls_client_info(ss->tls, ss->a->host, &info);
+    bool matched = smtp_tls_cert_matches(ss);
+    const char *trust = !info.have_cert ? "Anonymous"
+                        : matched ? "Verified"
+                        : info.trusted      ? "Trusted"
+                                            : "Untrusted";
+    log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
+             sbuf_str(ss->relay), info.protocol, info.cipher, info.bits, info.alg_bits);
+    if (cfg->tls_loglevel >= 1 && info.have_cert)
+        log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
+                 info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
+    if ((pol->level == SMTP_TLS_VERIFY || pol->level == SMTP_TLS_SECURE) && !matched) {
+        sbuf_printf(t, "Server certificate not verified: %s",
+                    info.trusted ? (pol->level == SMTP_TLS_SECURE ? "name mismatch for next hop"
+                                                                  : "hostname mismatch")
+                                 : info.verify_error);
+        log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
+                 sbuf_str(ss->relay), sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+        goto out;
+    }
+    result = 0;
+out:
+    sbuf_free(why);
+    sbuf_free(t);
+    return result;
+}
+
+/* Wrapper mode (*_tls_wrappermode): TLS before the greeting. 0 or -1
+ * (recipients handled). */
+static int smtp_tls_wrap(struct smtp_sess *ss)
+{
+    if (smtp_cfg.tls_ctx == NULL) {
+        smtp_sess_fail_all(ss, 450, "4.7.5", "TLS is required, but our TLS engine is unavailable",
+                           SMTP_BY_LOCAL);
+        return -1;
+    }
+    ss->stage = "performing the TLS handshake";
+    return smtp_tls_begin(ss);
+}
+
 /* Returns 0 to go on (encrypted or plaintext as policy allows), -1 when the
  * session has failed (recipients handled). */
 static int smtp_starttls(struct smtp_sess *ss)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
-    bool required = cfg->tls_level >= SMTP_TLS_ENCRYPT;
-    if (cfg->tls_level == SMTP_TLS_NONE)
+    const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
+    bool required = pol->level >= SMTP_TLS_ENCRYPT;
+    if (pol->level == SMTP_TLS_NONE || ss->tls != NULL)
         return 0;
     struct sbuf *t = sbuf_new(256);
     int result = -1;
@@ -498,42 +576,8 @@ static int smtp_starttls(struct smtp_sess *ss)
         smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_SERVER);
         goto out;
     }
-    struct sbuf *why = sbuf_new(128);
-    ss->tls = tls_client_start(cfg->tls_ctx, ss->s, ss->a->host, (int)cfg->starttls_timeout, why);
-    if (ss->tls == NULL) {
-        log_info("%s: TLS handshake with %s failed: %s", ss->req->queue_id, sbuf_str(ss->relay),
-                 sbuf_str(why));
-        sbuf_printf(t, "Cannot start TLS: handshake failure with %s: %s", sbuf_str(ss->peer),
-                    sbuf_str(why));
-        /* XXX: Postfix retries "may" in plaintext on a new connection; we
-         * defer (or try the next server) instead. */
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
-        sbuf_free(why);
+    if (smtp_tls_begin(ss) < 0)
         goto out;
-    }
-    sbuf_free(why);
-    struct tls_client_info info;
-    tls_client_info(ss->tls, ss->a->host, &info);
-    bool matched = smtp_tls_cert_matches(ss);
-    const char *trust = !info.have_cert ? "Anonymous"
-                        : matched ? "Verified"
-                        : info.trusted      ? "Trusted"
-                                            : "Untrusted";
-    log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
-             sbuf_str(ss->relay), info.protocol, info.cipher, info.bits, info.alg_bits);
-    if (cfg->tls_loglevel >= 1 && info.have_cert)
-        log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
-                 info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
-    if ((cfg->tls_level == SMTP_TLS_VERIFY || cfg->tls_level == SMTP_TLS_SECURE) && !matched) {
-        sbuf_printf(t, "Server certificate not verified: %s",
-                    info.trusted ? (cfg->tls_level == SMTP_TLS_SECURE ? "name mismatch for next hop"
-                                                                      : "hostname mismatch")
-                                 : info.verify_error);
-        log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
-                 sbuf_str(ss->relay), sbuf_str(t));
-        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
-        goto out;
-    }
     /* RFC 3207: forget what the server said before TLS and ask again. */
     if (smtp_helo(ss) < 0)
         goto out;
@@ -933,6 +977,10 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
     const char *old_relay = r->relay;
     r->relay = sbuf_str(ss.relay);
     ss.s = stream_open(fd);
+
+    /* smtp_tls_wrappermode: TLS from the first byte (port 465 relays). */
+    if (cfg->tls_wrapper && smtp_tls_wrap(&ss) < 0)
+        goto done;
 
     /* Greeting. */
     ss.stage = "receiving the initial server greeting";

@@ -27,16 +27,11 @@
  * for an unmet "encrypt" policy or a failed SASL login. */
 void smtp_load_unavailable(struct smtp_cfg *c)
 {
-    const char *policy = SMTP_P(P_SMTP_TLS_POLICY_MAPS, P_LMTP_TLS_POLICY_MAPS);
     const char *per_site = SMTP_P(P_SMTP_TLS_PER_SITE, P_LMTP_TLS_PER_SITE);
     const char *sasl = SMTP_P(P_SMTP_SASL_AUTH_ENABLE, P_LMTP_SASL_AUTH_ENABLE);
     struct sbuf *b = sbuf_new(128);
 
-    if (param_unsupported(policy) && *cfg_str(policy)) {
-        c->unavail_dsn = "4.7.5";
-        sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
-                    "mail deferred rather than sent without it", policy);
-    } else if (param_unsupported(per_site) && *cfg_str(per_site)) {
+    if (param_unsupported(per_site) && *cfg_str(per_site)) {
         c->unavail_dsn = "4.7.5";
         sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
                     "mail deferred rather than sent without it", per_site);

@@ -67,8 +67,53 @@ static bool tls_client_is_hostname(const char *s)
            && inet_pton(AF_INET6, s, buf) != 1 && strlen(s) < 256;
 }
 
+/* The protocol versions of mask on one session: the range from the lowest
+ * to the highest, with the holes inside it switched off. */
+static int tls_client_set_protocols(SSL *ssl, unsigned mask, struct sbuf *why)
+{
+    static const struct {
+        unsigned bit;
+        int version;
+        uint64_t no_op;
+    } v[] = {
+        { TLS_PROTO_TLSV1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
+        { TLS_PROTO_TLSV1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+        { TLS_PROTO_TLSV1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+        { TLS_PROTO_TLSV1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+    };
+    int lo = -1, hi = -1;
+    for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+        if (mask & v[i].bit) {
+            if (lo < 0)
+                lo = i;
+            hi = i;
+        }
+    if (lo < 0) {
+        sbuf_set(why, "no TLS protocol version is enabled");
+        return -1;
+    }
+    if (SSL_set_min_proto_version(ssl, v[lo].version) != 1
+        || SSL_set_max_proto_version(ssl, v[hi].version) != 1) {
+        sbuf_set(why, "cannot set the TLS protocol range");
+        tls_common_errors(why);
+        return -1;
+    }
+    for (int i = lo; i <= hi; i++)
+        if (!(mask & v[i].bit))
+            SSL_set_options(ssl, v[i].no_op);
+    return 0;
+}
+
 struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stream *s,
                                          const char *servername, int timeout, struct sbuf *why)
+{
+    return tls_client_start_opts(ctx, s, servername, timeout, NULL, why);
+}
+
+struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct stream *s,
+                                              const char *servername, int timeout,
+                                              const struct tls_client_sess_opts *o,
+                                              struct sbuf *why)
 {
     if (stream_pending(s) != 0) {
         /* Bytes sent before the handshake would be trusted as if protected. */
@@ -78,6 +123,16 @@ struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stre
     SSL *ssl = tls_common_session(ctx->ssl_ctx, stream_fd(s), why);
     if (ssl == NULL)
         return NULL;
+    if (o && o->protocols && tls_client_set_protocols(ssl, o->protocols, why) < 0) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    if (o && o->ciphers && *o->ciphers && SSL_set_cipher_list(ssl, o->ciphers) != 1) {
+        sbuf_printf(why, "invalid cipher list \"%s\"", o->ciphers);
+        tls_common_errors(why);
+        SSL_free(ssl);
+        return NULL;
+    }
     if (tls_client_is_hostname(servername))
         SSL_set_tlsext_host_name(ssl, servername);
     if (tls_common_handshake(ssl, stream_fd(s), false, timeout, why) < 0) {

@@ -3,6 +3,7 @@
  *
  * Used by: smtp and lmtp (STARTTLS); later any client that needs TLS.
  * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
+ *            tls_client_start_opts(),
  *            tls_client_info(), tls_client_matches(), tls_client_stop().
  * Errors: functions that can fail return NULL or -1 and fill a why buffer
  *         with a one-line reason that includes OpenSSL's error text; they do
@@ -29,6 +30,12 @@ struct tls_client_opts {
 struct tls_client_ctx;
 struct tls_client_conn;
 
+/* Settings of one session (a destination's TLS policy). */
+struct tls_client_sess_opts {
+    unsigned protocols;         /* TLS_PROTO_* mask (tls_common.h); 0 = default */
+    const char *ciphers;        /* OpenSSL cipher list; NULL/"" = default */
+};
+
 /* What a finished handshake established (filled by tls_client_info). */
 struct tls_client_info {
     bool trusted;           /* the peer's chain verified against the CAs */
@@ -53,6 +60,13 @@ void tls_client_ctx_free(struct tls_client_ctx *ctx);
  * verify still completes: the caller decides with tls_client_info(). */
 struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stream *s,
                                          const char *servername, int timeout, struct sbuf *why);
+/* tls_client_start() with per-session protocols and ciphers (o may be
+ * NULL). An empty protocol range or a cipher list OpenSSL rejects fails
+ * before the handshake. */
+struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct stream *s,
+                                              const char *servername, int timeout,
+                                              const struct tls_client_sess_opts *o,
+                                              struct sbuf *why);
 /* Fills info; match_name is the host name the certificate should name
  * (DNS SANs, else the CN; "*.example.com" matches one label). */
 void tls_client_info(struct tls_client_conn *c, const char *match_name,

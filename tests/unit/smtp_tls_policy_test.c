@@ -1,0 +1,117 @@
+/*
+ * smtp_tls_policy_test.c - unit tests for the smtp client's TLS policy
+ *                          table: lookup keys, levels and attributes
+ *
+ * Used by: make unit / tests/run-unit.
+ * Interface: main() (tests/harness.h).
+ * Notes: smtp_tls_policy.c belongs to the smtp program, not to libpostern,
+ *        so it is compiled into this test directly; the table is a real
+ *        texthash file in a scratch directory.
+ */
+#include "../../smtp/smtp_tls_policy.c"
+#include "alloc.h"
+#include "harness.h"
+#include "tls_common.h"
+
+struct smtp_cfg smtp_cfg;
+
+/* Looks up the next hop host (bracketed when no_mx) with port; returns
+ * the lookup result and fills *p. */
+static int lookup(const char *host, const char *port, bool no_mx, struct smtp_tls_policy *p)
+{
+    struct smtp_dest d = { .kind = SMTP_DEST_INET, .host = (char *)host, .port = (char *)port,
+                           .no_mx = no_mx };
+    struct sbuf *why = sbuf_new(64);
+    int rc = smtp_tls_policy_lookup(&d, "smtp", p, why);
+    sbuf_free(why);
+    return rc;
+}
+
+int main(void)
+{
+    harness_init();
+    char dir[] = "/tmp/smtp_tls_policy_test.XXXXXX";
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    char path[256], value[300];
+    snprintf(path, sizeof(path), "%s/policy", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return 1;
+    fputs("example.com           verify match=mx.example.com:.example.net protocols=>=TLSv1.2\n"
+          ".example.com          encrypt ciphers=high exclude=aNULL:RC4\n"
+          "[relay.example.org]   secure\n"
+          "[relay.example.org]:587 none\n"
+          "example.org:2525      may servername=hostname\n"
+          "bad.example           verify match=hostname foo=bar\n"
+          "grade.example         encrypt ciphers=bogus\n"
+          "tafile.example        encrypt tafile=/x\n"
+          "tafile-may.example    may tafile=/x\n"
+          "proto.example         encrypt protocols=TLSv9\n"
+          "dane.example          dane\n"
+          "daneonly.example      dane-only\n",
+          f);
+    fclose(f);
+    snprintf(value, sizeof(value), "texthash:%s", path);
+    config_set(P_SMTP_TLS_POLICY_MAPS, value);
+    config_set(P_SMTP_TLS_SECURITY_LEVEL, "may");
+    smtp_tls_policy_default(&smtp_cfg);
+    EXPECT_EQ_INT(smtp_cfg.tls_default.level, SMTP_TLS_MAY);
+    EXPECT_TRUE(smtp_tls_policy_active());
+
+    struct smtp_tls_policy p;
+    /* The domain itself, with attributes. */
+    EXPECT_EQ_INT(lookup("example.com", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_VERIFY);
+    EXPECT_TRUE(p.match && p.match[0] && strcmp(p.match[0], "mx.example.com") == 0 && p.match[1]
+                && strcmp(p.match[1], ".example.net") == 0 && p.match[2] == NULL);
+    EXPECT_EQ_INT(p.protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
+    smtp_tls_policy_free(&p);
+    /* A subdomain: the ".parent" entry; ciphers from the grade and exclusions. */
+    EXPECT_EQ_INT(lookup("a.b.example.com", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_ENCRYPT);
+    EXPECT_TRUE(p.ciphers && strstr(p.ciphers, "HIGH") && strstr(p.ciphers, ":!aNULL:!RC4"));
+    smtp_tls_policy_free(&p);
+    /* No entry: the default applies. */
+    EXPECT_EQ_INT(lookup("example.net", "smtp", false, &p), 1);
+    /* [host] keys never walk parents; :port only when not the default. */
+    EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_SECURE);
+    EXPECT_TRUE(p.match != NULL);   /* smtp_tls_secure_cert_match */
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("relay.example.org", "587", true, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_NONE);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("x.relay.example.org", "smtp", true, &p), 1);
+    EXPECT_EQ_INT(lookup("example.org", "2525", false, &p), 0);
+    EXPECT_EQ_STR(p.servername, "hostname");
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("example.org", "smtp", false, &p), 1);
+    /* Bad entries and attributes we cannot honour above "may": defer. */
+    EXPECT_EQ_INT(lookup("bad.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("grade.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("tafile.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("proto.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("tafile-may.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
+    smtp_tls_policy_free(&p);
+    /* dane runs as may; dane-only is a level we cannot provide. */
+    EXPECT_EQ_INT(lookup("dane.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
+    /* smtp_tls_protocols not set: TLS 1.2 and 1.3 only, as for smtpd. */
+    EXPECT_EQ_INT(p.protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_UNAVAILABLE);
+    smtp_tls_policy_free(&p);
+
+    /* A table that cannot answer: defer, never the default. */
+    maps_free(smtp_tls_policy_table);
+    smtp_tls_policy_table = maps_create(P_SMTP_TLS_POLICY_MAPS, "fail:policy", DICT_F_FOLD);
+    EXPECT_EQ_INT(lookup("example.net", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), -1);
+
+    unlink(path);
+    rmdir(dir);
+    return harness_done();
+}

@@ -6,7 +6,8 @@
 # case (master.cf -o) picks PLAIN, LOGIN or CRAM-MD5 with
 # smtp_sasl_mechanism_filter, a wrong password (deferred 4.7.0 with the
 # server's 535), and a plaintext port where the default security options
-# (noplaintext) forbid PLAIN/LOGIN (deferred, never sent).
+# (noplaintext) forbid PLAIN/LOGIN (deferred, never sent); a server with
+# no password table entry gets the mail without AUTH.
 . "$(dirname "$0")/lib.sh"
 command -v saslpasswd2 >/dev/null || { echo "SKIP: saslpasswd2 missing (sasl2-bin)"; exit 0; }
 pt_setup_users; pt_clean_homes
@@ -52,6 +53,7 @@ pt_instance
 C_T=$PT_T; C_CONF=$PT_CONF; C_PORT=$PT_PORT
 printf '[127.0.0.1]:%s alice@example.test:%s\n[127.0.0.1]:%s alice@example.test:%s\n' \
     "$S_PORT" "$PW" "$S_PLAIN_PORT" "$PW" > "$C_CONF/sasl_passwd"
+printf 'other.example u:p\n' > "$C_CONF/sasl_none"
 printf '[127.0.0.1]:%s alice@example.test:wrong-%s\n' "$S_PORT" "$PW" > "$C_CONF/sasl_bad"
 cat > "$C_CONF/transport" <<EOM
 alice+plain@example.test  plainauth:[127.0.0.1]:$S_PORT
@@ -59,6 +61,7 @@ alice+login@example.test  loginauth:[127.0.0.1]:$S_PORT
 alice+cram@example.test   cramauth:[127.0.0.1]:$S_PORT
 alice+bad@example.test    badauth:[127.0.0.1]:$S_PORT
 alice+notls@example.test  notls:[127.0.0.1]:$S_PLAIN_PORT
+alice+nopw@example.test   nopw:[127.0.0.1]:$S_PORT
 EOM
 sed -i 's|^mydestination = .*|mydestination = localhost|' "$C_CONF/main.cf"
 cat >> "$C_CONF/main.cf" <<EOM
@@ -79,13 +82,15 @@ cramauth unix - - n - - smtp
 badauth unix - - n - - smtp
   -o smtp_sasl_password_maps=texthash:$C_CONF/sasl_bad
   -o smtp_sasl_mechanism_filter=plain
+nopw unix - - n - - smtp
+  -o smtp_sasl_password_maps=texthash:$C_CONF/sasl_none
 notls unix - - n - - smtp
   -o smtp_tls_security_level=none
   -o smtp_sasl_mechanism_filter=plain,login
 EOM
 pt_start || { pt_fail client_start "client did not start"; pt_done; exit 1; }
 
-for m in plain login cram bad notls; do
+for m in plain login cram bad notls nopw; do
     r=$(pt_smtp_send sender@client.example "alice+$m@example.test")
     pt_check accepted_$m [ "${r%% *}" = 250 ]
 done
@@ -119,4 +124,8 @@ pt_check notls_not_delivered pt_not_delivered notls
 plain_sessions=$(grep 'disconnect from .* ehlo=' "$S_T/maillog" | grep -v 'starttls=')
 pt_check notls_session_seen [ -n "$plain_sessions" ]
 pt_check notls_no_auth_no_mail pt_lacks 'auth=\|mail=' "$plain_sessions"
+
+# ---- no password for the server: sent without AUTH (the smarthost refuses) ----
+pt_check nopw_sent_without_auth pt_wait "grep -q 'to=<alice+nopw@example.test>.*status=bounced (host 127.0.0.1\[127.0.0.1\] said: 554 5.7.1 .*(in reply to RCPT TO command))' $C_T/maillog" 30
+pt_check nopw_no_sasl_failure pt_lacks 'alice+nopw' "$(grep 'SASL authentication failed' "$C_T/maillog")"
 pt_done

@@ -15,7 +15,7 @@
  *        addresses and $smtp_mx_session_limit conversations - until every
  *        recipient is final. Recipients still open after the last server
  *        are deferred with the last soft error.
- *        Not yet: SASL client (smtp_sasl_*), connection caching (scache),
+ *        SASL login: smtp_sasl.c. Not yet: connection caching (scache),
  *        smtp_fallback_relay, BODY=8BITMIME/SMTPUTF8 (the queue file does
  *        not record the body type yet), DANE.
  */
@@ -98,6 +98,7 @@ static void smtp_pre_jail(void)
     smtp_load_config();
     smtp_checks_load(smtp_cfg.lmtp);
     smtp_load_unavailable(&smtp_cfg);
+    smtp_sasl_load(smtp_cfg.lmtp);
     if (smtp_cfg.tls_default.level != SMTP_TLS_NONE || smtp_tls_policy_active()) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,
@@ -201,8 +202,11 @@ static void smtp_service(struct stream *client)
          * level matches certificates against (never the MX name, which
          * comes from unauthenticated DNS). */
         for (size_t k = 0; k < naddr; k++)
-            if (addrs[k].nexthop == NULL)
+            if (addrs[k].nexthop == NULL) {
                 addrs[k].nexthop = xstrdup(dests[i].host);
+                addrs[k].dest =
+                    smtp_sasl_dest_key(&dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
+            }
         if (lr < 0) {
             sbuf_set(st.last_dsn, sbuf_str(dsn));
             sbuf_set(st.last_reason, sbuf_str(why));

@@ -94,6 +94,7 @@ struct smtp_addr {
     int pref;           /* MX preference, 0 without MX */
     char *nexthop;      /* the next-hop domain or [host] it was found for */
     const struct smtp_tls_policy *tls; /* its TLS policy (borrowed) */
+    char *dest;         /* that next hop as written ("[host]:port"), for SASL */
 };
 
 struct smtp_cfg;
@@ -137,7 +138,7 @@ struct smtp_tls_policy {
 
 struct smtp_cfg {
     bool lmtp;
-    /* A setting this client cannot honour (TLS policy table, SASL login):
+    /* A setting this client cannot honour (TLS policy table):
      * every delivery is deferred with this status and reason; NULL = none. */
     const char *unavail_dsn;
     char *unavail_reason;
@@ -233,9 +234,49 @@ bool smtp_tls_policy_active(void);
 int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
                            struct smtp_tls_policy *p, struct sbuf *why);
 void smtp_tls_policy_free(struct smtp_tls_policy *p);
+/* ---- SASL login (smtp_sasl.c) ---- */
+
+struct maps;
+/* The conversation, as smtp_sasl_login() drives it (smtp_proto.c). */
+struct smtp_sasl_io {
+    void *ctx;
+    /* Sends one line (never logged: it may hold a password) and reads the
+     * reply. Returns the code, or -1 after an I/O failure or a malformed
+     * reply (the caller reports it). */
+    int (*command)(void *ctx, const char *line);
+    const char *(*reply)(void *ctx);        /* last reply, lines joined */
+    const char *(*first_text)(void *ctx);   /* its first line after the code */
+};
+/* What smtp_sasl_login() knows about the server. */
+struct smtp_sasl_peer {
+    const char *peer;           /* host[addr], for messages */
+    const char *host;           /* server host name: password key */
+    const char *dest;           /* next hop as written: password key */
+    const char *sender;         /* envelope sender: password key */
+    const char *mechs;          /* the server's AUTH offer, blank separated */
+    bool tls, tls_verified;
+};
+enum smtp_sasl_result {
+    SMTP_SASL_NONE,     /* no login wanted or possible: go on without */
+    SMTP_SASL_DONE,     /* logged in */
+    SMTP_SASL_FAIL,     /* dsn and why filled: fail the session */
+    SMTP_SASL_IO,       /* the conversation broke */
+};
+/* Reads the *_sasl_* settings and sets up the library (before chroot). */
+void smtp_sasl_load(bool lmtp);
+bool smtp_sasl_enabled(void);
+/* The next hop as written in a destination list: "[host]:port" (new). */
+char *smtp_sasl_dest_key(const struct smtp_dest *d, bool lmtp, const char *dflt_port);
+/* The password table entry for a server, in Postfix's key order; NULL
+ * with *error set when a table failed. */
+const char *smtp_sasl_passwd_find(struct maps *m, bool sender_dep, const char *sender,
+                                  const char *host, const char *dest, int *error);
+enum smtp_sasl_result smtp_sasl_login(const struct smtp_sasl_io *io,
+                                      const struct smtp_sasl_peer *p, struct sbuf *dsn,
+                                      struct sbuf *why);
 
 /* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
- * or SASL login is configured that Postern cannot honour. */
+ * is configured that Postern cannot honour. */
 void smtp_load_unavailable(struct smtp_cfg *c);
 
 #endif

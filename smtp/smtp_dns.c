@@ -39,6 +39,7 @@ void smtp_addr_list_free(struct smtp_addr *v, size_t n)
         xfree(v[i].host);
         xfree(v[i].addr);
         xfree(v[i].port);
+        xfree(v[i].dest);
         xfree(v[i].nexthop);
     }
     xfree(v);
@@ -77,6 +78,7 @@ static void smtp_addr_push(struct smtp_addr **v, size_t *n, const char *host, co
     a->family = family;
     a->pref = pref;
     a->nexthop = NULL;  /* the caller names the destination (smtp.c) */
+    a->dest = NULL;
 }
 
 /* Adds the addresses of one host. Returns 0, or an EAI_* code. */

@@ -77,6 +77,7 @@ struct smtp_sess {
     size_t *accepted;
     size_t naccepted;
     bool body_error;            /* queue file failed while sending */
+    struct sbuf *auth_mechs;    /* the EHLO AUTH offer (smtp_sasl.c) */
 };
 
 /* ---- recipient results ---- */
@@ -324,6 +325,7 @@ static void smtp_parse_ehlo(struct smtp_sess *ss)
     ss->features = SMTP_F_ESMTP;
     ss->xforward = 0;
     ss->size_limit = 0;
+    sbuf_reset(ss->auth_mechs);
     const char *p = strchr(sbuf_str(ss->lines), '\n');
     while (p && *++p) {
         const char *eol = strchr(p, '\n');
@@ -353,6 +355,11 @@ static void smtp_parse_ehlo(struct smtp_sess *ss)
             ss->features |= SMTP_F_8BITMIME;
         else if (strcasecmp(kw, "STARTTLS") == 0)
             ss->features |= SMTP_F_STARTTLS;
+        else if (strcasecmp(kw, "AUTH") == 0) {
+            if (sbuf_len(ss->auth_mechs))
+                sbuf_addch(ss->auth_mechs, ' ');
+            sbuf_append(ss->auth_mechs, args, (size_t)(eol - args));
+        }
         else if (strcasecmp(kw, "XFORWARD") == 0) {
             ss->features |= SMTP_F_XFORWARD;
             for (const char *w = args; w < eol;) {
@@ -585,6 +592,75 @@ static int smtp_starttls(struct smtp_sess *ss)
 out:
     sbuf_free(t);
     return result;
+}
+
+/* ---- AUTH (the exchange itself is in smtp_sasl.c) ---- */
+
+static int smtp_sasl_io_command(void *ctx, const char *line)
+{
+    struct smtp_sess *ss = ctx;
+    long tmo = smtp_cfg.helo_timeout;
+    stream_set_timeout(ss->s, (int)tmo);
+    /* Not through smtp_put(): the line may carry a password. */
+    if (stream_write(ss->s, line, strlen(line)) < 0 || stream_write(ss->s, "\r\n", 2) < 0
+        || smtp_flush(ss, tmo) < 0 || smtp_get_reply(ss, tmo) < 0)
+        return -1;
+    return ss->code;
+}
+
+static const char *smtp_sasl_io_reply(void *ctx)
+{
+    return sbuf_str(((struct smtp_sess *)ctx)->reply);
+}
+
+static const char *smtp_sasl_io_text(void *ctx)
+{
+    struct smtp_sess *ss = ctx;
+    const char *l = sbuf_str(ss->lines);
+    const char *nl = strchr(l, '\n');
+    if (nl)
+        sbuf_truncate(ss->lines, (size_t)(nl - l));
+    return sbuf_str(ss->lines);
+}
+
+/* Logs in when smtp_sasl_auth_enable asks for it. Returns 0 to go on, -1
+ * when the session has failed (recipients handled). */
+static int smtp_auth(struct smtp_sess *ss)
+{
+    if (!smtp_sasl_enabled())
+        return 0;
+    const struct smtp_sasl_io io = {
+        .ctx = ss,
+        .command = smtp_sasl_io_command,
+        .reply = smtp_sasl_io_reply,
+        .first_text = smtp_sasl_io_text,
+    };
+    const struct smtp_sasl_peer p = {
+        .peer = sbuf_str(ss->peer),
+        .host = ss->a->host,
+        .dest = ss->a->dest,
+        .sender = ss->req->sender,
+        .mechs = sbuf_str(ss->auth_mechs),
+        .tls = ss->tls != NULL,
+        .tls_verified = ss->tls != NULL && smtp_sess_policy(ss)->level >= SMTP_TLS_VERIFY,
+    };
+    struct sbuf *dsn = sbuf_new(16), *why = sbuf_new(256);
+    ss->stage = "performing the AUTH handshake";
+    enum smtp_sasl_result r = smtp_sasl_login(&io, &p, dsn, why);
+    if (r == SMTP_SASL_IO) {
+        if (ss->code == 0)
+            smtp_protocol_error(ss, "AUTH");
+        else
+            smtp_sess_io_fail(ss);
+    } else if (r == SMTP_SASL_FAIL) {
+        bool server = strstr(sbuf_str(why), " said: ") != NULL;
+        log_info("%s: %s", ss->req->queue_id, sbuf_str(why));
+        smtp_sess_fail_all(ss, sbuf_str(dsn)[0] == '5' ? 535 : 450, sbuf_str(dsn), sbuf_str(why),
+                           server ? SMTP_BY_SERVER : SMTP_BY_LOCAL);
+    }
+    sbuf_free(dsn);
+    sbuf_free(why);
+    return r == SMTP_SASL_IO || r == SMTP_SASL_FAIL ? -1 : 0;
 }
 
 /* ---- XFORWARD ---- */
@@ -966,6 +1042,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
         .lines = sbuf_new(256),
         .sent = xcalloc(r->nrcpt + 1, sizeof(size_t)),
         .accepted = xcalloc(r->nrcpt + 1, sizeof(size_t)),
+        .auth_mechs = sbuf_new(64),
     };
     if (a->family == AF_UNIX) {
         sbuf_printf(ss.peer, "%s[%s]", a->host, a->addr);
@@ -1009,7 +1086,8 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
     }
     st->any_session = true;
 
-    if (smtp_helo(&ss) < 0 || smtp_starttls(&ss) < 0 || smtp_xforward(&ss) < 0)
+    if (smtp_helo(&ss) < 0 || smtp_starttls(&ss) < 0 || smtp_auth(&ss) < 0
+        || smtp_xforward(&ss) < 0)
         goto quit;
     if (smtp_transaction(&ss) < 0)
         goto done;
@@ -1033,6 +1111,7 @@ done:
     sbuf_free(ss.dsn);
     sbuf_free(ss.tmp);
     sbuf_free(ss.lines);
+    sbuf_free(ss.auth_mechs);
     xfree(ss.sent);
     xfree(ss.accepted);
     return st->pending > 0 ? SMTP_SESS_NEXT : SMTP_SESS_DONE;

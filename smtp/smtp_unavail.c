@@ -8,9 +8,9 @@
  * Notes: files named *_unavail.c hold the code that treats an unimplemented
  *        parameter as an unavailable feature (tests/golden/unimplemented.sh
  *        allows references to listed parameters only there). Postfix defers
- *        mail when an "encrypt" policy cannot be met or a SASL login fails;
- *        a TLS policy table or a login Postern cannot perform is handled the
- *        same way rather than sending the mail with less protection.
+ *        mail when an "encrypt" policy cannot be met; a TLS policy table
+ *        Postern cannot apply is handled the same way rather than sending
+ *        the mail with less protection.
  */
 #include "alloc.h"
 #include "config.h"
@@ -24,21 +24,16 @@
 
 /* Settings Postern's client does not implement, but without which mail
  * would go out less protected than the file says: defer, as Postfix does
- * for an unmet "encrypt" policy or a failed SASL login. */
+ * for an unmet "encrypt" policy. */
 void smtp_load_unavailable(struct smtp_cfg *c)
 {
     const char *per_site = SMTP_P(P_SMTP_TLS_PER_SITE, P_LMTP_TLS_PER_SITE);
-    const char *sasl = SMTP_P(P_SMTP_SASL_AUTH_ENABLE, P_LMTP_SASL_AUTH_ENABLE);
     struct sbuf *b = sbuf_new(128);
 
     if (param_unsupported(per_site) && *cfg_str(per_site)) {
         c->unavail_dsn = "4.7.5";
         sbuf_printf(b, "TLS policy table %s is not supported by Postern; "
                     "mail deferred rather than sent without it", per_site);
-    } else if (param_unsupported(sasl) && cfg_bool(sasl)) {
-        c->unavail_dsn = "4.7.0";
-        sbuf_printf(b, "SASL authentication failed: %s = yes, but Postern's %s client "
-                    "cannot log in", sasl, c->proto_name);
     }
     if (c->unavail_dsn) {
         c->unavail_reason = sbuf_detach(b);

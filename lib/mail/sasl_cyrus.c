@@ -14,8 +14,8 @@
  *        the daemon's reduced privileges. A connection object is not reused
  *        after an exchange: each AUTH gets a fresh one. No security layer is
  *        ever negotiated (max_ssf 0); success data is sent as a last 334
- *        challenge, as RFC 4954 requires. This is the only file that
- *        includes <sasl/sasl.h>.
+ *        challenge, as RFC 4954 requires. With sasl_client.c (the smtp client)
+ *        the only file that includes <sasl/sasl.h>.
  */
 #include "sasl_priv.h"
 #include "alloc.h"

@@ -10,7 +10,7 @@
  *         authentication exchange ends in SASL_SRV_FAIL or _TEMP with a
  *         human-readable reason in the caller's buffer.
  * Notes: two back ends, chosen by smtpd_sasl_type: "cyrus" (sasl_cyrus.c,
- *        the Cyrus SASL library; the only file that includes <sasl/sasl.h>)
+ *        the Cyrus SASL library; with sasl_client.c the only includer of sasl.h)
  *        and "dovecot" (sasl_dovecot.c, Dovecot's authentication protocol
  *        over the socket named by smtpd_sasl_path). Challenges and
  *        responses cross this interface in base64, exactly as they appear

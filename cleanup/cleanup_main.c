@@ -140,6 +140,7 @@ static void cleanup_state_free(struct cleanup_state *st)
     cleanup_rcpt_list_free(&st->written);
     cleanup_dups_free(st);
     mime_state_free(st->mime);
+    cleanup_dkim_free(st);
     xfree(st->sender);
     xfree(st->fullname);
     xfree(st->hbc_filter);

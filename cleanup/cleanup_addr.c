@@ -112,7 +112,6 @@ void cleanup_cfg_load(void)
     c->content_filter = xstrdup(cfg_str(P_CONTENT_FILTER));
     c->remote_rewrite_domain_set = *cfg_str(P_REMOTE_HEADER_REWRITE_DOMAIN) != 0;
     c->header_checks = cleanup_maps(P_HEADER_CHECKS);
-    cleanup_dkim_cfg_load(c);
     c->mime_header_checks = cleanup_maps(P_MIME_HEADER_CHECKS);
     c->nested_header_checks = cleanup_maps(P_NESTED_HEADER_CHECKS);
     c->body_checks = cleanup_maps(P_BODY_CHECKS);

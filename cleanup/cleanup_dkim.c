@@ -2,7 +2,7 @@
  * cleanup_dkim.c - native DKIM signing (postern_dkim_*, Postern-only)
  *
  * Used by: cleanup_message.c (each content line written, end of content),
- *          cleanup_addr.c (configuration), cleanup_main.c (free).
+ *          cleanup_main.c (configuration at pre_jail, free).
  * Interface: cleanup_dkim_cfg_load(), cleanup_dkim_record(),
  *            cleanup_dkim_end(), cleanup_dkim_free().
  * Errors: a key that cannot be looked up or loaded defers the message

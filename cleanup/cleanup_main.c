@@ -235,6 +235,7 @@ static void cleanup_pre_jail(void)
                   "(mail would pass unchecked)", sbuf_str(where), refused);
     sbuf_free(where);
     cleanup_cfg_load();
+    cleanup_dkim_cfg_load(&cleanup_cfg);
 }
 
 static const struct server_ops cleanup_ops = {

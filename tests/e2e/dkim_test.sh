@@ -199,7 +199,9 @@ mynetworks = 127.0.0.2/32
 postern_dkim_enable = yes
 postern_dkim_key_maps = texthash:$PT_CONF/dkim_keys
 postern_dkim_canonicalization = simple/simple
+header_checks = regexp:$PT_CONF/header_checks
 EOM
+echo '/^Subject: dkim held/ HOLD' > "$PT_CONF/header_checks"
 printf 'example.test rsa1:rsa:%s ed1:ed25519:%s\n' "$K/rsa.pem" "$K/ed.key" > "$PT_CONF/dkim_keys"
 pt_start || { pt_fail start2 "second instance did not start"; pt_done; exit 1; }
 send 127.0.0.2 "bob@example.test" "dkim simple" >/dev/null
@@ -208,6 +210,16 @@ f=$(msg "dkim simple")
 v=$(verify "$f"); echo "$v"
 pt_check simple_canonicalization grep -q 'c=simple/simple' "$f"
 pt_check simple_both_verify [ "$(grep -c ' ok$' <<<"$v")" = 2 ]
+
+# ---- a held message: postcat shows the signatures first, then the message ----
+send 127.0.0.2 "bob@example.test" "dkim held" >/dev/null
+pt_wait '[ -n "$(ls "$PT_T/spool/hold")" ]' 30
+id=$(ls "$PT_T/spool/hold" | head -1)
+pc=$(pt_cmd postcat -h -q "$id" 2>&1)
+first=$(head -1 <<<"$pc")
+pt_check postcat_signatures_first grep -q '^DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple' <<<"$first"
+pt_check postcat_then_headers grep -q '^Subject: dkim held$' <<<"$pc"
+pt_cmd postsuper -d "$id" hold >/dev/null 2>&1
 
 # ---- the verifier does fail a changed message ----
 sed -i 's/^from sendmail$/from sendmail, altered/' "$(msg "dkim sendmail")"

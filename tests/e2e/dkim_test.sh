@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dkim_test.sh - native DKIM signing in cleanup (postern_dkim_*): mail from a
-# client in mynetworks (SMTP) and from sendmail (pickup) carries one
+# client in mynetworks (SMTP), from a SASL-authenticated client and from
+# sendmail (pickup) carries one
 # DKIM-Signature per key of its From: domain, RSA-SHA256 and Ed25519-SHA256,
 # and each verifies with dkimpy (Debian python3-dkim) against the DNS TXT
 # record made from the key; the keys of a second domain come from a real
@@ -97,7 +98,7 @@ pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 # send SOURCE_IP FROM_HEADER SUBJECT: SMTP from that address to alice.
 send() {
     python3 - "$PT_PORT" "$1" "$2" "$3" <<'EOP'
-import smtplib, sys
+import os, smtplib, sys
 port, src, frm, subj = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 body = ("From: %s\r\nTo: Alice <alice@example.test>\r\nSubject: %s\r\n"
         "Date: Sat, 05 Dec 2026 10:00:00 +0000\r\nMessage-ID: <%s@client.example.test>\r\n\r\n"
@@ -105,6 +106,9 @@ body = ("From: %s\r\nTo: Alice <alice@example.test>\r\nSubject: %s\r\n"
         "A long line: %s\r\n\r\n\r\n") % (frm, subj, subj.replace(' ', '.'), 'x' * 3000)
 s = smtplib.SMTP("127.0.0.1", port, timeout=30, source_address=(src, 0))
 s.ehlo("client.example.test")
+if os.environ.get("PT_LOGIN"):
+    user, _, pw = os.environ["PT_LOGIN"].partition(":")
+    s.login(user, pw)
 s.sendmail("bob@example.test", ["alice@example.test"], body)
 s.quit()
 print("250 ok")
@@ -201,6 +205,20 @@ postern_dkim_key_maps = texthash:$PT_CONF/dkim_keys
 postern_dkim_canonicalization = simple/simple
 header_checks = regexp:$PT_CONF/header_checks
 EOM
+HAVE_SASL=
+if command -v saslpasswd2 >/dev/null; then
+    SASLDIR=$PT_T/sasl
+    mkdir -p "$SASLDIR"
+    echo "s3cret-Pass" | saslpasswd2 -p -c -f "$SASLDIR/sasldb2" -u example.test bob
+    chown postfix "$SASLDIR/sasldb2"; chmod 600 "$SASLDIR/sasldb2"
+    printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: PLAIN\n' \
+        "$SASLDIR/sasldb2" > "$SASLDIR/smtpd.conf"
+    printf 'smtpd_sasl_auth_enable = yes\ncyrus_sasl_config_path = %s\nsmtpd_sasl_local_domain = example.test\n' \
+        "$SASLDIR" >> "$PT_CONF/main.cf"
+    HAVE_SASL=1
+else
+    pt_skip dkim_sasl "saslpasswd2 missing (sasl2-bin)"
+fi
 echo '/^Subject: dkim held/ HOLD' > "$PT_CONF/header_checks"
 printf 'example.test rsa1:rsa:%s ed1:ed25519:%s\n' "$K/rsa.pem" "$K/ed.key" > "$PT_CONF/dkim_keys"
 pt_start || { pt_fail start2 "second instance did not start"; pt_done; exit 1; }
@@ -210,6 +228,15 @@ f=$(msg "dkim simple")
 v=$(verify "$f"); echo "$v"
 pt_check simple_canonicalization grep -q 'c=simple/simple' "$f"
 pt_check simple_both_verify [ "$(grep -c ' ok$' <<<"$v")" = 2 ]
+
+# ---- a SASL-authenticated client outside mynetworks ----
+if [ -n "$HAVE_SASL" ]; then
+    r=$(PT_LOGIN="bob:s3cret-Pass" send 127.0.0.1 "bob@example.test" "dkim sasl")
+    pt_check sasl_accepted [ "$r" = "250 ok" ]
+    pt_wait '[ -n "$(msg "dkim sasl")" ]' 30
+    v=$(verify "$(msg "dkim sasl")"); echo "$v"
+    pt_check sasl_signed_and_verifies [ "$(grep -c ' ok$' <<<"$v")" = 2 ]
+fi
 
 # ---- a held message: postcat shows the signatures first, then the message ----
 send 127.0.0.2 "bob@example.test" "dkim held" >/dev/null

@@ -9,7 +9,8 @@
  *            cleanup_sender(), cleanup_recipient(), cleanup_header_addr(),
  *            cleanup_envelope(), cleanup_message(), cleanup_extracted(),
  *            cleanup_drain() (the record handlers), cleanup_check_header(),
- *            cleanup_check_body(), cleanup_bounce().
+ *            cleanup_check_body(), cleanup_bounce(), cleanup_dkim_*() (DKIM
+ *            signing).
  * Notes: protocol in docs/ipc.md "cleanup"; queue file layout in
  *        docs/queue-file.md. Address classes (canonical_classes etc.) are
  *        CLEANUP_CLASS_* bits.

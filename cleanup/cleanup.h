@@ -9,7 +9,8 @@
  *            cleanup_sender(), cleanup_recipient(), cleanup_header_addr(),
  *            cleanup_envelope(), cleanup_message(), cleanup_extracted(),
  *            cleanup_drain() (the record handlers), cleanup_check_header(),
- *            cleanup_check_body(), cleanup_bounce().
+ *            cleanup_check_body(), cleanup_bounce(), cleanup_dkim_*() (DKIM
+ *            signing).
  * Notes: protocol in docs/ipc.md "cleanup"; queue file layout in
  *        docs/queue-file.md. Address classes (canonical_classes etc.) are
  *        CLEANUP_CLASS_* bits.
@@ -18,6 +19,7 @@
 #define POSTERN_CLEANUP_H
 #include "sys_compat.h"
 #include "sbuf.h"
+#include "dkim_sign.h"
 
 struct attr_list;
 struct maps;
@@ -63,6 +65,9 @@ struct cleanup_cfg {
     int mime_nesting_limit;
     int override_mask;          /* CLEANUP_FLAG_* bits receive_override_options clears */
     char **drop_headers;            /* message_drop_headers, lower case */
+    bool dkim_enable;               /* postern_dkim_enable */
+    struct maps *dkim_keys;         /* postern_dkim_key_maps */
+    struct dkim_opts dkim_opts;
 };
 
 extern struct cleanup_cfg cleanup_cfg;
@@ -139,6 +144,10 @@ struct cleanup_state {
     char *hbc_redirect;         /* REDIRECT action */
     bool hbc_logged;            /* HOLD/DISCARD came with their own log line */
     time_t arrival;
+    /* DKIM signing (cleanup_dkim.c) */
+    struct dkim_msg *dkim;
+    bool dkim_done;
+    off_t dkim_offset;          /* DKIM-Signature records: the content starts here */
 };
 
 #define CLEANUP_SEEN_FROM 0x1
@@ -230,6 +239,16 @@ bool cleanup_check_body(struct cleanup_state *st, const char *data, size_t len, 
 /* Applies a REDIRECT found by the checks: every recipient written so far is
  * marked done and the redirect address is written instead. */
 void cleanup_check_redirect(struct cleanup_state *st);
+
+/* cleanup_dkim.c */
+/* Reads the postern_dkim_* parameters into c (pre_jail). */
+void cleanup_dkim_cfg_load(struct cleanup_cfg *c);
+/* Feeds one content record as written (N or L) to the signer. */
+void cleanup_dkim_record(struct cleanup_state *st, int type, const char *data, size_t len);
+/* End of content, before X: signs and writes the DKIM-Signature headers
+ * (after the body, linked by pointer records), sets st->dkim_offset. */
+void cleanup_dkim_end(struct cleanup_state *st);
+void cleanup_dkim_free(struct cleanup_state *st);
 
 /* cleanup_bounce.c */
 /* Returns the message to its sender instead of rejecting it (clients that

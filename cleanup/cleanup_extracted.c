@@ -51,7 +51,7 @@ void cleanup_extracted_end(struct cleanup_state *st)
     if (cleanup_keep_writing(st)) {
         struct qfile_size sz = {
             .content_size = (long)(st->xtra_offset - st->data_offset),
-            .data_offset = (long)st->data_offset,
+            .data_offset = (long)(st->dkim_offset ? st->dkim_offset : st->data_offset),
             .rcpt_count = st->rcpt_count,
             .content_length = st->content_bytes,
         };

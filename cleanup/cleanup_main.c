@@ -140,6 +140,7 @@ static void cleanup_state_free(struct cleanup_state *st)
     cleanup_rcpt_list_free(&st->written);
     cleanup_dups_free(st);
     mime_state_free(st->mime);
+    cleanup_dkim_free(st);
     xfree(st->sender);
     xfree(st->fullname);
     xfree(st->hbc_filter);
@@ -234,6 +235,7 @@ static void cleanup_pre_jail(void)
                   "(mail would pass unchecked)", sbuf_str(where), refused);
     sbuf_free(where);
     cleanup_cfg_load();
+    cleanup_dkim_cfg_load(&cleanup_cfg);
 }
 
 static const struct server_ops cleanup_ops = {

@@ -80,6 +80,7 @@ void cleanup_write_line(struct cleanup_state *st, const char *p, size_t len)
         return;
     if (qfile_put_line(st->w, p, len) < 0)
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+    cleanup_dkim_record(st, REC_NORM, p, len);
 }
 
 void cleanup_write_header(struct cleanup_state *st, const char *text, size_t len)
@@ -341,6 +342,7 @@ static void cleanup_mime_header_end(void *ctx, int hdr_class)
 static void cleanup_write_body(struct cleanup_state *st, int type, const char *data, size_t len)
 {
     int r = 0;
+    cleanup_dkim_record(st, type, data, len);
     if (type == REC_NORM) {
         r = qfile_put_line(st->w, data, len);
     } else {
@@ -430,7 +432,9 @@ static void cleanup_content_end(struct cleanup_state *st)
         st->pending_cont = false;
         if (qfile_put(st->w, REC_NORM, "", 0) < 0)
             cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
+        cleanup_dkim_record(st, REC_NORM, "", 0);
     }
+    cleanup_dkim_end(st);
 }
 
 void cleanup_message(struct cleanup_state *st, int type, const char *data, size_t len)

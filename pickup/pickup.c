@@ -128,7 +128,8 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
                        const char *sender, struct sbuf *reason)
 {
     struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) |
-                                          pickup_extra_flags | (flags & CLEANUP_FLAG_EXTRACT));
+                                          pickup_extra_flags | (flags & CLEANUP_FLAG_EXTRACT) |
+                                          cleanup_dkim_flags(false, false, true));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");
         return CLEANUP_STAT_WRITE;

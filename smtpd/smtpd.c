@@ -299,7 +299,9 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
         return true;
-    st->cleanup = cleanup_open(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)));
+    st->cleanup = cleanup_open(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)) |
+                               cleanup_dkim_flags(smtpd_client_in_mynetworks(st),
+                                                  st->sasl_username != NULL, false));
     if (st->cleanup == NULL) {
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
         return false;

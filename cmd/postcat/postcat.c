@@ -97,12 +97,17 @@ static int pc_file(const struct pc_opts *o, const char *path, const char *label)
     enum { SEG_ENV, SEG_CONTENT, SEG_EXTRACTED } seg = SEG_ENV;
     bool in_header = true, saw_end = false, marker = (o->show & PC_ENV) != 0;
     int type, result = 0;
-    off_t off;
+    off_t off, content_at = 0;
 
     if (marker)
         printf("*** ENVELOPE RECORDS %s ***\n", label);
     while ((type = qfile_get(r, data, &off)) >= 0) {
         const char *v = sbuf_str(data);
+        if (type == REC_SIZE && seg == SEG_ENV) {
+            long sz, at;
+            if (sscanf(v, "%ld %ld", &sz, &at) == 2 && at > 0)
+                content_at = (off_t)at;
+        }
         if (seg == SEG_CONTENT && (type == REC_NORM || type == REC_CONT)) {
             sbuf_append(line, v, sbuf_len(data));
             if (type == REC_CONT)
@@ -130,6 +135,10 @@ static int pc_file(const struct pc_opts *o, const char *path, const char *label)
             seg = SEG_CONTENT;
             if (marker)
                 printf("*** MESSAGE CONTENTS %s ***\n", label);
+            /* Headers cleanup added after the body (DKIM-Signature) come
+             * first from the content offset: read the content from there. */
+            if (content_at > off)
+                qfile_seek(r, content_at);
             continue;
         }
         if (type == REC_XTRA) {

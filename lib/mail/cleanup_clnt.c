@@ -49,6 +49,26 @@ bool receive_override_has(const char *name)
     return found;
 }
 
+int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local)
+{
+    if (!cfg_bool(P_POSTERN_DKIM_ENABLE))
+        return 0;
+    int flags = 0;
+    char **list = cfg_list(cfg_str(P_POSTERN_DKIM_SIGN_CLIENTS));
+    for (char **p = list; *p; p++) {
+        if ((strcasecmp(*p, "permit_mynetworks") == 0 && mynetworks) ||
+            (strcasecmp(*p, "permit_sasl_authenticated") == 0 && sasl) ||
+            (strcasecmp(*p, "permit_local_submission") == 0 && local))
+            flags = CLEANUP_FLAG_DKIM;
+        else if (strcasecmp(*p, "permit_mynetworks") != 0 &&
+                 strcasecmp(*p, "permit_sasl_authenticated") != 0 &&
+                 strcasecmp(*p, "permit_local_submission") != 0)
+            log_warn("%s: unknown value ignored: %s", P_POSTERN_DKIM_SIGN_CLIENTS, *p);
+    }
+    cfg_list_free(list);
+    return flags;
+}
+
 struct cleanup_clnt *cleanup_open(int flags)
 {
     struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, MAIL_PROTO_CLEANUP);

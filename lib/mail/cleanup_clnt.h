@@ -2,7 +2,7 @@
  * cleanup_clnt.h - client side of the cleanup protocol (message injection)
  *
  * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
- * Interface: cleanup_input_flags(), cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
+ * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
  *            cleanup_line(), cleanup_finish(), cleanup_abort().
  * Errors: cleanup_open() returns NULL after logging; record writes are
  *         buffered and their errors surface in cleanup_finish().
@@ -24,6 +24,10 @@ struct cleanup_clnt;
  * logged. Clients (smtpd, pickup) pass their flags through it, so that a
  * master.cf -o for one service applies to the mail it receives. */
 int cleanup_input_flags(int flags);
+/* CLEANUP_FLAG_DKIM when postern_dkim_enable is set and
+ * postern_dkim_sign_clients allows mail from a client in mynetworks, a
+ * SASL-authenticated client or a local submission (as given); else 0. */
+int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local);
 
 /* receive_override_has - is NAME (e.g. "no_milters") among this service's
  * receive_override_options? (Read on every call; services call it once.) */

@@ -16,6 +16,7 @@
 #define CLEANUP_FLAG_BCC_OK 0x40        /* always_bcc etc. allowed */
 #define CLEANUP_FLAG_HEADER_CHECKS 0x80 /* header/body checks allowed */
 #define CLEANUP_FLAG_NOTIFY_SMTPUTF8 0x100
+#define CLEANUP_FLAG_DKIM 0x200         /* trusted submission: DKIM-sign (postern_dkim_sign_clients) */
 #define CLEANUP_FLAG_MASK_EXTERNAL (CLEANUP_FLAG_FILTER | CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK | CLEANUP_FLAG_HEADER_CHECKS)
 #define CLEANUP_FLAG_MASK_INTERNAL CLEANUP_FLAG_MAP_OK
 

@@ -246,7 +246,7 @@ static size_t qfile_fill(struct qfile_reader *r, size_t n)
     return r->len - r->pos;
 }
 
-int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset)
+static int qfile_get_one(struct qfile_reader *r, struct sbuf *data, off_t *offset)
 {
     size_t avail = qfile_fill(r, 16);
     if (avail == 0)
@@ -279,6 +279,25 @@ int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset)
         len -= take;
     }
     return type;
+}
+
+/* Pointer records are followed here, so that every reader sees the content
+ * in its logical order: cleanup writes a header it can only compute at the
+ * end of the message (DKIM-Signature) after the body, with a pointer back
+ * to the start of the content (docs/queue-file.md "Pointer records"). */
+int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset)
+{
+    for (int hops = 0;; hops++) {
+        int type = qfile_get_one(r, data, offset);
+        if (type != REC_PTR)
+            return type;
+        char *end;
+        long target = strtol(sbuf_str(data), &end, 10);
+        if (end == sbuf_str(data) || *end || target < 0 || hops >= QFILE_PTR_HOPS)
+            return QFILE_E_CORRUPT;
+        if (target > 0)
+            qfile_seek(r, (off_t)target);
+    }
 }
 
 int qfile_get_stream(struct stream *s, struct sbuf *data, size_t max)

@@ -46,6 +46,7 @@
 /* Content segment */
 #define REC_NORM 'N'        /* a complete line (no LF) */
 #define REC_CONT 'L'        /* first part of a long line, continued by the next */
+#define REC_PTR 'p'         /* "%15ld" offset of the next record to read (0: the next one) */
 #define REC_XTRA 'X'        /* end of content, start of extracted segment */
 /* Extracted segment may repeat R, O, A, etc. */
 #define REC_RRTO 'r'
@@ -64,6 +65,8 @@
 #define QFILE_LINE_CHUNK 2048       /* writers split content lines at this size */
 #define QFILE_SIZE_FMT "%15ld %15ld %15ld %15ld %15ld %15ld"
 #define QFILE_WARN_FMT "%15ld"
+#define QFILE_PTR_FMT "%15ld"
+#define QFILE_PTR_HOPS 64      /* pointer records one read may follow */
 
 #define QFILE_E_EOF -1
 #define QFILE_E_CORRUPT -2

@@ -72,6 +72,45 @@ EXTRA = {
     'virtual_trash_name': ('STR', '.Trash'),
 }
 
+# Postern's own parameters (not Postfix's, not a patch's): native DKIM
+# signing in cleanup(8), docs/dkim.md. name -> (type, default, description
+# for postconf(5)). They join EXTRA below.
+POSTERN = {
+    'postern_dkim_enable': (
+        'BOOL', 'no',
+        'Sign mail with DKIM in cleanup(8). Mail is signed when its From: header '
+        'domain has keys in postern_dkim_key_maps and it comes from a client that '
+        'postern_dkim_sign_clients allows.'),
+    'postern_dkim_key_maps': (
+        'LIST', '',
+        'Lookup tables (any type, including mysql:) keyed by the signing domain, the '
+        'domain of the From: header address (then its parent domains with a leading '
+        'dot, as in \\fI.example.org\\fR). The value is one or more '
+        'selector:algorithm:/path/to/key entries separated by commas or spaces; '
+        'algorithm is rsa (a PEM private key, rsa-sha256) or ed25519 (a file holding the '
+        'base64 32-byte Ed25519 seed, ed25519-sha256 of RFC 8463). One DKIM-Signature '
+        'header is added per entry. The key files must be readable by mail_owner.'),
+    'postern_dkim_headers': (
+        'LIST', 'From, To, Cc, Subject, Date, Message-ID, Reply-To, MIME-Version, '
+                'Content-Type, In-Reply-To, References',
+        'Header names to sign (every instance of each that the message has).'),
+    'postern_dkim_oversign': (
+        'LIST', 'From',
+        'Header names signed once more than the message has them, so that a copy '
+        'added later breaks the signature.'),
+    'postern_dkim_canonicalization': (
+        'STR', 'relaxed/relaxed',
+        'Header/body canonicalization: relaxed or simple each (RFC 6376 3.4); a single '
+        'word applies to the header and simple to the body.'),
+    'postern_dkim_sign_clients': (
+        'LIST', 'permit_mynetworks, permit_sasl_authenticated, permit_local_submission',
+        'Which mail is signed: permit_mynetworks (SMTP clients in mynetworks), '
+        'permit_sasl_authenticated (SMTP clients that logged in), '
+        'permit_local_submission (sendmail and postdrop, through pickup).'),
+}
+for _n, (_t, _d, _) in POSTERN.items():
+    EXTRA[_n] = (_t, _d)
+
 # Parameters that are never $expanded when read (their values carry run-time
 # $variables of their own).
 RAW = {
@@ -368,8 +407,21 @@ def write_man(params, types):
     m.append('.PP')
     m.append('.nf')
     for name in sorted(EXTRA):
+        if name in POSTERN:
+            continue
         m.append(troff(('%s = %s' % (name, EXTRA[name][1])).rstrip()))
     m.append('.fi')
+    m.append('.SH POSTERN-ONLY PARAMETERS')
+    m.append(troff("These parameters are Postern's own; Postfix does not have them (it signs "
+                   "through a milter such as opendkim). They configure DKIM signing in "
+                   "cleanup(8)."))
+    for name in sorted(POSTERN):
+        t, dflt, what = POSTERN[name]
+        m.append('.TP')
+        m.append('.B ' + name)
+        m.append(troff('(default: %s)' % (dflt if dflt else 'empty')))
+        m.append('.br')
+        m.append(troff(what))
     m.append('.SH SEE ALSO')
     m.append('\\fBpostconf\\fR(1), \\fBmaster\\fR(5), \\fBmaster\\fR(8)')
     with open(os.path.join(ROOT, 'man/man5/postconf.5'), 'w') as f:

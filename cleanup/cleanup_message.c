@@ -48,19 +48,6 @@ enum cleanup_hdr_kind {
     HK_RCPT,        /* To, Cc, Bcc, Resent-To... */
 };
 
-/* Length of the header name when line starts a header, else 0. */
-static size_t cleanup_header_name(const char *line, size_t len)
-{
-    size_t i = 0;
-    while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
-        i++;
-    if (i == 0)
-        return 0;
-    size_t name = i;
-    while (i < len && (line[i] == ' ' || line[i] == '\t'))
-        i++;
-    return i < len && line[i] == ':' ? name : 0;
-}
 
 static bool cleanup_name_is(const char *name, size_t len, const char *want)
 {
@@ -163,7 +150,7 @@ static void cleanup_trimmed_value(struct sbuf *out, const char *value, size_t le
 static void cleanup_primary_header(struct cleanup_state *st, struct sbuf *text)
 {
     const char *s = sbuf_str(text);
-    size_t nlen = cleanup_header_name(s, sbuf_len(text));
+    size_t nlen = mime_header_name_len(s, sbuf_len(text));
     size_t voff = (size_t)(strchr(s, ':') - s) + 1;
     const char *value = s + voff;
     size_t vlen = sbuf_len(text) - voff;

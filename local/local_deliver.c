@@ -33,6 +33,7 @@
 #include "maildir.h"
 #include "maps.h"
 #include "mbox_lock.h"
+#include "pipe_command.h"
 #include "qfile.h"
 #include "resolve_local.h"
 #include "soft_bounce.h"
@@ -392,27 +393,6 @@ out:
 
 /* ---- commands ---- */
 
-static const struct {
-    int code;
-    const char *dsn;
-    const char *text;
-} local_sysexits[] = {
-    { 64, "5.3.0", "command line usage error" },
-    { 65, "5.6.0", "data format error" },
-    { 66, "5.3.0", "cannot open input" },
-    { 67, "5.1.1", "user unknown" },
-    { 68, "5.1.2", "host name unknown" },
-    { 69, "5.3.0", "service unavailable" },
-    { 70, "5.3.0", "internal software error" },
-    { 71, "4.3.0", "system resource problem" },
-    { 72, "5.3.0", "critical OS file missing" },
-    { 73, "5.2.0", "can't create user output file" },
-    { 74, "5.3.0", "input/output error" },
-    { 75, "4.3.0", "temporary failure" },
-    { 76, "5.5.0", "remote error in protocol" },
-    { 77, "5.7.0", "permission denied" },
-    { 78, "5.3.5", "local configuration error" },
-};
 
 static void local_setenv(const char *name, const char *value)
 {
@@ -620,13 +600,11 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to command: %s", cmd);
     else {
         int code = WEXITSTATUS(status);
-        size_t i;
-        for (i = 0; i < ARRAY_LEN(local_sysexits); i++)
-            if (local_sysexits[i].code == code)
-                break;
-        if (i < ARRAY_LEN(local_sysexits))
-            local_reportf(st, local_sysexits[i].dsn[0] == '4' ? DELIVER_DEFERRED : DELIVER_BOUNCED,
-                          local_sysexits[i].dsn, "%s%s", local_sysexits[i].text, sbuf_str(detail));
+        const char *text;
+        const char *dsn = pipe_command_sysexit(code, &text);    /* shared with pipe(8) */
+        if (dsn)
+            local_reportf(st, dsn[0] == '4' ? DELIVER_DEFERRED : DELIVER_BOUNCED, dsn, "%s%s",
+                          text, sbuf_str(detail));
         else
             local_reportf(st, DELIVER_BOUNCED, "5.3.0", "Command died with status %d: \"%s\"%s",
                           code, cmd, sbuf_str(detail));

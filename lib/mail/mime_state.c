@@ -84,8 +84,7 @@ void mime_state_free(struct mime_state *m)
     xfree(m);
 }
 
-/* Length of the header name when line starts a header ("Name:"), else 0. */
-static size_t mime_header_name(const char *line, size_t len)
+size_t mime_header_name_len(const char *line, size_t len)
 {
     size_t i = 0;
     while (i < len && line[i] > 32 && line[i] < 127 && line[i] != ':')
@@ -105,7 +104,7 @@ static bool mime_name_is(const char *name, size_t len, const char *want)
 
 bool mime_header_is_mime(const char *header, size_t len)
 {
-    size_t n = mime_header_name(header, len);
+    size_t n = mime_header_name_len(header, len);
     /* Content-Length is no MIME header (RFC 2045 defines none such). */
     return (n > 8 && strncasecmp(header, "content-", 8) == 0 &&
             !mime_name_is(header, n, "content-length")) ||
@@ -203,7 +202,7 @@ static void mime_flush_header(struct mime_state *m)
         return;
     if (!(m->opts & MIME_OPT_DISABLE_MIME)) {
         const char *s = sbuf_str(m->hdr);
-        size_t n = mime_header_name(s, sbuf_len(m->hdr));
+        size_t n = mime_header_name_len(s, sbuf_len(m->hdr));
         if (mime_name_is(s, n, "content-type"))
             mime_content_type(m, strchr(s, ':') + 1, s + sbuf_len(m->hdr));
     }
@@ -299,7 +298,7 @@ static bool mime_boundary(struct mime_state *m, const char *p, size_t n)
  * limit (a longer name could not be kept whole: such a line is body). */
 static bool mime_is_header(const struct mime_state *m, const char *p, size_t n)
 {
-    if (mime_header_name(p, n) == 0)
+    if (mime_header_name_len(p, n) == 0)
         return false;
     const char *colon = memchr(p, ':', n);
     return colon != NULL && (size_t)(colon - p) < m->header_limit;

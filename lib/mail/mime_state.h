@@ -66,5 +66,8 @@ void mime_state_free(struct mime_state *m);
  * Content-* other than Content-Length. Such headers are inspected with
  * mime_header_checks. */
 bool mime_header_is_mime(const char *header, size_t len);
+/* Length of the header name when LINE starts a header ("Name:", white
+ * space allowed before the colon), else 0. */
+size_t mime_header_name_len(const char *line, size_t len);
 
 #endif

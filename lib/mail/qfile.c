@@ -174,6 +174,7 @@ struct qfile_reader {
     off_t base;         /* file offset of buf[0] */
     char buf[65536];
     size_t pos, len;
+    unsigned jumps;     /* pointer records followed since the caller's last seek */
 };
 
 struct qfile_reader *qfile_from_fd(int fd)
@@ -182,6 +183,7 @@ struct qfile_reader *qfile_from_fd(int fd)
     r->fd = fd;
     r->base = 0;
     r->pos = r->len = 0;
+    r->jumps = 0;
     return r;
 }
 
@@ -208,6 +210,7 @@ void qfile_close(struct qfile_reader *r)
 
 int qfile_seek(struct qfile_reader *r, off_t offset)
 {
+    r->jumps = 0;
     if (offset >= r->base && offset <= r->base + (off_t)r->len) {
         r->pos = (size_t)(offset - r->base);
         return 0;
@@ -293,10 +296,18 @@ int qfile_get(struct qfile_reader *r, struct sbuf *data, off_t *offset)
             return type;
         char *end;
         long target = strtol(sbuf_str(data), &end, 10);
-        if (end == sbuf_str(data) || *end || target < 0 || hops >= QFILE_PTR_HOPS)
+        /* A pointer may lead back (DKIM headers point back to the content),
+         * so a damaged file could loop: bound the jumps per read-through as
+         * well as in a row, and call such a file corrupt. */
+        if (end == sbuf_str(data) || *end || target < 0 || hops >= QFILE_PTR_HOPS
+            || r->jumps >= QFILE_PTR_TOTAL)
             return QFILE_E_CORRUPT;
-        if (target > 0)
+        if (target > 0) {
+            unsigned jumps = r->jumps;
             qfile_seek(r, (off_t)target);
+            r->jumps = jumps;
+        }
+        r->jumps++;
     }
 }
 

@@ -67,6 +67,7 @@
 #define QFILE_WARN_FMT "%15ld"
 #define QFILE_PTR_FMT "%15ld"
 #define QFILE_PTR_HOPS 64      /* pointer records one read may follow */
+#define QFILE_PTR_TOTAL 1024   /* pointer records one read-through may follow */
 
 #define QFILE_E_EOF -1
 #define QFILE_E_CORRUPT -2

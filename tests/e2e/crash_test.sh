@@ -57,7 +57,12 @@ master_pid=$(tr -d ' ' < "$PT_T/spool/pid/master.pid")
 killed=0
 for d in smtpd cleanup trivial-rewrite qmgr local smtpd cleanup qmgr local; do
     sleep 0.7
-    pkill -KILL -P "$master_pid" -x "$d" 2>/dev/null && killed=$((killed + 1))
+    # The daemon may be between processes (just killed, not yet needed
+    # again): wait for one for up to 3 s rather than count a miss.
+    for _ in $(seq 10); do
+        pkill -KILL -P "$master_pid" -x "$d" 2>/dev/null && { killed=$((killed + 1)); break; }
+        sleep 0.3
+    done
 done
 pt_check daemons_were_killed [ "$killed" -ge 5 ]
 wait "$sender"

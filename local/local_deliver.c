@@ -623,10 +623,10 @@ out:
 
 /* ---- operations ---- */
 
-static int local_op_getpw(const char *name, struct local_pw *out)
+/* Copies a passwd answer (NULL: not found, or errno says why) into out:
+ * 1 found, 0 no such user, -1 lookup failure. */
+static int local_pw_copy(const struct passwd *pw, struct local_pw *out)
 {
-    errno = 0;
-    struct passwd *pw = getpwnam(name);
     if (pw == NULL)
         return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
                    ? 0 : -1;
@@ -638,19 +638,16 @@ static int local_op_getpw(const char *name, struct local_pw *out)
     return 1;
 }
 
+static int local_op_getpw(const char *name, struct local_pw *out)
+{
+    errno = 0;
+    return local_pw_copy(getpwnam(name), out);
+}
+
 static int local_op_getpwuid(uid_t uid, struct local_pw *out)
 {
     errno = 0;
-    struct passwd *pw = getpwuid(uid);
-    if (pw == NULL)
-        return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
-                   ? 0 : -1;
-    out->name = xstrdup(pw->pw_name);
-    out->home = xstrdup(pw->pw_dir);
-    out->shell = xstrdup(pw->pw_shell);
-    out->uid = pw->pw_uid;
-    out->gid = pw->pw_gid;
-    return 1;
+    return local_pw_copy(getpwuid(uid), out);
 }
 
 static const char *local_op_alias(const char *key, int *err)

@@ -14,6 +14,7 @@
 #include "mail_queue.h"
 #include "qfile.h"
 #include "stream.h"
+#include <string.h>
 #include <strings.h>
 
 struct cleanup_clnt {
@@ -23,50 +24,81 @@ struct cleanup_clnt {
     bool ended;
 };
 
-int cleanup_input_flags(int flags)
+/*
+ * A list-valued setting parsed into bits, once per value: smtpd and pickup
+ * ask for every message, so the answer is kept and the list is parsed (and
+ * an unknown word warned about) again only when the value changes.
+ */
+struct bits_cache {
+    char *value;        /* the value the bits were parsed from */
+    unsigned bits;
+};
+
+static unsigned bits_parse(struct bits_cache *c, const char *param, const char *const *words)
 {
-    char **list = cfg_list(cfg_str(P_RECEIVE_OVERRIDE_OPTIONS));
+    const char *value = cfg_str(param);
+    if (c->value && strcmp(c->value, value) == 0)
+        return c->bits;
+    xfree(c->value);
+    c->value = xstrdup(value);
+    c->bits = 0;
+    char **list = cfg_list(value);
     for (char **p = list; *p; p++) {
-        if (strcasecmp(*p, "no_address_mappings") == 0)
-            flags &= ~(CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK);
-        else if (strcasecmp(*p, "no_header_body_checks") == 0)
-            flags &= ~CLEANUP_FLAG_HEADER_CHECKS;
-        else if (strcasecmp(*p, "no_unknown_recipient_checks") != 0 &&
-                 strcasecmp(*p, "no_milters") != 0)
-            log_warn("%s: unknown value ignored: %s", P_RECEIVE_OVERRIDE_OPTIONS, *p);
+        size_t i;
+        for (i = 0; words[i] && strcasecmp(*p, words[i]) != 0; i++)
+            ;
+        if (words[i])
+            c->bits |= 1u << i;
+        else
+            log_warn("%s: unknown value ignored: %s", param, *p);
     }
     cfg_list_free(list);
+    return c->bits;
+}
+
+static const char *const ro_words[] = {
+    "no_address_mappings", "no_header_body_checks", "no_unknown_recipient_checks",
+    "no_milters", NULL,
+};
+
+static unsigned ro_bits(void)
+{
+    static struct bits_cache cache;
+    return bits_parse(&cache, P_RECEIVE_OVERRIDE_OPTIONS, ro_words);
+}
+
+int cleanup_input_flags(int flags)
+{
+    unsigned bits = ro_bits();
+    if (bits & 1u << 0)
+        flags &= ~(CLEANUP_FLAG_MAP_OK | CLEANUP_FLAG_BCC_OK);
+    if (bits & 1u << 1)
+        flags &= ~CLEANUP_FLAG_HEADER_CHECKS;
     return flags;
 }
 
 bool receive_override_has(const char *name)
 {
-    char **list = cfg_list(cfg_str(P_RECEIVE_OVERRIDE_OPTIONS));
-    bool found = false;
-    for (char **p = list; *p && !found; p++)
-        found = strcasecmp(*p, name) == 0;
-    cfg_list_free(list);
-    return found;
+    unsigned bits = ro_bits();
+    for (size_t i = 0; ro_words[i]; i++)
+        if (strcasecmp(ro_words[i], name) == 0)
+            return (bits & 1u << i) != 0;
+    return false;
 }
 
 int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local)
 {
+    static const char *const words[] = {
+        "permit_mynetworks", "permit_sasl_authenticated", "permit_local_submission", NULL,
+    };
+    static struct bits_cache cache;
     if (!cfg_bool(P_POSTERN_DKIM_ENABLE))
         return 0;
-    int flags = 0;
-    char **list = cfg_list(cfg_str(P_POSTERN_DKIM_SIGN_CLIENTS));
-    for (char **p = list; *p; p++) {
-        if ((strcasecmp(*p, "permit_mynetworks") == 0 && mynetworks) ||
-            (strcasecmp(*p, "permit_sasl_authenticated") == 0 && sasl) ||
-            (strcasecmp(*p, "permit_local_submission") == 0 && local))
-            flags = CLEANUP_FLAG_DKIM;
-        else if (strcasecmp(*p, "permit_mynetworks") != 0 &&
-                 strcasecmp(*p, "permit_sasl_authenticated") != 0 &&
-                 strcasecmp(*p, "permit_local_submission") != 0)
-            log_warn("%s: unknown value ignored: %s", P_POSTERN_DKIM_SIGN_CLIENTS, *p);
-    }
-    cfg_list_free(list);
-    return flags;
+    unsigned bits = bits_parse(&cache, P_POSTERN_DKIM_SIGN_CLIENTS, words);
+    return ((bits & 1u << 0) && mynetworks) || ((bits & 1u << 1) && sasl)
+                   || ((bits & 1u << 2) && local)
+               ? CLEANUP_FLAG_DKIM
+               : 0;
 }
 
 struct cleanup_clnt *cleanup_open(int flags)

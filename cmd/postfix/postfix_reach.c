@@ -17,50 +17,35 @@
 #include <pwd.h>
 #include <unistd.h>
 
-/* Returns 1 when PARAM's directory is blocked for USER, else 0. */
-static int postfix_reach_one(const char *param, const struct passwd *pw, bool fatal)
+/* Checks PARAM's directory for USER (a login name); logs a problem with the
+ * blocking directory and the fix. Returns 1 when it is blocked, else 0. */
+static int postfix_reach_one(const char *param, const char *user, bool fatal)
 {
     const char *dir = cfg_str(param);
-    if (dir[0] != '/')
+    const struct passwd *pw = getpwnam(user);
+    if (dir[0] != '/' || pw == NULL)
         return 0;
     struct sbuf *blocked = sbuf_new(128);
-    int rc = path_reach(blocked, dir, pw->pw_name, pw->pw_uid, pw->pw_gid);
-    int bad = 0;
-    if (rc == 0) {
-        const char *fix = fatal ? "no mail can be received or delivered until this is fixed"
-                                : "deliveries that need it will fail";
-        if (fatal)
-            log_warn("%s = %s is not reachable by user %s: directory %s denies it "
-                     "search permission; %s. Fix: chmod o+x %s (or a+x on each such parent), "
-                     "or move %s to a directory %s can reach (e.g. under /var/spool or /var/lib)",
-                     param, dir, pw->pw_name, sbuf_str(blocked), fix, sbuf_str(blocked), param,
-                     pw->pw_name);
-        else
-            log_warn("%s = %s is not reachable by user %s: directory %s denies it search "
-                     "permission; %s. Fix: chmod o+x %s, or move %s elsewhere",
-                     param, dir, pw->pw_name, sbuf_str(blocked), fix, sbuf_str(blocked), param);
-        bad = 1;
-    }
+    int rc = path_reach(blocked, dir, user, pw->pw_uid, pw->pw_gid);
+    if (rc == 0)
+        log_warn("%s = %s is not reachable by user %s: directory %s denies it search "
+                 "permission; %s. Fix: chmod o+x %s (or a+x on each such parent), or move %s "
+                 "to a directory %s can reach (e.g. under /var/spool or /var/lib)",
+                 param, dir, user, sbuf_str(blocked),
+                 fatal ? "no mail can be received or delivered until this is fixed"
+                       : "deliveries that need it will fail",
+                 sbuf_str(blocked), param, user);
     sbuf_free(blocked);
-    return bad && fatal ? 1 : 0;
+    return rc == 0;
 }
 
 int postfix_check_reach(void)
 {
     if (geteuid() != 0)
         return 0;
-    int fatal = 0;
-    const struct passwd *pw = getpwnam(cfg_str(P_MAIL_OWNER));
-    if (pw) {
-        struct passwd owner = *pw;
-        fatal += postfix_reach_one(P_QUEUE_DIRECTORY, &owner, true);
-        postfix_reach_one(P_DATA_DIRECTORY, &owner, false);
-    }
+    int fatal = postfix_reach_one(P_QUEUE_DIRECTORY, cfg_str(P_MAIL_OWNER), true);
+    postfix_reach_one(P_DATA_DIRECTORY, cfg_str(P_MAIL_OWNER), false);
     /* Deliveries to the spool run as the recipient: any user must get there. */
-    const char *privs = cfg_str(P_DEFAULT_PRIVS);
-    if ((pw = getpwnam(privs)) != NULL) {
-        struct passwd nobody = *pw;
-        postfix_reach_one(P_MAIL_SPOOL_DIRECTORY, &nobody, false);
-    }
+    postfix_reach_one(P_MAIL_SPOOL_DIRECTORY, cfg_str(P_DEFAULT_PRIVS), false);
     return fatal;
 }

@@ -10,118 +10,29 @@
 # records is reached through its address record, and that a domain that does
 # not exist bounces with the name service error.
 #
-# The script runs twice: outside (creates the namespace, /etc/netns/NAME and
+# The script runs twice (pt_netns_dns in lib.sh): outside (creates the namespace, /etc/netns/NAME and
 # dnsmasq, cleans them up on any exit) and inside (PT_MX_INNER=1: the
 # instance, the peers and the checks). Skips only when `ip netns add` is not
 # permitted (e.g. an unprivileged container).
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SELF=$HERE/$(basename "$0")
+. "$HERE/lib.sh"
 
-if [ "${PT_MX_INNER:-}" != 1 ]; then
-    set -u
-    NS=ptmx$$
-    DNSPID=
-    INNERPID=
-    DT=
-    if ! err=$(ip netns add "$NS" 2>&1); then
-        case $err in
-        *"not permitted"* | *"ermission denied"*)
-            echo "# skip: ip netns add not permitted: $err"
-            exit 0 ;;
-        esac
-        echo "FAIL netns_add: ip netns add $NS: $err"
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    fi
-    mx_cleanup() {
-        local p n
-        if [ -n "$INNERPID" ]; then
-            # interrupted: the inner run stops its instance in its EXIT trap
-            kill "$INNERPID" 2>/dev/null
-            for n in $(seq 100); do
-                kill -0 "$INNERPID" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
-        if [ -n "$DNSPID" ]; then
-            kill "$DNSPID" 2>/dev/null
-            wait "$DNSPID" 2>/dev/null
-        fi
-        # Anything still running in our namespace was started by this test
-        # (an inner run that was interrupted): stop it by PID.
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
-        for n in $(seq 50); do
-            [ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && break
-            sleep 0.1
-        done
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-        ip netns del "$NS" 2>/dev/null
-        rm -rf "/etc/netns/$NS"
-        rmdir /etc/netns 2>/dev/null     # only when no other namespace uses it
-        [ -n "$DT" ] && rm -rf "$DT"
-    }
-    trap mx_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
-
-    fail_outer() {
-        echo "FAIL $1: $2"
-        [ -n "$DT" ] && [ -f "$DT/dnsmasq.err" ] && sed 's/^/    /' "$DT/dnsmasq.err" | tail -20
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    }
-    command -v dnsmasq >/dev/null || fail_outer dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
-    # Some sandboxes let a namespace be made but not configured: that is the
-    # machine's limit, not Postern's, so say so and skip.
-    if ! err=$(ip -n "$NS" link set lo up 2>&1); then
-        echo "# skip: network namespaces are not usable here (lo up in $NS: $err)"
-        exit 0
-    fi
-    mkdir -p "/etc/netns/$NS"
-    echo 'nameserver 127.0.0.1' > "/etc/netns/$NS/resolv.conf"
-    DT=$(mktemp -d /tmp/postern-mxdns.XXXXXX)
-
-    # The zone. mxtest.example: two MX hosts, preference 10 and 20.
-    # grey.example: a preferred MX that defers recipients, then mx2.
-    # amx.example: an address record and no MX. Anything else under
-    # .example is NXDOMAIN (--local), nothing is forwarded.
-    ip netns exec "$NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
-        --listen-address=127.0.0.1 --local=/example/ \
-        --mx-host=mxtest.example,mx1.mxtest.example,10 \
-        --mx-host=mxtest.example,mx2.mxtest.example,20 \
-        --host-record=mx1.mxtest.example,127.0.0.2 \
-        --host-record=mx2.mxtest.example,127.0.0.3 \
-        --mx-host=grey.example,mx4.grey.example,10 \
-        --mx-host=grey.example,mx2.mxtest.example,20 \
-        --host-record=mx4.grey.example,127.0.0.4 \
-        --host-record=amx.example,127.0.0.5 \
-        >"$DT/dnsmasq.err" 2>&1 &
-    DNSPID=$!
-    # (getent hosts, not ahosts: getaddrinfo's AI_ADDRCONFIG finds no
-    # address in a loopback-only namespace and would not even ask)
-    ready=
-    for n in $(seq 100); do
-        if ip netns exec "$NS" getent hosts mx1.mxtest.example 2>/dev/null | grep -q "^127\.0\.0\.2[[:space:]]"; then
-            ready=1
-            break
-        fi
-        kill -0 "$DNSPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$ready" ] || fail_outer dns_ready "dnsmasq in $NS did not answer for mx1.mxtest.example"
-
-    # In the background so that a signal reaches our trap at once (bash
-    # runs traps only between foreground commands).
-    PT_MX_INNER=1 ip netns exec "$NS" bash "$SELF" &
-    INNERPID=$!
-    wait "$INNERPID"
-    rc=$?
-    INNERPID=
-    exit $rc
-fi
+# The zone. mxtest.example: two MX hosts, preference 10 and 20.
+# grey.example: a preferred MX that defers recipients, then mx2.
+# amx.example: an address record and no MX. Anything else under
+# .example is NXDOMAIN (--local), nothing is forwarded.
+pt_netns_dns PT_MX_INNER ptmx mx1.mxtest.example 127.0.0.2 \
+    --mx-host=mxtest.example,mx1.mxtest.example,10 \
+    --mx-host=mxtest.example,mx2.mxtest.example,20 \
+    --host-record=mx1.mxtest.example,127.0.0.2 \
+    --host-record=mx2.mxtest.example,127.0.0.3 \
+    --mx-host=grey.example,mx4.grey.example,10 \
+    --mx-host=grey.example,mx2.mxtest.example,20 \
+    --host-record=mx4.grey.example,127.0.0.4 \
+    --host-record=amx.example,127.0.0.5
 
 # ---- inside the namespace ------------------------------------------------------------
-. "$HERE/lib.sh"
 
 pt_setup_users
 pt_instance

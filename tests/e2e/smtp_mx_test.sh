@@ -8,7 +8,8 @@
 # preferred MX, falls back to the next one in preference order when the first
 # refuses the connection or defers the recipient, that a domain without MX
 # records is reached through its address record, and that a domain that does
-# not exist bounces with the name service error.
+# not exist bounces with the name service error, and that
+# smtp_address_preference picks the IPv4 or the IPv6 address of a dual-stack MX.
 #
 # The script runs twice (pt_netns_dns in lib.sh): outside (creates the namespace, /etc/netns/NAME and
 # dnsmasq, cleans them up on any exit) and inside (PT_MX_INNER=1: the
@@ -30,7 +31,10 @@ pt_netns_dns PT_MX_INNER ptmx mx1.mxtest.example 127.0.0.2 \
     --mx-host=grey.example,mx4.grey.example,10 \
     --mx-host=grey.example,mx2.mxtest.example,20 \
     --host-record=mx4.grey.example,127.0.0.4 \
-    --host-record=amx.example,127.0.0.5
+    --host-record=amx.example,127.0.0.5 \
+    --mx-host=pref4.example,mxd.dual.example,10 \
+    --mx-host=pref6.example,mxd.dual.example,10 \
+    --host-record=mxd.dual.example,127.0.0.6,::1
 
 # ---- inside the namespace ------------------------------------------------------------
 
@@ -38,7 +42,13 @@ pt_setup_users
 pt_instance
 T=$PT_T
 SINK=$PT_BUILD/sbin/smtp-sink
-mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx"
+mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx" "$T/dump-d4" "$T/dump-d6"
+# Case 6: two smtp transports that differ only in smtp_address_preference.
+printf 'pref4.example smtp4:\npref6.example smtp6:\n' > "$PT_CONF/transport"
+"$PT_BUILD/sbin/postmap" -c "$PT_CONF" "$PT_CONF/transport"
+printf 'transport_maps = hash:%s/transport\n' "$PT_CONF" >> "$PT_CONF/main.cf"
+printf '%s unix - - n - - smtp\n  -o smtp_address_preference=%s\n' \
+    smtp4 ipv4 smtp6 ipv6 >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
@@ -121,5 +131,23 @@ wait_log "to=<d@nxdomain\.example>, .*status=" 30
 pt_check nxdomain_bounced log_has "to=<d@nxdomain\.example>, relay=none, .*dsn=5\.4\.4, status=bounced \(Host or domain name not found\. Name service error for name=nxdomain\.example type=MX: Host not found\)"
 pt_wait "grep -qs 'd@nxdomain.example' '$T/mail/alice'" 30
 pt_check nxdomain_dsn_to_sender grep -q 'Final-Recipient: rfc822; d@nxdomain.example' "$T/mail/alice"
+
+# --- 6. smtp_address_preference: an MX host with an IPv4 and an IPv6 address -----------
+# mxd.dual.example is 127.0.0.6 and ::1, a sink on each: the transport that
+# prefers ipv4 reaches the first, the one that prefers ipv6 the second.
+"$SINK" -d "$T/dump-d4/" 127.0.0.6:25 10 >"$T/sink-d4.log" 2>&1 & PT_PIDS+=($!)
+"$SINK" -6 -d "$T/dump-d6/" '[::1]:25' 10 >"$T/sink-d6.log" 2>&1 & PT_PIDS+=($!)
+pt_check d4_listening wait_peer 127.0.0.6
+pt_check d6_listening wait_peer ::1
+reply=$(pt_smtp_send alice@example.test e@pref4.example)
+pt_check pref4_accepted [ "${reply%% *}" = 250 ]
+reply=$(pt_smtp_send alice@example.test f@pref6.example)
+pt_check pref6_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<e@pref4\.example>, .*status=" 30
+wait_log "to=<f@pref6\.example>, .*status=" 30
+pt_check pref4_sent_over_ipv4 log_has "to=<e@pref4\.example>, relay=mxd\.dual\.example\[127\.0\.0\.6\]:25, .*status=sent"
+pt_check pref6_sent_over_ipv6 log_has "to=<f@pref6\.example>, relay=mxd\.dual\.example\[::1\]:25, .*status=sent"
+pt_check pref4_received_by_v4_sink dump_has_rcpt "$T/dump-d4" e@pref4.example
+pt_check pref6_received_by_v6_sink dump_has_rcpt "$T/dump-d6" f@pref6.example
 
 pt_done

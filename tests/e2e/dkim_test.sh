@@ -83,9 +83,13 @@ if command -v mariadb-install-db >/dev/null 2>&1 && { command -v mariadbd >/dev/
         else
             cat "$DB_T/run/db.err" 2>/dev/null; pt_fail mariadb_start "mariadbd did not start"
         fi
+    else
+        # Installed but broken is a failure, not a skip.
+        tail -20 "$DB_T/install.log"; pt_fail mariadb_install "mariadb-install-db failed"
     fi
+else
+    pt_skip dkim_mysql_key "MariaDB not installed"
 fi
-[ -n "$HAVE_DB" ] || pt_skip dkim_mysql_key "MariaDB not installed"
 
 cat >> "$PT_CONF/main.cf" <<EOM
 home_mailbox = Maildir/

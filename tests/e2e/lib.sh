@@ -201,3 +201,111 @@ pt_done() {
     echo "# $(basename "$0"): $PT_PASSES passed, $PT_FAILS failed"
     [ "$PT_FAILS" -eq 0 ]
 }
+
+# pt_netns_dns INNERVAR PREFIX PROBE_NAME PROBE_ADDR DNSMASQ_ARG...: runs the
+# calling script a second time inside a private network namespace whose
+# resolver is a dnsmasq serving the test zone given by DNSMASQ_ARG (after
+# --local=/example/: nothing is forwarded). When INNERVAR is 1 we are that
+# second run and it returns at once. Otherwise (the outer run) it makes the
+# namespace PREFIX$$ with /etc/netns/PREFIX$$/resolv.conf, starts dnsmasq on
+# its 127.0.0.1:53, waits until PROBE_NAME resolves to PROBE_ADDR, runs the
+# script with INNERVAR=1 inside, removes everything on any exit, and exits
+# with the inner run's status. Skips (exit 0) only when `ip netns add` is not
+# permitted or the namespace cannot be configured (the machine's limit, not
+# Postern's); a missing dnsmasq or a zone that never answers is a failure.
+PT_NS=
+PT_NS_DNSPID=
+PT_NS_INNERPID=
+PT_NS_DT=
+pt_netns_dns() {
+    local innervar=$1 prefix=$2 probe_name=$3 probe_addr=$4 self err ready n rc
+    shift 4
+    [ "${!innervar:-}" = 1 ] && return 0
+    self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+    PT_NS=$prefix$$
+    if ! err=$(ip netns add "$PT_NS" 2>&1); then
+        case $err in
+        *"not permitted"* | *"ermission denied"*)
+            echo "# skip: ip netns add not permitted: $err"
+            exit 0 ;;
+        esac
+        echo "FAIL netns_add: ip netns add $PT_NS: $err"
+        echo "# $(basename "$0"): 0 passed, 1 failed"
+        exit 1
+    fi
+    trap pt_netns_cleanup EXIT
+    trap 'exit 1' INT TERM HUP
+    command -v dnsmasq >/dev/null ||
+        pt_netns_fail dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
+    # Some sandboxes let a namespace be made but not configured: that is the
+    # machine's limit, not Postern's, so say so and skip.
+    if ! err=$(ip -n "$PT_NS" link set lo up 2>&1); then
+        echo "# skip: network namespaces are not usable here (lo up in $PT_NS: $err)"
+        exit 0
+    fi
+    mkdir -p "/etc/netns/$PT_NS"
+    echo 'nameserver 127.0.0.1' > "/etc/netns/$PT_NS/resolv.conf"
+    PT_NS_DT=$(mktemp -d "/tmp/postern-$prefix-dns.XXXXXX")
+    ip netns exec "$PT_NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=127.0.0.1 --local=/example/ "$@" \
+        >"$PT_NS_DT/dnsmasq.err" 2>&1 &
+    PT_NS_DNSPID=$!
+    # (getent hosts, not ahosts: getaddrinfo's AI_ADDRCONFIG finds no
+    # address in a loopback-only namespace and would not even ask)
+    ready=
+    for n in $(seq 100); do
+        if ip netns exec "$PT_NS" getent hosts "$probe_name" 2>/dev/null |
+                awk -v a="$probe_addr" '$1 == a { f = 1 } END { exit !f }'; then
+            ready=1
+            break
+        fi
+        kill -0 "$PT_NS_DNSPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$ready" ] || pt_netns_fail dns_ready "dnsmasq in $PT_NS did not answer for $probe_name"
+    # In the background so that a signal reaches our trap at once (bash runs
+    # traps only between foreground commands).
+    env "$innervar=1" ip netns exec "$PT_NS" bash "$self" &
+    PT_NS_INNERPID=$!
+    wait "$PT_NS_INNERPID"
+    rc=$?
+    PT_NS_INNERPID=
+    exit $rc
+}
+
+pt_netns_fail() {
+    echo "FAIL $1: $2"
+    [ -n "$PT_NS_DT" ] && [ -f "$PT_NS_DT/dnsmasq.err" ] &&
+        sed 's/^/    /' "$PT_NS_DT/dnsmasq.err" | tail -20
+    echo "# $(basename "$0"): 0 passed, 1 failed"
+    exit 1
+}
+
+pt_netns_cleanup() {
+    local p n
+    if [ -n "$PT_NS_INNERPID" ]; then
+        # interrupted: the inner run stops its instance in its EXIT trap
+        kill "$PT_NS_INNERPID" 2>/dev/null
+        for n in $(seq 100); do
+            kill -0 "$PT_NS_INNERPID" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    if [ -n "$PT_NS_DNSPID" ]; then
+        kill "$PT_NS_DNSPID" 2>/dev/null
+        wait "$PT_NS_DNSPID" 2>/dev/null
+    fi
+    # Anything still running in our namespace was started by this test (an
+    # inner run that was interrupted): stop it by PID.
+    for p in $(ip netns pids "$PT_NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
+    for n in $(seq 50); do
+        [ -z "$(ip netns pids "$PT_NS" 2>/dev/null)" ] && break
+        sleep 0.1
+    done
+    for p in $(ip netns pids "$PT_NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    ip netns del "$PT_NS" 2>/dev/null
+    rm -rf "/etc/netns/$PT_NS"
+    rmdir /etc/netns 2>/dev/null     # only when no other namespace uses it
+    [ -n "$PT_NS_DT" ] && rm -rf "$PT_NS_DT"
+    pt_cleanup
+}

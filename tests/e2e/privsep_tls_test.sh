@@ -8,117 +8,28 @@
 # does without DNSSEC); dane-only defers every message (never less security
 # than asked for).
 #
-# Like smtp_mx_test.sh the script runs twice: outside (network namespace,
+# Like smtp_mx_test.sh the script runs twice (pt_netns_dns in lib.sh): outside (network namespace,
 # /etc/netns/NAME and dnsmasq serving the zone; cleaned up on any exit) and
 # inside (PT_TLS_INNER=1: the instance, the STARTTLS peers and the checks).
 # Skips only when `ip netns add` is not permitted.
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SELF=$HERE/$(basename "$0")
+. "$HERE/lib.sh"
 
-if [ "${PT_TLS_INNER:-}" != 1 ]; then
-    set -u
-    NS=pttls$$
-    DNSPID=
-    INNERPID=
-    DT=
-    if ! err=$(ip netns add "$NS" 2>&1); then
-        case $err in
-        *"not permitted"* | *"ermission denied"*)
-            echo "# skip: ip netns add not permitted: $err"
-            exit 0 ;;
-        esac
-        echo "FAIL netns_add: ip netns add $NS: $err"
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    fi
-    tls_cleanup() {
-        local p n
-        if [ -n "$INNERPID" ]; then
-            # interrupted: the inner run stops its instance in its EXIT trap
-            kill "$INNERPID" 2>/dev/null
-            for n in $(seq 100); do
-                kill -0 "$INNERPID" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
-        if [ -n "$DNSPID" ]; then
-            kill "$DNSPID" 2>/dev/null
-            wait "$DNSPID" 2>/dev/null
-        fi
-        # Anything still running in our namespace was started by this test
-        # (an inner run that was interrupted): stop it by PID.
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
-        for n in $(seq 50); do
-            [ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && break
-            sleep 0.1
-        done
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-        ip netns del "$NS" 2>/dev/null
-        rm -rf "/etc/netns/$NS"
-        rmdir /etc/netns 2>/dev/null     # only when no other namespace uses it
-        [ -n "$DT" ] && rm -rf "$DT"
-    }
-    trap tls_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
-
-    fail_outer() {
-        echo "FAIL $1: $2"
-        [ -n "$DT" ] && [ -f "$DT/dnsmasq.err" ] && sed 's/^/    /' "$DT/dnsmasq.err" | tail -20
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    }
-    command -v dnsmasq >/dev/null || fail_outer dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
-    # Some sandboxes let a namespace be made but not configured: that is the
-    # machine's limit, not Postern's, so say so and skip.
-    if ! err=$(ip -n "$NS" link set lo up 2>&1); then
-        echo "# skip: network namespaces are not usable here (lo up in $NS: $err)"
-        exit 0
-    fi
-    mkdir -p "/etc/netns/$NS"
-    echo 'nameserver 127.0.0.1' > "/etc/netns/$NS/resolv.conf"
-    DT=$(mktemp -d /tmp/postern-tlsdns.XXXXXX)
-
-    # The zone. secure, verify, dane and daneonly .example: their MX is
-    # mx.attacker.example, a host with a CA-signed certificate for its own
-    # name only (what an attacker who forges the MX answer would have).
-    # good.example: MX mx1.good.example, certificate for that name.
-    ip netns exec "$NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
-        --listen-address=127.0.0.1 --local=/example/ \
-        --mx-host=secure.example,mx.attacker.example,10 \
-        --mx-host=verify.example,mx.attacker.example,10 \
-        --mx-host=dane.example,mx.attacker.example,10 \
-        --mx-host=daneonly.example,mx.attacker.example,10 \
-        --host-record=mx.attacker.example,127.0.0.2 \
-        --mx-host=good.example,mx1.good.example,10 \
-        --host-record=mx1.good.example,127.0.0.3 \
-        >"$DT/dnsmasq.err" 2>&1 &
-    DNSPID=$!
-    # (getent hosts, not ahosts: getaddrinfo's AI_ADDRCONFIG finds no
-    # address in a loopback-only namespace and would not even ask)
-    ready=
-    for n in $(seq 100); do
-        if ip netns exec "$NS" getent hosts mx.attacker.example 2>/dev/null | grep -q "^127\.0\.0\.2[[:space:]]"; then
-            ready=1
-            break
-        fi
-        kill -0 "$DNSPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$ready" ] || fail_outer dns_ready "dnsmasq in $NS did not answer for mx.attacker.example"
-
-    # In the background so that a signal reaches our trap at once (bash
-    # runs traps only between foreground commands).
-    PT_TLS_INNER=1 ip netns exec "$NS" bash "$SELF" &
-    INNERPID=$!
-    wait "$INNERPID"
-    rc=$?
-    INNERPID=
-    exit $rc
-fi
+# The zone. secure, verify, dane and daneonly .example: their MX is
+# mx.attacker.example, a host with a CA-signed certificate for its own
+# name only (what an attacker who forges the MX answer would have).
+# good.example: MX mx1.good.example, certificate for that name.
+pt_netns_dns PT_TLS_INNER pttls mx.attacker.example 127.0.0.2 \
+    --mx-host=secure.example,mx.attacker.example,10 \
+    --mx-host=verify.example,mx.attacker.example,10 \
+    --mx-host=dane.example,mx.attacker.example,10 \
+    --mx-host=daneonly.example,mx.attacker.example,10 \
+    --host-record=mx.attacker.example,127.0.0.2 \
+    --mx-host=good.example,mx1.good.example,10 \
+    --host-record=mx1.good.example,127.0.0.3
 
 # ---- inside the namespace ------------------------------------------------------------
-. "$HERE/lib.sh"
 
 pt_setup_users
 pt_instance

@@ -8,126 +8,47 @@
 # preferred MX, falls back to the next one in preference order when the first
 # refuses the connection or defers the recipient, that a domain without MX
 # records is reached through its address record, and that a domain that does
-# not exist bounces with the name service error.
+# not exist bounces with the name service error, and that
+# smtp_address_preference picks the IPv4 or the IPv6 address of a dual-stack MX.
 #
-# The script runs twice: outside (creates the namespace, /etc/netns/NAME and
+# The script runs twice (pt_netns_dns in lib.sh): outside (creates the namespace, /etc/netns/NAME and
 # dnsmasq, cleans them up on any exit) and inside (PT_MX_INNER=1: the
 # instance, the peers and the checks). Skips only when `ip netns add` is not
 # permitted (e.g. an unprivileged container).
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SELF=$HERE/$(basename "$0")
+. "$HERE/lib.sh"
 
-if [ "${PT_MX_INNER:-}" != 1 ]; then
-    set -u
-    NS=ptmx$$
-    DNSPID=
-    INNERPID=
-    DT=
-    if ! err=$(ip netns add "$NS" 2>&1); then
-        case $err in
-        *"not permitted"* | *"ermission denied"*)
-            echo "# skip: ip netns add not permitted: $err"
-            exit 0 ;;
-        esac
-        echo "FAIL netns_add: ip netns add $NS: $err"
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    fi
-    mx_cleanup() {
-        local p n
-        if [ -n "$INNERPID" ]; then
-            # interrupted: the inner run stops its instance in its EXIT trap
-            kill "$INNERPID" 2>/dev/null
-            for n in $(seq 100); do
-                kill -0 "$INNERPID" 2>/dev/null || break
-                sleep 0.1
-            done
-        fi
-        if [ -n "$DNSPID" ]; then
-            kill "$DNSPID" 2>/dev/null
-            wait "$DNSPID" 2>/dev/null
-        fi
-        # Anything still running in our namespace was started by this test
-        # (an inner run that was interrupted): stop it by PID.
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null; done
-        for n in $(seq 50); do
-            [ -z "$(ip netns pids "$NS" 2>/dev/null)" ] && break
-            sleep 0.1
-        done
-        for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-        ip netns del "$NS" 2>/dev/null
-        rm -rf "/etc/netns/$NS"
-        rmdir /etc/netns 2>/dev/null     # only when no other namespace uses it
-        [ -n "$DT" ] && rm -rf "$DT"
-    }
-    trap mx_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
-
-    fail_outer() {
-        echo "FAIL $1: $2"
-        [ -n "$DT" ] && [ -f "$DT/dnsmasq.err" ] && sed 's/^/    /' "$DT/dnsmasq.err" | tail -20
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    }
-    command -v dnsmasq >/dev/null || fail_outer dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
-    # Some sandboxes let a namespace be made but not configured: that is the
-    # machine's limit, not Postern's, so say so and skip.
-    if ! err=$(ip -n "$NS" link set lo up 2>&1); then
-        echo "# skip: network namespaces are not usable here (lo up in $NS: $err)"
-        exit 0
-    fi
-    mkdir -p "/etc/netns/$NS"
-    echo 'nameserver 127.0.0.1' > "/etc/netns/$NS/resolv.conf"
-    DT=$(mktemp -d /tmp/postern-mxdns.XXXXXX)
-
-    # The zone. mxtest.example: two MX hosts, preference 10 and 20.
-    # grey.example: a preferred MX that defers recipients, then mx2.
-    # amx.example: an address record and no MX. Anything else under
-    # .example is NXDOMAIN (--local), nothing is forwarded.
-    ip netns exec "$NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
-        --listen-address=127.0.0.1 --local=/example/ \
-        --mx-host=mxtest.example,mx1.mxtest.example,10 \
-        --mx-host=mxtest.example,mx2.mxtest.example,20 \
-        --host-record=mx1.mxtest.example,127.0.0.2 \
-        --host-record=mx2.mxtest.example,127.0.0.3 \
-        --mx-host=grey.example,mx4.grey.example,10 \
-        --mx-host=grey.example,mx2.mxtest.example,20 \
-        --host-record=mx4.grey.example,127.0.0.4 \
-        --host-record=amx.example,127.0.0.5 \
-        >"$DT/dnsmasq.err" 2>&1 &
-    DNSPID=$!
-    # (getent hosts, not ahosts: getaddrinfo's AI_ADDRCONFIG finds no
-    # address in a loopback-only namespace and would not even ask)
-    ready=
-    for n in $(seq 100); do
-        if ip netns exec "$NS" getent hosts mx1.mxtest.example 2>/dev/null | grep -q "^127\.0\.0\.2[[:space:]]"; then
-            ready=1
-            break
-        fi
-        kill -0 "$DNSPID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$ready" ] || fail_outer dns_ready "dnsmasq in $NS did not answer for mx1.mxtest.example"
-
-    # In the background so that a signal reaches our trap at once (bash
-    # runs traps only between foreground commands).
-    PT_MX_INNER=1 ip netns exec "$NS" bash "$SELF" &
-    INNERPID=$!
-    wait "$INNERPID"
-    rc=$?
-    INNERPID=
-    exit $rc
-fi
+# The zone. mxtest.example: two MX hosts, preference 10 and 20.
+# grey.example: a preferred MX that defers recipients, then mx2.
+# amx.example: an address record and no MX. Anything else under
+# .example is NXDOMAIN (--local), nothing is forwarded.
+pt_netns_dns PT_MX_INNER ptmx mx1.mxtest.example 127.0.0.2 \
+    --mx-host=mxtest.example,mx1.mxtest.example,10 \
+    --mx-host=mxtest.example,mx2.mxtest.example,20 \
+    --host-record=mx1.mxtest.example,127.0.0.2 \
+    --host-record=mx2.mxtest.example,127.0.0.3 \
+    --mx-host=grey.example,mx4.grey.example,10 \
+    --mx-host=grey.example,mx2.mxtest.example,20 \
+    --host-record=mx4.grey.example,127.0.0.4 \
+    --host-record=amx.example,127.0.0.5 \
+    --mx-host=pref4.example,mxd.dual.example,10 \
+    --mx-host=pref6.example,mxd.dual.example,10 \
+    --host-record=mxd.dual.example,127.0.0.6,::1
 
 # ---- inside the namespace ------------------------------------------------------------
-. "$HERE/lib.sh"
 
 pt_setup_users
 pt_instance
 T=$PT_T
 SINK=$PT_BUILD/sbin/smtp-sink
-mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx"
+mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx" "$T/dump-d4" "$T/dump-d6"
+# Case 6: two smtp transports that differ only in smtp_address_preference.
+printf 'pref4.example smtp4:\npref6.example smtp6:\n' > "$PT_CONF/transport"
+"$PT_BUILD/sbin/postmap" -c "$PT_CONF" "$PT_CONF/transport"
+printf 'transport_maps = hash:%s/transport\n' "$PT_CONF" >> "$PT_CONF/main.cf"
+printf '%s unix - - n - - smtp\n  -o smtp_address_preference=%s\n' \
+    smtp4 ipv4 smtp6 ipv6 >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
@@ -210,5 +131,23 @@ wait_log "to=<d@nxdomain\.example>, .*status=" 30
 pt_check nxdomain_bounced log_has "to=<d@nxdomain\.example>, relay=none, .*dsn=5\.4\.4, status=bounced \(Host or domain name not found\. Name service error for name=nxdomain\.example type=MX: Host not found\)"
 pt_wait "grep -qs 'd@nxdomain.example' '$T/mail/alice'" 30
 pt_check nxdomain_dsn_to_sender grep -q 'Final-Recipient: rfc822; d@nxdomain.example' "$T/mail/alice"
+
+# --- 6. smtp_address_preference: an MX host with an IPv4 and an IPv6 address -----------
+# mxd.dual.example is 127.0.0.6 and ::1, a sink on each: the transport that
+# prefers ipv4 reaches the first, the one that prefers ipv6 the second.
+"$SINK" -d "$T/dump-d4/" 127.0.0.6:25 10 >"$T/sink-d4.log" 2>&1 & PT_PIDS+=($!)
+"$SINK" -6 -d "$T/dump-d6/" '[::1]:25' 10 >"$T/sink-d6.log" 2>&1 & PT_PIDS+=($!)
+pt_check d4_listening wait_peer 127.0.0.6
+pt_check d6_listening wait_peer ::1
+reply=$(pt_smtp_send alice@example.test e@pref4.example)
+pt_check pref4_accepted [ "${reply%% *}" = 250 ]
+reply=$(pt_smtp_send alice@example.test f@pref6.example)
+pt_check pref6_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<e@pref4\.example>, .*status=" 30
+wait_log "to=<f@pref6\.example>, .*status=" 30
+pt_check pref4_sent_over_ipv4 log_has "to=<e@pref4\.example>, relay=mxd\.dual\.example\[127\.0\.0\.6\]:25, .*status=sent"
+pt_check pref6_sent_over_ipv6 log_has "to=<f@pref6\.example>, relay=mxd\.dual\.example\[::1\]:25, .*status=sent"
+pt_check pref4_received_by_v4_sink dump_has_rcpt "$T/dump-d4" e@pref4.example
+pt_check pref6_received_by_v6_sink dump_has_rcpt "$T/dump-d6" f@pref6.example
 
 pt_done

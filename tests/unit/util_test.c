@@ -159,6 +159,9 @@ static void test_attr0(void)
     /* Wrong greeting, bad name, name without value at EOF. */
     EXPECT_EQ_INT(attr_send_proto0(a, "other"), 0);
     EXPECT_EQ_INT(attr_expect_proto0(b, "p"), ATTR_E_PROTO);
+    /* A greeting is the protocol attribute alone. */
+    EXPECT_TRUE(write(sv[0], "protocol\0p\0extra\0x\0\0", 20) == 20);
+    EXPECT_EQ_INT(attr_expect_proto0(b, "p"), ATTR_E_PROTO);
     EXPECT_TRUE(write(sv[0], "Bad\0x\0\0", 7) == 7);
     EXPECT_EQ_INT(attr_read0(b, r), ATTR_E_FORMAT);
     while (stream_pending(b) > 0)

@@ -10,8 +10,8 @@
  *        need more; nothing is kept between calls.
  */
 #include "haproxy.h"
+#include "sock.h"
 #include <arpa/inet.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 static const unsigned char haproxy_v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
@@ -20,10 +20,8 @@ static const unsigned char haproxy_v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 
 /* An IPv4-mapped IPv6 address ("::ffff:1.2.3.4") becomes "1.2.3.4". */
 static void haproxy_unmap(char *addr, int *family)
 {
-    if (*family == AF_INET6 && strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.')) {
-        memmove(addr, addr + 7, strlen(addr + 7) + 1);
+    if (*family == AF_INET6 && sock_addr_unmap(addr))
         *family = AF_INET;
-    }
 }
 
 /* Ends a proxied header: both addresses filled in family, mapped IPv4

@@ -213,9 +213,16 @@ int attr_read(struct stream *s, struct attr_list *l)
 
 int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
 {
-    /* Find the end of the list first: nothing is decoded from a partial one. */
+    /* Find the end of the list first: nothing is decoded from a partial one.
+     * A list that has already more lines than it may hold is refused now,
+     * so that the caller's buffer cannot grow without end waiting for it. */
+    if (l->max_count == 0)
+        l->max_count = ATTR_MAX_COUNT;
     const char *end = NULL;
-    for (const char *p = buf; p < buf + len;) {
+    size_t lines = 0;
+    for (const char *p = buf; p < buf + len; lines++) {
+        if (lines > l->max_count)
+            return ATTR_E_LIMIT;
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
         if (nl == NULL) {
             if ((size_t)(buf + len - p) > ATTR_MAX_LINE)
@@ -232,8 +239,6 @@ int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
     }
     if (end == NULL)
         return 0;
-    if (l->max_count == 0)
-        l->max_count = ATTR_MAX_COUNT;
     attr_list_reset(l);
     struct sbuf *val = sbuf_new(256);
     int result = 1;

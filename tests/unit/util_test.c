@@ -107,6 +107,9 @@ static void test_attr_decode(void)
     EXPECT_EQ_INT(attr_decode("nameonly\n\n", 10, l, &used), ATTR_E_FORMAT);
     l->max_count = 1;
     EXPECT_EQ_INT(attr_decode("a=1\nb=2\n\n", 10, l, &used), ATTR_E_LIMIT);
+    /* Too many lines is an error before the list's end arrives. */
+    EXPECT_EQ_INT(attr_decode("a=1\n", 4, l, &used), 0);
+    EXPECT_EQ_INT(attr_decode("a=1\nb=2\nc=", 10, l, &used), ATTR_E_LIMIT);
     attr_list_free(l);
 }
 

@@ -235,8 +235,9 @@ static char **smtp_tls_level_match(enum smtp_tls_level level)
         return NULL;
     bool secure = level == SMTP_TLS_SECURE;
     if (!smtp_tls_class_match[secure].done) {
-        const char *name = secure ? SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH)
-                                  : SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
+        const char *name =
+            secure ? SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH)
+                   : SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
         char **v = cfg_list(cfg_str(name));
         if (smtp_tls_match_filter(v, level, name) == 0)
             log_warn("%s names nothing usable: no certificate will match, mail will be deferred",

@@ -45,8 +45,8 @@ static void test_proto_parse(void)
     /* The OpenSSL range of a mask, with a hole switched off inside it. */
     int lo = 0, hi = 0;
     uint64_t holes = 1;
-    EXPECT_EQ_INT(tls_common_proto_range(TLS_PROTO_TLSV1 | TLS_PROTO_TLSV1_2, &lo, &hi, &holes, why),
-                  0);
+    unsigned holed = TLS_PROTO_TLSV1 | TLS_PROTO_TLSV1_2;
+    EXPECT_EQ_INT(tls_common_proto_range(holed, &lo, &hi, &holes, why), 0);
     EXPECT_EQ_INT(lo, TLS1_VERSION);
     EXPECT_EQ_INT(hi, TLS1_2_VERSION);
     EXPECT_TRUE(holes == (uint64_t)SSL_OP_NO_TLSv1_1);

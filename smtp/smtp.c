@@ -196,17 +196,15 @@ static void smtp_service(struct stream *client)
             continue;   /* last_dsn 4.7.5: deferred unless another works */
         size_t first = naddr;
         int lr = smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why);
-        for (size_t k = first; k < naddr; k++)
+        /* Each server found for this destination gets its TLS policy and
+         * the next-hop domain: what the secure level matches certificates
+         * against (never the MX name, which comes from unauthenticated
+         * DNS), and the SASL password key. */
+        for (size_t k = first; k < naddr; k++) {
             addrs[k].tls = pol;
-        /* The next-hop domain each server was found for: what the secure
-         * level matches certificates against (never the MX name, which
-         * comes from unauthenticated DNS). */
-        for (size_t k = 0; k < naddr; k++)
-            if (addrs[k].nexthop == NULL) {
-                addrs[k].nexthop = xstrdup(dests[i].host);
-                addrs[k].dest =
-                    smtp_sasl_dest_key(&dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
-            }
+            addrs[k].nexthop = xstrdup(dests[i].host);
+            addrs[k].dest = smtp_sasl_dest_key(&dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
+        }
         if (lr < 0) {
             sbuf_set(st.last_dsn, sbuf_str(dsn));
             sbuf_set(st.last_reason, sbuf_str(why));

@@ -259,7 +259,8 @@ struct smtp_sasl_peer {
 enum smtp_sasl_result {
     SMTP_SASL_NONE,     /* no login wanted or possible: go on without */
     SMTP_SASL_DONE,     /* logged in */
-    SMTP_SASL_FAIL,     /* dsn and why filled: fail the session */
+    SMTP_SASL_FAIL,     /* dsn and why filled: fail the session (our side) */
+    SMTP_SASL_REFUSED,  /* dsn and why filled: the server refused the login */
     SMTP_SASL_IO,       /* the conversation broke */
 };
 /* Reads the *_sasl_* settings and sets up the library (before chroot). */

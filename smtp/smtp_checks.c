@@ -33,6 +33,9 @@
 static struct maps *smtp_hc, *smtp_mhc, *smtp_nhc, *smtp_bc;
 static const char *smtp_hc_name, *smtp_mhc_name, *smtp_nhc_name, *smtp_bc_name;
 static long smtp_bc_limit;
+/* The MIME parser's settings, read once with the tables. */
+static int smtp_mime_opts, smtp_mime_nesting;
+static size_t smtp_mime_header_limit;
 
 static struct maps *smtp_checks_open(const char *param)
 {
@@ -51,6 +54,9 @@ void smtp_checks_load(bool lmtp)
     smtp_nhc = smtp_checks_open(smtp_nhc_name);
     smtp_bc = smtp_checks_open(smtp_bc_name);
     smtp_bc_limit = cfg_long(P_BODY_CHECKS_SIZE_LIMIT);
+    smtp_mime_opts = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING) ? MIME_OPT_DISABLE_MIME : 0;
+    smtp_mime_header_limit = (size_t)cfg_long(P_HEADER_SIZE_LIMIT);
+    smtp_mime_nesting = cfg_int(P_MIME_NESTING_LIMIT);
 }
 
 bool smtp_checks_active(void)
@@ -216,9 +222,8 @@ struct smtp_checks *smtp_checks_new(const char *queue_id, deliver_line_fn out, v
     c->queue_id = queue_id;
     c->out = out;
     c->out_ctx = out_ctx;
-    c->mime = mime_state_new(&smtp_checks_ops, c,
-                             cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING) ? MIME_OPT_DISABLE_MIME : 0,
-                             (size_t)cfg_long(P_HEADER_SIZE_LIMIT), cfg_int(P_MIME_NESTING_LIMIT));
+    c->mime = mime_state_new(&smtp_checks_ops, c, smtp_mime_opts, smtp_mime_header_limit,
+                             smtp_mime_nesting);
     return c;
 }
 

@@ -652,15 +652,14 @@ static int smtp_auth(struct smtp_sess *ss)
             smtp_protocol_error(ss, "AUTH");
         else
             smtp_sess_io_fail(ss);
-    } else if (r == SMTP_SASL_FAIL) {
-        bool server = strstr(sbuf_str(why), " said: ") != NULL;
+    } else if (r == SMTP_SASL_FAIL || r == SMTP_SASL_REFUSED) {
         log_info("%s: %s", ss->req->queue_id, sbuf_str(why));
         smtp_sess_fail_all(ss, sbuf_str(dsn)[0] == '5' ? 535 : 450, sbuf_str(dsn), sbuf_str(why),
-                           server ? SMTP_BY_SERVER : SMTP_BY_LOCAL);
+                           r == SMTP_SASL_REFUSED ? SMTP_BY_SERVER : SMTP_BY_LOCAL);
     }
     sbuf_free(dsn);
     sbuf_free(why);
-    return r == SMTP_SASL_IO || r == SMTP_SASL_FAIL ? -1 : 0;
+    return r == SMTP_SASL_NONE || r == SMTP_SASL_DONE ? 0 : -1;
 }
 
 /* ---- XFORWARD ---- */

@@ -240,6 +240,7 @@ enum smtp_sasl_result smtp_sasl_login(const struct smtp_sasl_io *io, const struc
             sbuf_set(dsn, hard ? "5.7.0" : "4.7.0");
             sbuf_printf(why, "SASL authentication failed; server %s said: %s", p->peer,
                         io->reply(io->ctx));
+            res = SMTP_SASL_REFUSED;
             goto out;
         }
         struct sbuf *e = sbuf_new(128);

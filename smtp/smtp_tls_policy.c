@@ -22,7 +22,9 @@
  *        protocols=, ciphers= (a grade: high, medium, ...), exclude=,
  *        servername= (SNI: a name, or "hostname" for the server's name).
  *        "dane" works as "may" (no DNSSEC here), "dane-only" and
- *        "fingerprint" as a level we cannot provide (defer).
+ *        "fingerprint" as a level we cannot provide (defer). What main.cf
+ *        gives a level (protocols, ciphers, match strategies) is worked
+ *        out once per process, not per delivery.
  */
 #include "alloc.h"
 #include "config.h"
@@ -145,50 +147,105 @@ static int smtp_tls_set_protocols(struct smtp_tls_policy *p, const char *spec, s
     return 0;
 }
 
-/* The protocols and ciphers *_tls_[mandatory_]* give a level. */
-static int smtp_tls_level_defaults(struct smtp_tls_policy *p, struct sbuf *why)
+/* What main.cf gives each class of level, worked out on first use and
+ * kept for the life of the process: a table entry asks for it on every
+ * delivery, and the parameters do not change meanwhile. Protocols and
+ * ciphers: [0] opportunistic, [1] mandatory (encrypt and stronger). Match
+ * strategies: [0] verify, [1] secure. */
+static struct {
+    bool done;
+    unsigned protocols;
+    char *ciphers;
+    char *error;            /* why the settings are unusable, NULL = fine */
+} smtp_tls_class[2];
+static struct {
+    bool done;
+    char **match;
+} smtp_tls_class_match[2];
+
+/* The protocols and ciphers *_tls_[mandatory_]* give a level, computed. */
+static void smtp_tls_class_load(bool mand)
 {
-    bool mand = p->level >= SMTP_TLS_ENCRYPT;
     const char *protos = mand ? SMTP_P(P_SMTP_TLS_MANDATORY_PROTOCOLS, P_LMTP_TLS_MANDATORY_PROTOCOLS)
                               : SMTP_P(P_SMTP_TLS_PROTOCOLS, P_LMTP_TLS_PROTOCOLS);
     const char *grade = mand ? SMTP_P(P_SMTP_TLS_MANDATORY_CIPHERS, P_LMTP_TLS_MANDATORY_CIPHERS)
                              : SMTP_P(P_SMTP_TLS_CIPHERS, P_LMTP_TLS_CIPHERS);
-    struct sbuf *excl = sbuf_new(64);
+    struct sbuf *excl = sbuf_new(64), *why = sbuf_new(64);
     sbuf_cat(excl, cfg_str(SMTP_P(P_SMTP_TLS_EXCLUDE_CIPHERS, P_LMTP_TLS_EXCLUDE_CIPHERS)));
     if (mand)
         sbuf_catf(excl, " %s", cfg_str(SMTP_P(P_SMTP_TLS_MANDATORY_EXCLUDE_CIPHERS,
                                               P_LMTP_TLS_MANDATORY_EXCLUDE_CIPHERS)));
+    struct smtp_tls_policy t = { .level = SMTP_TLS_NONE };
     int rc = 0;
-    if (smtp_tls_set_protocols(p, cfg_str(protos), why) < 0) {
+    if (smtp_tls_set_protocols(&t, cfg_str(protos), why) < 0) {
         sbuf_printf(why, " in %s", protos);
         rc = -1;
-    } else if (smtp_tls_set_ciphers(p, cfg_str(grade), sbuf_str(excl), why) < 0) {
+    } else if (smtp_tls_set_ciphers(&t, cfg_str(grade), sbuf_str(excl), why) < 0) {
         sbuf_printf(why, " in %s", grade);
         rc = -1;
     }
     /* Nothing older than TLS 1.2 unless the administrator asked for it,
      * as for smtpd (docs/tls.md). */
     if (rc == 0 && !cfg_is_set(protos))
-        p->protocols &= TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3;
+        t.protocols &= TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3;
+    smtp_tls_class[mand].protocols = t.protocols;
+    smtp_tls_class[mand].ciphers = t.ciphers;
+    smtp_tls_class[mand].error = rc < 0 ? sbuf_detach(why) : NULL;
+    smtp_tls_class[mand].done = true;
+    if (rc == 0)
+        sbuf_free(why);
     sbuf_free(excl);
-    return rc;
 }
 
-/* The match strategies *_tls_{verify,secure}_cert_match give a level. */
+/* The protocols and ciphers *_tls_[mandatory_]* give p's level. */
+static int smtp_tls_level_defaults(struct smtp_tls_policy *p, struct sbuf *why)
+{
+    bool mand = p->level >= SMTP_TLS_ENCRYPT;
+    if (!smtp_tls_class[mand].done)
+        smtp_tls_class_load(mand);
+    p->protocols = smtp_tls_class[mand].protocols;
+    xfree(p->ciphers);
+    p->ciphers = smtp_tls_class[mand].ciphers ? xstrdup(smtp_tls_class[mand].ciphers) : NULL;
+    if (smtp_tls_class[mand].error) {
+        sbuf_cat(why, smtp_tls_class[mand].error);
+        return -1;
+    }
+    return 0;
+}
+
+/* A new copy of a NULL-terminated list (NULL stays NULL). */
+static char **smtp_tls_list_copy(char **v)
+{
+    if (v == NULL)
+        return NULL;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **out = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = xstrdup(v[i]);
+    return out;
+}
+
+/* The match strategies *_tls_{verify,secure}_cert_match give a level (a
+ * new list; NULL for the other levels). */
 static char **smtp_tls_level_match(enum smtp_tls_level level)
 {
-    const char *name;
-    if (level == SMTP_TLS_VERIFY)
-        name = SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
-    else if (level == SMTP_TLS_SECURE)
-        name = SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH);
-    else
+    if (level != SMTP_TLS_VERIFY && level != SMTP_TLS_SECURE)
         return NULL;
-    char **v = cfg_list(cfg_str(name));
-    if (smtp_tls_match_filter(v, level, name) == 0)
-        log_warn("%s names nothing usable: no certificate will match, mail will be deferred",
-                 name);
-    return v;
+    bool secure = level == SMTP_TLS_SECURE;
+    if (!smtp_tls_class_match[secure].done) {
+        const char *name =
+            secure ? SMTP_P(P_SMTP_TLS_SECURE_CERT_MATCH, P_LMTP_TLS_SECURE_CERT_MATCH)
+                   : SMTP_P(P_SMTP_TLS_VERIFY_CERT_MATCH, P_LMTP_TLS_VERIFY_CERT_MATCH);
+        char **v = cfg_list(cfg_str(name));
+        if (smtp_tls_match_filter(v, level, name) == 0)
+            log_warn("%s names nothing usable: no certificate will match, mail will be deferred",
+                     name);
+        smtp_tls_class_match[secure].match = v;
+        smtp_tls_class_match[secure].done = true;
+    }
+    return smtp_tls_list_copy(smtp_tls_class_match[secure].match);
 }
 
 void smtp_tls_policy_free(struct smtp_tls_policy *p)

@@ -21,6 +21,7 @@
 #include "events.h"
 #include "haproxy.h"
 #include "log.h"
+#include "sock.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <strings.h>
@@ -86,8 +87,7 @@ static void smtpd_peer_from_sockaddr(struct smtpd_state *st, const struct sockad
                     NI_NUMERICHOST | NI_NUMERICSERV) != 0)
         strlcpy(host, "unknown", sizeof(host));
     /* Report IPv4-mapped IPv6 clients as IPv4. */
-    if (strncasecmp(host, "::ffff:", 7) == 0 && strchr(host + 7, '.'))
-        memmove(host, host + 7, strlen(host + 7) + 1);
+    sock_addr_unmap(host);
     strlcpy(st->addr, host, sizeof(st->addr));
     st->port = (int)strtol(serv, NULL, 10);
     if (smtpd_cfg.peername_lookup) {

@@ -142,17 +142,23 @@ static int attr_hexval(int c)
     return -1;
 }
 
+/* An attribute name: lower-case letters, digits and '_' only. */
+static bool attr_name_ok(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '_'))
+            return false;
+    return true;
+}
+
 /* Decodes one "name=value" line (n bytes, no LF) into l: the name checks,
  * %XX decoding and the count and value limits every reader applies.
  * Returns 0 or ATTR_E_FORMAT / ATTR_E_LIMIT. */
 static int attr_decode_line(struct attr_list *l, const char *p, size_t n, struct sbuf *val)
 {
     const char *eq = memchr(p, '=', n);
-    if (eq == NULL || eq == p || eq - p > ATTR_MAX_NAME)
+    if (eq == NULL || eq == p || eq - p > ATTR_MAX_NAME || !attr_name_ok(p, (size_t)(eq - p)))
         return ATTR_E_FORMAT;
-    for (const char *q = p; q < eq; q++)
-        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_'))
-            return ATTR_E_FORMAT;
     if (l->count >= l->max_count)
         return ATTR_E_LIMIT;
     sbuf_reset(val);
@@ -207,9 +213,16 @@ int attr_read(struct stream *s, struct attr_list *l)
 
 int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
 {
-    /* Find the end of the list first: nothing is decoded from a partial one. */
+    /* Find the end of the list first: nothing is decoded from a partial one.
+     * A list that has already more lines than it may hold is refused now,
+     * so that the caller's buffer cannot grow without end waiting for it. */
+    if (l->max_count == 0)
+        l->max_count = ATTR_MAX_COUNT;
     const char *end = NULL;
-    for (const char *p = buf; p < buf + len;) {
+    size_t lines = 0;
+    for (const char *p = buf; p < buf + len; lines++) {
+        if (lines > l->max_count)
+            return ATTR_E_LIMIT;
         const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
         if (nl == NULL) {
             if ((size_t)(buf + len - p) > ATTR_MAX_LINE)
@@ -226,8 +239,6 @@ int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
     }
     if (end == NULL)
         return 0;
-    if (l->max_count == 0)
-        l->max_count = ATTR_MAX_COUNT;
     attr_list_reset(l);
     struct sbuf *val = sbuf_new(256);
     int result = 1;
@@ -269,17 +280,25 @@ int attr_send_proto(struct stream *s, const char *proto)
     return attr_send(s, "proto", proto, (char *)NULL);
 }
 
-int attr_expect_proto(struct stream *s, const char *proto)
+/* Reads a greeting with read and checks that its attribute name says
+ * proto (and, when only, that nothing else comes with it). */
+static int attr_expect(struct stream *s, int (*read)(struct stream *, struct attr_list *),
+                       const char *name, const char *proto, bool only)
 {
     struct attr_list *l = attr_list_new();
-    int r = attr_read(s, l);
+    int r = read(s, l);
     if (r == 0) {
-        const char *got = attr_get(l, "proto");
-        if (got == NULL || strcmp(got, proto) != 0)
+        const char *got = attr_get(l, name);
+        if (got == NULL || strcmp(got, proto) != 0 || (only && l->count != 1))
             r = ATTR_E_PROTO;
     }
     attr_list_free(l);
     return r;
+}
+
+int attr_expect_proto(struct stream *s, const char *proto)
+{
+    return attr_expect(s, attr_read, "proto", proto, false);
 }
 
 int attr_write0(struct stream *s, const struct attr_list *l)
@@ -332,11 +351,10 @@ int attr_read0(struct stream *s, struct attr_list *l)
             break;
         if (sbuf_len(name) == 0)
             break;
-        for (const char *q = sbuf_str(name); *q; q++)
-            if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '_')) {
-                result = ATTR_E_FORMAT;
-                goto done;
-            }
+        if (!attr_name_ok(sbuf_str(name), sbuf_len(name))) {
+            result = ATTR_E_FORMAT;
+            break;
+        }
         if (l->count >= l->max_count) {
             result = ATTR_E_LIMIT;
             break;
@@ -348,7 +366,6 @@ int attr_read0(struct stream *s, struct attr_list *l)
         }
         attr_add_len(l, sbuf_str(name), sbuf_str(val), sbuf_len(val));
     }
-done:
     sbuf_free(name);
     sbuf_free(val);
     return result;
@@ -365,13 +382,5 @@ int attr_send_proto0(struct stream *s, const char *proto)
 
 int attr_expect_proto0(struct stream *s, const char *proto)
 {
-    struct attr_list *l = attr_list_new();
-    int r = attr_read0(s, l);
-    if (r == 0) {
-        const char *got = attr_get(l, "protocol");
-        if (got == NULL || strcmp(got, proto) != 0 || l->count != 1)
-            r = ATTR_E_PROTO;
-    }
-    attr_list_free(l);
-    return r;
+    return attr_expect(s, attr_read0, "protocol", proto, true);
 }

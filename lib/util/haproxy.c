@@ -10,8 +10,8 @@
  *        need more; nothing is kept between calls.
  */
 #include "haproxy.h"
+#include "sock.h"
 #include <arpa/inet.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 static const unsigned char haproxy_v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
@@ -20,10 +20,19 @@ static const unsigned char haproxy_v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 
 /* An IPv4-mapped IPv6 address ("::ffff:1.2.3.4") becomes "1.2.3.4". */
 static void haproxy_unmap(char *addr, int *family)
 {
-    if (*family == AF_INET6 && strncasecmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.')) {
-        memmove(addr, addr + 7, strlen(addr + 7) + 1);
+    if (*family == AF_INET6 && sock_addr_unmap(addr))
         *family = AF_INET;
-    }
+}
+
+/* Ends a proxied header: both addresses filled in family, mapped IPv4
+ * reported as IPv4. */
+static void haproxy_proxied(struct haproxy_info *info, int family)
+{
+    int sfam = family;
+    haproxy_unmap(info->client_addr, &family);
+    haproxy_unmap(info->server_addr, &sfam);
+    info->family = family;
+    info->local = false;
 }
 
 /* A decimal port 0..65535 without sign, blanks or leading junk. */
@@ -121,11 +130,7 @@ static ssize_t haproxy_v1(const unsigned char *buf, size_t len, struct haproxy_i
         *why = "version 1 header: bad port";
         return -1;
     }
-    int sfam = family;
-    haproxy_unmap(info->client_addr, &family);
-    haproxy_unmap(info->server_addr, &sfam);
-    info->family = family;
-    info->local = false;
+    haproxy_proxied(info, family);
     return (ssize_t)total;
 }
 
@@ -155,37 +160,35 @@ static ssize_t haproxy_v2(const unsigned char *buf, size_t len, struct haproxy_i
         info->local = true;
         return (ssize_t)total;
     }
-    const unsigned char *a = buf + 16;
-    int family;
-    if (fam == 0x11) {
-        if (alen < 12) {
-            *why = "version 2 header: short IPv4 address block";
-            return -1;
-        }
-        family = AF_INET;
-        inet_ntop(AF_INET, a, info->client_addr, sizeof(info->client_addr));
-        inet_ntop(AF_INET, a + 4, info->server_addr, sizeof(info->server_addr));
-        info->client_port = ((unsigned)a[8] << 8) | a[9];
-        info->server_port = ((unsigned)a[10] << 8) | a[11];
-    } else if (fam == 0x21) {
-        if (alen < 36) {
-            *why = "version 2 header: short IPv6 address block";
-            return -1;
-        }
-        family = AF_INET6;
-        inet_ntop(AF_INET6, a, info->client_addr, sizeof(info->client_addr));
-        inet_ntop(AF_INET6, a + 16, info->server_addr, sizeof(info->server_addr));
-        info->client_port = ((unsigned)a[32] << 8) | a[33];
-        info->server_port = ((unsigned)a[34] << 8) | a[35];
-    } else {
+    /* Both address blocks: client address, server address, client port,
+     * server port, in network byte order. */
+    static const struct {
+        unsigned char fam;
+        int family;
+        size_t alen;
+        const char *short_why;
+    } blocks[] = {
+        { 0x11, AF_INET, 4, "version 2 header: short IPv4 address block" },
+        { 0x21, AF_INET6, 16, "version 2 header: short IPv6 address block" },
+    };
+    size_t b = 0;
+    while (b < ARRAY_LEN(blocks) && blocks[b].fam != fam)
+        b++;
+    if (b == ARRAY_LEN(blocks)) {
         *why = "version 2 header: unsupported address family or protocol";
         return -1;
     }
-    int sfam = family;
-    haproxy_unmap(info->client_addr, &family);
-    haproxy_unmap(info->server_addr, &sfam);
-    info->family = family;
-    info->local = false;
+    size_t n = blocks[b].alen;
+    if (alen < 2 * n + 4) {
+        *why = blocks[b].short_why;
+        return -1;
+    }
+    const unsigned char *a = buf + 16, *ports = a + 2 * n;
+    inet_ntop(blocks[b].family, a, info->client_addr, sizeof(info->client_addr));
+    inet_ntop(blocks[b].family, a + n, info->server_addr, sizeof(info->server_addr));
+    info->client_port = ((unsigned)ports[0] << 8) | ports[1];
+    info->server_port = ((unsigned)ports[2] << 8) | ports[3];
+    haproxy_proxied(info, blocks[b].family);
     return (ssize_t)total;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <strings.h>
 
 static int sock_unix_addr(struct sockaddr_un *sun, const char *path)
 {
@@ -278,4 +279,12 @@ int sock_local_addr(int fd, char *buf, size_t len, int *port)
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
         return -1;
     return sock_addr_str(&ss, buf, len, port);
+}
+
+bool sock_addr_unmap(char *addr)
+{
+    if (strncasecmp(addr, "::ffff:", 7) != 0 || strchr(addr + 7, '.') == NULL)
+        return false;
+    memmove(addr, addr + 7, strlen(addr + 7) + 1);
+    return true;
 }

@@ -4,7 +4,8 @@
  * Used by: master (listeners), every IPC client, smtp client, tools.
  * Interface: sock_unix_listen(), sock_unix_dgram_listen(), sock_unix_connect(),
  *            sock_inet_listen(), sock_inet_connect(), sock_trigger(),
- *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr().
+ *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr(),
+ *            sock_addr_unmap().
  * Errors: -1 with errno; no logging.
  */
 #ifndef POSTERN_SOCK_H
@@ -33,5 +34,8 @@ int sock_set_nonblock(int fd, bool on);
  * sockets returns "127.0.0.1"-less "local" marker "unix" with port 0. */
 int sock_peer_addr(int fd, char *buf, size_t len, int *port);
 int sock_local_addr(int fd, char *buf, size_t len, int *port);
+/* Rewrites an IPv4-mapped IPv6 address in text form ("::ffff:192.0.2.1")
+ * as the IPv4 address it carries, in place. True when it did. */
+bool sock_addr_unmap(char *addr);
 
 #endif

@@ -71,36 +71,17 @@ static bool tls_client_is_hostname(const char *s)
  * to the highest, with the holes inside it switched off. */
 static int tls_client_set_protocols(SSL *ssl, unsigned mask, struct sbuf *why)
 {
-    static const struct {
-        unsigned bit;
-        int version;
-        uint64_t no_op;
-    } v[] = {
-        { TLS_PROTO_TLSV1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
-        { TLS_PROTO_TLSV1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
-        { TLS_PROTO_TLSV1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
-        { TLS_PROTO_TLSV1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
-    };
-    int lo = -1, hi = -1;
-    for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
-        if (mask & v[i].bit) {
-            if (lo < 0)
-                lo = i;
-            hi = i;
-        }
-    if (lo < 0) {
-        sbuf_set(why, "no TLS protocol version is enabled");
+    int lo, hi;
+    uint64_t holes;
+    if (tls_common_proto_range(mask, &lo, &hi, &holes, why) < 0)
         return -1;
-    }
-    if (SSL_set_min_proto_version(ssl, v[lo].version) != 1
-        || SSL_set_max_proto_version(ssl, v[hi].version) != 1) {
+    if (SSL_set_min_proto_version(ssl, lo) != 1 || SSL_set_max_proto_version(ssl, hi) != 1) {
         sbuf_set(why, "cannot set the TLS protocol range");
         tls_common_errors(why);
         return -1;
     }
-    for (int i = lo; i <= hi; i++)
-        if (!(mask & v[i].bit))
-            SSL_set_options(ssl, v[i].no_op);
+    if (holes)
+        SSL_set_options(ssl, holes);
     return 0;
 }
 

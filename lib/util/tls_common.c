@@ -94,6 +94,39 @@ void tls_common_errors(struct sbuf *why)
     }
 }
 
+int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, uint64_t *holes,
+                           struct sbuf *why)
+{
+    static const struct {
+        unsigned bit;
+        int version;
+        uint64_t no_op;
+    } v[] = {
+        { TLS_PROTO_TLSV1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
+        { TLS_PROTO_TLSV1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+        { TLS_PROTO_TLSV1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+        { TLS_PROTO_TLSV1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+    };
+    int lo = -1, hi = -1;
+    for (int i = 0; i < (int)ARRAY_LEN(v); i++)
+        if (mask & v[i].bit) {
+            if (lo < 0)
+                lo = i;
+            hi = i;
+        }
+    if (lo < 0) {
+        sbuf_set(why, "no TLS protocol version is enabled");
+        return -1;
+    }
+    *min_version = v[lo].version;
+    *max_version = v[hi].version;
+    *holes = 0;
+    for (int i = lo; i <= hi; i++)
+        if (!(mask & v[i].bit))
+            *holes |= v[i].no_op;
+    return 0;
+}
+
 struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why)
 {
     ERR_clear_error();

@@ -5,7 +5,8 @@
  *
  * Used by: lib/util/tls_server.c, lib/util/tls_client.c.
  * Interface: tls_proto_parse(), tls_proto_name(), and, for the wrapper
- *            modules only, tls_common_errors(), tls_common_ctx_new(),
+ *            modules only, tls_common_errors(), tls_common_proto_range(),
+ *            tls_common_ctx_new(),
  *            tls_common_load_ca(), tls_common_session(),
  *            tls_common_handshake(), tls_common_read(), tls_common_write(),
  *            tls_common_cipher(), tls_common_cn(), tls_common_stop().
@@ -46,6 +47,12 @@ struct X509_name_st;
 
 /* Appends OpenSSL's queued errors to why (": a; b") and clears the queue. */
 void tls_common_errors(struct sbuf *why);
+/* The OpenSSL version range of mask (its lowest and highest TLS version)
+ * and the SSL_OP_NO_* options that switch off the holes inside it
+ * ("!TLSv1.1" with TLSv1 allowed). 0, or -1 with why filled when no
+ * version is enabled. */
+int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, uint64_t *holes,
+                           struct sbuf *why);
 /* New server or client context with the options both sides always want
  * (no compression, no renegotiation, partial and moving-buffer writes).
  * Returns new, or NULL with why filled. */

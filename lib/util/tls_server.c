@@ -111,38 +111,18 @@ static int tls_server_load_keys(SSL_CTX *c, const struct tls_server_opts *o, str
 
 static int tls_server_set_protocols(SSL_CTX *c, unsigned mask, struct sbuf *why)
 {
-    static const struct {
-        unsigned bit;
-        int version;
-        uint64_t no_op;
-    } v[] = {
-        { TLS_PROTO_TLSV1, TLS1_VERSION, SSL_OP_NO_TLSv1 },
-        { TLS_PROTO_TLSV1_1, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
-        { TLS_PROTO_TLSV1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
-        { TLS_PROTO_TLSV1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
-    };
-    int lo = -1, hi = -1;
-    for (int i = 0; i < (int)ARRAY_LEN(v); i++)
-        if (mask & v[i].bit) {
-            if (lo < 0)
-                lo = i;
-            hi = i;
-        }
-    if (lo < 0) {
-        sbuf_set(why, "no TLS protocol version is enabled");
+    int lo, hi;
+    uint64_t holes;
+    if (tls_common_proto_range(mask, &lo, &hi, &holes, why) < 0)
         return -1;
-    }
     SSL_CTX_set_options(c, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3);
-    if (SSL_CTX_set_min_proto_version(c, v[lo].version) != 1
-        || SSL_CTX_set_max_proto_version(c, v[hi].version) != 1) {
+    if (SSL_CTX_set_min_proto_version(c, lo) != 1 || SSL_CTX_set_max_proto_version(c, hi) != 1) {
         sbuf_set(why, "cannot set the TLS protocol range");
         tls_common_errors(why);
         return -1;
     }
-    /* A hole inside the range ("!TLSv1.1" with TLSv1 allowed). */
-    for (int i = lo; i <= hi; i++)
-        if (!(mask & v[i].bit))
-            SSL_CTX_set_options(c, v[i].no_op);
+    if (holes)
+        SSL_CTX_set_options(c, holes);
     return 0;
 }
 

@@ -119,6 +119,18 @@ pt_check bad_not_delivered pt_not_delivered bad
 # ---- no TLS: noplaintext leaves no mechanism; never sent ----
 pt_check notls_deferred pt_wait "grep -q 'to=<alice+notls@example.test>.*dsn=4.7.0, status=deferred (SASL authentication failed; cannot authenticate to server 127.0.0.1\[127.0.0.1\]: no mechanism available)' $C_T/maillog" 30
 pt_check notls_not_delivered pt_not_delivered notls
+# Who refused, in the defer log: the server's 535 is the diagnostic with
+# the server as Remote-MTA; our own "no mechanism" names no remote MTA.
+deferlog() {
+    local id
+    id=$(sed -n "s/.*: \([0-9A-Za-z]*\): to=<alice+$1@example.test>.*status=deferred.*/\1/p" \
+         "$C_T/maillog" | head -1)
+    [ -n "$id" ] && find "$C_T/spool/defer" -type f -name "$id" -exec cat {} +
+}
+pt_check bad_diag_from_server grep -q '^diag_text=535 ' <<<"$(deferlog bad)"
+pt_check bad_remote_mta grep -qx 'mta=127.0.0.1' <<<"$(deferlog bad)"
+pt_check notls_no_remote_mta grep -qx 'mta=' <<<"$(deferlog notls)"
+pt_check notls_no_diag grep -qx 'diag_text=' <<<"$(deferlog notls)"
 # The smarthost saw the plaintext session (EHLO, no STARTTLS) and neither
 # AUTH nor MAIL in it.
 plain_sessions=$(grep 'disconnect from .* ehlo=' "$S_T/maillog" | grep -v 'starttls=')

@@ -113,6 +113,13 @@ int main(void)
     EXPECT_EQ_INT(info.family, AF_INET6);
     EXPECT_EQ_STR(info.client_addr, "2001:db8::5");
     EXPECT_EQ_INT(info.client_port, 256);
+    EXPECT_EQ_STR(info.server_addr, "fe80::1");
+    EXPECT_EQ_INT(info.server_port, 25);
+    /* An IPv6 block one byte short of two addresses and two ports. */
+    v26[15] = 35;
+    EXPECT_EQ_INT(haproxy_parse(v26, sizeof(v26) - 1, &info, &why), -1);
+    EXPECT_EQ_STR(why, "version 2 header: short IPv6 address block");
+    v26[15] = 36;
 
     /* LOCAL (health check): not proxied. */
     unsigned char loc[16] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51,

@@ -78,7 +78,18 @@ int main(void)
     EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_SECURE);
     EXPECT_TRUE(p.match != NULL);   /* smtp_tls_secure_cert_match */
+    EXPECT_EQ_STR(p.match[0], "nexthop");
     smtp_tls_policy_free(&p);
+    /* Worked out once and kept: each lookup gets its own copy, which the
+     * caller frees without touching the kept list. */
+    EXPECT_TRUE(smtp_tls_class_match[1].done);
+    EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), 0);
+    EXPECT_TRUE(p.match != NULL && p.match != smtp_tls_class_match[1].match);
+    EXPECT_EQ_STR(p.match[0], "nexthop");
+    EXPECT_EQ_STR(p.match[1], "dot-nexthop");
+    EXPECT_TRUE(p.match[2] == NULL);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_STR(smtp_tls_class_match[1].match[0], "nexthop");
     EXPECT_EQ_INT(lookup("relay.example.org", "587", true, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_NONE);
     smtp_tls_policy_free(&p);

@@ -269,6 +269,17 @@ static void test_trigger(void)
     sbuf_free(b);
 }
 
+static void test_addr_unmap(void)
+{
+    char a[64] = "::FFFF:192.0.2.1", b[64] = "::ffff:c000:201", c[64] = "2001:db8::1";
+    EXPECT_TRUE(sock_addr_unmap(a));
+    EXPECT_EQ_STR(a, "192.0.2.1");
+    EXPECT_TRUE(!sock_addr_unmap(b));   /* hex form: not IPv4 text */
+    EXPECT_EQ_STR(b, "::ffff:c000:201");
+    EXPECT_TRUE(!sock_addr_unmap(c));
+    EXPECT_EQ_STR(c, "2001:db8::1");
+}
+
 int main(void)
 {
     harness_init();
@@ -283,5 +294,6 @@ int main(void)
     test_trigger();
     ut_rmtree(tmp);
     xfree(tmp);
+    test_addr_unmap();
     return harness_done();
 }

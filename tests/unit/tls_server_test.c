@@ -12,6 +12,7 @@
 #include "tls_client.h"
 #include "tls_common.h"
 #include "tls_server.h"
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -40,6 +41,24 @@ static void test_proto_parse(void)
     EXPECT_EQ_INT(tls_proto_parse("!TLSv9", &m, why), -1);
     EXPECT_TRUE(strstr(sbuf_str(why), "TLSv9") != NULL);
     EXPECT_EQ_STR(tls_proto_name(TLS_PROTO_TLSV1_1), "TLSv1.1");
+
+    /* The OpenSSL range of a mask, with a hole switched off inside it. */
+    int lo = 0, hi = 0;
+    uint64_t holes = 1;
+    unsigned holed = TLS_PROTO_TLSV1 | TLS_PROTO_TLSV1_2;
+    EXPECT_EQ_INT(tls_common_proto_range(holed, &lo, &hi, &holes, why), 0);
+    EXPECT_EQ_INT(lo, TLS1_VERSION);
+    EXPECT_EQ_INT(hi, TLS1_2_VERSION);
+    EXPECT_TRUE(holes == (uint64_t)SSL_OP_NO_TLSv1_1);
+    EXPECT_EQ_INT(tls_common_proto_range(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, &lo, &hi, &holes,
+                                         why),
+                  0);
+    EXPECT_EQ_INT(lo, TLS1_2_VERSION);
+    EXPECT_EQ_INT(hi, TLS1_3_VERSION);
+    EXPECT_TRUE(holes == 0);
+    /* SSLv2/SSLv3 alone leave no TLS version. */
+    EXPECT_EQ_INT(tls_common_proto_range(TLS_PROTO_SSLV3, &lo, &hi, &holes, why), -1);
+    EXPECT_TRUE(strstr(sbuf_str(why), "no TLS protocol") != NULL);
     sbuf_free(why);
 }
 

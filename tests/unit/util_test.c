@@ -107,6 +107,9 @@ static void test_attr_decode(void)
     EXPECT_EQ_INT(attr_decode("nameonly\n\n", 10, l, &used), ATTR_E_FORMAT);
     l->max_count = 1;
     EXPECT_EQ_INT(attr_decode("a=1\nb=2\n\n", 10, l, &used), ATTR_E_LIMIT);
+    /* Too many lines is an error before the list's end arrives. */
+    EXPECT_EQ_INT(attr_decode("a=1\n", 4, l, &used), 0);
+    EXPECT_EQ_INT(attr_decode("a=1\nb=2\nc=", 10, l, &used), ATTR_E_LIMIT);
     attr_list_free(l);
 }
 
@@ -158,6 +161,9 @@ static void test_attr0(void)
 
     /* Wrong greeting, bad name, name without value at EOF. */
     EXPECT_EQ_INT(attr_send_proto0(a, "other"), 0);
+    EXPECT_EQ_INT(attr_expect_proto0(b, "p"), ATTR_E_PROTO);
+    /* A greeting is the protocol attribute alone. */
+    EXPECT_TRUE(write(sv[0], "protocol\0p\0extra\0x\0\0", 20) == 20);
     EXPECT_EQ_INT(attr_expect_proto0(b, "p"), ATTR_E_PROTO);
     EXPECT_TRUE(write(sv[0], "Bad\0x\0\0", 7) == 7);
     EXPECT_EQ_INT(attr_read0(b, r), ATTR_E_FORMAT);

@@ -140,17 +140,12 @@ static void local_report(struct local_state *st, enum deliver_kind kind, const c
     if (*st->rc->orig == 0 && strcmp(st->address, st->rc->address) != 0)
         leaf.orig = st->rc->address;
     int flags = DELIVER_F_NOMARK;
-    char soft[32];
-    if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
-        kind = DELIVER_DEFERRED;    /* soft_bounce: keep the recipient queued */
-        strlcpy(soft, dsn, sizeof(soft));
-        soft_bounce_dsn(soft);
-        dsn = soft;
-    }
     if (kind == DELIVER_SENT && strncmp(text, "forwarded", 9) == 0)
         flags |= DELIVER_F_RELAYED;
     if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
         st->out->deferred = true;
+    if (kind == DELIVER_BOUNCED && soft_bounce_enabled())
+        kind = DELIVER_DEFERRED;    /* deliver_status() deferred it (soft_bounce) */
     if (kind == DELIVER_DEFERRED)
         st->out->deferred = true;
     else if (kind == DELIVER_BOUNCED)

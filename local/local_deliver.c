@@ -565,13 +565,23 @@ static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, uid_t *o
         *err = EINVAL;
     else if (st.st_mode & S_IWOTH)
         *err = EPERM;       /* world-writable: anybody could redirect the mail */
+    else if (st.st_size > LOCAL_FILE_MAX)
+        *err = EFBIG;       /* the user's to size: never allocate by it */
     else {
         *owner = st.st_uid;
         struct sbuf *b = sbuf_new((size_t)st.st_size + 1);
         char buf[8192];
         ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0 && sbuf_len(b) < LOCAL_FILE_MAX)
+        /* A file that grows past the limit while read is refused, not cut
+         * short: a truncated last line would forward to a wrong address. */
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+            if (sbuf_len(b) + (size_t)n > LOCAL_FILE_MAX) {
+                errno = EFBIG;
+                n = -1;
+                break;
+            }
             sbuf_append(b, buf, (size_t)n);
+        }
         if (n < 0) {
             *err = errno;
             sbuf_free(b);

@@ -144,12 +144,9 @@ static void local_report(struct local_state *st, enum deliver_kind kind, const c
         flags |= DELIVER_F_RELAYED;
     if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
         st->out->deferred = true;
-    if (kind == DELIVER_BOUNCED && soft_bounce_enabled())
-        kind = DELIVER_DEFERRED;    /* deliver_status() deferred it (soft_bounce) */
-    if (kind == DELIVER_DEFERRED)
+    /* soft_bounce: deliver_status() deferred a bounce */
+    if (kind == DELIVER_DEFERRED || (kind == DELIVER_BOUNCED && soft_bounce_enabled()))
         st->out->deferred = true;
-    else if (kind == DELIVER_BOUNCED)
-        st->out->bounced = true;
     st->out->leaves++;
 }
 

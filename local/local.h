@@ -58,7 +58,6 @@ struct local_parent {
 /* Shared by every leaf of one queue recipient. */
 struct local_outcome {
     bool deferred;
-    bool bounced;
     int leaves;             /* deliveries attempted (for the dup filter limit) */
     char **seen;            /* duplicate filter: "kind:what" */
     size_t nseen, seen_cap;

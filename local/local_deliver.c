@@ -39,11 +39,8 @@
 #include "soft_bounce.h"
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 struct local_config local_cfg;
 
@@ -121,11 +118,6 @@ void local_deliver_init(void)
 
 /* ---- privileges ---- */
 
-static bool local_is_root(void)
-{
-    return getuid() == 0;
-}
-
 /* Privileges for files and commands of st (root is never used). */
 static void local_privs(const struct local_state *st, uid_t *uid, gid_t *gid)
 {
@@ -148,21 +140,13 @@ static void local_report(struct local_state *st, enum deliver_kind kind, const c
     if (*st->rc->orig == 0 && strcmp(st->address, st->rc->address) != 0)
         leaf.orig = st->rc->address;
     int flags = DELIVER_F_NOMARK;
-    char soft[32];
-    if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
-        kind = DELIVER_DEFERRED;    /* soft_bounce: keep the recipient queued */
-        strlcpy(soft, dsn, sizeof(soft));
-        soft_bounce_dsn(soft);
-        dsn = soft;
-    }
     if (kind == DELIVER_SENT && strncmp(text, "forwarded", 9) == 0)
         flags |= DELIVER_F_RELAYED;
     if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
         st->out->deferred = true;
-    if (kind == DELIVER_DEFERRED)
+    /* soft_bounce: deliver_status() deferred a bounce */
+    if (kind == DELIVER_DEFERRED || (kind == DELIVER_BOUNCED && soft_bounce_enabled()))
         st->out->deferred = true;
-    else if (kind == DELIVER_BOUNCED)
-        st->out->bounced = true;
     st->out->leaves++;
 }
 
@@ -393,194 +377,93 @@ out:
 
 /* ---- commands ---- */
 
-
-static void local_setenv(const char *name, const char *value)
+/* Sets NAME=value in the NULL-ended vector *envp (replacing an earlier NAME);
+ * a NULL value leaves it alone. */
+static void local_env_set(char ***envp, const char *name, const char *value)
 {
-    if (value)
-        setenv(name, value, 1);
-}
-
-/* Child side: never returns. */
-static void local_child(int in, int out, uid_t uid, gid_t gid, const char *cmd,
-                        const struct local_state *st, const char *home)
-{
-    char **keep = cfg_list(cfg_str(P_EXPORT_ENVIRONMENT));
-    char **saved = xcalloc(64, sizeof(char *));
-    size_t ns = 0;
-    for (char **k = keep; k && *k && ns < 63; k++) {
-        const char *v = getenv(*k);
-        if (v) {
-            struct sbuf *b = sbuf_new(64);
-            sbuf_printf(b, "%s=%s", *k, v);
-            saved[ns++] = sbuf_detach(b);
+    if (value == NULL)
+        return;
+    struct sbuf *b = sbuf_new(64);
+    sbuf_printf(b, "%s=%s", name, value);
+    size_t len = strlen(name), n = 0;
+    char **env = *envp;
+    for (; env[n]; n++)
+        if (strncmp(env[n], name, len) == 0 && env[n][len] == '=') {
+            xfree(env[n]);
+            env[n] = sbuf_detach(b);
+            return;
         }
-    }
-    clearenv();
-    for (size_t i = 0; i < ns; i++)
-        putenv(saved[i]);
-    local_setenv("PATH", "/usr/bin:/bin");
-    local_setenv("SENDER", st->sender);
-    local_setenv("RECIPIENT", st->address);
-    local_setenv("ORIGINAL_RECIPIENT", *st->rc->orig ? st->rc->orig : st->rc->address);
+    env = xreallocarray(env, n + 2, sizeof(char *));
+    env[n] = sbuf_detach(b);
+    env[n + 1] = NULL;
+    *envp = env;
+}
+
+/* The command's environment: export_environment (pipe_command_env), then
+ * PATH and the variables Postfix's local gives a command. Returns new (free
+ * with cfg_list_free). */
+static char **local_command_env(const struct local_state *st)
+{
+    char **env = pipe_command_env();
+    local_env_set(&env, "PATH", "/usr/bin:/bin");
+    local_env_set(&env, "SENDER", st->sender);
+    local_env_set(&env, "RECIPIENT", st->address);
+    local_env_set(&env, "ORIGINAL_RECIPIENT", *st->rc->orig ? st->rc->orig : st->rc->address);
     const char *at = strrchr(st->address, '@');
-    local_setenv("DOMAIN", at ? at + 1 : "");
+    local_env_set(&env, "DOMAIN", at ? at + 1 : "");
     if (st->user) {
-        local_setenv("HOME", st->user->home);
-        local_setenv("USER", st->user->name);
-        local_setenv("LOGNAME", st->user->name);
-        local_setenv("SHELL", st->user->shell);
-        struct sbuf *lp = sbuf_new(64);
-        sbuf_set(lp, st->address);
-        if (at)
-            sbuf_truncate(lp, (size_t)(at - st->address));
-        local_setenv("LOCAL", sbuf_str(lp));
-        sbuf_free(lp);
+        local_env_set(&env, "HOME", st->user->home);
+        local_env_set(&env, "USER", st->user->name);
+        local_env_set(&env, "LOGNAME", st->user->name);
+        local_env_set(&env, "SHELL", st->user->shell);
+        char *lp = at ? xstrndup(st->address, (size_t)(at - st->address)) : xstrdup(st->address);
+        local_env_set(&env, "LOCAL", lp);
+        xfree(lp);
         if (st->extension && *st->extension)
-            local_setenv("EXTENSION", st->extension + 1);
+            local_env_set(&env, "EXTENSION", st->extension + 1);
     }
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-        _exit(75);
-    for (int fd = 3; fd < 1024; fd++)
-        close(fd);
-    /* Its own session and process group: a time-out kills every process
-     * the command started, not only the shell. */
-    if (setsid() < 0)
-        _exit(75);
-    if (local_is_root()) {
-        if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || setuid(0) == 0)
-            _exit(75);
-    }
-    const char *dir = cfg_str(P_COMMAND_EXECUTION_DIRECTORY);
-    if (!(*dir && chdir(dir) == 0) && !(home && chdir(home) == 0) && chdir("/") < 0)
-        _exit(75);
-    signal(SIGPIPE, SIG_DFL);
+    return env;
+}
+
+/* local_command_shell followed by cmd, or /bin/sh -c cmd. Returns new. */
+static char **local_command_argv(const char *cmd)
+{
     const char *shell = cfg_str(P_LOCAL_COMMAND_SHELL);
-    if (*shell) {
-        char **argv = cfg_list(shell);
-        size_t n = 0;
-        while (argv[n])
-            n++;
-        argv = xreallocarray(argv, n + 2, sizeof(char *));
-        argv[n] = xstrdup(cmd);
-        argv[n + 1] = NULL;
-        execv(argv[0], argv);
-    } else
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-    _exit(69);
+    char **argv = cfg_list(*shell ? shell : "/bin/sh -c");
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    argv = xreallocarray(argv, n + 2, sizeof(char *));
+    argv[n] = xstrdup(cmd);
+    argv[n + 1] = NULL;
+    return argv;
 }
 
-/* Milliseconds until deadline (CLOCK_MONOTONIC seconds), <= 0 when past. */
-static long local_ms_left(time_t deadline)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(deadline - now.tv_sec) * 1000 - now.tv_nsec / 1000000;
-}
-
-/* Reaps pid, waiting at most until deadline. 1 with *status filled, 0 when
- * the deadline passed first (pid still running or not yet reaped). */
-static int local_wait_until(pid_t pid, time_t deadline, int *status)
-{
-    for (;;) {
-        pid_t r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return 1;   /* ECHILD: nothing left to wait for */
-        long left = local_ms_left(deadline);
-        if (left <= 0)
-            return 0;
-        /* short naps: a command that exits is noticed within 20 ms */
-        struct timespec ts = { 0, (left < 20 ? left : 20) * 1000000L };
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Runs cmd with msg on stdin as uid/gid. Reports the result. */
+/* Runs cmd with msg on stdin as uid/gid (pipe_command_run: its own session,
+ * command_time_limit over the whole run, the group killed at the limit).
+ * Reports the result. */
 static void local_command_run(struct local_state *st, const char *cmd, uid_t uid, gid_t gid,
                               const char *home, int flags)
 {
-    struct sbuf *msg = sbuf_new(8192), *output = sbuf_new(256);
-    int inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+    struct sbuf *msg = sbuf_new(8192), *output = sbuf_new(256), *setup = sbuf_new(64);
     if (local_render(st, msg, flags) < 0) {
         local_report(st, DELIVER_DEFERRED, "4.3.0", "queue file read error");
         goto out;
     }
-    if (pipe2(inp, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
-        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "cannot create pipe: %s", strerror(errno));
-        goto out;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "cannot fork: %s", strerror(errno));
-        goto out;
-    }
-    if (pid == 0)
-        local_child(inp[0], outp[1], uid, gid, cmd, st, home);
-    close(inp[0]);
-    close(outp[1]);
-    inp[0] = outp[1] = -1;
-    fcntl(inp[1], F_SETFL, O_NONBLOCK);
-    fcntl(outp[0], F_SETFL, O_NONBLOCK);
+    char **env = local_command_env(st);
+    char **argv = local_command_argv(cmd);
+    /* command_execution_directory, else the home directory, else / */
+    const char *dirs[] = { cfg_str(P_COMMAND_EXECUTION_DIRECTORY), home ? home : "", "/", NULL };
+    struct pipe_command_spec spec = {
+        .argv = argv, .env = env, .uid = uid, .gid = gid, .try_dirs = dirs, .stdio_fd = -1,
+        .input = sbuf_str(msg), .input_len = sbuf_len(msg), .time_limit = local_cmd_limit,
+        .output_max = 2048,
+    };
+    struct pipe_command_result res = { .output = output, .why = setup };
+    pipe_command_run(&spec, &res);
+    cfg_list_free(argv);
+    cfg_list_free(env);
 
-    size_t off = 0;
-    /* command_time_limit bounds everything from here to the exit status,
-     * also a command that closes its output and keeps running. */
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    time_t deadline = t0.tv_sec + (local_cmd_limit > 0 ? local_cmd_limit : 1000);
-    bool timed_out = false;
-    if (sbuf_len(msg) == 0) {
-        close(inp[1]);
-        inp[1] = -1;
-    }
-    while (outp[0] >= 0) {
-        struct pollfd pfd[2];
-        nfds_t n = 0;
-        pfd[n++] = (struct pollfd){ .fd = outp[0], .events = POLLIN };
-        if (inp[1] >= 0)
-            pfd[n++] = (struct pollfd){ .fd = inp[1], .events = POLLOUT };
-        long left = local_ms_left(deadline);
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        int pr = poll(pfd, n, (int)(left > 60000 ? 60000 : left));
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (pr <= 0)
-            continue;
-        if (pfd[0].revents) {
-            char buf[4096];
-            ssize_t r = read(outp[0], buf, sizeof(buf));
-            if (r > 0) {
-                size_t room = sbuf_len(output) < 2048 ? 2048 - sbuf_len(output) : 0;
-                sbuf_append(output, buf, (size_t)r < room ? (size_t)r : room);
-            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-                close(outp[0]);
-                outp[0] = -1;
-            }
-        }
-        if (n > 1 && pfd[1].revents) {
-            ssize_t w = write(inp[1], sbuf_str(msg) + off, sbuf_len(msg) - off);
-            if (w > 0)
-                off += (size_t)w;
-            if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == sbuf_len(msg)) {
-                close(inp[1]);      /* EPIPE: the command stopped reading; its status decides */
-                inp[1] = -1;
-            }
-        }
-    }
-    int status = 0;
-    if (!timed_out && local_wait_until(pid, deadline, &status) == 0)
-        timed_out = true;
-    if (timed_out) {
-        /* the whole group: grandchildren must not outlive the delivery */
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-    }
     /* Clean the output for a one-line reason. */
     for (char *p = sbuf_data(output); *p; p++)
         if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
@@ -590,35 +473,32 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
     if (sbuf_len(output))
         sbuf_printf(detail, ". Command output: %s", sbuf_str(output));
 
-    if (timed_out)
+    if (res.outcome == PIPE_CMD_SETUP)
+        local_reportf(st, DELIVER_DEFERRED, "4.3.0", "cannot run command \"%s\": %s", cmd,
+                      sbuf_str(setup));
+    else if (res.outcome == PIPE_CMD_TIMEOUT)
         local_reportf(st, DELIVER_BOUNCED, "5.3.0", "Command time limit exceeded: \"%s\"%s", cmd,
                       sbuf_str(detail));
-    else if (WIFSIGNALED(status))
+    else if (res.outcome == PIPE_CMD_SIGNALED)
         local_reportf(st, DELIVER_DEFERRED, "4.3.0", "Command died with signal %d: \"%s\"%s",
-                      WTERMSIG(status), cmd, sbuf_str(detail));
-    else if (WEXITSTATUS(status) == 0)
+                      res.signal, cmd, sbuf_str(detail));
+    else if (res.exit_code == 0)
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to command: %s", cmd);
     else {
-        int code = WEXITSTATUS(status);
         const char *text;
-        const char *dsn = pipe_command_sysexit(code, &text);    /* shared with pipe(8) */
+        const char *dsn = pipe_command_sysexit(res.exit_code, &text);   /* shared with pipe(8) */
         if (dsn)
             local_reportf(st, dsn[0] == '4' ? DELIVER_DEFERRED : DELIVER_BOUNCED, dsn, "%s%s",
                           text, sbuf_str(detail));
         else
             local_reportf(st, DELIVER_BOUNCED, "5.3.0", "Command died with status %d: \"%s\"%s",
-                          code, cmd, sbuf_str(detail));
+                          res.exit_code, cmd, sbuf_str(detail));
     }
     sbuf_free(detail);
 out:
-    for (int i = 0; i < 2; i++) {
-        if (inp[i] >= 0)
-            close(inp[i]);
-        if (outp[i] >= 0)
-            close(outp[i]);
-    }
     sbuf_free(msg);
     sbuf_free(output);
+    sbuf_free(setup);
 }
 
 /* ---- operations ---- */
@@ -682,13 +562,23 @@ static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, uid_t *o
         *err = EINVAL;
     else if (st.st_mode & S_IWOTH)
         *err = EPERM;       /* world-writable: anybody could redirect the mail */
+    else if (st.st_size > LOCAL_FILE_MAX)
+        *err = EFBIG;       /* the user's to size: never allocate by it */
     else {
         *owner = st.st_uid;
         struct sbuf *b = sbuf_new((size_t)st.st_size + 1);
         char buf[8192];
         ssize_t n;
-        while ((n = read(fd, buf, sizeof(buf))) > 0 && sbuf_len(b) < LOCAL_FILE_MAX)
+        /* A file that grows past the limit while read is refused, not cut
+         * short: a truncated last line would forward to a wrong address. */
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+            if (sbuf_len(b) + (size_t)n > LOCAL_FILE_MAX) {
+                errno = EFBIG;
+                n = -1;
+                break;
+            }
             sbuf_append(b, buf, (size_t)n);
+        }
         if (n < 0) {
             *err = errno;
             sbuf_free(b);

@@ -100,7 +100,7 @@ bool local_transport_mailbox(struct local_state *st, const char *user)
         local_transport_pass(st, v);
         return true;
     }
-    if (lt_mailbox_transport && *lt_mailbox_transport) {
+    if (*lt_mailbox_transport) {
         local_transport_pass(st, lt_mailbox_transport);
         return true;
     }
@@ -119,7 +119,7 @@ bool local_transport_unknown(struct local_state *st, const char *user)
         local_transport_pass(st, v);
         return true;
     }
-    if (lt_fallback_transport && *lt_fallback_transport) {
+    if (*lt_fallback_transport) {
         local_transport_pass(st, lt_fallback_transport);
         return true;
     }
@@ -137,5 +137,5 @@ const char *local_transport_command(struct local_state *st, const char *user, bo
     }
     if (r > 0)
         return v;
-    return lt_mailbox_command ? lt_mailbox_command : cfg_str(P_MAILBOX_COMMAND);
+    return lt_mailbox_command;
 }

@@ -19,13 +19,6 @@
 #include "param_support.h"
 #include "sbuf.h"
 
-static void master_check_ignore(const char *name, const char *value, void *ctx)
-{
-    (void)name;
-    (void)value;
-    (void)ctx;
-}
-
 int master_check_config(void)
 {
     struct sbuf *path = sbuf_new(128);
@@ -39,7 +32,7 @@ int master_check_config(void)
     config_set_service_names(names);
     cfg_list_free(names);
     for (const struct mastercf_service *s = m->head; s; s = s->next) {
-        if (mastercf_overrides(s, master_check_ignore, NULL) < 0)
+        if (mastercf_overrides(s, NULL, NULL) < 0)
             rc = -1;
         if (mastercf_inet_private(s)) {
             log_warn("%s:%d: service %s: inet service cannot be private", s->file, s->line,

@@ -397,7 +397,8 @@ static int mcf_overrides(const struct mastercf_service *s, bool quiet,
         }
         char *name = xstrndup(nv, (size_t) (eq - nv));
 
-        fn(name, eq + 1, ctx);
+        if (fn)
+            fn(name, eq + 1, ctx);
         xfree(name);
         count++;
     }

@@ -74,7 +74,7 @@ const struct mastercf_service *mastercf_find(const struct mastercf *m,
 const char *mastercf_program(const struct mastercf_service *s);
 /* Calls fn(name, value) for each "-o name=value" in the arguments, in order.
  * Returns the number of overrides, or -1 if one lacks '=' (fn is not called
- * for it; a warning names FILE:LINE). */
+ * for it; a warning names FILE:LINE). fn may be NULL: only check them. */
 int mastercf_overrides(const struct mastercf_service *s,
                        void (*fn)(const char *name, const char *value, void *ctx),
                        void *ctx);

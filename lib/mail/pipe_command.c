@@ -157,6 +157,13 @@ static void pipe_command_child(const struct pipe_command_spec *spec, int in, int
         if (setuid(0) == 0)
             pipe_command_child_fail(errfd, "root privileges could be regained", EPERM);
     }
+    if (spec->try_dirs) {
+        const char *const *d = spec->try_dirs;
+        while (*d && !(**d && chdir(*d) == 0))
+            d++;
+        if (*d == NULL)
+            pipe_command_child_fail(errfd, "change to a working directory", errno);
+    }
     if (spec->directory && *spec->directory && chdir(spec->directory) < 0) {
         char what[300];
         snprintf(what, sizeof(what), "change directory to %.200s", spec->directory);

@@ -31,6 +31,9 @@ struct pipe_command_spec {
     const char *user;           /* login name for supplementary groups, or NULL */
     const char *chroot_dir;     /* chroot before the user switch, or NULL */
     const char *directory;      /* chdir after the user switch, or NULL */
+    const char *const *try_dirs; /* or: the first of these (NULL-ended) that
+                                 * chdir accepts, as the user (local); none
+                                 * works: a setup failure */
     int stdio_fd;               /* >= 0: stdin, stdout and stderr of the command
                                  * (spawn); -1: pipes (input below, output kept) */
     const char *input;          /* written to stdin (pipe mode), may be NULL */

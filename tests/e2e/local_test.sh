@@ -224,4 +224,16 @@ pt_check full_dsn_arrives pt_wait "grep -q 'multipart/report' $PT_T/mail/bob 2>/
 pt_check full_dsn_report dsn_check "$PT_T/mail/bob" carol@example.test 5.2.2
 pt_wait_queue_empty 30
 pt_check queue_empty_at_end [ "$(pt_queue_count)" = 0 ]
+
+# ---- a .forward over the 1 MB limit (sparse: only its size is huge) ----
+# local must neither allocate by the user's st_size nor use a cut-short copy:
+# the recipient is deferred and local keeps serving.
+log_mark=$(wc -l < "$PT_T/maillog")
+truncate -s 4G "$PT_HOMES/alice/.forward"
+chown alice: "$PT_HOMES/alice/.forward"; chmod 644 "$PT_HOMES/alice/.forward"
+reply=$(send_body $'Subject: huge forward\r\n\r\nx\r\n' sender@example.org alice@example.test)
+pt_check huge_forward_accepted [ "${reply%% *}" = 250 ]
+pt_check huge_forward_deferred pt_wait "grep -qE 'to=<alice@example.test>, relay=local, .*dsn=4\.3\.0, status=deferred \(cannot open file .*/\.forward: File too large\)' $PT_T/maillog" 20
+pt_check huge_forward_no_crash bash -c "! tail -n +$((log_mark + 1)) $PT_T/maillog | grep -qE 'postfix/local.*(fatal|panic)|process [^ ]*/local pid [0-9]+ (killed by signal|exit status)'"
+rm -f "$PT_HOMES/alice/.forward"
 pt_done

@@ -301,6 +301,9 @@ void cleanup_check_redirect(struct cleanup_state *st)
             orig = old.v[i].orig ? old.v[i].orig : old.v[i].addr;
     }
     if (!st->errs) {
+        /* The done recipients no longer count as duplicates: a redirect to
+         * one of them must still be written, or no recipient is left. */
+        cleanup_dups_free(st);
         struct cleanup_rcpt r = { .addr = st->hbc_redirect, .orig = (char *)orig };
         cleanup_recipient(st, &r);
     }

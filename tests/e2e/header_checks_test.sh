@@ -48,6 +48,7 @@ cat > "$C/header_checks" <<EOM
 /^Subject: hc-hold\b/           HOLD held for review
 /^Subject: hc-discard\b/        DISCARD thrown away
 /^Subject: hc-redirect\b/       REDIRECT carol@example.test
+/^Subject: hc-toself\b/         REDIRECT carol@example.test
 /^Subject: hc-bcc\b/            BCC carol@example.test
 /^Subject: hc-filter\b/         FILTER smtp:[127.0.0.1]:$PORT2
 /^Subject: hc-prepend\b/        PREPEND X-Prepended: by header_checks
@@ -134,6 +135,12 @@ pt_check hold_accepted [ "$r" = "250 ok" ]
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-discard")
 pt_check discard_accepted [ "$r" = "250 ok" ]
 send $PT_PORT sender@example.org alice@example.test "$M/hc-redirect" >/dev/null
+# A REDIRECT to the one recipient the message already has.
+msg hc-toself
+r=$(send $PT_PORT sender@example.org carol@example.test "$M/hc-toself")
+pt_check redirect_to_same_accepted [ "$r" = "250 ok" ]
+printf 'From: bob@example.test\nSubject: hc-toself sm\n\nbody\n' |
+    MAIL_CONFIG=$C $SM -f bob@example.test carol@example.test
 send $PT_PORT sender@example.org alice@example.test "$M/hc-bcc" >/dev/null
 
 # ---- FILTER: to the second smtpd, which re-injects without checks ----
@@ -254,6 +261,9 @@ pt_check discard_logged log_has ': discard: header Subject: hc-discard from loca
 pt_check discard_not_delivered [ "$(count alice hc-discard)" = 0 ]
 pt_check redirect_to_carol [ "$(count carol hc-redirect)" = 1 ]
 pt_check redirect_not_to_alice [ "$(count alice hc-redirect)" = 0 ]
+pt_wait '[ "$(count carol hc-toself)" -ge 2 ]' 20
+pt_check redirect_to_same_delivered [ "$(count carol hc-toself)" = 2 ]
+pt_check redirect_to_same_sendmail_delivered [ "$(count carol 'hc-toself sm')" = 1 ]
 pt_check redirect_logged log_has ': redirect: header Subject: hc-redirect from .*: carol@example\.test'
 pt_check bcc_to_both bash -c "[ $(count carol hc-bcc) = 1 ] && [ $(count alice hc-bcc) = 1 ]"
 pt_check filter_logged log_has ": filter: header Subject: hc-filter from .*: smtp:\[127\.0\.0\.1\]:$PORT2"

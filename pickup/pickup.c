@@ -118,12 +118,12 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
     sbuf_free(h);
 }
 
-/* Sends the validated file to cleanup. Returns the cleanup status. Like
- * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
- * cannot accept for a permanent reason: the submitter is gone. */
 /* Cleanup flags read once at start (pickup_post_jail). */
 static int pickup_extra_flags;
 
+/* Sends the validated file to cleanup. Returns the cleanup status. Like
+ * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
+ * cannot accept for a permanent reason: the submitter is gone. */
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
 {

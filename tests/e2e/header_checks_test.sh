@@ -56,6 +56,7 @@ cat > "$C/header_checks" <<EOM
 /^X-Filter-Me:/                 FILTER smtp:[127.0.0.1]:$PORT2
 /^X-Remove-Me:/                 IGNORE
 /^X-Replace-Me:/                REPLACE X-Replaced: new value
+/^X-Bad-Replace:/               REPLACE no colon here
 EOM
 cat > "$C/mime_header_checks" <<'EOM'
 /^Content-(Disposition|Type):.*name *= *"?[^"]*\.exe"?/  REJECT executable attachments are not accepted
@@ -118,7 +119,7 @@ pt_check ok_dunno_accepted [ "$r1 / $r2" = "250 ok / 250 ok" ]
 
 # ---- WARN, INFO, IGNORE, REPLACE, PREPEND: delivered, changed ----
 msg hc-warn; msg hc-info
-msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept\nContent-Length: 99'
+msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept\nContent-Length: 99\nX-Bad-Replace: stays'
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-warn")
 pt_check warn_accepted [ "$r" = "250 ok" ]
 send $PT_PORT sender@example.org alice@example.test "$M/hc-info" >/dev/null
@@ -242,6 +243,8 @@ pt_check prepend_before_subject bash -c "grep -n '' '$f' | grep -E 'X-Prepended|
 pt_check ignore_header_removed bash -c "! grep -q 'X-Remove-Me' '$f'"
 pt_check replace_header_replaced bash -c "grep -q '^X-Replaced: new value$' '$f' && ! grep -q 'X-Replace-Me' '$f'"
 pt_check other_header_kept grep -q '^X-Keep: kept$' "$f"
+pt_check bad_replace_header_kept grep -q '^X-Bad-Replace: stays$' "$f"
+pt_check bad_replace_warned log_has 'warning: [0-9A-Za-z]+: bad REPLACE action in header_checks: "REPLACE no colon here" \(the text must be a header\)'
 pt_check content_length_still_dropped bash -c "! grep -qi '^Content-Length' '$f'"
 
 HQ=$("$PT_BUILD/sbin/postqueue" -c "$C" -j 2>/dev/null)

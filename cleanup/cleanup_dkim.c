@@ -27,13 +27,13 @@
 #include "cleanup_proto.h"
 #include "config.h"
 #include "dkim_sign.h"
+#include "file_id.h"
 #include "log.h"
 #include "maps.h"
 #include "params.h"
 #include "qfile.h"
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 void cleanup_dkim_cfg_load(struct cleanup_cfg *c)
@@ -103,13 +103,6 @@ struct cleanup_dkim_cached {
 static struct cleanup_dkim_cached cleanup_dkim_cache[CLEANUP_DKIM_CACHE_MAX];
 static size_t cleanup_dkim_ncached;
 
-static bool cleanup_dkim_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* The key in path for alg, loaded or from the cache (borrowed), or NULL
  * with the reason in err. */
 static struct dkim_key *cleanup_dkim_key(const char *path, int alg, struct sbuf *err)
@@ -123,7 +116,7 @@ static struct dkim_key *cleanup_dkim_key(const char *path, int alg, struct sbuf 
     for (size_t i = 0; i < cleanup_dkim_ncached && c == NULL; i++)
         if (cleanup_dkim_cache[i].alg == alg && strcmp(cleanup_dkim_cache[i].path, path) == 0)
             c = &cleanup_dkim_cache[i];
-    if (c && cleanup_dkim_same_file(&c->sb, &sb))
+    if (c && file_id_same(&c->sb, &sb))
         return c->key;
     /* Stat before loading: a file replaced in between leaves an older
      * identity in the cache, which only causes one more reload. */

@@ -139,8 +139,15 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
     qfile_seek(r, 0);
     for (;;) {
         int type = qfile_get(r, data, NULL);
-        if (type < 0)
-            break;          /* validated before: cannot happen */
+        if (type < 0) {
+            /* Validated before, so changed since or unreadable: finishing
+             * would queue a truncated message. Leave the file for the next
+             * scan, which validates it again. */
+            cleanup_abort(c);
+            sbuf_free(data);
+            sbuf_set(reason, "4.3.0 maildrop file changed or unreadable while copied");
+            return CLEANUP_STAT_WRITE;
+        }
         if (type == MAILDROP_REC_FLAGS)
             continue;       /* carried in the cleanup flags */
         if (type == REC_SENDER) {

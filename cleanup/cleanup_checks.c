@@ -73,19 +73,6 @@ static void cleanup_act_log(const struct cleanup_state *st, const char *action,
     sbuf_free(b);
 }
 
-/* True when text looks like "Name: value". */
-static bool cleanup_is_header(const char *text)
-{
-    const char *p = text;
-    while (*p > 32 && *p < 127 && *p != ':')
-        p++;
-    if (p == text)
-        return false;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return *p == ':';
-}
-
 /* The reply text of REJECT/DEFER: the action's text with its own enhanced
  * status code when it starts with one of the right class, else dflt_code. */
 static void cleanup_act_reason(struct sbuf *out, const char *text, const char *dflt_code,
@@ -182,7 +169,7 @@ static bool cleanup_act(struct cleanup_state *st, const struct cleanup_hit *hit,
     }
     if (CLEANUP_ACT_IS(value, wlen, "PREPEND") || CLEANUP_ACT_IS(value, wlen, "REPLACE")) {
         bool prepend = toupper((unsigned char)value[0]) == 'P';
-        if (hit->header ? !cleanup_is_header(text) : false) {
+        if (hit->header && mime_header_name_len(text, strlen(text)) == 0) {
             log_warn("%s: bad %s action in %s: \"%s\" (the text must be a header)",
                      st->queue_id, prepend ? "PREPEND" : "REPLACE", hit->map, value);
             return true;
@@ -301,6 +288,9 @@ void cleanup_check_redirect(struct cleanup_state *st)
             orig = old.v[i].orig ? old.v[i].orig : old.v[i].addr;
     }
     if (!st->errs) {
+        /* The done recipients no longer count as duplicates: a redirect to
+         * one of them must still be written, or no recipient is left. */
+        cleanup_dups_free(st);
         struct cleanup_rcpt r = { .addr = st->hbc_redirect, .orig = (char *)orig };
         cleanup_recipient(st, &r);
     }

@@ -9,7 +9,9 @@
  *         (4.3.0, logged with the reason), so mail that should be signed
  *         never leaves unsigned; a message without a From: domain that has
  *         keys is not signed.
- * Notes: signs when postern_dkim_enable is set and the client set
+ * Notes: key files are parsed once per process and reloaded when they
+ *        change (cleanup_dkim_key()).
+ *        Signs when postern_dkim_enable is set and the client set
  *        CLEANUP_FLAG_DKIM (smtpd and pickup decide with
  *        postern_dkim_sign_clients). Every content line that is written to
  *        the queue file is also fed to lib/mail/dkim_sign.c, so the
@@ -25,10 +27,12 @@
 #include "cleanup_proto.h"
 #include "config.h"
 #include "dkim_sign.h"
+#include "file_id.h"
 #include "log.h"
 #include "maps.h"
 #include "params.h"
 #include "qfile.h"
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,6 +89,60 @@ static const char *cleanup_dkim_keys(struct cleanup_state *st, const char *domai
     return v;
 }
 
+/* Keys loaded so far, kept for the life of the process: parsing a PEM file
+ * per message is work done once. A key is reloaded when its file changes
+ * (another inode, size, or change time), so a rotated key takes effect with
+ * the next message, and a key file that is gone still defers. */
+#define CLEANUP_DKIM_CACHE_MAX 64
+struct cleanup_dkim_cached {
+    char *path;
+    int alg;
+    struct stat sb;
+    struct dkim_key *key;
+};
+static struct cleanup_dkim_cached cleanup_dkim_cache[CLEANUP_DKIM_CACHE_MAX];
+static size_t cleanup_dkim_ncached;
+
+/* The key in path for alg, loaded or from the cache (borrowed), or NULL
+ * with the reason in err. */
+static struct dkim_key *cleanup_dkim_key(const char *path, int alg, struct sbuf *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0) {
+        sbuf_printf(err, "open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct cleanup_dkim_cached *c = NULL;
+    for (size_t i = 0; i < cleanup_dkim_ncached && c == NULL; i++)
+        if (cleanup_dkim_cache[i].alg == alg && strcmp(cleanup_dkim_cache[i].path, path) == 0)
+            c = &cleanup_dkim_cache[i];
+    if (c && file_id_same(&c->sb, &sb))
+        return c->key;
+    /* Stat before loading: a file replaced in between leaves an older
+     * identity in the cache, which only causes one more reload. */
+    struct dkim_key *k = dkim_key_load(path, alg, err);
+    if (k == NULL)
+        return NULL;
+    if (c == NULL) {
+        if (cleanup_dkim_ncached == CLEANUP_DKIM_CACHE_MAX) {
+            /* Full: the oldest entry goes. */
+            xfree(cleanup_dkim_cache[0].path);
+            dkim_key_free(cleanup_dkim_cache[0].key);
+            memmove(cleanup_dkim_cache, cleanup_dkim_cache + 1,
+                    (CLEANUP_DKIM_CACHE_MAX - 1) * sizeof(cleanup_dkim_cache[0]));
+            cleanup_dkim_ncached--;
+        }
+        c = &cleanup_dkim_cache[cleanup_dkim_ncached++];
+        c->path = xstrdup(path);
+        c->alg = alg;
+    } else {
+        dkim_key_free(c->key);
+    }
+    c->sb = sb;
+    c->key = k;
+    return k;
+}
+
 /* Signs with every key in keys; the headers go to hdrs ('\n'-separated lines,
  * one header after another). Returns 0, or -1 after cleanup_fail(). */
 static int cleanup_dkim_sign(struct cleanup_state *st, const char *domain, const char *keys,
@@ -101,7 +159,7 @@ static int cleanup_dkim_sign(struct cleanup_state *st, const char *domain, const
             log_warn("%s: %s: bad entry \"%s\" for %s: want selector:rsa|ed25519:/path",
                      st->queue_id, P_POSTERN_DKIM_KEY_MAPS, *p, domain);
             res = -1;
-        } else if ((k = dkim_key_load(sbuf_str(path), alg, err)) == NULL) {
+        } else if ((k = cleanup_dkim_key(sbuf_str(path), alg, err)) == NULL) {
             log_warn("%s: DKIM key for %s: %s", st->queue_id, domain, sbuf_str(err));
             res = -1;
         } else if (dkim_msg_sign(st->dkim, &cleanup_cfg.dkim_opts, domain, sbuf_str(sel), alg,
@@ -114,7 +172,6 @@ static int cleanup_dkim_sign(struct cleanup_state *st, const char *domain, const
             log_info("%s: DKIM-Signature field added (s=%s, d=%s)", st->queue_id,
                      sbuf_str(sel), domain);
         }
-        dkim_key_free(k);
     }
     if (res < 0)
         cleanup_fail(st, CLEANUP_STAT_DEFER, "4.3.0 DKIM signing failed");

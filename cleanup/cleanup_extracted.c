@@ -37,10 +37,15 @@ void cleanup_drain(struct cleanup_state *st, int type, const char *data, size_t 
 
 void cleanup_extracted_end(struct cleanup_state *st)
 {
-    for (size_t i = 0; i < st->extra_rcpts.n && cleanup_keep_writing(st); i++)
+    size_t i = 0;
+    for (; i < st->extra_rcpts.n && cleanup_keep_writing(st); i++)
         cleanup_recipient(st, &st->extra_rcpts.v[i]);
-    if (st->hbc_redirect && cleanup_keep_writing(st))
+    if (st->hbc_redirect && cleanup_keep_writing(st)) {
         cleanup_check_redirect(st);
+        /* recipient_bcc_maps of the redirect address add to the list. */
+        for (; i < st->extra_rcpts.n && cleanup_keep_writing(st); i++)
+            cleanup_recipient(st, &st->extra_rcpts.v[i]);
+    }
     if (st->hbc_filter && cleanup_keep_writing(st) &&
         qfile_puts(st->w, REC_FILTER, st->hbc_filter) < 0)
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");

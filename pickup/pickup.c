@@ -118,12 +118,12 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
     sbuf_free(h);
 }
 
-/* Sends the validated file to cleanup. Returns the cleanup status. Like
- * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
- * cannot accept for a permanent reason: the submitter is gone. */
 /* Cleanup flags read once at start (pickup_post_jail). */
 static int pickup_extra_flags;
 
+/* Sends the validated file to cleanup. Returns the cleanup status. Like
+ * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
+ * cannot accept for a permanent reason: the submitter is gone. */
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
 {
@@ -139,8 +139,15 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
     qfile_seek(r, 0);
     for (;;) {
         int type = qfile_get(r, data, NULL);
-        if (type < 0)
-            break;          /* validated before: cannot happen */
+        if (type < 0) {
+            /* Validated before, so changed since or unreadable: finishing
+             * would queue a truncated message. Leave the file for the next
+             * scan, which validates it again. */
+            cleanup_abort(c);
+            sbuf_free(data);
+            sbuf_set(reason, "4.3.0 maildrop file changed or unreadable while copied");
+            return CLEANUP_STAT_WRITE;
+        }
         if (type == MAILDROP_REC_FLAGS)
             continue;       /* carried in the cleanup flags */
         if (type == REC_SENDER) {

@@ -226,7 +226,6 @@ static void qmgr_split_filter(const char *filter, struct sbuf *tr, struct sbuf *
     }
 }
 
-/* Resolves the recipients and queues entries; false when resolution failed. */
 /* $defer_transports, split (qmgr_message_init). */
 static char **qmgr_defer_transports;
 
@@ -244,6 +243,7 @@ static bool qmgr_transport_deferred(const char *transport)
     return false;
 }
 
+/* Resolves the recipients and queues entries; false when resolution failed. */
 static bool qmgr_message_resolve(struct qmgr_message *m)
 {
     struct resolve_reply rr;

@@ -22,6 +22,7 @@
 #include "dict.h"
 #include "dict_priv.h"
 #include "events.h"
+#include "file_id.h"
 #include "log.h"
 #include "sbuf.h"
 
@@ -58,13 +59,6 @@ static void dict_unix_flush(struct dict_unix *u)
     }
 }
 
-static bool dict_unix_same_file(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
-        && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
-        && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 /* Returns true when the cache may be used (and was emptied if the file changed). */
 static bool dict_unix_validate(struct dict_unix *u)
 {
@@ -75,7 +69,7 @@ static bool dict_unix_validate(struct dict_unix *u)
         u->have_id = false;
         return false;
     }
-    if (!u->have_id || !dict_unix_same_file(&st, &u->id)) {
+    if (!u->have_id || !file_id_same(&st, &u->id)) {
         dict_unix_flush(u);
         u->id = st;
         u->have_id = true;

@@ -168,6 +168,7 @@ printf 'sc-user@example.test sender.canon@example.test\n' > "$PT_CONF/sender_can
 printf 'rc-user@example.test carol@example.test\n' > "$PT_CONF/recipient_canonical"
 printf 'bccsender@example.test bob+sbcc@example.test\n' > "$PT_CONF/sender_bcc"
 printf 'alice+rbcc@example.test carol+rbcc@example.test\n' > "$PT_CONF/recipient_bcc"
+printf '/^Subject: c-redirect-bcc$/ REDIRECT alice+rbcc@example.test\n' > "$PT_CONF/header_checks"
 cat >> "$PT_CONF/main.cf" <<EOM
 home_mailbox = Maildir/
 recipient_delimiter = +
@@ -188,6 +189,7 @@ sender_canonical_maps = texthash:$PT_CONF/sender_canonical
 recipient_canonical_maps = texthash:$PT_CONF/recipient_canonical
 sender_bcc_maps = texthash:$PT_CONF/sender_bcc
 recipient_bcc_maps = texthash:$PT_CONF/recipient_bcc
+header_checks = regexp:$PT_CONF/header_checks
 hopcount_limit = 5
 header_size_limit = 1000
 message_size_limit = 20000
@@ -234,6 +236,8 @@ r_canon=$(printf 'Subject: c-canonical-smtp\n\nb\n' | smtp $P1 alice@example.tes
 
 printf 'Subject: c-sender-bcc\n\nb\n' | smtp $P1 bccsender@example.test alice@example.test >/dev/null
 printf 'Subject: c-rcpt-bcc\n\nb\n' | smtp $P1 bob@example.test alice+rbcc@example.test >/dev/null
+# A header_checks REDIRECT to an address with a recipient_bcc_maps entry.
+printf 'Subject: c-redirect-bcc\n\nb\n' | smtp $P1 bob@example.test bob@example.test >/dev/null
 
 printf 'Subject: c-minus-t\nTo: bob@example.test\nCc: carol@example.test\nBcc: alice+hidden@example.test\n\nb\n' \
     | as alice -t
@@ -325,6 +329,7 @@ pt_check rcpt_canonical_not_sender bash -c "[ '$(hdr carol c-rcpt-canonical From
 # ---- bcc ----
 pt_check sender_bcc_copy bash -c "[ $(count alice c-sender-bcc) = 1 ] && [ $(count bob c-sender-bcc) = 1 ]"
 pt_check rcpt_bcc_copy bash -c "[ $(count alice c-rcpt-bcc) = 1 ] && [ $(count carol c-rcpt-bcc) = 1 ]"
+pt_check redirect_rcpt_bcc_copy bash -c "[ $(count alice c-redirect-bcc) = 1 ] && [ $(count carol c-redirect-bcc) = 1 ] && [ $(count bob c-redirect-bcc) = 0 ]"
 
 # ---- sendmail -t ----
 pt_check minus_t_to_cc_bcc bash -c "[ $(count bob c-minus-t) = 1 ] && [ $(count carol c-minus-t) = 1 ] && [ $(count alice c-minus-t) = 1 ]"

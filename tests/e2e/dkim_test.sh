@@ -188,6 +188,27 @@ r=$(send 127.0.0.2 "carol@elsewhere.test" "dkim nokey")
 pt_wait '[ -n "$(msg "dkim nokey")" ]' 30
 pt_check nokey_delivered_unsigned bash -c "[ -n '$(msg "dkim nokey")' ] && ! grep -qi '^DKIM-Signature:' '$(msg "dkim nokey")'"
 
+# ---- a key file replaced: the next message is signed with the new key ----
+# (cleanup keeps parsed keys; a changed file must not keep signing with the old one)
+openssl genrsa -out "$K/rsa2.pem" 2048 2>/dev/null
+RSA2_PUB=$(openssl rsa -in "$K/rsa2.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
+chown postfix "$K/rsa2.pem"; chmod 600 "$K/rsa2.pem"
+cp "$K/rsa.pem" "$K/rsa1.pem.old"
+mv "$K/rsa2.pem" "$K/rsa.pem"
+sed -i "s|^rsa1\._domainkey\.example\.test\. .*|rsa1._domainkey.example.test. v=DKIM1; k=rsa; p=$RSA2_PUB|" "$K/dns.txt"
+send 127.0.0.2 "bob@example.test" "dkim rotated" >/dev/null
+pt_wait '[ -n "$(msg "dkim rotated")" ]' 30
+v=$(verify "$(msg "dkim rotated")"); echo "$v"
+pt_check rotated_key_used grep -q '^d=example.test a=rsa-sha256 ok$' <<<"$v"
+
+# ---- a key file that is gone: the message is deferred, not sent unsigned ----
+mv "$K/ed.key" "$K/ed.key.away"
+r=$(send 127.0.0.2 "bob@example.test" "dkim keygone" 2>&1)
+pt_check keygone_not_accepted bash -c '! grep -q "^250 ok$" <<<"$1"' _ "$r"
+pt_check keygone_temporary grep -q '451\|4\.3\.0' <<<"$r"
+pt_check keygone_logged grep -q "DKIM key for example.test: open $K/ed.key:" "$PT_T/maillog"
+mv "$K/ed.key.away" "$K/ed.key"
+
 # ---- the key from MariaDB ----
 if [ -n "$HAVE_DB" ]; then
     send 127.0.0.2 "Dee <dee@db.example.test>" "dkim mysql" >/dev/null

@@ -48,6 +48,7 @@ cat > "$C/header_checks" <<EOM
 /^Subject: hc-hold\b/           HOLD held for review
 /^Subject: hc-discard\b/        DISCARD thrown away
 /^Subject: hc-redirect\b/       REDIRECT carol@example.test
+/^Subject: hc-toself\b/         REDIRECT carol@example.test
 /^Subject: hc-bcc\b/            BCC carol@example.test
 /^Subject: hc-filter\b/         FILTER smtp:[127.0.0.1]:$PORT2
 /^Subject: hc-prepend\b/        PREPEND X-Prepended: by header_checks
@@ -55,6 +56,7 @@ cat > "$C/header_checks" <<EOM
 /^X-Filter-Me:/                 FILTER smtp:[127.0.0.1]:$PORT2
 /^X-Remove-Me:/                 IGNORE
 /^X-Replace-Me:/                REPLACE X-Replaced: new value
+/^X-Bad-Replace:/               REPLACE no colon here
 EOM
 cat > "$C/mime_header_checks" <<'EOM'
 /^Content-(Disposition|Type):.*name *= *"?[^"]*\.exe"?/  REJECT executable attachments are not accepted
@@ -117,7 +119,7 @@ pt_check ok_dunno_accepted [ "$r1 / $r2" = "250 ok / 250 ok" ]
 
 # ---- WARN, INFO, IGNORE, REPLACE, PREPEND: delivered, changed ----
 msg hc-warn; msg hc-info
-msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept\nContent-Length: 99'
+msg hc-prepend $'X-Remove-Me: secret\nX-Replace-Me: old value\nX-Keep: kept\nContent-Length: 99\nX-Bad-Replace: stays'
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-warn")
 pt_check warn_accepted [ "$r" = "250 ok" ]
 send $PT_PORT sender@example.org alice@example.test "$M/hc-info" >/dev/null
@@ -134,6 +136,12 @@ pt_check hold_accepted [ "$r" = "250 ok" ]
 r=$(send $PT_PORT sender@example.org alice@example.test "$M/hc-discard")
 pt_check discard_accepted [ "$r" = "250 ok" ]
 send $PT_PORT sender@example.org alice@example.test "$M/hc-redirect" >/dev/null
+# A REDIRECT to the one recipient the message already has.
+msg hc-toself
+r=$(send $PT_PORT sender@example.org carol@example.test "$M/hc-toself")
+pt_check redirect_to_same_accepted [ "$r" = "250 ok" ]
+printf 'From: bob@example.test\nSubject: hc-toself sm\n\nbody\n' |
+    MAIL_CONFIG=$C $SM -f bob@example.test carol@example.test
 send $PT_PORT sender@example.org alice@example.test "$M/hc-bcc" >/dev/null
 
 # ---- FILTER: to the second smtpd, which re-injects without checks ----
@@ -235,6 +243,8 @@ pt_check prepend_before_subject bash -c "grep -n '' '$f' | grep -E 'X-Prepended|
 pt_check ignore_header_removed bash -c "! grep -q 'X-Remove-Me' '$f'"
 pt_check replace_header_replaced bash -c "grep -q '^X-Replaced: new value$' '$f' && ! grep -q 'X-Replace-Me' '$f'"
 pt_check other_header_kept grep -q '^X-Keep: kept$' "$f"
+pt_check bad_replace_header_kept grep -q '^X-Bad-Replace: stays$' "$f"
+pt_check bad_replace_warned log_has 'warning: [0-9A-Za-z]+: bad REPLACE action in header_checks: "REPLACE no colon here" \(the text must be a header\)'
 pt_check content_length_still_dropped bash -c "! grep -qi '^Content-Length' '$f'"
 
 HQ=$("$PT_BUILD/sbin/postqueue" -c "$C" -j 2>/dev/null)
@@ -254,6 +264,9 @@ pt_check discard_logged log_has ': discard: header Subject: hc-discard from loca
 pt_check discard_not_delivered [ "$(count alice hc-discard)" = 0 ]
 pt_check redirect_to_carol [ "$(count carol hc-redirect)" = 1 ]
 pt_check redirect_not_to_alice [ "$(count alice hc-redirect)" = 0 ]
+pt_wait '[ "$(count carol hc-toself)" -ge 2 ]' 20
+pt_check redirect_to_same_delivered [ "$(count carol hc-toself)" = 2 ]
+pt_check redirect_to_same_sendmail_delivered [ "$(count carol 'hc-toself sm')" = 1 ]
 pt_check redirect_logged log_has ': redirect: header Subject: hc-redirect from .*: carol@example\.test'
 pt_check bcc_to_both bash -c "[ $(count carol hc-bcc) = 1 ] && [ $(count alice hc-bcc) = 1 ]"
 pt_check filter_logged log_has ": filter: header Subject: hc-filter from .*: smtp:\[127\.0\.0\.1\]:$PORT2"

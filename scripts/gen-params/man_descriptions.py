@@ -70,4 +70,6 @@ DESCRIPTIONS = {
     'virtual_mailbox_domains': "Domains whose users have mailboxes handled by $virtual_transport.",
     'virtual_mailbox_maps': "Tables of valid virtual mailbox addresses and their mailbox paths relative to virtual_mailbox_base.",
     'smtpd_forbid_bare_newline': "What smtpd(8) does with SMTP input lines that end in a bare LF instead of CR LF (the SMTP smuggling problem). Postfix defines no (accept them), normalize (accept them as if they ended in CR LF, but end DATA only at CR LF . CR LF), yes (the same as normalize) and reject (refuse the command or message with $smtpd_forbid_bare_newline_reject_code). Clients in $smtpd_forbid_bare_newline_exclusions are exempt. Postfix 3.7 defaults to no and 3.9 to normalize; Postern defaults to yes.",
+    'sender_dependent_relayhost_maps': 'Tables that choose the relay host by envelope sender: trivial-rewrite looks up the full sender address, then @domain, and a match replaces $relayhost as the next hop of mail in the relay and default classes (transport_maps still win). The null sender is looked up as $empty_address_relayhost_maps_lookup_key; the result DUNNO means "use $relayhost".',
+    'empty_address_relayhost_maps_lookup_key': 'The key under which sender_dependent_relayhost_maps are searched for mail with the null sender (default <>).',
 }

@@ -86,4 +86,5 @@ DESCRIPTIONS = {
     'connection_cache_status_update_time': 'How often scache(8) logs its hit rates and largest size.',
     'connection_cache_protocol_timeout': 'The time limit of one exchange between an SMTP client and scache(8), descriptor transfer included.',
     'connection_cache_service_name': 'The master.cf name of the connection cache service (default scache).',
+    'fallback_relay': 'The old name of smtp_fallback_relay, which defaults to $fallback_relay; prefer the new name.',
 }

@@ -176,8 +176,9 @@ static void smtp_hops_free(struct smtp_hops *h)
     memset(h, 0, sizeof(*h));
 }
 
-/* Parses the list text and finds the TLS policy of each destination.
- * Returns 0, or -1 when the list does not parse (logged). */
+/* Parses the list text; when connections may be cached, also finds the
+ * TLS policy of each destination for the cache labels. Returns 0, or -1
+ * when the list does not parse (logged). */
 static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_hops *h,
                            struct sbuf *why)
 {
@@ -190,8 +191,8 @@ static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_
         return -1;
     }
     h->policies = xcalloc((size_t)h->ndest, sizeof(*h->policies));
-    h->cacheable = true;
-    for (int i = 0; i < h->ndest; i++) {
+    h->cacheable = st->cache;
+    for (int i = 0; st->cache && i < h->ndest; i++) {
         /* smtp_tls_policy_maps: this destination's TLS policy. */
         const struct smtp_tls_policy *pol = NULL;
         int pr = smtp_tls_policy_lookup(&h->dests[i], smtp_cfg.default_port, &h->policies[i],
@@ -335,12 +336,12 @@ static void smtp_service(struct stream *client)
         smtp_fail_pending(&st, "none", smtp_cfg.unavail_dsn, smtp_cfg.unavail_reason);
         goto done;
     }
+    st.cache = smtp_cache_wanted(r);
     if (smtp_hops_parse(&st, r->nexthop, &hops, why) < 0) {
         smtp_fail_pending(&st, "none", "4.3.5", "mail transport configuration error");
         deliver_hop_fail(r, "4.3.5", "mail transport configuration error");
         goto done;
     }
-    st.cache = smtp_cache_wanted(r);
 
     /* A cached connection to this next hop saves the lookups too. */
     if (st.cache && hops.cacheable) {

@@ -9,7 +9,8 @@
 # smtp_generic_maps (MAIL FROM, RCPT TO and From:/To: rewritten),
 # smtp_fallback_relay (primary refuses connections), smtp_bind_address
 # (the peer sees 127.0.0.2), connection reuse through scache (30 messages,
-# far fewer connections, every message exactly once) and a cached
+# far fewer connections, every message exactly once; and on demand, when
+# qmgr reports a backlog) and a cached
 # connection that the peer closed (the mail still goes through, on a new
 # connection, after RSET found the old one dead).
 . "$(dirname "$0")/lib.sh"
@@ -19,16 +20,19 @@ pt_instance
 T=$PT_T
 P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
 P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
-P_DROP=$(pt_free_port)
+P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port)
 
-# sink PORT LOG [IDLE_DROP_SECONDS]: a recording ESMTP server. With an idle
-# limit it closes a connection that has been idle that long after a
-# message, logging IDLE-CLOSE (like a server's own timeout).
+# sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY]]: a recording ESMTP server.
+# With an idle limit (0: none) it closes a connection that has been idle
+# that long after a message, logging IDLE-CLOSE (like a server's own
+# timeout); with a delay it takes that long to accept each message.
 sink() {
     python3 - "$@" <<'EOP' &
 import socket, sys, threading
 port, logname = int(sys.argv[1]), sys.argv[2]
-idle = float(sys.argv[3]) if len(sys.argv) > 3 else None
+import time
+idle = float(sys.argv[3]) if len(sys.argv) > 3 and float(sys.argv[3]) > 0 else None
+delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0
 lock = threading.Lock()
 logf = open(logname, "a", buffering=1)
 def log(cid, text):
@@ -81,6 +85,7 @@ def serve(conn, peer):
                 if in_hdr and t.split(":")[0].lower() in ("from", "to", "subject", "cc"):
                     log(cid, "HDR " + t)
             log(cid, "DATA-END")
+            time.sleep(delay)
             send("250 2.0.0 Ok: queued")
             after_msg = True
         elif verb == "RSET":
@@ -104,6 +109,7 @@ sink "$P_FB" "$T/sink-fb.log"
 sink "$P_BIND" "$T/sink-bind.log"
 sink "$P_CACHE" "$T/sink-cache.log"
 sink "$P_DROP" "$T/sink-drop.log" 1
+sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
 
 cat > "$PT_CONF/transport" <<EOF
 gen.example         genrelay:[127.0.0.1]:$P_GEN
@@ -111,6 +117,7 @@ fb.example          fbrelay:[127.0.0.1]:$P_DEAD
 bind.example        bindrelay:[127.0.0.1]:$P_BIND
 cache.example       cacherelay:[127.0.0.1]:$P_CACHE
 drop.example        droprelay:[127.0.0.1]:$P_DROP
+demand.example      smtp:[127.0.0.1]:$P_DEMAND
 EOF
 cat > "$PT_CONF/generic" <<EOF
 alice@example.test      alice.public@isp.example
@@ -122,6 +129,7 @@ relayhost = [127.0.0.1]:$P_B
 sender_dependent_relayhost_maps = inline:{ {special@example.test=[127.0.0.1]:$P_A} }
 connection_cache_ttl_limit = 30s
 cacherelay_destination_concurrency_limit = 2
+smtp_destination_concurrency_limit = 1
 EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 genrelay  unix  -       -       n       -       -       smtp
@@ -216,5 +224,27 @@ pt_check drop_stale_connection_noticed log_has "cached connection to 127\.0\.0\.
 pt_wait_queue_empty 30
 pt_check drop_nothing_deferred [ "$(pt_queue_count)" = 0 ]
 pt_check drop_no_deferral_logged [ "$(grep -c 'to=<joe@drop.example>.*status=deferred' "$T/maillog")" = 0 ]
+
+# --- 7. on demand: qmgr marks a backlog, the plain smtp service reuses -------------
+# The sink takes 0.3s per message and one delivery runs at a time, so the
+# 12 messages queue up behind each other; only the default
+# smtp_connection_cache_on_demand = yes is in force.
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(12):
+    s.sendmail("alice@example.test", ["joe@demand.example"],
+               "Subject: demand %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-demand.log" DATA-END)" -ge 12 ]' 60
+pt_wait_queue_empty 30
+NCONN=$(count "$T/sink-demand.log" 'CONN ')
+NUNIQ=$(grep -o 'HDR Subject: demand [0-9]*' "$T/sink-demand.log" | sort -u | wc -l)
+echo "# on demand: $(count "$T/sink-demand.log" DATA-END) messages over $NCONN connections"
+pt_check demand_all_12_delivered [ "$NUNIQ" = 12 ]
+pt_check demand_each_exactly_once [ "$(count "$T/sink-demand.log" DATA-END)" = 12 ]
+pt_check demand_fewer_connections [ "$NCONN" -le 6 ]
 
 pt_done

@@ -10,7 +10,8 @@
  * Notes: as in Postfix, a request uses the cache when qmgr marked it
  *        (DELIVER_REQ_F_CONN_CACHE: the destination has more mail waiting)
  *        and *_connection_cache_on_demand is on, or when its next hop is
- *        listed in *_connection_cache_destinations. Connections are saved
+ *        listed in *_connection_cache_destinations (next hops as written,
+ *        "/file" with more of them, or "type:table" keyed by next hop). Connections are saved
  *        under their endpoint ("service, address, port, HELO name, TLS
  *        level") and, when they went to the first server of the request's
  *        next hop, also under that next hop, for at most
@@ -28,6 +29,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "maps.h"
 #include "params.h"
 #include "scache_clnt.h"
 #include "server.h"
@@ -37,13 +39,65 @@
 #define SMTP_P(smtp_name, lmtp_name) (c->lmtp ? (lmtp_name) : (smtp_name))
 
 static struct scache_clnt *smtp_scache;
+/* The type:table entries of *_connection_cache_destinations. */
+static struct maps *smtp_cache_dest_maps;
+
+/* Splits *_connection_cache_destinations: next hops stay in
+ * c->cache_destinations (with the names of "/file" entries added), tables
+ * ("type:name"; "[host]:port" is a next hop) are opened. */
+static void smtp_cache_dest_load(struct smtp_cfg *c, const char *param)
+{
+    char **items = cfg_list(cfg_str(param));
+    size_t n = 0, cap = 8;
+    c->cache_destinations = xcalloc(cap, sizeof(char *));
+    struct sbuf *tables = sbuf_new(64);
+    for (char **it = items; *it; it++) {
+        char **add = NULL;
+        if ((*it)[0] != '[' && (*it)[0] != '/' && strchr(*it, ':')) {
+            sbuf_catf(tables, "%s%s", sbuf_len(tables) ? " " : "", *it);
+            continue;
+        }
+        if ((*it)[0] == '/') {
+            FILE *fp = fopen(*it, "r");
+            if (fp == NULL) {
+                log_warn("%s: open %s: %m", param, *it);
+                continue;
+            }
+            struct sbuf *text = sbuf_new(256);
+            char buf[1024];
+            while (fgets(buf, sizeof(buf), fp)) {
+                char *hash = strchr(buf, '#');
+                if (hash)
+                    *hash = 0;
+                sbuf_cat(text, buf);
+                sbuf_addch(text, ' ');
+            }
+            fclose(fp);
+            add = cfg_list(sbuf_str(text));
+            sbuf_free(text);
+        }
+        for (char **a = add ? add : (char *[]){ *it, NULL }; *a; a++) {
+            if (n + 1 >= cap) {
+                cap *= 2;
+                c->cache_destinations = xrealloc(c->cache_destinations, cap * sizeof(char *));
+            }
+            c->cache_destinations[n++] = xstrdup(*a);
+        }
+        cfg_list_free(add);
+    }
+    c->cache_destinations[n] = NULL;
+    if (sbuf_len(tables))
+        smtp_cache_dest_maps = maps_create(param, sbuf_str(tables), DICT_F_FOLD);
+    sbuf_free(tables);
+    cfg_list_free(items);
+}
 
 void smtp_cache_load(struct smtp_cfg *c)
 {
     c->cache_on_demand =
         cfg_bool(SMTP_P(P_SMTP_CONNECTION_CACHE_ON_DEMAND, P_LMTP_CONNECTION_CACHE_ON_DEMAND));
-    c->cache_destinations = cfg_list(
-        cfg_str(SMTP_P(P_SMTP_CONNECTION_CACHE_DESTINATIONS, P_LMTP_CONNECTION_CACHE_DESTINATIONS)));
+    smtp_cache_dest_load(
+        c, SMTP_P(P_SMTP_CONNECTION_CACHE_DESTINATIONS, P_LMTP_CONNECTION_CACHE_DESTINATIONS));
     c->cache_time_limit =
         cfg_time(SMTP_P(P_SMTP_CONNECTION_CACHE_TIME_LIMIT, P_LMTP_CONNECTION_CACHE_TIME_LIMIT));
     c->reuse_count_limit =
@@ -55,13 +109,15 @@ void smtp_cache_load(struct smtp_cfg *c)
 }
 
 /* Is the next hop listed in *_connection_cache_destinations? Entries are
- * compared with the next hop as written, without case. */
+ * compared with the next hop as written, without case; tables are asked
+ * for it as the key (any value is a match). A failing table says no: the
+ * connection is then simply not cached. */
 static bool smtp_cache_listed(const char *nexthop)
 {
     for (char **d = smtp_cfg.cache_destinations; d && *d; d++)
         if (strcasecmp(*d, nexthop) == 0)
             return true;
-    return false;
+    return smtp_cache_dest_maps && maps_find(smtp_cache_dest_maps, nexthop, 0) != NULL;
 }
 
 bool smtp_cache_wanted(const struct deliver_request *r)

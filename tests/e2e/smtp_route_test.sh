@@ -141,7 +141,7 @@ bindrelay unix  -       -       n       -       -       smtp
 cacherelay unix -       -       n       -       -       smtp
   -o smtp_connection_cache_destinations=[127.0.0.1]:$P_CACHE
 droprelay unix  -       -       n       -       -       smtp
-  -o smtp_connection_cache_destinations=[127.0.0.1]:$P_DROP
+  -o smtp_connection_cache_destinations=inline:{[127.0.0.1]:$P_DROP=yes}
   -o smtp_connection_cache_time_limit=30s
 EOF
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }

@@ -42,6 +42,19 @@ static struct scache_clnt *smtp_scache;
 /* The type:table entries of *_connection_cache_destinations. */
 static struct maps *smtp_cache_dest_maps;
 
+/* A "type:name" table rather than a next hop: "[host]:port", "/file",
+ * LMTP's "inet:host:port" and "unix:/path" (or "unix:private/x") are not. */
+static bool smtp_cache_dest_is_table(const char *item)
+{
+    if (item[0] == '[' || item[0] == '/' || strchr(item, ':') == NULL)
+        return false;
+    if (strncasecmp(item, "inet:", 5) == 0)
+        return false;
+    if (strncasecmp(item, "unix:", 5) == 0 && strchr(item + 5, '/'))
+        return false;
+    return true;
+}
+
 /* Splits *_connection_cache_destinations: next hops stay in
  * c->cache_destinations (with the names of "/file" entries added), tables
  * ("type:name"; "[host]:port" is a next hop) are opened. */
@@ -53,7 +66,7 @@ static void smtp_cache_dest_load(struct smtp_cfg *c, const char *param)
     struct sbuf *tables = sbuf_new(64);
     for (char **it = items; *it; it++) {
         char **add = NULL;
-        if ((*it)[0] != '[' && (*it)[0] != '/' && strchr(*it, ':')) {
+        if (smtp_cache_dest_is_table(*it)) {
             sbuf_catf(tables, "%s%s", sbuf_len(tables) ? " " : "", *it);
             continue;
         }

@@ -20,7 +20,7 @@ pt_instance
 T=$PT_T
 P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
 P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
-P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port)
+P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port); P_LMTP=$(pt_free_port)
 
 # sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY]]: a recording ESMTP server.
 # With an idle limit (0: none) it closes a connection that has been idle
@@ -62,9 +62,9 @@ def serve(conn, peer):
             return
         cmd = line.decode("latin-1").rstrip("\r\n")
         verb = cmd.split(" ")[0].upper()
-        if verb in ("EHLO", "HELO"):
+        if verb in ("EHLO", "HELO", "LHLO"):
             log(cid, verb)
-            if verb == "EHLO":
+            if verb != "HELO":
                 send("250-sink.example"); send("250-PIPELINING"); send("250 8BITMIME")
             else:
                 send("250 sink.example")
@@ -110,6 +110,7 @@ sink "$P_BIND" "$T/sink-bind.log"
 sink "$P_CACHE" "$T/sink-cache.log"
 sink "$P_DROP" "$T/sink-drop.log" 1
 sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
+sink "$P_LMTP" "$T/sink-lmtp.log"
 
 cat > "$PT_CONF/transport" <<EOF
 gen.example         genrelay:[127.0.0.1]:$P_GEN
@@ -118,6 +119,7 @@ bind.example        bindrelay:[127.0.0.1]:$P_BIND
 cache.example       cacherelay:[127.0.0.1]:$P_CACHE
 drop.example        droprelay:[127.0.0.1]:$P_DROP
 demand.example      smtp:[127.0.0.1]:$P_DEMAND
+lmtp.example        lmtpgen:inet:127.0.0.1:$P_LMTP
 EOF
 cat > "$PT_CONF/generic" <<EOF
 alice@example.test      alice.public@isp.example
@@ -130,6 +132,7 @@ sender_dependent_relayhost_maps = inline:{ {special@example.test=[127.0.0.1]:$P_
 connection_cache_ttl_limit = 30s
 cacherelay_destination_concurrency_limit = 2
 smtp_destination_concurrency_limit = 1
+lmtpgen_destination_concurrency_limit = 1
 EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 genrelay  unix  -       -       n       -       -       smtp
@@ -140,6 +143,9 @@ bindrelay unix  -       -       n       -       -       smtp
   -o smtp_bind_address=127.0.0.2
 cacherelay unix -       -       n       -       -       smtp
   -o smtp_connection_cache_destinations=[127.0.0.1]:$P_CACHE
+lmtpgen   unix  -       -       n       -       -       lmtp
+  -o lmtp_generic_maps=texthash:$PT_CONF/generic
+  -o lmtp_connection_cache_destinations=inet:127.0.0.1:$P_LMTP
 droprelay unix  -       -       n       -       -       smtp
   -o smtp_connection_cache_destinations=inline:{[127.0.0.1]:$P_DROP=yes}
   -o smtp_connection_cache_time_limit=30s
@@ -246,5 +252,23 @@ echo "# on demand: $(count "$T/sink-demand.log" DATA-END) messages over $NCONN c
 pt_check demand_all_12_delivered [ "$NUNIQ" = 12 ]
 pt_check demand_each_exactly_once [ "$(count "$T/sink-demand.log" DATA-END)" = 12 ]
 pt_check demand_fewer_connections [ "$NCONN" -le 6 ]
+
+# --- 8. the lmtp_ twins: lmtp_generic_maps and lmtp_connection_cache_destinations ---
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(6):
+    s.sendmail("alice@example.test", ["joe@lmtp.example"],
+               "Subject: lmtp %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-lmtp.log" DATA-END)" -ge 6 ]' 60
+pt_wait_queue_empty 30
+echo "# lmtp: $(count "$T/sink-lmtp.log" DATA-END) messages over $(count "$T/sink-lmtp.log" 'CONN ') connections"
+pt_check lmtp_spoke_lhlo grep -q ' LHLO$' "$T/sink-lmtp.log"
+pt_check lmtp_generic_sender [ "$(count "$T/sink-lmtp.log" 'MAIL FROM:<alice.public@isp.example>')" = 6 ]
+pt_check lmtp_each_exactly_once [ "$(grep -o 'HDR Subject: lmtp [0-9]*' "$T/sink-lmtp.log" | sort -u | wc -l)" = 6 ]
+pt_check lmtp_connections_reused [ "$(count "$T/sink-lmtp.log" 'CONN ')" -le 2 ]
 
 pt_done

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "events.h"
 #include "log.h"
 #include "mail_proto.h"
@@ -250,7 +251,9 @@ static void qmgr_delivery_timeout(void *ctx)
     qmgr_delivery_end(dl, NULL);
 }
 
-static void qmgr_delivery_start(struct qmgr_entry *e)
+/* more: the destination has other entries waiting (the agent may keep
+ * its connection open for them: DELIVER_REQ_F_CONN_CACHE). */
+static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
 {
     struct qmgr_dest *d = e->dest;
     struct qmgr_message *m = e->msg;
@@ -277,7 +280,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e)
     attr_add(l, "sender", m->env.sender ? m->env.sender : "");
     attr_add(l, "envid", m->env.envid ? m->env.envid : "");
     attr_add_long(l, "ret", m->env.ret);
-    attr_add_long(l, "flags", 0);
+    attr_add_long(l, "flags", more ? DELIVER_REQ_F_CONN_CACHE : 0);
     attr_add_long(l, "arrival", m->env.arrival_sec);
     attr_add_long(l, "arrival_usec", m->env.arrival_usec);
     attr_add_long(l, "content_offset", (long)m->env.content_offset);
@@ -350,7 +353,7 @@ void qmgr_schedule(void)
             d->head = e->next;
             if (d->head == NULL)
                 d->tail = NULL;
-            qmgr_delivery_start(e);
+            qmgr_delivery_start(e, d->head != NULL);
             progress = true;
         }
     }

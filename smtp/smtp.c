@@ -15,9 +15,14 @@
  *        addresses and $smtp_mx_session_limit conversations - until every
  *        recipient is final. Recipients still open after the last server
  *        are deferred with the last soft error.
- *        SASL login: smtp_sasl.c. Not yet: connection caching (scache),
- *        smtp_fallback_relay, BODY=8BITMIME/SMTPUTF8 (the queue file does
- *        not record the body type yet), DANE.
+ *        When recipients are still open after the last server of the
+ *        next hop, the destinations of $smtp_fallback_relay are tried the
+ *        same way. With connection caching (smtp_cache.c), an idle
+ *        connection to the next hop or to a server address is taken from
+ *        scache before a new one is opened, and a clean connection goes
+ *        back there afterwards.
+ *        SASL login: smtp_sasl.c. Not yet: BODY=8BITMIME/SMTPUTF8 (the
+ *        queue file does not record the body type yet), DANE.
  */
 #include "smtp.h"
 #include "alloc.h"
@@ -51,6 +56,9 @@ static void smtp_load_config(void)
     c->helo_name = xstrdup(cfg_str(SMTP_P(P_SMTP_HELO_NAME, P_LMTP_LHLO_NAME)));
     c->bind_address = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS, P_LMTP_BIND_ADDRESS)));
     c->bind_address6 = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS6, P_LMTP_BIND_ADDRESS6)));
+    c->bind_enforce =
+        cfg_bool(SMTP_P(P_SMTP_BIND_ADDRESS_ENFORCE, P_LMTP_BIND_ADDRESS_ENFORCE));
+    c->fallback_relay = xstrdup(cfg_str(SMTP_P(P_SMTP_FALLBACK_RELAY, P_LMTP_FALLBACK_RELAY)));
     c->line_length_limit = cfg_long(SMTP_P(P_SMTP_LINE_LENGTH_LIMIT, P_LMTP_LINE_LENGTH_LIMIT));
     c->skip_5xx_greeting = cfg_bool(SMTP_P(P_SMTP_SKIP_5XX_GREETING, P_LMTP_SKIP_5XX_GREETING));
     c->send_xforward =
@@ -97,6 +105,8 @@ static void smtp_pre_jail(void)
 {
     smtp_load_config();
     smtp_checks_load(smtp_cfg.lmtp);
+    smtp_generic_load(smtp_cfg.lmtp);
+    smtp_cache_load(&smtp_cfg);
     smtp_load_unavailable(&smtp_cfg);
     smtp_sasl_load(smtp_cfg.lmtp);
     if (smtp_cfg.tls_default.level != SMTP_TLS_NONE || smtp_tls_policy_active()) {
@@ -143,6 +153,157 @@ static int smtp_tls_dest_policy(const struct smtp_dest *d, struct smtp_tls_polic
     return 0;
 }
 
+/* The servers of one next-hop list: its destinations' TLS policies and
+ * addresses, in the order to try them. */
+struct smtp_hops {
+    struct smtp_dest *dests;
+    int ndest;
+    struct smtp_tls_policy *policies;
+    struct smtp_addr *addrs;
+    size_t naddr;
+    bool cacheable;         /* every destination's policy allows caching */
+    struct sbuf *tag;       /* their TLS levels, for cache labels */
+};
+
+static void smtp_hops_free(struct smtp_hops *h)
+{
+    for (int i = 0; h->policies && i < h->ndest; i++)
+        smtp_tls_policy_free(&h->policies[i]);
+    xfree(h->policies);
+    smtp_dest_list_free(h->dests, h->ndest > 0 ? h->ndest : 0);
+    smtp_addr_list_free(h->addrs, h->naddr);
+    sbuf_free(h->tag);
+    memset(h, 0, sizeof(*h));
+}
+
+/* Parses the list text; when connections may be cached, also finds the
+ * TLS policy of each destination for the cache labels. Returns 0, or -1
+ * when the list does not parse (logged). */
+static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_hops *h,
+                           struct sbuf *why)
+{
+    memset(h, 0, sizeof(*h));
+    h->tag = sbuf_new(32);
+    h->ndest = smtp_dest_list_parse(text, smtp_cfg.lmtp, smtp_cfg.default_port, &h->dests, why);
+    if (h->ndest < 0) {
+        log_warn("%s: bad next-hop destination \"%s\": %s", st->req->queue_id, text,
+                 sbuf_str(why));
+        return -1;
+    }
+    h->policies = xcalloc((size_t)h->ndest, sizeof(*h->policies));
+    h->cacheable = st->cache;
+    for (int i = 0; st->cache && i < h->ndest; i++) {
+        /* smtp_tls_policy_maps: this destination's TLS policy. */
+        const struct smtp_tls_policy *pol = NULL;
+        int pr = smtp_tls_policy_lookup(&h->dests[i], smtp_cfg.default_port, &h->policies[i],
+                                        why);
+        pol = pr == 0 ? &h->policies[i] : &smtp_cfg.tls_default;
+        if (!smtp_cache_policy_ok(pol))
+            h->cacheable = false;
+        sbuf_catf(h->tag, "%s%s", i ? "," : "", pol->level_name ? pol->level_name : "none");
+    }
+    return 0;
+}
+
+/* Looks up the servers of every destination in h (the TLS policy decides
+ * first: a destination that must be deferred gets none). Returns true when
+ * every lookup that failed failed for good (5.x.x). */
+static bool smtp_hops_lookup(struct smtp_state *st, struct smtp_hops *h, struct sbuf *why,
+                             struct sbuf *dsn)
+{
+    bool lookup_failed_hard = true;
+    for (int i = 0; i < h->ndest; i++) {
+        const struct smtp_tls_policy *pol = NULL;
+        smtp_tls_policy_free(&h->policies[i]);
+        if (smtp_tls_dest_policy(&h->dests[i], &h->policies[i], &pol, st, why) < 0)
+            continue;   /* last_dsn 4.7.5: deferred unless another works */
+        size_t first = h->naddr;
+        int lr = smtp_dns_lookup(&smtp_cfg, &h->dests[i], &h->addrs, &h->naddr, dsn, why);
+        /* Each server found for this destination gets its TLS policy and
+         * the next-hop domain: what the secure level matches certificates
+         * against (never the MX name, which comes from unauthenticated
+         * DNS), and the SASL password key. */
+        for (size_t k = first; k < h->naddr; k++) {
+            h->addrs[k].tls = pol;
+            h->addrs[k].nexthop = xstrdup(h->dests[i].host);
+            h->addrs[k].dest =
+                smtp_sasl_dest_key(&h->dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
+        }
+        if (lr < 0) {
+            sbuf_set(st->last_dsn, sbuf_str(dsn));
+            sbuf_set(st->last_reason, sbuf_str(why));
+            smtp_forget_reply(st);
+            if (sbuf_str(dsn)[0] != '5')
+                lookup_failed_hard = false;
+        }
+    }
+    return lookup_failed_hard;
+}
+
+/* One conversation with server a: on a cached connection when there is
+ * one (a stale or failing one costs nothing: a fresh connection follows),
+ * else on a new one. nexthop/tag: save the connection under the next hop
+ * too (the first server of the request's next hop). Returns the session
+ * result, or -1 when no connection could be made (why filled). */
+static int smtp_try_addr(struct smtp_state *st, const struct smtp_addr *a, bool final,
+                         const char *nexthop, const char *tag, struct sbuf *why)
+{
+    struct smtp_conn conn = { .fd = -1 };
+    bool cache = st->cache && smtp_cache_policy_ok(a->tls);
+    if (cache && smtp_cache_find_endp(a, &conn) == 0) {
+        /* Not final: whatever this old connection leaves open gets a
+         * fresh connection to the same server. */
+        enum smtp_sess_result res = smtp_session(st, &conn, a, false);
+        smtp_cache_release(&conn, a, nexthop, tag);
+        if (res == SMTP_SESS_DONE)
+            return res;
+    }
+    memset(&conn, 0, sizeof(conn));
+    conn.fd = smtp_connect(&smtp_cfg, a, why);
+    if (conn.fd < 0)
+        return -1;
+    conn.started = time(NULL);
+    st->cache = cache;
+    enum smtp_sess_result res = smtp_session(st, &conn, a, final);
+    smtp_cache_release(&conn, a, nexthop, tag);
+    return (int)res;
+}
+
+/* Tries the servers of h in order until every recipient is final: at most
+ * $smtp_mx_address_limit addresses and $smtp_mx_session_limit
+ * conversations. more says other next hops follow (the last server here is
+ * then not final). primary: h is the request's own next hop (its first
+ * server's connection may be cached under it). */
+static void smtp_hops_deliver(struct smtp_state *st, struct smtp_hops *h, bool more,
+                              bool primary, struct sbuf *why)
+{
+    size_t limit = smtp_cfg.mx_address_limit > 0 ? (size_t)smtp_cfg.mx_address_limit : h->naddr;
+    if (limit > h->naddr)
+        limit = h->naddr;
+    long sessions = 0;
+    bool cache_all = st->cache;
+    for (size_t i = 0; i < limit && st->pending > 0; i++) {
+        bool final = !more && (i + 1 == limit
+                               || (smtp_cfg.mx_session_limit > 0
+                                   && sessions + 1 >= smtp_cfg.mx_session_limit));
+        const char *by_dest = primary && i == 0 && h->cacheable ? st->req->nexthop : NULL;
+        st->cache = cache_all;
+        int res = smtp_try_addr(st, &h->addrs[i], final, by_dest, sbuf_str(h->tag), why);
+        st->cache = cache_all;
+        if (res < 0) {
+            log_info("%s: %s", st->req->queue_id, sbuf_str(why));
+            sbuf_set(st->last_dsn, "4.4.1");
+            sbuf_set(st->last_reason, sbuf_str(why));
+            smtp_forget_reply(st);
+            continue;
+        }
+        sessions++;
+        if (res == SMTP_SESS_DONE
+            || (smtp_cfg.mx_session_limit > 0 && sessions >= smtp_cfg.mx_session_limit))
+            break;
+    }
+}
+
 static void smtp_service(struct stream *client)
 {
     struct deliver_request *r = deliver_request_read(client, "none");
@@ -162,11 +323,7 @@ static void smtp_service(struct stream *client)
         st.msg_size = size;
 
     struct sbuf *why = sbuf_new(128), *dsn = sbuf_new(16);
-    struct smtp_dest *dests = NULL;
-    struct smtp_addr *addrs = NULL;
-    size_t naddr = 0;
-    int ndest = 0;
-    struct smtp_tls_policy *policies = NULL;
+    struct smtp_hops hops = { 0 }, fallback = { 0 };
     if (smtp_cfg.tls_default.level == SMTP_TLS_UNAVAILABLE && !smtp_tls_policy_active()) {
         /* Required security we cannot provide: never send with less. */
         sbuf_printf(why, "TLS is required, but %s_tls_security_level = %s is not supported",
@@ -179,67 +336,51 @@ static void smtp_service(struct stream *client)
         smtp_fail_pending(&st, "none", smtp_cfg.unavail_dsn, smtp_cfg.unavail_reason);
         goto done;
     }
-    ndest = smtp_dest_list_parse(r->nexthop, smtp_cfg.lmtp, smtp_cfg.default_port, &dests, why);
-    if (ndest < 0) {
-        log_warn("%s: bad next-hop destination \"%s\": %s", r->queue_id, r->nexthop,
-                 sbuf_str(why));
+    st.cache = smtp_cache_wanted(r);
+    if (smtp_hops_parse(&st, r->nexthop, &hops, why) < 0) {
         smtp_fail_pending(&st, "none", "4.3.5", "mail transport configuration error");
         deliver_hop_fail(r, "4.3.5", "mail transport configuration error");
         goto done;
     }
-    bool lookup_failed_hard = true;
-    policies = xcalloc((size_t)ndest, sizeof(*policies));
-    for (int i = 0; i < ndest; i++) {
-        /* smtp_tls_policy_maps: this destination's TLS policy. */
-        const struct smtp_tls_policy *pol = NULL;
-        if (smtp_tls_dest_policy(&dests[i], &policies[i], &pol, &st, why) < 0)
-            continue;   /* last_dsn 4.7.5: deferred unless another works */
-        size_t first = naddr;
-        int lr = smtp_dns_lookup(&smtp_cfg, &dests[i], &addrs, &naddr, dsn, why);
-        /* Each server found for this destination gets its TLS policy and
-         * the next-hop domain: what the secure level matches certificates
-         * against (never the MX name, which comes from unauthenticated
-         * DNS), and the SASL password key. */
-        for (size_t k = first; k < naddr; k++) {
-            addrs[k].tls = pol;
-            addrs[k].nexthop = xstrdup(dests[i].host);
-            addrs[k].dest = smtp_sasl_dest_key(&dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
-        }
-        if (lr < 0) {
-            sbuf_set(st.last_dsn, sbuf_str(dsn));
-            sbuf_set(st.last_reason, sbuf_str(why));
-            smtp_forget_reply(&st);
-            if (sbuf_str(dsn)[0] != '5')
-                lookup_failed_hard = false;
+
+    /* A cached connection to this next hop saves the lookups too. */
+    if (st.cache && hops.cacheable) {
+        struct smtp_conn conn = { .fd = -1 };
+        struct smtp_addr *ca = smtp_cache_find_dest(r->nexthop, sbuf_str(hops.tag), &conn);
+        if (ca) {
+            /* Not final: what it leaves open goes the normal way. */
+            smtp_session(&st, &conn, ca, false);
+            smtp_cache_release(&conn, ca, r->nexthop, sbuf_str(hops.tag));
+            smtp_addr_list_free(ca, 1);
         }
     }
-    if (naddr == 0) {
+
+    bool have_fallback = *smtp_cfg.fallback_relay != 0;
+    bool lookup_failed_hard = true;
+    if (st.pending > 0) {
+        lookup_failed_hard = smtp_hops_lookup(&st, &hops, why, dsn);
+        smtp_hops_deliver(&st, &hops, have_fallback, true, why);
+    }
+    /* smtp_fallback_relay: where mail goes when the real next hop cannot
+     * be found or reached (soft errors only: a 5xx was final). */
+    if (st.pending > 0 && have_fallback) {
+        if (smtp_hops_parse(&st, smtp_cfg.fallback_relay, &fallback, why) == 0) {
+            bool hard = smtp_hops_lookup(&st, &fallback, why, dsn);
+            if (fallback.naddr > 0 || hops.naddr > 0)
+                lookup_failed_hard = false;
+            else
+                lookup_failed_hard = lookup_failed_hard && hard;
+            smtp_hops_deliver(&st, &fallback, false, false, why);
+        }
+    }
+    if (st.pending > 0 && hops.naddr == 0 && fallback.naddr == 0) {
         /* Nothing to connect to: the lookup error decides (5.4.4 bounces). */
-        const char *d = lookup_failed_hard ? sbuf_str(st.last_dsn) : "4.4.3";
+        const char *d = lookup_failed_hard && sbuf_len(st.last_dsn) ? sbuf_str(st.last_dsn)
+                                                                     : "4.4.3";
         smtp_fail_pending(&st, "none", d, sbuf_str(st.last_reason));
         if (d[0] == '4')
             deliver_hop_fail(r, d, sbuf_str(st.last_reason));
         goto done;
-    }
-
-    size_t limit = smtp_cfg.mx_address_limit > 0 ? (size_t)smtp_cfg.mx_address_limit : naddr;
-    if (limit > naddr)
-        limit = naddr;
-    long sessions = 0;
-    for (size_t i = 0; i < limit && st.pending > 0; i++) {
-        bool final = i + 1 == limit
-                     || (smtp_cfg.mx_session_limit > 0 && sessions + 1 >= smtp_cfg.mx_session_limit);
-        int fd = smtp_connect(&smtp_cfg, &addrs[i], why);
-        if (fd < 0) {
-            log_info("%s: %s", r->queue_id, sbuf_str(why));
-            sbuf_set(st.last_dsn, "4.4.1");
-            sbuf_set(st.last_reason, sbuf_str(why));
-            smtp_forget_reply(&st);
-            continue;
-        }
-        sessions++;
-        if (smtp_session(&st, fd, &addrs[i], final) == SMTP_SESS_DONE || final)
-            break;
     }
     if (st.pending > 0) {
         const char *d = sbuf_len(st.last_dsn) ? sbuf_str(st.last_dsn) : "4.4.1";
@@ -254,11 +395,8 @@ static void smtp_service(struct stream *client)
             deliver_hop_fail(r, d, why_text);
     }
 done:
-    for (int i = 0; policies && i < ndest; i++)
-        smtp_tls_policy_free(&policies[i]);
-    xfree(policies);
-    smtp_dest_list_free(dests, ndest > 0 ? ndest : 0);
-    smtp_addr_list_free(addrs, naddr);
+    smtp_hops_free(&hops);
+    smtp_hops_free(&fallback);
     sbuf_free(why);
     sbuf_free(dsn);
     sbuf_free(st.last_dsn);

@@ -6,7 +6,9 @@
  *          address lookups), smtp_connect.c (TCP and UNIX connections),
  *          smtp_proto.c (one SMTP or LMTP conversation), smtp_checks.c
  *          (smtp_header_checks and friends on the content sent),
- *          smtp_tls_policy.c (TLS level and settings, smtp_tls_policy_maps).
+ *          smtp_tls_policy.c (TLS level and settings, smtp_tls_policy_maps),
+ *          smtp_cache.c (the scache connection cache), smtp_generic.c
+ *          (smtp_generic_maps).
  * Notes: one binary; it runs in LMTP mode when its program name is not
  *        "smtp" (master.cf runs it as "lmtp"), as Postfix does. Parameters
  *        are read once into struct smtp_cfg from the smtp_* or lmtp_* names.
@@ -113,6 +115,20 @@ void smtp_addr_list_free(struct smtp_addr *v, size_t n);
  * refused"). Binds to smtp_bind_address(6) first when configured. */
 int smtp_connect(const struct smtp_cfg *cfg, const struct smtp_addr *a, struct sbuf *why);
 
+/* One connection as a conversation sees it: fresh, or taken from the
+ * scache connection cache (smtp_cache.c) with what its first conversation
+ * learned. */
+struct smtp_conn {
+    int fd;
+    bool reused;            /* from the cache: greeted and past EHLO */
+    unsigned features;      /* SMTP_F_* bits of its EHLO reply (smtp_proto.c) */
+    unsigned xforward;      /* the XFORWARD attributes it offered */
+    long size_limit;        /* its SIZE, 0 = none */
+    int reuse_count;        /* completed conversations before this one */
+    time_t started;         /* when it was opened */
+    bool keep;              /* out: left idle and clean, fd still open */
+};
+
 /* ---- configuration ---- */
 
 enum smtp_tls_level {
@@ -164,6 +180,16 @@ struct smtp_cfg {
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
     int tls_loglevel;
     struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */
+    char *fallback_relay;               /* *_fallback_relay: next hops after the real ones */
+    bool bind_enforce;                  /* *_bind_address_enforce */
+    /* Connection cache (smtp_cache.c). */
+    bool cache_on_demand;               /* *_connection_cache_on_demand */
+    char **cache_destinations;          /* *_connection_cache_destinations */
+    long cache_time_limit;              /* *_connection_cache_time_limit */
+    long reuse_count_limit;             /* *_connection_reuse_count_limit, 0 = none */
+    long reuse_time_limit;              /* *_connection_reuse_time_limit */
+    char *cache_service;                /* connection_cache_service_name */
+    long cache_timeout;                 /* connection_cache_protocol_timeout */
 };
 
 extern struct smtp_cfg smtp_cfg;
@@ -185,18 +211,67 @@ struct smtp_state {
     struct sbuf *last_mta;              /* its DSN details: server name or "" */
     struct sbuf *last_diag;             /* the server reply, or "" */
     bool any_session;                   /* some server got past its greeting */
+    bool cache;                         /* connections may be kept for reuse */
 };
 
 enum smtp_sess_result {
     SMTP_SESS_DONE,     /* every recipient is final */
     SMTP_SESS_NEXT,     /* some recipients wait for another server */
+    SMTP_SESS_STALE,    /* a cached connection failed RSET: nothing was
+                         * reported, try a fresh connection */
 };
 
-/* Runs one conversation on fd (owned: closed before returning) with the
- * server at a. final says no other server will be tried (soft errors then
- * defer recipients instead of keeping them). */
-enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct smtp_addr *a,
-                                   bool final);
+/* Runs one conversation on conn->fd with the server at a. final says no
+ * other server will be tried (soft errors then defer recipients instead
+ * of keeping them). A reused connection is first checked with RSET. When
+ * st->cache is set and the conversation ends cleanly on a connection
+ * without TLS or AUTH, conn->keep is set and conn->fd stays open (no QUIT)
+ * with conn's fields updated for the next user; otherwise conn->fd is
+ * closed. */
+enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn,
+                                   const struct smtp_addr *a, bool final);
+/* Says goodbye (QUIT, not waiting for the answer) on an idle connection
+ * that is not kept, and closes it. */
+void smtp_quit_close(int fd, const struct smtp_addr *a);
+
+/* ---- connection cache (smtp_cache.c) ---- */
+/* Reads the *_connection_* settings into c. */
+void smtp_cache_load(struct smtp_cfg *c);
+/* May request r use the cache: qmgr said the destination has more mail
+ * (*_connection_cache_on_demand) or its next hop is listed in
+ * *_connection_cache_destinations; and nothing makes reuse unsafe (SASL
+ * login on). */
+bool smtp_cache_wanted(const struct deliver_request *r);
+/* True when a connection under TLS policy pol may come from or go to the
+ * cache (plaintext levels only: TLS sessions are never cached). */
+bool smtp_cache_policy_ok(const struct smtp_tls_policy *pol);
+/* Takes a connection to next hop nexthop (as written in the request) out
+ * of the cache: returns its server (new: free with smtp_addr_list_free(a,
+ * 1)) with *conn filled, or NULL. tag names the TLS policies in force
+ * (connections saved under another tag do not match). */
+struct smtp_addr *smtp_cache_find_dest(const char *nexthop, const char *tag,
+                                       struct smtp_conn *conn);
+/* Takes a connection to server address a out of the cache: 0 with *conn
+ * filled, or -1. */
+int smtp_cache_find_endp(const struct smtp_addr *a, struct smtp_conn *conn);
+/* After a conversation: a kept connection goes to the cache (under a's
+ * endpoint, and under nexthop too when that is not NULL) while the reuse
+ * limits allow; otherwise it is closed with QUIT. Nothing to do when
+ * conn->keep is false. */
+void smtp_cache_release(struct smtp_conn *conn, const struct smtp_addr *a, const char *nexthop,
+                        const char *tag);
+
+/* ---- smtp_generic_maps (smtp_generic.c) ---- */
+/* Opens *_generic_maps at start. */
+void smtp_generic_load(bool lmtp);
+bool smtp_generic_active(void);
+/* Rewrites addr (internal form) in place per generic(5): user@domain,
+ * user (for our own domains), @domain. Returns 1 changed, 0 not, -1 when
+ * the table failed (the caller defers). */
+int smtp_generic_map(struct sbuf *addr);
+/* Rewrites the addresses in one header ("Name: value", may be folded) in
+ * place when it is an address header. Same results as smtp_generic_map. */
+int smtp_generic_header(struct sbuf *header);
 /* Reports a soft failure for every pending recipient (final) or remembers
  * it for later. */
 void smtp_fail_pending(struct smtp_state *st, const char *relay, const char *dsn,

@@ -19,7 +19,9 @@
  *        structure is followed with lib/mail/mime_state.c, as in cleanup;
  *        headers are matched unfolded; body lines are checked up to
  *        body_checks_size_limit bytes into each body segment. Log lines:
- *        "ID: warning: header Subject: x: text".
+ *        "ID: warning: header Subject: x: text". The same path carries
+ *        smtp_generic_maps' header rewriting (smtp_generic.c), after the
+ *        checks.
  */
 #include "smtp.h"
 #include "alloc.h"
@@ -61,7 +63,8 @@ void smtp_checks_load(bool lmtp)
 
 bool smtp_checks_active(void)
 {
-    return smtp_hc || smtp_mhc || smtp_nhc || smtp_bc;
+    /* smtp_generic_maps rewrite headers on the same path. */
+    return smtp_hc || smtp_mhc || smtp_nhc || smtp_bc || smtp_generic_active();
 }
 
 struct smtp_checks {
@@ -165,6 +168,12 @@ static void smtp_checks_header(void *ctx, int hdr_class, struct sbuf *header)
         sbuf_free(key);
         if (!keep)
             return;
+    }
+    /* smtp_generic_maps: the message's own address headers. */
+    if (hdr_class == MIME_HDR_PRIMARY && c->stop == 0 && smtp_generic_header(header) < 0) {
+        log_warn("%s: smtp_generic_maps lookup error: delivery deferred", c->queue_id);
+        c->stop = -1;
+        return;
     }
     /* Out line by line: a header keeps its folding. */
     const char *p = sbuf_str(header), *end = p + sbuf_len(header);

@@ -7,10 +7,14 @@
  *         refused"); nothing is logged here.
  * Notes: TCP connects are non-blocking with $smtp_connect_timeout
  *        ($lmtp_connect_timeout, 0 = no limit); smtp_bind_address /
- *        smtp_bind_address6 choose the source address.
+ *        smtp_bind_address6 choose the source address. When that address
+ *        cannot be bound, the connection is made from the default one
+ *        (with a warning) unless smtp_bind_address_enforce is on, which
+ *        fails the attempt instead (the mail is deferred).
  */
 #include "smtp.h"
 #include "alloc.h"
+#include "log.h"
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -105,8 +109,14 @@ int smtp_connect(const struct smtp_cfg *cfg, const struct smtp_addr *a, struct s
     }
     const char *bind_addr = res->ai_family == AF_INET ? cfg->bind_address : cfg->bind_address6;
     if (bind_addr && *bind_addr && smtp_bind(fd, res->ai_family, bind_addr) < 0) {
-        sbuf_printf(why, "connect to %s[%s]:%d: bind %s: %m", a->host, a->addr, port, bind_addr);
-        goto fail;
+        /* *_bind_address_enforce: no connection from any other address;
+         * otherwise the system picks the source address, as in Postfix. */
+        if (cfg->bind_enforce) {
+            sbuf_printf(why, "connect to %s[%s]:%d: bind %s: %m", a->host, a->addr, port,
+                        bind_addr);
+            goto fail;
+        }
+        log_warn("%s: bind %s: %m; connecting from the default address", a->addr, bind_addr);
     }
     if (connect(fd, res->ai_addr, res->ai_addrlen) < 0
         && (errno != EINPROGRESS || smtp_connect_wait(fd, cfg->connect_timeout) < 0)) {

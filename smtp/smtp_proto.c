@@ -23,7 +23,10 @@
  *        that come from a server reply carry DSN details for the status
  *        record (Remote-MTA: dns; HOST, Diagnostic-Code: smtp; REPLY);
  *        results this MTA made up (lost connection, TLS policy) name no
- *        remote MTA, as with Postfix.
+ *        remote MTA, as with Postfix. A connection taken from the cache
+ *        skips greeting and EHLO (its features are remembered) and is
+ *        checked with RSET first; when that fails nothing has been
+ *        reported and the caller retries on a fresh connection.
  */
 #include "smtp.h"
 #include <ctype.h>
@@ -78,6 +81,9 @@ struct smtp_sess {
     size_t naccepted;
     bool body_error;            /* queue file failed while sending */
     struct sbuf *auth_mechs;    /* the EHLO AUTH offer (smtp_sasl.c) */
+    bool authenticated;         /* AUTH succeeded on this connection */
+    struct sbuf *env_sender;    /* MAIL FROM address after smtp_generic_maps */
+    char **env_rcpt;            /* RCPT TO addresses after them (NULL: as queued) */
 };
 
 /* ---- recipient results ---- */
@@ -659,6 +665,7 @@ static int smtp_auth(struct smtp_sess *ss)
     }
     sbuf_free(dsn);
     sbuf_free(why);
+    ss->authenticated = r == SMTP_SASL_DONE;
     return r == SMTP_SASL_NONE || r == SMTP_SASL_DONE ? 0 : -1;
 }
 
@@ -747,7 +754,7 @@ static void smtp_mail_cmd(struct smtp_sess *ss, struct sbuf *out)
 {
     struct deliver_request *r = ss->req;
     struct sbuf *q = sbuf_new(128);
-    addr_quote(q, r->sender);
+    addr_quote(q, sbuf_len(ss->env_sender) ? sbuf_str(ss->env_sender) : r->sender);
     sbuf_printf(out, "MAIL FROM:<%s>", sbuf_str(q));
     if ((ss->features & SMTP_F_SIZE) && ss->st->msg_size > 0)
         sbuf_catf(out, " SIZE=%ld", ss->st->msg_size);
@@ -762,10 +769,11 @@ static void smtp_mail_cmd(struct smtp_sess *ss, struct sbuf *out)
     sbuf_free(q);
 }
 
-static void smtp_rcpt_cmd(struct smtp_sess *ss, const struct deliver_rcpt *rc, struct sbuf *out)
+static void smtp_rcpt_cmd(struct smtp_sess *ss, size_t i, struct sbuf *out)
 {
+    const struct deliver_rcpt *rc = &ss->req->rcpts[i];
     struct sbuf *q = sbuf_new(128);
-    addr_quote(q, rc->address);
+    addr_quote(q, ss->env_rcpt ? ss->env_rcpt[i] : rc->address);
     sbuf_printf(out, "RCPT TO:<%s>", sbuf_str(q));
     if ((ss->features & SMTP_F_DSN) && !smtp_cfg.lmtp) {
         if (rc->notify) {
@@ -823,6 +831,31 @@ static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
     smtp_mark_done(ss->st, i);
 }
 
+/* Maps the sender and the pending recipients through smtp_generic_maps
+ * into ss->env_sender and ss->env_rcpt. 0, or -1 when a table failed. */
+static int smtp_generic_envelope(struct smtp_sess *ss)
+{
+    struct deliver_request *r = ss->req;
+    sbuf_set(ss->env_sender, r->sender);
+    if (smtp_generic_map(ss->env_sender) < 0)
+        return -1;
+    if (ss->env_rcpt == NULL)
+        ss->env_rcpt = xcalloc(r->nrcpt + 1, sizeof(char *));
+    struct sbuf *a = sbuf_new(128);
+    int result = 0;
+    for (size_t i = 0; i < r->nrcpt && result == 0; i++) {
+        if (!smtp_is_pending(ss->st, i))
+            continue;
+        sbuf_set(a, r->rcpts[i].address);
+        if (smtp_generic_map(a) < 0)
+            result = -1;
+        xfree(ss->env_rcpt[i]);
+        ss->env_rcpt[i] = xstrdup(sbuf_str(a));
+    }
+    sbuf_free(a);
+    return result;
+}
+
 /* The whole transaction. Returns -1 when the connection is unusable. */
 static int smtp_transaction(struct smtp_sess *ss)
 {
@@ -835,6 +868,17 @@ static int smtp_transaction(struct smtp_sess *ss)
         sbuf_printf(t, "message size %ld exceeds size limit %ld of server %s", ss->st->msg_size,
                     ss->size_limit, sbuf_str(ss->peer));
         smtp_sess_fail_all(ss, 552, "5.3.4", sbuf_str(t), SMTP_BY_LOCAL);
+        result = 0;
+        goto out;
+    }
+
+    /* smtp_generic_maps: the envelope as the next hop sees it. */
+    if (smtp_generic_active() && smtp_generic_envelope(ss) < 0) {
+        sbuf_set(t, "smtp_generic_maps lookup failure");
+        bool was_final = ss->final;
+        ss->final = true;       /* no other server would do better */
+        smtp_sess_fail_all(ss, 450, "4.3.0", sbuf_str(t), SMTP_BY_LOCAL);
+        ss->final = was_final;
         result = 0;
         goto out;
     }
@@ -861,7 +905,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                 tmo = cfg->mail_timeout;
                 ss->stage = "sending MAIL FROM";
             } else if (next_put <= ss->nsent) {
-                smtp_rcpt_cmd(ss, &r->rcpts[ss->sent[next_put - 1]], cmd);
+                smtp_rcpt_cmd(ss, ss->sent[next_put - 1], cmd);
                 ss->stage = "sending RCPT TO";
             } else {
                 sbuf_set(cmd, "DATA");
@@ -954,7 +998,8 @@ static int smtp_transaction(struct smtp_sess *ss)
     stream_set_timeout(ss->s, (int)cfg->data_xfer_timeout);
     int rc;
     if (smtp_checks_active()) {
-        /* smtp_header_checks and friends edit the content on its way out. */
+        /* smtp_header_checks and friends (and smtp_generic_maps) edit the
+         * content on its way out. */
         struct smtp_checks *chk = smtp_checks_new(r->queue_id, smtp_body_line, ss);
         rc = deliver_content_lines(r, smtp_checks_line, chk);
         if (rc == 0)
@@ -1022,11 +1067,39 @@ out:
 
 /* ---- the session ---- */
 
-enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct smtp_addr *a,
-                                   bool final)
+/* A connection from the cache: is the server still there and ready? RSET
+ * answers that without touching any recipient. Returns 0 (usable) or -1
+ * (stale: the caller opens a fresh connection). */
+static int smtp_reuse_check(struct smtp_sess *ss)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    ss->stage = "sending RSET";
+    if (smtp_put(ss, cfg->rset_timeout, "RSET") < 0 || smtp_flush(ss, cfg->rset_timeout) < 0
+        || smtp_get_reply(ss, cfg->rset_timeout) < 0 || ss->code / 100 != 2) {
+        log_info("%s: cached connection to %s is no longer usable (%s); opening a new one",
+                 ss->req->queue_id, sbuf_str(ss->relay),
+                 ss->code > 0 ? sbuf_str(ss->reply) : "lost connection");
+        return -1;
+    }
+    return 0;
+}
+
+void smtp_quit_close(int fd, const struct smtp_addr *a)
+{
+    (void)a;
+    /* Like smtp_skip_quit_response = yes: do not wait for the answer. */
+    static const char quit[] = "QUIT\r\n";
+    if (send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug(1, "QUIT: %m");
+    close(fd);
+}
+
+enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn,
+                                   const struct smtp_addr *a, bool final)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
     struct deliver_request *r = st->req;
+    enum smtp_sess_result result;
     struct smtp_sess ss = {
         .st = st,
         .req = r,
@@ -1042,7 +1115,10 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
         .sent = xcalloc(r->nrcpt + 1, sizeof(size_t)),
         .accepted = xcalloc(r->nrcpt + 1, sizeof(size_t)),
         .auth_mechs = sbuf_new(64),
+        .env_sender = sbuf_new(64),
     };
+    bool clean = false;     /* the transaction ended with the server idle */
+    conn->keep = false;
     if (a->family == AF_UNIX) {
         sbuf_printf(ss.peer, "%s[%s]", a->host, a->addr);
         sbuf_printf(ss.relay, "%s[%s]", a->host, a->addr);
@@ -1052,7 +1128,25 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
     }
     const char *old_relay = r->relay;
     r->relay = sbuf_str(ss.relay);
-    ss.s = stream_open(fd);
+    ss.s = stream_open(conn->fd);
+
+    if (conn->reused) {
+        /* What the first conversation on this connection learned. */
+        ss.features = conn->features;
+        ss.xforward = conn->xforward;
+        ss.size_limit = conn->size_limit;
+        if (smtp_reuse_check(&ss) < 0) {
+            result = SMTP_SESS_STALE;
+            goto close;
+        }
+        st->any_session = true;
+        if (smtp_xforward(&ss) < 0)
+            goto quit;
+        if (smtp_transaction(&ss) < 0)
+            goto done;
+        clean = true;
+        goto quit;
+    }
 
     /* smtp_tls_wrappermode: TLS from the first byte (port 465 relays). */
     if (cfg->tls_wrapper && smtp_tls_wrap(&ss) < 0)
@@ -1090,18 +1184,37 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, int fd, const struct s
         goto quit;
     if (smtp_transaction(&ss) < 0)
         goto done;
+    clean = true;
 quit:
+    /* A clean plaintext connection without a login may serve the next
+     * delivery to this server (smtp_cache.c); the cache owns it then. */
+    if (clean && st->cache && ss.tls == NULL && !ss.authenticated && stream_error(ss.s) == 0
+        && stream_pending(ss.s) == 0 && !ss.body_error) {
+        conn->keep = true;
+        conn->features = ss.features;
+        conn->xforward = ss.xforward;
+        conn->size_limit = ss.size_limit;
+        conn->reuse_count++;
+        stream_free_keep_fd(ss.s);
+        ss.s = NULL;
+        goto done;
+    }
     if (stream_error(ss.s) == 0 && !ss.body_error) {
         /* Like smtp_skip_quit_response = yes: do not wait for the answer. */
         smtp_put(&ss, cfg->quit_timeout, "QUIT");
         smtp_flush(&ss, 5);
     }
 done:
+    result = st->pending > 0 ? SMTP_SESS_NEXT : SMTP_SESS_DONE;
+close:
     if (ss.tls) {
         tls_client_stop(ss.tls, ss.s);
         ss.tls = NULL;
     }
-    stream_close(ss.s);
+    if (ss.s)
+        stream_close(ss.s);
+    if (!conn->keep)
+        conn->fd = -1;
     r->relay = old_relay;
     sbuf_free(ss.relay);
     sbuf_free(ss.peer);
@@ -1111,7 +1224,11 @@ done:
     sbuf_free(ss.tmp);
     sbuf_free(ss.lines);
     sbuf_free(ss.auth_mechs);
+    sbuf_free(ss.env_sender);
+    for (size_t i = 0; ss.env_rcpt && i < r->nrcpt; i++)
+        xfree(ss.env_rcpt[i]);
+    xfree(ss.env_rcpt);
     xfree(ss.sent);
     xfree(ss.accepted);
-    return st->pending > 0 ? SMTP_SESS_NEXT : SMTP_SESS_DONE;
+    return result;
 }

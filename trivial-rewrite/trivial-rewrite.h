@@ -52,6 +52,8 @@ struct tr_config {
     struct maps *relocated_maps;    /* NULL when empty */
     struct maps *sender_default_transport;  /* sender_dependent_default_transport_maps */
     char *empty_sender_key;         /* empty_address_default_transport_maps_lookup_key */
+    struct maps *sender_relayhost;  /* sender_dependent_relayhost_maps, NULL when empty */
+    char *empty_relay_key;          /* empty_address_relayhost_maps_lookup_key */
 };
 
 /* What resolve decides. */

@@ -18,7 +18,8 @@
  *        relocated_maps override everything ("5.1.6 User has moved to X"
  *        through the error transport). For the default class,
  *        sender_dependent_default_transport_maps (searched with the sender)
- *        replace default_transport.
+ *        replace default_transport. For the relay and default classes,
+ *        sender_dependent_relayhost_maps (by sender) override relayhost.
  */
 #include "trivial-rewrite.h"
 #include "alloc.h"
@@ -28,6 +29,7 @@
 #include "maps.h"
 #include "resolve_local.h"
 #include <ctype.h>
+#include <strings.h>
 
 void tr_result_init(struct tr_result *r)
 {
@@ -179,6 +181,29 @@ done:
     return result;
 }
 
+/* The next hop of off-host mail (relay and default classes): the
+ * sender_dependent_relayhost_maps entry for the sender (full address, then
+ * @domain; the null sender is looked up as
+ * $empty_address_relayhost_maps_lookup_key), else $relayhost, else the
+ * recipient domain. An entry "DUNNO" means "no sender-dependent relay host"
+ * (as in Postfix 2.6 and later). NULL after a table failure (TR_FLAG_FAIL
+ * set). Borrows from cfg, domain or the table's last answer. */
+static const char *tr_relayhost(const struct tr_config *cfg, const char *sender,
+                                const char *domain, struct tr_result *r)
+{
+    if (cfg->sender_relayhost && sender) {
+        const char *v = maps_find_addr(cfg->sender_relayhost, *sender ? sender : cfg->empty_relay_key,
+                                       cfg->recipient_delimiter, 0, NULL);
+        if (v && *v && strcasecmp(v, "DUNNO") != 0)
+            return v;
+        if (v == NULL && maps_error(cfg->sender_relayhost) != DICT_ERR_NONE) {
+            r->flags |= TR_FLAG_FAIL;
+            return NULL;
+        }
+    }
+    return *cfg->relayhost ? cfg->relayhost : domain;
+}
+
 void tr_resolve(const struct tr_config *cfg, const char *sender, const char *addr,
                 struct tr_result *r)
 {
@@ -305,7 +330,10 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
                 goto out;
             }
             r->class_ = "relay";
-            tr_use_transport(r, cfg->relay_transport, *cfg->relayhost ? cfg->relayhost : domain);
+            const char *hop = tr_relayhost(cfg, sender, domain, r);
+            if (hop == NULL)
+                goto out;
+            tr_use_transport(r, cfg->relay_transport, hop);
         } else {
             r->class_ = "default";
             const char *dflt = cfg->default_transport;
@@ -323,7 +351,10 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
                     goto out;
                 }
             }
-            tr_use_transport(r, dflt, *cfg->relayhost ? cfg->relayhost : domain);
+            const char *hop = tr_relayhost(cfg, sender, domain, r);
+            if (hop == NULL)
+                goto out;
+            tr_use_transport(r, dflt, hop);
         }
     }
 

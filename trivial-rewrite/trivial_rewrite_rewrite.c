@@ -61,6 +61,10 @@ void tr_config_load(struct tr_config *cfg)
             maps_create(P_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS,
                         cfg_str(P_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS), DICT_F_FOLD);
     cfg->empty_sender_key = tr_dup_param(P_EMPTY_ADDRESS_DEFAULT_TRANSPORT_MAPS_LOOKUP_KEY);
+    if (*cfg_str(P_SENDER_DEPENDENT_RELAYHOST_MAPS))
+        cfg->sender_relayhost = maps_create(P_SENDER_DEPENDENT_RELAYHOST_MAPS,
+                                            cfg_str(P_SENDER_DEPENDENT_RELAYHOST_MAPS), DICT_F_FOLD);
+    cfg->empty_relay_key = tr_dup_param(P_EMPTY_ADDRESS_RELAYHOST_MAPS_LOOKUP_KEY);
     char **parents = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
     for (char **p = parents; *p; p++)
         if (strcmp(*p, P_TRANSPORT_MAPS) == 0)
@@ -82,6 +86,8 @@ void tr_config_free(struct tr_config *cfg)
     maps_free(cfg->relocated_maps);
     maps_free(cfg->sender_default_transport);
     xfree(cfg->empty_sender_key);
+    maps_free(cfg->sender_relayhost);
+    xfree(cfg->empty_relay_key);
     xfree(cfg->relayhost);
     xfree(cfg->recipient_delimiter);
     domain_list_free(cfg->virtual_alias_domains);

@@ -51,6 +51,9 @@
 #define DELIVER_REQ_F_PASSED 0x1    /* handed on by another agent (deliver_pass.h):
                                      * report, but leave marking recipients done
                                      * to that agent */
+#define DELIVER_REQ_F_CONN_CACHE 0x40 /* qmgr: the destination has more mail
+                                     * waiting; keep the connection open
+                                     * for it (connection cache on demand) */
 
 /* Most recipients one request may carry (5 attributes each). */
 #define DELIVER_RCPT_MAX 10000

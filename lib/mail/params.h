@@ -291,6 +291,8 @@
 #define D_EXPAND_OWNER_ALIAS "no"
 #define P_EXPORT_ENVIRONMENT "export_environment"
 #define D_EXPORT_ENVIRONMENT "TZ MAIL_CONFIG LANG"
+#define P_FALLBACK_RELAY "fallback_relay"
+#define D_FALLBACK_RELAY ""
 #define P_FALLBACK_TRANSPORT "fallback_transport"
 #define D_FALLBACK_TRANSPORT ""
 #define P_FALLBACK_TRANSPORT_MAPS "fallback_transport_maps"

@@ -288,3 +288,110 @@ bool sock_addr_unmap(char *addr)
     memmove(addr, addr + 7, strlen(addr + 7) + 1);
     return true;
 }
+
+/* ---- descriptor passing (SCM_RIGHTS) ---- */
+
+/* Waits until fd is ready for events, at most timeout seconds (<= 0: no
+ * limit). 0, or -1 with errno (ETIMEDOUT). */
+static int sock_wait(int fd, short events, int timeout)
+{
+    struct pollfd pfd = { .fd = fd, .events = events };
+    for (;;) {
+        int n = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
+        if (n > 0)
+            return 0;
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+int sock_send_fd(int sock, int fd, char byte, int timeout)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n == 1)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (sock_wait(sock, POLLOUT, timeout) < 0)
+                return -1;
+            continue;
+        }
+        if (n == 0)
+            errno = EPIPE;
+        return -1;
+    }
+}
+
+int sock_recv_fd(int sock, char *byte, int *fd, int timeout)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+    } ctl;
+    struct iovec iov = { .iov_base = byte, .iov_len = 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    *fd = -1;
+    for (;;) {
+        memset(&ctl, 0, sizeof(ctl));
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof(ctl.buf);
+        ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (sock_wait(sock, POLLIN, timeout) < 0)
+                return -1;
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0)
+                errno = ECONNRESET;
+            return -1;
+        }
+        break;
+    }
+    /* Keep the first descriptor; close any extra a peer may have sent. */
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if (msg.msg_flags & MSG_CTRUNC) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return 0;
+}

@@ -5,7 +5,7 @@
  * Interface: sock_unix_listen(), sock_unix_dgram_listen(), sock_unix_connect(),
  *            sock_inet_listen(), sock_inet_connect(), sock_trigger(),
  *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr(),
- *            sock_addr_unmap().
+ *            sock_addr_unmap(), sock_send_fd(), sock_recv_fd().
  * Errors: -1 with errno; no logging.
  */
 #ifndef POSTERN_SOCK_H
@@ -37,5 +37,14 @@ int sock_local_addr(int fd, char *buf, size_t len, int *port);
 /* Rewrites an IPv4-mapped IPv6 address in text form ("::ffff:192.0.2.1")
  * as the IPv4 address it carries, in place. True when it did. */
 bool sock_addr_unmap(char *addr);
+/* Descriptor passing over a UNIX stream socket: sends one data byte with
+ * fd attached (fd < 0: the byte alone), waiting at most timeout seconds.
+ * The receiver must read that byte with sock_recv_fd(), never through a
+ * buffered stream, or the descriptor is lost: protocols send it only when
+ * the receiver has nothing else unread. 0 or -1 with errno. */
+int sock_send_fd(int sock, int fd, char byte, int timeout);
+/* Receives one byte and the descriptor sent with it (*fd = -1 when none;
+ * close-on-exec set). 0, or -1 with errno (ECONNRESET at end of file). */
+int sock_recv_fd(int sock, char *byte, int *fd, int timeout);
 
 #endif

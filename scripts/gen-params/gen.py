@@ -111,6 +111,11 @@ POSTERN = {
 for _n, (_t, _d, _) in POSTERN.items():
     EXTRA[_n] = (_t, _d)
 
+# Postfix's old name for smtp_fallback_relay (before 2.3). Postfix 3.7 still
+# honours it as that parameter's default ($fallback_relay) but no longer
+# lists it; old main.cf files set it.
+EXTRA['fallback_relay'] = ('STR', '')
+
 # Parameters that are never $expanded when read (their values carry run-time
 # $variables of their own).
 RAW = {

@@ -141,10 +141,13 @@ static void test_table(void)
     const struct param_def *p;
     bool sorted = true;
 
-    /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA)
-     * and Postern's own 6 postern_dkim_* (gen.py POSTERN). */
-    CHECK(param_table_count == 831 + 11 + 6,
-          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 6 postern_dkim_*");
+    /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA),
+     * Postern's own 6 postern_dkim_* (gen.py POSTERN) and Postfix's old
+     * fallback_relay (gen.py EXTRA). */
+    CHECK(param_table_count == 831 + 11 + 6 + 1,
+          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 6 postern_dkim_* + fallback_relay");
+    p = param_find("fallback_relay");
+    CHECK(p && strcmp(p->dflt, "") == 0, "fallback_relay, the old name, is known");
     p = param_find("postern_dkim_enable");
     CHECK(p && p->type == PARAM_BOOL && strcmp(p->dflt, "no") == 0, "Postern parameter in the table");
     p = param_find("virtual_overquota_bounce");

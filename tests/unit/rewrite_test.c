@@ -105,6 +105,19 @@ static void golden_run(FILE *in, FILE *out)
             fprintf(out, "class=%s transport=%s nexthop=%s recipient=%s flags=%s\n", res.class_,
                     sbuf_str(res.transport), sbuf_str(res.nexthop), sbuf_str(res.recipient),
                     sbuf_str(fl));
+        } else if (strncmp(line, "resolvefrom ", 12) == 0) {
+            /* "resolvefrom SENDER ADDR": SENDER "<>" is the null sender. */
+            char *snd = line + 12, *sp = strchr(snd, ' ');
+            const char *addr = "";
+            if (sp) {
+                *sp = 0;
+                addr = sp + 1;
+            }
+            tr_resolve(&cfg, strcmp(snd, "<>") == 0 ? "" : snd, addr, &res);
+            flags_text(fl, res.flags);
+            fprintf(out, "class=%s transport=%s nexthop=%s recipient=%s flags=%s\n", res.class_,
+                    sbuf_str(res.transport), sbuf_str(res.nexthop), sbuf_str(res.recipient),
+                    sbuf_str(fl));
         } else if (strncmp(line, "virtual ", 8) == 0) {
             struct cleanup_rcpt_list l = { 0 };
             int s = cleanup_virtual_expand(cleanup_cfg.virtual_alias, line + 8,

@@ -280,6 +280,41 @@ static void test_addr_unmap(void)
     EXPECT_EQ_STR(c, "2001:db8::1");
 }
 
+/* A descriptor passed over a socket pair works on the other side; a
+ * byte sent alone arrives without one; end of file is reported. */
+static void test_fd_passing(void)
+{
+    int sp[2], pp[2];
+    EXPECT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    EXPECT_EQ_INT(pipe(pp), 0);
+    EXPECT_EQ_INT(sock_send_fd(sp[0], pp[1], 'S', 2), 0);
+    close(pp[1]);
+    char byte = 0;
+    int fd = -1;
+    EXPECT_EQ_INT(sock_recv_fd(sp[1], &byte, &fd, 2), 0);
+    EXPECT_TRUE(byte == 'S');
+    EXPECT_TRUE(fd >= 0);
+    if (fd >= 0) {
+        EXPECT_EQ_INT((int)write(fd, "x", 1), 1);
+        close(fd);
+        char c = 0;
+        EXPECT_EQ_INT((int)read(pp[0], &c, 1), 1);
+        EXPECT_TRUE(c == 'x');
+    }
+    close(pp[0]);
+    EXPECT_EQ_INT(sock_send_fd(sp[0], -1, 'N', 2), 0);
+    EXPECT_EQ_INT(sock_recv_fd(sp[1], &byte, &fd, 2), 0);
+    EXPECT_TRUE(byte == 'N' && fd == -1);
+    /* Nothing sent: times out. */
+    sock_set_nonblock(sp[1], true);
+    EXPECT_EQ_INT(sock_recv_fd(sp[1], &byte, &fd, 1), -1);
+    EXPECT_EQ_INT(errno, ETIMEDOUT);
+    close(sp[0]);
+    EXPECT_EQ_INT(sock_recv_fd(sp[1], &byte, &fd, 1), -1);
+    EXPECT_EQ_INT(errno, ECONNRESET);
+    close(sp[1]);
+}
+
 int main(void)
 {
     harness_init();
@@ -295,5 +330,6 @@ int main(void)
     ut_rmtree(tmp);
     xfree(tmp);
     test_addr_unmap();
+    test_fd_passing();
     return harness_done();
 }

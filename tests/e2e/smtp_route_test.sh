@@ -1,0 +1,274 @@
+#!/bin/bash
+# smtp_route_test.sh - routing and connection reuse of the SMTP client
+#
+# A Postern instance sends to small recording SMTP servers on 127.0.0.1 (a
+# Python server below: it logs every connection with the client's address,
+# every command and the address headers of every message). Checks, as the
+# receiving side sees them: sender_dependent_relayhost_maps (one sender's
+# mail to sink A, everybody else's to the relayhost, sink B),
+# smtp_generic_maps (MAIL FROM, RCPT TO and From:/To: rewritten),
+# smtp_fallback_relay (primary refuses connections), smtp_bind_address
+# (the peer sees 127.0.0.2), connection reuse through scache (30 messages,
+# far fewer connections, every message exactly once; and on demand, when
+# qmgr reports a backlog) and a cached
+# connection that the peer closed (the mail still goes through, on a new
+# connection, after RSET found the old one dead).
+. "$(dirname "$0")/lib.sh"
+
+pt_setup_users; pt_clean_homes
+pt_instance
+T=$PT_T
+P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
+P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
+P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port); P_LMTP=$(pt_free_port)
+
+# sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY]]: a recording ESMTP server.
+# With an idle limit (0: none) it closes a connection that has been idle
+# that long after a message, logging IDLE-CLOSE (like a server's own
+# timeout); with a delay it takes that long to accept each message.
+sink() {
+    python3 - "$@" <<'EOP' &
+import socket, sys, threading
+port, logname = int(sys.argv[1]), sys.argv[2]
+import time
+idle = float(sys.argv[3]) if len(sys.argv) > 3 and float(sys.argv[3]) > 0 else None
+delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0
+lock = threading.Lock()
+logf = open(logname, "a", buffering=1)
+def log(cid, text):
+    with lock:
+        logf.write("%d %s\n" % (cid, text))
+counter = [0]
+def serve(conn, peer):
+    with lock:
+        counter[0] += 1
+        cid = counter[0]
+    log(cid, "CONN %s" % peer[0])
+    f = conn.makefile("rb")
+    def send(s):
+        conn.sendall(s.encode() + b"\r\n")
+    send("220 sink.example ESMTP recording sink")
+    after_msg = False
+    while True:
+        conn.settimeout(idle if (idle and after_msg) else 60)
+        try:
+            line = f.readline()
+        except (socket.timeout, OSError):
+            log(cid, "IDLE-CLOSE")
+            conn.close()
+            return
+        if not line:
+            log(cid, "EOF")
+            return
+        cmd = line.decode("latin-1").rstrip("\r\n")
+        verb = cmd.split(" ")[0].upper()
+        if verb in ("EHLO", "HELO", "LHLO"):
+            log(cid, verb)
+            if verb != "HELO":
+                send("250-sink.example"); send("250-PIPELINING"); send("250 8BITMIME")
+            else:
+                send("250 sink.example")
+        elif verb == "MAIL":
+            log(cid, cmd); send("250 2.1.0 Ok")
+        elif verb == "RCPT":
+            log(cid, cmd); send("250 2.1.5 Ok")
+        elif verb == "DATA":
+            send("354 End data with <CR><LF>.<CR><LF>")
+            in_hdr = True
+            while True:
+                l = f.readline()
+                if not l or l == b".\r\n":
+                    break
+                t = l.decode("latin-1").rstrip("\r\n")
+                if t == "":
+                    in_hdr = False
+                if in_hdr and t.split(":")[0].lower() in ("from", "to", "subject", "cc"):
+                    log(cid, "HDR " + t)
+            log(cid, "DATA-END")
+            time.sleep(delay)
+            send("250 2.0.0 Ok: queued")
+            after_msg = True
+        elif verb == "RSET":
+            log(cid, "RSET"); send("250 2.0.0 Ok")
+        elif verb == "QUIT":
+            log(cid, "QUIT"); send("221 2.0.0 Bye"); conn.close(); return
+        else:
+            send("250 2.0.0 Ok")
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port)); s.listen(50)
+while True:
+    c, peer = s.accept()
+    threading.Thread(target=lambda c=c, p=peer: serve(c, p), daemon=True).start()
+EOP
+    PT_PIDS+=($!)
+}
+sink "$P_A" "$T/sink-a.log"
+sink "$P_B" "$T/sink-b.log"
+sink "$P_GEN" "$T/sink-gen.log"
+sink "$P_FB" "$T/sink-fb.log"
+sink "$P_BIND" "$T/sink-bind.log"
+sink "$P_CACHE" "$T/sink-cache.log"
+sink "$P_DROP" "$T/sink-drop.log" 1
+sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
+sink "$P_LMTP" "$T/sink-lmtp.log"
+
+cat > "$PT_CONF/transport" <<EOF
+gen.example         genrelay:[127.0.0.1]:$P_GEN
+fb.example          fbrelay:[127.0.0.1]:$P_DEAD
+bind.example        bindrelay:[127.0.0.1]:$P_BIND
+cache.example       cacherelay:[127.0.0.1]:$P_CACHE
+drop.example        droprelay:[127.0.0.1]:$P_DROP
+demand.example      smtp:[127.0.0.1]:$P_DEMAND
+lmtp.example        lmtpgen:inet:127.0.0.1:$P_LMTP
+EOF
+cat > "$PT_CONF/generic" <<EOF
+alice@example.test      alice.public@isp.example
+@example.test           @public.example
+EOF
+cat >> "$PT_CONF/main.cf" <<EOF
+transport_maps = texthash:$PT_CONF/transport
+relayhost = [127.0.0.1]:$P_B
+sender_dependent_relayhost_maps = inline:{ {special@example.test=[127.0.0.1]:$P_A} }
+connection_cache_ttl_limit = 30s
+cacherelay_destination_concurrency_limit = 2
+smtp_destination_concurrency_limit = 1
+lmtpgen_destination_concurrency_limit = 1
+EOF
+cat >> "$PT_CONF/master.cf" <<EOF
+genrelay  unix  -       -       n       -       -       smtp
+  -o smtp_generic_maps=texthash:$PT_CONF/generic
+fbrelay   unix  -       -       n       -       -       smtp
+  -o smtp_fallback_relay=[127.0.0.1]:$P_FB
+bindrelay unix  -       -       n       -       -       smtp
+  -o smtp_bind_address=127.0.0.2
+cacherelay unix -       -       n       -       -       smtp
+  -o smtp_connection_cache_destinations=[127.0.0.1]:$P_CACHE
+lmtpgen   unix  -       -       n       -       -       lmtp
+  -o lmtp_generic_maps=texthash:$PT_CONF/generic
+  -o lmtp_connection_cache_destinations=inet:127.0.0.1:$P_LMTP
+droprelay unix  -       -       n       -       -       smtp
+  -o smtp_connection_cache_destinations=inline:{[127.0.0.1]:$P_DROP=yes}
+  -o smtp_connection_cache_time_limit=30s
+EOF
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+
+log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
+# count FILE REGEXP: lines matching in a sink log
+count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+
+# --- 1. sender_dependent_relayhost_maps ---------------------------------------------
+r1=$(pt_smtp_send special@example.test joe@far.example)
+r2=$(pt_smtp_send other@example.test joe@far.example)
+pt_check sdrm_accepted [ "${r1%% *} ${r2%% *}" = "250 250" ]
+pt_wait '[ "$(count "$T/sink-a.log" DATA-END)" -ge 1 ] && [ "$(count "$T/sink-b.log" DATA-END)" -ge 1 ]' 30
+pt_check sdrm_special_sender_to_sink_a grep -q 'MAIL FROM:<special@example.test>' "$T/sink-a.log"
+pt_check sdrm_other_sender_to_relayhost grep -q 'MAIL FROM:<other@example.test>' "$T/sink-b.log"
+pt_check sdrm_sink_a_only_special [ "$(count "$T/sink-a.log" 'MAIL ')" = 1 ]
+pt_check sdrm_sink_b_only_other [ "$(count "$T/sink-b.log" 'MAIL FROM:<special@')" = 0 ]
+
+# --- 2. smtp_generic_maps: envelope and headers ---------------------------------------
+export PT_BODY=$'From: Alice Example <alice@example.test>\r\nTo: bob@gen.example, carol <carol@example.test>\r\nSubject: generic test\r\n\r\nbody\r\n'
+r=$(pt_smtp_send alice@example.test bob@gen.example)
+unset PT_BODY
+pt_check generic_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(count "$T/sink-gen.log" DATA-END)" -ge 1 ]' 30
+pt_check generic_mail_from_rewritten grep -q 'MAIL FROM:<alice.public@isp.example>' "$T/sink-gen.log"
+pt_check generic_rcpt_untouched grep -q 'RCPT TO:<bob@gen.example>' "$T/sink-gen.log"
+pt_check generic_from_header_rewritten grep -q 'HDR From: Alice Example <alice.public@isp.example>' "$T/sink-gen.log"
+pt_check generic_to_header_domain_form grep -q 'HDR To: bob@gen.example, carol <carol@public.example>' "$T/sink-gen.log"
+pt_check generic_subject_untouched grep -q 'HDR Subject: generic test' "$T/sink-gen.log"
+
+# --- 3. smtp_fallback_relay: primary refuses connections -----------------------------
+r=$(pt_smtp_send alice@example.test joe@fb.example)
+pt_check fallback_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(count "$T/sink-fb.log" DATA-END)" -ge 1 ]' 30
+pt_check fallback_got_mail grep -q 'RCPT TO:<joe@fb.example>' "$T/sink-fb.log"
+pt_wait "log_has 'to=<joe@fb.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P_FB, .*status=sent'" 10
+pt_check fallback_logged_sent log_has "to=<joe@fb.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P_FB, .*status=sent"
+pt_check fallback_primary_refused_logged log_has "connect to 127\.0\.0\.1\[127\.0\.0\.1\]:$P_DEAD: Connection refused"
+
+# --- 4. smtp_bind_address --------------------------------------------------------------
+r=$(pt_smtp_send alice@example.test joe@bind.example)
+pt_check bind_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(count "$T/sink-bind.log" DATA-END)" -ge 1 ]' 30
+pt_check bind_peer_is_127_0_0_2 grep -q 'CONN 127.0.0.2$' "$T/sink-bind.log"
+pt_check bind_no_other_source [ "$(count "$T/sink-bind.log" 'CONN ')" = "$(count "$T/sink-bind.log" 'CONN 127.0.0.2$')" ]
+
+# --- 5. connection reuse: 30 messages, few connections, each exactly once -----------
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(30):
+    s.sendmail("alice@example.test", ["joe@cache.example"],
+               "Subject: cached %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-cache.log" DATA-END)" -ge 30 ]' 60
+pt_wait_queue_empty 30
+NCONN=$(count "$T/sink-cache.log" 'CONN ')
+NMSG=$(count "$T/sink-cache.log" DATA-END)
+NUNIQ=$(grep -o 'HDR Subject: cached [0-9]*' "$T/sink-cache.log" | sort -u | wc -l)
+echo "# connection reuse: $NMSG messages over $NCONN connections"
+pt_check cache_all_30_delivered [ "$NUNIQ" = 30 ]
+pt_check cache_each_exactly_once [ "$NMSG" = 30 ]
+pt_check cache_far_fewer_connections [ "$NCONN" -le 10 ]
+pt_check cache_rset_before_reuse [ "$(count "$T/sink-cache.log" ' RSET$')" -ge 1 ]
+pt_check cache_queue_empty [ "$(pt_queue_count)" = 0 ]
+
+# --- 6. a cached connection the peer closed: mail still delivered -----------------------
+PT_BODY=$'Subject: drop one\r\n\r\none\r\n' pt_smtp_send alice@example.test joe@drop.example >/dev/null
+pt_wait '[ "$(count "$T/sink-drop.log" DATA-END)" -ge 1 ]' 30
+# The sink closes the idle connection after 1s; the client kept it cached.
+pt_wait '[ "$(count "$T/sink-drop.log" IDLE-CLOSE)" -ge 1 ]' 20
+pt_check drop_peer_closed_idle_connection [ "$(count "$T/sink-drop.log" IDLE-CLOSE)" -ge 1 ]
+PT_BODY=$'Subject: drop two\r\n\r\ntwo\r\n' pt_smtp_send alice@example.test joe@drop.example >/dev/null
+pt_wait '[ "$(count "$T/sink-drop.log" DATA-END)" -ge 2 ]' 30
+pt_check drop_second_message_delivered grep -q 'HDR Subject: drop two' "$T/sink-drop.log"
+pt_check drop_new_connection_made [ "$(count "$T/sink-drop.log" 'CONN ')" = 2 ]
+pt_check drop_stale_connection_noticed log_has "cached connection to 127\.0\.0\.1\[127\.0\.0\.1\]:$P_DROP is no longer usable"
+pt_wait_queue_empty 30
+pt_check drop_nothing_deferred [ "$(pt_queue_count)" = 0 ]
+pt_check drop_no_deferral_logged [ "$(grep -c 'to=<joe@drop.example>.*status=deferred' "$T/maillog")" = 0 ]
+
+# --- 7. on demand: qmgr marks a backlog, the plain smtp service reuses -------------
+# The sink takes 0.3s per message and one delivery runs at a time, so the
+# 12 messages queue up behind each other; only the default
+# smtp_connection_cache_on_demand = yes is in force.
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(12):
+    s.sendmail("alice@example.test", ["joe@demand.example"],
+               "Subject: demand %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-demand.log" DATA-END)" -ge 12 ]' 60
+pt_wait_queue_empty 30
+NCONN=$(count "$T/sink-demand.log" 'CONN ')
+NUNIQ=$(grep -o 'HDR Subject: demand [0-9]*' "$T/sink-demand.log" | sort -u | wc -l)
+echo "# on demand: $(count "$T/sink-demand.log" DATA-END) messages over $NCONN connections"
+pt_check demand_all_12_delivered [ "$NUNIQ" = 12 ]
+pt_check demand_each_exactly_once [ "$(count "$T/sink-demand.log" DATA-END)" = 12 ]
+pt_check demand_fewer_connections [ "$NCONN" -le 6 ]
+
+# --- 8. the lmtp_ twins: lmtp_generic_maps and lmtp_connection_cache_destinations ---
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(6):
+    s.sendmail("alice@example.test", ["joe@lmtp.example"],
+               "Subject: lmtp %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-lmtp.log" DATA-END)" -ge 6 ]' 60
+pt_wait_queue_empty 30
+echo "# lmtp: $(count "$T/sink-lmtp.log" DATA-END) messages over $(count "$T/sink-lmtp.log" 'CONN ') connections"
+pt_check lmtp_spoke_lhlo grep -q ' LHLO$' "$T/sink-lmtp.log"
+pt_check lmtp_generic_sender [ "$(count "$T/sink-lmtp.log" 'MAIL FROM:<alice.public@isp.example>')" = 6 ]
+pt_check lmtp_each_exactly_once [ "$(grep -o 'HDR Subject: lmtp [0-9]*' "$T/sink-lmtp.log" | sort -u | wc -l)" = 6 ]
+pt_check lmtp_connections_reused [ "$(count "$T/sink-lmtp.log" 'CONN ')" -le 2 ]
+
+pt_done

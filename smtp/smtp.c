@@ -17,7 +17,7 @@
  *        are deferred with the last soft error.
  *        SASL login: smtp_sasl.c. Not yet: connection caching (scache),
  *        smtp_fallback_relay, BODY=8BITMIME/SMTPUTF8 (the queue file does
- *        not record the body type yet), DANE.
+ *        not record the body type yet). DANE: smtp_dane.c.
  */
 #include "smtp.h"
 #include "alloc.h"
@@ -105,6 +105,7 @@ static void smtp_pre_jail(void)
             .ca_path = smtp_cfg.tls_ca_path,
             .cert_file = smtp_cfg.tls_cert_file,
             .key_file = smtp_cfg.tls_key_file,
+            .dane_digests = cfg_str(P_TLS_DANE_DIGESTS),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

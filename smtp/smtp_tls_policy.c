@@ -21,8 +21,8 @@
  *        attributes: match= (colon-separated; verify and secure),
  *        protocols=, ciphers= (a grade: high, medium, ...), exclude=,
  *        servername= (SNI: a name, or "hostname" for the server's name).
- *        "dane" works as "may" (no DNSSEC here), "dane-only" and
- *        "fingerprint" as a level we cannot provide (defer). What main.cf
+ *        "dane" and "dane-only" are worked out per server by smtp_dane.c;
+ *        "fingerprint" is a level we cannot provide (defer). What main.cf
  *        gives a level (protocols, ciphers, match strategies) is worked
  *        out once per process, not per delivery.
  */
@@ -54,13 +54,11 @@ enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
         return SMTP_TLS_VERIFY;
     if (strcasecmp(v, "secure") == 0)
         return SMTP_TLS_SECURE;
-    if (strcasecmp(v, "dane") == 0) {
-        /* Postfix without a DNSSEC-validating resolver does the same. */
-        *warn = "DANE is not supported (no DNSSEC validation); using opportunistic TLS "
-                "(\"may\") as Postfix does when DANE is unavailable";
-        return SMTP_TLS_MAY;
-    }
-    /* dane-only, fingerprint and anything unknown: a mandatory level we
+    if (strcasecmp(v, "dane") == 0)
+        return SMTP_TLS_DANE;
+    if (strcasecmp(v, "dane-only") == 0)
+        return SMTP_TLS_DANE_ONLY;
+    /* fingerprint and anything unknown: a mandatory level we
      * cannot honour. Deferring is the only answer that never sends with
      * less security than configured. */
     *warn = "this level is not supported; mail for it will be deferred";
@@ -275,6 +273,12 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
         p->level = SMTP_TLS_NONE;
     if (warn)
         log_warn("%s_tls_security_level = %s: %s", c->lmtp ? "lmtp" : "smtp", lv, warn);
+    smtp_dane_load(c);
+    if ((p->level == SMTP_TLS_DANE || p->level == SMTP_TLS_DANE_ONLY) && !c->dnssec)
+        log_warn("%s_tls_security_level = %s configured with dnssec lookups disabled "
+                 "(%s_dns_support_level = dnssec is required): %s",
+                 c->lmtp ? "lmtp" : "smtp", lv, c->lmtp ? "lmtp" : "smtp",
+                 p->level == SMTP_TLS_DANE ? "using \"may\"" : "mail will be deferred");
     c->tls_wrapper = cfg_bool(SMTP_P(P_SMTP_TLS_WRAPPERMODE, P_LMTP_TLS_WRAPPERMODE));
     if (c->tls_wrapper && (p->level == SMTP_TLS_NONE || p->level == SMTP_TLS_MAY)) {
         /* No plaintext to fall back to: the connection is TLS or nothing. */

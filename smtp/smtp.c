@@ -106,6 +106,7 @@ static void smtp_pre_jail(void)
             .cert_file = smtp_cfg.tls_cert_file,
             .key_file = smtp_cfg.tls_key_file,
             .dane_digests = cfg_str(P_TLS_DANE_DIGESTS),
+            .cache = smtp_tls_cache_ops(),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

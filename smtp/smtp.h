@@ -240,6 +240,12 @@ bool smtp_tls_policy_active(void);
 int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
                            struct smtp_tls_policy *p, struct sbuf *why);
 void smtp_tls_policy_free(struct smtp_tls_policy *p);
+struct tls_cache_ops;
+/* The tlsmgr session cache for tls_client_ctx_new() (NULL when
+ * *_tls_session_cache_database is empty or its timeout 0). */
+const struct tls_cache_ops *smtp_tls_cache_ops(void);
+/* Once per process, before the first handshake: PRNG seed from tlsmgr. */
+void smtp_tls_seed(void);
 /* ---- SASL login (smtp_sasl.c) ---- */
 
 struct maps;

@@ -506,6 +506,15 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         so.dane_name2 = ss->a->nexthop;
         sni = ss->dane.base;
     }
+    /* The session cache key: this server and everything about the policy
+     * that a resumed session would carry over. */
+    struct sbuf *cache_id = sbuf_new(128);
+    sbuf_printf(cache_id, "%s&%s&%s&%s&%s&%x&%s", ss->a->host, ss->a->addr,
+                ss->a->port ? ss->a->port : "", sni ? sni : "", pol->level_name ? pol->level_name : "",
+                pol->protocols, pol->ciphers ? pol->ciphers : "");
+    if (so.ntlsa == 0 && sbuf_len(cache_id) <= 512)
+        so.cache_id = sbuf_str(cache_id);
+    smtp_tls_seed();
     if (pol->config_error)
         sbuf_set(why, "client TLS configuration problem (protocols or ciphers)");
     else
@@ -528,8 +537,9 @@ static int smtp_tls_begin(struct smtp_sess *ss)
                         : matched ? "Verified"
                         : info.trusted      ? "Trusted"
                                             : "Untrusted";
-    log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
-             sbuf_str(ss->relay), info.protocol, info.cipher, info.bits, info.alg_bits);
+    log_info("%s TLS connection %s to %s: %s with cipher %s (%d/%d bits)", trust,
+             info.reused ? "reused" : "established", sbuf_str(ss->relay), info.protocol,
+             info.cipher, info.bits, info.alg_bits);
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
@@ -558,6 +568,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     ss->tls_verified = matched && ss->level >= SMTP_TLS_DANE;
     result = 0;
 out:
+    sbuf_free(cache_id);
     sbuf_free(why);
     sbuf_free(t);
     return result;

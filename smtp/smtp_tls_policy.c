@@ -4,7 +4,8 @@
  * Used by: smtp.c (smtp_load_config: the default policy; smtp_service: the
  *          policy of each next-hop destination), smtp_proto.c (applies it).
  * Interface: smtp_tls_policy_default(), smtp_tls_policy_lookup(),
- *            smtp_tls_policy_free(), smtp_tls_level_parse().
+ *            smtp_tls_policy_free(), smtp_tls_level_parse(),
+ *            smtp_tls_cache_ops(), smtp_tls_seed() (tlsmgr).
  * Errors: a table lookup failure, a bad table entry or an attribute this
  *         client cannot honour at a level stronger than "may" makes
  *         smtp_tls_policy_lookup() fail: the caller defers the destination
@@ -35,6 +36,7 @@
 #include "sbuf.h"
 #include "smtp.h"
 #include "tls_common.h"
+#include "tlsmgr_clnt.h"
 
 #define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
 
@@ -450,4 +452,27 @@ int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
     }
     sbuf_free(key);
     return rc;
+}
+
+/* tlsmgr: client sessions shared by all smtp (lmtp) processes. */
+static struct tlsmgr_clnt *smtp_tlsmgr;
+static struct tls_cache_ops smtp_tls_cache;
+
+const struct tls_cache_ops *smtp_tls_cache_ops(void)
+{
+    const char *db = SMTP_P(P_SMTP_TLS_SESSION_CACHE_DATABASE, P_LMTP_TLS_SESSION_CACHE_DATABASE);
+    const char *tmo = SMTP_P(P_SMTP_TLS_SESSION_CACHE_TIMEOUT, P_LMTP_TLS_SESSION_CACHE_TIMEOUT);
+    if (smtp_tlsmgr == NULL)
+        smtp_tlsmgr = tlsmgr_clnt_new(smtp_cfg.lmtp ? "lmtp" : "smtp");
+    if (*cfg_str(db) == 0 || cfg_time(tmo) <= 0)
+        return NULL;
+    tlsmgr_clnt_ops(smtp_tlsmgr, true, false, &smtp_tls_cache);
+    return &smtp_tls_cache;
+}
+
+void smtp_tls_seed(void)
+{
+    if (smtp_tlsmgr == NULL)
+        smtp_tlsmgr = tlsmgr_clnt_new(smtp_cfg.lmtp ? "lmtp" : "smtp");
+    tlsmgr_clnt_seed_prng(smtp_tlsmgr);
 }

@@ -27,7 +27,53 @@
 struct tls_client_ctx {
     SSL_CTX *ssl_ctx;
     uint32_t dane_mtypes;       /* bit N: TLSA matching type N is usable */
+    struct tls_cache_ops cache;
 };
+
+#define TLS_CLIENT_SESSION_MAX 16384
+
+/* OpenSSL has a session (after the handshake, or a TLS 1.3 ticket that
+ * arrived later): save it under the cache id the session was started
+ * with (the SSL's app data). We keep no reference: return 0. */
+static int tls_client_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_client_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    const char *id = SSL_get_app_data(ssl);
+    int n = i2d_SSL_SESSION(sess, NULL);
+    if (ctx == NULL || ctx->cache.put == NULL || id == NULL || n <= 0
+        || n > TLS_CLIENT_SESSION_MAX || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    unsigned char *der = xmalloc((size_t)n), *p = der;
+    if (i2d_SSL_SESSION(sess, &p) == n)
+        ctx->cache.put(ctx->cache.ctx, id, der, (size_t)n);
+    OPENSSL_cleanse(der, (size_t)n);
+    xfree(der);
+    return 0;
+}
+
+/* Frees ssl and the cache id it carries. */
+static void tls_client_ssl_free(SSL *ssl)
+{
+    char *id = SSL_get_app_data(ssl);
+    SSL_free(ssl);
+    xfree(id);
+}
+
+/* Offers the cached session of id on ssl, when there is a usable one. */
+static void tls_client_offer_session(struct tls_client_ctx *ctx, SSL *ssl, const char *id)
+{
+    struct sbuf *der = sbuf_new(256);
+    if (ctx->cache.get(ctx->cache.ctx, id, der) == 0) {
+        const unsigned char *p = (const unsigned char *)sbuf_str(der);
+        SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long)sbuf_len(der));
+        if (sess && SSL_SESSION_is_resumable(sess))
+            SSL_set_session(ssl, sess);
+        SSL_SESSION_free(sess);
+        ERR_clear_error();
+    }
+    OPENSSL_cleanse(sbuf_data(der), sbuf_len(der));
+    sbuf_free(der);
+}
 
 struct tls_client_conn {
     SSL *ssl;
@@ -128,6 +174,12 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
     struct tls_client_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
     ctx->dane_mtypes = mtypes;
+    if (o->cache && o->cache->get && o->cache->put) {
+        ctx->cache = *o->cache;
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c, tls_client_new_cb);
+    }
+    SSL_CTX_set_app_data(c, ctx);
     return ctx;
 }
 
@@ -217,23 +269,27 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
     if (ssl == NULL)
         return NULL;
     if (o && o->protocols && tls_client_set_protocols(ssl, o->protocols, why) < 0) {
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     if (o && o->ciphers && *o->ciphers && SSL_set_cipher_list(ssl, o->ciphers) != 1) {
         sbuf_printf(why, "invalid cipher list \"%s\"", o->ciphers);
         tls_common_errors(why);
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     if (tls_client_is_hostname(servername))
         SSL_set_tlsext_host_name(ssl, servername);
+    if (o && o->cache_id && o->ntlsa == 0 && ctx->cache.get) {
+        SSL_set_app_data(ssl, xstrdup(o->cache_id));
+        tls_client_offer_session(ctx, ssl, o->cache_id);
+    }
     if (o && o->ntlsa > 0 && tls_client_dane_start(ssl, o, why) < 0) {
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     if (tls_common_handshake(ssl, stream_fd(s), false, timeout, why) < 0) {
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
@@ -248,6 +304,7 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
     memset(info, 0, sizeof(*info));
     tls_common_cipher(c->ssl, info->protocol, sizeof(info->protocol), info->cipher,
                       sizeof(info->cipher), &info->bits, &info->alg_bits);
+    info->reused = SSL_session_reused(c->ssl) == 1;
     info->dane = SSL_get0_dane(c->ssl) != NULL;
     if (info->dane) {
         uint8_t usage = 0;
@@ -291,6 +348,8 @@ void tls_client_stop(struct tls_client_conn *c, struct stream *s)
 {
     if (c == NULL)
         return;
+    char *id = SSL_get_app_data(c->ssl);
     tls_common_stop(c->ssl, s);
+    xfree(id);
     xfree(c);
 }

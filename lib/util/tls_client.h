@@ -19,6 +19,7 @@
 #include "sys_compat.h"
 #include "sbuf.h"
 #include "stream.h"
+#include "tls_common.h"
 
 struct tls_client_opts {
     const char *ca_file;        /* trust anchors (PEM file), or NULL/"" */
@@ -29,6 +30,9 @@ struct tls_client_opts {
      * preference ("sha512 sha256", "sha256", "sha512 sha256 sha384=3");
      * NULL/"" = sha512 (2) and sha256 (1). */
     const char *dane_digests;
+    /* A session cache shared between processes (tlsmgr: get and put are
+     * used), or NULL: sessions are not reused. Copied. */
+    const struct tls_cache_ops *cache;
 };
 
 /* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),
@@ -55,6 +59,10 @@ struct tls_client_sess_opts {
     const struct tls_client_tlsa *tlsa;
     size_t ntlsa;
     const char *dane_base, *dane_name2;
+    /* The session cache key of this server and policy (NULL: do not
+     * offer or save a session). Never used with TLSA records: DANE
+     * sessions always do a full handshake. */
+    const char *cache_id;
 };
 
 /* What a finished handshake established (filled by tls_client_info). */
@@ -67,6 +75,7 @@ struct tls_client_info {
     int bits, alg_bits;
     char peer_cn[256];      /* subject CommonName ("" when none) */
     char verify_error[128]; /* why the chain did not verify ("" when it did) */
+    bool reused;            /* an abbreviated handshake (a cached session) */
     bool dane;              /* the session had TLSA records to match */
     bool dane_matched;      /* ... and one of them matched (usage in dane_usage) */
     int dane_usage;

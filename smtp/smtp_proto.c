@@ -510,8 +510,9 @@ static int smtp_tls_begin(struct smtp_sess *ss)
      * that a resumed session would carry over. */
     struct sbuf *cache_id = sbuf_new(128);
     sbuf_printf(cache_id, "%s&%s&%s&%s&%s&%x&%s", ss->a->host, ss->a->addr,
-                ss->a->port ? ss->a->port : "", sni ? sni : "", pol->level_name ? pol->level_name : "",
-                pol->protocols, pol->ciphers ? pol->ciphers : "");
+                ss->a->port ? ss->a->port : "", sni ? sni : "",
+                pol->level_name ? pol->level_name : "", pol->protocols,
+                pol->ciphers ? pol->ciphers : "");
     if (so.ntlsa == 0 && sbuf_len(cache_id) <= 512)
         so.cache_id = sbuf_str(cache_id);
     smtp_tls_seed();

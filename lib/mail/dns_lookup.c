@@ -3,7 +3,7 @@
  *
  * Used by: smtpd (DNS lists and the reject_unknown_* restrictions).
  * Interface: dns_lookup(), dns_lookup_sec(), dns_rr_list_free(), dns_host_exists(),
- *            dns_ptr_name(), dns_reverse_addr().
+ *            dns_ptr_name(), dns_reverse_addr(), dns_parse_reply().
  * Errors: DNS_TEMPFAIL for anything that is not a clear answer; see
  *         dns_lookup.h.
  * Notes: a private resolver state per call (res_ninit/res_nclose) keeps
@@ -86,8 +86,7 @@ static unsigned dns_get16(const unsigned char *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
-/* Parses the answer section for records of type. */
-static int dns_parse(const unsigned char *msg, size_t len, int type, struct dns_rr **out)
+int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_rr **out)
 {
     struct sbuf *name = sbuf_new(64);
     struct dns_rr *head = NULL, **tail = &head;
@@ -262,7 +261,7 @@ static int dns_query(const char *name, int type, struct dns_rr **out, struct sbu
                                                  : "Non-recoverable error");
     } else {
         size_t len = (size_t)n > DNS_ANSWER_MAX ? DNS_ANSWER_MAX : (size_t)n;
-        status = dns_parse(ans, len, type, res);
+        status = dns_parse_reply(ans, len, type, res);
         if (secure && status != DNS_TEMPFAIL && len >= 12)
             *secure = DNS_HDR_AD(ans);
         if (why)

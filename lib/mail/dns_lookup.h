@@ -61,6 +61,11 @@ int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why
 int dns_lookup_sec(const char *name, int type, struct dns_rr **out, struct sbuf *why,
                    bool *secure);
 void dns_rr_list_free(struct dns_rr *rr);
+/* Parses the answer section of the reply msg (len bytes, untrusted: every
+ * length is checked) for records of type: DNS_OK with *out new,
+ * DNS_NOTFOUND (none of that type) or DNS_TEMPFAIL (malformed), *out NULL.
+ * Exposed for the unit tests and the fuzz target; dns_lookup() uses it. */
+int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_rr **out);
 /* A or AAAA (or MX when mx is true) exists for name: DNS_OK, DNS_NOTFOUND or
  * DNS_TEMPFAIL. With mx, a name without MX but with an address is DNS_OK
  * (RFC 5321 implicit MX). */

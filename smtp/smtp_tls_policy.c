@@ -407,8 +407,8 @@ out:
     return rc;
 }
 
-int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
-                           struct smtp_tls_policy *p, struct sbuf *why)
+static int smtp_tls_policy_lookup1(const struct smtp_dest *d, const char *dflt_port,
+                                   struct smtp_tls_policy *p, struct sbuf *why)
 {
     memset(p, 0, sizeof(*p));
     if (smtp_tls_policy_table == NULL || d->kind != SMTP_DEST_INET)
@@ -452,6 +452,30 @@ int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
     }
     sbuf_free(key);
     return rc;
+}
+
+int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
+                           struct smtp_tls_policy *p, struct sbuf *why)
+{
+    int rc = smtp_tls_policy_lookup1(d, dflt_port, p, why);
+    if (rc < 0)
+        return rc;
+    /* DANE that cannot apply for configuration reasons: decided here,
+     * before any connection is made (per-server DNS checks come later,
+     * smtp_dane.c). "dane" without dnssec is "may" (warned at start). */
+    const struct smtp_tls_policy *eff = rc == 0 ? p : &smtp_cfg.tls_default;
+    bool dane = eff->level == SMTP_TLS_DANE || eff->level == SMTP_TLS_DANE_ONLY;
+    const char *problem = NULL;
+    if (dane && d->kind == SMTP_DEST_UNIX)
+        problem = "the dane security levels are invalid for delivery via unix-domain sockets";
+    else if (eff->level == SMTP_TLS_DANE_ONLY && !smtp_cfg.dnssec)
+        problem = "dane configured with dnssec lookups disabled";
+    if (problem == NULL)
+        return rc;
+    sbuf_printf(why, "client TLS configuration problem: %s", problem);
+    if (rc == 0)
+        smtp_tls_policy_free(p);
+    return -1;
 }
 
 /* tlsmgr: client sessions shared by all smtp (lmtp) processes. */

@@ -109,7 +109,9 @@ int main(void)
     EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
     smtp_tls_policy_free(&p);
     /* dane and dane-only are levels of their own (smtp_dane.c decides
-     * per server). */
+     * per server); dane-only without dnssec fails before any connection. */
+    EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), -1);
+    smtp_cfg.dnssec = true;
     EXPECT_EQ_INT(lookup("dane.example", "smtp", false, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_DANE);
     /* smtp_tls_protocols not set: TLS 1.2 and 1.3 only, as for smtpd. */

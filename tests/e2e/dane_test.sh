@@ -13,8 +13,9 @@
 # Checks: a matching DANE-EE(3) SPKI/sha256, DANE-TA(2) cert/sha256 and
 # DANE-EE(3) cert/sha512 record each give a "Verified" delivery; a record
 # that does not match defers with 4.7.5 after the handshake with nothing
-# sent; records that are all unusable (PKIX-TA) give mandatory TLS without
-# authentication; a signed host without TLSA, and an unsigned zone (whose
+# sent; a TLSA record whose signature does not verify (bogus, SERVFAIL)
+# defers before any TLS; records that are all unusable (PKIX-TA) give
+# mandatory TLS without authentication; a signed host without TLSA, and an unsigned zone (whose
 # wrong TLSA record is ignored) fall back to "may"; dane-only for an
 # unsigned destination defers; an unsigned MX pointing at a signed host
 # uses its TLSA records with the default smtp_tls_dane_insecure_mx_policy
@@ -99,6 +100,9 @@ mx6     IN A   127.0.0.7
 _25._tcp.mx6 IN TLSA 1 0 1 $ta_cert256
 notlsa  IN MX  10 mx7.dane.example.
 mx7     IN A   127.0.0.8
+bogus   IN MX  10 mx8.dane.example.
+mx8     IN A   127.0.0.9
+_25._tcp.mx8 IN TLSA 3 1 1 $ee_spki256
 EOF
     cat > "$D/plain.example.zone" <<EOF
 \$ORIGIN plain.example.
@@ -118,6 +122,13 @@ EOF
         zsk=$(ldns-keygen -a ECDSAP256SHA256 dane.example) &&
         ldns-signzone dane.example.zone "$ksk" "$zsk" && cp "$ksk.key" anchor.key) \
         >"$D/sign.log" 2>&1 || pt_netns_fail zone_sign "ldns-signzone failed: $(cat "$D/sign.log")"
+    # mx8's TLSA record changed after signing: its signature no longer
+    # matches, so the validating resolver answers SERVFAIL (bogus).
+    awk -v h="$other256" '$1 ~ /^_25\._tcp\.mx8\./ && $4 == "TLSA" { $8 = h } { print }' \
+        "$D/dane.example.zone.signed" > "$D/signed.tmp" &&
+        mv "$D/signed.tmp" "$D/dane.example.zone.signed"
+    grep -q "^_25\._tcp\.mx8\..*TLSA.*$other256" "$D/dane.example.zone.signed" ||
+        pt_netns_fail zone_bogus "could not alter the TLSA record of mx8"
 
     cat > "$D/nsd.conf" <<EOF
 server:
@@ -209,7 +220,7 @@ PEERLOG=$T/peer.log
 : > "$PEERLOG"
 python3 "$HERE/tls_peer.py" "$PEERLOG" "$D/chain.pem" "$D/mx.key" \
     127.0.0.2:25 127.0.0.3:25 127.0.0.4:25 127.0.0.5:25 127.0.0.6:25 127.0.0.7:25 \
-    127.0.0.8:25 >"$T/peer.err" 2>&1 &
+    127.0.0.8:25 127.0.0.9:25 >"$T/peer.err" 2>&1 &
 PT_PIDS+=($!)
 python3 - <<'EOP' || pt_fail peer_start "tls_peer.py did not answer: $(cat "$T/peer.err")"
 import socket, sys, time
@@ -306,5 +317,11 @@ pt_check insecure_mx_verified bash -c "[ \$(grep -c 'Verified TLS connection est
 send j@cross2.plain.example
 wait_log 'to=<j@cross2\.plain\.example>, .*status=' 30
 pt_check insecure_mx_may_sent log_has 'to=<j@cross2\.plain\.example>, relay=mx2\.dane\.example\[127\.0\.0\.3\]:25, .*status=sent'
+
+# --- 11. a bogus TLSA RRset (signature mismatch): a lookup error, deferred ---------------
+send k@bogus.dane.example
+wait_log 'to=<k@bogus\.dane\.example>, .*status=' 30
+pt_check bogus_deferred log_has 'to=<k@bogus\.dane\.example>, .*dsn=4\.7\.5, status=deferred \(TLSA lookup error for mx8\.dane\.example:25\)'
+pt_check bogus_nothing_sent bash -c "! grep -Eq '^127\.0\.0\.9:25 (tls|mail)' '$PEERLOG'"
 
 pt_done

@@ -22,7 +22,7 @@
  *        scache before a new one is opened, and a clean connection goes
  *        back there afterwards.
  *        SASL login: smtp_sasl.c. Not yet: BODY=8BITMIME/SMTPUTF8 (the
- *        queue file does not record the body type yet), DANE.
+ *        queue file does not record the body type yet). DANE: smtp_dane.c.
  */
 #include "smtp.h"
 #include "alloc.h"
@@ -115,6 +115,8 @@ static void smtp_pre_jail(void)
             .ca_path = smtp_cfg.tls_ca_path,
             .cert_file = smtp_cfg.tls_cert_file,
             .key_file = smtp_cfg.tls_key_file,
+            .dane_digests = cfg_str(P_TLS_DANE_DIGESTS),
+            .cache = smtp_tls_cache_ops(),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

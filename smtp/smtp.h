@@ -97,6 +97,8 @@ struct smtp_addr {
     char *nexthop;      /* the next-hop domain or [host] it was found for */
     const struct smtp_tls_policy *tls; /* its TLS policy (borrowed) */
     char *dest;         /* that next hop as written ("[host]:port"), for SASL */
+    bool via_mx;        /* host came from an MX record of nexthop */
+    bool mx_secure;     /* ... and that MX RRset was DNSSEC-validated */
 };
 
 struct smtp_cfg;
@@ -133,11 +135,13 @@ struct smtp_conn {
 
 enum smtp_tls_level {
     SMTP_TLS_NONE,
-    SMTP_TLS_MAY,       /* also "dane" (no DNSSEC here: as Postfix without it) */
+    SMTP_TLS_MAY,
     SMTP_TLS_ENCRYPT,
+    SMTP_TLS_DANE,      /* RFC 7672 opportunistic DANE (smtp_dane.c) */
+    SMTP_TLS_DANE_ONLY, /* mandatory DANE */
     SMTP_TLS_VERIFY,    /* chain and a smtp_tls_verify_cert_match name */
     SMTP_TLS_SECURE,    /* chain and a smtp_tls_secure_cert_match name */
-    SMTP_TLS_UNAVAILABLE, /* "dane-only", "fingerprint": required but not
+    SMTP_TLS_UNAVAILABLE, /* "fingerprint": required but not
                            * implemented: every delivery is deferred */
 };
 
@@ -169,6 +173,8 @@ struct smtp_cfg {
     bool send_xforward;
     bool never_send_ehlo;
     bool dns_enabled;           /* MX lookups allowed */
+    bool dnssec;                /* *_dns_support_level = dnssec */
+    int dane_insecure_mx;       /* smtp_tls_dane_insecure_mx_policy: MAY, ENCRYPT or DANE */
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;
@@ -309,6 +315,12 @@ bool smtp_tls_policy_active(void);
 int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
                            struct smtp_tls_policy *p, struct sbuf *why);
 void smtp_tls_policy_free(struct smtp_tls_policy *p);
+struct tls_cache_ops;
+/* The tlsmgr session cache for tls_client_ctx_new() (NULL when
+ * *_tls_session_cache_database is empty or its timeout 0). */
+const struct tls_cache_ops *smtp_tls_cache_ops(void);
+/* Once per process, before the first handshake: PRNG seed from tlsmgr. */
+void smtp_tls_seed(void);
 /* ---- SASL login (smtp_sasl.c) ---- */
 
 struct maps;
@@ -350,6 +362,25 @@ const char *smtp_sasl_passwd_find(struct maps *m, bool sender_dep, const char *s
 enum smtp_sasl_result smtp_sasl_login(const struct smtp_sasl_io *io,
                                       const struct smtp_sasl_peer *p, struct sbuf *dsn,
                                       struct sbuf *why);
+
+/* ---- DANE (smtp_dane.c) ---- */
+
+/* What DANE makes of one server (RFC 7672 and Postfix's rules). */
+struct smtp_dane {
+    enum smtp_tls_level level;  /* NONE..ENCRYPT, or DANE: authenticate */
+    struct dns_rr *tlsa;        /* the usable TLSA records (level DANE) */
+    char *base;                 /* the TLSA base domain */
+};
+/* Works out the effective level of a server whose destination's policy is
+ * dane or dane-only: DNSSEC status of its MX and address records, its
+ * TLSA records (_PORT._tcp.HOST). Returns 0 with *d filled (free with
+ * smtp_dane_free), or -1 with why filled: the server must be deferred
+ * with 4.7.5 (dane-only without usable records, a TLSA lookup failure). */
+int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr *a,
+                      struct smtp_dane *d, struct sbuf *why);
+void smtp_dane_free(struct smtp_dane *d);
+/* Checks the DANE settings at start (logs warnings). */
+void smtp_dane_load(struct smtp_cfg *c);
 
 /* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
  * is configured that Postern cannot honour. */

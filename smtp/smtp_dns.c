@@ -78,6 +78,7 @@ static void smtp_addr_push(struct smtp_addr **v, size_t *n, const char *host, co
     a->family = family;
     a->pref = pref;
     a->nexthop = NULL;  /* the caller names the destination (smtp.c) */
+    a->via_mx = a->mx_secure = false;
     a->dest = NULL;
 }
 
@@ -121,13 +122,29 @@ static int smtp_host_addrs(const struct smtp_cfg *cfg, const char *host, const c
 enum smtp_mx_result { SMTP_MX_OK, SMTP_MX_NONE, SMTP_MX_NXDOMAIN, SMTP_MX_TEMP };
 
 /* Looks up the MX records of domain; fills *mx (new) and *count. */
-static enum smtp_mx_result smtp_mx_query(const char *domain, struct smtp_mx **mx, size_t *count)
+/* With dnssec (smtp_dns_support_level = dnssec), *secure says whether the
+ * resolver validated the answer (its AD bit; see dns_lookup_sec). */
+static enum smtp_mx_result smtp_mx_query(const char *domain, struct smtp_mx **mx, size_t *count,
+                                         bool dnssec, bool *secure)
 {
     unsigned char *answer = xmalloc(SMTP_DNS_ANSWER_MAX);
     enum smtp_mx_result result = SMTP_MX_TEMP;
     *mx = NULL;
     *count = 0;
+    *secure = false;
+    if (dnssec && !(_res.options & RES_INIT))
+        res_init();
+    unsigned long saved = _res.options;
+    if (dnssec) {
+        _res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+#ifdef RES_TRUSTAD
+        _res.options |= RES_TRUSTAD;
+#endif
+    }
     int len = res_query(domain, C_IN, T_MX, answer, SMTP_DNS_ANSWER_MAX);
+    _res.options = saved;
+    if (dnssec && len >= 12)
+        *secure = (answer[3] & 0x20) != 0;
     if (len < 0) {
         result = h_errno == HOST_NOT_FOUND ? SMTP_MX_NXDOMAIN
                  : h_errno == NO_DATA      ? SMTP_MX_NONE
@@ -215,7 +232,8 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
     }
     struct smtp_mx *mx;
     size_t nmx;
-    switch (smtp_mx_query(d->host, &mx, &nmx)) {
+    bool mx_secure = false;
+    switch (smtp_mx_query(d->host, &mx, &nmx, cfg->dnssec, &mx_secure)) {
     case SMTP_MX_NXDOMAIN:
         smtp_dns_reason(why, dsn, d->host, "MX", false);
         return -1;
@@ -254,6 +272,10 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
             if (failed == NULL)
                 failed = mx[i].host;
         }
+    }
+    for (size_t k = before; k < *n; k++) {
+        (*v)[k].via_mx = true;
+        (*v)[k].mx_secure = mx_secure;
     }
     int result = 0;
     if (*n == before) {

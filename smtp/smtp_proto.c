@@ -36,7 +36,11 @@
 #include "attr.h"
 #include "log.h"
 #include "qfile.h"
+#include "dns_lookup.h"
 #include "tls_client.h"
+
+/* Most TLSA records of one server passed to the TLS layer. */
+#define SMTP_DANE_TLSA_MAX 32
 
 /* Server features from the EHLO reply. */
 #define SMTP_F_ESMTP 0x01
@@ -84,6 +88,11 @@ struct smtp_sess {
     bool authenticated;         /* AUTH succeeded on this connection */
     struct sbuf *env_sender;    /* MAIL FROM address after smtp_generic_maps */
     char **env_rcpt;            /* RCPT TO addresses after them (NULL: as queued) */
+    /* The TLS level of this server: the policy's, or for dane/dane-only
+     * what smtp_dane_resolve() made of it (NONE..ENCRYPT or DANE). */
+    enum smtp_tls_level level;
+    struct smtp_dane dane;
+    bool tls_verified;          /* the peer was authenticated (DANE, verify, secure) */
 };
 
 /* ---- recipient results ---- */
@@ -455,7 +464,7 @@ static bool smtp_tls_cert_matches(struct smtp_sess *ss)
 {
     const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
     const char *nexthop = ss->a->nexthop ? ss->a->nexthop : "";
-    if (pol->level != SMTP_TLS_VERIFY && pol->level != SMTP_TLS_SECURE)
+    if (ss->level != SMTP_TLS_VERIFY && ss->level != SMTP_TLS_SECURE)
         return tls_client_matches(ss->tls, ss->a->host);
     struct sbuf *dot = sbuf_new(64);
     bool ok = false;
@@ -487,6 +496,32 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     if (pol->servername && strcasecmp(pol->servername, "hostname") != 0)
         sni = pol->servername;
     struct tls_client_sess_opts so = { .protocols = pol->protocols, .ciphers = pol->ciphers };
+    struct tls_client_tlsa tlsa[SMTP_DANE_TLSA_MAX];
+    if (ss->level == SMTP_TLS_DANE) {
+        /* RFC 7672: SNI is the TLSA base domain, the names DANE-TA
+         * certificates may carry are it and the next-hop domain. */
+        for (const struct dns_rr *rr = ss->dane.tlsa; rr && so.ntlsa < SMTP_DANE_TLSA_MAX;
+             rr = rr->next)
+            tlsa[so.ntlsa++] = (struct tls_client_tlsa){ .usage = rr->usage,
+                                                         .selector = rr->selector,
+                                                         .mtype = rr->mtype,
+                                                         .data = rr->bin,
+                                                         .len = rr->binlen };
+        so.tlsa = tlsa;
+        so.dane_base = ss->dane.base;
+        so.dane_name2 = ss->a->nexthop;
+        sni = ss->dane.base;
+    }
+    /* The session cache key: this server and everything about the policy
+     * that a resumed session would carry over. */
+    struct sbuf *cache_id = sbuf_new(128);
+    sbuf_printf(cache_id, "%s&%s&%s&%s&%s&%x&%s", ss->a->host, ss->a->addr,
+                ss->a->port ? ss->a->port : "", sni ? sni : "",
+                pol->level_name ? pol->level_name : "", pol->protocols,
+                pol->ciphers ? pol->ciphers : "");
+    if (so.ntlsa == 0 && sbuf_len(cache_id) <= 512)
+        so.cache_id = sbuf_str(cache_id);
+    smtp_tls_seed();
     if (pol->config_error)
         sbuf_set(why, "client TLS configuration problem (protocols or ciphers)");
     else
@@ -504,17 +539,30 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     }
     struct tls_client_info info;
     tls_client_info(ss->tls, ss->a->host, &info);
-    bool matched = smtp_tls_cert_matches(ss);
+    bool matched = ss->level == SMTP_TLS_DANE ? info.dane_matched : smtp_tls_cert_matches(ss);
     const char *trust = !info.have_cert ? "Anonymous"
                         : matched ? "Verified"
                         : info.trusted      ? "Trusted"
                                             : "Untrusted";
-    log_info("%s TLS connection established to %s: %s with cipher %s (%d/%d bits)", trust,
-             sbuf_str(ss->relay), info.protocol, info.cipher, info.bits, info.alg_bits);
+    log_info("%s TLS connection %s to %s: %s with cipher %s (%d/%d bits)", trust,
+             info.reused ? "reused" : "established", sbuf_str(ss->relay), info.protocol,
+             info.cipher, info.bits, info.alg_bits);
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
-    if ((pol->level == SMTP_TLS_VERIFY || pol->level == SMTP_TLS_SECURE) && !matched) {
+    if (ss->level == SMTP_TLS_DANE && !matched) {
+        /* Nothing has been sent: the session ends before EHLO. */
+        sbuf_printf(t, "Server certificate not verified: no TLSA record for %s matches%s%s",
+                    ss->dane.base, info.verify_error[0] ? ": " : "", info.verify_error);
+        log_info("%s: DANE TLSA verification failed for %s: %s", ss->req->queue_id,
+                 sbuf_str(ss->relay), sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+        goto out;
+    }
+    if (ss->level == SMTP_TLS_DANE && cfg->tls_loglevel >= 1)
+        log_info("%s: DANE-%s TLSA record matched", sbuf_str(ss->relay),
+                 info.dane_usage == 2 ? "TA(2)" : "EE(3)");
+    if ((ss->level == SMTP_TLS_VERIFY || ss->level == SMTP_TLS_SECURE) && !matched) {
         sbuf_printf(t, "Server certificate not verified: %s",
                     info.trusted ? (pol->level == SMTP_TLS_SECURE ? "name mismatch for next hop"
                                                                   : "hostname mismatch")
@@ -524,8 +572,10 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
+    ss->tls_verified = matched && ss->level >= SMTP_TLS_DANE;
     result = 0;
 out:
+    sbuf_free(cache_id);
     sbuf_free(why);
     sbuf_free(t);
     return result;
@@ -549,9 +599,8 @@ static int smtp_tls_wrap(struct smtp_sess *ss)
 static int smtp_starttls(struct smtp_sess *ss)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
-    const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
-    bool required = pol->level >= SMTP_TLS_ENCRYPT;
-    if (pol->level == SMTP_TLS_NONE || ss->tls != NULL)
+    bool required = ss->level >= SMTP_TLS_ENCRYPT;
+    if (ss->level == SMTP_TLS_NONE || ss->tls != NULL)
         return 0;
     struct sbuf *t = sbuf_new(256);
     int result = -1;
@@ -648,7 +697,7 @@ static int smtp_auth(struct smtp_sess *ss)
         .sender = ss->req->sender,
         .mechs = sbuf_str(ss->auth_mechs),
         .tls = ss->tls != NULL,
-        .tls_verified = ss->tls != NULL && smtp_sess_policy(ss)->level >= SMTP_TLS_VERIFY,
+        .tls_verified = ss->tls != NULL && ss->tls_verified,
     };
     struct sbuf *dsn = sbuf_new(16), *why = sbuf_new(256);
     ss->stage = "performing the AUTH handshake";
@@ -1130,6 +1179,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     r->relay = sbuf_str(ss.relay);
     ss.s = stream_open(conn->fd);
 
+    ss.level = smtp_sess_policy(&ss)->level;   /* refined for DANE below */
     if (conn->reused) {
         /* What the first conversation on this connection learned. */
         ss.features = conn->features;
@@ -1146,6 +1196,23 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
             goto done;
         clean = true;
         goto quit;
+    }
+
+    /* The TLS level of this server: dane and dane-only depend on its DNS
+     * records (smtp_dane.c). A server that must not be used is left before
+     * anything is sent. */
+    ss.level = smtp_sess_policy(&ss)->level;
+    if (ss.level == SMTP_TLS_DANE || ss.level == SMTP_TLS_DANE_ONLY) {
+        struct sbuf *why = sbuf_new(128);
+        int dr = smtp_dane_resolve(smtp_sess_policy(&ss), a, &ss.dane, why);
+        ss.level = ss.dane.level;
+        if (dr < 0) {
+            log_info("%s: %s: %s", r->queue_id, sbuf_str(ss.relay), sbuf_str(why));
+            smtp_sess_fail_all(&ss, 450, "4.7.5", sbuf_str(why), SMTP_BY_LOCAL);
+            sbuf_free(why);
+            goto done;
+        }
+        sbuf_free(why);
     }
 
     /* smtp_tls_wrappermode: TLS from the first byte (port 465 relays). */
@@ -1215,6 +1282,7 @@ close:
         stream_close(ss.s);
     if (!conn->keep)
         conn->fd = -1;
+    smtp_dane_free(&ss.dane);
     r->relay = old_relay;
     sbuf_free(ss.relay);
     sbuf_free(ss.peer);

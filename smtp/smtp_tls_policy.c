@@ -4,7 +4,8 @@
  * Used by: smtp.c (smtp_load_config: the default policy; smtp_service: the
  *          policy of each next-hop destination), smtp_proto.c (applies it).
  * Interface: smtp_tls_policy_default(), smtp_tls_policy_lookup(),
- *            smtp_tls_policy_free(), smtp_tls_level_parse().
+ *            smtp_tls_policy_free(), smtp_tls_level_parse(),
+ *            smtp_tls_cache_ops(), smtp_tls_seed() (tlsmgr).
  * Errors: a table lookup failure, a bad table entry or an attribute this
  *         client cannot honour at a level stronger than "may" makes
  *         smtp_tls_policy_lookup() fail: the caller defers the destination
@@ -21,8 +22,8 @@
  *        attributes: match= (colon-separated; verify and secure),
  *        protocols=, ciphers= (a grade: high, medium, ...), exclude=,
  *        servername= (SNI: a name, or "hostname" for the server's name).
- *        "dane" works as "may" (no DNSSEC here), "dane-only" and
- *        "fingerprint" as a level we cannot provide (defer). What main.cf
+ *        "dane" and "dane-only" are worked out per server by smtp_dane.c;
+ *        "fingerprint" is a level we cannot provide (defer). What main.cf
  *        gives a level (protocols, ciphers, match strategies) is worked
  *        out once per process, not per delivery.
  */
@@ -35,6 +36,7 @@
 #include "sbuf.h"
 #include "smtp.h"
 #include "tls_common.h"
+#include "tlsmgr_clnt.h"
 
 #define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
 
@@ -54,13 +56,11 @@ enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
         return SMTP_TLS_VERIFY;
     if (strcasecmp(v, "secure") == 0)
         return SMTP_TLS_SECURE;
-    if (strcasecmp(v, "dane") == 0) {
-        /* Postfix without a DNSSEC-validating resolver does the same. */
-        *warn = "DANE is not supported (no DNSSEC validation); using opportunistic TLS "
-                "(\"may\") as Postfix does when DANE is unavailable";
-        return SMTP_TLS_MAY;
-    }
-    /* dane-only, fingerprint and anything unknown: a mandatory level we
+    if (strcasecmp(v, "dane") == 0)
+        return SMTP_TLS_DANE;
+    if (strcasecmp(v, "dane-only") == 0)
+        return SMTP_TLS_DANE_ONLY;
+    /* fingerprint and anything unknown: a mandatory level we
      * cannot honour. Deferring is the only answer that never sends with
      * less security than configured. */
     *warn = "this level is not supported; mail for it will be deferred";
@@ -275,6 +275,12 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
         p->level = SMTP_TLS_NONE;
     if (warn)
         log_warn("%s_tls_security_level = %s: %s", c->lmtp ? "lmtp" : "smtp", lv, warn);
+    smtp_dane_load(c);
+    if ((p->level == SMTP_TLS_DANE || p->level == SMTP_TLS_DANE_ONLY) && !c->dnssec)
+        log_warn("%s_tls_security_level = %s configured with dnssec lookups disabled "
+                 "(%s_dns_support_level = dnssec is required): %s",
+                 c->lmtp ? "lmtp" : "smtp", lv, c->lmtp ? "lmtp" : "smtp",
+                 p->level == SMTP_TLS_DANE ? "using \"may\"" : "mail will be deferred");
     c->tls_wrapper = cfg_bool(SMTP_P(P_SMTP_TLS_WRAPPERMODE, P_LMTP_TLS_WRAPPERMODE));
     if (c->tls_wrapper && (p->level == SMTP_TLS_NONE || p->level == SMTP_TLS_MAY)) {
         /* No plaintext to fall back to: the connection is TLS or nothing. */
@@ -401,8 +407,8 @@ out:
     return rc;
 }
 
-int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
-                           struct smtp_tls_policy *p, struct sbuf *why)
+static int smtp_tls_policy_lookup1(const struct smtp_dest *d, const char *dflt_port,
+                                   struct smtp_tls_policy *p, struct sbuf *why)
 {
     memset(p, 0, sizeof(*p));
     if (smtp_tls_policy_table == NULL || d->kind != SMTP_DEST_INET)
@@ -446,4 +452,51 @@ int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
     }
     sbuf_free(key);
     return rc;
+}
+
+int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
+                           struct smtp_tls_policy *p, struct sbuf *why)
+{
+    int rc = smtp_tls_policy_lookup1(d, dflt_port, p, why);
+    if (rc < 0)
+        return rc;
+    /* DANE that cannot apply for configuration reasons: decided here,
+     * before any connection is made (per-server DNS checks come later,
+     * smtp_dane.c). "dane" without dnssec is "may" (warned at start). */
+    const struct smtp_tls_policy *eff = rc == 0 ? p : &smtp_cfg.tls_default;
+    bool dane = eff->level == SMTP_TLS_DANE || eff->level == SMTP_TLS_DANE_ONLY;
+    const char *problem = NULL;
+    if (dane && d->kind == SMTP_DEST_UNIX)
+        problem = "the dane security levels are invalid for delivery via unix-domain sockets";
+    else if (eff->level == SMTP_TLS_DANE_ONLY && !smtp_cfg.dnssec)
+        problem = "dane configured with dnssec lookups disabled";
+    if (problem == NULL)
+        return rc;
+    sbuf_printf(why, "client TLS configuration problem: %s", problem);
+    if (rc == 0)
+        smtp_tls_policy_free(p);
+    return -1;
+}
+
+/* tlsmgr: client sessions shared by all smtp (lmtp) processes. */
+static struct tlsmgr_clnt *smtp_tlsmgr;
+static struct tls_cache_ops smtp_tls_cache;
+
+const struct tls_cache_ops *smtp_tls_cache_ops(void)
+{
+    const char *db = SMTP_P(P_SMTP_TLS_SESSION_CACHE_DATABASE, P_LMTP_TLS_SESSION_CACHE_DATABASE);
+    const char *tmo = SMTP_P(P_SMTP_TLS_SESSION_CACHE_TIMEOUT, P_LMTP_TLS_SESSION_CACHE_TIMEOUT);
+    if (smtp_tlsmgr == NULL)
+        smtp_tlsmgr = tlsmgr_clnt_new(smtp_cfg.lmtp ? "lmtp" : "smtp");
+    if (*cfg_str(db) == 0 || cfg_time(tmo) <= 0)
+        return NULL;
+    tlsmgr_clnt_ops(smtp_tlsmgr, true, false, &smtp_tls_cache);
+    return &smtp_tls_cache;
+}
+
+void smtp_tls_seed(void)
+{
+    if (smtp_tlsmgr == NULL)
+        smtp_tlsmgr = tlsmgr_clnt_new(smtp_cfg.lmtp ? "lmtp" : "smtp");
+    tlsmgr_clnt_seed_prng(smtp_tlsmgr);
 }

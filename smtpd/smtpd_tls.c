@@ -20,8 +20,10 @@
  *        server's cipher order wins unless tls_preempt_cipherlist is set. After
  *        STARTTLS every piece of session state learned in plaintext (HELO
  *        name, transaction) is discarded, as is plaintext the client
- *        pipelined behind the command (RFC 3207 section 4.2). Session
- *        resumption is per process (see tls_server.h).
+ *        pipelined behind the command (RFC 3207 section 4.2). Sessions
+ *        are resumed across smtpd processes through tlsmgr: its session
+ *        cache (smtpd_tls_session_cache_database) and its ticket keys
+ *        (tls_session_ticket_cipher); see tls_server.h.
  */
 #include "smtpd.h"
 #include "alloc.h"
@@ -31,6 +33,7 @@
 #include "server.h"
 #include "tls_common.h"
 #include "tls_server.h"
+#include "tlsmgr_clnt.h"
 #include <strings.h>
 
 #define SMTPD_TLS_NONE 0
@@ -45,6 +48,8 @@ static struct {
     int loglevel;
     int starttls_timeout;
     struct tls_server_ctx *ctx; /* NULL: TLS not available (local problem) */
+    struct tlsmgr_clnt *tlsmgr; /* shared sessions, ticket keys, PRNG seed */
+    struct tls_cache_ops cache;
 } smtpd_tls;
 
 /* ---- configuration ---------------------------------------------------- */
@@ -153,7 +158,14 @@ void smtpd_tls_pre_jail(void)
     struct sbuf *sctx = sbuf_new(64);
     sbuf_printf(sctx, "%s/%s", server_program_name() ? server_program_name() : "smtpd",
                 server_service_name() ? server_service_name() : "smtp");
+    /* tlsmgr: the session cache when smtpd_tls_session_cache_database is
+     * set, ticket keys always (tls_session_ticket_cipher decides). */
+    smtpd_tls.tlsmgr = tlsmgr_clnt_new("smtpd");
+    tlsmgr_clnt_ops(smtpd_tls.tlsmgr, *cfg_str(P_SMTPD_TLS_SESSION_CACHE_DATABASE) != 0, true,
+                    &smtpd_tls.cache);
     struct tls_server_opts o = {
+        .cache = &smtpd_tls.cache,
+        .ticket_cipher = cfg_str(P_TLS_SESSION_TICKET_CIPHER),
         .cert_file = cfg_str(P_SMTPD_TLS_CERT_FILE),
         .key_file = cfg_str(P_SMTPD_TLS_KEY_FILE),
         .eccert_file = cfg_str(P_SMTPD_TLS_ECCERT_FILE),
@@ -239,6 +251,7 @@ static bool smtpd_tls_handshake(struct smtpd_state *st)
     size_t junk = 0;
     if (smtpd_tls.loglevel >= 2)
         log_info("setting up TLS connection from %s", st->namaddr);
+    tlsmgr_clnt_seed_prng(smtpd_tls.tlsmgr);
     st->tls_conn = tls_server_start(smtpd_tls.ctx, st->client, smtpd_tls.starttls_timeout, &junk,
                                     why);
     if (junk)

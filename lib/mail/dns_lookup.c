@@ -2,8 +2,8 @@
  * dns_lookup.c - small resolver wrapper with bounded waiting
  *
  * Used by: smtpd (DNS lists and the reject_unknown_* restrictions).
- * Interface: dns_lookup(), dns_rr_list_free(), dns_host_exists(),
- *            dns_ptr_name(), dns_reverse_addr().
+ * Interface: dns_lookup(), dns_lookup_sec(), dns_rr_list_free(), dns_host_exists(),
+ *            dns_ptr_name(), dns_reverse_addr(), dns_parse_reply().
  * Errors: DNS_TEMPFAIL for anything that is not a clear answer; see
  *         dns_lookup.h.
  * Notes: a private resolver state per call (res_ninit/res_nclose) keeps
@@ -86,8 +86,7 @@ static unsigned dns_get16(const unsigned char *p)
     return (unsigned)p[0] << 8 | p[1];
 }
 
-/* Parses the answer section for records of type. */
-static int dns_parse(const unsigned char *msg, size_t len, int type, struct dns_rr **out)
+int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_rr **out)
 {
     struct sbuf *name = sbuf_new(64);
     struct dns_rr *head = NULL, **tail = &head;
@@ -142,6 +141,11 @@ static int dns_parse(const unsigned char *msg, size_t len, int type, struct dns_
         case DNS_T_PTR:
             ok = dns_get_name(msg, len, &p, data) == 0;
             break;
+        case DNS_T_TLSA:
+            /* usage, selector, matching type, then at least one byte */
+            if (rdlen < 4)
+                ok = false;
+            break;
         case DNS_T_TXT:
             /* Character strings are concatenated, as DNS list texts expect. */
             while (p < rd + rdlen) {
@@ -163,6 +167,14 @@ static int dns_parse(const unsigned char *msg, size_t len, int type, struct dns_
             rr->ttl = ttl;
             rr->pref = pref;
             rr->data = sbuf_detach(data);
+            if (type == DNS_T_TLSA) {
+                rr->usage = msg[rd];
+                rr->selector = msg[rd + 1];
+                rr->mtype = msg[rd + 2];
+                rr->binlen = rdlen - 3;
+                rr->bin = xmalloc(rr->binlen);
+                memcpy(rr->bin, msg + rd + 3, rr->binlen);
+            }
             *tail = rr;
             tail = &rr->next;
         } else
@@ -179,7 +191,26 @@ done:
     return status;
 }
 
+static int dns_query(const char *name, int type, struct dns_rr **out, struct sbuf *why,
+                     bool *secure);
+
 int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why)
+{
+    return dns_query(name, type, out, why, NULL);
+}
+
+int dns_lookup_sec(const char *name, int type, struct dns_rr **out, struct sbuf *why,
+                   bool *secure)
+{
+    *secure = false;
+    return dns_query(name, type, out, why, secure);
+}
+
+/* The AD bit of a reply header (RFC 4035 section 3.2.3). */
+#define DNS_HDR_AD(msg) (((msg)[3] & 0x20) != 0)
+
+static int dns_query(const char *name, int type, struct dns_rr **out, struct sbuf *why,
+                     bool *secure)
 {
     struct dns_rr *dummy = NULL;
     struct dns_rr **res = out ? out : &dummy;
@@ -201,13 +232,28 @@ int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why
     if (rs.nscount > 2)
         rs.nscount = 2;         /* bounds the worst-case wait */
     rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+    if (secure) {
+        /* EDNS0 with the DO bit; RES_TRUSTAD: glibc 2.31 and later strip
+         * the AD bit unless resolv.conf says "options trust-ad" or the
+         * caller asks. Postfix asks, and so do we: the resolver named in
+         * resolv.conf is trusted to validate (a local one, for DANE). */
+        rs.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
+#ifdef RES_TRUSTAD
+        rs.options |= RES_TRUSTAD;
+#endif
+    }
     unsigned char *ans = xmalloc(DNS_ANSWER_MAX);
+    memset(ans, 0, 12);
     int n = res_nquery(&rs, name, C_IN, type, ans, DNS_ANSWER_MAX);
     int herr = rs.res_h_errno;
     res_nclose(&rs);
     int status;
     if (n < 0) {
         status = (herr == HOST_NOT_FOUND || herr == NO_DATA) ? DNS_NOTFOUND : DNS_TEMPFAIL;
+        /* glibc leaves the reply it got in ans for NXDOMAIN and NODATA:
+         * its AD bit tells whether the denial was validated. */
+        if (secure && status == DNS_NOTFOUND && (ans[2] & 0x80) != 0)
+            *secure = DNS_HDR_AD(ans);
         if (why)
             sbuf_set(why, herr == HOST_NOT_FOUND ? "Host not found"
                           : herr == NO_DATA      ? "No address associated with name"
@@ -215,7 +261,9 @@ int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why
                                                  : "Non-recoverable error");
     } else {
         size_t len = (size_t)n > DNS_ANSWER_MAX ? DNS_ANSWER_MAX : (size_t)n;
-        status = dns_parse(ans, len, type, res);
+        status = dns_parse_reply(ans, len, type, res);
+        if (secure && status != DNS_TEMPFAIL && len >= 12)
+            *secure = DNS_HDR_AD(ans);
         if (why)
             sbuf_set(why, status == DNS_OK         ? "ok"
                           : status == DNS_NOTFOUND ? "No data of the requested type"
@@ -233,6 +281,7 @@ void dns_rr_list_free(struct dns_rr *rr)
     while (rr) {
         struct dns_rr *next = rr->next;
         xfree(rr->data);
+        xfree(rr->bin);
         xfree(rr);
         rr = next;
     }

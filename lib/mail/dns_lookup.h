@@ -2,8 +2,9 @@
  * dns_lookup.h - small resolver wrapper with bounded waiting
  *
  * Used by: smtpd (reject_rbl_client, reject_rhsbl_*, permit_dnswl_client,
- *          reject_unknown_*_hostname, reject_unknown_*_domain).
- * Interface: dns_lookup(), dns_rr_list_free(), dns_addr_lookup(),
+ *          reject_unknown_*_hostname, reject_unknown_*_domain), smtp (DANE:
+ *          DNSSEC-validated MX, address and TLSA lookups).
+ * Interface: dns_lookup(), dns_lookup_sec(), dns_rr_list_free(), dns_addr_lookup(),
  *            dns_ptr_name().
  * Errors: DNS_NOTFOUND (NXDOMAIN or no data of that type) and DNS_TEMPFAIL
  *         (timeout, SERVFAIL, malformed answer, no resolver) are distinct:
@@ -30,6 +31,7 @@
 #define DNS_T_MX 15
 #define DNS_T_TXT 16
 #define DNS_T_AAAA 28
+#define DNS_T_TLSA 52
 
 #define DNS_MAX_WAIT 6          /* seconds, worst case per lookup */
 
@@ -37,7 +39,13 @@ struct dns_rr {
     int type;
     unsigned ttl;
     int pref;                   /* MX preference */
-    char *data;                 /* A/AAAA: numeric address; MX/NS/PTR: name; TXT: text */
+    char *data;                 /* A/AAAA: numeric address; MX/NS/PTR: name; TXT: text;
+                                 * TLSA: "" (the record is in the fields below) */
+    /* TLSA (RFC 6698): certificate usage, selector, matching type and the
+     * association data (bin, binlen bytes; new, freed with the list). */
+    unsigned char usage, selector, mtype;
+    unsigned char *bin;
+    size_t binlen;
     struct dns_rr *next;
 };
 
@@ -45,7 +53,19 @@ struct dns_rr {
  * NULL) gets a new list (dns_rr_list_free()); otherwise *out is NULL. why
  * (when not NULL) gets a short reason for logs. */
 int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why);
+/* dns_lookup() asking for DNSSEC validation (the DO bit, and RES_TRUSTAD
+ * so that glibc keeps the resolver's AD bit, as Postfix does): *secure is
+ * true when the answer - records or a negative answer - carried the AD
+ * bit, i.e. the (local, trusted) resolver validated it. A failure
+ * (DNS_TEMPFAIL, a bogus answer gets SERVFAIL) leaves *secure false. */
+int dns_lookup_sec(const char *name, int type, struct dns_rr **out, struct sbuf *why,
+                   bool *secure);
 void dns_rr_list_free(struct dns_rr *rr);
+/* Parses the answer section of the reply msg (len bytes, untrusted: every
+ * length is checked) for records of type: DNS_OK with *out new,
+ * DNS_NOTFOUND (none of that type) or DNS_TEMPFAIL (malformed), *out NULL.
+ * Exposed for the unit tests and the fuzz target; dns_lookup() uses it. */
+int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_rr **out);
 /* A or AAAA (or MX when mx is true) exists for name: DNS_OK, DNS_NOTFOUND or
  * DNS_TEMPFAIL. With mx, a name without MX but with an address is DNS_OK
  * (RFC 5321 implicit MX). */

@@ -9,22 +9,141 @@
  *        still runs the chain check): the caller applies its policy
  *        (smtp_tls_security_level) and logs the outcome. The system's
  *        default trust store is not loaded, like Postfix's default
- *        (tls_append_default_CAfile = no).
+ *        (tls_append_default_CAfile = no). DANE (RFC 7672) is OpenSSL's
+ *        own: SSL_CTX_dane_enable() on every context with the digests of
+ *        tls_dane_digests, SSL_dane_enable()/SSL_dane_tlsa_add() per
+ *        session when the caller passes TLSA records; the match (or its
+ *        absence) is in the verify result, read by tls_client_info().
  */
 #include "tls_client.h"
 #include "alloc.h"
 #include "tls_common.h"
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 struct tls_client_ctx {
     SSL_CTX *ssl_ctx;
+    uint32_t dane_mtypes;       /* bit N: TLSA matching type N is usable */
+    struct tls_cache_ops cache;
 };
+
+#define TLS_CLIENT_SESSION_MAX 16384
+
+/* OpenSSL has a session (after the handshake, or a TLS 1.3 ticket that
+ * arrived later): save it under the cache id the session was started
+ * with (the SSL's app data). We keep no reference: return 0. */
+static int tls_client_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_client_ctx *ctx = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    const char *id = SSL_get_app_data(ssl);
+    int n = i2d_SSL_SESSION(sess, NULL);
+    if (ctx == NULL || ctx->cache.put == NULL || id == NULL || n <= 0
+        || n > TLS_CLIENT_SESSION_MAX || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    unsigned char *der = xmalloc((size_t)n), *p = der;
+    if (i2d_SSL_SESSION(sess, &p) == n)
+        ctx->cache.put(ctx->cache.ctx, id, der, (size_t)n);
+    OPENSSL_cleanse(der, (size_t)n);
+    xfree(der);
+    return 0;
+}
+
+/* Frees ssl and the cache id it carries. */
+static void tls_client_ssl_free(SSL *ssl)
+{
+    char *id = SSL_get_app_data(ssl);
+    SSL_free(ssl);
+    xfree(id);
+}
+
+/* Offers the cached session of id on ssl, when there is a usable one. */
+static void tls_client_offer_session(struct tls_client_ctx *ctx, SSL *ssl, const char *id)
+{
+    struct sbuf *der = sbuf_new(256);
+    if (ctx->cache.get(ctx->cache.ctx, id, der) == 0) {
+        const unsigned char *p = (const unsigned char *)sbuf_str(der);
+        SSL_SESSION *sess = d2i_SSL_SESSION(NULL, &p, (long)sbuf_len(der));
+        if (sess && SSL_SESSION_is_resumable(sess))
+            SSL_set_session(ssl, sess);
+        SSL_SESSION_free(sess);
+        ERR_clear_error();
+    }
+    OPENSSL_cleanse(sbuf_data(der), sbuf_len(der));
+    sbuf_free(der);
+}
 
 struct tls_client_conn {
     SSL *ssl;
 };
+
+/* Enables OpenSSL's DANE support on c with the digests of a
+ * tls_dane_digests list: "name" (sha256 = matching type 1, sha512 = 2) or
+ * "name=number"; earlier names are preferred. The standard types left out
+ * are switched off. 0 with *mtypes set, or -1 with why filled. */
+static int tls_client_dane_setup(SSL_CTX *c, const char *list, uint32_t *mtypes, struct sbuf *why)
+{
+    if (SSL_CTX_dane_enable(c) <= 0) {
+        sbuf_set(why, "cannot enable DANE support");
+        tls_common_errors(why);
+        return -1;
+    }
+    if (list == NULL || *list == 0)
+        list = "sha512 sha256";
+    char name[64];
+    size_t count = 0;
+    *mtypes = 1u;       /* matching type 0: the full value */
+    for (const char *q = list;; count++) {
+        q += strspn(q, " \t,:");
+        if (*q == 0)
+            break;
+        size_t n = strcspn(q, " \t,:");
+        if (n >= sizeof(name)) {
+            sbuf_set(why, "tls_dane_digests: name too long");
+            return -1;
+        }
+        memcpy(name, q, n);
+        name[n] = 0;
+        q += n;
+        unsigned long num = 0;
+        char *eq = strchr(name, '=');
+        if (eq) {
+            *eq = 0;
+            char *end;
+            num = strtoul(eq + 1, &end, 10);
+            if (*end != 0 || eq[1] == 0 || num == 0 || num > 255) {
+                sbuf_printf(why, "tls_dane_digests: bad matching type in \"%s=%s\"", name, eq + 1);
+                return -1;
+            }
+        } else if (strcasecmp(name, "sha256") == 0)
+            num = 1;
+        else if (strcasecmp(name, "sha512") == 0)
+            num = 2;
+        else {
+            sbuf_printf(why, "tls_dane_digests: \"%s\" needs a matching type (name=number)", name);
+            return -1;
+        }
+        const EVP_MD *md = EVP_get_digestbyname(name);
+        if (md == NULL) {
+            sbuf_printf(why, "tls_dane_digests: unknown digest \"%s\"", name);
+            return -1;
+        }
+        /* Preference: the first name gets the highest ordinal. */
+        if (SSL_CTX_dane_mtype_set(c, md, (uint8_t)num, (uint8_t)(255 - (count & 0xff))) <= 0) {
+            sbuf_printf(why, "tls_dane_digests: cannot use \"%s\"", name);
+            tls_common_errors(why);
+            return -1;
+        }
+        if (num < 32)
+            *mtypes |= 1u << num;
+    }
+    for (uint8_t std = 1; std <= 2; std++)
+        if (!(*mtypes & (1u << std)))
+            SSL_CTX_dane_mtype_set(c, NULL, std, 0);
+    return 0;
+}
 
 struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struct sbuf *why)
 {
@@ -32,6 +151,11 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
     if (c == NULL)
         return NULL;
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+    uint32_t mtypes = 0;
+    if (tls_client_dane_setup(c, o->dane_digests, &mtypes, why) < 0) {
+        SSL_CTX_free(c);
+        return NULL;
+    }
     if (tls_common_load_ca(c, o->ca_file, o->ca_path, why) < 0) {
         SSL_CTX_free(c);
         return NULL;
@@ -49,7 +173,19 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
     }
     struct tls_client_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
+    ctx->dane_mtypes = mtypes;
+    if (o->cache && o->cache->get && o->cache->put) {
+        ctx->cache = *o->cache;
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c, tls_client_new_cb);
+    }
+    SSL_CTX_set_app_data(c, ctx);
     return ctx;
+}
+
+bool tls_client_dane_mtype_ok(const struct tls_client_ctx *ctx, unsigned mtype)
+{
+    return mtype < 32 && (ctx->dane_mtypes & (1u << mtype)) != 0;
 }
 
 void tls_client_ctx_free(struct tls_client_ctx *ctx)
@@ -85,6 +221,34 @@ static int tls_client_set_protocols(SSL *ssl, unsigned mask, struct sbuf *why)
     return 0;
 }
 
+/* Arms DANE verification on ssl with o's TLSA records. At least one
+ * record must be accepted by OpenSSL; 0, or -1 with why filled. */
+static int tls_client_dane_start(SSL *ssl, const struct tls_client_sess_opts *o, struct sbuf *why)
+{
+    if (SSL_dane_enable(ssl, o->dane_base) <= 0) {
+        sbuf_printf(why, "cannot enable DANE for %s", o->dane_base ? o->dane_base : "?");
+        tls_common_errors(why);
+        return -1;
+    }
+    if (o->dane_name2 && *o->dane_name2)
+        SSL_add1_host(ssl, o->dane_name2);
+    /* RFC 7672 section 3.1.1: DANE-EE(3) binds the key, not a name. */
+    SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+    size_t added = 0;
+    for (size_t i = 0; i < o->ntlsa; i++) {
+        const struct tls_client_tlsa *t = &o->tlsa[i];
+        if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype, t->data, t->len) > 0)
+            added++;
+        else
+            ERR_clear_error();      /* unusable or malformed: skipped */
+    }
+    if (added == 0) {
+        sbuf_set(why, "no usable TLSA records");
+        return -1;
+    }
+    return 0;
+}
+
 struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stream *s,
                                          const char *servername, int timeout, struct sbuf *why)
 {
@@ -105,19 +269,27 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
     if (ssl == NULL)
         return NULL;
     if (o && o->protocols && tls_client_set_protocols(ssl, o->protocols, why) < 0) {
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     if (o && o->ciphers && *o->ciphers && SSL_set_cipher_list(ssl, o->ciphers) != 1) {
         sbuf_printf(why, "invalid cipher list \"%s\"", o->ciphers);
         tls_common_errors(why);
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     if (tls_client_is_hostname(servername))
         SSL_set_tlsext_host_name(ssl, servername);
+    if (o && o->cache_id && o->ntlsa == 0 && ctx->cache.get) {
+        SSL_set_app_data(ssl, xstrdup(o->cache_id));
+        tls_client_offer_session(ctx, ssl, o->cache_id);
+    }
+    if (o && o->ntlsa > 0 && tls_client_dane_start(ssl, o, why) < 0) {
+        tls_client_ssl_free(ssl);
+        return NULL;
+    }
     if (tls_common_handshake(ssl, stream_fd(s), false, timeout, why) < 0) {
-        SSL_free(ssl);
+        tls_client_ssl_free(ssl);
         return NULL;
     }
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
@@ -132,6 +304,17 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
     memset(info, 0, sizeof(*info));
     tls_common_cipher(c->ssl, info->protocol, sizeof(info->protocol), info->cipher,
                       sizeof(info->cipher), &info->bits, &info->alg_bits);
+    info->reused = SSL_session_reused(c->ssl) == 1;
+    info->dane = SSL_get0_dane(c->ssl) != NULL;
+    if (info->dane) {
+        uint8_t usage = 0;
+        /* A match is also a verified chain (the verify result is OK). */
+        if (SSL_get_verify_result(c->ssl) == X509_V_OK
+            && SSL_get0_dane_tlsa(c->ssl, &usage, NULL, NULL, NULL, NULL) >= 0) {
+            info->dane_matched = true;
+            info->dane_usage = usage;
+        }
+    }
     X509 *peer = SSL_get1_peer_certificate(c->ssl);
     if (peer == NULL)
         return;
@@ -165,6 +348,8 @@ void tls_client_stop(struct tls_client_conn *c, struct stream *s)
 {
     if (c == NULL)
         return;
+    char *id = SSL_get_app_data(c->ssl);
     tls_common_stop(c->ssl, s);
+    xfree(id);
     xfree(c);
 }

@@ -3,7 +3,7 @@
  *
  * Used by: smtp and lmtp (STARTTLS); later any client that needs TLS.
  * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
- *            tls_client_start_opts(),
+ *            tls_client_start_opts(), tls_client_dane_mtype_ok(),
  *            tls_client_info(), tls_client_matches(), tls_client_stop().
  * Errors: functions that can fail return NULL or -1 and fill a why buffer
  *         with a one-line reason that includes OpenSSL's error text; they do
@@ -19,12 +19,29 @@
 #include "sys_compat.h"
 #include "sbuf.h"
 #include "stream.h"
+#include "tls_common.h"
 
 struct tls_client_opts {
     const char *ca_file;        /* trust anchors (PEM file), or NULL/"" */
     const char *ca_path;        /* hashed directory of trust anchors, or NULL/"" */
     const char *cert_file;      /* client certificate (PEM), or NULL/"" */
     const char *key_file;       /* its private key; "" = in cert_file */
+    /* tls_dane_digests: the digests TLSA matching types name, in order of
+     * preference ("sha512 sha256", "sha256", "sha512 sha256 sha384=3");
+     * NULL/"" = sha512 (2) and sha256 (1). */
+    const char *dane_digests;
+    /* A session cache shared between processes (tlsmgr: get and put are
+     * used), or NULL: sessions are not reused. Copied. */
+    const struct tls_cache_ops *cache;
+};
+
+/* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),
+ * selector 0 (certificate) or 1 (SubjectPublicKeyInfo), matching type 0
+ * (full) or a digest number; data is borrowed. */
+struct tls_client_tlsa {
+    unsigned char usage, selector, mtype;
+    const unsigned char *data;
+    size_t len;
 };
 
 struct tls_client_ctx;
@@ -34,6 +51,18 @@ struct tls_client_conn;
 struct tls_client_sess_opts {
     unsigned protocols;         /* TLS_PROTO_* mask (tls_common.h); 0 = default */
     const char *ciphers;        /* OpenSSL cipher list; NULL/"" = default */
+    /* DANE (RFC 7672): when ntlsa > 0 the peer must match one of the
+     * records; dane_base is the TLSA base domain (the server's name), the
+     * reference identifier of DANE-TA(2) certificates, dane_name2 another
+     * acceptable name (the next-hop domain) or NULL. DANE-EE(3) matches
+     * ignore names and validity dates, as RFC 7672 says. */
+    const struct tls_client_tlsa *tlsa;
+    size_t ntlsa;
+    const char *dane_base, *dane_name2;
+    /* The session cache key of this server and policy (NULL: do not
+     * offer or save a session). Never used with TLSA records: DANE
+     * sessions always do a full handshake. */
+    const char *cache_id;
 };
 
 /* What a finished handshake established (filled by tls_client_info). */
@@ -46,7 +75,15 @@ struct tls_client_info {
     int bits, alg_bits;
     char peer_cn[256];      /* subject CommonName ("" when none) */
     char verify_error[128]; /* why the chain did not verify ("" when it did) */
+    bool reused;            /* an abbreviated handshake (a cached session) */
+    bool dane;              /* the session had TLSA records to match */
+    bool dane_matched;      /* ... and one of them matched (usage in dane_usage) */
+    int dane_usage;
 };
+
+/* Is TLSA matching type mtype usable with ctx's tls_dane_digests (0, the
+ * full value, always is)? */
+bool tls_client_dane_mtype_ok(const struct tls_client_ctx *ctx, unsigned mtype);
 
 /* Builds a client context. Returns new, or NULL with why filled (bad CA
  * file, unreadable certificate or key). */

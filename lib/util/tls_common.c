@@ -10,6 +10,7 @@
  */
 #include "tls_common.h"
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <strings.h>
@@ -303,4 +304,11 @@ void tls_common_stop(struct ssl_st *ssl, struct stream *s)
     if (s)
         stream_set_io(s, NULL, NULL, NULL);
     SSL_free(ssl);
+}
+
+void tls_prng_add(const unsigned char *buf, size_t len)
+{
+    /* OpenSSL seeds itself from the kernel; this only adds entropy. */
+    if (buf && len > 0 && len <= INT32_MAX)
+        RAND_add(buf, (int)len, (double)len);
 }

@@ -9,7 +9,7 @@
  *            tls_common_ctx_new(),
  *            tls_common_load_ca(), tls_common_session(),
  *            tls_common_handshake(), tls_common_read(), tls_common_write(),
- *            tls_common_cipher(), tls_common_cn(), tls_common_stop().
+ *            tls_common_cipher(), tls_common_cn(), tls_common_stop(), tls_prng_add().
  * Errors: parsers return -1 with a reason in why; nothing is logged here.
  * Notes: the header does not include OpenSSL: sessions are passed as
  *        struct ssl_st pointers (OpenSSL's SSL type), contexts as struct
@@ -40,6 +40,38 @@
 int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why);
 /* "TLSv1.2" for TLS_PROTO_TLSV1_2 (borrowed static text), "?" otherwise. */
 const char *tls_proto_name(unsigned bit);
+
+/* A session ticket key (RFC 5077 style, as OpenSSL's ticket callback
+ * wants it): a 16-byte name, a cipher key and an HMAC-SHA256 key. */
+#define TLS_TKT_NAME_LEN 16
+#define TLS_TKT_KEY_MAX 64      /* longest cipher key */
+#define TLS_TKT_HMAC_LEN 32
+struct tls_tktkey {
+    unsigned char name[TLS_TKT_NAME_LEN];
+    unsigned char key[TLS_TKT_KEY_MAX];
+    size_t key_len;             /* the cipher's key length */
+    unsigned char hmac[TLS_TKT_HMAC_LEN];
+    long expires;               /* time() after which it no longer encrypts */
+};
+
+/* An external TLS session cache (tlsmgr), as callbacks so that the
+ * OpenSSL wrappers need nothing from lib/mail. Any member may be NULL.
+ * get: fills out with a serialized session (i2d_SSL_SESSION form) and
+ *      returns 0, or -1 when there is none.
+ * put, del: store or forget one; failures are the callee's to log.
+ * tktkey: a ticket key: the current one (name NULL) or the one named;
+ *      0 with *k filled, or -1 (none: no ticket, or a full handshake). */
+struct tls_cache_ops {
+    void *ctx;
+    int (*get)(void *ctx, const char *id, struct sbuf *out);
+    void (*put)(void *ctx, const char *id, const unsigned char *der, size_t len);
+    void (*del)(void *ctx, const char *id);
+    int (*tktkey)(void *ctx, const unsigned char *name, struct tls_tktkey *k);
+};
+
+/* Mixes len bytes of outside randomness (tlsmgr's seed) into OpenSSL's
+ * generator. */
+void tls_prng_add(const unsigned char *buf, size_t len);
 
 struct ssl_st;
 struct ssl_ctx_st;

@@ -18,14 +18,193 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <ctype.h>
 
+/* Ticket keys this process knows: the current one (encrypts) and a few
+ * older ones (still decrypt tickets issued under them). */
+#define TLS_SERVER_OLD_KEYS 3
+#define TLS_SERVER_SESSION_MAX 16384
+
 struct tls_server_ctx {
     SSL_CTX *ssl_ctx;
     const EVP_MD *digest;
+    struct tls_cache_ops cache;
+    const EVP_CIPHER *tkt_cipher;
+    struct tls_tktkey tkt_cur;
+    bool have_cur;
+    struct tls_tktkey tkt_old[TLS_SERVER_OLD_KEYS];
+    size_t nold;
 };
+
+/* ---- sessions shared through tlsmgr ---------------------------------- */
+
+static struct tls_server_ctx *tls_server_ctx_of(SSL *ssl)
+{
+    return SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+}
+
+static void tls_server_sess_key(struct sbuf *key, const unsigned char *id, unsigned int len)
+{
+    static const char hex[] = "0123456789abcdef";
+    sbuf_reset(key);
+    for (unsigned int i = 0; i < len; i++) {
+        sbuf_addch(key, hex[id[i] >> 4]);
+        sbuf_addch(key, hex[id[i] & 0xf]);
+    }
+}
+
+/* OpenSSL made a session: store it (we keep no reference: return 0). */
+static int tls_server_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_server_ctx *ctx = tls_server_ctx_of(ssl);
+    unsigned int idlen = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &idlen);
+    int n = i2d_SSL_SESSION(sess, NULL);
+    if (ctx == NULL || ctx->cache.put == NULL || idlen == 0 || n <= 0
+        || n > TLS_SERVER_SESSION_MAX)
+        return 0;
+    unsigned char *der = xmalloc((size_t)n), *p = der;
+    struct sbuf *key = sbuf_new(2 * idlen + 1);
+    tls_server_sess_key(key, id, idlen);
+    if (i2d_SSL_SESSION(sess, &p) == n)
+        ctx->cache.put(ctx->cache.ctx, sbuf_str(key), der, (size_t)n);
+    sbuf_free(key);
+    OPENSSL_cleanse(der, (size_t)n);
+    xfree(der);
+    return 0;
+}
+
+/* A client offers a session id this process does not have: ask the cache. */
+static SSL_SESSION *tls_server_get_cb(SSL *ssl, const unsigned char *id, int len, int *copy)
+{
+    struct tls_server_ctx *ctx = tls_server_ctx_of(ssl);
+    *copy = 0;
+    if (ctx == NULL || ctx->cache.get == NULL || len <= 0)
+        return NULL;
+    struct sbuf *key = sbuf_new(2 * (size_t)len + 1), *der = sbuf_new(256);
+    tls_server_sess_key(key, id, (unsigned int)len);
+    SSL_SESSION *sess = NULL;
+    if (ctx->cache.get(ctx->cache.ctx, sbuf_str(key), der) == 0) {
+        const unsigned char *p = (const unsigned char *)sbuf_str(der);
+        sess = d2i_SSL_SESSION(NULL, &p, (long)sbuf_len(der));
+        ERR_clear_error();
+    }
+    OPENSSL_cleanse(sbuf_data(der), sbuf_len(der));
+    sbuf_free(der);
+    sbuf_free(key);
+    return sess;
+}
+
+static void tls_server_remove_cb(SSL_CTX *c, SSL_SESSION *sess)
+{
+    struct tls_server_ctx *ctx = SSL_CTX_get_app_data(c);
+    unsigned int idlen = 0;
+    const unsigned char *id = SSL_SESSION_get_id(sess, &idlen);
+    if (ctx == NULL || ctx->cache.del == NULL || idlen == 0)
+        return;
+    struct sbuf *key = sbuf_new(2 * idlen + 1);
+    tls_server_sess_key(key, id, idlen);
+    ctx->cache.del(ctx->cache.ctx, sbuf_str(key));
+    sbuf_free(key);
+}
+
+/* The ticket key named name (NULL: the current one), from what this
+ * process knows or else from tlsmgr. 0, or -1 (none). */
+static int tls_server_find_key(struct tls_server_ctx *ctx, const unsigned char *name,
+                               struct tls_tktkey *k)
+{
+    time_t now = time(NULL);
+    if (name == NULL && ctx->have_cur && now < ctx->tkt_cur.expires) {
+        *k = ctx->tkt_cur;
+        return 0;
+    }
+    if (name) {
+        if (ctx->have_cur && memcmp(ctx->tkt_cur.name, name, TLS_TKT_NAME_LEN) == 0) {
+            *k = ctx->tkt_cur;
+            return 0;
+        }
+        for (size_t i = 0; i < ctx->nold; i++)
+            if (memcmp(ctx->tkt_old[i].name, name, TLS_TKT_NAME_LEN) == 0) {
+                *k = ctx->tkt_old[i];
+                return 0;
+            }
+    }
+    if (ctx->cache.tktkey(ctx->cache.ctx, name, k) < 0
+        || k->key_len < (size_t)EVP_CIPHER_get_key_length(ctx->tkt_cipher))
+        return -1;
+    if (name && memcmp(k->name, name, TLS_TKT_NAME_LEN) != 0)
+        return -1;
+    /* Remember it: the current key moves to the old ones when replaced. */
+    if (ctx->have_cur && memcmp(ctx->tkt_cur.name, k->name, TLS_TKT_NAME_LEN) != 0) {
+        if (name == NULL) {
+            memmove(ctx->tkt_old + 1, ctx->tkt_old,
+                    sizeof(ctx->tkt_old[0]) * (TLS_SERVER_OLD_KEYS - 1));
+            ctx->tkt_old[0] = ctx->tkt_cur;
+            if (ctx->nold < TLS_SERVER_OLD_KEYS)
+                ctx->nold++;
+            ctx->tkt_cur = *k;
+        } else {
+            memmove(ctx->tkt_old + 1, ctx->tkt_old,
+                    sizeof(ctx->tkt_old[0]) * (TLS_SERVER_OLD_KEYS - 1));
+            ctx->tkt_old[0] = *k;
+            if (ctx->nold < TLS_SERVER_OLD_KEYS)
+                ctx->nold++;
+        }
+    } else if (!ctx->have_cur && name == NULL) {
+        ctx->tkt_cur = *k;
+        ctx->have_cur = true;
+    }
+    return 0;
+}
+
+static int tls_server_mac_init(EVP_MAC_CTX *hctx, unsigned char *hmac)
+{
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, hmac, TLS_TKT_HMAC_LEN);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
+}
+
+/* OpenSSL seals (enc = 1) or opens a session ticket: keys from tlsmgr.
+ * Returns 1 (done), 2 (opened with an older key: issue a new ticket), 0
+ * (no ticket / unknown key: full handshake) or -1 (error). */
+static int tls_server_ticket_cb(SSL *ssl, unsigned char *key_name, unsigned char *iv,
+                                EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+    struct tls_server_ctx *ctx = tls_server_ctx_of(ssl);
+    struct tls_tktkey k;
+    int rc = 0;
+    if (ctx == NULL || ctx->cache.tktkey == NULL)
+        return 0;
+    if (enc) {
+        int ivlen = EVP_CIPHER_get_iv_length(ctx->tkt_cipher);
+        if (tls_server_find_key(ctx, NULL, &k) < 0)
+            return 0;
+        memcpy(key_name, k.name, TLS_TKT_NAME_LEN);
+        if (ivlen > 0 && RAND_bytes(iv, ivlen) <= 0)
+            rc = -1;
+        else if (EVP_EncryptInit_ex(cctx, ctx->tkt_cipher, NULL, k.key, ivlen > 0 ? iv : NULL) != 1
+                 || tls_server_mac_init(hctx, k.hmac) < 0)
+            rc = -1;
+        else
+            rc = 1;
+    } else {
+        if (tls_server_find_key(ctx, key_name, &k) < 0)
+            return 0;
+        int ivlen = EVP_CIPHER_get_iv_length(ctx->tkt_cipher);
+        if (EVP_DecryptInit_ex(cctx, ctx->tkt_cipher, NULL, k.key, ivlen > 0 ? iv : NULL) != 1
+            || tls_server_mac_init(hctx, k.hmac) < 0)
+            rc = -1;
+        else
+            rc = time(NULL) < k.expires ? 1 : 2;
+    }
+    OPENSSL_cleanse(&k, sizeof(k));
+    return rc;
+}
 
 struct tls_server_conn {
     SSL *ssl;
@@ -203,10 +382,33 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
     } else
         memcpy(idctx, sctx, idlen);
     SSL_CTX_set_session_id_context(c, idctx, (unsigned int)idlen);
+    const EVP_CIPHER *tkt_cipher = NULL;
+    bool tickets = o->session_timeout > 0 && o->cache && o->cache->tktkey
+                   && !tls_server_empty(o->ticket_cipher);
+    if (tickets && (tkt_cipher = EVP_get_cipherbyname(o->ticket_cipher)) == NULL) {
+        sbuf_printf(why, "invalid tls_session_ticket_cipher \"%s\"", o->ticket_cipher);
+        goto fail;
+    }
+    if (tkt_cipher && (EVP_CIPHER_get_key_length(tkt_cipher) > TLS_TKT_KEY_MAX
+                       || EVP_CIPHER_get_iv_length(tkt_cipher) > EVP_MAX_IV_LENGTH)) {
+        sbuf_printf(why, "tls_session_ticket_cipher \"%s\": key too long", o->ticket_cipher);
+        goto fail;
+    }
     if (o->session_timeout > 0) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
         SSL_CTX_sess_set_cache_size(c, 1000);
         SSL_CTX_set_timeout(c, o->session_timeout > 86400 * 7 ? 86400 * 7 : o->session_timeout);
+        if (o->cache && o->cache->get) {
+            SSL_CTX_sess_set_new_cb(c, tls_server_new_cb);
+            SSL_CTX_sess_set_get_cb(c, tls_server_get_cb);
+            SSL_CTX_sess_set_remove_cb(c, tls_server_remove_cb);
+        }
+        if (tkt_cipher)
+            SSL_CTX_set_tlsext_ticket_key_evp_cb(c, tls_server_ticket_cb);
+        else if (o->cache && tls_server_empty(o->ticket_cipher))
+            /* Postfix: no ticket cipher, no tickets (TLS 1.3 then resumes
+             * with stateful tickets from the session cache). */
+            SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
     } else {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
@@ -222,6 +424,10 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
     struct tls_server_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
     ctx->digest = md;
+    if (o->cache)
+        ctx->cache = *o->cache;
+    ctx->tkt_cipher = tkt_cipher;
+    SSL_CTX_set_app_data(c, ctx);
     ERR_clear_error();
     return ctx;
 
@@ -235,6 +441,7 @@ void tls_server_ctx_free(struct tls_server_ctx *ctx)
     if (ctx == NULL)
         return;
     SSL_CTX_free(ctx->ssl_ctx);
+    OPENSSL_cleanse(ctx, sizeof(*ctx));
     xfree(ctx);
 }
 

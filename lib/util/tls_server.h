@@ -7,12 +7,12 @@
  * Errors: functions that can fail return NULL with a one-line reason in why
  *         (OpenSSL's error text included); they do not log.
  * Notes: build the context before the chroot and privilege drop: it reads
- *        the keys. Session resumption is per process: an SSL_CTX keeps an
- *        in-memory session cache (TLS 1.2 session IDs) and issues tickets
- *        (TLS 1.2 and 1.3) under a key made when the context is built. A
- *        session can therefore be resumed only by the same smtpd process;
- *        a cache shared by all processes would need a tlsmgr-like service
- *        to hand out ticket keys (not done).
+ *        the keys. Session resumption: with opts->cache (tlsmgr) session-ID
+ *        sessions live in a cache shared by all processes and session
+ *        tickets are sealed with keys that tlsmgr hands out (cipher
+ *        tls_session_ticket_cipher, HMAC-SHA256), so any smtpd process
+ *        resumes a session another one made; without it both stay inside
+ *        one process.
  */
 #ifndef POSTERN_TLS_SERVER_H
 #define POSTERN_TLS_SERVER_H
@@ -42,6 +42,14 @@ struct tls_server_opts {
     long session_timeout;       /* resumption lifetime in seconds; 0 = off */
     const char *session_context;    /* sessions resume only within this name */
     const char *fingerprint_digest; /* "sha256", "md5", ... */
+    /* Sharing sessions between processes (tlsmgr): cache->get/put/del
+     * keep session-ID sessions (TLS 1.2, and TLS 1.3 without tickets)
+     * outside the process; cache->tktkey hands out the session ticket
+     * keys, so that a ticket issued by one process is accepted by
+     * another. NULL or unset members: that part stays per process. The
+     * ops are copied. */
+    const struct tls_cache_ops *cache;
+    const char *ticket_cipher;  /* tls_session_ticket_cipher; "" = no tickets */
 };
 
 /* What a finished handshake established. */

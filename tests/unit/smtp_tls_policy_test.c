@@ -1,6 +1,7 @@
 /*
  * smtp_tls_policy_test.c - unit tests for the smtp client's TLS policy
- *                          table: lookup keys, levels and attributes
+ *                          table: lookup keys, levels and attributes, and
+ *                          the DANE decisions that need no DNS
  *
  * Used by: make unit / tests/run-unit.
  * Interface: main() (tests/harness.h).
@@ -9,6 +10,7 @@
  *        texthash file in a scratch directory.
  */
 #include "../../smtp/smtp_tls_policy.c"
+#include "../../smtp/smtp_dane.c"
 #include "alloc.h"
 #include "harness.h"
 #include "tls_common.h"
@@ -106,15 +108,69 @@ int main(void)
     EXPECT_EQ_INT(lookup("tafile-may.example", "smtp", false, &p), 0);
     EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
     smtp_tls_policy_free(&p);
-    /* dane runs as may; dane-only is a level we cannot provide. */
+    /* dane and dane-only are levels of their own (smtp_dane.c decides
+     * per server); dane-only without dnssec fails before any connection. */
+    EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), -1);
+    smtp_cfg.dnssec = true;
     EXPECT_EQ_INT(lookup("dane.example", "smtp", false, &p), 0);
-    EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_DANE);
     /* smtp_tls_protocols not set: TLS 1.2 and 1.3 only, as for smtpd. */
     EXPECT_EQ_INT(p.protocols, TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3);
     smtp_tls_policy_free(&p);
     EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), 0);
-    EXPECT_EQ_INT(p.level, SMTP_TLS_UNAVAILABLE);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_DANE_ONLY);
     smtp_tls_policy_free(&p);
+
+    /* DANE decisions made before any DNS lookup. */
+    {
+        struct smtp_tls_policy dane = { .level = SMTP_TLS_DANE, .level_name = (char *)"dane" };
+        struct smtp_tls_policy only = { .level = SMTP_TLS_DANE_ONLY,
+                                        .level_name = (char *)"dane-only" };
+        struct smtp_addr a = { .host = (char *)"mx.example", .addr = (char *)"192.0.2.1",
+                               .port = (char *)"25", .family = AF_INET };
+        struct smtp_dane d;
+        struct sbuf *why = sbuf_new(64);
+        /* No dnssec support level: dane is may, dane-only fails. */
+        smtp_cfg.dnssec = false;
+        EXPECT_EQ_INT(smtp_dane_resolve(&dane, &a, &d, why), 0);
+        EXPECT_EQ_INT(d.level, SMTP_TLS_MAY);
+        smtp_dane_free(&d);
+        EXPECT_EQ_INT(smtp_dane_resolve(&only, &a, &d, why), -1);
+        EXPECT_TRUE(strstr(sbuf_str(why), "dnssec lookups disabled") != NULL);
+        /* An insecure MX: dane-only fails, dane with the "may" policy is may. */
+        smtp_cfg.dnssec = true;
+        smtp_cfg.dane_insecure_mx = SMTP_TLS_MAY;
+        a.via_mx = true;
+        a.mx_secure = false;
+        sbuf_reset(why);
+        EXPECT_EQ_INT(smtp_dane_resolve(&only, &a, &d, why), -1);
+        EXPECT_EQ_STR(sbuf_str(why), "non DNSSEC destination");
+        EXPECT_EQ_INT(smtp_dane_resolve(&dane, &a, &d, why), 0);
+        EXPECT_EQ_INT(d.level, SMTP_TLS_MAY);
+        smtp_dane_free(&d);
+        /* UNIX-domain sockets: never. */
+        a.family = AF_UNIX;
+        EXPECT_EQ_INT(smtp_dane_resolve(&dane, &a, &d, why), -1);
+        sbuf_free(why);
+        /* Usable records: DANE-TA/EE, selectors 0/1, digest lengths. */
+        unsigned char h32[32] = { 1 }, h64[64] = { 2 };
+        struct dns_rr r = { .usage = 3, .selector = 1, .mtype = 1, .bin = h32, .binlen = 32 };
+        EXPECT_TRUE(smtp_dane_usable(&r));
+        r.usage = 1;
+        EXPECT_TRUE(!smtp_dane_usable(&r));     /* PKIX-EE: not for SMTP */
+        r.usage = 2;
+        r.selector = 2;
+        EXPECT_TRUE(!smtp_dane_usable(&r));
+        r.selector = 0;
+        r.binlen = 31;
+        EXPECT_TRUE(!smtp_dane_usable(&r));     /* truncated sha256 */
+        r.mtype = 2;
+        r.bin = h64;
+        r.binlen = 64;
+        EXPECT_TRUE(smtp_dane_usable(&r));
+        r.mtype = 7;
+        EXPECT_TRUE(!smtp_dane_usable(&r));     /* unknown digest */
+    }
 
     /* A table that cannot answer: defer, never the default. */
     maps_free(smtp_tls_policy_table);

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "tls_dl.h"
 #include <ctype.h>
 
 struct tls_server_ctx {

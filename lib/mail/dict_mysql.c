@@ -30,7 +30,41 @@
 #include "dict.h"
 #include "dict_priv.h"
 #include "alloc.h"
+#include "dynlib.h"
 #include "log.h"
+
+/*
+ * libmariadb is loaded when the first mysql: table is opened, not at exec
+ * time (dynlib.h says why). Each call below goes through the pointer that
+ * dynlib_load() filled in.
+ */
+#define MY_API(X) X(mysql_init) X(mysql_close) X(mysql_errno) X(mysql_error) \
+    X(mysql_fetch_row) X(mysql_field_count) X(mysql_free_result) X(mysql_num_fields) \
+    X(mysql_options) X(mysql_real_connect) X(mysql_real_escape_string) \
+    X(mysql_real_query) X(mysql_store_result)
+#define MY_TYPE(f) typedef __typeof__(f) f##_fn;
+#define MY_INDEX(f) f##_i,
+#define MY_NAME(f) #f,
+MY_API(MY_TYPE)
+enum { MY_API(MY_INDEX) MY_API_COUNT };
+static const char *const my_api_syms[] = { MY_API(MY_NAME) NULL };
+static const char *const my_api_files[] = { "libmariadb.so.3", "libmariadb.so", NULL };
+static void *my_api_ptrs[MY_API_COUNT];
+static struct dynlib my_api = { my_api_files, my_api_syms, my_api_ptrs, false };
+#define MY_FN(f) ((f##_fn *)my_api_ptrs[f##_i])
+#define mysql_init MY_FN(mysql_init)
+#define mysql_close MY_FN(mysql_close)
+#define mysql_errno MY_FN(mysql_errno)
+#define mysql_error MY_FN(mysql_error)
+#define mysql_fetch_row MY_FN(mysql_fetch_row)
+#define mysql_field_count MY_FN(mysql_field_count)
+#define mysql_free_result MY_FN(mysql_free_result)
+#define mysql_num_fields MY_FN(mysql_num_fields)
+#define mysql_options MY_FN(mysql_options)
+#define mysql_real_connect MY_FN(mysql_real_connect)
+#define mysql_real_escape_string MY_FN(mysql_real_escape_string)
+#define mysql_real_query MY_FN(mysql_real_query)
+#define mysql_store_result MY_FN(mysql_store_result)
 
 #include <ctype.h>
 
@@ -248,6 +282,13 @@ static int dict_mysql_open(struct dict *d, const char *path)
     struct dict_mysql *m;
     const char *bad, *v;
 
+    struct sbuf *why = sbuf_new(64);
+    if (dynlib_load(&my_api, why) < 0) {
+        log_warn("%s: %s", d->spec, sbuf_str(why));
+        sbuf_free(why);
+        return -1;
+    }
+    sbuf_free(why);
     if (cf_read(path, &cf) < 0) {
         log_warn("%s: cannot read the configuration file", d->spec);
         cf_free(&cf);

@@ -9,6 +9,7 @@
 #include "server.h"
 #include "alloc.h"
 #include "config.h"
+#include "dynlib.h"
 #include "events.h"
 #include "log.h"
 #include "mail_log.h"
@@ -129,6 +130,8 @@ static void server_jail(void)
     if (!srv_unpriv)
         mail_owner_init();
     if (srv_chroot) {
+        /* libmariadb/libssl load on first use; map them while reachable. */
+        dynlib_chroot_preload();
         if (chroot(".") < 0)
             log_fatal("chroot to %s: %m", cfg_str(P_QUEUE_DIRECTORY));
         if (chdir("/") < 0)

@@ -50,11 +50,13 @@ static bool dir_sync_skip(const char *dir)
 {
     struct stat st;
     struct statfs sfs;
-    if (stat(dir, &st) < 0 || statfs(dir, &sfs) < 0)
+    if (stat(dir, &st) < 0)
         return false;
     for (int i = 0; i < dir_sync_n; i++)
         if (dir_sync_cache[i].dev == st.st_dev)
             return dir_sync_cache[i].skip;
+    if (statfs(dir, &sfs) < 0)      /* only on a cache miss: one call per message saved */
+        return false;
     bool skip = false;
     if ((unsigned long)sfs.f_type == MAGIC_XFS || (unsigned long)sfs.f_type == MAGIC_BTRFS)
         skip = true;

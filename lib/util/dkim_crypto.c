@@ -5,7 +5,8 @@
  * Interface: see dkim_crypto.h.
  * Errors: key and signing failures return NULL/-1 with the reason in err.
  * Notes: thin wrapper over libsodium (hash, base64, Ed25519) and OpenSSL
- *        (RSA from PEM). Secrets are cleared with sodium_memzero().
+ *        (RSA from PEM; libcrypto is loaded with the first RSA key).
+ *        Secrets are cleared with sodium_memzero().
  */
 #include "dkim_crypto.h"
 #include "alloc.h"
@@ -16,6 +17,37 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include "dynlib.h"
+
+/*
+ * libcrypto is loaded with the first RSA key, not at exec time (dynlib.h
+ * says why); the calls below go through the pointers dynlib_load() set.
+ */
+#define DC_API(X) X(ERR_clear_error) X(EVP_PKEY_CTX_free) X(EVP_PKEY_CTX_new) \
+    X(EVP_PKEY_CTX_set_rsa_padding) X(EVP_PKEY_CTX_set_signature_md) X(EVP_PKEY_free) \
+    X(EVP_PKEY_get_base_id) X(EVP_PKEY_sign) X(EVP_PKEY_sign_init) X(EVP_sha256) \
+    X(PEM_read_PrivateKey)
+#define DC_TYPE(f) typedef __typeof__(f) f##_fn;
+#define DC_INDEX(f) f##_i,
+#define DC_NAME(f) #f,
+DC_API(DC_TYPE)
+enum { DC_API(DC_INDEX) DC_API_COUNT };
+static const char *const dc_api_syms[] = { DC_API(DC_NAME) NULL };
+static const char *const dc_api_files[] = { "libcrypto.so.3", "libcrypto.so", NULL };
+static void *dc_api_ptrs[DC_API_COUNT];
+static struct dynlib dc_api = { dc_api_files, dc_api_syms, dc_api_ptrs, false };
+#define DC_FN(f) ((f##_fn *)dc_api_ptrs[f##_i])
+#define ERR_clear_error DC_FN(ERR_clear_error)
+#define EVP_PKEY_CTX_free DC_FN(EVP_PKEY_CTX_free)
+#define EVP_PKEY_CTX_new DC_FN(EVP_PKEY_CTX_new)
+#define EVP_PKEY_CTX_set_rsa_padding DC_FN(EVP_PKEY_CTX_set_rsa_padding)
+#define EVP_PKEY_CTX_set_signature_md DC_FN(EVP_PKEY_CTX_set_signature_md)
+#define EVP_PKEY_free DC_FN(EVP_PKEY_free)
+#define EVP_PKEY_get_base_id DC_FN(EVP_PKEY_get_base_id)
+#define EVP_PKEY_sign DC_FN(EVP_PKEY_sign)
+#define EVP_PKEY_sign_init DC_FN(EVP_PKEY_sign_init)
+#define EVP_sha256 DC_FN(EVP_sha256)
+#define PEM_read_PrivateKey DC_FN(PEM_read_PrivateKey)
 
 struct dkim_sha256 {
     crypto_hash_sha256_state st;
@@ -60,6 +92,8 @@ void dkim_base64(struct sbuf *out, const unsigned char *p, size_t n)
 
 static struct dkim_key *dkim_key_rsa(const char *path, struct sbuf *err)
 {
+    if (dynlib_load(&dc_api, err) < 0)
+        return NULL;
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
         sbuf_printf(err, "open %s: %s", path, strerror(errno));
@@ -167,7 +201,8 @@ void dkim_key_free(struct dkim_key *k)
 {
     if (k == NULL)
         return;
-    EVP_PKEY_free(k->pkey);
+    if (k->pkey != NULL)            /* only RSA keys loaded libcrypto */
+        EVP_PKEY_free(k->pkey);
     sodium_memzero(k->sk, sizeof(k->sk));
     xfree(k);
 }

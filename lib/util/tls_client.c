@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "tls_dl.h"
 
 struct tls_client_ctx {
     SSL_CTX *ssl_ctx;

@@ -12,6 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include "tls_dl.h"
 #include <poll.h>
 #include <strings.h>
 #include <time.h>
@@ -130,6 +131,9 @@ int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, ui
 
 struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why)
 {
+    /* libssl is mapped with the first context, not at exec (tls_dl.h). */
+    if (tls_dl_load(why) < 0)
+        return NULL;
     ERR_clear_error();
     SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (c == NULL) {

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include "tls_dl.h"
 #include <ctype.h>
 
 /* Ticket keys this process knows: the current one (encrypts) and a few

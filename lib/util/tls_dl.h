@@ -1,0 +1,120 @@
+/*
+ * tls_dl.h - the OpenSSL functions the TLS wrapper calls, resolved when the
+ *            first TLS context is created
+ *
+ * Used by: lib/util/tls_common.c, tls_server.c, tls_client.c (include it
+ *          after the OpenSSL headers).
+ * Interface: tls_dl_load(); every OpenSSL function named in TLS_DL_API
+ *            becomes a call through a pointer.
+ * Errors: tls_dl_load() returns -1 with the reason in why.
+ * Notes: smtpd and smtp used to map libssl and libcrypto at exec time even
+ *        with TLS off; their relocated data was about half of each
+ *        process's memory (dynlib.h). A new OpenSSL call in a tls_*.c file
+ *        belongs in TLS_DL_API with a #define below; without them the call
+ *        still works but links libssl into the program again (ldd shows it).
+ */
+#ifndef POSTERN_TLS_DL_H
+#define POSTERN_TLS_DL_H
+#include "sbuf.h"
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#define TLS_DL_API(X) \
+    X(CRYPTO_free) X(ERR_clear_error) X(ERR_error_string_n) \
+    X(ERR_get_error) X(ERR_peek_error) X(EVP_Digest) \
+    X(EVP_PKEY_free) X(EVP_PKEY_get0_type_name) X(EVP_PKEY_get_bits) \
+    X(EVP_PKEY_get_utf8_string_param) X(EVP_PKEY_is_a) X(EVP_get_digestbyname) \
+    X(EVP_sha256) X(OBJ_nid2sn) X(SSL_CIPHER_get_bits) \
+    X(SSL_CIPHER_get_name) X(SSL_CTX_check_private_key) X(SSL_CTX_ctrl) \
+    X(SSL_CTX_free) X(SSL_CTX_load_verify_locations) X(SSL_CTX_new) \
+    X(SSL_CTX_set_cipher_list) X(SSL_CTX_set_client_CA_list) X(SSL_CTX_set_num_tickets) \
+    X(SSL_CTX_set_options) X(SSL_CTX_set_session_id_context) X(SSL_CTX_set_timeout) \
+    X(SSL_CTX_set_verify) X(SSL_CTX_set_verify_depth) X(SSL_CTX_use_PrivateKey_file) \
+    X(SSL_CTX_use_certificate_chain_file) X(SSL_accept) X(SSL_connect) \
+    X(SSL_ctrl) X(SSL_free) X(SSL_get1_peer_certificate) \
+    X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_privatekey) \
+    X(SSL_get_verify_result) X(SSL_get_version) X(SSL_load_client_CA_file) \
+    X(SSL_new) X(SSL_read) X(SSL_session_reused) \
+    X(SSL_set_cipher_list) X(SSL_set_fd) X(SSL_set_options) \
+    X(SSL_shutdown) X(SSL_version) X(SSL_write) \
+    X(TLS_client_method) X(TLS_server_method) X(X509_NAME_get_text_by_NID) \
+    X(X509_check_host) X(X509_digest) X(X509_free) \
+    X(X509_get0_pubkey) X(X509_get_issuer_name) X(X509_get_subject_name) \
+    X(X509_verify_cert_error_string) X(i2d_PUBKEY)
+#define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
+#define TLS_DL_INDEX(f) f##_dli,
+TLS_DL_API(TLS_DL_TYPE)
+enum { TLS_DL_API(TLS_DL_INDEX) TLS_DL_COUNT };
+extern void *tls_dl_ptrs[TLS_DL_COUNT];
+
+/* Loads libssl and libcrypto once and resolves TLS_DL_API; 0, or -1 with
+ * why set. */
+int tls_dl_load(struct sbuf *why);
+
+#define TLS_DL_FN(f) ((f##_dlfn *)tls_dl_ptrs[f##_dli])
+#define CRYPTO_free TLS_DL_FN(CRYPTO_free)
+#define ERR_clear_error TLS_DL_FN(ERR_clear_error)
+#define ERR_error_string_n TLS_DL_FN(ERR_error_string_n)
+#define ERR_get_error TLS_DL_FN(ERR_get_error)
+#define ERR_peek_error TLS_DL_FN(ERR_peek_error)
+#define EVP_Digest TLS_DL_FN(EVP_Digest)
+#define EVP_PKEY_free TLS_DL_FN(EVP_PKEY_free)
+#define EVP_PKEY_get0_type_name TLS_DL_FN(EVP_PKEY_get0_type_name)
+#define EVP_PKEY_get_bits TLS_DL_FN(EVP_PKEY_get_bits)
+#define EVP_PKEY_get_utf8_string_param TLS_DL_FN(EVP_PKEY_get_utf8_string_param)
+#define EVP_PKEY_is_a TLS_DL_FN(EVP_PKEY_is_a)
+#define EVP_get_digestbyname TLS_DL_FN(EVP_get_digestbyname)
+#define EVP_sha256 TLS_DL_FN(EVP_sha256)
+#define OBJ_nid2sn TLS_DL_FN(OBJ_nid2sn)
+#define SSL_CIPHER_get_bits TLS_DL_FN(SSL_CIPHER_get_bits)
+#define SSL_CIPHER_get_name TLS_DL_FN(SSL_CIPHER_get_name)
+#define SSL_CTX_check_private_key TLS_DL_FN(SSL_CTX_check_private_key)
+#define SSL_CTX_ctrl TLS_DL_FN(SSL_CTX_ctrl)
+#define SSL_CTX_free TLS_DL_FN(SSL_CTX_free)
+#define SSL_CTX_load_verify_locations TLS_DL_FN(SSL_CTX_load_verify_locations)
+#define SSL_CTX_new TLS_DL_FN(SSL_CTX_new)
+#define SSL_CTX_set_cipher_list TLS_DL_FN(SSL_CTX_set_cipher_list)
+#define SSL_CTX_set_client_CA_list TLS_DL_FN(SSL_CTX_set_client_CA_list)
+#define SSL_CTX_set_num_tickets TLS_DL_FN(SSL_CTX_set_num_tickets)
+#define SSL_CTX_set_options TLS_DL_FN(SSL_CTX_set_options)
+#define SSL_CTX_set_session_id_context TLS_DL_FN(SSL_CTX_set_session_id_context)
+#define SSL_CTX_set_timeout TLS_DL_FN(SSL_CTX_set_timeout)
+#define SSL_CTX_set_verify TLS_DL_FN(SSL_CTX_set_verify)
+#define SSL_CTX_set_verify_depth TLS_DL_FN(SSL_CTX_set_verify_depth)
+#define SSL_CTX_use_PrivateKey_file TLS_DL_FN(SSL_CTX_use_PrivateKey_file)
+#define SSL_CTX_use_certificate_chain_file TLS_DL_FN(SSL_CTX_use_certificate_chain_file)
+#define SSL_accept TLS_DL_FN(SSL_accept)
+#define SSL_connect TLS_DL_FN(SSL_connect)
+#define SSL_ctrl TLS_DL_FN(SSL_ctrl)
+#define SSL_free TLS_DL_FN(SSL_free)
+#define SSL_get1_peer_certificate TLS_DL_FN(SSL_get1_peer_certificate)
+#define SSL_get_current_cipher TLS_DL_FN(SSL_get_current_cipher)
+#define SSL_get_error TLS_DL_FN(SSL_get_error)
+#define SSL_get_privatekey TLS_DL_FN(SSL_get_privatekey)
+#define SSL_get_verify_result TLS_DL_FN(SSL_get_verify_result)
+#define SSL_get_version TLS_DL_FN(SSL_get_version)
+#define SSL_load_client_CA_file TLS_DL_FN(SSL_load_client_CA_file)
+#define SSL_new TLS_DL_FN(SSL_new)
+#define SSL_read TLS_DL_FN(SSL_read)
+#define SSL_session_reused TLS_DL_FN(SSL_session_reused)
+#define SSL_set_cipher_list TLS_DL_FN(SSL_set_cipher_list)
+#define SSL_set_fd TLS_DL_FN(SSL_set_fd)
+#define SSL_set_options TLS_DL_FN(SSL_set_options)
+#define SSL_shutdown TLS_DL_FN(SSL_shutdown)
+#define SSL_version TLS_DL_FN(SSL_version)
+#define SSL_write TLS_DL_FN(SSL_write)
+#define TLS_client_method TLS_DL_FN(TLS_client_method)
+#define TLS_server_method TLS_DL_FN(TLS_server_method)
+#define X509_NAME_get_text_by_NID TLS_DL_FN(X509_NAME_get_text_by_NID)
+#define X509_check_host TLS_DL_FN(X509_check_host)
+#define X509_digest TLS_DL_FN(X509_digest)
+#define X509_free TLS_DL_FN(X509_free)
+#define X509_get0_pubkey TLS_DL_FN(X509_get0_pubkey)
+#define X509_get_issuer_name TLS_DL_FN(X509_get_issuer_name)
+#define X509_get_subject_name TLS_DL_FN(X509_get_subject_name)
+#define X509_verify_cert_error_string TLS_DL_FN(X509_verify_cert_error_string)
+#define i2d_PUBKEY TLS_DL_FN(i2d_PUBKEY)
+
+#endif

@@ -313,6 +313,6 @@ void tls_common_stop(struct ssl_st *ssl, struct stream *s)
 void tls_prng_add(const unsigned char *buf, size_t len)
 {
     /* OpenSSL seeds itself from the kernel; this only adds entropy. */
-    if (buf && len > 0 && len <= INT32_MAX)
+    if (buf && len > 0 && len <= INT32_MAX && tls_dl_load(NULL) == 0)
         RAND_add(buf, (int)len, (double)len);
 }

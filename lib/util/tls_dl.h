@@ -18,6 +18,7 @@
 #include "sbuf.h"
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -42,7 +43,17 @@
     X(TLS_client_method) X(TLS_server_method) X(X509_NAME_get_text_by_NID) \
     X(X509_check_host) X(X509_digest) X(X509_free) \
     X(X509_get0_pubkey) X(X509_get_issuer_name) X(X509_get_subject_name) \
-    X(X509_verify_cert_error_string) X(i2d_PUBKEY)
+    X(X509_verify_cert_error_string) X(i2d_PUBKEY) \
+    X(OPENSSL_cleanse) X(RAND_add) X(RAND_bytes) X(SSL_CTX_dane_enable) X(SSL_CTX_dane_mtype_set) \
+    X(SSL_CTX_get_ex_data) X(SSL_CTX_sess_set_new_cb) X(SSL_CTX_sess_set_get_cb) \
+    X(SSL_CTX_sess_set_remove_cb) X(SSL_CTX_set_ex_data) X(SSL_CTX_set_tlsext_ticket_key_evp_cb) \
+    X(SSL_SESSION_free) X(SSL_SESSION_get_id) X(SSL_SESSION_is_resumable) X(SSL_add1_host) \
+    X(SSL_dane_enable) X(SSL_dane_set_flags) X(SSL_dane_tlsa_add) X(SSL_get0_dane) \
+    X(SSL_get0_dane_tlsa) X(SSL_get_SSL_CTX) X(SSL_get_ex_data) X(SSL_set_ex_data) \
+    X(SSL_set_session) X(d2i_SSL_SESSION) X(i2d_SSL_SESSION) X(EVP_CIPHER_get_iv_length) \
+    X(EVP_CIPHER_get_key_length) X(EVP_DecryptInit_ex) X(EVP_EncryptInit_ex) X(EVP_MAC_CTX_set_params) \
+    X(EVP_get_cipherbyname) X(OSSL_PARAM_construct_end) X(OSSL_PARAM_construct_octet_string) \
+    X(OSSL_PARAM_construct_utf8_string)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -116,5 +127,40 @@ int tls_dl_load(struct sbuf *why);
 #define X509_get_subject_name TLS_DL_FN(X509_get_subject_name)
 #define X509_verify_cert_error_string TLS_DL_FN(X509_verify_cert_error_string)
 #define i2d_PUBKEY TLS_DL_FN(i2d_PUBKEY)
+#define OPENSSL_cleanse TLS_DL_FN(OPENSSL_cleanse)
+#define RAND_add TLS_DL_FN(RAND_add)
+#define RAND_bytes TLS_DL_FN(RAND_bytes)
+#define SSL_CTX_dane_enable TLS_DL_FN(SSL_CTX_dane_enable)
+#define SSL_CTX_dane_mtype_set TLS_DL_FN(SSL_CTX_dane_mtype_set)
+#define SSL_CTX_get_ex_data TLS_DL_FN(SSL_CTX_get_ex_data)
+#define SSL_CTX_sess_set_new_cb TLS_DL_FN(SSL_CTX_sess_set_new_cb)
+#define SSL_CTX_sess_set_get_cb TLS_DL_FN(SSL_CTX_sess_set_get_cb)
+#define SSL_CTX_sess_set_remove_cb TLS_DL_FN(SSL_CTX_sess_set_remove_cb)
+#define SSL_CTX_set_ex_data TLS_DL_FN(SSL_CTX_set_ex_data)
+#define SSL_CTX_set_tlsext_ticket_key_evp_cb TLS_DL_FN(SSL_CTX_set_tlsext_ticket_key_evp_cb)
+#define SSL_SESSION_free TLS_DL_FN(SSL_SESSION_free)
+#define SSL_SESSION_get_id TLS_DL_FN(SSL_SESSION_get_id)
+#define SSL_SESSION_is_resumable TLS_DL_FN(SSL_SESSION_is_resumable)
+#define SSL_add1_host TLS_DL_FN(SSL_add1_host)
+#define SSL_dane_enable TLS_DL_FN(SSL_dane_enable)
+#define SSL_dane_set_flags TLS_DL_FN(SSL_dane_set_flags)
+#define SSL_dane_tlsa_add TLS_DL_FN(SSL_dane_tlsa_add)
+#define SSL_get0_dane TLS_DL_FN(SSL_get0_dane)
+#define SSL_get0_dane_tlsa TLS_DL_FN(SSL_get0_dane_tlsa)
+#define SSL_get_SSL_CTX TLS_DL_FN(SSL_get_SSL_CTX)
+#define SSL_get_ex_data TLS_DL_FN(SSL_get_ex_data)
+#define SSL_set_ex_data TLS_DL_FN(SSL_set_ex_data)
+#define SSL_set_session TLS_DL_FN(SSL_set_session)
+#define d2i_SSL_SESSION TLS_DL_FN(d2i_SSL_SESSION)
+#define i2d_SSL_SESSION TLS_DL_FN(i2d_SSL_SESSION)
+#define EVP_CIPHER_get_iv_length TLS_DL_FN(EVP_CIPHER_get_iv_length)
+#define EVP_CIPHER_get_key_length TLS_DL_FN(EVP_CIPHER_get_key_length)
+#define EVP_DecryptInit_ex TLS_DL_FN(EVP_DecryptInit_ex)
+#define EVP_EncryptInit_ex TLS_DL_FN(EVP_EncryptInit_ex)
+#define EVP_MAC_CTX_set_params TLS_DL_FN(EVP_MAC_CTX_set_params)
+#define EVP_get_cipherbyname TLS_DL_FN(EVP_get_cipherbyname)
+#define OSSL_PARAM_construct_end TLS_DL_FN(OSSL_PARAM_construct_end)
+#define OSSL_PARAM_construct_octet_string TLS_DL_FN(OSSL_PARAM_construct_octet_string)
+#define OSSL_PARAM_construct_utf8_string TLS_DL_FN(OSSL_PARAM_construct_utf8_string)
 
 #endif

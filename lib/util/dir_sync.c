@@ -5,10 +5,14 @@
  * Interface: see dir_sync.h.
  * Errors: -1 with errno.
  * Notes: the decision is made once per device and cached. ext2/ext3/ext4
- *        share one statfs magic, so the mount table tells them apart.
+ *        share one statfs magic, so the mount table tells them apart, and
+ *        an ext4 made without a journal gets the directory fsync too.
  */
 #include "dir_sync.h"
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -24,7 +28,34 @@ static struct {
 } dir_sync_cache[DIR_SYNC_CACHE];
 static int dir_sync_n;
 
-/* Is the ext* file system on dev mounted as ext3 or ext4 (journaled)? */
+/* Does the ext3/ext4 file system on block device NAME (as in /dev/NAME)
+ * have a journal? ext4 can be made without one (mkfs -O ^has_journal), and
+ * then a file's fsync does not commit the new name that points to it.
+ * /sys/fs/ext4/NAME/journal_task names the journal thread or says
+ * "<none>"; kernels without that file list each journal in /proc/fs/jbd2
+ * as NAME-INODE. When neither shows a journal, there is none to rely on. */
+static bool dir_sync_has_journal(const char *name)
+{
+    char path[512], buf[64];
+    snprintf(path, sizeof(path), "/sys/fs/ext4/%s/journal_task", name);
+    FILE *fp = fopen(path, "r");
+    if (fp != NULL) {
+        bool has = fgets(buf, sizeof(buf), fp) != NULL && strncmp(buf, "<none>", 6) != 0;
+        fclose(fp);
+        return has;
+    }
+    DIR *d = opendir("/proc/fs/jbd2");
+    bool has = false;
+    size_t n = strlen(name);
+    if (d == NULL)
+        return false;
+    for (struct dirent *e; !has && (e = readdir(d)) != NULL;)
+        has = strncmp(e->d_name, name, n) == 0 && e->d_name[n] == '-';
+    closedir(d);
+    return has;
+}
+
+/* Is the ext* file system on dev mounted as ext3 or ext4, with a journal? */
 static bool dir_sync_ext_journaled(dev_t dev)
 {
     FILE *fp = fopen("/proc/self/mountinfo", "r");
@@ -38,8 +69,11 @@ static bool dir_sync_ext_journaled(dev_t dev)
         if (sscanf(line, "%*s %*s %u:%u", &maj, &min) != 2 || makedev(maj, min) != dev)
             continue;
         const char *sep = strstr(line, " - ");
-        if (sep && (strncmp(sep + 3, "ext4 ", 5) == 0 || strncmp(sep + 3, "ext3 ", 5) == 0))
-            journaled = true;
+        char fstype[16], source[256], real[PATH_MAX];
+        if (sep && sscanf(sep + 3, "%15s %255s", fstype, source) == 2 &&
+            (strcmp(fstype, "ext4") == 0 || strcmp(fstype, "ext3") == 0) &&
+            realpath(source, real) != NULL && strrchr(real, '/') != NULL)
+            journaled = dir_sync_has_journal(strrchr(real, '/') + 1);
         break;
     }
     fclose(fp);

@@ -4,7 +4,8 @@
 # Usage: bq_filter.py LISTEN_PORT REINJECT_PORT LOGFILE
 # An SMTP server on 127.0.0.1:LISTEN_PORT, the "before queue filter" of
 # Postfix's SMTPD_PROXY_README: it offers XFORWARD, accepts every sender,
-# refuses the recipient blocked@example.test (550 5.1.1), and at the end of
+# refuses the recipient blocked@example.test (550 5.1.1), multiline@ with a
+# three-line 550 reply and longreply@ with a 201-line 450 reply, and at the end of
 # DATA refuses content containing FILTER-REJECT-ME with
 # "550 5.7.1 Message content rejected by test filter", waits 30 s before
 # answering content with FILTER-STALL-ME (for smtpd_proxy_timeout), and
@@ -56,6 +57,12 @@ class Handler(socketserver.StreamRequestHandler):
                 rcpt = line[8:].split(">", 1)[0].lstrip("<")
                 if rcpt == "blocked@example.test":
                     self.reply("550 5.1.1 <%s>: filter refuses this recipient" % rcpt)
+                elif rcpt == "multiline@example.test":
+                    self.reply("550-5.7.1 first line\r\n550-5.7.1 second line\r\n"
+                               "550 5.7.1 third line")
+                elif rcpt == "longreply@example.test":
+                    # 200 lines of 70 characters: far beyond line_length_limit
+                    self.reply("\r\n".join(["450-4.7.1 " + "x" * 60] * 200 + ["450 4.7.1 end"]))
                 else:
                     rcpts.append(rcpt)
                     self.reply("250 2.1.5 Ok")

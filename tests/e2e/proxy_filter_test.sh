@@ -17,7 +17,7 @@ TPORT=$(pt_free_port)       # public smtpd with a short smtpd_proxy_timeout
 FLOG=$PT_T/filter.log
 echo 'home_mailbox = Maildir/' >> "$PT_CONF/main.cf"
 # a valid local address (so our own checks pass it) that the filter refuses
-echo 'blocked: bob' >> "$PT_CONF/aliases"
+printf 'blocked: bob\nmultiline: bob\nlongreply: bob\n' >> "$PT_CONF/aliases"
 # As in SMTPD_PROXY_README: the filter on the public smtpd, none on the
 # re-injection one.
 sed -i "s/^127.0.0.1:$PT_PORT\( *inet.*smtpd\)\$/&\n  -o smtpd_proxy_filter=127.0.0.1:$FPORT\n  -o smtpd_proxy_ehlo=before.example.test/" \
@@ -105,6 +105,24 @@ out=$(send "$PT_PORT" $'Subject: rcpt-split\r\n\r\nhello\r\n' blocked@example.te
 pt_check rcpt_reject_from_filter grep -qx 'RCPT blocked@example.test 550 5.1.1 <blocked@example.test>: filter refuses this recipient' <<<"$out" || echo "$out"
 pt_check rcpt_other_accepted grep -q '^DATA 250 ' <<<"$out"
 pt_check rcpt_other_delivered pt_wait '[ "$(subject_count bob rcpt-split)" = 1 ]' 20
+
+# 3b. Multi-line filter replies reach the client whole; an endless one is
+# cut at line_length_limit (2048) and still ends as a proper reply.
+out=$(python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+s.mail("sender@example.org")
+c, m = s.rcpt("multiline@example.test")
+print("multi", c, repr(m.decode()))
+c, m = s.rcpt("longreply@example.test")
+lines = m.decode().split("\n")
+print("long", c, len(lines), sum(len(l) for l in lines), lines[-1][:12])
+s.quit()
+EOP
+)
+pt_check multiline_reply_whole grep -qF "multi 550 '5.7.1 first line\n5.7.1 second line\n5.7.1 third line'" <<<"$out" || echo "$out"
+pt_check long_reply_cut awk '$1 == "long" { exit !($2 == 450 && $3 > 5 && $3 < 40 && $4 < 2048 && $5 == "4.7.1") }' <<<"$out" || echo "$out"
 
 # 4. Our own restrictions still come first: an unknown local user never
 # reaches the filter.

@@ -35,8 +35,9 @@
  *        filter that is not the expected one becomes the reply to the
  *        client's end of data. A message too large, or refused by
  *        smtpd_end_of_data_restrictions, is never completed at the filter:
- *        the connection is closed before the ".". CHUNKING is not offered
- *        while a filter is set (BDAT content would have to be re-framed).
+ *        the connection is closed before the ".". CHUNKING is not offered,
+ *        and BDAT refused, while a filter is set (BDAT content would have to
+ *        be re-framed as DATA for the filter).
  *        XXX: the TLS details "(using TLSv1.3 with cipher ...)" are not in
  *        the Received: header sent to the filter (the protocol word
  *        ESMTPS/ESMTPSA is).

@@ -124,6 +124,19 @@ EOP
 pt_check multiline_reply_whole grep -qF "multi 550 '5.7.1 first line\n5.7.1 second line\n5.7.1 third line'" <<<"$out" || echo "$out"
 pt_check long_reply_cut awk '$1 == "long" { exit !($2 == 450 && $3 > 5 && $3 < 40 && $4 < 2048 && $5 == "4.7.1") }' <<<"$out" || echo "$out"
 
+# 3c. BDAT is refused while a filter is set (CHUNKING is not announced).
+out=$(python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+s.mail("sender@example.org"); s.rcpt("alice@example.test")
+c, m = s.docmd("BDAT", "3 LAST")
+print(c, m.decode())
+s.close()
+EOP
+)
+pt_check bdat_refused grep -qx '502 5.5.1 Error: command not implemented' <<<"$out" || echo "$out"
+
 # 4. Our own restrictions still come first: an unknown local user never
 # reaches the filter.
 out=$(send "$PT_PORT" $'Subject: x\r\n\r\nx\r\n' nosuchuser@example.test)

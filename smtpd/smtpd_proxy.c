@@ -53,6 +53,7 @@
 #include <strings.h>
 
 #define SMTPD_PROXY_FAIL "451 4.3.0 Error: queue file write error"
+#define SMTPD_PROXY_MAX_LINES 1000     /* lines in one reply of the filter */
 
 static struct {
     const char *filter;         /* "" = none */
@@ -73,6 +74,7 @@ struct smtpd_proxy {
     bool line_start;            /* next content byte starts a line (dot-stuffing) */
     bool failed;                /* a write to the filter or spool failed */
     bool in_data;               /* the filter is reading content: no QUIT */
+    bool broken;                /* a reply went wrong: the dialogue is out of step */
 };
 
 void smtpd_proxy_init(void)
@@ -135,7 +137,10 @@ static bool smtpd_proxy_read(struct smtpd_proxy *p)
     struct sbuf *line = sbuf_new(256);
     bool had_lf, ok = false, any = false;
     sbuf_reset(p->reply);
-    for (;;) {
+    /* A filter that never ends its reply must not keep us here forever:
+     * each read has smtpd_proxy_timeout, the whole reply a line budget. */
+    int lines;
+    for (lines = 0; lines < SMTPD_PROXY_MAX_LINES; lines++) {
         ssize_t n = stream_getline(p->s, line, smtpd_cfg.line_limit, &had_lf);
         if (n == STREAM_E_TOOLONG) {
             log_warn("%s: response longer than %zu: %.30s...", smtpd_proxy_cfg.filter,
@@ -180,6 +185,12 @@ static bool smtpd_proxy_read(struct smtpd_proxy *p)
         }
     }
     sbuf_free(line);
+    /* After a lost, late, endless or garbled reply we no longer know which
+     * reply belongs to which command: nothing more goes to this filter. */
+    p->broken = !ok;
+    if (lines == SMTPD_PROXY_MAX_LINES)
+        log_warn("proxy %s: reply longer than %d lines", smtpd_proxy_cfg.filter,
+                 SMTPD_PROXY_MAX_LINES);
     if (!ok)
         sbuf_set(p->reply, SMTPD_PROXY_FAIL);
     else {
@@ -199,7 +210,7 @@ static bool smtpd_proxy_read(struct smtpd_proxy *p)
  * otherwise p->reply holds what the client should hear. */
 static bool smtpd_proxy_cmd(struct smtpd_proxy *p, char expect, const char *cmd)
 {
-    if (stream_error(p->s) != STREAM_OK) {
+    if (p->broken || stream_error(p->s) != STREAM_OK) {
         sbuf_set(p->reply, SMTPD_PROXY_FAIL);
         return false;
     }
@@ -320,7 +331,7 @@ static void smtpd_proxy_close(struct smtpd_proxy *p)
     if (p->s) {
         /* Mid-content a hang-up without "." is what makes the filter
          * drop the message (too large, refused at end of data). */
-        if (stream_error(p->s) == STREAM_OK && !p->in_data) {
+        if (stream_error(p->s) == STREAM_OK && !p->in_data && !p->broken) {
             stream_puts(p->s, "QUIT\r\n");
             stream_flush(p->s);
         }

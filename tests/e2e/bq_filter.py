@@ -5,7 +5,8 @@
 # An SMTP server on 127.0.0.1:LISTEN_PORT, the "before queue filter" of
 # Postfix's SMTPD_PROXY_README: it offers XFORWARD, accepts every sender,
 # refuses the recipient blocked@example.test (550 5.1.1), multiline@ with a
-# three-line 550 reply and longreply@ with a 201-line 450 reply, and at the end of
+# three-line 550 reply, longreply@ with a 201-line 450 reply, endless@ with
+# a 1501-line reply (longer than smtpd accepts), and at the end of
 # DATA refuses content containing FILTER-REJECT-ME with
 # "550 5.7.1 Message content rejected by test filter", waits 30 s before
 # answering content with FILTER-STALL-ME (for smtpd_proxy_timeout), and
@@ -60,6 +61,10 @@ class Handler(socketserver.StreamRequestHandler):
                 elif rcpt == "multiline@example.test":
                     self.reply("550-5.7.1 first line\r\n550-5.7.1 second line\r\n"
                                "550 5.7.1 third line")
+                elif rcpt == "endless@example.test":
+                    # a reply that does not end (1500 continuation lines),
+                    # then a final line that nobody must take for the next reply
+                    self.reply("\r\n".join(["250-2.1.5 more"] * 1500 + ["250 2.1.5 late"]))
                 elif rcpt == "longreply@example.test":
                     # 200 lines of 70 characters: far beyond line_length_limit
                     self.reply("\r\n".join(["450-4.7.1 " + "x" * 60] * 200 + ["450 4.7.1 end"]))

@@ -17,7 +17,7 @@ TPORT=$(pt_free_port)       # public smtpd with a short smtpd_proxy_timeout
 FLOG=$PT_T/filter.log
 echo 'home_mailbox = Maildir/' >> "$PT_CONF/main.cf"
 # a valid local address (so our own checks pass it) that the filter refuses
-printf 'blocked: bob\nmultiline: bob\nlongreply: bob\n' >> "$PT_CONF/aliases"
+printf 'blocked: bob\nmultiline: bob\nlongreply: bob\nendless: bob\n' >> "$PT_CONF/aliases"
 # As in SMTPD_PROXY_README: the filter on the public smtpd, none on the
 # re-injection one.
 sed -i "s/^127.0.0.1:$PT_PORT\( *inet.*smtpd\)\$/&\n  -o smtpd_proxy_filter=127.0.0.1:$FPORT\n  -o smtpd_proxy_ehlo=before.example.test/" \
@@ -106,8 +106,10 @@ pt_check rcpt_reject_from_filter grep -qx 'RCPT blocked@example.test 550 5.1.1 <
 pt_check rcpt_other_accepted grep -q '^DATA 250 ' <<<"$out"
 pt_check rcpt_other_delivered pt_wait '[ "$(subject_count bob rcpt-split)" = 1 ]' 20
 
-# 3b. Multi-line filter replies reach the client whole; an endless one is
-# cut at line_length_limit (2048) and still ends as a proper reply.
+# 3b. Multi-line filter replies reach the client whole; a long one is cut
+# at line_length_limit (2048) and still ends as a proper reply; one longer
+# than 1000 lines is a broken filter: 451, and nothing more is sent to it
+# in that transaction (its leftover lines must not answer the next RCPT).
 out=$(python3 - "$PT_PORT" <<'EOP'
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
@@ -118,10 +120,17 @@ print("multi", c, repr(m.decode()))
 c, m = s.rcpt("longreply@example.test")
 lines = m.decode().split("\n")
 print("long", c, len(lines), sum(len(l) for l in lines), lines[-1][:12])
+c, m = s.rcpt("endless@example.test")
+print("endless", c, m.decode())
+c, m = s.rcpt("alice@example.test")
+print("after", c, m.decode())
 s.quit()
 EOP
 )
 pt_check multiline_reply_whole grep -qF "multi 550 '5.7.1 first line\n5.7.1 second line\n5.7.1 third line'" <<<"$out" || echo "$out"
+pt_check endless_reply_451 grep -qx 'endless 451 4.3.0 Error: queue file write error' <<<"$out" || echo "$out"
+pt_check endless_then_out_of_step grep -qx 'after 451 4.3.0 Error: queue file write error' <<<"$out" || echo "$out"
+pt_check endless_logged grep -q 'warning: proxy 127.0.0.1:[0-9]*: reply longer than 1000 lines' "$PT_T/maillog"
 pt_check long_reply_cut awk '$1 == "long" { exit !($2 == 450 && $3 > 5 && $3 < 40 && $4 < 2048 && $5 == "4.7.1") }' <<<"$out" || echo "$out"
 
 # 3c. BDAT is refused while a filter is set (CHUNKING is not announced).

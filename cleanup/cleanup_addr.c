@@ -118,7 +118,16 @@ void cleanup_cfg_load(void)
     c->body_checks_size_limit = cfg_long(P_BODY_CHECKS_SIZE_LIMIT);
     c->disable_mime = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING);
     c->mime_nesting_limit = cfg_int(P_MIME_NESTING_LIMIT);
-    c->override_mask = CLEANUP_FLAG_MASK_EXTERNAL & ~cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL);
+    /* Only a receive_override_options given to this cleanup service with
+     * -o narrows what its clients ask for. main.cf's value belongs to the
+     * clients (smtpd, pickup), which apply it themselves, as in Postfix:
+     * read here, a main.cf "no_address_mappings" (meant for mail on its way
+     * to a content filter) would also strip the address mappings from the
+     * mail that the filter re-injects through a listener that overrides it. */
+    c->override_mask = cfg_is_overridden(P_RECEIVE_OVERRIDE_OPTIONS)
+                           ? CLEANUP_FLAG_MASK_EXTERNAL
+                                 & ~cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)
+                           : 0;
     resolve_local_init();
 }
 

@@ -18,8 +18,11 @@
  *        first, as in Postfix.
  *        receive_override_options of this service (-o) narrow the
  *        external-source flags pickup asks cleanup for (and EXTRACT for
- *        sendmail -t); content_filter is applied by cleanup from its own
- *        settings.
+ *        sendmail -t). content_filter is this service's own (main.cf or
+ *        -o), sent to cleanup as the message's filter while cleanup is asked
+ *        not to add main.cf's: "-o content_filter=" on pickup (the usual
+ *        amavisd-new set-up, FILTER_README) means local submissions are not
+ *        filtered, as in Postfix, where pickup writes the filter itself.
  */
 #include "alloc.h"
 #include "cleanup_clnt.h"
@@ -118,8 +121,9 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
     sbuf_free(h);
 }
 
-/* Cleanup flags read once at start (pickup_post_jail). */
+/* Cleanup flags and content_filter, read once at start (pickup_post_jail). */
 static int pickup_extra_flags;
+static const char *pickup_content_filter;     /* "" = none */
 
 /* Sends the validated file to cleanup. Returns the cleanup status. Like
  * Postfix's pickup, asks cleanup to bounce (not reject) a message that it
@@ -127,13 +131,17 @@ static int pickup_extra_flags;
 static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtime,
                        const char *sender, struct sbuf *reason)
 {
-    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) |
-                                          pickup_extra_flags | (flags & CLEANUP_FLAG_EXTRACT) |
-                                          cleanup_dkim_flags(false, false, true));
+    /* Our own content_filter, not cleanup's: see the header comment. */
+    int cflags = cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) & ~CLEANUP_FLAG_FILTER;
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cflags | pickup_extra_flags
+                                          | (flags & CLEANUP_FLAG_EXTRACT)
+                                          | cleanup_dkim_flags(false, false, true));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");
         return CLEANUP_STAT_WRITE;
     }
+    if (*pickup_content_filter)
+        cleanup_recs(c, REC_FILTER, pickup_content_filter);
     struct sbuf *data = sbuf_new(256);
     bool sent_attrs = false;
     qfile_seek(r, 0);
@@ -228,7 +236,8 @@ static void pickup_scan(void)
     struct pickup_list l = { 0 };
     if (mail_queue_dir_scan(MAIL_QUEUE_MAILDROP, pickup_collect, &l) < 0)
         log_warn("scan %s: %m", MAIL_QUEUE_MAILDROP);
-    qsort(l.ids, l.n, sizeof(char *), pickup_cmp);
+    if (l.n > 1)    /* qsort(NULL, 0, ...) is undefined: an empty maildrop */
+        qsort(l.ids, l.n, sizeof(char *), pickup_cmp);
     for (size_t i = 0; i < l.n; i++) {
         pickup_file(l.ids[i]);
         xfree(l.ids[i]);
@@ -246,6 +255,7 @@ static void pickup_trigger(const char *buf, size_t len)
 static void pickup_post_jail(void)
 {
     pickup_extra_flags = pickup_unavail_flags();
+    pickup_content_filter = cfg_str(P_CONTENT_FILTER);
     mail_queue_init();
     pickup_scan();      /* mail may have arrived while we were not running */
 }

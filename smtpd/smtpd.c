@@ -152,6 +152,7 @@ static void smtpd_pre_jail(void)
     smtpd_check_init();
     smtpd_footer_init();
     smtpd_filter_init();
+    smtpd_proxy_init();
     smtpd_tls_pre_jail();
     smtpd_sasl_pre_jail();
 }
@@ -269,6 +270,7 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     smtpd_sasl_reset_transaction(st);
     smtpd_bdat_reset(st);
     smtpd_xforward_reset(st);
+    smtpd_proxy_reset(st);
 }
 
 /* local_header_rewrite_clients: may cleanup treat this client's headers as
@@ -299,6 +301,8 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
         return true;
+    if (smtpd_proxy_enabled())  /* the filter, not cleanup, takes the mail */
+        return smtpd_proxy_open(st);
     st->cleanup = cleanup_open(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)) |
                                cleanup_dkim_flags(smtpd_client_in_mynetworks(st),
                                                   st->sasl_username != NULL, false));

@@ -135,6 +135,7 @@ struct smtpd_state {
     struct smtpd_limits_sess *limits;   /* per-session limit state */
     struct smtpd_bdat *bdat;            /* non-NULL inside a BDAT transaction */
     struct smtpd_xforward *xforward;    /* XFORWARD attributes, this transaction */
+    struct smtpd_proxy *proxy;          /* smtpd_proxy_filter: this transaction's */
 };
 
 /* smtpd.c */
@@ -164,8 +165,8 @@ void smtpd_reset_transaction(struct smtpd_state *st);
 /* Opens the cleanup stream and sends the envelope so far; false after
  * replying 451. */
 bool smtpd_open_cleanup(struct smtpd_state *st);
-/* smtpd_unavail.c: content_filter, and the milters and proxy filter Postern
- * cannot run (treated as unavailable, as Postfix does). */
+/* smtpd_unavail.c: content_filter, and the milters Postern cannot run
+ * (treated as unavailable, as Postfix does). */
 void smtpd_filter_init(void);
 /* MAIL FROM: true after replying when the transaction is refused. */
 bool smtpd_filter_mail(struct smtpd_state *st);
@@ -177,6 +178,35 @@ void smtpd_filter_envelope(struct cleanup_clnt *c);
 /* True when the client matches $mynetworks (cached per session). */
 bool smtpd_client_in_mynetworks(struct smtpd_state *st);
 const char *smtpd_log_queue_id(const struct smtpd_state *st);
+
+/* smtpd_proxy.c: the before-queue content filter (smtpd_proxy_filter).
+ * With a filter set, st->proxy replaces st->cleanup for the transaction. */
+/* Reads the smtpd_proxy_* parameters (pre_jail; bad options are fatal). */
+void smtpd_proxy_init(void);
+/* Is smtpd_proxy_filter set for this service? */
+bool smtpd_proxy_enabled(void);
+/* MAIL FROM accepted: remembers the command line (st->line) for the
+ * filter and makes st->proxy. No effect without a filter. */
+void smtpd_proxy_note_mail(struct smtpd_state *st);
+/* Opens the filter connection and passes MAIL FROM (a no-op when already
+ * open, or with speed_adjust). False after replying with the filter's
+ * reply or our 451. */
+bool smtpd_proxy_open(struct smtpd_state *st);
+/* A recipient that passed our checks: passes the RCPT line (st->line) and
+ * answers the client with the filter's reply. True when it accepted. */
+bool smtpd_proxy_rcpt(struct smtpd_state *st, const char *rcpt);
+/* DATA: true when the filter said 354 (the caller sends our 354); false
+ * after replying with the filter's answer. */
+bool smtpd_proxy_data_cmd(struct smtpd_state *st);
+/* Our Received: header, to the filter. */
+void smtpd_proxy_received(struct smtpd_state *st);
+/* One piece of content (dot-stuffed here; CR LF added at end_of_line). */
+void smtpd_proxy_put(struct smtpd_state *st, bool end_of_line, const char *text, size_t len);
+/* The end of the content: fills reply with the filter's verdict (or our
+ * 451) and logs proxy-accept / proxy-reject. */
+void smtpd_proxy_finish(struct smtpd_state *st, struct sbuf *reply);
+/* Ends the transaction at the filter (QUIT, close) and frees st->proxy. */
+void smtpd_proxy_reset(struct smtpd_state *st);
 
 /* smtpd_cmd.c: command handlers return one of these. */
 enum smtpd_cmd_result {

@@ -163,7 +163,8 @@ static enum smtpd_cmd_result smtpd_bdat_finish(struct smtpd_state *st, struct sm
 
 enum smtpd_cmd_result smtpd_bdat_cmd(struct smtpd_state *st, const char *args)
 {
-    if (smtpd_limits_ehlo_discard(st, "CHUNKING")) {
+    /* Not announced while a before-queue filter is set (smtpd_proxy.c). */
+    if (smtpd_limits_ehlo_discard(st, "CHUNKING") || smtpd_proxy_enabled()) {
         smtpd_reply(st, "502 5.5.1 Error: command not implemented");
         return SMTPD_R_ERR;
     }

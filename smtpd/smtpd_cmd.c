@@ -162,7 +162,8 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
                           smtpd_sasl_ehlo(st, false), smtpd_sasl_ehlo(st, true),
                           smtpd_xclient_ehlo(st), smtpd_xforward_ehlo(st),
                           "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
-                          smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL, "CHUNKING" };
+                          smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL,
+                          smtpd_proxy_enabled() ? NULL : "CHUNKING" };
     struct sbuf *dropped = sbuf_new(64);
     for (size_t i = 0; i < ARRAY_LEN(all); i++) {
         if (all[i] == NULL)
@@ -302,6 +303,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     st->dsn_envid = envid;
     st->declared_size = size;
     st->smtputf8 = utf8;
+    smtpd_proxy_note_mail(st);
     if (!smtpd_cfg.delay_reject && smtpd_check_mail(st, st->reply) != 0) {
         smtpd_reply(st, "%s", sbuf_str(st->reply));
         smtpd_reset_transaction(st);
@@ -421,7 +423,15 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
         smtpd_reply(st, "%s", st->client_reject);
     else if (smtpd_check_rcpt(st, sbuf_str(addr), st->reply) != 0)
         smtpd_reply(st, "%s", sbuf_str(st->reply));
-    else if (smtpd_open_cleanup(st)) {
+    else if (!smtpd_open_cleanup(st)) {
+        /* replied */
+    } else if (st->proxy) {     /* the before-queue filter answers */
+        if (smtpd_proxy_rcpt(st, sbuf_str(addr))) {
+            if (st->rcpt_count++ == 0)
+                st->first_rcpt = xstrdup(sbuf_str(addr));
+            res = SMTPD_R_OK;
+        }
+    } else {
         struct cleanup_clnt *c = st->cleanup;
         if (orcpt)
             cleanup_recs(c, REC_DSN_ORCPT, orcpt);
@@ -456,12 +466,14 @@ static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *
         smtpd_reply(st, "503 5.5.1 Error: need RCPT command");
         return SMTPD_R_ERR;
     }
-    if (st->rcpt_count == 0 || st->cleanup == NULL) {
+    if (st->rcpt_count == 0 || (st->cleanup == NULL && st->proxy == NULL)) {
         smtpd_reply(st, "554 5.5.1 Error: no valid recipients");
         return SMTPD_R_ERR;
     }
     if (smtpd_check_data(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
+    if (st->proxy && !smtpd_proxy_data_cmd(st))
+        return SMTPD_R_ERR;
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
     if (!smtpd_flush(st))
         return SMTPD_R_GONE;

@@ -7,7 +7,9 @@
  *         (cleanup removes the file); size and write problems are answered
  *         only after the whole message has been read, so the dialogue
  *         stays in step.
- * Notes: the message ends only at CR LF "." CR LF: a "." line counts only
+ * Notes: with smtpd_proxy_filter the content goes to the before-queue
+ *        filter instead of cleanup, and its reply is the client's
+ *        (smtpd_proxy.c). The message ends only at CR LF "." CR LF: a "." line counts only
  *        when the previous line ended in CR LF, and a line ending in a bare
  *        LF is never an end (no SMTP smuggling). That is
  *        smtpd_forbid_bare_newline = normalize (or yes); with "reject" a
@@ -136,11 +138,17 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
 
     st->where = "DATA";
     st->data_bytes = 0;
-    smtpd_check_envelope(st, c);     /* HOLD, FILTER, REDIRECT from restrictions */
-    if (cleanup_rec(c, REC_MESG, "", 0) < 0)
-        write_err = true;
-    smtpd_check_headers(st, c);      /* PREPEND goes above our Received: */
-    smtpd_data_received(st, c);
+    if (st->proxy) {
+        /* smtpd_proxy_filter: the content goes to the filter, which gives
+         * the verdict (smtpd_proxy.c). */
+        smtpd_proxy_received(st);
+    } else {
+        smtpd_check_envelope(st, c);     /* HOLD, FILTER, REDIRECT from restrictions */
+        if (cleanup_rec(c, REC_MESG, "", 0) < 0)
+            write_err = true;
+        smtpd_check_headers(st, c);      /* PREPEND goes above our Received: */
+        smtpd_data_received(st, c);
+    }
 
     for (;;) {
         int r = smtpd_data_read(st->client, seg, smtpd_cfg.line_limit);
@@ -176,8 +184,10 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
         if (!too_big && smtpd_cfg.msg_size_limit > 0
             && content > (size_t)smtpd_cfg.msg_size_limit)
             too_big = true;
-        if (!too_big && !write_err
-            && cleanup_rec(c, r == SMTPD_SEG_PARTIAL ? REC_CONT : REC_NORM, text, len) < 0)
+        if (!too_big && !write_err && st->proxy)
+            smtpd_proxy_put(st, r != SMTPD_SEG_PARTIAL, text, len);
+        else if (!too_big && !write_err
+                 && cleanup_rec(c, r == SMTPD_SEG_PARTIAL ? REC_CONT : REC_NORM, text, len) < 0)
             write_err = true;
         line_start = r != SMTPD_SEG_PARTIAL;
         if (line_start)
@@ -193,6 +203,11 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
                                 : "451 4.3.0 Error: queue file write error");
     } else if (smtpd_check_eod(st, reply) != 0) {
         eod_rejected = true;
+    } else if (st->proxy) {
+        smtpd_proxy_finish(st, reply);  /* logged there */
+        eod_rejected = true;
+        if (sbuf_str(reply)[0] == '2')
+            res = SMTPD_R_OK;
     } else {
         smtpd_check_eod_records(st, c);
         struct sbuf *reason = sbuf_new(64);

@@ -12,14 +12,14 @@
  *        content_filter is this service's own (main.cf or -o): smtpd writes
  *        it into the envelope itself and asks cleanup not to add main.cf's,
  *        so "-o content_filter=" on a re-injection service really means no
- *        filter. Postern does not speak the milter protocol or run a
- *        before-queue proxy filter (docs/unimplemented-parameters.txt), and
- *        mail must not pass without them: smtpd_milters set means every
+ *        filter. Postern does not speak the milter protocol
+ *        (docs/unimplemented-parameters.txt), and mail must not pass
+ *        without it: smtpd_milters set means every
  *        milter is unreachable and milter_default_action applies as in
  *        Postfix (tempfail: "451 4.7.1 Service unavailable - try again
  *        later" at MAIL FROM, EHLO answered normally; reject: 550 5.7.1;
- *        quarantine: accepted into the hold queue; accept: no effect);
- *        smtpd_proxy_filter set refuses MAIL FROM with 451 4.3.0.
+ *        quarantine: accepted into the hold queue; accept: no effect).
+ *        The before-queue proxy filter is smtpd_proxy.c's.
  */
 #include "cleanup_clnt.h"
 #include "cleanup_proto.h"
@@ -33,7 +33,6 @@ static struct {
     const char *content_filter;     /* "" = none */
     const char *milter_reply;       /* reply at MAIL FROM, NULL = none */
     bool milter_hold;               /* quarantine */
-    bool proxy_filter;
 } smtpd_filter_cfg;
 
 void smtpd_filter_init(void)
@@ -61,8 +60,6 @@ void smtpd_filter_init(void)
         log_warn("%s: Postern cannot speak to milters; treating them as unreachable "
                  "(%s = %s)", P_SMTPD_MILTERS, P_MILTER_DEFAULT_ACTION, action);
     }
-    smtpd_filter_cfg.proxy_filter = *cfg_str(P_SMTPD_PROXY_FILTER)
-                                    && param_unsupported(P_SMTPD_PROXY_FILTER);
 }
 
 bool smtpd_filter_mail(struct smtpd_state *st)
@@ -70,11 +67,6 @@ bool smtpd_filter_mail(struct smtpd_state *st)
     const char *reply = smtpd_filter_cfg.milter_reply;
     const char *kind = "milter-reject";
 
-    if (reply == NULL && smtpd_filter_cfg.proxy_filter) {
-        reply = "451 4.3.0 Error: before-queue content filter (smtpd_proxy_filter) is not "
-                "available";
-        kind = "reject";
-    }
     if (reply == NULL)
         return false;
     smtpd_log_reject(st, kind, "MAIL", reply, NULL);

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "delivery_log.h"
 #include "dsn_log.h"
 #include "events.h"
@@ -26,6 +27,7 @@
 #include "qmgr.h"
 #include "rewrite_clnt.h"
 #include "stream.h"
+#include "verify_clnt.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -98,11 +100,19 @@ void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay,
     e.mta = "";
     e.diag_type = "";
     e.diag_text = "";
-    dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
     struct delivery_times t = {
         .arrival = (double)m->env.arrival_sec + (double)m->env.arrival_usec / 1e6,
         .active = m->loaded_at,
     };
+    if (m->trace_flags & DELIVER_REQ_F_VERIFY) {
+        /* A probe that cannot even be handed to an agent: the verify
+         * service hears of it; the message is removed at the end. */
+        delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "undeliverable", reason);
+        verify_clnt_update(rc->orig && *rc->orig ? rc->orig : rc->address, VERIFY_ADDR_DEFER,
+                           reason);
+        return;
+    }
+    dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
     delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "deferred", reason);
 }
 
@@ -155,6 +165,18 @@ static void qmgr_message_defer(struct qmgr_message *m)
     sbuf_free(p);
 }
 
+/* Removes the message's file and status logs. */
+static void qmgr_message_remove(struct qmgr_message *m)
+{
+    mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
+    mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
+    mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
+    if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
+        log_warn("%s: remove: %m", m->id);
+    else
+        log_info("%s: removed", m->id);
+}
+
 void qmgr_message_done_entry(struct qmgr_message *m)
 {
     if (--m->pending > 0)
@@ -166,6 +188,14 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     sbuf_free(path);
     if (fd < 0) {
         log_warn("%s: reopen active file: %m", m->id);
+        qmgr_message_free(m);
+        return;
+    }
+    if (m->trace_flags & DELIVER_REQ_F_VERIFY) {
+        /* A probe has had its one attempt: whatever is left is dropped,
+         * never retried or bounced (the results went to verify). */
+        close(fd);
+        qmgr_message_remove(m);
         qmgr_message_free(m);
         return;
     }
@@ -199,15 +229,9 @@ void qmgr_message_done_entry(struct qmgr_message *m)
         }
     }
     close(fd);
-    if (left == 0) {
-        mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
-        mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
-        mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
-        if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
-            log_warn("%s: remove: %m", m->id);
-        else
-            log_info("%s: removed", m->id);
-    } else
+    if (left == 0)
+        qmgr_message_remove(m);
+    else
         qmgr_message_defer(m);
     qmgr_message_free(m);
 }
@@ -362,6 +386,10 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
         return 0;
     }
     qfile_close(r);
+    long tf = 0;
+    const char *tfv = attr_get(m->env.attrs, DELIVER_ATTR_TRACE_FLAGS);
+    if (tfv && config_parse_long(tfv, &tf) && tf > 0)
+        m->trace_flags = (int)(tf & DELIVER_REQ_F_VERIFY);
     m->next = qmgr_messages;
     qmgr_messages = m;
     qmgr_active_count++;

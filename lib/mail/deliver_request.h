@@ -19,6 +19,11 @@
  *        status functions after switching back. A recipient marked done is
  *        never retried; when a status log cannot be written the recipient is
  *        left for a retry instead (duplicate rather than lose a notice).
+ *        A probe (DELIVER_REQ_F_VERIFY) writes no status log: each result is
+ *        logged as "status=deliverable" or "undeliverable", sent to the
+ *        verify service (verify_clnt.h) and the recipient is marked done
+ *        whatever the outcome, so a probe is never retried, bounced or
+ *        delivered.
  */
 #ifndef POSTERN_DELIVER_REQUEST_H
 #define POSTERN_DELIVER_REQUEST_H
@@ -51,6 +56,14 @@
 #define DELIVER_REQ_F_PASSED 0x1    /* handed on by another agent (deliver_pass.h):
                                      * report, but leave marking recipients done
                                      * to that agent */
+#define DELIVER_REQ_F_VERIFY 0x2    /* an address verification probe: check the
+                                     * recipient, never deliver; results go to the
+                                     * verify service, not to status logs, and
+                                     * every recipient is finished (done) */
+
+/* Queue-file attribute (A record) that carries DELIVER_REQ_F_VERIFY from the
+ * verify service through cleanup to qmgr, which puts it in "flags". */
+#define DELIVER_ATTR_TRACE_FLAGS "trace_flags"
 
 /* Most recipients one request may carry (5 attributes each). */
 #define DELIVER_RCPT_MAX 10000

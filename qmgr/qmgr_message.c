@@ -293,7 +293,11 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             transport = sbuf_str(ftr);
             nexthop = sbuf_str(fhop);
         } else {
-            if (rewrite_clnt_resolve(m->env.sender ? m->env.sender : "", rc->address, &rr) < 0 ||
+            /* Probes are routed with the address_verify_* overrides. */
+            int (*resolve)(const char *, const char *, struct resolve_reply *) =
+                (m->trace_flags & DELIVER_REQ_F_VERIFY) ? rewrite_clnt_verify
+                                                        : rewrite_clnt_resolve;
+            if (resolve(m->env.sender ? m->env.sender : "", rc->address, &rr) < 0 ||
                 (rr.flags & RESOLVE_FLAG_FAIL)) {
                 qmgr_defer_recipient(m, i, "none", "4.3.0", "address resolver failure");
                 ok = false;

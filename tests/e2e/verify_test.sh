@@ -19,7 +19,7 @@ T=$PT_T
 P_PEER=$(pt_free_port); P_V=$(pt_free_port); P_S=$(pt_free_port); P_P=$(pt_free_port)
 
 python3 - "$P_PEER" "$T/peer.log" >"$T/peer.err" 2>&1 <<'EOP' &
-# A minimal ESMTP peer: 250 for good@remote.test, 550 for any other
+# A minimal ESMTP peer: 250 for good@ANY.DOMAIN, 550 for any other
 # recipient; every command line is appended to the log as it arrives.
 import socket, sys, threading
 port, logpath = int(sys.argv[1]), sys.argv[2]
@@ -43,7 +43,7 @@ def serve(conn):
         if verb == "EHLO":
             send("250-peer.remote.test"); send("250 PIPELINING")
         elif verb == "RCPT":
-            if "<good@remote.test>" in cmd.lower():
+            if "<good@" in cmd.lower():
                 send("250 2.1.5 Ok")
             else:
                 send("550 5.1.1 <%s>: Recipient address rejected: User unknown in peer table"
@@ -68,11 +68,18 @@ while True:
 EOP
 PT_PIDS+=($!)
 
-printf 'remote.test smtp:[127.0.0.1]:%s\n' "$P_PEER" > "$PT_CONF/transport"
+# other.test: ordinary mail goes to the discard transport, but probes take
+# address_verify_transport_maps to the peer.
+printf 'remote.test smtp:[127.0.0.1]:%s\nother.test discard:ordinary mail discarded\n' \
+    "$P_PEER" > "$PT_CONF/transport"
+printf 'remote.test smtp:[127.0.0.1]:%s\nother.test smtp:[127.0.0.1]:%s\n' "$P_PEER" "$P_PEER" \
+    > "$PT_CONF/vtransport"
 pt_cmd postmap "$PT_CONF/transport"
+pt_cmd postmap "$PT_CONF/vtransport"
 cat >> "$PT_CONF/main.cf" <<EOF
 transport_maps = hash:$PT_CONF/transport
-relay_domains = remote.test
+address_verify_transport_maps = hash:$PT_CONF/vtransport
+relay_domains = remote.test, other.test
 home_mailbox = Maildir/
 address_verify_poll_delay = 1s
 unverified_recipient_reject_code = 550
@@ -174,7 +181,17 @@ esac
 r=$(rcpt "$P_S" good@remote.test alice@example.test)
 pt_check sender_known_good_250 [ "${r%% *}" = 250 ]
 
-# 8. Local probes: an existing user and an unknown one, nothing delivered.
+# 8. Probes follow address_verify_transport_maps, ordinary mail does not:
+# the peer (not discard) answers the probe for other.test.
+r=$(rcpt "$P_V" sender@example.test bad@other.test)
+pt_check probe_routing_override [ "${r%% *}" = 550 ]
+pt_check peer_saw_override_probe grep -qi '^RCPT TO:<bad@other.test>' "$T/peer.log"
+r=$(pt_smtp_send sender@example.test good@other.test)
+pt_check ordinary_mail_accepted [ "${r%% *}" = 250 ]
+pt_wait "grep -q 'to=<good@other.test>.*status=sent (ordinary mail discarded)' '$T/maillog'" 20
+pt_check ordinary_mail_routed_normally grep -q 'to=<good@other.test>.*relay=none.*status=sent' "$T/maillog"
+
+# 9. Local probes: an existing user and an unknown one, nothing delivered.
 r=$(rcpt "$P_V" sender@example.test alice@example.test)
 pt_check local_user_250 [ "${r%% *}" = 250 ]
 r=$(rcpt "$P_V" sender@example.test nosuchuser@example.test)

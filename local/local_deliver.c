@@ -608,7 +608,7 @@ static int local_op_is_local_domain(const char *domain)
 
 static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
 {
-    if (local_req->flags & DELIVER_REQ_F_VERIFY) {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to mailbox of user %s", pw->name);
         return;
     }
@@ -682,7 +682,7 @@ out:
 
 static void local_op_file(struct local_state *st, const char *path)
 {
-    if (local_req->flags & DELIVER_REQ_F_VERIFY) {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to file: %s", path);
         return;
     }
@@ -718,7 +718,7 @@ out:
 
 static void local_op_command(struct local_state *st, const char *cmd)
 {
-    if (local_req->flags & DELIVER_REQ_F_VERIFY) {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to command: %s", cmd);
         return;
     }
@@ -742,7 +742,7 @@ static int local_fwd_line(const char *line, size_t len, void *ctx)
 
 static void local_op_forward(struct local_state *st, const char *address)
 {
-    if (local_req->flags & DELIVER_REQ_F_VERIFY) {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
         local_reportf(st, DELIVER_SENT, "2.0.0", "forwards to %s", address);
         return;
     }

@@ -182,7 +182,7 @@ static void pipe_service(struct stream *client)
         goto done;
     }
     pipe_command_text(cmdtext, argv);
-    if (r->flags & DELIVER_REQ_F_VERIFY) {
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
         /* A probe: the command would be run; it is not. */
         for (size_t i = 0; i < ntodo; i++)
             deliver_sent(r, todo[i], "2.0.0", "delivers to command: %s", sbuf_str(cmdtext));

@@ -104,12 +104,17 @@ void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay,
         .arrival = (double)m->env.arrival_sec + (double)m->env.arrival_usec / 1e6,
         .active = m->loaded_at,
     };
-    if (m->trace_flags & DELIVER_REQ_F_VERIFY) {
+    if (m->trace_flags & DELIVER_REQ_F_CHECK_ONLY) {
         /* A probe that cannot even be handed to an agent: the verify
-         * service hears of it; the message is removed at the end. */
+         * service (or, for sendmail -bv, the report) hears of it; the
+         * message is removed at the end. */
         delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "undeliverable", reason);
-        verify_clnt_update(rc->orig && *rc->orig ? rc->orig : rc->address, VERIFY_ADDR_DEFER,
-                           reason);
+        if (m->trace_flags & DELIVER_REQ_F_USER_VERIFY) {
+            e.action = "undeliverable";
+            dsn_log_append(MAIL_QUEUE_TRACE, m->id, &e);
+        } else
+            verify_clnt_update(rc->orig && *rc->orig ? rc->orig : rc->address,
+                               VERIFY_ADDR_DEFER, reason);
         return;
     }
     dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
@@ -191,10 +196,17 @@ void qmgr_message_done_entry(struct qmgr_message *m)
         qmgr_message_free(m);
         return;
     }
-    if (m->trace_flags & DELIVER_REQ_F_VERIFY) {
+    if (m->trace_flags & DELIVER_REQ_F_CHECK_ONLY) {
         /* A probe has had its one attempt: whatever is left is dropped,
-         * never retried or bounced (the results went to verify). */
+         * never retried or bounced (the results went to verify, or for
+         * sendmail -bv into the trace log, now sent as a report). */
         close(fd);
+        if ((m->trace_flags & DELIVER_REQ_F_USER_VERIFY) && qmgr_log_exists(MAIL_QUEUE_TRACE, m->id)
+            && qmgr_bounce_request("trace", m->id) < 0) {
+            qmgr_message_defer(m);      /* try the report again later */
+            qmgr_message_free(m);
+            return;
+        }
         qmgr_message_remove(m);
         qmgr_message_free(m);
         return;
@@ -393,7 +405,7 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     long tf = 0;
     const char *tfv = attr_get(m->env.attrs, DELIVER_ATTR_TRACE_FLAGS);
     if (tfv && config_parse_long(tfv, &tf) && tf > 0)
-        m->trace_flags = (int)(tf & DELIVER_REQ_F_VERIFY);
+        m->trace_flags = (int)(tf & DELIVER_REQ_F_CHECK_ONLY);
     m->next = qmgr_messages;
     qmgr_messages = m;
     qmgr_active_count++;

@@ -847,7 +847,7 @@ static int smtp_transaction(struct smtp_sess *ss)
             ss->sent[ss->nsent++] = i;
     /* A probe (DELIVER_REQ_F_VERIFY) stops after RCPT: the RCPT reply is
      * the answer, and no DATA is ever sent. */
-    bool probe = (r->flags & DELIVER_REQ_F_VERIFY) != 0;
+    bool probe = (r->flags & DELIVER_REQ_F_CHECK_ONLY) != 0;
     ncmd = ss->nsent + (probe ? 1 : 2);
     size_t batch = (ss->features & SMTP_F_PIPELINING) ? SMTP_BATCH_MAX : 1;
     bool mail_ok = false, data_ok = false;

@@ -205,7 +205,7 @@ static void virtual_recipient(struct deliver_request *r, const struct deliver_rc
     }
 
     bool maildir = sbuf_str(path)[sbuf_len(path) - 1] == '/';
-    if (r->flags & DELIVER_REQ_F_VERIFY) {
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
         /* A probe: the mailbox is known; nothing is written. */
         deliver_sent(r, rc, "2.0.0", "delivers to %s %s", maildir ? "maildir" : "mailbox",
                      sbuf_str(path));

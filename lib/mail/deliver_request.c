@@ -424,7 +424,8 @@ static int deliver_append(struct deliver_request *r, const char *queue,
 /* A probe's result (DELIVER_REQ_F_VERIFY): logged as deliverable or
  * undeliverable and sent to the verify service under the address that was
  * probed (the original recipient when cleanup or an alias rewrote it); no
- * status log. The recipient is finished whatever happened, even when the
+ * status log. For sendmail -bv (DELIVER_REQ_F_USER_VERIFY) the result goes
+ * to the trace log instead, for the report to the sender. The recipient is finished whatever happened, even when the
  * verify service cannot be reached: a probe is never retried. */
 static void deliver_verify(struct deliver_request *r, const struct deliver_rcpt *rc,
                            enum deliver_kind kind, int flags, const char *dsn, const char *text)
@@ -436,7 +437,12 @@ static void deliver_verify(struct deliver_request *r, const struct deliver_rcpt 
     if (!(flags & DELIVER_F_NOLOG))
         deliver_log_line(r, rc, status == VERIFY_ADDR_OK ? "deliverable" : "undeliverable", dsn,
                          text);
-    if (verify_clnt_update(addr, status, text) != VERIFY_CLNT_OK)
+    if (r->flags & DELIVER_REQ_F_USER_VERIFY) {
+        if (deliver_append(r, MAIL_QUEUE_TRACE, rc, dsn,
+                           status == VERIFY_ADDR_OK ? "deliverable" : "undeliverable", text) < 0)
+            log_warn("%s: could not record the verification result for <%s>", r->queue_id,
+                     rc->address);
+    } else if (verify_clnt_update(addr, status, text) != VERIFY_CLNT_OK)
         log_warn("%s: could not record the verification result for <%s>", r->queue_id, addr);
     if (!(flags & DELIVER_F_NOMARK) && !(r->flags & DELIVER_REQ_F_PASSED) && r->fd >= 0
         && qfile_mark_done(r->fd, (off_t)rc->offset) < 0)
@@ -465,7 +471,7 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
         soft_bounce_dsn(soft);
         dsn = soft;
     }
-    if (r->flags & DELIVER_REQ_F_VERIFY) {
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
         deliver_verify(r, rc, kind, flags, dsn, sbuf_str(text));
         sbuf_free(text);
         return 0;

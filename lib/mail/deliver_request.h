@@ -23,7 +23,9 @@
  *        logged as "status=deliverable" or "undeliverable", sent to the
  *        verify service (verify_clnt.h) and the recipient is marked done
  *        whatever the outcome, so a probe is never retried, bounced or
- *        delivered.
+ *        delivered. With DELIVER_REQ_F_USER_VERIFY (sendmail -bv) the result
+ *        goes to the trace log instead, with action "deliverable" or
+ *        "undeliverable".
  */
 #ifndef POSTERN_DELIVER_REQUEST_H
 #define POSTERN_DELIVER_REQUEST_H
@@ -60,6 +62,11 @@
                                      * recipient, never deliver; results go to the
                                      * verify service, not to status logs, and
                                      * every recipient is finished (done) */
+#define DELIVER_REQ_F_USER_VERIFY 0x4 /* sendmail -bv: check like a probe, but the
+                                     * results go to the trace log, from which
+                                     * the sender gets a delivery status report */
+/* Either kind: the agent checks and never delivers. */
+#define DELIVER_REQ_F_CHECK_ONLY (DELIVER_REQ_F_VERIFY | DELIVER_REQ_F_USER_VERIFY)
 
 /* Queue-file attribute (A record) that carries DELIVER_REQ_F_VERIFY from the
  * verify service through cleanup to qmgr, which puts it in "flags". */

@@ -204,4 +204,26 @@ pt_wait_queue_empty 20
 pt_check nothing_in_alice_maildir [ -z "$(find "$PT_HOMES/alice" -type f 2>/dev/null)" ]
 pt_check queue_empty_at_end [ "$(pt_queue_count)" -eq 0 ]
 pt_check peer_never_got_data bash -c "! grep -q '^DATA' '$T/peer.log'"
+
+# 10. sendmail -bv (run by root, whose mail goes to alice by alias):
+# nothing is delivered; the submitter gets a "Mail Delivery Status Report"
+# listing what would happen to each address (-bv follows aliases).
+out=$("$PT_BUILD/sbin/sendmail" -C "$PT_CONF" -bv root@example.test \
+      nosuchuser@example.test good@remote.test bad@remote.test 2>&1 </dev/null)
+pt_check sendmail_bv_says_report [ "$out" = "Mail Delivery Status Report will be mailed to <root>." ]
+pt_wait "[ -n \"\$(ls '$PT_HOMES/alice/Maildir/new' 2>/dev/null)\" ]" 30
+R=$(cat "$PT_HOMES"/alice/Maildir/new/* 2>/dev/null)
+pt_check report_one_message [ "$(ls "$PT_HOMES/alice/Maildir/new" 2>/dev/null | wc -l)" = 1 ]
+pt_check report_subject grep -q '^Subject: Mail Delivery Status Report' <<<"$R"
+pt_check report_alias_expanded \
+    grep -q '^<alice@mail.example.test> (expanded from <root@example.test>): delivers to mailbox of user alice' <<<"$R"
+pt_check report_unknown_user grep -q '^<nosuchuser@example.test>: unknown user: "nosuchuser"' <<<"$R"
+pt_check report_remote_good grep -q '^<good@remote.test>: 250 2.1.5 Ok' <<<"$R"
+pt_check report_remote_bad \
+    grep -q '^<bad@remote.test>: host 127.0.0.1\[127.0.0.1\] said: 550 5.1.1' <<<"$R"
+pt_check report_actions bash -c "[ \$(grep -c '^Action: deliverable' <<<'$R') = 2 ] && [ \$(grep -c '^Action: undeliverable' <<<'$R') = 2 ]"
+pt_wait_queue_empty 20
+pt_check bv_queue_empty [ "$(pt_queue_count)" -eq 0 ]
+pt_check bv_peer_no_data bash -c "! grep -q '^DATA' '$T/peer.log'"
+pt_check bv_no_bounce grep -vq 'sender non-delivery notification' "$T/maillog"
 pt_done

@@ -371,10 +371,11 @@ static int verify_update(struct stream *s, const char *addr, long status, const 
     const char *v = dict_db_builder_get(verify_cache, addr);
     long probed = v && verify_parse(v, &e) ? e.probed : (long)now;
     /* A temporary failure does not replace a result that is still good:
-     * the address stays what it was known to be. */
+     * the address stays what it was known to be (and as old, so that the
+     * refresh is tried again). */
     if (status == VERIFY_ADDR_DEFER && v && verify_parse(v, &e) && e.status == VERIFY_ADDR_OK
         && !verify_expired(&e, now)) {
-        verify_store(addr, e.status, e.probed, (long)now, e.text);
+        log_debug(1, "update <%s>: temporary failure ignored: %s", addr, text);
     } else
         verify_store(addr, (int)status, probed, (long)now, text);
     verify_pending_drop(addr);

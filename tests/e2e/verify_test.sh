@@ -226,4 +226,41 @@ pt_wait_queue_empty 20
 pt_check bv_queue_empty [ "$(pt_queue_count)" -eq 0 ]
 pt_check bv_peer_no_data bash -c "! grep -q '^DATA' '$T/peer.log'"
 pt_check bv_no_bounce grep -vq 'sender non-delivery notification' "$T/maillog"
+
+# 11. A second instance with address_verify_map empty (memory only) and
+# address_verify_negative_cache = no: the failure is still reported, no
+# cache file is written, and the next query probes again.
+pt_stop
+pt_instance
+T2=$PT_T
+P_V2=$(pt_free_port)
+cp "$T/etc/transport" "$T/etc/vtransport" "$PT_CONF/"
+pt_cmd postmap "$PT_CONF/transport"
+pt_cmd postmap "$PT_CONF/vtransport"
+cat >> "$PT_CONF/main.cf" <<EOF
+transport_maps = hash:$PT_CONF/transport
+relay_domains = remote.test, other.test
+address_verify_poll_delay = 1s
+address_verify_map =
+address_verify_negative_cache = no
+unverified_recipient_reject_code = 550
+EOF
+cat >> "$PT_CONF/master.cf" <<EOF
+127.0.0.1:$P_V2 inet n - n - - smtpd
+    -o smtpd_recipient_restrictions=reject_unauth_destination,reject_unverified_recipient
+    -o address_verify_poll_count=5
+EOF
+pt_start || pt_fail start2 "second instance did not start"
+pt_wait_smtp "$P_V2" 20
+before=$(grep -c '^RCPT TO:<again@remote.test>' "$T/peer.log")
+r=$(rcpt "$P_V2" sender@example.test again@remote.test)
+pt_check memory_only_bad_550 [ "${r%% *}" = 550 ]
+r=$(rcpt "$P_V2" sender@example.test again@remote.test)
+pt_check memory_only_bad_550_again [ "${r%% *}" = 550 ]
+pt_wait "[ \$(grep -c '^RCPT TO:<again@remote.test>' '$T/peer.log') -ge \$((before + 2)) ]" 20
+pt_check negative_not_cached_probes_again \
+    [ "$(grep -c '^RCPT TO:<again@remote.test>' "$T/peer.log")" -ge $((before + 2)) ]
+pt_check memory_only_no_cache_file [ -z "$(find "$T2/data" -name 'verify_cache*' 2>/dev/null)" ]
+pt_wait_queue_empty 20
+pt_check second_queue_empty [ "$(pt_queue_count)" -eq 0 ]
 pt_done

@@ -103,8 +103,8 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
         sm_put_fullname(d, fullname);
     bool verify = o->mode == SM_MODE_VERIFY;
     if (o->extract || verify) {
-        snprintf(num, sizeof(num), "%d",
-                 (o->extract ? CLEANUP_FLAG_EXTRACT : 0) | (verify ? MAILDROP_FLAG_USER_VERIFY : 0));
+        int fl = (o->extract ? CLEANUP_FLAG_EXTRACT : 0) | (verify ? MAILDROP_FLAG_USER_VERIFY : 0);
+        snprintf(num, sizeof(num), "%d", fl);
         sm_put_str(d, MAILDROP_REC_FLAGS, num);
     }
     sm_put_str(d, REC_SENDER, sender);

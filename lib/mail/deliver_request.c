@@ -425,8 +425,9 @@ static int deliver_append(struct deliver_request *r, const char *queue,
  * undeliverable and sent to the verify service under the address that was
  * probed (the original recipient when cleanup or an alias rewrote it); no
  * status log. For sendmail -bv (DELIVER_REQ_F_USER_VERIFY) the result goes
- * to the trace log instead, for the report to the sender. The recipient is finished whatever happened, even when the
- * verify service cannot be reached: a probe is never retried. */
+ * to the trace log instead, for the report to the sender. The recipient is
+ * finished whatever happened, even when the verify service cannot be
+ * reached: a probe is never retried. */
 static void deliver_verify(struct deliver_request *r, const struct deliver_rcpt *rc,
                            enum deliver_kind kind, int flags, const char *dsn, const char *text)
 {

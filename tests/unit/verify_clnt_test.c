@@ -86,11 +86,11 @@ int main(void)
     EXPECT_EQ_STR(sbuf_str(why), "Address verification in progress");
 
     /* An update carries status and reason, escaped. */
-    EXPECT_EQ_INT(CALL(&updated, verify_clnt_update("a@example.org", VERIFY_ADDR_OK, "250 2.1.5 Ok\n"),
-                       req),
-                  VERIFY_CLNT_OK);
-    EXPECT_EQ_STR(sbuf_str(req),
-                  "request=update\naddress=a@example.org\naddr_status=0\nreason=250 2.1.5 Ok%0A\n\n");
+    EXPECT_EQ_INT(
+        CALL(&updated, verify_clnt_update("a@example.org", VERIFY_ADDR_OK, "250 2.1.5 Ok\n"), req),
+        VERIFY_CLNT_OK);
+    EXPECT_EQ_STR(sbuf_str(req), "request=update\naddress=a@example.org\naddr_status=0\n"
+                                 "reason=250 2.1.5 Ok%0A\n\n");
 
     /* A refused request, a status out of range, silence and the wrong
      * protocol are failures; *status is left alone. */

@@ -20,6 +20,7 @@ enum bounce_kind {
     BOUNCE_KIND_FAILED,     /* non-delivery (flush, expire) */
     BOUNCE_KIND_DELAYED,    /* delay warning */
     BOUNCE_KIND_DELIVERED,  /* success notice (NOTIFY=SUCCESS, trace) */
+    BOUNCE_KIND_REPORT,     /* sendmail -bv: what delivery would do (trace) */
 };
 
 struct bounce_msg {

@@ -33,6 +33,7 @@ bool bounce_entry_wanted(enum bounce_kind kind, int notify)
     case BOUNCE_KIND_DELAYED:
         return notify == 0 || (notify & DSN_NOTIFY_DELAY);
     case BOUNCE_KIND_DELIVERED:
+    case BOUNCE_KIND_REPORT:
         return true;    /* the trace log only holds requested notices */
     }
     return false;
@@ -70,6 +71,8 @@ static const char *bounce_subject(const struct bounce_msg *m)
                                   : "Delayed Mail (still being retried)";
     case BOUNCE_KIND_DELIVERED:
         return "Successful Mail Delivery Report";
+    case BOUNCE_KIND_REPORT:
+        return "Mail Delivery Status Report";
     case BOUNCE_KIND_FAILED:
     default:
         return m->postmaster_copy ? "Postmaster Copy: Undelivered Mail"
@@ -80,7 +83,8 @@ static const char *bounce_subject(const struct bounce_msg *m)
 static const char *bounce_default_action(enum bounce_kind kind)
 {
     return kind == BOUNCE_KIND_DELAYED ? "delayed"
-           : kind == BOUNCE_KIND_DELIVERED ? "delivered" : "failed";
+           : kind == BOUNCE_KIND_DELIVERED ? "delivered"
+           : kind == BOUNCE_KIND_REPORT ? "deliverable" : "failed";
 }
 
 /* The human-readable part: our own words, one paragraph per kind, then one
@@ -118,6 +122,11 @@ static void bounce_text_part(struct sbuf *out, const struct bounce_msg *m,
     case BOUNCE_KIND_DELIVERED:
         sbuf_cat(out, "Your message was delivered to the recipients listed below, as you\n"
                       "asked when you sent it. This report is for your information only.\n");
+        break;
+    case BOUNCE_KIND_REPORT:
+        sbuf_cat(out, "This is the delivery report you asked for (sendmail -bv). Nothing\n"
+                      "was delivered: each address was only checked. Below, each one is\n"
+                      "listed with what the mail system would do with mail for it.\n");
         break;
     }
     sbuf_cat(out, "\n                   The mail delivery system\n\n");
@@ -213,8 +222,10 @@ void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct
     bounce_status_part(out, m, e, n);
 
     if (orig) {
-        const char *what = m->kind == BOUNCE_KIND_DELAYED ? "Delayed"
-                           : m->kind == BOUNCE_KIND_DELIVERED ? "Delivered" : "Undelivered";
+        const char *what = m->kind == BOUNCE_KIND_DELAYED     ? "Delayed"
+                           : m->kind == BOUNCE_KIND_DELIVERED ? "Delivered"
+                           : m->kind == BOUNCE_KIND_REPORT    ? "Verified"
+                                                              : "Undelivered";
         sbuf_catf(out, "\n--%s\n", m->boundary);
         if (headers_only) {
             sbuf_catf(out, "Content-Description: %s Message Headers\n", what);

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "dsn_notify.h"
 #include "log.h"
 #include "mail_queue.h"
@@ -182,6 +183,7 @@ static const char *bounce_label(enum bounce_kind kind, bool postmaster)
     case BOUNCE_KIND_DELAYED:
         return postmaster ? "postmaster delay notification" : "sender delay notification";
     case BOUNCE_KIND_DELIVERED:
+    case BOUNCE_KIND_REPORT:
         return "sender delivery status notification";
     case BOUNCE_KIND_FAILED:
     default:
@@ -358,10 +360,15 @@ int bounce_request(const struct attr_list *req)
         log_queue = MAIL_QUEUE_DEFER;
         m.retry_until = env.arrival_sec + cfg_time(P_MAXIMAL_QUEUE_LIFETIME);
         break;
-    case BOUNCE_REQ_TRACE:
-        m.kind = BOUNCE_KIND_DELIVERED;
+    case BOUNCE_REQ_TRACE: {
+        /* sendmail -bv: the trace log holds what delivery would do. */
+        long tf = 0;
+        const char *tfv = attr_get(env.attrs, DELIVER_ATTR_TRACE_FLAGS);
+        bool report = tfv && config_parse_long(tfv, &tf) && (tf & DELIVER_REQ_F_USER_VERIFY);
+        m.kind = report ? BOUNCE_KIND_REPORT : BOUNCE_KIND_DELIVERED;
         log_queue = MAIL_QUEUE_TRACE;
         break;
+    }
     case BOUNCE_REQ_EXPIRE:
         m.kind = BOUNCE_KIND_FAILED;
         break;

@@ -608,6 +608,10 @@ static int local_op_is_local_domain(const char *domain)
 
 static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
 {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to mailbox of user %s", pw->name);
+        return;
+    }
     struct sbuf *path = sbuf_new(128), *msg = sbuf_new(8192), *dsn = sbuf_new(16);
     struct sbuf *why = sbuf_new(128);
     const char *home_mailbox = cfg_str(P_HOME_MAILBOX);
@@ -678,6 +682,10 @@ out:
 
 static void local_op_file(struct local_state *st, const char *path)
 {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to file: %s", path);
+        return;
+    }
     uid_t uid;
     gid_t gid;
     local_privs(st, &uid, &gid);
@@ -710,6 +718,10 @@ out:
 
 static void local_op_command(struct local_state *st, const char *cmd)
 {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        local_reportf(st, DELIVER_SENT, "2.0.0", "delivers to command: %s", cmd);
+        return;
+    }
     uid_t uid;
     gid_t gid;
     local_privs(st, &uid, &gid);
@@ -730,6 +742,10 @@ static int local_fwd_line(const char *line, size_t len, void *ctx)
 
 static void local_op_forward(struct local_state *st, const char *address)
 {
+    if (local_req->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        local_reportf(st, DELIVER_SENT, "2.0.0", "forwards to %s", address);
+        return;
+    }
     struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_MASK_INTERNAL);
     if (c == NULL) {
         local_report(st, DELIVER_DEFERRED, "4.3.0", "unable to forward message");

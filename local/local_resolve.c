@@ -100,6 +100,15 @@ static bool local_try_alias(struct local_state *st, const struct local_ops *ops,
     }
     if (v == NULL)
         return false;
+    if (st->req && (st->req->flags & DELIVER_REQ_F_VERIFY)) {
+        /* A probe stops at the alias: the address exists. (sendmail -bv
+         * goes on, to show where the mail would go.) */
+        struct sbuf *t = sbuf_new(128);
+        sbuf_printf(t, "aliased to %s", v);
+        ops->report(st, DELIVER_SENT, "2.0.0", sbuf_str(t));
+        sbuf_free(t);
+        return true;
+    }
     char *value = xstrdup(v);
 
     struct local_state child = *st;

@@ -27,6 +27,7 @@
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "log.h"
 #include "mail_queue.h"
 #include "pickup.h"
@@ -163,6 +164,9 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
             log_info("%s: uid=%ld from=<%s>", cleanup_queue_id(c), (long)uid, sender);
             if (!sent_attrs) {
                 cleanup_recs(c, REC_ATTR, "rewrite_context=local");
+                if (flags & MAILDROP_FLAG_USER_VERIFY)      /* sendmail -bv */
+                    cleanup_recf(c, REC_ATTR, "%s=%d", DELIVER_ATTR_TRACE_FLAGS,
+                                 DELIVER_REQ_F_USER_VERIFY);
                 sent_attrs = true;
             }
             continue;

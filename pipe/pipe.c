@@ -182,6 +182,12 @@ static void pipe_service(struct stream *client)
         goto done;
     }
     pipe_command_text(cmdtext, argv);
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        /* A probe: the command would be run; it is not. */
+        for (size_t i = 0; i < ntodo; i++)
+            deliver_sent(r, todo[i], "2.0.0", "delivers to command: %s", sbuf_str(cmdtext));
+        goto done;
+    }
     if (pipe_render(msg, r, ntodo == 1 ? todo[0] : NULL) < 0) {
         pipe_report_all(r, todo, ntodo, PIPE_CMD_DEFER, "4.3.0", "queue file read error");
         goto done;

@@ -50,6 +50,7 @@ struct qmgr_message {
     bool forced_expire;         /* group-execute bit set by postsuper -e */
     double loaded_at;           /* wall clock when moved to active */
     bool flush_dfxp;            /* found by a flush: defer_transports do not apply */
+    int trace_flags;            /* DELIVER_REQ_F_VERIFY for an address probe */
     struct qmgr_message *next;
 };
 

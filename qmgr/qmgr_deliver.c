@@ -280,7 +280,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
     attr_add(l, "sender", m->env.sender ? m->env.sender : "");
     attr_add(l, "envid", m->env.envid ? m->env.envid : "");
     attr_add_long(l, "ret", m->env.ret);
-    attr_add_long(l, "flags", more ? DELIVER_REQ_F_CONN_CACHE : 0);
+    attr_add_long(l, "flags", (more ? DELIVER_REQ_F_CONN_CACHE : 0) | m->trace_flags);
     attr_add_long(l, "arrival", m->env.arrival_sec);
     attr_add_long(l, "arrival_usec", m->env.arrival_usec);
     attr_add_long(l, "content_offset", (long)m->env.content_offset);

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "deliver_request.h"
 #include "delivery_log.h"
 #include "dsn_log.h"
 #include "events.h"
@@ -26,6 +27,7 @@
 #include "qmgr.h"
 #include "rewrite_clnt.h"
 #include "stream.h"
+#include "verify_clnt.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -111,11 +113,24 @@ void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay,
     e.mta = "";
     e.diag_type = "";
     e.diag_text = "";
-    dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
     struct delivery_times t = {
         .arrival = (double)m->env.arrival_sec + (double)m->env.arrival_usec / 1e6,
         .active = m->loaded_at,
     };
+    if (m->trace_flags & DELIVER_REQ_F_CHECK_ONLY) {
+        /* A probe that cannot even be handed to an agent: the verify
+         * service (or, for sendmail -bv, the report) hears of it; the
+         * message is removed at the end. */
+        delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "undeliverable", reason);
+        if (m->trace_flags & DELIVER_REQ_F_USER_VERIFY) {
+            e.action = "undeliverable";
+            dsn_log_append(MAIL_QUEUE_TRACE, m->id, &e);
+        } else
+            verify_clnt_update(rc->orig && *rc->orig ? rc->orig : rc->address,
+                               VERIFY_ADDR_DEFER, reason);
+        return;
+    }
+    dsn_log_append(MAIL_QUEUE_DEFER, m->id, &e);
     delivery_log(m->id, rc->address, rc->orig, relay, &t, status, "deferred", reason);
 }
 
@@ -168,6 +183,18 @@ static void qmgr_message_defer(struct qmgr_message *m)
     sbuf_free(p);
 }
 
+/* Removes the message's file and status logs. */
+static void qmgr_message_remove(struct qmgr_message *m)
+{
+    mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
+    mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
+    mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
+    if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
+        log_warn("%s: remove: %m", m->id);
+    else
+        log_info("%s: removed", m->id);
+}
+
 void qmgr_message_done_entry(struct qmgr_message *m)
 {
     if (--m->pending > 0)
@@ -179,6 +206,21 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     sbuf_free(path);
     if (fd < 0) {
         log_warn("%s: reopen active file: %m", m->id);
+        qmgr_message_free(m);
+        return;
+    }
+    if (m->trace_flags & DELIVER_REQ_F_CHECK_ONLY) {
+        /* A probe has had its one attempt: whatever is left is dropped,
+         * never retried or bounced (the results went to verify, or for
+         * sendmail -bv into the trace log, now sent as a report). */
+        close(fd);
+        if ((m->trace_flags & DELIVER_REQ_F_USER_VERIFY) && qmgr_log_exists(MAIL_QUEUE_TRACE, m->id)
+            && qmgr_bounce_request("trace", m->id) < 0) {
+            qmgr_message_defer(m);      /* try the report again later */
+            qmgr_message_free(m);
+            return;
+        }
+        qmgr_message_remove(m);
         qmgr_message_free(m);
         return;
     }
@@ -212,15 +254,9 @@ void qmgr_message_done_entry(struct qmgr_message *m)
         }
     }
     close(fd);
-    if (left == 0) {
-        mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
-        mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
-        mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
-        if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
-            log_warn("%s: remove: %m", m->id);
-        else
-            log_info("%s: removed", m->id);
-    } else
+    if (left == 0)
+        qmgr_message_remove(m);
+    else
         qmgr_message_defer(m);
     qmgr_message_free(m);
 }
@@ -282,7 +318,11 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             transport = sbuf_str(ftr);
             nexthop = sbuf_str(fhop);
         } else {
-            if (rewrite_clnt_resolve(m->env.sender ? m->env.sender : "", rc->address, &rr) < 0 ||
+            /* Probes are routed with the address_verify_* overrides. */
+            int (*resolve)(const char *, const char *, struct resolve_reply *) =
+                (m->trace_flags & DELIVER_REQ_F_VERIFY) ? rewrite_clnt_verify
+                                                        : rewrite_clnt_resolve;
+            if (resolve(m->env.sender ? m->env.sender : "", rc->address, &rr) < 0 ||
                 (rr.flags & RESOLVE_FLAG_FAIL)) {
                 qmgr_defer_recipient(m, i, "none", "4.3.0", "address resolver failure");
                 ok = false;
@@ -375,6 +415,10 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
         return 0;
     }
     qfile_close(r);
+    long tf = 0;
+    const char *tfv = attr_get(m->env.attrs, DELIVER_ATTR_TRACE_FLAGS);
+    if (tfv && config_parse_long(tfv, &tf) && tf > 0)
+        m->trace_flags = (int)(tf & DELIVER_REQ_F_CHECK_ONLY);
     struct qmgr_message **bucket = qmgr_message_bucket(m->id);
     m->next = *bucket;
     *bucket = m;

@@ -938,7 +938,10 @@ static int smtp_transaction(struct smtp_sess *ss)
     for (size_t i = 0; i < r->nrcpt; i++)
         if (smtp_is_pending(ss->st, i))
             ss->sent[ss->nsent++] = i;
-    ncmd = ss->nsent + 2;
+    /* A probe (DELIVER_REQ_F_VERIFY) stops after RCPT: the RCPT reply is
+     * the answer, and no DATA is ever sent. */
+    bool probe = (r->flags & DELIVER_REQ_F_CHECK_ONLY) != 0;
+    ncmd = ss->nsent + (probe ? 1 : 2);
     size_t batch = (ss->features & SMTP_F_PIPELINING) ? SMTP_BATCH_MAX : 1;
     bool mail_ok = false, data_ok = false;
     size_t next_put = 0, next_get = 0;
@@ -1002,7 +1005,9 @@ static int smtp_transaction(struct smtp_sess *ss)
                 size_t i = ss->sent[next_get - 1];
                 if (!mail_ok)
                     continue;
-                if (ss->code / 100 == 2)
+                if (ss->code / 100 == 2 && probe)
+                    smtp_rcpt_sent(ss, i);
+                else if (ss->code / 100 == 2)
                     ss->accepted[ss->naccepted++] = i;
                 else {
                     smtp_said(ss, t, "RCPT TO");
@@ -1026,6 +1031,14 @@ static int smtp_transaction(struct smtp_sess *ss)
                 }
             }
         }
+    }
+    if (probe) {
+        /* Leave the server as we found it, then QUIT (smtp_session). */
+        ss->stage = "sending RSET";
+        if (smtp_put(ss, cfg->rset_timeout, "RSET") == 0 && smtp_flush(ss, cfg->rset_timeout) == 0)
+            smtp_get_reply(ss, cfg->rset_timeout);
+        result = 0;
+        goto out;
     }
     if (!data_ok) {
         result = 0;

@@ -617,6 +617,8 @@ static const struct smtpd_restriction {
     { "reject_unlisted_recipient", r_reject_unlisted_rcpt, false },
     { "check_recipient_maps", r_reject_unlisted_rcpt, false },
     { "reject_multi_recipient_bounce", r_reject_multi_rcpt_bounce, false },
+    { "reject_unverified_recipient", smtpd_verify_rcpt, false },
+    { "reject_unverified_sender", smtpd_verify_sender, false },
     { "reject_sender_login_mismatch", r_reject_sender_login_mismatch, false },
     { "reject_authenticated_sender_login_mismatch", r_reject_auth_login_mismatch, false },
     { "reject_known_sender_login_mismatch", r_reject_known_login_mismatch, false },
@@ -793,6 +795,7 @@ void smtpd_check_init(void)
     smtpd_chk.access_defer_code = cfg_int(P_ACCESS_MAP_DEFER_CODE);
     smtpd_chk.unk_sender_tf = smtpd_tempfail_action(P_UNKNOWN_ADDRESS_TEMPFAIL_ACTION);
     smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
+    smtpd_verify_init();
     char **all[] = { smtpd_cfg.client_restr, smtpd_cfg.helo_restr, smtpd_cfg.sender_restr,
                      smtpd_cfg.relay_restr, smtpd_cfg.rcpt_restr, smtpd_cfg.data_restr,
                      smtpd_chk.eod_restr, smtpd_chk.etrn_restr };

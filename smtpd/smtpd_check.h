@@ -3,7 +3,8 @@
  *
  * Used by: smtpd_check.c (lists, built-in restrictions), smtpd_access.c
  *          (check_*_access and access-map actions), smtpd_dnsbl.c (DNS
- *          lists), smtpd_policy.c (check_policy_service).
+ *          lists), smtpd_policy.c (check_policy_service), smtpd_verify.c
+ *          (reject_unverified_recipient, reject_unverified_sender).
  * Interface: struct smtpd_check_ctx, struct smtpd_check_state and the
  *            helpers below.
  * Notes: not for other smtpd modules: they use the smtpd_check_*()
@@ -102,6 +103,11 @@ enum smtpd_verdict smtpd_dnsbl_client(struct smtpd_check_ctx *c, const char *arg
 /* what: "client", "reverse_client", "helo", "sender", "recipient". */
 enum smtpd_verdict smtpd_dnsbl_rhs(struct smtpd_check_ctx *c, const char *what, const char *arg,
                                    bool white);
+
+/* smtpd_verify.c: reject_unverified_recipient / _sender */
+void smtpd_verify_init(void);
+enum smtpd_verdict smtpd_verify_rcpt(struct smtpd_check_ctx *c, const char *arg);
+enum smtpd_verdict smtpd_verify_sender(struct smtpd_check_ctx *c, const char *arg);
 
 /* smtpd_policy.c */
 enum smtpd_verdict smtpd_policy_check(struct smtpd_check_ctx *c, const char *arg);

@@ -12,19 +12,54 @@
  *        reloads because master retires the process (max_idle, max_use).
  *        It is a SERVER_MULTI daemon: one process serves every client
  *        (cleanup, smtpd, qmgr keep a connection each) on the event loop.
+ *        request=verify resolves an address probe (qmgr, for messages from
+ *        verify(8)): the same rules with the address_verify_* routing
+ *        overrides (each defaults to the parameter it overrides), except
+ *        address_verify_sender_dependent_relayhost_maps (not implemented).
  */
 #include "trivial-rewrite.h"
+#include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "maps.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "server.h"
 
 static struct tr_config tr_cfg;
+static struct tr_config tr_vcfg;    /* request=verify: address probes */
 static struct attr_list *tr_req;
+
+static void tr_override(char **field, const char *param)
+{
+    xfree(*field);
+    *field = xstrdup(cfg_str(param));
+}
+
+/* tr_cfg with the address_verify_* routing parameters in place of the
+ * ones they override. */
+static void tr_verify_config_load(struct tr_config *v)
+{
+    tr_config_load(v);
+    tr_override(&v->local_transport, P_ADDRESS_VERIFY_LOCAL_TRANSPORT);
+    tr_override(&v->virtual_transport, P_ADDRESS_VERIFY_VIRTUAL_TRANSPORT);
+    tr_override(&v->relay_transport, P_ADDRESS_VERIFY_RELAY_TRANSPORT);
+    tr_override(&v->default_transport, P_ADDRESS_VERIFY_DEFAULT_TRANSPORT);
+    tr_override(&v->relayhost, P_ADDRESS_VERIFY_RELAYHOST);
+    maps_free(v->transport_maps);
+    v->transport_maps = maps_create(P_ADDRESS_VERIFY_TRANSPORT_MAPS,
+                                    cfg_str(P_ADDRESS_VERIFY_TRANSPORT_MAPS), DICT_F_FOLD);
+    maps_free(v->sender_default_transport);
+    v->sender_default_transport = NULL;
+    const char *sdt = cfg_str(P_ADDRESS_VERIFY_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS);
+    if (*sdt)
+        v->sender_default_transport = maps_create(
+            P_ADDRESS_VERIFY_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS, sdt, DICT_F_FOLD);
+}
 
 static void tr_pre_jail(void)
 {
+    tr_verify_config_load(&tr_vcfg);
     tr_config_load(&tr_cfg);
     tr_req = attr_list_new();
 }
@@ -40,12 +75,13 @@ static int tr_reply_rewrite(struct stream *s, const char *rule, const char *addr
     return r < 0 ? -1 : 0;
 }
 
-static int tr_reply_resolve(struct stream *s, const char *sender, const char *addr)
+static int tr_reply_resolve(struct stream *s, const struct tr_config *cfg, const char *sender,
+                            const char *addr)
 {
     struct tr_result res;
     char flags[16];
     tr_result_init(&res);
-    tr_resolve(&tr_cfg, sender, addr, &res);
+    tr_resolve(cfg, sender, addr, &res);
     snprintf(flags, sizeof(flags), "%d", res.flags);
     log_debug(1, "`%s' -> `%s' `%s' `%s' `%s' `%d'", addr, res.class_, sbuf_str(res.transport),
               sbuf_str(res.nexthop), sbuf_str(res.recipient), res.flags);
@@ -74,8 +110,10 @@ static int tr_serve_request(struct stream *s)
     }
     if (strcmp(req, "rewrite") == 0)
         return tr_reply_rewrite(s, attr_get_def(tr_req, "rule", "local"), addr);
-    if (strcmp(req, "resolve") == 0 || strcmp(req, "verify") == 0)
-        return tr_reply_resolve(s, attr_get_def(tr_req, "sender", ""), addr);
+    if (strcmp(req, "resolve") == 0)
+        return tr_reply_resolve(s, &tr_cfg, attr_get_def(tr_req, "sender", ""), addr);
+    if (strcmp(req, "verify") == 0)
+        return tr_reply_resolve(s, &tr_vcfg, attr_get_def(tr_req, "sender", ""), addr);
     log_warn("bad command %.30s", req);
     return -1;
 }
@@ -88,6 +126,7 @@ static int tr_greet(struct stream *s)
 static void tr_exit(void)
 {
     tr_config_free(&tr_cfg);
+    tr_config_free(&tr_vcfg);
     attr_list_free(tr_req);
 }
 

@@ -205,6 +205,12 @@ static void virtual_recipient(struct deliver_request *r, const struct deliver_rc
     }
 
     bool maildir = sbuf_str(path)[sbuf_len(path) - 1] == '/';
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        /* A probe: the mailbox is known; nothing is written. */
+        deliver_sent(r, rc, "2.0.0", "delivers to %s %s", maildir ? "maildir" : "mailbox",
+                     sbuf_str(path));
+        goto out;
+    }
     msg = sbuf_new(8192);
     if (virtual_render(r, rc, !maildir, msg) < 0) {
         deliver_defer(r, rc, "4.3.0", "queue file read error");

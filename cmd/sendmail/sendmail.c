@@ -14,6 +14,7 @@
  *        postalias or postfix.
  */
 #include "alloc.h"
+#include "cleanup_proto.h"
 #include "config.h"
 #include "log.h"
 #include "mail_log.h"
@@ -100,8 +101,10 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
     char num[16];
     if (fullname && *fullname)
         sm_put_fullname(d, fullname);
-    if (o->extract) {
-        snprintf(num, sizeof(num), "%d", MAILDROP_FLAGS_ALLOWED);
+    bool verify = o->mode == SM_MODE_VERIFY;
+    if (o->extract || verify) {
+        int fl = (o->extract ? CLEANUP_FLAG_EXTRACT : 0) | (verify ? MAILDROP_FLAG_USER_VERIFY : 0);
+        snprintf(num, sizeof(num), "%d", fl);
         sm_put_str(d, MAILDROP_REC_FLAGS, num);
     }
     sm_put_str(d, REC_SENDER, sender);
@@ -119,6 +122,19 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
         sm_put_str(d, REC_RCPT, o->rcpts[i]);
     }
     sm_drop_rec(d, REC_MESG, "", 0);
+    if (verify) {
+        /* -bv: no message is read; the report needs none. */
+        sm_drop_rec(d, REC_XTRA, "", 0);
+        sm_drop_rec(d, REC_END, "", 0);
+        struct sbuf *reason = sbuf_new(64);
+        status = sm_drop_finish(d, reason);
+        if (status != 0)
+            log_debug(1, "postdrop: status %d: %s", status, sbuf_str(reason));
+        else
+            printf("Mail Delivery Status Report will be mailed to <%s>.\n", sender);
+        sbuf_free(reason);
+        return status;
+    }
     struct sm_input *in = xmalloc(sizeof(*in));
     sm_input_init(in, 0, 0);
     int r = sendmail_copy_message(in, o->dot_ends, sm_drop_rec, d);
@@ -194,8 +210,8 @@ int main(int argc, char **argv)
             args[i + 1] = dbs[i];
         sm_exec("postalias", args);
     }
-    case SM_MODE_VERIFY:
-        sm_fatal(EX_UNAVAILABLE, "-bv (address verification mode) is not supported");
+    case SM_MODE_VERIFY:    /* enqueued as a delivery report request */
+        break;
     case SM_MODE_NOTHING:
         return 0;
     case SM_MODE_SMTP:

@@ -8,6 +8,7 @@
  *        rcpt_address and collect the rcpt_* fields that follow it.
  */
 #include "deliver_request.h"
+#include "verify_clnt.h"
 #include "alloc.h"
 #include "config.h"
 #include "dsn_log.h"
@@ -420,6 +421,35 @@ static int deliver_append(struct deliver_request *r, const char *queue,
     return dsn_log_append(queue, r->queue_id, &e);
 }
 
+/* A probe's result (DELIVER_REQ_F_VERIFY): logged as deliverable or
+ * undeliverable and sent to the verify service under the address that was
+ * probed (the original recipient when cleanup or an alias rewrote it); no
+ * status log. For sendmail -bv (DELIVER_REQ_F_USER_VERIFY) the result goes
+ * to the trace log instead, for the report to the sender. The recipient is
+ * finished whatever happened, even when the verify service cannot be
+ * reached: a probe is never retried. */
+static void deliver_verify(struct deliver_request *r, const struct deliver_rcpt *rc,
+                           enum deliver_kind kind, int flags, const char *dsn, const char *text)
+{
+    int status = kind == DELIVER_SENT      ? VERIFY_ADDR_OK
+                 : kind == DELIVER_BOUNCED ? VERIFY_ADDR_BOUNCE
+                                           : VERIFY_ADDR_DEFER;
+    const char *addr = rc->orig && *rc->orig ? rc->orig : rc->address;
+    if (!(flags & DELIVER_F_NOLOG))
+        deliver_log_line(r, rc, status == VERIFY_ADDR_OK ? "deliverable" : "undeliverable", dsn,
+                         text);
+    if (r->flags & DELIVER_REQ_F_USER_VERIFY) {
+        if (deliver_append(r, MAIL_QUEUE_TRACE, rc, dsn,
+                           status == VERIFY_ADDR_OK ? "deliverable" : "undeliverable", text) < 0)
+            log_warn("%s: could not record the verification result for <%s>", r->queue_id,
+                     rc->address);
+    } else if (verify_clnt_update(addr, status, text) != VERIFY_CLNT_OK)
+        log_warn("%s: could not record the verification result for <%s>", r->queue_id, addr);
+    if (!(flags & DELIVER_F_NOMARK) && !(r->flags & DELIVER_REQ_F_PASSED) && r->fd >= 0
+        && qfile_mark_done(r->fd, (off_t)rc->offset) < 0)
+        log_warn("%s: mark recipient %s done: %m", r->queue_id, rc->address);
+}
+
 int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
                     enum deliver_kind kind, int flags, const char *dsn, const char *fmt,
                     va_list ap)
@@ -441,6 +471,11 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
         strlcpy(soft, dsn, sizeof(soft));
         soft_bounce_dsn(soft);
         dsn = soft;
+    }
+    if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
+        deliver_verify(r, rc, kind, flags, dsn, sbuf_str(text));
+        sbuf_free(text);
+        return 0;
     }
     const char *action = (flags & DELIVER_F_RELAYED) ? "relayed"
                          : (flags & DELIVER_F_EXPANDED) ? "expanded" : "delivered";

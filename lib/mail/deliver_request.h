@@ -19,6 +19,13 @@
  *        status functions after switching back. A recipient marked done is
  *        never retried; when a status log cannot be written the recipient is
  *        left for a retry instead (duplicate rather than lose a notice).
+ *        A probe (DELIVER_REQ_F_VERIFY) writes no status log: each result is
+ *        logged as "status=deliverable" or "undeliverable", sent to the
+ *        verify service (verify_clnt.h) and the recipient is marked done
+ *        whatever the outcome, so a probe is never retried, bounced or
+ *        delivered. With DELIVER_REQ_F_USER_VERIFY (sendmail -bv) the result
+ *        goes to the trace log instead, with action "deliverable" or
+ *        "undeliverable".
  */
 #ifndef POSTERN_DELIVER_REQUEST_H
 #define POSTERN_DELIVER_REQUEST_H
@@ -51,6 +58,19 @@
 #define DELIVER_REQ_F_PASSED 0x1    /* handed on by another agent (deliver_pass.h):
                                      * report, but leave marking recipients done
                                      * to that agent */
+#define DELIVER_REQ_F_VERIFY 0x2    /* an address verification probe: check the
+                                     * recipient, never deliver; results go to the
+                                     * verify service, not to status logs, and
+                                     * every recipient is finished (done) */
+#define DELIVER_REQ_F_USER_VERIFY 0x4 /* sendmail -bv: check like a probe, but the
+                                     * results go to the trace log, from which
+                                     * the sender gets a delivery status report */
+/* Either kind: the agent checks and never delivers. */
+#define DELIVER_REQ_F_CHECK_ONLY (DELIVER_REQ_F_VERIFY | DELIVER_REQ_F_USER_VERIFY)
+
+/* Queue-file attribute (A record) that carries DELIVER_REQ_F_VERIFY from the
+ * verify service through cleanup to qmgr, which puts it in "flags". */
+#define DELIVER_ATTR_TRACE_FLAGS "trace_flags"
 #define DELIVER_REQ_F_CONN_CACHE 0x40 /* qmgr: the destination has more mail
                                      * waiting; keep the connection open
                                      * for it (connection cache on demand) */

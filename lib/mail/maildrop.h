@@ -19,7 +19,8 @@
  *          E          end of stream; nothing may follow
  *        A maildrop file is the same stream preceded by one T record
  *        ("sec usec", written by postdrop). Flags ('f', decimal) may only
- *        hold CLEANUP_FLAG_EXTRACT (sendmail -t). A file is complete when its
+ *        hold CLEANUP_FLAG_EXTRACT (sendmail -t) and MAILDROP_FLAG_USER_VERIFY
+ *        (sendmail -bv). A file is complete when its
  *        owner-execute bit is set; postdrop makes it 0744 so that pickup,
  *        running as mail_owner, can read a file owned by the submitting user.
  *        The file owner's uid is the submitter (logged by pickup as uid=).
@@ -32,7 +33,10 @@
 #define MAILDROP_REC_MAX 8192           /* longest record accepted */
 #define MAILDROP_ENV_MAX (16L << 20)    /* all envelope records together */
 #define MAILDROP_MODE_COMPLETE 0744     /* owner-exec = complete; others read */
-#define MAILDROP_FLAGS_ALLOWED 0x2      /* CLEANUP_FLAG_EXTRACT */
+#define MAILDROP_FLAG_USER_VERIFY 0x8000    /* sendmail -bv: pickup marks the
+                                             * message as a delivery report
+                                             * request (trace_flags attribute) */
+#define MAILDROP_FLAGS_ALLOWED (0x2 | MAILDROP_FLAG_USER_VERIFY)   /* + CLEANUP_FLAG_EXTRACT */
 #define MAILDROP_ENVID_MAX 100
 
 /* Where the records come from: a client's stream (no T allowed) or a

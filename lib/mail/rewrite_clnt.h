@@ -50,7 +50,8 @@ int rewrite_clnt_rewrite(const char *rule, const char *addr, struct sbuf *out);
 /* Resolves addr for sender. Fills reply. Returns 0, or -1 (logged). A
  * table failure inside the service is reply->flags & RESOLVE_FLAG_FAIL. */
 int rewrite_clnt_resolve(const char *sender, const char *addr, struct resolve_reply *reply);
-/* Same, as request=verify (smtpd's reject_unauth_destination). */
+/* Same, as request=verify: the routing of an address probe, with the
+ * address_verify_* overrides (qmgr, for messages from verify(8)). */
 int rewrite_clnt_verify(const char *sender, const char *addr, struct resolve_reply *reply);
 /* Closes the connection (e.g. before a long sleep). */
 void rewrite_clnt_disconnect(void);

@@ -176,6 +176,29 @@ static void test_delay_and_success(void)
     EXPECT_TRUE(has_line(t, "Status: 2.0.0"));
     EXPECT_TRUE(has_line(t, "Content-Type: text/rfc822-headers"));
     EXPECT_TRUE(strstr(t, "SECRET") == NULL);   /* nor does a success notice */
+
+    /* sendmail -bv: a status report; actions come from the trace log. */
+    struct dsn_entry r[2] = { entries[0], entries[0] };
+    r[0].status = "2.0.0";
+    r[0].action = "deliverable";
+    r[0].reason = "delivers to mailbox of user alice";
+    r[1].recipient = "nobody@example.org";
+    r[1].orig_rcpt = "";
+    r[1].status = "5.1.1";
+    r[1].action = "undeliverable";
+    r[1].reason = "unknown user: \"nobody\"";
+    m = base_msg();
+    m.kind = BOUNCE_KIND_REPORT;
+    bounce_dsn_build(out, &m, r, 2, orig_msg, strlen(orig_msg));
+    t = sbuf_str(out);
+    EXPECT_TRUE(has_line(t, "Subject: Mail Delivery Status Report"));
+    EXPECT_TRUE(has_line(t, "Action: deliverable"));
+    EXPECT_TRUE(has_line(t, "Action: undeliverable"));
+    EXPECT_TRUE(has_line(t, "<nobody@example.org>: unknown user: \"nobody\""));
+    EXPECT_TRUE(has_line(t, "Content-Description: Verified Message Headers"));
+    EXPECT_TRUE(strstr(t, "SECRET") == NULL);
+    EXPECT_TRUE(bounce_entry_wanted(BOUNCE_KIND_REPORT, DSN_NOTIFY_NEVER) == false);
+    EXPECT_TRUE(bounce_entry_wanted(BOUNCE_KIND_REPORT, 0));
     sbuf_free(out);
 }
 

@@ -12,14 +12,10 @@
  *        content_filter is this service's own (main.cf or -o): smtpd writes
  *        it into the envelope itself and asks cleanup not to add main.cf's,
  *        so "-o content_filter=" on a re-injection service really means no
- *        filter. Postern does not speak the milter protocol or run a
- *        before-queue proxy filter (docs/unimplemented-parameters.txt), and
- *        mail must not pass without them: smtpd_milters set means every
- *        milter is unreachable and milter_default_action applies as in
- *        Postfix (tempfail: "451 4.7.1 Service unavailable - try again
- *        later" at MAIL FROM, EHLO answered normally; reject: 550 5.7.1;
- *        quarantine: accepted into the hold queue; accept: no effect);
- *        smtpd_proxy_filter set refuses MAIL FROM with 451 4.3.0.
+ *        filter. Postern does not run a before-queue proxy filter
+ *        (docs/unimplemented-parameters.txt), and mail must not pass
+ *        without it: smtpd_proxy_filter set refuses MAIL FROM with 451
+ *        4.3.0. (Milters: smtpd_milter.c.)
  */
 #include "cleanup_clnt.h"
 #include "cleanup_proto.h"
@@ -31,53 +27,23 @@
 
 static struct {
     const char *content_filter;     /* "" = none */
-    const char *milter_reply;       /* reply at MAIL FROM, NULL = none */
-    bool milter_hold;               /* quarantine */
     bool proxy_filter;
 } smtpd_filter_cfg;
 
 void smtpd_filter_init(void)
 {
     smtpd_filter_cfg.content_filter = cfg_str(P_CONTENT_FILTER);
-    /* receive_override_options = no_milters (a re-injection port after a
-     * content filter) switches milters off for this service: nothing to
-     * be unavailable. */
-    if (*cfg_str(P_SMTPD_MILTERS) && param_unsupported(P_SMTPD_MILTERS)
-        && !receive_override_has("no_milters")) {
-        const char *action = cfg_str(P_MILTER_DEFAULT_ACTION);
-
-        if (strcasecmp(action, "accept") == 0) {
-            smtpd_filter_cfg.milter_reply = NULL;
-        } else if (strcasecmp(action, "reject") == 0) {
-            smtpd_filter_cfg.milter_reply = "550 5.7.1 Command rejected";
-        } else if (strcasecmp(action, "quarantine") == 0) {
-            smtpd_filter_cfg.milter_hold = true;
-        } else {
-            if (strcasecmp(action, "tempfail") != 0)
-                log_warn("bad %s value \"%s\"; using tempfail", P_MILTER_DEFAULT_ACTION,
-                         action);
-            smtpd_filter_cfg.milter_reply = "451 4.7.1 Service unavailable - try again later";
-        }
-        log_warn("%s: Postern cannot speak to milters; treating them as unreachable "
-                 "(%s = %s)", P_SMTPD_MILTERS, P_MILTER_DEFAULT_ACTION, action);
-    }
     smtpd_filter_cfg.proxy_filter = *cfg_str(P_SMTPD_PROXY_FILTER)
                                     && param_unsupported(P_SMTPD_PROXY_FILTER);
 }
 
 bool smtpd_filter_mail(struct smtpd_state *st)
 {
-    const char *reply = smtpd_filter_cfg.milter_reply;
-    const char *kind = "milter-reject";
-
-    if (reply == NULL && smtpd_filter_cfg.proxy_filter) {
-        reply = "451 4.3.0 Error: before-queue content filter (smtpd_proxy_filter) is not "
-                "available";
-        kind = "reject";
-    }
-    if (reply == NULL)
+    if (!smtpd_filter_cfg.proxy_filter)
         return false;
-    smtpd_log_reject(st, kind, "MAIL", reply, NULL);
+    const char *reply = "451 4.3.0 Error: before-queue content filter (smtpd_proxy_filter) is "
+                        "not available";
+    smtpd_log_reject(st, "reject", "MAIL", reply, NULL);
     smtpd_reply(st, "%s", reply);
     return true;
 }
@@ -91,6 +57,4 @@ void smtpd_filter_envelope(struct cleanup_clnt *c)
 {
     if (*smtpd_filter_cfg.content_filter)
         cleanup_recs(c, REC_FILTER, smtpd_filter_cfg.content_filter);
-    if (smtpd_filter_cfg.milter_hold)
-        cleanup_recf(c, CLEANUP_REC_FLAGS, "%d", CLEANUP_FLAG_HOLD);
 }

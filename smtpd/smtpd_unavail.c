@@ -15,7 +15,11 @@
  *        filter. Postern does not run a before-queue proxy filter
  *        (docs/unimplemented-parameters.txt), and mail must not pass
  *        without it: smtpd_proxy_filter set refuses MAIL FROM with 451
- *        4.3.0. (Milters: smtpd_milter.c.)
+ *        4.3.0. smtpd_milter_maps (per-client milters) is not looked
+ *        up: its milters count as unreachable and milter_default_action
+ *        answers at MAIL FROM (tempfail 451 4.7.1, reject 550 5.7.1;
+ *        quarantine: into the hold queue; accept: no effect). Milters
+ *        themselves: smtpd_milter.c.
  */
 #include "cleanup_clnt.h"
 #include "cleanup_proto.h"
@@ -28,6 +32,7 @@
 static struct {
     const char *content_filter;     /* "" = none */
     bool proxy_filter;
+    bool milter_maps;               /* smtpd_milter_maps set: per-client milters unknown */
 } smtpd_filter_cfg;
 
 void smtpd_filter_init(void)
@@ -35,15 +40,32 @@ void smtpd_filter_init(void)
     smtpd_filter_cfg.content_filter = cfg_str(P_CONTENT_FILTER);
     smtpd_filter_cfg.proxy_filter = *cfg_str(P_SMTPD_PROXY_FILTER)
                                     && param_unsupported(P_SMTPD_PROXY_FILTER);
+    /* Per-client milters Postern does not look up: unreachable milters
+     * (milter_default_action applies; with "accept", none). */
+    smtpd_filter_cfg.milter_maps = *cfg_str(P_SMTPD_MILTER_MAPS)
+                                   && param_unsupported(P_SMTPD_MILTER_MAPS)
+                                   && !receive_override_has("no_milters");
 }
 
 bool smtpd_filter_mail(struct smtpd_state *st)
 {
-    if (!smtpd_filter_cfg.proxy_filter)
+    const char *reply = NULL, *kind = "reject";
+    if (smtpd_filter_cfg.milter_maps) {
+        const char *a = cfg_str(P_MILTER_DEFAULT_ACTION);
+        kind = "milter-reject";
+        if (strcasecmp(a, "reject") == 0)
+            reply = "550 5.7.1 Command rejected";
+        else if (strcasecmp(a, "accept") != 0 && strcasecmp(a, "quarantine") != 0)
+            reply = "451 4.7.1 Service unavailable - try again later";
+    }
+    if (reply == NULL && smtpd_filter_cfg.proxy_filter) {
+        reply = "451 4.3.0 Error: before-queue content filter (smtpd_proxy_filter) is not "
+                "available";
+        kind = "reject";
+    }
+    if (reply == NULL)
         return false;
-    const char *reply = "451 4.3.0 Error: before-queue content filter (smtpd_proxy_filter) is "
-                        "not available";
-    smtpd_log_reject(st, "reject", "MAIL", reply, NULL);
+    smtpd_log_reject(st, kind, "MAIL", reply, NULL);
     smtpd_reply(st, "%s", reply);
     return true;
 }
@@ -57,4 +79,7 @@ void smtpd_filter_envelope(struct cleanup_clnt *c)
 {
     if (*smtpd_filter_cfg.content_filter)
         cleanup_recs(c, REC_FILTER, smtpd_filter_cfg.content_filter);
+    if (smtpd_filter_cfg.milter_maps
+        && strcasecmp(cfg_str(P_MILTER_DEFAULT_ACTION), "quarantine") == 0)
+        cleanup_recf(c, CLEANUP_REC_FLAGS, "%d", CLEANUP_FLAG_HOLD);
 }

@@ -50,6 +50,10 @@ static int milter8_read_full(int fd, void *buf, size_t len, double deadline)
 {
     char *p = buf;
     while (len > 0) {
+        /* Wait first: the descriptor may be a blocking one. */
+        int w = milter8_wait(fd, POLLIN, deadline);
+        if (w < 0)
+            return w;
         ssize_t n = read(fd, p, len);
         if (n > 0) {
             p += n;
@@ -62,9 +66,6 @@ static int milter8_read_full(int fd, void *buf, size_t len, double deadline)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return MILTER8_E_IO;
-        int r = milter8_wait(fd, POLLIN, deadline);
-        if (r < 0)
-            return r;
     }
     return 0;
 }
@@ -103,12 +104,14 @@ int milter8_read_packet(int fd, int timeout, int *cmd, struct sbuf *data, size_t
 {
     double deadline = milter8_now() + timeout;
     unsigned char hdr[5];
-    int r = milter8_read_full(fd, hdr, sizeof(hdr), deadline);
+    int r = milter8_read_full(fd, hdr, 4, deadline);
     if (r < 0)
         return r;
     uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (len == 0 || len - 1 > max)
         return MILTER8_E_PROTO;
+    if ((r = milter8_read_full(fd, hdr + 4, 1, deadline)) < 0)
+        return r;
     *cmd = hdr[4];
     sbuf_reset(data);
     char buf[8192];

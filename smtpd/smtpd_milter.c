@@ -194,15 +194,17 @@ const char *smtpd_milter_unknown(struct smtpd_state *st, const char *line)
 
 void smtpd_milter_spool(struct smtpd_state *st)
 {
-    if (smtpd_milters && st->cleanup && cleanup_spool_begin(st->cleanup) < 0)
-        st->cleanup_failed = true;
+    /* A failure leaves the stream unspooled: smtpd_milter_eom() then
+     * refuses the message (never unchecked). */
+    if (smtpd_milters && st->cleanup)
+        (void)cleanup_spool_begin(st->cleanup);
 }
 
 bool smtpd_milter_eom(struct smtpd_state *st, struct cleanup_clnt *c, struct sbuf *reply)
 {
-    if (smtpd_milters == NULL || !cleanup_spooling(c))
+    if (smtpd_milters == NULL)
         return false;
-    int fd = cleanup_spool_end(c);
+    int fd = cleanup_spooling(c) ? cleanup_spool_end(c) : -1;
     if (fd < 0) {
         sbuf_set(reply, "451 4.3.0 Error: queue file write error");
         smtpd_log_reject(st, "reject", "END-OF-MESSAGE", sbuf_str(reply), NULL);

@@ -513,11 +513,15 @@ int milter8_open(struct milter8 *m)
     unsigned char neg[12];
     uint32_t v[3] = { htonl((uint32_t)m->version), htonl(actions), htonl(protocol) };
     memcpy(neg, v, 12);
+    /* milter_connect_timeout covers the negotiation too. */
+    int saved = m->cmd_timeout;
+    m->cmd_timeout = m->conn_timeout;
     int r = milter8_send(m, SMFIC_OPTNEG, neg, 12, false);
     struct milter8_reply rep;
     memset(&rep, 0, sizeof(rep));
     if (r == 0)
         r = milter8_read_reply(m, false, &rep);
+    m->cmd_timeout = saved;
     if (r == 0 && rep.cmd != SMFIR_OPTNEG) {
         log_warn("milter %s: unexpected reply '%c' to SMFIC_OPTNEG", m->name, rep.cmd);
         r = MILTER8_E_PROTO;

@@ -37,6 +37,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+/* Most modification requests one milter may make for one message (a
+ * replacement body counts one per 64 KiB chunk). */
+#define MILTER_EDITS_MAX 10000
+
 struct mm_rec {
     int type;
     const char *data;
@@ -66,6 +70,7 @@ struct mm_msg {
     struct mm_rcpt *add;
     size_t nadd;
     long size_limit;
+    size_t hdr_bytes;               /* header text added or changed by milters */
 };
 
 /* ---- reading the spool -------------------------------------------------- */
@@ -251,6 +256,13 @@ static bool mm_apply(struct milters *ms, struct milter_one *mo, struct mm_msg *m
 {
     uint32_t act = mo->m->actions;
     bool leadspc = (mo->m->protocol & SMFIP_HDR_LEADSPC) != 0;
+    if (r->cmd == SMFIR_ADDHEADER || r->cmd == SMFIR_INSHEADER || r->cmd == SMFIR_CHGHEADER) {
+        mm->hdr_bytes += strlen(r->s1) + strlen(r->s2);
+        if (mm->size_limit > 0 && (long)mm->hdr_bytes > mm->size_limit) {
+            log_warn("milter %s: added headers exceed message_size_limit", mo->m->name);
+            return false;
+        }
+    }
     switch (r->cmd) {
     case SMFIR_ADDHEADER:
     case SMFIR_INSHEADER: {
@@ -426,10 +438,17 @@ static const char *mm_one(struct milters *ms, struct milter_one *mo, struct mm_m
         || milter8_send(mo->m, SMFIC_BODYEOB, NULL, 0, true) < 0)
         return milter_fail(ms, mo);
     bool body_started = false;
+    size_t edits = 0;
     for (;;) {
         struct milter8_reply r;
         if (milter8_read_reply(mo->m, true, &r) < 0)
             return milter_fail(ms, mo);
+        if (r.cmd != SMFIR_PROGRESS && ++edits > MILTER_EDITS_MAX) {
+            log_warn("milter %s: more than %d requests at end of message", mo->m->name,
+                     MILTER_EDITS_MAX);
+            milter8_reply_free(&r);
+            return milter_fail(ms, mo);
+        }
         switch (r.cmd) {
         case SMFIR_PROGRESS:
             break;

@@ -183,7 +183,9 @@ void smtpd_milter_connect(struct smtpd_state *st);
 bool smtpd_milter_helo(struct smtpd_state *st);
 bool smtpd_milter_mail(struct smtpd_state *st, const char *args);
 bool smtpd_milter_rcpt(struct smtpd_state *st, const char *rcpt, const char *args);
-bool smtpd_milter_data(struct smtpd_state *st);
+/* DATA (reply NULL: answered here) or the first BDAT chunk (reply filled,
+ * not answered). */
+bool smtpd_milter_data(struct smtpd_state *st, struct sbuf *reply);
 /* A milter's reply to an unknown command, or NULL. */
 const char *smtpd_milter_unknown(struct smtpd_state *st, const char *line);
 /* The cleanup stream was opened: spool its records for the milters. */

@@ -124,6 +124,8 @@ static bool smtpd_bdat_start_ok(struct smtpd_state *st, struct sbuf *reply)
     }
     if (smtpd_check_data(st, reply) != 0)
         return false;
+    if (smtpd_milter_data(st, reply))
+        return false;
     return true;
 }
 

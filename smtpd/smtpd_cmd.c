@@ -475,7 +475,7 @@ static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *
     }
     if (smtpd_check_data(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
-    if (smtpd_milter_data(st))
+    if (smtpd_milter_data(st, NULL))
         return SMTPD_R_ERR;
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
     if (!smtpd_flush(st))

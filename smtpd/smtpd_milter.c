@@ -175,11 +175,18 @@ bool smtpd_milter_rcpt(struct smtpd_state *st, const char *rcpt, const char *arg
     return refused;
 }
 
-bool smtpd_milter_data(struct smtpd_state *st)
+bool smtpd_milter_data(struct smtpd_state *st, struct sbuf *reply)
 {
     if (smtpd_milters == NULL)
         return false;
-    return smtpd_milter_verdict(st, "DATA", milters_data(smtpd_milters), NULL);
+    const char *r = milters_data(smtpd_milters);
+    if (reply == NULL)
+        return smtpd_milter_verdict(st, "DATA", r, NULL);
+    if (r == NULL || r[0] == 'D')
+        return smtpd_milter_verdict(st, "BDAT", r, NULL);
+    smtpd_log_reject(st, "milter-reject", "BDAT", r, NULL);
+    sbuf_set(reply, r);
+    return true;
 }
 
 const char *smtpd_milter_unknown(struct smtpd_state *st, const char *line)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # milter_test.sh - smtpd_milters and non_smtpd_milters against a real milter
-# (tests/milter/test_milter.py, the Sendmail protocol over TCP): replies at
+# (tests/milter/test_milter.py, the Sendmail protocol over TCP), by DATA and
+# BDAT: replies at
 # HELO, MAIL, RCPT, header and end of message (reject, tempfail, reply codes
 # with enhanced codes and several lines, discard), every modification action
 # (add/change/delete/insert header, replace body, add recipient with and
@@ -78,6 +79,31 @@ pt_wait '[ "$(md alice)" = 1 ]' 20
 m=$(mdcat alice)
 pt_check replbody grep -q '^replaced body line 2' <<<"$m"
 pt_check replbody_old_gone bash -c '! grep -q "original body" <<<"$1"' _ "$m"
+clean
+
+# BDAT (CHUNKING): the same end-of-message path.
+r=$(python3 - "$PT_PORT" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+f = s.makefile("rb")
+def rd():
+    while True:
+        l = f.readline().decode()
+        if l[3:4] != "-":
+            return l.strip()
+rd()
+for c in ["EHLO client.example.test", "MAIL FROM:<sender@example.org>", "RCPT TO:<alice@example.test>"]:
+    s.sendall((c + "\r\n").encode())
+    rd()
+msg = b"Subject: addheader bdat\r\n\r\nchunked body\r\n"
+s.sendall(b"BDAT %d LAST\r\n" % len(msg) + msg)
+print(rd())
+s.sendall(b"QUIT\r\n")
+EOP
+)
+pt_check bdat_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(md alice)" = 1 ]' 20
+pt_check bdat_addheader grep -q '^X-Test-Milter: added by milter' <<<"$(mdcat alice)"
 clean
 
 # ---- recipients and sender ----

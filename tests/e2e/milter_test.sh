@@ -7,7 +7,8 @@
 # (add/change/delete/insert header, replace body, add recipient with and
 # without ESMTP arguments, delete recipient, change sender, quarantine to
 # the hold queue), macros, an unknown command, each milter_default_action
-# with an unreachable milter, a service with -o smtpd_milters= (none) and
+# with an unreachable milter, protocol version 2 (an action not offered), a
+# milter that stops answering (per-milter timeout and default action), a service with -o smtpd_milters= (none) and
 # one with receive_override_options = no_milters, and sendmail mail through
 # non_smtpd_milters.
 . "$(dirname "$0")/lib.sh"
@@ -33,6 +34,7 @@ milter_connect_macros = j {daemon_name} {daemon_addr} v _ {client_addr}
 EOM
 P_TEMP=$(pt_free_port); P_REJ=$(pt_free_port); P_ACC=$(pt_free_port); P_QUAR=$(pt_free_port)
 P_NONE=$(pt_free_port); P_NOM=$(pt_free_port); P_SUB=$(pt_free_port)
+P_V2=$(pt_free_port); P_SLOW=$(pt_free_port)
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_TEMP inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$DEAD
 127.0.0.1:$P_REJ inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$DEAD -o milter_default_action=reject
@@ -41,6 +43,8 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_NONE inet n - n - - smtpd -o smtpd_milters=
 127.0.0.1:$P_NOM inet n - n - - smtpd -o receive_override_options=no_milters
 127.0.0.1:$P_SUB inet n - n - - smtpd -o milter_macro_daemon_name=ORIGINATING
+127.0.0.1:$P_V2 inet n - n - - smtpd -o milter_protocol=2
+127.0.0.1:$P_SLOW inet n - n - - smtpd -o smtpd_milters={inet:127.0.0.1:$MPORT,content_timeout=2s,default_action=reject}
 EOM
 printf 'rejectme: alice\ntempme: alice\ncodeme: alice\ndiscardme: alice\n' >> "$PT_CONF/aliases"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -205,6 +209,24 @@ pt_check unreachable_quarantine_accepted [ "${r%% *}" = 250 ]
 pt_wait '[ "$(find "$PT_T/spool/hold" -type f | wc -l)" = 1 ]' 20
 pt_check unreachable_quarantine_held grep -q '"queue_name": *"hold"' <<<"$(pt_cmd postqueue -j)"
 pt_cmd postsuper -d ALL hold >/dev/null 2>&1
+
+# ---- protocol version 2: fewer actions offered; one not offered is an error ----
+r=$(smtp "$P_V2" sender@example.org "addheader progress" alice@example.test)
+pt_check v2_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(md alice)" = 1 ]' 20
+pt_check v2_addheader grep -q '^X-Test-Milter: added by milter' <<<"$(mdcat alice)"
+clean
+r=$(smtp "$P_V2" sender@example.org "chgfrom" alice@example.test)
+pt_check v2_action_not_offered_tempfail [ "$r" = "451 4.7.1 Service unavailable - try again later" ]
+pt_check v2_action_not_offered_logged grep -q "action 'e' not allowed" "$PT_T/maillog"
+
+# ---- a milter that stops answering: content_timeout and default_action of its entry ----
+start=$(date +%s)
+r=$(smtp "$P_SLOW" sender@example.org "stall" alice@example.test)
+took=$(( $(date +%s) - start ))
+pt_check timeout_default_reject [ "$r" = "550 5.7.1 Command rejected" ]
+pt_check timeout_bounded [ "$took" -lt 6 ]
+pt_check timeout_logged grep -q 'timeout waiting for a reply' "$PT_T/maillog"
 
 # ---- no milters on a service ----
 r=$(smtp "$P_NONE" reject-mail@example.org "x" alice@example.test)

@@ -13,12 +13,13 @@
 #   HELO reject.helo               -> reject (given at MAIL FROM)
 #   Subject words at end of message: addheader chgheader delheader insheader
 #   replbody addrcpt addrcptpar delrcpt chgfrom quarantine reject-eom
-#   tempfail-eom discard-eom code-eom reject-hdr macros
+#   tempfail-eom discard-eom code-eom reject-hdr macros progress stall (6 s)
 # Every event is appended to LOGFILE as one line ("MAIL <a@b> macros=...").
 import socket
 import struct
 import sys
 import threading
+import time
 
 PORT = int(sys.argv[1])
 LOG = sys.argv[2]
@@ -148,6 +149,8 @@ def session(s):
                             macros.get("{client_addr}", ""))))
                     elif w == "progress":
                         send(s, b"p")
+                    elif w == "stall":
+                        time.sleep(6)
                     elif w == "reject-eom":
                         final = b"r"
                     elif w == "tempfail-eom":

@@ -244,7 +244,9 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
         sbuf_reset(reason);     /* never hand back a previous message's text */
     if (c->spool_fd >= 0) {     /* spooled and never replayed: a bug */
         log_warn("%s: cleanup_finish with an unsent milter spool", c->queue_id);
-        close(cleanup_spool_end(c));
+        int fd = cleanup_spool_end(c);
+        if (fd >= 0)
+            close(fd);
         c->failed = true;
     }
     if (!c->ended) {

@@ -142,10 +142,20 @@ static const char *milter_macro_value(struct milters *ms, const char *name)
         return ms->macro_v;
     if (strcmp(name, "{daemon_name}") == 0)
         return ms->daemon_name;
+    /* milter_macro_defaults: name=value, the name with or without braces. */
     size_t n = strlen(name);
-    for (char **d = ms->defaults; d && *d; d++)
+    const char *bare = name;
+    size_t bn = n;
+    if (n > 2 && name[0] == '{' && name[n - 1] == '}') {
+        bare++;
+        bn -= 2;
+    }
+    for (char **d = ms->defaults; d && *d; d++) {
         if (strncmp(*d, name, n) == 0 && (*d)[n] == '=')
             return *d + n + 1;
+        if (strncmp(*d, bare, bn) == 0 && (*d)[bn] == '=')
+            return *d + bn + 1;
+    }
     return NULL;
 }
 

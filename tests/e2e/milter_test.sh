@@ -31,6 +31,7 @@ milter_default_action = tempfail
 milter_command_timeout = 5s
 milter_content_timeout = 10s
 milter_connect_macros = j {daemon_name} {daemon_addr} v _ {client_addr}
+milter_macro_defaults = auth_type=none-here
 EOM
 P_TEMP=$(pt_free_port); P_REJ=$(pt_free_port); P_ACC=$(pt_free_port); P_QUAR=$(pt_free_port)
 P_NONE=$(pt_free_port); P_NOM=$(pt_free_port); P_SUB=$(pt_free_port)
@@ -127,6 +128,7 @@ clean
 r=$(smtp "$PT_PORT" sender@example.org "macros" alice@example.test)
 pt_wait '[ "$(md alice)" = 1 ]' 20
 mac=$(grep "^X-Macros" <<<"$(mdcat alice)")
+pt_check macro_default_sent grep -q 'MAIL <sender@example.org> .*auth_type=none-here' "$MLOG"
 pt_check macros_sent grep -Eq "^X-Macros: i=[0-9A-F]+ daemon_name=mail.example.test client_addr=127.0.0.1" <<<"$mac"
 clean
 

@@ -75,9 +75,9 @@ def session(s):
             elif cmd == b"M":
                 args = [a.decode() for a in data.split(b"\0") if a]
                 headers, body = [], b""
-                log("MAIL %s daemon_name=%s auth_authen=%s" % (
+                log("MAIL %s daemon_name=%s auth_authen=%s auth_type=%s" % (
                     " ".join(args), macros.get("{daemon_name}", ""),
-                    macros.get("{auth_authen}", "")))
+                    macros.get("{auth_authen}", ""), macros.get("{auth_type}", "")))
                 a = args[0]
                 if a.startswith("<reject-mail@"):
                     send(s, b"r")

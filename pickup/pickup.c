@@ -251,7 +251,8 @@ static void pickup_scan(void)
     struct pickup_list l = { 0 };
     if (mail_queue_dir_scan(MAIL_QUEUE_MAILDROP, pickup_collect, &l) < 0)
         log_warn("scan %s: %m", MAIL_QUEUE_MAILDROP);
-    qsort(l.ids, l.n, sizeof(char *), pickup_cmp);
+    if (l.n > 1)        /* qsort(NULL, 0) is undefined */
+        qsort(l.ids, l.n, sizeof(char *), pickup_cmp);
     for (size_t i = 0; i < l.n; i++) {
         pickup_file(l.ids[i]);
         xfree(l.ids[i]);

@@ -258,14 +258,15 @@ int milter8_parse_reply(int cmd, const char *data, size_t len, struct milter8_re
     }
     case SMFIR_INSHEADER:
     case SMFIR_CHGHEADER:
-        if (len < 4) {
-            sbuf_set(err, "short header change request");
-            return MILTER8_E_PROTO;
-        }
-        r->index = milter8_get32(p);
-        p += 4;
-        /* FALLTHROUGH */
     case SMFIR_ADDHEADER:
+        if (cmd != SMFIR_ADDHEADER) {   /* a 32-bit index first */
+            if (len < 4) {
+                sbuf_set(err, "short header change request");
+                return MILTER8_E_PROTO;
+            }
+            r->index = milter8_get32(p);
+            p += 4;
+        }
         if ((r->s1 = milter8_take_str(&p, end)) == NULL
             || (r->s2 = milter8_take_str(&p, end)) == NULL) {
             sbuf_set(err, "malformed header request");

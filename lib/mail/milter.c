@@ -19,6 +19,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "maps.h"
 #include "params.h"
 #include <arpa/inet.h>
 #include <strings.h>
@@ -83,6 +84,9 @@ struct milters *milters_new(const char *param, const char *value)
     ms->defaults = cfg_list(cfg_str(P_MILTER_MACRO_DEFAULTS));
     ms->reply = sbuf_new(64);
     ms->hold_reason = sbuf_new(32);
+    const char *hc = cfg_str(P_MILTER_HEADER_CHECKS);
+    if (*hc)
+        ms->hdr_checks = maps_create(P_MILTER_HEADER_CHECKS, hc, DICT_F_FOLD);
     return ms;
 }
 
@@ -102,6 +106,9 @@ void milters_free(struct milters *ms)
     xfree(ms->myhostname);
     sbuf_free(ms->reply);
     sbuf_free(ms->hold_reason);
+    maps_free(ms->hdr_checks);
+    xfree(ms->redirect);
+    xfree(ms->filter);
     xfree(ms);
 }
 
@@ -123,6 +130,9 @@ void milters_reset(struct milters *ms)
     ms->hold = false;
     ms->discard = false;
     sbuf_reset(ms->hold_reason);
+    xfree(ms->redirect);
+    xfree(ms->filter);
+    ms->redirect = ms->filter = NULL;
     for (size_t i = 0; i < ms->n; i++) {
         ms->v[i].msg_accept = false;
         ms->v[i].in_msg = false;

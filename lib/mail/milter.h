@@ -9,7 +9,8 @@
  *            milters_connect(), milters_helo(), milters_mail(),
  *            milters_rcpt(), milters_data(), milters_unknown(),
  *            milters_message(), milters_abort(), milters_disconnect(),
- *            milters_hold(), milters_reset().
+ *            milters_hold(), milters_reset(). milter_header_checks is applied
+ *            to milter-added headers inside milters_message().
  * Errors: a bad milter list or setting is fatal at start (milters_new);
  *         a milter that cannot be reached, times out or breaks the
  *         protocol is logged and its default_action applies from then on

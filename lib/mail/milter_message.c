@@ -31,8 +31,12 @@
 #include "cleanup_clnt.h"
 #include "cleanup_proto.h"
 #include "config.h"
+#include "dict.h"
 #include "log.h"
+#include "maps.h"
+#include "params.h"
 #include "qfile.h"
+#include <ctype.h>
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -50,6 +54,7 @@ struct mm_rec {
 struct mm_hdr {
     char *name;
     char *value;        /* text after ':', lines joined with '\n' */
+    bool by_milter;     /* added or changed by a milter (milter_header_checks) */
 };
 
 struct mm_rcpt {
@@ -118,6 +123,7 @@ static void mm_add_hdr(struct mm_msg *mm, size_t at, const char *name, size_t nl
     memmove(&mm->hdrs[at + 1], &mm->hdrs[at], (mm->nhdr - at) * sizeof(*mm->hdrs));
     mm->hdrs[at].name = xstrndup(name, nlen);
     mm->hdrs[at].value = xstrndup(value, vlen);
+    mm->hdrs[at].by_milter = false;
     mm->nhdr++;
 }
 
@@ -169,7 +175,7 @@ static void mm_parse_content(struct mm_msg *mm)
 static void mm_free(struct mm_msg *mm)
 {
     for (size_t i = 0; i < mm->nhdr; i++) {
-        xfree(mm->hdrs[i].name);
+        xfree(mm->hdrs[i].name);    /* NULL after IGNORE */
         xfree(mm->hdrs[i].value);
     }
     xfree(mm->hdrs);
@@ -239,12 +245,14 @@ static void mm_chgheader(struct mm_msg *mm, uint32_t index, const char *name, co
         } else {
             xfree(mm->hdrs[i].value);
             mm->hdrs[i].value = mm_new_value(value, leadspc);
+            mm->hdrs[i].by_milter = true;
         }
         return;
     }
     if (*value) {
         char *v = mm_new_value(value, leadspc);
         mm_add_hdr(mm, mm->nhdr, name, strlen(name), v, strlen(v));
+        mm->hdrs[mm->nhdr - 1].by_milter = true;
         xfree(v);
     }
 }
@@ -271,6 +279,7 @@ static bool mm_apply(struct milters *ms, struct milter_one *mo, struct mm_msg *m
         char *v = mm_new_value(r->s2, leadspc);
         size_t at = r->cmd == SMFIR_ADDHEADER || r->index > mm->nhdr ? mm->nhdr : r->index;
         mm_add_hdr(mm, at, r->s1, strlen(r->s1), v, strlen(v));
+        mm->hdrs[at].by_milter = true;
         xfree(v);
         return true;
     }
@@ -478,6 +487,68 @@ static const char *mm_one(struct milters *ms, struct milter_one *mo, struct mm_m
     }
 }
 
+/* ---- milter_header_checks ------------------------------------------------ */
+
+#define MM_ACT_IS(word, len, want) (strlen(want) == (len) && strncasecmp((word), (want), (len)) == 0)
+
+/* milter_header_checks on the headers milters added or changed: the
+ * header_checks(5) actions that make sense after the message is complete.
+ * Returns NULL, or the reply for REJECT/DEFER (or a table error). */
+static const char *mm_header_checks(struct milters *ms, struct mm_msg *mm)
+{
+    if (ms->hdr_checks == NULL)
+        return NULL;
+    struct sbuf *key = sbuf_new(256);
+    const char *res = NULL;
+    for (size_t i = 0; i < mm->nhdr && res == NULL; i++) {
+        if (!mm->hdrs[i].by_milter)
+            continue;
+        sbuf_printf(key, "%s:%s", mm->hdrs[i].name, mm->hdrs[i].value);
+        const char *v = maps_find(ms->hdr_checks, sbuf_str(key), 0);
+        if (v == NULL) {
+            if (maps_error(ms->hdr_checks) != DICT_ERR_NONE) {
+                log_warn("%s: lookup error for header \"%.100s\"", P_MILTER_HEADER_CHECKS,
+                         sbuf_str(key));
+                res = "451 4.3.0 Error: temporary lookup failure";
+            }
+            continue;
+        }
+        size_t wlen = strcspn(v, " \t");
+        const char *text = v + wlen + strspn(v + wlen, " \t");
+        if (MM_ACT_IS(v, wlen, "REJECT") || MM_ACT_IS(v, wlen, "DEFER")) {
+            bool rej = toupper((unsigned char)v[0]) == 'R';
+            bool own = text[0] == (rej ? '5' : '4') && text[1] == '.';
+            sbuf_printf(ms->reply, "%s %s%s", rej ? "550" : "451",
+                        own ? "" : rej ? "5.7.1 " : "4.7.1 ",
+                        *text ? text : rej ? "message content rejected" : "Service unavailable");
+            res = sbuf_str(ms->reply);
+        } else if (MM_ACT_IS(v, wlen, "HOLD")) {
+            if (!ms->hold)
+                sbuf_printf(ms->hold_reason, "%s: %.100s", P_MILTER_HEADER_CHECKS,
+                            *text ? text : sbuf_str(key));
+            ms->hold = true;
+        } else if (MM_ACT_IS(v, wlen, "DISCARD")) {
+            ms->discard = true;
+        } else if (MM_ACT_IS(v, wlen, "IGNORE")) {
+            mm->hdrs[i].by_milter = false;
+            xfree(mm->hdrs[i].name);
+            mm->hdrs[i].name = NULL;        /* dropped when written */
+        } else if (MM_ACT_IS(v, wlen, "REDIRECT") && *text) {
+            xfree(ms->redirect);
+            ms->redirect = xstrdup(text);
+        } else if (MM_ACT_IS(v, wlen, "FILTER") && *text) {
+            xfree(ms->filter);
+            ms->filter = xstrdup(text);
+        } else if (MM_ACT_IS(v, wlen, "WARN")) {
+            log_info("milter_header_checks: warning: header %.200s: %s", sbuf_str(key), text);
+        } else if (!MM_ACT_IS(v, wlen, "DUNNO") && !MM_ACT_IS(v, wlen, "OK")) {
+            log_warn("%s: unsupported action \"%.100s\" ignored", P_MILTER_HEADER_CHECKS, v);
+        }
+    }
+    sbuf_free(key);
+    return res;
+}
+
 /* ---- writing the result ------------------------------------------------- */
 
 static bool mm_deleted(const struct mm_msg *mm, const char *addr, size_t len)
@@ -578,11 +649,17 @@ static void mm_write(struct milters *ms, const struct mm_msg *mm, struct cleanup
     int flags = (ms->hold ? CLEANUP_FLAG_HOLD : 0) | (ms->discard ? CLEANUP_FLAG_DISCARD : 0);
     if (flags)
         cleanup_recf(c, CLEANUP_REC_FLAGS, "%d", flags);
+    if (ms->redirect)
+        cleanup_recs(c, CLEANUP_REC_REDIRECT, ms->redirect);
+    if (ms->filter)
+        cleanup_recs(c, REC_FILTER, ms->filter);
     if (mm->mesg >= mm->nrec)
         return;
     cleanup_rec(c, REC_MESG, "", 0);
     struct sbuf *h = sbuf_new(256);
     for (size_t i = 0; i < mm->nhdr; i++) {
+        if (mm->hdrs[i].name == NULL)
+            continue;       /* IGNORE of milter_header_checks */
         sbuf_printf(h, "%s:%s", mm->hdrs[i].name, mm->hdrs[i].value);
         mm_write_text_lines(c, sbuf_str(h), sbuf_len(h));
     }
@@ -634,6 +711,8 @@ const char *milters_message(struct milters *ms, int spool_fd, struct cleanup_cln
                 res = mm_one(ms, mo, &mm);
             mo->in_msg = false;
         }
+        if (res == NULL)
+            res = mm_header_checks(ms, &mm);
         if (res && res[0] == 'D')
             res = "D";
         if (res == NULL || res[0] == 'D')

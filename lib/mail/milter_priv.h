@@ -9,6 +9,8 @@
 #include "milter.h"
 #include "milter8.h"
 
+struct maps;
+
 enum milter_state {
     MILTER_S_CLOSED,    /* not connected yet */
     MILTER_S_READY,
@@ -34,6 +36,8 @@ struct milters {
     struct sbuf *reply;
     bool hold, discard;
     struct sbuf *hold_reason;
+    struct maps *hdr_checks;                /* milter_header_checks, or NULL */
+    char *redirect, *filter;                /* its REDIRECT / FILTER actions */
 };
 
 const char *milter_fail(struct milters *ms, struct milter_one *mo);

@@ -8,7 +8,8 @@
 # without ESMTP arguments, delete recipient, change sender, quarantine to
 # the hold queue), macros, an unknown command, each milter_default_action
 # with an unreachable milter, protocol version 2 (an action not offered), a
-# milter that stops answering (per-milter timeout and default action), a service with -o smtpd_milters= (none) and
+# milter that stops answering (per-milter timeout and default action),
+# milter_header_checks on milter-added headers, a service with -o smtpd_milters= (none) and
 # one with receive_override_options = no_milters, and sendmail mail through
 # non_smtpd_milters.
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +36,8 @@ milter_macro_defaults = auth_type=none-here
 EOM
 P_TEMP=$(pt_free_port); P_REJ=$(pt_free_port); P_ACC=$(pt_free_port); P_QUAR=$(pt_free_port)
 P_NONE=$(pt_free_port); P_NOM=$(pt_free_port); P_SUB=$(pt_free_port)
-P_V2=$(pt_free_port); P_SLOW=$(pt_free_port)
+P_V2=$(pt_free_port); P_SLOW=$(pt_free_port); P_MHC=$(pt_free_port)
+printf '/^X-Test-Milter:/ HOLD\n/^X-Inserted:/ REJECT 5.7.7 inserted header refused\n/^X-Delete:/ REJECT 5.7.8 only milter headers are checked\n' > "$PT_CONF/milter_header_checks"
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_TEMP inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$DEAD
 127.0.0.1:$P_REJ inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$DEAD -o milter_default_action=reject
@@ -45,6 +47,7 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_NOM inet n - n - - smtpd -o receive_override_options=no_milters
 127.0.0.1:$P_SUB inet n - n - - smtpd -o milter_macro_daemon_name=ORIGINATING
 127.0.0.1:$P_V2 inet n - n - - smtpd -o milter_protocol=2
+127.0.0.1:$P_MHC inet n - n - - smtpd -o milter_header_checks=regexp:$PT_CONF/milter_header_checks
 127.0.0.1:$P_SLOW inet n - n - - smtpd -o smtpd_milters={inet:127.0.0.1:$MPORT,content_timeout=2s,default_action=reject}
 EOM
 printf 'rejectme: alice\ntempme: alice\ncodeme: alice\ndiscardme: alice\n' >> "$PT_CONF/aliases"
@@ -229,6 +232,19 @@ took=$(( $(date +%s) - start ))
 pt_check timeout_default_reject [ "$r" = "550 5.7.1 Command rejected" ]
 pt_check timeout_bounded [ "$took" -lt 6 ]
 pt_check timeout_logged grep -q 'timeout waiting for a reply' "$PT_T/maillog"
+
+# ---- milter_header_checks: only the headers milters add ----
+r=$(smtp "$P_MHC" sender@example.org "insheader" alice@example.test)
+pt_check milter_header_checks_reject [ "$r" = "550 5.7.7 inserted header refused" ]
+r=$(smtp "$P_MHC" sender@example.org "addheader" alice@example.test)
+pt_check milter_header_checks_hold_accepted [ "${r%% *}" = 250 ]
+pt_wait '[ "$(find "$PT_T/spool/hold" -type f | wc -l)" = 1 ]' 20
+pt_check milter_header_checks_hold [ "$(find "$PT_T/spool/hold" -type f | wc -l)" = 1 ]
+pt_cmd postsuper -d ALL hold >/dev/null 2>&1
+r=$(smtp "$P_MHC" sender@example.org "plain" alice@example.test)
+pt_check milter_header_checks_not_original [ "${r%% *}" = 250 ]
+pt_wait '[ "$(md alice)" = 1 ]' 20
+clean
 
 # ---- no milters on a service ----
 r=$(smtp "$P_NONE" reject-mail@example.org "x" alice@example.test)

@@ -73,6 +73,10 @@ void cleanup_extracted(struct cleanup_state *st, int type, const char *data, siz
         cleanup_extracted_end(st);
     else if (type == CLEANUP_REC_FLAGS)     /* smtpd end-of-data HOLD/DISCARD */
         st->flags |= (int)strtol(data, NULL, 10) & (CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);
+    else if (type == CLEANUP_REC_REJECT) {  /* pickup: a milter rejected the message */
+        log_info("%s: milter-reject: END-OF-MESSAGE: %.300s", st->queue_id, data);
+        cleanup_fail(st, CLEANUP_STAT_CONT, strlen(data) > 4 ? data + 4 : "5.7.1 rejected");
+    }
     else
         cleanup_rcpt_record(st, &st->extra_rcpts, type, data);
 }

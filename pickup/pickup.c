@@ -122,8 +122,7 @@ static void pickup_received(struct cleanup_clnt *c, uid_t uid, time_t when)
     sbuf_free(h);
 }
 
-/* Cleanup flags and content_filter, read once at start (pickup_post_jail). */
-static int pickup_extra_flags;
+/* content_filter, read once at start (pickup_post_jail). */
 static const char *pickup_content_filter;     /* "" = none */
 
 /* Sends the validated file to cleanup. Returns the cleanup status. Like
@@ -134,17 +133,26 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
 {
     /* Our own content_filter, not cleanup's: see the header comment. */
     int cflags = cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL) & ~CLEANUP_FLAG_FILTER;
-    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cflags | pickup_extra_flags
+    struct cleanup_clnt *c = cleanup_open(CLEANUP_FLAG_BOUNCE | cflags
                                           | (flags & CLEANUP_FLAG_EXTRACT)
                                           | cleanup_dkim_flags(false, false, true));
     if (c == NULL) {
         sbuf_set(reason, "4.3.0 cleanup service unavailable");
         return CLEANUP_STAT_WRITE;
     }
-    if (*pickup_content_filter)
-        cleanup_recs(c, REC_FILTER, pickup_content_filter);
     struct sbuf *data = sbuf_new(256);
     bool sent_attrs = false;
+    bool milters = pickup_milter_active();
+    char **rcpts = NULL;        /* envelope recipients, for the milters */
+    size_t nrcpt = 0;
+    if (milters && cleanup_spool_begin(c) < 0) {
+        cleanup_abort(c);
+        sbuf_free(data);
+        sbuf_set(reason, "4.3.0 milter spool error");
+        return CLEANUP_STAT_WRITE;
+    }
+    if (*pickup_content_filter)     /* after the spool began: the milters' copy has it */
+        cleanup_recs(c, REC_FILTER, pickup_content_filter);
     qfile_seek(r, 0);
     for (;;) {
         int type = qfile_get(r, data, NULL);
@@ -154,6 +162,9 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
              * scan, which validates it again. */
             cleanup_abort(c);
             sbuf_free(data);
+            for (size_t i = 0; i < nrcpt; i++)
+                xfree(rcpts[i]);
+            xfree(rcpts);
             sbuf_set(reason, "4.3.0 maildrop file changed or unreadable while copied");
             return CLEANUP_STAT_WRITE;
         }
@@ -172,12 +183,25 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
             continue;
         }
         cleanup_rec(c, type, sbuf_str(data), sbuf_len(data));
+        if (type == REC_RCPT && milters) {
+            rcpts = xreallocarray(rcpts, nrcpt + 2, sizeof(*rcpts));
+            rcpts[nrcpt++] = xstrdup(sbuf_str(data));
+            rcpts[nrcpt] = NULL;
+        }
         if (type == REC_MESG)
             pickup_received(c, uid, mtime);
         if (type == REC_END)
             break;
     }
     sbuf_free(data);
+    int status = milters ? pickup_milter_run(c, sender, rcpts, reason) : CLEANUP_STAT_OK;
+    for (size_t i = 0; i < nrcpt; i++)
+        xfree(rcpts[i]);
+    xfree(rcpts);
+    if (status != CLEANUP_STAT_OK) {
+        cleanup_abort(c);
+        return status;
+    }
     return cleanup_finish(c, reason);
 }
 
@@ -258,8 +282,8 @@ static void pickup_trigger(const char *buf, size_t len)
 
 static void pickup_post_jail(void)
 {
-    pickup_extra_flags = pickup_unavail_flags();
     pickup_content_filter = cfg_str(P_CONTENT_FILTER);
+    pickup_milter_init();
     mail_queue_init();
     pickup_scan();      /* mail may have arrived while we were not running */
 }

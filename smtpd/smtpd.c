@@ -153,6 +153,7 @@ static void smtpd_pre_jail(void)
     smtpd_footer_init();
     smtpd_filter_init();
     smtpd_proxy_init();
+    smtpd_milter_init();
     smtpd_tls_pre_jail();
     smtpd_sasl_pre_jail();
 }
@@ -251,6 +252,7 @@ bool smtpd_client_in_mynetworks(struct smtpd_state *st)
 
 void smtpd_reset_transaction(struct smtpd_state *st)
 {
+    smtpd_milter_abort(st);
     if (st->cleanup)
         cleanup_abort(st->cleanup);
     st->cleanup = NULL;
@@ -310,6 +312,7 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
         return false;
     }
+    smtpd_milter_spool(st);     /* before the first record */
     smtpd_filter_envelope(st->cleanup);
     strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
     struct sbuf *sasl_log = sbuf_new(64);
@@ -545,6 +548,7 @@ static void smtpd_service(struct stream *client)
         sbuf_free(r);
     }
     if (peer_ok && smtpd_limits_connect(&st) && smtpd_tls_wrapper_start(&st)) {
+        smtpd_milter_connect(&st);
         smtpd_reply(&st, "220 %s", smtpd_cfg.banner);
         smtpd_session(&st);
     }
@@ -552,6 +556,7 @@ static void smtpd_service(struct stream *client)
     smtpd_tls_end(&st);
     smtpd_linger(&st);
     smtpd_reset_transaction(&st);
+    smtpd_milter_disconnect(&st);
     smtpd_log_disconnect(&st);
     smtpd_check_session_end(&st);
     smtpd_sasl_session_end(&st);

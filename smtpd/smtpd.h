@@ -175,6 +175,28 @@ int smtpd_filter_cleanup_flags(int flags);
 /* Envelope records for this service's content_filter / quarantine. */
 struct cleanup_clnt;
 void smtpd_filter_envelope(struct cleanup_clnt *c);
+/* smtpd_milter.c: smtpd_milters. The bool functions return true when
+ * they refused the command (already answered and logged). */
+void smtpd_milter_init(void);
+void smtpd_milter_connect(struct smtpd_state *st);
+/* HELO/EHLO: true only for a 421 (end the session); other verdicts are
+ * kept for MAIL FROM. */
+bool smtpd_milter_helo(struct smtpd_state *st);
+bool smtpd_milter_mail(struct smtpd_state *st, const char *args);
+bool smtpd_milter_rcpt(struct smtpd_state *st, const char *rcpt, const char *args);
+/* DATA (reply NULL: answered here) or the first BDAT chunk (reply filled,
+ * not answered). */
+bool smtpd_milter_data(struct smtpd_state *st, struct sbuf *reply);
+/* A milter's reply to an unknown command, or NULL. */
+const char *smtpd_milter_unknown(struct smtpd_state *st, const char *line);
+/* The cleanup stream was opened: spool its records for the milters. */
+void smtpd_milter_spool(struct smtpd_state *st);
+/* End of message: the milters see it and their edits go to cleanup. True
+ * (reply filled, logged) when they refused it; the caller then drops the
+ * transaction. */
+bool smtpd_milter_eom(struct smtpd_state *st, struct cleanup_clnt *c, struct sbuf *reply);
+void smtpd_milter_abort(struct smtpd_state *st);
+void smtpd_milter_disconnect(struct smtpd_state *st);
 /* True when the client matches $mynetworks (cached per session). */
 bool smtpd_client_in_mynetworks(struct smtpd_state *st);
 const char *smtpd_log_queue_id(const struct smtpd_state *st);

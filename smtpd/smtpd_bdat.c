@@ -124,6 +124,8 @@ static bool smtpd_bdat_start_ok(struct smtpd_state *st, struct sbuf *reply)
     }
     if (smtpd_check_data(st, reply) != 0)
         return false;
+    if (smtpd_milter_data(st, reply))
+        return false;
     return true;
 }
 
@@ -141,8 +143,9 @@ static enum smtpd_cmd_result smtpd_bdat_finish(struct smtpd_state *st, struct sm
                                    : "451 4.3.0 Error: queue file write error");
     } else if (smtpd_check_eod(st, reply) != 0) {
         eod_rejected = true;
+    } else if (smtpd_check_eod_records(st, c), smtpd_milter_eom(st, c, reply)) {
+        eod_rejected = true;    /* logged */
     } else {
-        smtpd_check_eod_records(st, c);
         struct sbuf *reason = sbuf_new(64);
         st->cleanup = NULL;     /* cleanup_finish frees it */
         int status = cleanup_finish(c, reason);

@@ -131,6 +131,8 @@ static enum smtpd_cmd_result smtpd_cmd_helo(struct smtpd_state *st, const char *
     smtpd_set_helo(st, args, false);
     if (!smtpd_cfg.delay_reject && smtpd_check_helo(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
+    if (smtpd_milter_helo(st))
+        return SMTPD_R_CLOSE;
     smtpd_reply(st, "250 %s", smtpd_cfg.myhostname);
     return SMTPD_R_OK;
 }
@@ -149,6 +151,8 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
     smtpd_set_helo(st, args, true);
     if (!smtpd_cfg.delay_reject && smtpd_check_helo(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
+    if (smtpd_milter_helo(st))
+        return SMTPD_R_CLOSE;
 
     const char *kw[16];
     size_t n = 0;
@@ -210,6 +214,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     struct sbuf *addr = sbuf_new(64);
     const char *rest = NULL;
     int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
+    const char *esmtp_args = rest;     /* for the milters */
     if (r == SMTPD_ADDR_SYNTAX) {
         sbuf_free(addr);
         smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
@@ -309,6 +314,11 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         smtpd_reset_transaction(st);
         return SMTPD_R_ERR;
     }
+    if (smtpd_milter_mail(st, esmtp_args)) {
+        bool bye = strncmp(sbuf_str(st->reply), "421", 3) == 0;
+        smtpd_reset_transaction(st);
+        return bye ? SMTPD_R_CLOSE : SMTPD_R_ERR;
+    }
     if (!smtpd_cfg.delay_open && !smtpd_open_cleanup(st)) {
         smtpd_reset_transaction(st);
         return SMTPD_R_ERR;
@@ -358,6 +368,7 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
     struct sbuf *addr = sbuf_new(64);
     const char *rest = NULL;
     int r = smtpd_addr_parse(p, smtpd_cfg.strict_rfc821, addr, &rest);
+    const char *esmtp_args = rest;     /* for the milters */
     if (r == SMTPD_ADDR_SYNTAX) {
         sbuf_free(addr);
         smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
@@ -423,6 +434,8 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
         smtpd_reply(st, "%s", st->client_reject);
     else if (smtpd_check_rcpt(st, sbuf_str(addr), st->reply) != 0)
         smtpd_reply(st, "%s", sbuf_str(st->reply));
+    else if (smtpd_milter_rcpt(st, sbuf_str(addr), esmtp_args))
+        ;   /* answered */
     else if (!smtpd_open_cleanup(st)) {
         /* replied */
     } else if (st->proxy) {     /* the before-queue filter answers */
@@ -472,6 +485,8 @@ static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *
     }
     if (smtpd_check_data(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
+    if (smtpd_milter_data(st, NULL))
+        return SMTPD_R_ERR;
     if (st->proxy && !smtpd_proxy_data_cmd(st))
         return SMTPD_R_ERR;
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
@@ -579,6 +594,11 @@ static enum smtpd_cmd_result smtpd_cmd_auth(struct smtpd_state *st, const char *
 static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const char *args)
 {
     (void)args;
+    const char *r = smtpd_milter_unknown(st, sbuf_str(st->line));
+    if (r) {
+        smtpd_reply(st, "%s", r);
+        return SMTPD_R_ERR;
+    }
     smtpd_reply(st, "500 5.5.2 Error: command not recognized");
     return SMTPD_R_ERR;
 }

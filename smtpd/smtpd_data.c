@@ -208,8 +208,9 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
         eod_rejected = true;
         if (sbuf_str(reply)[0] == '2')
             res = SMTPD_R_OK;
+    } else if (smtpd_check_eod_records(st, c), smtpd_milter_eom(st, c, reply)) {
+        eod_rejected = true;    /* logged */
     } else {
-        smtpd_check_eod_records(st, c);
         struct sbuf *reason = sbuf_new(64);
         st->cleanup = NULL;     /* cleanup_finish frees it */
         int status = cleanup_finish(c, reason);

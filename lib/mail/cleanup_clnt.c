@@ -16,13 +16,73 @@
 #include "stream.h"
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 struct cleanup_clnt {
     struct stream *s;
     char queue_id[64];
     bool failed;
     bool ended;
+    int spool_fd;               /* >= 0: records go here (milters), not to cleanup */
+    struct sbuf *spool_buf;     /* records not yet written to spool_fd */
 };
+
+/* Writes the spool buffer out; false on error. */
+static bool cleanup_spool_flush(struct cleanup_clnt *c)
+{
+    const char *p = sbuf_str(c->spool_buf);
+    size_t left = sbuf_len(c->spool_buf);
+    while (left > 0) {
+        ssize_t n = write(c->spool_fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            log_warn("%s: milter spool write: %m", c->queue_id);
+            return false;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    sbuf_reset(c->spool_buf);
+    return true;
+}
+
+int cleanup_spool_begin(struct cleanup_clnt *c)
+{
+    if (c->spool_fd >= 0)
+        return 0;
+    int fd = memfd_create("postern-milter-spool", MFD_CLOEXEC);
+    if (fd < 0) {
+        log_warn("%s: milter spool: memfd_create: %m", c->queue_id);
+        return -1;
+    }
+    c->spool_fd = fd;
+    c->spool_buf = sbuf_new(65536);
+    return 0;
+}
+
+int cleanup_spool_end(struct cleanup_clnt *c)
+{
+    int fd = c->spool_fd;
+    if (fd < 0)
+        return -1;
+    bool ok = !c->failed && cleanup_spool_flush(c);
+    sbuf_free(c->spool_buf);
+    c->spool_buf = NULL;
+    c->spool_fd = -1;
+    c->ended = false;       /* an E in the spool is not sent yet */
+    if (!ok) {
+        close(fd);
+        c->failed = true;
+        return -1;
+    }
+    return fd;
+}
+
+bool cleanup_spooling(const struct cleanup_clnt *c)
+{
+    return c->spool_fd >= 0;
+}
 
 /*
  * A list-valued setting parsed into bits, once per value: smtpd and pickup
@@ -117,6 +177,7 @@ struct cleanup_clnt *cleanup_open(int flags)
     }
     struct cleanup_clnt *c = xcalloc(1, sizeof(*c));
     c->s = s;
+    c->spool_fd = -1;
     strlcpy(c->queue_id, id, sizeof(c->queue_id));
     attr_list_free(l);
     char fl[32];
@@ -137,6 +198,12 @@ int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len)
         return -1;
     if (type == REC_END)
         c->ended = true;
+    if (c->spool_fd >= 0) {
+        qfile_encode(c->spool_buf, type, data, len);
+        if (sbuf_len(c->spool_buf) >= 65536 && !cleanup_spool_flush(c))
+            c->failed = true;
+        return c->failed ? -1 : 0;
+    }
     if (qfile_put_stream(c->s, type, data, len) < 0)
         c->failed = true;
     return c->failed ? -1 : 0;
@@ -175,6 +242,13 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
     int status = CLEANUP_STAT_WRITE;
     if (reason)
         sbuf_reset(reason);     /* never hand back a previous message's text */
+    if (c->spool_fd >= 0) {     /* spooled and never replayed: a bug */
+        log_warn("%s: cleanup_finish with an unsent milter spool", c->queue_id);
+        int fd = cleanup_spool_end(c);
+        if (fd >= 0)
+            close(fd);
+        c->failed = true;
+    }
     if (!c->ended) {
         cleanup_rec(c, REC_XTRA, "", 0);
         cleanup_rec(c, REC_END, "", 0);
@@ -211,6 +285,9 @@ void cleanup_abort(struct cleanup_clnt *c)
 {
     if (c == NULL)
         return;
+    if (c->spool_fd >= 0)
+        close(c->spool_fd);
+    sbuf_free(c->spool_buf);
     stream_close(c->s);
     xfree(c);
 }

@@ -3,7 +3,8 @@
  *
  * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
  * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
- *            cleanup_line(), cleanup_finish(), cleanup_abort().
+ *            cleanup_line(), cleanup_finish(), cleanup_abort(),
+ *            cleanup_spool_begin(), cleanup_spool_end(), cleanup_spooling().
  * Errors: cleanup_open() returns NULL after logging; record writes are
  *         buffered and their errors surface in cleanup_finish().
  * Notes: records are queue-file records (qfile.h) sent over the socket; see
@@ -45,6 +46,13 @@ int cleanup_line(struct cleanup_clnt *c, const char *line, size_t len);
  * Returns the CLEANUP_STAT_* bits; reason (if not NULL) gets cleanup's text
  * (on a broken connection: "4.3.0 queue file write error"). Frees c. */
 int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason);
+/* Milters (docs/milter.md): from cleanup_spool_begin() on, records are
+ * kept in an anonymous memory file instead of being sent; cleanup_spool_end()
+ * stops that and returns the file (the caller closes it; -1 on error), so
+ * that the milter code can send the edited records with cleanup_rec(). */
+int cleanup_spool_begin(struct cleanup_clnt *c);
+int cleanup_spool_end(struct cleanup_clnt *c);
+bool cleanup_spooling(const struct cleanup_clnt *c);
 /* Drops the message (cleanup removes the file). Frees c. */
 void cleanup_abort(struct cleanup_clnt *c);
 

@@ -23,6 +23,9 @@
 /* Extra envelope records a client may send (values as in Postfix). */
 #define CLEANUP_REC_FLAGS 'f'           /* more CLEANUP_FLAG_HOLD/DISCARD bits */
 #define CLEANUP_REC_REDIRECT '>'        /* send to this address instead */
+/* Extracted segment only: "5XX text" of a non_smtpd_milters rejection;
+ * the message is returned to its sender (CLEANUP_FLAG_BOUNCE) or refused. */
+#define CLEANUP_REC_REJECT '!'
 
 #define CLEANUP_STAT_OK 0
 #define CLEANUP_STAT_BAD 0x1

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # receive_override_test.sh - receive_override_options on a re-injection
 # listener (the content-filter pattern of both reference setups):
-# no_milters lifts the "milter unreachable" refusal that smtpd_milters
-# causes (Postern has no milter client), no_unknown_recipient_checks lets
+# no_milters lifts the "milter unreachable" refusal that an unreachable
+# smtpd_milters causes (milter_default_action = tempfail), no_unknown_recipient_checks lets
 # an unknown local recipient through (it bounces later, as in Postfix),
 # while the main listener keeps both checks.
 . "$(dirname "$0")/lib.sh"

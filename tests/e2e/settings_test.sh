@@ -6,9 +6,10 @@
 # smtp-amavis, and a 1.5 MiB mynetworks line: postfix start works, sendmail
 # works, mail flows through smtp-amavis to a sink and to a local mailbox. A
 # "submission" service logs as postfix/submission/smtpd through
-# -o syslog_name=postfix/$service_name and, having smtpd_milters set (which
-# Postern cannot speak to), answers EHLO but refuses MAIL FROM with
-# 451 4.7.1. postconf -X removes a setting. Then configurations that master
+# -o syslog_name=postfix/$service_name and, having smtpd_milters set to an
+# unreachable milter (milter_default_action = tempfail), answers EHLO but
+# refuses MAIL FROM with 451 4.7.1; its smtpd_milter_maps (not supported) is
+# reported by postfix check and by the daemon. postconf -X removes a setting. Then configurations that master
 # must refuse: an inet service marked private (postfix check passes, start
 # fails), a broken master.cf line (check and start fail, naming the line),
 # and message_reject_characters (start refuses: mail would pass unchecked).
@@ -43,6 +44,7 @@ smtp-amavis unix -       -       n       -       2       smtp
 submission inet n       -       n       -       -       smtpd
     -o syslog_name=postfix/$service_name
     -o smtpd_milters=inet:127.0.0.1:9
+    -o smtpd_milter_maps=inline:{127.0.0.1=inet:127.0.0.1:9}
 EOM
 mcf_size=$(wc -c < "$PT_CONF/main.cf")
 pt_check mynetworks_line_over_1_5MiB [ "$mcf_size" -gt 1500000 ]
@@ -50,7 +52,7 @@ pt_check mynetworks_line_over_1_5MiB [ "$mcf_size" -gt 1500000 ]
 out=$("$PT_BUILD/sbin/postfix" -c "$PT_CONF" check 2>&1); rc=$?
 pt_check check_passes_user_names [ $rc -eq 0 ]
 pt_check check_no_unknown_for_referenced bash -c "! grep -q 'unknown parameter name \"amavis_sink\"' <<<'$out'"
-pt_check check_reports_milter grep -q "master.cf:[0-9]*: smtpd_milters is not supported by Postern" <<<"$out"
+pt_check check_reports_milter grep -q "master.cf:[0-9]*: smtpd_milter_maps is not supported by Postern" <<<"$out"
 
 if ! pt_start; then
     pt_fail start "instance did not start: $(cat "$T/start.log")"; pt_done; exit 1
@@ -87,7 +89,7 @@ pt_check milter_tempfail_451 grep -q '^451 4.7.1 Service unavailable - try again
 pt_wait 'grep -q "postfix/submission/smtpd\[[0-9]*\]:" "$T/maillog"' 10
 pt_check service_name_in_syslog_name grep -q 'postfix/submission/smtpd\[[0-9]*\]: .*milter-reject: MAIL from' "$T/maillog"
 pt_check no_empty_service_name bash -c "! grep -q 'postfix//smtpd' $T/maillog"
-pt_check daemon_reports_unsupported grep -q 'postfix/submission/smtpd\[[0-9]*\]: warning: .*master.cf:[0-9]*: smtpd_milters is not supported by Postern' "$T/maillog"
+pt_check daemon_reports_unsupported grep -q 'postfix/submission/smtpd\[[0-9]*\]: warning: .*master.cf:[0-9]*: smtpd_milter_maps is not supported by Postern' "$T/maillog"
 
 # postconf -X removes the entry.
 pt_cmd postconf -e 'soft_bounce = yes'

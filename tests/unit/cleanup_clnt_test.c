@@ -197,6 +197,68 @@ static void test_explicit_end(void)
     sbuf_free(want);
 }
 
+/* Milter spool: records after cleanup_spool_begin() stay in the spool
+ * (nothing reaches cleanup), cleanup_spool_end() hands them over, and only
+ * what is sent afterwards (the edited message) reaches cleanup. */
+static void test_spool(void)
+{
+    struct script sc = { M_OK, "status=0\n\n" };
+    pid_t pid = serve(&sc);
+    struct cleanup_clnt *c = cleanup_open(0);
+    EXPECT_TRUE(c != NULL);
+    if (c == NULL) {
+        ut_reap(pid, 5);
+        return;
+    }
+    EXPECT_EQ_INT(cleanup_spool_begin(c), 0);
+    EXPECT_TRUE(cleanup_spooling(c));
+    cleanup_recs(c, REC_SENDER, "old@example.org");
+    cleanup_recs(c, REC_RCPT, "bob@example.net");
+    cleanup_rec(c, REC_MESG, "", 0);
+    cleanup_line(c, "Subject: x", 10);
+    int fd = cleanup_spool_end(c);
+    EXPECT_TRUE(fd >= 0);
+    EXPECT_TRUE(!cleanup_spooling(c));
+    struct sbuf *spooled = sbuf_new(64), *want = sbuf_new(64);
+    char buf[256];
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+    if (n > 0)
+        sbuf_append(spooled, buf, (size_t)n);
+    recs(want, 'S', "old@example.org");
+    recs(want, 'R', "bob@example.net");
+    rec(want, 'M', "", 0);
+    recs(want, 'N', "Subject: x");
+    EXPECT_TRUE(sbuf_len(spooled) == sbuf_len(want)
+                && memcmp(sbuf_str(spooled), sbuf_str(want), sbuf_len(want)) == 0);
+    close(fd);
+    cleanup_recs(c, REC_SENDER, "new@example.org");
+    cleanup_rec(c, REC_MESG, "", 0);
+    EXPECT_EQ_INT(cleanup_finish(c, NULL), 0);
+    ut_reap(pid, 5);
+    sbuf_set(want, "flags=0\n\n");
+    recs(want, 'S', "new@example.org");
+    rec(want, 'M', "", 0);
+    rec(want, 'X', "", 0);
+    rec(want, 'E', "", 0);
+    EXPECT_TRUE(captured(0, want));
+
+    /* Finishing while still spooling never sends the unchecked message. */
+    pid = serve(&sc);
+    c = cleanup_open(0);
+    EXPECT_TRUE(c != NULL);
+    if (c) {
+        EXPECT_EQ_INT(cleanup_spool_begin(c), 0);
+        cleanup_recs(c, REC_SENDER, "old@example.org");
+        EXPECT_EQ_INT(cleanup_finish(c, NULL), CLEANUP_STAT_WRITE);
+    }
+    ut_reap(pid, 5);
+    char path[300];
+    cap_path(path, sizeof(path), 0);
+    unlink(path);
+    sbuf_free(spooled);
+    sbuf_free(want);
+}
+
 /* cleanup's verdict and text reach the caller unchanged. */
 static void test_verdicts(void)
 {
@@ -313,6 +375,7 @@ int main(void)
     lfd = ut_listen_service(tmp, MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP);
     test_normal();
     test_explicit_end();
+    test_spool();
     test_verdicts();
     test_failures();
     close(lfd);

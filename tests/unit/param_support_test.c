@@ -88,7 +88,7 @@ static void test_table_matches_list(void)
 
 static void test_names(void)
 {
-    EXPECT_TRUE(param_unsupported(P_SMTPD_MILTERS) != NULL);
+    EXPECT_TRUE(param_unsupported(P_SMTPD_MILTER_MAPS) != NULL);
     EXPECT_TRUE(param_unsupported(P_MYHOSTNAME) == NULL);
     EXPECT_TRUE(param_unsupported("policyd-spf_time_limit") == NULL);
     /* Per-transport names follow their fallback parameter. */
@@ -113,7 +113,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/main.cf", dir);
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
-          "smtpd_milters = inet:127.0.0.1:8891\n"
+          "smtpd_milter_maps = cidr:/etc/postfix/milters\n"
           "smtpd_client_port_logging = no\n"        /* the default: quiet */
           "smtpd_command_filter = pcre:/etc/postfix/cf\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
@@ -135,7 +135,7 @@ static void test_reports(void)
     int n = param_support_report(m, NULL, NULL);
     const char *out = cap_end();
     EXPECT_EQ_INT(n, 5);
-    EXPECT_TRUE(strstr(out, "main.cf:2: smtpd_milters is not supported by Postern: ") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:2: smtpd_milter_maps is not supported by Postern: ") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:4: smtpd_command_filter is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_client_port_logging is not supported by Postern") != NULL);

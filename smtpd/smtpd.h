@@ -255,6 +255,12 @@ enum smtpd_cmd_result smtpd_cmd_run(struct smtpd_state *st, enum smtpd_cmd_id id
 enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st);
 /* Formats an RFC 5322 date for Received: headers into out. */
 void smtpd_format_date(struct sbuf *out, time_t when);
+/* Where smtpd_received() puts each line of the header (no line end). */
+typedef void smtpd_line_fn(struct smtpd_state *st, void *ctx, const char *line, size_t len);
+/* Our Received: header, line by line, with " id QUEUE_ID" when queue_id is
+ * not NULL (the before-queue filter's copy has none yet). */
+void smtpd_received(struct smtpd_state *st, const char *queue_id, smtpd_line_fn *emit,
+                    void *ctx);
 /* Sends our Received: header to cleanup (DATA and BDAT). */
 void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c);
 /* Fills out with the reply for a failed cleanup_finish() status. */
@@ -398,7 +404,7 @@ enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *arg
 /* Received: header: the protocol word ("ESMTPS", "ESMTPSA", ...) and,
  * with smtpd_tls_received_header, the "(using ...)" lines for out. */
 const char *smtpd_tls_received_proto(const struct smtpd_state *st);
-void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt *c);
+void smtpd_tls_received_lines(struct smtpd_state *st, smtpd_line_fn *emit, void *ctx);
 /* Ends the TLS session (close_notify) at the end of a connection. */
 void smtpd_tls_end(struct smtpd_state *st);
 

@@ -64,21 +64,22 @@ void smtpd_format_date(struct sbuf *out, time_t when)
     sbuf_set(out, buf);
 }
 
-void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
+void smtpd_received(struct smtpd_state *st, const char *queue_id, smtpd_line_fn *emit,
+                    void *ctx)
 {
     struct sbuf *date = sbuf_new(64);
     struct sbuf *h = sbuf_new(256);
     smtpd_format_date(date, time(NULL));
     sbuf_printf(h, "Received: from %s (%s [%s])", smtpd_fwd_helo(st), smtpd_fwd_name(st),
                 smtpd_fwd_rfc_addr(st));
-    cleanup_line(c, sbuf_str(h), sbuf_len(h));
-    smtpd_tls_received_lines(st, c);
+    emit(st, ctx, sbuf_str(h), sbuf_len(h));
+    smtpd_tls_received_lines(st, emit, ctx);
     if (smtpd_sasl_received(st, h))
-        cleanup_line(c, sbuf_str(h), sbuf_len(h));
-    sbuf_printf(h, "\tby %s (%s) with %s id %s%s", smtpd_cfg.myhostname, smtpd_cfg.mail_name,
-                smtpd_tls_received_proto(st), st->queue_id,
+        emit(st, ctx, sbuf_str(h), sbuf_len(h));
+    sbuf_printf(h, "\tby %s (%s) with %s%s%s%s", smtpd_cfg.myhostname, smtpd_cfg.mail_name,
+                smtpd_tls_received_proto(st), queue_id ? " id " : "", queue_id ? queue_id : "",
                 st->rcpt_count == 1 ? "" : ";");
-    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    emit(st, ctx, sbuf_str(h), sbuf_len(h));
     if (st->rcpt_count == 1) {
         struct sbuf *q = sbuf_new(64);
         smtpd_addr_quote(q, st->first_rcpt);
@@ -86,9 +87,20 @@ void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
         sbuf_free(q);
     } else
         sbuf_printf(h, "\t%s", sbuf_str(date));
-    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    emit(st, ctx, sbuf_str(h), sbuf_len(h));
     sbuf_free(h);
     sbuf_free(date);
+}
+
+static void smtpd_data_line(struct smtpd_state *st, void *ctx, const char *line, size_t len)
+{
+    (void)st;
+    cleanup_line(ctx, line, len);
+}
+
+void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
+{
+    smtpd_received(st, st->queue_id, smtpd_data_line, c);
 }
 
 /* Reply code and text for a cleanup verdict. */

@@ -38,9 +38,8 @@
  *        the connection is closed before the ".". CHUNKING is not offered,
  *        and BDAT refused, while a filter is set (BDAT content would have to
  *        be re-framed as DATA for the filter).
- *        XXX: the TLS details "(using TLSv1.3 with cipher ...)" are not in
- *        the Received: header sent to the filter (the protocol word
- *        ESMTPS/ESMTPSA is).
+ *        The Received: header sent to the filter is smtpd_received()'s, the
+ *        same as cleanup gets (TLS details included) minus the queue ID.
  */
 #include "smtpd.h"
 #include "alloc.h"
@@ -441,29 +440,15 @@ void smtpd_proxy_put(struct smtpd_state *st, bool end_of_line, const char *text,
     }
 }
 
+static void smtpd_proxy_line(struct smtpd_state *st, void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    smtpd_proxy_put(st, true, line, len);
+}
+
 void smtpd_proxy_received(struct smtpd_state *st)
 {
-    struct sbuf *date = sbuf_new(64);
-    struct sbuf *h = sbuf_new(256);
-    smtpd_format_date(date, time(NULL));
-    sbuf_printf(h, "Received: from %s (%s [%s])", smtpd_fwd_helo(st), smtpd_fwd_name(st),
-                smtpd_fwd_rfc_addr(st));
-    smtpd_proxy_put(st, true, sbuf_str(h), sbuf_len(h));
-    if (smtpd_sasl_received(st, h))
-        smtpd_proxy_put(st, true, sbuf_str(h), sbuf_len(h));
-    sbuf_printf(h, "\tby %s (%s) with %s%s", smtpd_cfg.myhostname, smtpd_cfg.mail_name,
-                smtpd_tls_received_proto(st), st->rcpt_count == 1 ? "" : ";");
-    smtpd_proxy_put(st, true, sbuf_str(h), sbuf_len(h));
-    if (st->rcpt_count == 1) {
-        struct sbuf *q = sbuf_new(64);
-        smtpd_addr_quote(q, st->first_rcpt);
-        sbuf_printf(h, "\tfor <%s>; %s", sbuf_str(q), sbuf_str(date));
-        sbuf_free(q);
-    } else
-        sbuf_printf(h, "\t%s", sbuf_str(date));
-    smtpd_proxy_put(st, true, sbuf_str(h), sbuf_len(h));
-    sbuf_free(h);
-    sbuf_free(date);
+    smtpd_received(st, NULL, smtpd_proxy_line, NULL);
 }
 
 /* speed_adjust: the whole transaction, now that the content is here.

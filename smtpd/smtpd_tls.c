@@ -364,7 +364,7 @@ const char *smtpd_tls_received_proto(const struct smtpd_state *st)
     return auth ? "ESMTPA" : "ESMTP";
 }
 
-void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt *c)
+void smtpd_tls_received_lines(struct smtpd_state *st, smtpd_line_fn *emit, void *ctx)
 {
     if (!st->tls_active || !smtpd_tls.received_header || st->tls_conn == NULL)
         return;
@@ -374,7 +374,7 @@ void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt 
     bool detail = in.kex[0] || in.sig[0];
     sbuf_printf(h, "\t(using %s with cipher %s (%d/%d bits)%s", in.protocol, in.cipher, in.bits,
                 in.alg_bits, detail ? "" : ")");
-    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    emit(st, ctx, sbuf_str(h), sbuf_len(h));
     if (detail) {
         sbuf_set(h, "\t");
         if (in.kex[0])
@@ -384,7 +384,7 @@ void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt 
         if (in.sig_digest[0])
             sbuf_catf(h, " server-digest %s", in.sig_digest);
         sbuf_cat(h, ")");
-        cleanup_line(c, sbuf_str(h), sbuf_len(h));
+        emit(st, ctx, sbuf_str(h), sbuf_len(h));
     }
     if (!smtpd_tls.ask_ccert)
         sbuf_set(h, "\t(No client certificate requested)");
@@ -393,7 +393,7 @@ void smtpd_tls_received_lines(const struct smtpd_state *st, struct cleanup_clnt 
     else
         sbuf_printf(h, "\t(Client CN \"%s\", Issuer \"%s\" (%s))", in.peer_cn, in.issuer_cn,
                     in.trusted ? "verified OK" : "not verified");
-    cleanup_line(c, sbuf_str(h), sbuf_len(h));
+    emit(st, ctx, sbuf_str(h), sbuf_len(h));
     sbuf_free(h);
 }
 

@@ -14,8 +14,7 @@
  *        (cleanup, smtpd, qmgr keep a connection each) on the event loop.
  *        request=verify resolves an address probe (qmgr, for messages from
  *        verify(8)): the same rules with the address_verify_* routing
- *        overrides (each defaults to the parameter it overrides), except
- *        address_verify_sender_dependent_relayhost_maps (not implemented).
+ *        overrides (each defaults to the parameter it overrides).
  */
 #include "trivial-rewrite.h"
 #include "alloc.h"
@@ -55,6 +54,12 @@ static void tr_verify_config_load(struct tr_config *v)
     if (*sdt)
         v->sender_default_transport = maps_create(
             P_ADDRESS_VERIFY_SENDER_DEPENDENT_DEFAULT_TRANSPORT_MAPS, sdt, DICT_F_FOLD);
+    maps_free(v->sender_relayhost);
+    v->sender_relayhost = NULL;
+    const char *sdr = cfg_str(P_ADDRESS_VERIFY_SENDER_DEPENDENT_RELAYHOST_MAPS);
+    if (*sdr)
+        v->sender_relayhost = maps_create(P_ADDRESS_VERIFY_SENDER_DEPENDENT_RELAYHOST_MAPS, sdr,
+                                          DICT_F_FOLD);
 }
 
 static void tr_pre_jail(void)

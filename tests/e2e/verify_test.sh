@@ -79,7 +79,8 @@ pt_cmd postmap "$PT_CONF/vtransport"
 cat >> "$PT_CONF/main.cf" <<EOF
 transport_maps = hash:$PT_CONF/transport
 address_verify_transport_maps = hash:$PT_CONF/vtransport
-relay_domains = remote.test, other.test
+relay_domains = remote.test, other.test, sdr.test
+address_verify_sender_dependent_relayhost_maps = inline:{ {@mail.example.test=[127.0.0.1]:$P_PEER} }
 home_mailbox = Maildir/
 address_verify_poll_delay = 1s
 unverified_recipient_reject_code = 550
@@ -190,6 +191,13 @@ r=$(pt_smtp_send sender@example.test good@other.test)
 pt_check ordinary_mail_accepted [ "${r%% *}" = 250 ]
 pt_wait "grep -q 'to=<good@other.test>.*status=sent (ordinary mail discarded)' '$T/maillog'" 20
 pt_check ordinary_mail_routed_normally grep -q 'to=<good@other.test>.*relay=none.*status=sent' "$T/maillog"
+
+# 8b. Probes (sender double-bounce@mail.example.test) for sdr.test, which
+# has no transport entry and no DNS, reach the peer through
+# address_verify_sender_dependent_relayhost_maps.
+r=$(rcpt "$P_V" sender@example.test good@sdr.test)
+pt_check probe_sender_relayhost_250 [ "${r%% *}" = 250 ] || echo "$r"
+pt_check peer_saw_sender_relayhost_probe grep -qi '^RCPT TO:<good@sdr.test>' "$T/peer.log"
 
 # 9. Local probes: an existing user and an unknown one, nothing delivered.
 r=$(rcpt "$P_V" sender@example.test alice@example.test)

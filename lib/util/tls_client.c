@@ -210,11 +210,16 @@ void tls_client_ctx_free(struct tls_client_ctx *ctx)
     xfree(ctx);
 }
 
+/* May s go in the SNI extension? A host name (RFC 6066: letters, digits,
+ * '-', '_' and dots, no address literal), not too long. */
 static bool tls_client_is_hostname(const char *s)
 {
     unsigned char buf[16];
-    return s && *s && strchr(s, '.') != NULL && inet_pton(AF_INET, s, buf) != 1
-           && inet_pton(AF_INET6, s, buf) != 1 && strlen(s) < 256;
+    if (s == NULL || *s == 0 || *s == '.' || strlen(s) >= 256 || inet_pton(AF_INET, s, buf) == 1
+        || inet_pton(AF_INET6, s, buf) == 1)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+           == strlen(s);
 }
 
 /* The protocol versions of mask on one session: the range from the lowest

@@ -98,6 +98,8 @@ static void smtp_load_config(void)
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
     c->tls_key_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_KEY_FILE, P_LMTP_TLS_KEY_FILE)));
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
+    c->tls_note_offer =
+        cfg_bool(SMTP_P(P_SMTP_TLS_NOTE_STARTTLS_OFFER, P_LMTP_TLS_NOTE_STARTTLS_OFFER));
 }
 
 /* Still privileged: read the configuration, load CA files and keys. */
@@ -117,6 +119,8 @@ static void smtp_pre_jail(void)
             .key_file = smtp_cfg.tls_key_file,
             .dane_digests = cfg_str(P_TLS_DANE_DIGESTS),
             .cache = smtp_tls_cache_ops(),
+            .fingerprint_digest =
+                cfg_str(SMTP_P(P_SMTP_TLS_FINGERPRINT_DIGEST, P_LMTP_TLS_FINGERPRINT_DIGEST)),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);
@@ -143,6 +147,12 @@ static int smtp_tls_dest_policy(const struct smtp_dest *d, struct smtp_tls_polic
         sbuf_set(why, "");
         sbuf_printf(why, "TLS is required, but TLS level \"%s\" is not supported",
                     (*out)->level_name);
+        pr = -1;
+    } else if (pr >= 0 && (*out)->level == SMTP_TLS_FINGERPRINT
+               && ((*out)->match == NULL || (*out)->match[0] == NULL)) {
+        /* Nothing could match: Postfix calls this a configuration problem
+         * (warned when the policy was built). */
+        sbuf_set(why, "client TLS configuration problem");
         pr = -1;
     }
     if (pr < 0) {

@@ -139,20 +139,23 @@ enum smtp_tls_level {
     SMTP_TLS_ENCRYPT,
     SMTP_TLS_DANE,      /* RFC 7672 opportunistic DANE (smtp_dane.c) */
     SMTP_TLS_DANE_ONLY, /* mandatory DANE */
+    SMTP_TLS_FINGERPRINT, /* the certificate or its public key has a
+                           * listed digest (*_tls_fingerprint_cert_match) */
     SMTP_TLS_VERIFY,    /* chain and a smtp_tls_verify_cert_match name */
     SMTP_TLS_SECURE,    /* chain and a smtp_tls_secure_cert_match name */
-    SMTP_TLS_UNAVAILABLE, /* "fingerprint": required but not
-                           * implemented: every delivery is deferred */
+    SMTP_TLS_UNAVAILABLE, /* an unknown level: required but not
+                           * known: every delivery is deferred */
 };
 
 /* The TLS policy of a destination (smtp_tls_policy.c). */
 struct smtp_tls_policy {
     enum smtp_tls_level level;
     char *level_name;           /* as configured, for messages */
-    char **match;               /* cert match strategies (verify, secure) */
+    char **match;               /* cert match strategies (verify, secure), or
+                                 * fingerprints (upper-case hex without colons) */
     unsigned protocols;         /* TLS_PROTO_* mask, 0 = library default */
     char *ciphers;              /* OpenSSL cipher list, NULL = default */
-    char *servername;           /* SNI: a name, "hostname", NULL = host name */
+    char *servername;           /* SNI: a name, "hostname", "nexthop", NULL = none */
     bool config_error;          /* protocols/ciphers unusable: TLS fails */
 };
 
@@ -185,6 +188,7 @@ struct smtp_cfg {
     bool tls_wrapper;                   /* *_tls_wrappermode: TLS from the start */
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
     int tls_loglevel;
+    bool tls_note_offer;                /* *_tls_note_starttls_offer */
     struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */
     char *fallback_relay;               /* *_fallback_relay: next hops after the real ones */
     bool bind_enforce;                  /* *_bind_address_enforce */

@@ -483,6 +483,40 @@ static bool smtp_tls_cert_matches(struct smtp_sess *ss)
     return ok;
 }
 
+/* Fingerprint level: does the digest of the peer's certificate or of its
+ * public key appear in the policy's list (upper-case hex, no colons)? */
+static bool smtp_tls_fprint_matches(const struct smtp_tls_policy *pol,
+                                    const struct tls_client_info *info)
+{
+    char cert[sizeof(info->fingerprint)], pkey[sizeof(info->pkey_fingerprint)];
+    size_t nc = 0, np = 0;
+    for (const char *q = info->fingerprint; *q; q++)
+        if (*q != ':')
+            cert[nc++] = *q;
+    for (const char *q = info->pkey_fingerprint; *q; q++)
+        if (*q != ':')
+            pkey[np++] = *q;
+    cert[nc] = pkey[np] = 0;
+    for (char **m = pol->match; m && *m; m++)
+        if ((nc && strcmp(*m, cert) == 0) || (np && strcmp(*m, pkey) == 0))
+            return true;
+    return false;
+}
+
+/* The SNI name of this session (*_tls_servername, servername=): NULL for
+ * none, the server's name for "hostname", the next-hop domain for
+ * "nexthop", else the name given. */
+static const char *smtp_tls_sni(const struct smtp_sess *ss, const struct smtp_tls_policy *pol)
+{
+    if (pol->servername == NULL || *pol->servername == 0)
+        return NULL;
+    if (strcasecmp(pol->servername, "hostname") == 0)
+        return ss->a->host;
+    if (strcasecmp(pol->servername, "nexthop") == 0)
+        return ss->a->nexthop;
+    return pol->servername;
+}
+
 /* The handshake and the policy's certificate checks, on a connection that
  * is ready for TLS (after "220" to STARTTLS, or at once in wrapper mode).
  * Returns 0 (TLS on), or -1 with the recipients handled. */
@@ -492,9 +526,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
     struct sbuf *t = sbuf_new(256), *why = sbuf_new(128);
     int result = -1;
-    const char *sni = ss->a->host;
-    if (pol->servername && strcasecmp(pol->servername, "hostname") != 0)
-        sni = pol->servername;
+    const char *sni = smtp_tls_sni(ss, pol);
     struct tls_client_sess_opts so = { .protocols = pol->protocols, .ciphers = pol->ciphers };
     struct tls_client_tlsa tlsa[SMTP_DANE_TLSA_MAX];
     if (ss->level == SMTP_TLS_DANE) {
@@ -539,7 +571,9 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     }
     struct tls_client_info info;
     tls_client_info(ss->tls, ss->a->host, &info);
-    bool matched = ss->level == SMTP_TLS_DANE ? info.dane_matched : smtp_tls_cert_matches(ss);
+    bool matched = ss->level == SMTP_TLS_DANE          ? info.dane_matched
+                   : ss->level == SMTP_TLS_FINGERPRINT ? smtp_tls_fprint_matches(pol, &info)
+                                                       : smtp_tls_cert_matches(ss);
     const char *trust = !info.have_cert ? "Anonymous"
                         : matched ? "Verified"
                         : info.trusted      ? "Trusted"
@@ -550,6 +584,18 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
+    if (ss->level == SMTP_TLS_FINGERPRINT && cfg->tls_loglevel >= 1 && info.have_cert)
+        log_info("%s: certificate fingerprint=%s, pkey_fingerprint=%s", sbuf_str(ss->relay),
+                 info.fingerprint, info.pkey_fingerprint);
+    if (ss->level == SMTP_TLS_FINGERPRINT && !matched) {
+        /* Nothing has been sent: the session ends before EHLO. */
+        sbuf_set(t, info.have_cert ? "Server certificate not verified: fingerprint mismatch"
+                                   : "Server certificate not verified: no certificate");
+        log_info("%s: server certificate verification failed for %s: %s", ss->req->queue_id,
+                 sbuf_str(ss->relay), sbuf_str(t));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+        goto out;
+    }
     if (ss->level == SMTP_TLS_DANE && !matched) {
         /* Nothing has been sent: the session ends before EHLO. */
         sbuf_printf(t, "Server certificate not verified: no TLSA record for %s matches%s%s",
@@ -600,6 +646,9 @@ static int smtp_starttls(struct smtp_sess *ss)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
     bool required = ss->level >= SMTP_TLS_ENCRYPT;
+    if (ss->level == SMTP_TLS_NONE && ss->tls == NULL && (ss->features & SMTP_F_STARTTLS)
+        && cfg->tls_note_offer)
+        log_info("Host offered STARTTLS: [%s]", ss->a->host);
     if (ss->level == SMTP_TLS_NONE || ss->tls != NULL)
         return 0;
     struct sbuf *t = sbuf_new(256);

@@ -19,11 +19,17 @@
  *        port other than the default is given - and, for a domain without
  *        brackets, each parent domain with a leading dot (".example.com",
  *        ".com"). A table value is a level followed by name=value
- *        attributes: match= (colon-separated; verify and secure),
- *        protocols=, ciphers= (a grade: high, medium, ...), exclude=,
- *        servername= (SNI: a name, or "hostname" for the server's name).
- *        "dane" and "dane-only" are worked out per server by smtp_dane.c;
- *        "fingerprint" is a level we cannot provide (defer). What main.cf
+ *        attributes: match= (colon-separated names at verify and secure,
+ *        "|"-separated fingerprints at fingerprint; several match=
+ *        attributes add up), protocols=, ciphers= (a grade: high,
+ *        medium, ...), exclude=, servername= (SNI: a name, "hostname" for
+ *        the server's name, "nexthop" for the next-hop domain; default
+ *        *_tls_servername). "dane" and "dane-only" are worked out per
+ *        server by smtp_dane.c. Fingerprints (match= or
+ *        *_tls_fingerprint_cert_match) are hex digests with or without
+ *        colons, any case; they are kept upper-case without colons and
+ *        compared with the digests of the peer's certificate and of its
+ *        public key (smtp_proto.c). What main.cf
  *        gives a level (protocols, ciphers, match strategies) is worked
  *        out once per process, not per delivery.
  */
@@ -37,6 +43,7 @@
 #include "smtp.h"
 #include "tls_common.h"
 #include "tlsmgr_clnt.h"
+#include <ctype.h>
 
 #define SMTP_P(smtp_name, lmtp_name) (smtp_cfg.lmtp ? (lmtp_name) : (smtp_name))
 
@@ -60,11 +67,61 @@ enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
         return SMTP_TLS_DANE;
     if (strcasecmp(v, "dane-only") == 0)
         return SMTP_TLS_DANE_ONLY;
-    /* fingerprint and anything unknown: a mandatory level we
-     * cannot honour. Deferring is the only answer that never sends with
-     * less security than configured. */
+    if (strcasecmp(v, "fingerprint") == 0)
+        return SMTP_TLS_FINGERPRINT;
+    /* Anything unknown: a level we cannot honour. Deferring is the only
+     * answer that never sends with less security than configured. */
     *warn = "this level is not supported; mail for it will be deferred";
     return SMTP_TLS_UNAVAILABLE;
+}
+
+/* One fingerprint as it is kept: upper-case hex without colons, into
+ * out. The input is hex, colons allowed between bytes, any case. Returns
+ * 0, or -1 when it is not a whole number of hex bytes (at most 64). */
+static int smtp_tls_fprint_norm(const char *in, struct sbuf *out)
+{
+    sbuf_set(out, "");
+    for (const char *q = in; *q;) {
+        if (*q == ':' && q != in && q[1] != 0 && q[1] != ':') {
+            q++;
+            continue;
+        }
+        if (!isxdigit((unsigned char)q[0]) || !isxdigit((unsigned char)q[1]))
+            return -1;
+        sbuf_catf(out, "%c%c", toupper((unsigned char)q[0]), toupper((unsigned char)q[1]));
+        q += 2;
+    }
+    return sbuf_len(out) > 0 && sbuf_len(out) <= 128 ? 0 : -1;
+}
+
+/* The fingerprints of v (separated by any of delims) appended to *list
+ * (a NULL-terminated list, grown; *list may be NULL). Malformed ones are
+ * warned about (title names the setting) and left out. */
+static void smtp_tls_fprint_add(char ***list, const char *v, const char *delims,
+                                const char *title)
+{
+    size_t n = 0;
+    while (*list && (*list)[n])
+        n++;
+    struct sbuf *one = sbuf_new(64), *norm = sbuf_new(130);
+    for (const char *q = v;;) {
+        q += strspn(q, delims);
+        if (*q == 0)
+            break;
+        size_t len = strcspn(q, delims);
+        sbuf_set(one, "");
+        sbuf_catf(one, "%.*s", (int)len, q);
+        q += len;
+        if (smtp_tls_fprint_norm(sbuf_str(one), norm) < 0) {
+            log_warn("%s: malformed fingerprint value: %.200s", title, sbuf_str(one));
+            continue;
+        }
+        *list = xrealloc(*list, (n + 2) * sizeof(char *));
+        (*list)[n++] = xstrdup(sbuf_str(norm));
+        (*list)[n] = NULL;
+    }
+    sbuf_free(one);
+    sbuf_free(norm);
 }
 
 /* Keeps the usable match strategies of v for level (in place); returns how
@@ -151,7 +208,7 @@ static int smtp_tls_set_protocols(struct smtp_tls_policy *p, const char *spec, s
  * kept for the life of the process: a table entry asks for it on every
  * delivery, and the parameters do not change meanwhile. Protocols and
  * ciphers: [0] opportunistic, [1] mandatory (encrypt and stronger). Match
- * strategies: [0] verify, [1] secure. */
+ * strategies: [0] verify, [1] secure; [2] the fingerprints. */
 static struct {
     bool done;
     unsigned protocols;
@@ -161,7 +218,7 @@ static struct {
 static struct {
     bool done;
     char **match;
-} smtp_tls_class_match[2];
+} smtp_tls_class_match[3];
 
 /* The protocols and ciphers *_tls_[mandatory_]* give a level, computed. */
 static void smtp_tls_class_load(bool mand)
@@ -227,10 +284,20 @@ static char **smtp_tls_list_copy(char **v)
     return out;
 }
 
-/* The match strategies *_tls_{verify,secure}_cert_match give a level (a
- * new list; NULL for the other levels). */
+/* The match strategies *_tls_{verify,secure}_cert_match give a level, or
+ * the fingerprints of *_tls_fingerprint_cert_match (a new list; NULL for
+ * the other levels and when there are no fingerprints). */
 static char **smtp_tls_level_match(enum smtp_tls_level level)
 {
+    if (level == SMTP_TLS_FINGERPRINT) {
+        if (!smtp_tls_class_match[2].done) {
+            const char *name =
+                SMTP_P(P_SMTP_TLS_FINGERPRINT_CERT_MATCH, P_LMTP_TLS_FINGERPRINT_CERT_MATCH);
+            smtp_tls_fprint_add(&smtp_tls_class_match[2].match, cfg_str(name), " \t\r\n,", name);
+            smtp_tls_class_match[2].done = true;
+        }
+        return smtp_tls_list_copy(smtp_tls_class_match[2].match);
+    }
     if (level != SMTP_TLS_VERIFY && level != SMTP_TLS_SECURE)
         return NULL;
     bool secure = level == SMTP_TLS_SECURE;
@@ -289,6 +356,13 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
         p->level = SMTP_TLS_ENCRYPT;
     }
     p->match = smtp_tls_level_match(p->level);
+    if (p->level == SMTP_TLS_FINGERPRINT && p->match == NULL)
+        log_warn("%s_tls_security_level = fingerprint, but %s names no fingerprints: "
+                 "mail will be deferred", c->lmtp ? "lmtp" : "smtp",
+                 SMTP_P(P_SMTP_TLS_FINGERPRINT_CERT_MATCH, P_LMTP_TLS_FINGERPRINT_CERT_MATCH));
+    const char *sni = cfg_str(SMTP_P(P_SMTP_TLS_SERVERNAME, P_LMTP_TLS_SERVERNAME));
+    if (*sni)
+        p->servername = xstrdup(sni);
     struct sbuf *why = sbuf_new(64);
     if (smtp_tls_level_defaults(p, why) < 0) {
         log_warn("%s; TLS connections will fail", sbuf_str(why));
@@ -333,7 +407,7 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
     char **w = cfg_list(value);
     int rc = -1;
     const char *protocols = NULL, *grade = NULL, *exclude = NULL;
-    const char *match = NULL;
+    struct sbuf *match = NULL;      /* the match= values, joined */
     if (w == NULL || w[0] == NULL) {
         sbuf_set(why, "empty TLS policy");
         goto out;
@@ -351,9 +425,17 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
         }
         *eq = 0;
         const char *name = w[i], *val = eq + 1;
-        if (strcasecmp(name, "match") == 0)
-            match = val;
-        else if (strcasecmp(name, "protocols") == 0)
+        if (strcasecmp(name, "match") == 0) {
+            if (*val == 0) {
+                sbuf_set(why, "empty match= attribute");
+                goto out;
+            }
+            if (match == NULL)
+                match = sbuf_new(64);
+            else
+                sbuf_cat(match, p->level == SMTP_TLS_FINGERPRINT ? "|" : ":");
+            sbuf_cat(match, val);
+        } else if (strcasecmp(name, "protocols") == 0)
             protocols = val;
         else if (strcasecmp(name, "ciphers") == 0)
             grade = val;
@@ -392,17 +474,31 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
     }
     if (p->level == SMTP_TLS_VERIFY || p->level == SMTP_TLS_SECURE) {
         if (match) {
-            p->match = smtp_tls_colon_list(match);
+            p->match = smtp_tls_colon_list(sbuf_str(match));
             if (smtp_tls_match_filter(p->match, p->level, key) == 0) {
-                sbuf_printf(why, "match=%s names nothing usable", match);
+                sbuf_printf(why, "match=%s names nothing usable", sbuf_str(match));
                 goto out;
             }
         } else
             p->match = smtp_tls_level_match(p->level);
+    } else if (p->level == SMTP_TLS_FINGERPRINT) {
+        if (match)
+            smtp_tls_fprint_add(&p->match, sbuf_str(match), "|", key);
+        else
+            p->match = smtp_tls_level_match(p->level);
+        if (p->match == NULL) {
+            sbuf_set(why, "fingerprint level, but no fingerprints to match");
+            goto out;
+        }
     } else if (match)
         log_info("TLS policy for %s: match= is not used at level \"%s\"", key, p->level_name);
+    /* No servername= in the entry: *_tls_servername. */
+    const char *sni = cfg_str(SMTP_P(P_SMTP_TLS_SERVERNAME, P_LMTP_TLS_SERVERNAME));
+    if (p->servername == NULL && *sni)
+        p->servername = xstrdup(sni);
     rc = 0;
 out:
+    sbuf_free(match);
     cfg_list_free(w);
     return rc;
 }

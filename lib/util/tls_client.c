@@ -14,6 +14,8 @@
  *        tls_dane_digests, SSL_dane_enable()/SSL_dane_tlsa_add() per
  *        session when the caller passes TLSA records; the match (or its
  *        absence) is in the verify result, read by tls_client_info().
+ *        tls_client_info() also gives the peer's certificate and public
+ *        key fingerprints (the "fingerprint" level compares them).
  */
 #include "tls_client.h"
 #include "alloc.h"
@@ -27,6 +29,7 @@
 
 struct tls_client_ctx {
     SSL_CTX *ssl_ctx;
+    const EVP_MD *digest;       /* fingerprints (*_tls_fingerprint_digest) */
     uint32_t dane_mtypes;       /* bit N: TLSA matching type N is usable */
     struct tls_cache_ops cache;
 };
@@ -78,6 +81,7 @@ static void tls_client_offer_session(struct tls_client_ctx *ctx, SSL *ssl, const
 
 struct tls_client_conn {
     SSL *ssl;
+    const EVP_MD *digest;       /* the context's fingerprint digest */
 };
 
 /* Enables OpenSSL's DANE support on c with the digests of a
@@ -172,8 +176,17 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
             return NULL;
         }
     }
+    const char *dname = o->fingerprint_digest && *o->fingerprint_digest ? o->fingerprint_digest
+                                                                        : "sha256";
+    const EVP_MD *md = EVP_get_digestbyname(dname);
+    if (md == NULL) {
+        sbuf_printf(why, "unknown fingerprint digest \"%s\"", dname);
+        SSL_CTX_free(c);
+        return NULL;
+    }
     struct tls_client_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
+    ctx->digest = md;
     ctx->dane_mtypes = mtypes;
     if (o->cache && o->cache->get && o->cache->put) {
         ctx->cache = *o->cache;
@@ -197,11 +210,16 @@ void tls_client_ctx_free(struct tls_client_ctx *ctx)
     xfree(ctx);
 }
 
+/* May s go in the SNI extension? A host name (RFC 6066: letters, digits,
+ * '-', '_' and dots, no address literal), not too long. */
 static bool tls_client_is_hostname(const char *s)
 {
     unsigned char buf[16];
-    return s && *s && strchr(s, '.') != NULL && inet_pton(AF_INET, s, buf) != 1
-           && inet_pton(AF_INET6, s, buf) != 1 && strlen(s) < 256;
+    if (s == NULL || *s == 0 || *s == '.' || strlen(s) >= 256 || inet_pton(AF_INET, s, buf) == 1
+        || inet_pton(AF_INET6, s, buf) == 1)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+           == strlen(s);
 }
 
 /* The protocol versions of mask on one session: the range from the lowest
@@ -295,6 +313,7 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
     }
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
+    c->digest = ctx->digest;
     stream_set_io(s, tls_common_read, tls_common_write, ssl);
     return c;
 }
@@ -321,6 +340,19 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
         return;
     info->have_cert = true;
     tls_common_cn(X509_get_subject_name(peer), info->peer_cn, sizeof(info->peer_cn));
+    /* Fingerprints of the certificate and of its public key (the DER
+     * SubjectPublicKeyInfo), with the context's digest. */
+    const EVP_MD *dg = c->digest;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (X509_digest(peer, dg, md, &mdlen) == 1)
+        tls_common_hex(md, mdlen, info->fingerprint, sizeof(info->fingerprint));
+    unsigned char *der = NULL;
+    int dlen = i2d_PUBKEY(X509_get0_pubkey(peer), &der);
+    if (dlen > 0 && EVP_Digest(der, (size_t)dlen, md, &mdlen, dg, NULL) == 1)
+        tls_common_hex(md, mdlen, info->pkey_fingerprint, sizeof(info->pkey_fingerprint));
+    OPENSSL_free(der);
+    ERR_clear_error();
     long vr = SSL_get_verify_result(c->ssl);
     if (vr == X509_V_OK) {
         info->trusted = true;

@@ -33,6 +33,10 @@ struct tls_client_opts {
     /* A session cache shared between processes (tlsmgr: get and put are
      * used), or NULL: sessions are not reused. Copied. */
     const struct tls_cache_ops *cache;
+    /* The digest of the peer fingerprints tls_client_info() gives
+     * ("sha256", "md5", ...; NULL/"" = sha256); an unknown name fails
+     * tls_client_ctx_new(). */
+    const char *fingerprint_digest;
 };
 
 /* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),
@@ -79,6 +83,10 @@ struct tls_client_info {
     bool dane;              /* the session had TLSA records to match */
     bool dane_matched;      /* ... and one of them matched (usage in dane_usage) */
     int dane_usage;
+    /* Digests of the peer's certificate and of its public key (DER
+     * SubjectPublicKeyInfo), "AB:CD:..." ("" when there is no certificate). */
+    char fingerprint[200];
+    char pkey_fingerprint[200];
 };
 
 /* Is TLSA matching type mtype usable with ctx's tls_dane_digests (0, the

@@ -300,6 +300,16 @@ void tls_common_cn(struct X509_name_st *name, char *out, size_t size)
             *p = '?';
 }
 
+void tls_common_hex(const unsigned char *md, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < len && o + 3 < size; i++) {
+        snprintf(out + o, size - o, "%s%02X", i ? ":" : "", md[i]);
+        o += i ? 3 : 2;
+    }
+}
+
 void tls_common_stop(struct ssl_st *ssl, struct stream *s)
 {
     ERR_clear_error();

@@ -9,7 +9,8 @@
  *            tls_common_ctx_new(),
  *            tls_common_load_ca(), tls_common_session(),
  *            tls_common_handshake(), tls_common_read(), tls_common_write(),
- *            tls_common_cipher(), tls_common_cn(), tls_common_stop(), tls_prng_add().
+ *            tls_common_cipher(), tls_common_cn(), tls_common_hex(), tls_common_stop(),
+ *            tls_prng_add().
  * Errors: parsers return -1 with a reason in why; nothing is logged here.
  * Notes: the header does not include OpenSSL: sessions are passed as
  *        struct ssl_st pointers (OpenSSL's SSL type), contexts as struct
@@ -109,6 +110,9 @@ void tls_common_cipher(struct ssl_st *ssl, char *protocol, size_t protocol_size,
 /* Printable CommonName of name (control and 8-bit bytes become '?'); ""
  * when name is NULL or has none. */
 void tls_common_cn(struct X509_name_st *name, char *out, size_t size);
+/* A digest as Postfix prints fingerprints: upper-case hex, a colon between
+ * bytes ("AB:CD:..."); truncated to fit size (a whole byte at a time). */
+void tls_common_hex(const unsigned char *md, size_t len, char *out, size_t size);
 /* Sends close_notify once (never waits for the peer's), puts s (may be
  * NULL) back on plain I/O and frees ssl. */
 void tls_common_stop(struct ssl_st *ssl, struct stream *s);

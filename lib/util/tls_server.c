@@ -475,16 +475,6 @@ struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stre
     return c;
 }
 
-static void tls_server_hex(const unsigned char *md, unsigned int len, char *out, size_t size)
-{
-    size_t o = 0;
-    out[0] = 0;
-    for (unsigned int i = 0; i < len && o + 3 < size; i++) {
-        snprintf(out + o, size - o, "%s%02X", i ? ":" : "", md[i]);
-        o += i ? 3 : 2;
-    }
-}
-
 static void tls_server_upper(char *s)
 {
     for (; *s; s++)
@@ -552,11 +542,11 @@ void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (X509_digest(peer, c->digest, md, &mdlen) == 1)
-        tls_server_hex(md, mdlen, info->fingerprint, sizeof(info->fingerprint));
+        tls_common_hex(md, mdlen, info->fingerprint, sizeof(info->fingerprint));
     unsigned char *der = NULL;
     int dlen = i2d_PUBKEY(X509_get0_pubkey(peer), &der);
     if (dlen > 0 && EVP_Digest(der, (size_t)dlen, md, &mdlen, c->digest, NULL) == 1)
-        tls_server_hex(md, mdlen, info->pkey_fingerprint, sizeof(info->pkey_fingerprint));
+        tls_common_hex(md, mdlen, info->pkey_fingerprint, sizeof(info->pkey_fingerprint));
     OPENSSL_free(der);
     long vr = SSL_get_verify_result(ssl);
     if (vr == X509_V_OK)

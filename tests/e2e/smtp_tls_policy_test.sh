@@ -10,7 +10,10 @@
 # (one port per case, so each case has its own policy key) with
 # smtp_tls_security_level = may and smtp_tls_policy_maps = texthash:FILE.
 # A plaintext peer (Postern's smtp-sink) stands for a server without
-# STARTTLS.
+# STARTTLS. The fingerprint level is tried against S with the digests of
+# its certificate and public key (from the openssl command), in the policy
+# table and in main.cf / -o. A Python STARTTLS peer records the SNI name
+# each session sent (smtp_tls_servername, servername=).
 . "$(dirname "$0")/lib.sh"
 
 pt_setup_users; pt_clean_homes
@@ -19,6 +22,7 @@ pt_setup_users; pt_clean_homes
 pt_instance
 S=$PT_T; S_PORT=$PT_PORT
 P_VERIFY=$(pt_free_port); P_NONE=$(pt_free_port); P_WRAP=$(pt_free_port)
+P_FP=$(pt_free_port); P_FPBAD=$(pt_free_port); P_FPSPKI=$(pt_free_port); P_FPDFLT=$(pt_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=Postern-Test-CA \
     -keyout "$S/ca.key" -out "$S/ca.pem" >/dev/null 2>&1
 openssl req -new -newkey rsa:2048 -nodes -subj /CN=mx.good.example -keyout "$S/mx.key" \
@@ -30,7 +34,8 @@ chmod 644 "$S/mx.key"
 cat >> "$PT_CONF/main.cf" <<EOF
 home_mailbox = Maildir/
 mydestination = \$myhostname, localhost, encrypt.example, badname.example, verify.example,
-    none.example, wrap.example, lookupfail.example
+    none.example, wrap.example, lookupfail.example, fp.example, fpbad.example, fpspki.example,
+    fpdflt.example, fpmain.example, fpmd5.example, fpmainbad.example, noted.example
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $S/mx.pem
 smtpd_tls_key_file = $S/mx.key
@@ -41,9 +46,14 @@ cat >> "$PT_CONF/master.cf" <<EOF
 127.0.0.1:$P_NONE inet n - n - - smtpd
 127.0.0.1:$P_WRAP inet n - n - - smtpd
   -o smtpd_tls_wrappermode=yes
+127.0.0.1:$P_FP inet n - n - - smtpd
+127.0.0.1:$P_FPBAD inet n - n - - smtpd
+  -o syslog_name=postfix/fpbad
+127.0.0.1:$P_FPSPKI inet n - n - - smtpd
+127.0.0.1:$P_FPDFLT inet n - n - - smtpd
 EOF
 pt_start || { pt_fail server_start "server instance did not start"; pt_done; exit 1; }
-for p in $P_VERIFY $P_NONE; do pt_wait_smtp "$p" 20 || pt_fail "listen_$p" "no banner on $p"; done
+for p in $P_VERIFY $P_NONE $P_FP $P_FPBAD $P_FPSPKI $P_FPDFLT; do pt_wait_smtp "$p" 20 || pt_fail "listen_$p" "no banner on $p"; done
 
 # ---- the plaintext peer ------------------------------------------------------------
 P_PLAIN=$(pt_free_port)
@@ -51,6 +61,79 @@ mkdir -p "$S/dump-plain"
 "$PT_BUILD/sbin/smtp-sink" -d "$S/dump-plain/" 127.0.0.1:$P_PLAIN 10 >"$S/sink.log" 2>&1 &
 PT_PIDS+=($!)
 pt_wait_smtp "$P_PLAIN" 20 || pt_fail listen_plain "smtp-sink did not answer"
+
+# ---- the SNI peer: STARTTLS with S's certificate, logs "sni=NAME subject=SUBJECT" --------
+P_SNI=$(pt_free_port)
+cat > "$S/sni_peer.py" <<'EOP'
+import socket, ssl, sys
+port, cert, key, logname = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+seen = {}
+def on_sni(sslobj, name, c):
+    seen['sni'] = name
+ctx.sni_callback = on_sni
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('127.0.0.1', port))
+ls.listen(16)
+def session(conn):
+    seen.clear()
+    tls = False
+    f = conn.makefile('rb')
+    conn.sendall(b'220 sni-peer ESMTP\r\n')
+    while True:
+        line = f.readline()
+        if not line:
+            return
+        cmd = line.strip().upper()
+        if cmd.startswith(b'EHLO'):
+            conn.sendall(b'250-sni-peer\r\n' + (b'' if tls else b'250-STARTTLS\r\n') + b'250 8BITMIME\r\n')
+        elif cmd == b'STARTTLS' and not tls:
+            conn.sendall(b'220 go ahead\r\n')
+            conn = ctx.wrap_socket(conn, server_side=True)
+            f = conn.makefile('rb')
+            tls = True
+        elif cmd == b'DATA':
+            conn.sendall(b'354 go\r\n')
+            subject = ''
+            while True:
+                l = f.readline()
+                if not l or l == b'.\r\n':
+                    break
+                if l.lower().startswith(b'subject:'):
+                    subject = l[8:].strip().decode()
+            with open(logname, 'a') as log:
+                log.write('sni=%s tls=%s subject=%s\n' % (seen.get('sni') or '-', tls, subject))
+            conn.sendall(b'250 2.0.0 queued\r\n')
+        elif cmd == b'QUIT':
+            conn.sendall(b'221 bye\r\n')
+            return
+        else:
+            conn.sendall(b'250 ok\r\n')
+while True:
+    c, _ = ls.accept()
+    try:
+        c.settimeout(30)
+        session(c)
+    except Exception as e:
+        with open(logname, 'a') as log:
+            log.write('error %s\n' % e)
+    finally:
+        c.close()
+EOP
+python3 "$S/sni_peer.py" "$P_SNI" "$S/mx.pem" "$S/mx.key" "$S/sni.log" >"$S/sni_peer.err" 2>&1 &
+PT_PIDS+=($!)
+pt_wait_smtp "$P_SNI" 20 || pt_fail listen_sni "the SNI peer did not answer"
+
+# The fingerprints: S's certificate (colons, upper-case), its public key
+# (no colons, lower-case), the CA's (a real certificate, but not S's).
+FP_CERT=$(openssl x509 -in "$S/mx.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+FP_SPKI=$(openssl x509 -in "$S/mx.pem" -noout -pubkey | openssl pkey -pubin -outform DER \
+    | openssl dgst -sha256 | sed 's/.*= *//')
+FP_CA=$(openssl x509 -in "$S/ca.pem" -noout -fingerprint -sha256 | cut -d= -f2)
+FP_MD5=$(openssl x509 -in "$S/mx.pem" -noout -fingerprint -md5 | cut -d= -f2)
+pt_check fingerprints_computed [ ${#FP_CERT} = 95 -a ${#FP_SPKI} = 64 -a ${#FP_CA} = 95 -a ${#FP_MD5} = 47 ]
 
 # ---- the client instance -----------------------------------------------------------
 pt_instance
@@ -66,6 +149,19 @@ tafile.example    smtp:[127.0.0.1]:$P_TAFILE
 daneonly.example  smtp:[127.0.0.1]:$P_DANEONLY
 badproto.example  smtp:[127.0.0.1]:$P_BADPROTO
 lookupfail.example failrelay:[127.0.0.1]:$P_NONE
+fp.example        smtp:[127.0.0.1]:$P_FP
+fpbad.example     smtp:[127.0.0.1]:$P_FPBAD
+fpspki.example    smtp:[127.0.0.1]:$P_FPSPKI
+fpdflt.example    smtp:[127.0.0.1]:$P_FPDFLT
+fpmain.example    fpmain:[127.0.0.1]:$P_VERIFY
+fpmd5.example     fpmd5:[127.0.0.1]:$P_VERIFY
+fpmainbad.example fpmainbad:[127.0.0.1]:$P_VERIFY
+noted.example     noted:[127.0.0.1]:$P_NONE
+sni.example       smtp:[localhost]:$P_SNI
+snihost.example   snihost:[localhost]:$P_SNI
+sninexthop.example sninexthop:[localhost]:$P_SNI
+snilit.example    snilit:[localhost]:$P_SNI
+snitable.example  snilit:[127.0.0.1]:$P_SNI
 EOF
 cat > "$PT_CONF/tls_policy" <<EOF
 [127.0.0.1]:$P_PLAIN     encrypt
@@ -75,6 +171,11 @@ cat > "$PT_CONF/tls_policy" <<EOF
 [127.0.0.1]:$P_TAFILE    secure tafile=$S/ca.pem
 [127.0.0.1]:$P_DANEONLY  dane-only
 [127.0.0.1]:$P_BADPROTO  encrypt protocols=TLSv9
+[127.0.0.1]:$P_FP        fingerprint match=$FP_CA match=${FP_CERT,,}
+[127.0.0.1]:$P_FPBAD     fingerprint match=$FP_CA|$FP_MD5
+[127.0.0.1]:$P_FPSPKI    fingerprint match=$FP_CA|$FP_SPKI
+[127.0.0.1]:$P_FPDFLT    fingerprint
+[127.0.0.1]:$P_SNI       may servername=table.test.example
 EOF
 cat >> "$PT_CONF/main.cf" <<EOF
 transport_maps = texthash:$PT_CONF/transport
@@ -82,12 +183,29 @@ smtp_tls_security_level = may
 smtp_tls_CAfile = $S/ca.pem
 smtp_tls_policy_maps = texthash:$PT_CONF/tls_policy
 smtp_tls_loglevel = 1
+smtp_tls_fingerprint_cert_match = $FP_CA, $FP_CERT
 EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 wrapped   unix  -       -       n       -       -       smtp
   -o smtp_tls_wrappermode=yes
 failrelay unix  -       -       n       -       -       smtp
   -o smtp_tls_policy_maps=fail:policy
+fpmain    unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps= -o smtp_tls_security_level=fingerprint
+fpmd5     unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps= -o smtp_tls_security_level=fingerprint
+  -o smtp_tls_fingerprint_digest=md5 -o smtp_tls_fingerprint_cert_match=$FP_MD5
+fpmainbad unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps= -o smtp_tls_security_level=fingerprint
+  -o smtp_tls_fingerprint_cert_match=$FP_CA
+noted     unix  -       -       n       -       -       smtp
+  -o smtp_tls_note_starttls_offer=yes
+snihost   unix  -       -       n       -       -       smtp
+  -o smtp_tls_servername=hostname
+sninexthop unix -       -       n       -       -       smtp
+  -o smtp_tls_servername=nexthop
+snilit    unix  -       -       n       -       -       smtp
+  -o smtp_tls_servername=sni.test.example
 EOF
 pt_start || { pt_fail client_start "client instance did not start"; pt_done; exit 1; }
 
@@ -99,7 +217,8 @@ send() {  # SUBJECT RCPT
     PT_BODY=$(printf 'Subject: %s\r\n\r\npolicy test\r\n' "$1") pt_smtp_send alice@example.test "$2"
 }
 
-for c in encrypt badname verify none wrap tafile daneonly badproto lookupfail; do
+for c in encrypt badname verify none wrap tafile daneonly badproto lookupfail fp fpbad fpspki \
+    fpdflt fpmain fpmd5 fpmainbad noted sni snihost sninexthop snilit snitable; do
     reply=$(send "$c-case" "bob@$c.example")
     pt_check "${c}_accepted_by_client" [ "${reply%% *}" = 250 ]
 done
@@ -148,8 +267,50 @@ pt_check badproto_deferred bash -c "grep -E 'to=<bob@badproto.example>.*dsn=4\.7
 wait_clog 'to=<bob@lookupfail.example>.*status=deferred'
 pt_check lookupfail_deferred bash -c "grep -E 'to=<bob@lookupfail.example>.*dsn=4\.7\.5.*client TLS configuration problem' '$C/maillog' >/dev/null"
 
+# fingerprint: the certificate's digest (second match= of two, lower-case)
+# or its public key's (no colons) is enough; the chain is not looked at.
+for c in fp:$P_FP fpspki:$P_FPSPKI fpdflt:$P_FPDFLT; do
+    pt_wait '[ -n "$(bob_msg ${c%%:*}-case)" ]' 30
+    m=$(bob_msg "${c%%:*}-case")
+    pt_check "${c%%:*}_delivered" [ -n "$m" ]
+    pt_check "${c%%:*}_over_tls" grep -q '(using TLSv1\.[23] with cipher' "${m:-/dev/null}"
+    pt_check "${c%%:*}_logged_verified" bash -c "grep -q 'Verified TLS connection established to 127.0.0.1\[127.0.0.1\]:${c#*:}' '$C/maillog'"
+done
+# A digest that is not the server's (the CA's, and the md5 one read as
+# sha256): deferred right after the handshake, no MAIL command sent.
+wait_clog 'to=<bob@fpbad.example>.*status=deferred'
+pt_check fpbad_deferred_4_7_5 bash -c "grep -E 'to=<bob@fpbad.example>.*dsn=4\.7\.5.*status=deferred \(Server certificate not verified: fingerprint mismatch' '$C/maillog' >/dev/null"
+pt_check fpbad_logged_not_verified bash -c "grep -q 'TLS connection established to 127.0.0.1\[127.0.0.1\]:$P_FPBAD' '$C/maillog' && ! grep -q 'Verified TLS connection established to 127.0.0.1\[127.0.0.1\]:$P_FPBAD' '$C/maillog'"
+pt_wait "grep -q 'fpbad/smtpd.*disconnect from' '$S/maillog'" 20
+pt_check fpbad_peer_saw_starttls_only bash -c "grep 'fpbad/smtpd.*disconnect from' '$S/maillog' | grep -q starttls=1 && ! grep 'fpbad/smtpd' '$S/maillog' | grep -Eq 'mail=|from=<alice'"
+# main.cf smtp_tls_fingerprint_cert_match with the level from -o, and
+# smtp_tls_fingerprint_digest = md5.
+for c in fpmain fpmd5; do
+    pt_wait '[ -n "$(bob_msg $c-case)" ]' 30
+    pt_check "${c}_delivered" [ -n "$(bob_msg $c-case)" ]
+done
+pt_check fpmain_logged_verified bash -c "[ \$(grep -c 'Verified TLS connection established to 127.0.0.1\[127.0.0.1\]:$P_VERIFY' '$C/maillog') -ge 3 ]"
+wait_clog 'to=<bob@fpmainbad.example>.*status=deferred'
+pt_check fpmainbad_deferred bash -c "grep -E 'to=<bob@fpmainbad.example>.*dsn=4\.7\.5.*Server certificate not verified: fingerprint mismatch' '$C/maillog' >/dev/null"
+
+# smtp_tls_note_starttls_offer at level none (the table's, for P_NONE):
+# logged once, for the transport that asks for it.
+pt_wait '[ -n "$(bob_msg noted-case)" ]' 30
+pt_check noted_delivered [ -n "$(bob_msg noted-case)" ]
+pt_check noted_logged bash -c "[ \$(grep -c 'Host offered STARTTLS: \[127.0.0.1\]' '$C/maillog') = 1 ]"
+
+# SNI: none by default, else per smtp_tls_servername; the table's
+# servername= wins over the transport's.
+sni_of() { grep "subject=$1-case\$" "$S/sni.log" 2>/dev/null | head -1 | sed 's/^sni=\([^ ]*\) .*/\1/'; }
+for c in sni:- snihost:localhost sninexthop:localhost snilit:sni.test.example \
+    snitable:table.test.example; do
+    pt_wait "[ -n \"\$(sni_of ${c%%:*})\" ]" 30
+    pt_check "${c%%:*}_sni" [ "$(sni_of "${c%%:*}")" = "${c#*:}" ]
+done
+pt_check sni_over_tls bash -c "! grep -q 'tls=False' '$S/sni.log'"
+
 # Nothing of the deferred cases reached bob.
-for c in encrypt badname tafile daneonly badproto lookupfail; do
+for c in encrypt badname tafile daneonly badproto lookupfail fpbad fpmainbad; do
     pt_check "${c}_not_delivered" [ -z "$(bob_msg "$c-case")" ]
 done
 pt_done

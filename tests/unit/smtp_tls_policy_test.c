@@ -1,7 +1,8 @@
 /*
  * smtp_tls_policy_test.c - unit tests for the smtp client's TLS policy
  *                          table: lookup keys, levels and attributes, and
- *                          the DANE decisions that need no DNS
+ *                          the DANE decisions that need no DNS,
+ *                          fingerprints and the SNI setting
  *
  * Used by: make unit / tests/run-unit.
  * Interface: main() (tests/harness.h).
@@ -51,14 +52,20 @@ int main(void)
           "tafile-may.example    may tafile=/x\n"
           "proto.example         encrypt protocols=TLSv9\n"
           "dane.example          dane\n"
-          "daneonly.example      dane-only\n",
+          "daneonly.example      dane-only\n"
+          "fp.example            fingerprint match=ab:cd:EF:01|0123456789abcdef match=AA:BB\n"
+          "fpbad.example         fingerprint match=zz:11|ab:c\n"
+          "fpdflt.example        fingerprint\n",
           f);
     fclose(f);
     snprintf(value, sizeof(value), "texthash:%s", path);
     config_set(P_SMTP_TLS_POLICY_MAPS, value);
     config_set(P_SMTP_TLS_SECURITY_LEVEL, "may");
+    config_set(P_SMTP_TLS_FINGERPRINT_CERT_MATCH, "11:22:33, 4455\n  bad:x");
+    config_set(P_SMTP_TLS_SERVERNAME, "nexthop");
     smtp_tls_policy_default(&smtp_cfg);
     EXPECT_EQ_INT(smtp_cfg.tls_default.level, SMTP_TLS_MAY);
+    EXPECT_EQ_STR(smtp_cfg.tls_default.servername, "nexthop");
     EXPECT_TRUE(smtp_tls_policy_active());
 
     struct smtp_tls_policy p;
@@ -99,6 +106,49 @@ int main(void)
     EXPECT_EQ_INT(lookup("example.org", "2525", false, &p), 0);
     EXPECT_EQ_STR(p.servername, "hostname");
     smtp_tls_policy_free(&p);
+    /* No servername= in the entry: smtp_tls_servername. */
+    EXPECT_EQ_INT(lookup("relay.example.org", "587", true, &p), 0);
+    EXPECT_EQ_STR(p.servername, "nexthop");
+    smtp_tls_policy_free(&p);
+
+    /* fingerprint: "|"-separated, several match= add up, kept upper-case
+     * without colons. */
+    EXPECT_EQ_INT(lookup("fp.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_FINGERPRINT);
+    EXPECT_TRUE(p.match && p.match[0] && p.match[1] && p.match[2] && p.match[3] == NULL);
+    EXPECT_EQ_STR(p.match[0], "ABCDEF01");
+    EXPECT_EQ_STR(p.match[1], "0123456789ABCDEF");
+    EXPECT_EQ_STR(p.match[2], "AABB");
+    smtp_tls_policy_free(&p);
+    /* Only malformed fingerprints: a configuration problem. */
+    EXPECT_EQ_INT(lookup("fpbad.example", "smtp", false, &p), -1);
+    /* No match=: smtp_tls_fingerprint_cert_match (blank or comma
+     * separated; the malformed one is left out). */
+    EXPECT_EQ_INT(lookup("fpdflt.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.match && p.match[0] && p.match[1] && p.match[2] == NULL);
+    EXPECT_EQ_STR(p.match[0], "112233");
+    EXPECT_EQ_STR(p.match[1], "4455");
+    smtp_tls_policy_free(&p);
+    {
+        const char *warn;
+        EXPECT_EQ_INT(smtp_tls_level_parse("Fingerprint", &warn), SMTP_TLS_FINGERPRINT);
+        EXPECT_TRUE(warn == NULL);
+        EXPECT_EQ_INT(smtp_tls_level_parse("bogus", &warn), SMTP_TLS_UNAVAILABLE);
+        EXPECT_TRUE(warn != NULL);
+        struct sbuf *n = sbuf_new(16);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("ab:Cd:0f", n), 0);
+        EXPECT_EQ_STR(sbuf_str(n), "ABCD0F");
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("abcd0F", n), 0);
+        EXPECT_EQ_STR(sbuf_str(n), "ABCD0F");
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("abc", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("a:bc", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm(":ab", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("ab:", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("ab::cd", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("ag", n), -1);
+        EXPECT_EQ_INT(smtp_tls_fprint_norm("", n), -1);
+        sbuf_free(n);
+    }
     EXPECT_EQ_INT(lookup("example.org", "smtp", false, &p), 1);
     /* Bad entries and attributes we cannot honour above "may": defer. */
     EXPECT_EQ_INT(lookup("bad.example", "smtp", false, &p), -1);

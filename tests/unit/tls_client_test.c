@@ -15,6 +15,7 @@
 #include "stream.h"
 #include "tls_client.h"
 #include "ut_ipc.h"
+#include <ctype.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -114,6 +115,27 @@ static int make_certs(void)
     return r == 0 && access(srv_pem, R_OK) == 0 ? 0 : -1;
 }
 
+/* The last "="-separated field of the first output line of a shell
+ * command, upper-cased, into out; "" on failure. */
+static void cmd_tail(const char *cmd, char *out, size_t size)
+{
+    char line[400] = "";
+    out[0] = 0;
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return;
+    if (fgets(line, sizeof(line), f) == NULL)
+        line[0] = 0;
+    pclose(f);
+    char *eq = strrchr(line, '=');
+    const char *v = eq ? eq + 1 : "";
+    v += strspn(v, " ");
+    size_t n = 0;
+    for (; v[n] && v[n] != '\n' && n + 1 < size; n++)
+        out[n] = (char)toupper((unsigned char)v[n]);
+    out[n] = 0;
+}
+
 /* Connects to the fake and runs the plaintext part up to "220 go ahead". */
 static struct stream *open_plain(int port)
 {
@@ -162,6 +184,20 @@ static void test_session(int lfd, int port, bool with_ca)
     tls_client_info(c, "mail.example.test", &info);
     EXPECT_TRUE(info.have_cert);
     EXPECT_EQ_STR(info.peer_cn, "mail.example.test");
+    /* The fingerprints (default digest sha256) as the openssl command
+     * computes them: the certificate, and its DER public key. */
+    char cmd[1200], want[300];
+    snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout -fingerprint -sha256", srv_pem);
+    cmd_tail(cmd, want, sizeof(want));
+    EXPECT_TRUE(strlen(want) == 95);
+    EXPECT_EQ_STR(info.fingerprint, want);
+    snprintf(cmd, sizeof(cmd),
+             "openssl x509 -in %s -noout -pubkey | openssl pkey -pubin -outform DER "
+             "| openssl dgst -sha256 -c",
+             srv_pem);
+    cmd_tail(cmd, want, sizeof(want));
+    EXPECT_TRUE(strlen(want) == 95);
+    EXPECT_EQ_STR(info.pkey_fingerprint, want);
     EXPECT_TRUE(strncmp(info.protocol, "TLSv1.", 6) == 0);
     EXPECT_TRUE(info.cipher[0] != 0);
     EXPECT_TRUE(info.bits >= 128 && info.alg_bits >= info.bits);
@@ -223,6 +259,9 @@ static void test_errors(int lfd, int port)
     EXPECT_TRUE(strstr(sbuf_str(why), "cannot load CA file/path") != NULL);
     EXPECT_TRUE(strstr(sbuf_str(why), "missing.pem") != NULL);
     EXPECT_TRUE(strchr(sbuf_str(why), ':') != NULL);
+    struct tls_client_opts bad_digest = { .fingerprint_digest = "nosuchdigest" };
+    EXPECT_TRUE(tls_client_ctx_new(&bad_digest, why) == NULL);
+    EXPECT_TRUE(strstr(sbuf_str(why), "unknown fingerprint digest \"nosuchdigest\"") != NULL);
     struct tls_client_opts bad_cert = { .cert_file = missing };
     EXPECT_TRUE(tls_client_ctx_new(&bad_cert, why) == NULL);
     EXPECT_TRUE(strstr(sbuf_str(why), "cannot load client certificate") != NULL);

@@ -30,30 +30,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 # ---- outside: the namespace and its DNS -------------------------------------------------
 if [ "${PT_DANE_INNER:-}" != 1 ]; then
-    PT_NS=ptdane$$
-    if ! err=$(ip netns add "$PT_NS" 2>&1); then
-        case $err in
-        *"not permitted"* | *"ermission denied"*)
-            echo "# skip: ip netns add not permitted: $err"
-            exit 0 ;;
-        esac
-        echo "FAIL netns_add: ip netns add $PT_NS: $err"
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    fi
-    trap pt_netns_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
+    pt_netns_new ptdane
     for tool in nsd unbound ldns-keygen ldns-signzone openssl dig; do
         command -v "$tool" >/dev/null ||
             pt_netns_fail "${tool}_missing" "$tool is not installed (Debian nsd, unbound, ldnsutils, bind9-dnsutils)"
     done
-    if ! err=$(ip -n "$PT_NS" link set lo up 2>&1); then
-        echo "# skip: network namespaces are not usable here (lo up in $PT_NS: $err)"
-        exit 0
-    fi
-    mkdir -p "/etc/netns/$PT_NS"
-    echo 'nameserver 127.0.0.1' > "/etc/netns/$PT_NS/resolv.conf"
-    PT_NS_DT=$(mktemp -d /tmp/postern-ptdane-dns.XXXXXX)
     D=$PT_NS_DT
     chmod 755 "$D"
 

@@ -218,34 +218,13 @@ PT_NS_DNSPID=
 PT_NS_INNERPID=
 PT_NS_DT=
 pt_netns_dns() {
-    local innervar=$1 prefix=$2 probe_name=$3 probe_addr=$4 self err ready n rc
+    local innervar=$1 prefix=$2 probe_name=$3 probe_addr=$4 self ready n rc
     shift 4
     [ "${!innervar:-}" = 1 ] && return 0
     self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
-    PT_NS=$prefix$$
-    if ! err=$(ip netns add "$PT_NS" 2>&1); then
-        case $err in
-        *"not permitted"* | *"ermission denied"*)
-            echo "# skip: ip netns add not permitted: $err"
-            exit 0 ;;
-        esac
-        echo "FAIL netns_add: ip netns add $PT_NS: $err"
-        echo "# $(basename "$0"): 0 passed, 1 failed"
-        exit 1
-    fi
-    trap pt_netns_cleanup EXIT
-    trap 'exit 1' INT TERM HUP
+    pt_netns_new "$prefix"
     command -v dnsmasq >/dev/null ||
         pt_netns_fail dnsmasq_missing "dnsmasq is not installed (Debian dnsmasq-base)"
-    # Some sandboxes let a namespace be made but not configured: that is the
-    # machine's limit, not Postern's, so say so and skip.
-    if ! err=$(ip -n "$PT_NS" link set lo up 2>&1); then
-        echo "# skip: network namespaces are not usable here (lo up in $PT_NS: $err)"
-        exit 0
-    fi
-    mkdir -p "/etc/netns/$PT_NS"
-    echo 'nameserver 127.0.0.1' > "/etc/netns/$PT_NS/resolv.conf"
-    PT_NS_DT=$(mktemp -d "/tmp/postern-$prefix-dns.XXXXXX")
     ip netns exec "$PT_NS" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces \
         --listen-address=127.0.0.1 --local=/example/ "$@" \
         >"$PT_NS_DT/dnsmasq.err" 2>&1 &
@@ -271,6 +250,36 @@ pt_netns_dns() {
     rc=$?
     PT_NS_INNERPID=
     exit $rc
+}
+
+# pt_netns_new PREFIX: makes the namespace PREFIX$$ (in PT_NS) with lo up,
+# /etc/netns/PREFIX$$/resolv.conf naming 127.0.0.1, a scratch directory in
+# PT_NS_DT and pt_netns_cleanup as the EXIT trap. Skips (exit 0) when the
+# namespace cannot be made or configured here; any other error fails.
+pt_netns_new() {
+    local prefix=$1 err
+    PT_NS=$prefix$$
+    if ! err=$(ip netns add "$PT_NS" 2>&1); then
+        case $err in
+        *"not permitted"* | *"ermission denied"*)
+            echo "# skip: ip netns add not permitted: $err"
+            exit 0 ;;
+        esac
+        echo "FAIL netns_add: ip netns add $PT_NS: $err"
+        echo "# $(basename "$0"): 0 passed, 1 failed"
+        exit 1
+    fi
+    trap pt_netns_cleanup EXIT
+    trap 'exit 1' INT TERM HUP
+    # Some sandboxes let a namespace be made but not configured: that is the
+    # machine's limit, not Postern's, so say so and skip.
+    if ! err=$(ip -n "$PT_NS" link set lo up 2>&1); then
+        echo "# skip: network namespaces are not usable here (lo up in $PT_NS: $err)"
+        exit 0
+    fi
+    mkdir -p "/etc/netns/$PT_NS"
+    echo 'nameserver 127.0.0.1' > "/etc/netns/$PT_NS/resolv.conf"
+    PT_NS_DT=$(mktemp -d "/tmp/postern-$prefix-dns.XXXXXX")
 }
 
 pt_netns_fail() {

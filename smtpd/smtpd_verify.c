@@ -44,11 +44,11 @@ static struct {
 static bool smtpd_verify_dip(const char *param)
 {
     const char *v = cfg_str(param);
-    if (strcasecmp(v, "defer_if_permit") == 0)
-        return true;
-    if (strcasecmp(v, "defer") != 0)
+    if (strcasecmp(v, "defer") == 0)
+        return false;
+    if (strcasecmp(v, "defer_if_permit") != 0)
         log_warn("%s = %s: expected defer or defer_if_permit; using defer_if_permit", param, v);
-    return strcasecmp(v, "defer") != 0;
+    return true;
 }
 
 void smtpd_verify_init(void)
@@ -107,7 +107,7 @@ static enum smtpd_verdict smtpd_verify(struct smtpd_check_ctx *c, enum smtpd_sta
         sbuf_printf(text, "unverified address: %.250s", sbuf_str(why));
         v = smtpd_verify_defer(c, subj, vc->tempfail_dip, code, dsn, sbuf_str(text));
     } else if (code >= 500) {
-        sbuf_printf(text, "undeliverable address: %s", sbuf_str(why));
+        sbuf_printf(text, "undeliverable address: %.250s", sbuf_str(why));
         v = smtpd_reject(c, subj, code, dsn, smtpd_stage_what(subj), sbuf_str(text));
     }
 out:

@@ -337,16 +337,17 @@ static int verify_query(struct stream *s, const char *addr)
         if (v)
             dict_db_builder_delete(verify_cache, addr);
         bool sent = verify_maybe_probe(addr, now);
-        verify_store(addr, VERIFY_ADDR_TODO, sent ? (long)now : 0L, 0L, VERIFY_TEXT_PENDING);
+        if (sent)       /* (without a probe there is nothing to remember) */
+            verify_store(addr, VERIFY_ADDR_TODO, (long)now, 0L, VERIFY_TEXT_PENDING);
         log_debug(1, "query <%s>: new, probe %s", addr, sent ? "sent" : "not sent");
         return verify_reply(s, VERIFY_STAT_OK, VERIFY_ADDR_TODO, VERIFY_TEXT_PENDING);
     }
     /* Answer with what is known; refresh it in the background when due. */
     char *text = xstrdup(e.text);
     int status = e.status;
-    bool due;
+    bool due;       /* (a known TODO entry has its probe in flight) */
     if (e.status == VERIFY_ADDR_TODO)
-        due = e.probed == 0;
+        due = false;
     else if (e.status == VERIFY_ADDR_OK)
         due = now - e.updated > verify_cfg.pos_refresh;
     else

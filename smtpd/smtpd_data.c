@@ -217,6 +217,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
         eod_rejected = true;
     } else if (st->proxy) {
         smtpd_proxy_finish(st, reply);  /* logged there */
+        smtpd_milter_abort(st);         /* their transaction ends without content */
         eod_rejected = true;
         if (sbuf_str(reply)[0] == '2')
             res = SMTPD_R_OK;

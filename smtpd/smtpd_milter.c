@@ -45,6 +45,10 @@ void smtpd_milter_init(void)
     if (receive_override_has("no_milters"))
         return;
     smtpd_milters = milters_new(P_SMTPD_MILTERS, cfg_str(P_SMTPD_MILTERS));
+    if (smtpd_milters && smtpd_proxy_enabled())
+        log_warn("%s with %s: the milters see the connection and the envelope, not the "
+                 "message (the before-queue filter takes it instead of cleanup)",
+                 P_SMTPD_MILTERS, P_SMTPD_PROXY_FILTER);
 }
 
 static const char *smtpd_milter_macro(void *ctx, const char *name)

@@ -359,10 +359,17 @@ static const char *milter_addr_event(struct milters *ms, int stage, int cmd, con
     struct sbuf *b = sbuf_new(128);
     sbuf_printf(b, "<%s>", addr);
     sbuf_addch(b, 0);
-    char **words = cfg_list(args ? args : "");
-    for (char **p = words; *p; p++)
-        sbuf_append(b, *p, strlen(*p) + 1);
-    cfg_list_free(words);
+    /* ESMTP parameters are separated by spaces only: NOTIFY=SUCCESS,FAILURE
+     * is one parameter. */
+    for (const char *p = args ? args : ""; *p;) {
+        size_t n = strcspn(p, " \t");
+        if (n > 0) {
+            sbuf_append(b, p, n);
+            sbuf_addch(b, 0);
+        }
+        p += n;
+        p += strspn(p, " \t");
+    }
     const char *res = milter_event(ms, stage, cmd, sbuf_str(b), sbuf_len(b), skip, noreply, true);
     sbuf_free(b);
     return res;
@@ -387,7 +394,7 @@ const char *milters_data(struct milters *ms)
     const char *res = NULL;
     for (size_t i = 0; i < ms->n && res == NULL && !ms->discard; i++) {
         struct milter_one *mo = &ms->v[i];
-        if (mo->m->version < 4 && mo->state == MILTER_S_READY)
+        if (mo->m->peer_version < 4 && mo->state == MILTER_S_READY)
             continue;
         res = milter_event1(ms, mo, SMFIM_DATA, SMFIC_DATA, NULL, 0, SMFIP_NODATA, SMFIP_NR_DATA,
                             true);
@@ -400,7 +407,7 @@ const char *milters_unknown(struct milters *ms, const char *command)
     const char *res = NULL;
     for (size_t i = 0; i < ms->n && res == NULL; i++) {
         struct milter_one *mo = &ms->v[i];
-        if (mo->m->version < 3 && mo->state == MILTER_S_READY)
+        if (mo->m->peer_version < 3 && mo->state == MILTER_S_READY)
             continue;
         res = milter_event1(ms, mo, MILTER8_NSTAGES, SMFIC_UNKNOWN, command, strlen(command) + 1,
                             SMFIP_NOUNKNOWN, SMFIP_NR_UNKN, false);

@@ -534,6 +534,7 @@ int milter8_open(struct milter8 *m)
             log_warn("milter %s: ignoring actions 0x%x we did not offer", m->name,
                      rep.actions & ~actions);
         m->actions = rep.actions & actions;
+        m->peer_version = (int)rep.version < m->version ? (int)rep.version : m->version;
         /* Steps we cannot leave out are masked: the milter simply gets
          * them (as with Postfix, a step it asked not to see is skipped). */
         m->protocol = rep.protocol & protocol;

@@ -150,6 +150,7 @@ struct milter8 {
     char *name;             /* "inet:host:port" / "unix:/path" as written */
     int conn_timeout, cmd_timeout, msg_timeout;
     int version;            /* milter_protocol: 2, 3, 4 or 6 */
+    int peer_version;       /* negotiated: the lower of ours and the milter's */
     char *def_action;       /* "accept", "reject", "tempfail", "quarantine" */
     int fd;                 /* -1: not connected */
     uint32_t actions;       /* negotiated SMFIF_* */

@@ -26,6 +26,7 @@
  *        "Name: value".
  */
 #include "milter.h"
+#include "dsn_notify.h"
 #include "milter_priv.h"
 #include "alloc.h"
 #include "cleanup_clnt.h"
@@ -559,41 +560,33 @@ static bool mm_deleted(const struct mm_msg *mm, const char *addr, size_t len)
     return false;
 }
 
-static int mm_notify(const char *v)
-{
-    int f = 0;
-    char **w = cfg_list(v);
-    for (char **p = w; *p; p++) {
-        if (strcasecmp(*p, "NEVER") == 0)
-            f |= DSN_NOTIFY_NEVER;
-        else if (strcasecmp(*p, "SUCCESS") == 0)
-            f |= DSN_NOTIFY_SUCCESS;
-        else if (strcasecmp(*p, "FAILURE") == 0)
-            f |= DSN_NOTIFY_FAILURE;
-        else if (strcasecmp(*p, "DELAY") == 0)
-            f |= DSN_NOTIFY_DELAY;
-    }
-    cfg_list_free(w);
-    return f;
-}
-
 static void mm_write_added(const struct mm_rcpt *a, struct cleanup_clnt *c)
 {
     int notify = 0;
-    char **w = cfg_list(a->args ? a->args : "");
-    for (char **p = w; *p; p++) {
-        if (strncasecmp(*p, "NOTIFY=", 7) == 0) {
-            for (char *q = *p + 7; *q; q++)
-                if (*q == ',')
-                    *q = ' ';
-            notify = mm_notify(*p + 7);
-        } else if (strncasecmp(*p, "ORCPT=", 6) == 0 && strchr(*p, ';')) {
-            cleanup_recs(c, REC_DSN_ORCPT, *p + 6);
+    struct sbuf *w = sbuf_new(64);
+    /* ESMTP parameters, separated by spaces (NOTIFY=SUCCESS,FAILURE is one). */
+    for (const char *p = a->args ? a->args : ""; *p;) {
+        size_t n = strcspn(p, " \t");
+        sbuf_reset(w);
+        sbuf_append(w, p, n);
+        p += n;
+        p += strspn(p, " \t");
+        const char *v = sbuf_str(w);
+        if (n == 0)
+            continue;
+        if (strncasecmp(v, "NOTIFY=", 7) == 0) {
+            int f = dsn_notify_parse(v + 7);
+            if (f > 0)
+                notify = f;
+            else
+                log_info("milter: ADDRCPT bad NOTIFY ignored: %.100s", v);
+        } else if (strncasecmp(v, "ORCPT=", 6) == 0 && strchr(v, ';')) {
+            cleanup_recs(c, REC_DSN_ORCPT, v + 6);
         } else {
-            log_info("milter: ADDRCPT ESMTP argument ignored: %.100s", *p);
+            log_info("milter: ADDRCPT ESMTP argument ignored: %.100s", v);
         }
     }
-    cfg_list_free(w);
+    sbuf_free(w);
     if (notify)
         cleanup_recf(c, REC_DSN_NOTIFY, "%d", notify);
     cleanup_recs(c, REC_RCPT, a->addr);

@@ -119,6 +119,10 @@ r=$(smtp "$PT_PORT" sender@example.org "addrcpt addrcptpar" alice@example.test)
 pt_wait '[ "$(md alice)" = 1 ] && [ "$(md bob)" = 1 ] && [ "$(md carol)" = 1 ]' 20
 pt_check addrcpt_bob [ "$(md bob)" = 1 ]
 pt_check addrcptpar_carol [ "$(md carol)" = 1 ]
+# NOTIFY=DELAY,SUCCESS is one ESMTP parameter (not two split at the comma):
+# carol's delivery is reported.
+pt_check addrcptpar_notify_success pt_wait "grep -q 'sender delivery status notification' '$PT_T/maillog'" 20
+pt_cmd postsuper -d ALL >/dev/null 2>&1     # that report is for a remote sender
 clean
 
 r=$(smtp "$PT_PORT" sender@example.org "delrcpt chgfrom" alice@example.test bob@example.test)

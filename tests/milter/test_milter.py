@@ -136,7 +136,7 @@ def session(s):
                     elif w == "addrcpt":
                         send(s, b"+", z("<bob@example.test>"))
                     elif w == "addrcptpar":
-                        send(s, b"2", z("<carol@example.test>", "NOTIFY=NEVER"))
+                        send(s, b"2", z("<carol@example.test>", "NOTIFY=DELAY,SUCCESS"))
                     elif w == "delrcpt":
                         send(s, b"-", z("<bob@example.test>"))
                     elif w == "chgfrom":

@@ -283,6 +283,7 @@ static int scache_connect(struct stream *s)
 static void scache_post_jail(void)
 {
     scache_req = attr_list_new();
+    scache_req->max_count = 8;      /* no request has more attributes */
     scache_ttl_limit = cfg_time(P_CONNECTION_CACHE_TTL_LIMIT);
     if (scache_ttl_limit < 1)
         scache_ttl_limit = 1;

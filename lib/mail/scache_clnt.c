@@ -33,6 +33,7 @@ struct scache_clnt *scache_clnt_new(const char *service, int timeout)
     c->service = xstrdup(service);
     c->timeout = timeout > 0 ? timeout : 5;
     c->reply = attr_list_new();
+    c->reply->max_count = 8;        /* no reply has more attributes */
     return c;
 }
 

@@ -37,6 +37,7 @@ struct tlsmgr_clnt *tlsmgr_clnt_new(const char *cache_type)
     struct tlsmgr_clnt *t = xcalloc(1, sizeof(*t));
     t->type = cache_type;
     t->reply = attr_list_new();
+    t->reply->max_count = 8;        /* no reply has more attributes */
     return t;
 }
 

@@ -182,6 +182,9 @@ void smtpd_milter_connect(struct smtpd_state *st);
 /* HELO/EHLO: true only for a 421 (end the session); other verdicts are
  * kept for MAIL FROM. */
 bool smtpd_milter_helo(struct smtpd_state *st);
+/* True for a milter reply that ends the session (421, e.g. SMFIR_SHUTDOWN):
+ * the command then returns SMTPD_R_CLOSE. */
+bool smtpd_milter_421(const char *reply);
 bool smtpd_milter_mail(struct smtpd_state *st, const char *args);
 bool smtpd_milter_rcpt(struct smtpd_state *st, const char *rcpt, const char *args);
 /* DATA (reply NULL: answered here) or the first BDAT chunk (reply filled,

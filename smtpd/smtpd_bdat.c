@@ -145,6 +145,8 @@ static enum smtpd_cmd_result smtpd_bdat_finish(struct smtpd_state *st, struct sm
         eod_rejected = true;
     } else if (smtpd_check_eod_records(st, c), smtpd_milter_eom(st, c, reply)) {
         eod_rejected = true;    /* logged */
+        if (smtpd_milter_421(sbuf_str(reply)))
+            res = SMTPD_R_CLOSE;
     } else {
         struct sbuf *reason = sbuf_new(64);
         st->cleanup = NULL;     /* cleanup_finish frees it */

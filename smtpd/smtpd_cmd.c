@@ -434,8 +434,10 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
         smtpd_reply(st, "%s", st->client_reject);
     else if (smtpd_check_rcpt(st, sbuf_str(addr), st->reply) != 0)
         smtpd_reply(st, "%s", sbuf_str(st->reply));
-    else if (smtpd_milter_rcpt(st, sbuf_str(addr), esmtp_args))
-        ;   /* answered */
+    else if (smtpd_milter_rcpt(st, sbuf_str(addr), esmtp_args)) {
+        if (smtpd_milter_421(sbuf_str(st->reply)))     /* answered */
+            res = SMTPD_R_CLOSE;
+    }
     else if (!smtpd_open_cleanup(st)) {
         /* replied */
     } else if (st->proxy) {     /* the before-queue filter answers */
@@ -486,7 +488,7 @@ static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *
     if (smtpd_check_data(st, st->reply) != 0)
         return smtpd_reply_line(st, sbuf_str(st->reply));
     if (smtpd_milter_data(st, NULL))
-        return SMTPD_R_ERR;
+        return smtpd_milter_421(sbuf_str(st->reply)) ? SMTPD_R_CLOSE : SMTPD_R_ERR;
     if (st->proxy && !smtpd_proxy_data_cmd(st))
         return SMTPD_R_ERR;
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
@@ -597,7 +599,7 @@ static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const cha
     const char *r = smtpd_milter_unknown(st, sbuf_str(st->line));
     if (r) {
         smtpd_reply(st, "%s", r);
-        return SMTPD_R_ERR;
+        return smtpd_milter_421(r) ? SMTPD_R_CLOSE : SMTPD_R_ERR;
     }
     smtpd_reply(st, "500 5.5.2 Error: command not recognized");
     return SMTPD_R_ERR;

@@ -223,6 +223,8 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
             res = SMTPD_R_OK;
     } else if (smtpd_check_eod_records(st, c), smtpd_milter_eom(st, c, reply)) {
         eod_rejected = true;    /* logged */
+        if (smtpd_milter_421(sbuf_str(reply)))
+            res = SMTPD_R_CLOSE;
     } else {
         struct sbuf *reason = sbuf_new(64);
         st->cleanup = NULL;     /* cleanup_finish frees it */

@@ -120,7 +120,7 @@ void smtpd_milter_connect(struct smtpd_state *st)
 }
 
 /* A reply that ends the session. */
-static bool smtpd_milter_421(const char *r)
+bool smtpd_milter_421(const char *r)
 {
     return strncmp(r, "421", 3) == 0;
 }
@@ -155,7 +155,7 @@ static bool smtpd_milter_verdict(struct smtpd_state *st, const char *cmd, const 
     smtpd_log_reject(st, "milter-reject", cmd, r, rcpt);
     smtpd_reply(st, "%s", r);
     if (r != sbuf_str(st->reply))
-        sbuf_set(st->reply, r);     /* the caller looks for a 421 */
+        sbuf_set(st->reply, r);     /* the caller looks for a 421 (smtpd_milter_421) */
     return true;
 }
 

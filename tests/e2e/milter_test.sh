@@ -50,7 +50,7 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_MHC inet n - n - - smtpd -o milter_header_checks=regexp:$PT_CONF/milter_header_checks
 127.0.0.1:$P_SLOW inet n - n - - smtpd -o smtpd_milters={inet:127.0.0.1:$MPORT,content_timeout=2s,default_action=reject}
 EOM
-printf 'rejectme: alice\ntempme: alice\ncodeme: alice\ndiscardme: alice\n' >> "$PT_CONF/aliases"
+printf 'rejectme: alice\ntempme: alice\ncodeme: alice\ndiscardme: alice\nshutme: alice\n' >> "$PT_CONF/aliases"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 # smtp PORT FROM SUBJECT RCPT...: prints the reply that ended the transaction.
@@ -161,6 +161,24 @@ r=$(smtp "$PT_PORT" sender@example.org "x" tempme@example.test)
 pt_check rcpt_tempfail [ "${r:0:9}" = "451 4.7.1" ]
 r=$(smtp "$PT_PORT" sender@example.org "x" codeme@example.test)
 pt_check rcpt_replycode_multiline bash -c 'grep -q "^553 5.7.2 first line" <<<"$1" && grep -q "5.7.2 second line" <<<"$1"' _ "$r"
+# A 421 from a milter at RCPT ends the session: the next command finds the
+# connection closed.
+r=$(python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+s.mail("sender@example.org")
+code, msg = s.rcpt("shutme@example.test")
+print(code, msg.decode())
+try:
+    s.noop()
+    print("still open")
+except smtplib.SMTPServerDisconnected:
+    print("closed")
+EOP
+)
+pt_check rcpt_421_reply grep -q '^421 4.7.0 milter going away' <<<"$r"
+pt_check rcpt_421_closes grep -qx 'closed' <<<"$r"
 r=$(smtp "$PT_PORT" sender@example.org "x" alice@example.test rejectme@example.test)
 pt_wait '[ "$(md alice)" = 1 ]' 20
 pt_check rcpt_reject_only_that_one [ "$(md alice)" = 1 ]

@@ -9,7 +9,7 @@
 #   MAIL FROM <code-mail@..>       -> replycode "550 5.7.0 mail refused by milter"
 #   RCPT TO <rejectme@..>          -> reject     <tempme@..> -> tempfail
 #   RCPT TO <codeme@..>            -> replycode, two lines 553 5.7.2
-#   RCPT TO <discardme@..>         -> discard
+#   RCPT TO <discardme@..>         -> discard     <shutme@..> -> replycode 421
 #   HELO reject.helo               -> reject (given at MAIL FROM)
 #   Subject words at end of message: addheader chgheader delheader insheader
 #   replbody addrcpt addrcptpar delrcpt chgfrom quarantine reject-eom
@@ -98,6 +98,8 @@ def session(s):
                     send(s, b"y", z("553-5.7.2 first line\r\n553 5.7.2 second line"))
                 elif a.startswith("<discardme@"):
                     send(s, b"d")
+                elif a.startswith("<shutme@"):
+                    send(s, b"y", z("421 4.7.0 milter going away"))
                 else:
                     send(s, b"c")
             elif cmd == b"T":

@@ -13,8 +13,10 @@
  *        "STATUS:PROBED:UPDATED:TEXT" (status VERIFY_ADDR_*, the times of the
  *        last probe and of the last result, the reason text). It lives in
  *        memory and, unless $address_verify_map is empty, in a hash:/btree:
- *        file that is loaded at start and rewritten (atomically) after each
- *        result and each cleanup run, so results survive a restart.
+ *        file that is loaded at start and rewritten (atomically) at most
+ *        once per VERIFY_SAVE_DELAY after results arrive, after each cleanup
+ *        run and when the process ends (SIGTERM included), so results
+ *        survive a restart without a full rewrite per result.
  *        A query for an unknown or expired address answers "in progress"
  *        and submits a probe through cleanup: a message from
  *        $address_verify_sender whose queue file carries the attribute
@@ -43,9 +45,13 @@
 #include "sbuf.h"
 #include "server.h"
 #include "verify_clnt.h"
+#include <fcntl.h>
+#include <signal.h>
 
 /* A probe still unanswered after this long may be sent again. */
 #define VERIFY_PROBE_TTL 1000
+/* Results that arrive within this many seconds share one cache write. */
+#define VERIFY_SAVE_DELAY 1.0
 /* Text of an address whose first probe is on its way. */
 #define VERIFY_TEXT_PENDING "Address verification in progress"
 
@@ -62,6 +68,8 @@ static struct {
 
 static struct dict_db_builder *verify_cache;
 static struct attr_list *verify_req;
+static bool verify_dirty;       /* results not yet in the cache file */
+static int verify_term_pipe[2] = { -1, -1 };    /* SIGTERM -> event loop */
 
 /* Probes sent and not yet answered (address, when). */
 struct verify_pending {
@@ -130,16 +138,64 @@ static int verify_copy_kept(const char *key, const char *value, void *ctx)
     return 0;
 }
 
+static void verify_save_timer(void *ctx);
+
 /* Writes the cache file (when there is one). */
 static void verify_save(void)
 {
     if (verify_cfg.path == NULL)
         return;
+    verify_dirty = false;
+    event_timer_del(verify_save_timer, NULL);
     struct dict_db_builder *out = dict_db_builder_new();
     dict_db_builder_walk(verify_cache, verify_copy_kept, out);
     if (dict_db_builder_write(out, verify_cfg.path, 0, 0600, (uid_t)-1, (gid_t)-1) < 0)
         log_warn("cannot update the address verification cache %s", verify_cfg.path);
     dict_db_builder_free(out);
+}
+
+static void verify_save_timer(void *ctx)
+{
+    (void)ctx;
+    verify_save();
+}
+
+/* A result changed the cache: write it soon, once for all that arrive
+ * meanwhile (a whole-file rewrite per result grows with the cache). */
+static void verify_save_soon(void)
+{
+    if (verify_cfg.path == NULL || verify_dirty)
+        return;
+    verify_dirty = true;
+    event_timer_add(VERIFY_SAVE_DELAY, verify_save_timer, NULL);
+}
+
+/* The end of the process: what is not written yet is written now. */
+static void verify_on_exit(void)
+{
+    if (verify_dirty)
+        verify_save();
+}
+
+static void verify_sigterm(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (write(verify_term_pipe[1], "", 1) < 0) {
+        /* nothing to do: the pipe is full, a byte is already there */
+    }
+    errno = saved;
+}
+
+/* SIGTERM (master stopping or reloading) arrives here via the pipe, in
+ * the event loop, where writing the cache file is safe. */
+static void verify_term_event(int fd, int events, void *ctx)
+{
+    (void)fd;
+    (void)events;
+    (void)ctx;
+    verify_on_exit();
+    _exit(0);
 }
 
 /* Reads the cache file at start; a missing file is an empty cache. */
@@ -381,7 +437,7 @@ static int verify_update(struct stream *s, const char *addr, long status, const 
         verify_store(addr, (int)status, probed, (long)now, text);
     verify_pending_drop(addr);
     log_debug(1, "update <%s>: status %ld: %s", addr, status, text);
-    verify_save();
+    verify_save_soon();
     return verify_reply(s, VERIFY_STAT_OK, 0, NULL);
 }
 
@@ -467,6 +523,12 @@ static void verify_post_jail(void)
     verify_load();
     if (verify_cfg.cleanup_interval > 0)
         event_timer_add((double)verify_cfg.cleanup_interval, verify_cleanup, NULL);
+    if (verify_cfg.path && pipe2(verify_term_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+        struct sigaction sa = { .sa_handler = verify_sigterm };
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        event_fd_add(verify_term_pipe[0], EVENT_READ, verify_term_event, NULL);
+    }
 }
 
 static const struct server_ops verify_ops = {
@@ -475,6 +537,7 @@ static const struct server_ops verify_ops = {
     .post_jail = verify_post_jail,
     .connect = verify_connect,
     .request = verify_request,
+    .on_exit = verify_on_exit,
 };
 
 int main(int argc, char **argv)

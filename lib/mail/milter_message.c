@@ -28,6 +28,7 @@
 #include "milter.h"
 #include "dsn_notify.h"
 #include "milter_priv.h"
+#include "addr.h"
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "cleanup_proto.h"
@@ -195,7 +196,7 @@ static void mm_free(struct mm_msg *mm)
 
 /* ---- edits -------------------------------------------------------------- */
 
-/* "<addr>" or "addr" -> addr (new). */
+/* "<addr>" or "addr", external form -> addr in internal form (new). */
 static char *mm_strip_brackets(const char *s)
 {
     size_t n = strlen(s);
@@ -203,9 +204,16 @@ static char *mm_strip_brackets(const char *s)
         s++;
         n--;
     }
-    if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
-        return xstrndup(s + 1, n - 2);
-    return xstrndup(s, n);
+    if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+        s++;
+        n -= 2;
+    }
+    /* External form ("a b"@x) to the internal form the queue keeps (a b@x). */
+    char *ext = xstrndup(s, n);
+    struct sbuf *in = sbuf_new(n + 1);
+    addr_unquote(in, ext);
+    xfree(ext);
+    return sbuf_detach(in);
 }
 
 /* A header value from a milter, as stored: CR LF -> LF, a continuation

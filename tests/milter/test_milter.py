@@ -136,7 +136,7 @@ def session(s):
                     elif w == "replbody":
                         send(s, b"b", b"replaced body line 1\r\nreplaced body line 2\r\n")
                     elif w == "addrcpt":
-                        send(s, b"+", z("<bob@example.test>"))
+                        send(s, b"+", z('<"bob"@example.test>'))  # external (quoted) form
                     elif w == "addrcptpar":
                         send(s, b"2", z("<carol@example.test>", "NOTIFY=DELAY,SUCCESS"))
                     elif w == "delrcpt":

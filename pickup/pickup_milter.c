@@ -65,7 +65,11 @@ static const char *pickup_milter_macro(void *vctx, const char *name)
 }
 
 /* Sends the spooled records to cleanup unchanged, then the rejection. */
-static void pickup_milter_reject(int fd, struct cleanup_clnt *c, const char *reply)
+/* Sends the spooled message on with a REJECT record (returned to the
+ * sender). False when the spool cannot be read back in full: the caller
+ * then leaves the maildrop file for the next scan rather than return a
+ * truncated copy. */
+static bool pickup_milter_reject(int fd, struct cleanup_clnt *c, const char *reply)
 {
     struct qfile_reader *r = qfile_from_fd(fd);
     struct sbuf *data = sbuf_new(256);
@@ -77,6 +81,12 @@ static void pickup_milter_reject(int fd, struct cleanup_clnt *c, const char *rep
             xtra = true;
         cleanup_rec(c, type, sbuf_str(data), sbuf_len(data));
     }
+    if (type != REC_END) {
+        log_warn("%s: cannot read back the message for the milter reject", cleanup_queue_id(c));
+        sbuf_free(data);
+        qfile_close(r);
+        return false;
+    }
     if (!xtra)
         cleanup_rec(c, REC_XTRA, "", 0);
     struct sbuf *one = sbuf_new(64);
@@ -86,6 +96,7 @@ static void pickup_milter_reject(int fd, struct cleanup_clnt *c, const char *rep
     sbuf_free(one);
     sbuf_free(data);
     qfile_close(r);     /* closes fd */
+    return true;
 }
 
 int pickup_milter_run(struct cleanup_clnt *c, const char *sender, char **rcpts,
@@ -123,7 +134,10 @@ int pickup_milter_run(struct cleanup_clnt *c, const char *sender, char **rcpts,
         status = CLEANUP_STAT_DEFER;
     } else if (r && r[0] == '5') {
         log_info("%s: milter-reject: %s", ctx.queue_id, r);
-        pickup_milter_reject(fd, c, r);
+        if (!pickup_milter_reject(fd, c, r)) {
+            sbuf_set(reason, "4.3.0 milter spool error");
+            status = CLEANUP_STAT_WRITE;
+        }
     } else {
         if (r)
             log_info("%s: milter-discard: milter triggers DISCARD action", ctx.queue_id);
@@ -134,7 +148,10 @@ int pickup_milter_run(struct cleanup_clnt *c, const char *sender, char **rcpts,
             sbuf_set(reason, m + (strlen(m) > 4 ? 4 : 0));
             status = CLEANUP_STAT_DEFER;
         } else if (m && m[0] == '5') {
-            pickup_milter_reject(fd, c, m);     /* returned to the sender */
+            if (!pickup_milter_reject(fd, c, m)) {      /* returned to the sender */
+                sbuf_set(reason, "4.3.0 milter spool error");
+                status = CLEANUP_STAT_WRITE;
+            }
             fd = -1;
         } else if (m && m[0] == 'D') {
             log_info("%s: milter-discard: END-OF-MESSAGE: milter triggers DISCARD action",

@@ -544,6 +544,20 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         so.dane_name2 = ss->a->nexthop;
         sni = ss->dane.base;
     }
+    /* verify, secure: trust anchor files replace the CAs (checked when
+     * the policy was looked up; read once per process). */
+    const struct tls_client_anchors *ta[SMTP_TA_FILES_MAX];
+    int nta = 0;
+    if ((ss->level == SMTP_TLS_VERIFY || ss->level == SMTP_TLS_SECURE) && pol->tafiles) {
+        nta = smtp_tls_anchors(pol, ta, why);
+        if (nta < 0) {
+            sbuf_printf(t, "client TLS configuration problem: %s", sbuf_str(why));
+            smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+            goto out_early;
+        }
+        so.anchors = ta;
+        so.nanchors = (size_t)nta;
+    }
     /* The session cache key: this server and everything about the policy
      * that a resumed session would carry over. */
     struct sbuf *cache_id = sbuf_new(128);
@@ -551,7 +565,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
                 ss->a->port ? ss->a->port : "", sni ? sni : "",
                 pol->level_name ? pol->level_name : "", pol->protocols,
                 pol->ciphers ? pol->ciphers : "");
-    if (so.ntlsa == 0 && sbuf_len(cache_id) <= 512)
+    if (so.ntlsa == 0 && nta == 0 && sbuf_len(cache_id) <= 512)
         so.cache_id = sbuf_str(cache_id);
     smtp_tls_seed();
     if (pol->config_error)
@@ -584,6 +598,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
+    if (nta > 0 && info.anchor_depth >= 0 && cfg->tls_loglevel >= 1)
+        log_info("%s: Matched trust anchor at depth %d", sbuf_str(ss->relay), info.anchor_depth);
     if (ss->level == SMTP_TLS_FINGERPRINT && cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: certificate fingerprint=%s, pkey_fingerprint=%s", sbuf_str(ss->relay),
                  info.fingerprint, info.pkey_fingerprint);
@@ -622,6 +638,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     result = 0;
 out:
     sbuf_free(cache_id);
+out_early:
     sbuf_free(why);
     sbuf_free(t);
     return result;

@@ -24,7 +24,10 @@
  *        attributes add up), protocols=, ciphers= (a grade: high,
  *        medium, ...), exclude=, servername= (SNI: a name, "hostname" for
  *        the server's name, "nexthop" for the next-hop domain; default
- *        *_tls_servername). "dane" and "dane-only" are worked out per
+ *        *_tls_servername), tafile= (verify and secure: trust anchor files
+ *        that replace the CAs, else *_tls_trust_anchor_file; each is read
+ *        once per process by tls_client_anchors_load(), and one that cannot
+ *        be used defers the destination). "dane" and "dane-only" are worked out per
  *        server by smtp_dane.c. Fingerprints (match= or
  *        *_tls_fingerprint_cert_match) are hex digests with or without
  *        colons, any case; they are kept upper-case without colons and

@@ -176,10 +176,12 @@ struct smtp_cfg {
     long line_length_limit;
     bool skip_5xx_greeting;
     bool send_xforward;
+    bool verify_data;           /* *_address_verify_target = data: probes end at DATA */
     bool never_send_ehlo;
     bool dns_enabled;           /* MX lookups allowed */
     bool dnssec;                /* *_dns_support_level = dnssec */
     int dane_insecure_mx;       /* smtp_tls_dane_insecure_mx_policy: MAY, ENCRYPT or DANE */
+    bool dane_force_tlsa;       /* *_tls_force_insecure_host_tlsa_lookup */
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;

@@ -16,8 +16,10 @@
  *        dns_lookup_sec). An MX RRset that is not validated makes DANE
  *        inapplicable unless smtp_tls_dane_insecure_mx_policy says
  *        "dane" (or "encrypt": TLS without authentication). The server's
- *        address records must be validated too, then its TLSA records at
- *        _PORT._tcp.HOST are looked up. Outcomes for "dane": no records
+ *        address records must be validated too (unless
+ *        *_tls_force_insecure_host_tlsa_lookup = yes), then its TLSA
+ *        records at _PORT._tcp.HOST are looked up; only a validated
+ *        TLSA RRset counts. Outcomes for "dane": no records
  *        (or none validated) = "may"; records but none usable (PKIX
  *        usages 0/1, digests not in tls_dane_digests) = "encrypt";
  *        usable records = authenticate. "dane-only" defers instead of
@@ -51,6 +53,8 @@ void smtp_dane_load(struct smtp_cfg *c)
                      P_SMTP_TLS_DANE_INSECURE_MX_POLICY, mx);
         c->dane_insecure_mx = SMTP_TLS_MAY;
     }
+    c->dane_force_tlsa = cfg_bool(SMTP_P(P_SMTP_TLS_FORCE_INSECURE_HOST_TLSA_LOOKUP,
+                                         P_LMTP_TLS_FORCE_INSECURE_HOST_TLSA_LOOKUP));
 }
 
 /* Where a failure comes from (Postfix's three kinds). */
@@ -125,11 +129,14 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
         sbuf_free(err);
         return -1;
     }
-    if (!secure) {
+    if (!secure && !cfg->dane_force_tlsa) {
         sbuf_free(err);
         return smtp_dane_incompat(d, only, SMTP_DANE_DEST, a->host, "non DNSSEC destination",
                                   why);
     }
+    /* *_tls_force_insecure_host_tlsa_lookup: the TLSA RRset is looked up
+     * all the same; only a validated one (an island of trust under the
+     * unsigned zone) is used, as below. */
 
     struct sbuf *qname = sbuf_new(128);
     sbuf_printf(qname, "_%s._tcp.%s", a->port ? a->port : "25", a->host);

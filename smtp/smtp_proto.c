@@ -946,6 +946,18 @@ static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
     smtp_mark_done(ss->st, i);
 }
 
+/* An address probe with *_address_verify_target = data: the server
+ * accepted recipient i and then DATA (354). Deliverable, with the DATA
+ * reply as the reason (the 354 has no enhanced status code of its own). */
+static void smtp_rcpt_probe_data_ok(struct smtp_sess *ss, size_t i)
+{
+    struct deliver_rcpt *rc = &ss->req->rcpts[i];
+    smtp_dsn_set(ss, SMTP_BY_SERVER, true);
+    deliver_status(ss->req, rc, DELIVER_SENT, 0, "2.0.0", "%s", sbuf_str(ss->reply));
+    smtp_dsn_clear(ss->req);
+    smtp_mark_done(ss->st, i);
+}
+
 /* Maps the sender and the pending recipients through smtp_generic_maps
  * into ss->env_sender and ss->env_rcpt. 0, or -1 when a table failed. */
 static int smtp_generic_envelope(struct smtp_sess *ss)
@@ -1005,9 +1017,12 @@ static int smtp_transaction(struct smtp_sess *ss)
         if (smtp_is_pending(ss->st, i))
             ss->sent[ss->nsent++] = i;
     /* A probe (DELIVER_REQ_F_VERIFY) stops after RCPT: the RCPT reply is
-     * the answer, and no DATA is ever sent. */
+     * the answer, and no DATA is ever sent. With *_address_verify_target
+     * = data it sends DATA too, for servers that refuse recipients only
+     * there; the DATA reply is the answer and no content follows. */
     bool probe = (r->flags & DELIVER_REQ_F_CHECK_ONLY) != 0;
-    ncmd = ss->nsent + (probe ? 1 : 2);
+    bool probe_data = probe && cfg->verify_data;
+    ncmd = ss->nsent + (probe && !probe_data ? 1 : 2);
     size_t batch = (ss->features & SMTP_F_PIPELINING) ? SMTP_BATCH_MAX : 1;
     bool mail_ok = false, data_ok = false;
     size_t next_put = 0, next_get = 0;
@@ -1071,7 +1086,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                 size_t i = ss->sent[next_get - 1];
                 if (!mail_ok)
                     continue;
-                if (ss->code / 100 == 2 && probe)
+                if (ss->code / 100 == 2 && probe && !probe_data)
                     smtp_rcpt_sent(ss, i);
                 else if (ss->code / 100 == 2)
                     ss->accepted[ss->naccepted++] = i;
@@ -1097,6 +1112,16 @@ static int smtp_transaction(struct smtp_sess *ss)
                 }
             }
         }
+    }
+    if (probe_data && data_ok) {
+        /* The server now waits for content that will never come: the
+         * recipients it accepted are deliverable, and nothing more may be
+         * sent or read on this connection (no RSET, no QUIT, no reuse).
+         * The server sees a lost connection after DATA. */
+        for (size_t k = 0; k < ss->naccepted && mail_ok; k++)
+            smtp_rcpt_probe_data_ok(ss, ss->accepted[k]);
+        ss->stage = "closing the connection after DATA";
+        goto out;       /* result -1: the connection is not usable */
     }
     if (probe) {
         /* Leave the server as we found it, then QUIT (smtp_session). */

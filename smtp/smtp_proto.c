@@ -531,7 +531,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     struct tls_client_tlsa tlsa[SMTP_DANE_TLSA_MAX];
     if (ss->level == SMTP_TLS_DANE) {
         /* RFC 7672: SNI is the TLSA base domain, the names DANE-TA
-         * certificates may carry are it and the next-hop domain. */
+         * certificates may carry are it, the next-hop domain and the
+         * server's name before CNAME expansion. */
         for (const struct dns_rr *rr = ss->dane.tlsa; rr && so.ntlsa < SMTP_DANE_TLSA_MAX;
              rr = rr->next)
             tlsa[so.ntlsa++] = (struct tls_client_tlsa){ .usage = rr->usage,
@@ -542,6 +543,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         so.tlsa = tlsa;
         so.dane_base = ss->dane.base;
         so.dane_name2 = ss->a->nexthop;
+        if (strcasecmp(ss->a->host, ss->dane.base) != 0)
+            so.dane_name3 = ss->a->host;      /* the name before CNAME expansion */
         sni = ss->dane.base;
     }
     /* verify, secure: trust anchor files replace the CAs (checked when

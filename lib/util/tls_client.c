@@ -374,6 +374,8 @@ static int tls_client_dane_start(SSL *ssl, const struct tls_client_sess_opts *o,
     }
     if (o->dane_name2 && *o->dane_name2)
         SSL_add1_host(ssl, o->dane_name2);
+    if (o->dane_name3 && *o->dane_name3)
+        SSL_add1_host(ssl, o->dane_name3);
     /* RFC 7672 section 3.1.1: DANE-EE(3) binds the key, not a name. */
     SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     size_t added = 0;

@@ -70,12 +70,13 @@ struct tls_client_sess_opts {
     const char *ciphers;        /* OpenSSL cipher list; NULL/"" = default */
     /* DANE (RFC 7672): when ntlsa > 0 the peer must match one of the
      * records; dane_base is the TLSA base domain (the server's name), the
-     * reference identifier of DANE-TA(2) certificates, dane_name2 another
-     * acceptable name (the next-hop domain) or NULL. DANE-EE(3) matches
+     * reference identifier of DANE-TA(2) certificates, dane_name2 and
+     * dane_name3 other acceptable names (the next-hop domain, the server
+     * name before CNAME expansion) or NULL. DANE-EE(3) matches
      * ignore names and validity dates, as RFC 7672 says. */
     const struct tls_client_tlsa *tlsa;
     size_t ntlsa;
-    const char *dane_base, *dane_name2;
+    const char *dane_base, *dane_name2, *dane_name3;
     /* Local trust anchors (tls_client_anchors_load), used when ntlsa is 0
      * and nanchors > 0: the peer's chain must reach one of them (an
      * intermediate or root certificate, its public key, or the peer's own

@@ -23,7 +23,10 @@
 # _tcp subdomain is a signed island (its own zone, its KSK a second trust
 # anchor in unbound) has its TLSA record used only with
 # smtp_tls_force_insecure_host_tlsa_lookup = yes ("Verified"); without it
-# the host is not DANE-capable ("may").
+# the host is not DANE-capable ("may"). An MX host that is a CNAME in the
+# signed zone has its TLSA records looked up at the expanded name first
+# (RFC 7672 section 2.2.2; a wrong record at the alias must not be used)
+# and at the alias when the target has none.
 #
 # The script runs twice: outside (namespace, zones, keys, nsd and unbound;
 # cleaned up on any exit) and inside (PT_DANE_INNER=1: instance, peer,
@@ -88,6 +91,15 @@ mx7     IN A   127.0.0.8
 bogus   IN MX  10 mx8.dane.example.
 mx8     IN A   127.0.0.9
 _25._tcp.mx8 IN TLSA 3 1 1 $ee_spki256
+alias   IN MX  10 mxc.dane.example.
+mxc     IN CNAME mx9.dane.example.
+_25._tcp.mxc IN TLSA 3 1 1 $other256
+mx9     IN A   127.0.0.11
+_25._tcp.mx9 IN TLSA 3 1 1 $ee_spki256
+alias2  IN MX  10 mxd.dane.example.
+mxd     IN CNAME mx10.dane.example.
+_25._tcp.mxd IN TLSA 3 1 1 $ee_spki256
+mx10    IN A   127.0.0.12
 EOF
     cat > "$D/plain.example.zone" <<EOF
 \$ORIGIN plain.example.
@@ -228,7 +240,7 @@ PEERLOG=$T/peer.log
 : > "$PEERLOG"
 python3 "$HERE/tls_peer.py" "$PEERLOG" "$D/chain.pem" "$D/mx.key" \
     127.0.0.2:25 127.0.0.3:25 127.0.0.4:25 127.0.0.5:25 127.0.0.6:25 127.0.0.7:25 \
-    127.0.0.8:25 127.0.0.9:25 127.0.0.10:25 >"$T/peer.err" 2>&1 &
+    127.0.0.8:25 127.0.0.9:25 127.0.0.10:25 127.0.0.11:25 127.0.0.12:25 >"$T/peer.err" 2>&1 &
 PT_PIDS+=($!)
 python3 - <<'EOP' || pt_fail peer_start "tls_peer.py did not answer: $(cat "$T/peer.err")"
 import socket, sys, time
@@ -345,5 +357,15 @@ wait_log 'to=<m@noforce\.plain\.example>, .*status=' 30
 pt_check noforce_sent log_has 'to=<m@noforce\.plain\.example>, .*status=sent'
 pt_check noforce_may log_has 'Untrusted TLS connection established to mxi\.plain\.example\[127\.0\.0\.10\]:25'
 pt_check noforce_once bash -c "[ \$(grep -c 'Verified TLS connection established to mxi\.plain' '$T/maillog') = 1 ]"
+
+# --- 13. CNAME expansion of the TLSA base domain --------------------------------------
+send n@alias.dane.example
+wait_log 'to=<n@alias\.dane\.example>, .*status=' 30
+pt_check cname_target_tlsa_verified log_has 'Verified TLS connection established to mxc\.dane\.example\[127\.0\.0\.11\]:25'
+pt_check cname_target_tlsa_sent log_has 'to=<n@alias\.dane\.example>, relay=mxc\.dane\.example\[127\.0\.0\.11\]:25, .*status=sent'
+send o@alias2.dane.example
+wait_log 'to=<o@alias2\.dane\.example>, .*status=' 30
+pt_check cname_alias_tlsa_verified log_has 'Verified TLS connection established to mxd\.dane\.example\[127\.0\.0\.12\]:25'
+pt_check cname_alias_tlsa_sent log_has 'to=<o@alias2\.dane\.example>, .*status=sent'
 
 pt_done

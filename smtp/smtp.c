@@ -64,6 +64,13 @@ static void smtp_load_config(void)
     c->send_xforward =
         cfg_bool(SMTP_P(P_SMTP_SEND_XFORWARD_COMMAND, P_LMTP_SEND_XFORWARD_COMMAND));
     c->never_send_ehlo = !c->lmtp && cfg_bool(P_SMTP_NEVER_SEND_EHLO);
+    const char *vtarget =
+        cfg_str(SMTP_P(P_SMTP_ADDRESS_VERIFY_TARGET, P_LMTP_ADDRESS_VERIFY_TARGET));
+    if (strcasecmp(vtarget, "data") == 0)
+        c->verify_data = true;
+    else if (strcasecmp(vtarget, "rcpt") != 0)
+        log_fatal("%s: bad value \"%s\" (want rcpt or data)",
+                  SMTP_P(P_SMTP_ADDRESS_VERIFY_TARGET, P_LMTP_ADDRESS_VERIFY_TARGET), vtarget);
     c->mx_address_limit = cfg_long(SMTP_P(P_SMTP_MX_ADDRESS_LIMIT, P_LMTP_MX_ADDRESS_LIMIT));
     c->mx_session_limit = cfg_long(SMTP_P(P_SMTP_MX_SESSION_LIMIT, P_LMTP_MX_SESSION_LIMIT));
     c->randomize_addresses =

@@ -157,6 +157,8 @@ struct smtp_tls_policy {
     char *ciphers;              /* OpenSSL cipher list, NULL = default */
     char *servername;           /* SNI: a name, "hostname", "nexthop", NULL = none */
     bool config_error;          /* protocols/ciphers unusable: TLS fails */
+    char **tafiles;             /* verify, secure: trust anchor files (tafile=,
+                                 * else *_tls_trust_anchor_file), or NULL */
 };
 
 struct smtp_cfg {
@@ -174,10 +176,12 @@ struct smtp_cfg {
     long line_length_limit;
     bool skip_5xx_greeting;
     bool send_xforward;
+    bool verify_data;           /* *_address_verify_target = data: probes end at DATA */
     bool never_send_ehlo;
     bool dns_enabled;           /* MX lookups allowed */
     bool dnssec;                /* *_dns_support_level = dnssec */
     int dane_insecure_mx;       /* smtp_tls_dane_insecure_mx_policy: MAY, ENCRYPT or DANE */
+    bool dane_force_tlsa;       /* *_tls_force_insecure_host_tlsa_lookup */
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;
@@ -319,6 +323,15 @@ bool smtp_tls_policy_active(void);
 int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
                            struct smtp_tls_policy *p, struct sbuf *why);
 void smtp_tls_policy_free(struct smtp_tls_policy *p);
+struct tls_client_anchors;
+/* SMTP_TA_FILES_MAX: most trust anchor files one policy may name. */
+#define SMTP_TA_FILES_MAX 16
+/* The trust anchors of p's files (read once per process) into out (at most
+ * SMTP_TA_FILES_MAX); returns how many (0: p names no files), or -1 with
+ * why filled (a file unreadable, malformed or without anchors, too many
+ * files): the destination must be deferred. */
+int smtp_tls_anchors(const struct smtp_tls_policy *p, const struct tls_client_anchors **out,
+                     struct sbuf *why);
 struct tls_cache_ops;
 /* The tlsmgr session cache for tls_client_ctx_new() (NULL when
  * *_tls_session_cache_database is empty or its timeout 0). */

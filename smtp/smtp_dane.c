@@ -16,13 +16,18 @@
  *        dns_lookup_sec). An MX RRset that is not validated makes DANE
  *        inapplicable unless smtp_tls_dane_insecure_mx_policy says
  *        "dane" (or "encrypt": TLS without authentication). The server's
- *        address records must be validated too, then its TLSA records at
- *        _PORT._tcp.HOST are looked up. Outcomes for "dane": no records
+ *        address records must be validated too (unless
+ *        *_tls_force_insecure_host_tlsa_lookup = yes), then its TLSA
+ *        records at _PORT._tcp.HOST are looked up; only a validated
+ *        TLSA RRset counts. Outcomes for "dane": no records
  *        (or none validated) = "may"; records but none usable (PKIX
  *        usages 0/1, digests not in tls_dane_digests) = "encrypt";
  *        usable records = authenticate. "dane-only" defers instead of
- *        falling back. XXX: CNAME expansion of the TLSA base domain
- *        (RFC 7672 section 2.2.3) is not done; the base is the MX name.
+ *        falling back. The TLSA base domain (RFC 7672 section 2.2.2) of
+ *        a host whose validated address records come through CNAMEs is
+ *        the expanded name; when it has no TLSA records the host name as
+ *        given is tried. SNI is the base domain; DANE-TA certificates may
+ *        name it, the host name as given or the next-hop domain.
  */
 #include "smtp.h"
 #include "alloc.h"
@@ -51,6 +56,8 @@ void smtp_dane_load(struct smtp_cfg *c)
                      P_SMTP_TLS_DANE_INSECURE_MX_POLICY, mx);
         c->dane_insecure_mx = SMTP_TLS_MAY;
     }
+    c->dane_force_tlsa = cfg_bool(SMTP_P(P_SMTP_TLS_FORCE_INSECURE_HOST_TLSA_LOOKUP,
+                                         P_LMTP_TLS_FORCE_INSECURE_HOST_TLSA_LOOKUP));
 }
 
 /* Where a failure comes from (Postfix's three kinds). */
@@ -94,6 +101,54 @@ static bool smtp_dane_usable(const struct dns_rr *rr)
     return rr->binlen > 0;
 }
 
+/* The CNAME-expanded form of host into *rname (new), or NULL when host is
+ * not an alias or a link of its chain is not validated. 0, or -1 when a
+ * lookup failed (not knowing the base domain must not weaken DANE). */
+static int smtp_dane_expand(const char *host, char **rname)
+{
+    *rname = NULL;
+    char *name = xstrdup(host);
+    bool all_secure = true;
+    int hops = 0;
+    for (; hops < 8; hops++) {
+        struct dns_rr *rr = NULL;
+        bool sec = false;
+        int r = dns_lookup_sec(name, DNS_T_CNAME, &rr, NULL, &sec);
+        if (r == DNS_NOTFOUND)
+            break;
+        if (r != DNS_OK || rr == NULL) {
+            dns_rr_list_free(rr);
+            xfree(name);
+            return -1;
+        }
+        all_secure = all_secure && sec;
+        xfree(name);
+        name = xstrdup(rr->data);
+        dns_rr_list_free(rr);
+    }
+    if (hops > 0 && hops < 8 && all_secure && strcasecmp(name, host) != 0) {
+        log_debug(1, "%s: TLSA base domain %s (CNAME expanded)", host, name);
+        *rname = name;
+    } else
+        xfree(name);
+    return 0;
+}
+
+/* Looks up the TLSA records of _PORT._tcp.name. */
+static int smtp_dane_tlsa(const char *name, const char *port, struct dns_rr **rr,
+                          struct sbuf *err, bool *secure)
+{
+    struct sbuf *qname = sbuf_new(128);
+    sbuf_printf(qname, "_%s._tcp.%s", port ? port : "25", name);
+    *rr = NULL;
+    *secure = false;
+    int r = dns_lookup_sec(sbuf_str(qname), DNS_T_TLSA, rr, err, secure);
+    log_debug(1, "%s: TLSA lookup: %s (%s)", sbuf_str(qname), sbuf_str(err),
+              *secure ? "secure" : "insecure");
+    sbuf_free(qname);
+    return r;
+}
+
 int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr *a,
                       struct smtp_dane *d, struct sbuf *why)
 {
@@ -125,24 +180,39 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
         sbuf_free(err);
         return -1;
     }
-    if (!secure) {
+    if (!secure && !cfg->dane_force_tlsa) {
         sbuf_free(err);
         return smtp_dane_incompat(d, only, SMTP_DANE_DEST, a->host, "non DNSSEC destination",
                                   why);
     }
+    /* *_tls_force_insecure_host_tlsa_lookup: the TLSA RRset is looked up
+     * all the same; only a validated one (an island of trust under the
+     * unsigned zone) is used, as below. */
 
-    struct sbuf *qname = sbuf_new(128);
-    sbuf_printf(qname, "_%s._tcp.%s", a->port ? a->port : "25", a->host);
+    /* RFC 7672 section 2.2.2: the TLSA base domain of a validated alias
+     * is its CNAME-expanded name; when that has no TLSA records, the name
+     * before expansion is tried. */
+    char *rname = NULL;
+    if (secure && smtp_dane_expand(a->host, &rname) < 0) {
+        sbuf_printf(why, "TLSA lookup error for %s:%s", a->host, a->port ? a->port : "25");
+        sbuf_free(err);
+        return -1;
+    }
+    const char *base = rname ? rname : a->host;
     struct dns_rr *rr = NULL;
-    r = dns_lookup_sec(sbuf_str(qname), DNS_T_TLSA, &rr, err, &secure);
-    log_debug(1, "%s: TLSA lookup: %s (%s)", sbuf_str(qname), sbuf_str(err),
-              secure ? "secure" : "insecure");
-    sbuf_free(qname);
+    r = smtp_dane_tlsa(base, a->port, &rr, err, &secure);
+    if (rname && r == DNS_NOTFOUND) {
+        base = a->host;
+        r = smtp_dane_tlsa(base, a->port, &rr, err, &secure);
+    }
     sbuf_free(err);
     if (r == DNS_TEMPFAIL || r == DNS_INVAL) {
+        xfree(rname);
         sbuf_printf(why, "TLSA lookup error for %s:%s", a->host, a->port ? a->port : "25");
         return -1;
     }
+    d->base = xstrdup(base);
+    xfree(rname);
     if (r == DNS_NOTFOUND || !secure) {
         dns_rr_list_free(rr);
         return smtp_dane_incompat(d, only, SMTP_DANE_DEST, a->host, "no TLSA records found",
@@ -173,7 +243,6 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
     }
     d->level = SMTP_TLS_DANE;
     d->tlsa = keep;
-    d->base = xstrdup(a->host);
     return 0;
 }
 

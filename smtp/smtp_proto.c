@@ -531,7 +531,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     struct tls_client_tlsa tlsa[SMTP_DANE_TLSA_MAX];
     if (ss->level == SMTP_TLS_DANE) {
         /* RFC 7672: SNI is the TLSA base domain, the names DANE-TA
-         * certificates may carry are it and the next-hop domain. */
+         * certificates may carry are it, the next-hop domain and the
+         * server's name before CNAME expansion. */
         for (const struct dns_rr *rr = ss->dane.tlsa; rr && so.ntlsa < SMTP_DANE_TLSA_MAX;
              rr = rr->next)
             tlsa[so.ntlsa++] = (struct tls_client_tlsa){ .usage = rr->usage,
@@ -542,7 +543,23 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         so.tlsa = tlsa;
         so.dane_base = ss->dane.base;
         so.dane_name2 = ss->a->nexthop;
+        if (strcasecmp(ss->a->host, ss->dane.base) != 0)
+            so.dane_name3 = ss->a->host;      /* the name before CNAME expansion */
         sni = ss->dane.base;
+    }
+    /* verify, secure: trust anchor files replace the CAs (checked when
+     * the policy was looked up; read once per process). */
+    const struct tls_client_anchors *ta[SMTP_TA_FILES_MAX];
+    int nta = 0;
+    if ((ss->level == SMTP_TLS_VERIFY || ss->level == SMTP_TLS_SECURE) && pol->tafiles) {
+        nta = smtp_tls_anchors(pol, ta, why);
+        if (nta < 0) {
+            sbuf_printf(t, "client TLS configuration problem: %s", sbuf_str(why));
+            smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+            goto out_early;
+        }
+        so.anchors = ta;
+        so.nanchors = (size_t)nta;
     }
     /* The session cache key: this server and everything about the policy
      * that a resumed session would carry over. */
@@ -551,7 +568,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
                 ss->a->port ? ss->a->port : "", sni ? sni : "",
                 pol->level_name ? pol->level_name : "", pol->protocols,
                 pol->ciphers ? pol->ciphers : "");
-    if (so.ntlsa == 0 && sbuf_len(cache_id) <= 512)
+    if (so.ntlsa == 0 && nta == 0 && sbuf_len(cache_id) <= 512)
         so.cache_id = sbuf_str(cache_id);
     smtp_tls_seed();
     if (pol->config_error)
@@ -584,6 +601,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     if (cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: subject_CN=%s, verification=%s%s", sbuf_str(ss->relay), info.peer_cn,
                  info.trusted ? "ok" : "failed: ", info.trusted ? "" : info.verify_error);
+    if (nta > 0 && info.anchor_depth >= 0 && cfg->tls_loglevel >= 1)
+        log_info("%s: Matched trust anchor at depth %d", sbuf_str(ss->relay), info.anchor_depth);
     if (ss->level == SMTP_TLS_FINGERPRINT && cfg->tls_loglevel >= 1 && info.have_cert)
         log_info("%s: certificate fingerprint=%s, pkey_fingerprint=%s", sbuf_str(ss->relay),
                  info.fingerprint, info.pkey_fingerprint);
@@ -622,6 +641,7 @@ static int smtp_tls_begin(struct smtp_sess *ss)
     result = 0;
 out:
     sbuf_free(cache_id);
+out_early:
     sbuf_free(why);
     sbuf_free(t);
     return result;
@@ -929,6 +949,18 @@ static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
     smtp_mark_done(ss->st, i);
 }
 
+/* An address probe with *_address_verify_target = data: the server
+ * accepted recipient i and then DATA (354). Deliverable, with the DATA
+ * reply as the reason (the 354 has no enhanced status code of its own). */
+static void smtp_rcpt_probe_data_ok(struct smtp_sess *ss, size_t i)
+{
+    struct deliver_rcpt *rc = &ss->req->rcpts[i];
+    smtp_dsn_set(ss, SMTP_BY_SERVER, true);
+    deliver_status(ss->req, rc, DELIVER_SENT, 0, "2.0.0", "%s", sbuf_str(ss->reply));
+    smtp_dsn_clear(ss->req);
+    smtp_mark_done(ss->st, i);
+}
+
 /* Maps the sender and the pending recipients through smtp_generic_maps
  * into ss->env_sender and ss->env_rcpt. 0, or -1 when a table failed. */
 static int smtp_generic_envelope(struct smtp_sess *ss)
@@ -988,9 +1020,12 @@ static int smtp_transaction(struct smtp_sess *ss)
         if (smtp_is_pending(ss->st, i))
             ss->sent[ss->nsent++] = i;
     /* A probe (DELIVER_REQ_F_VERIFY) stops after RCPT: the RCPT reply is
-     * the answer, and no DATA is ever sent. */
+     * the answer, and no DATA is ever sent. With *_address_verify_target
+     * = data it sends DATA too, for servers that refuse recipients only
+     * there; the DATA reply is the answer and no content follows. */
     bool probe = (r->flags & DELIVER_REQ_F_CHECK_ONLY) != 0;
-    ncmd = ss->nsent + (probe ? 1 : 2);
+    bool probe_data = probe && cfg->verify_data;
+    ncmd = ss->nsent + (probe && !probe_data ? 1 : 2);
     size_t batch = (ss->features & SMTP_F_PIPELINING) ? SMTP_BATCH_MAX : 1;
     bool mail_ok = false, data_ok = false;
     size_t next_put = 0, next_get = 0;
@@ -1054,7 +1089,7 @@ static int smtp_transaction(struct smtp_sess *ss)
                 size_t i = ss->sent[next_get - 1];
                 if (!mail_ok)
                     continue;
-                if (ss->code / 100 == 2 && probe)
+                if (ss->code / 100 == 2 && probe && !probe_data)
                     smtp_rcpt_sent(ss, i);
                 else if (ss->code / 100 == 2)
                     ss->accepted[ss->naccepted++] = i;
@@ -1080,6 +1115,16 @@ static int smtp_transaction(struct smtp_sess *ss)
                 }
             }
         }
+    }
+    if (probe_data && data_ok) {
+        /* The server now waits for content that will never come: the
+         * recipients it accepted are deliverable, and nothing more may be
+         * sent or read on this connection (no RSET, no QUIT, no reuse).
+         * The server sees a lost connection after DATA. */
+        for (size_t k = 0; k < ss->naccepted && mail_ok; k++)
+            smtp_rcpt_probe_data_ok(ss, ss->accepted[k]);
+        ss->stage = "closing the connection after DATA";
+        goto out;       /* result -1: the connection is not usable */
     }
     if (probe) {
         /* Leave the server as we found it, then QUIT (smtp_session). */

@@ -24,7 +24,10 @@
  *        attributes add up), protocols=, ciphers= (a grade: high,
  *        medium, ...), exclude=, servername= (SNI: a name, "hostname" for
  *        the server's name, "nexthop" for the next-hop domain; default
- *        *_tls_servername). "dane" and "dane-only" are worked out per
+ *        *_tls_servername), tafile= (verify and secure: trust anchor files
+ *        that replace the CAs, else *_tls_trust_anchor_file; each is read
+ *        once per process by tls_client_anchors_load(), and one that cannot
+ *        be used defers the destination). "dane" and "dane-only" are worked out per
  *        server by smtp_dane.c. Fingerprints (match= or
  *        *_tls_fingerprint_cert_match) are hex digests with or without
  *        colons, any case; they are kept upper-case without colons and
@@ -41,6 +44,7 @@
 #include "params.h"
 #include "sbuf.h"
 #include "smtp.h"
+#include "tls_client.h"
 #include "tls_common.h"
 #include "tlsmgr_clnt.h"
 #include <ctype.h>
@@ -315,6 +319,19 @@ static char **smtp_tls_level_match(enum smtp_tls_level level)
     return smtp_tls_list_copy(smtp_tls_class_match[secure].match);
 }
 
+/* The files of *_tls_trust_anchor_file (comma or white space separated),
+ * a new list, or NULL when it is empty. */
+static char **smtp_tls_level_tafiles(void)
+{
+    const char *v = cfg_str(SMTP_P(P_SMTP_TLS_TRUST_ANCHOR_FILE, P_LMTP_TLS_TRUST_ANCHOR_FILE));
+    char **files = cfg_list(v);
+    if (files && files[0] == NULL) {
+        cfg_list_free(files);
+        files = NULL;
+    }
+    return files;
+}
+
 void smtp_tls_policy_free(struct smtp_tls_policy *p)
 {
     if (p == NULL)
@@ -323,6 +340,7 @@ void smtp_tls_policy_free(struct smtp_tls_policy *p)
     cfg_list_free(p->match);
     xfree(p->ciphers);
     xfree(p->servername);
+    cfg_list_free(p->tafiles);
     memset(p, 0, sizeof(*p));
 }
 
@@ -356,6 +374,8 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
         p->level = SMTP_TLS_ENCRYPT;
     }
     p->match = smtp_tls_level_match(p->level);
+    if (p->level == SMTP_TLS_VERIFY || p->level == SMTP_TLS_SECURE)
+        p->tafiles = smtp_tls_level_tafiles();
     if (p->level == SMTP_TLS_FINGERPRINT && p->match == NULL)
         log_warn("%s_tls_security_level = fingerprint, but %s names no fingerprints: "
                  "mail will be deferred", c->lmtp ? "lmtp" : "smtp",
@@ -398,6 +418,33 @@ static char **smtp_tls_colon_list(const char *v)
     }
     out[k] = NULL;
     return out;
+}
+
+/* Appends a copy of v to the NULL-terminated list *list (grown). */
+static void smtp_tls_list_add(char ***list, const char *v)
+{
+    size_t n = 0;
+    while (*list && (*list)[n])
+        n++;
+    *list = xrealloc(*list, (n + 2) * sizeof(char *));
+    (*list)[n++] = xstrdup(v);
+    (*list)[n] = NULL;
+}
+
+int smtp_tls_anchors(const struct smtp_tls_policy *p, const struct tls_client_anchors **out,
+                     struct sbuf *why)
+{
+    int n = 0;
+    for (char **f = p->tafiles; f && *f; f++) {
+        if (n == SMTP_TA_FILES_MAX) {
+            sbuf_printf(why, "more than %d trust anchor files", SMTP_TA_FILES_MAX);
+            return -1;
+        }
+        if ((out[n] = tls_client_anchors_load(*f, why)) == NULL)
+            return -1;
+        n++;
+    }
+    return n;
 }
 
 /* Fills p from a table value. Returns 0, or -1 with why filled. */
@@ -444,7 +491,29 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
         else if (strcasecmp(name, "servername") == 0) {
             xfree(p->servername);
             p->servername = xstrdup(val);
-        } else if (strcasecmp(name, "tafile") == 0 || strcasecmp(name, "connection_reuse") == 0
+        } else if (strcasecmp(name, "tafile") == 0) {
+            /* Trust anchors replace the CAs: meaningful at verify and
+             * secure only. Elsewhere Postfix refuses the entry (a weaker
+             * check than the entry's author expected); with TLS off
+             * there is nothing to weaken. */
+            if (p->level == SMTP_TLS_VERIFY || p->level == SMTP_TLS_SECURE) {
+                if (*val == 0) {
+                    sbuf_set(why, "empty tafile= attribute");
+                    goto out;
+                }
+                smtp_tls_list_add(&p->tafiles, val);
+            } else if (p->level == SMTP_TLS_NONE)
+                log_warn("TLS policy for %s: ignoring attribute \"tafile\" with TLS disabled",
+                         key);
+            else if (p->level == SMTP_TLS_DANE || p->level == SMTP_TLS_DANE_ONLY)
+                log_warn("TLS policy for %s: ignoring attribute \"tafile\" at level \"%s\" "
+                         "(TLSA records are the trust anchors)", key, p->level_name);
+            else {
+                sbuf_printf(why, "attribute \"tafile\" is invalid at security level \"%s\"",
+                            p->level_name);
+                goto out;
+            }
+        } else if (strcasecmp(name, "connection_reuse") == 0
                    || strcasecmp(name, "enable_rpk") == 0) {
             /* Postern cannot apply these. Ignoring one at "may" or below
              * gives no weaker result than the level promises; at stronger
@@ -481,6 +550,8 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
             }
         } else
             p->match = smtp_tls_level_match(p->level);
+        if (p->tafiles == NULL)
+            p->tafiles = smtp_tls_level_tafiles();
     } else if (p->level == SMTP_TLS_FINGERPRINT) {
         if (match)
             smtp_tls_fprint_add(&p->match, sbuf_str(match), "|", key);
@@ -562,13 +633,23 @@ int smtp_tls_policy_lookup(const struct smtp_dest *d, const char *dflt_port,
     const struct smtp_tls_policy *eff = rc == 0 ? p : &smtp_cfg.tls_default;
     bool dane = eff->level == SMTP_TLS_DANE || eff->level == SMTP_TLS_DANE_ONLY;
     const char *problem = NULL;
+    struct sbuf *tawhy = sbuf_new(64);
+    const struct tls_client_anchors *ta[SMTP_TA_FILES_MAX];
     if (dane && d->kind == SMTP_DEST_UNIX)
         problem = "the dane security levels are invalid for delivery via unix-domain sockets";
     else if (eff->level == SMTP_TLS_DANE_ONLY && !smtp_cfg.dnssec)
         problem = "dane configured with dnssec lookups disabled";
-    if (problem == NULL)
+    else if (eff->tafiles && smtp_tls_anchors(eff, ta, tawhy) < 0) {
+        /* Never the CA files instead, never plaintext: defer. */
+        log_warn("%s", sbuf_str(tawhy));
+        problem = sbuf_str(tawhy);
+    }
+    if (problem == NULL) {
+        sbuf_free(tawhy);
         return rc;
+    }
     sbuf_printf(why, "client TLS configuration problem: %s", problem);
+    sbuf_free(tawhy);
     if (rc == 0)
         smtp_tls_policy_free(p);
     return -1;

@@ -138,6 +138,7 @@ int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_r
             }
             break;
         case DNS_T_NS:
+        case DNS_T_CNAME:
         case DNS_T_PTR:
             ok = dns_get_name(msg, len, &p, data) == 0;
             break;

@@ -27,6 +27,7 @@
 
 #define DNS_T_A 1
 #define DNS_T_NS 2
+#define DNS_T_CNAME 5
 #define DNS_T_PTR 12
 #define DNS_T_MX 15
 #define DNS_T_TXT 16
@@ -39,7 +40,7 @@ struct dns_rr {
     int type;
     unsigned ttl;
     int pref;                   /* MX preference */
-    char *data;                 /* A/AAAA: numeric address; MX/NS/PTR: name; TXT: text;
+    char *data;                 /* A/AAAA: numeric address; MX/NS/CNAME/PTR: name; TXT: text;
                                  * TLSA: "" (the record is in the fields below) */
     /* TLSA (RFC 6698): certificate usage, selector, matching type and the
      * association data (bin, binlen bytes; new, freed with the list). */

@@ -16,6 +16,15 @@
  *        absence) is in the verify result, read by tls_client_info().
  *        tls_client_info() also gives the peer's certificate and public
  *        key fingerprints (the "fingerprint" level compares them).
+ *        Local trust anchors (tafile) use the same machinery, as Postfix
+ *        does: each certificate or public key becomes a DANE-TA(2) and a
+ *        DANE-EE(3) record with matching type 0 (OpenSSL's DANE-TA never
+ *        matches the leaf; the EE twin lets an anchor be the peer's own
+ *        certificate or key). With TLSA records OpenSSL ignores the CA
+ *        store and the validity dates of the matched anchor (checked with
+ *        OpenSSL 3.0: an expired intermediate anchor still verifies).
+ *        SSL_dane_enable() gets no base domain, so OpenSSL checks no names:
+ *        the caller's tls_client_matches() does, as for CA trust.
  */
 #include "tls_client.h"
 #include "alloc.h"
@@ -82,7 +91,121 @@ static void tls_client_offer_session(struct tls_client_ctx *ctx, SSL *ssl, const
 struct tls_client_conn {
     SSL *ssl;
     const EVP_MD *digest;       /* the context's fingerprint digest */
+    bool anchors;               /* verified against local trust anchors */
 };
+
+/* ---- local trust anchors (tafile) ---- */
+
+struct tls_client_anchors {
+    struct tls_client_tlsa *rec;    /* two records per anchor (TA and EE) */
+    size_t nrec;
+};
+
+/* The files read so far (one process reads each once). */
+struct tls_client_anchor_file {
+    char *path;
+    struct tls_client_anchors *a;
+    struct tls_client_anchor_file *next;
+};
+static struct tls_client_anchor_file *tls_client_anchor_files;
+
+static void tls_client_anchors_free(struct tls_client_anchors *a)
+{
+    for (size_t i = 0; i < a->nrec; i += 2)
+        xfree((void *)a->rec[i].data);
+    xfree(a->rec);
+    xfree(a);
+}
+
+/* Appends the DANE-TA(2) and DANE-EE(3) records of one anchor (DER of a
+ * certificate, selector 0, or of a SubjectPublicKeyInfo, selector 1). */
+static void tls_client_anchor_add(struct tls_client_anchors *a, unsigned char selector,
+                                  const unsigned char *der, size_t len)
+{
+    unsigned char *copy = xmalloc(len);
+    memcpy(copy, der, len);
+    a->rec = xrealloc(a->rec, (a->nrec + 2) * sizeof(*a->rec));
+    a->rec[a->nrec++] = (struct tls_client_tlsa){ 2, selector, 0, copy, len };
+    a->rec[a->nrec++] = (struct tls_client_tlsa){ 3, selector, 0, copy, len };
+}
+
+/* Reads path into a new anchor set; NULL with why filled. */
+static struct tls_client_anchors *tls_client_anchors_read(const char *path, struct sbuf *why)
+{
+    ERR_clear_error();
+    BIO *bp = BIO_new_file(path, "r");
+    if (bp == NULL) {
+        int err = errno;
+        sbuf_printf(why, "cannot open trust anchor file %s: %s", path, strerror(err));
+        ERR_clear_error();
+        return NULL;
+    }
+    struct tls_client_anchors *a = xcalloc(1, sizeof(*a));
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long len = 0;
+    bool bad = false;
+    while (!bad && PEM_read_bio(bp, &name, &header, &data, &len)) {
+        const unsigned char *p = data;
+        if (strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0) {
+            X509 *x = d2i_X509(NULL, &p, len);
+            if (x == NULL || p - data != len) {
+                sbuf_printf(why, "malformed certificate in trust anchor file %s", path);
+                bad = true;
+            } else
+                tls_client_anchor_add(a, 0, data, (size_t)len);
+            X509_free(x);
+        } else if (strcmp(name, PEM_STRING_PUBLIC) == 0) {
+            EVP_PKEY *k = d2i_PUBKEY(NULL, &p, len);
+            if (k == NULL || p - data != len) {
+                sbuf_printf(why, "malformed public key in trust anchor file %s", path);
+                bad = true;
+            } else
+                tls_client_anchor_add(a, 1, data, (size_t)len);
+            EVP_PKEY_free(k);
+        }
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+    }
+    BIO_free(bp);
+    /* The loop ends at the end of the file (no further PEM start line) or
+     * at a read error. */
+    if (!bad && ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE) {
+        sbuf_printf(why, "cannot read trust anchor file %s", path);
+        tls_common_errors(why);
+        bad = true;
+    } else if (!bad && a->nrec == 0) {
+        sbuf_printf(why, "no certificate or public key in trust anchor file %s", path);
+        bad = true;
+    }
+    ERR_clear_error();
+    if (bad) {
+        tls_client_anchors_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+const struct tls_client_anchors *tls_client_anchors_load(const char *path, struct sbuf *why)
+{
+    for (struct tls_client_anchor_file *f = tls_client_anchor_files; f; f = f->next)
+        if (strcmp(f->path, path) == 0)
+            return f->a;
+    if (tls_dl_load(why) < 0)
+        return NULL;
+    struct tls_client_anchors *a = tls_client_anchors_read(path, why);
+    if (a == NULL)
+        return NULL;
+    struct tls_client_anchor_file *f = xcalloc(1, sizeof(*f));
+    f->path = xstrdup(path);
+    f->a = a;
+    f->next = tls_client_anchor_files;
+    tls_client_anchor_files = f;
+    return a;
+}
 
 /* Enables OpenSSL's DANE support on c with the digests of a
  * tls_dane_digests list: "name" (sha256 = matching type 1, sha512 = 2) or
@@ -251,6 +374,8 @@ static int tls_client_dane_start(SSL *ssl, const struct tls_client_sess_opts *o,
     }
     if (o->dane_name2 && *o->dane_name2)
         SSL_add1_host(ssl, o->dane_name2);
+    if (o->dane_name3 && *o->dane_name3)
+        SSL_add1_host(ssl, o->dane_name3);
     /* RFC 7672 section 3.1.1: DANE-EE(3) binds the key, not a name. */
     SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
     size_t added = 0;
@@ -263,6 +388,35 @@ static int tls_client_dane_start(SSL *ssl, const struct tls_client_sess_opts *o,
     }
     if (added == 0) {
         sbuf_set(why, "no usable TLSA records");
+        return -1;
+    }
+    return 0;
+}
+
+/* Arms verification against local trust anchors on ssl: DANE without a
+ * base domain (no SNI change, no OpenSSL name checks). 0, or -1 with why
+ * filled. */
+static int tls_client_anchors_start(SSL *ssl, const struct tls_client_sess_opts *o,
+                                    struct sbuf *why)
+{
+    if (SSL_dane_enable(ssl, NULL) <= 0) {
+        sbuf_set(why, "cannot enable trust anchor verification");
+        tls_common_errors(why);
+        return -1;
+    }
+    size_t added = 0;
+    for (size_t i = 0; i < o->nanchors; i++) {
+        const struct tls_client_anchors *a = o->anchors[i];
+        for (size_t k = 0; a && k < a->nrec; k++) {
+            const struct tls_client_tlsa *t = &a->rec[k];
+            if (SSL_dane_tlsa_add(ssl, t->usage, t->selector, t->mtype, t->data, t->len) > 0)
+                added++;
+            else
+                ERR_clear_error();
+        }
+    }
+    if (added == 0) {
+        sbuf_set(why, "no usable trust anchors");
         return -1;
     }
     return 0;
@@ -299,11 +453,16 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
     }
     if (tls_client_is_hostname(servername))
         SSL_set_tlsext_host_name(ssl, servername);
-    if (o && o->cache_id && o->ntlsa == 0 && ctx->cache.get) {
+    bool anchors = o && o->ntlsa == 0 && o->nanchors > 0;
+    if (o && o->cache_id && o->ntlsa == 0 && !anchors && ctx->cache.get) {
         SSL_set_app_data(ssl, xstrdup(o->cache_id));
         tls_client_offer_session(ctx, ssl, o->cache_id);
     }
     if (o && o->ntlsa > 0 && tls_client_dane_start(ssl, o, why) < 0) {
+        tls_client_ssl_free(ssl);
+        return NULL;
+    }
+    if (anchors && tls_client_anchors_start(ssl, o, why) < 0) {
         tls_client_ssl_free(ssl);
         return NULL;
     }
@@ -314,6 +473,7 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
     c->digest = ctx->digest;
+    c->anchors = anchors;
     stream_set_io(s, tls_common_read, tls_common_write, ssl);
     return c;
 }
@@ -325,7 +485,13 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
     tls_common_cipher(c->ssl, info->protocol, sizeof(info->protocol), info->cipher,
                       sizeof(info->cipher), &info->bits, &info->alg_bits);
     info->reused = SSL_session_reused(c->ssl) == 1;
-    info->dane = SSL_get0_dane(c->ssl) != NULL;
+    info->anchor_depth = -1;
+    if (c->anchors) {
+        /* Local trust anchors: not DANE as far as the caller is concerned. */
+        if (SSL_get_verify_result(c->ssl) == X509_V_OK)
+            info->anchor_depth = SSL_get0_dane_authority(c->ssl, NULL, NULL);
+    } else
+        info->dane = SSL_get0_dane(c->ssl) != NULL;
     if (info->dane) {
         uint8_t usage = 0;
         /* A match is also a verified chain (the verify result is OK). */
@@ -358,7 +524,10 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
         info->trusted = true;
         if (match_name && *match_name)
             info->name_matched = X509_check_host(peer, match_name, 0, 0, NULL) == 1;
-    } else
+    } else if (c->anchors && vr == X509_V_ERR_DANE_NO_MATCH)
+        strlcpy(info->verify_error, "no trust anchor matches the certificate chain",
+                sizeof(info->verify_error));
+    else
         strlcpy(info->verify_error, X509_verify_cert_error_string(vr), sizeof(info->verify_error));
     X509_free(peer);
 }

@@ -4,7 +4,8 @@
  * Used by: smtp and lmtp (STARTTLS); later any client that needs TLS.
  * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
  *            tls_client_start_opts(), tls_client_dane_mtype_ok(),
- *            tls_client_info(), tls_client_matches(), tls_client_stop().
+ *            tls_client_anchors_load(), tls_client_info(),
+ *            tls_client_matches(), tls_client_stop().
  * Errors: functions that can fail return NULL or -1 and fill a why buffer
  *         with a one-line reason that includes OpenSSL's error text; they do
  *         not log.
@@ -51,18 +52,39 @@ struct tls_client_tlsa {
 struct tls_client_ctx;
 struct tls_client_conn;
 
+/* The trust anchors of one PEM file (*_tls_trust_anchor_file, tafile=):
+ * its certificates and public keys. */
+struct tls_client_anchors;
+
+/* Loads the certificates ("CERTIFICATE", "X509 CERTIFICATE") and public
+ * keys ("PUBLIC KEY") of the PEM file path; other PEM objects are
+ * skipped. A file is read once per process: later calls return the same
+ * anchors (borrowed, never freed). Returns NULL with why filled when the
+ * file cannot be opened, holds a malformed object or no anchor at all;
+ * a failure is not remembered (the next call reads the file again). */
+const struct tls_client_anchors *tls_client_anchors_load(const char *path, struct sbuf *why);
+
 /* Settings of one session (a destination's TLS policy). */
 struct tls_client_sess_opts {
     unsigned protocols;         /* TLS_PROTO_* mask (tls_common.h); 0 = default */
     const char *ciphers;        /* OpenSSL cipher list; NULL/"" = default */
     /* DANE (RFC 7672): when ntlsa > 0 the peer must match one of the
      * records; dane_base is the TLSA base domain (the server's name), the
-     * reference identifier of DANE-TA(2) certificates, dane_name2 another
-     * acceptable name (the next-hop domain) or NULL. DANE-EE(3) matches
+     * reference identifier of DANE-TA(2) certificates, dane_name2 and
+     * dane_name3 other acceptable names (the next-hop domain, the server
+     * name before CNAME expansion) or NULL. DANE-EE(3) matches
      * ignore names and validity dates, as RFC 7672 says. */
     const struct tls_client_tlsa *tlsa;
     size_t ntlsa;
-    const char *dane_base, *dane_name2;
+    const char *dane_base, *dane_name2, *dane_name3;
+    /* Local trust anchors (tls_client_anchors_load), used when ntlsa is 0
+     * and nanchors > 0: the peer's chain must reach one of them (an
+     * intermediate or root certificate, its public key, or the peer's own
+     * certificate or key); the CA file and directory no longer count and
+     * anchors are not checked for expiry. Names are left to the caller
+     * (tls_client_matches() after the handshake). */
+    const struct tls_client_anchors *const *anchors;
+    size_t nanchors;
     /* The session cache key of this server and policy (NULL: do not
      * offer or save a session). Never used with TLSA records: DANE
      * sessions always do a full handshake. */
@@ -83,6 +105,9 @@ struct tls_client_info {
     bool dane;              /* the session had TLSA records to match */
     bool dane_matched;      /* ... and one of them matched (usage in dane_usage) */
     int dane_usage;
+    /* With local trust anchors: the chain depth of the one that matched
+     * (0: the peer's own certificate or key), else -1. */
+    int anchor_depth;
     /* Digests of the peer's certificate and of its public key (DER
      * SubjectPublicKeyInfo), "AB:CD:..." ("" when there is no certificate). */
     char fingerprint[200];

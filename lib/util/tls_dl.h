@@ -18,6 +18,7 @@
 #include "sbuf.h"
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -53,7 +54,8 @@
     X(SSL_set_session) X(d2i_SSL_SESSION) X(i2d_SSL_SESSION) X(EVP_CIPHER_get_iv_length) \
     X(EVP_CIPHER_get_key_length) X(EVP_DecryptInit_ex) X(EVP_EncryptInit_ex) X(EVP_MAC_CTX_set_params) \
     X(EVP_get_cipherbyname) X(OSSL_PARAM_construct_end) X(OSSL_PARAM_construct_octet_string) \
-    X(OSSL_PARAM_construct_utf8_string)
+    X(OSSL_PARAM_construct_utf8_string) X(BIO_free) X(BIO_new_file) X(ERR_peek_last_error) \
+    X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -162,5 +164,12 @@ int tls_dl_load(struct sbuf *why);
 #define OSSL_PARAM_construct_end TLS_DL_FN(OSSL_PARAM_construct_end)
 #define OSSL_PARAM_construct_octet_string TLS_DL_FN(OSSL_PARAM_construct_octet_string)
 #define OSSL_PARAM_construct_utf8_string TLS_DL_FN(OSSL_PARAM_construct_utf8_string)
+#define BIO_free TLS_DL_FN(BIO_free)
+#define BIO_new_file TLS_DL_FN(BIO_new_file)
+#define ERR_peek_last_error TLS_DL_FN(ERR_peek_last_error)
+#define PEM_read_bio TLS_DL_FN(PEM_read_bio)
+#define SSL_get0_dane_authority TLS_DL_FN(SSL_get0_dane_authority)
+#define d2i_PUBKEY TLS_DL_FN(d2i_PUBKEY)
+#define d2i_X509 TLS_DL_FN(d2i_X509)
 
 #endif

@@ -19,7 +19,14 @@
 # wrong TLSA record is ignored) fall back to "may"; dane-only for an
 # unsigned destination defers; an unsigned MX pointing at a signed host
 # uses its TLSA records with the default smtp_tls_dane_insecure_mx_policy
-# (dane) and ignores them with "may".
+# (dane) and ignores them with "may". A host in the unsigned zone whose
+# _tcp subdomain is a signed island (its own zone, its KSK a second trust
+# anchor in unbound) has its TLSA record used only with
+# smtp_tls_force_insecure_host_tlsa_lookup = yes ("Verified"); without it
+# the host is not DANE-capable ("may"). An MX host that is a CNAME in the
+# signed zone has its TLSA records looked up at the expanded name first
+# (RFC 7672 section 2.2.2; a wrong record at the alias must not be used)
+# and at the alias when the target has none.
 #
 # The script runs twice: outside (namespace, zones, keys, nsd and unbound;
 # cleaned up on any exit) and inside (PT_DANE_INNER=1: instance, peer,
@@ -84,6 +91,15 @@ mx7     IN A   127.0.0.8
 bogus   IN MX  10 mx8.dane.example.
 mx8     IN A   127.0.0.9
 _25._tcp.mx8 IN TLSA 3 1 1 $ee_spki256
+alias   IN MX  10 mxc.dane.example.
+mxc     IN CNAME mx9.dane.example.
+_25._tcp.mxc IN TLSA 3 1 1 $other256
+mx9     IN A   127.0.0.11
+_25._tcp.mx9 IN TLSA 3 1 1 $ee_spki256
+alias2  IN MX  10 mxd.dane.example.
+mxd     IN CNAME mx10.dane.example.
+_25._tcp.mxd IN TLSA 3 1 1 $ee_spki256
+mx10    IN A   127.0.0.12
 EOF
     cat > "$D/plain.example.zone" <<EOF
 \$ORIGIN plain.example.
@@ -97,7 +113,21 @@ _25._tcp.mx IN TLSA 3 1 1 $other256
 only    IN MX  10 mx.plain.example.
 cross   IN MX  10 mx1.dane.example.
 cross2  IN MX  10 mx2.dane.example.
+mxi     IN A   127.0.0.10
 EOF
+    # The island: _tcp.mxi.plain.example, signed, below the unsigned zone.
+    cat > "$D/island.zone" <<EOF
+\$ORIGIN _tcp.mxi.plain.example.
+\$TTL 300
+@       IN SOA ns.plain.example. hostmaster.plain.example. 1 3600 600 86400 300
+@       IN NS  ns.plain.example.
+_25     IN TLSA 3 1 1 $ee_spki256
+EOF
+    (cd "$D" &&
+        ksk=$(ldns-keygen -a ECDSAP256SHA256 -k _tcp.mxi.plain.example) &&
+        zsk=$(ldns-keygen -a ECDSAP256SHA256 _tcp.mxi.plain.example) &&
+        ldns-signzone island.zone "$ksk" "$zsk" && cp "$ksk.key" island-anchor.key) \
+        >"$D/sign-island.log" 2>&1 || pt_netns_fail island_sign "ldns-signzone failed: $(cat "$D/sign-island.log")"
     (cd "$D" &&
         ksk=$(ldns-keygen -a ECDSAP256SHA256 -k dane.example) &&
         zsk=$(ldns-keygen -a ECDSAP256SHA256 dane.example) &&
@@ -133,6 +163,9 @@ zone:
 zone:
     name: plain.example
     zonefile: plain.example.zone
+zone:
+    name: _tcp.mxi.plain.example
+    zonefile: island.zone.signed
 EOF
     cat > "$D/unbound.conf" <<EOF
 server:
@@ -151,11 +184,15 @@ server:
     qname-minimisation: no
     module-config: "validator iterator"
     trust-anchor-file: "$D/anchor.key"
+    trust-anchor-file: "$D/island-anchor.key"
 stub-zone:
     name: "dane.example"
     stub-addr: 127.0.0.1@5353
 stub-zone:
     name: "plain.example"
+    stub-addr: 127.0.0.1@5353
+stub-zone:
+    name: "_tcp.mxi.plain.example"
     stub-addr: 127.0.0.1@5353
 EOF
     ip netns exec "$PT_NS" nsd -d -c "$D/nsd.conf" >"$D/nsd.err" 2>&1 &
@@ -187,7 +224,7 @@ pt_setup_users
 pt_instance
 T=$PT_T
 printf 'only.plain.example dane-only\n' > "$PT_CONF/tls_policy"
-printf 'cross2.plain.example insecmay:\n' > "$PT_CONF/transport"
+printf 'cross2.plain.example insecmay:\nforce.plain.example forcetlsa:[mxi.plain.example]\nnoforce.plain.example smtp:[mxi.plain.example]\n' > "$PT_CONF/transport"
 cat >> "$PT_CONF/main.cf" <<EOF
 smtp_dns_support_level = dnssec
 smtp_tls_security_level = dane
@@ -197,11 +234,13 @@ transport_maps = texthash:$PT_CONF/transport
 EOF
 printf 'insecmay unix - - n - - smtp\n  -o smtp_tls_dane_insecure_mx_policy=may\n' \
     >> "$PT_CONF/master.cf"
+printf 'forcetlsa unix - - n - - smtp\n  -o smtp_tls_force_insecure_host_tlsa_lookup=yes\n' \
+    >> "$PT_CONF/master.cf"
 PEERLOG=$T/peer.log
 : > "$PEERLOG"
 python3 "$HERE/tls_peer.py" "$PEERLOG" "$D/chain.pem" "$D/mx.key" \
     127.0.0.2:25 127.0.0.3:25 127.0.0.4:25 127.0.0.5:25 127.0.0.6:25 127.0.0.7:25 \
-    127.0.0.8:25 127.0.0.9:25 >"$T/peer.err" 2>&1 &
+    127.0.0.8:25 127.0.0.9:25 127.0.0.10:25 127.0.0.11:25 127.0.0.12:25 >"$T/peer.err" 2>&1 &
 PT_PIDS+=($!)
 python3 - <<'EOP' || pt_fail peer_start "tls_peer.py did not answer: $(cat "$T/peer.err")"
 import socket, sys, time
@@ -304,5 +343,29 @@ send k@bogus.dane.example
 wait_log 'to=<k@bogus\.dane\.example>, .*status=' 30
 pt_check bogus_deferred log_has 'to=<k@bogus\.dane\.example>, .*dsn=4\.7\.5, status=deferred \(TLSA lookup error for mx8\.dane\.example:25\)'
 pt_check bogus_nothing_sent bash -c "! grep -Eq '^127\.0\.0\.9:25 (tls|mail)' '$PEERLOG'"
+
+# --- 12. unsigned host, signed TLSA island: used only when forced ---------------------
+pt_check island_validates bash -c "dig +dnssec _25._tcp.mxi.plain.example TLSA | grep -q 'flags:.* ad'"
+pt_check island_host_insecure bash -c "! dig +dnssec mxi.plain.example A | grep -q 'flags:.* ad'"
+send l@force.plain.example
+wait_log 'to=<l@force\.plain\.example>, .*status=' 30
+pt_check force_tlsa_verified log_has 'Verified TLS connection established to mxi\.plain\.example\[127\.0\.0\.10\]:25'
+pt_check force_tlsa_matched log_has 'mxi\.plain\.example\[127\.0\.0\.10\]:25: DANE-EE\(3\) TLSA record matched'
+pt_check force_tlsa_sent log_has 'to=<l@force\.plain\.example>, .*status=sent'
+send m@noforce.plain.example
+wait_log 'to=<m@noforce\.plain\.example>, .*status=' 30
+pt_check noforce_sent log_has 'to=<m@noforce\.plain\.example>, .*status=sent'
+pt_check noforce_may log_has 'Untrusted TLS connection established to mxi\.plain\.example\[127\.0\.0\.10\]:25'
+pt_check noforce_once bash -c "[ \$(grep -c 'Verified TLS connection established to mxi\.plain' '$T/maillog') = 1 ]"
+
+# --- 13. CNAME expansion of the TLSA base domain --------------------------------------
+send n@alias.dane.example
+wait_log 'to=<n@alias\.dane\.example>, .*status=' 30
+pt_check cname_target_tlsa_verified log_has 'Verified TLS connection established to mxc\.dane\.example\[127\.0\.0\.11\]:25'
+pt_check cname_target_tlsa_sent log_has 'to=<n@alias\.dane\.example>, relay=mxc\.dane\.example\[127\.0\.0\.11\]:25, .*status=sent'
+send o@alias2.dane.example
+wait_log 'to=<o@alias2\.dane\.example>, .*status=' 30
+pt_check cname_alias_tlsa_verified log_has 'Verified TLS connection established to mxd\.dane\.example\[127\.0\.0\.12\]:25'
+pt_check cname_alias_tlsa_sent log_has 'to=<o@alias2\.dane\.example>, .*status=sent'
 
 pt_done

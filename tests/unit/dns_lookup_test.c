@@ -2,7 +2,7 @@
  * dns_lookup_test.c - unit tests for lib/mail/dns_lookup.c that need no
  *                     name server: reversed address forms and refusal of
  *                     malformed names, and the reply parser on crafted
- *                     TLSA answers (live DNS answers are covered by
+ *                     TLSA and CNAME answers (live DNS answers are covered by
  *                     tests/e2e/smtpd_dnsbl_test.sh and dane_test.sh).
  */
 #include "dns_lookup.h"
@@ -66,6 +66,18 @@ int main(void)
     EXPECT_TRUE(rr == NULL);
     /* Asked for MX: the TLSA record is skipped. */
     EXPECT_EQ_INT(dns_parse_reply(msg, n, DNS_T_MX, &rr), DNS_NOTFOUND);
+    /* A CNAME answer (the same reply with the answer's type made 5):
+     * its target name (DANE's TLSA base domain expansion). */
+    static const unsigned char target[] = { 3, 'm', 'x', '9', 7, 'e', 'x', 'a', 'm', 'p', 'l',
+                                            'e', 0 };
+    n = tlsa_reply(msg, target, sizeof(target));
+    EXPECT_EQ_INT(msg[37] == 0xc0 && msg[40] == 52, 1);
+    msg[40] = DNS_T_CNAME;
+    EXPECT_EQ_INT(dns_parse_reply(msg, n, DNS_T_CNAME, &rr), DNS_OK);
+    EXPECT_TRUE(rr != NULL && strcmp(rr->data, "mx9.example") == 0 && rr->next == NULL);
+    dns_rr_list_free(rr);
+    rr = NULL;
+    EXPECT_EQ_INT(dns_parse_reply(msg, n, DNS_T_A, &rr), DNS_NOTFOUND);
     sbuf_free(b);
     return harness_done();
 }

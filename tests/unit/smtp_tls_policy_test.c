@@ -2,7 +2,8 @@
  * smtp_tls_policy_test.c - unit tests for the smtp client's TLS policy
  *                          table: lookup keys, levels and attributes, and
  *                          the DANE decisions that need no DNS,
- *                          fingerprints and the SNI setting
+ *                          fingerprints, the SNI setting and trust
+ *                          anchor files (tafile=, *_tls_trust_anchor_file)
  *
  * Used by: make unit / tests/run-unit.
  * Interface: main() (tests/harness.h).
@@ -17,6 +18,37 @@
 #include "tls_common.h"
 
 struct smtp_cfg smtp_cfg;
+
+/* A self-signed EC certificate and its public key (trust anchor files). */
+static const char test_ta_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBgzCCASmgAwIBAgIUdspfz8YYkdI8+sb2/jFAB2z8m54wCgYIKoZIzj0EAwIw\n"
+    "FjEUMBIGA1UEAwwLdW5pdC1hbmNob3IwIBcNMjYxMjA1MTYyMjUyWhgPMjEyNjEx\n"
+    "MTExNjIyNTJaMBYxFDASBgNVBAMMC3VuaXQtYW5jaG9yMFkwEwYHKoZIzj0CAQYI\n"
+    "KoZIzj0DAQcDQgAEIZ8FxqJe/U+cC/dGE6O8M8VJSV/mjdayPSYach9DeHHpHzDu\n"
+    "dZAnOafgHoaFDdIlpU/sdNT+0ejKPxWICA5NOKNTMFEwHQYDVR0OBBYEFJnsltJf\n"
+    "ifaCeCVcgTpqi9qX61qqMB8GA1UdIwQYMBaAFJnsltJfifaCeCVcgTpqi9qX61qq\n"
+    "MA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIgOpyNBY0G+soH//aD\n"
+    "0Yy5pec/rgI6eEzHP8iqMFzR8O4CIQCZmiCozGSUk2r2MTLhEzAFtcW/yamCC+SQ\n"
+    "J41IOpWRRQ==\n"
+    "-----END CERTIFICATE-----\n";
+static const char test_ta_pkey[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEIZ8FxqJe/U+cC/dGE6O8M8VJSV/m\n"
+    "jdayPSYach9DeHHpHzDudZAnOafgHoaFDdIlpU/sdNT+0ejKPxWICA5NOA==\n"
+    "-----END PUBLIC KEY-----\n";
+
+/* Writes text to DIR/name; path gets the file's name. */
+static void write_file(const char *dir, const char *name, const char *text, char *path,
+                       size_t size)
+{
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
 
 /* Looks up the next hop host (bracketed when no_mx) with port; returns
  * the lookup result and fills *p. */
@@ -36,11 +68,34 @@ int main(void)
     char dir[] = "/tmp/smtp_tls_policy_test.XXXXXX";
     if (mkdtemp(dir) == NULL)
         return 1;
-    char path[256], value[300];
+    char path[256], value[600], ta_cert[256], ta_pkey[256], ta_both[256], ta_none[256],
+        ta_bad[256], ta_gone[256];
+    write_file(dir, "cert.pem", test_ta_cert, ta_cert, sizeof(ta_cert));
+    write_file(dir, "pkey.pem", test_ta_pkey, ta_pkey, sizeof(ta_pkey));
+    {
+        char both[2048];
+        snprintf(both, sizeof(both), "comment\n%s\n%s", test_ta_cert, test_ta_pkey);
+        write_file(dir, "both.pem", both, ta_both, sizeof(ta_both));
+    }
+    write_file(dir, "none.pem", "no PEM objects here\n", ta_none, sizeof(ta_none));
+    write_file(dir, "bad.pem", "-----BEGIN CERTIFICATE-----\nMIIBgzCCASmgAwIBAgIU\n"
+               "-----END CERTIFICATE-----\n", ta_bad, sizeof(ta_bad));
+    write_file(dir, "gone.pem", test_ta_pkey, ta_gone, sizeof(ta_gone));
     snprintf(path, sizeof(path), "%s/policy", dir);
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return 1;
+    fprintf(f, "ta.example            verify tafile=%s tafile=%s match=nexthop\n"
+            "ta-secure.example     secure tafile=%s\n"
+            "ta-missing.example    verify tafile=%s/missing.pem\n"
+            "ta-none.example       secure tafile=%s\n"
+            "ta-bad.example        verify tafile=%s\n"
+            "ta-empty.example      verify tafile=\n"
+            "ta-off.example        none tafile=/x\n"
+            "ta-dane.example       dane tafile=/x\n"
+            "ta-main.example       verify\n"
+            "ta-main-enc.example   encrypt\n",
+            ta_cert, ta_pkey, ta_both, dir, ta_none, ta_bad);
     fputs("example.com           verify match=mx.example.com:.example.net protocols=>=TLSv1.2\n"
           ".example.com          encrypt ciphers=high exclude=aNULL:RC4\n"
           "[relay.example.org]   secure\n"
@@ -155,9 +210,82 @@ int main(void)
     EXPECT_EQ_INT(lookup("grade.example", "smtp", false, &p), -1);
     EXPECT_EQ_INT(lookup("tafile.example", "smtp", false, &p), -1);
     EXPECT_EQ_INT(lookup("proto.example", "smtp", false, &p), -1);
-    EXPECT_EQ_INT(lookup("tafile-may.example", "smtp", false, &p), 0);
-    EXPECT_EQ_INT(p.level, SMTP_TLS_MAY);
+    /* tafile= is for verify and secure: refused at may (as Postfix does),
+     * ignored with TLS off and at the dane levels (TLSA records rule). */
+    EXPECT_EQ_INT(lookup("tafile-may.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("ta-off.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.tafiles == NULL);
     smtp_tls_policy_free(&p);
+    smtp_cfg.dnssec = true;
+    EXPECT_EQ_INT(lookup("ta-dane.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.tafiles == NULL);
+    smtp_tls_policy_free(&p);
+    smtp_cfg.dnssec = false;
+    /* Several tafile= add up; each file's anchors are read once. */
+    EXPECT_EQ_INT(lookup("ta.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_VERIFY);
+    EXPECT_TRUE(p.tafiles && p.tafiles[0] && strcmp(p.tafiles[0], ta_cert) == 0 && p.tafiles[1]
+                && strcmp(p.tafiles[1], ta_pkey) == 0 && p.tafiles[2] == NULL);
+    EXPECT_TRUE(p.match && p.match[0] && strcmp(p.match[0], "nexthop") == 0);
+    {
+        const struct tls_client_anchors *ta[SMTP_TA_FILES_MAX];
+        struct sbuf *why = sbuf_new(64);
+        EXPECT_EQ_INT(smtp_tls_anchors(&p, ta, why), 2);
+        EXPECT_TRUE(ta[0] && ta[1] && ta[0] != ta[1]);
+        /* The same file again: the same anchors, not a second read. */
+        EXPECT_TRUE(tls_client_anchors_load(ta_cert, why) == ta[0]);
+        /* A file once read stays loaded after it is removed. */
+        const struct tls_client_anchors *g = tls_client_anchors_load(ta_gone, why);
+        EXPECT_TRUE(g != NULL);
+        unlink(ta_gone);
+        EXPECT_TRUE(tls_client_anchors_load(ta_gone, why) == g);
+        /* Failures name the file and are not remembered. */
+        sbuf_set(why, "");
+        EXPECT_TRUE(tls_client_anchors_load(ta_none, why) == NULL);
+        EXPECT_TRUE(strstr(sbuf_str(why), "no certificate or public key") != NULL);
+        sbuf_set(why, "");
+        EXPECT_TRUE(tls_client_anchors_load(ta_bad, why) == NULL);
+        EXPECT_TRUE(strstr(sbuf_str(why), ta_bad) != NULL);
+        sbuf_free(why);
+    }
+    smtp_tls_policy_free(&p);
+    /* A certificate and a key in one file, at secure. */
+    EXPECT_EQ_INT(lookup("ta-secure.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.level, SMTP_TLS_SECURE);
+    EXPECT_TRUE(p.tafiles && p.tafiles[0] && p.tafiles[1] == NULL);
+    smtp_tls_policy_free(&p);
+    /* Unreadable, empty of anchors, malformed, empty attribute: defer
+     * (client TLS configuration problem), never the CAs instead. */
+    {
+        struct smtp_dest d = { .kind = SMTP_DEST_INET, .host = "ta-missing.example" };
+        struct sbuf *why = sbuf_new(64);
+        EXPECT_EQ_INT(smtp_tls_policy_lookup(&d, "smtp", &p, why), -1);
+        EXPECT_TRUE(strncmp(sbuf_str(why), "client TLS configuration problem: cannot open "
+                            "trust anchor file", 58) == 0);
+        sbuf_free(why);
+    }
+    EXPECT_EQ_INT(lookup("ta-none.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("ta-bad.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("ta-empty.example", "smtp", false, &p), -1);
+    /* *_tls_trust_anchor_file: for verify and secure entries without a
+     * tafile= of their own; not at other levels. */
+    snprintf(value, sizeof(value), "%s, %s", ta_pkey, ta_cert);
+    config_set(P_SMTP_TLS_TRUST_ANCHOR_FILE, value);
+    EXPECT_EQ_INT(lookup("ta-main.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.tafiles && p.tafiles[0] && strcmp(p.tafiles[0], ta_pkey) == 0 && p.tafiles[1]
+                && strcmp(p.tafiles[1], ta_cert) == 0 && p.tafiles[2] == NULL);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("ta-secure.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.tafiles && strcmp(p.tafiles[0], ta_both) == 0 && p.tafiles[1] == NULL);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("ta-main-enc.example", "smtp", false, &p), 0);
+    EXPECT_TRUE(p.tafiles == NULL);
+    smtp_tls_policy_free(&p);
+    /* ... and for the main.cf level; a bad file there defers too. */
+    snprintf(value, sizeof(value), "%s/missing.pem", dir);
+    config_set(P_SMTP_TLS_TRUST_ANCHOR_FILE, value);
+    EXPECT_EQ_INT(lookup("ta-main.example", "smtp", false, &p), -1);
+    config_set(P_SMTP_TLS_TRUST_ANCHOR_FILE, "");
     /* dane and dane-only are levels of their own (smtp_dane.c decides
      * per server); dane-only without dnssec fails before any connection. */
     EXPECT_EQ_INT(lookup("daneonly.example", "smtp", false, &p), -1);
@@ -229,6 +357,11 @@ int main(void)
     EXPECT_EQ_INT(lookup("relay.example.org", "smtp", true, &p), -1);
 
     unlink(path);
+    unlink(ta_cert);
+    unlink(ta_pkey);
+    unlink(ta_both);
+    unlink(ta_none);
+    unlink(ta_bad);
     rmdir(dir);
     return harness_done();
 }

@@ -15,7 +15,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 
 # Daemon directories sit at the top level (ARCHITECTURE.md section 5).
 DAEMON_LIST := master smtpd cleanup qmgr pickup local virtual bounce trivial-rewrite \
-	showq error discard postlogd flush anvil proxymap smtp pipe spawn scache tlsmgr verify
+	showq error discard postlogd flush anvil proxymap smtp pipe spawn scache tlsmgr verify \
+	qmqpd
 DAEMONS := $(sort $(patsubst %/,%,$(dir $(wildcard $(addsuffix /*.c,$(DAEMON_LIST))))))
 COMMANDS := $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/*.c))))
 TOOLS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))
@@ -26,7 +27,8 @@ COMMAND_BINS := $(COMMANDS:%=$(B)/sbin/%) $(TOOLS:%=$(B)/sbin/%)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*_test.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 
-all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases $(if $(filter smtp,$(DAEMONS)),$(B)/libexec/lmtp)
+all: $(DAEMON_BINS) $(COMMAND_BINS) $(B)/sbin/mailq $(B)/sbin/newaliases $(if $(filter smtp,$(DAEMONS)),$(B)/libexec/lmtp) \
+	$(if $(filter qmgr,$(DAEMONS)),$(B)/libexec/oqmgr)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -53,6 +55,11 @@ $(B)/sbin/mailq $(B)/sbin/newaliases: $(B)/sbin/sendmail
 # One binary speaks SMTP or LMTP depending on the name it runs under.
 $(B)/libexec/lmtp: $(B)/libexec/smtp
 	ln -sf smtp $@
+
+# Postfix's older queue manager: Postern's qmgr answers to both names
+# (qmgr(8) says how it schedules), so master.cf lines naming oqmgr work.
+$(B)/libexec/oqmgr: $(B)/libexec/qmgr
+	ln -sf qmgr $@
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(B)/obj/tests/harness.o $(B)/libpostern.a
 	@mkdir -p $(dir $@)

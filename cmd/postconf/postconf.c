@@ -21,6 +21,7 @@
 
 #include "alloc.h"
 #include "config.h"
+#include "config_unused.h"
 #include "dict.h"
 #include "log.h"
 #include "mastercf.h"
@@ -204,11 +205,11 @@ static bool pc_known(const char *name, int flags)
     return cfg_in_main_cf(name, NULL, NULL) && pc_is_referenced(name);
 }
 
-static void pc_warn_unused(const struct config_entry *e, void *ctx)
+/* Built-in or per-service names, for config_unused_report(), which adds
+ * the user-defined names that are in use. */
+static bool pc_builtin(const char *name)
 {
-    UNUSED(ctx);
-    if (!pc_known(e->name, 0))
-        log_warn("%s: unused parameter: %s=%s", e->file, e->name, e->value);
+    return pc_known(name, PC_DEFAULTS);
 }
 
 /* ---- parameter output ---------------------------------------------------- */
@@ -965,7 +966,7 @@ int main(int argc, char **argv)
         for (const struct mastercf_service *s = pc_master->head; s; s = s->next)
             mastercf_overrides(s, pc_scan_override, NULL);
         if (what == PARAMS)
-            config_foreach(pc_warn_unused, NULL);
+            config_unused_report(pc_master, CONFIG_UNUSED_MAIN | CONFIG_UNUSED_MASTER, pc_builtin);
     }
     switch (what) {
     case PARAMS:

@@ -10,6 +10,7 @@
  */
 #include "alloc.h"
 #include "config.h"
+#include "config_unused.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "mastercf.h"
@@ -26,61 +27,6 @@
 
 static int postfix_problems;
 static int postfix_fatal_problems;     /* problems that must stop a start */
-
-/* $name references in main.cf values and master.cf -o values: a user-defined
- * main.cf name that something refers to is in use, not unknown. */
-struct postfix_refs {
-    char **v;
-    size_t n;
-};
-
-static void postfix_add_ref(const char *name, void *ctx)
-{
-    struct postfix_refs *r = ctx;
-
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->v[i], name) == 0)
-            return;
-    r->v = xreallocarray(r->v, r->n + 1, sizeof(*r->v));
-    r->v[r->n++] = xstrdup(name);
-}
-
-static void postfix_scan_entry(const struct config_entry *e, void *ctx)
-{
-    config_scan_refs(e->value, postfix_add_ref, ctx);
-}
-
-static void postfix_scan_override(const char *name, const char *value, void *ctx)
-{
-    (void)name;
-    config_scan_refs(value, postfix_add_ref, ctx);
-}
-
-static void postfix_unknown_param(const struct config_entry *e, void *ctx)
-{
-    struct postfix_refs *r = ctx;
-
-    if (config_known(e->name))
-        return;
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->v[i], e->name) == 0)
-            return;
-    log_warn("%s:%d: unknown parameter name \"%s\" (ignored)", e->file, e->line, e->name);
-}
-
-/* Reports main.cf names that nothing knows or refers to. */
-static void postfix_unknown_params(const struct mastercf *m)
-{
-    struct postfix_refs refs = { NULL, 0 };
-
-    config_foreach(postfix_scan_entry, &refs);
-    for (const struct mastercf_service *s = m ? m->head : NULL; s; s = s->next)
-        mastercf_overrides_quiet(s, postfix_scan_override, &refs);
-    config_foreach(postfix_unknown_param, &refs);
-    for (size_t i = 0; i < refs.n; i++)
-        xfree(refs.v[i]);
-    xfree(refs.v);
-}
 
 /* The master.cf problems that make master refuse to start: lines that do not
  * parse (reported by the reader) and -o options that are not name=value.
@@ -148,7 +94,8 @@ static int postfix_check(bool fix)
             log_warn("%s:%d: service %s: program %s not found", s->file, s->line, s->name,
                      sbuf_str(path));
     }
-    postfix_unknown_params(m);
+    /* Postfix's postconf warnings, which its postfix check prints too. */
+    config_unused_report(m, CONFIG_UNUSED_MAIN | CONFIG_UNUSED_MASTER, NULL);
     param_support_report(m, NULL, NULL);
     struct sbuf *where = sbuf_new(64);
     const char *refused = param_support_refused(m, where);

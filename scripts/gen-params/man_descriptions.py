@@ -2,6 +2,10 @@
 # parameters, used by gen.py to write man/man5/postconf.5.
 # Each entry: name -> text (troff-safe plain text; blank line = new paragraph).
 DESCRIPTIONS = {
+    'qmqpd_authorized_clients': "The clients that may use the QMQP server qmqpd(8), in the form of mynetworks: addresses, networks, host or domain names (parent domains match their subdomains when this parameter is named in parent_domain_matches_subdomains, the default), /file and type:table entries, !negations. Empty (the default): nobody; a client not listed gets a permanent error.",
+    'qmqpd_client_port_logging': "When yes, qmqpd(8) logs the client as name[address]:port instead of name[address].",
+    'qmqpd_error_delay': "How long qmqpd(8) waits before it sends a negative (Z or D) reply.",
+    'qmqpd_timeout': "The time limit for each read or write of qmqpd(8) on the client connection.",
     'milter_header_checks': "Lookup tables (regexp, pcre or any type; the key is the whole header) applied to the headers that milters added or changed, after the last milter: REJECT and DEFER refuse the message, HOLD, DISCARD, REDIRECT, FILTER and WARN act as in header_checks(5), IGNORE drops that header, DUNNO and OK do nothing. (Postern's header_checks see those headers too.)",
     'smtpd_milters': "Milters (Sendmail milter protocol 2, 3, 4 or 6) for mail received by smtpd(8): unix:/path, inet:host:port, or { endpoint, connect_timeout=T, command_timeout=T, content_timeout=T, default_action=A, protocol=N } with settings for that milter only. The connect, HELO, MAIL, RCPT, DATA and unknown-command events are sent as they happen; headers, body and end of message when the message is complete, and the milters' edits are committed with the queue file (docs/milter.md). Empty in a master.cf -o, or no_milters in receive_override_options, turns them off for that service.",
     'non_smtpd_milters': 'Milters for mail submitted with sendmail(1)/postdrop(1), run by pickup(8) in an emulated SMTP session (client localhost [127.0.0.1]). A reject returns the message to its sender; a tempfail leaves it in maildrop for the next scan.',

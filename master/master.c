@@ -22,6 +22,7 @@
 #include "mail_log.h"
 #include "mail_owner.h"
 #include "mail_proto.h"
+#include "mail_trust.h"
 #include "master.h"
 #include "queue_layout.h"
 #include "sbuf.h"
@@ -135,6 +136,10 @@ int main(int argc, char **argv)
     bool foreground = false, test_only = false;
     const char *dir = NULL;
 
+    /* Descriptors inherited from whoever started master (a lock a shell
+     * holds, a pipe) would otherwise stay open for the daemon's lifetime
+     * and be passed on to no purpose. */
+    (void)mail_sanitize_fds();
     log_set_tag("postfix/master");
     log_set_stderr(true);
     while ((c = getopt(argc, argv, "c:dDtvw")) != -1) {

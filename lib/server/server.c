@@ -44,6 +44,8 @@ static double srv_last_active;
 static int srv_clients;
 static pid_t srv_parent;
 static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
+static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
+static volatile sig_atomic_t srv_term;      /* SIGTERM arrived after server_release() */
 
 const char *server_service_name(void)
 {
@@ -102,7 +104,21 @@ static void server_exit(int code)
 static void server_sigterm(int sig)
 {
     (void)sig;
+    if (srv_released) {
+        srv_term = 1;       /* finish the follow-up of the answered client first */
+        return;
+    }
     _exit(0);
+}
+
+void server_release(void)
+{
+    if (srv_ops->model != SERVER_SINGLE || srv_standalone || srv_released)
+        return;
+    if (!srv_ops->resident && srv_max_use > 0 && srv_use_count + 1 >= srv_max_use)
+        return;     /* this was the last client: the process exits, it takes no other */
+    srv_released = 1;
+    server_status(1);
 }
 
 /* Drops root for good: groups, gid, uid; then proves it. */
@@ -290,8 +306,11 @@ static void server_single_loop(void)
             srv_last_active = event_now();
             if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
                 srv_stop = true;
-            if (!srv_stop)
+            if (srv_term)
+                srv_stop = true;
+            if (!srv_stop && !srv_released)
                 server_status(1);
+            srv_released = 0;
         }
     }
 }

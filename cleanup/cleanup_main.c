@@ -77,6 +77,7 @@ static const char *cleanup_commit(struct cleanup_state *st, struct stream *clien
         return NULL;
     }
     cleanup_reply(client, 0, "");
+    server_release();   /* the rest (log, qmgr trigger) needs no client */
     if (hold) {
         if (!st->hbc_logged)
             log_info("%s: hold: message held by request", st->queue_id);

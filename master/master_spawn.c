@@ -167,37 +167,51 @@ static struct master_proc *master_proc_find(pid_t pid)
     return NULL;
 }
 
+/* One report of a child: it is now available, or busy. */
+static void master_status_one(struct master_service *svc, const struct master_status *st)
+{
+    struct master_proc *p = master_proc_find((pid_t)st->pid);
+    if (p == NULL)
+        return;     /* already reaped */
+    /* Each service has its own pipe: a child may speak only for the
+     * processes of its own service, never make master count (or kill on
+     * retirement) another service's process. */
+    if (p->svc != svc) {
+        log_warn("service %s: status report for pid %ld of service %s ignored", svc->key,
+                 (long)st->pid, p->svc->key);
+        return;
+    }
+    if (st->avail && !p->avail) {
+        p->avail = true;
+        svc->avail++;
+        if (p->retire)
+            kill(p->pid, SIGTERM);
+    } else if (!st->avail && p->avail) {
+        p->avail = false;
+        p->used = true;
+        svc->avail--;
+    }
+}
+
+/* Reads the reports waiting in the pipe up to 64 at a time (each is
+ * written in one piece, so a read returns whole ones); a short read means
+ * the pipe is empty for now, so no read is spent learning that: one read
+ * per wake-up instead of one per report plus one (a single-client service
+ * sends two reports per client). */
 void master_status_read(int fd, int events, void *ctx)
 {
-    struct master_status st;
+    struct master_status buf[64];
     struct master_service *svc = ctx;
     (void)events;
     for (;;) {
-        ssize_t n = read(fd, &st, sizeof(st));
-        if (n != (ssize_t)sizeof(st))
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < (ssize_t)sizeof(buf[0]))
             break;
-        struct master_proc *p = master_proc_find((pid_t)st.pid);
-        if (p == NULL)
-            continue;       /* already reaped */
-        /* Each service has its own pipe: a child may speak only for the
-         * processes of its own service, never make master count (or kill
-         * on retirement) another service's process. */
-        if (p->svc != svc) {
-            log_warn("service %s: status report for pid %ld of service %s ignored", svc->key,
-                     (long)st.pid, p->svc->key);
-            continue;
-        }
-        if (st.avail && !p->avail) {
-            p->avail = true;
-            svc->avail++;
-            if (p->retire)
-                kill(p->pid, SIGTERM);
-        } else if (!st.avail && p->avail) {
-            p->avail = false;
-            p->used = true;
-            svc->avail--;
-        }
+        for (size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++)
+            master_status_one(svc, &buf[i]);
         master_service_watch(svc);
+        if ((size_t)n < sizeof(buf))
+            break;
     }
 }
 

@@ -259,7 +259,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
     struct qmgr_message *m = e->msg;
     struct sbuf *path = sbuf_new(128);
     mail_service_path(path, MAIL_CLASS_PRIVATE, d->tr->name, false);
-    int fd = sock_unix_connect(sbuf_str(path), 5);
+    int fd = sock_unix_connect_nb(sbuf_str(path), 5);
     if (fd < 0) {
         struct sbuf *r = sbuf_new(128);
         sbuf_printf(r, "mail transport unavailable (%s: %s)", d->tr->name, strerror(errno));
@@ -298,7 +298,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
         attr_add_long(l, "rcpt_offset", (long)rc->offset);
     }
     /* The request is small; the socket buffer takes it without blocking. */
-    struct stream *s = stream_open(fd);
+    struct stream *s = stream_open_nonblock(fd);
     stream_set_timeout(s, 10);
     int r = attr_write(s, l);
     stream_free_keep_fd(s);

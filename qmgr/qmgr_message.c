@@ -183,12 +183,17 @@ static void qmgr_message_defer(struct qmgr_message *m)
     sbuf_free(p);
 }
 
-/* Removes the message's file and status logs. */
-static void qmgr_message_remove(struct qmgr_message *m)
+/* Removes the message's file and status logs. logs_absent: the bounce and
+ * trace logs were just found not to exist and nothing has written them
+ * since (every delivery attempt has ended, no bounce request was made),
+ * so no unlink is spent on them. */
+static void qmgr_message_remove(struct qmgr_message *m, bool logs_absent)
 {
     mail_queue_remove(MAIL_QUEUE_DEFER, m->id);
-    mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
-    mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
+    if (!logs_absent) {
+        mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
+        mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
+    }
     if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
         log_warn("%s: remove: %m", m->id);
     else
@@ -220,7 +225,7 @@ void qmgr_message_done_entry(struct qmgr_message *m)
             qmgr_message_free(m);
             return;
         }
-        qmgr_message_remove(m);
+        qmgr_message_remove(m, false);
         qmgr_message_free(m);
         return;
     }
@@ -231,19 +236,23 @@ void qmgr_message_done_entry(struct qmgr_message *m)
             qmgr_flush_note(m->id, m->env.rcpts[i].address);
         }
     const char *sender = m->env.sender ? m->env.sender : "";
-    if (qmgr_log_exists(MAIL_QUEUE_BOUNCE, m->id) && qmgr_bounce_request("flush", m->id) < 0) {
+    bool bounce_log = qmgr_log_exists(MAIL_QUEUE_BOUNCE, m->id);
+    if (bounce_log && qmgr_bounce_request("flush", m->id) < 0) {
         close(fd);
         qmgr_message_defer(m);     /* the failures are kept; try the DSN again later */
         qmgr_message_free(m);
         return;
     }
-    if (qmgr_log_exists(MAIL_QUEUE_TRACE, m->id))
+    bool trace_log = qmgr_log_exists(MAIL_QUEUE_TRACE, m->id);
+    if (trace_log)
         qmgr_bounce_request("trace", m->id);
+    bool logs_absent = !bounce_log && !trace_log;
     if (left > 0) {
         long lifetime = *sender ? qmgr_cfg.maximal_queue_lifetime : qmgr_cfg.bounce_queue_lifetime;
         long now = (long)time(NULL);
         if (now - m->env.arrival_sec >= lifetime || m->forced_expire) {
             /* bounce logs "status=expired, returned to sender". */
+            logs_absent = false;    /* bounce may have written a log */
             if (qmgr_bounce_request("expire", m->id) == 0)
                 left = 0;
         } else if (m->env.warn_time > 0 && now >= m->env.warn_time && m->env.warn_offset >= 0) {
@@ -255,7 +264,7 @@ void qmgr_message_done_entry(struct qmgr_message *m)
     }
     close(fd);
     if (left == 0)
-        qmgr_message_remove(m);
+        qmgr_message_remove(m, logs_absent);
     else
         qmgr_message_defer(m);
     qmgr_message_free(m);

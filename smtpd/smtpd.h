@@ -88,6 +88,7 @@ struct smtpd_state {
     char namaddr[340];          /* name[addr] for logs */
     int port;
     int in_mynetworks;          /* -1 not known yet, 0, 1 */
+    int peer_tcp;               /* the socket's peer: 0 not looked at yet, 1 TCP, 2 other */
     char *helo_name;
     const char *protocol;       /* "SMTP" or "ESMTP" */
     bool ehlo;

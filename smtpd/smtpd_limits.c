@@ -158,6 +158,8 @@ static struct smtpd_limits_sess *smtpd_limits_sess(struct smtpd_state *st)
 /* A TCP client (not "smtpd -S" on a pipe): only those are counted. */
 static bool smtpd_limits_networked(const struct smtpd_state *st)
 {
+    if (st->peer_tcp != 0)
+        return st->peer_tcp == 1;   /* smtpd_peer_init() looked already */
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getpeername(stream_fd(st->client), (struct sockaddr *)&ss, &len) < 0)

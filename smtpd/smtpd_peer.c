@@ -152,8 +152,10 @@ bool smtpd_peer_init(struct smtpd_state *st)
     bool ok = true;
 
     strlcpy(st->name, "unknown", sizeof(st->name));
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0
-        || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+    bool tcp = getpeername(fd, (struct sockaddr *)&ss, &len) == 0
+               && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+    st->peer_tcp = tcp ? 1 : 2;     /* for smtpd_limits: no second getpeername */
+    if (!tcp) {
         strlcpy(st->addr, "127.0.0.1", sizeof(st->addr));
         strlcpy(st->name, "localhost", sizeof(st->name));
         st->port = 0;

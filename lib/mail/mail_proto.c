@@ -38,7 +38,7 @@ struct stream *mail_connect(const char *class_, const char *service, const char 
         /* In a root agent, as mail_owner: a link planted in private/ or
          * public/ cannot lead root to a socket mail_owner cannot reach. */
         if (mail_owner_begin() == 0) {
-            fd = sock_unix_connect(sbuf_str(path), timeout);
+            fd = sock_unix_connect_nb(sbuf_str(path), timeout);
             mail_owner_end();
         }
         if (fd < 0 && (errno == ECONNREFUSED || errno == EAGAIN || errno == ENOENT)) {
@@ -52,7 +52,7 @@ struct stream *mail_connect(const char *class_, const char *service, const char 
         sbuf_free(path);
         return NULL;
     }
-    struct stream *s = stream_open(fd);
+    struct stream *s = stream_open_nonblock(fd);
     stream_set_timeout(s, timeout);
     if (proto) {
         int r = attr_expect_proto(s, proto);

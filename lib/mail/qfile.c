@@ -175,6 +175,7 @@ struct qfile_reader {
     char buf[65536];
     size_t pos, len;
     unsigned jumps;     /* pointer records followed since the caller's last seek */
+    off_t eof;          /* end of file seen by the last short read; -1: unknown */
 };
 
 struct qfile_reader *qfile_from_fd(int fd)
@@ -184,6 +185,7 @@ struct qfile_reader *qfile_from_fd(int fd)
     r->base = 0;
     r->pos = r->len = 0;
     r->jumps = 0;
+    r->eof = -1;
     return r;
 }
 
@@ -217,6 +219,7 @@ int qfile_seek(struct qfile_reader *r, off_t offset)
     }
     r->base = offset;
     r->pos = r->len = 0;
+    r->eof = -1;
     return 0;
 }
 
@@ -224,10 +227,14 @@ int qfile_seek_reread(struct qfile_reader *r, off_t offset)
 {
     r->base = offset;
     r->pos = r->len = 0;
+    r->eof = -1;
     return 0;
 }
 
-/* Makes at least n bytes available at pos; returns available count. */
+/* Makes at least n bytes available at pos; returns available count.
+ * A short read of a regular file ends at its end: reads at that offset
+ * are not repeated (a queue file is read to its end and then asked for the
+ * next record once or twice more: two pread calls per reader saved). */
 static size_t qfile_fill(struct qfile_reader *r, size_t n)
 {
     if (r->len - r->pos >= n)
@@ -238,13 +245,16 @@ static size_t qfile_fill(struct qfile_reader *r, size_t n)
         r->len -= r->pos;
         r->pos = 0;
     }
-    while (r->len < n && r->len < sizeof(r->buf)) {
-        ssize_t got = pread(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, r->base + (off_t)r->len);
+    while (r->len < n && r->len < sizeof(r->buf) && r->base + (off_t)r->len != r->eof) {
+        size_t want = sizeof(r->buf) - r->len;
+        ssize_t got = pread(r->fd, r->buf + r->len, want, r->base + (off_t)r->len);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             break;
         r->len += (size_t)got;
+        if ((size_t)got < want)
+            r->eof = r->base + (off_t)r->len;
     }
     return r->len - r->pos;
 }

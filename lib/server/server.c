@@ -44,6 +44,8 @@ static double srv_last_active;
 static int srv_clients;
 static pid_t srv_parent;
 static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
+static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
+static volatile sig_atomic_t srv_term;      /* SIGTERM arrived after server_release() */
 
 const char *server_service_name(void)
 {
@@ -102,7 +104,21 @@ static void server_exit(int code)
 static void server_sigterm(int sig)
 {
     (void)sig;
+    if (srv_released) {
+        srv_term = 1;       /* finish the follow-up of the answered client first */
+        return;
+    }
     _exit(0);
+}
+
+void server_release(void)
+{
+    if (srv_ops->model != SERVER_SINGLE || srv_standalone || srv_released)
+        return;
+    if (!srv_ops->resident && srv_max_use > 0 && srv_use_count + 1 >= srv_max_use)
+        return;     /* this was the last client: the process exits, it takes no other */
+    srv_released = 1;
+    server_status(1);
 }
 
 /* Drops root for good: groups, gid, uid; then proves it. */
@@ -240,10 +256,11 @@ static bool server_idle_expired(void)
     return srv_clients == 0 && event_now() - srv_last_active >= (double)srv_max_idle;
 }
 
-/* Accepts one connection from any ready listener, or returns -1. */
+/* Accepts one connection from any ready listener, or returns -1. The new
+ * descriptor is non-blocking already (stream_open_nonblock: no fcntl). */
 static int server_accept(int lfd)
 {
-    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
         log_warn("accept: %m");
     return fd;
@@ -284,14 +301,17 @@ static void server_single_loop(void)
             if (fd < 0)
                 continue;
             server_status(0);
-            struct stream *s = stream_open(fd);
+            struct stream *s = stream_open_nonblock(fd);
             srv_ops->service(s);
             stream_close(s);
             srv_last_active = event_now();
             if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
                 srv_stop = true;
-            if (!srv_stop)
+            if (srv_term)
+                srv_stop = true;
+            if (!srv_stop && !srv_released)
                 server_status(1);
+            srv_released = 0;
         }
     }
 }
@@ -324,7 +344,7 @@ static void server_multi_accept(int lfd, int events, void *ctx)
     int fd = server_accept(lfd);
     if (fd < 0)
         return;
-    struct stream *s = stream_open(fd);
+    struct stream *s = stream_open_nonblock(fd);
     stream_set_timeout(s, (int)cfg_time(P_IPC_TIMEOUT));
     if (srv_ops->connect && srv_ops->connect(s) < 0) {
         stream_close(s);
@@ -335,13 +355,12 @@ static void server_multi_accept(int lfd, int events, void *ctx)
     event_fd_add(fd, EVENT_READ, server_multi_client, s);
 }
 
+/* ctx is non-NULL for a FIFO listener (looked at once, at start-up). */
 static void server_trigger_accept(int lfd, int events, void *ctx)
 {
     char buf[1024];
     (void)events;
-    (void)ctx;
-    struct stat st;
-    if (fstat(lfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    if (ctx != NULL) {
         ssize_t n = read(lfd, buf, sizeof(buf));
         if (n > 0) {
             server_note_used();
@@ -352,10 +371,11 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
     int fd = server_accept(lfd);
     if (fd < 0)
         return;
-    /* A trigger client writes a few bytes and closes; never wait long. */
+    /* A trigger client writes a few bytes and closes; never wait long.
+     * The bytes are usually there by the time we accept: read first. */
     struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    ssize_t n = 0;
-    if (poll(&pfd, 1, 1000) > 0)
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EAGAIN && poll(&pfd, 1, 1000) > 0)
         n = read(fd, buf, sizeof(buf));
     close(fd);
     srv_last_active = event_now();
@@ -408,9 +428,13 @@ static void server_event_loop(void)
         case SERVER_MULTI:
             event_fd_add(lfd, EVENT_READ, server_multi_accept, NULL);
             break;
-        case SERVER_TRIGGER:
-            event_fd_add(lfd, EVENT_READ, server_trigger_accept, NULL);
+        case SERVER_TRIGGER: {
+            static char fifo_mark;
+            struct stat st;
+            bool fifo = fstat(lfd, &st) == 0 && S_ISFIFO(st.st_mode);
+            event_fd_add(lfd, EVENT_READ, server_trigger_accept, fifo ? &fifo_mark : NULL);
             break;
+        }
         case SERVER_DGRAM:
             event_fd_add(lfd, EVENT_READ, server_dgram_read, NULL);
             break;

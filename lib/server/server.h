@@ -3,7 +3,7 @@
  *
  * Used by: every program that master starts.
  * Interface: server_main(), server_service_name(), server_program_name(),
- *            server_stop_soon().
+ *            server_stop_soon(), server_release().
  * Notes: master runs a child as
  *          PROGRAM -n SERVICE -t TYPE [-u] [-c] [-s N] [-v] [-o name=value]... [args]
  *        with fd 3 = the service's status pipe and fds 4..4+N-1 = the
@@ -61,6 +61,14 @@ const char *server_program_name(void);
 char **server_args(void);
 /* Asks the loop to exit after the current client/request. */
 void server_stop_soon(void);
+/* SINGLE: the client has its answer; what is left of the callback is
+ * this process's own follow-up (logging, a trigger). Tells master now
+ * that the process is available, so that a client arriving meanwhile does
+ * not make master start another process: the connection waits in the
+ * listen queue for the few microseconds until the loop accepts it. Not
+ * when this is the last client max_use allows. A SIGTERM from now until
+ * the callback returns ends the process after it (not in the middle). */
+void server_release(void);
 /* True when master runs us with privilege separation (-u). */
 bool server_unprivileged(void);
 

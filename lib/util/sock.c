@@ -153,6 +153,37 @@ int sock_unix_connect(const char *path, int timeout)
     return fd;
 }
 
+int sock_unix_connect_nb(const char *path, int timeout)
+{
+    struct sockaddr_un sun;
+    if (sock_unix_addr(&sun, path) < 0)
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    if (e != EAGAIN) {
+        errno = e;
+        return -1;
+    }
+    /* The listen queue is full: wait for room, at most timeout seconds. */
+    fd = sock_unix_connect(path, timeout);
+    if (fd >= 0 && sock_set_nonblock(fd, true) < 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int sock_inet_listen(const char *host, const char *port, int backlog)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -216,11 +247,26 @@ int sock_inet_connect(const char *host, const char *port, int timeout)
 
 int sock_trigger(const char *path, char byte)
 {
+    /* A path found to be a socket last time (cleanup triggers qmgr once per
+     * message) is connected to at once: connect() itself reaches nothing
+     * but a listening socket, and anything else there now fails it, after
+     * which the path is looked at afresh below. */
+    static char sock_path[108];
+    int fd;
+    if (strcmp(path, sock_path) == 0) {
+        fd = sock_unix_connect_nb(path, 2);
+        if (fd >= 0) {
+            ssize_t n = write(fd, &byte, 1);
+            close(fd);
+            return n == 1 ? 0 : -1;
+        }
+        sock_path[0] = 0;
+    }
     /* Open first, then look at what was opened: a FIFO gets the byte, a
      * socket (open fails with ENXIO) gets a connection. O_NOFOLLOW and
      * O_NONBLOCK keep a swapped-in symlink or FIFO without reader from
      * redirecting or blocking us; anything else is refused. */
-    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
     if (fd >= 0) {
         struct stat st;
         if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
@@ -236,6 +282,8 @@ int sock_trigger(const char *path, char byte)
         fd = sock_unix_connect(path, 2);
         if (fd < 0)
             return -1;
+        if (strlen(path) < sizeof(sock_path))
+            strlcpy(sock_path, path, sizeof(sock_path));
     } else
         return -1;
     ssize_t n = write(fd, &byte, 1);

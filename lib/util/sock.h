@@ -3,6 +3,7 @@
  *
  * Used by: master (listeners), every IPC client, smtp client, tools.
  * Interface: sock_unix_listen(), sock_unix_dgram_listen(), sock_unix_connect(),
+ *            sock_unix_connect_nb(),
  *            sock_inet_listen(), sock_inet_connect(), sock_trigger(),
  *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr(),
  *            sock_addr_unmap(), sock_send_fd(), sock_recv_fd().
@@ -21,13 +22,20 @@ int sock_unix_listen(const char *path, int backlog, int mode);
 int sock_unix_dgram_listen(const char *path, int mode);
 /* Connects to a stream socket; waits at most timeout seconds. Blocking fd. */
 int sock_unix_connect(const char *path, int timeout);
+/* The same, but the fd is non-blocking (for stream_open_nonblock): two
+ * system calls when the listener has room (socket, connect) instead of
+ * six; a full listen queue is waited for as above. */
+int sock_unix_connect_nb(const char *path, int timeout);
 /* Binds host:port (host "" or NULL = all, or an IPv4/IPv6 literal or name). */
 int sock_inet_listen(const char *host, const char *port, int backlog);
 /* Connects to host:port with a timeout; returns a blocking fd. */
 int sock_inet_connect(const char *host, const char *port, int timeout);
 /* Writes one trigger byte to the FIFO or stream socket at path without
- * waiting long. Never follows a symlink at path and writes to nothing but
- * a FIFO or a socket (the file is opened first, then checked with fstat). */
+ * waiting long. Writes to nothing but a FIFO or a socket (the file is
+ * opened first, then checked with fstat) and does not follow a symlink at
+ * path, except that a path that was a socket at the previous call is
+ * connected to directly (as mail_connect() would: callers run as
+ * mail_owner, who alone can replace what is in public/ and private/). */
 int sock_trigger(const char *path, char byte);
 int sock_set_nonblock(int fd, bool on);
 /* Fills buf with the peer's numeric address and *port; 0 or -1. For UNIX

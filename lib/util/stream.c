@@ -37,18 +37,23 @@ static ssize_t stream_plain_read(void *ctx, int fd, void *buf, size_t len, bool 
     return read(fd, buf, len);
 }
 
-struct stream *stream_open(int fd)
+struct stream *stream_open_nonblock(int fd)
 {
     struct stream *s = xmalloc(sizeof(*s));
     memset(s, 0, offsetof(struct stream, rbuf));
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK))
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     s->fd = fd;
     s->timeout = 300;
     s->rd = stream_plain_read;
     s->wr = NULL;
     return s;
+}
+
+struct stream *stream_open(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    return stream_open_nonblock(fd);
 }
 
 void stream_close(struct stream *s)

@@ -2,7 +2,7 @@
  * stream.h - buffered file-descriptor I/O with deadlines
  *
  * Used by: every daemon and command that talks over a socket or pipe.
- * Interface: stream_open(), stream_close(), stream_fd(), stream_set_timeout(),
+ * Interface: stream_open(), stream_open_nonblock(), stream_close(), stream_fd(), stream_set_timeout(),
  *            stream_getline(), stream_read(), stream_getc(), stream_write(),
  *            stream_puts(), stream_printf(), stream_flush(), stream_error(),
  *            stream_set_io() (TLS plugs in here), stream_pending().
@@ -36,6 +36,9 @@ struct stream;
 
 /* Wraps fd (made non-blocking). Returns new; stream_close() closes fd. */
 struct stream *stream_open(int fd);
+/* The same for an fd that is non-blocking already (accept4 or socket with
+ * SOCK_NONBLOCK): no fcntl calls. */
+struct stream *stream_open_nonblock(int fd);
 /* Frees the stream and closes the descriptor; accepts NULL. */
 void stream_close(struct stream *s);
 /* Frees the stream but leaves the descriptor open. */

@@ -249,6 +249,31 @@ static void test_trigger(void)
     /* Nobody listening: -1. */
     EXPECT_EQ_INT(sock_trigger(path, 'W'), -1);
     EXPECT_EQ_INT(sock_trigger(tpath("nothing"), 'W'), -1);
+    /* The same path, a socket last time (remembered), now a FIFO with a
+     * reader: the byte goes to the FIFO. */
+    l = sock_unix_listen(path, 4, 0666);
+    EXPECT_EQ_INT(sock_trigger(path, 'W'), 0);
+    close(l);
+    unlink(path);
+    EXPECT_EQ_INT(mkfifo(path, 0622), 0);
+    int fr = open(path, O_RDONLY | O_NONBLOCK);
+    EXPECT_TRUE(fr >= 0);
+    EXPECT_EQ_INT(sock_trigger(path, 'X'), 0);
+    char one[4] = "";
+    EXPECT_EQ_INT(read(fr, one, sizeof(one)), 1);
+    EXPECT_EQ_INT(one[0], 'X');
+    close(fr);
+    unlink(path);
+    /* A symlink to a listening socket (a path not remembered): refused. */
+    char real[256], link[256];
+    strlcpy(real, tpath("trig-real"), sizeof(real));
+    strlcpy(link, tpath("trig-link"), sizeof(link));
+    l = sock_unix_listen(real, 4, 0666);
+    EXPECT_EQ_INT(symlink(real, link), 0);
+    EXPECT_EQ_INT(sock_trigger(link, 'W'), -1);
+    unlink(link);
+    close(l);
+    unlink(real);
 
     /* To a FIFO with a reader. */
     char fifo[256];
@@ -267,6 +292,33 @@ static void test_trigger(void)
     EXPECT_TRUE(memcmp(buf, "ID", 2) == 0);
     close(r);
     sbuf_free(b);
+}
+
+static void test_connect_nb(void)
+{
+    char path[256];
+    strlcpy(path, tpath("nb"), sizeof(path));
+    int l = sock_unix_listen(path, 4, 0666);
+    int fd = sock_unix_connect_nb(path, 2);
+    EXPECT_TRUE(fd >= 0);
+    EXPECT_TRUE((fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+    EXPECT_TRUE((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    int a = accept(l, NULL, NULL);
+    EXPECT_EQ_INT(write(fd, "x", 1), 1);
+    char c = 0;
+    EXPECT_EQ_INT(read(a, &c, 1), 1);
+    EXPECT_EQ_INT(c, 'x');
+    /* Nothing to read yet: EAGAIN, not a wait. */
+    EXPECT_EQ_INT(read(fd, &c, 1), -1);
+    EXPECT_EQ_INT(errno, EAGAIN);
+    close(a);
+    close(fd);
+    close(l);
+    /* Nobody listening, nothing there. */
+    EXPECT_EQ_INT(sock_unix_connect_nb(path, 1), -1);
+    EXPECT_EQ_INT(errno, ECONNREFUSED);
+    EXPECT_EQ_INT(sock_unix_connect_nb(tpath("nothing"), 1), -1);
+    EXPECT_EQ_INT(errno, ENOENT);
 }
 
 static void test_addr_unmap(void)
@@ -327,6 +379,7 @@ int main(void)
     test_inet("::1", "::1");
     test_inet_errors();
     test_trigger();
+    test_connect_nb();
     ut_rmtree(tmp);
     xfree(tmp);
     test_addr_unmap();

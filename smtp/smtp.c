@@ -100,6 +100,8 @@ static void smtp_load_config(void)
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
     c->tls_note_offer =
         cfg_bool(SMTP_P(P_SMTP_TLS_NOTE_STARTTLS_OFFER, P_LMTP_TLS_NOTE_STARTTLS_OFFER));
+    c->tls_reuse = cfg_bool(SMTP_P(P_SMTP_TLS_CONNECTION_REUSE, P_LMTP_TLS_CONNECTION_REUSE));
+    c->tlsproxy_service = xstrdup(cfg_str(P_TLSPROXY_SERVICE_NAME));
 }
 
 /* Still privileged: read the configuration, load CA files and keys. */
@@ -212,7 +214,9 @@ static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_
         pol = pr == 0 ? &h->policies[i] : &smtp_cfg.tls_default;
         if (!smtp_cache_policy_ok(pol))
             h->cacheable = false;
-        sbuf_catf(h->tag, "%s%s", i ? "," : "", pol->level_name ? pol->level_name : "none");
+        if (i)
+            sbuf_addch(h->tag, ',');
+        smtp_cache_policy_tag(h->tag, pol);
     }
     return 0;
 }

@@ -24,7 +24,8 @@
  *        attributes add up), protocols=, ciphers= (a grade: high,
  *        medium, ...), exclude=, servername= (SNI: a name, "hostname" for
  *        the server's name, "nexthop" for the next-hop domain; default
- *        *_tls_servername). "dane" and "dane-only" are worked out per
+ *        *_tls_servername), connection_reuse= (yes or no: overrides
+ *        *_tls_connection_reuse). "dane" and "dane-only" are worked out per
  *        server by smtp_dane.c. Fingerprints (match= or
  *        *_tls_fingerprint_cert_match) are hex digests with or without
  *        colons, any case; they are kept upper-case without colons and
@@ -444,8 +445,14 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
         else if (strcasecmp(name, "servername") == 0) {
             xfree(p->servername);
             p->servername = xstrdup(val);
-        } else if (strcasecmp(name, "tafile") == 0 || strcasecmp(name, "connection_reuse") == 0
-                   || strcasecmp(name, "enable_rpk") == 0) {
+        } else if (strcasecmp(name, "connection_reuse") == 0) {
+            /* tlsproxy and the connection cache (smtp_proto.c) */
+            if (strcasecmp(val, "yes") != 0 && strcasecmp(val, "no") != 0) {
+                sbuf_printf(why, "invalid connection_reuse value \"%s\"", val);
+                goto out;
+            }
+            p->connection_reuse = strcasecmp(val, "yes") == 0 ? 1 : -1;
+        } else if (strcasecmp(name, "tafile") == 0 || strcasecmp(name, "enable_rpk") == 0) {
             /* Postern cannot apply these. Ignoring one at "may" or below
              * gives no weaker result than the level promises; at stronger
              * levels it might, so the destination is deferred. */

@@ -364,6 +364,18 @@ static void smtp_service(struct stream *client)
         struct smtp_conn conn = { .fd = -1 };
         struct smtp_addr *ca = smtp_cache_find_dest(r->nexthop, sbuf_str(hops.tag), &conn);
         if (ca) {
+            /* The TLS policy of the destination this server was found
+             * for (the label's tag matched all of them): the session's
+             * level and checks depend on it. */
+            for (int i = 0; i < hops.ndest && ca->dest; i++) {
+                char *key = smtp_sasl_dest_key(&hops.dests[i], smtp_cfg.lmtp,
+                                               smtp_cfg.default_port);
+                if (strcmp(key, ca->dest) == 0 && hops.policies[i].level_name)
+                    ca->tls = &hops.policies[i];
+                xfree(key);
+                if (ca->tls)
+                    break;
+            }
             /* Not final: what it leaves open goes the normal way. */
             smtp_session(&st, &conn, ca, false);
             smtp_cache_release(&conn, ca, r->nexthop, sbuf_str(hops.tag));

@@ -1467,14 +1467,17 @@ quit:
         && stream_pending(ss.s) == 0 && !ss.body_error) {
         conn->keep = true;
         conn->fd = stream_fd(ss.s);     /* tlsproxy's socket when proxied */
-        conn->tls_trust[0] = 0;
         if (ss.proxied) {
-            strlcpy(conn->tls_trust, ss.trust ? ss.trust : "Untrusted", sizeof(conn->tls_trust));
+            /* ss.trust may point into conn (a reused connection). */
+            char trust[sizeof(conn->tls_trust)];
+            strlcpy(trust, ss.trust ? ss.trust : "Untrusted", sizeof(trust));
+            strlcpy(conn->tls_trust, trust, sizeof(conn->tls_trust));
             strlcpy(conn->tls_proto, ss.proxy_info.protocol, sizeof(conn->tls_proto));
             strlcpy(conn->tls_cipher, ss.proxy_info.cipher, sizeof(conn->tls_cipher));
             conn->tls_bits = ss.proxy_info.bits;
             conn->tls_alg_bits = ss.proxy_info.alg_bits;
-        }
+        } else
+            conn->tls_trust[0] = 0;
         conn->features = ss.features;
         conn->xforward = ss.xforward;
         conn->size_limit = ss.size_limit;

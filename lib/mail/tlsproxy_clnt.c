@@ -54,6 +54,7 @@ void tlsproxy_req_encode(const struct tlsproxy_req *r, struct attr_list *l)
     struct sbuf *hex = sbuf_new(128);
     for (size_t i = 0; i < r->ntlsa; i++) {
         const struct tls_client_tlsa *t = &r->tlsa[i];
+        sbuf_reset(hex);
         tlsmgr_hex_encode(hex, t->data, t->len);
         sbuf_catf(b, "%s%u %u %u %s", i ? "," : "", t->usage, t->selector, t->mtype,
                   sbuf_str(hex));

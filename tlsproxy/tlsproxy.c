@@ -36,6 +36,8 @@
 #include "sock.h"
 #include "stream.h"
 #include "tls_client.h"
+#include "tls_param.h"
+#include "tls_server.h"
 #include "tlsmgr_clnt.h"
 #include "tlsproxy_clnt.h"
 #include <signal.h>
@@ -53,13 +55,19 @@ struct tlsproxy_ctx {
 
 static struct tlsproxy_ctx tlsproxy_ctxs[TLSPROXY_CTX_MAX];
 static size_t tlsproxy_nctx;
+/* The server role's context (tlsproxy_tls_*), NULL when not configured. */
+static struct tls_server_ctx *tlsproxy_sctx;
+static struct tlsmgr_clnt *tlsproxy_stlsmgr;
+static struct tls_cache_ops tlsproxy_sops;
+static bool tlsproxy_req_ccert;
 static long tlsproxy_watchdog;
 static long tlsproxy_idle;
 
 struct tlsproxy_sess {
     struct stream *plain;       /* the client's socket (the skeleton's stream) */
     int pfd, rfd;               /* plaintext and TLS descriptors */
-    struct tls_client_conn *tls;
+    struct tls_client_conn *tls;    /* client role */
+    struct tls_server_conn *stls;   /* server role */
     bool established;
     struct tlsproxy_req req;
     /* plaintext from the client on its way into TLS, and back */
@@ -134,6 +142,58 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
     return c->ctx;
 }
 
+/* The server role's context from tlsproxy_tls_* (defaults smtpd_tls_*),
+ * built when a certificate is configured; the level decides between the
+ * mandatory and the opportunistic protocols and ciphers, as in smtpd. */
+static void tlsproxy_server_init(void)
+{
+    if (*cfg_str(P_TLSPROXY_TLS_CERT_FILE) == 0 && *cfg_str(P_TLSPROXY_TLS_CHAIN_FILES) == 0)
+        return;
+    bool mandatory = strcmp(cfg_str(P_TLSPROXY_TLS_SECURITY_LEVEL), "encrypt") == 0;
+    tlsproxy_req_ccert = cfg_bool(P_TLSPROXY_TLS_REQ_CCERT);
+    char *ciphers = mandatory ? tls_param_cipherlist(P_TLSPROXY_TLS_MANDATORY_CIPHERS,
+                                                     P_TLSPROXY_TLS_EXCLUDE_CIPHERS,
+                                                     P_TLSPROXY_TLS_MANDATORY_EXCLUDE_CIPHERS)
+                              : tls_param_cipherlist(P_TLSPROXY_TLS_CIPHERS,
+                                                     P_TLSPROXY_TLS_EXCLUDE_CIPHERS, NULL);
+    /* Tickets sealed with tlsmgr's keys: a session postscreen's client
+     * started here can resume in any tlsproxy (or smtpd) process. */
+    tlsproxy_stlsmgr = tlsmgr_clnt_new("smtpd");
+    tlsmgr_clnt_ops(tlsproxy_stlsmgr, false, true, &tlsproxy_sops);
+    struct tls_server_opts o = {
+        .cache = &tlsproxy_sops,
+        .ticket_cipher = cfg_str(P_TLS_SESSION_TICKET_CIPHER),
+        .cert_file = cfg_str(P_TLSPROXY_TLS_CERT_FILE),
+        .key_file = cfg_str(P_TLSPROXY_TLS_KEY_FILE),
+        .eccert_file = cfg_str(P_TLSPROXY_TLS_ECCERT_FILE),
+        .eckey_file = cfg_str(P_TLSPROXY_TLS_ECKEY_FILE),
+        .dcert_file = cfg_str(P_TLSPROXY_TLS_DCERT_FILE),
+        .dkey_file = cfg_str(P_TLSPROXY_TLS_DKEY_FILE),
+        .chain_files = cfg_str(P_TLSPROXY_TLS_CHAIN_FILES),
+        .ca_file = cfg_str(P_TLSPROXY_TLS_CAFILE),
+        .ca_path = cfg_str(P_TLSPROXY_TLS_CAPATH),
+        .ask_ccert = cfg_bool(P_TLSPROXY_TLS_ASK_CCERT) || tlsproxy_req_ccert,
+        .verify_depth = cfg_int(P_TLSPROXY_TLS_CCERT_VERIFYDEPTH),
+        .protocols = tls_param_protocols(mandatory ? P_TLSPROXY_TLS_MANDATORY_PROTOCOLS
+                                                   : P_TLSPROXY_TLS_PROTOCOLS),
+        .ciphers = ciphers,
+        .groups = tls_param_groups(P_TLSPROXY_TLS_EECDH_GRADE),
+        .server_cipher_order = cfg_is_set(P_TLS_PREEMPT_CIPHERLIST)
+                                   ? cfg_bool(P_TLS_PREEMPT_CIPHERLIST)
+                                   : true,
+        .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
+        .session_context = "smtpd/smtp",
+        .fingerprint_digest = cfg_str(P_TLSPROXY_TLS_FINGERPRINT_DIGEST),
+    };
+    struct sbuf *why = sbuf_new(128);
+    tlsproxy_sctx = tls_server_ctx_new(&o, why);
+    if (tlsproxy_sctx == NULL)
+        log_warn("TLS server initialization failed: %s; server role requests will be refused",
+                 sbuf_str(why));
+    sbuf_free(why);
+    xfree(ciphers);
+}
+
 /* Before the chroot: the context named by tlsproxy_client_*, whose files
  * may be unreachable afterwards. A failure is logged; requests for those
  * settings then fail (and their mail is deferred). */
@@ -141,6 +201,7 @@ static void tlsproxy_pre_jail(void)
 {
     tlsproxy_watchdog = cfg_time(P_TLSPROXY_WATCHDOG_TIMEOUT);
     tlsproxy_idle = cfg_time(P_IPC_TIMEOUT);
+    tlsproxy_server_init();
     const char *level = cfg_str(P_TLSPROXY_CLIENT_SECURITY_LEVEL);
     if (strcmp(level, "none") == 0 || *level == 0)
         return;
@@ -163,11 +224,40 @@ static void tlsproxy_pre_jail(void)
 
 /* ---- sessions ---- */
 
+/* The session's TLS side, whichever role it has. */
+static int tlsproxy_step(struct tlsproxy_sess *ss, bool *want_write, struct sbuf *why)
+{
+    return ss->stls ? tls_server_handshake_step(ss->stls, want_write, why)
+                    : tls_client_handshake_step(ss->tls, want_write, why);
+}
+
+static ssize_t tlsproxy_tls_read(struct tlsproxy_sess *ss, void *buf, size_t len, bool *want)
+{
+    return ss->stls ? tls_server_read(ss->stls, buf, len, want)
+                    : tls_client_read(ss->tls, buf, len, want);
+}
+
+static ssize_t tlsproxy_tls_write(struct tlsproxy_sess *ss, const void *buf, size_t len,
+                                  bool *want)
+{
+    return ss->stls ? tls_server_write(ss->stls, buf, len, want)
+                    : tls_client_write(ss->tls, buf, len, want);
+}
+
+static void tlsproxy_tls_free(struct tlsproxy_sess *ss)
+{
+    if (ss->tls)
+        tls_client_stop(ss->tls, NULL);     /* close_notify, once */
+    if (ss->stls)
+        tls_server_stop(ss->stls, NULL);
+    ss->tls = NULL;
+    ss->stls = NULL;
+}
+
 static void tlsproxy_end(struct tlsproxy_sess *ss)
 {
     event_timer_del(tlsproxy_timeout, ss);
-    if (ss->tls)
-        tls_client_stop(ss->tls, NULL);     /* close_notify, once */
+    tlsproxy_tls_free(ss);
     event_fd_del(ss->rfd);
     close(ss->rfd);
     server_multi_done(ss->plain);
@@ -215,7 +305,7 @@ static int tlsproxy_pump(struct tlsproxy_sess *ss, bool *tls_rd, bool *tls_wr)
         }
         /* buffer -> TLS */
         if (ss->p2t_len > 0) {
-            n = tls_client_write(ss->tls, ss->p2t, ss->p2t_len, &want);
+            n = tlsproxy_tls_write(ss, ss->p2t, ss->p2t_len, &want);
             if (n > 0) {
                 memmove(ss->p2t, ss->p2t + n, ss->p2t_len - (size_t)n);
                 ss->p2t_len -= (size_t)n;
@@ -232,8 +322,8 @@ static int tlsproxy_pump(struct tlsproxy_sess *ss, bool *tls_rd, bool *tls_wr)
         }
         /* TLS -> buffer */
         if (!ss->tls_eof && ss->t2p_len < sizeof(ss->t2p)) {
-            n = tls_client_read(ss->tls, ss->t2p + ss->t2p_len, sizeof(ss->t2p) - ss->t2p_len,
-                                &want);
+            n = tlsproxy_tls_read(ss, ss->t2p + ss->t2p_len, sizeof(ss->t2p) - ss->t2p_len,
+                                  &want);
             if (n > 0) {
                 ss->t2p_len += (size_t)n;
                 moved = true;
@@ -293,10 +383,41 @@ static void tlsproxy_relay_event(int fd, int events, void *ctx)
 static void tlsproxy_established(struct tlsproxy_sess *ss)
 {
     struct tlsproxy_res res = { .status = 0 };
-    tls_client_info(ss->tls, ss->req.host, &res.info);
-    for (size_t i = 0; i < ss->req.nmatch; i++)
-        if (tls_client_matches(ss->tls, ss->req.match[i]))
-            res.matched |= 1u << i;
+    if (ss->stls) {
+        struct tls_server_info si;
+        tls_server_info(ss->stls, &si);
+        struct tls_client_info *i = &res.info;
+        strlcpy(i->protocol, si.protocol, sizeof(i->protocol));
+        strlcpy(i->cipher, si.cipher, sizeof(i->cipher));
+        i->bits = si.bits;
+        i->alg_bits = si.alg_bits;
+        i->reused = si.reused;
+        i->have_cert = si.have_cert;
+        i->trusted = si.trusted;
+        strlcpy(i->peer_cn, si.peer_cn, sizeof(i->peer_cn));
+        strlcpy(i->verify_error, si.verify_error, sizeof(i->verify_error));
+        strlcpy(i->fingerprint, si.fingerprint, sizeof(i->fingerprint));
+        strlcpy(i->pkey_fingerprint, si.pkey_fingerprint, sizeof(i->pkey_fingerprint));
+        if (tlsproxy_req_ccert && !si.trusted) {
+            /* tlsproxy_tls_req_ccert: no verified client certificate, no
+             * session. */
+            log_info("%s: no trusted client certificate", ss->req.peer);
+            struct tlsproxy_res fail = { .status = -1 };
+            strlcpy(fail.reason, "no trusted client certificate", sizeof(fail.reason));
+            struct attr_list *fl = attr_list_new();
+            tlsproxy_res_encode(&fail, fl);
+            stream_set_timeout(ss->plain, 5);
+            (void)attr_write(ss->plain, fl);
+            attr_list_free(fl);
+            tlsproxy_end(ss);
+            return;
+        }
+    } else {
+        tls_client_info(ss->tls, ss->req.host, &res.info);
+        for (size_t i = 0; i < ss->req.nmatch; i++)
+            if (tls_client_matches(ss->tls, ss->req.match[i]))
+                res.matched |= 1u << i;
+    }
     struct attr_list *l = attr_list_new();
     tlsproxy_res_encode(&res, l);
     stream_set_timeout(ss->plain, (int)(tlsproxy_watchdog > 1 ? tlsproxy_watchdog / 2 : 1));
@@ -328,7 +449,7 @@ static void tlsproxy_handshake_event(int fd, int events, void *ctx)
     }
     struct sbuf *why = sbuf_new(128);
     bool want_write = false;
-    int r = tls_client_handshake_step(ss->tls, &want_write, why);
+    int r = tlsproxy_step(ss, &want_write, why);
     if (r > 0) {
         event_timer_del(tlsproxy_timeout, ss);
         tlsproxy_established(ss);
@@ -344,8 +465,7 @@ static void tlsproxy_handshake_event(int fd, int events, void *ctx)
         stream_set_timeout(ss->plain, 5);
         (void)attr_write(ss->plain, l);
         attr_list_free(l);
-        tls_client_stop(ss->tls, NULL);
-        ss->tls = NULL;
+        tlsproxy_tls_free(ss);
         tlsproxy_end(ss);
     }
     sbuf_free(why);
@@ -406,10 +526,18 @@ static int tlsproxy_request(struct stream *s)
         goto out;
     }
     attr_list_free(l);
+    sock_set_nonblock(fd, true);
     if (ss->req.server_role) {
-        /* XXX: the server role (postscreen STARTTLS) is not there yet. */
-        result = tlsproxy_refuse(s, "tlsproxy server role is not supported");
-        goto fail;
+        if (tlsproxy_sctx == NULL) {
+            result = tlsproxy_refuse(s, "TLS server role is not configured in tlsproxy");
+            goto fail;
+        }
+        ss->stls = tls_server_prepare(tlsproxy_sctx, fd, why);
+        if (ss->stls == NULL) {
+            result = tlsproxy_refuse(s, sbuf_str(why));
+            goto fail;
+        }
+        goto start;
     }
     struct tls_client_ctx *ctx = tlsproxy_ctx_get(&ss->req, why);
     if (ctx == NULL) {
@@ -418,7 +546,6 @@ static int tlsproxy_request(struct stream *s)
         result = tlsproxy_refuse(s, sbuf_str(why));
         goto fail;
     }
-    sock_set_nonblock(fd, true);
     struct tls_client_sess_opts so = {
         .protocols = ss->req.protocols,
         .ciphers = ss->req.ciphers,
@@ -434,6 +561,7 @@ static int tlsproxy_request(struct stream *s)
         result = tlsproxy_refuse(s, sbuf_str(why));
         goto fail;
     }
+start:
     sbuf_free(why);
     /* The session owns the client's socket from here on. */
     event_timer_add(ss->req.timeout > 0 ? (double)ss->req.timeout : 300.0, tlsproxy_timeout, ss);

@@ -21,7 +21,9 @@
 #      on a fresh one instead, as any stale cached connection);
 #   4. a tlsproxy service that does not exist: deferred with a clear
 #      reason, nothing sent in the clear;
-#   5. wrapper mode (TLS from the first byte, port 465 style) with reuse.
+#   5. wrapper mode (TLS from the first byte, port 465 style) with reuse;
+#   6. the server role (what postscreen uses): a TLS client's connection
+#      handed to tlsproxy with byte 'S' comes out as plaintext both ways.
 . "$(dirname "$0")/lib.sh"
 
 pt_setup_users; pt_clean_homes
@@ -60,6 +62,8 @@ connection_cache_ttl_limit = 60s
 smtp_connection_reuse_time_limit = 300s
 reuse_destination_concurrency_limit = 1
 wrap_destination_concurrency_limit = 1
+tlsproxy_tls_cert_file = $C/cert.pem
+tlsproxy_tls_key_file = $C/key.pem
 EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 reuse     unix  -       -       n       -       -       smtp
@@ -137,6 +141,51 @@ pt_check wrap_delivered pt_wait 'for i in 1 2 3; do sent w$i@wrap.example || exi
 wconns=$(plog "^wrap:127\.0\.0\.1:$P_WRAP connect" | wc -l)
 pt_check wrap_encrypted [ "$(plog "^wrap:127\.0\.0\.1:$P_WRAP mail tls=1" | wc -l)" = 3 ]
 pt_check wrap_fewer_connections between "$wconns" 1 3
+
+# --- 6. server role: tlsproxy is the TLS server, the requester sees plaintext -------------
+server_role() {
+    python3 - "$C/spool/private/tlsproxy" <<'EOP'
+import socket, ssl, sys, threading
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(1)
+port = lst.getsockname()[1]
+result = {}
+def client():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20))
+    t.sendall(b"hello through tlsproxy\n")
+    result["got"] = t.recv(100)
+    t.close()
+th = threading.Thread(target=client)
+th.start()
+conn, _ = lst.accept()
+u = socket.socket(socket.AF_UNIX)
+u.settimeout(20)
+u.connect(sys.argv[1])
+socket.send_fds(u, [b"S"], [conn.fileno()])
+conn.close()
+u.sendall(b"request=tls_server\npeer=test[127.0.0.1]:%d\ntimeout=10\nask_ccert=0\n\n" % port)
+f = u.makefile("rb")
+reply = {}
+while True:
+    line = f.readline()
+    if line in (b"\n", b""):
+        break
+    k, _, v = line.decode().rstrip("\n").partition("=")
+    reply[k] = v
+assert reply.get("status") == "0", reply
+assert reply.get("protocol", "").startswith("TLSv1"), reply
+data = f.readline()
+assert data == b"hello through tlsproxy\n", data
+u.sendall(b"pong\n")
+th.join(20)
+assert result.get("got") == b"pong\n", result
+EOP
+}
+pt_check server_role_relays server_role
 
 pt_check no_panics bash -c "! grep -E 'tlsproxy.*(fatal|panic)|smtp.*panic' '$C/maillog'"
 pt_done

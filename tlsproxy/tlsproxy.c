@@ -496,7 +496,7 @@ static int tlsproxy_request(struct stream *s)
     }
     char byte = 0;
     int fd = -1;
-    if (sock_recv_fd(stream_fd(s), &byte, &fd, 5) < 0) {
+    if (sock_recv_fd(stream_fd(s), &byte, &fd, 3) < 0) {
         if (errno != ECONNRESET)
             log_warn("receive connection: %m");
         goto out;
@@ -507,7 +507,8 @@ static int tlsproxy_request(struct stream *s)
             close(fd);
         goto out;
     }
-    stream_set_timeout(s, 5);
+    /* Both waits together stay below the watchdog's default. */
+    stream_set_timeout(s, 3);
     struct attr_list *l = attr_list_new();
     int r = attr_read(s, l);
     struct tlsproxy_sess *ss = xcalloc(1, sizeof(*ss));

@@ -597,8 +597,12 @@ static int smtp_tls_proxy(struct smtp_sess *ss, const char *sni,
     struct tlsproxy_res res;
     struct stream *plain = tlsproxy_clnt_start(cfg->tlsproxy_service, stream_fd(ss->s), &req,
                                                (int)cfg->helo_timeout, &res, why);
-    if (plain == NULL)
+    if (plain == NULL) {
+        /* The server waits for a TLS handshake: nothing more in the clear
+         * (not even QUIT) on this connection. */
+        shutdown(stream_fd(ss->s), SHUT_RDWR);
         goto out;
+    }
     /* tlsproxy has its own copy of the server connection. */
     stream_close(ss->s);
     ss->s = plain;

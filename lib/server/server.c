@@ -325,7 +325,10 @@ void server_multi_done(struct stream *s)
     stream_close(s);
     srv_clients--;
     srv_last_active = event_now();
-    if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
+    /* Long sessions (tlsproxy's) are still running in this process: exit
+     * for max_use only once the last one has ended. */
+    if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use
+        && srv_clients == 0)
         srv_stop = true;
 }
 

@@ -54,7 +54,8 @@ struct server_ops {
 /* MULTI: a request callback may take client s over (watching its fd with
  * its own event callbacks: event_fd_add() replaces the skeleton's watch);
  * it then calls this once when done with it: s is closed and the client
- * counted as gone (tlsproxy). */
+ * counted as gone (tlsproxy). max_use ends the process only when no such
+ * client is left. */
 void server_multi_done(struct stream *s);
 /* Runs the service; returns only to exit with its result. */
 int server_main(int argc, char **argv, const struct server_ops *ops);

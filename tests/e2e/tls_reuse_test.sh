@@ -65,6 +65,10 @@ wrap_destination_concurrency_limit = 1
 tlsproxy_tls_cert_file = $C/cert.pem
 tlsproxy_tls_key_file = $C/key.pem
 EOF
+# A tlsproxy process that may serve only two sessions must still not end
+# while cached sessions live in it.
+sed -i 's/^tlsproxy \(.*\)tlsproxy$/&\n  -o max_use=2/' "$PT_CONF/master.cf"
+grep -q '^  -o max_use=2' "$PT_CONF/master.cf" || pt_fail master_cf "no tlsproxy line in master.cf"
 cat >> "$PT_CONF/master.cf" <<EOF
 reuse     unix  -       -       n       -       -       smtp
   -o max_use=1
@@ -134,6 +138,7 @@ pt_check tlsproxy_restarted bash -c "[ -n \"$tp2\" ] && [ \"$tp2\" != \"$tp\" ]"
 submit n@example.org n1@noproxy.example
 pt_check unavailable_deferred pt_wait "clog 'to=<n1@noproxy.example>, .*status=deferred .*tlsproxy service unavailable' >/dev/null" 30
 pt_check unavailable_no_mail [ "$(plog 'FROM:<n@example.org>' | wc -l)" = 0 ]
+pt_check unavailable_nothing_in_clear [ "$(plog 'tls-failed.*(wrong version|WRONG_VERSION|http request)' | wc -l)" = 0 ]
 
 # --- 5. wrapper mode with reuse ---------------------------------------------------------
 for i in 1 2 3; do submit "w$i@example.org" "w$i@wrap.example"; done

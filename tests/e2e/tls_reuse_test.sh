@@ -14,7 +14,9 @@
 #      127.0.0.1): the next message is deferred ("hostname mismatch") even
 #      though an encrypted connection to the same server is cached - then
 #      back at encrypt it goes out on that cached connection;
-#   3. a tlsproxy killed (SIGKILL) while a delivery on a fresh connection
+#   3. (with smtp_tls_session_cache_database: a later fresh handshake
+#      through tlsproxy resumes the session saved in tlsmgr)
+#      a tlsproxy killed (SIGKILL) while a delivery on a fresh connection
 #      waits for the peer's MAIL reply: the mail is deferred, delivered
 #      after master restarts tlsproxy, and reaches the peer's DATA exactly
 #      once (a cached connection that breaks like this is retried at once
@@ -64,6 +66,7 @@ reuse_destination_concurrency_limit = 1
 wrap_destination_concurrency_limit = 1
 tlsproxy_tls_cert_file = $C/cert.pem
 tlsproxy_tls_key_file = $C/key.pem
+smtp_tls_session_cache_database = btree:\${data_directory}/smtp_scache
 EOF
 # A tlsproxy process that may serve only two sessions must still not end
 # while cached sessions live in it.
@@ -131,6 +134,9 @@ pt_cmd postqueue -f
 pt_check killed_then_sent pt_wait 'sent k1@kill.example' 40
 pt_check killed_data_once [ "$(plog "^127\.0\.0\.1:$P_PEER data " | wc -l)" = $((data_before + 1)) ]
 pt_check killed_sent_once [ "$(clog 'to=<k1@kill.example>, .*status=sent' | wc -l)" = 1 ]
+# The fresh connection's handshake resumed the session that tlsproxy saved
+# in tlsmgr during step 1 (same server and policy).
+pt_check tlsmgr_session_resumed [ "$(plog "^127\.0\.0\.1:$P_PEER tls .* reused=1" | wc -l)" -ge 1 ]
 tp2=$(tlsproxy_pid)
 pt_check tlsproxy_restarted bash -c "[ -n \"$tp2\" ] && [ \"$tp2\" != \"$tp\" ]"
 

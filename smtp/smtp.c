@@ -107,6 +107,8 @@ static void smtp_load_config(void)
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
     c->tls_note_offer =
         cfg_bool(SMTP_P(P_SMTP_TLS_NOTE_STARTTLS_OFFER, P_LMTP_TLS_NOTE_STARTTLS_OFFER));
+    c->tls_reuse = cfg_bool(SMTP_P(P_SMTP_TLS_CONNECTION_REUSE, P_LMTP_TLS_CONNECTION_REUSE));
+    c->tlsproxy_service = xstrdup(cfg_str(P_TLSPROXY_SERVICE_NAME));
 }
 
 /* Still privileged: read the configuration, load CA files and keys. */
@@ -219,7 +221,9 @@ static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_
         pol = pr == 0 ? &h->policies[i] : &smtp_cfg.tls_default;
         if (!smtp_cache_policy_ok(pol))
             h->cacheable = false;
-        sbuf_catf(h->tag, "%s%s", i ? "," : "", pol->level_name ? pol->level_name : "none");
+        if (i)
+            sbuf_addch(h->tag, ',');
+        smtp_cache_policy_tag(h->tag, pol);
     }
     return 0;
 }
@@ -367,6 +371,18 @@ static void smtp_service(struct stream *client)
         struct smtp_conn conn = { .fd = -1 };
         struct smtp_addr *ca = smtp_cache_find_dest(r->nexthop, sbuf_str(hops.tag), &conn);
         if (ca) {
+            /* The TLS policy of the destination this server was found
+             * for (the label's tag matched all of them): the session's
+             * level and checks depend on it. */
+            for (int i = 0; i < hops.ndest && ca->dest; i++) {
+                char *key = smtp_sasl_dest_key(&hops.dests[i], smtp_cfg.lmtp,
+                                               smtp_cfg.default_port);
+                if (strcmp(key, ca->dest) == 0 && hops.policies[i].level_name)
+                    ca->tls = &hops.policies[i];
+                xfree(key);
+                if (ca->tls)
+                    break;
+            }
             /* Not final: what it leaves open goes the normal way. */
             smtp_session(&st, &conn, ca, false);
             smtp_cache_release(&conn, ca, r->nexthop, sbuf_str(hops.tag));

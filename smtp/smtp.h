@@ -129,6 +129,12 @@ struct smtp_conn {
     int reuse_count;        /* completed conversations before this one */
     time_t started;         /* when it was opened */
     bool keep;              /* out: left idle and clean, fd still open */
+    /* TLS through tlsproxy: tls_trust is "Verified", "Trusted",
+     * "Untrusted" or "Anonymous" ("" = plaintext). */
+    char tls_trust[16];
+    char tls_proto[32];
+    char tls_cipher[80];
+    int tls_bits, tls_alg_bits;
 };
 
 /* ---- configuration ---- */
@@ -159,6 +165,8 @@ struct smtp_tls_policy {
     bool config_error;          /* protocols/ciphers unusable: TLS fails */
     char **tafiles;             /* verify, secure: trust anchor files (tafile=,
                                  * else *_tls_trust_anchor_file), or NULL */
+    int connection_reuse;       /* connection_reuse=: 1 yes, -1 no, 0 unset
+                                 * (*_tls_connection_reuse decides) */
 };
 
 struct smtp_cfg {
@@ -193,6 +201,8 @@ struct smtp_cfg {
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
     int tls_loglevel;
     bool tls_note_offer;                /* *_tls_note_starttls_offer */
+    bool tls_reuse;                     /* *_tls_connection_reuse: TLS through tlsproxy */
+    char *tlsproxy_service;             /* tlsproxy_service_name */
     struct tls_client_ctx *tls_ctx;     /* NULL when TLS is off or broken */
     char *fallback_relay;               /* *_fallback_relay: next hops after the real ones */
     bool bind_enforce;                  /* *_bind_address_enforce */
@@ -256,9 +266,16 @@ void smtp_cache_load(struct smtp_cfg *c);
  * *_connection_cache_destinations; and nothing makes reuse unsafe (SASL
  * login on). */
 bool smtp_cache_wanted(const struct deliver_request *r);
-/* True when a connection under TLS policy pol may come from or go to the
- * cache (plaintext levels only: TLS sessions are never cached). */
+/* True when a connection under TLS policy pol (NULL = the default) may
+ * come from or go to the cache: plaintext levels, and TLS levels when
+ * tlsproxy does the TLS (smtp_tls_reuse_wanted); never dane. */
 bool smtp_cache_policy_ok(const struct smtp_tls_policy *pol);
+/* Does TLS under pol go through tlsproxy (the policy's connection_reuse=,
+ * else *_tls_connection_reuse)? */
+bool smtp_tls_reuse_wanted(const struct smtp_tls_policy *pol);
+/* Appends pol's cache tag: its level name, and for TLS through tlsproxy a
+ * digest of the rest of the policy. */
+void smtp_cache_policy_tag(struct sbuf *out, const struct smtp_tls_policy *pol);
 /* Takes a connection to next hop nexthop (as written in the request) out
  * of the cache: returns its server (new: free with smtp_addr_list_free(a,
  * 1)) with *conn filled, or NULL. tag names the TLS policies in force

@@ -17,9 +17,14 @@
  *        next hop, also under that next hop, for at most
  *        *_connection_cache_time_limit seconds; one that has served
  *        *_connection_reuse_count_limit conversations, or is older than
- *        *_connection_reuse_time_limit, is closed instead. Only plaintext
- *        connections are cached (TLS sessions need tlsproxy, see
- *        *_tls_connection_reuse), and none when SASL login is on (a session
+ *        *_connection_reuse_time_limit, is closed instead. A TLS session
+ *        is cached only when tlsproxy runs it (*_tls_connection_reuse or
+ *        the policy's connection_reuse=yes): smtp then holds a plaintext
+ *        socket to tlsproxy, and the labels carry the TLS level plus a
+ *        digest of the rest of the policy (match names, protocols,
+ *        ciphers, SNI), so only an identical policy reuses it; a session
+ *        that failed its checks is never kept. dane levels are never
+ *        cached. None are cached when SASL login is on (a session
  *        logged in for one sender must not carry another's mail). The
  *        properties string saved with a connection carries what the
  *        conversation learned (EHLO features, SIZE, XFORWARD) and, for the
@@ -142,11 +147,59 @@ bool smtp_cache_wanted(const struct deliver_request *r)
     return smtp_cache_listed(r->nexthop);
 }
 
+bool smtp_tls_reuse_wanted(const struct smtp_tls_policy *pol)
+{
+    if (pol == NULL)
+        pol = &smtp_cfg.tls_default;
+    /* tlsproxy verifies against CAs only: trust anchors keep TLS here. */
+    if (pol->tafiles != NULL)
+        return false;
+    return pol->connection_reuse ? pol->connection_reuse > 0 : smtp_cfg.tls_reuse;
+}
+
 bool smtp_cache_policy_ok(const struct smtp_tls_policy *pol)
 {
     if (pol == NULL)
         pol = &smtp_cfg.tls_default;
-    return !smtp_cfg.tls_wrapper && (pol->level == SMTP_TLS_NONE || pol->level == SMTP_TLS_MAY);
+    switch (pol->level) {
+    case SMTP_TLS_NONE:
+        return !smtp_cfg.tls_wrapper || smtp_tls_reuse_wanted(pol);
+    case SMTP_TLS_MAY:
+    case SMTP_TLS_ENCRYPT:
+    case SMTP_TLS_FINGERPRINT:
+    case SMTP_TLS_VERIFY:
+    case SMTP_TLS_SECURE:
+        /* TLS sessions only through tlsproxy: smtp then holds a plaintext
+         * socket that another process can take over. */
+        return pol->level == SMTP_TLS_MAY && !smtp_cfg.tls_wrapper ? true
+                                                                  : smtp_tls_reuse_wanted(pol);
+    default:
+        /* dane, dane-only: the level depends on each server's DNS. */
+        return false;
+    }
+}
+
+void smtp_cache_policy_tag(struct sbuf *out, const struct smtp_tls_policy *pol)
+{
+    if (pol == NULL)
+        pol = &smtp_cfg.tls_default;
+    sbuf_cat(out, pol->level_name && *pol->level_name ? pol->level_name : "none");
+    if (!smtp_tls_reuse_wanted(pol) || pol->level == SMTP_TLS_NONE)
+        return;
+    /* Everything else in the policy that shaped or checked the session:
+     * a connection is reused only under an identical policy (FNV-1a). */
+    uint64_t h = 1469598103934665603ULL;
+    struct sbuf *t = sbuf_new(128);
+    sbuf_printf(t, "%x|%s|%s|%d|", pol->protocols, pol->ciphers ? pol->ciphers : "",
+                pol->servername ? pol->servername : "", smtp_cfg.tls_wrapper);
+    for (char **m = pol->match; m && *m; m++)
+        sbuf_catf(t, "%s,", *m);
+    for (size_t i = 0; i < sbuf_len(t); i++) {
+        h ^= (unsigned char)sbuf_str(t)[i];
+        h *= 1099511628211ULL;
+    }
+    sbuf_free(t);
+    sbuf_catf(out, "/%016llx", (unsigned long long)h);
 }
 
 static struct scache_clnt *smtp_cache_clnt(void)
@@ -156,18 +209,13 @@ static struct scache_clnt *smtp_cache_clnt(void)
     return smtp_scache;
 }
 
-static const char *smtp_cache_level(const struct smtp_addr *a)
-{
-    const struct smtp_tls_policy *pol = a->tls ? a->tls : &smtp_cfg.tls_default;
-    return pol->level_name ? pol->level_name : "none";
-}
-
-/* "SERVICE|endp|ADDR|PORT|HELO|LEVEL": everything that shaped the
+/* "SERVICE|endp|ADDR|PORT|HELO|POLICY": everything that shaped the
  * session. */
 static void smtp_cache_endp_label(struct sbuf *out, const struct smtp_addr *a)
 {
-    sbuf_printf(out, "%s|endp|%s|%s|%s|%s", server_service_name(), a->addr,
-                a->port ? a->port : "", smtp_cfg.helo_name, smtp_cache_level(a));
+    sbuf_printf(out, "%s|endp|%s|%s|%s|", server_service_name(), a->addr,
+                a->port ? a->port : "", smtp_cfg.helo_name);
+    smtp_cache_policy_tag(out, a->tls);
 }
 
 static void smtp_cache_dest_label(struct sbuf *out, const char *nexthop, const char *tag)
@@ -230,6 +278,21 @@ static void smtp_cache_conn_props(struct smtp_conn *conn, const char *props, int
     conn->size_limit = smtp_cache_getl(props, "size");
     conn->reuse_count = (int)smtp_cache_getl(props, "reuse");
     conn->started = (time_t)smtp_cache_getl(props, "started");
+    /* TLS through tlsproxy: what its handshake established. */
+    char *v = smtp_cache_get(props, "tls");
+    if (v && (strcmp(v, "Verified") == 0 || strcmp(v, "Trusted") == 0
+              || strcmp(v, "Untrusted") == 0 || strcmp(v, "Anonymous") == 0)) {
+        strlcpy(conn->tls_trust, v, sizeof(conn->tls_trust));
+        xfree(v);
+        v = smtp_cache_get(props, "tls_proto");
+        strlcpy(conn->tls_proto, v ? v : "", sizeof(conn->tls_proto));
+        xfree(v);
+        v = smtp_cache_get(props, "tls_cipher");
+        strlcpy(conn->tls_cipher, v ? v : "", sizeof(conn->tls_cipher));
+        conn->tls_bits = (int)smtp_cache_getl(props, "tls_bits");
+        conn->tls_alg_bits = (int)smtp_cache_getl(props, "tls_alg_bits");
+    }
+    xfree(v);
 }
 
 struct smtp_addr *smtp_cache_find_dest(const char *nexthop, const char *tag,
@@ -311,6 +374,13 @@ void smtp_cache_release(struct smtp_conn *conn, const struct smtp_addr *a, const
     smtp_cache_propl(props, "size", conn->size_limit);
     smtp_cache_propl(props, "reuse", conn->reuse_count);
     smtp_cache_propl(props, "started", (long)conn->started);
+    if (conn->tls_trust[0]) {
+        smtp_cache_prop(props, "tls", conn->tls_trust);
+        smtp_cache_prop(props, "tls_proto", conn->tls_proto);
+        smtp_cache_prop(props, "tls_cipher", conn->tls_cipher);
+        smtp_cache_propl(props, "tls_bits", conn->tls_bits);
+        smtp_cache_propl(props, "tls_alg_bits", conn->tls_alg_bits);
+    }
     long ttl = smtp_cfg.cache_time_limit;
     if (scache_clnt_save(smtp_cache_clnt(), sbuf_str(endp), sbuf_str(dest), sbuf_str(props),
                          (int)(ttl > 86400 ? 86400 : ttl), conn->fd) == 0)

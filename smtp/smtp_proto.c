@@ -38,6 +38,9 @@
 #include "qfile.h"
 #include "dns_lookup.h"
 #include "tls_client.h"
+#include "tlsproxy_clnt.h"
+#include "config.h"
+#include "params.h"
 
 /* Most TLSA records of one server passed to the TLS layer. */
 #define SMTP_DANE_TLSA_MAX 32
@@ -93,6 +96,12 @@ struct smtp_sess {
     enum smtp_tls_level level;
     struct smtp_dane dane;
     bool tls_verified;          /* the peer was authenticated (DANE, verify, secure) */
+    /* TLS through tlsproxy (*_tls_connection_reuse): s is the plaintext
+     * socket to tlsproxy, tls stays NULL; what the handshake established,
+     * for the connection cache and its "reused" log line. */
+    bool proxied;
+    struct tls_client_info proxy_info;
+    const char *trust;          /* "Verified", "Trusted", ... */
 };
 
 /* ---- recipient results ---- */
@@ -517,6 +526,105 @@ static const char *smtp_tls_sni(const struct smtp_sess *ss, const struct smtp_tl
     return pol->servername;
 }
 
+/* The names a verify or secure certificate may carry, from the policy's
+ * match list (what smtp_tls_cert_matches() walks), into names[] (new
+ * strings); returns how many. */
+static size_t smtp_tls_match_names(const struct smtp_sess *ss, char **names, size_t max)
+{
+    const struct smtp_tls_policy *pol = smtp_sess_policy(ss);
+    const char *nexthop = ss->a->nexthop ? ss->a->nexthop : "";
+    size_t n = 0;
+    for (char **m = pol->match; m && *m && n < max; m++) {
+        if (strcasecmp(*m, "hostname") == 0)
+            names[n++] = xstrdup(ss->a->host);
+        else if (strcasecmp(*m, "nexthop") == 0) {
+            if (*nexthop)
+                names[n++] = xstrdup(nexthop);
+        } else if (strcasecmp(*m, "dot-nexthop") == 0) {
+            if (*nexthop) {
+                struct sbuf *dot = sbuf_new(64);
+                sbuf_printf(dot, ".%s", nexthop);
+                names[n++] = xstrdup(sbuf_str(dot));
+                sbuf_free(dot);
+            }
+        } else if (strchr(*m, ' ') == NULL && strlen(*m) < TLSPROXY_STR_MAX / 4)
+            names[n++] = xstrdup(*m);
+    }
+    return n;
+}
+
+/* The handshake through tlsproxy: ss->s becomes the plaintext socket to
+ * it. 0 with *info and *names_matched filled (did the certificate name
+ * one of the policy's verify/secure names), or -1 with why filled (the
+ * connection to the server is unusable either way). */
+static int smtp_tls_proxy(struct smtp_sess *ss, const char *sni,
+                          const struct tls_client_sess_opts *so, struct tls_client_info *info,
+                          bool *names_matched, struct sbuf *why)
+{
+    const struct smtp_cfg *cfg = &smtp_cfg;
+    bool lmtp = cfg->lmtp;
+    char *names[TLSPROXY_MATCH_MAX];
+    struct tlsproxy_req req = {
+        .peer = (char *)sbuf_str(ss->relay),
+        .timeout = cfg->starttls_timeout,
+        .ca_file = cfg->tls_ca_file,
+        .ca_path = cfg->tls_ca_path,
+        .cert_file = cfg->tls_cert_file,
+        .key_file = cfg->tls_key_file,
+        .fingerprint_digest = (char *)cfg_str(lmtp ? P_LMTP_TLS_FINGERPRINT_DIGEST
+                                                   : P_SMTP_TLS_FINGERPRINT_DIGEST),
+        .dane_digests = (char *)cfg_str(P_TLS_DANE_DIGESTS),
+        .cache_type = smtp_tls_cache_ops() ? (lmtp ? "lmtp" : "smtp") : "",
+        .servername = (char *)(sni ? sni : ""),
+        .cache_id = (char *)(so->cache_id ? so->cache_id : ""),
+        .protocols = so->protocols,
+        .ciphers = (char *)(so->ciphers ? so->ciphers : ""),
+        .host = (char *)ss->a->host,
+        .match = names,
+        .nmatch = 0,
+        .tlsa = (struct tls_client_tlsa *)so->tlsa,
+        .ntlsa = so->ntlsa,
+        .dane_base = (char *)(so->dane_base ? so->dane_base : ""),
+        .dane_name2 = (char *)(so->dane_name2 ? so->dane_name2 : ""),
+    };
+    if (ss->level == SMTP_TLS_VERIFY || ss->level == SMTP_TLS_SECURE)
+        req.nmatch = smtp_tls_match_names(ss, names, TLSPROXY_MATCH_MAX);
+    int result = -1;
+    if (stream_pending(ss->s) != 0) {
+        sbuf_set(why, "unexpected plaintext data before TLS handshake");
+        goto out;
+    }
+    struct tlsproxy_res res;
+    struct stream *plain = tlsproxy_clnt_start(cfg->tlsproxy_service, stream_fd(ss->s), &req,
+                                               (int)cfg->helo_timeout, &res, why);
+    if (plain == NULL) {
+        /* The server waits for a TLS handshake: nothing more in the clear
+         * (not even QUIT) on this connection. */
+        shutdown(stream_fd(ss->s), SHUT_RDWR);
+        goto out;
+    }
+    /* tlsproxy has its own copy of the server connection. */
+    stream_close(ss->s);
+    ss->s = plain;
+    ss->proxied = true;
+    *info = res.info;
+    *names_matched = res.matched != 0;
+    result = 0;
+out:
+    for (size_t i = 0; i < req.nmatch; i++)
+        xfree(names[i]);
+    return result;
+}
+
+/* Is TLS for this policy done through tlsproxy (so that the connection
+ * may be cached)? DANE levels keep TLS in this process: their effective
+ * level depends on each server's DNS records, which a cached connection
+ * would not carry. */
+static bool smtp_tls_via_proxy(const struct smtp_sess *ss)
+{
+    return smtp_tls_reuse_wanted(smtp_sess_policy(ss)) && ss->level != SMTP_TLS_DANE;
+}
+
 /* The handshake and the policy's certificate checks, on a connection that
  * is ready for TLS (after "220" to STARTTLS, or at once in wrapper mode).
  * Returns 0 (TLS on), or -1 with the recipients handled. */
@@ -570,13 +678,25 @@ static int smtp_tls_begin(struct smtp_sess *ss)
                 pol->ciphers ? pol->ciphers : "");
     if (so.ntlsa == 0 && nta == 0 && sbuf_len(cache_id) <= 512)
         so.cache_id = sbuf_str(cache_id);
-    smtp_tls_seed();
+    struct tls_client_info info;
+    bool proxy_names = false, proxy = smtp_tls_via_proxy(ss);
+    if (!proxy)
+        smtp_tls_seed();
     if (pol->config_error)
         sbuf_set(why, "client TLS configuration problem (protocols or ciphers)");
-    else
+    else if (proxy && smtp_tls_proxy(ss, sni, &so, &info, &proxy_names, why) < 0) {
+        log_info("%s: TLS handshake with %s failed: %s", ss->req->queue_id, sbuf_str(ss->relay),
+                 sbuf_str(why));
+        sbuf_printf(t, "Cannot start TLS: %s with %s: %s",
+                    strncmp(sbuf_str(why), "tlsproxy service", 16) == 0 ? "local failure"
+                                                                         : "handshake failure",
+                    sbuf_str(ss->peer), sbuf_str(why));
+        smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
+        goto out;
+    } else if (!proxy)
         ss->tls = tls_client_start_opts(cfg->tls_ctx, ss->s, sni, (int)cfg->starttls_timeout, &so,
                                         why);
-    if (ss->tls == NULL) {
+    if (ss->tls == NULL && !ss->proxied) {
         log_info("%s: TLS handshake with %s failed: %s", ss->req->queue_id, sbuf_str(ss->relay),
                  sbuf_str(why));
         sbuf_printf(t, "Cannot start TLS: handshake failure with %s: %s", sbuf_str(ss->peer),
@@ -586,10 +706,15 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         smtp_sess_fail_all(ss, 450, "4.7.5", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
-    struct tls_client_info info;
-    tls_client_info(ss->tls, ss->a->host, &info);
+    if (!ss->proxied)
+        tls_client_info(ss->tls, ss->a->host, &info);
+    bool names = ss->proxied ? (ss->level == SMTP_TLS_VERIFY || ss->level == SMTP_TLS_SECURE
+                                    ? proxy_names
+                                    : info.name_matched)
+                             : false;
     bool matched = ss->level == SMTP_TLS_DANE          ? info.dane_matched
                    : ss->level == SMTP_TLS_FINGERPRINT ? smtp_tls_fprint_matches(pol, &info)
+                   : ss->proxied                       ? names
                                                        : smtp_tls_cert_matches(ss);
     const char *trust = !info.have_cert ? "Anonymous"
                         : matched ? "Verified"
@@ -638,6 +763,8 @@ static int smtp_tls_begin(struct smtp_sess *ss)
         goto out;
     }
     ss->tls_verified = matched && ss->level >= SMTP_TLS_DANE;
+    ss->proxy_info = info;
+    ss->trust = trust;
     result = 0;
 out:
     sbuf_free(cache_id);
@@ -651,7 +778,7 @@ out_early:
  * (recipients handled). */
 static int smtp_tls_wrap(struct smtp_sess *ss)
 {
-    if (smtp_cfg.tls_ctx == NULL) {
+    if (smtp_cfg.tls_ctx == NULL && !smtp_tls_via_proxy(ss)) {
         smtp_sess_fail_all(ss, 450, "4.7.5", "TLS is required, but our TLS engine is unavailable",
                            SMTP_BY_LOCAL);
         return -1;
@@ -669,7 +796,7 @@ static int smtp_starttls(struct smtp_sess *ss)
     if (ss->level == SMTP_TLS_NONE && ss->tls == NULL && (ss->features & SMTP_F_STARTTLS)
         && cfg->tls_note_offer)
         log_info("Host offered STARTTLS: [%s]", ss->a->host);
-    if (ss->level == SMTP_TLS_NONE || ss->tls != NULL)
+    if (ss->level == SMTP_TLS_NONE || ss->tls != NULL || ss->proxied)
         return 0;
     struct sbuf *t = sbuf_new(256);
     int result = -1;
@@ -682,7 +809,7 @@ static int smtp_starttls(struct smtp_sess *ss)
         smtp_sess_fail_all(ss, 450, "4.7.4", sbuf_str(t), SMTP_BY_LOCAL);
         goto out;
     }
-    if (cfg->tls_ctx == NULL) {
+    if (cfg->tls_ctx == NULL && !smtp_tls_via_proxy(ss)) {
         if (!required) {
             result = 0;
             goto out;
@@ -761,12 +888,12 @@ static int smtp_auth(struct smtp_sess *ss)
     };
     const struct smtp_sasl_peer p = {
         .peer = sbuf_str(ss->peer),
-        .host = ss->a->host,
+        .host = (char *)ss->a->host,
         .dest = ss->a->dest,
         .sender = ss->req->sender,
         .mechs = sbuf_str(ss->auth_mechs),
-        .tls = ss->tls != NULL,
-        .tls_verified = ss->tls != NULL && ss->tls_verified,
+        .tls = ss->tls != NULL || ss->proxied,
+        .tls_verified = (ss->tls != NULL || ss->proxied) && ss->tls_verified,
     };
     struct sbuf *dsn = sbuf_new(16), *why = sbuf_new(256);
     ss->stage = "performing the AUTH handshake";
@@ -1292,6 +1419,29 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         ss.features = conn->features;
         ss.xforward = conn->xforward;
         ss.size_limit = conn->size_limit;
+        if (ss.level >= SMTP_TLS_ENCRYPT
+            && (conn->tls_trust[0] == 0
+                || (ss.level >= SMTP_TLS_DANE && strcmp(conn->tls_trust, "Verified") != 0))) {
+            /* Never happens with labels built from the policy; refuse
+             * rather than send in the clear or to an unverified peer. */
+            log_warn("%s: cached connection to %s does not meet TLS level \"%s\"",
+                     r->queue_id, sbuf_str(ss.relay), smtp_sess_policy(&ss)->level_name);
+            result = SMTP_SESS_STALE;
+            goto close;
+        }
+        if (conn->tls_trust[0]) {
+            /* TLS through tlsproxy, set up by an earlier conversation. */
+            ss.proxied = true;
+            ss.trust = conn->tls_trust;
+            strlcpy(ss.proxy_info.protocol, conn->tls_proto, sizeof(ss.proxy_info.protocol));
+            strlcpy(ss.proxy_info.cipher, conn->tls_cipher, sizeof(ss.proxy_info.cipher));
+            ss.proxy_info.bits = conn->tls_bits;
+            ss.proxy_info.alg_bits = conn->tls_alg_bits;
+            ss.tls_verified = strcmp(conn->tls_trust, "Verified") == 0 && ss.level >= SMTP_TLS_DANE;
+            log_info("%s TLS connection reused to %s: %s with cipher %s (%d/%d bits)",
+                     conn->tls_trust, sbuf_str(ss.relay), conn->tls_proto, conn->tls_cipher,
+                     conn->tls_bits, conn->tls_alg_bits);
+        }
         if (smtp_reuse_check(&ss) < 0) {
             result = SMTP_SESS_STALE;
             goto close;
@@ -1365,6 +1515,18 @@ quit:
     if (clean && st->cache && ss.tls == NULL && !ss.authenticated && stream_error(ss.s) == 0
         && stream_pending(ss.s) == 0 && !ss.body_error) {
         conn->keep = true;
+        conn->fd = stream_fd(ss.s);     /* tlsproxy's socket when proxied */
+        if (ss.proxied) {
+            /* ss.trust may point into conn (a reused connection). */
+            char trust[sizeof(conn->tls_trust)];
+            strlcpy(trust, ss.trust ? ss.trust : "Untrusted", sizeof(trust));
+            strlcpy(conn->tls_trust, trust, sizeof(conn->tls_trust));
+            strlcpy(conn->tls_proto, ss.proxy_info.protocol, sizeof(conn->tls_proto));
+            strlcpy(conn->tls_cipher, ss.proxy_info.cipher, sizeof(conn->tls_cipher));
+            conn->tls_bits = ss.proxy_info.bits;
+            conn->tls_alg_bits = ss.proxy_info.alg_bits;
+        } else
+            conn->tls_trust[0] = 0;
         conn->features = ss.features;
         conn->xforward = ss.xforward;
         conn->size_limit = ss.size_limit;

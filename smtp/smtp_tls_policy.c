@@ -27,7 +27,8 @@
  *        *_tls_servername), tafile= (verify and secure: trust anchor files
  *        that replace the CAs, else *_tls_trust_anchor_file; each is read
  *        once per process by tls_client_anchors_load(), and one that cannot
- *        be used defers the destination). "dane" and "dane-only" are worked out per
+ *        be used defers the destination), connection_reuse= (yes or no:
+ *        overrides *_tls_connection_reuse). "dane" and "dane-only" are worked out per
  *        server by smtp_dane.c. Fingerprints (match= or
  *        *_tls_fingerprint_cert_match) are hex digests with or without
  *        colons, any case; they are kept upper-case without colons and
@@ -513,8 +514,14 @@ static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp
                             p->level_name);
                 goto out;
             }
-        } else if (strcasecmp(name, "connection_reuse") == 0
-                   || strcasecmp(name, "enable_rpk") == 0) {
+        } else if (strcasecmp(name, "connection_reuse") == 0) {
+            /* tlsproxy and the connection cache (smtp_proto.c) */
+            if (strcasecmp(val, "yes") != 0 && strcasecmp(val, "no") != 0) {
+                sbuf_printf(why, "invalid connection_reuse value \"%s\"", val);
+                goto out;
+            }
+            p->connection_reuse = strcasecmp(val, "yes") == 0 ? 1 : -1;
+        } else if (strcasecmp(name, "enable_rpk") == 0) {
             /* Postern cannot apply these. Ignoring one at "may" or below
              * gives no weaker result than the level promises; at stronger
              * levels it might, so the destination is deferred. */

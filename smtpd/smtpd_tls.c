@@ -32,6 +32,7 @@
 #include "log.h"
 #include "server.h"
 #include "tls_common.h"
+#include "tls_param.h"
 #include "tls_server.h"
 #include "tlsmgr_clnt.h"
 #include <strings.h>
@@ -72,61 +73,6 @@ static int smtpd_tls_parse_level(void)
               lv);
 }
 
-/* The OpenSSL cipher list for a Postfix cipher grade, plus exclusions. */
-static char *smtpd_tls_cipherlist(const char *grade_param, const char *excl1, const char *excl2)
-{
-    const char *grade = cfg_str(grade_param);
-    const char *list_param;
-    if (strcasecmp(grade, "high") == 0)
-        list_param = P_TLS_HIGH_CIPHERLIST;
-    else if (strcasecmp(grade, "medium") == 0)
-        list_param = P_TLS_MEDIUM_CIPHERLIST;
-    else if (strcasecmp(grade, "low") == 0)
-        list_param = P_TLS_LOW_CIPHERLIST;
-    else if (strcasecmp(grade, "export") == 0)
-        list_param = P_TLS_EXPORT_CIPHERLIST;
-    else if (strcasecmp(grade, "null") == 0)
-        list_param = P_TLS_NULL_CIPHERLIST;
-    else
-        log_fatal("invalid %s value: \"%s\" (use high, medium, low, export or null)", grade_param,
-                  grade);
-    struct sbuf *b = sbuf_new(128);
-    sbuf_set(b, cfg_str(list_param));
-    const char *excl[] = { excl1, excl2 };
-    for (size_t i = 0; i < ARRAY_LEN(excl); i++) {
-        if (excl[i] == NULL)
-            continue;
-        char **names = cfg_list(cfg_str(excl[i]));
-        for (char **p = names; p && *p; p++)
-            sbuf_catf(b, ":!%s", *p);
-        cfg_list_free(names);
-    }
-    return sbuf_detach(b);
-}
-
-static unsigned smtpd_tls_protocols(const char *param)
-{
-    unsigned mask;
-    struct sbuf *why = sbuf_new(64);
-    if (tls_proto_parse(cfg_str(param), &mask, why) < 0)
-        log_fatal("%s: %s", param, sbuf_str(why));
-    sbuf_free(why);
-    /* Nothing older than TLS 1.2 unless the administrator asked for it. */
-    if (!cfg_is_set(param))
-        mask &= TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3;
-    return mask;
-}
-
-static const char *smtpd_tls_groups(void)
-{
-    const char *grade = cfg_str(P_SMTPD_TLS_EECDH_GRADE);
-    if (strcasecmp(grade, "strong") == 0)
-        return cfg_str(P_TLS_EECDH_STRONG_CURVE);
-    if (strcasecmp(grade, "ultra") == 0)
-        return cfg_str(P_TLS_EECDH_ULTRA_CURVE);
-    return cfg_str(P_TLS_EECDH_AUTO_CURVES);
-}
-
 void smtpd_tls_pre_jail(void)
 {
     smtpd_tls.level = smtpd_tls_parse_level();
@@ -150,10 +96,10 @@ void smtpd_tls_pre_jail(void)
         return;
 
     bool mandatory = smtpd_tls.level == SMTPD_TLS_ENCRYPT;
-    char *ciphers = mandatory ? smtpd_tls_cipherlist(P_SMTPD_TLS_MANDATORY_CIPHERS,
+    char *ciphers = mandatory ? tls_param_cipherlist(P_SMTPD_TLS_MANDATORY_CIPHERS,
                                                      P_SMTPD_TLS_EXCLUDE_CIPHERS,
                                                      P_SMTPD_TLS_MANDATORY_EXCLUDE_CIPHERS)
-                              : smtpd_tls_cipherlist(P_SMTPD_TLS_CIPHERS,
+                              : tls_param_cipherlist(P_SMTPD_TLS_CIPHERS,
                                                      P_SMTPD_TLS_EXCLUDE_CIPHERS, NULL);
     struct sbuf *sctx = sbuf_new(64);
     sbuf_printf(sctx, "%s/%s", server_program_name() ? server_program_name() : "smtpd",
@@ -177,10 +123,10 @@ void smtpd_tls_pre_jail(void)
         .ca_path = cfg_str(P_SMTPD_TLS_CAPATH),
         .ask_ccert = smtpd_tls.ask_ccert,
         .verify_depth = cfg_int(P_SMTPD_TLS_CCERT_VERIFYDEPTH),
-        .protocols = smtpd_tls_protocols(mandatory ? P_SMTPD_TLS_MANDATORY_PROTOCOLS
+        .protocols = tls_param_protocols(mandatory ? P_SMTPD_TLS_MANDATORY_PROTOCOLS
                                                    : P_SMTPD_TLS_PROTOCOLS),
         .ciphers = ciphers,
-        .groups = smtpd_tls_groups(),
+        .groups = tls_param_groups(P_SMTPD_TLS_EECDH_GRADE),
         /* Our order unless told otherwise: a client must not be able to
          * pick the weakest suite we allow (Postfix's default is "no"). */
         .server_cipher_order = cfg_is_set(P_TLS_PREEMPT_CIPHERLIST)

@@ -337,6 +337,21 @@ static void server_multi_client(int fd, int events, void *ctx)
     }
 }
 
+void server_multi_done(struct stream *s)
+{
+    if (srv_ops->disconnect)
+        srv_ops->disconnect(s);
+    event_fd_del(stream_fd(s));
+    stream_close(s);
+    srv_clients--;
+    srv_last_active = event_now();
+    /* Long sessions (tlsproxy's) are still running in this process: exit
+     * for max_use only once the last one has ended. */
+    if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use
+        && srv_clients == 0)
+        srv_stop = true;
+}
+
 static void server_multi_accept(int lfd, int events, void *ctx)
 {
     (void)events;

@@ -3,7 +3,7 @@
  *
  * Used by: every program that master starts.
  * Interface: server_main(), server_service_name(), server_program_name(),
- *            server_stop_soon(), server_release().
+ *            server_stop_soon(), server_release(), server_multi_done().
  * Notes: master runs a child as
  *          PROGRAM -n SERVICE -t TYPE [-u] [-c] [-s N] [-v] [-o name=value]... [args]
  *        with fd 3 = the service's status pipe and fds 4..4+N-1 = the
@@ -51,6 +51,12 @@ struct server_ops {
     void (*on_exit)(void);
 };
 
+/* MULTI: a request callback may take client s over (watching its fd with
+ * its own event callbacks: event_fd_add() replaces the skeleton's watch);
+ * it then calls this once when done with it: s is closed and the client
+ * counted as gone (tlsproxy). max_use ends the process only when no such
+ * client is left. */
+void server_multi_done(struct stream *s);
 /* Runs the service; returns only to exit with its result. */
 int server_main(int argc, char **argv, const struct server_ops *ops);
 /* The master.cf service name (-n), e.g. "submission" (borrowed). */

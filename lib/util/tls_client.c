@@ -428,17 +428,11 @@ struct tls_client_conn *tls_client_start(struct tls_client_ctx *ctx, struct stre
     return tls_client_start_opts(ctx, s, servername, timeout, NULL, why);
 }
 
-struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct stream *s,
-                                              const char *servername, int timeout,
-                                              const struct tls_client_sess_opts *o,
-                                              struct sbuf *why)
+struct tls_client_conn *tls_client_prepare(struct tls_client_ctx *ctx, int fd,
+                                          const char *servername,
+                                          const struct tls_client_sess_opts *o, struct sbuf *why)
 {
-    if (stream_pending(s) != 0) {
-        /* Bytes sent before the handshake would be trusted as if protected. */
-        sbuf_set(why, "unexpected plaintext data before TLS handshake");
-        return NULL;
-    }
-    SSL *ssl = tls_common_session(ctx->ssl_ctx, stream_fd(s), why);
+    SSL *ssl = tls_common_session(ctx->ssl_ctx, fd, why);
     if (ssl == NULL)
         return NULL;
     if (o && o->protocols && tls_client_set_protocols(ssl, o->protocols, why) < 0) {
@@ -466,15 +460,52 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
         tls_client_ssl_free(ssl);
         return NULL;
     }
-    if (tls_common_handshake(ssl, stream_fd(s), false, timeout, why) < 0) {
-        tls_client_ssl_free(ssl);
-        return NULL;
-    }
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
     c->digest = ctx->digest;
     c->anchors = anchors;
-    stream_set_io(s, tls_common_read, tls_common_write, ssl);
+    return c;
+}
+
+int tls_client_handshake_step(struct tls_client_conn *c, bool *want_write, struct sbuf *why)
+{
+    return tls_common_handshake_step(c->ssl, false, want_write, why);
+}
+
+ssize_t tls_client_read(struct tls_client_conn *c, void *buf, size_t len, bool *want_write)
+{
+    return tls_common_read(c->ssl, -1, buf, len, want_write);
+}
+
+ssize_t tls_client_write(struct tls_client_conn *c, const void *buf, size_t len, bool *want_read)
+{
+    return tls_common_write(c->ssl, -1, buf, len, want_read);
+}
+
+size_t tls_client_pending(struct tls_client_conn *c)
+{
+    return tls_common_pending(c->ssl);
+}
+
+struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct stream *s,
+                                              const char *servername, int timeout,
+                                              const struct tls_client_sess_opts *o,
+                                              struct sbuf *why)
+{
+    if (stream_pending(s) != 0) {
+        /* Bytes sent before the handshake would be trusted as if protected. */
+        sbuf_set(why, "unexpected plaintext data before TLS handshake");
+        return NULL;
+    }
+    struct tls_client_conn *c = tls_client_prepare(ctx, stream_fd(s), servername, o, why);
+    if (c == NULL)
+        return NULL;
+    if (tls_common_handshake(c->ssl, stream_fd(s), false, timeout, why) < 0) {
+        tls_client_ssl_free(c->ssl);
+        xfree(c);
+        return NULL;
+    }
+    stream_set_io(s, tls_common_read, tls_common_write, c->ssl);
     return c;
 }
 

@@ -5,7 +5,9 @@
  * Interface: tls_client_ctx_new(), tls_client_ctx_free(), tls_client_start(),
  *            tls_client_start_opts(), tls_client_dane_mtype_ok(),
  *            tls_client_anchors_load(), tls_client_info(),
- *            tls_client_matches(), tls_client_stop().
+ *            tls_client_matches(), tls_client_stop(),
+ *            and for event loops tls_client_prepare(), tls_client_handshake_step(),
+ *            tls_client_read(), tls_client_write(), tls_client_pending().
  * Errors: functions that can fail return NULL or -1 and fill a why buffer
  *         with a one-line reason that includes OpenSSL's error text; they do
  *         not log.
@@ -137,6 +139,25 @@ struct tls_client_conn *tls_client_start_opts(struct tls_client_ctx *ctx, struct
                                               const char *servername, int timeout,
                                               const struct tls_client_sess_opts *o,
                                               struct sbuf *why);
+/* For event loops (tlsproxy): a session on the non-blocking fd, set up as
+ * tls_client_start_opts() would but without the handshake. Returns new
+ * (free with tls_client_stop(c, NULL); the fd stays the caller's), or
+ * NULL with why filled. */
+struct tls_client_conn *tls_client_prepare(struct tls_client_ctx *ctx, int fd,
+                                          const char *servername,
+                                          const struct tls_client_sess_opts *o, struct sbuf *why);
+/* One handshake step: 1 done, 0 call again when the fd is readable (or
+ * writable when *want_write), -1 with why filled. */
+int tls_client_handshake_step(struct tls_client_conn *c, bool *want_write, struct sbuf *why);
+/* Session I/O after the handshake, like read(2)/write(2): -1 with errno
+ * EAGAIN means wait for the fd to be readable, or writable when
+ * *want_write / *want_read is set. Read returns 0 at the peer's end. */
+ssize_t tls_client_read(struct tls_client_conn *c, void *buf, size_t len, bool *want_write);
+ssize_t tls_client_write(struct tls_client_conn *c, const void *buf, size_t len,
+                         bool *want_read);
+/* Decrypted bytes waiting inside the session (no socket event will come
+ * for them). */
+size_t tls_client_pending(struct tls_client_conn *c);
 /* Fills info; match_name is the host name the certificate should name
  * (DNS SANs, else the CN; "*.example.com" matches one label). */
 void tls_client_info(struct tls_client_conn *c, const char *match_name,

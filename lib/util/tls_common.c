@@ -180,6 +180,36 @@ static double tls_common_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int tls_common_handshake_step(struct ssl_st *ssl, bool server, bool *want_write, struct sbuf *why)
+{
+    ERR_clear_error();
+    errno = 0;
+    *want_write = false;
+    int n = server ? SSL_accept(ssl) : SSL_connect(ssl);
+    if (n == 1)
+        return 1;
+    int err = SSL_get_error(ssl, n);
+    if (err == SSL_ERROR_WANT_READ)
+        return 0;
+    if (err == SSL_ERROR_WANT_WRITE) {
+        *want_write = true;
+        return 0;
+    }
+    if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        sbuf_printf(why, "TLS handshake failed: %s", errno ? strerror(errno) : "lost connection");
+    else {
+        sbuf_set(why, "TLS handshake failed");
+        tls_common_errors(why);
+    }
+    return -1;
+}
+
+size_t tls_common_pending(struct ssl_st *ssl)
+{
+    int n = SSL_pending(ssl);
+    return n > 0 ? (size_t)n : 0;
+}
+
 int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, struct sbuf *why)
 {
     double deadline = tls_common_now() + (timeout > 0 ? timeout : 86400.0 * 365);

@@ -8,7 +8,8 @@
  *            modules only, tls_common_errors(), tls_common_proto_range(),
  *            tls_common_ctx_new(),
  *            tls_common_load_ca(), tls_common_session(),
- *            tls_common_handshake(), tls_common_read(), tls_common_write(),
+ *            tls_common_handshake(), tls_common_handshake_step(),
+ *            tls_common_pending(), tls_common_read(), tls_common_write(),
  *            tls_common_cipher(), tls_common_cn(), tls_common_hex(), tls_common_stop(),
  *            tls_prng_add().
  * Errors: parsers return -1 with a reason in why; nothing is logged here.
@@ -100,6 +101,14 @@ struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why
  * done or timeout seconds (0 = no limit) pass. 0, or -1 with why filled
  * ("TLS handshake failed: ..."). */
 int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, struct sbuf *why);
+/* One non-blocking step of SSL_accept (server) or SSL_connect, for
+ * callers on an event loop (tlsproxy): 1 done, 0 call again when the fd
+ * is readable (or writable when *want_write), -1 with why filled. */
+int tls_common_handshake_step(struct ssl_st *ssl, bool server, bool *want_write,
+                              struct sbuf *why);
+/* Decrypted bytes ssl holds that a read would return without touching
+ * the socket (SSL_pending). */
+size_t tls_common_pending(struct ssl_st *ssl);
 /* stream_set_io() hooks; ctx is the struct ssl_st pointer. */
 ssize_t tls_common_read(void *ctx, int fd, void *buf, size_t len, bool *want_write);
 ssize_t tls_common_write(void *ctx, int fd, const void *buf, size_t len, bool *want_read);

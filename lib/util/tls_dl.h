@@ -38,7 +38,7 @@
     X(SSL_ctrl) X(SSL_free) X(SSL_get1_peer_certificate) \
     X(SSL_get_current_cipher) X(SSL_get_error) X(SSL_get_privatekey) \
     X(SSL_get_verify_result) X(SSL_get_version) X(SSL_load_client_CA_file) \
-    X(SSL_new) X(SSL_read) X(SSL_session_reused) \
+    X(SSL_new) X(SSL_pending) X(SSL_read) X(SSL_session_reused) \
     X(SSL_set_cipher_list) X(SSL_set_fd) X(SSL_set_options) \
     X(SSL_shutdown) X(SSL_version) X(SSL_write) \
     X(TLS_client_method) X(TLS_server_method) X(X509_NAME_get_text_by_NID) \
@@ -105,6 +105,7 @@ int tls_dl_load(struct sbuf *why);
 #define SSL_get1_peer_certificate TLS_DL_FN(SSL_get1_peer_certificate)
 #define SSL_get_current_cipher TLS_DL_FN(SSL_get_current_cipher)
 #define SSL_get_error TLS_DL_FN(SSL_get_error)
+#define SSL_pending TLS_DL_FN(SSL_pending)
 #define SSL_get_privatekey TLS_DL_FN(SSL_get_privatekey)
 #define SSL_get_verify_result TLS_DL_FN(SSL_get_verify_result)
 #define SSL_get_version TLS_DL_FN(SSL_get_version)

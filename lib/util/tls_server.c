@@ -475,6 +475,32 @@ struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stre
     return c;
 }
 
+struct tls_server_conn *tls_server_prepare(struct tls_server_ctx *ctx, int fd, struct sbuf *why)
+{
+    SSL *ssl = tls_common_session(ctx->ssl_ctx, fd, why);
+    if (ssl == NULL)
+        return NULL;
+    struct tls_server_conn *c = xcalloc(1, sizeof(*c));
+    c->ssl = ssl;
+    c->digest = ctx->digest;
+    return c;
+}
+
+int tls_server_handshake_step(struct tls_server_conn *c, bool *want_write, struct sbuf *why)
+{
+    return tls_common_handshake_step(c->ssl, true, want_write, why);
+}
+
+ssize_t tls_server_read(struct tls_server_conn *c, void *buf, size_t len, bool *want_write)
+{
+    return tls_common_read(c->ssl, -1, buf, len, want_write);
+}
+
+ssize_t tls_server_write(struct tls_server_conn *c, const void *buf, size_t len, bool *want_read)
+{
+    return tls_common_write(c->ssl, -1, buf, len, want_read);
+}
+
 static void tls_server_upper(char *s)
 {
     for (; *s; s++)

@@ -3,7 +3,9 @@
  *
  * Used by: smtpd (STARTTLS and smtps wrapper mode).
  * Interface: tls_server_ctx_new(), tls_server_ctx_free(), tls_server_start(),
- *            tls_server_info(), tls_server_stop().
+ *            tls_server_info(), tls_server_stop(), and for event loops
+ *            tls_server_prepare(), tls_server_handshake_step(),
+ *            tls_server_read(), tls_server_write().
  * Errors: functions that can fail return NULL with a one-line reason in why
  *         (OpenSSL's error text included); they do not log.
  * Notes: build the context before the chroot and privilege drop: it reads
@@ -87,6 +89,17 @@ void tls_server_ctx_free(struct tls_server_ctx *ctx);
  * plaintext bytes thrown away. */
 struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stream *s, int timeout,
                                          size_t *discarded, struct sbuf *why);
+/* For event loops (tlsproxy): a session on the non-blocking fd without
+ * the handshake; NULL with why. Free with tls_server_stop(c, NULL). */
+struct tls_server_conn *tls_server_prepare(struct tls_server_ctx *ctx, int fd, struct sbuf *why);
+/* One handshake step: 1 done, 0 again when the fd is readable (writable
+ * when *want_write), -1 with why filled. */
+int tls_server_handshake_step(struct tls_server_conn *c, bool *want_write, struct sbuf *why);
+/* Session I/O like read(2)/write(2); -1 with errno EAGAIN: wait for the
+ * fd to be readable, or writable when *want_write / *want_read. */
+ssize_t tls_server_read(struct tls_server_conn *c, void *buf, size_t len, bool *want_write);
+ssize_t tls_server_write(struct tls_server_conn *c, const void *buf, size_t len,
+                         bool *want_read);
 /* Fills info for a started session. */
 void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info);
 /* Sends close_notify without waiting for the peer's, detaches from s (plain

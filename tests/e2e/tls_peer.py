@@ -3,8 +3,10 @@
 # session resumption): a real TLS endpoint (Python's ssl module, OpenSSL)
 # that records what each connection did.
 #
-# usage: tls_peer.py LOG CERTCHAIN KEY ADDR:PORT...
-# Listens on every ADDR:PORT, offers STARTTLS, accepts any mail. Appends
+# usage: tls_peer.py LOG CERTCHAIN KEY [wrap:]ADDR:PORT...
+# Listens on every ADDR:PORT, offers STARTTLS, accepts any mail; a
+# "wrap:" listener does TLS from the first byte (wrapper mode, port 465).
+# A sender containing "slow" waits 4 seconds for its MAIL reply. Appends
 # one line per event to LOG:
 #   ADDR:PORT connect
 #   ADDR:PORT tls version=TLSv1.3 reused=0|1
@@ -12,7 +14,7 @@
 #   ADDR:PORT data tls=0|1 bytes=N
 # Server-side session tickets are on (Python default), so a client that
 # offers a ticket from an earlier connection to this process is resumed.
-import socket, ssl, sys, threading
+import socket, ssl, sys, threading, time
 
 log_path, chain, key = sys.argv[1], sys.argv[2], sys.argv[3]
 lock = threading.Lock()
@@ -37,6 +39,15 @@ def serve(conn, name):
 
     log(name + " connect")
     try:
+        if name.startswith("wrap:"):
+            try:
+                conn = ctx.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                log(name + " tls-failed " + str(e).replace("\n", " "))
+                return
+            tls = True
+            f = conn.makefile("rb")
+            log("%s tls version=%s reused=%d" % (name, conn.version(), conn.session_reused))
         send("220 peer.example ESMTP test peer")
         while True:
             line = f.readline(4096)
@@ -63,6 +74,8 @@ def serve(conn, name):
                 log("%s tls version=%s reused=%d" % (name, conn.version(), conn.session_reused))
             elif verb == "MAIL":
                 log("%s mail tls=%d %s" % (name, tls, cmd[5:]))
+                if "slow" in cmd:
+                    time.sleep(4)
                 send("250 2.1.0 ok")
             elif verb == "RCPT":
                 send("250 2.1.5 ok")
@@ -93,7 +106,8 @@ def serve(conn, name):
 
 
 def bind(spec):
-    host, port = spec.rsplit(":", 1)
+    host, port = spec.split(":", 1)[1].rsplit(":", 1) if spec.startswith("wrap:") \
+        else spec.rsplit(":", 1)
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, int(port)))

@@ -110,7 +110,10 @@ int main(void)
           "daneonly.example      dane-only\n"
           "fp.example            fingerprint match=ab:cd:EF:01|0123456789abcdef match=AA:BB\n"
           "fpbad.example         fingerprint match=zz:11|ab:c\n"
-          "fpdflt.example        fingerprint\n",
+          "fpdflt.example        fingerprint\n"
+          "reuse.example         encrypt connection_reuse=yes\n"
+          "noreuse.example       verify connection_reuse=no\n"
+          "reusebad.example      encrypt connection_reuse=maybe\n",
           f);
     fclose(f);
     snprintf(value, sizeof(value), "texthash:%s", path);
@@ -349,6 +352,19 @@ int main(void)
         r.mtype = 7;
         EXPECT_TRUE(!smtp_dane_usable(&r));     /* unknown digest */
     }
+
+    /* connection_reuse= (TLS through tlsproxy) overrides
+     * smtp_tls_connection_reuse; anything but yes/no defers. */
+    EXPECT_EQ_INT(lookup("reuse.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.connection_reuse, 1);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("noreuse.example", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.connection_reuse, -1);
+    smtp_tls_policy_free(&p);
+    EXPECT_EQ_INT(lookup("reusebad.example", "smtp", false, &p), -1);
+    EXPECT_EQ_INT(lookup("example.com", "smtp", false, &p), 0);
+    EXPECT_EQ_INT(p.connection_reuse, 0);
+    smtp_tls_policy_free(&p);
 
     /* A table that cannot answer: defer, never the default. */
     maps_free(smtp_tls_policy_table);

@@ -232,13 +232,17 @@ static size_t qfile_fill(struct qfile_reader *r, size_t n)
 {
     if (r->len - r->pos >= n)
         return r->len - r->pos;
-    if (r->pos > 0) {
+    /* Compact only when n bytes from pos would not fit: a file smaller
+     * than the buffer then stays in it from its first byte, and a seek back
+     * (to the content after the envelope; pickup's second pass over a
+     * maildrop file) costs no second read. */
+    if (r->pos > 0 && sizeof(r->buf) - r->pos < n) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->base += (off_t)r->pos;
         r->len -= r->pos;
         r->pos = 0;
     }
-    while (r->len < n && r->len < sizeof(r->buf)) {
+    while (r->len - r->pos < n && r->len < sizeof(r->buf)) {
         ssize_t got = pread(r->fd, r->buf + r->len, sizeof(r->buf) - r->len, r->base + (off_t)r->len);
         if (got < 0 && errno == EINTR)
             continue;

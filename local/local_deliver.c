@@ -46,6 +46,7 @@ struct local_config local_cfg;
 
 /* Per-process settings (local_deliver_init). */
 static struct maps *local_aliases;
+static struct dict *local_passwd;   /* unix:passwd.byname: answers cached */
 static int local_lock_mask;
 static struct mbox_lock_opts local_lock_opts;
 static uid_t local_default_uid;
@@ -113,6 +114,12 @@ void local_deliver_init(void)
 
     local_aliases = maps_create(P_ALIAS_MAPS, cfg_str(P_ALIAS_MAPS),
                                 DICT_F_FOLD | DICT_F_ALIAS | DICT_F_NO_PROXY);
+    /* The recipient's passwd entry through dict_unix, whose answers are
+     * reused while /etc/passwd is unchanged (one stat instead of reading
+     * nsswitch.conf and the passwd file for every delivery). */
+    local_passwd = dict_open("unix:passwd.byname", 0);
+    if (local_passwd == NULL)
+        log_fatal("cannot open unix:passwd.byname");
     resolve_local_init();
 }
 
@@ -518,10 +525,50 @@ static int local_pw_copy(const struct passwd *pw, struct local_pw *out)
     return 1;
 }
 
+/* Fills out from a dict_unix answer "name:x:uid:gid:gecos:dir:shell" (the
+ * GECOS field is skipped: dir and shell are taken from the right). 1, or -1
+ * for an answer that does not parse. */
+static int local_pw_parse(const char *v, struct local_pw *out)
+{
+    const char *c1 = strchr(v, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    const char *c3 = c2 ? strchr(c2 + 1, ':') : NULL;
+    const char *shell = strrchr(v, ':');
+    const char *dir = NULL;
+    for (const char *p = shell; p && p > v && dir == NULL; p--)
+        if (p < shell && *p == ':')
+            dir = p;
+    long uid, gid;
+    char *num;
+    if (c3 == NULL || dir == NULL || dir <= c3)
+        return -1;
+    num = xstrndup(c2 + 1, (size_t)(c3 - c2 - 1));
+    bool ok = config_parse_long(num, &uid) && uid >= 0;
+    xfree(num);
+    const char *c4 = strchr(c3 + 1, ':');
+    num = xstrndup(c3 + 1, (size_t)(c4 - c3 - 1));
+    ok = ok && config_parse_long(num, &gid) && gid >= 0;
+    xfree(num);
+    if (!ok)
+        return -1;
+    out->name = xstrndup(v, (size_t)(c1 - v));
+    out->home = xstrndup(dir + 1, (size_t)(shell - dir - 1));
+    out->shell = xstrdup(shell + 1);
+    out->uid = (uid_t)uid;
+    out->gid = (gid_t)gid;
+    return 1;
+}
+
 static int local_op_getpw(const char *name, struct local_pw *out)
 {
-    errno = 0;
-    return local_pw_copy(getpwnam(name), out);
+    const char *v = dict_lookup(local_passwd, name);
+    if (v == NULL)
+        return dict_error(local_passwd) == DICT_ERR_NONE ? 0 : -1;
+    if (local_pw_parse(v, out) < 0) {
+        log_warn("unix:passwd.byname: cannot parse the entry of %s", name);
+        return -1;
+    }
+    return 1;
 }
 
 static int local_op_getpwuid(uid_t uid, struct local_pw *out)

@@ -16,8 +16,11 @@
 #include "sendmail.h"
 #include "stream.h"
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <sysexits.h>
+
+extern char **environ;
 
 struct sm_drop {
     pid_t pid;
@@ -51,26 +54,30 @@ struct sm_drop *sm_drop_open(const char *path, int verbose, int *status)
         close(in[1]);
         return NULL;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        log_warn("fork: %m");
+    /* posix_spawn (a vfork-style clone) rather than fork + exec: the
+     * child does not copy sendmail's page tables only to replace them. */
+    char *args[4];
+    int n = 0;
+    args[n++] = (char *)"postdrop";
+    args[n++] = (char *)"-r";
+    if (verbose)
+        args[n++] = (char *)"-v";
+    args[n] = NULL;
+    /* in: parent -> postdrop stdin; out: postdrop stdout -> parent. dup2
+     * clears close-on-exec on 0 and 1; the pipes' other ends close. */
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    int err = posix_spawn_file_actions_init(&fa);
+    if (err == 0) {
+        if ((err = posix_spawn_file_actions_adddup2(&fa, in[0], 0)) == 0
+            && (err = posix_spawn_file_actions_adddup2(&fa, out[1], 1)) == 0)
+            err = posix_spawn(&pid, path, &fa, NULL, args, environ);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (err != 0) {
+        dprintf(2, "sendmail: fatal: unable to execute %s: %s\n", path, strerror(err));
         close(in[0]), close(in[1]), close(out[0]), close(out[1]);
         return NULL;
-    }
-    if (pid == 0) {
-        /* in: parent -> postdrop stdin; out: postdrop stdout -> parent. */
-        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)
-            _exit(EX_OSERR);
-        char *args[4];
-        int n = 0;
-        args[n++] = (char *)"postdrop";
-        args[n++] = (char *)"-r";
-        if (verbose)
-            args[n++] = (char *)"-v";
-        args[n] = NULL;
-        execv(path, args);
-        dprintf(2, "sendmail: fatal: unable to execute %s: %s\n", path, strerror(errno));
-        _exit(EX_OSERR);
     }
     close(in[0]);
     close(out[1]);

@@ -12,6 +12,7 @@
 #include "deliver_common.h"
 #include "alloc.h"
 #include "log.h"
+#include "mail_owner.h"
 #include <grp.h>
 #include <time.h>
 
@@ -20,28 +21,37 @@
 
 /* ---- privileges ---- */
 
+/* The real uid never changes in a delivery agent (only a forked command
+ * child drops it, and that child never comes back here): ask once. */
+static bool deliver_real_root(void)
+{
+    static int root = -1;
+    if (root < 0)
+        root = getuid() == 0;
+    return root == 1;
+}
+
 /* Back to effective root with group list {0}, step by step. 0 or -1 (errno
- * from the failing step). seteuid(0) comes first: the other calls need it. */
+ * from the failing step). seteuid(0) comes first: the other calls need it.
+ * A set*id call that returns 0 has taken effect (the kernel changes the ids
+ * or fails), so there is no read-back: two system calls per switch less. */
 static int deliver_regain_root(void)
 {
     gid_t g = 0;
     if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(1, &g) < 0)
         return -1;
-    if (geteuid() != 0 || getegid() != 0) {
-        errno = EPERM;
-        return -1;
-    }
+    mail_owner_note_root(true);
     return 0;
 }
 
 int deliver_become(uid_t uid, gid_t gid)
 {
-    if (getuid() != 0)
+    if (!deliver_real_root())
         return 0;       /* run by hand as a normal user */
     /* All or nothing: a step that fails undoes the steps before it, and a
      * process that cannot undo them does not carry on half switched. */
-    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0
-        || geteuid() != uid || getegid() != gid) {
+    mail_owner_note_root(false);
+    if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
         log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
         if (deliver_regain_root() < 0)
             log_fatal("cannot undo a partial privilege switch: %m");
@@ -52,7 +62,7 @@ int deliver_become(uid_t uid, gid_t gid)
 
 void deliver_unbecome(void)
 {
-    if (getuid() != 0)
+    if (!deliver_real_root())
         return;
     if (deliver_regain_root() < 0)
         log_fatal("cannot regain root privileges: %m");

@@ -2,7 +2,7 @@
  * mail_trust.c - trust checks shared by the set-gid submission commands
  *
  * Used by: postdrop, postqueue (see mail_trust.h).
- * Interface: mail_config_dir_trusted(), mail_user_authorized(),
+ * Interface: mail_config_dir_trusted(), mail_user_authorized(), mail_user_anyone(),
  *            mail_sanitize_fds(), mail_sanitize_env().
  * Errors: table problems are returned to the caller, never fatal here.
  * Notes: no logging: the callers word their own diagnostics.
@@ -81,6 +81,15 @@ int mail_user_authorized(const char *param, const char *user, struct mail_trust_
     }
     cfg_list_free(items);
     return result;
+}
+
+bool mail_user_anyone(const char *param)
+{
+    char **items = cfg_list(cfg_str(param));
+    bool anyone = items && items[0]
+                  && (strcmp(items[0], "static:anyone") == 0 || strcmp(items[0], "static:all") == 0);
+    cfg_list_free(items);
+    return anyone;
 }
 
 int mail_sanitize_fds(void)

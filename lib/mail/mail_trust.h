@@ -2,7 +2,7 @@
  * mail_trust.h - trust checks shared by the set-gid submission commands
  *
  * Used by: postdrop, postqueue.
- * Interface: mail_config_dir_trusted(), mail_user_authorized(),
+ * Interface: mail_config_dir_trusted(), mail_user_authorized(), mail_user_anyone(),
  *            mail_sanitize_fds(), mail_sanitize_env().
  * Errors: mail_user_authorized() returns -1 when a table in the list cannot
  *         be opened or fails a lookup; it says which in *err and leaves the
@@ -39,6 +39,11 @@ bool mail_config_dir_trusted(const char *dir);
  * decides; no match denies. Returns 1 (allowed), 0 (denied) or -1 (table
  * error, described in *err, which may be NULL). */
 int mail_user_authorized(const char *param, const char *user, struct mail_trust_err *err);
+
+/* True when the list in param admits everybody at its first element
+ * (static:anyone or static:all, the default), so that a caller can skip
+ * looking up its user name (a passwd lookup through NSS). */
+bool mail_user_anyone(const char *param);
 
 /* Makes sure descriptors 0-2 are open (on /dev/null when they were closed)
  * and closes every descriptor above 2. Returns 0, or -1 when one of 0-2

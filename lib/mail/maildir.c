@@ -10,6 +10,7 @@
 #include "maildir.h"
 #include "dir_sync.h"
 #include "alloc.h"
+#include "log.h"
 #include <fcntl.h>
 #include <sys/time.h>
 
@@ -87,6 +88,33 @@ static char *maildir_base(const char *dir)
     return d;
 }
 
+/* Opens path (a file in DIR/tmp) with flags, creating the Maildir's
+ * directories only when the open says they are missing: the common case,
+ * a Maildir that exists, costs no stat() of dir, tmp, new and cur. */
+static int maildir_open_tmp(const char *base, const char *path, int flags, struct sbuf *why)
+{
+    int fd = open(path, flags, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        if (maildir_make(base, why) < 0)
+            return -2;
+        fd = open(path, flags, 0600);
+    }
+    return fd;
+}
+
+/* link(tmp, fin), creating the Maildir's directories when new/ is missing
+ * (somebody removed it after tmp/ was made). */
+static int maildir_link(const char *base, const char *tmp, const char *fin, struct sbuf *why)
+{
+    int r = link(tmp, fin);
+    if (r < 0 && errno == ENOENT) {
+        if (maildir_make(base, why) < 0)
+            return -2;
+        r = link(tmp, fin);
+    }
+    return r;
+}
+
 int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void *ctx,
                     struct sbuf *path_out, struct sbuf *why)
 {
@@ -96,19 +124,17 @@ int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void
     struct stat st;
     int fd = -1, err = 0, result = -1;
 
-    if (maildir_make(base, why) < 0) {
-        err = errno;
-        goto out;
-    }
     gettimeofday(&tv, NULL);
     unsigned long count = ++maildir_count;
-    maildir_unique_name(name, (long)tv.tv_sec, (long)tv.tv_usec, 0, 0, (long)getpid(), count,
-                        host);
+    maildir_unique_name(name, (long)tv.tv_sec, (long)tv.tv_usec, 0, 0, log_pid(), count, host);
     sbuf_printf(tmp, "%s/tmp/%s", base, sbuf_str(name));
-    fd = open(sbuf_str(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = maildir_open_tmp(base, sbuf_str(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          why);
     if (fd < 0) {
         err = errno;
-        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        if (fd == -1)
+            sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        fd = -1;
         goto out;
     }
     if (fn(fd, ctx) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0) {
@@ -124,9 +150,14 @@ int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void
     }
     fd = -1;
     maildir_unique_name(name, (long)tv.tv_sec, (long)tv.tv_usec, (unsigned long)st.st_dev,
-                        (unsigned long)st.st_ino, (long)getpid(), count, host);
+                        (unsigned long)st.st_ino, log_pid(), count, host);
     sbuf_printf(fin, "%s/new/%s", base, sbuf_str(name));
-    if (link(sbuf_str(tmp), sbuf_str(fin)) < 0) {
+    int lr = maildir_link(base, sbuf_str(tmp), sbuf_str(fin), why);
+    if (lr == -2) {
+        err = errno;
+        goto undo;
+    }
+    if (lr < 0) {
         /* some file systems have no hard links: rename, still O_EXCL-like
          * because the name embeds the inode of a file that exists now */
         if (errno == EEXIST || rename(sbuf_str(tmp), sbuf_str(fin)) < 0) {
@@ -168,22 +199,20 @@ int maildir_deliver_once(const char *dir, const char *host, const char *tag, lon
 {
     char *base = maildir_base(dir);
     struct sbuf *tmp = sbuf_new(256), *fin = sbuf_new(256), *ndir = sbuf_new(256);
-    struct stat st;
     int fd = -1, err = 0, result = -1;
 
-    if (maildir_make(base, why) < 0) {
-        err = errno;
-        goto out;
-    }
     sbuf_printf(fin, "%s/new/%ld.%s.%s", base, arrival, tag, host);
     sbuf_printf(ndir, "%s/new", base);
-    if (lstat(sbuf_str(fin), &st) == 0)
-        goto sync;                  /* an earlier attempt delivered it */
-    sbuf_printf(tmp, "%s/tmp/%ld.%s.%ld.%s", base, arrival, tag, (long)getpid(), host);
-    fd = open(sbuf_str(tmp), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    /* No lstat() of fin first: a retry after a crash that had delivered
+     * (rare) writes the copy again and finds fin there (EEXIST below). */
+    sbuf_printf(tmp, "%s/tmp/%ld.%s.%ld.%s", base, arrival, tag, log_pid(), host);
+    fd = maildir_open_tmp(base, sbuf_str(tmp), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                          why);
     if (fd < 0) {
         err = errno;
-        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        if (fd == -1)
+            sbuf_printf(why, "create maildir file %s: %s", sbuf_str(tmp), strerror(err));
+        fd = -1;
         goto out;
     }
     if (fn(fd, ctx) < 0 || fsync(fd) < 0) {
@@ -194,14 +223,15 @@ int maildir_deliver_once(const char *dir, const char *host, const char *tag, lon
         goto out;
     }
     close(fd);
-    if (link(sbuf_str(tmp), sbuf_str(fin)) < 0 && errno != EEXIST) {
+    int lr = maildir_link(base, sbuf_str(tmp), sbuf_str(fin), why);
+    if (lr < 0 && (lr == -2 || errno != EEXIST)) {
         err = errno;
-        sbuf_printf(why, "create maildir file %s: %s", sbuf_str(fin), strerror(err));
+        if (lr == -1)
+            sbuf_printf(why, "create maildir file %s: %s", sbuf_str(fin), strerror(err));
         unlink(sbuf_str(tmp));
         goto out;
     }
     unlink(sbuf_str(tmp));
-sync:;
     if (dir_sync(sbuf_str(ndir)) < 0 && errno != ENOENT) {
         err = errno;
         sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(ndir), strerror(err));

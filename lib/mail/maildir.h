@@ -10,7 +10,9 @@
  * Notes: the caller runs with the mailbox owner's privileges. A message
  *        file is written to DIR/tmp/, fsync()ed, linked (never overwriting)
  *        into DIR/new/ and DIR/new is fsync()ed, so a 0 return means the
- *        message is durable. Names are
+ *        message is durable. The directories are made (maildir_make) only
+ *        when the open in tmp/ or the link into new/ says ENOENT, as in
+ *        Postfix: an existing Maildir costs no stat() calls. Names are
  *        SEC.VdevIinoMusecPpidQcount.HOST (hex dev and ino, decimal usec,
  *        pid and per-process count); "/" and ":" in HOST become \057 and \072.
  */

@@ -239,13 +239,17 @@ static size_t qfile_fill(struct qfile_reader *r, size_t n)
 {
     if (r->len - r->pos >= n)
         return r->len - r->pos;
-    if (r->pos > 0) {
+    /* Compact only when n bytes from pos would not fit: a file smaller
+     * than the buffer then stays in it from its first byte, and a seek back
+     * (to the content after the envelope; pickup's second pass over a
+     * maildrop file) costs no second read. */
+    if (r->pos > 0 && sizeof(r->buf) - r->pos < n) {
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->base += (off_t)r->pos;
         r->len -= r->pos;
         r->pos = 0;
     }
-    while (r->len < n && r->len < sizeof(r->buf) && r->base + (off_t)r->len != r->eof) {
+    while (r->len - r->pos < n && r->len < sizeof(r->buf) && r->base + (off_t)r->len != r->eof) {
         size_t want = sizeof(r->buf) - r->len;
         ssize_t got = pread(r->fd, r->buf + r->len, want, r->base + (off_t)r->len);
         if (got < 0 && errno == EINTR)
@@ -259,9 +263,22 @@ static size_t qfile_fill(struct qfile_reader *r, size_t n)
     return r->len - r->pos;
 }
 
+/* True when the buffer already holds a whole record header (type and
+ * length). Then no read is needed for it: asking for 16 bytes near the end
+ * of the file would cost a pread() that can only return 0. */
+static bool qfile_have_header(const struct qfile_reader *r)
+{
+    const unsigned char *p = (const unsigned char *)r->buf + r->pos;
+    size_t avail = r->len - r->pos;
+    for (size_t i = 1; i < avail && i <= 5; i++)
+        if (!(p[i] & 0x80))
+            return true;
+    return false;
+}
+
 static int qfile_get_one(struct qfile_reader *r, struct sbuf *data, off_t *offset)
 {
-    size_t avail = qfile_fill(r, 16);
+    size_t avail = qfile_have_header(r) ? r->len - r->pos : qfile_fill(r, 16);
     if (avail == 0)
         return QFILE_E_EOF;
     if (offset)

@@ -43,7 +43,7 @@ static void log_pid_forget(void)
 }
 
 /* The pid for the line's "tag[pid]": one getpid() per process, not per line. */
-static long log_pid(void)
+long log_pid(void)
 {
     static bool registered;
     if (!registered) {

@@ -4,7 +4,7 @@
  * Used by: everything.
  * Interface: log_init(), log_set_tag(), log_set_facility(), log_set_stderr(), log_open_syslog(),
  *            log_open_maillog(), log_debug(), log_info(), log_warn(),
- *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped().
+ *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped(), log_pid().
  * Notes: lines go to syslog (facility mail unless set, tag "$syslog_name/SERVICE[pid]")
  *        through a non-blocking datagram socket, to the postlog service when
  *        maillog_file is set, and to stderr when asked. A full or absent log
@@ -20,6 +20,9 @@ extern int log_verbose;         /* -v count */
 /* Sets the program tag, e.g. "postfix/smtpd". */
 void log_set_tag(const char *tag);
 const char *log_tag(void);
+/* This process's id, asked of the kernel once per process (forgotten in a
+ * forked child). */
+long log_pid(void);
 /* Sets the syslog facility by name ("mail", "local0", ...): 0, or -1 for
  * an unknown name (the facility is then unchanged). */
 int log_set_facility(const char *name);

@@ -19,7 +19,10 @@
  *             is handed over (PASS OLD);
  *          5. otherwise the before-220 tests run (postscreen_early.c):
  *             pregreet and the DNS lists; a clean client is cached and
- *             handed over (PASS NEW); a failing one is dropped (521),
+ *             handed over (PASS NEW) or, when an after-220 test is on and
+ *             due, kept in the dummy engine, which runs it and answers
+ *             RCPT with 450 (the client passes on its next connection); a
+ *             failing one is dropped (521),
  *             talked to by the dummy SMTP engine (postscreen_smtpd.c,
  *             550 at RCPT TO) or, with the "ignore" action, handed over
  *             without being cached.
@@ -141,6 +144,15 @@ void ps_session_pass(struct ps_state *st, const char *how)
     ps_session_close(st);
 }
 
+void ps_fail(struct ps_state *st, unsigned test, enum ps_action act, const char *reply)
+{
+    st->failed |= test;
+    if (act == PS_ACT_ENFORCE && st->reply == NULL)
+        st->reply = xstrdup(reply);
+    if (act > st->action)
+        st->action = act;
+}
+
 static size_t ps_count_client(const char *addr)
 {
     size_t n = 0;
@@ -179,9 +191,18 @@ static void ps_session_begin(struct ps_state *st)
             st->action = PS_ACT_ENFORCE;
             st->reply = xstrdup("550 5.3.2 Service currently unavailable");
         }
-    } else if (ps_cache_fresh(st->addr)) {
-        ps_session_pass(st, "PASS OLD");
-        return;
+    } else {
+        unsigned todo = ps_cache_todo(st->addr);
+        if (todo == 0) {
+            ps_session_pass(st, "PASS OLD");
+            return;
+        }
+        if ((todo & (PS_T_GREET | PS_T_DNSBL)) == 0) {
+            /* Only an after-220 test is due: straight to the engine. */
+            st->deep = true;
+            ps_smtpd_start(st);
+            return;
+        }
     }
     ps_early_start(st);
 }
@@ -339,6 +360,7 @@ static void ps_post_jail(void)
     else if (*proxy)
         log_fatal("%s = %s: unsupported (the only protocol is haproxy)",
                   P_POSTSCREEN_UPSTREAM_PROXY_PROTOCOL, proxy);
+    ps_smtpd_init();
     ps_cache_start();
     if (ps_cfg.watchdog > 0) {
         signal(SIGALRM, SIG_DFL);

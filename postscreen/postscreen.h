@@ -21,6 +21,10 @@ enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_DONE };
 /* Test bits (flags below). */
 #define PS_T_GREET 0x1
 #define PS_T_DNSBL 0x2
+#define PS_T_PIPE 0x4            /* after 220: command pipelining */
+#define PS_T_NSMTP 0x8           /* after 220: non-SMTP command */
+#define PS_T_BARELF 0x10         /* after 220: bare newline */
+#define PS_T_DEEP (PS_T_PIPE | PS_T_NSMTP | PS_T_BARELF)
 
 struct ps_state {
     struct ps_state *next, *prev; /* all live connections (postscreen.c) */
@@ -45,6 +49,8 @@ struct ps_state {
     long dnsbl_ttl;              /* smallest TTL of the hits, -1: none */
     struct ps_dnsbl_query *queries;
     /* dummy SMTP engine */
+    bool deep;                   /* running the after-220 tests */
+    char last_cmd[16];           /* verb of the previous command, for logs */
     unsigned cmd_count;
     char *helo;
     char *sender;
@@ -77,6 +83,10 @@ struct ps_config {
     bool proxy;                  /* postscreen_upstream_proxy_protocol = haproxy */
     long proxy_timeout;
     long watchdog;
+    unsigned deep_enabled;       /* PS_T_PIPE/NSMTP/BARELF that are on */
+    enum ps_action pipe_action, nsmtp_action, barelf_action;
+    long pipe_ttl, nsmtp_ttl, barelf_ttl;
+    char **forbidden;            /* postscreen_forbidden_commands */
 };
 
 extern struct ps_config ps_cfg;
@@ -88,6 +98,9 @@ void ps_send(struct ps_state *st, const char *text);
 /* "[addr]:port" of the client, borrowed until the next call. */
 const char *ps_client(const struct ps_state *st);
 enum ps_action ps_action_parse(const char *param);
+/* Records a failed test with its action; the first enforced failure's
+ * reply (e.g. "550 5.5.1 Protocol error") is the one RCPT gets. */
+void ps_fail(struct ps_state *st, unsigned test, enum ps_action act, const char *reply);
 
 /* postscreen_access.c */
 void ps_access_init(void);
@@ -97,11 +110,13 @@ int ps_access_check(const char *addr);
 /* postscreen_cache.c */
 void ps_cache_init(void);           /* pre_jail: opens and loads the file */
 void ps_cache_start(void);          /* post_jail: timers */
-/* True when every enabled test is still valid for addr. */
-bool ps_cache_fresh(const char *addr);
-/* Records that addr passed every enabled test now (dnsbl_ttl: seconds the
- * DNS list verdict stays valid). */
+/* The enabled tests (PS_T_*) whose pass is no longer valid for addr. */
+unsigned ps_cache_todo(const char *addr);
+/* Records that addr passed the before-220 tests now (dnsbl_ttl: seconds
+ * the DNS list verdict stays valid), keeping the after-220 results. */
 void ps_cache_pass(const char *addr, long dnsbl_ttl);
+/* Records that addr passed the enabled after-220 tests now. */
+void ps_cache_pass_deep(const char *addr);
 
 /* postscreen_dnsbl.c */
 void ps_dnsbl_init(void);
@@ -116,6 +131,7 @@ void ps_early_read(struct ps_state *st);
 void ps_early_cancel(struct ps_state *st);
 
 /* postscreen_smtpd.c */
+void ps_smtpd_init(void);
 void ps_smtpd_start(struct ps_state *st);
 void ps_smtpd_read(struct ps_state *st);
 void ps_smtpd_cancel(struct ps_state *st);

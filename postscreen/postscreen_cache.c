@@ -2,15 +2,14 @@
  * postscreen_cache.c - postscreen_cache_map: clients that passed recently
  *
  * Used by: postscreen.c (lookup), postscreen_early.c (store).
- * Interface: ps_cache_init(), ps_cache_start(), ps_cache_fresh(),
- *            ps_cache_pass().
+ * Interface: ps_cache_init(), ps_cache_start(), ps_cache_todo(),
+ *            ps_cache_pass(), ps_cache_pass_deep().
  * Errors: a cache file that cannot be read at start is logged and the
  *         cache starts empty; one that cannot be written is logged and
  *         kept in memory. A map type other than btree:/hash: is fatal.
  * Notes: the value for a client address is "GREET;DNSBL;PIPE;NSMTP;BARELF",
  *        the time (seconds since the epoch) until which each test's pass
- *        stays valid (Postfix's layout; the deep tests are not run, so their
- *        fields are 0). The cache lives in memory and, as verify(8) keeps
+ *        stays valid (Postfix's layout; 0: never passed). The cache lives in memory and, as verify(8) keeps
  *        its cache, in Postern's own indexed file (NAME.db of the btree: or
  *        hash: map; docs/table-format.md) that is loaded at start and
  *        rewritten atomically at most once a second after a change. An entry
@@ -159,29 +158,60 @@ void ps_cache_start(void)
         event_timer_add((double)ps_cfg.cache_cleanup, ps_cache_cleanup, NULL);
 }
 
-bool ps_cache_fresh(const char *addr)
+unsigned ps_cache_todo(const char *addr)
 {
     const char *v = dict_db_builder_get(ps_cache, addr);
     long t[5], now = (long)time(NULL);
+    unsigned todo = PS_T_GREET | (ps_cfg.nsites > 0 ? PS_T_DNSBL : 0) | ps_cfg.deep_enabled;
     if (v == NULL || !ps_cache_parse(v, t))
-        return false;
-    if (t[0] <= now)
-        return false;
-    if (ps_cfg.nsites > 0 && t[1] <= now)
-        return false;
-    return true;
+        return todo;
+    static const unsigned bit[5] = { PS_T_GREET, PS_T_DNSBL, PS_T_PIPE, PS_T_NSMTP,
+                                     PS_T_BARELF };
+    for (int i = 0; i < 5; i++)
+        if (t[i] > now)
+            todo &= ~bit[i];
+    return todo;
 }
 
-void ps_cache_pass(const char *addr, long dnsbl_ttl)
+/* Stores t[] for addr and schedules a save. */
+static void ps_cache_store(const char *addr, const long t[5])
 {
-    long now = (long)time(NULL);
     struct sbuf *v = sbuf_new(64);
-    sbuf_printf(v, "%ld;%ld;0;0;0", now + ps_cfg.greet_ttl,
-                ps_cfg.nsites > 0 ? now + dnsbl_ttl : now + ps_cfg.greet_ttl);
+    sbuf_printf(v, "%ld;%ld;%ld;%ld;%ld", t[0], t[1], t[2], t[3], t[4]);
     dict_db_builder_add(ps_cache, addr, sbuf_str(v), true);
     sbuf_free(v);
     if (ps_cache_name && !ps_cache_dirty) {
         ps_cache_dirty = true;
         event_timer_add(1.0, ps_cache_save, NULL);
     }
+}
+
+/* The entry for addr, or all zeros. */
+static void ps_cache_get(const char *addr, long t[5])
+{
+    const char *v = dict_db_builder_get(ps_cache, addr);
+    if (v == NULL || !ps_cache_parse(v, t))
+        memset(t, 0, 5 * sizeof(*t));
+}
+
+void ps_cache_pass(const char *addr, long dnsbl_ttl)
+{
+    long t[5], now = (long)time(NULL);
+    ps_cache_get(addr, t);
+    t[0] = now + ps_cfg.greet_ttl;
+    t[1] = ps_cfg.nsites > 0 ? now + dnsbl_ttl : now + ps_cfg.greet_ttl;
+    ps_cache_store(addr, t);
+}
+
+void ps_cache_pass_deep(const char *addr)
+{
+    long t[5], now = (long)time(NULL);
+    ps_cache_get(addr, t);
+    if (ps_cfg.deep_enabled & PS_T_PIPE)
+        t[2] = now + ps_cfg.pipe_ttl;
+    if (ps_cfg.deep_enabled & PS_T_NSMTP)
+        t[3] = now + ps_cfg.nsmtp_ttl;
+    if (ps_cfg.deep_enabled & PS_T_BARELF)
+        t[4] = now + ps_cfg.barelf_ttl;
+    ps_cache_store(addr, t);
 }

@@ -18,7 +18,9 @@
  *        postscreen_dnsbl_allowlist_threshold lets a client that has not
  *        talked out of turn pass as soon as the last answer is in, without
  *        waiting. Queries still open after postscreen_dnsbl_timeout are
- *        given up. Then: no failure - PASS NEW, cached, to smtpd; a failure
+ *        given up. Then: no failure - cached, then PASS NEW and to smtpd,
+ *        or, when an after-220 test is due, the dummy engine runs it
+ *        (postscreen_smtpd.c); a failure
  *        with action enforce - the dummy SMTP engine; only "ignore"
  *        failures - to smtpd, not cached (the tests run again next time).
  */
@@ -62,18 +64,6 @@ void ps_early_start(struct ps_state *st)
         ps_early_read(st);
 }
 
-/* Records a failed test with its action and the reply of the dummy engine;
- * the first enforced failure's reply is the one the client gets. */
-static void ps_early_fail(struct ps_state *st, unsigned test, enum ps_action act,
-                          const char *reply)
-{
-    st->failed |= test;
-    if (act == PS_ACT_ENFORCE && st->reply == NULL)
-        st->reply = xstrdup(reply);
-    if (act > st->action)
-        st->action = act;
-}
-
 void ps_early_read(struct ps_state *st)
 {
     if (st->failed & PS_T_GREET)
@@ -100,7 +90,7 @@ void ps_early_read(struct ps_state *st)
         ps_session_close(st);
         return;
     }
-    ps_early_fail(st, PS_T_GREET, ps_cfg.greet_action, "550 5.5.1 Protocol error");
+    ps_fail(st, PS_T_GREET, ps_cfg.greet_action, "550 5.5.1 Protocol error");
 }
 
 /* How long a DNS list verdict stays cached. */
@@ -124,7 +114,10 @@ void ps_early_dnsbl_done(struct ps_state *st)
     if (ps_cfg.dnsbl_allow_threshold < 0 && st->dnsbl_score <= ps_cfg.dnsbl_allow_threshold
         && st->failed == 0 && !st->denylisted) {
         ps_early_cancel(st);
+        /* The allowlist threshold skips the after-220 tests too. */
         ps_cache_pass(st->addr, ps_early_dnsbl_ttl(st));
+        if (ps_cfg.deep_enabled)
+            ps_cache_pass_deep(st->addr);
         ps_session_pass(st, "PASS NEW");
     }
 }
@@ -153,12 +146,16 @@ static void ps_early_greet_timeout(void *ctx)
         }
         sbuf_printf(r, "550 5.7.1 Service unavailable; client [%s] blocked using %s", st->addr,
                     name);
-        ps_early_fail(st, PS_T_DNSBL, ps_cfg.dnsbl_action, sbuf_str(r));
+        ps_fail(st, PS_T_DNSBL, ps_cfg.dnsbl_action, sbuf_str(r));
         sbuf_free(r);
     }
     if (st->failed == 0 && !st->denylisted) {
         ps_cache_pass(st->addr, ps_early_dnsbl_ttl(st));
-        ps_session_pass(st, "PASS NEW");
+        if (ps_cache_todo(st->addr) & PS_T_DEEP) {
+            st->deep = true;
+            ps_smtpd_start(st);
+        } else
+            ps_session_pass(st, "PASS NEW");
     } else if (st->action == PS_ACT_ENFORCE) {
         ps_smtpd_start(st);
     } else {

@@ -2,7 +2,8 @@
  * postscreen_smtpd.c - the dummy SMTP engine for clients that failed a test
  *
  * Used by: postscreen_early.c (a failed test whose action is enforce).
- * Interface: ps_smtpd_start(), ps_smtpd_read(), ps_smtpd_cancel().
+ * Interface: ps_smtpd_init(), ps_smtpd_start(), ps_smtpd_read(),
+ *            ps_smtpd_cancel().
  * Errors: a line longer than the input limit, a command or time limit, or
  *         the client hanging up ends the connection.
  * Notes: the client gets the 220 greeting and may talk SMTP, but every
@@ -15,12 +16,81 @@
  *        postscreen_command_count_limit commands, each within
  *        postscreen_command_time_limit; QUIT gets 221. STARTTLS is not
  *        offered (postscreen has no TLS of its own; see docs/postscreen.md).
+ *
+ *        The same engine runs the after-220 tests for a client that passed
+ *        the others, when postscreen_pipelining_enable,
+ *        postscreen_non_smtp_command_enable or postscreen_bare_newline_enable
+ *        is on and that test is not cached: a command sent before the reply
+ *        to the previous one ("COMMAND PIPELINING from [addr]:port after
+ *        CMD: rest"; PIPELINING is then not offered), a forbidden or
+ *        header-like command ("NON-SMTP COMMAND ... after CMD: line"), a
+ *        line ending in a bare LF ("BARE NEWLINE ... after CMD"). Each has
+ *        its _action (drop: 521 at once). postscreen cannot hand a session
+ *        over in the middle, so RCPT gets "450 4.3.2 Service currently
+ *        unavailable"; a client that failed nothing is cached (PASS NEW)
+ *        and goes to smtpd on its next connection.
  */
 #include "postscreen.h"
 #include "alloc.h"
+#include "config.h"
 #include "events.h"
 #include "log.h"
+#include "params.h"
+#include <ctype.h>
 #include <strings.h>
+
+void ps_smtpd_init(void)
+{
+    if (cfg_bool(P_POSTSCREEN_PIPELINING_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_PIPE;
+    if (cfg_bool(P_POSTSCREEN_NON_SMTP_COMMAND_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_NSMTP;
+    if (cfg_bool(P_POSTSCREEN_BARE_NEWLINE_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_BARELF;
+    ps_cfg.pipe_action = ps_action_parse(P_POSTSCREEN_PIPELINING_ACTION);
+    ps_cfg.nsmtp_action = ps_action_parse(P_POSTSCREEN_NON_SMTP_COMMAND_ACTION);
+    ps_cfg.barelf_action = ps_action_parse(P_POSTSCREEN_BARE_NEWLINE_ACTION);
+    ps_cfg.pipe_ttl = cfg_time(P_POSTSCREEN_PIPELINING_TTL);
+    ps_cfg.nsmtp_ttl = cfg_time(P_POSTSCREEN_NON_SMTP_COMMAND_TTL);
+    ps_cfg.barelf_ttl = cfg_time(P_POSTSCREEN_BARE_NEWLINE_TTL);
+    ps_cfg.forbidden = cfg_list(cfg_str(P_POSTSCREEN_FORBIDDEN_COMMANDS));
+}
+
+/* postscreen_forbidden_commands: plain words, and a header-like "Name:"
+ * verb; a table in the list stands for its default rule "anything that
+ * does not start with a letter" (XXX: as smtpd, the table itself is not
+ * consulted). */
+static bool ps_smtpd_non_smtp(const char *line, size_t vlen)
+{
+    if (vlen > 1 && line[vlen - 1] == ':')
+        return true;
+    for (char **p = ps_cfg.forbidden; p && *p; p++) {
+        if (strchr(*p, ':')) {
+            if (!isalpha((unsigned char)line[0]))
+                return true;
+        } else if (strlen(*p) == vlen && strncasecmp(*p, line, vlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* An after-220 test failed: log it, then drop or record the failure.
+ * False when the connection is gone. */
+static bool ps_smtpd_deep_fail(struct ps_state *st, unsigned test, enum ps_action act,
+                               const char *what, const char *text)
+{
+    if (text)
+        log_info("%s from %s after %s: %.100s", what, ps_client(st), st->last_cmd, text);
+    else
+        log_info("%s from %s after %s", what, ps_client(st), st->last_cmd);
+    if (act == PS_ACT_DROP) {
+        ps_send(st, "521 5.5.1 Protocol error\r\n");
+        ps_session_close(st);
+        return false;
+    }
+    ps_fail(st, test, act, "550 5.5.1 Protocol error");
+    return true;
+}
 
 static void ps_smtpd_time_limit(void *ctx)
 {
@@ -42,6 +112,7 @@ void ps_smtpd_start(struct ps_state *st)
 {
     struct sbuf *r = sbuf_new(128);
     st->phase = PS_PH_SMTP;
+    strlcpy(st->last_cmd, "CONNECT", sizeof(st->last_cmd));
     sbuf_printf(r, "220 %s\r\n", ps_cfg.smtpd_banner);
     ps_send(st, sbuf_str(r));
     sbuf_free(r);
@@ -82,8 +153,10 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
         xfree(st->helo);
         st->helo = xstrdup(arg);
         st->esmtp = true;
-        sbuf_printf(r, "250-%s\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
-                       "250 ENHANCEDSTATUSCODES\r\n", ps_cfg.myhostname);
+        /* With the pipelining test on, pipelining is not offered. */
+        sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+                    ps_cfg.myhostname,
+                    st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n");
     } else if (vlen == 4 && strncasecmp(line, "HELO", 4) == 0) {
         xfree(st->helo);
         st->helo = xstrdup(arg);
@@ -98,6 +171,16 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
         } else {
             char *rcpt = ps_smtpd_addr(arg);
             const char *reply = st->reply ? st->reply : "550 5.5.1 Protocol error";
+            if (st->deep && st->reply == NULL) {
+                /* Passed the before-220 tests; the after-220 ones end here.
+                 * Passed: cached, so the next connection goes to smtpd. */
+                if ((st->failed & PS_T_DEEP) == 0 && !st->denylisted) {
+                    log_info("PASS NEW %s", ps_client(st));
+                    ps_cache_pass_deep(st->addr);
+                    st->deep = false;
+                }
+                reply = "450 4.3.2 Service currently unavailable";
+            }
             log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
                      "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
                      st->esmtp ? "ESMTP" : "SMTP", st->helo ? st->helo : "");
@@ -138,11 +221,31 @@ void ps_smtpd_read(struct ps_state *st)
             return;
         }
         size_t len = (size_t)(lf - p);
-        char *line = xstrndup(p, len > 0 && p[len - 1] == '\r' ? len - 1 : len);
+        bool bare_lf = len == 0 || p[len - 1] != '\r';
+        char *line = xstrndup(p, bare_lf ? len : len - 1);
         struct sbuf *rest = sbuf_new(64);
         sbuf_append(rest, lf + 1, sbuf_len(st->in) - len - 1);
         sbuf_free(st->in);
         st->in = rest;
+        size_t vlen = strcspn(line, " ");
+        bool alive = true;
+        if (st->deep) {
+            unsigned on = ps_cfg.deep_enabled & ~st->failed;
+            if ((on & PS_T_NSMTP) && ps_smtpd_non_smtp(line, vlen))
+                alive = ps_smtpd_deep_fail(st, PS_T_NSMTP, ps_cfg.nsmtp_action,
+                                           "NON-SMTP COMMAND", line);
+            else if ((on & PS_T_BARELF) && bare_lf)
+                alive = ps_smtpd_deep_fail(st, PS_T_BARELF, ps_cfg.barelf_action,
+                                           "BARE NEWLINE", NULL);
+            else if ((on & PS_T_PIPE) && sbuf_len(st->in) > 0)
+                alive = ps_smtpd_deep_fail(st, PS_T_PIPE, ps_cfg.pipe_action,
+                                           "COMMAND PIPELINING", sbuf_str(st->in));
+        }
+        if (!alive) {
+            xfree(line);
+            return;
+        }
+        snprintf(st->last_cmd, sizeof(st->last_cmd), "%.*s", (int)(vlen < 15 ? vlen : 15), line);
         bool go_on = ps_smtpd_command(st, line);
         xfree(line);
         if (!go_on) {

@@ -10,8 +10,9 @@
 # (greet_action enforce) or 521 at once (drop); DNSBL weights, reply filters,
 # threshold, a negative-weight allow list with the allowlist threshold and
 # postscreen_dnsbl_reply_map; postscreen_access_list (permit_mynetworks,
-# cidr permit and reject with denylist_action enforce); smtpd as a pass
-# service behind postscreen and a plain inet smtpd beside it.
+# cidr permit and reject with denylist_action enforce); the after-220 tests
+# (pipelining, non-SMTP command, bare newline); smtpd as a pass service
+# behind postscreen and a plain inet smtpd beside it.
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -33,6 +34,7 @@ pt_setup_users; pt_clean_homes
 pt_instance
 C=$PT_CONF
 DROP_PORT=$(pt_free_port)
+DEEP_PORT=$(pt_free_port)
 PLAIN_PORT=$(pt_free_port)
 cat >> "$C/main.cf" <<EOM
 home_mailbox = Maildir/
@@ -58,12 +60,17 @@ smtpd     pass  -       -       y       -       -       smtpd
 dnsblog   unix  -       -       y       -       0       dnsblog
 127.0.0.1:$DROP_PORT inet n - y - 1 postscreen
     -o postscreen_greet_action=drop -o postscreen_dnsbl_action=drop -o postscreen_cache_map=
+127.0.0.1:$DEEP_PORT inet n - y - 1 postscreen
+    -o postscreen_pipelining_enable=yes -o postscreen_non_smtp_command_enable=yes
+    -o postscreen_bare_newline_enable=yes -o postscreen_cache_map=
 127.0.0.1:$PLAIN_PORT inet n - n - - smtpd
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 L=$PT_T/maillog
 
-# ps_dialog [-s SRC] [-p PORT] [-e EARLY] CMD...: like pt_rdialog, and with -e
+# ps_dialog [-s SRC] [-p PORT] [-e EARLY] CMD...: like pt_rdialog (a CMD
+# holding a literal \n is sent as written, with \r and \n decoded, and
+# one reply is read per line it holds), and with -e
 # sends EARLY at once, before any greeting; prints the whole greeting and
 # then the reply to EARLY (EARLY =>) when the greeting ended with "220 ".
 ps_dialog() {
@@ -99,6 +106,15 @@ print("CONNECT => %s (after %.1fs)" % (" | ".join(g), time.time() - t0))
 if early and g[-1].startswith("220 "):
     print("EARLY =>", reply()[-1])
 for c in cmds:
+    if "\\n" in c:    # raw: sent as written (\r, \n decoded), one reply per line
+        raw = c.replace("\\r", "\r").replace("\\n", "\n")
+        s.sendall(raw.encode())
+        for _ in range(raw.count("\n")):
+            r = reply()[-1]
+            print(c, "=>", r)
+            if r == "EOF":
+                break
+        continue
     s.sendall(c.encode() + b"\r\n")
     r = reply()[-1]
     print(c, "=>", r)
@@ -179,11 +195,35 @@ pt_check denylisted_logged grep -qE 'DENYLISTED \[127\.0\.0\.6\]:[0-9]+$' "$L"
 out=$(pt_rdialog -p "$PLAIN_PORT" "${MSG[@]}")
 pt_expect plain_smtpd_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
 
-pt_wait '[ "$(nmail)" -ge 7 ]' 30
-pt_check all_accepted_mail_delivered [ "$(nmail)" = 7 ]
+# The after-220 tests (a postscreen with all three on): a clean client is
+# held by the dummy engine (no PIPELINING offered), told 450 at RCPT and
+# cached; on its next connection it goes to smtpd.
+out=$(ps_dialog -s 127.0.0.14 -p "$DEEP_PORT" "EHLO client.example" "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>")
+pt_expect deep_clean_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
+pt_check deep_no_pipelining_offered [ -z "$(grep -i pipelining <<<"$out")" ]
+pt_check deep_pass_new grep -qE 'PASS NEW \[127\.0\.0\.14\]:[0-9]+$' "$L"
+out=$(ps_dialog -s 127.0.0.14 -p "$DEEP_PORT" "${MSG[@]}")
+pt_expect deep_passed_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check deep_pass_old grep -qE 'PASS OLD \[127\.0\.0\.14\]:[0-9]+$' "$L"
+# Pipelining without permission: enforce (the default) -> 550 at RCPT.
+out=$(ps_dialog -s 127.0.0.11 -p "$DEEP_PORT" 'EHLO client.example\r\nMAIL FROM:<s@example.org>\r\n' "RCPT TO:<alice@example.test>")
+pt_expect deep_pipelining_550 '^RCPT TO:<alice@example.test> => 550 5\.5\.1 Protocol error$' "$out"
+pt_check deep_pipelining_logged grep -qE 'COMMAND PIPELINING from \[127\.0\.0\.11\]:[0-9]+ after CONNECT: MAIL FROM:<s@example\.org>' "$L"
+# A non-SMTP command: drop (the default) -> 521 at once.
+out=$(ps_dialog -s 127.0.0.12 -p "$DEEP_PORT" "GET / HTTP/1.0")
+pt_expect deep_non_smtp_521 '^GET / HTTP/1\.0 => 521 5\.5\.1 Protocol error$' "$out"
+pt_check deep_non_smtp_logged grep -qE 'NON-SMTP COMMAND from \[127\.0\.0\.12\]:[0-9]+ after CONNECT: GET / HTTP/1\.0$' "$L"
+# A bare newline: ignore (the default) -> logged, 450, not cached.
+out=$(ps_dialog -s 127.0.0.13 -p "$DEEP_PORT" 'EHLO client.example\n' "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>")
+pt_expect deep_bare_newline_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
+pt_check deep_bare_newline_logged grep -qE 'BARE NEWLINE from \[127\.0\.0\.13\]:[0-9]+ after CONNECT$' "$L"
+pt_check deep_bare_newline_not_passed [ -z "$(grep -E 'PASS NEW \[127\.0\.0\.13\]' "$L")" ]
 
-# The after-220 tests are not run: asking for one is reported loudly.
-echo 'postscreen_pipelining_enable = yes' >> "$C/main.cf"
+pt_wait '[ "$(nmail)" -ge 8 ]' 30
+pt_check all_accepted_mail_delivered [ "$(nmail)" = 8 ]
+
+# No STARTTLS in the dummy engine: asking for it is reported loudly.
+echo 'postscreen_use_tls = yes' >> "$C/main.cf"
 out=$("$PT_BUILD/sbin/postfix" -c "$C" check 2>&1)
-pt_expect deep_test_reported 'postscreen_pipelining_enable is not supported by Postern' "$out"
+pt_expect postscreen_tls_reported 'postscreen_use_tls is not supported by Postern' "$out"
 pt_done

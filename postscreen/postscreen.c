@@ -296,7 +296,8 @@ static int ps_connect(struct stream *s)
         int p = 0;
         if (sock_peer_addr(fd, a, sizeof(a), &p) == 0)
             log_info("NOQUEUE: reject: CONNECT from [%s]:%d: all server ports busy", a, p);
-        send(fd, "421 4.3.2 All server ports are busy\r\n", 37, MSG_DONTWAIT | MSG_NOSIGNAL);
+        static const char busy[] = "421 4.3.2 All server ports are busy\r\n";
+        send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
         close(fd);
         return -1;
     }

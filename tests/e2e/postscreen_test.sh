@@ -11,7 +11,8 @@
 # threshold, a negative-weight allow list with the allowlist threshold and
 # postscreen_dnsbl_reply_map; postscreen_access_list (permit_mynetworks,
 # cidr permit and reject with denylist_action enforce); the after-220 tests
-# (pipelining, non-SMTP command, bare newline); smtpd as a pass service
+# (pipelining, non-SMTP command, bare newline); a PROXY header (the real
+# client reaches smtpd); postscreen_pre_queue_limit; smtpd as a pass service
 # behind postscreen and a plain inet smtpd beside it.
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,6 +36,8 @@ pt_instance
 C=$PT_CONF
 DROP_PORT=$(pt_free_port)
 DEEP_PORT=$(pt_free_port)
+PROXY_PORT=$(pt_free_port)
+BUSY_PORT=$(pt_free_port)
 PLAIN_PORT=$(pt_free_port)
 cat >> "$C/main.cf" <<EOM
 home_mailbox = Maildir/
@@ -63,6 +66,10 @@ dnsblog   unix  -       -       y       -       0       dnsblog
 127.0.0.1:$DEEP_PORT inet n - y - 1 postscreen
     -o postscreen_pipelining_enable=yes -o postscreen_non_smtp_command_enable=yes
     -o postscreen_bare_newline_enable=yes -o postscreen_cache_map=
+127.0.0.1:$PROXY_PORT inet n - y - 1 postscreen
+    -o postscreen_upstream_proxy_protocol=haproxy -o postscreen_cache_map=
+127.0.0.1:$BUSY_PORT inet n - y - 1 postscreen
+    -o postscreen_pre_queue_limit=1 -o postscreen_cache_map= -o postscreen_greet_wait=10s
 127.0.0.1:$PLAIN_PORT inet n - n - - smtpd
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -103,7 +110,7 @@ def reply():
             return lines
 g = reply()
 print("CONNECT => %s (after %.1fs)" % (" | ".join(g), time.time() - t0))
-if early and g[-1].startswith("220 "):
+if early and not early.startswith("PROXY ") and g[-1].startswith("220 "):
     print("EARLY =>", reply()[-1])
 for c in cmds:
     if "\\n" in c:    # raw: sent as written (\r, \n decoded), one reply per line
@@ -219,8 +226,30 @@ pt_expect deep_bare_newline_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Se
 pt_check deep_bare_newline_logged grep -qE 'BARE NEWLINE from \[127\.0\.0\.13\]:[0-9]+ after CONNECT$' "$L"
 pt_check deep_bare_newline_not_passed [ -z "$(grep -E 'PASS NEW \[127\.0\.0\.13\]' "$L")" ]
 
-pt_wait '[ "$(nmail)" -ge 8 ]' 30
-pt_check all_accepted_mail_delivered [ "$(nmail)" = 8 ]
+# Behind a proxy: the PROXY header names the client; smtpd gets that
+# address with the descriptor and uses it.
+out=$(ps_dialog -p "$PROXY_PORT" -e "PROXY TCP4 192.0.2.50 127.0.0.1 5555 25" "${MSG[@]}")
+pt_expect proxy_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check proxy_connect_logged grep -qE 'CONNECT from \[192\.0\.2\.50\]:5555 to \[127\.0\.0\.1\]:25$' "$L"
+pt_check proxy_pass_new grep -qE 'PASS NEW \[192\.0\.2\.50\]:5555$' "$L"
+pt_check proxy_smtpd_sees_real_client grep -qE 'smtpd\[[0-9]+\]: [0-9A-F]+: client=unknown\[192\.0\.2\.50\]' "$L"
+
+# postscreen_pre_queue_limit = 1: a second client while one is in the
+# tests (a 10 s greet wait there) is turned away.
+python3 - "$BUSY_PORT" > "$PT_T/busy.out" <<'EOP' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+print(s.recv(200).decode().strip()); sys.stdout.flush()
+time.sleep(5)
+EOP
+BUSY_PID=$!
+pt_wait '[ -s "$PT_T/busy.out" ]' 10
+out=$(ps_dialog -s 127.0.0.15 -p "$BUSY_PORT")
+pt_expect pre_queue_limit_421 '^CONNECT => 421 4\.3\.2 All server ports are busy' "$out"
+wait "$BUSY_PID"
+
+pt_wait '[ "$(nmail)" -ge 9 ]' 30
+pt_check all_accepted_mail_delivered [ "$(nmail)" = 9 ]
 
 # No STARTTLS in the dummy engine: asking for it is reported loudly.
 echo 'postscreen_use_tls = yes' >> "$C/main.cf"

@@ -10,6 +10,8 @@
  * Notes: every connection, on one event loop:
  *          1. limits: postscreen_pre_queue_limit (421 4.3.2 All server
  *             ports are busy) and postscreen_client_connection_count_limit;
+ *             at the hand-over, postscreen_post_queue_limit (clients whose
+ *             descriptor smtpd has not yet taken);
  *          2. with postscreen_upstream_proxy_protocol = haproxy, the PROXY
  *             header names the real client;
  *          3. postscreen_access_list: permit hands the client to smtpd at
@@ -52,12 +54,17 @@
 struct ps_config ps_cfg;
 
 static struct ps_state *ps_sessions;
-static long ps_nsessions;
+static long ps_nsessions;         /* all live connections */
+static long ps_npassing;          /* of those, waiting for smtpd's answer */
+
+static void ps_pass_timeout(void *ctx);
 
 /* Longest input kept from a client before the dummy engine reads it. */
 #define PS_INPUT_MAX 4096
 /* The pass service: fixed, as in Postfix (master.cf "smtpd ... pass"). */
 #define PS_SMTPD_SERVICE "smtpd"
+/* Longest wait for smtpd to take a client (seconds). */
+#define PS_PASS_TIMEOUT 5
 
 const char *ps_client(const struct ps_state *st)
 {
@@ -98,6 +105,12 @@ static void ps_watchdog_pet(void *ctx)
 
 void ps_session_close(struct ps_state *st)
 {
+    if (st->phase == PS_PH_PASS) {
+        event_timer_del(ps_pass_timeout, st);
+        event_fd_del(st->pass_conn);
+        close(st->pass_conn);
+        ps_npassing--;
+    }
     ps_early_cancel(st);
     ps_dnsbl_cancel(st);
     ps_smtpd_cancel(st);
@@ -120,10 +133,50 @@ void ps_session_close(struct ps_state *st)
     xfree(st);
 }
 
+static void ps_pass_done(struct ps_state *st, bool ok)
+{
+    if (!ok) {
+        log_warn("cannot hand %s to service %s", ps_client(st), PS_SMTPD_SERVICE);
+        ps_send(st, "421 4.3.2 All server ports are busy\r\n");
+    }
+    ps_session_close(st);
+}
+
+static void ps_pass_timeout(void *ctx)
+{
+    struct ps_state *st = ctx;
+    log_warn("service %s did not answer within %ds", PS_SMTPD_SERVICE, PS_PASS_TIMEOUT);
+    ps_pass_done(st, false);
+}
+
+/* smtpd's answer: status=0 means an smtpd process holds the client now. */
+static void ps_pass_read(int fd, int events, void *ctx)
+{
+    struct ps_state *st = ctx;
+    char buf[256];
+    (void)events;
+    ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0 && sbuf_len(st->in) < 1024)
+        sbuf_append(st->in, buf, (size_t)n);
+    int r = n > 0 ? pass_fd_reply(sbuf_str(st->in), sbuf_len(st->in)) : -1;
+    if (r != 0)
+        ps_pass_done(st, r > 0);
+}
+
 /* Hands the client to smtpd (how: "PASS NEW", "PASS OLD", NULL: no log
- * line) and forgets it. */
+ * line): the descriptor goes out now and the session ends when smtpd
+ * answers (ps_pass_read). Until then the client counts against
+ * postscreen_post_queue_limit, not postscreen_pre_queue_limit. */
 void ps_session_pass(struct ps_state *st, const char *how)
 {
+    if (ps_cfg.post_queue_limit > 0 && ps_npassing >= ps_cfg.post_queue_limit) {
+        log_info("NOQUEUE: reject: CONNECT from %s: all server ports busy", ps_client(st));
+        ps_send(st, "421 4.3.2 All server ports are busy\r\n");
+        ps_session_close(st);
+        return;
+    }
     struct attr_list *a = attr_list_new();
     struct sbuf *path = sbuf_new(64);
     if (how)
@@ -133,15 +186,25 @@ void ps_session_pass(struct ps_state *st, const char *how)
     attr_add(a, PASS_ATTR_SERVER_ADDRESS, st->saddr);
     attr_add(a, PASS_ATTR_SERVER_PORT, st->sport);
     mail_service_path(path, "private", PS_SMTPD_SERVICE, false);
-    /* XXX: the hand-over waits (briefly) for smtpd's answer on this event
-     * loop; a local UNIX socket answers in well under a millisecond. */
-    if (pass_fd_send(sbuf_str(path), st->fd, a, 5) < 0) {
-        log_warn("cannot hand %s to service %s", ps_client(st), PS_SMTPD_SERVICE);
-        ps_send(st, "421 4.3.2 All server ports are busy\r\n");
-    }
+    /* Connecting to and writing a few bytes into a local socket does not
+     * wait in practice; the answer is waited for on the event loop. */
+    int conn = pass_fd_request(sbuf_str(path), st->fd, a, 1);
     sbuf_free(path);
     attr_list_free(a);
-    ps_session_close(st);
+    if (conn < 0) {
+        ps_pass_done(st, false);
+        return;
+    }
+    ps_early_cancel(st);
+    ps_dnsbl_cancel(st);
+    ps_smtpd_cancel(st);
+    event_fd_del(st->fd);
+    sbuf_reset(st->in);
+    st->phase = PS_PH_PASS;
+    st->pass_conn = conn;
+    ps_npassing++;
+    event_fd_add(conn, EVENT_READ, ps_pass_read, st);
+    event_timer_add((double)PS_PASS_TIMEOUT, ps_pass_timeout, st);
 }
 
 void ps_fail(struct ps_state *st, unsigned test, enum ps_action act, const char *reply)
@@ -291,7 +354,7 @@ static int ps_connect(struct stream *s)
         return -1;
     }
     sock_set_nonblock(fd, true);
-    if (ps_cfg.pre_queue_limit > 0 && ps_nsessions >= ps_cfg.pre_queue_limit) {
+    if (ps_cfg.pre_queue_limit > 0 && ps_nsessions - ps_npassing >= ps_cfg.pre_queue_limit) {
         char a[64];
         int p = 0;
         if (sock_peer_addr(fd, a, sizeof(a), &p) == 0)
@@ -352,6 +415,7 @@ static void ps_post_jail(void)
     ps_cfg.cmd_count_limit = cfg_long(P_POSTSCREEN_COMMAND_COUNT_LIMIT);
     ps_cfg.cmd_time_limit = cfg_time(P_POSTSCREEN_COMMAND_TIME_LIMIT);
     ps_cfg.pre_queue_limit = cfg_long(P_POSTSCREEN_PRE_QUEUE_LIMIT);
+    ps_cfg.post_queue_limit = cfg_long(P_POSTSCREEN_POST_QUEUE_LIMIT);
     ps_cfg.client_conn_limit = cfg_long(P_POSTSCREEN_CLIENT_CONNECTION_COUNT_LIMIT);
     ps_cfg.watchdog = cfg_time(P_POSTSCREEN_WATCHDOG_TIMEOUT);
     ps_cfg.proxy_timeout = cfg_time(P_POSTSCREEN_UPSTREAM_PROXY_TIMEOUT);

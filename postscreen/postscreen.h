@@ -16,7 +16,7 @@
 enum ps_action { PS_ACT_IGNORE, PS_ACT_ENFORCE, PS_ACT_DROP };
 
 /* Where a connection is in its life. */
-enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_DONE };
+enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_PASS };
 
 /* Test bits (flags below). */
 #define PS_T_GREET 0x1
@@ -29,6 +29,7 @@ enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_DONE };
 struct ps_state {
     struct ps_state *next, *prev; /* all live connections (postscreen.c) */
     int fd;
+    int pass_conn;               /* PS_PH_PASS: the connection to smtpd */
     enum ps_phase phase;
     char addr[64];               /* client, numeric */
     char port[8];
@@ -78,7 +79,7 @@ struct ps_config {
     struct maps *dnsbl_reply_map;
     long cache_retention, cache_cleanup;
     long cmd_count_limit, cmd_time_limit;
-    long pre_queue_limit;
+    long pre_queue_limit, post_queue_limit;
     long client_conn_limit;
     bool proxy;                  /* postscreen_upstream_proxy_protocol = haproxy */
     long proxy_timeout;

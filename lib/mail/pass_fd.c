@@ -1,7 +1,8 @@
 /*
  * pass_fd.c - hand an accepted SMTP connection to a master.cf "pass" service
  *
- * Used by: postscreen (pass_fd_send), lib/server/server.c (pass_fd_receive).
+ * Used by: postscreen (pass_fd_request, pass_fd_reply), lib/server/server.c
+ *          (pass_fd_receive); pass_fd_send for callers that may wait.
  * Interface: see pass_fd.h.
  * Errors: -1 after one log_warn; descriptors the function opened are closed.
  * Notes: the descriptor travels with the first byte, before any buffered
@@ -13,7 +14,7 @@
 #include "sock.h"
 #include "stream.h"
 
-int pass_fd_send(const char *path, int fd, const struct attr_list *attrs, int timeout)
+int pass_fd_request(const char *path, int fd, const struct attr_list *attrs, int timeout)
 {
     int conn = sock_unix_connect(path, timeout);
     if (conn < 0) {
@@ -27,12 +28,40 @@ int pass_fd_send(const char *path, int fd, const struct attr_list *attrs, int ti
     }
     struct stream *s = stream_open(conn);
     stream_set_timeout(s, timeout);
+    int w = attr_write(s, attrs);
+    if (w < 0)
+        log_warn("pass service %s: write: %s", path, stream_strerror(stream_error(s)));
+    stream_free_keep_fd(s);
+    if (w < 0) {
+        close(conn);
+        return -1;
+    }
+    return conn;
+}
+
+int pass_fd_reply(const char *buf, size_t len)
+{
+    struct attr_list *reply = attr_list_new();
+    size_t used = 0;
+    long status = -1;
+    int r = attr_decode(buf, len, reply, &used);
+    if (r == 1 && (attr_get_long(reply, PASS_ATTR_STATUS, &status) < 0 || status != 0))
+        r = -1;
+    attr_list_free(reply);
+    return r == 1 ? 1 : r == 0 ? 0 : -1;
+}
+
+int pass_fd_send(const char *path, int fd, const struct attr_list *attrs, int timeout)
+{
+    int conn = pass_fd_request(path, fd, attrs, timeout);
+    if (conn < 0)
+        return -1;
+    struct stream *s = stream_open(conn);
+    stream_set_timeout(s, timeout);
     struct attr_list *reply = attr_list_new();
     int ret = -1;
     long status = -1;
-    if (attr_write(s, attrs) < 0)
-        log_warn("pass service %s: write: %s", path, stream_strerror(stream_error(s)));
-    else if (attr_read(s, reply) < 0 || attr_get_long(reply, PASS_ATTR_STATUS, &status) < 0)
+    if (attr_read(s, reply) < 0 || attr_get_long(reply, PASS_ATTR_STATUS, &status) < 0)
         log_warn("pass service %s: no valid answer", path);
     else if (status != 0)
         log_warn("pass service %s refused the connection (status %ld)", path, status);

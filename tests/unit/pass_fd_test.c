@@ -1,7 +1,8 @@
 /*
  * pass_fd_test.c - handing a connection to a "pass" service (pass_fd.c),
  *                  both ends real: pass_fd_send() in the parent,
- *                  pass_fd_receive() in a forked child on a UNIX listener
+ *                  pass_fd_receive() in a forked child on a UNIX listener;
+ *                  pass_fd_reply() on collected answers
  *
  * Used by: make unit.
  * Notes: the "client connection" is the write end of a pipe; the receiver
@@ -89,6 +90,12 @@ int main(void)
     EXPECT_EQ_INT(sock_send_fd(sp[0], -1, PASS_FD_BYTE, 2), 0);
     EXPECT_EQ_INT(pass_fd_receive(sp[1], a, 2), -1);
     close(sp[0]);
+
+    /* The answer as an event loop collects it. */
+    EXPECT_EQ_INT(pass_fd_reply("status=0\n\n", 10), 1);
+    EXPECT_EQ_INT(pass_fd_reply("status=0\n", 9), 0);
+    EXPECT_EQ_INT(pass_fd_reply("status=1\n\n", 10), -1);
+    EXPECT_EQ_INT(pass_fd_reply("other=0\n\n", 9), -1);
 
     attr_list_free(a);
     EXPECT_EQ_INT(chdir("/"), 0);

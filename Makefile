@@ -16,7 +16,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 # Daemon directories sit at the top level (ARCHITECTURE.md section 5).
 DAEMON_LIST := master smtpd cleanup qmgr pickup local virtual bounce trivial-rewrite \
 	showq error discard postlogd flush anvil proxymap smtp pipe spawn scache tlsmgr tlsproxy verify \
-	qmqpd
+	qmqpd postscreen dnsblog
 DAEMONS := $(sort $(patsubst %/,%,$(dir $(wildcard $(addsuffix /*.c,$(DAEMON_LIST))))))
 COMMANDS := $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/*.c))))
 TOOLS := $(patsubst tools/%/,%,$(sort $(dir $(wildcard tools/*/*.c))))

@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "dict.h"
+#include "dnsbl_filter.h"
 #include "dns_lookup.h"
 #include "log.h"
 #include "maps.h"
@@ -33,73 +34,6 @@
 
 static struct maps *smtpd_rbl_reply_maps;
 static bool smtpd_rbl_inited;
-
-/* One octet pattern: number, or "[" items "]" with items "a", "a..b"
- * separated by ";". */
-static bool smtpd_dnsbl_octet(const char *pat, size_t len, unsigned val)
-{
-    if (len == 0)
-        return false;
-    if (pat[0] != '[') {
-        unsigned n = 0;
-        for (size_t i = 0; i < len; i++) {
-            if (!isdigit((unsigned char)pat[i]) || n > 255)
-                return false;
-            n = n * 10 + (unsigned)(pat[i] - '0');
-        }
-        return n == val;
-    }
-    if (pat[len - 1] != ']')
-        return false;
-    const char *p = pat + 1, *end = pat + len - 1;
-    while (p < end) {
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *ie = semi ? semi : end;
-        unsigned lo = 0, hi;
-        const char *q = p;
-        while (q < ie && isdigit((unsigned char)*q))
-            lo = lo * 10 + (unsigned)(*q++ - '0');
-        hi = lo;
-        if (q + 1 < ie && q[0] == '.' && q[1] == '.') {
-            q += 2;
-            hi = 0;
-            while (q < ie && isdigit((unsigned char)*q))
-                hi = hi * 10 + (unsigned)(*q++ - '0');
-        }
-        if (q == ie && val >= lo && val <= hi)
-            return true;
-        p = ie + 1;
-    }
-    return false;
-}
-
-/* True when the dotted-quad answer matches the filter. */
-static bool smtpd_dnsbl_filter(const char *filter, const char *answer)
-{
-    unsigned oct[4];
-    if (sscanf(answer, "%u.%u.%u.%u", &oct[0], &oct[1], &oct[2], &oct[3]) != 4)
-        return false;
-    const char *p = filter;
-    for (int i = 0; i < 4; i++) {
-        size_t n = 0;
-        if (*p == '[') {
-            const char *close = strchr(p, ']');
-            if (close == NULL)
-                return false;
-            n = (size_t)(close - p) + 1;
-        } else
-            n = strcspn(p, ".");
-        if (!smtpd_dnsbl_octet(p, n, oct[i]))
-            return false;
-        p += n;
-        if (i < 3) {
-            if (*p != '.')
-                return false;
-            p++;
-        }
-    }
-    return *p == 0;
-}
 
 /* Looks name up; 1 listed (txt filled), 0 not listed, -1 DNS failure. */
 static int smtpd_dnsbl_query(const char *name, const char *filter, struct sbuf *txt)
@@ -112,7 +46,7 @@ static int smtpd_dnsbl_query(const char *name, const char *filter, struct sbuf *
         return 0;
     bool hit = false;
     for (struct dns_rr *p = rr; p && !hit; p = p->next)
-        hit = filter == NULL || smtpd_dnsbl_filter(filter, p->data);
+        hit = filter == NULL || dnsbl_filter_match(filter, p->data);
     dns_rr_list_free(rr);
     if (!hit)
         return 0;

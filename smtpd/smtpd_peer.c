@@ -15,12 +15,16 @@
  *        limits and the Received: header. A missing or malformed header is
  *        logged ("haproxy read: ...") and the session ends before the
  *        greeting, with the client "unknown[unknown]", as in Postfix.
+ *        On a master.cf "pass" service (behind postscreen) the client is
+ *        the address the sender passed with the descriptor (pass_fd.h).
  */
 #include "smtpd.h"
 #include "config.h"
 #include "events.h"
 #include "haproxy.h"
 #include "log.h"
+#include "pass_fd.h"
+#include "server.h"
 #include "sock.h"
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -103,6 +107,32 @@ static void smtpd_peer_from_sockaddr(struct smtpd_state *st, const struct sockad
     }
 }
 
+/* The client is the numeric address addr, port port (from a PROXY header
+ * or a pass service's sender). False when addr is not numeric. */
+static bool smtpd_peer_from_text(struct smtpd_state *st, const char *addr, unsigned port)
+{
+    struct sockaddr_storage cs;
+    socklen_t cl;
+    memset(&cs, 0, sizeof(cs));
+    if (strchr(addr, ':') == NULL) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&cs;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, addr, &in->sin_addr) != 1)
+            return false;
+        cl = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cs;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, addr, &in6->sin6_addr) != 1)
+            return false;
+        cl = sizeof(*in6);
+    }
+    smtpd_peer_from_sockaddr(st, (struct sockaddr *)&cs, cl);
+    return true;
+}
+
 /* Reads the PROXY header within smtpd_upstream_proxy_timeout. True with
  * info filled, false (after a warning) on a bad or missing header. */
 static bool smtpd_peer_read_proxy(struct smtpd_state *st, struct haproxy_info *info)
@@ -169,25 +199,19 @@ bool smtpd_peer_init(struct smtpd_state *st)
             ok = false;
         } else if (info.local) {
             smtpd_peer_from_sockaddr(st, (struct sockaddr *)&ss, len);
-        } else {
-            struct sockaddr_storage cs;
-            memset(&cs, 0, sizeof(cs));
-            socklen_t cl;
-            if (info.family == AF_INET) {
-                struct sockaddr_in *in = (struct sockaddr_in *)&cs;
-                in->sin_family = AF_INET;
-                in->sin_port = htons((uint16_t)info.client_port);
-                inet_pton(AF_INET, info.client_addr, &in->sin_addr);
-                cl = sizeof(*in);
-            } else {
-                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&cs;
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons((uint16_t)info.client_port);
-                inet_pton(AF_INET6, info.client_addr, &in6->sin6_addr);
-                cl = sizeof(*in6);
-            }
-            smtpd_peer_from_sockaddr(st, (struct sockaddr *)&cs, cl);
+        } else if (!smtpd_peer_from_text(st, info.client_addr, info.client_port)) {
+            strlcpy(st->addr, "unknown", sizeof(st->addr));
+            ok = false;
         }
+    } else if (server_pass_attr(PASS_ATTR_CLIENT_ADDRESS) != NULL) {
+        /* Handed over by postscreen: its idea of the client (after its own
+         * PROXY header, the real one) is authoritative. */
+        long port = 0;
+        const char *p = server_pass_attr(PASS_ATTR_CLIENT_PORT);
+        if (p == NULL || !config_parse_long(p, &port) || port < 0 || port > 65535
+            || !smtpd_peer_from_text(st, server_pass_attr(PASS_ATTR_CLIENT_ADDRESS),
+                                     (unsigned)port))
+            smtpd_peer_from_sockaddr(st, (struct sockaddr *)&ss, len);
     } else
         smtpd_peer_from_sockaddr(st, (struct sockaddr *)&ss, len);
     if (strchr(st->addr, ':'))

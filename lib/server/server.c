@@ -18,6 +18,7 @@
 #include "master_status.h"
 #include "mastercf.h"
 #include "param_support.h"
+#include "pass_fd.h"
 #include "sbuf.h"
 #include "sock.h"
 #include <fcntl.h>
@@ -46,6 +47,7 @@ static pid_t srv_parent;
 static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
 static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
 static volatile sig_atomic_t srv_term;      /* SIGTERM arrived after server_release() */
+static struct attr_list *srv_pass_attrs;   /* type "pass": what the sender said */
 
 const char *server_service_name(void)
 {
@@ -70,6 +72,11 @@ void server_stop_soon(void)
 bool server_unprivileged(void)
 {
     return srv_unpriv;
+}
+
+const char *server_pass_attr(const char *name)
+{
+    return srv_pass_attrs ? attr_get(srv_pass_attrs, name) : NULL;
 }
 
 static void server_status(int avail)
@@ -263,6 +270,13 @@ static int server_accept(int lfd)
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
         log_warn("accept: %m");
+    /* A "pass" service (master.cf type pass, e.g. smtpd behind postscreen):
+     * the connection carries the client's descriptor; serve that instead. */
+    if (fd >= 0 && strcmp(srv_type, "pass") == 0) {
+        if (srv_pass_attrs == NULL)
+            srv_pass_attrs = attr_list_new();
+        fd = pass_fd_receive(fd, srv_pass_attrs, 10);
+    }
     return fd;
 }
 

@@ -3,7 +3,8 @@
  *
  * Used by: every program that master starts.
  * Interface: server_main(), server_service_name(), server_program_name(),
- *            server_stop_soon(), server_release(), server_multi_done().
+ *            server_stop_soon(), server_release(), server_multi_done(),
+ *            server_pass_attr().
  * Notes: master runs a child as
  *          PROGRAM -n SERVICE -t TYPE [-u] [-c] [-s N] [-v] [-o name=value]... [args]
  *        with fd 3 = the service's status pipe and fds 4..4+N-1 = the
@@ -14,6 +15,9 @@
  *        its model until max_use clients, max_idle seconds idle, or master
  *        goes away. Services ignore SIGPIPE; they never fork in a callback.
  *        Run by hand with -S (stand-alone), SINGLE services serve stdin/stdout.
+ *        On a type "pass" service each accepted UNIX connection carries
+ *        a client's TCP descriptor (lib/mail/pass_fd.h), which is served
+ *        in its place.
  */
 #ifndef POSTERN_SERVER_H
 #define POSTERN_SERVER_H
@@ -77,5 +81,9 @@ void server_stop_soon(void);
 void server_release(void);
 /* True when master runs us with privilege separation (-u). */
 bool server_unprivileged(void);
+/* On a master.cf "pass" service: an attribute the sender gave with the
+ * current client's descriptor (lib/mail/pass_fd.h names them), borrowed;
+ * NULL elsewhere or when not sent. */
+const char *server_pass_attr(const char *name);
 
 #endif

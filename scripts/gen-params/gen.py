@@ -116,6 +116,15 @@ for _n, (_t, _d, _) in POSTERN.items():
 # lists it; old main.cf files set it.
 EXTRA['fallback_relay'] = ('STR', '')
 
+# Postfix's names from before 3.6 (denylist/allowlist) and 3.1 (dnsbl_ttl):
+# Postfix 3.7 still honours them as the defaults of the new names
+# ("${postscreen_blacklist_action?{$postscreen_blacklist_action}:{ignore}}")
+# but no longer lists them; old main.cf files set them. Empty unless set.
+LEGACY = ('postscreen_blacklist_action', 'postscreen_dnsbl_whitelist_threshold',
+          'postscreen_dnsbl_ttl', 'postscreen_whitelist_interfaces')
+for _n in LEGACY:
+    EXTRA[_n] = ('STR', '')
+
 # Parameters that are never $expanded when read (their values carry run-time
 # $variables of their own).
 RAW = {
@@ -165,6 +174,9 @@ MIN = {
     'default_destination_concurrency_limit': 1, 'transport_retry_time': 1,
     'duplicate_filter_limit': 0, 'service_throttle_time': 1,
     'smtpd_timeout': 1, 'fork_attempts': 1, 'deliver_lock_attempts': 1,
+    # an allow list's score is negative; any value is allowed (0 = off)
+    'postscreen_dnsbl_allowlist_threshold': -2147483647,
+    'postscreen_dnsbl_threshold': 1,
 }
 MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0}
 
@@ -410,9 +422,20 @@ def write_man(params, types):
     m.append('.PP')
     m.append('.nf')
     for name in sorted(EXTRA):
-        if name in POSTERN:
+        if name in POSTERN or name in LEGACY:
             continue
         m.append(troff(('%s = %s' % (name, EXTRA[name][1])).rstrip()))
+    m.append('.fi')
+    m.append('.SH OLD POSTSCREEN PARAMETER NAMES')
+    m.append(troff("Postfix 3.7 no longer lists these names but still honours them as the "
+                   "defaults of their successors (postscreen_denylist_action, "
+                   "postscreen_dnsbl_allowlist_threshold, postscreen_dnsbl_max_ttl, "
+                   "postscreen_allowlist_interfaces); so does Postern. They are empty "
+                   "unless set."))
+    m.append('.PP')
+    m.append('.nf')
+    for name in LEGACY:
+        m.append(troff('%s =' % name))
     m.append('.fi')
     m.append('.SH POSTERN-ONLY PARAMETERS')
     m.append(troff("These parameters are Postern's own; Postfix does not have them (it signs "

@@ -6,7 +6,7 @@ pass=0; fail=0
 ok() { echo "ok $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 for d in master smtpd cleanup qmgr pickup local virtual bounce trivial-rewrite showq error discard \
-         postlogd flush smtp proxymap pipe spawn verify qmqpd tlsproxy; do
+         postlogd flush smtp proxymap pipe spawn verify qmqpd tlsproxy postscreen dnsblog; do
     [ -f "$d/$(ls "$d" 2>/dev/null | head -1)" ] || continue      # not built yet
     if [ -f "man/man8/$d.8" ]; then ok "man8_$d"; else bad "man8_$d" "no man/man8/$d.8"; fi
 done

@@ -142,10 +142,13 @@ static void test_table(void)
     bool sorted = true;
 
     /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA),
-     * Postern's own 6 postern_dkim_* (gen.py POSTERN) and Postfix's old
-     * fallback_relay (gen.py EXTRA). */
-    CHECK(param_table_count == 831 + 11 + 6 + 1,
-          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 6 postern_dkim_* + fallback_relay");
+     * Postern's own 6 postern_dkim_* (gen.py POSTERN), Postfix's old
+     * fallback_relay and 4 old postscreen names (gen.py EXTRA, LEGACY). */
+    CHECK(param_table_count == 831 + 11 + 6 + 1 + 4,
+          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 6 postern_dkim_* + fallback_relay"
+          " + 4 old postscreen names");
+    p = param_find("postscreen_blacklist_action");
+    CHECK(p && strcmp(p->dflt, "") == 0, "postscreen_blacklist_action, an old name, is known");
     p = param_find("fallback_relay");
     CHECK(p && strcmp(p->dflt, "") == 0, "fallback_relay, the old name, is known");
     p = param_find("postern_dkim_enable");

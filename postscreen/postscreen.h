@@ -1,0 +1,140 @@
+/*
+ * postscreen.h - private interface of postscreen(8), the SMTP front door
+ *
+ * Used by: the postscreen sources only.
+ * Interface: struct ps_state (one per client connection), ps_cfg, and the
+ *            entry points of each concern: ps_access_*, ps_cache_*,
+ *            ps_dnsbl_*, ps_early_*, ps_smtpd_*, ps_session_*.
+ * Notes: see postscreen.c for the life of a connection.
+ */
+#ifndef POSTERN_POSTSCREEN_H
+#define POSTERN_POSTSCREEN_H
+#include "sys_compat.h"
+#include "sbuf.h"
+
+/* What to do with a client that failed a test (postscreen_*_action). */
+enum ps_action { PS_ACT_IGNORE, PS_ACT_ENFORCE, PS_ACT_DROP };
+
+/* Where a connection is in its life. */
+enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_PASS };
+
+/* Test bits (flags below). */
+#define PS_T_GREET 0x1
+#define PS_T_DNSBL 0x2
+#define PS_T_PIPE 0x4            /* after 220: command pipelining */
+#define PS_T_NSMTP 0x8           /* after 220: non-SMTP command */
+#define PS_T_BARELF 0x10         /* after 220: bare newline */
+#define PS_T_DEEP (PS_T_PIPE | PS_T_NSMTP | PS_T_BARELF)
+
+struct ps_state {
+    struct ps_state *next, *prev; /* all live connections (postscreen.c) */
+    int fd;
+    int pass_conn;               /* PS_PH_PASS: the connection to smtpd */
+    enum ps_phase phase;
+    char addr[64];               /* client, numeric */
+    char port[8];
+    char saddr[64];              /* server side, numeric */
+    char sport[8];
+    double start;                /* event_now() at connect */
+    struct sbuf *in;             /* bytes read and not yet used */
+    /* before-220 tests */
+    unsigned failed;             /* PS_T_* that failed */
+    bool denylisted;             /* the access list rejected the client */
+    enum ps_action action;       /* strongest action of the failed tests */
+    char *reply;                 /* new: the 550/521 text of that failure */
+    bool greet_done;
+    int dnsbl_pending;           /* dnsblog queries without an answer */
+    int dnsbl_score;
+    int dnsbl_top_weight;        /* largest positive weight that hit */
+    char *dnsbl_name;            /* new: the list with that weight */
+    long dnsbl_ttl;              /* smallest TTL of the hits, -1: none */
+    struct ps_dnsbl_query *queries;
+    /* dummy SMTP engine */
+    bool deep;                   /* running the after-220 tests */
+    char last_cmd[16];           /* verb of the previous command, for logs */
+    unsigned cmd_count;
+    char *helo;
+    char *sender;
+    bool esmtp;
+};
+
+struct ps_site {                 /* one postscreen_dnsbl_sites entry */
+    char *domain;
+    char *filter;                /* NULL: any answer */
+    int weight;
+};
+
+struct ps_config {
+    char *banner;                /* postscreen_greet_banner, "" = none */
+    char *smtpd_banner;          /* $smtpd_banner (myhostname ESMTP ...) */
+    char *myhostname;
+    long greet_wait;
+    enum ps_action greet_action, dnsbl_action, deny_action;
+    long greet_ttl;
+    struct ps_site *sites;
+    size_t nsites;
+    int dnsbl_threshold;
+    int dnsbl_allow_threshold;
+    long dnsbl_timeout, dnsbl_min_ttl, dnsbl_max_ttl;
+    struct maps *dnsbl_reply_map;
+    long cache_retention, cache_cleanup;
+    long cmd_count_limit, cmd_time_limit;
+    long pre_queue_limit, post_queue_limit;
+    long client_conn_limit;
+    bool proxy;                  /* postscreen_upstream_proxy_protocol = haproxy */
+    long proxy_timeout;
+    long watchdog;
+    unsigned deep_enabled;       /* PS_T_PIPE/NSMTP/BARELF that are on */
+    enum ps_action pipe_action, nsmtp_action, barelf_action;
+    long pipe_ttl, nsmtp_ttl, barelf_ttl;
+    char **forbidden;            /* postscreen_forbidden_commands */
+};
+
+extern struct ps_config ps_cfg;
+
+/* postscreen.c */
+void ps_session_close(struct ps_state *st);
+void ps_session_pass(struct ps_state *st, const char *how);
+void ps_send(struct ps_state *st, const char *text);
+/* "[addr]:port" of the client, borrowed until the next call. */
+const char *ps_client(const struct ps_state *st);
+enum ps_action ps_action_parse(const char *param);
+/* Records a failed test with its action; the first enforced failure's
+ * reply (e.g. "550 5.5.1 Protocol error") is the one RCPT gets. */
+void ps_fail(struct ps_state *st, unsigned test, enum ps_action act, const char *reply);
+
+/* postscreen_access.c */
+void ps_access_init(void);
+/* 1 permit, -1 reject, 0 neither (dunno or no match). */
+int ps_access_check(const char *addr);
+
+/* postscreen_cache.c */
+void ps_cache_init(void);           /* pre_jail: opens and loads the file */
+void ps_cache_start(void);          /* post_jail: timers */
+/* The enabled tests (PS_T_*) whose pass is no longer valid for addr. */
+unsigned ps_cache_todo(const char *addr);
+/* Records that addr passed the before-220 tests now (dnsbl_ttl: seconds
+ * the DNS list verdict stays valid), keeping the after-220 results. */
+void ps_cache_pass(const char *addr, long dnsbl_ttl);
+/* Records that addr passed the enabled after-220 tests now. */
+void ps_cache_pass_deep(const char *addr);
+
+/* postscreen_dnsbl.c */
+void ps_dnsbl_init(void);
+/* Sends one query per list; returns the number sent. */
+int ps_dnsbl_start(struct ps_state *st);
+void ps_dnsbl_cancel(struct ps_state *st);
+
+/* postscreen_early.c */
+void ps_early_start(struct ps_state *st);
+void ps_early_dnsbl_done(struct ps_state *st);
+void ps_early_read(struct ps_state *st);
+void ps_early_cancel(struct ps_state *st);
+
+/* postscreen_smtpd.c */
+void ps_smtpd_init(void);
+void ps_smtpd_start(struct ps_state *st);
+void ps_smtpd_read(struct ps_state *st);
+void ps_smtpd_cancel(struct ps_state *st);
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * postscreen_smtpd.c - the dummy SMTP engine for clients that failed a test
+ *
+ * Used by: postscreen_early.c (a failed test whose action is enforce).
+ * Interface: ps_smtpd_init(), ps_smtpd_start(), ps_smtpd_read(),
+ *            ps_smtpd_cancel().
+ * Errors: a line longer than the input limit, a command or time limit, or
+ *         the client hanging up ends the connection.
+ * Notes: the client gets the 220 greeting and may talk SMTP, but every
+ *        RCPT TO is refused with the reply of the test it failed (e.g.
+ *        "550 5.7.1 Service unavailable; client [192.0.2.1] blocked using
+ *        zen.example") and logged as Postfix logs it ("NOQUEUE: reject: RCPT
+ *        from [addr]:port: 550 ...; from=<s>, to=<r>, proto=ESMTP,
+ *        helo=<h>"), so the sender learns why. Nothing is ever queued: DATA
+ *        and BDAT get "554 5.5.1 Error: no valid recipients". At most
+ *        postscreen_command_count_limit commands, each within
+ *        postscreen_command_time_limit; QUIT gets 221. STARTTLS is not
+ *        offered (postscreen has no TLS of its own; see docs/postscreen.md).
+ *
+ *        The same engine runs the after-220 tests for a client that passed
+ *        the others, when postscreen_pipelining_enable,
+ *        postscreen_non_smtp_command_enable or postscreen_bare_newline_enable
+ *        is on and that test is not cached: a command sent before the reply
+ *        to the previous one ("COMMAND PIPELINING from [addr]:port after
+ *        CMD: rest"; PIPELINING is then not offered), a forbidden or
+ *        header-like command ("NON-SMTP COMMAND ... after CMD: line"), a
+ *        line ending in a bare LF ("BARE NEWLINE ... after CMD"). Each has
+ *        its _action (drop: 521 at once). postscreen cannot hand a session
+ *        over in the middle, so RCPT gets "450 4.3.2 Service currently
+ *        unavailable"; a client that failed nothing is cached (PASS NEW)
+ *        and goes to smtpd on its next connection.
+ */
+#include "postscreen.h"
+#include "alloc.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "params.h"
+#include <ctype.h>
+#include <strings.h>
+
+void ps_smtpd_init(void)
+{
+    if (cfg_bool(P_POSTSCREEN_PIPELINING_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_PIPE;
+    if (cfg_bool(P_POSTSCREEN_NON_SMTP_COMMAND_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_NSMTP;
+    if (cfg_bool(P_POSTSCREEN_BARE_NEWLINE_ENABLE))
+        ps_cfg.deep_enabled |= PS_T_BARELF;
+    ps_cfg.pipe_action = ps_action_parse(P_POSTSCREEN_PIPELINING_ACTION);
+    ps_cfg.nsmtp_action = ps_action_parse(P_POSTSCREEN_NON_SMTP_COMMAND_ACTION);
+    ps_cfg.barelf_action = ps_action_parse(P_POSTSCREEN_BARE_NEWLINE_ACTION);
+    ps_cfg.pipe_ttl = cfg_time(P_POSTSCREEN_PIPELINING_TTL);
+    ps_cfg.nsmtp_ttl = cfg_time(P_POSTSCREEN_NON_SMTP_COMMAND_TTL);
+    ps_cfg.barelf_ttl = cfg_time(P_POSTSCREEN_BARE_NEWLINE_TTL);
+    ps_cfg.forbidden = cfg_list(cfg_str(P_POSTSCREEN_FORBIDDEN_COMMANDS));
+}
+
+/* postscreen_forbidden_commands: plain words, and a header-like "Name:"
+ * verb; a table in the list stands for its default rule "anything that
+ * does not start with a letter" (XXX: as smtpd, the table itself is not
+ * consulted). */
+static bool ps_smtpd_non_smtp(const char *line, size_t vlen)
+{
+    if (vlen > 1 && line[vlen - 1] == ':')
+        return true;
+    for (char **p = ps_cfg.forbidden; p && *p; p++) {
+        if (strchr(*p, ':')) {
+            if (!isalpha((unsigned char)line[0]))
+                return true;
+        } else if (strlen(*p) == vlen && strncasecmp(*p, line, vlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* An after-220 test failed: log it, then drop or record the failure.
+ * False when the connection is gone. */
+static bool ps_smtpd_deep_fail(struct ps_state *st, unsigned test, enum ps_action act,
+                               const char *what, const char *text)
+{
+    if (text)
+        log_info("%s from %s after %s: %.100s", what, ps_client(st), st->last_cmd, text);
+    else
+        log_info("%s from %s after %s", what, ps_client(st), st->last_cmd);
+    if (act == PS_ACT_DROP) {
+        ps_send(st, "521 5.5.1 Protocol error\r\n");
+        ps_session_close(st);
+        return false;
+    }
+    ps_fail(st, test, act, "550 5.5.1 Protocol error");
+    return true;
+}
+
+static void ps_smtpd_time_limit(void *ctx)
+{
+    struct ps_state *st = ctx;
+    log_info("COMMAND TIME LIMIT from %s", ps_client(st));
+    struct sbuf *r = sbuf_new(96);
+    sbuf_printf(r, "421 4.4.2 %s Error: timeout exceeded\r\n", ps_cfg.myhostname);
+    ps_send(st, sbuf_str(r));
+    sbuf_free(r);
+    ps_session_close(st);
+}
+
+void ps_smtpd_cancel(struct ps_state *st)
+{
+    event_timer_del(ps_smtpd_time_limit, st);
+}
+
+void ps_smtpd_start(struct ps_state *st)
+{
+    struct sbuf *r = sbuf_new(128);
+    st->phase = PS_PH_SMTP;
+    strlcpy(st->last_cmd, "CONNECT", sizeof(st->last_cmd));
+    sbuf_printf(r, "220 %s\r\n", ps_cfg.smtpd_banner);
+    ps_send(st, sbuf_str(r));
+    sbuf_free(r);
+    event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
+    ps_smtpd_read(st);
+}
+
+/* The address in "FROM:<addr> ..." / "TO:<addr>" (new). */
+static char *ps_smtpd_addr(const char *arg)
+{
+    const char *lt = strchr(arg, '<');
+    const char *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt)
+        return xstrndup(lt + 1, (size_t)(gt - lt - 1));
+    const char *colon = strchr(arg, ':');
+    arg = colon ? colon + 1 : arg;
+    while (*arg == ' ')
+        arg++;
+    return xstrndup(arg, strcspn(arg, " "));
+}
+
+/* One command; false when the session is over. */
+static bool ps_smtpd_command(struct ps_state *st, char *line)
+{
+    struct sbuf *r = sbuf_new(256);
+    size_t vlen = strcspn(line, " ");
+    char *arg = line + vlen;
+    while (*arg == ' ')
+        arg++;
+    bool go_on = true;
+
+    if (++st->cmd_count > (unsigned long)ps_cfg.cmd_count_limit) {
+        log_info("COMMAND COUNT LIMIT from %s", ps_client(st));
+        sbuf_printf(r, "421 4.7.0 %s Error: command count limit exceeded\r\n",
+                    ps_cfg.myhostname);
+        go_on = false;
+    } else if (vlen == 4 && strncasecmp(line, "EHLO", 4) == 0) {
+        xfree(st->helo);
+        st->helo = xstrdup(arg);
+        st->esmtp = true;
+        /* With the pipelining test on, pipelining is not offered. */
+        sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+                    ps_cfg.myhostname,
+                    st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "HELO", 4) == 0) {
+        xfree(st->helo);
+        st->helo = xstrdup(arg);
+        sbuf_printf(r, "250 %s\r\n", ps_cfg.myhostname);
+    } else if (vlen == 4 && strncasecmp(line, "MAIL", 4) == 0) {
+        xfree(st->sender);
+        st->sender = ps_smtpd_addr(arg);
+        sbuf_cat(r, "250 2.1.0 Ok\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "RCPT", 4) == 0) {
+        if (st->sender == NULL) {
+            sbuf_cat(r, "503 5.5.1 Error: need MAIL command\r\n");
+        } else {
+            char *rcpt = ps_smtpd_addr(arg);
+            const char *reply = st->reply ? st->reply : "550 5.5.1 Protocol error";
+            if (st->deep && st->reply == NULL) {
+                /* Passed the before-220 tests; the after-220 ones end here.
+                 * Passed: cached, so the next connection goes to smtpd. */
+                if ((st->failed & PS_T_DEEP) == 0 && !st->denylisted) {
+                    log_info("PASS NEW %s", ps_client(st));
+                    ps_cache_pass_deep(st->addr);
+                    st->deep = false;
+                }
+                reply = "450 4.3.2 Service currently unavailable";
+            }
+            log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
+                     "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
+                     st->esmtp ? "ESMTP" : "SMTP", st->helo ? st->helo : "");
+            sbuf_printf(r, "%s\r\n", reply);
+            xfree(rcpt);
+        }
+    } else if ((vlen == 4 && strncasecmp(line, "DATA", 4) == 0)
+               || (vlen == 4 && strncasecmp(line, "BDAT", 4) == 0)) {
+        sbuf_cat(r, "554 5.5.1 Error: no valid recipients\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "RSET", 4) == 0) {
+        xfree(st->sender);
+        st->sender = NULL;
+        sbuf_cat(r, "250 2.0.0 Ok\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "NOOP", 4) == 0) {
+        sbuf_cat(r, "250 2.0.0 Ok\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "QUIT", 4) == 0) {
+        sbuf_cat(r, "221 2.0.0 Bye\r\n");
+        go_on = false;
+    } else {
+        sbuf_cat(r, "502 5.5.2 Error: command not recognized\r\n");
+    }
+    ps_send(st, sbuf_str(r));
+    sbuf_free(r);
+    return go_on;
+}
+
+void ps_smtpd_read(struct ps_state *st)
+{
+    for (;;) {
+        const char *p = sbuf_str(st->in);
+        const char *lf = memchr(p, '\n', sbuf_len(st->in));
+        if (lf == NULL) {
+            if (sbuf_len(st->in) >= 2048) {
+                log_info("COMMAND LENGTH LIMIT from %s", ps_client(st));
+                ps_send(st, "521 5.5.1 Error: command too long\r\n");
+                ps_session_close(st);
+            }
+            return;
+        }
+        size_t len = (size_t)(lf - p);
+        bool bare_lf = len == 0 || p[len - 1] != '\r';
+        char *line = xstrndup(p, bare_lf ? len : len - 1);
+        struct sbuf *rest = sbuf_new(64);
+        sbuf_append(rest, lf + 1, sbuf_len(st->in) - len - 1);
+        sbuf_free(st->in);
+        st->in = rest;
+        size_t vlen = strcspn(line, " ");
+        bool alive = true;
+        if (st->deep) {
+            unsigned on = ps_cfg.deep_enabled & ~st->failed;
+            if ((on & PS_T_NSMTP) && ps_smtpd_non_smtp(line, vlen))
+                alive = ps_smtpd_deep_fail(st, PS_T_NSMTP, ps_cfg.nsmtp_action,
+                                           "NON-SMTP COMMAND", line);
+            else if ((on & PS_T_BARELF) && bare_lf)
+                alive = ps_smtpd_deep_fail(st, PS_T_BARELF, ps_cfg.barelf_action,
+                                           "BARE NEWLINE", NULL);
+            else if ((on & PS_T_PIPE) && sbuf_len(st->in) > 0)
+                alive = ps_smtpd_deep_fail(st, PS_T_PIPE, ps_cfg.pipe_action,
+                                           "COMMAND PIPELINING", sbuf_str(st->in));
+        }
+        if (!alive) {
+            xfree(line);
+            return;
+        }
+        snprintf(st->last_cmd, sizeof(st->last_cmd), "%.*s", (int)(vlen < 15 ? vlen : 15), line);
+        bool go_on = ps_smtpd_command(st, line);
+        xfree(line);
+        if (!go_on) {
+            log_info("DISCONNECT %s", ps_client(st));
+            ps_session_close(st);
+            return;
+        }
+        event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
+    }
+}

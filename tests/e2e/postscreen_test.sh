@@ -1,0 +1,258 @@
+#!/bin/bash
+# postscreen_test.sh - postscreen(8) in front of smtpd as in Postfix's
+# POSTSCREEN_README: "smtp inet ... postscreen", "smtpd pass ... smtpd",
+# "dnsblog unix ... dnsblog", against a real instance in a network namespace
+# whose DNS (dnsmasq) serves test DNS lists.
+#
+# Checks: a clean client waits out postscreen_greet_wait, is handed to smtpd
+# (PASS NEW) and delivers into a Maildir; it comes back and passes from the
+# cache (PASS OLD); a client that talks before the greeting gets 550 at RCPT
+# (greet_action enforce) or 521 at once (drop); DNSBL weights, reply filters,
+# threshold, a negative-weight allow list with the allowlist threshold and
+# postscreen_dnsbl_reply_map; postscreen_access_list (permit_mynetworks,
+# cidr permit and reject with denylist_action enforce); the after-220 tests
+# (pipelining, non-SMTP command, bare newline); a PROXY header (the real
+# client reaches smtpd); postscreen_pre_queue_limit; smtpd as a pass service
+# behind postscreen and a plain inet smtpd beside it.
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+# The zone: zen.example lists 127.0.0.2, .5 and .9 (answer 127.0.0.2);
+# range.example lists 127.0.0.3 as 127.0.0.10 (inside the filter
+# [2..11]) and 127.0.0.4 as 127.0.0.20 (outside); wl.example lists .5.
+pt_netns_dns PT_PS_INNER ptps 2.0.0.127.zen.example 127.0.0.2 \
+    --host-record=2.0.0.127.zen.example,127.0.0.2 \
+    --host-record=5.0.0.127.zen.example,127.0.0.2 \
+    --host-record=9.0.0.127.zen.example,127.0.0.2 \
+    --host-record=3.0.0.127.range.example,127.0.0.10 \
+    --host-record=4.0.0.127.range.example,127.0.0.20 \
+    --host-record=5.0.0.127.wl.example,127.0.0.3
+
+# ---- inside the namespace ------------------------------------------------------------
+. "$HERE/smtpd_restrict_lib.sh"
+pt_setup_users; pt_clean_homes
+pt_instance
+C=$PT_CONF
+DROP_PORT=$(pt_free_port)
+DEEP_PORT=$(pt_free_port)
+PROXY_PORT=$(pt_free_port)
+BUSY_PORT=$(pt_free_port)
+PLAIN_PORT=$(pt_free_port)
+cat >> "$C/main.cf" <<EOM
+home_mailbox = Maildir/
+mynetworks = 127.0.0.9/32
+postscreen_access_list = permit_mynetworks, cidr:$C/ps_access.cidr
+postscreen_denylist_action = enforce
+postscreen_greet_wait = 1s
+postscreen_greet_action = enforce
+postscreen_dnsbl_sites = zen.example*3, range.example=127.0.0.[2..11]*2, wl.example*-5
+postscreen_dnsbl_threshold = 3
+postscreen_dnsbl_allowlist_threshold = -1
+postscreen_dnsbl_action = enforce
+postscreen_dnsbl_reply_map = texthash:$C/dnsbl_reply
+EOM
+printf '127.0.0.6 reject\n127.0.0.7 permit\n' > "$C/ps_access.cidr"
+printf 'zen.example zen.example.test-list\n' > "$C/dnsbl_reply"
+# POSTSCREEN_README's master.cf, on the test port; a second postscreen that
+# drops, and a plain smtpd beside them.
+sed -i -e "/^127.0.0.1:$PT_PORT *inet/d" "$C/master.cf"
+cat >> "$C/master.cf" <<EOM
+127.0.0.1:$PT_PORT inet n - y - 1 postscreen
+smtpd     pass  -       -       y       -       -       smtpd
+dnsblog   unix  -       -       y       -       0       dnsblog
+127.0.0.1:$DROP_PORT inet n - y - 1 postscreen
+    -o postscreen_greet_action=drop -o postscreen_dnsbl_action=drop -o postscreen_cache_map=
+127.0.0.1:$DEEP_PORT inet n - y - 1 postscreen
+    -o postscreen_pipelining_enable=yes -o postscreen_non_smtp_command_enable=yes
+    -o postscreen_bare_newline_enable=yes -o postscreen_cache_map=
+127.0.0.1:$PROXY_PORT inet n - y - 1 postscreen
+    -o postscreen_upstream_proxy_protocol=haproxy -o postscreen_cache_map=
+127.0.0.1:$BUSY_PORT inet n - y - 1 postscreen
+    -o postscreen_pre_queue_limit=1 -o postscreen_cache_map= -o postscreen_greet_wait=10s
+127.0.0.1:$PLAIN_PORT inet n - n - - smtpd
+EOM
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+L=$PT_T/maillog
+
+# ps_dialog [-s SRC] [-p PORT] [-e EARLY] CMD...: like pt_rdialog (a CMD
+# holding a literal \n is sent as written, with \r and \n decoded, and
+# one reply is read per line it holds), and with -e
+# sends EARLY at once, before any greeting; prints the whole greeting and
+# then the reply to EARLY (EARLY =>) when the greeting ended with "220 ".
+ps_dialog() {
+    local src=127.0.0.1 port=$PT_PORT early=
+    while [ $# -gt 0 ]; do
+        case $1 in
+        -s) src=$2; shift 2 ;;
+        -p) port=$2; shift 2 ;;
+        -e) early=$2; shift 2 ;;
+        *) break ;;
+        esac
+    done
+    python3 - "$port" "$src" "$early" "$@" <<'EOP'
+import socket, sys, time
+port, src, early, cmds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+t0 = time.time()
+s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(src, 0))
+if early:
+    s.sendall(early.encode() + b"\r\n")
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode("latin1").rstrip("\r\n")
+        if not l:
+            lines.append("EOF")
+            return lines
+        lines.append(l)
+        if len(l) < 4 or l[3] != "-":
+            return lines
+g = reply()
+print("CONNECT => %s (after %.1fs)" % (" | ".join(g), time.time() - t0))
+if early and not early.startswith("PROXY ") and g[-1].startswith("220 "):
+    print("EARLY =>", reply()[-1])
+for c in cmds:
+    if "\\n" in c:    # raw: sent as written (\r, \n decoded), one reply per line
+        raw = c.replace("\\r", "\r").replace("\\n", "\n")
+        s.sendall(raw.encode())
+        for _ in range(raw.count("\n")):
+            r = reply()[-1]
+            print(c, "=>", r)
+            if r == "EOF":
+                break
+        continue
+    s.sendall(c.encode() + b"\r\n")
+    r = reply()[-1]
+    print(c, "=>", r)
+    if r == "EOF":
+        break
+    if c == "DATA" and r.startswith("354"):
+        s.sendall(b"Subject: postscreen test\r\n\r\nbody\r\n.\r\n")
+        print("EOM =>", reply()[-1])
+try:
+    s.sendall(b"QUIT\r\n")
+except OSError:
+    pass
+EOP
+}
+MSG=("EHLO client.example" "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>" "DATA")
+nmail() { ls "$PT_HOMES/alice/Maildir/new" 2>/dev/null | wc -l; }
+
+# A clean client: the banner at once, smtpd's 220 after the greet wait.
+out=$(ps_dialog "${MSG[@]}")
+pt_expect clean_greeting_is_two_part '^CONNECT => 220-mail\.example\.test ESMTP.* \| 220 mail\.example\.test ESMTP.*after (0\.9|1\.[0-9])s' "$out"
+pt_expect clean_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_wait '[ "$(nmail)" -ge 1 ]' 30
+pt_check clean_client_maildir [ "$(nmail)" = 1 ]
+pt_check pass_new_logged grep -qE 'postscreen\[[0-9]+\]: PASS NEW \[127\.0\.0\.1\]:[0-9]+$' "$L"
+pt_check connect_logged grep -qE 'postscreen\[[0-9]+\]: CONNECT from \[127\.0\.0\.1\]:[0-9]+ to \[127\.0\.0\.1\]:'"$PT_PORT"'$' "$L"
+pt_check smtpd_sees_real_client grep -qE 'smtpd\[[0-9]+\]: connect from localhost\[127\.0\.0\.1\]|smtpd\[[0-9]+\]: connect from unknown\[127\.0\.0\.1\]' "$L"
+pt_check smtpd_logs_real_client_msg grep -qE 'client=[a-z]+\[127\.0\.0\.1\]' "$L"
+
+# Again: from the cache, no wait.
+out=$(ps_dialog "${MSG[@]}")
+pt_expect cached_client_no_wait '^CONNECT => 220 mail\.example\.test [^|]*after 0\.[0-5]s' "$out"
+pt_expect cached_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check pass_old_logged grep -qE 'PASS OLD \[127\.0\.0\.1\]:[0-9]+$' "$L"
+pt_check cache_file_written pt_wait '[ -f "$PT_T/data/postscreen_cache.db" ]' 10
+
+# Talking before the greeting: enforce = the dummy engine refuses RCPT.
+out=$(ps_dialog -s 127.0.0.8 -e "EHLO early.example" "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>" "DATA")
+pt_expect pregreet_enforce_dummy_ehlo '^EARLY => 250 ENHANCEDSTATUSCODES$' "$out"
+pt_expect pregreet_enforce_550 '^RCPT TO:<alice@example.test> => 550 5\.5\.1 Protocol error$' "$out"
+pt_expect pregreet_enforce_no_data '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
+pt_check pregreet_logged grep -qE 'PREGREET 20 after 0\.[0-9]+ from \[127\.0\.0\.8\]:[0-9]+: EHLO early\.example\\r\\n$' "$L"
+pt_check pregreet_noqueue_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.8\]:[0-9]+: 550 5\.5\.1 Protocol error; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<early\.example>$' "$L"
+# drop: 521 at once.
+out=$(ps_dialog -s 127.0.0.8 -p "$DROP_PORT" -e "EHLO early.example" "MAIL FROM:<s@example.org>")
+pt_expect pregreet_drop_521 '^CONNECT => 220-.* \| 521 5\.5\.1 Protocol error' "$out"
+
+# DNSBL: zen weight 3 reaches the threshold -> rejected with the reply map's name.
+out=$(ps_dialog -s 127.0.0.2 "${MSG[@]}")
+pt_expect dnsbl_rank3_rejected '^RCPT TO:<alice@example.test> => 550 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.example\.test-list$' "$out"
+pt_check dnsbl_rank_logged grep -qE 'DNSBL rank 3 for \[127\.0\.0\.2\]:[0-9]+$' "$L"
+pt_check dnsblog_logged grep -qE 'dnsblog\[[0-9]+\]: addr 127\.0\.0\.2 listed by domain zen\.example as 127\.0\.0\.2$' "$L"
+pt_check dnsbl_noqueue_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.2\]:[0-9]+: 550 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.example\.test-list; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<client\.example>$' "$L"
+# range.example weight 2 (answer inside the filter) stays below 3 -> passes.
+out=$(ps_dialog -s 127.0.0.3 "${MSG[@]}")
+pt_expect dnsbl_below_threshold_passes '^EOM => 250 2\.0\.0 Ok' "$out"
+# zen 3 + wl -5 = -2 <= allowlist threshold -1: passes without the greet wait.
+out=$(ps_dialog -s 127.0.0.5 "${MSG[@]}")
+pt_expect dnsbl_allowlisted_passes_early '^CONNECT => 220-.* \| 220 .*after 0\.[0-8]s' "$out"
+pt_expect dnsbl_allowlisted_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check dnsbl_allowlist_pass_new grep -qE 'PASS NEW \[127\.0\.0\.5\]:[0-9]+$' "$L"
+# The same DNSBL hit with dnsbl_action = drop.
+out=$(ps_dialog -s 127.0.0.2 -p "$DROP_PORT" "EHLO client.example")
+pt_expect dnsbl_drop_521 '^CONNECT => 220-.* \| 521 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.example\.test-list' "$out"
+
+# Access list: permit_mynetworks (127.0.0.9, listed in zen) and cidr permit
+# pass at once; cidr reject with denylist_action enforce gets 550 5.3.2.
+out=$(ps_dialog -s 127.0.0.9 "${MSG[@]}")
+pt_expect mynetworks_allowlisted '^CONNECT => 220 mail\.example\.test [^|]*after 0\.[0-5]s' "$out"
+pt_expect mynetworks_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check allowlisted_logged grep -qE 'ALLOWLISTED \[127\.0\.0\.9\]:[0-9]+$' "$L"
+out=$(ps_dialog -s 127.0.0.7 "${MSG[@]}")
+pt_expect cidr_permit_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+out=$(ps_dialog -s 127.0.0.6 "${MSG[@]}")
+pt_expect cidr_reject_enforced '^RCPT TO:<alice@example.test> => 550 5\.3\.2 Service currently unavailable$' "$out"
+pt_check denylisted_logged grep -qE 'DENYLISTED \[127\.0\.0\.6\]:[0-9]+$' "$L"
+
+# A plain inet smtpd beside postscreen still serves as before.
+out=$(pt_rdialog -p "$PLAIN_PORT" "${MSG[@]}")
+pt_expect plain_smtpd_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+
+# The after-220 tests (a postscreen with all three on): a clean client is
+# held by the dummy engine (no PIPELINING offered), told 450 at RCPT and
+# cached; on its next connection it goes to smtpd.
+out=$(ps_dialog -s 127.0.0.14 -p "$DEEP_PORT" "EHLO client.example" "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>")
+pt_expect deep_clean_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
+pt_check deep_no_pipelining_offered [ -z "$(grep -i pipelining <<<"$out")" ]
+pt_check deep_pass_new grep -qE 'PASS NEW \[127\.0\.0\.14\]:[0-9]+$' "$L"
+out=$(ps_dialog -s 127.0.0.14 -p "$DEEP_PORT" "${MSG[@]}")
+pt_expect deep_passed_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check deep_pass_old grep -qE 'PASS OLD \[127\.0\.0\.14\]:[0-9]+$' "$L"
+# Pipelining without permission: enforce (the default) -> 550 at RCPT.
+out=$(ps_dialog -s 127.0.0.11 -p "$DEEP_PORT" 'EHLO client.example\r\nMAIL FROM:<s@example.org>\r\n' "RCPT TO:<alice@example.test>")
+pt_expect deep_pipelining_550 '^RCPT TO:<alice@example.test> => 550 5\.5\.1 Protocol error$' "$out"
+pt_check deep_pipelining_logged grep -qE 'COMMAND PIPELINING from \[127\.0\.0\.11\]:[0-9]+ after CONNECT: MAIL FROM:<s@example\.org>' "$L"
+# A non-SMTP command: drop (the default) -> 521 at once.
+out=$(ps_dialog -s 127.0.0.12 -p "$DEEP_PORT" "GET / HTTP/1.0")
+pt_expect deep_non_smtp_521 '^GET / HTTP/1\.0 => 521 5\.5\.1 Protocol error$' "$out"
+pt_check deep_non_smtp_logged grep -qE 'NON-SMTP COMMAND from \[127\.0\.0\.12\]:[0-9]+ after CONNECT: GET / HTTP/1\.0$' "$L"
+# A bare newline: ignore (the default) -> logged, 450, not cached.
+out=$(ps_dialog -s 127.0.0.13 -p "$DEEP_PORT" 'EHLO client.example\n' "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>")
+pt_expect deep_bare_newline_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
+pt_check deep_bare_newline_logged grep -qE 'BARE NEWLINE from \[127\.0\.0\.13\]:[0-9]+ after CONNECT$' "$L"
+pt_check deep_bare_newline_not_passed [ -z "$(grep -E 'PASS NEW \[127\.0\.0\.13\]' "$L")" ]
+
+# Behind a proxy: the PROXY header names the client; smtpd gets that
+# address with the descriptor and uses it.
+out=$(ps_dialog -p "$PROXY_PORT" -e "PROXY TCP4 192.0.2.50 127.0.0.1 5555 25" "${MSG[@]}")
+pt_expect proxy_client_delivers '^EOM => 250 2\.0\.0 Ok' "$out"
+pt_check proxy_connect_logged grep -qE 'CONNECT from \[192\.0\.2\.50\]:5555 to \[127\.0\.0\.1\]:25$' "$L"
+pt_check proxy_pass_new grep -qE 'PASS NEW \[192\.0\.2\.50\]:5555$' "$L"
+pt_check proxy_smtpd_sees_real_client grep -qE 'smtpd\[[0-9]+\]: [0-9A-F]+: client=unknown\[192\.0\.2\.50\]' "$L"
+
+# postscreen_pre_queue_limit = 1: a second client while one is in the
+# tests (a 10 s greet wait there) is turned away.
+python3 - "$BUSY_PORT" > "$PT_T/busy.out" <<'EOP' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+print(s.recv(200).decode().strip()); sys.stdout.flush()
+time.sleep(5)
+EOP
+BUSY_PID=$!
+pt_wait '[ -s "$PT_T/busy.out" ]' 10
+out=$(ps_dialog -s 127.0.0.15 -p "$BUSY_PORT")
+pt_expect pre_queue_limit_421 '^CONNECT => 421 4\.3\.2 All server ports are busy' "$out"
+wait "$BUSY_PID"
+
+pt_wait '[ "$(nmail)" -ge 9 ]' 30
+pt_check all_accepted_mail_delivered [ "$(nmail)" = 9 ]
+
+# No STARTTLS in the dummy engine: asking for it is reported loudly.
+echo 'postscreen_use_tls = yes' >> "$C/main.cf"
+out=$("$PT_BUILD/sbin/postfix" -c "$C" check 2>&1)
+pt_expect postscreen_tls_reported 'postscreen_use_tls is not supported by Postern' "$out"
+pt_done

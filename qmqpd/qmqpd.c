@@ -20,7 +20,8 @@
  *        message_size_limit bytes) until the recipients are read; this is
  *        Postfix's approach too. Limits: the whole request and the message
  *        are at most message_size_limit bytes (with message_size_limit = 0,
- *        QMQPD_NOLIMIT_MAX), the sender and each recipient at most
+ *        QMQPD_NOLIMIT_MAX), the message no longer than the request says it
+ *        is, the sender and each recipient at most
  *        line_length_limit. The recipient count is bounded by the request
  *        length. The reply is K only after cleanup_finish() has the queue
  *        file safely on disk.
@@ -308,8 +309,10 @@ static void qmqpd_receive(struct qmqpd_state *st)
         goto proto_error;
     total = (size_t)n;
 
+    /* The message must fit in the request as declared: no reading (and
+     * holding) more than the client said it would send. */
     st->where = "receiving message content";
-    if ((n = netstring_get_len(st->client, qmqpd_cfg.size_limit)) < 0)
+    if ((n = netstring_get_len(st->client, total)) < 0)
         goto proto_error;
     int r = netstring_get_data(st->client, (size_t)n, st->message);
     if (r < 0) {

@@ -65,6 +65,9 @@ pt_check malformed_gets_D grep -q '^Dnetstring format error while receiving mess
 raw=$(python3 -c 'm=b"Subject: x\n\nx\n"; ns=lambda b: str(len(b)).encode()+b":"+b+b","; body=ns(m)+ns(b"a@example.org")+ns(b"alice@example.test"); print((str(len(body)-5).encode()+b":"+body+b",").hex())')
 out=$($CLIENT --raw "$raw" "$QP")
 pt_check overrun_gets_D grep -q '^Dnetstring format error while receiving recipient address$' <<<"$out" || echo "    reply: $out"
+# A message netstring longer than the request it is in.
+out=$($CLIENT --raw "$(printf '30:1000:' | od -An -tx1 | tr -d ' \n')" "$QP")
+pt_check message_longer_than_request_gets_D grep -q '^Dnetstring length exceeds storage limit while receiving message content$' <<<"$out" || echo "    reply: $out"
 # A length with a leading zero (prohibited by the netstring definition).
 out=$($CLIENT --raw "$(printf '010:' | od -An -tx1 | tr -d ' \n')" "$QP")
 pt_check leading_zero_gets_D grep -q '^Dnetstring format error while receiving QMQP packet header$' <<<"$out" || echo "    reply: $out"

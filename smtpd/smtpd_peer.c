@@ -24,6 +24,7 @@
 #include "haproxy.h"
 #include "log.h"
 #include "pass_fd.h"
+#include "peer_name.h"
 #include "server.h"
 #include "sock.h"
 #include <arpa/inet.h>
@@ -32,54 +33,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-/* True when name (a PTR result: DNS data the client's owner controls) is a
- * plausible host name: labels of 1-63 letters, digits, '-' or '_', not
- * starting or ending with '-', at most 255 bytes. Anything else (control
- * bytes, blanks, empty labels) leaves the client "unknown". */
-static bool smtpd_peer_valid_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > 255)
-        return false;
-    size_t label = 0;
-    for (const char *p = name; *p; p++) {
-        if (*p == '.') {
-            if (label == 0 || p[-1] == '-')
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
-            return false;
-        if ((label == 0 && *p == '-') || ++label > 63)
-            return false;
-    }
-    if (label == 0 || name[n - 1] == '-')
-        return false;
-    /* A name that parses as a numeric address is a lie. */
-    unsigned char buf[16];
-    return inet_pton(AF_INET, name, buf) != 1 && inet_pton(AF_INET6, name, buf) != 1;
-}
-
-/* Forward-confirms name against the numeric address. */
-static bool smtpd_peer_confirm(const char *name, const char *addr)
-{
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(name, NULL, &hints, &res) != 0)
-        return false;
-    bool found = false;
-    for (struct addrinfo *ai = res; ai && !found; ai = ai->ai_next) {
-        char buf[INET6_ADDRSTRLEN];
-        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf), NULL, 0, NI_NUMERICHOST)
-            == 0)
-            found = strcasecmp(buf, addr) == 0;
-    }
-    freeaddrinfo(res);
-    return found;
-}
 
 /* Fills addr, port and (with smtpd_peername_lookup) the verified name from
  * a TCP endpoint. */
@@ -94,17 +47,8 @@ static void smtpd_peer_from_sockaddr(struct smtpd_state *st, const struct sockad
     sock_addr_unmap(host);
     strlcpy(st->addr, host, sizeof(st->addr));
     st->port = (int)strtol(serv, NULL, 10);
-    if (smtpd_cfg.peername_lookup) {
-        char name[NI_MAXHOST];
-        if (getnameinfo(sa, len, name, sizeof(name), NULL, 0, NI_NAMEREQD) == 0) {
-            if (!smtpd_peer_valid_name(name))
-                log_warn("numeric or malformed hostname: %.100s for %s", name, st->addr);
-            else if (!smtpd_peer_confirm(name, st->addr))
-                log_warn("hostname %s does not resolve to address %s", name, st->addr);
-            else
-                strlcpy(st->name, name, sizeof(st->name));
-        }
-    }
+    if (smtpd_cfg.peername_lookup)
+        peer_name_lookup(sa, len, st->addr, st->name, sizeof(st->name));
 }
 
 /* The client is the numeric address addr, port port (from a PROXY header

@@ -351,8 +351,10 @@ int tlsproxy_clnt_reply(const char *buf, size_t len, size_t *used, struct tlspro
     else if (r == 1 && res->status != 0) {
         sbuf_set(why, res->reason[0] ? res->reason : "TLS handshake failed");
         r = -1;
-    } else if (r < 0)
+    } else if (r < 0) {
         sbuf_set(why, "malformed tlsproxy reply");
+        r = -1;
+    }
     attr_list_free(l);
     return r;
 }

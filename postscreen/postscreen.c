@@ -26,7 +26,8 @@
  *             RCPT with 450 (the client passes on its next connection); a
  *             failing one is dropped (521),
  *             talked to by the dummy SMTP engine (postscreen_smtpd.c,
- *             550 at RCPT TO) or, with the "ignore" action, handed over
+ *             550 at RCPT TO; STARTTLS through tlsproxy,
+ *             postscreen_starttls.c) or, with the "ignore" action, handed over
  *             without being cached.
  *        The hand-over sends the descriptor to the master.cf pass service
  *        "smtpd" (private/smtpd, lib/mail/pass_fd.h); smtpd then greets the

@@ -26,7 +26,8 @@
  *             RCPT with 450 (the client passes on its next connection); a
  *             failing one is dropped (521),
  *             talked to by the dummy SMTP engine (postscreen_smtpd.c,
- *             550 at RCPT TO) or, with the "ignore" action, handed over
+ *             550 at RCPT TO; STARTTLS through tlsproxy,
+ *             postscreen_starttls.c) or, with the "ignore" action, handed over
  *             without being cached.
  *        The hand-over sends the descriptor to the master.cf pass service
  *        "smtpd" (private/smtpd, lib/mail/pass_fd.h); smtpd then greets the
@@ -114,6 +115,7 @@ void ps_session_close(struct ps_state *st)
     ps_early_cancel(st);
     ps_dnsbl_cancel(st);
     ps_smtpd_cancel(st);
+    ps_starttls_cancel(st);
     if (st->fd >= 0) {
         event_fd_del(st->fd);
         close(st->fd);
@@ -346,6 +348,11 @@ static void ps_session_read(int fd, int events, void *ctx)
     }
 }
 
+void ps_session_watch(struct ps_state *st)
+{
+    event_fd_add(st->fd, EVENT_READ, ps_session_read, st);
+}
+
 static int ps_connect(struct stream *s)
 {
     int fd = fcntl(stream_fd(s), F_DUPFD_CLOEXEC, 0);
@@ -367,6 +374,7 @@ static int ps_connect(struct stream *s)
     struct ps_state *st = xcalloc(1, sizeof(*st));
     int port = 0;
     st->fd = fd;
+    st->tls_conn = -1;
     st->in = sbuf_new(256);
     st->start = event_now();
     st->dnsbl_ttl = -1;
@@ -426,6 +434,7 @@ static void ps_post_jail(void)
         log_fatal("%s = %s: unsupported (the only protocol is haproxy)",
                   P_POSTSCREEN_UPSTREAM_PROXY_PROTOCOL, proxy);
     ps_smtpd_init();
+    ps_starttls_init();
     ps_cache_start();
     if (ps_cfg.watchdog > 0) {
         signal(SIGALRM, SIG_DFL);

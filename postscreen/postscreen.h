@@ -4,7 +4,7 @@
  * Used by: the postscreen sources only.
  * Interface: struct ps_state (one per client connection), ps_cfg, and the
  *            entry points of each concern: ps_access_*, ps_cache_*,
- *            ps_dnsbl_*, ps_early_*, ps_smtpd_*, ps_session_*.
+ *            ps_dnsbl_*, ps_early_*, ps_smtpd_*, ps_starttls_*, ps_session_*.
  * Notes: see postscreen.c for the life of a connection.
  */
 #ifndef POSTERN_POSTSCREEN_H
@@ -16,7 +16,10 @@
 enum ps_action { PS_ACT_IGNORE, PS_ACT_ENFORCE, PS_ACT_DROP };
 
 /* Where a connection is in its life. */
-enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_PASS };
+enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_TLS, PS_PH_PASS };
+
+/* postscreen_tls_security_level. */
+enum ps_tls_level { PS_TLS_NONE, PS_TLS_MAY, PS_TLS_ENCRYPT };
 
 /* Test bits (flags below). */
 #define PS_T_GREET 0x1
@@ -30,6 +33,8 @@ struct ps_state {
     struct ps_state *next, *prev; /* all live connections (postscreen.c) */
     int fd;
     int pass_conn;               /* PS_PH_PASS: the connection to smtpd */
+    int tls_conn;                /* PS_PH_TLS: the connection to tlsproxy, or -1 */
+    bool tls_on;                 /* fd is tlsproxy's plaintext side of a TLS session */
     enum ps_phase phase;
     char addr[64];               /* client, numeric */
     char port[8];
@@ -88,6 +93,8 @@ struct ps_config {
     enum ps_action pipe_action, nsmtp_action, barelf_action;
     long pipe_ttl, nsmtp_ttl, barelf_ttl;
     char **forbidden;            /* postscreen_forbidden_commands */
+    enum ps_tls_level tls_level; /* STARTTLS: offered (may), required (encrypt) */
+    char *tls_service;           /* $tlsproxy_service_name */
 };
 
 extern struct ps_config ps_cfg;
@@ -95,6 +102,8 @@ extern struct ps_config ps_cfg;
 /* postscreen.c */
 void ps_session_close(struct ps_state *st);
 void ps_session_pass(struct ps_state *st, const char *how);
+/* Watches st->fd for client input again (after STARTTLS). */
+void ps_session_watch(struct ps_state *st);
 void ps_send(struct ps_state *st, const char *text);
 /* "[addr]:port" of the client, borrowed until the next call. */
 const char *ps_client(const struct ps_state *st);
@@ -136,5 +145,15 @@ void ps_smtpd_init(void);
 void ps_smtpd_start(struct ps_state *st);
 void ps_smtpd_read(struct ps_state *st);
 void ps_smtpd_cancel(struct ps_state *st);
+/* After STARTTLS: the dialogue goes on over tlsproxy's plaintext socket. */
+void ps_smtpd_resume(struct ps_state *st);
+
+/* postscreen_starttls.c */
+void ps_starttls_init(void);
+/* Hands the client to tlsproxy (the STARTTLS command was accepted); 0 and
+ * the session waits in PS_PH_TLS (the caller sends "220 2.0.0"), or -1
+ * (logged; the caller sends 454). */
+int ps_starttls_start(struct ps_state *st);
+void ps_starttls_cancel(struct ps_state *st);
 
 #endif

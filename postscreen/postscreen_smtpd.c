@@ -3,7 +3,7 @@
  *
  * Used by: postscreen_early.c (a failed test whose action is enforce).
  * Interface: ps_smtpd_init(), ps_smtpd_start(), ps_smtpd_read(),
- *            ps_smtpd_cancel().
+ *            ps_smtpd_cancel(), ps_smtpd_resume().
  * Errors: a line longer than the input limit, a command or time limit, or
  *         the client hanging up ends the connection.
  * Notes: the client gets the 220 greeting and may talk SMTP, but every
@@ -14,8 +14,13 @@
  *        helo=<h>"), so the sender learns why. Nothing is ever queued: DATA
  *        and BDAT get "554 5.5.1 Error: no valid recipients". At most
  *        postscreen_command_count_limit commands, each within
- *        postscreen_command_time_limit; QUIT gets 221. STARTTLS is not
- *        offered (postscreen has no TLS of its own; see docs/postscreen.md).
+ *        postscreen_command_time_limit; QUIT gets 221. With
+ *        postscreen_tls_security_level may or encrypt, EHLO offers STARTTLS
+ *        (postscreen_starttls.c hands the connection to tlsproxy; the
+ *        dialogue then goes on in plaintext over tlsproxy's socket, and
+ *        EHLO no longer offers it); with encrypt, any command but EHLO,
+ *        HELO, STARTTLS, NOOP, RSET and QUIT before it gets "530 5.7.0
+ *        Must issue a STARTTLS command first".
  *
  *        The same engine runs the after-220 tests for a client that passed
  *        the others, when postscreen_pipelining_enable,
@@ -120,6 +125,22 @@ void ps_smtpd_start(struct ps_state *st)
     ps_smtpd_read(st);
 }
 
+void ps_smtpd_resume(struct ps_state *st)
+{
+    event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
+    ps_smtpd_read(st);
+}
+
+/* Commands allowed before STARTTLS when it is required (RFC 3207 §4). */
+static bool ps_smtpd_pre_tls(const char *line, size_t vlen)
+{
+    static const char *const ok[] = { "EHLO", "HELO", "STARTTLS", "NOOP", "RSET", "QUIT" };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (strlen(ok[i]) == vlen && strncasecmp(ok[i], line, vlen) == 0)
+            return true;
+    return false;
+}
+
 /* The address in "FROM:<addr> ..." / "TO:<addr>" (new). */
 static char *ps_smtpd_addr(const char *arg)
 {
@@ -149,14 +170,28 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
         sbuf_printf(r, "421 4.7.0 %s Error: command count limit exceeded\r\n",
                     ps_cfg.myhostname);
         go_on = false;
+    } else if (ps_cfg.tls_level == PS_TLS_ENCRYPT && !st->tls_on
+               && !ps_smtpd_pre_tls(line, vlen)) {
+        sbuf_cat(r, "530 5.7.0 Must issue a STARTTLS command first\r\n");
     } else if (vlen == 4 && strncasecmp(line, "EHLO", 4) == 0) {
         xfree(st->helo);
         st->helo = xstrdup(arg);
         st->esmtp = true;
         /* With the pipelining test on, pipelining is not offered. */
-        sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n",
+        sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n%s250 ENHANCEDSTATUSCODES\r\n",
                     ps_cfg.myhostname,
-                    st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n");
+                    st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n",
+                    ps_cfg.tls_level != PS_TLS_NONE && !st->tls_on ? "250-STARTTLS\r\n" : "");
+    } else if (ps_cfg.tls_level != PS_TLS_NONE && vlen == 8
+               && strncasecmp(line, "STARTTLS", 8) == 0) {
+        if (*arg)
+            sbuf_cat(r, "501 5.5.4 Syntax: STARTTLS\r\n");
+        else if (st->tls_on)
+            sbuf_cat(r, "554 5.5.1 Error: TLS already active\r\n");
+        else if (ps_starttls_start(st) < 0)
+            sbuf_cat(r, "454 4.7.0 TLS not available due to local problem\r\n");
+        else
+            sbuf_cat(r, "220 2.0.0 Ready to start TLS\r\n");
     } else if (vlen == 4 && strncasecmp(line, "HELO", 4) == 0) {
         xfree(st->helo);
         st->helo = xstrdup(arg);
@@ -253,6 +288,8 @@ void ps_smtpd_read(struct ps_state *st)
             ps_session_close(st);
             return;
         }
+        if (st->phase == PS_PH_TLS)
+            return;     /* tlsproxy has the client until the handshake ends */
         event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
     }
 }

@@ -1,7 +1,8 @@
 /*
  * tlsproxy_clnt.c - the tlsproxy request protocol: codec and client
  *
- * Used by: smtp/lmtp (smtp_proto.c), tlsproxy, unit tests.
+ * Used by: smtp/lmtp (smtp_proto.c), postscreen (postscreen_starttls.c),
+ *          tlsproxy, unit tests.
  * Interface: see tlsproxy_clnt.h.
  * Errors: returned with a reason; nothing is logged here.
  * Notes: lists travel as one attribute each: "match" holds blank-separated
@@ -305,33 +306,72 @@ int tlsproxy_res_decode(const struct attr_list *l, struct tlsproxy_res *r, struc
     return 0;
 }
 
-struct stream *tlsproxy_clnt_start(const char *service, int fd, const struct tlsproxy_req *req,
-                                   int timeout, struct tlsproxy_res *res, struct sbuf *why)
+int tlsproxy_clnt_request(const char *service, int fd, const struct tlsproxy_req *req,
+                          int timeout, struct sbuf *why)
 {
-    memset(res, 0, sizeof(*res));
-    res->status = -1;
     struct sbuf *path = sbuf_new(64);
     mail_service_path(path, MAIL_CLASS_PRIVATE, service, false);
     int sock = sock_unix_connect(sbuf_str(path), timeout);
     if (sock < 0) {
         sbuf_printf(why, "tlsproxy service unavailable: connect to %s: %m", sbuf_str(path));
         sbuf_free(path);
-        return NULL;
+        return -1;
     }
     sbuf_free(path);
-    if (sock_send_fd(sock, fd, TLSPROXY_BYTE_CLIENT, timeout) < 0) {
+    if (sock_send_fd(sock, fd, req->server_role ? TLSPROXY_BYTE_SERVER : TLSPROXY_BYTE_CLIENT,
+                     timeout) < 0) {
         sbuf_printf(why, "tlsproxy service unavailable: send connection: %m");
         close(sock);
-        return NULL;
+        return -1;
     }
+    struct stream *s = stream_open(sock);
+    stream_set_timeout(s, timeout);
+    struct attr_list *l = attr_list_new();
+    tlsproxy_req_encode(req, l);
+    int r = attr_write(s, l);
+    attr_list_free(l);
+    if (r < 0) {
+        sbuf_printf(why, "tlsproxy service unavailable: %s", stream_strerror(r));
+        stream_close(s);
+        return -1;
+    }
+    stream_free_keep_fd(s);
+    return sock;
+}
+
+int tlsproxy_clnt_reply(const char *buf, size_t len, size_t *used, struct tlsproxy_res *res,
+                        struct sbuf *why)
+{
+    memset(res, 0, sizeof(*res));
+    res->status = -1;
+    struct attr_list *l = attr_list_new();
+    int r = attr_decode(buf, len, l, used);
+    if (r == 1 && tlsproxy_res_decode(l, res, why) < 0)
+        r = -1;
+    else if (r == 1 && res->status != 0) {
+        sbuf_set(why, res->reason[0] ? res->reason : "TLS handshake failed");
+        r = -1;
+    } else if (r < 0) {
+        sbuf_set(why, "malformed tlsproxy reply");
+        r = -1;
+    }
+    attr_list_free(l);
+    return r;
+}
+
+struct stream *tlsproxy_clnt_start(const char *service, int fd, const struct tlsproxy_req *req,
+                                   int timeout, struct tlsproxy_res *res, struct sbuf *why)
+{
+    memset(res, 0, sizeof(*res));
+    res->status = -1;
+    int sock = tlsproxy_clnt_request(service, fd, req, timeout, why);
+    if (sock < 0)
+        return NULL;
     struct stream *s = stream_open(sock);
     /* The handshake runs while we wait: its own limit, plus ours. */
     stream_set_timeout(s, (int)(req->timeout + timeout));
     struct attr_list *l = attr_list_new();
-    tlsproxy_req_encode(req, l);
-    int r = attr_write(s, l);
-    if (r == 0)
-        r = attr_read(s, l);
+    int r = attr_read(s, l);
     if (r < 0) {
         sbuf_printf(why, "tlsproxy service unavailable: %s",
                     r == STREAM_E_EOF ? "lost connection" : stream_strerror(r));

@@ -1,11 +1,13 @@
 /*
  * tlsproxy_clnt.h - the tlsproxy request protocol: codec and client
  *
- * Used by: smtp and lmtp (TLS connection reuse), tlsproxy (the server
- *          side of the codec), tests/unit/tlsproxy_proto_test.c.
+ * Used by: smtp and lmtp (TLS connection reuse), postscreen (STARTTLS in
+ *          the dummy engine), tlsproxy (the server side of the codec),
+ *          tests/unit/tlsproxy_proto_test.c.
  * Interface: tlsproxy_req_encode(), tlsproxy_req_decode(), tlsproxy_req_free(),
  *            tlsproxy_res_encode(), tlsproxy_res_decode(),
- *            tlsproxy_clnt_start().
+ *            tlsproxy_clnt_start(); for an event loop tlsproxy_clnt_request()
+ *            and tlsproxy_clnt_reply().
  * Errors: decoders return -1 with a reason (a malformed or oversized
  *         field); tlsproxy_clnt_start() returns -1 with a reason
  *         ("tlsproxy service unavailable: ...", or the handshake failure
@@ -88,5 +90,19 @@ int tlsproxy_res_decode(const struct attr_list *l, struct tlsproxy_res *r, struc
  * gone, or the handshake failed (res->status -1). */
 struct stream *tlsproxy_clnt_start(const char *service, int fd, const struct tlsproxy_req *req,
                                    int timeout, struct tlsproxy_res *res, struct sbuf *why);
+
+/* The first half of tlsproxy_clnt_start() for an event loop: connects,
+ * sends fd with the role byte of req (TLSPROXY_BYTE_SERVER when
+ * req->server_role) and the request, each step within timeout seconds
+ * (a local socket: no wait in practice). Returns the connection (blocking,
+ * close-on-exec) on which the result will come, or -1 with why filled
+ * ("tlsproxy service unavailable: ..."). */
+int tlsproxy_clnt_request(const char *service, int fd, const struct tlsproxy_req *req,
+                          int timeout, struct sbuf *why);
+/* Checks the len bytes read so far from that connection: 1 TLS is on (res
+ * filled, *used = the bytes of the result; what follows is plaintext from
+ * the peer), 0 incomplete, -1 handshake failed or malformed (why filled). */
+int tlsproxy_clnt_reply(const char *buf, size_t len, size_t *used, struct tlsproxy_res *res,
+                        struct sbuf *why);
 
 #endif

@@ -13,7 +13,9 @@
 # cidr permit and reject with denylist_action enforce); the after-220 tests
 # (pipelining, non-SMTP command, bare newline); a PROXY header (the real
 # client reaches smtpd); postscreen_pre_queue_limit; smtpd as a pass service
-# behind postscreen and a plain inet smtpd beside it.
+# behind postscreen and a plain inet smtpd beside it; STARTTLS in the
+# dummy engine through tlsproxy's server role (postscreen_tls_security_level
+# may and encrypt, none, a missing tlsproxy service).
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -39,6 +41,12 @@ DEEP_PORT=$(pt_free_port)
 PROXY_PORT=$(pt_free_port)
 BUSY_PORT=$(pt_free_port)
 PLAIN_PORT=$(pt_free_port)
+TLS_PORT=$(pt_free_port)
+ENC_PORT=$(pt_free_port)
+NOPROXY_PORT=$(pt_free_port)
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mail.example.test \
+    -keyout "$C/key.pem" -out "$C/cert.pem" >/dev/null 2>&1 \
+    || pt_fail certificate "openssl req failed"
 cat >> "$C/main.cf" <<EOM
 home_mailbox = Maildir/
 mynetworks = 127.0.0.9/32
@@ -51,6 +59,8 @@ postscreen_dnsbl_threshold = 3
 postscreen_dnsbl_allowlist_threshold = -1
 postscreen_dnsbl_action = enforce
 postscreen_dnsbl_reply_map = texthash:$C/dnsbl_reply
+tlsproxy_tls_cert_file = $C/cert.pem
+tlsproxy_tls_key_file = $C/key.pem
 EOM
 printf '127.0.0.6 reject\n127.0.0.7 permit\n' > "$C/ps_access.cidr"
 printf 'zen.example zen.example.test-list\n' > "$C/dnsbl_reply"
@@ -71,7 +81,15 @@ dnsblog   unix  -       -       y       -       0       dnsblog
 127.0.0.1:$BUSY_PORT inet n - y - 1 postscreen
     -o postscreen_pre_queue_limit=1 -o postscreen_cache_map= -o postscreen_greet_wait=10s
 127.0.0.1:$PLAIN_PORT inet n - n - - smtpd
+127.0.0.1:$TLS_PORT inet n - y - 1 postscreen
+    -o postscreen_tls_security_level=may -o postscreen_cache_map=
+127.0.0.1:$ENC_PORT inet n - y - 1 postscreen
+    -o postscreen_tls_security_level=encrypt -o postscreen_cache_map=
+127.0.0.1:$NOPROXY_PORT inet n - y - 1 postscreen
+    -o postscreen_tls_security_level=may -o postscreen_cache_map=
+    -o tlsproxy_service_name=nosuchproxy
 EOM
+grep -qE '^tlsproxy +unix .* tlsproxy$' "$C/master.cf" || pt_fail master_cf "no tlsproxy service in master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 L=$PT_T/maillog
 
@@ -251,8 +269,108 @@ wait "$BUSY_PID"
 pt_wait '[ "$(nmail)" -ge 9 ]' 30
 pt_check all_accepted_mail_delivered [ "$(nmail)" = 9 ]
 
-# No STARTTLS in the dummy engine: asking for it is reported loudly.
-echo 'postscreen_use_tls = yes' >> "$C/main.cf"
+# STARTTLS in the dummy engine. ps_tls [-s SRC] [-p PORT] [-e EARLY] CMD...:
+# prints every reply whole (lines joined by " | "); after "STARTTLS =>
+# 220" the rest of the dialogue runs over TLS (the certificate is not
+# checked; "TLS => protocol" is printed).
+ps_tls() {
+    local src=127.0.0.1 port=$TLS_PORT early=
+    while [ $# -gt 0 ]; do
+        case $1 in
+        -s) src=$2; shift 2 ;;
+        -p) port=$2; shift 2 ;;
+        -e) early=$2; shift 2 ;;
+        *) break ;;
+        esac
+    done
+    python3 - "$port" "$src" "$early" "$@" <<'EOP'
+import socket, ssl, sys
+port, src, early, cmds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(src, 0))
+if early:
+    s.sendall(early.encode() + b"\r\n")
+f = s.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode("latin1").rstrip("\r\n")
+        if not l:
+            lines.append("EOF")
+            break
+        lines.append(l)
+        if len(l) < 4 or l[3] != "-":
+            break
+    return " | ".join(lines)
+g = reply()
+print("CONNECT =>", g)
+if early and g.split(" | ")[-1].startswith("220 "):
+    print("EARLY =>", reply())
+for c in cmds:
+    s.sendall(c.encode() + b"\r\n")
+    r = reply()
+    print(c, "=>", r)
+    if r.endswith("EOF"):
+        break
+    if c == "STARTTLS" and r.startswith("220 "):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            s = ctx.wrap_socket(s, server_hostname="mail.example.test")
+        except (ssl.SSLError, OSError) as e:
+            print("TLS => failed:", e)
+            break
+        print("TLS =>", s.version())
+        f = s.makefile("rb")
+try:
+    s.sendall(b"QUIT\r\n")
+except OSError:
+    pass
+EOP
+}
+TLSMSG=("EHLO client.example" "STARTTLS" "EHLO client.example" "MAIL FROM:<s@example.org>"
+        "RCPT TO:<alice@example.test>" "DATA")
+# level may, a client that failed the pregreet test (enforce): EHLO offers
+# STARTTLS, the dialogue goes on over TLS and RCPT gets the 550 there.
+out=$(ps_tls -s 127.0.0.16 -e "EHLO early.example" "${TLSMSG[@]}")
+pt_expect tls_may_early_ehlo_offers_starttls '^EARLY => 250-.*\| 250-STARTTLS \|' "$out"
+pt_expect tls_may_ehlo_offers_starttls '^EHLO client\.example => 250-.*\| 250-STARTTLS \|' "$out"
+pt_expect tls_may_starttls_220 '^STARTTLS => 220 2\.0\.0 Ready to start TLS$' "$out"
+pt_expect tls_may_handshake '^TLS => TLSv1\.[23]$' "$out"
+pt_check tls_may_second_ehlo_no_starttls [ "$(grep -c '^EHLO client.example => .*STARTTLS' <<<"$out")" = 1 ]
+pt_expect tls_may_second_ehlo_250 '^EHLO client\.example => 250-mail\.example\.test \| .*250 ENHANCEDSTATUSCODES$' "$out"
+pt_expect tls_may_rcpt_550_over_tls '^RCPT TO:<alice@example\.test> => 550 5\.5\.1 Protocol error$' "$out"
+pt_expect tls_may_no_data '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
+pt_check tls_may_noqueue_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.16\]:[0-9]+: 550 5\.5\.1 Protocol error; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<client\.example>$' "$L"
+# STARTTLS with an argument, and a second STARTTLS over TLS (a denylisted
+# client, so that the dummy engine answers).
+out=$(ps_tls -s 127.0.0.6 "EHLO client.example" "STARTTLS now" "STARTTLS" "STARTTLS")
+pt_expect tls_starttls_syntax '^STARTTLS now => 501 5\.5\.4 Syntax: STARTTLS$' "$out"
+pt_expect tls_starttls_twice '^STARTTLS => 554 5\.5\.1 Error: TLS already active$' "$out"
+# level encrypt, a denylisted client (enforce): 530 before STARTTLS, and
+# after it the denylist's 550.
+out=$(ps_tls -s 127.0.0.6 -p "$ENC_PORT" "EHLO client.example" "MAIL FROM:<s@example.org>" "NOOP" "${TLSMSG[@]:1}")
+pt_expect tls_encrypt_530 '^MAIL FROM:<s@example\.org> => 530 5\.7\.0 Must issue a STARTTLS command first$' "$out"
+pt_expect tls_encrypt_noop_ok '^NOOP => 250 2\.0\.0 Ok$' "$out"
+pt_expect tls_encrypt_handshake '^TLS => TLSv1\.[23]$' "$out"
+pt_expect tls_encrypt_mail_after_tls '^MAIL FROM:<s@example\.org> => 250 2\.1\.0 Ok$' "$out"
+pt_expect tls_encrypt_denylist_550 '^RCPT TO:<alice@example\.test> => 550 5\.3\.2 Service currently unavailable$' "$out"
+# No level (smtpd_tls_security_level empty, smtpd_use_tls = no): no STARTTLS.
+out=$(ps_tls -s 127.0.0.16 -p "$PT_PORT" -e "EHLO early.example" "STARTTLS" "MAIL FROM:<s@example.org>")
+pt_expect tls_none_ehlo '^EARLY => 250-mail\.example\.test \|' "$out"
+pt_check tls_none_not_offered [ -z "$(grep STARTTLS <<<"${out%%STARTTLS =>*}")" ]
+pt_expect tls_none_starttls_unknown '^STARTTLS => 502 5\.5\.2 Error: command not recognized$' "$out"
+pt_expect tls_none_mail_ok '^MAIL FROM:<s@example\.org> => 250 2\.1\.0 Ok$' "$out"
+# tlsproxy_service_name names no master.cf service: 454, the plaintext
+# dialogue goes on.
+out=$(ps_tls -s 127.0.0.6 -p "$NOPROXY_PORT" "EHLO client.example" "STARTTLS" "MAIL FROM:<s@example.org>" "RCPT TO:<alice@example.test>")
+pt_expect tls_noproxy_offered '^EHLO client\.example => .*250-STARTTLS' "$out"
+pt_expect tls_noproxy_454 '^STARTTLS => 454 4\.7\.0 TLS not available due to local problem$' "$out"
+pt_expect tls_noproxy_goes_on '^RCPT TO:<alice@example\.test> => 550 5\.3\.2 Service currently unavailable$' "$out"
+pt_check tls_noproxy_logged grep -qE 'postscreen\[[0-9]+\]: warning: STARTTLS from \[127\.0\.0\.6\]:[0-9]+: tlsproxy service unavailable: connect to private/nosuchproxy' "$L"
+
+# The parameters are implemented: postfix check does not report them.
+printf 'postscreen_use_tls = yes\npostscreen_enforce_tls = no\npostscreen_tls_security_level = may\n' >> "$C/main.cf"
 out=$("$PT_BUILD/sbin/postfix" -c "$C" check 2>&1)
-pt_expect postscreen_tls_reported 'postscreen_use_tls is not supported by Postern' "$out"
+pt_check postscreen_tls_not_reported [ -z "$(grep -E 'postscreen_(use|enforce)_tls|postscreen_tls_security_level' <<<"$out")" ]
 pt_done

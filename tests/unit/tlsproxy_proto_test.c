@@ -4,14 +4,19 @@
  *
  * Used by: make unit.
  * Notes: every list goes through attr_write()/attr_read() on a socketpair,
- *        as between smtp and tlsproxy; the daemon itself is exercised by
- *        tests/e2e/tls_reuse_test.sh.
+ *        as between smtp and tlsproxy; the event-loop client half
+ *        (tlsproxy_clnt_request/_reply, postscreen's) against a real UNIX
+ *        listener in a temporary directory; the daemon itself is exercised
+ *        by tests/e2e/tls_reuse_test.sh and tests/e2e/postscreen_test.sh.
  */
 #include "harness.h"
 #include "attr.h"
 #include "stream.h"
+#include "sock.h"
 #include "tlsproxy_clnt.h"
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 static struct stream *wr, *rd;
 
@@ -234,6 +239,94 @@ static void test_result(void)
     sbuf_free(why);
 }
 
+/* tlsproxy_clnt_request(): connect, byte 'S' with the descriptor, the
+ * request; tlsproxy_clnt_reply(): the result read piecemeal, and what
+ * follows it left to the caller. */
+static void test_event_client(void)
+{
+    char dir[] = "/tmp/tlsproxy_test.XXXXXX";
+    char old[4096];
+    EXPECT_TRUE(mkdtemp(dir) != NULL && getcwd(old, sizeof(old)) != NULL);
+    EXPECT_TRUE(chdir(dir) == 0 && mkdir("private", 0700) == 0);
+    int lsn = sock_unix_listen("private/tpx", 5, 0600);
+    EXPECT_TRUE(lsn >= 0);
+    int pair[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    struct tlsproxy_req req = { .server_role = true, .peer = "unknown[192.0.2.1]:4711",
+                                .timeout = 300 };
+    struct sbuf *why = sbuf_new(64);
+    int conn = tlsproxy_clnt_request("tpx", pair[0], &req, 1, why);
+    EXPECT_TRUE(conn >= 0);
+    int srv = accept(lsn, NULL, NULL);
+    char byte = 0;
+    int got = -1;
+    EXPECT_EQ_INT(sock_recv_fd(srv, &byte, &got, 2), 0);
+    EXPECT_EQ_INT(byte, TLSPROXY_BYTE_SERVER);
+    EXPECT_TRUE(got >= 0);
+    struct stream *ss = stream_open(srv);
+    stream_set_timeout(ss, 2);
+    struct attr_list *l = attr_list_new();
+    EXPECT_EQ_INT(attr_read(ss, l), 0);
+    struct tlsproxy_req back;
+    EXPECT_EQ_INT(tlsproxy_req_decode(l, true, &back, why), 0);
+    EXPECT_EQ_STR(back.peer, "unknown[192.0.2.1]:4711");
+    EXPECT_EQ_INT(back.timeout, 300);
+    tlsproxy_req_free(&back);
+    /* The result, then plaintext right behind it. */
+    struct tlsproxy_res ok = { .status = 0 };
+    strlcpy(ok.info.protocol, "TLSv1.3", sizeof(ok.info.protocol));
+    tlsproxy_res_encode(&ok, l);
+    EXPECT_EQ_INT(attr_write(ss, l), 0);
+    EXPECT_EQ_INT(stream_write(ss, "EHLO x\r\n", 8), 0);
+    EXPECT_EQ_INT(stream_flush(ss), 0);
+    char buf[1024];
+    size_t len = 0;
+    while (!(len > 8 && memcmp(buf + len - 8, "EHLO x\r\n", 8) == 0)) {
+        ssize_t n = recv(conn, buf + len, sizeof(buf) - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    EXPECT_TRUE(len > 8);
+    struct tlsproxy_res res;
+    size_t used = 0;
+    bool partial_ok = true;
+    for (size_t cut = 0; cut < len - 8; cut++)
+        if (tlsproxy_clnt_reply(buf, cut, &used, &res, why) != 0)
+            partial_ok = false;
+    EXPECT_TRUE(partial_ok);
+    EXPECT_EQ_INT(tlsproxy_clnt_reply(buf, len, &used, &res, why), 1);
+    EXPECT_EQ_INT(used, len - 8);
+    EXPECT_EQ_STR(res.info.protocol, "TLSv1.3");
+    /* A refusal carries tlsproxy's reason; garbage is refused. */
+    struct tlsproxy_res no = { .status = -1 };
+    strlcpy(no.reason, "TLS server role is not configured", sizeof(no.reason));
+    tlsproxy_res_encode(&no, l);
+    struct stream *ms = stream_open(pair[1]);
+    EXPECT_EQ_INT(attr_write(ms, l), 0);
+    len = (size_t)recv(got, buf, sizeof(buf), 0);
+    sbuf_reset(why);
+    EXPECT_EQ_INT(tlsproxy_clnt_reply(buf, len, &used, &res, why), -1);
+    EXPECT_EQ_STR(sbuf_str(why), "TLS server role is not configured");
+    EXPECT_EQ_INT(tlsproxy_clnt_reply("status\n\n", 9, &used, &res, why), -1);
+    /* No such service. */
+    sbuf_reset(why);
+    EXPECT_EQ_INT(tlsproxy_clnt_request("nosuch", pair[0], &req, 1, why), -1);
+    EXPECT_TRUE(strncmp(sbuf_str(why), "tlsproxy service unavailable: connect to private/nosuch",
+                        55) == 0);
+    stream_close(ms);
+    stream_close(ss);
+    close(conn);
+    close(got);
+    close(pair[0]);
+    close(lsn);
+    unlink("private/tpx");
+    rmdir("private");
+    EXPECT_TRUE(chdir(old) == 0 && rmdir(dir) == 0);
+    attr_list_free(l);
+    sbuf_free(why);
+}
+
 int main(void)
 {
     harness_init();
@@ -248,6 +341,7 @@ int main(void)
     test_server_request();
     test_limits();
     test_result();
+    test_event_client();
     stream_close(wr);
     stream_close(rd);
     return harness_done();

@@ -81,27 +81,17 @@ struct qmqpd_state {
     size_t rcpt_count;
 };
 
-static bool qmqpd_parent_matches(const char *param)
-{
-    char **list = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
-    bool found = false;
-    for (char **p = list; *p && !found; p++)
-        found = strcmp(*p, param) == 0;
-    cfg_list_free(list);
-    return found;
-}
-
 /* Still root: tables named in the lists may be readable by root only. */
 static void qmqpd_pre_jail(void)
 {
     qmqpd_cfg.clients = mynetworks_new(P_QMQPD_AUTHORIZED_CLIENTS,
                                        cfg_str(P_QMQPD_AUTHORIZED_CLIENTS),
-                                       qmqpd_parent_matches(P_QMQPD_AUTHORIZED_CLIENTS));
+                                       cfg_parent_matches(P_QMQPD_AUTHORIZED_CLIENTS));
     qmqpd_cfg.mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
-                                          qmqpd_parent_matches(P_MYNETWORKS));
+                                          cfg_parent_matches(P_MYNETWORKS));
     if (*cfg_str(P_DEBUG_PEER_LIST))
         qmqpd_cfg.debug_peers = mynetworks_new(P_DEBUG_PEER_LIST, cfg_str(P_DEBUG_PEER_LIST),
-                                               qmqpd_parent_matches(P_DEBUG_PEER_LIST));
+                                               cfg_parent_matches(P_DEBUG_PEER_LIST));
     qmqpd_cfg.debug_peer_level = cfg_int(P_DEBUG_PEER_LEVEL);
     qmqpd_cfg.timeout = (int)cfg_time(P_QMQPD_TIMEOUT);
     qmqpd_cfg.error_delay = (int)cfg_time(P_QMQPD_ERROR_DELAY);

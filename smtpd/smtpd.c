@@ -52,16 +52,6 @@ static int smtpd_reply_code(const char *param)
     return code;
 }
 
-static bool smtpd_parent_matches(const char *param)
-{
-    char **list = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
-    bool found = false;
-    for (char **p = list; *p && !found; p++)
-        found = strcmp(*p, param) == 0;
-    cfg_list_free(list);
-    return found;
-}
-
 /* Still root: open the tables (they may be readable by root only). */
 static void smtpd_pre_jail(void)
 {
@@ -115,13 +105,13 @@ static void smtpd_pre_jail(void)
     c->proxy_timeout = (int)cfg_time(P_SMTPD_UPSTREAM_PROXY_TIMEOUT);
     if (*cfg_str(P_DEBUG_PEER_LIST))
         c->debug_peers = mynetworks_new(P_DEBUG_PEER_LIST, cfg_str(P_DEBUG_PEER_LIST),
-                                        smtpd_parent_matches(P_DEBUG_PEER_LIST));
+                                        cfg_parent_matches(P_DEBUG_PEER_LIST));
     c->debug_peer_level = cfg_int(P_DEBUG_PEER_LEVEL);
     c->mynetworks = mynetworks_new(P_MYNETWORKS, cfg_str(P_MYNETWORKS),
-                                   smtpd_parent_matches(P_MYNETWORKS));
+                                   cfg_parent_matches(P_MYNETWORKS));
     c->bare_lf_exclusions = mynetworks_new(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS,
                                            cfg_str(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS),
-                                           smtpd_parent_matches(P_MYNETWORKS));
+                                           cfg_parent_matches(P_MYNETWORKS));
     c->discard_ehlo = cfg_list(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS));
     c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
     c->client_restr = smtpd_check_parse(P_SMTPD_CLIENT_RESTRICTIONS);

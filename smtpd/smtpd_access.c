@@ -69,12 +69,7 @@ void smtpd_access_cleanup(void)
 static bool smtpd_access_parent_match(void)
 {
     if (smtpd_access_parent < 0) {
-        char **l = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
-        smtpd_access_parent = 0;
-        for (char **p = l; *p; p++)
-            if (strcmp(*p, "smtpd_access_maps") == 0)
-                smtpd_access_parent = 1;
-        cfg_list_free(l);
+        smtpd_access_parent = cfg_parent_matches("smtpd_access_maps") ? 1 : 0;
     }
     return smtpd_access_parent == 1;
 }

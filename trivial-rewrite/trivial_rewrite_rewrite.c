@@ -65,11 +65,7 @@ void tr_config_load(struct tr_config *cfg)
         cfg->sender_relayhost = maps_create(P_SENDER_DEPENDENT_RELAYHOST_MAPS,
                                             cfg_str(P_SENDER_DEPENDENT_RELAYHOST_MAPS), DICT_F_FOLD);
     cfg->empty_relay_key = tr_dup_param(P_EMPTY_ADDRESS_RELAYHOST_MAPS_LOOKUP_KEY);
-    char **parents = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
-    for (char **p = parents; *p; p++)
-        if (strcmp(*p, P_TRANSPORT_MAPS) == 0)
-            cfg->transport_parent = true;
-    cfg_list_free(parents);
+    cfg->transport_parent = cfg_parent_matches(P_TRANSPORT_MAPS);
     resolve_local_init();
 }
 

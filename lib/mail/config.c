@@ -1208,6 +1208,16 @@ void cfg_list_free(char **list)
     xfree(list);
 }
 
+bool cfg_parent_matches(const char *param)
+{
+    char **list = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
+    bool found = false;
+    for (char **p = list; *p && !found; p++)
+        found = strcmp(*p, param) == 0;
+    cfg_list_free(list);
+    return found;
+}
+
 /* ---- names ---------------------------------------------------------------- */
 
 /* "$fallback" defaults of SERVICE_suffix names and the suffix list, built

@@ -57,6 +57,9 @@ char *cfg_expand(const char *text);
  * array (returns new; free with cfg_list_free). Braced {..} items stay whole. */
 char **cfg_list(const char *value);
 void cfg_list_free(char **list);
+/* True when param (e.g. "smtpd_access_maps") is named in
+ * parent_domain_matches_subdomains: its tables match a domain's parents. */
+bool cfg_parent_matches(const char *param);
 
 /* True for a character that may appear in a parameter name as written in
  * main.cf, master.cf -o or postconf: printable, not white space, not '='. */

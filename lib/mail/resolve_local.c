@@ -84,11 +84,7 @@ static void domain_list_add_file(struct domain_list *l, const char *param, const
 struct domain_list *domain_list_new(const char *param, const char *value)
 {
     struct domain_list *l = xcalloc(1, sizeof(*l));
-    char **parents = cfg_list(cfg_str(P_PARENT_DOMAIN_MATCHES_SUBDOMAINS));
-    for (char **p = parents; *p; p++)
-        if (strcmp(*p, param) == 0)
-            l->parent = true;
-    cfg_list_free(parents);
+    l->parent = cfg_parent_matches(param);
 
     char **items = cfg_list(value);
     for (char **it = items; *it; it++) {

@@ -448,6 +448,7 @@ static const struct server_ops ps_ops = {
     .pre_jail = ps_pre_jail,
     .post_jail = ps_post_jail,
     .connect = ps_connect,
+    .on_exit = ps_cache_flush,
 };
 
 int main(int argc, char **argv)

@@ -120,6 +120,7 @@ int ps_access_check(const char *addr);
 /* postscreen_cache.c */
 void ps_cache_init(void);           /* pre_jail: opens and loads the file */
 void ps_cache_start(void);          /* post_jail: timers */
+void ps_cache_flush(void);          /* exit: unwritten passes to the file */
 /* The enabled tests (PS_T_*) whose pass is no longer valid for addr. */
 unsigned ps_cache_todo(const char *addr);
 /* Records that addr passed the before-220 tests now (dnsbl_ttl: seconds

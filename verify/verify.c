@@ -13,10 +13,10 @@
  *        "STATUS:PROBED:UPDATED:TEXT" (status VERIFY_ADDR_*, the times of the
  *        last probe and of the last result, the reason text). It lives in
  *        memory and, unless $address_verify_map is empty, in a hash:/btree:
- *        file that is loaded at start and rewritten (atomically) at most
- *        once per VERIFY_SAVE_DELAY after results arrive, after each cleanup
- *        run and when the process ends (SIGTERM included), so results
- *        survive a restart without a full rewrite per result.
+ *        file (lib/mail/dict_cache.c) that is loaded at start and rewritten
+ *        (atomically) at most once a second after results arrive, after
+ *        each cleanup run and when the process ends (SIGTERM included), so
+ *        results survive a restart without a full rewrite per result.
  *        A query for an unknown or expired address answers "in progress"
  *        and submits a probe through cleanup: a message from
  *        $address_verify_sender whose queue file carries the attribute
@@ -36,8 +36,7 @@
 #include "cleanup_proto.h"
 #include "config.h"
 #include "deliver_request.h"
-#include "dict.h"
-#include "dict_db.h"
+#include "dict_cache.h"
 #include "events.h"
 #include "log.h"
 #include "params.h"
@@ -50,13 +49,10 @@
 
 /* A probe still unanswered after this long may be sent again. */
 #define VERIFY_PROBE_TTL 1000
-/* Results that arrive within this many seconds share one cache write. */
-#define VERIFY_SAVE_DELAY 1.0
 /* Text of an address whose first probe is on its way. */
 #define VERIFY_TEXT_PENDING "Address verification in progress"
 
 static struct {
-    char *path;                 /* the cache file (NAME.db), NULL: memory only */
     long pos_expire, pos_refresh;
     long neg_expire, neg_refresh;
     bool neg_cache;
@@ -66,9 +62,8 @@ static struct {
     long pending_limit;
 } verify_cfg;
 
-static struct dict_db_builder *verify_cache;
+static struct dict_cache *verify_cache;
 static struct attr_list *verify_req;
-static bool verify_dirty;       /* results not yet in the cache file */
 static int verify_term_pipe[2] = { -1, -1 };    /* SIGTERM -> event loop */
 
 /* Probes sent and not yet answered (address, when). */
@@ -114,7 +109,7 @@ static void verify_store(const char *addr, int status, long probed, long updated
 {
     struct sbuf *v = sbuf_new(128);
     sbuf_printf(v, "%d:%ld:%ld:%s", status, probed, updated, text);
-    dict_db_builder_add(verify_cache, addr, sbuf_str(v), true);
+    dict_cache_put(verify_cache, addr, sbuf_str(v));
     sbuf_free(v);
 }
 
@@ -128,53 +123,21 @@ static bool verify_expired(const struct verify_entry *e, time_t now)
     return now - e->updated > limit;
 }
 
-/* dict_db_builder_walk() callback: copies results that may be kept on
- * disk (everything but failures when the negative cache is off). */
-static int verify_copy_kept(const char *key, const char *value, void *ctx)
+/* What may be kept on disk: everything but failures when the negative
+ * cache is off. */
+static bool verify_keep_on_disk(const char *key, const char *value, void *ctx)
 {
-    struct verify_entry e;
-    if (verify_parse(value, &e) && (e.status == VERIFY_ADDR_OK || verify_cfg.neg_cache))
-        dict_db_builder_add(ctx, key, value, true);
-    return 0;
-}
-
-static void verify_save_timer(void *ctx);
-
-/* Writes the cache file (when there is one). */
-static void verify_save(void)
-{
-    if (verify_cfg.path == NULL)
-        return;
-    verify_dirty = false;
-    event_timer_del(verify_save_timer, NULL);
-    struct dict_db_builder *out = dict_db_builder_new();
-    dict_db_builder_walk(verify_cache, verify_copy_kept, out);
-    if (dict_db_builder_write(out, verify_cfg.path, 0, 0600, (uid_t)-1, (gid_t)-1) < 0)
-        log_warn("cannot update the address verification cache %s", verify_cfg.path);
-    dict_db_builder_free(out);
-}
-
-static void verify_save_timer(void *ctx)
-{
+    (void)key;
     (void)ctx;
-    verify_save();
-}
-
-/* A result changed the cache: write it soon, once for all that arrive
- * meanwhile (a whole-file rewrite per result grows with the cache). */
-static void verify_save_soon(void)
-{
-    if (verify_cfg.path == NULL || verify_dirty)
-        return;
-    verify_dirty = true;
-    event_timer_add(VERIFY_SAVE_DELAY, verify_save_timer, NULL);
+    struct verify_entry e;
+    return verify_parse(value, &e) && (e.status == VERIFY_ADDR_OK || verify_cfg.neg_cache);
 }
 
 /* The end of the process: what is not written yet is written now. */
 static void verify_on_exit(void)
 {
-    if (verify_dirty)
-        verify_save();
+    if (verify_cache)
+        dict_cache_flush(verify_cache);
 }
 
 static void verify_sigterm(int sig)
@@ -198,61 +161,19 @@ static void verify_term_event(int fd, int events, void *ctx)
     _exit(0);
 }
 
-/* Reads the cache file at start; a missing file is an empty cache. */
-static void verify_load(void)
+static bool verify_unexpired(const char *key, const char *value, void *ctx)
 {
-    if (verify_cfg.path == NULL || access(verify_cfg.path, F_OK) < 0)
-        return;
-    struct sbuf *err = sbuf_new(64);
-    struct dict_db *db = dict_db_open(verify_cfg.path, err);
-    if (db == NULL) {
-        log_warn("address verification cache %s: %s; starting with an empty cache",
-                 verify_cfg.path, sbuf_str(err));
-    } else {
-        dict_db_builder_load_db(verify_cache, db);
-        log_debug(1, "%s: %zu entries loaded", verify_cfg.path, dict_db_count(db));
-        dict_db_close(db);
-    }
-    sbuf_free(err);
-}
-
-/* Expired entries collected by a cleanup walk. */
-struct verify_sweep {
-    char **keys;
-    size_t n, cap;
-    time_t now;
-};
-
-static int verify_sweep_one(const char *key, const char *value, void *ctx)
-{
-    struct verify_sweep *sw = ctx;
+    (void)key;
     struct verify_entry e;
-    if (!verify_parse(value, &e) || verify_expired(&e, sw->now)) {
-        if (sw->n == sw->cap) {
-            sw->cap = sw->cap ? 2 * sw->cap : 64;
-            sw->keys = xrealloc(sw->keys, sw->cap * sizeof(*sw->keys));
-        }
-        sw->keys[sw->n++] = xstrdup(key);
-    }
-    return 0;
+    return verify_parse(value, &e) && !verify_expired(&e, *(time_t *)ctx);
 }
 
 /* $address_verify_cache_cleanup_interval: drop what has expired. */
 static void verify_cleanup(void *ctx)
 {
     (void)ctx;
-    struct verify_sweep sw = { .now = time(NULL) };
-    dict_db_builder_walk(verify_cache, verify_sweep_one, &sw);
-    for (size_t i = 0; i < sw.n; i++) {
-        dict_db_builder_delete(verify_cache, sw.keys[i]);
-        xfree(sw.keys[i]);
-    }
-    xfree(sw.keys);
-    log_info("cache %s full cleanup: retained=%zu dropped=%zu entries",
-             verify_cfg.path ? verify_cfg.path : "(memory)", dict_db_builder_count(verify_cache),
-             sw.n);
-    if (sw.n > 0)
-        verify_save();
+    time_t now = time(NULL);
+    dict_cache_sweep(verify_cache, verify_unexpired, &now);
     if (verify_cfg.cleanup_interval > 0)
         event_timer_add((double)verify_cfg.cleanup_interval, verify_cleanup, NULL);
 }
@@ -387,11 +308,11 @@ static int verify_query(struct stream *s, const char *addr)
 {
     time_t now = time(NULL);
     struct verify_entry e;
-    const char *v = dict_db_builder_get(verify_cache, addr);
+    const char *v = dict_cache_get(verify_cache, addr);
     bool known = v && verify_parse(v, &e) && !verify_expired(&e, now);
     if (!known) {
         if (v)
-            dict_db_builder_delete(verify_cache, addr);
+            dict_cache_delete(verify_cache, addr);
         bool sent = verify_maybe_probe(addr, now);
         if (sent)       /* (without a probe there is nothing to remember) */
             verify_store(addr, VERIFY_ADDR_TODO, (long)now, 0L, VERIFY_TEXT_PENDING);
@@ -425,7 +346,7 @@ static int verify_update(struct stream *s, const char *addr, long status, const 
     }
     time_t now = time(NULL);
     struct verify_entry e;
-    const char *v = dict_db_builder_get(verify_cache, addr);
+    const char *v = dict_cache_get(verify_cache, addr);
     long probed = v && verify_parse(v, &e) ? e.probed : (long)now;
     /* A temporary failure does not replace a result that is still good:
      * the address stays what it was known to be (and as old, so that the
@@ -437,7 +358,7 @@ static int verify_update(struct stream *s, const char *addr, long status, const 
         verify_store(addr, (int)status, probed, (long)now, text);
     verify_pending_drop(addr);
     log_debug(1, "update <%s>: status %ld: %s", addr, status, text);
-    verify_save_soon();
+    dict_cache_changed(verify_cache);
     return verify_reply(s, VERIFY_STAT_OK, 0, NULL);
 }
 
@@ -482,32 +403,12 @@ static int verify_connect(struct stream *s)
 
 /* ---- start-up --------------------------------------------------------- */
 
-/* The file behind $address_verify_map: NAME.db of a hash: or btree: map,
- * NULL for an empty value (memory only). Other types are fatal: this
- * cache needs a table it can write. */
-static char *verify_map_path(const char *spec)
-{
-    if (*spec == 0)
-        return NULL;
-    struct sbuf *type = sbuf_new(16);
-    const char *name = dict_split_spec(spec, type);
-    if (name && strncmp(spec, "proxy:", 6) == 0)
-        name = dict_split_spec(spec + 6, type);
-    if (name == NULL || *name == 0
-        || (strcmp(sbuf_str(type), "btree") != 0 && strcmp(sbuf_str(type), "hash") != 0))
-        log_fatal("%s = %s: Postern keeps this cache only in a hash: or btree: file (or, "
-                  "with an empty value, in memory)", P_ADDRESS_VERIFY_MAP, spec);
-    struct sbuf *p = sbuf_new(128);
-    sbuf_printf(p, "%s.db", name);
-    sbuf_free(type);
-    return sbuf_detach(p);
-}
-
 static void verify_post_jail(void)
 {
     verify_req = attr_list_new();
-    verify_cache = dict_db_builder_new();
-    verify_cfg.path = verify_map_path(cfg_str(P_ADDRESS_VERIFY_MAP));
+    verify_cache = dict_cache_open(P_ADDRESS_VERIFY_MAP, cfg_str(P_ADDRESS_VERIFY_MAP),
+                                   "address verification cache", false);
+    dict_cache_set_filter(verify_cache, verify_keep_on_disk, NULL);
     verify_cfg.pos_expire = cfg_time(P_ADDRESS_VERIFY_POSITIVE_EXPIRE_TIME);
     verify_cfg.pos_refresh = cfg_time(P_ADDRESS_VERIFY_POSITIVE_REFRESH_TIME);
     verify_cfg.neg_expire = cfg_time(P_ADDRESS_VERIFY_NEGATIVE_EXPIRE_TIME);
@@ -520,10 +421,9 @@ static void verify_post_jail(void)
     if (verify_cfg.pos_refresh > verify_cfg.pos_expire)
         log_warn("%s is larger than %s: results expire before they are refreshed",
                  P_ADDRESS_VERIFY_POSITIVE_REFRESH_TIME, P_ADDRESS_VERIFY_POSITIVE_EXPIRE_TIME);
-    verify_load();
     if (verify_cfg.cleanup_interval > 0)
         event_timer_add((double)verify_cfg.cleanup_interval, verify_cleanup, NULL);
-    if (verify_cfg.path && pipe2(verify_term_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
+    if (*cfg_str(P_ADDRESS_VERIFY_MAP) && pipe2(verify_term_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
         struct sigaction sa = { .sa_handler = verify_sigterm };
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);

@@ -66,8 +66,18 @@ pt_clean_homes() {
     done
 }
 
+# A port nothing listens on now. The kernel may offer a port again once the
+# probe socket is closed, so the ports handed out in this test run are
+# remembered (in a file: callers use $(pt_free_port), a subshell) and never
+# given twice: two services of one instance on one port stop it starting.
 pt_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    local used=/tmp/postern-e2e-ports.$$ p
+    while :; do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+        grep -qx "$p" "$used" 2>/dev/null || break
+    done
+    echo "$p" >> "$used"
+    echo "$p"
 }
 
 # pt_instance: makes a new instance directory and sets PT_T, PT_PORT, PT_CONF.
@@ -193,6 +203,7 @@ pt_cleanup() {
         [ -n "${PT_KEEP:-}" ] || rm -rf "$t"
     done
     [ -z "$PT_BUILD_COPY" ] || rm -rf "$PT_BUILD_COPY"
+    rm -f "/tmp/postern-e2e-ports.$$"
 }
 trap pt_cleanup EXIT
 

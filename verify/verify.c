@@ -44,8 +44,6 @@
 #include "sbuf.h"
 #include "server.h"
 #include "verify_clnt.h"
-#include <fcntl.h>
-#include <signal.h>
 
 /* A probe still unanswered after this long may be sent again. */
 #define VERIFY_PROBE_TTL 1000
@@ -64,7 +62,6 @@ static struct {
 
 static struct dict_cache *verify_cache;
 static struct attr_list *verify_req;
-static int verify_term_pipe[2] = { -1, -1 };    /* SIGTERM -> event loop */
 
 /* Probes sent and not yet answered (address, when). */
 struct verify_pending {
@@ -133,32 +130,12 @@ static bool verify_keep_on_disk(const char *key, const char *value, void *ctx)
     return verify_parse(value, &e) && (e.status == VERIFY_ADDR_OK || verify_cfg.neg_cache);
 }
 
-/* The end of the process: what is not written yet is written now. */
+/* The end of the process (SIGTERM included: lib/server runs on_exit after
+ * its event loop): what is not written yet is written now. */
 static void verify_on_exit(void)
 {
     if (verify_cache)
         dict_cache_flush(verify_cache);
-}
-
-static void verify_sigterm(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (write(verify_term_pipe[1], "", 1) < 0) {
-        /* nothing to do: the pipe is full, a byte is already there */
-    }
-    errno = saved;
-}
-
-/* SIGTERM (master stopping or reloading) arrives here via the pipe, in
- * the event loop, where writing the cache file is safe. */
-static void verify_term_event(int fd, int events, void *ctx)
-{
-    (void)fd;
-    (void)events;
-    (void)ctx;
-    verify_on_exit();
-    _exit(0);
 }
 
 static bool verify_unexpired(const char *key, const char *value, void *ctx)
@@ -423,12 +400,6 @@ static void verify_post_jail(void)
                  P_ADDRESS_VERIFY_POSITIVE_REFRESH_TIME, P_ADDRESS_VERIFY_POSITIVE_EXPIRE_TIME);
     if (verify_cfg.cleanup_interval > 0)
         event_timer_add((double)verify_cfg.cleanup_interval, verify_cleanup, NULL);
-    if (*cfg_str(P_ADDRESS_VERIFY_MAP) && pipe2(verify_term_pipe, O_CLOEXEC | O_NONBLOCK) == 0) {
-        struct sigaction sa = { .sa_handler = verify_sigterm };
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        event_fd_add(verify_term_pipe[0], EVENT_READ, verify_term_event, NULL);
-    }
 }
 
 static const struct server_ops verify_ops = {

@@ -46,7 +46,7 @@ static int srv_clients;
 static pid_t srv_parent;
 static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
 static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
-static volatile sig_atomic_t srv_term;      /* SIGTERM arrived after server_release() */
+static volatile sig_atomic_t srv_term;      /* SIGTERM to be acted on by the loop */
 static struct attr_list *srv_pass_attrs;   /* type "pass": what the sender said */
 
 const char *server_service_name(void)
@@ -111,8 +111,11 @@ static void server_exit(int code)
 static void server_sigterm(int sig)
 {
     (void)sig;
-    if (srv_released) {
-        srv_term = 1;       /* finish the follow-up of the answered client first */
+    /* A single-client process that has answered its client finishes the
+     * follow-up first; an event-loop daemon with an on_exit hook (a cache
+     * to write, statistics to log) leaves its loop and runs the hook. */
+    if (srv_released || (srv_ops->model != SERVER_SINGLE && srv_ops->on_exit)) {
+        srv_term = 1;
         return;
     }
     _exit(0);
@@ -472,7 +475,7 @@ static void server_event_loop(void)
         }
     }
     server_status(1);
-    while (!srv_stop) {
+    while (!srv_stop && !srv_term) {
         event_loop_once(1.0);
         if (server_master_gone() || server_idle_expired())
             break;

@@ -237,10 +237,20 @@ pt_check bv_queue_empty [ "$(pt_queue_count)" -eq 0 ]
 pt_check bv_peer_no_data bash -c "! grep -q '^DATA' '$T/peer.log'"
 pt_check bv_no_bounce grep -vq 'sender non-delivery notification' "$T/maillog"
 
+# 10b. A result that arrives just before a stop still reaches the file:
+# verify writes changes at most once a second, and at exit (lib/server runs
+# its on_exit hook on SIGTERM). The stop comes well inside that second.
+r=$(rcpt "$P_P" sender@example.test good@other.test)
+pt_check stop_probe_pending [ "${r%% *}" = 450 ]
+pt_wait "grep -q 'to=<good@other.test>.*status=deliverable' '$T/maillog'" 20
+sleep 0.2
+pt_stop
+pt_wait "[ ! -e '$T/spool/pid/master.pid' ]" 20
+pt_check result_written_at_stop bash -c "[[ \"\$(cache_has good@other.test)\" == 0:* ]]"
+
 # 11. A second instance with address_verify_map empty (memory only) and
 # address_verify_negative_cache = no: the failure is still reported, no
 # cache file is written, and the next query probes again.
-pt_stop
 pt_instance
 T2=$PT_T
 P_V2=$(pt_free_port)

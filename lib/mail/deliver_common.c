@@ -40,7 +40,6 @@ static int deliver_regain_root(void)
     gid_t g = 0;
     if (seteuid(0) < 0 || setegid(0) < 0 || setgroups(1, &g) < 0)
         return -1;
-    mail_owner_note_root(true);
     return 0;
 }
 
@@ -50,7 +49,6 @@ int deliver_become(uid_t uid, gid_t gid)
         return 0;       /* run by hand as a normal user */
     /* All or nothing: a step that fails undoes the steps before it, and a
      * process that cannot undo them does not carry on half switched. */
-    mail_owner_note_root(false);
     if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
         log_warn("switch to uid %ld gid %ld: %m", (long)uid, (long)gid);
         if (deliver_regain_root() < 0)

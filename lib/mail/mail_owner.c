@@ -21,12 +21,6 @@ static uid_t mail_owner_uid_;
 static gid_t mail_owner_gid_;
 static int mail_owner_depth;
 
-/* True while the ids are known to be euid 0, egid 0, groups {0} because
- * the delivery code just set them (mail_owner_note_root()): a switch then
- * saves that without reading the ids back (four system calls less). */
-static bool mail_owner_at_root;
-static gid_t mail_owner_root_group[1] = { 0 };
-
 /* What mail_owner_end() puts back. */
 static uid_t mail_owner_saved_euid;
 static gid_t mail_owner_saved_egid;
@@ -70,18 +64,10 @@ static bool mail_owner_restore(void)
         ok = false;
     if (mail_owner_saved_euid != 0 && seteuid(mail_owner_saved_euid) < 0)
         ok = false;
-    if (mail_owner_saved_groups != mail_owner_root_group)
-        xfree(mail_owner_saved_groups);
+    xfree(mail_owner_saved_groups);
     mail_owner_saved_groups = NULL;
     mail_owner_saved_ngroups = 0;
-    if (!ok)
-        mail_owner_at_root = false;
     return ok;
-}
-
-void mail_owner_note_root(bool known)
-{
-    mail_owner_at_root = known;
 }
 
 /* Switches to mail_owner's uid with gid as egid and only group. */
@@ -92,13 +78,6 @@ static int mail_owner_switch(gid_t gid)
     if (mail_owner_depth > 0) {
         mail_owner_depth++;
         return 0;
-    }
-    if (mail_owner_at_root) {
-        mail_owner_saved_euid = 0;
-        mail_owner_saved_egid = 0;
-        mail_owner_saved_groups = mail_owner_root_group;
-        mail_owner_saved_ngroups = 1;
-        goto save_done;
     }
     mail_owner_saved_euid = geteuid();
     mail_owner_saved_egid = getegid();
@@ -116,7 +95,6 @@ static int mail_owner_switch(gid_t gid)
         mail_owner_saved_ngroups = 0;
         return -1;
     }
-save_done:
     /* From a recipient's ids, go through root: only root may set groups. */
     if ((mail_owner_saved_euid != 0 && seteuid(0) < 0) || setgroups(1, &gid) < 0
         || setegid(gid) < 0 || seteuid(mail_owner_uid_) < 0) {

@@ -6,8 +6,7 @@
  *          (queue file and status log access), mail_proto.c (connects and
  *          triggers), master (lock file, service endpoints, wake-ups).
  * Interface: mail_owner_init(), mail_owner_active(), mail_owner_uid(),
- *            mail_owner_begin(), mail_owner_begin_group(), mail_owner_end(),
- *            mail_owner_note_root().
+ *            mail_owner_begin(), mail_owner_begin_group(), mail_owner_end().
  * Errors: mail_owner_begin() returns -1 (errno set, a warning logged) when
  *         the switch cannot be made; the ids are then exactly as before.
  *         mail_owner_end() is fatal when the previous ids cannot be
@@ -46,11 +45,5 @@ int mail_owner_begin_group(gid_t gid);
 /* Restores the ids saved by the matching mail_owner_begin(). Keeps errno.
  * Fatal on failure. */
 void mail_owner_end(void);
-
-/* Tells the switch what the ids are now, so that it need not read them
- * back: true right after the caller set euid 0, egid 0 and the group list
- * {0} (deliver_unbecome()); false before the caller changes them in any
- * other way (deliver_become()). Only code that changes ids itself calls it. */
-void mail_owner_note_root(bool known);
 
 #endif

@@ -11,8 +11,9 @@
  *         for bounces gets a DSN to the sender instead of a rejection when
  *         the message has too many hops or its content was rejected). The
  *         reply "status=0" is sent only after fsync of the file; the
- *         directory entry was made durable right after the file was created
- *         (and again after a move to hold/).
+ *         directory entry is durable by then too (made so right after the
+ *         file was created, and again after a move to hold/, by a directory
+ *         fsync where the file's own fsync does not cover the name).
  * Notes: protocol in docs/ipc.md "cleanup". The service loop only reads
  *        records and hands each to state->action, the handler of the part
  *        of the message being read: cleanup_envelope (up to M),
@@ -162,7 +163,9 @@ static int cleanup_greet(struct cleanup_state *st, struct stream *client)
     /* Make the new name durable now, while the client is still sending: the
      * commit at the end then needs one fsync (the file's), and the gap
      * between "complete on disk" and our OK reply stays microseconds wide,
-     * so a crash there (and a client retry) is as unlikely as it can be. */
+     * so a crash there (and a client retry) is as unlikely as it can be.
+     * Where the file's fsync commits its name anyway (ext4 with or without
+     * a journal, xfs, btrfs) this does nothing: see dir_sync_new_name(). */
     if (mail_queue_sync_dir(MAIL_QUEUE_INCOMING) < 0) {
         log_warn("%s: fsync %s: %m", st->queue_id, MAIL_QUEUE_INCOMING);
         goto out;

@@ -244,7 +244,7 @@ int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx
 
 int mail_queue_sync_dir(const char *dir)
 {
-    return dir_sync(dir);
+    return dir_sync_new_name(dir);
 }
 
 int mail_queue_probe(const char *id)

@@ -78,7 +78,10 @@ int mail_queue_probe(const char *id);
 /* True when path (with stat st) is an incomplete queue file at least
  * min_age seconds old whose writer is gone (nobody holds its lock). */
 bool mail_queue_abandoned(const char *path, const struct stat *st, int min_age);
-/* fsync()s a directory (after create/rename) so the name is durable. */
+/* Makes durable a name made in dir (create, or rename into dir) for a queue
+ * file that is fsynced after the name was made: fsync(dir) unless the file
+ * system commits that name with the file's fsync (lib/util/dir_sync.h,
+ * dir_sync_new_name). Not for names made after the file's last fsync. */
 int mail_queue_sync_dir(const char *dir);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * Used by: lib/mail/mail_queue.c (new queue files), lib/mail/maildir.c
  *          (delivered Maildir files).
- * Interface: dir_sync().
+ * Interface: dir_sync(), dir_sync_new_name().
  * Errors: -1 with errno from open/fsync.
  * Notes: on journaling file systems that commit a new name together with
  *        the file's own fsync (ext3, ext4, xfs, btrfs), the extra directory
@@ -18,5 +18,11 @@
 /* Ensures entries created in dir are durable once their files are fsynced:
  * fsync(dir), unless the file system already guarantees it. 0 or -1. */
 int dir_sync(const char *dir);
+/* The same for a name made in dir (create, or rename into dir) BEFORE the
+ * file's fsync, by a caller that fsyncs the file afterwards and relies on
+ * the name only after that: also skipped on an ext4 without a journal,
+ * whose file fsync writes the directory of a name added since the file's
+ * last fsync. 0 or -1. */
+int dir_sync_new_name(const char *dir);
 
 #endif

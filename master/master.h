@@ -25,6 +25,9 @@ struct master_service {
     int listen_fds[MASTER_MAX_LISTEN];
     int nlisten;
     int status_fd[2];       /* pipe: children write [1], master reads [0] */
+    int board_fd;           /* status board (memfd), -1 when there is none */
+    struct master_board *board;     /* its mapping */
+    uint8_t *slot_taken;    /* MASTER_BOARD_SLOTS flags: slot has a live child */
     int total;              /* live children */
     int avail;              /* of which idle */
     bool watching;          /* listeners in the event loop */
@@ -43,6 +46,7 @@ struct master_proc {
     bool avail;
     bool used;              /* reported busy at least once */
     bool retire;            /* exit when next idle (reload) */
+    int slot;               /* status board slot, -1 = reports through the pipe only */
     struct master_proc *next;
 };
 
@@ -68,5 +72,8 @@ void master_retire_all(void);
 void master_throttle(struct master_service *svc, const char *why);
 int master_child_count(void);
 void master_signal_busy(struct master_service *svc, int sig);
+void master_board_sync(struct master_service *svc);
+void master_board_open(struct master_service *svc);
+void master_board_close(struct master_service *svc);
 
 #endif

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "mail_owner.h"
 #include "master.h"
+#include "master_status.h"
 #include "mastercf.h"
 #include "sbuf.h"
 #include "sock.h"
@@ -36,6 +37,7 @@ static void master_accept_ready(int fd, int events, void *ctx)
     (void)fd;
     (void)events;
     /* A client waits and no child is idle: start one (within limits). */
+    master_board_sync(svc);     /* the board, not the last report, says who is idle */
     if (svc->avail == 0 && !svc->throttled && (svc->maxproc == 0 || svc->total < svc->maxproc))
         master_spawn(svc);
     master_service_watch(svc);
@@ -78,6 +80,7 @@ static void master_service_stress(struct master_service *svc)
 
 void master_service_watch(struct master_service *svc)
 {
+    master_board_sync(svc);
     if (svc->nlisten > 0 && svc->maxproc > 0 && svc->total >= svc->maxproc && svc->avail == 0
         && !svc->throttled && strcmp(svc->type, "inet") == 0)
         master_service_stress(svc);
@@ -93,6 +96,8 @@ void master_service_watch(struct master_service *svc)
             event_fd_del(svc->listen_fds[i]);
     }
     svc->watching = want;
+    if (svc->board)
+        __atomic_store_n(&svc->board->watching, (uint32_t)want, __ATOMIC_SEQ_CST);
 }
 
 static void master_wakeup_event(void *ctx)
@@ -290,6 +295,7 @@ static void master_service_free(struct master_service *svc)
         close(svc->status_fd[0]);
         close(svc->status_fd[1]);
     }
+    master_board_close(svc);
     cfg_list_free(svc->argv);
     xfree(svc->key);
     xfree(svc->name);
@@ -343,6 +349,7 @@ int master_services_load(bool reload)
             svc->name = xstrdup(m->name);
             svc->type = xstrdup(m->type);
             svc->status_fd[0] = svc->status_fd[1] = -1;
+            svc->board_fd = -1;
             svc->next = master_services;
             master_services = svc;
         }
@@ -382,6 +389,8 @@ int master_services_load(bool reload)
             fcntl(svc->status_fd[0], F_SETFL, O_NONBLOCK);
             event_fd_add(svc->status_fd[0], EVENT_READ, master_status_read, svc);
         }
+        if (svc->board == NULL)
+            master_board_open(svc);     /* none: children use the pipe alone */
         master_wakeup_init(svc);
         if (!is_new && reload)
             master_kill_children(svc, 0, false);    /* retire: new config on next start */

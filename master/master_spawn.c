@@ -8,9 +8,10 @@
  * Errors: a program that is missing or dies before serving anything
  *         throttles its service for $service_throttle_time; other services
  *         are not affected.
- * Notes: the child gets fd 3 = status pipe, fds 4.. = listeners, and argv
- *        PROGRAM -n NAME -t TYPE [-u] [-c] -s N [-o stress=yes] [master.cf
- *        args]. See lib/server/server.h and docs/master-protocol.md.
+ * Notes: the child gets fd 3 = status pipe, fds 4.. = listeners, the
+ *        status board after them, and argv PROGRAM -n NAME -t TYPE [-u] [-c]
+ *        -s N [-b SLOT] [-o stress=yes] [master.cf args]. See
+ *        lib/server/server.h and docs/master-protocol.md.
  */
 #include "alloc.h"
 #include "config.h"
@@ -24,6 +25,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -54,7 +56,99 @@ void master_throttle(struct master_service *svc, const char *why)
     event_timer_add((double)delay, master_unthrottle, svc);
 }
 
-static char **master_child_argv(struct master_service *svc)
+/*
+ * The status board (lib/server/master_status.h): a child keeps its idle or
+ * busy state in its slot and tells master through the pipe only at the
+ * edges (no other idle process left, or the first one idle again). master
+ * reads the board whenever it decides something (spawn, watch, reap,
+ * retire, stress), so it is never woken twice per client to keep count.
+ */
+void master_board_open(struct master_service *svc)
+{
+    int fd = memfd_create("postern-board", MFD_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)sizeof(struct master_board)) < 0) {
+        log_warn("service %s: no status board (%m): its children report every change", svc->key);
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    void *m = mmap(NULL, sizeof(struct master_board), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+        log_warn("service %s: no status board (mmap: %m)", svc->key);
+        close(fd);
+        return;
+    }
+    svc->board = m;
+    svc->board_fd = fd;
+    svc->slot_taken = xcalloc(MASTER_BOARD_SLOTS, 1);
+}
+
+void master_board_close(struct master_service *svc)
+{
+    if (svc->board == NULL)
+        return;
+    munmap(svc->board, sizeof(struct master_board));
+    close(svc->board_fd);
+    xfree(svc->slot_taken);
+    svc->board = NULL;
+    svc->board_fd = -1;
+    svc->slot_taken = NULL;
+}
+
+static int master_board_take(struct master_service *svc)
+{
+    if (svc->board == NULL)
+        return -1;
+    for (int i = 0; i < MASTER_BOARD_SLOTS; i++) {
+        if (svc->slot_taken[i])
+            continue;
+        struct master_board_slot *sl = &svc->board->slot[i];
+        svc->slot_taken[i] = 1;
+        /* Counted idle from the start, as without a board. */
+        __atomic_store_n(&sl->used, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&sl->retire, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&sl->avail, 1, __ATOMIC_SEQ_CST);
+        if ((uint32_t)i + 1 > __atomic_load_n(&svc->board->hiwater, __ATOMIC_SEQ_CST))
+            __atomic_store_n(&svc->board->hiwater, (uint32_t)i + 1, __ATOMIC_SEQ_CST);
+        return i;
+    }
+    return -1;      /* more children than slots: the rest use the pipe */
+}
+
+static void master_board_give(struct master_service *svc, int slot)
+{
+    if (svc->board == NULL || slot < 0)
+        return;
+    __atomic_store_n(&svc->board->slot[slot].avail, 0, __ATOMIC_SEQ_CST);
+    svc->slot_taken[slot] = 0;
+    uint32_t hi = 0;
+    for (uint32_t i = 0; i < MASTER_BOARD_SLOTS; i++)
+        if (svc->slot_taken[i])
+            hi = i + 1;
+    __atomic_store_n(&svc->board->hiwater, hi, __ATOMIC_SEQ_CST);
+}
+
+void master_board_sync(struct master_service *svc)
+{
+    if (svc->board == NULL)
+        return;
+    for (struct master_proc *p = master_procs; p; p = p->next) {
+        if (p->svc != svc || p->slot < 0)
+            continue;
+        const struct master_board_slot *sl = &svc->board->slot[p->slot];
+        bool avail = __atomic_load_n(&sl->avail, __ATOMIC_SEQ_CST) != 0;
+        if (__atomic_load_n(&sl->used, __ATOMIC_SEQ_CST))
+            p->used = true;
+        if (avail == p->avail)
+            continue;
+        p->avail = avail;
+        svc->avail += avail ? 1 : -1;
+        if (avail && p->retire)
+            kill(p->pid, SIGTERM);
+    }
+}
+
+static char **master_child_argv(struct master_service *svc, int slot)
 {
     size_t n = 0;
     while (svc->argv[n])
@@ -74,6 +168,12 @@ static char **master_child_argv(struct master_service *svc)
     sbuf_printf(b, "%d", svc->nlisten);
     av[k++] = xstrdup("-s");
     av[k++] = sbuf_detach(b);
+    if (slot >= 0) {
+        b = sbuf_new(16);
+        sbuf_printf(b, "%d", slot);
+        av[k++] = xstrdup("-b");
+        av[k++] = sbuf_detach(b);
+    }
     /* Stress mode (see master_service.c): every process was busy. */
     if (svc->stress_until > event_now()) {
         av[k++] = xstrdup("-o");
@@ -95,16 +195,18 @@ void master_spawn(struct master_service *svc)
         master_throttle(svc, "program not available");
         return;
     }
-    char **av = master_child_argv(svc);
+    int slot = master_board_take(svc);
+    char **av = master_child_argv(svc, slot);
     /*
      * posix_spawn (a vfork-style clone) instead of fork + exec: master no
      * longer copies its page tables and then takes a copy-on-write fault on
      * every page it touches after each start, which cost more CPU than the
      * child's own exec under a load that recycles processes (max_use).
-     * Child: fd 3 = status, 4.. = listeners (dup2 clears close-on-exec;
-     * the high temporary copies and everything else close on exec).
+     * Child: fd 3 = status, 4.. = listeners, then the board (dup2 clears
+     * close-on-exec; the high temporary copies and everything else close
+     * on exec).
      */
-    int tmp[MASTER_MAX_LISTEN + 1];
+    int tmp[MASTER_MAX_LISTEN + 2];
     int ntmp = 0, err = 0;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -113,6 +215,8 @@ void master_spawn(struct master_service *svc)
     tmp[ntmp++] = fcntl(svc->status_fd[1], F_DUPFD_CLOEXEC, 64);
     for (int i = 0; i < svc->nlisten; i++)
         tmp[ntmp++] = fcntl(svc->listen_fds[i], F_DUPFD_CLOEXEC, 64);
+    if (slot >= 0)
+        tmp[ntmp++] = fcntl(svc->board_fd, F_DUPFD_CLOEXEC, 64);
     for (int i = 0; i < ntmp && err == 0; i++)
         err = tmp[i] < 0 ? errno
                          : posix_spawn_file_actions_adddup2(&fa, tmp[i],
@@ -142,6 +246,7 @@ void master_spawn(struct master_service *svc)
         errno = err;
         log_warn("spawn %s: %m", svc->path);
         cfg_list_free(av);
+        master_board_give(svc, slot);
         master_throttle(svc, "cannot start");
         return;
     }
@@ -150,6 +255,7 @@ void master_spawn(struct master_service *svc)
     p->pid = pid;
     p->svc = svc;
     p->avail = true;    /* counted idle from the start, so one client = one child */
+    p->slot = slot;
     p->next = master_procs;
     master_procs = p;
     master_nprocs++;
@@ -181,6 +287,8 @@ static void master_status_one(struct master_service *svc, const struct master_st
                  (long)st->pid, p->svc->key);
         return;
     }
+    if (p->slot >= 0)
+        return;     /* an edge report: the board has the state (synced below) */
     if (st->avail && !p->avail) {
         p->avail = true;
         svc->avail++;
@@ -209,7 +317,7 @@ void master_status_read(int fd, int events, void *ctx)
             break;
         for (size_t i = 0; i < (size_t)n / sizeof(buf[0]); i++)
             master_status_one(svc, &buf[i]);
-        master_service_watch(svc);
+        master_service_watch(svc);      /* reads the board first */
         if ((size_t)n < sizeof(buf))
             break;
     }
@@ -225,12 +333,14 @@ void master_reap(void)
             pp = &p->next;
         if (p == NULL)
             continue;
+        struct master_service *svc = p->svc;
+        master_board_sync(svc);     /* its last state: idle? served anyone? */
         *pp = p->next;
         master_nprocs--;
-        struct master_service *svc = p->svc;
         svc->total--;
         if (p->avail)
             svc->avail--;
+        master_board_give(svc, p->slot);
         bool abnormal = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0);
         if (abnormal && !p->retire) {
             if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
@@ -248,12 +358,16 @@ void master_reap(void)
 
 void master_kill_children(struct master_service *svc, int sig, bool only_idle)
 {
+    master_board_sync(svc);
     for (struct master_proc *p = master_procs; p; p = p->next) {
         if (p->svc != svc)
             continue;
         if (sig == 0) {
-            /* Retire: idle ones go now, busy ones when they become idle. */
+            /* Retire: idle ones go now, busy ones when they become idle
+             * (a child with a board slot looks at its retire flag then). */
             p->retire = true;
+            if (p->slot >= 0)
+                __atomic_store_n(&svc->board->slot[p->slot].retire, 1, __ATOMIC_SEQ_CST);
             if (p->avail)
                 kill(p->pid, SIGTERM);
             continue;
@@ -267,6 +381,7 @@ void master_kill_children(struct master_service *svc, int sig, bool only_idle)
 
 void master_signal_busy(struct master_service *svc, int sig)
 {
+    master_board_sync(svc);
     for (struct master_proc *p = master_procs; p; p = p->next)
         if (p->svc == svc && !p->avail && !p->retire)
             kill(p->pid, sig);

@@ -27,6 +27,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,8 @@ static pid_t srv_pid;                   /* callbacks never fork, so it stays our
 static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
 static volatile sig_atomic_t srv_term;      /* SIGTERM to be acted on by the loop */
 static struct attr_list *srv_pass_attrs;   /* type "pass": what the sender said */
+static int srv_slot = -1;               /* status board slot (-b), -1 = pipe only */
+static struct master_board *srv_board;  /* the service's status board, mapped */
 
 const char *server_service_name(void)
 {
@@ -79,10 +82,58 @@ const char *server_pass_attr(const char *name)
     return srv_pass_attrs ? attr_get(srv_pass_attrs, name) : NULL;
 }
 
+/* With a status board: true when master need not hear of this change.
+ * It must hear when the last idle process goes busy (to start more on the
+ * next client), unless it already watches the listeners: then that client
+ * wakes it. It should hear when the first process comes back while it
+ * watches (to stop watching), else it need not. Every slot is stored before
+ * it is scanned, so of two processes that go busy at once, the later scan
+ * sees both stores. A stale "watching" costs master one wake-up at most. */
+static bool server_board_quiet(int avail)
+{
+    struct master_board_slot *me = &srv_board->slot[srv_slot];
+    if (!avail)
+        __atomic_store_n(&me->used, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&me->avail, (uint8_t)(avail != 0), __ATOMIC_SEQ_CST);
+    uint32_t hi = __atomic_load_n(&srv_board->hiwater, __ATOMIC_SEQ_CST);
+    if (hi > MASTER_BOARD_SLOTS)
+        hi = MASTER_BOARD_SLOTS;    /* written by master; bounded all the same */
+    for (uint32_t i = 0; i < hi; i++)
+        if ((int)i != srv_slot && __atomic_load_n(&srv_board->slot[i].avail, __ATOMIC_SEQ_CST))
+            return true;
+    bool watching = __atomic_load_n(&srv_board->watching, __ATOMIC_SEQ_CST) != 0;
+    return avail ? !watching : watching;
+}
+
+/* Has master asked this process to exit when next idle (a reload)? */
+static bool server_board_retired(void)
+{
+    return srv_board && __atomic_load_n(&srv_board->slot[srv_slot].retire, __ATOMIC_SEQ_CST);
+}
+
+/* Maps the board master passed after the listeners (-b SLOT). */
+static void server_board_map(void)
+{
+    int fd = MASTER_LISTEN_FD + srv_nlisten;
+    struct stat st;
+    if (srv_slot < 0)
+        return;
+    if (srv_slot >= MASTER_BOARD_SLOTS || fstat(fd, &st) < 0
+        || st.st_size != (off_t)sizeof(struct master_board))
+        log_fatal("-b %d: no status board on fd %d", srv_slot, fd);
+    void *m = mmap(NULL, sizeof(struct master_board), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED)
+        log_fatal("map the status board: %m");
+    close(fd);
+    srv_board = m;
+}
+
 static void server_status(int avail)
 {
     struct master_status st = { .pid = (int32_t)srv_pid, .avail = avail };
     if (srv_standalone)
+        return;
+    if (srv_board && server_board_quiet(avail))
         return;
     /* The pipe is non-blocking: master may be gone; then we exit soon. */
     if (write(MASTER_STATUS_FD, &st, sizeof(st)) < 0 && errno != EAGAIN)
@@ -175,8 +226,11 @@ static void server_parse_args(int argc, char **argv)
     strlcpy(srv_program, slash ? slash + 1 : argv[0], sizeof(srv_program));
     strlcpy(srv_service, srv_program, sizeof(srv_service));
     opterr = 0;
-    while ((c = getopt(argc, argv, "+cDSn:o:s:t:uvz")) != -1) {
+    while ((c = getopt(argc, argv, "+b:cDSn:o:s:t:uvz")) != -1) {
         switch (c) {
+        case 'b':
+            srv_slot = (int)strtol(optarg, NULL, 10);
+            break;
         case 'c':
             srv_chroot = true;
             break;
@@ -324,7 +378,7 @@ static void server_single_loop(void)
             srv_last_active = event_now();
             if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
                 srv_stop = true;
-            if (srv_term)
+            if (srv_term || server_board_retired())
                 srv_stop = true;
             if (!srv_stop && !srv_released)
                 server_status(1);
@@ -494,6 +548,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
      * number: run by hand without it, the status messages would otherwise
      * go into whatever file or socket got fd 3. */
     bool have_status_fd = srv_standalone || fcntl(MASTER_STATUS_FD, F_GETFL) >= 0;
+    if (!srv_standalone)
+        server_board_map();
     log_set_tag(srv_program);
     if (config_load(NULL) < 0)
         log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());

@@ -494,13 +494,19 @@ static void smtpd_session(struct smtpd_state *st)
 
 /* Closing a socket with unread input makes the kernel send a reset, which
  * can destroy our last reply (a 421) before the client reads it. So say
- * that we are done writing and read what the client still sends, briefly. */
+ * that we are done writing and read what the client still sends, briefly.
+ * After QUIT with nothing unread (the usual end) a close sends no reset
+ * and the client has nothing more to say: close at once, as Postfix does,
+ * rather than wait for the client's own close (a wake-up per session). */
 static void smtpd_linger(struct smtpd_state *st)
 {
     int fd = stream_fd(st->client);
     char buf[4096];
     double deadline = event_now() + 0.2;
     smtpd_flush(st);
+    if (st->quit && stream_pending(st->client) == 0
+        && recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
     if (shutdown(fd, SHUT_WR) < 0)
         return;
     for (;;) {

@@ -93,6 +93,7 @@ struct smtpd_state {
     const char *protocol;       /* "SMTP" or "ESMTP" */
     bool ehlo;
     bool pipelined;             /* input was pending when this command was read */
+    bool quit;                  /* the client ended the session with QUIT */
     int error_count;
     int counts[SMTPD_C_COUNT][2];   /* [ok, total] */
     const char *where;          /* last command name, for "lost connection after" */

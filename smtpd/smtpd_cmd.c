@@ -519,6 +519,7 @@ static enum smtpd_cmd_result smtpd_cmd_quit(struct smtpd_state *st, const char *
 {
     (void)args;
     smtpd_reply(st, "221 2.0.0 Bye");
+    st->quit = true;
     return SMTPD_R_QUIT;
 }
 

@@ -82,7 +82,7 @@ test: test-deps
 	tests/run-all
 
 check-unit: unit
-	tests/run-unit $(B)/tests
+	tests/run-all unit $(B)/tests
 
 golden-update: all
 	tests/golden/run --update

@@ -118,8 +118,8 @@ void ps_access_init(void);
 int ps_access_check(const char *addr);
 
 /* postscreen_cache.c */
-void ps_cache_init(void);           /* pre_jail: opens and loads the file */
-void ps_cache_start(void);          /* post_jail: timers */
+void ps_cache_init(void);           /* pre_jail: opens the file's directory */
+void ps_cache_start(void);          /* post_jail: loads the file, timers */
 void ps_cache_flush(void);          /* exit: unwritten passes to the file */
 /* The enabled tests (PS_T_*) whose pass is no longer valid for addr. */
 unsigned ps_cache_todo(const char *addr);

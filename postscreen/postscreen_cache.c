@@ -17,8 +17,9 @@
  *        sweep once every one of its times is postscreen_cache_retention_time
  *        in the past. Chrooted (master.cf chroot = y) the file usually lies
  *        outside the jail ($data_directory): dict_cache opens its directory
- *        before the chroot, as Postfix keeps its cache database open across
- *        the chroot.
+ *        before the chroot (ps_cache_init), as Postfix keeps its cache
+ *        database open across the chroot, and reads the file through it
+ *        once unprivileged (ps_cache_start).
  */
 #include "postscreen.h"
 #include "alloc.h"
@@ -79,6 +80,7 @@ void ps_cache_flush(void)
 
 void ps_cache_start(void)
 {
+    dict_cache_load(ps_cache);
     ps_cfg.cache_retention = cfg_time(P_POSTSCREEN_CACHE_RETENTION_TIME);
     ps_cfg.cache_cleanup = cfg_time(P_POSTSCREEN_CACHE_CLEANUP_INTERVAL);
     if (ps_cfg.cache_cleanup > 0)

@@ -380,11 +380,18 @@ static int verify_connect(struct stream *s)
 
 /* ---- start-up --------------------------------------------------------- */
 
+/* Still root and outside any chroot: the cache file usually lies in
+ * $data_directory, outside the jail (Debian's master.cf chroots verify). */
+static void verify_pre_jail(void)
+{
+    verify_cache = dict_cache_open(P_ADDRESS_VERIFY_MAP, cfg_str(P_ADDRESS_VERIFY_MAP),
+                                   "address verification cache", false);
+}
+
 static void verify_post_jail(void)
 {
     verify_req = attr_list_new();
-    verify_cache = dict_cache_open(P_ADDRESS_VERIFY_MAP, cfg_str(P_ADDRESS_VERIFY_MAP),
-                                   "address verification cache", false);
+    dict_cache_load(verify_cache);
     dict_cache_set_filter(verify_cache, verify_keep_on_disk, NULL);
     verify_cfg.pos_expire = cfg_time(P_ADDRESS_VERIFY_POSITIVE_EXPIRE_TIME);
     verify_cfg.pos_refresh = cfg_time(P_ADDRESS_VERIFY_POSITIVE_REFRESH_TIME);
@@ -405,6 +412,7 @@ static void verify_post_jail(void)
 static const struct server_ops verify_ops = {
     .model = SERVER_MULTI,
     .resident = true,
+    .pre_jail = verify_pre_jail,
     .post_jail = verify_post_jail,
     .connect = verify_connect,
     .request = verify_request,

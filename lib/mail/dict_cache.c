@@ -29,20 +29,46 @@ struct dict_cache {
     void *filter_ctx;
 };
 
-static void dict_cache_load(struct dict_cache *c)
+/* Makes the cache file's directory the current one (the process may be
+ * chrooted away from its path); returns the previous one to go back to,
+ * or -1 (logged) when it cannot be reached. */
+static int dict_cache_enter(const struct dict_cache *c)
 {
-    if (access(c->shown, F_OK) < 0)
-        return;
-    struct sbuf *err = sbuf_new(64);
-    struct dict_db *db = dict_db_open(c->shown, err);
-    if (db == NULL) {
-        log_warn("%s %s: %s; starting with an empty cache", c->what, c->shown, sbuf_str(err));
-    } else {
-        dict_db_builder_load_db(c->db, db);
-        log_debug(1, "%s: %zu entries loaded", c->shown, dict_db_count(db));
-        dict_db_close(db);
+    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (here < 0 || fchdir(c->dirfd) < 0) {
+        log_warn("%s %s: cannot reach its directory: %m", c->what, c->shown);
+        if (here >= 0)
+            close(here);
+        return -1;
     }
-    sbuf_free(err);
+    return here;
+}
+
+static void dict_cache_leave(const struct dict_cache *c, int here)
+{
+    if (fchdir(here) < 0)
+        log_fatal("fchdir back from the directory of %s: %m", c->shown);
+    close(here);
+}
+
+void dict_cache_load(struct dict_cache *c)
+{
+    int here;
+    if (c->shown == NULL || (here = dict_cache_enter(c)) < 0)
+        return;
+    if (access(c->file, F_OK) == 0) {
+        struct sbuf *err = sbuf_new(64);
+        struct dict_db *db = dict_db_open(c->file, err);
+        if (db == NULL) {
+            log_warn("%s %s: %s; starting with an empty cache", c->what, c->shown, sbuf_str(err));
+        } else {
+            dict_db_builder_load_db(c->db, db);
+            log_debug(1, "%s: %zu entries loaded", c->shown, dict_db_count(db));
+            dict_db_close(db);
+        }
+        sbuf_free(err);
+    }
+    dict_cache_leave(c, here);
 }
 
 struct dict_cache *dict_cache_open(const char *param, const char *spec, const char *what,
@@ -74,7 +100,6 @@ struct dict_cache *dict_cache_open(const char *param, const char *spec, const ch
     if (c->dirfd < 0)
         log_fatal("%s: open directory %s: %m", param, dir);
     xfree(dir);
-    dict_cache_load(c);
     return c;
 }
 
@@ -126,17 +151,12 @@ static void dict_cache_write(struct dict_cache *c)
         dict_db_builder_walk(c->db, dict_cache_copy_kept, &cp);
         out = cp.out;
     }
-    int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (here < 0 || fchdir(c->dirfd) < 0) {
-        log_warn("%s %s: cannot reach its directory: %m", c->what, c->shown);
-    } else {
+    int here = dict_cache_enter(c);
+    if (here >= 0) {
         if (dict_db_builder_write(out, c->file, 0, 0600, (uid_t)-1, (gid_t)-1) < 0)
             log_warn("cannot update the %s %s", c->what, c->shown);
-        if (fchdir(here) < 0)
-            log_fatal("fchdir back from the directory of %s: %m", c->shown);
+        dict_cache_leave(c, here);
     }
-    if (here >= 0)
-        close(here);
     if (out != c->db)
         dict_db_builder_free(out);
 }

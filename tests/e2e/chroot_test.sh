@@ -14,11 +14,17 @@ echo 'home_mailbox = Maildir/' >> "$PT_CONF/main.cf"
 echo "alias_maps = proxy:hash:$PT_CONF/aliases" >> "$PT_CONF/main.cf"
 echo 'info: carol' >> "$PT_CONF/aliases"
 # Turn on the chroot column for the services Debian chroots.
-awk 'BEGIN { split("smtp pickup cleanup rewrite bounce defer trace showq error retry discard relay", a, " ");
+awk 'BEGIN { split("smtp pickup cleanup rewrite bounce defer trace verify showq error retry discard relay", a, " ");
              for (i in a) want[a[i]] = 1 }
      /^[^# \t]/ && ($1 in want || $1 ~ /^127\.0\.0\.1:/) && $5 == "n" { $5 = "y" }
      { print }' "$PT_CONF/master.cf" > "$PT_CONF/master.cf.new" && mv "$PT_CONF/master.cf.new" "$PT_CONF/master.cf"
 pt_check master_cf_has_chroot grep -qE '^127\.0\.0\.1:[0-9]+ +inet +n +- +y' "$PT_CONF/master.cf"
+pt_check master_cf_verify_chrooted grep -qE '^verify +unix +- +- +y' "$PT_CONF/master.cf"
+# A second SMTP port whose recipients are verified (the jailed verify keeps
+# its cache in $data_directory, outside the jail).
+P_VERIFY=$(pt_free_port)
+printf '127.0.0.1:%s inet n - y - - smtpd\n    -o smtpd_recipient_restrictions=reject_unverified_recipient\n' \
+    "$P_VERIFY" >> "$PT_CONF/master.cf"
 # What Debian's init script copies into the jail so that names resolve.
 mkdir -p "$PT_T/spool/etc"
 for f in /etc/localtime /etc/services /etc/resolv.conf /etc/hosts /etc/nsswitch.conf /etc/host.conf; do
@@ -120,5 +126,23 @@ else
     pt_fail smtpd_is_chrooted "no smtpd process found"
 fi
 pt_check chroot_postqueue_works "$PT_BUILD/sbin/postqueue" -c "$PT_CONF" -p
+
+# A jailed verify probes, answers and writes its cache file outside the
+# jail: the first RCPT may be pending (450), a later one is accepted.
+verify_rcpt() {
+    python3 - "$P_VERIFY" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test"); s.mail("bob@example.test")
+print(s.rcpt("alice@example.test")[0]); s.quit()
+EOP
+}
+verify_cached() { pt_cmd postmap -q alice@example.test "btree:$PT_T/data/verify_cache" 2>/dev/null; }
+pt_wait '[ "$(verify_rcpt)" = 250 ]' 30
+pt_check chroot_verify_accepts [ "$(verify_rcpt)" = 250 ]
+pt_wait '[[ "$(verify_cached)" == 0:* ]]' 10
+pt_check chroot_verify_cache_written bash -c "[[ '$(verify_cached)' == 0:* ]]"
+vpid=$(pgrep -P "$(tr -d ' ' < "$PT_T/spool/pid/master.pid")" -x verify | head -1)
+pt_check verify_is_chrooted [ "$(readlink "/proc/${vpid:-0}/root")" = "$PT_T/spool" ]
 pt_check no_fatal_in_log bash -c "! grep -E 'fatal|panic' '$PT_T/maillog'"
 pt_done

@@ -28,6 +28,8 @@ struct master_service {
     int board_fd;           /* status board (memfd), -1 when there is none */
     struct master_board *board;     /* its mapping */
     uint8_t *slot_taken;    /* MASTER_BOARD_SLOTS flags: slot has a live child */
+    uint32_t board_hi;      /* slots in use are below this (master's own copy of
+                             * the board's hiwater: it never reads the board's) */
     int total;              /* live children */
     int avail;              /* of which idle */
     bool watching;          /* listeners in the event loop */
@@ -71,6 +73,8 @@ void master_kill_children(struct master_service *svc, int sig, bool only_idle);
 void master_retire_all(void);
 void master_throttle(struct master_service *svc, const char *why);
 int master_child_count(void);
+/* Signals the busy children of svc, as master last saw them (callers run
+ * master_board_sync() first: master_service_watch() does). */
 void master_signal_busy(struct master_service *svc, int sig);
 void master_board_sync(struct master_service *svc);
 void master_board_open(struct master_service *svc);

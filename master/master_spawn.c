@@ -93,6 +93,7 @@ void master_board_close(struct master_service *svc)
     svc->board = NULL;
     svc->board_fd = -1;
     svc->slot_taken = NULL;
+    svc->board_hi = 0;
 }
 
 static int master_board_take(struct master_service *svc)
@@ -108,8 +109,10 @@ static int master_board_take(struct master_service *svc)
         __atomic_store_n(&sl->used, 0, __ATOMIC_SEQ_CST);
         __atomic_store_n(&sl->retire, 0, __ATOMIC_SEQ_CST);
         __atomic_store_n(&sl->avail, 1, __ATOMIC_SEQ_CST);
-        if ((uint32_t)i + 1 > __atomic_load_n(&svc->board->hiwater, __ATOMIC_SEQ_CST))
-            __atomic_store_n(&svc->board->hiwater, (uint32_t)i + 1, __ATOMIC_SEQ_CST);
+        if ((uint32_t)i + 1 > svc->board_hi) {
+            svc->board_hi = (uint32_t)i + 1;
+            __atomic_store_n(&svc->board->hiwater, svc->board_hi, __ATOMIC_SEQ_CST);
+        }
         return i;
     }
     return -1;      /* more children than slots: the rest use the pipe */
@@ -121,11 +124,24 @@ static void master_board_give(struct master_service *svc, int slot)
         return;
     __atomic_store_n(&svc->board->slot[slot].avail, 0, __ATOMIC_SEQ_CST);
     svc->slot_taken[slot] = 0;
-    uint32_t hi = 0;
-    for (uint32_t i = 0; i < MASTER_BOARD_SLOTS; i++)
-        if (svc->slot_taken[i])
-            hi = i + 1;
-    __atomic_store_n(&svc->board->hiwater, hi, __ATOMIC_SEQ_CST);
+    while (svc->board_hi > 0 && !svc->slot_taken[svc->board_hi - 1])
+        svc->board_hi--;
+    __atomic_store_n(&svc->board->hiwater, svc->board_hi, __ATOMIC_SEQ_CST);
+}
+
+/* A child is now idle (ready to accept) or busy, by its report or its
+ * board slot. Busy means it has served someone; a retiring child that
+ * becomes idle is told to go now. */
+static void master_proc_avail(struct master_proc *p, bool avail)
+{
+    if (avail == p->avail)
+        return;
+    p->avail = avail;
+    p->svc->avail += avail ? 1 : -1;
+    if (!avail)
+        p->used = true;
+    else if (p->retire)
+        kill(p->pid, SIGTERM);
 }
 
 void master_board_sync(struct master_service *svc)
@@ -136,15 +152,9 @@ void master_board_sync(struct master_service *svc)
         if (p->svc != svc || p->slot < 0)
             continue;
         const struct master_board_slot *sl = &svc->board->slot[p->slot];
-        bool avail = __atomic_load_n(&sl->avail, __ATOMIC_SEQ_CST) != 0;
         if (__atomic_load_n(&sl->used, __ATOMIC_SEQ_CST))
             p->used = true;
-        if (avail == p->avail)
-            continue;
-        p->avail = avail;
-        svc->avail += avail ? 1 : -1;
-        if (avail && p->retire)
-            kill(p->pid, SIGTERM);
+        master_proc_avail(p, __atomic_load_n(&sl->avail, __ATOMIC_SEQ_CST) != 0);
     }
 }
 
@@ -287,18 +297,8 @@ static void master_status_one(struct master_service *svc, const struct master_st
                  (long)st->pid, p->svc->key);
         return;
     }
-    if (p->slot >= 0)
-        return;     /* an edge report: the board has the state (synced below) */
-    if (st->avail && !p->avail) {
-        p->avail = true;
-        svc->avail++;
-        if (p->retire)
-            kill(p->pid, SIGTERM);
-    } else if (!st->avail && p->avail) {
-        p->avail = false;
-        p->used = true;
-        svc->avail--;
-    }
+    if (p->slot < 0)    /* with a slot it is an edge report: the board has the state */
+        master_proc_avail(p, st->avail != 0);
 }
 
 /* Reads the reports waiting in the pipe up to 64 at a time (each is
@@ -381,7 +381,6 @@ void master_kill_children(struct master_service *svc, int sig, bool only_idle)
 
 void master_signal_busy(struct master_service *svc, int sig)
 {
-    master_board_sync(svc);
     for (struct master_proc *p = master_procs; p; p = p->next)
         if (p->svc == svc && !p->avail && !p->retire)
             kill(p->pid, sig);

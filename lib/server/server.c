@@ -118,8 +118,7 @@ static void server_board_map(void)
     struct stat st;
     if (srv_slot < 0)
         return;
-    if (srv_slot >= MASTER_BOARD_SLOTS || fstat(fd, &st) < 0
-        || st.st_size != (off_t)sizeof(struct master_board))
+    if (fstat(fd, &st) < 0 || st.st_size != (off_t)sizeof(struct master_board))
         log_fatal("-b %d: no status board on fd %d", srv_slot, fd);
     void *m = mmap(NULL, sizeof(struct master_board), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (m == MAP_FAILED)
@@ -228,9 +227,14 @@ static void server_parse_args(int argc, char **argv)
     opterr = 0;
     while ((c = getopt(argc, argv, "+b:cDSn:o:s:t:uvz")) != -1) {
         switch (c) {
-        case 'b':
-            srv_slot = (int)strtol(optarg, NULL, 10);
+        case 'b': {
+            char *end;
+            long slot = strtol(optarg, &end, 10);
+            if (*optarg == 0 || *end != 0 || slot < 0 || slot >= MASTER_BOARD_SLOTS)
+                log_fatal("bad -b %s", optarg);
+            srv_slot = (int)slot;
             break;
+        }
         case 'c':
             srv_chroot = true;
             break;

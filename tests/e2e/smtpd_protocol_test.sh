@@ -3,7 +3,7 @@
 # keywords and smtpd_discard_ehlo_keywords (also per client address),
 # CHUNKING/BDAT (good and broken), DSN parameters in the queue file,
 # SMTPUTF8, XCLIENT and XFORWARD (authorized and refused), ETRN with
-# fast_flush_domains.
+# fast_flush_domains, the close after QUIT.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users; pt_clean_homes
 pt_instance
@@ -15,6 +15,9 @@ smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_authorized_xforward_hosts = 127.0.0.1
 fast_flush_domains = flush.example
 EOM
+# One smtpd process only: the next client waits until it is free.
+P_ONE=$(pt_free_port)
+echo "127.0.0.1:$P_ONE inet n - n - 1 smtpd" >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 pt_dialog() {
@@ -135,5 +138,33 @@ pt_cmd postfix reload >/dev/null 2>&1; sleep 1
 out=$(pt_dialog 'EHLO c.example\r\nXCLIENT ADDR=192.0.2.7\r\nXFORWARD ADDR=192.0.2.9\r\nQUIT\r\n')
 pt_check xclient_not_offered bash -c "! grep -q 'XCLIENT\|XFORWARD' <<<'$(grep '^250' <<<"$out")'"
 pt_check xclient_refused [ "$(grep -c '^550 5.7.0 Error: insufficient authorization$' <<<"$out")" = 2 ]
+# ---- After QUIT (nothing more sent) smtpd closes at once: it does not
+# wait for the client's own close. A client that keeps its socket open
+# after 221 does not hold the only smtpd process (before, the next client
+# waited 200 ms for its greeting); the 221 arrives whole, then end of file.
+quit_out=$(python3 - "$P_ONE" <<'EOP'
+import socket, sys, time
+port = int(sys.argv[1])
+waits, ok = [], True
+for _ in range(3):
+    a = socket.create_connection(("127.0.0.1", port), timeout=15)
+    fa = a.makefile("rb")
+    fa.readline()
+    a.sendall(b"QUIT\r\n")
+    ok &= fa.readline().startswith(b"221 2.0.0")
+    ok &= fa.read() == b""                      # end of file, not a reset
+    t0 = time.monotonic()
+    b = socket.create_connection(("127.0.0.1", port), timeout=15)
+    ok &= b.makefile("rb").readline().startswith(b"220 ")
+    waits.append(time.monotonic() - t0)
+    b.close()
+    a.close()                                   # only now does the first client close
+    time.sleep(0.3)
+print("ok" if ok else "bad", int(sorted(waits)[1] * 1000))
+EOP
+)
+echo "    after QUIT: $quit_out (reply check, median ms to the next greeting)"
+pt_check quit_221_then_eof [ "${quit_out%% *}" = ok ]
+pt_check quit_closes_at_once [ "${quit_out##* }" -lt 150 ]
 pt_check served_at_end pt_served
 pt_done

@@ -10,12 +10,8 @@
  *        smtpd's.
  */
 #include "qmqpd.h"
-#include "log.h"
 #include "peer_name.h"
 #include "sock.h"
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <strings.h>
 #include <sys/socket.h>
 
 void qmqpd_peer_init(struct qmqpd_peer *p, struct stream *client, bool port_logging)

@@ -28,8 +28,6 @@
 #include "server.h"
 #include "sock.h"
 #include <arpa/inet.h>
-#include <ctype.h>
-#include <strings.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -93,13 +93,11 @@ grep -qE '^tlsproxy +unix .* tlsproxy$' "$C/master.cf" || pt_fail master_cf "no 
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 L=$PT_T/maillog
 
-# ps_dialog [-s SRC] [-p PORT] [-e EARLY] CMD...: like pt_rdialog (a CMD
-# holding a literal \n is sent as written, with \r and \n decoded, and
-# one reply is read per line it holds), and with -e
-# sends EARLY at once, before any greeting; prints the whole greeting and
-# then the reply to EARLY (EARLY =>) when the greeting ended with "220 ".
-ps_dialog() {
-    local src=127.0.0.1 port=$PT_PORT early=
+# ps_args DEFAULT_PORT [-s SRC] [-p PORT] [-e EARLY] CMD...: prints the
+# client's arguments for the Python dialogues below: PORT SRC EARLY CMD...
+ps_args() {
+    local src=127.0.0.1 port=$1 early=
+    shift
     while [ $# -gt 0 ]; do
         case $1 in
         -s) src=$2; shift 2 ;;
@@ -108,7 +106,18 @@ ps_dialog() {
         *) break ;;
         esac
     done
-    python3 - "$port" "$src" "$early" "$@" <<'EOP'
+    printf '%s\0' "$port" "$src" "$early" "$@"
+}
+
+# ps_dialog [-s SRC] [-p PORT] [-e EARLY] CMD...: like pt_rdialog (a CMD
+# holding a literal \n is sent as written, with \r and \n decoded, and
+# one reply is read per line it holds), and with -e
+# sends EARLY at once, before any greeting; prints the whole greeting and
+# then the reply to EARLY (EARLY =>) when the greeting ended with "220 ".
+ps_dialog() {
+    local args
+    mapfile -d '' args < <(ps_args "$PT_PORT" "$@")
+    python3 - "${args[@]}" <<'EOP'
 import socket, sys, time
 port, src, early, cmds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 t0 = time.time()
@@ -274,16 +283,9 @@ pt_check all_accepted_mail_delivered [ "$(nmail)" = 9 ]
 # 220" the rest of the dialogue runs over TLS (the certificate is not
 # checked; "TLS => protocol" is printed).
 ps_tls() {
-    local src=127.0.0.1 port=$TLS_PORT early=
-    while [ $# -gt 0 ]; do
-        case $1 in
-        -s) src=$2; shift 2 ;;
-        -p) port=$2; shift 2 ;;
-        -e) early=$2; shift 2 ;;
-        *) break ;;
-        esac
-    done
-    python3 - "$port" "$src" "$early" "$@" <<'EOP'
+    local args
+    mapfile -d '' args < <(ps_args "$TLS_PORT" "$@")
+    python3 - "${args[@]}" <<'EOP'
 import socket, ssl, sys
 port, src, early, cmds = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 s = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(src, 0))

@@ -1,7 +1,7 @@
 /*
  * config_test.c - unit tests for main.cf reading, expansion and typed access
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main(); prints "ok N - what" or "FAIL N - what" per check, then
  *            "N passed, N failed", and exits non-zero when a check failed.
  * Notes: each case writes a main.cf into a fresh temporary directory and

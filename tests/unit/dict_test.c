@@ -1,7 +1,7 @@
 /*
  * dict_test.c - unit tests for the lookup table types and the .db format
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h: FAIL lines, then "N passed, M failed").
  * Notes: works in a fresh temporary directory; warnings are captured in a
  *        log file there and searched for "file:line:" messages.

@@ -1,7 +1,7 @@
 /*
  * haproxy_test.c - unit tests for the PROXY protocol header parser
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: version 1 lines and version 2 binary headers as HAProxy writes
  *        them, fed whole and byte by byte (the parser must say "more" until

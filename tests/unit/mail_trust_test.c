@@ -1,7 +1,7 @@
 /*
  * mail_trust_test.c - unit tests for lib/mail/mail_trust.c
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h: FAIL lines, then "N passed, M failed").
  * Notes: the lists are set with config_set(); tables are inline:, static:
  *        and fail: so that no file is needed. The descriptor test closes

@@ -1,7 +1,7 @@
 /*
  * maps_test.c - unit tests for table lists and the address lookup order
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h: FAIL lines, then "N passed, M failed").
  * Notes: uses inline: and regexp: tables so that no .db file is needed.
  */

@@ -1,7 +1,7 @@
 /*
  * mastercf_test.c - unit and golden tests for the master.cf reader
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main([golden_dir]); prints "ok N - what" / "FAIL N - what",
  *            then "N passed, N failed"; exits non-zero when a check failed.
  * Notes: every tests/golden/config/NAME.in is parsed and dumped (services,

@@ -1,7 +1,7 @@
 /*
  * mynetworks_test.c - unit tests for host/network list matching
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: uses a temporary /file list and an inline: table.
  */

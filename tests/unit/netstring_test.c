@@ -1,7 +1,7 @@
 /*
  * netstring_test.c - unit tests for the netstring reader and writer
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: input goes through a real pipe into a real stream, as a QMQP
  *        client's bytes reach qmqpd.

@@ -1,7 +1,7 @@
 /*
  * peer_name_test.c - unit tests for the client host name checks
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: peer_name_lookup() itself needs DNS; the e2e tests see it (smtpd
  *        logs "does not resolve to address"). Here: which PTR answers are

@@ -2,7 +2,7 @@
  * smtp_addr_test.c - unit tests for the smtp agent's next-hop parser, MX
  *                    ordering, reply codes and xtext encoding
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: smtp_addr.c belongs to the smtp program, not to libpostern, so it
  *        is compiled into this test directly.

@@ -2,7 +2,7 @@
  * smtp_sasl_test.c - unit tests for the smtp client's SASL password lookup:
  *                    the next-hop key and Postfix's key order
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: smtp_sasl.c and smtp_addr.c belong to the smtp program, so they
  *        are compiled into this test directly. The table is a real inline:

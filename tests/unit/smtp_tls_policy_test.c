@@ -5,7 +5,7 @@
  *                          fingerprints, the SNI setting and trust
  *                          anchor files (tafile=, *_tls_trust_anchor_file)
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: smtp_tls_policy.c belongs to the smtp program, not to libpostern,
  *        so it is compiled into this test directly; the table is a real

@@ -1,7 +1,7 @@
 /*
  * smtpd_addr_test.c - unit tests for smtpd's SMTP path parser
  *
- * Used by: make unit / tests/run-unit.
+ * Used by: make unit (tests/run-all, make check-unit).
  * Interface: main() (tests/harness.h).
  * Notes: smtpd_addr.c belongs to the smtpd program, not to libpostern, so
  *        it is compiled into this test directly.

@@ -11,6 +11,7 @@
 #define POSTERN_POSTSCREEN_H
 #include "sys_compat.h"
 #include "sbuf.h"
+#include "tls_param.h"
 
 /* What to do with a client that failed a test (postscreen_*_action). */
 enum ps_action { PS_ACT_IGNORE, PS_ACT_ENFORCE, PS_ACT_DROP };
@@ -18,8 +19,6 @@ enum ps_action { PS_ACT_IGNORE, PS_ACT_ENFORCE, PS_ACT_DROP };
 /* Where a connection is in its life. */
 enum ps_phase { PS_PH_PROXY, PS_PH_EARLY, PS_PH_SMTP, PS_PH_TLS, PS_PH_PASS };
 
-/* postscreen_tls_security_level. */
-enum ps_tls_level { PS_TLS_NONE, PS_TLS_MAY, PS_TLS_ENCRYPT };
 
 /* Test bits (flags below). */
 #define PS_T_GREET 0x1
@@ -93,7 +92,7 @@ struct ps_config {
     enum ps_action pipe_action, nsmtp_action, barelf_action;
     long pipe_ttl, nsmtp_ttl, barelf_ttl;
     char **forbidden;            /* postscreen_forbidden_commands */
-    enum ps_tls_level tls_level; /* STARTTLS: offered (may), required (encrypt) */
+    enum tls_param_level tls_level; /* STARTTLS: offered (may), required (encrypt) */
     char *tls_service;           /* $tlsproxy_service_name */
 };
 

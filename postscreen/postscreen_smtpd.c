@@ -170,7 +170,7 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
         sbuf_printf(r, "421 4.7.0 %s Error: command count limit exceeded\r\n",
                     ps_cfg.myhostname);
         go_on = false;
-    } else if (ps_cfg.tls_level == PS_TLS_ENCRYPT && !st->tls_on
+    } else if (ps_cfg.tls_level == TLS_PARAM_ENCRYPT && !st->tls_on
                && !ps_smtpd_pre_tls(line, vlen)) {
         sbuf_cat(r, "530 5.7.0 Must issue a STARTTLS command first\r\n");
     } else if (vlen == 4 && strncasecmp(line, "EHLO", 4) == 0) {
@@ -181,8 +181,8 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
         sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n%s250 ENHANCEDSTATUSCODES\r\n",
                     ps_cfg.myhostname,
                     st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n",
-                    ps_cfg.tls_level != PS_TLS_NONE && !st->tls_on ? "250-STARTTLS\r\n" : "");
-    } else if (ps_cfg.tls_level != PS_TLS_NONE && vlen == 8
+                    ps_cfg.tls_level != TLS_PARAM_NONE && !st->tls_on ? "250-STARTTLS\r\n" : "");
+    } else if (ps_cfg.tls_level != TLS_PARAM_NONE && vlen == 8
                && strncasecmp(line, "STARTTLS", 8) == 0) {
         if (*arg)
             sbuf_cat(r, "501 5.5.4 Syntax: STARTTLS\r\n");

@@ -30,8 +30,8 @@
 #include "log.h"
 #include "params.h"
 #include "sock.h"
+#include "tls_param.h"
 #include "tlsproxy_clnt.h"
-#include <strings.h>
 #include <sys/socket.h>
 
 /* The result list is small; more than this before it ends is an error. */
@@ -40,33 +40,17 @@
  * answer before giving up on it (seconds). */
 #define PS_TLS_SLACK 5
 
-static enum ps_tls_level ps_starttls_level(void)
-{
-    const char *lv = cfg_str(P_POSTSCREEN_TLS_SECURITY_LEVEL);
-    if (*lv == 0) {
-        if (cfg_bool(P_POSTSCREEN_ENFORCE_TLS))
-            return PS_TLS_ENCRYPT;
-        return cfg_bool(P_POSTSCREEN_USE_TLS) ? PS_TLS_MAY : PS_TLS_NONE;
-    }
-    if (strcasecmp(lv, "none") == 0)
-        return PS_TLS_NONE;
-    if (strcasecmp(lv, "may") == 0)
-        return PS_TLS_MAY;
-    if (strcasecmp(lv, "encrypt") == 0)
-        return PS_TLS_ENCRYPT;
-    log_fatal("invalid %s value: \"%s\" (use none, may or encrypt)",
-              P_POSTSCREEN_TLS_SECURITY_LEVEL, lv);
-}
 
 void ps_starttls_init(void)
 {
-    ps_cfg.tls_level = ps_starttls_level();
+    ps_cfg.tls_level = tls_param_server_level(P_POSTSCREEN_TLS_SECURITY_LEVEL,
+                                              P_POSTSCREEN_ENFORCE_TLS, P_POSTSCREEN_USE_TLS);
     ps_cfg.tls_service = xstrdup(cfg_str(P_TLSPROXY_SERVICE_NAME));
-    if (ps_cfg.tls_level != PS_TLS_NONE && *cfg_str(P_TLSPROXY_TLS_CERT_FILE) == 0
+    if (ps_cfg.tls_level != TLS_PARAM_NONE && *cfg_str(P_TLSPROXY_TLS_CERT_FILE) == 0
         && *cfg_str(P_TLSPROXY_TLS_CHAIN_FILES) == 0)
         log_warn("%s = %s but tlsproxy has no server certificate (%s, %s): "
                  "STARTTLS will fail", P_POSTSCREEN_TLS_SECURITY_LEVEL,
-                 ps_cfg.tls_level == PS_TLS_MAY ? "may" : "encrypt", P_TLSPROXY_TLS_CERT_FILE,
+                 ps_cfg.tls_level == TLS_PARAM_MAY ? "may" : "encrypt", P_TLSPROXY_TLS_CERT_FILE,
                  P_TLSPROXY_TLS_CHAIN_FILES);
 }
 

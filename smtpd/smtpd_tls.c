@@ -35,14 +35,9 @@
 #include "tls_param.h"
 #include "tls_server.h"
 #include "tlsmgr_clnt.h"
-#include <strings.h>
-
-#define SMTPD_TLS_NONE 0
-#define SMTPD_TLS_MAY 1
-#define SMTPD_TLS_ENCRYPT 2
 
 static struct {
-    int level;                  /* SMTPD_TLS_* */
+    enum tls_param_level level;
     bool wrapper;               /* smtpd_tls_wrappermode */
     bool ask_ccert, req_ccert;
     bool received_header;
@@ -55,47 +50,31 @@ static struct {
 
 /* ---- configuration ---------------------------------------------------- */
 
-static int smtpd_tls_parse_level(void)
-{
-    const char *lv = cfg_str(P_SMTPD_TLS_SECURITY_LEVEL);
-    if (*lv == 0) {
-        if (cfg_bool(P_SMTPD_ENFORCE_TLS))
-            return SMTPD_TLS_ENCRYPT;
-        return cfg_bool(P_SMTPD_USE_TLS) ? SMTPD_TLS_MAY : SMTPD_TLS_NONE;
-    }
-    if (strcasecmp(lv, "none") == 0)
-        return SMTPD_TLS_NONE;
-    if (strcasecmp(lv, "may") == 0)
-        return SMTPD_TLS_MAY;
-    if (strcasecmp(lv, "encrypt") == 0)
-        return SMTPD_TLS_ENCRYPT;
-    log_fatal("invalid %s value: \"%s\" (use none, may or encrypt)", P_SMTPD_TLS_SECURITY_LEVEL,
-              lv);
-}
 
 void smtpd_tls_pre_jail(void)
 {
-    smtpd_tls.level = smtpd_tls_parse_level();
+    smtpd_tls.level = tls_param_server_level(P_SMTPD_TLS_SECURITY_LEVEL, P_SMTPD_ENFORCE_TLS,
+                                             P_SMTPD_USE_TLS);
     smtpd_tls.wrapper = cfg_bool(P_SMTPD_TLS_WRAPPERMODE);
     smtpd_tls.loglevel = cfg_int(P_SMTPD_TLS_LOGLEVEL);
     smtpd_tls.received_header = cfg_bool(P_SMTPD_TLS_RECEIVED_HEADER);
     smtpd_tls.starttls_timeout = (int)cfg_time(P_SMTPD_STARTTLS_TIMEOUT);
     smtpd_tls.req_ccert = cfg_bool(P_SMTPD_TLS_REQ_CCERT);
     smtpd_tls.ask_ccert = cfg_bool(P_SMTPD_TLS_ASK_CCERT) || smtpd_tls.req_ccert;
-    if (smtpd_tls.wrapper && smtpd_tls.level == SMTPD_TLS_NONE) {
+    if (smtpd_tls.wrapper && smtpd_tls.level == TLS_PARAM_NONE) {
         log_warn("%s = yes needs TLS: using %s = may", P_SMTPD_TLS_WRAPPERMODE,
                  P_SMTPD_TLS_SECURITY_LEVEL);
-        smtpd_tls.level = SMTPD_TLS_MAY;
+        smtpd_tls.level = TLS_PARAM_MAY;
     }
-    if (smtpd_tls.req_ccert && smtpd_tls.level != SMTPD_TLS_ENCRYPT) {
+    if (smtpd_tls.req_ccert && smtpd_tls.level != TLS_PARAM_ENCRYPT) {
         log_warn("%s = yes is ignored unless %s = encrypt", P_SMTPD_TLS_REQ_CCERT,
                  P_SMTPD_TLS_SECURITY_LEVEL);
         smtpd_tls.req_ccert = false;
     }
-    if (smtpd_tls.level == SMTPD_TLS_NONE)
+    if (smtpd_tls.level == TLS_PARAM_NONE)
         return;
 
-    bool mandatory = smtpd_tls.level == SMTPD_TLS_ENCRYPT;
+    bool mandatory = smtpd_tls.level == TLS_PARAM_ENCRYPT;
     char *ciphers = mandatory ? tls_param_cipherlist(P_SMTPD_TLS_MANDATORY_CIPHERS,
                                                      P_SMTPD_TLS_EXCLUDE_CIPHERS,
                                                      P_SMTPD_TLS_MANDATORY_EXCLUDE_CIPHERS)
@@ -149,7 +128,7 @@ void smtpd_tls_pre_jail(void)
 
 bool smtpd_tls_offer(const struct smtpd_state *st)
 {
-    return smtpd_tls.level != SMTPD_TLS_NONE && !st->tls_active;
+    return smtpd_tls.level != TLS_PARAM_NONE && !st->tls_active;
 }
 
 /* Logs the handshake result and copies it into the session state. */
@@ -248,7 +227,7 @@ bool smtpd_tls_wrapper_start(struct smtpd_state *st)
 
 bool smtpd_tls_required_ok(struct smtpd_state *st, enum smtpd_cmd_id id)
 {
-    if (smtpd_tls.level != SMTPD_TLS_ENCRYPT || st->tls_active)
+    if (smtpd_tls.level != TLS_PARAM_ENCRYPT || st->tls_active)
         return true;
     if (smtpd_cmd_flags(id) & SMTPD_CMD_F_PRE_TLS)
         return true;
@@ -266,7 +245,7 @@ enum smtpd_cmd_result smtpd_cmd_starttls(struct smtpd_state *st, const char *arg
         smtpd_reply(st, "554 5.5.1 Error: TLS already active");
         return SMTPD_R_ERR;
     }
-    if (smtpd_tls.level == SMTPD_TLS_NONE) {
+    if (smtpd_tls.level == TLS_PARAM_NONE) {
         smtpd_reply(st, "502 5.5.1 Error: command not implemented");
         return SMTPD_R_ERR;
     }

@@ -68,3 +68,21 @@ const char *tls_param_groups(const char *grade_param)
         return cfg_str(P_TLS_EECDH_ULTRA_CURVE);
     return cfg_str(P_TLS_EECDH_AUTO_CURVES);
 }
+
+enum tls_param_level tls_param_server_level(const char *level_param, const char *enforce_param,
+                                            const char *use_param)
+{
+    const char *lv = cfg_str(level_param);
+    if (*lv == 0) {
+        if (cfg_bool(enforce_param))
+            return TLS_PARAM_ENCRYPT;
+        return cfg_bool(use_param) ? TLS_PARAM_MAY : TLS_PARAM_NONE;
+    }
+    if (strcasecmp(lv, "none") == 0)
+        return TLS_PARAM_NONE;
+    if (strcasecmp(lv, "may") == 0)
+        return TLS_PARAM_MAY;
+    if (strcasecmp(lv, "encrypt") == 0)
+        return TLS_PARAM_ENCRYPT;
+    log_fatal("invalid %s value: \"%s\" (use none, may or encrypt)", level_param, lv);
+}

@@ -2,8 +2,10 @@
  * tls_param.h - TLS settings from main.cf that servers share: cipher
  *               grades, protocol lists, key-exchange groups
  *
- * Used by: smtpd (smtpd_tls_*), tlsproxy (tlsproxy_tls_*).
- * Interface: tls_param_cipherlist(), tls_param_protocols(), tls_param_groups().
+ * Used by: smtpd (smtpd_tls_*), tlsproxy (tlsproxy_tls_*), postscreen
+ *          (postscreen_tls_security_level).
+ * Interface: tls_param_cipherlist(), tls_param_protocols(), tls_param_groups(),
+ *            tls_param_server_level().
  * Errors: a bad value is fatal (log_fatal names the parameter): a server
  *         must not start with TLS settings it cannot honour.
  */
@@ -21,5 +23,13 @@ char *tls_param_cipherlist(const char *grade_param, const char *excl1, const cha
 unsigned tls_param_protocols(const char *param);
 /* The key-exchange groups for the eecdh grade in grade_param (borrowed). */
 const char *tls_param_groups(const char *grade_param);
+
+/* A server's STARTTLS level: none, may (offered) or encrypt (required). */
+enum tls_param_level { TLS_PARAM_NONE, TLS_PARAM_MAY, TLS_PARAM_ENCRYPT };
+/* The level in level_param; when that is empty, the obsolete booleans:
+ * enforce_param = yes means encrypt, use_param = yes means may. Any other
+ * value is fatal. */
+enum tls_param_level tls_param_server_level(const char *level_param, const char *enforce_param,
+                                            const char *use_param);
 
 #endif

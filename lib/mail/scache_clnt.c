@@ -24,6 +24,7 @@ struct scache_clnt {
     struct stream *s;
     time_t retry_after;
     bool warned;
+    bool reply_pending;         /* a save's answer is still to be read */
     struct attr_list *reply;
 };
 
@@ -37,11 +38,18 @@ struct scache_clnt *scache_clnt_new(const char *service, int timeout)
     return c;
 }
 
+static void scache_clnt_close(struct scache_clnt *c)
+{
+    stream_close(c->s);
+    c->s = NULL;
+    c->reply_pending = false;
+}
+
 void scache_clnt_free(struct scache_clnt *c)
 {
     if (c == NULL)
         return;
-    stream_close(c->s);
+    scache_clnt_close(c);
     attr_list_free(c->reply);
     xfree(c->service);
     xfree(c);
@@ -52,8 +60,7 @@ static void scache_clnt_trouble(struct scache_clnt *c, const char *what)
     if (!c->warned)
         log_warn("problem talking to service private/%s: %s", c->service, what);
     c->warned = true;
-    stream_close(c->s);
-    c->s = NULL;
+    scache_clnt_close(c);
     c->retry_after = time(NULL) + SCACHE_CLNT_RETRY;
 }
 
@@ -81,18 +88,32 @@ static bool scache_clnt_open(struct scache_clnt *c)
     return true;
 }
 
-/* One exchange on an open connection. Returns 1 done (found or saved),
- * 0 done (not found / not saved), -1 broken connection. */
+/* One exchange on an open connection. Returns 1 done (found, or save
+ * sent), 0 done (not found), -1 broken connection. A save is not waited
+ * for: the caller has nothing to do with its answer, so it is read before
+ * the next request (by then it is there), or never when the process ends. */
 static int scache_clnt_exchange(struct scache_clnt *c, char byte, int fd, struct attr_list *req,
                                 int *fd_out, struct sbuf *props)
 {
     int sock = stream_fd(c->s);
+    if (c->reply_pending) {
+        long status = -1;
+        if (attr_read(c->s, c->reply) < 0)
+            return -1;
+        c->reply_pending = false;
+        if (attr_get_long(c->reply, "status", &status) != 0 || status != 0)
+            log_debug(1, "scache: a connection was not saved");
+    }
     if (stream_pending(c->s) > 0)
         return -1;      /* unread junk: never mix it with a descriptor */
     if (sock_send_fd(sock, fd, byte, c->timeout) < 0)
         return -1;
     if (attr_write(c->s, req) < 0 || stream_flush(c->s) < 0)
         return -1;
+    if (byte == SCACHE_BYTE_SAVE) {
+        c->reply_pending = true;
+        return 1;
+    }
     if (fd_out) {
         char got = 0;
         int rfd = -1;
@@ -114,10 +135,7 @@ static int scache_clnt_exchange(struct scache_clnt *c, char byte, int fd, struct
             sbuf_set(props, attr_get_def(c->reply, "props", ""));
         return rfd >= 0;
     }
-    if (attr_read(c->s, c->reply) < 0)
-        return -1;
-    long status = -1;
-    return attr_get_long(c->reply, "status", &status) == 0 && status == 0;
+    return -1;          /* only a find waits for its answer */
 }
 
 /* Runs one request, retrying once on a fresh connection when a kept one
@@ -134,8 +152,7 @@ static int scache_clnt_request(struct scache_clnt *c, char byte, int fd, struct 
             c->warned = false;
             return r;
         }
-        stream_close(c->s);
-        c->s = NULL;
+        scache_clnt_close(c);
         if (!reused) {
             scache_clnt_trouble(c, "lost connection");
             return 0;

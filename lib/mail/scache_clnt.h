@@ -50,7 +50,10 @@ void scache_clnt_free(struct scache_clnt *c);
 /* Hands the idle connection fd to the cache for at most ttl seconds, under
  * the endpoint label and (dest_label not NULL or "") the destination label,
  * with props (opaque to the cache) to be returned by a find. fd is always
- * closed here, whether or not the cache took it. Returns 0 when saved. */
+ * closed here, whether or not the cache took it. Returns 0 when the
+ * request went out: its answer is not waited for (the caller has no use
+ * for it) but read before the next request, or never when the process
+ * ends; a refusal is only logged (debug). -1: not sent. */
 int scache_clnt_save(struct scache_clnt *c, const char *endp_label, const char *dest_label,
                      const char *props, int ttl, int fd);
 

@@ -25,7 +25,8 @@
  *        results this MTA made up (lost connection, TLS policy) name no
  *        remote MTA, as with Postfix. A connection taken from the cache
  *        skips greeting and EHLO (its features are remembered) and is
- *        checked with RSET first; when that fails nothing has been
+ *        checked with RSET first (pipelined with MAIL/RCPT/DATA when the
+ *        server offers PIPELINING); when that fails nothing has been
  *        reported and the caller retries on a fresh connection.
  */
 #include "smtp.h"
@@ -102,6 +103,11 @@ struct smtp_sess {
     bool proxied;
     struct tls_client_info proxy_info;
     const char *trust;          /* "Verified", "Trusted", ... */
+    /* A cached connection's RSET was queued in front of MAIL FROM (the
+     * server pipelines) and its reply is still to be read; stale: that
+     * reply said the connection is unusable, nothing was reported. */
+    bool rset_pending;
+    bool stale;
 };
 
 /* ---- recipient results ---- */
@@ -1113,7 +1119,11 @@ static int smtp_generic_envelope(struct smtp_sess *ss)
     return result;
 }
 
-/* The whole transaction. Returns -1 when the connection is unusable. */
+static int smtp_rset_reply(struct smtp_sess *ss);
+static void smtp_reuse_stale(struct smtp_sess *ss);
+
+/* The whole transaction. Returns -1 when the connection is unusable (with
+ * ss->stale set: a cached one, before anything was reported). */
 static int smtp_transaction(struct smtp_sess *ss)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
@@ -1179,9 +1189,14 @@ static int smtp_transaction(struct smtp_sess *ss)
                 break;
         }
         if (smtp_flush(ss, tmo) < 0) {
-            smtp_sess_io_fail(ss);
+            if (ss->rset_pending)
+                smtp_reuse_stale(ss);   /* a cached connection the server closed */
+            else
+                smtp_sess_io_fail(ss);
             goto out;
         }
+        if (smtp_rset_reply(ss) < 0)
+            goto out;
         /* read their replies */
         for (; next_get < next_put; next_get++) {
             const char *what = next_get == 0            ? "MAIL FROM"
@@ -1350,18 +1365,52 @@ out:
 
 /* ---- the session ---- */
 
+static void smtp_reuse_stale(struct smtp_sess *ss)
+{
+    log_info("%s: cached connection to %s is no longer usable (%s); opening a new one",
+             ss->req->queue_id, sbuf_str(ss->relay),
+             ss->code > 0 ? sbuf_str(ss->reply) : "lost connection");
+    ss->stale = true;
+}
+
 /* A connection from the cache: is the server still there and ready? RSET
- * answers that without touching any recipient. Returns 0 (usable) or -1
- * (stale: the caller opens a fresh connection). */
+ * answers that without touching any recipient. When the server pipelines
+ * and no XFORWARD comes first, RSET only goes into the output buffer and
+ * travels with MAIL/RCPT/DATA: smtp_rset_reply() reads its answer before
+ * theirs, and when it is bad nothing has been reported yet either (the
+ * content is never sent before the DATA reply). Returns 0 (usable or
+ * pending) or -1 (stale: the caller opens a fresh connection). */
 static int smtp_reuse_check(struct smtp_sess *ss)
 {
     const struct smtp_cfg *cfg = &smtp_cfg;
     ss->stage = "sending RSET";
-    if (smtp_put(ss, cfg->rset_timeout, "RSET") < 0 || smtp_flush(ss, cfg->rset_timeout) < 0
-        || smtp_get_reply(ss, cfg->rset_timeout) < 0 || ss->code / 100 != 2) {
-        log_info("%s: cached connection to %s is no longer usable (%s); opening a new one",
-                 ss->req->queue_id, sbuf_str(ss->relay),
-                 ss->code > 0 ? sbuf_str(ss->reply) : "lost connection");
+    if (smtp_put(ss, cfg->rset_timeout, "RSET") < 0) {
+        smtp_reuse_stale(ss);
+        return -1;
+    }
+    if ((ss->features & SMTP_F_PIPELINING)
+        && !(cfg->send_xforward && (ss->features & SMTP_F_XFORWARD) && ss->xforward != 0)) {
+        ss->rset_pending = true;
+        return 0;
+    }
+    if (smtp_flush(ss, cfg->rset_timeout) < 0 || smtp_get_reply(ss, cfg->rset_timeout) < 0
+        || ss->code / 100 != 2) {
+        smtp_reuse_stale(ss);
+        return -1;
+    }
+    return 0;
+}
+
+/* The answer to a pipelined RSET (smtp_reuse_check), before any other.
+ * Returns 0, or -1 when the connection is stale (nothing reported). */
+static int smtp_rset_reply(struct smtp_sess *ss)
+{
+    if (!ss->rset_pending)
+        return 0;
+    ss->rset_pending = false;
+    ss->stage = "receiving the RSET response";
+    if (smtp_get_reply(ss, smtp_cfg.rset_timeout) < 0 || ss->code / 100 != 2) {
+        smtp_reuse_stale(ss);
         return -1;
     }
     return 0;
@@ -1446,11 +1495,18 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
             result = SMTP_SESS_STALE;
             goto close;
         }
+        bool any_before = st->any_session;
         st->any_session = true;
         if (smtp_xforward(&ss) < 0)
             goto quit;
-        if (smtp_transaction(&ss) < 0)
+        if (smtp_transaction(&ss) < 0) {
+            if (ss.stale) {     /* the pipelined RSET failed: nothing reported */
+                st->any_session = any_before;
+                result = SMTP_SESS_STALE;
+                goto close;
+            }
             goto done;
+        }
         clean = true;
         goto quit;
     }
@@ -1510,6 +1566,10 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         goto done;
     clean = true;
 quit:
+    /* A transaction that ended before its first command went out (size
+     * limit, smtp_generic_maps failure) leaves a pipelined RSET unanswered. */
+    if (ss.rset_pending && (smtp_flush(&ss, cfg->rset_timeout) < 0 || smtp_rset_reply(&ss) < 0))
+        clean = false;
     /* A clean plaintext connection without a login may serve the next
      * delivery to this server (smtp_cache.c); the cache owns it then. */
     if (clean && st->cache && ss.tls == NULL && !ss.authenticated && stream_error(ss.s) == 0

@@ -21,11 +21,14 @@ T=$PT_T
 P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
 P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
 P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port); P_LMTP=$(pt_free_port)
+P_REFUSE=$(pt_free_port)
 
-# sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY]]: a recording ESMTP server.
-# With an idle limit (0: none) it closes a connection that has been idle
-# that long after a message, logging IDLE-CLOSE (like a server's own
-# timeout); with a delay it takes that long to accept each message.
+# sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY [RSET_REFUSED]]]: a recording
+# ESMTP server. With an idle limit (0: none) it closes a connection that has
+# been idle that long after a message, logging IDLE-CLOSE (like a server's
+# own timeout); with a delay it takes that long to accept each message. An
+# RSET is logged as "RSET +piped" when MAIL FROM came in the same write;
+# with RSET_REFUSED (1) an RSET gets 421 and the connection is closed.
 sink() {
     python3 - "$@" <<'EOP' &
 import socket, sys, threading
@@ -33,6 +36,7 @@ port, logname = int(sys.argv[1]), sys.argv[2]
 import time
 idle = float(sys.argv[3]) if len(sys.argv) > 3 and float(sys.argv[3]) > 0 else None
 delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0
+rset_refused = len(sys.argv) > 5 and sys.argv[5] == "1"
 lock = threading.Lock()
 logf = open(logname, "a", buffering=1)
 def log(cid, text):
@@ -89,7 +93,15 @@ def serve(conn, peer):
             send("250 2.0.0 Ok: queued")
             after_msg = True
         elif verb == "RSET":
-            log(cid, "RSET"); send("250 2.0.0 Ok")
+            conn.setblocking(False)     # what already came with it, no waiting
+            try:
+                nxt = f.peek(4) or b""
+            except OSError:
+                nxt = b""
+            log(cid, "RSET +piped" if nxt[:4].upper() == b"MAIL" else "RSET")
+            if rset_refused:
+                send("421 4.3.2 Service shutting down"); conn.close(); return
+            send("250 2.0.0 Ok")
         elif verb == "QUIT":
             log(cid, "QUIT"); send("221 2.0.0 Bye"); conn.close(); return
         else:
@@ -111,6 +123,7 @@ sink "$P_CACHE" "$T/sink-cache.log"
 sink "$P_DROP" "$T/sink-drop.log" 1
 sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
 sink "$P_LMTP" "$T/sink-lmtp.log"
+sink "$P_REFUSE" "$T/sink-refuse.log" 0 0 1
 
 cat > "$PT_CONF/transport" <<EOF
 gen.example         genrelay:[127.0.0.1]:$P_GEN
@@ -118,6 +131,7 @@ fb.example          fbrelay:[127.0.0.1]:$P_DEAD
 bind.example        bindrelay:[127.0.0.1]:$P_BIND
 cache.example       cacherelay:[127.0.0.1]:$P_CACHE
 drop.example        droprelay:[127.0.0.1]:$P_DROP
+refuse.example      refuserelay:[127.0.0.1]:$P_REFUSE
 demand.example      smtp:[127.0.0.1]:$P_DEMAND
 lmtp.example        lmtpgen:inet:127.0.0.1:$P_LMTP
 EOF
@@ -149,6 +163,8 @@ lmtpgen   unix  -       -       n       -       -       lmtp
 droprelay unix  -       -       n       -       -       smtp
   -o smtp_connection_cache_destinations=inline:{[127.0.0.1]:$P_DROP=yes}
   -o smtp_connection_cache_time_limit=30s
+refuserelay unix -      -       n       -       -       smtp
+  -o smtp_connection_cache_destinations=[127.0.0.1]:$P_REFUSE
 EOF
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
@@ -213,7 +229,9 @@ echo "# connection reuse: $NMSG messages over $NCONN connections"
 pt_check cache_all_30_delivered [ "$NUNIQ" = 30 ]
 pt_check cache_each_exactly_once [ "$NMSG" = 30 ]
 pt_check cache_far_fewer_connections [ "$NCONN" -le 10 ]
-pt_check cache_rset_before_reuse [ "$(count "$T/sink-cache.log" ' RSET$')" -ge 1 ]
+pt_check cache_rset_before_reuse [ "$(count "$T/sink-cache.log" ' RSET')" -ge 1 ]
+# The server pipelines: RSET travels with MAIL FROM (no round trip of its own).
+pt_check cache_rset_pipelined [ "$(count "$T/sink-cache.log" ' RSET \+piped$')" -ge 1 ]
 pt_check cache_queue_empty [ "$(pt_queue_count)" = 0 ]
 
 # --- 6. a cached connection the peer closed: mail still delivered -----------------------
@@ -230,6 +248,22 @@ pt_check drop_stale_connection_noticed log_has "cached connection to 127\.0\.0\.
 pt_wait_queue_empty 30
 pt_check drop_nothing_deferred [ "$(pt_queue_count)" = 0 ]
 pt_check drop_no_deferral_logged [ "$(grep -c 'to=<joe@drop.example>.*status=deferred' "$T/maillog")" = 0 ]
+
+# --- 6b. a cached connection whose pipelined RSET is refused -----------------------
+# The 421 comes before the replies to MAIL/RCPT/DATA: nothing may be reported
+# from them; the message goes out at once on a fresh connection.
+PT_BODY=$'Subject: refuse one\r\n\r\none\r\n' pt_smtp_send alice@example.test joe@refuse.example >/dev/null
+pt_wait '[ "$(count "$T/sink-refuse.log" DATA-END)" -ge 1 ]' 30
+pt_wait_queue_empty 30
+PT_BODY=$'Subject: refuse two\r\n\r\ntwo\r\n' pt_smtp_send alice@example.test joe@refuse.example >/dev/null
+pt_wait '[ "$(count "$T/sink-refuse.log" DATA-END)" -ge 2 ]' 30
+pt_wait_queue_empty 30
+pt_check refuse_rset_was_pipelined [ "$(count "$T/sink-refuse.log" ' RSET \+piped$')" = 1 ]
+pt_check refuse_each_once [ "$(grep -c 'HDR Subject: refuse' "$T/sink-refuse.log")" = 2 ]
+pt_check refuse_second_on_new_connection [ "$(count "$T/sink-refuse.log" 'CONN ')" = 2 ]
+pt_check refuse_stale_noticed log_has "cached connection to 127\.0\.0\.1\[127\.0\.0\.1\]:$P_REFUSE is no longer usable \(421 4\.3\.2 Service shutting down\)"
+pt_check refuse_no_deferral [ "$(grep -c 'to=<joe@refuse.example>.*status=deferred' "$T/maillog")" = 0 ]
+pt_check refuse_both_sent [ "$(grep -c 'to=<joe@refuse.example>.*status=sent' "$T/maillog")" = 2 ]
 
 # --- 7. on demand: qmgr marks a backlog, the plain smtp service reuses -------------
 # The sink takes 0.3s per message and one delivery runs at a time, so the

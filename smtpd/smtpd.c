@@ -197,9 +197,25 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
         smtpd_flush(st);
 }
 
-const char *smtpd_log_queue_id(const struct smtpd_state *st)
+const char *smtpd_queue_id(struct smtpd_state *st)
 {
-    return st->queue_id[0] ? st->queue_id : "NOQUEUE";
+    if (st->queue_id_pending) {
+        st->queue_id_pending = false;
+        if (st->cleanup && cleanup_greeting(st->cleanup) == 0) {
+            strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
+            struct sbuf *sasl_log = sbuf_new(64);
+            smtpd_sasl_log_client(st, sasl_log);
+            log_info("%s: client=%s%s", st->queue_id, st->namaddr, sbuf_str(sasl_log));
+            sbuf_free(sasl_log);
+        }
+    }
+    return st->queue_id;
+}
+
+const char *smtpd_log_queue_id(struct smtpd_state *st)
+{
+    const char *id = smtpd_queue_id(st);
+    return id[0] ? id : "NOQUEUE";
 }
 
 void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd, const char *reply,
@@ -242,12 +258,14 @@ bool smtpd_client_in_mynetworks(struct smtpd_state *st)
 
 void smtpd_reset_transaction(struct smtpd_state *st)
 {
+    (void)smtpd_queue_id(st);   /* the transaction's "client=" line, as at its start */
     smtpd_milter_abort(st);
     if (st->cleanup)
         cleanup_abort(st->cleanup);
     st->cleanup = NULL;
     st->cleanup_failed = false;
     st->queue_id[0] = 0;
+    st->queue_id_pending = false;
     xfree(st->sender);
     st->sender = NULL;
     xfree(st->first_rcpt);
@@ -295,20 +313,16 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
         return true;
     if (smtpd_proxy_enabled())  /* the filter, not cleanup, takes the mail */
         return smtpd_proxy_open(st);
-    st->cleanup = cleanup_open(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)) |
+    st->cleanup = cleanup_open_async(smtpd_filter_cleanup_flags(cleanup_input_flags(CLEANUP_FLAG_MASK_EXTERNAL)) |
                                cleanup_dkim_flags(smtpd_client_in_mynetworks(st),
                                                   st->sasl_username != NULL, false));
     if (st->cleanup == NULL) {
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
         return false;
     }
+    st->queue_id_pending = true;    /* smtpd_queue_id() */
     smtpd_milter_spool(st);     /* before the first record */
     smtpd_filter_envelope(st->cleanup);
-    strlcpy(st->queue_id, cleanup_queue_id(st->cleanup), sizeof(st->queue_id));
-    struct sbuf *sasl_log = sbuf_new(64);
-    smtpd_sasl_log_client(st, sasl_log);
-    log_info("%s: client=%s%s", st->queue_id, st->namaddr, sbuf_str(sasl_log));
-    sbuf_free(sasl_log);
     struct cleanup_clnt *c = st->cleanup;
     cleanup_recs(c, REC_SENDER, st->sender);
     if (!smtpd_xforward_cleanup(st, c)) {   /* XFORWARD: the original client's */
@@ -497,16 +511,20 @@ static void smtpd_session(struct smtpd_state *st)
  * that we are done writing and read what the client still sends, briefly.
  * After QUIT with nothing unread (the usual end) a close sends no reset
  * and the client has nothing more to say: close at once, as Postfix does,
- * rather than wait for the client's own close (a wake-up per session). */
+ * rather than wait for the client's own close (a wake-up per session);
+ * the same when the client's close is already here. */
 static void smtpd_linger(struct smtpd_state *st)
 {
     int fd = stream_fd(st->client);
     char buf[4096];
     double deadline = event_now() + 0.2;
     smtpd_flush(st);
-    if (st->quit && stream_pending(st->client) == 0
-        && recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return;
+    if (st->quit && stream_pending(st->client) == 0) {
+        /* Nothing unread (EAGAIN), or the client closed already (0). */
+        ssize_t n = recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)))
+            return;
+    }
     if (shutdown(fd, SHUT_WR) < 0)
         return;
     for (;;) {

@@ -101,7 +101,8 @@ struct smtpd_state {
     /* transaction */
     char *sender;               /* NULL: no MAIL yet */
     struct cleanup_clnt *cleanup;
-    char queue_id[64];          /* empty: NOQUEUE */
+    char queue_id[64];          /* empty: NOQUEUE; see smtpd_queue_id() */
+    bool queue_id_pending;      /* cleanup's greeting (the ID) not read yet */
     bool cleanup_failed;
     int rcpt_count;
     char *first_rcpt;           /* first accepted recipient, internal form */
@@ -204,7 +205,13 @@ void smtpd_milter_abort(struct smtpd_state *st);
 void smtpd_milter_disconnect(struct smtpd_state *st);
 /* True when the client matches $mynetworks (cached per session). */
 bool smtpd_client_in_mynetworks(struct smtpd_state *st);
-const char *smtpd_log_queue_id(const struct smtpd_state *st);
+/* The open transaction's queue ID ("" when none). cleanup's greeting is
+ * read only when the ID is first wanted (the "client=" line is logged
+ * then): usually once the client's content arrives, so that smtpd does not
+ * sleep while cleanup creates the queue file. */
+const char *smtpd_queue_id(struct smtpd_state *st);
+/* The same, "NOQUEUE" when there is none (log lines). */
+const char *smtpd_log_queue_id(struct smtpd_state *st);
 
 /* smtpd_proxy.c: the before-queue content filter (smtpd_proxy_filter).
  * With a filter set, st->proxy replaces st->cleanup for the transaction. */

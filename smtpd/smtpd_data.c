@@ -24,6 +24,7 @@
 #include "cleanup_clnt.h"
 #include "log.h"
 #include "qfile.h"
+#include <poll.h>
 
 #define SMTPD_SEG_PARTIAL 0     /* a piece of a longer line */
 #define SMTPD_SEG_CRLF 1        /* line ended with CR LF (CR removed) */
@@ -100,7 +101,20 @@ static void smtpd_data_line(struct smtpd_state *st, void *ctx, const char *line,
 
 void smtpd_data_received(struct smtpd_state *st, struct cleanup_clnt *c)
 {
-    smtpd_received(st, st->queue_id, smtpd_data_line, c);
+    smtpd_received(st, smtpd_queue_id(st), smtpd_data_line, c);
+}
+
+/* After 354 the client has to answer before anything else happens, and
+ * cleanup has long sent its greeting by then: wait for the client's first
+ * bytes first, so that reading the queue ID costs no sleep of its own. At
+ * most a second (a slow client's smtpd_timeout hardly changes), and not
+ * under TLS (decrypted bytes may wait inside the TLS layer). */
+static void smtpd_data_await_client(struct smtpd_state *st)
+{
+    if (!st->queue_id_pending || st->tls_active || stream_pending(st->client) > 0)
+        return;
+    struct pollfd pfd = { .fd = stream_fd(st->client), .events = POLLIN };
+    (void)poll(&pfd, 1, 1000);
 }
 
 /* Reply code and text for a cleanup verdict. */
@@ -155,6 +169,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
          * the verdict (smtpd_proxy.c). */
         smtpd_proxy_received(st);
     } else {
+        smtpd_data_await_client(st);
         smtpd_check_envelope(st, c);     /* HOLD, FILTER, REDIRECT from restrictions */
         if (cleanup_rec(c, REC_MESG, "", 0) < 0)
             write_err = true;

@@ -57,7 +57,7 @@ static const char *smtpd_milter_macro(void *ctx, const char *name)
     char *b = smtpd_milter_sess.buf;
     size_t bl = sizeof(smtpd_milter_sess.buf);
     if (strcmp(name, "i") == 0)
-        return st->queue_id[0] ? st->queue_id : NULL;
+        return smtpd_queue_id(st)[0] ? st->queue_id : NULL;
     if (strcmp(name, "_") == 0) {
         snprintf(b, bl, "%.40s [%.30s]", st->name, st->addr);
         return b;
@@ -232,9 +232,9 @@ bool smtpd_milter_eom(struct smtpd_state *st, struct cleanup_clnt *c, struct sbu
     }
     if (r)
         log_info("%s: milter-discard: END-OF-MESSAGE from %s: milter triggers DISCARD action",
-                 st->queue_id, st->namaddr);
+                 smtpd_queue_id(st), st->namaddr);
     else if (milters_hold(smtpd_milters, &why))
-        log_info("%s: milter-hold: END-OF-MESSAGE from %s: %s", st->queue_id, st->namaddr,
+        log_info("%s: milter-hold: END-OF-MESSAGE from %s: %s", smtpd_queue_id(st), st->namaddr,
                  why && *why ? why : "milter triggers HOLD action");
     milters_reset(smtpd_milters);
     return false;

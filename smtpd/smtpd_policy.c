@@ -371,7 +371,7 @@ static void smtpd_policy_request(struct smtpd_check_ctx *c, struct smtpd_policy_
     smtpd_policy_attr(req, "recipient", sbuf_str(q));
     snprintf(num, sizeof(num), "%d", st->rcpt_count);
     smtpd_policy_attr(req, "recipient_count", num);
-    smtpd_policy_attr(req, "queue_id", st->queue_id);
+    smtpd_policy_attr(req, "queue_id", smtpd_queue_id(st));
     smtpd_policy_attr(req, "instance", cs->instance);
     long size = c->stage == SMTPD_STAGE_EOD ? (long)st->data_bytes : st->declared_size;
     snprintf(num, sizeof(num), "%ld", size);

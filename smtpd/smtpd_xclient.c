@@ -434,7 +434,7 @@ bool smtpd_xforward_cleanup(struct smtpd_state *st, struct cleanup_clnt *c)
                  x->proto ? x->proto : st->protocol ? st->protocol : "SMTP");
     if (x->ident)
         cleanup_recf(c, REC_ATTR, "log_ident=%s", x->ident);
-    log_info("%s: client=%s, orig_client=%s[%s]", st->queue_id, st->namaddr,
+    log_info("%s: client=%s, orig_client=%s[%s]", smtpd_queue_id(st), st->namaddr,
              x->name ? x->name : "unknown", x->addr ? x->addr : "unknown");
     return true;
 }

@@ -23,6 +23,7 @@ struct cleanup_clnt {
     char queue_id[64];
     bool failed;
     bool ended;
+    bool greeting_pending;      /* cleanup_open_async(): greeting not read yet */
     int spool_fd;               /* >= 0: records go here (milters), not to cleanup */
     struct sbuf *spool_buf;     /* records not yet written to spool_fd */
 };
@@ -161,29 +162,56 @@ int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local)
                : 0;
 }
 
-struct cleanup_clnt *cleanup_open(int flags)
+/* The flags go out at once: cleanup sends its greeting (protocol, queue
+ * ID) without waiting for anything, and the flags are what it reads next. */
+struct cleanup_clnt *cleanup_open_async(int flags)
 {
-    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, MAIL_PROTO_CLEANUP);
+    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, NULL);
     if (s == NULL)
         return NULL;
-    struct attr_list *l = attr_list_new();
-    int r = attr_read(s, l);
-    const char *id = r == 0 ? attr_get(l, "queue_id") : NULL;
-    if (id == NULL) {
-        log_warn("cleanup: no queue_id in greeting: %s", r ? stream_strerror(r) : "missing");
-        attr_list_free(l);
-        stream_close(s);
-        return NULL;
-    }
     struct cleanup_clnt *c = xcalloc(1, sizeof(*c));
     c->s = s;
     c->spool_fd = -1;
-    strlcpy(c->queue_id, id, sizeof(c->queue_id));
-    attr_list_free(l);
+    c->greeting_pending = true;
     char fl[32];
     snprintf(fl, sizeof(fl), "%d", flags);
     if (attr_send(s, "flags", fl, (char *)NULL) < 0)
         c->failed = true;
+    return c;
+}
+
+int cleanup_greeting(struct cleanup_clnt *c)
+{
+    if (!c->greeting_pending)
+        return c->queue_id[0] ? 0 : -1;
+    c->greeting_pending = false;
+    int r = attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
+    if (r < 0) {
+        log_warn("cleanup: bad or missing greeting (want %s): %s", MAIL_PROTO_CLEANUP,
+                 r == ATTR_E_PROTO ? "protocol mismatch" : stream_strerror(r));
+        c->failed = true;
+        return -1;
+    }
+    struct attr_list *l = attr_list_new();
+    r = attr_read(c->s, l);
+    const char *id = r == 0 ? attr_get(l, "queue_id") : NULL;
+    if (id == NULL) {
+        log_warn("cleanup: no queue_id in greeting: %s", r ? stream_strerror(r) : "missing");
+        c->failed = true;
+    } else
+        strlcpy(c->queue_id, id, sizeof(c->queue_id));
+    attr_list_free(l);
+    return id ? 0 : -1;
+}
+
+struct cleanup_clnt *cleanup_open(int flags)
+{
+    struct cleanup_clnt *c = cleanup_open_async(flags);
+    if (c && cleanup_greeting(c) < 0) {
+        stream_close(c->s);
+        xfree(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -253,6 +281,8 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
         cleanup_rec(c, REC_XTRA, "", 0);
         cleanup_rec(c, REC_END, "", 0);
     }
+    if (c->greeting_pending && !c->failed)
+        cleanup_greeting(c);    /* it comes before the verdict */
     if (!c->failed && stream_flush(c->s) == 0) {
         struct attr_list *l = attr_list_new();
         long st;

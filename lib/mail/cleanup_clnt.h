@@ -2,7 +2,8 @@
  * cleanup_clnt.h - client side of the cleanup protocol (message injection)
  *
  * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
- * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_open(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
+ * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_open(), cleanup_open_async(),
+ *            cleanup_greeting(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
  *            cleanup_line(), cleanup_finish(), cleanup_abort(),
  *            cleanup_spool_begin(), cleanup_spool_end(), cleanup_spooling().
  * Errors: cleanup_open() returns NULL after logging; record writes are
@@ -33,9 +34,18 @@ int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local);
 /* receive_override_has - is NAME (e.g. "no_milters") among this service's
  * receive_override_options? (Read on every call; services call it once.) */
 bool receive_override_has(const char *name);
-/* Connects to cleanup and sends flags. Returns new, or NULL (logged). */
+/* Connects to cleanup, sends flags and reads its greeting (the queue ID).
+ * Returns new, or NULL (logged). */
 struct cleanup_clnt *cleanup_open(int flags);
-/* The queue ID cleanup assigned (borrowed). */
+/* The same without reading the greeting: records may be sent at once, and
+ * cleanup_greeting() reads it when the queue ID is wanted (smtpd: when the
+ * client's content arrives, so that it does not wait for cleanup to create
+ * the queue file). cleanup_finish() reads it at the latest. A failure there
+ * fails the message like a broken connection. Returns new, or NULL. */
+struct cleanup_clnt *cleanup_open_async(int flags);
+/* Reads the greeting if not done yet. 0, or -1 (logged; c failed). */
+int cleanup_greeting(struct cleanup_clnt *c);
+/* The queue ID cleanup assigned (borrowed; "" before cleanup_greeting()). */
 const char *cleanup_queue_id(const struct cleanup_clnt *c);
 int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len);
 int cleanup_recs(struct cleanup_clnt *c, int type, const char *str);

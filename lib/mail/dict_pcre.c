@@ -22,6 +22,55 @@
 #include "log.h"
 
 #include <pcre2.h>
+#include "dynlib.h"
+
+/*
+ * libpcre2 is loaded with the first pcre: table, not at exec time (most
+ * processes never open one; dynlib.h says why that matters). The calls
+ * below go through the pointers dynlib_load() set; pcre2.h names the
+ * 8-bit functions with a _8 suffix, which is what the library exports.
+ */
+#define PC_API(X) X(pcre2_code_free_8) X(pcre2_compile_8) X(pcre2_get_error_message_8) \
+    X(pcre2_get_ovector_count_8) X(pcre2_get_ovector_pointer_8) X(pcre2_match_8) \
+    X(pcre2_match_context_create_8) X(pcre2_match_data_create_from_pattern_8) \
+    X(pcre2_match_data_free_8) X(pcre2_pattern_info_8) X(pcre2_set_depth_limit_8) \
+    X(pcre2_set_heap_limit_8) X(pcre2_set_match_limit_8)
+#define PC_TYPE(f) typedef __typeof__(f) f##_fn;
+#define PC_INDEX(f) f##_i,
+#define PC_NAME(f) #f,
+PC_API(PC_TYPE)
+enum { PC_API(PC_INDEX) PC_API_COUNT };
+static const char *const pc_api_syms[] = { PC_API(PC_NAME) NULL };
+static const char *const pc_api_files[] = { "libpcre2-8.so.0", "libpcre2-8.so", NULL };
+static void *pc_api_ptrs[PC_API_COUNT];
+static struct dynlib pc_api = { pc_api_files, pc_api_syms, pc_api_ptrs, false };
+#define PC_FN(f) ((f##_fn *)pc_api_ptrs[f##_i])
+#undef pcre2_code_free
+#undef pcre2_compile
+#undef pcre2_get_error_message
+#undef pcre2_get_ovector_count
+#undef pcre2_get_ovector_pointer
+#undef pcre2_match
+#undef pcre2_match_context_create
+#undef pcre2_match_data_create_from_pattern
+#undef pcre2_match_data_free
+#undef pcre2_pattern_info
+#undef pcre2_set_depth_limit
+#undef pcre2_set_heap_limit
+#undef pcre2_set_match_limit
+#define pcre2_code_free PC_FN(pcre2_code_free_8)
+#define pcre2_compile PC_FN(pcre2_compile_8)
+#define pcre2_get_error_message PC_FN(pcre2_get_error_message_8)
+#define pcre2_get_ovector_count PC_FN(pcre2_get_ovector_count_8)
+#define pcre2_get_ovector_pointer PC_FN(pcre2_get_ovector_pointer_8)
+#define pcre2_match PC_FN(pcre2_match_8)
+#define pcre2_match_context_create PC_FN(pcre2_match_context_create_8)
+#define pcre2_match_data_create_from_pattern PC_FN(pcre2_match_data_create_from_pattern_8)
+#define pcre2_match_data_free PC_FN(pcre2_match_data_free_8)
+#define pcre2_pattern_info PC_FN(pcre2_pattern_info_8)
+#define pcre2_set_depth_limit PC_FN(pcre2_set_depth_limit_8)
+#define pcre2_set_heap_limit PC_FN(pcre2_set_heap_limit_8)
+#define pcre2_set_match_limit PC_FN(pcre2_set_match_limit_8)
 
 #define PCRE_MATCH_LIMIT 5000000        /* calls of the internal match() */
 #define PCRE_DEPTH_LIMIT 250000         /* backtracking depth */
@@ -146,6 +195,13 @@ static const struct dict_pat_engine pcre_engine = {
 
 static int dict_pcre_open(struct dict *d, const char *name)
 {
+    struct sbuf *why = sbuf_new(128);
+    if (dynlib_load(&pc_api, why) < 0) {
+        log_warn("%s: %s", d->spec, sbuf_str(why));
+        sbuf_free(why);
+        return -1;
+    }
+    sbuf_free(why);
     d->impl = dict_pattern_load(name, &pcre_engine);
     if (d->impl == NULL) {
         log_warn("%s: cannot read the table file", d->spec);

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include "sodium_dl.h"
 #include <sys/file.h>
 #include <sys/time.h>
 
@@ -33,12 +34,7 @@ void mail_queue_init(void)
 void mail_queue_id_new(struct sbuf *out)
 {
     struct timeval tv;
-    static bool ready;
-    if (!ready) {
-        if (sodium_init() < 0)
-            abort();
-        ready = true;
-    }
+    sodium_dl_need();
     gettimeofday(&tv, NULL);
     uint32_t rnd = randombytes_uniform(1u << 20);
     sbuf_printf(out, "%08lX%05lX%05X", (unsigned long)tv.tv_sec & 0xffffffffUL,

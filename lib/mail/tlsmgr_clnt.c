@@ -18,7 +18,6 @@
 #include "params.h"
 #include "sock.h"
 #include "stream.h"
-#include <sodium.h>
 
 #define TLSMGR_CLNT_RETRY 10        /* seconds between reconnect attempts */
 #define TLSMGR_CLNT_TIMEOUT 10      /* seconds for one request */
@@ -229,7 +228,7 @@ static int tlsmgr_clnt_tktkey(void *ctx, const unsigned char *name, struct tls_t
         if (result < 0)
             log_warn("tlsmgr: malformed ticket key in reply; ignored");
     }
-    sodium_memzero(sbuf_data(b), sbuf_len(b));
+    explicit_bzero(sbuf_data(b), sbuf_len(b));     /* not optimised away */
     sbuf_free(b);
     return result;
 }
@@ -281,5 +280,5 @@ void tlsmgr_clnt_seed_prng(struct tlsmgr_clnt *t)
     unsigned char buf[TLSMGR_SEED_MAX];
     if (tlsmgr_clnt_seed(t, buf, (size_t)n) == 0)
         tls_prng_add(buf, (size_t)n);
-    sodium_memzero(buf, sizeof(buf));
+    explicit_bzero(buf, sizeof(buf));
 }

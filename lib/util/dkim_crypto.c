@@ -5,8 +5,10 @@
  * Interface: see dkim_crypto.h.
  * Errors: key and signing failures return NULL/-1 with the reason in err.
  * Notes: thin wrapper over libsodium (hash, base64, Ed25519) and OpenSSL
- *        (RSA from PEM; libcrypto is loaded with the first RSA key).
- *        Secrets are cleared with sodium_memzero().
+ *        (RSA from PEM). Both are loaded on first use (dynlib.h): libsodium
+ *        with the first key or hash (a process that cannot load it then
+ *        stops: the package depends on it), libcrypto with the first RSA
+ *        key. Secrets are cleared with sodium_memzero().
  */
 #include "dkim_crypto.h"
 #include "alloc.h"
@@ -14,10 +16,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <sodium.h>
+#include "sodium_dl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "dynlib.h"
+#include "log.h"
 
 /*
  * libcrypto is loaded with the first RSA key, not at exec time (dynlib.h
@@ -61,6 +65,7 @@ struct dkim_key {
 
 struct dkim_sha256 *dkim_sha256_new(void)
 {
+    sodium_dl_need();
     struct dkim_sha256 *h = xcalloc(1, sizeof(*h));
     crypto_hash_sha256_init(&h->st);
     return h;
@@ -83,6 +88,7 @@ void dkim_sha256_free(struct dkim_sha256 *h)
 
 void dkim_base64(struct sbuf *out, const unsigned char *p, size_t n)
 {
+    sodium_dl_need();
     size_t need = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
     char *tmp = xmalloc(need);
     sodium_bin2base64(tmp, need, p, n, sodium_base64_VARIANT_ORIGINAL);
@@ -144,10 +150,8 @@ static struct dkim_key *dkim_key_ed25519(const char *path, struct sbuf *err)
 
 struct dkim_key *dkim_key_load(const char *path, int alg, struct sbuf *err)
 {
-    if (sodium_init() < 0) {
-        sbuf_printf(err, "libsodium initialisation failed");
+    if (sodium_dl_load(err) < 0)
         return NULL;
-    }
     if (alg == DKIM_ALG_RSA)
         return dkim_key_rsa(path, err);
     if (alg == DKIM_ALG_ED25519)

@@ -43,7 +43,8 @@ int dynlib_load(struct dynlib *lib, struct sbuf *err)
 void dynlib_chroot_preload(void)
 {
     static const char *const files[] = {
-        "libmariadb.so.3", "libcrypto.so.3", "libssl.so.3", NULL
+        "libmariadb.so.3", "libcrypto.so.3", "libssl.so.3", "libsodium.so.23", "libpcre2-8.so.0",
+        NULL
     };
     for (const char *const *f = files; *f != NULL; f++)
         (void)dlopen(*f, RTLD_LAZY | RTLD_LOCAL);

@@ -2,7 +2,9 @@
  * dynlib.h - load a shared library the first time a feature needs it
  *
  * Used by: lib/mail/dict_mysql.c (libmariadb), lib/util/dkim_crypto.c and
- *          lib/util/tls_*.c (libcrypto, libssl), lib/server (before chroot).
+ *          lib/util/tls_*.c (libcrypto, libssl), lib/util/sodium_dl.c
+ *          (libsodium), lib/mail/dict_pcre.c (libpcre2-8), lib/server
+ *          (before chroot).
  * Interface: dynlib_load(), dynlib_chroot_preload().
  * Errors: dynlib_load() returns -1 with the reason in err (no library of
  *         the listed names, or a listed symbol missing); nothing is logged.

@@ -15,6 +15,7 @@
 #include "dict.h"
 #include "dict_priv.h"
 #include "dict_proxy.h"
+#include "dynlib.h"
 #include "alloc.h"
 #include "lline.h"
 #include "log.h"
@@ -276,4 +277,14 @@ int dict_parse_entry(const char *line, bool alias, struct sbuf *key, struct sbuf
     sbuf_set(value, p);
     sbuf_trim(value);
     return 0;
+}
+
+int dict_dynlib_load(struct dict *d, struct dynlib *lib)
+{
+    struct sbuf *why = sbuf_new(128);
+    int r = dynlib_load(lib, why);
+    if (r < 0)
+        log_warn("%s: %s", d->spec, sbuf_str(why));
+    sbuf_free(why);
+    return r;
 }

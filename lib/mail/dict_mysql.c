@@ -42,16 +42,8 @@
     X(mysql_fetch_row) X(mysql_field_count) X(mysql_free_result) X(mysql_num_fields) \
     X(mysql_options) X(mysql_real_connect) X(mysql_real_escape_string) \
     X(mysql_real_query) X(mysql_store_result)
-#define MY_TYPE(f) typedef __typeof__(f) f##_fn;
-#define MY_INDEX(f) f##_i,
-#define MY_NAME(f) #f,
-MY_API(MY_TYPE)
-enum { MY_API(MY_INDEX) MY_API_COUNT };
-static const char *const my_api_syms[] = { MY_API(MY_NAME) NULL };
-static const char *const my_api_files[] = { "libmariadb.so.3", "libmariadb.so", NULL };
-static void *my_api_ptrs[MY_API_COUNT];
-static struct dynlib my_api = { my_api_files, my_api_syms, my_api_ptrs, false };
-#define MY_FN(f) ((f##_fn *)my_api_ptrs[f##_i])
+DYNLIB_DEFINE(my_api, MY_API, "libmariadb.so.3", "libmariadb.so");
+#define MY_FN(f) DYNLIB_FN(my_api, f)
 #define mysql_init MY_FN(mysql_init)
 #define mysql_close MY_FN(mysql_close)
 #define mysql_errno MY_FN(mysql_errno)
@@ -282,13 +274,8 @@ static int dict_mysql_open(struct dict *d, const char *path)
     struct dict_mysql *m;
     const char *bad, *v;
 
-    struct sbuf *why = sbuf_new(64);
-    if (dynlib_load(&my_api, why) < 0) {
-        log_warn("%s: %s", d->spec, sbuf_str(why));
-        sbuf_free(why);
+    if (dict_dynlib_load(d, &my_api) < 0)
         return -1;
-    }
-    sbuf_free(why);
     if (cf_read(path, &cf) < 0) {
         log_warn("%s: cannot read the configuration file", d->spec);
         cf_free(&cf);

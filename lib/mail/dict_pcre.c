@@ -35,16 +35,8 @@
     X(pcre2_match_context_create_8) X(pcre2_match_data_create_from_pattern_8) \
     X(pcre2_match_data_free_8) X(pcre2_pattern_info_8) X(pcre2_set_depth_limit_8) \
     X(pcre2_set_heap_limit_8) X(pcre2_set_match_limit_8)
-#define PC_TYPE(f) typedef __typeof__(f) f##_fn;
-#define PC_INDEX(f) f##_i,
-#define PC_NAME(f) #f,
-PC_API(PC_TYPE)
-enum { PC_API(PC_INDEX) PC_API_COUNT };
-static const char *const pc_api_syms[] = { PC_API(PC_NAME) NULL };
-static const char *const pc_api_files[] = { "libpcre2-8.so.0", "libpcre2-8.so", NULL };
-static void *pc_api_ptrs[PC_API_COUNT];
-static struct dynlib pc_api = { pc_api_files, pc_api_syms, pc_api_ptrs, false };
-#define PC_FN(f) ((f##_fn *)pc_api_ptrs[f##_i])
+DYNLIB_DEFINE(pc_api, PC_API, "libpcre2-8.so.0", "libpcre2-8.so");
+#define PC_FN(f) DYNLIB_FN(pc_api, f)
 #undef pcre2_code_free
 #undef pcre2_compile
 #undef pcre2_get_error_message
@@ -195,13 +187,8 @@ static const struct dict_pat_engine pcre_engine = {
 
 static int dict_pcre_open(struct dict *d, const char *name)
 {
-    struct sbuf *why = sbuf_new(128);
-    if (dynlib_load(&pc_api, why) < 0) {
-        log_warn("%s: %s", d->spec, sbuf_str(why));
-        sbuf_free(why);
+    if (dict_dynlib_load(d, &pc_api) < 0)
         return -1;
-    }
-    sbuf_free(why);
     d->impl = dict_pattern_load(name, &pcre_engine);
     if (d->impl == NULL) {
         log_warn("%s: cannot read the table file", d->spec);

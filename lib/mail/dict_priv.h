@@ -67,6 +67,11 @@ struct dict_pat_table;
 struct dict_pat_table *dict_pattern_load(const char *path, const struct dict_pat_engine *eng);
 /* First matching rule's result with $n substituted into out. 1/0/-1. */
 int dict_pattern_lookup(struct dict_pat_table *t, const char *key, struct sbuf *out);
+
+struct dynlib;
+/* Loads the library a table type needs (dynlib.h) at the table's open;
+ * 0, or -1 after logging "SPEC: why". */
+int dict_dynlib_load(struct dict *d, struct dynlib *lib);
 void dict_pattern_free(struct dict_pat_table *t);
 
 #endif

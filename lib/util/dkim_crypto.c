@@ -31,16 +31,8 @@
     X(EVP_PKEY_CTX_set_rsa_padding) X(EVP_PKEY_CTX_set_signature_md) X(EVP_PKEY_free) \
     X(EVP_PKEY_get_base_id) X(EVP_PKEY_sign) X(EVP_PKEY_sign_init) X(EVP_sha256) \
     X(PEM_read_PrivateKey)
-#define DC_TYPE(f) typedef __typeof__(f) f##_fn;
-#define DC_INDEX(f) f##_i,
-#define DC_NAME(f) #f,
-DC_API(DC_TYPE)
-enum { DC_API(DC_INDEX) DC_API_COUNT };
-static const char *const dc_api_syms[] = { DC_API(DC_NAME) NULL };
-static const char *const dc_api_files[] = { "libcrypto.so.3", "libcrypto.so", NULL };
-static void *dc_api_ptrs[DC_API_COUNT];
-static struct dynlib dc_api = { dc_api_files, dc_api_syms, dc_api_ptrs, false };
-#define DC_FN(f) ((f##_fn *)dc_api_ptrs[f##_i])
+DYNLIB_DEFINE(dc_api, DC_API, "libcrypto.so.3", "libcrypto.so");
+#define DC_FN(f) DYNLIB_FN(dc_api, f)
 #define ERR_clear_error DC_FN(ERR_clear_error)
 #define EVP_PKEY_CTX_free DC_FN(EVP_PKEY_CTX_free)
 #define EVP_PKEY_CTX_new DC_FN(EVP_PKEY_CTX_new)

@@ -29,6 +29,26 @@ struct dynlib {
     bool loaded;
 };
 
+/*
+ * A module's list of functions, as an X-macro API(X) naming each function
+ * once, becomes with DYNLIB_DEFINE(name, API, "libfoo.so.N", ...): a type
+ * f_fn and an index f_i per function, and a static struct dynlib called
+ * name; DYNLIB_FN(name, f) is then the function pointer to call (after
+ * dynlib_load(&name, ...)). A list shared by several files declares its
+ * pointer array itself with DYNLIB_TYPE/DYNLIB_INDEX/DYNLIB_NAME.
+ */
+#define DYNLIB_TYPE(f) typedef __typeof__(f) f##_fn;
+#define DYNLIB_INDEX(f) f##_i,
+#define DYNLIB_NAME(f) #f,
+#define DYNLIB_DEFINE(name, API, ...)                                       \
+    API(DYNLIB_TYPE)                                                        \
+    enum { API(DYNLIB_INDEX) name##_count };                                \
+    static const char *const name##_syms[] = { API(DYNLIB_NAME) NULL };    \
+    static const char *const name##_files[] = { __VA_ARGS__, NULL };       \
+    static void *name##_ptrs[name##_count];                                 \
+    static struct dynlib name = { name##_files, name##_syms, name##_ptrs, false }
+#define DYNLIB_FN(name, f) ((f##_fn *)name##_ptrs[f##_i])
+
 /* Loads the first of lib->files that opens and fills lib->ptrs from
  * lib->syms. Returns 0 (also when already loaded) or -1 with the reason
  * written to err (err may be NULL). */

@@ -6,11 +6,9 @@
  * Errors: see sodium_dl.h.
  */
 #include "sodium_dl.h"
-#include "dynlib.h"
 #include "log.h"
 
-#define SODIUM_DL_NAME(f) #f,
-static const char *const sodium_dl_syms[] = { SODIUM_DL_API(SODIUM_DL_NAME) NULL };
+static const char *const sodium_dl_syms[] = { SODIUM_DL_API(DYNLIB_NAME) NULL };
 static const char *const sodium_dl_files[] = { "libsodium.so.23", "libsodium.so", NULL };
 void *sodium_dl_ptrs[SODIUM_DL_COUNT];
 static struct dynlib sodium_dl = { sodium_dl_files, sodium_dl_syms, sodium_dl_ptrs, false };

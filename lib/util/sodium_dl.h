@@ -17,18 +17,17 @@
 #define POSTERN_SODIUM_DL_H
 #include "sys_compat.h"
 #include "sbuf.h"
+#include "dynlib.h"
 #include <sodium.h>
 
 #define SODIUM_DL_API(X) X(sodium_init) X(sodium_memzero) X(sodium_bin2base64) \
     X(sodium_base642bin) X(crypto_sign_seed_keypair) X(crypto_sign_detached) \
     X(crypto_hash_sha256_init) X(crypto_hash_sha256_update) X(crypto_hash_sha256_final) \
     X(randombytes_uniform)
-#define SODIUM_DL_TYPE(f) typedef __typeof__(f) sodium_dl_##f##_fn;
-#define SODIUM_DL_INDEX(f) sodium_dl_##f##_i,
-SODIUM_DL_API(SODIUM_DL_TYPE)
-enum { SODIUM_DL_API(SODIUM_DL_INDEX) SODIUM_DL_COUNT };
+SODIUM_DL_API(DYNLIB_TYPE)
+enum { SODIUM_DL_API(DYNLIB_INDEX) SODIUM_DL_COUNT };
 extern void *sodium_dl_ptrs[SODIUM_DL_COUNT];
-#define SODIUM_DL_FN(f) ((sodium_dl_##f##_fn *)sodium_dl_ptrs[sodium_dl_##f##_i])
+#define SODIUM_DL_FN(f) ((f##_fn *)sodium_dl_ptrs[f##_i])
 
 /* Loads libsodium and runs sodium_init() once. 0, or -1 (reason in err,
  * which may be NULL). */

@@ -151,6 +151,34 @@ else
     pt_fail fail2ban_matches_reject_only "fail2ban not installed (scripts/install-deps test)"
 fi
 
+# ---- a transaction given up after RCPT ----
+# smtpd reads the queue ID from cleanup only when it first needs it; the
+# "client=" line must still come for every transaction that opened a queue
+# file, before any other line of smtpd's with that ID, as with Postfix.
+nclient=$(grep -c ': client=' "$LOG")
+out=$(python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+print(s.mail("abort1@example.org")[0], s.rcpt("logrcpt@example.test")[0],
+      s.rcpt("nosuch_abort@example.test")[0], s.rset()[0])
+print(s.mail("abort2@example.org")[0], s.rcpt("logrcpt@example.test")[0])
+s.quit()
+EOP
+)
+pt_check abort_replies [ "$(echo $out)" = "250 250 550 250 250 250" ]
+log_line abort_reject_has_queue_id \
+    "${STAMP}postfix/smtpd\[[0-9]+\]: [0-9A-Za-z]+: reject: RCPT from ${PEER}: 550 5\.1\.1 <nosuch_abort@example\.test>: .* from=<abort1@example\.org> "
+AID=$(grep -E 'reject: RCPT from .*nosuch_abort@' "$LOG" | head -1 | sed -E 's/.*postfix\/smtpd\[[0-9]+\]: ([0-9A-Za-z]+): reject: .*/\1/')
+pt_check abort_client_line_before_reject awk -v id="$AID" '
+    index($0, id ": client=") { c = NR } index($0, id ": reject: RCPT") { r = NR }
+    END { exit !(c && r && c < r) }' "$LOG"
+# Both transactions opened a queue file: two more "client=" lines.
+pt_wait "[ \$(grep -c ': client=' \"$LOG\") -ge $((nclient + 2)) ]" 10
+pt_check abort_client_lines [ "$(grep -c ': client=' "$LOG")" -eq $((nclient + 2)) ]
+pt_wait_queue_empty 10
+pt_check abort_nothing_queued [ "$(pt_queue_count)" -eq 0 ]
+
 # ---- syslog_name: -o syslog_name=postfix/submission ----
 pt_wait_smtp "$SUBPORT" 20
 log_line syslog_name_tag "${STAMP}postfix/submission/smtpd\[[0-9]+\]: connect from ${PEER}$"

@@ -118,6 +118,30 @@ int main(void)
     }
     /* Taken out of the cache: gone under its endpoint too. */
     EXPECT_EQ_INT(scache_clnt_find(c, false, "smtp|endp|192.0.2.1|25", props), -1);
+    /* Saves are not waited for: two in a row, then a find. Each save's answer
+     * must be read before the next request goes out, or the find would take
+     * it for its own answer. */
+    int pa[2], pb[2];
+    EXPECT_EQ_INT(pipe(pa), 0);
+    EXPECT_EQ_INT(pipe(pb), 0);
+    EXPECT_EQ_INT(scache_clnt_save(c, "smtp|endp|192.0.2.2|25", "smtp|dest|a.example", "n=a\n", 5,
+                                   pa[1]),
+                  0);
+    EXPECT_EQ_INT(scache_clnt_save(c, "smtp|endp|192.0.2.3|25", "smtp|dest|b.example", "n=b\n", 5,
+                                   pb[1]),
+                  0);
+    fd = scache_clnt_find(c, true, "smtp|dest|b.example", props);
+    EXPECT_TRUE(fd >= 0);
+    EXPECT_EQ_STR(sbuf_str(props), "n=b\n");
+    if (fd >= 0) {
+        EXPECT_EQ_INT((int)write(fd, "z", 1), 1);
+        close(fd);
+        char ch = 0;
+        EXPECT_EQ_INT((int)read(pb[0], &ch, 1), 1);
+        EXPECT_TRUE(ch == 'z');
+    }
+    close(pa[0]);
+    close(pb[0]);
     scache_clnt_free(c);
     EXPECT_TRUE(ut_exited_ok(ut_reap(pid, 5)));
     close(lfd);

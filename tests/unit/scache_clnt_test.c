@@ -83,6 +83,17 @@ static void fake_scache(int fd, int index, void *ctx)
     sbuf_free(label);
 }
 
+/* fd, from the cache, is the write end of the pipe read from rd: a byte
+ * written to it comes out there. Closes fd. */
+static void expect_same_pipe(int fd, int rd, char byte)
+{
+    EXPECT_EQ_INT((int)write(fd, &byte, 1), 1);
+    close(fd);
+    char ch = 0;
+    EXPECT_EQ_INT((int)read(rd, &ch, 1), 1);
+    EXPECT_TRUE(ch == byte);
+}
+
 int main(void)
 {
     harness_init();
@@ -109,13 +120,8 @@ int main(void)
     int fd = scache_clnt_find(c, true, "smtp|dest|example.com", props);
     EXPECT_TRUE(fd >= 0);
     EXPECT_EQ_STR(sbuf_str(props), "host=mx.example.com\nfeatures=3\n");
-    if (fd >= 0) {
-        EXPECT_EQ_INT((int)write(fd, "y", 1), 1);
-        close(fd);
-        char ch = 0;
-        EXPECT_EQ_INT((int)read(pp[0], &ch, 1), 1);
-        EXPECT_TRUE(ch == 'y');
-    }
+    if (fd >= 0)
+        expect_same_pipe(fd, pp[0], 'y');
     /* Taken out of the cache: gone under its endpoint too. */
     EXPECT_EQ_INT(scache_clnt_find(c, false, "smtp|endp|192.0.2.1|25", props), -1);
     /* Saves are not waited for: two in a row, then a find. Each save's answer
@@ -133,13 +139,8 @@ int main(void)
     fd = scache_clnt_find(c, true, "smtp|dest|b.example", props);
     EXPECT_TRUE(fd >= 0);
     EXPECT_EQ_STR(sbuf_str(props), "n=b\n");
-    if (fd >= 0) {
-        EXPECT_EQ_INT((int)write(fd, "z", 1), 1);
-        close(fd);
-        char ch = 0;
-        EXPECT_EQ_INT((int)read(pb[0], &ch, 1), 1);
-        EXPECT_TRUE(ch == 'z');
-    }
+    if (fd >= 0)
+        expect_same_pipe(fd, pb[0], 'z');
     close(pa[0]);
     close(pb[0]);
     scache_clnt_free(c);

@@ -391,6 +391,29 @@ static void server_single_loop(void)
     }
 }
 
+/*
+ * A multi-client server counts one use per client that has gone. At max_use
+ * it takes no new client (master is told it is busy, so a new connection
+ * gets a new process) and exits once the clients it still has are done:
+ * exiting at once dropped them all, and a client whose one reconnection
+ * met the same fate got "Temporary lookup failure" (trivial-rewrite with
+ * max_use = 1 under 20 concurrent sessions).
+ */
+static void server_multi_count_use(void)
+{
+    static bool draining;
+    if (srv_ops->resident || srv_max_use <= 0 || ++srv_use_count < srv_max_use)
+        return;
+    if (!draining) {
+        draining = true;
+        for (int i = 0; i < srv_nlisten; i++)
+            event_fd_del(srv_listen_fds[i]);
+        server_status(0);
+    }
+    if (srv_clients == 0)
+        srv_stop = true;
+}
+
 static void server_multi_client(int fd, int events, void *ctx)
 {
     struct stream *s = ctx;
@@ -407,8 +430,7 @@ static void server_multi_client(int fd, int events, void *ctx)
         event_fd_del(fd);
         stream_close(s);
         srv_clients--;
-        if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
-            srv_stop = true;
+        server_multi_count_use();
     }
 }
 
@@ -420,11 +442,7 @@ void server_multi_done(struct stream *s)
     stream_close(s);
     srv_clients--;
     srv_last_active = event_now();
-    /* Long sessions (tlsproxy's) are still running in this process: exit
-     * for max_use only once the last one has ended. */
-    if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use
-        && srv_clients == 0)
-        srv_stop = true;
+    server_multi_count_use();
 }
 
 static void server_multi_accept(int lfd, int events, void *ctx)

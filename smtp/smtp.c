@@ -448,6 +448,9 @@ int main(int argc, char **argv)
         .model = SERVER_SINGLE,
         .pre_jail = smtp_pre_jail,
         .service = smtp_service,
+        .idle_due = smtp_cache_idle_due,
+        .idle = smtp_cache_idle,
+        .on_exit = smtp_cache_flush,
     };
     /* Postfix rule: the program called "smtp" speaks SMTP, any other name
      * (normally "lmtp") speaks LMTP. */

@@ -291,6 +291,13 @@ int smtp_cache_find_endp(const struct smtp_addr *a, struct smtp_conn *conn);
  * conn->keep is false. */
 void smtp_cache_release(struct smtp_conn *conn, const struct smtp_addr *a, const char *nexthop,
                         const char *tag);
+/* The last released connection stays with this process for a moment
+ * (smtp_cache.c): seconds until smtp_cache_idle() wants to run (<0: no
+ * connection held); smtp_cache_idle() hands it to scache once that time has
+ * passed; smtp_cache_flush() does so at once (at exit). */
+double smtp_cache_idle_due(void);
+void smtp_cache_idle(void);
+void smtp_cache_flush(void);
 
 /* ---- smtp_generic_maps (smtp_generic.c) ---- */
 /* Opens *_generic_maps at start. */

@@ -4,7 +4,8 @@
  * Used by: smtp.c (before connecting and after each conversation).
  * Interface: smtp_cache_load(), smtp_cache_wanted(),
  *            smtp_cache_policy_ok(), smtp_cache_find_dest(),
- *            smtp_cache_find_endp(), smtp_cache_release().
+ *            smtp_cache_find_endp(), smtp_cache_release(),
+ *            smtp_cache_idle_due(), smtp_cache_idle(), smtp_cache_flush().
  * Errors: a cache that cannot be reached only means new connections
  *         (lib/mail/scache_clnt.c logs it); nothing here fails a delivery.
  * Notes: as in Postfix, a request uses the cache when qmgr marked it
@@ -33,6 +34,7 @@
 #include "smtp.h"
 #include "alloc.h"
 #include "config.h"
+#include "events.h"
 #include "log.h"
 #include "maps.h"
 #include "params.h"
@@ -44,6 +46,17 @@
 #define SMTP_P(smtp_name, lmtp_name) (c->lmtp ? (lmtp_name) : (smtp_name))
 
 static struct scache_clnt *smtp_scache;
+
+/* How long the last released connection stays with this process. */
+#define SMTP_CACHE_HOLD 0.1
+
+/* That connection, as scache would get it. */
+static struct smtp_cache_held {
+    int fd;                     /* -1: none */
+    char *endp, *dest, *props;
+    long ttl;                   /* seconds it may stay cached in all */
+    double since;               /* when it was released */
+} smtp_held = { .fd = -1 };
 /* The type:table entries of *_connection_cache_destinations. */
 static struct maps *smtp_cache_dest_maps;
 
@@ -295,12 +308,34 @@ static void smtp_cache_conn_props(struct smtp_conn *conn, const char *props, int
     xfree(v);
 }
 
+/* The connection cached under label (the destination form when by_dest):
+ * the one this process holds when it matches and is still in time, else
+ * scache's (after handing the held one, of no use here, to scache).
+ * Returns its descriptor with props filled, or -1. */
+static void smtp_cache_held_clear(void);
+static int smtp_cache_take(bool by_dest, const char *label, struct sbuf *props)
+{
+    if (smtp_held.fd >= 0) {
+        const char *held = by_dest ? smtp_held.dest : smtp_held.endp;
+        if (*held && strcmp(held, label) == 0
+            && event_now() - smtp_held.since < (double)smtp_held.ttl) {
+            int fd = smtp_held.fd;
+            sbuf_reset(props);
+            sbuf_cat(props, smtp_held.props);
+            smtp_cache_held_clear();
+            return fd;
+        }
+        smtp_cache_flush();
+    }
+    return scache_clnt_find(smtp_cache_clnt(), by_dest, label, props);
+}
+
 struct smtp_addr *smtp_cache_find_dest(const char *nexthop, const char *tag,
                                        struct smtp_conn *conn)
 {
     struct sbuf *label = sbuf_new(128), *props = sbuf_new(256);
     smtp_cache_dest_label(label, nexthop, tag);
-    int fd = scache_clnt_find(smtp_cache_clnt(), true, sbuf_str(label), props);
+    int fd = smtp_cache_take(true, sbuf_str(label), props);
     struct smtp_addr *a = NULL;
     if (fd >= 0) {
         const char *p = sbuf_str(props);
@@ -335,7 +370,7 @@ int smtp_cache_find_endp(const struct smtp_addr *a, struct smtp_conn *conn)
 {
     struct sbuf *label = sbuf_new(128), *props = sbuf_new(256);
     smtp_cache_endp_label(label, a);
-    int fd = scache_clnt_find(smtp_cache_clnt(), false, sbuf_str(label), props);
+    int fd = smtp_cache_take(false, sbuf_str(label), props);
     if (fd >= 0) {
         smtp_cache_conn_props(conn, sbuf_str(props), fd);
         log_debug(1, "reusing cached connection to %s[%s]", a->host, a->addr);
@@ -381,12 +416,50 @@ void smtp_cache_release(struct smtp_conn *conn, const struct smtp_addr *a, const
         smtp_cache_propl(props, "tls_bits", conn->tls_bits);
         smtp_cache_propl(props, "tls_alg_bits", conn->tls_alg_bits);
     }
-    long ttl = smtp_cfg.cache_time_limit;
-    if (scache_clnt_save(smtp_cache_clnt(), sbuf_str(endp), sbuf_str(dest), sbuf_str(props),
-                         (int)(ttl > 86400 ? 86400 : ttl), conn->fd) == 0)
-        log_debug(1, "saved connection to %s[%s] in the cache", a->host, a->addr);
+    smtp_cache_flush();         /* one held connection at most */
+    smtp_held.fd = conn->fd;
+    smtp_held.endp = sbuf_detach(endp);
+    smtp_held.dest = sbuf_detach(dest);
+    smtp_held.props = sbuf_detach(props);
+    smtp_held.ttl = smtp_cfg.cache_time_limit > 86400 ? 86400 : smtp_cfg.cache_time_limit;
+    smtp_held.since = event_now();
+    log_debug(1, "holding connection to %s[%s] for reuse", a->host, a->addr);
     conn->fd = -1;
-    sbuf_free(endp);
-    sbuf_free(dest);
-    sbuf_free(props);
+}
+
+static void smtp_cache_held_clear(void)
+{
+    xfree(smtp_held.endp);
+    xfree(smtp_held.dest);
+    xfree(smtp_held.props);
+    smtp_held.endp = smtp_held.dest = smtp_held.props = NULL;
+    smtp_held.fd = -1;
+}
+
+void smtp_cache_flush(void)
+{
+    if (smtp_held.fd < 0)
+        return;
+    double age = event_now() - smtp_held.since;
+    long ttl = smtp_held.ttl - (long)age;
+    if (ttl >= 1 && scache_clnt_save(smtp_cache_clnt(), smtp_held.endp, smtp_held.dest,
+                                     smtp_held.props, (int)ttl, smtp_held.fd) == 0)
+        log_debug(1, "saved connection %s in the cache", smtp_held.endp);
+    else if (ttl < 1)
+        close(smtp_held.fd);    /* its time is up: as scache would drop it */
+    smtp_cache_held_clear();
+}
+
+double smtp_cache_idle_due(void)
+{
+    if (smtp_held.fd < 0)
+        return -1;
+    double left = SMTP_CACHE_HOLD - (event_now() - smtp_held.since);
+    return left > 0 ? left : 0;
+}
+
+void smtp_cache_idle(void)
+{
+    if (smtp_held.fd >= 0 && event_now() - smtp_held.since >= SMTP_CACHE_HOLD)
+        smtp_cache_flush();
 }

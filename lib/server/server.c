@@ -363,9 +363,15 @@ static void server_single_loop(void)
     }
     server_status(1);
     while (!srv_stop) {
-        int n = epoll_wait(ep, ev, srv_nlisten, 1000);
+        int wait_ms = 1000;
+        double due = srv_ops->idle_due ? srv_ops->idle_due() : -1;
+        if (due >= 0 && due * 1000 < wait_ms)
+            wait_ms = (int)(due * 1000) + 1;
+        int n = epoll_wait(ep, ev, srv_nlisten, wait_ms);
         if (n < 0 && errno != EINTR)
             log_fatal("epoll_wait: %m");
+        if (n == 0 && srv_ops->idle)
+            srv_ops->idle();
         if (server_master_gone() || server_idle_expired())
             break;
         for (int k = 0; k < n && !srv_stop; k++) {

@@ -53,6 +53,11 @@ struct server_ops {
     void (*dgram_drained)(void);
     /* Called before the process exits normally (optional). */
     void (*on_exit)(void);
+    /* SINGLE, optional: seconds until the service wants idle() called while
+     * it waits for a client (<0: not needed), and that call. smtp hands
+     * the connection it kept to scache this way. */
+    double (*idle_due)(void);
+    void (*idle)(void);
 };
 
 /* MULTI: a request callback may take client s over (watching its fd with

@@ -21,7 +21,7 @@ T=$PT_T
 P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
 P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
 P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port); P_LMTP=$(pt_free_port)
-P_REFUSE=$(pt_free_port)
+P_REFUSE=$(pt_free_port); P_HOLD=$(pt_free_port)
 
 # sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY [RSET_REFUSED]]]: a recording
 # ESMTP server. With an idle limit (0: none) it closes a connection that has
@@ -124,6 +124,7 @@ sink "$P_DROP" "$T/sink-drop.log" 1
 sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
 sink "$P_LMTP" "$T/sink-lmtp.log"
 sink "$P_REFUSE" "$T/sink-refuse.log" 0 0 1
+sink "$P_HOLD" "$T/sink-hold.log"
 
 cat > "$PT_CONF/transport" <<EOF
 gen.example         genrelay:[127.0.0.1]:$P_GEN
@@ -132,6 +133,7 @@ bind.example        bindrelay:[127.0.0.1]:$P_BIND
 cache.example       cacherelay:[127.0.0.1]:$P_CACHE
 drop.example        droprelay:[127.0.0.1]:$P_DROP
 refuse.example      refuserelay:[127.0.0.1]:$P_REFUSE
+held.example        heldrelay:[127.0.0.1]:$P_HOLD
 demand.example      smtp:[127.0.0.1]:$P_DEMAND
 lmtp.example        lmtpgen:inet:127.0.0.1:$P_LMTP
 EOF
@@ -165,6 +167,9 @@ droprelay unix  -       -       n       -       -       smtp
   -o smtp_connection_cache_time_limit=30s
 refuserelay unix -      -       n       -       -       smtp
   -o smtp_connection_cache_destinations=[127.0.0.1]:$P_REFUSE
+heldrelay unix  -       -       n       -       1       smtp
+  -o smtp_connection_cache_destinations=[127.0.0.1]:$P_HOLD
+  -o connection_cache_service_name=no-such-scache
 EOF
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
@@ -264,6 +269,33 @@ pt_check refuse_second_on_new_connection [ "$(count "$T/sink-refuse.log" 'CONN '
 pt_check refuse_stale_noticed log_has "cached connection to 127\.0\.0\.1\[127\.0\.0\.1\]:$P_REFUSE is no longer usable \(421 4\.3\.2 Service shutting down\)"
 pt_check refuse_no_deferral [ "$(grep -c 'to=<joe@refuse.example>.*status=deferred' "$T/maillog")" = 0 ]
 pt_check refuse_both_sent [ "$(grep -c 'to=<joe@refuse.example>.*status=sent' "$T/maillog")" = 2 ]
+
+# --- 6c. the connection an smtp process keeps for its next delivery ---------------
+# One smtp process (maxproc 1) and no scache at all (its service name points
+# nowhere): six messages in one SMTP session reach the sink over one
+# connection, each delivery taking back the connection the previous one
+# left with the process (a new connection per message without that).
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(6):
+    s.sendmail("alice@example.test", ["joe@held.example"],
+               "Subject: held %d\r\n\r\nmessage %d\r\n" % (i, i))
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-hold.log" DATA-END)" -ge 6 ]' 60
+pt_wait_queue_empty 30
+pt_check held_all_six [ "$(grep -o 'HDR Subject: held [0-9]*' "$T/sink-hold.log" | sort -u | wc -l)" = 6 ]
+pt_check held_each_once [ "$(count "$T/sink-hold.log" DATA-END)" = 6 ]
+pt_check held_one_connection [ "$(count "$T/sink-hold.log" 'CONN ')" = 1 ]
+pt_check held_reused_with_rset [ "$(count "$T/sink-hold.log" ' RSET')" = 5 ]
+# Idle past the hold (0.1 s), the process hands the connection to the cache
+# service; with none there, it is closed, and the next message gets a new one.
+sleep 1
+PT_BODY=$'Subject: held later\r\n\r\nlater\r\n' pt_smtp_send alice@example.test joe@held.example >/dev/null
+pt_wait '[ "$(count "$T/sink-hold.log" DATA-END)" -ge 7 ]' 30
+pt_check held_idle_connection_let_go [ "$(count "$T/sink-hold.log" 'CONN ')" = 2 ]
 
 # --- 7. on demand: qmgr marks a backlog, the plain smtp service reuses -------------
 # The sink takes 0.3s per message and one delivery runs at a time, so the

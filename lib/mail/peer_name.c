@@ -7,7 +7,13 @@
  *         resolve to address Y"); the caller keeps its "unknown".
  * Notes: forward confirmation compares numeric addresses after
  *        sock_addr_unmap(), so an IPv4 client reached over an IPv6 socket
- *        matches its A record.
+ *        matches its A record. A confirmed name is remembered for
+ *        PEER_NAME_CACHE_TTL seconds (a few addresses, per process): a
+ *        client that connects again at once (a relay client sending one
+ *        message per connection) costs no second PTR and A lookup, which
+ *        through glibc is two re-reads of resolv.conf, nsswitch.conf and
+ *        /etc/hosts, or two DNS round trips. Failures are not remembered:
+ *        the next connection asks again.
  */
 #include "peer_name.h"
 #include "log.h"
@@ -16,6 +22,23 @@
 #include <ctype.h>
 #include <netdb.h>
 #include <strings.h>
+#include <time.h>
+
+#define PEER_NAME_CACHE_TTL 5
+#define PEER_NAME_CACHE_SIZE 8
+
+static struct peer_name_cached {
+    char addr[INET6_ADDRSTRLEN];
+    char name[NI_MAXHOST];
+    time_t when;
+} peer_name_cache[PEER_NAME_CACHE_SIZE];
+static unsigned peer_name_cache_next;
+static unsigned long peer_name_resolves;
+
+unsigned long peer_name_resolver_calls(void)
+{
+    return peer_name_resolves;
+}
 
 bool peer_name_plausible(const char *name)
 {
@@ -67,6 +90,16 @@ bool peer_name_lookup(const struct sockaddr *sa, socklen_t len, const char *addr
                       size_t outlen)
 {
     char name[NI_MAXHOST];
+    time_t now = time(NULL);
+    for (size_t i = 0; i < PEER_NAME_CACHE_SIZE; i++) {
+        struct peer_name_cached *c = &peer_name_cache[i];
+        if (c->addr[0] && strcmp(c->addr, addr) == 0 && now >= c->when
+            && now - c->when < PEER_NAME_CACHE_TTL) {
+            strlcpy(out, c->name, outlen);
+            return true;
+        }
+    }
+    peer_name_resolves++;
     if (getnameinfo(sa, len, name, sizeof(name), NULL, 0, NI_NAMEREQD) != 0)
         return false;
     if (!peer_name_plausible(name)) {
@@ -76,6 +109,15 @@ bool peer_name_lookup(const struct sockaddr *sa, socklen_t len, const char *addr
     if (!peer_name_confirm(name, addr)) {
         log_warn("hostname %s does not resolve to address %s", name, addr);
         return false;
+    }
+    if (strlen(addr) < sizeof(peer_name_cache[0].addr)) {
+        struct peer_name_cached *c = &peer_name_cache[peer_name_cache_next++ % PEER_NAME_CACHE_SIZE];
+        for (size_t i = 0; i < PEER_NAME_CACHE_SIZE; i++)
+            if (strcmp(peer_name_cache[i].addr, addr) == 0)
+                c = &peer_name_cache[i];    /* an expired entry of the same client */
+        strlcpy(c->addr, addr, sizeof(c->addr));
+        strlcpy(c->name, name, sizeof(c->name));
+        c->when = now;
     }
     strlcpy(out, name, outlen);
     return true;

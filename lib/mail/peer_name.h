@@ -9,7 +9,8 @@
  *        letters, digits, '-' or '_', not starting or ending with '-', at
  *        most 255 bytes, not a numeric address) and its forward lookup gives
  *        the client's address back (Postfix's "does not resolve to
- *        address" check).
+ *        address" check). A confirmed name is reused for 5 seconds for the
+ *        same address (peer_name.c).
  */
 #ifndef POSTERN_PEER_NAME_H
 #define POSTERN_PEER_NAME_H
@@ -21,6 +22,9 @@
  * True when a name was copied. */
 bool peer_name_lookup(const struct sockaddr *sa, socklen_t len, const char *addr, char *out,
                       size_t outlen);
+/* How many PTR lookups peer_name_lookup() has made (the rest were answered
+ * from its few-second memory of confirmed names; for tests). */
+unsigned long peer_name_resolver_calls(void);
 /* The plausibility check alone (exported for tests). */
 bool peer_name_plausible(const char *name);
 

@@ -9,6 +9,19 @@
  */
 #include "harness.h"
 #include "peer_name.h"
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+/* 127.0.0.1 as this machine names it (forward-confirmed), or "" when its
+ * resolver has no name for it. */
+static void loopback_lookup(char *out, size_t outlen)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    out[0] = 0;
+    peer_name_lookup((struct sockaddr *)&sa, sizeof(sa), "127.0.0.1", out, outlen);
+}
 
 int main(void)
 {
@@ -37,5 +50,17 @@ int main(void)
         huge[i] = i % 2 ? '.' : 'a';
     huge[sizeof(huge) - 1] = 0;
     EXPECT_TRUE(!peer_name_plausible(huge));
+
+    /* A confirmed name is remembered for a few seconds: the second
+     * lookup of the same address asks no resolver and gives the same name. */
+    char first[NI_MAXHOST], second[NI_MAXHOST];
+    unsigned long before = peer_name_resolver_calls();
+    loopback_lookup(first, sizeof(first));
+    EXPECT_EQ_INT((int)(peer_name_resolver_calls() - before), 1);
+    if (first[0]) {
+        loopback_lookup(second, sizeof(second));
+        EXPECT_EQ_STR(second, first);
+        EXPECT_EQ_INT((int)(peer_name_resolver_calls() - before), 1);
+    }
     return harness_done();
 }

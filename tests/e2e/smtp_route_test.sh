@@ -176,6 +176,19 @@ pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
 # count FILE REGEXP: lines matching in a sink log
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+# send_batch N RCPT WORD: N messages from alice in one SMTP session, with
+# subjects "WORD 0" .. "WORD N-1".
+send_batch() {
+    python3 - "$PT_PORT" "$@" <<'EOP'
+import smtplib, sys
+port, n, rcpt, word = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.example.test")
+for i in range(n):
+    s.sendmail("alice@example.test", [rcpt], "Subject: %s %d\r\n\r\nmessage %d\r\n" % (word, i, i))
+s.quit()
+EOP
+}
 
 # --- 1. sender_dependent_relayhost_maps ---------------------------------------------
 r1=$(pt_smtp_send special@example.test joe@far.example)
@@ -216,15 +229,7 @@ pt_check bind_peer_is_127_0_0_2 grep -q 'CONN 127.0.0.2$' "$T/sink-bind.log"
 pt_check bind_no_other_source [ "$(count "$T/sink-bind.log" 'CONN ')" = "$(count "$T/sink-bind.log" 'CONN 127.0.0.2$')" ]
 
 # --- 5. connection reuse: 30 messages, few connections, each exactly once -----------
-python3 - "$PT_PORT" <<'EOP'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
-s.ehlo("client.example.test")
-for i in range(30):
-    s.sendmail("alice@example.test", ["joe@cache.example"],
-               "Subject: cached %d\r\n\r\nmessage %d\r\n" % (i, i))
-s.quit()
-EOP
+send_batch 30 joe@cache.example cached
 pt_wait '[ "$(count "$T/sink-cache.log" DATA-END)" -ge 30 ]' 60
 pt_wait_queue_empty 30
 NCONN=$(count "$T/sink-cache.log" 'CONN ')
@@ -275,15 +280,7 @@ pt_check refuse_both_sent [ "$(grep -c 'to=<joe@refuse.example>.*status=sent' "$
 # nowhere): six messages in one SMTP session reach the sink over one
 # connection, each delivery taking back the connection the previous one
 # left with the process (a new connection per message without that).
-python3 - "$PT_PORT" <<'EOP'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
-s.ehlo("client.example.test")
-for i in range(6):
-    s.sendmail("alice@example.test", ["joe@held.example"],
-               "Subject: held %d\r\n\r\nmessage %d\r\n" % (i, i))
-s.quit()
-EOP
+send_batch 6 joe@held.example held
 pt_wait '[ "$(count "$T/sink-hold.log" DATA-END)" -ge 6 ]' 60
 pt_wait_queue_empty 30
 pt_check held_all_six [ "$(grep -o 'HDR Subject: held [0-9]*' "$T/sink-hold.log" | sort -u | wc -l)" = 6 ]
@@ -301,15 +298,7 @@ pt_check held_idle_connection_let_go [ "$(count "$T/sink-hold.log" 'CONN ')" = 2
 # The sink takes 0.3s per message and one delivery runs at a time, so the
 # 12 messages queue up behind each other; only the default
 # smtp_connection_cache_on_demand = yes is in force.
-python3 - "$PT_PORT" <<'EOP'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
-s.ehlo("client.example.test")
-for i in range(12):
-    s.sendmail("alice@example.test", ["joe@demand.example"],
-               "Subject: demand %d\r\n\r\nmessage %d\r\n" % (i, i))
-s.quit()
-EOP
+send_batch 12 joe@demand.example demand
 pt_wait '[ "$(count "$T/sink-demand.log" DATA-END)" -ge 12 ]' 60
 pt_wait_queue_empty 30
 NCONN=$(count "$T/sink-demand.log" 'CONN ')
@@ -320,15 +309,7 @@ pt_check demand_each_exactly_once [ "$(count "$T/sink-demand.log" DATA-END)" = 1
 pt_check demand_fewer_connections [ "$NCONN" -le 6 ]
 
 # --- 8. the lmtp_ twins: lmtp_generic_maps and lmtp_connection_cache_destinations ---
-python3 - "$PT_PORT" <<'EOP'
-import smtplib, sys
-s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
-s.ehlo("client.example.test")
-for i in range(6):
-    s.sendmail("alice@example.test", ["joe@lmtp.example"],
-               "Subject: lmtp %d\r\n\r\nmessage %d\r\n" % (i, i))
-s.quit()
-EOP
+send_batch 6 joe@lmtp.example lmtp
 pt_wait '[ "$(count "$T/sink-lmtp.log" DATA-END)" -ge 6 ]' 60
 pt_wait_queue_empty 30
 echo "# lmtp: $(count "$T/sink-lmtp.log" DATA-END) messages over $(count "$T/sink-lmtp.log" 'CONN ') connections"

@@ -308,11 +308,36 @@ static void smtp_cache_conn_props(struct smtp_conn *conn, const char *props, int
     xfree(v);
 }
 
+/* Forgets the held connection (its descriptor is someone else's now). */
+static void smtp_cache_held_clear(void)
+{
+    xfree(smtp_held.endp);
+    xfree(smtp_held.dest);
+    xfree(smtp_held.props);
+    smtp_held.endp = smtp_held.dest = smtp_held.props = NULL;
+    smtp_held.fd = -1;
+}
+
+/* Hands the held connection to scache with what is left of its time (or
+ * closes it when none is). */
+void smtp_cache_flush(void)
+{
+    if (smtp_held.fd < 0)
+        return;
+    double age = event_now() - smtp_held.since;
+    long ttl = smtp_held.ttl - (long)age;
+    if (ttl >= 1 && scache_clnt_save(smtp_cache_clnt(), smtp_held.endp, smtp_held.dest,
+                                     smtp_held.props, (int)ttl, smtp_held.fd) == 0)
+        log_debug(1, "saved connection %s in the cache", smtp_held.endp);
+    else if (ttl < 1)
+        close(smtp_held.fd);    /* its time is up: as scache would drop it */
+    smtp_cache_held_clear();
+}
+
 /* The connection cached under label (the destination form when by_dest):
  * the one this process holds when it matches and is still in time, else
  * scache's (after handing the held one, of no use here, to scache).
  * Returns its descriptor with props filled, or -1. */
-static void smtp_cache_held_clear(void);
 static int smtp_cache_take(bool by_dest, const char *label, struct sbuf *props)
 {
     if (smtp_held.fd >= 0) {
@@ -425,29 +450,6 @@ void smtp_cache_release(struct smtp_conn *conn, const struct smtp_addr *a, const
     smtp_held.since = event_now();
     log_debug(1, "holding connection to %s[%s] for reuse", a->host, a->addr);
     conn->fd = -1;
-}
-
-static void smtp_cache_held_clear(void)
-{
-    xfree(smtp_held.endp);
-    xfree(smtp_held.dest);
-    xfree(smtp_held.props);
-    smtp_held.endp = smtp_held.dest = smtp_held.props = NULL;
-    smtp_held.fd = -1;
-}
-
-void smtp_cache_flush(void)
-{
-    if (smtp_held.fd < 0)
-        return;
-    double age = event_now() - smtp_held.since;
-    long ttl = smtp_held.ttl - (long)age;
-    if (ttl >= 1 && scache_clnt_save(smtp_cache_clnt(), smtp_held.endp, smtp_held.dest,
-                                     smtp_held.props, (int)ttl, smtp_held.fd) == 0)
-        log_debug(1, "saved connection %s in the cache", smtp_held.endp);
-    else if (ttl < 1)
-        close(smtp_held.fd);    /* its time is up: as scache would drop it */
-    smtp_cache_held_clear();
 }
 
 double smtp_cache_idle_due(void)

@@ -35,6 +35,15 @@ static struct peer_name_cached {
 static unsigned peer_name_cache_next;
 static unsigned long peer_name_resolves;
 
+/* The remembered entry of addr (fresh or not), or NULL. */
+static struct peer_name_cached *peer_name_cache_find(const char *addr)
+{
+    for (size_t i = 0; i < PEER_NAME_CACHE_SIZE; i++)
+        if (peer_name_cache[i].addr[0] && strcmp(peer_name_cache[i].addr, addr) == 0)
+            return &peer_name_cache[i];
+    return NULL;
+}
+
 unsigned long peer_name_resolver_calls(void)
 {
     return peer_name_resolves;
@@ -91,13 +100,10 @@ bool peer_name_lookup(const struct sockaddr *sa, socklen_t len, const char *addr
 {
     char name[NI_MAXHOST];
     time_t now = time(NULL);
-    for (size_t i = 0; i < PEER_NAME_CACHE_SIZE; i++) {
-        struct peer_name_cached *c = &peer_name_cache[i];
-        if (c->addr[0] && strcmp(c->addr, addr) == 0 && now >= c->when
-            && now - c->when < PEER_NAME_CACHE_TTL) {
-            strlcpy(out, c->name, outlen);
-            return true;
-        }
+    struct peer_name_cached *c = peer_name_cache_find(addr);
+    if (c && now >= c->when && now - c->when < PEER_NAME_CACHE_TTL) {
+        strlcpy(out, c->name, outlen);
+        return true;
     }
     peer_name_resolves++;
     if (getnameinfo(sa, len, name, sizeof(name), NULL, 0, NI_NAMEREQD) != 0)
@@ -111,10 +117,8 @@ bool peer_name_lookup(const struct sockaddr *sa, socklen_t len, const char *addr
         return false;
     }
     if (strlen(addr) < sizeof(peer_name_cache[0].addr)) {
-        struct peer_name_cached *c = &peer_name_cache[peer_name_cache_next++ % PEER_NAME_CACHE_SIZE];
-        for (size_t i = 0; i < PEER_NAME_CACHE_SIZE; i++)
-            if (strcmp(peer_name_cache[i].addr, addr) == 0)
-                c = &peer_name_cache[i];    /* an expired entry of the same client */
+        if (c == NULL)      /* else: the same client's expired entry */
+            c = &peer_name_cache[peer_name_cache_next++ % PEER_NAME_CACHE_SIZE];
         strlcpy(c->addr, addr, sizeof(c->addr));
         strlcpy(c->name, name, sizeof(c->name));
         c->when = now;

@@ -23,7 +23,7 @@ pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 # Two clients on one trivial-rewrite process; the first leaves; the second
 # must still get answers; a third, after that, gets a new process.
 out=$(python3 - "$PT_T/spool/private/rewrite" "$PT_T/spool/pid/master.pid" <<'EOP'
-import os, socket, sys, time
+import socket, subprocess, sys, time
 path = sys.argv[1]
 master = int(open(sys.argv[2]).read().split()[0])
 
@@ -54,18 +54,8 @@ def ask(s):
     return read_block(s)
 
 def children(name):
-    pids = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                st = open("/proc/%s/stat" % d).read()
-                comm = st[st.index("(") + 1:st.rindex(")")]
-                ppid = int(st[st.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError):
-                continue
-            if ppid == master and comm == name:
-                pids.append(int(d))
-    return pids
+    r = subprocess.run(["pgrep", "-P", str(master), "-x", name], capture_output=True, text=True)
+    return [int(p) for p in r.stdout.split()]
 
 a = connect()
 ra = ask(a)

@@ -7,7 +7,8 @@
  *            .forward and :include: expansion down to mailboxes, files,
  *            commands and forwarded addresses), token helpers
  *            local_tokenize(), local_token_kind(), local_split_ext(),
- *            local_expand(); delivery back ends in local_deliver.c.
+ *            local_expand(); delivery back ends in local_deliver.c;
+ *            comsat notices local_biff_init(), local_biff_notify().
  * Notes: the resolution logic calls only through struct local_ops so the
  *        unit test can run it against a texthash alias table and record
  *        what would be delivered where.
@@ -165,6 +166,15 @@ void local_outcome_free(struct local_outcome *out);
 void local_deliver_init(void);
 extern const struct local_ops local_real_ops;
 extern struct local_config local_cfg;
+
+/* ---- local_biff.c: comsat notices ---- */
+/* Reads biff (call once at start, from local_deliver_init). */
+void local_biff_init(void);
+/* When biff = yes, tells the local comsat service that a message for user
+ * (the login name) was appended to that user's mbox mailbox, starting at
+ * byte offset. Never fails, never waits: a notice that cannot be sent is
+ * dropped (logged with -v only). */
+void local_biff_notify(const char *user, off_t offset);
 
 /* ---- local_transport.c: mailbox_transport and friends ---- */
 /* Reads the parameters and opens the tables (local_deliver_init). */

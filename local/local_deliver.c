@@ -21,7 +21,8 @@
  *        root, but only after checking that the file is a plain file owned
  *        by the recipient (no symlink, one link). Messages are rendered into
  *        memory once per delivery (XXX: streams would save memory for large
- *        messages; message_size_limit bounds it).
+ *        messages; message_size_limit bounds it). A delivery to an mbox
+ *        mailbox ends with a comsat notice (local_biff.c) when biff = yes.
  */
 #include "local.h"
 #include "alloc.h"
@@ -84,6 +85,7 @@ void local_deliver_init(void)
     local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
     local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
     local_transport_init();
+    local_biff_init();
 
     local_lock_mask = mbox_lock_mask(cfg_str(P_MAILBOX_DELIVERY_LOCK), &bad);
     if (local_lock_mask < 0)
@@ -222,10 +224,11 @@ static const char *local_open_dsn(int err)
 
 /* Appends the rendered message to path, locking per mailbox_delivery_lock.
  * owner_uid: required owner of an existing file (-1: any); a new file is
- * given to owner_uid/owner_gid when we run as root. Returns 0, or -1 with
- * dsn/why filled. */
+ * given to owner_uid/owner_gid when we run as root. Returns 0 with *start
+ * (when not NULL) set to the byte offset where the message begins, or -1
+ * with dsn/why filled. */
 static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t owner_uid,
-                             gid_t owner_gid, bool check_exec, struct sbuf *dsn,
+                             gid_t owner_gid, bool check_exec, off_t *start, struct sbuf *dsn,
                              struct sbuf *why)
 {
     struct stat st;
@@ -327,6 +330,8 @@ static int local_mbox_append(const char *path, const struct sbuf *msg, uid_t own
     if (dotlocked)
         mbox_dotunlock(path);
     sbuf_free(lockwhy);
+    if (start)
+        *start = size;
     return 0;
 
 fail:
@@ -711,12 +716,14 @@ static void local_op_mailbox(struct local_state *st, const struct local_pw *pw)
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
-    int r = local_mbox_append(sbuf_str(path), msg, pw->uid, pw->gid, false, dsn, why);
+    off_t start = 0;
+    int r = local_mbox_append(sbuf_str(path), msg, pw->uid, pw->gid, false, &start, dsn, why);
     if (as_user)
         deliver_unbecome();
-    if (r == 0)
+    if (r == 0) {
         local_report(st, DELIVER_SENT, "2.0.0", "delivered to mailbox");
-    else
+        local_biff_notify(pw->name, start);     /* mbox mailboxes only, as Postfix */
+    } else
         local_reportf(st, sbuf_str(dsn)[0] == '5' ? DELIVER_BOUNCED : DELIVER_DEFERRED,
                       sbuf_str(dsn), "cannot update mailbox %s for user %s. %s", sbuf_str(path),
                       pw->name, sbuf_str(why));
@@ -750,7 +757,7 @@ static void local_op_file(struct local_state *st, const char *path)
         local_report(st, DELIVER_DEFERRED, "4.3.0", "cannot switch privileges");
         goto out;
     }
-    int r = local_mbox_append(path, msg, (uid_t)-1, (gid_t)-1, true, dsn, why);
+    int r = local_mbox_append(path, msg, (uid_t)-1, (gid_t)-1, true, NULL, dsn, why);
     deliver_unbecome();
     if (r == 0)
         local_reportf(st, DELIVER_SENT, "2.0.0", "delivered to file: %s", path);

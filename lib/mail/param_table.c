@@ -56,7 +56,7 @@ const struct param_def param_table[] = {
     { P_BERKELEY_DB_CREATE_BUFFER_SIZE, D_BERKELEY_DB_CREATE_BUFFER_SIZE, PARAM_LONG, 0, 0L, 0L, 0, "a database library setting" },
     { P_BERKELEY_DB_READ_BUFFER_SIZE, D_BERKELEY_DB_READ_BUFFER_SIZE, PARAM_LONG, 0, 0L, 0L, 0, "a database library setting" },
     { P_BEST_MX_TRANSPORT, D_BEST_MX_TRANSPORT, PARAM_STR, 0, 0L, 0L, 0, "transport for mail when this host is the best MX" },
-    { P_BIFF, D_BIFF, PARAM_BOOL, 0, 0L, 0L, 0, "notify the biff service of new local mail" },
+    { P_BIFF, D_BIFF, PARAM_BOOL, 0, 0L, 0L, 0, NULL },
     { P_BODY_CHECKS, D_BODY_CHECKS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_BODY_CHECKS_SIZE_LIMIT, D_BODY_CHECKS_SIZE_LIMIT, PARAM_INT, 0, 0L, 0L, 0, NULL },
     { P_BOUNCE_NOTICE_RECIPIENT, D_BOUNCE_NOTICE_RECIPIENT, PARAM_STR, 0, 0L, 0L, 0, NULL },

@@ -52,6 +52,7 @@ DESCRIPTIONS = {
     'default_process_limit': "The process limit of a master.cf service whose maxproc column is -.",
     'default_transport': "The transport for recipients in no local, virtual or relay domain (default smtp).",
     'delay_warning_time': "After this long in the queue the sender is told that delivery is delayed; 0 turns the warning off. A bare number is in hours.",
+    'biff': "When yes, local(8) tells the comsat(8) service on this host (the biff UDP port of 127.0.0.1) about each message it appends to a user's mbox mailbox, in the mail spool directory or at home_mailbox, with one datagram user@offset, offset being where the new message starts. Users who asked for it with biff y then see the new mail on their terminal. Maildir, files and commands are not announced. A notice that cannot be sent is dropped; delivery never waits for it. On a host with many logged-in users the notices cost time; no turns them off.",
     'home_mailbox': "A path relative to the home directory where local(8) delivers: a name ending in / means Maildir format, otherwise mbox.",
     'inet_interfaces': "The addresses the mail system receives mail on: all, loopback-only, or a list of addresses and host names.",
     'inet_protocols': "Which IP versions to use: all, ipv4, ipv6 or ipv4, ipv6.",

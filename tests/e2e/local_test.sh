@@ -4,7 +4,9 @@
 # and >From quoting), aliases to users, files, commands and :include: lists,
 # a user's .forward, recipient_delimiter extensions, and the bounces a sender
 # gets back for an unknown user (5.1.1) and a full mailbox (5.2.2). Mail goes
-# in both through SMTP and through the build's sendmail.
+# in both through SMTP and through the build's sendmail. With biff = yes an
+# mbox delivery sends one "user@offset" datagram to 127.0.0.1:512 (a listener
+# here stands in for comsat); Maildir, files and commands send none.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users; pt_clean_homes
 pt_instance
@@ -34,9 +36,56 @@ recipient_delimiter = +
 allow_mail_to_files = alias, forward, include
 allow_mail_to_commands = alias, forward, include
 EOM
+# A stand-in for comsat(8) on the biff port, started before any delivery:
+# it appends each datagram it gets, as a Python bytes literal, to $BIFF_LOG.
+# Port 512 taken by something else is a failure of the biff cases, not a pass.
+BIFF_LOG=$PT_T/biff.log
+BIFF_READY=$PT_T/biff.ready
+python3 - "$BIFF_LOG" "$BIFF_READY" <<'EOP' &
+import os, socket, sys
+log, ready = sys.argv[1], sys.argv[2]
+def say(text):             # all at once: the shell polls for the file
+    with open(ready + ".tmp", "w") as f:
+        f.write(text + "\n")
+    os.replace(ready + ".tmp", ready)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.bind(("127.0.0.1", 512))
+except OSError as e:
+    say("cannot bind 127.0.0.1:512/udp (in use by another program?): %s" % e)
+    sys.exit(1)
+open(log, "w").close()
+say("ok")
+while True:
+    data = s.recv(65536)
+    with open(log, "a") as f:
+        f.write(repr(data) + "\n")
+EOP
+PT_PIDS+=($!)
+pt_wait "[ -s $BIFF_READY ]" 10
+if grep -qx ok "$BIFF_READY" 2>/dev/null; then
+    pt_ok biff_listener_bound
+else
+    pt_fail biff_listener_bound "$(cat "$BIFF_READY" 2>/dev/null || echo 'listener did not start'); the biff cases below fail"
+fi
+
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 SENDMAIL=$PT_BUILD/sbin/sendmail
+
+# biff_count: datagrams the listener got so far (-1 without a listener, so
+# that no biff case can pass then).
+biff_count() { if [ -f "$BIFF_LOG" ]; then wc -l < "$BIFF_LOG"; else echo -1; fi; }
+# biff_wait N [deadline]: waits until the listener got N datagrams.
+biff_wait() { [ -f "$BIFF_LOG" ] && pt_wait "[ \$(biff_count) -ge $1 ]" "${2:-30}"; }
+# no_biff_in TEXT: TEXT does not mention biff.
+no_biff_in() { ! grep -q biff <<<"$1"; }
+# biff_is N USER OFFSET: datagram N (from 1) is "USER@OFFSET" and its NUL.
+biff_is() {
+    local got
+    got=$(sed -n "${1}p" "$BIFF_LOG" 2>/dev/null)
+    [ "$got" = "b'$2@$3\\x00'" ] || { echo "    datagram $1: ${got:-none}, want b'$2@$3\\x00'"; return 1; }
+}
 
 # send_body BODY FROM TO...: pt_smtp_send with the given message text.
 send_body() { ( export PT_BODY=$1; shift; pt_smtp_send "$@" ); }
@@ -184,6 +233,10 @@ pt_check unknown_dsn_null_sender grep -q '^Return-Path: <>$' "${f:-/dev/null}"
 pt_check unknown_dsn_has_original grep -q 'this will bounce' "${f:-/dev/null}"
 pt_wait_queue_empty 30
 
+# Maildir, /file and |command deliveries above sent no biff datagram (each
+# was long finished: qmgr removes a queue file only after local's reply).
+pt_check biff_none_for_maildir_file_command [ "$(biff_count)" = 0 ]
+
 # ---- mbox in mail_spool_directory ----
 pt_stop
 sed -i '/^home_mailbox = /d' "$PT_CONF/main.cf"
@@ -201,9 +254,47 @@ pt_check mbox_delivered_to grep -q '^Delivered-To: alice@example.test$' "$MB"
 pt_check mbox_return_path grep -q '^Return-Path: <sender@example.org>$' "$MB"
 pt_check mbox_ends_blank [ "$(tail -c 2 "$MB" | od -An -c | tr -d ' ')" = '\n\n' ]
 pt_check mbox_log pt_wait "grep -qE 'to=<alice@example.test>, relay=local, .*status=sent \(delivered to mailbox\)' $PT_T/maillog" 10
+# biff: the first message into an empty mailbox starts at offset 0; the
+# datagram comes after the append, so the size read then is final.
+pt_check biff_first biff_wait 1
+pt_check biff_first_offset0 biff_is 1 alice 0
+size1=$(stat -c %s "$MB" 2>/dev/null)
 printf 'Subject: mbox two\n\nsecond\n' | "$SENDMAIL" -C "$PT_CONF" -f sender@example.org alice@example.test
 pt_check mbox_second_appended pt_wait "[ \$(grep -c '^From ' $MB) -eq 2 ]" 30
 pt_check mbox_parses python3 -c "import mailbox,sys; sys.exit(0 if len(mailbox.mbox('$MB')) == 2 else 1)"
+pt_check biff_second biff_wait 2
+pt_check biff_second_offset biff_is 2 alice "$size1"
+# an alias names the mailbox's user: biff gets the login name (bob), not sales
+reply=$(send_body $'Subject: sales in mbox\r\n\r\nx\r\n' sender@example.org sales@example.test)
+pt_check biff_alias_accepted [ "${reply%% *}" = 250 ]
+pt_check biff_alias biff_wait 3
+pt_check biff_alias_login_name biff_is 3 bob 0
+pt_wait_queue_empty 30
+pt_check biff_exactly_three [ "$(biff_count)" = 3 ]
+
+# ---- biff = no: an mbox delivery sends nothing, and is not "unsupported" ----
+pt_stop
+echo 'biff = no' >> "$PT_CONF/main.cf"
+out=$(pt_cmd postfix check 2>&1)
+pt_check biff_no_not_reported no_biff_in "$out"
+log_mark=$(wc -l < "$PT_T/maillog")
+pt_start || { pt_fail restart_biff_no "instance did not restart"; pt_done; exit 1; }
+pt_check biff_no_no_start_warning no_biff_in "$(cat "$PT_T/start.log"; tail -n +$((log_mark + 1)) "$PT_T/maillog")"
+printf 'Subject: mbox three\n\nthird\n' | "$SENDMAIL" -C "$PT_CONF" -f sender@example.org alice@example.test
+pt_check biff_no_delivered pt_wait "[ \$(grep -c '^From ' $MB) -eq 3 ]" 30
+# local answers qmgr only after the whole delivery, biff included: with the
+# queue empty, a datagram for message three would be in the log already.
+pt_wait_queue_empty 30
+size3=$(stat -c %s "$MB" 2>/dev/null)
+# and nothing else is on its way: with biff back on, the next datagram the
+# listener gets is the one for message four
+pt_stop
+sed -i '/^biff = no$/d' "$PT_CONF/main.cf"
+pt_start || { pt_fail restart_biff_yes "instance did not restart"; pt_done; exit 1; }
+printf 'Subject: mbox four\n\nfourth\n' | "$SENDMAIL" -C "$PT_CONF" -f sender@example.org alice@example.test
+pt_check biff_back_on biff_wait 4
+pt_check biff_no_sent_nothing biff_is 4 alice "$size3"
+pt_wait_queue_empty 30
 
 # ---- mailbox_size_limit: a message that does not fit bounces with 5.2.2 ----
 pt_stop

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "mail_log.h"
 #include "mail_owner.h"
+#include "mail_sched.h"
 #include "mail_proto.h"
 #include "mail_trust.h"
 #include "master.h"
@@ -183,6 +184,7 @@ int main(int argc, char **argv)
         log_fatal("%s: configuration errors above; not starting", config_dir());
     queue_layout_apply(QUEUE_LAYOUT_FIX);
     mail_owner_init();
+    mail_sched_apply();         /* before the first fork: children inherit it */
     /* Say it here, while stderr still reaches the user; the daemon re-checks. */
     int probe = master_lock_pid_file(false);
     if (probe < 0)
@@ -280,6 +282,7 @@ int main(int argc, char **argv)
             }
             mail_log_init("master");
             mail_owner_init();
+            mail_sched_apply();
             if (master_check_config() < 0)
                 log_warn("%s: configuration errors found during reload", config_dir());
             if (master_services_load(true) < 0)

@@ -8,12 +8,14 @@
  * Notes: refused at start, as Postfix's master refuses them: a master.cf line
  *        that does not parse, a -o that is not name=value, an inet service
  *        whose private column is y or - ("inet service cannot be private"),
- *        and the content inspection settings Postern cannot apply
- *        (param_support_refused()). Settings Postern does not implement are
+ *        the content inspection settings Postern cannot apply
+ *        (param_support_refused()), and a postern_batch_scheduling value
+ *        that is not a boolean. Settings Postern does not implement are
  *        reported (param_support_report()) but do not stop it.
  */
 #include "config.h"
 #include "log.h"
+#include "mail_sched.h"
 #include "master.h"
 #include "mastercf.h"
 #include "param_support.h"
@@ -41,6 +43,8 @@ int master_check_config(void)
         }
     }
     param_support_report(m, NULL, NULL);
+    if (mail_sched_check() < 0)
+        rc = -1;
     const char *refused = param_support_refused(m, path);
     if (refused) {
         log_warn("%s: %s is set, but Postern cannot apply it: refusing to run "

@@ -747,6 +747,8 @@
 #define D_PIPE_DELIVERY_STATUS_FILTER "$default_delivery_status_filter"
 #define P_PLAINTEXT_REJECT_CODE "plaintext_reject_code"
 #define D_PLAINTEXT_REJECT_CODE "450"
+#define P_POSTERN_BATCH_SCHEDULING "postern_batch_scheduling"
+#define D_POSTERN_BATCH_SCHEDULING "yes"
 #define P_POSTERN_DKIM_CANONICALIZATION "postern_dkim_canonicalization"
 #define D_POSTERN_DKIM_CANONICALIZATION "relaxed/relaxed"
 #define P_POSTERN_DKIM_ENABLE "postern_dkim_enable"

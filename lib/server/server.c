@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mail_log.h"
 #include "mail_owner.h"
+#include "mail_sched.h"
 #include "mail_proto.h"
 #include "master_status.h"
 #include "mastercf.h"
@@ -584,6 +585,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     server_setup_logging();
     if (!srv_standalone)
         server_report_unsupported();
+    if (mail_sched_check() == 0)
+        mail_sched_apply();
     umask(077);
 
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);

@@ -142,10 +142,11 @@ static void test_table(void)
     bool sorted = true;
 
     /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA),
-     * Postern's own 6 postern_dkim_* (gen.py POSTERN), Postfix's old
-     * fallback_relay and 4 old postscreen names (gen.py EXTRA, LEGACY). */
-    CHECK(param_table_count == 831 + 11 + 6 + 1 + 4,
-          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 6 postern_dkim_* + fallback_relay"
+     * Postern's own 6 postern_dkim_* and postern_batch_scheduling (gen.py
+     * POSTERN), Postfix's old fallback_relay and 4 old postscreen names
+     * (gen.py EXTRA, LEGACY). */
+    CHECK(param_table_count == 831 + 11 + 7 + 1 + 4,
+          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 7 postern_* + fallback_relay"
           " + 4 old postscreen names");
     p = param_find("postscreen_blacklist_action");
     CHECK(p && strcmp(p->dflt, "") == 0, "postscreen_blacklist_action, an old name, is known");

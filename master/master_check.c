@@ -43,7 +43,7 @@ int master_check_config(void)
         }
     }
     param_support_report(m, NULL, NULL);
-    if (mail_sched_check() < 0)
+    if (mail_sched_check(m) < 0)
         rc = -1;
     const char *refused = param_support_refused(m, path);
     if (refused) {

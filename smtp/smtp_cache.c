@@ -326,11 +326,11 @@ void smtp_cache_flush(void)
         return;
     double age = event_now() - smtp_held.since;
     long ttl = smtp_held.ttl - (long)age;
-    if (ttl >= 1 && scache_clnt_save(smtp_cache_clnt(), smtp_held.endp, smtp_held.dest,
-                                     smtp_held.props, (int)ttl, smtp_held.fd) == 0)
-        log_debug(1, "saved connection %s in the cache", smtp_held.endp);
-    else if (ttl < 1)
+    if (ttl < 1)
         close(smtp_held.fd);    /* its time is up: as scache would drop it */
+    else if (scache_clnt_save(smtp_cache_clnt(), smtp_held.endp, smtp_held.dest, smtp_held.props,
+                              (int)ttl, smtp_held.fd) == 0)     /* closes our copy either way */
+        log_debug(1, "saved connection %s in the cache", smtp_held.endp);
     smtp_cache_held_clear();
 }
 

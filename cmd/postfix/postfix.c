@@ -98,7 +98,7 @@ static int postfix_check(bool fix)
     /* Postfix's postconf warnings, which its postfix check prints too. */
     config_unused_report(m, CONFIG_UNUSED_MAIN | CONFIG_UNUSED_MASTER, NULL);
     param_support_report(m, NULL, NULL);
-    if (mail_sched_check() < 0)
+    if (mail_sched_check(m) < 0)
         postfix_problems++;
     struct sbuf *where = sbuf_new(64);
     const char *refused = param_support_refused(m, where);

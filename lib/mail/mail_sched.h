@@ -4,9 +4,10 @@
  * Used by: master (at start and reload), the server skeleton (every daemon
  *          at start, with its own -o options).
  * Interface: mail_sched_check(), mail_sched_apply().
- * Errors: a value that is not a boolean is reported by mail_sched_check()
- *         (postfix check; master refuses to start and warns at reload); the
- *         processes then keep the policy they have. A policy the kernel
+ * Errors: a value that is not a boolean, in main.cf or a master.cf -o, is
+ *         reported by mail_sched_check() (postfix check; master refuses to
+ *         start and warns at reload; a daemon at start); the processes then
+ *         keep the policy they have. A policy the kernel
  *         refuses is logged once per process as a warning.
  * Notes: with postern_batch_scheduling = yes (the default) the process is
  *        put under SCHED_BATCH. Postern's daemons hand each message along
@@ -21,9 +22,13 @@
 #ifndef POSTERN_MAIL_SCHED_H
 #define POSTERN_MAIL_SCHED_H
 
-/* Returns -1 after a warning ("FILE:LINE: ...") when the value of
- * postern_batch_scheduling is not a boolean, else 0. */
-int mail_sched_check(void);
+struct mastercf;
+
+/* Returns -1 after a warning when postern_batch_scheduling is not a
+ * boolean: the value in effect ("FILE:LINE: ..." for main.cf's line,
+ * "master.cf -o option: ..." for a daemon's own -o) and, when m is not
+ * NULL, each service's -o value ("FILE:LINE: service NAME: ..."); else 0. */
+int mail_sched_check(const struct mastercf *m);
 
 /* Puts the calling process under the policy postern_batch_scheduling asks
  * for, unless it runs under a policy other than normal or batch or the value

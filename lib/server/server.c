@@ -585,7 +585,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     server_setup_logging();
     if (!srv_standalone)
         server_report_unsupported();
-    if (mail_sched_check() == 0)
+    if (mail_sched_check(NULL) == 0)
         mail_sched_apply();
     umask(077);
 

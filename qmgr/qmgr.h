@@ -39,6 +39,8 @@ struct qmgr_dest {
     double dead_until;
     char *dead_reason;
     double next_start;          /* rate delay */
+    double last_done;           /* when a delivery to it last finished */
+    bool cache_on;              /* on-demand connection caching (qmgr_dest_cache) */
     struct qmgr_dest *next;
 };
 

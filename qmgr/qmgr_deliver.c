@@ -142,6 +142,13 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
     sbuf_free(dl->in);
     d->active--;
     d->tr->active--;
+    if (d->active == 0 && d->head == NULL) {
+        /* Nothing left for it: its next mail starts without a history
+         * (as a Postfix queue that empties is freed). */
+        d->last_done = 0;
+        d->cache_on = false;
+    } else
+        d->last_done = event_now();
     if (reply == NULL) {
         /* Broken conversation: recipients the agent did not finish stay R. */
         qmgr_dest_feedback(d, false, "unknown mail transport error");
@@ -251,9 +258,28 @@ static void qmgr_delivery_timeout(void *ctx)
     qmgr_delivery_end(dl, NULL);
 }
 
-/* more: the destination has other entries waiting (the agent may keep
- * its connection open for them: DELIVER_REQ_F_CONN_CACHE). */
-static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
+/* On-demand connection caching (*_connection_cache_on_demand), decided as
+ * Postfix's queue manager does. A next hop is marked once it has entries
+ * waiting or its deliveries come back to back: one finished less than a
+ * second ago while it still had mail here (a steady stream keeps a few
+ * deliveries in flight without ever building a backlog). It stays marked
+ * while other deliveries to it are under way, and is forgotten when it has
+ * nothing left (qmgr_delivery_end). Its requests carry
+ * DELIVER_REQ_F_CONN_CACHE: the agent takes a cached connection and keeps
+ * its own open for the next delivery. */
+static bool qmgr_dest_cache(struct qmgr_dest *d)
+{
+    bool back_to_back = d->last_done > 0 && d->last_done + 1.0 >= event_now();
+    if (back_to_back || d->head != NULL)
+        d->cache_on = true;
+    else if (d->active == 0)
+        d->cache_on = false;
+    return d->cache_on;
+}
+
+/* cache: the request may take and keep a cached connection
+ * (DELIVER_REQ_F_CONN_CACHE). */
+static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
 {
     struct qmgr_dest *d = e->dest;
     struct qmgr_message *m = e->msg;
@@ -280,7 +306,7 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool more)
     attr_add(l, "sender", m->env.sender ? m->env.sender : "");
     attr_add(l, "envid", m->env.envid ? m->env.envid : "");
     attr_add_long(l, "ret", m->env.ret);
-    attr_add_long(l, "flags", (more ? DELIVER_REQ_F_CONN_CACHE : 0) | m->trace_flags);
+    attr_add_long(l, "flags", (cache ? DELIVER_REQ_F_CONN_CACHE : 0) | m->trace_flags);
     attr_add_long(l, "arrival", m->env.arrival_sec);
     attr_add_long(l, "arrival_usec", m->env.arrival_usec);
     attr_add_long(l, "content_offset", (long)m->env.content_offset);
@@ -353,7 +379,7 @@ void qmgr_schedule(void)
             d->head = e->next;
             if (d->head == NULL)
                 d->tail = NULL;
-            qmgr_delivery_start(e, d->head != NULL);
+            qmgr_delivery_start(e, qmgr_dest_cache(d));
             progress = true;
         }
     }

@@ -74,6 +74,7 @@ struct smtp_sess {
     struct stream *s;
     struct tls_client_conn *tls;
     struct sbuf *relay;         /* host[addr]:port, or host[path] */
+    struct sbuf *log_relay;     /* relay, plus ", conn_use=N" on a reused connection */
     struct sbuf *peer;          /* host[addr] */
     struct sbuf *line, *reply, *dsn, *tmp;
     struct sbuf *lines;         /* reply texts after the codes, one per line */
@@ -1438,6 +1439,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         .a = a,
         .final = final,
         .relay = sbuf_new(128),
+        .log_relay = sbuf_new(128),
         .peer = sbuf_new(128),
         .line = sbuf_new(SMTP_REPLY_LINE_MAX + 1),
         .reply = sbuf_new(256),
@@ -1458,8 +1460,13 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         sbuf_printf(ss.peer, "%s[%s]", a->host, a->addr);
         sbuf_printf(ss.relay, "%s[%s]:%s", a->host, a->addr, a->port);
     }
+    /* As Postfix logs it: the how-manieth conversation on this connection,
+     * from the second on. */
+    sbuf_set(ss.log_relay, sbuf_str(ss.relay));
+    if (conn->reused)
+        sbuf_catf(ss.log_relay, ", conn_use=%d", conn->reuse_count + 1);
     const char *old_relay = r->relay;
-    r->relay = sbuf_str(ss.relay);
+    r->relay = sbuf_str(ss.log_relay);
     ss.s = stream_open(conn->fd);
 
     ss.level = smtp_sess_policy(&ss)->level;   /* refined for DANE below */
@@ -1614,6 +1621,7 @@ close:
     smtp_dane_free(&ss.dane);
     r->relay = old_relay;
     sbuf_free(ss.relay);
+    sbuf_free(ss.log_relay);
     sbuf_free(ss.peer);
     sbuf_free(ss.line);
     sbuf_free(ss.reply);

@@ -10,7 +10,8 @@
 # smtp_fallback_relay (primary refuses connections), smtp_bind_address
 # (the peer sees 127.0.0.2), connection reuse through scache (30 messages,
 # far fewer connections, every message exactly once; and on demand, when
-# qmgr reports a backlog) and a cached
+# qmgr reports a backlog or a steady stream comes back to back, with
+# conn_use=N in the delivery line) and a cached
 # connection that the peer closed (the mail still goes through, on a new
 # connection, after RSET found the old one dead).
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +22,7 @@ T=$PT_T
 P_A=$(pt_free_port); P_B=$(pt_free_port); P_GEN=$(pt_free_port); P_FB=$(pt_free_port)
 P_DEAD=$(pt_free_port); P_BIND=$(pt_free_port); P_CACHE=$(pt_free_port)
 P_DROP=$(pt_free_port); P_DEMAND=$(pt_free_port); P_LMTP=$(pt_free_port)
-P_REFUSE=$(pt_free_port); P_HOLD=$(pt_free_port)
+P_REFUSE=$(pt_free_port); P_HOLD=$(pt_free_port); P_B2B=$(pt_free_port)
 
 # sink PORT LOG [IDLE_DROP_SECONDS [DATA_DELAY [RSET_REFUSED]]]: a recording
 # ESMTP server. With an idle limit (0: none) it closes a connection that has
@@ -125,6 +126,7 @@ sink "$P_DEMAND" "$T/sink-demand.log" 0 0.3
 sink "$P_LMTP" "$T/sink-lmtp.log"
 sink "$P_REFUSE" "$T/sink-refuse.log" 0 0 1
 sink "$P_HOLD" "$T/sink-hold.log"
+sink "$P_B2B" "$T/sink-b2b.log" 0 0.3
 
 cat > "$PT_CONF/transport" <<EOF
 gen.example         genrelay:[127.0.0.1]:$P_GEN
@@ -135,6 +137,7 @@ drop.example        droprelay:[127.0.0.1]:$P_DROP
 refuse.example      refuserelay:[127.0.0.1]:$P_REFUSE
 held.example        heldrelay:[127.0.0.1]:$P_HOLD
 demand.example      smtp:[127.0.0.1]:$P_DEMAND
+b2b.example         b2brelay:[127.0.0.1]:$P_B2B
 lmtp.example        lmtpgen:inet:127.0.0.1:$P_LMTP
 EOF
 cat > "$PT_CONF/generic" <<EOF
@@ -167,6 +170,7 @@ droprelay unix  -       -       n       -       -       smtp
   -o smtp_connection_cache_time_limit=30s
 refuserelay unix -      -       n       -       -       smtp
   -o smtp_connection_cache_destinations=[127.0.0.1]:$P_REFUSE
+b2brelay  unix  -       -       n       -       -       smtp
 heldrelay unix  -       -       n       -       1       smtp
   -o smtp_connection_cache_destinations=[127.0.0.1]:$P_HOLD
   -o connection_cache_service_name=no-such-scache
@@ -307,6 +311,33 @@ echo "# on demand: $(count "$T/sink-demand.log" DATA-END) messages over $NCONN c
 pt_check demand_all_12_delivered [ "$NUNIQ" = 12 ]
 pt_check demand_each_exactly_once [ "$(count "$T/sink-demand.log" DATA-END)" = 12 ]
 pt_check demand_fewer_connections [ "$NCONN" -le 6 ]
+
+# --- 7b. on demand without a backlog: a steady stream comes back to back -------------
+# One message every 0.1 s; the sink takes 0.3 s for each, so about three
+# deliveries are in flight and none ever waits (the transport's concurrency
+# limit is 20). Like Postfix, qmgr marks the next hop once a delivery to it
+# has finished less than a second before the next starts, and the agents
+# then reuse connections (a new one per message without that). A reused
+# connection shows in the delivery line as conn_use=N, as in Postfix.
+python3 - "$PT_PORT" <<'EOP'
+import smtplib, sys, time
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+s.ehlo("client.example.test")
+for i in range(30):
+    s.sendmail("alice@example.test", ["joe@b2b.example"], "Subject: b2b %d\r\n\r\nmessage %d\r\n" % (i, i))
+    time.sleep(0.1)
+s.quit()
+EOP
+pt_wait '[ "$(count "$T/sink-b2b.log" DATA-END)" -ge 30 ]' 60
+pt_wait_queue_empty 30
+NCONN=$(count "$T/sink-b2b.log" 'CONN ')
+echo "# back to back: $(count "$T/sink-b2b.log" DATA-END) messages over $NCONN connections"
+pt_check b2b_each_exactly_once [ "$(grep -o 'HDR Subject: b2b [0-9]*' "$T/sink-b2b.log" | sort -u | wc -l)" = 30 ]
+pt_check b2b_delivered_30 [ "$(count "$T/sink-b2b.log" DATA-END)" = 30 ]
+pt_check b2b_connections_reused [ "$NCONN" -le 15 ]
+pt_check b2b_conn_use_logged log_has "to=<joe@b2b\.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P_B2B, conn_use=[2-9][0-9]*, delay=.*status=sent"
+# The first delivery was on a new connection: no conn_use on it.
+pt_check b2b_first_without_conn_use log_has "to=<joe@b2b\.example>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:$P_B2B, delay=.*status=sent"
 
 # --- 8. the lmtp_ twins: lmtp_generic_maps and lmtp_connection_cache_destinations ---
 send_batch 6 joe@lmtp.example lmtp

@@ -74,9 +74,11 @@ test-deps:
 	scripts/install-deps test
 
 # The whole suite: unit tests (plain and sanitized), fuzz smoke runs, golden
-# files, end-to-end.
+# files, end-to-end. The tree must also build warning-free with clang and the
+# release flags (STYLE.md section 12); that build is only compiled.
 test: test-deps
 	$(MAKE) all unit WERROR=1
+	$(MAKE) -j2 B=build-clang CC=clang all WERROR=1
 	$(MAKE) SAN=1 unit WERROR=1
 	$(MAKE) fuzz WERROR=1
 	tests/run-all
@@ -98,7 +100,7 @@ install: all
 	scripts/install "$(DESTDIR)" "$(PREFIX)" "$(B)"
 
 clean:
-	rm -rf build build-asan build-fuzz run
+	rm -rf build build-asan build-clang build-fuzz run
 
 .PHONY: all unit deps test-deps test check-unit golden-update run stop install clean
 

@@ -45,6 +45,17 @@ size_t compat_strlcpy(char *dst, const char *src, size_t size);
 #endif
 
 #ifndef POSTERN_ALLOW_BANNED
+/* With _FORTIFY_SOURCE, glibc defines some of these as macros for
+ * compilers without __builtin_va_arg_pack (clang), and poisoning a macro
+ * is an error there. Nothing may call them, so their fortified forms
+ * are not lost. */
+#undef strcpy
+#undef strcat
+#undef sprintf
+#undef vsprintf
+#undef gets
+#undef strtok
+#undef atoi
 #pragma GCC poison strcpy strcat sprintf vsprintf gets strtok atoi
 #endif
 

@@ -1469,6 +1469,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     r->relay = sbuf_str(ss.log_relay);
     ss.s = stream_open(conn->fd);
 
+    /* cppcheck-suppress selfAssignment ; it takes the policy for a part of ss */
     ss.level = smtp_sess_policy(&ss)->level;   /* refined for DANE below */
     if (conn->reused) {
         /* What the first conversation on this connection learned. */
@@ -1518,10 +1519,9 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         goto quit;
     }
 
-    /* The TLS level of this server: dane and dane-only depend on its DNS
-     * records (smtp_dane.c). A server that must not be used is left before
-     * anything is sent. */
-    ss.level = smtp_sess_policy(&ss)->level;
+    /* The TLS level of this server (ss.level, from its policy above): dane
+     * and dane-only depend on its DNS records (smtp_dane.c). A server that
+     * must not be used is left before anything is sent. */
     if (ss.level == SMTP_TLS_DANE || ss.level == SMTP_TLS_DANE_ONLY) {
         struct sbuf *why = sbuf_new(128);
         int dr = smtp_dane_resolve(smtp_sess_policy(&ss), a, &ss.dane, why);

@@ -60,7 +60,8 @@ static long ps_npassing;          /* of those, waiting for smtpd's answer */
 
 static void ps_pass_timeout(void *ctx);
 
-/* Longest input kept from a client before the dummy engine reads it. */
+/* Least input kept from a client before the dummy engine reads it (more
+ * when $line_length_limit needs it). */
 #define PS_INPUT_MAX 4096
 /* The pass service: fixed, as in Postfix (master.cf "smtpd ... pass"). */
 #define PS_SMTPD_SERVICE "smtpd"
@@ -272,16 +273,34 @@ static void ps_session_begin(struct ps_state *st)
     ps_early_start(st);
 }
 
-/* Reads what the client sent; 0 on end of file or error (logged). */
+/* Reads what the client sent; 0 on end of file or error (logged), -1
+ * when there is nothing (more) to read now. At most ps_cfg.input_max bytes
+ * wait here unused: then the client is no longer watched, what it sends
+ * next waits in the kernel (and in the end in the client), and
+ * ps_session_input_used() watches it again once the dummy engine has used
+ * some. Nothing is dropped (before, bytes past 4 KiB were, silently). */
 static ssize_t ps_read_more(struct ps_state *st)
 {
     char buf[1024];
-    ssize_t n = recv(st->fd, buf, sizeof(buf), MSG_DONTWAIT);
+    size_t len = sbuf_len(st->in);
+    if (len >= ps_cfg.input_max) {
+        event_fd_del(st->fd);
+        st->read_paused = true;
+        return -1;
+    }
+    size_t room = ps_cfg.input_max - len;
+    ssize_t n = recv(st->fd, buf, room < sizeof(buf) ? room : sizeof(buf), MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return -1;
-    if (n > 0 && sbuf_len(st->in) + (size_t)n <= PS_INPUT_MAX)
+    if (n > 0)
         sbuf_append(st->in, buf, (size_t)n);
     return n > 0 ? n : 0;
+}
+
+void ps_session_input_used(struct ps_state *st)
+{
+    if (st->read_paused && st->fd >= 0 && sbuf_len(st->in) < ps_cfg.input_max)
+        ps_session_watch(st);
 }
 
 static void ps_proxy_timeout(void *ctx)
@@ -350,6 +369,7 @@ static void ps_session_read(int fd, int events, void *ctx)
 
 void ps_session_watch(struct ps_state *st)
 {
+    st->read_paused = false;
     event_fd_add(st->fd, EVENT_READ, ps_session_read, st);
 }
 
@@ -422,6 +442,9 @@ static void ps_post_jail(void)
     ps_cfg.deny_action = ps_action_parse(P_POSTSCREEN_DENYLIST_ACTION);
     ps_cfg.cmd_count_limit = cfg_long(P_POSTSCREEN_COMMAND_COUNT_LIMIT);
     ps_cfg.cmd_time_limit = cfg_time(P_POSTSCREEN_COMMAND_TIME_LIMIT);
+    long ll = cfg_long(P_LINE_LENGTH_LIMIT);
+    ps_cfg.line_limit = ll < 512 ? 512 : (size_t)ll;    /* as smtpd: RFC 5321's minimum */
+    ps_cfg.input_max = ps_cfg.line_limit + 2 > PS_INPUT_MAX ? ps_cfg.line_limit + 2 : PS_INPUT_MAX;
     ps_cfg.pre_queue_limit = cfg_long(P_POSTSCREEN_PRE_QUEUE_LIMIT);
     ps_cfg.post_queue_limit = cfg_long(P_POSTSCREEN_POST_QUEUE_LIMIT);
     ps_cfg.client_conn_limit = cfg_long(P_POSTSCREEN_CLIENT_CONNECTION_COUNT_LIMIT);

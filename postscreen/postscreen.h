@@ -47,6 +47,7 @@ struct ps_state {
     enum ps_action action;       /* strongest action of the failed tests */
     char *reply;                 /* new: the 550/521 text of that failure */
     bool greet_done;
+    bool read_paused;           /* input_max reached: the fd is not watched */
     int dnsbl_pending;           /* dnsblog queries without an answer */
     int dnsbl_score;
     int dnsbl_top_weight;        /* largest positive weight that hit */
@@ -83,6 +84,8 @@ struct ps_config {
     struct maps *dnsbl_reply_map;
     long cache_retention, cache_cleanup;
     long cmd_count_limit, cmd_time_limit;
+    size_t line_limit;          /* $line_length_limit: longest command line */
+    size_t input_max;           /* most client bytes kept unread (ps_read_more) */
     long pre_queue_limit, post_queue_limit;
     long client_conn_limit;
     bool proxy;                  /* postscreen_upstream_proxy_protocol = haproxy */
@@ -103,6 +106,7 @@ void ps_session_close(struct ps_state *st);
 void ps_session_pass(struct ps_state *st, const char *how);
 /* Watches st->fd for client input again (after STARTTLS). */
 void ps_session_watch(struct ps_state *st);
+void ps_session_input_used(struct ps_state *st);
 void ps_send(struct ps_state *st, const char *text);
 /* "[addr]:port" of the client, borrowed until the next call. */
 const char *ps_client(const struct ps_state *st);

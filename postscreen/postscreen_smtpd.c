@@ -248,11 +248,13 @@ void ps_smtpd_read(struct ps_state *st)
         const char *p = sbuf_str(st->in);
         const char *lf = memchr(p, '\n', sbuf_len(st->in));
         if (lf == NULL) {
-            if (sbuf_len(st->in) >= 2048) {
+            if (sbuf_len(st->in) >= ps_cfg.line_limit) {
                 log_info("COMMAND LENGTH LIMIT from %s", ps_client(st));
                 ps_send(st, "521 5.5.1 Error: command too long\r\n");
                 ps_session_close(st);
+                return;
             }
+            ps_session_input_used(st);  /* room again for what the client sent */
             return;
         }
         size_t len = (size_t)(lf - p);

@@ -191,6 +191,36 @@ pt_expect pregreet_enforce_550 '^RCPT TO:<alice@example.test> => 550 5\.5\.1 Pro
 pt_expect pregreet_enforce_no_data '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
 pt_check pregreet_logged grep -qE 'PREGREET 20 after 0\.[0-9]+ from \[127\.0\.0\.8\]:[0-9]+: EHLO early\.example\\r\\n$' "$L"
 pt_check pregreet_noqueue_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.8\]:[0-9]+: 550 5\.5\.1 Protocol error; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<early\.example>$' "$L"
+# More than 4 KiB before the greeting (EHLO, three NOOPs of 1900 bytes,
+# QUIT): nothing is dropped. postscreen keeps at most 4 KiB unread, leaves
+# the rest in the socket until the dummy engine has used some, and every
+# command gets its answer in order; bytes past 4 KiB used to be dropped,
+# and the session then hung on a cut line until the command time limit.
+out=$(python3 - "$PT_PORT" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20, source_address=("127.0.0.40", 0))
+blob = b"EHLO big.example\r\n" + b"".join(b"NOOP " + bytes([65 + i]) * 1900 + b"\r\n" for i in range(3)) + b"QUIT\r\n"
+s.sendall(blob)
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except socket.timeout:
+    got += b"TIMEOUT\r\n"
+print("SENT", len(blob))
+for l in got.decode("latin1").split("\r\n"):
+    if l:
+        print(l)
+EOP
+)
+pt_expect pregreet_big_sent_over_4k '^SENT 5[0-9]{3}$' "$out"
+pt_check pregreet_big_three_noops [ "$(grep -c '^250 2\.0\.0 Ok$' <<<"$out")" = 3 ]
+pt_expect pregreet_big_quit_answered '^221 2\.0\.0 Bye$' "$out"
+pt_check pregreet_big_no_timeout [ "$(grep -c 'TIMEOUT\|^421' <<<"$out")" = 0 ]
+pt_check pregreet_big_logged grep -qE 'PREGREET [0-9]+ after [0-9.]+ from \[127\.0\.0\.40\]:[0-9]+: EHLO big\.example\\r\\nNOOP A' "$L"
 # drop: 521 at once.
 out=$(ps_dialog -s 127.0.0.8 -p "$DROP_PORT" -e "EHLO early.example" "MAIL FROM:<s@example.org>")
 pt_expect pregreet_drop_521 '^CONNECT => 220-.* \| 521 5\.5\.1 Protocol error' "$out"

@@ -247,18 +247,21 @@ void ps_smtpd_read(struct ps_state *st)
     for (;;) {
         const char *p = sbuf_str(st->in);
         const char *lf = memchr(p, '\n', sbuf_len(st->in));
+        /* A line longer than $line_length_limit (CR LF not counted) ends
+         * the session, whether it came whole or is still coming. */
+        size_t len = lf ? (size_t)(lf - p) : sbuf_len(st->in);
+        bool cr = len > 0 && p[len - 1] == '\r';
+        if (len - cr > ps_cfg.line_limit) {
+            log_info("COMMAND LENGTH LIMIT from %s", ps_client(st));
+            ps_send(st, "521 5.5.1 Error: command too long\r\n");
+            ps_session_close(st);
+            return;
+        }
         if (lf == NULL) {
-            if (sbuf_len(st->in) >= ps_cfg.line_limit) {
-                log_info("COMMAND LENGTH LIMIT from %s", ps_client(st));
-                ps_send(st, "521 5.5.1 Error: command too long\r\n");
-                ps_session_close(st);
-                return;
-            }
             ps_session_input_used(st);  /* room again for what the client sent */
             return;
         }
-        size_t len = (size_t)(lf - p);
-        bool bare_lf = len == 0 || p[len - 1] != '\r';
+        bool bare_lf = !cr;
         char *line = xstrndup(p, bare_lf ? len : len - 1);
         struct sbuf *rest = sbuf_new(64);
         sbuf_append(rest, lf + 1, sbuf_len(st->in) - len - 1);

@@ -44,6 +44,7 @@ PLAIN_PORT=$(pt_free_port)
 TLS_PORT=$(pt_free_port)
 ENC_PORT=$(pt_free_port)
 NOPROXY_PORT=$(pt_free_port)
+LONG_PORT=$(pt_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mail.example.test \
     -keyout "$C/key.pem" -out "$C/cert.pem" >/dev/null 2>&1 \
     || pt_fail certificate "openssl req failed"
@@ -88,6 +89,8 @@ dnsblog   unix  -       -       y       -       0       dnsblog
 127.0.0.1:$NOPROXY_PORT inet n - y - 1 postscreen
     -o postscreen_tls_security_level=may -o postscreen_cache_map=
     -o tlsproxy_service_name=nosuchproxy
+127.0.0.1:$LONG_PORT inet n - y - 1 postscreen
+    -o line_length_limit=4000 -o postscreen_cache_map=
 EOM
 grep -qE '^tlsproxy +unix .* tlsproxy$' "$C/master.cf" || pt_fail master_cf "no tlsproxy service in master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -221,6 +224,34 @@ pt_check pregreet_big_three_noops [ "$(grep -c '^250 2\.0\.0 Ok$' <<<"$out")" = 
 pt_expect pregreet_big_quit_answered '^221 2\.0\.0 Bye$' "$out"
 pt_check pregreet_big_no_timeout [ "$(grep -c 'TIMEOUT\|^421' <<<"$out")" = 0 ]
 pt_check pregreet_big_logged grep -qE 'PREGREET [0-9]+ after [0-9.]+ from \[127\.0\.0\.40\]:[0-9]+: EHLO big\.example\\r\\nNOOP A' "$L"
+# line_length_limit bounds a command line in the dummy engine: a 3000-byte
+# NOOP is too long at the default 2048 and fine where it is 4000 (-o).
+long_noop() {
+    python3 - "$1" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20, source_address=("127.0.0.41", 0))
+s.sendall(b"EHLO long.example\r\nNOOP " + b"L" * 3000 + b"\r\nQUIT\r\n")
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+except socket.timeout:
+    got += b"TIMEOUT\r\n"
+for l in got.decode("latin1").split("\r\n"):
+    if l:
+        print(l)
+EOP
+}
+out=$(long_noop "$PT_PORT")
+pt_expect long_line_default_521 '^521 5\.5\.1 Error: command too long$' "$out"
+pt_check long_line_default_logged grep -qE 'COMMAND LENGTH LIMIT from \[127\.0\.0\.41\]:[0-9]+' "$L"
+out=$(long_noop "$LONG_PORT")
+pt_expect long_line_4000_accepted '^250 2\.0\.0 Ok$' "$out"
+pt_expect long_line_4000_quit '^221 2\.0\.0 Bye$' "$out"
+pt_check long_line_4000_not_refused [ "$(grep -c '^521' <<<"$out")" = 0 ]
 # drop: 521 at once.
 out=$(ps_dialog -s 127.0.0.8 -p "$DROP_PORT" -e "EHLO early.example" "MAIL FROM:<s@example.org>")
 pt_expect pregreet_drop_521 '^CONNECT => 220-.* \| 521 5\.5\.1 Protocol error' "$out"

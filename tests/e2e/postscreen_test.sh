@@ -194,16 +194,15 @@ pt_expect pregreet_enforce_550 '^RCPT TO:<alice@example.test> => 550 5\.5\.1 Pro
 pt_expect pregreet_enforce_no_data '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
 pt_check pregreet_logged grep -qE 'PREGREET 20 after 0\.[0-9]+ from \[127\.0\.0\.8\]:[0-9]+: EHLO early\.example\\r\\n$' "$L"
 pt_check pregreet_noqueue_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.8\]:[0-9]+: 550 5\.5\.1 Protocol error; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<early\.example>$' "$L"
-# More than 4 KiB before the greeting (EHLO, three NOOPs of 1900 bytes,
-# QUIT): nothing is dropped. postscreen keeps at most 4 KiB unread, leaves
-# the rest in the socket until the dummy engine has used some, and every
-# command gets its answer in order; bytes past 4 KiB used to be dropped,
-# and the session then hung on a cut line until the command time limit.
-out=$(python3 - "$PT_PORT" <<'EOP'
+# ps_raw PORT SRC: sends its standard input to postscreen on PORT from SRC
+# at once, before the greeting, then prints "SENT n" and every reply line
+# until the server closes (TIMEOUT after 20 s without a byte).
+PS_RAW_PY='
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20, source_address=("127.0.0.40", 0))
-blob = b"EHLO big.example\r\n" + b"".join(b"NOOP " + bytes([65 + i]) * 1900 + b"\r\n" for i in range(3)) + b"QUIT\r\n"
-s.sendall(blob)
+data = sys.stdin.buffer.read()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20, source_address=(sys.argv[2], 0))
+s.sendall(data)
+print("SENT", len(data))
 got = b""
 try:
     while True:
@@ -213,12 +212,19 @@ try:
         got += d
 except socket.timeout:
     got += b"TIMEOUT\r\n"
-print("SENT", len(blob))
 for l in got.decode("latin1").split("\r\n"):
     if l:
         print(l)
-EOP
-)
+'
+ps_raw() { python3 -c "$PS_RAW_PY" "$@"; }
+
+# More than 4 KiB before the greeting (EHLO, three NOOPs of 1900 bytes,
+# QUIT): nothing is dropped. postscreen keeps at most 4 KiB unread, leaves
+# the rest in the socket until the dummy engine has used some, and every
+# command gets its answer in order; bytes past 4 KiB used to be dropped,
+# and the session then hung on a cut line until the command time limit.
+out=$(python3 -c 'import sys; sys.stdout.buffer.write(b"EHLO big.example\r\n" + b"".join(b"NOOP " + bytes([65 + i]) * 1900 + b"\r\n" for i in range(3)) + b"QUIT\r\n")' \
+      | ps_raw "$PT_PORT" 127.0.0.40)
 pt_expect pregreet_big_sent_over_4k '^SENT 5[0-9]{3}$' "$out"
 pt_check pregreet_big_three_noops [ "$(grep -c '^250 2\.0\.0 Ok$' <<<"$out")" = 3 ]
 pt_expect pregreet_big_quit_answered '^221 2\.0\.0 Bye$' "$out"
@@ -227,23 +233,8 @@ pt_check pregreet_big_logged grep -qE 'PREGREET [0-9]+ after [0-9.]+ from \[127\
 # line_length_limit bounds a command line in the dummy engine: a 3000-byte
 # NOOP is too long at the default 2048 and fine where it is 4000 (-o).
 long_noop() {
-    python3 - "$1" <<'EOP'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20, source_address=("127.0.0.41", 0))
-s.sendall(b"EHLO long.example\r\nNOOP " + b"L" * 3000 + b"\r\nQUIT\r\n")
-got = b""
-try:
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-except socket.timeout:
-    got += b"TIMEOUT\r\n"
-for l in got.decode("latin1").split("\r\n"):
-    if l:
-        print(l)
-EOP
+    python3 -c 'import sys; sys.stdout.buffer.write(b"EHLO long.example\r\nNOOP " + b"L" * 3000 + b"\r\nQUIT\r\n")' \
+        | ps_raw "$1" 127.0.0.41
 }
 out=$(long_noop "$PT_PORT")
 pt_expect long_line_default_521 '^521 5\.5\.1 Error: command too long$' "$out"

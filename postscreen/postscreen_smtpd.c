@@ -248,12 +248,16 @@ void ps_smtpd_read(struct ps_state *st)
         const char *p = sbuf_str(st->in);
         const char *lf = memchr(p, '\n', sbuf_len(st->in));
         /* A line longer than $line_length_limit (CR LF not counted) ends
-         * the session, whether it came whole or is still coming. */
+         * the session, whether it came whole or is still coming; the log
+         * line and the 421 are Postfix's. */
         size_t len = lf ? (size_t)(lf - p) : sbuf_len(st->in);
         bool cr = len > 0 && p[len - 1] == '\r';
         if (len - cr > ps_cfg.line_limit) {
-            log_info("COMMAND LENGTH LIMIT from %s", ps_client(st));
-            ps_send(st, "521 5.5.1 Error: command too long\r\n");
+            log_info("COMMAND LENGTH LIMIT from %s after %s", ps_client(st), st->last_cmd);
+            struct sbuf *r = sbuf_new(128);
+            sbuf_printf(r, "421 %s Service unavailable - try again later\r\n", ps_cfg.myhostname);
+            ps_send(st, sbuf_str(r));
+            sbuf_free(r);
             ps_session_close(st);
             return;
         }

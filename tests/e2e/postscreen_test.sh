@@ -237,12 +237,12 @@ long_noop() {
         | ps_raw "$1" 127.0.0.41
 }
 out=$(long_noop "$PT_PORT")
-pt_expect long_line_default_521 '^521 5\.5\.1 Error: command too long$' "$out"
-pt_check long_line_default_logged grep -qE 'COMMAND LENGTH LIMIT from \[127\.0\.0\.41\]:[0-9]+' "$L"
+pt_expect long_line_default_421 '^421 mail\.example\.test Service unavailable - try again later$' "$out"
+pt_check long_line_default_logged grep -qE 'COMMAND LENGTH LIMIT from \[127\.0\.0\.41\]:[0-9]+ after EHLO$' "$L"
 out=$(long_noop "$LONG_PORT")
 pt_expect long_line_4000_accepted '^250 2\.0\.0 Ok$' "$out"
 pt_expect long_line_4000_quit '^221 2\.0\.0 Bye$' "$out"
-pt_check long_line_4000_not_refused [ "$(grep -c '^521' <<<"$out")" = 0 ]
+pt_check long_line_4000_not_refused [ "$(grep -c '^421' <<<"$out")" = 0 ]
 # drop: 521 at once.
 out=$(ps_dialog -s 127.0.0.8 -p "$DROP_PORT" -e "EHLO early.example" "MAIL FROM:<s@example.org>")
 pt_expect pregreet_drop_521 '^CONNECT => 220-.* \| 521 5\.5\.1 Protocol error' "$out"

@@ -74,7 +74,7 @@ struct smtp_sess {
     struct stream *s;
     struct tls_client_conn *tls;
     struct sbuf *relay;         /* host[addr]:port, or host[path] */
-    struct sbuf *log_relay;     /* relay, plus ", conn_use=N" on a reused connection */
+    struct sbuf *log_relay;     /* on a reused connection: relay, ", conn_use=N" */
     struct sbuf *peer;          /* host[addr] */
     struct sbuf *line, *reply, *dsn, *tmp;
     struct sbuf *lines;         /* reply texts after the codes, one per line */
@@ -1439,7 +1439,6 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         .a = a,
         .final = final,
         .relay = sbuf_new(128),
-        .log_relay = sbuf_new(128),
         .peer = sbuf_new(128),
         .line = sbuf_new(SMTP_REPLY_LINE_MAX + 1),
         .reply = sbuf_new(256),
@@ -1462,11 +1461,12 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     }
     /* As Postfix logs it: the how-manieth conversation on this connection,
      * from the second on. */
-    sbuf_set(ss.log_relay, sbuf_str(ss.relay));
-    if (conn->reused)
-        sbuf_catf(ss.log_relay, ", conn_use=%d", conn->reuse_count + 1);
+    if (conn->reused) {
+        ss.log_relay = sbuf_new(128);
+        sbuf_printf(ss.log_relay, "%s, conn_use=%d", sbuf_str(ss.relay), conn->reuse_count + 1);
+    }
     const char *old_relay = r->relay;
-    r->relay = sbuf_str(ss.log_relay);
+    r->relay = sbuf_str(ss.log_relay ? ss.log_relay : ss.relay);
     ss.s = stream_open(conn->fd);
 
     /* cppcheck-suppress selfAssignment ; it takes the policy for a part of ss */

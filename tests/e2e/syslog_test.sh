@@ -32,7 +32,11 @@ EOP
 # run_logged FACILITY_LINE OUT: sendmail under a private /dev; the datagrams
 # that reached /dev/log go to OUT, sendmail's stderr to OUT.err.
 run_logged() {
-    printf '%s\nmaillog_file =\nqueue_directory = %s/nonexistent\n' "$1" "$T" > "$T/etc/main.cf"
+    # command_directory: sendmail runs this build's postdrop, not whatever
+    # /usr/sbin/postdrop the machine has (or lacks: then only sendmail's own
+    # "unable to execute" error would reach the log).
+    printf '%s\nmaillog_file =\nqueue_directory = %s/nonexistent\ncommand_directory = %s/sbin\n' \
+        "$1" "$T" "$PT_BUILD" > "$T/etc/main.cf"
     rm -f "$2" "$2.ready"
     unshare -m bash -c '
         mount --make-rprivate / && mount -t tmpfs tmpfs /dev &&

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
     static const struct server_ops ops = {
         .model = SERVER_SINGLE,
         .service = discard_service,
+        .delivery = true,
     };
     return server_main(argc, argv, &ops);
 }

@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     static const struct server_ops ops = {
         .model = SERVER_SINGLE,
         .service = error_service,
+        .delivery = true,
     };
     return server_main(argc, argv, &ops);
 }

@@ -65,6 +65,7 @@ int main(int argc, char **argv)
         .model = SERVER_SINGLE,
         .pre_jail = local_pre_jail,
         .service = local_service,
+        .delivery = true,
     };
     return server_main(argc, argv, &ops);
 }

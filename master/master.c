@@ -246,6 +246,7 @@ int main(int argc, char **argv)
                  config_dir());
     mail_log_init("master");
     log_info("daemon started -- version %s, configuration %s", POSTERN_VERSION, config_dir());
+    mail_sched_probe();
     if (!foreground) {
         log_set_stderr(false);
         if (write(ready[1], "y", 1) != 1)
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
             mail_log_init("master");
             mail_owner_init();
             mail_sched_apply();
+            mail_sched_probe();
             if (master_check_config() < 0)
                 log_warn("%s: configuration errors found during reload", config_dir());
             if (master_services_load(true) < 0)

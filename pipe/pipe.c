@@ -265,6 +265,7 @@ int main(int argc, char **argv)
         .pre_jail = pipe_pre_jail,
         .post_jail = pipe_post_jail,
         .service = pipe_service,
+        .delivery = true,
     };
     return server_main(argc, argv, &ops);
 }

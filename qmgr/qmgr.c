@@ -128,6 +128,7 @@ static const struct server_ops qmgr_ops = {
     .model = SERVER_TRIGGER,
     .pre_jail = qmgr_cfg_load,
     .resident = true,
+    .delivery = true,
     .post_jail = qmgr_post_jail,
     .trigger = qmgr_trigger,
 };

@@ -244,6 +244,7 @@ int main(int argc, char **argv)
         .model = SERVER_SINGLE,
         .pre_jail = virtual_init,
         .service = virtual_service,
+        .delivery = true,
     };
     return server_main(argc, argv, &ops);
 }

@@ -3,12 +3,15 @@
  *
  * Used by: master (at start and reload), the server skeleton (every daemon
  *          at start, with its own -o options).
- * Interface: mail_sched_check(), mail_sched_apply().
- * Errors: a value that is not a boolean, in main.cf or a master.cf -o, is
- *         reported by mail_sched_check() (postfix check; master refuses to
- *         start and warns at reload; a daemon at start); the processes then
- *         keep the policy they have. A policy the kernel
- *         refuses is logged once per process as a warning.
+ * Interface: mail_sched_check(), mail_sched_apply(), mail_sched_raise(),
+ *            mail_sched_restore().
+ * Errors: a postern_batch_scheduling value that is not a boolean, or a
+ *         postern_delivery_priority that is not a number from 0 to 20, in
+ *         main.cf or a master.cf -o, is reported by mail_sched_check()
+ *         (postfix check; master refuses to start and warns at reload; a
+ *         daemon at start); the processes then keep the policy and nice
+ *         value they have. A policy or nice value the kernel refuses is
+ *         logged as a warning.
  * Notes: with postern_batch_scheduling = yes (the default) the process is
  *        put under SCHED_BATCH. Postern's daemons hand each message along
  *        a chain of processes over sockets; under the normal policy each
@@ -18,6 +21,13 @@
  *        preemption (sched(7)). A policy other than normal or batch that
  *        the administrator gave master (chrt) is left alone. Children
  *        (local and pipe commands included) inherit the policy.
+ *        With postern_delivery_priority = N (default 10), qmgr and the
+ *        local, virtual, pipe, discard and error agents (server_ops.delivery)
+ *        lower their nice value by N at start, while still root: under a
+ *        burst of arrivals the many smtpd and cleanup processes otherwise
+ *        keep them waiting for the CPU at every hand-off, and local delivery
+ *        stalls until the burst ends (bench/README.md, session 10). Commands
+ *        they run get the old value back (mail_sched_restore).
  */
 #ifndef POSTERN_MAIL_SCHED_H
 #define POSTERN_MAIL_SCHED_H
@@ -25,7 +35,8 @@
 struct mastercf;
 
 /* Returns -1 after a warning when postern_batch_scheduling is not a
- * boolean: the value in effect ("FILE:LINE: ..." for main.cf's line,
+ * boolean or postern_delivery_priority not a number from 0 to 20: the value
+ * in effect ("FILE:LINE: ..." for main.cf's line,
  * "master.cf -o option: ..." for a daemon's own -o) and, when m is not
  * NULL, each service's -o value ("FILE:LINE: service NAME: ..."); else 0. */
 int mail_sched_check(const struct mastercf *m);
@@ -34,5 +45,19 @@ int mail_sched_check(const struct mastercf *m);
  * for, unless it runs under a policy other than normal or batch or the value
  * is not a boolean. */
 void mail_sched_apply(void);
+
+/* qmgr and the delivery agents, at start while still root: lowers the nice
+ * value by postern_delivery_priority (at most to -20). A kernel refusal is
+ * logged once as a warning; the process then runs on as it is. */
+void mail_sched_raise(void);
+
+/* master, at start and reload: says once, as a warning, when the kernel
+ * does not let this machine's processes lower their nice value (a container
+ * without CAP_SYS_NICE), so that the daemons need not say it each time. */
+void mail_sched_probe(void);
+
+/* In a child about to run a command (local, pipe): the nice value the
+ * process had before mail_sched_raise(). Async-signal-safe. */
+void mail_sched_restore(void);
 
 #endif

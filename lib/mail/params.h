@@ -749,6 +749,8 @@
 #define D_PLAINTEXT_REJECT_CODE "450"
 #define P_POSTERN_BATCH_SCHEDULING "postern_batch_scheduling"
 #define D_POSTERN_BATCH_SCHEDULING "yes"
+#define P_POSTERN_DELIVERY_PRIORITY "postern_delivery_priority"
+#define D_POSTERN_DELIVERY_PRIORITY "10"
 #define P_POSTERN_DKIM_CANONICALIZATION "postern_dkim_canonicalization"
 #define D_POSTERN_DKIM_CANONICALIZATION "relaxed/relaxed"
 #define P_POSTERN_DKIM_ENABLE "postern_dkim_enable"

@@ -14,6 +14,7 @@
  *        waited for.
  */
 #include "pipe_command.h"
+#include "mail_sched.h"
 #include "alloc.h"
 #include "config.h"
 #include "deliver_request.h"
@@ -169,6 +170,7 @@ static void pipe_command_child(const struct pipe_command_spec *spec, int in, int
         snprintf(what, sizeof(what), "change directory to %.200s", spec->directory);
         pipe_command_child_fail(errfd, what, errno);
     }
+    mail_sched_restore();       /* the command gets master's nice value */
     static char *empty_env[] = { NULL };
     environ = spec->env ? (char **)spec->env : empty_env;
     execvp(spec->argv[0], spec->argv);

@@ -585,8 +585,11 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     server_setup_logging();
     if (!srv_standalone)
         server_report_unsupported();
-    if (mail_sched_check(NULL) == 0)
-        mail_sched_apply();
+    /* Each setting that is bad was reported and is left alone. */
+    (void)mail_sched_check(NULL);
+    mail_sched_apply();
+    if (ops->delivery)
+        mail_sched_raise();     /* still root: a lower nice value needs it */
     umask(077);
 
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);

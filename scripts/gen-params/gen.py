@@ -119,6 +119,18 @@ POSTERN = {
         'policy. Specify no for the normal policy (SCHED_OTHER). A real-time or idle '
         'policy given to master with chrt(1) is kept. Per-service -o settings in '
         'master.cf apply to that service\'s processes.'),
+    'postern_delivery_priority': (
+        'INT', '10',
+        'How much lower than master\'s the nice value (see nice(1)) of qmgr(8) and '
+        'of the local(8), virtual(8), pipe(8), discard(8) and error(8) delivery '
+        'agents is: 0 to 20, 0 for the same. A burst of incoming mail keeps many '
+        'smtpd(8) and cleanup(8) processes busy; at the same priority the queue '
+        'manager and these agents wait behind them for the CPU at every hand-off, '
+        'and local delivery falls far behind arrival until the burst is over. '
+        'They use little CPU per message. smtp(8) and lmtp keep master\'s value '
+        '(their TLS work can be heavy). Commands that local(8) and pipe(8) run get '
+        'master\'s value back before they start. Per-service -o settings in '
+        'master.cf apply to that service\'s processes.'),
 }
 for _n, (_t, _d, _) in POSTERN.items():
     EXTRA[_n] = (_t, _d)
@@ -190,7 +202,7 @@ MIN = {
     'postscreen_dnsbl_allowlist_threshold': -2147483647,
     'postscreen_dnsbl_threshold': 1,
 }
-MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0}
+MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20}
 
 LIST_SUFFIXES = ('_maps', '_restrictions', '_classes', '_domains', '_networks',
                  '_interfaces', '_protocols', '_checks', '_milters', '_keywords',

@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# postern_delivery_priority: qmgr and the local-side delivery agents run at a
+# nice value that much (default 10) below master's, the other daemons at
+# master's, and a command that local runs gets master's value back; -o 0 on a service turns it
+# off there; a value that is not a number from 0 to 20 is reported.
 # postern_batch_scheduling: master and the daemons run under SCHED_BATCH by
 # default; "no" in main.cf (after a reload) or in a service's -o option gives
 # the normal policy; a value that is not a boolean is reported as file:line by
@@ -30,6 +34,49 @@ EOP
 
 pt_check default_master_batch [ "$(policy "$(master_pid)")" = batch ]
 pt_check default_qmgr_batch [ "$(policy "$(child qmgr)")" = batch ]
+
+# ---- postern_delivery_priority
+nice_of() { ps -o ni= -p "$1" 2>/dev/null | tr -d ' '; }
+mnice=$(nice_of "$(master_pid)")
+raised=$((mnice - 10 < -20 ? -20 : mnice - 10))
+pt_check prio_qmgr_raised [ "$(nice_of "$(child qmgr)")" = "$raised" ]
+NDIR=$PT_T/nice
+mkdir -p "$NDIR" && chmod 1777 "$NDIR"
+cat >> "$PT_CONF/aliases" <<EOA
+nicecheck: "|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'"
+EOA
+pt_cmd postalias "$PT_CONF/aliases"
+pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
+pt_check prio_command_ran pt_wait '[ -s "$NDIR/cmd.out" ]' 20
+pt_check prio_command_master_nice [ "$(tr -d ' \n' < "$NDIR/cmd.out")" = "$mnice" ]
+pt_check prio_local_raised [ "$(nice_of "$(child local)")" = "$raised" ]
+hold_session
+pt_wait '[ -n "$(child smtpd)" ]' 10
+pt_check prio_smtpd_master_nice [ "$(nice_of "$(child smtpd)")" = "$mnice" ]
+wait "$HOLD_PID"
+# -o postern_delivery_priority=0 on local: its new processes keep master's value.
+sed -i 's/^\(local  *unix .* local\)$/\1 -o postern_delivery_priority=0/' "$PT_CONF/master.cf"
+pt_check prio_o_option_written grep -q 'local -o postern_delivery_priority=0$' "$PT_CONF/master.cf"
+pt_cmd postfix reload 2>/dev/null
+pt_wait '[ -z "$(child local)" ]' 20
+rm -f "$NDIR/cmd.out"
+pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
+pt_wait '[ -s "$NDIR/cmd.out" ]' 20
+pt_check prio_o_option_local_off [ "$(nice_of "$(child local)")" = "$mnice" ]
+pt_check prio_o_option_qmgr_still_raised [ "$(nice_of "$(child qmgr)")" = "$raised" ]
+# Out of range in main.cf, and not a number in a -o option: postfix check.
+echo 'postern_delivery_priority = 21' >> "$PT_CONF/main.cf"
+pline=$(grep -n '^postern_delivery_priority = 21$' "$PT_CONF/main.cf" | cut -d: -f1)
+sed -i 's/local -o postern_delivery_priority=0$/local -o postern_delivery_priority=high/' "$PT_CONF/master.cf"
+lline=$(grep -n 'local -o postern_delivery_priority=high$' "$PT_CONF/master.cf" | cut -d: -f1)
+out=$(pt_cmd postfix check 2>&1); rc=$?
+pt_check prio_bad_check_fails [ $rc -ne 0 ]
+pt_check prio_bad_main_cf_file_line grep -q "$PT_CONF/main.cf:$pline: bad numerical value: postern_delivery_priority = 21 (a number from 0 to 20)" <<<"$out"
+pt_check prio_bad_o_option_file_line grep -q "$PT_CONF/master.cf:$lline: service local: bad numerical value: -o postern_delivery_priority=high (a number from 0 to 20)" <<<"$out"
+sed -i '/^postern_delivery_priority = 21$/d' "$PT_CONF/main.cf"
+sed -i 's/local -o postern_delivery_priority=high$/local/' "$PT_CONF/master.cf"
+pt_check prio_restored_check_passes pt_cmd postfix check
+pt_cmd postfix reload 2>/dev/null
 
 # One service told otherwise with -o: its processes only.
 sed -i "s/^\(127\.0\.0\.1:$PT_PORT .*smtpd\)\$/\1 -o postern_batch_scheduling=no/" "$PT_CONF/master.cf"
@@ -87,5 +134,30 @@ out=$(pt_cmd postfix start 2>&1); rc=$?
 pt_check bad_value_start_refused [ $rc -ne 0 ]
 pt_check bad_value_start_says_why grep -q "main.cf:$line: bad boolean value: postern_batch_scheduling = maybe" <<<"$out"
 pt_check bad_value_start_no_master [ "$(pt_cmd postfix status >/dev/null 2>&1; echo $?)" = 1 ]
+
+# Where the kernel does not let root lower a nice value (no CAP_SYS_NICE, as
+# in a default container): master says so once, and qmgr and local run at
+# master's value without a warning of their own.
+pt_instance
+if setpriv --bounding-set -sys_nice true 2>/dev/null; then
+    NDIR=$PT_T/nice
+    mkdir -p "$NDIR" && chmod 1777 "$NDIR"
+    cat >> "$PT_CONF/aliases" <<EOA
+nicecheck: "|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'"
+EOA
+    pt_cmd postalias "$PT_CONF/aliases"
+    setpriv --bounding-set -sys_nice "$PT_BUILD/sbin/postfix" -c "$PT_CONF" start >/dev/null 2>&1
+    pt_wait_smtp "$PT_PORT" 20
+    pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
+    pt_check nocap_delivered pt_wait '[ -s "$NDIR/cmd.out" ]' 20
+    mnice=$(nice_of "$(master_pid)")
+    pt_check nocap_qmgr_master_nice [ "$(nice_of "$(child qmgr)")" = "$mnice" ]
+    pt_check nocap_local_master_nice [ "$(nice_of "$(child local)")" = "$mnice" ]
+    pt_check nocap_master_says_once [ "$(grep -c 'master\[[0-9]*\]: warning: postern_delivery_priority = 10: this system does not let Postern lower a nice value' "$PT_T/maillog")" = 1 ]
+    pt_check nocap_daemons_quiet bash -c "! grep -q 'cannot lower the nice value' '$PT_T/maillog'"
+    pt_cmd postfix stop >/dev/null 2>&1
+else
+    pt_skip nocap "setpriv cannot drop CAP_SYS_NICE here"
+fi
 
 pt_done

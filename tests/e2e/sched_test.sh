@@ -37,15 +37,18 @@ pt_check default_qmgr_batch [ "$(policy "$(child qmgr)")" = batch ]
 
 # ---- postern_delivery_priority
 nice_of() { ps -o ni= -p "$1" 2>/dev/null | tr -d ' '; }
+# nice_alias: the alias nicecheck runs a command that writes its own nice
+# value to $NDIR/cmd.out (local runs it as an unprivileged user).
+nice_alias() {
+    NDIR=$PT_T/nice
+    mkdir -p "$NDIR" && chmod 1777 "$NDIR"
+    printf '%s\n' "nicecheck: \"|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'\"" >> "$PT_CONF/aliases"
+    pt_cmd postalias "$PT_CONF/aliases"
+}
 mnice=$(nice_of "$(master_pid)")
 raised=$((mnice - 10 < -20 ? -20 : mnice - 10))
 pt_check prio_qmgr_raised [ "$(nice_of "$(child qmgr)")" = "$raised" ]
-NDIR=$PT_T/nice
-mkdir -p "$NDIR" && chmod 1777 "$NDIR"
-cat >> "$PT_CONF/aliases" <<EOA
-nicecheck: "|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'"
-EOA
-pt_cmd postalias "$PT_CONF/aliases"
+nice_alias
 pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
 pt_check prio_command_ran pt_wait '[ -s "$NDIR/cmd.out" ]' 20
 pt_check prio_command_master_nice [ "$(tr -d ' \n' < "$NDIR/cmd.out")" = "$mnice" ]
@@ -140,12 +143,7 @@ pt_check bad_value_start_no_master [ "$(pt_cmd postfix status >/dev/null 2>&1; e
 # master's value without a warning of their own.
 pt_instance
 if setpriv --bounding-set -sys_nice true 2>/dev/null; then
-    NDIR=$PT_T/nice
-    mkdir -p "$NDIR" && chmod 1777 "$NDIR"
-    cat >> "$PT_CONF/aliases" <<EOA
-nicecheck: "|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'"
-EOA
-    pt_cmd postalias "$PT_CONF/aliases"
+    nice_alias
     setpriv --bounding-set -sys_nice "$PT_BUILD/sbin/postfix" -c "$PT_CONF" start >/dev/null 2>&1
     pt_wait_smtp "$PT_PORT" 20
     pt_smtp_send sender@example.test nicecheck@example.test >/dev/null

@@ -27,30 +27,40 @@ static int mail_sched_wanted(void)
 }
 
 /* The nice steps postern_delivery_priority asks for, or -1 for a value
- * that is not a whole number from 0 to MAIL_SCHED_MAX_RAISE. */
-#define MAIL_SCHED_MAX_RAISE 20
+ * that is not a whole number from 0 to 20 (the table's bounds, gen.py). */
 static long mail_sched_raise_wanted(const char *value)
 {
     long v;
 
-    if (!config_parse_long(value, &v) || v < 0 || v > MAIL_SCHED_MAX_RAISE)
+    if (!config_parse_long(value, &v) || v < 0 || v > 20)
         return -1;
     return v;
 }
 
-/* Whether value is good for name, one of the two settings checked here. */
-static bool mail_sched_value_ok(const char *name, const char *value)
+/* The two settings checked here: what a bad value is called and what is
+ * expected instead. */
+static const struct mail_sched_setting {
+    const char *name, *kind, *expect;
+} mail_sched_settings[] = {
+    { P_POSTERN_BATCH_SCHEDULING, "boolean", "yes or no" },
+    { P_POSTERN_DELIVERY_PRIORITY, "numerical", "a number from 0 to 20" },
+};
+
+static const struct mail_sched_setting *mail_sched_setting(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(mail_sched_settings); i++)
+        if (strcmp(mail_sched_settings[i].name, name) == 0)
+            return &mail_sched_settings[i];
+    return NULL;
+}
+
+static bool mail_sched_value_ok(const struct mail_sched_setting *set, const char *value)
 {
     bool b;
 
-    if (strcmp(name, P_POSTERN_BATCH_SCHEDULING) == 0)
+    if (set == &mail_sched_settings[0])
         return config_parse_bool(value, &b);
     return mail_sched_raise_wanted(value) >= 0;
-}
-
-static const char *mail_sched_expect(const char *name)
-{
-    return strcmp(name, P_POSTERN_BATCH_SCHEDULING) == 0 ? "yes or no" : "a number from 0 to 20";
 }
 
 /* One service's -o options: a bad value of either setting is counted. */
@@ -62,25 +72,23 @@ struct mail_sched_bad {
 static void mail_sched_override(const char *name, const char *value, void *ctx)
 {
     struct mail_sched_bad *bad = ctx;
+    const struct mail_sched_setting *set = mail_sched_setting(name);
 
     /* A $name value is expanded only in the daemon, which checks it then. */
-    if ((strcmp(name, P_POSTERN_BATCH_SCHEDULING) != 0
-         && strcmp(name, P_POSTERN_DELIVERY_PRIORITY) != 0)
-        || strchr(value, '$') || mail_sched_value_ok(name, value))
+    if (set == NULL || strchr(value, '$') || mail_sched_value_ok(set, value))
         return;
     log_warn("%s:%d: service %s: bad %s value: -o %s=%s (%s)", bad->s->file, bad->s->line,
-             bad->s->name, strcmp(name, P_POSTERN_BATCH_SCHEDULING) == 0 ? "boolean" : "numerical",
-             name, value, mail_sched_expect(name));
+             bad->s->name, set->kind, name, value, set->expect);
     bad->count++;
 }
 
-/* Warns about the value in effect for name when it is bad; returns -1 then. */
-static int mail_sched_check_one(const char *name)
+/* Warns about the value in effect when it is bad; returns -1 then. */
+static int mail_sched_check_one(const struct mail_sched_setting *set)
 {
-    const char *file = NULL;
+    const char *name = set->name, *file = NULL;
     int line = 0;
 
-    if (mail_sched_value_ok(name, cfg_str(name)))
+    if (mail_sched_value_ok(set, cfg_str(name)))
         return 0;
     /* A daemon's -o value overrides main.cf's line: do not blame the line. */
     struct sbuf *where = sbuf_new(64);
@@ -88,9 +96,8 @@ static int mail_sched_check_one(const char *name)
         sbuf_set(where, "master.cf -o option: ");
     else if (cfg_in_main_cf(name, &file, &line))
         sbuf_printf(where, "%s:%d: ", file, line);
-    log_warn("%sbad %s value: %s = %s (%s)", sbuf_str(where),
-             strcmp(name, P_POSTERN_BATCH_SCHEDULING) == 0 ? "boolean" : "numerical", name,
-             cfg_str(name), mail_sched_expect(name));
+    log_warn("%sbad %s value: %s = %s (%s)", sbuf_str(where), set->kind, name, cfg_str(name),
+             set->expect);
     sbuf_free(where);
     return -1;
 }
@@ -103,9 +110,11 @@ int mail_sched_check(const struct mastercf *m)
         bad.s = s;
         mastercf_overrides_quiet(s, mail_sched_override, &bad);
     }
-    int a = mail_sched_check_one(P_POSTERN_BATCH_SCHEDULING);
-    int b = mail_sched_check_one(P_POSTERN_DELIVERY_PRIORITY);
-    return bad.count || a < 0 || b < 0 ? -1 : 0;
+    int worst = bad.count ? -1 : 0;
+    for (size_t i = 0; i < ARRAY_LEN(mail_sched_settings); i++)
+        if (mail_sched_check_one(&mail_sched_settings[i]) < 0)
+            worst = -1;
+    return worst;
 }
 
 void mail_sched_apply(void)
@@ -124,17 +133,28 @@ void mail_sched_apply(void)
     }
 }
 
+/* The nice value postern_delivery_priority asks for: *base is the current
+ * one, *want the lower one (at most -20). False when the setting is 0 or
+ * bad, or the value cannot go lower. */
+static bool mail_sched_target(long *boost, int *base, int *want)
+{
+    *boost = mail_sched_raise_wanted(cfg_str(P_POSTERN_DELIVERY_PRIORITY));
+    if (*boost <= 0)
+        return false;   /* off, or bad (mail_sched_check() said so) */
+    errno = 0;
+    *base = getpriority(PRIO_PROCESS, 0);
+    if (*base == -1 && errno != 0)
+        return false;
+    *want = *base - (int)*boost < -20 ? -20 : *base - (int)*boost;
+    return *want < *base;
+}
+
 void mail_sched_raise(void)
 {
-    long boost = mail_sched_raise_wanted(cfg_str(P_POSTERN_DELIVERY_PRIORITY));
-    if (boost <= 0)
-        return;     /* off, or not a number (mail_sched_check() said so) */
-    errno = 0;
-    int base = getpriority(PRIO_PROCESS, 0);
-    if (base == -1 && errno != 0)
-        return;
-    int want = base - (int)boost < -20 ? -20 : base - (int)boost;
-    if (want >= base)
+    long boost;
+    int base, want;
+
+    if (!mail_sched_target(&boost, &base, &want))
         return;
     if (setpriority(PRIO_PROCESS, 0, want) < 0) {
         /* Not permitted here: master said so once (mail_sched_probe). */
@@ -158,14 +178,11 @@ void mail_sched_restore(void)
 
 void mail_sched_probe(void)
 {
-    long boost = mail_sched_raise_wanted(cfg_str(P_POSTERN_DELIVERY_PRIORITY));
-    if (boost <= 0)
+    long boost;
+    int base, want;
+
+    if (!mail_sched_target(&boost, &base, &want))
         return;
-    errno = 0;
-    int base = getpriority(PRIO_PROCESS, 0);
-    if ((base == -1 && errno != 0) || base <= -20)
-        return;
-    int want = base - (int)boost < -20 ? -20 : base - (int)boost;
     if (setpriority(PRIO_PROCESS, 0, want) < 0) {
         log_warn("%s = %ld: this system does not let Postern lower a nice value (%m); "
                  "qmgr and the delivery agents run at master's", P_POSTERN_DELIVERY_PRIORITY,

@@ -2,16 +2,18 @@
  * mail_sched.h - the CPU scheduling policy of master and the daemons
  *
  * Used by: master (at start and reload), the server skeleton (every daemon
- *          at start, with its own -o options).
+ *          at start, with its own -o options), pipe_command (a command's
+ *          child).
  * Interface: mail_sched_check(), mail_sched_apply(), mail_sched_raise(),
- *            mail_sched_restore().
+ *            mail_sched_probe(), mail_sched_restore().
  * Errors: a postern_batch_scheduling value that is not a boolean, or a
  *         postern_delivery_priority that is not a number from 0 to 20, in
  *         main.cf or a master.cf -o, is reported by mail_sched_check()
  *         (postfix check; master refuses to start and warns at reload; a
  *         daemon at start); the processes then keep the policy and nice
- *         value they have. A policy or nice value the kernel refuses is
- *         logged as a warning.
+ *         value they have. A policy the kernel refuses is logged as a
+ *         warning; a nice value it does not permit is said once by master
+ *         (mail_sched_probe), other refusals by the daemon.
  * Notes: with postern_batch_scheduling = yes (the default) the process is
  *        put under SCHED_BATCH. Postern's daemons hand each message along
  *        a chain of processes over sockets; under the normal policy each
@@ -23,7 +25,8 @@
  *        (local and pipe commands included) inherit the policy.
  *        With postern_delivery_priority = N (default 10), qmgr and the
  *        local, virtual, pipe, discard and error agents (server_ops.delivery)
- *        lower their nice value by N at start, while still root: under a
+ *        lower their nice value by N at start, while still root (any other
+ *        service does when its master.cf line has -o): under a
  *        burst of arrivals the many smtpd and cleanup processes otherwise
  *        keep them waiting for the CPU at every hand-off, and local delivery
  *        stalls until the burst ends (bench/README.md, session 10). Commands
@@ -46,9 +49,9 @@ int mail_sched_check(const struct mastercf *m);
  * is not a boolean. */
 void mail_sched_apply(void);
 
-/* qmgr and the delivery agents, at start while still root: lowers the nice
- * value by postern_delivery_priority (at most to -20). A kernel refusal is
- * logged once as a warning; the process then runs on as it is. */
+/* qmgr and the delivery agents (or a service with its own -o), at start
+ * while still root: lowers the nice value by postern_delivery_priority (at
+ * most to -20). When the kernel refuses, the process runs on as it is. */
 void mail_sched_raise(void);
 
 /* master, at start and reload: says once, as a warning, when the kernel

@@ -588,8 +588,10 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     /* Each setting that is bad was reported and is left alone. */
     (void)mail_sched_check(NULL);
     mail_sched_apply();
-    if (ops->delivery)
-        mail_sched_raise();     /* still root: a lower nice value needs it */
+    /* Still root: a lower nice value needs it. The default is for qmgr and
+     * the local-side agents; a master.cf -o gives any service its own. */
+    if (ops->delivery || cfg_is_overridden(P_POSTERN_DELIVERY_PRIORITY))
+        mail_sched_raise();
     umask(077);
 
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);

@@ -35,7 +35,7 @@ struct server_ops {
     enum server_model model;
     bool resident;              /* ignore max_use and max_idle (qmgr, anvil) */
     bool delivery;              /* qmgr, local, virtual, pipe, discard, error:
-                                 * postern_delivery_priority applies */
+                                 * main.cf's postern_delivery_priority applies */
     void (*pre_jail)(void);     /* still root: open tables, keys, files */
     void (*post_jail)(void);    /* after chroot and privilege drop */
     /* SINGLE: serve the whole conversation. */

@@ -129,8 +129,9 @@ POSTERN = {
         'and local delivery falls far behind arrival until the burst is over. '
         'They use little CPU per message. smtp(8) and lmtp keep master\'s value '
         '(their TLS work can be heavy). Commands that local(8) and pipe(8) run get '
-        'master\'s value back before they start. Per-service -o settings in '
-        'master.cf apply to that service\'s processes.'),
+        'master\'s value back before they start. A -o setting on a master.cf line '
+        'applies to that service\'s processes, whichever service it is (smtp, '
+        'smtpd and the others get the lower value only that way).'),
 }
 for _n, (_t, _d, _) in POSTERN.items():
     EXTRA[_n] = (_t, _d)

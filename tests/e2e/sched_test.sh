@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # postern_delivery_priority: qmgr and the local-side delivery agents run at a
 # nice value that much (default 10) below master's, the other daemons at
-# master's, and a command that local runs gets master's value back; -o 0 on a service turns it
-# off there; a value that is not a number from 0 to 20 is reported.
+# master's, and a command that local runs gets master's value back; -o 0 on
+# a service turns it off there, -o N on any other service gives it N; a value
+# that is not a number from 0 to 20 is reported.
 # postern_batch_scheduling: master and the daemons run under SCHED_BATCH by
 # default; "no" in main.cf (after a reload) or in a service's -o option gives
 # the normal policy; a value that is not a boolean is reported as file:line by
@@ -57,11 +58,18 @@ hold_session
 pt_wait '[ -n "$(child smtpd)" ]' 10
 pt_check prio_smtpd_master_nice [ "$(nice_of "$(child smtpd)")" = "$mnice" ]
 wait "$HOLD_PID"
-# -o postern_delivery_priority=0 on local: its new processes keep master's value.
+pt_check prio_pickup_master_nice [ "$(nice_of "$(child pickup)")" = "$mnice" ]
+# -o postern_delivery_priority=0 on local: its new processes keep master's
+# value; =3 on pickup, which is not a delivery agent: it runs 3 below.
 sed -i 's/^\(local  *unix .* local\)$/\1 -o postern_delivery_priority=0/' "$PT_CONF/master.cf"
+sed -i 's/^\(pickup  *unix .* pickup\)$/\1 -o postern_delivery_priority=3/' "$PT_CONF/master.cf"
 pt_check prio_o_option_written grep -q 'local -o postern_delivery_priority=0$' "$PT_CONF/master.cf"
+pt_check prio_o_option_pickup_written grep -q 'pickup -o postern_delivery_priority=3$' "$PT_CONF/master.cf"
+old_pickup=$(child pickup)
 pt_cmd postfix reload 2>/dev/null
 pt_wait '[ -z "$(child local)" ]' 20
+pt_wait '[ -n "$(child pickup)" ] && [ "$(child pickup)" != "$old_pickup" ]' 20
+pt_check prio_o_option_pickup_raised [ "$(nice_of "$(child pickup)")" = "$((mnice - 3 < -20 ? -20 : mnice - 3))" ]
 rm -f "$NDIR/cmd.out"
 pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
 pt_wait '[ -s "$NDIR/cmd.out" ]' 20
@@ -78,6 +86,7 @@ pt_check prio_bad_main_cf_file_line grep -q "$PT_CONF/main.cf:$pline: bad numeri
 pt_check prio_bad_o_option_file_line grep -q "$PT_CONF/master.cf:$lline: service local: bad numerical value: -o postern_delivery_priority=high (a number from 0 to 20)" <<<"$out"
 sed -i '/^postern_delivery_priority = 21$/d' "$PT_CONF/main.cf"
 sed -i 's/local -o postern_delivery_priority=high$/local/' "$PT_CONF/master.cf"
+sed -i 's/pickup -o postern_delivery_priority=3$/pickup/' "$PT_CONF/master.cf"
 pt_check prio_restored_check_passes pt_cmd postfix check
 pt_cmd postfix reload 2>/dev/null
 

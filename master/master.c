@@ -23,6 +23,7 @@
 #include "mail_owner.h"
 #include "mail_sched.h"
 #include "mail_proto.h"
+#include "mail_env.h"
 #include "mail_trust.h"
 #include "master.h"
 #include "queue_layout.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
         setenv("MAIL_CONFIG", dir, 1);
     if (config_load(dir) < 0)
         log_fatal("%s/main.cf: configuration errors; run \"postfix check\"", config_dir());
+    mail_env_import();          /* what every daemon inherits */
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
     if (chdir(qdir) < 0)
         log_fatal("chdir %s: %m", qdir);
@@ -281,6 +283,7 @@ int main(int argc, char **argv)
             if (config_load(dir) < 0) {
                 log_warn("%s/main.cf: errors found; reload applied what could be read", config_dir());
             }
+            mail_env_import();
             mail_log_init("master");
             mail_owner_init();
             mail_sched_apply();

@@ -29,6 +29,7 @@
 #include "mail_log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
+#include "mail_env.h"
 #include "mail_trust.h"
 #include "maildrop.h"
 #include "qfile.h"
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
             setenv("MAIL_CONFIG", want_dir, 1);
         }
     }
+    mail_env_import();
     postdrop_setup_logging();
 
     /* The user name matters only to a list that names users: with the

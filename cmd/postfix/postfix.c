@@ -13,6 +13,7 @@
 #include "config_unused.h"
 #include "log.h"
 #include "mail_proto.h"
+#include "mail_env.h"
 #include "mail_sched.h"
 #include "mastercf.h"
 #include "param_support.h"
@@ -221,6 +222,7 @@ int main(int argc, char **argv)
         setenv("MAIL_CONFIG", dir, 1);
     if (config_load(dir) < 0)
         postfix_problems++;
+    mail_env_import();  /* master starts from this environment */
     if (*cfg_str(P_MAILLOG_FILE) == 0)
         log_open_syslog(NULL);
 

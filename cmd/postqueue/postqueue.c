@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
+#include "mail_env.h"
 #include "mail_trust.h"
 #include "sock.h"
 #include "stream.h"
@@ -77,6 +78,7 @@ static void pq_load_config(const char *cflag, const char *env_config)
     }
     if (want)
         setenv("MAIL_CONFIG", want, 1);
+    mail_env_import();
     struct sbuf *tag = sbuf_new(64);
     sbuf_printf(tag, "%s/postqueue", cfg_str(P_SYSLOG_NAME));
     log_set_tag(sbuf_str(tag));

@@ -25,6 +25,7 @@
 #include "dsn_log.h"
 #include "log.h"
 #include "mail_proto.h"
+#include "mail_env.h"
 #include "mail_queue.h"
 #include <dirent.h>
 #include <fcntl.h>
@@ -374,6 +375,7 @@ int main(int argc, char **argv)
         log_fatal("%s/main.cf: configuration errors", a.config_dir ? a.config_dir : config_dir());
     if (a.config_dir)
         setenv("MAIL_CONFIG", a.config_dir, 1);
+    mail_env_import();
     struct sbuf *tag = sbuf_new(64);
     sbuf_printf(tag, "%s/postsuper", cfg_str(P_SYSLOG_NAME));
     log_set_tag(sbuf_str(tag));

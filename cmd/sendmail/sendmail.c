@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "mail_log.h"
+#include "mail_env.h"
 #include "mail_proto.h"
 #include "maildrop.h"
 #include "qfile.h"
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
         setenv("MAIL_CONFIG", o.config_dir, 1);
     if (config_load(NULL) < 0)
         sm_fatal(EX_TEMPFAIL, "%s/main.cf: configuration errors", config_dir());
+    mail_env_update();
     sm_setup_logging();
 
     struct sbuf *pd = sbuf_new(128);

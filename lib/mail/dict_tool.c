@@ -20,6 +20,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "mail_env.h"
 #include "sbuf.h"
 
 #include <getopt.h>
@@ -344,6 +345,7 @@ int dict_tool_main(int argc, char **argv, bool alias)
     }
     if (config_load(cfg_dir_opt) < 0)
         log_fatal("cannot read the configuration in %s", config_dir());
+    mail_env_update();
     t.dflt_type = cfg_str(P_DEFAULT_DATABASE_TYPE);
     if (t.dflt_type == NULL || *t.dflt_type == 0)
         t.dflt_type = D_DEFAULT_DATABASE_TYPE;

@@ -14,6 +14,7 @@
  *        waited for.
  */
 #include "pipe_command.h"
+#include "mail_env.h"
 #include "mail_sched.h"
 #include "alloc.h"
 #include "config.h"
@@ -360,14 +361,16 @@ fail:
 
 char **pipe_command_env(void)
 {
-    char **keep = cfg_list(cfg_str(P_EXPORT_ENVIRONMENT));
+    char **keep = mail_env_list(cfg_str(P_EXPORT_ENVIRONMENT));
     size_t n = 0, cap = 8;
     bool have_path = false;
     char **env = xcalloc(cap, sizeof(char *));
     for (char **k = keep; k && *k; k++) {
         const char *eq = strchr(*k, '=');
         struct sbuf *b = sbuf_new(64);
-        if (eq)
+        if (!mail_env_item_ok(*k))
+            sbuf_reset(b);          /* no usable name: left out */
+        else if (eq)
             sbuf_set(b, *k);        /* NAME=value given in main.cf */
         else if (getenv(*k))
             sbuf_printf(b, "%s=%s", *k, getenv(*k));

@@ -58,6 +58,8 @@ DESCRIPTIONS = {
     'inet_protocols': "Which IP versions to use: all, ipv4, ipv6 or ipv4, ipv6.",
     'local_recipient_maps': "Tables of valid local recipients; when set, the SMTP server rejects unknown local users during the SMTP dialog. Empty turns the check off.",
     'mail_name': "The name the mail system calls itself in greetings and notices.",
+    'import_environment': "The environment variables that master(8), postfix(1), postsuper(1), postdrop(1) and postqueue(1) keep from whoever started them; everything else is removed before any daemon is started, so settings of the administrator's shell (LD_LIBRARY_PATH, proxy variables, MALLOC_ tuning) do not reach the daemons. NAME keeps a variable when it is set; NAME=value sets it (write { NAME=value } when the value has spaces or commas). sendmail(1), postmap(1) and postalias(1) only apply the NAME=value entries. master applies the list again on reload, but cannot bring back a variable it has already removed. Entries without a usable name are ignored with a warning.",
+    'export_environment': "The environment variables that local(8) and pipe(8) pass on to the commands they run, as NAME (the daemon's own value, when set) or NAME=value (write { NAME=value } when the value has spaces or commas). PATH=/usr/bin:/bin is added when the list does not set PATH.",
     'mail_owner': "The account that owns the queue and runs the unprivileged daemons.",
     'mailbox_command': "A command that local(8) runs to deliver to a local user's mailbox instead of writing the mailbox itself.",
     'mailbox_size_limit': "The largest mailbox or Maildir file that local(8) will write, in bytes; 0 means no limit.",

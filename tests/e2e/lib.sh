@@ -149,6 +149,10 @@ pt_start() {
     pt_wait_smtp "$PT_PORT" 20 || { echo "smtpd did not answer on $PT_PORT"; return 1; }
 }
 
+# PID of the instance's master, and of its first child named NAME.
+pt_master_pid() { tr -d ' \n' < "$PT_T/spool/pid/master.pid" 2>/dev/null; }
+pt_child() { pgrep -P "$(pt_master_pid)" -x "$1" | head -n 1; }
+
 pt_stop() {
     [ -n "${PT_CONF:-}" ] || return 0
     "$PT_BUILD/sbin/postfix" -c "$PT_CONF" stop >/dev/null 2>&1 || true

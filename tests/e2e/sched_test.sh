@@ -21,8 +21,6 @@ policy() {
 p = os.sched_getscheduler(int(sys.argv[1]))
 print({os.SCHED_BATCH: "batch", os.SCHED_OTHER: "other"}.get(p, p))' "$1" 2>/dev/null
 }
-master_pid() { tr -d ' \n' < "$PT_T/spool/pid/master.pid"; }
-child() { pgrep -P "$(master_pid)" -x "$1" | head -n 1; }
 # Opens one SMTP session and holds it, so that an smtpd process exists.
 hold_session() {
     python3 - "$PT_PORT" <<'EOP' &
@@ -33,8 +31,8 @@ EOP
     HOLD_PID=$!
 }
 
-pt_check default_master_batch [ "$(policy "$(master_pid)")" = batch ]
-pt_check default_qmgr_batch [ "$(policy "$(child qmgr)")" = batch ]
+pt_check default_master_batch [ "$(policy "$(pt_master_pid)")" = batch ]
+pt_check default_qmgr_batch [ "$(policy "$(pt_child qmgr)")" = batch ]
 
 # ---- postern_delivery_priority
 nice_of() { ps -o ni= -p "$1" 2>/dev/null | tr -d ' '; }
@@ -46,35 +44,35 @@ nice_alias() {
     printf '%s\n' "nicecheck: \"|/bin/sh -c 'cat >/dev/null; nice >$NDIR/cmd.out'\"" >> "$PT_CONF/aliases"
     pt_cmd postalias "$PT_CONF/aliases"
 }
-mnice=$(nice_of "$(master_pid)")
+mnice=$(nice_of "$(pt_master_pid)")
 raised=$((mnice - 10 < -20 ? -20 : mnice - 10))
-pt_check prio_qmgr_raised [ "$(nice_of "$(child qmgr)")" = "$raised" ]
+pt_check prio_qmgr_raised [ "$(nice_of "$(pt_child qmgr)")" = "$raised" ]
 nice_alias
 pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
 pt_check prio_command_ran pt_wait '[ -s "$NDIR/cmd.out" ]' 20
 pt_check prio_command_master_nice [ "$(tr -d ' \n' < "$NDIR/cmd.out")" = "$mnice" ]
-pt_check prio_local_raised [ "$(nice_of "$(child local)")" = "$raised" ]
+pt_check prio_local_raised [ "$(nice_of "$(pt_child local)")" = "$raised" ]
 hold_session
-pt_wait '[ -n "$(child smtpd)" ]' 10
-pt_check prio_smtpd_master_nice [ "$(nice_of "$(child smtpd)")" = "$mnice" ]
+pt_wait '[ -n "$(pt_child smtpd)" ]' 10
+pt_check prio_smtpd_master_nice [ "$(nice_of "$(pt_child smtpd)")" = "$mnice" ]
 wait "$HOLD_PID"
-pt_check prio_pickup_master_nice [ "$(nice_of "$(child pickup)")" = "$mnice" ]
+pt_check prio_pickup_master_nice [ "$(nice_of "$(pt_child pickup)")" = "$mnice" ]
 # -o postern_delivery_priority=0 on local: its new processes keep master's
 # value; =3 on pickup, which is not a delivery agent: it runs 3 below.
 sed -i 's/^\(local  *unix .* local\)$/\1 -o postern_delivery_priority=0/' "$PT_CONF/master.cf"
 sed -i 's/^\(pickup  *unix .* pickup\)$/\1 -o postern_delivery_priority=3/' "$PT_CONF/master.cf"
 pt_check prio_o_option_written grep -q 'local -o postern_delivery_priority=0$' "$PT_CONF/master.cf"
 pt_check prio_o_option_pickup_written grep -q 'pickup -o postern_delivery_priority=3$' "$PT_CONF/master.cf"
-old_pickup=$(child pickup)
+old_pickup=$(pt_child pickup)
 pt_cmd postfix reload 2>/dev/null
-pt_wait '[ -z "$(child local)" ]' 20
-pt_wait '[ -n "$(child pickup)" ] && [ "$(child pickup)" != "$old_pickup" ]' 20
-pt_check prio_o_option_pickup_raised [ "$(nice_of "$(child pickup)")" = "$((mnice - 3 < -20 ? -20 : mnice - 3))" ]
+pt_wait '[ -z "$(pt_child local)" ]' 20
+pt_wait '[ -n "$(pt_child pickup)" ] && [ "$(pt_child pickup)" != "$old_pickup" ]' 20
+pt_check prio_o_option_pickup_raised [ "$(nice_of "$(pt_child pickup)")" = "$((mnice - 3 < -20 ? -20 : mnice - 3))" ]
 rm -f "$NDIR/cmd.out"
 pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
 pt_wait '[ -s "$NDIR/cmd.out" ]' 20
-pt_check prio_o_option_local_off [ "$(nice_of "$(child local)")" = "$mnice" ]
-pt_check prio_o_option_qmgr_still_raised [ "$(nice_of "$(child qmgr)")" = "$raised" ]
+pt_check prio_o_option_local_off [ "$(nice_of "$(pt_child local)")" = "$mnice" ]
+pt_check prio_o_option_qmgr_still_raised [ "$(nice_of "$(pt_child qmgr)")" = "$raised" ]
 # Out of range in main.cf, and not a number in a -o option: postfix check.
 echo 'postern_delivery_priority = 21' >> "$PT_CONF/main.cf"
 pline=$(grep -n '^postern_delivery_priority = 21$' "$PT_CONF/main.cf" | cut -d: -f1)
@@ -94,12 +92,12 @@ pt_cmd postfix reload 2>/dev/null
 sed -i "s/^\(127\.0\.0\.1:$PT_PORT .*smtpd\)\$/\1 -o postern_batch_scheduling=no/" "$PT_CONF/master.cf"
 pt_check o_option_written grep -q "smtpd -o postern_batch_scheduling=no" "$PT_CONF/master.cf"
 pt_cmd postfix reload 2>/dev/null
-pt_wait '[ -z "$(child smtpd)" ]' 20
+pt_wait '[ -z "$(pt_child smtpd)" ]' 20
 hold_session
-pt_wait '[ -n "$(child smtpd)" ]' 10
-pt_check o_option_smtpd_other [ "$(policy "$(child smtpd)")" = other ]
-pt_wait '[ -n "$(child qmgr)" ]' 10
-pt_check o_option_qmgr_still_batch [ "$(policy "$(child qmgr)")" = batch ]
+pt_wait '[ -n "$(pt_child smtpd)" ]' 10
+pt_check o_option_smtpd_other [ "$(policy "$(pt_child smtpd)")" = other ]
+pt_wait '[ -n "$(pt_child qmgr)" ]' 10
+pt_check o_option_qmgr_still_batch [ "$(policy "$(pt_child qmgr)")" = batch ]
 wait "$HOLD_PID"
 
 # A daemon's own -o value that is not a boolean: reported as the -o option
@@ -112,22 +110,22 @@ pt_check bad_o_option_check_fails [ $rc -ne 0 ]
 pt_check bad_o_option_check_file_line grep -q "$PT_CONF/master.cf:$mline: service 127.0.0.1:$PT_PORT: bad boolean value: -o postern_batch_scheduling=maybe (yes or no)" <<<"$out"
 pt_cmd postfix reload 2>/dev/null
 pt_check bad_o_option_reload_warns pt_wait 'grep -q "master\[[0-9]*\]: warning: $PT_CONF/master.cf:$mline: service 127.0.0.1:$PT_PORT: bad boolean value" "$PT_T/maillog"' 10
-pt_wait '[ -z "$(child smtpd)" ]' 20
+pt_wait '[ -z "$(pt_child smtpd)" ]' 20
 hold_session
-pt_wait '[ -n "$(child smtpd)" ]' 10
+pt_wait '[ -n "$(pt_child smtpd)" ]' 10
 pt_check bad_o_option_reported pt_wait 'grep -q "smtpd\[[0-9]*\]: warning: master.cf -o option: bad boolean value: postern_batch_scheduling = maybe (yes or no)" "$PT_T/maillog"' 10
 pt_check bad_o_option_not_blamed_on_main_cf bash -c "! grep -q 'main.cf:[0-9]*: bad boolean value' '$PT_T/maillog'"
-pt_check bad_o_option_smtpd_inherits [ "$(policy "$(child smtpd)")" = batch ]
+pt_check bad_o_option_smtpd_inherits [ "$(policy "$(pt_child smtpd)")" = batch ]
 wait "$HOLD_PID"
 sed -i "s/smtpd -o postern_batch_scheduling=maybe\$/smtpd -o postern_batch_scheduling=no/" "$PT_CONF/master.cf"
 
 # main.cf "no" and a reload: master and the daemons it starts afterwards.
 sed -i 's/^postern_batch_scheduling = yes$/postern_batch_scheduling = no/' "$PT_CONF/main.cf"
 pt_cmd postfix reload 2>/dev/null
-pt_wait '[ "$(policy "$(master_pid)")" = other ]' 10
-pt_check reload_no_master_other [ "$(policy "$(master_pid)")" = other ]
-pt_wait '[ -n "$(child qmgr)" ] && [ "$(policy "$(child qmgr)")" = other ]' 20
-pt_check reload_no_qmgr_other [ "$(policy "$(child qmgr)")" = other ]
+pt_wait '[ "$(policy "$(pt_master_pid)")" = other ]' 10
+pt_check reload_no_master_other [ "$(policy "$(pt_master_pid)")" = other ]
+pt_wait '[ -n "$(pt_child qmgr)" ] && [ "$(policy "$(pt_child qmgr)")" = other ]' 20
+pt_check reload_no_qmgr_other [ "$(policy "$(pt_child qmgr)")" = other ]
 
 # A value that is not a boolean.
 sed -i 's/^postern_batch_scheduling = no$/postern_batch_scheduling = maybe/' "$PT_CONF/main.cf"
@@ -135,7 +133,7 @@ line=$(grep -n '^postern_batch_scheduling = maybe$' "$PT_CONF/main.cf" | cut -d:
 out=$(pt_cmd postfix check 2>&1); rc=$?
 pt_check bad_value_check_fails [ $rc -ne 0 ]
 pt_check bad_value_check_file_line grep -q "$PT_CONF/main.cf:$line: bad boolean value: postern_batch_scheduling = maybe (yes or no)" <<<"$out"
-pid=$(master_pid)
+pid=$(pt_master_pid)
 pt_cmd postfix reload >/dev/null 2>&1
 pt_check bad_value_reload_warns pt_wait 'grep -q "master\[$pid\]: warning: $PT_CONF/main.cf:$line: bad boolean value" "$PT_T/maillog"' 10
 pt_check bad_value_reload_master_lives kill -0 "$pid"
@@ -157,9 +155,9 @@ if setpriv --bounding-set -sys_nice true 2>/dev/null; then
     pt_wait_smtp "$PT_PORT" 20
     pt_smtp_send sender@example.test nicecheck@example.test >/dev/null
     pt_check nocap_delivered pt_wait '[ -s "$NDIR/cmd.out" ]' 20
-    mnice=$(nice_of "$(master_pid)")
-    pt_check nocap_qmgr_master_nice [ "$(nice_of "$(child qmgr)")" = "$mnice" ]
-    pt_check nocap_local_master_nice [ "$(nice_of "$(child local)")" = "$mnice" ]
+    mnice=$(nice_of "$(pt_master_pid)")
+    pt_check nocap_qmgr_master_nice [ "$(nice_of "$(pt_child qmgr)")" = "$mnice" ]
+    pt_check nocap_local_master_nice [ "$(nice_of "$(pt_child local)")" = "$mnice" ]
     pt_check nocap_master_says_once [ "$(grep -c 'master\[[0-9]*\]: warning: postern_delivery_priority = 10: this system does not let Postern lower a nice value' "$PT_T/maillog")" = 1 ]
     pt_check nocap_daemons_quiet bash -c "! grep -q 'cannot lower the nice value' '$PT_T/maillog'"
     pt_cmd postfix stop >/dev/null 2>&1

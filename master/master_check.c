@@ -14,6 +14,7 @@
  *        reported (param_support_report()) but do not stop it.
  */
 #include "config.h"
+#include "config_values.h"
 #include "log.h"
 #include "mail_sched.h"
 #include "master.h"
@@ -45,6 +46,9 @@ int master_check_config(void)
     param_support_report(m, NULL, NULL);
     if (mail_sched_check(m) < 0)
         rc = -1;
+    /* Reported, not refused: Postfix runs with such a value until a daemon
+     * that reads it starts, and only that daemon stops. */
+    config_values_check(m);
     const char *refused = param_support_refused(m, path);
     if (refused) {
         log_warn("%s: %s is set, but Postern cannot apply it: refusing to run "

@@ -13,6 +13,7 @@
 #include "config_unused.h"
 #include "log.h"
 #include "mail_proto.h"
+#include "config_values.h"
 #include "mail_env.h"
 #include "mail_sched.h"
 #include "mastercf.h"
@@ -100,6 +101,8 @@ static int postfix_check(bool fix)
     config_unused_report(m, CONFIG_UNUSED_MAIN | CONFIG_UNUSED_MASTER, NULL);
     param_support_report(m, NULL, NULL);
     if (mail_sched_check(m) < 0)
+        postfix_problems++;
+    if (config_values_check(m) > 0)
         postfix_problems++;
     struct sbuf *where = sbuf_new(64);
     const char *refused = param_support_refused(m, where);

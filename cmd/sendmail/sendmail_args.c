@@ -156,8 +156,13 @@ int sendmail_parse_args(struct sendmail_opts *o, int argc, char **argv, struct s
             }
             break;
         case 'X':
-            /* -XV is VERP (not supported: ignored); otherwise a log file. */
-            log_debug(1, "-X%s option ignored", optarg);
+            /* -XV asks for VERP, which Postern does not implement: say so
+             * rather than drop it unseen. Otherwise -X is sendmail's
+             * traffic log file, which Postfix ignores too. */
+            if (optarg[0] == 'V')
+                log_warn("-XV: VERP is not supported; the message is sent without it");
+            else
+                log_debug(1, "-X%s option ignored", optarg);
             break;
         case 'b':
             switch (optarg[0]) {

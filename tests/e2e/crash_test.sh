@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Durability under crashes: a burst of 500 messages while every daemon in
-# turn is killed with SIGKILL ends with all 500 delivered exactly once and
-# nothing left in the queue; master restarts what was killed.
+# Durability under crashes: a burst of at least 500 messages while every
+# daemon in turn is killed with SIGKILL ends with all of them delivered
+# exactly once and nothing left in the queue; master restarts what was
+# killed. The sender goes on past 500 until the last kill, so that a fast
+# machine cannot finish the burst while daemons are still to be killed.
 # The one duplicate SMTP itself allows (RFC 5321 4.1.1.4 / RFC 1047): the
 # connection breaks after the client sent the final "." and before it read
 # the reply; the client cannot know whether the message was queued and
@@ -17,11 +19,15 @@ EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 N=${PT_BURST:-500}
-python3 - "$PT_PORT" "$N" "$PT_T/ambiguous.txt" > "$PT_T/sent.txt" 2>"$PT_T/sender.err" <<'EOP' &
-import smtplib, sys, time
+python3 - "$PT_PORT" "$N" "$PT_T/ambiguous.txt" "$PT_T/kills.done" "$PT_T/count.txt" \
+    > "$PT_T/sent.txt" 2>"$PT_T/sender.err" <<'EOP' &
+import os, smtplib, sys, time
 port, n, amb_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+done_path, count_path = sys.argv[4], sys.argv[5]
 amb = open(amb_path, "w")
-for i in range(n):
+i = 0
+# At least n messages, and on until the kills are over (at most 20 n).
+while i < n or (not os.path.exists(done_path) and i < 20 * n):
     body = "Subject: burst %d\r\nX-Burst-Id: %d\r\n\r\nmessage number %d\r\n" % (i, i, i)
     for attempt in range(50):
         stage = "connect"
@@ -48,6 +54,8 @@ for i in range(n):
         except Exception:
             pass
         break
+    i += 1
+open(count_path, "w").write("%d\n" % i)
 EOP
 sender=$!
 PT_PIDS+=("$sender")
@@ -65,7 +73,9 @@ for d in smtpd cleanup trivial-rewrite qmgr local smtpd cleanup qmgr local; do
     done
 done
 pt_check daemons_were_killed [ "$killed" -ge 5 ]
+touch "$PT_T/kills.done"
 wait "$sender"
+N=$(cat "$PT_T/count.txt" 2>/dev/null || echo "$N")
 acked=$(sort -un "$PT_T/sent.txt" | wc -l)
 pt_check all_messages_acknowledged [ "$acked" -eq "$N" ]
 "$PT_BUILD/sbin/postqueue" -c "$PT_CONF" -f >/dev/null 2>&1

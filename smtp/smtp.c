@@ -31,6 +31,7 @@
 #include "params.h"
 #include "server.h"
 #include "tls_client.h"
+#include "tls_param.h"
 #include <sys/socket.h>
 
 struct smtp_cfg smtp_cfg;
@@ -130,6 +131,7 @@ static void smtp_pre_jail(void)
             .cache = smtp_tls_cache_ops(),
             .fingerprint_digest =
                 cfg_str(SMTP_P(P_SMTP_TLS_FINGERPRINT_DIGEST, P_LMTP_TLS_FINGERPRINT_DIGEST)),
+            .ssl_options = tls_param_ssl_options(),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

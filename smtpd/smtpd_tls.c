@@ -114,6 +114,7 @@ void smtpd_tls_pre_jail(void)
         .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
         .session_context = sbuf_str(sctx),
         .fingerprint_digest = cfg_str(P_SMTPD_TLS_FINGERPRINT_DIGEST),
+        .ssl_options = tls_param_ssl_options(),
     };
     struct sbuf *why = sbuf_new(128);
     smtpd_tls.ctx = tls_server_ctx_new(&o, why);

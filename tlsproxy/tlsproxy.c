@@ -123,7 +123,8 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
                                  .cert_file = r->cert_file,
                                  .key_file = r->key_file,
                                  .dane_digests = r->dane_digests,
-                                 .fingerprint_digest = r->fingerprint_digest };
+                                 .fingerprint_digest = r->fingerprint_digest,
+                                 .ssl_options = tls_param_ssl_options() };
     if (*r->cache_type) {
         c->tlsmgr = tlsmgr_clnt_new(r->cache_type);
         tlsmgr_clnt_ops(c->tlsmgr, true, false, &c->ops);
@@ -184,6 +185,7 @@ static void tlsproxy_server_init(void)
         .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
         .session_context = "smtpd/smtp",
         .fingerprint_digest = cfg_str(P_TLSPROXY_TLS_FINGERPRINT_DIGEST),
+        .ssl_options = tls_param_ssl_options(),
     };
     struct sbuf *why = sbuf_new(128);
     tlsproxy_sctx = tls_server_ctx_new(&o, why);

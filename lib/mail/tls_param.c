@@ -86,3 +86,14 @@ enum tls_param_level tls_param_server_level(const char *level_param, const char 
         return TLS_PARAM_ENCRYPT;
     log_fatal("invalid %s value: \"%s\" (use none, may or encrypt)", level_param, lv);
 }
+
+uint64_t tls_param_ssl_options(void)
+{
+    struct sbuf *bad = sbuf_new(32);
+    uint64_t bits = tls_ssl_options_parse(cfg_str(P_TLS_SSL_OPTIONS), bad);
+
+    if (sbuf_len(bad))
+        log_warn("%s: ignoring unknown option(s): %s", P_TLS_SSL_OPTIONS, sbuf_str(bad));
+    sbuf_free(bad);
+    return bits;
+}

@@ -5,9 +5,11 @@
  * Used by: smtpd (smtpd_tls_*), tlsproxy (tlsproxy_tls_*), postscreen
  *          (postscreen_tls_security_level).
  * Interface: tls_param_cipherlist(), tls_param_protocols(), tls_param_groups(),
- *            tls_param_server_level().
+ *            tls_param_server_level(), tls_param_ssl_options().
  * Errors: a bad value is fatal (log_fatal names the parameter): a server
- *         must not start with TLS settings it cannot honour.
+ *         must not start with TLS settings it cannot honour. The one
+ *         exception is an unknown name in tls_ssl_options, which is warned
+ *         about and left out, as Postfix does (those options only add).
  */
 #ifndef POSTERN_TLS_PARAM_H
 #define POSTERN_TLS_PARAM_H
@@ -31,5 +33,9 @@ enum tls_param_level { TLS_PARAM_NONE, TLS_PARAM_MAY, TLS_PARAM_ENCRYPT };
  * value is fatal. */
 enum tls_param_level tls_param_server_level(const char *level_param, const char *enforce_param,
                                             const char *use_param);
+
+/* The SSL_OP_* bits of tls_ssl_options, for servers and clients alike;
+ * unknown words are warned about (tls_ssl_options_parse()). */
+uint64_t tls_param_ssl_options(void);
 
 #endif

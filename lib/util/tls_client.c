@@ -307,6 +307,8 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
         SSL_CTX_free(c);
         return NULL;
     }
+    if (o->ssl_options)
+        SSL_CTX_set_options(c, o->ssl_options);     /* tls_ssl_options */
     struct tls_client_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
     ctx->digest = md;

@@ -40,6 +40,7 @@ struct tls_client_opts {
      * ("sha256", "md5", ...; NULL/"" = sha256); an unknown name fails
      * tls_client_ctx_new(). */
     const char *fingerprint_digest;
+    uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */
 };
 
 /* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),

@@ -13,6 +13,9 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include "tls_dl.h"
+#include <ctype.h>
+#include <errno.h>
+#include "alloc.h"
 #include <poll.h>
 #include <strings.h>
 #include <time.h>
@@ -127,6 +130,55 @@ int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, ui
         if (!(mask & v[i].bit))
             *holes |= v[i].no_op;
     return 0;
+}
+
+/* The options tls_ssl_options may name: they switch behaviour on, never
+ * off (Postfix's list). */
+static const struct {
+    const char *name;
+    uint64_t bits;
+} tls_ssl_option_names[] = {
+    { "ENABLE_MIDDLEBOX_COMPAT", SSL_OP_ENABLE_MIDDLEBOX_COMPAT },
+    { "LEGACY_SERVER_CONNECT", SSL_OP_LEGACY_SERVER_CONNECT },
+    { "NO_COMPRESSION", SSL_OP_NO_COMPRESSION },
+    { "NO_RENEGOTIATION", SSL_OP_NO_RENEGOTIATION },
+    { "NO_SESSION_RESUMPTION_ON_RENEGOTIATION", SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION },
+    { "NO_TICKET", SSL_OP_NO_TICKET },
+    { "PRIORITIZE_CHACHA", SSL_OP_PRIORITIZE_CHACHA },
+};
+
+uint64_t tls_ssl_options_parse(const char *spec, struct sbuf *bad)
+{
+    uint64_t bits = 0;
+    const char *sep = " \t\r\n,";
+
+    for (const char *p = spec ? spec : ""; *p;) {
+        p += strspn(p, sep);
+        if (*p == 0)
+            break;
+        size_t n = strcspn(p, sep);
+        char *word = xstrndup(p, n);
+        p += n;
+        bool known = false;
+        for (size_t i = 0; i < ARRAY_LEN(tls_ssl_option_names) && !known; i++)
+            if (strcasecmp(word, tls_ssl_option_names[i].name) == 0) {
+                bits |= tls_ssl_option_names[i].bits;
+                known = true;
+            }
+        if (!known && isdigit((unsigned char) word[0])) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(word, &end, 0);
+            if (errno == 0 && *end == 0) {
+                bits |= (uint64_t) v;
+                known = true;
+            }
+        }
+        if (!known)
+            sbuf_catf(bad, "%s%s", sbuf_len(bad) ? " " : "", word);
+        xfree(word);
+    }
+    return bits;
 }
 
 struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why)

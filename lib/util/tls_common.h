@@ -4,7 +4,8 @@
  *                stream I/O through a TLS session, error text
  *
  * Used by: lib/util/tls_server.c, lib/util/tls_client.c.
- * Interface: tls_proto_parse(), tls_proto_name(), and, for the wrapper
+ * Interface: tls_proto_parse(), tls_proto_name(), tls_ssl_options_parse(),
+ *            and, for the wrapper
  *            modules only, tls_common_errors(), tls_common_proto_range(),
  *            tls_common_ctx_new(),
  *            tls_common_load_ca(), tls_common_session(),
@@ -42,6 +43,14 @@
 int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why);
 /* "TLSv1.2" for TLS_PROTO_TLSV1_2 (borrowed static text), "?" otherwise. */
 const char *tls_proto_name(unsigned bit);
+
+/* Parses tls_ssl_options: OpenSSL option names without the SSL_OP_ prefix
+ * (any case: ENABLE_MIDDLEBOX_COMPAT, LEGACY_SERVER_CONNECT, NO_COMPRESSION,
+ * NO_RENEGOTIATION, NO_SESSION_RESUMPTION_ON_RENEGOTIATION, NO_TICKET,
+ * PRIORITIZE_CHACHA) or numbers (decimal, or hex with 0x), separated by
+ * blanks or commas. Returns the bits; each word it does not know is added
+ * to bad (blank-separated) and left out. */
+uint64_t tls_ssl_options_parse(const char *spec, struct sbuf *bad);
 
 /* A session ticket key (RFC 5077 style, as OpenSSL's ticket callback
  * wants it): a 16-byte name, a cipher key and an HMAC-SHA256 key. */

@@ -422,6 +422,9 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
         sbuf_printf(why, "unknown fingerprint digest \"%s\"", dname);
         goto fail;
     }
+    /* tls_ssl_options last: it only adds (NO_TICKET wins over tickets). */
+    if (o->ssl_options)
+        SSL_CTX_set_options(c, o->ssl_options);
     struct tls_server_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
     ctx->digest = md;

@@ -44,6 +44,7 @@ struct tls_server_opts {
     long session_timeout;       /* resumption lifetime in seconds; 0 = off */
     const char *session_context;    /* sessions resume only within this name */
     const char *fingerprint_digest; /* "sha256", "md5", ... */
+    uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */
     /* Sharing sessions between processes (tlsmgr): cache->get/put/del
      * keep session-ID sessions (TLS 1.2, and TLS 1.3 without tickets)
      * outside the process; cache->tktkey hands out the session ticket

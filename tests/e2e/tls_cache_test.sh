@@ -23,7 +23,7 @@ pt_setup_users; pt_clean_homes
 # ---- the server instance S -----------------------------------------------------------
 pt_instance
 S=$PT_T; S_PORT=$PT_PORT
-P_CTRL=$(pt_free_port); P_SID=$(pt_free_port)
+P_CTRL=$(pt_free_port); P_SID=$(pt_free_port); P_NOTKT=$(pt_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mail.example.test \
     -keyout "$S/key.pem" -out "$S/cert.pem" >/dev/null 2>&1
 chmod 644 "$S/key.pem"
@@ -44,10 +44,13 @@ cat >> "$PT_CONF/master.cf" <<EOF
   -o max_use=1 -o tls_session_ticket_cipher= -o smtpd_tls_session_cache_database=
 127.0.0.1:$P_SID inet n - n - - smtpd
   -o max_use=1 -o tls_session_ticket_cipher=
+127.0.0.1:$P_NOTKT inet n - n - - smtpd
+  -o max_use=1 -o smtpd_tls_session_cache_database= -o tls_ssl_options=no_ticket
 EOF
 pt_start || { pt_fail server_start "server instance did not start"; pt_done; exit 1; }
 pt_wait_smtp "$P_CTRL" 20 || pt_fail listen_ctrl "no banner on $P_CTRL"
 pt_wait_smtp "$P_SID" 20 || pt_fail listen_sid "no banner on $P_SID"
+pt_wait_smtp "$P_NOTKT" 20 || pt_fail listen_notkt "no banner on $P_NOTKT"
 
 # resume PORT [TLS12]: two STARTTLS sessions from one client; prints
 # "first_reused second_reused" (0/1) as the client's OpenSSL saw them.
@@ -92,6 +95,15 @@ pt_check smtpd_two_processes two_pids "$est" "$reu"
 # --- 2. control: no ticket key, no cache database: nothing outlives a process ---------
 r=$(resume "$P_CTRL")
 pt_check smtpd_control_not_resumed [ "$r" = "0 0" ]
+
+# --- 2b. tls_ssl_options = NO_TICKET on a listener set up like the first: no tickets,
+# so no resumption across processes, in TLS 1.3 or 1.2 ---------------------------------
+r=$(resume "$P_NOTKT")
+pt_check ssl_options_no_ticket_tls13 [ "$r" = "0 0" ]
+r=$(resume "$P_NOTKT" tls12)
+pt_check ssl_options_no_ticket_tls12 [ "$r" = "0 0" ]
+r=$(resume "$S_PORT" tls12)
+pt_check tickets_tls12_resumed [ "$r" = "0 1" ]
 
 # --- 3. TLS 1.2 session IDs through smtpd_tls_session_cache_database -------------------
 r=$(resume "$P_SID" tls12)

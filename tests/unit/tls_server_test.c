@@ -20,6 +20,23 @@
 static char tmpdir[] = "/tmp/tls_server_test.XXXXXX";
 static char rsa_cert[128], rsa_key[128], ec_cert[128], ec_key[128], chain[128];
 
+/* tls_ssl_options: names in any case, numbers, unknown words reported. */
+static void test_ssl_options_parse(void)
+{
+    struct sbuf *bad = sbuf_new(32);
+
+    EXPECT_TRUE(tls_ssl_options_parse("", bad) == 0);
+    EXPECT_TRUE(tls_ssl_options_parse("NO_TICKET", bad) == SSL_OP_NO_TICKET);
+    EXPECT_TRUE(tls_ssl_options_parse("no_renegotiation, Prioritize_ChaCha", bad)
+                == (SSL_OP_NO_RENEGOTIATION | SSL_OP_PRIORITIZE_CHACHA));
+    EXPECT_TRUE(tls_ssl_options_parse("0x4000 16", bad) == (0x4000 | 16));
+    EXPECT_EQ_INT((int) sbuf_len(bad), 0);
+    EXPECT_TRUE(tls_ssl_options_parse("NO_TICKET ENABLE_KTLS 12x NO_SSLv2", bad)
+                == SSL_OP_NO_TICKET);
+    EXPECT_EQ_STR(sbuf_str(bad), "ENABLE_KTLS 12x NO_SSLv2");
+    sbuf_free(bad);
+}
+
 static void test_proto_parse(void)
 {
     struct sbuf *why = sbuf_new(64);
@@ -236,6 +253,7 @@ int main(void)
     harness_init();
     signal(SIGPIPE, SIG_IGN);
     test_proto_parse();
+    test_ssl_options_parse();
     make_certs();
     test_ctx_errors();
     test_handshake(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, "TLSv1.3");

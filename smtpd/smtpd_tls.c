@@ -115,9 +115,14 @@ void smtpd_tls_pre_jail(void)
         .session_context = sbuf_str(sctx),
         .fingerprint_digest = cfg_str(P_SMTPD_TLS_FINGERPRINT_DIGEST),
         .ssl_options = tls_param_ssl_options(),
+        .dh_file = cfg_str(P_SMTPD_TLS_DH1024_PARAM_FILE),
+        .dh_warning = sbuf_new(64),
     };
     struct sbuf *why = sbuf_new(128);
     smtpd_tls.ctx = tls_server_ctx_new(&o, why);
+    if (sbuf_len(o.dh_warning))
+        log_warn("%s: %s", P_SMTPD_TLS_DH1024_PARAM_FILE, sbuf_str(o.dh_warning));
+    sbuf_free(o.dh_warning);
     if (smtpd_tls.ctx == NULL)
         log_warn("TLS library problem: %s: disabling TLS support", sbuf_str(why));
     sbuf_free(why);

@@ -186,9 +186,14 @@ static void tlsproxy_server_init(void)
         .session_context = "smtpd/smtp",
         .fingerprint_digest = cfg_str(P_TLSPROXY_TLS_FINGERPRINT_DIGEST),
         .ssl_options = tls_param_ssl_options(),
+        .dh_file = cfg_str(P_TLSPROXY_TLS_DH1024_PARAM_FILE),
+        .dh_warning = sbuf_new(64),
     };
     struct sbuf *why = sbuf_new(128);
     tlsproxy_sctx = tls_server_ctx_new(&o, why);
+    if (sbuf_len(o.dh_warning))
+        log_warn("%s: %s", P_TLSPROXY_TLS_DH1024_PARAM_FILE, sbuf_str(o.dh_warning));
+    sbuf_free(o.dh_warning);
     if (tlsproxy_sctx == NULL)
         log_warn("TLS server initialization failed: %s; server role requests will be refused",
                  sbuf_str(why));

@@ -55,7 +55,8 @@
     X(EVP_CIPHER_get_key_length) X(EVP_DecryptInit_ex) X(EVP_EncryptInit_ex) X(EVP_MAC_CTX_set_params) \
     X(EVP_get_cipherbyname) X(OSSL_PARAM_construct_end) X(OSSL_PARAM_construct_octet_string) \
     X(OSSL_PARAM_construct_utf8_string) X(BIO_free) X(BIO_new_file) X(ERR_peek_last_error) \
-    X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509)
+    X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509) \
+    X(PEM_read_bio_Parameters) X(SSL_CTX_set0_tmp_dh_pkey)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -172,5 +173,7 @@ int tls_dl_load(struct sbuf *why);
 #define SSL_get0_dane_authority TLS_DL_FN(SSL_get0_dane_authority)
 #define d2i_PUBKEY TLS_DL_FN(d2i_PUBKEY)
 #define d2i_X509 TLS_DL_FN(d2i_X509)
+#define PEM_read_bio_Parameters TLS_DL_FN(PEM_read_bio_Parameters)
+#define SSL_CTX_set0_tmp_dh_pkey TLS_DL_FN(SSL_CTX_set0_tmp_dh_pkey)
 
 #endif

@@ -334,6 +334,34 @@ static void tls_server_set_groups(SSL_CTX *c, const char *groups)
     sbuf_free(ok);
 }
 
+/* Uses the DH parameters of o->dh_file instead of OpenSSL's automatic ones;
+ * when they cannot be read, says why in o->dh_warning and keeps those. */
+static void tls_server_load_dh(SSL_CTX *c, const struct tls_server_opts *o)
+{
+    if (tls_server_empty(o->dh_file) || strcmp(o->dh_file, "auto") == 0)
+        return;
+    ERR_clear_error();
+    BIO *bio = BIO_new_file(o->dh_file, "r");
+    EVP_PKEY *dh = bio ? PEM_read_bio_Parameters(bio, NULL) : NULL;
+    if (bio)
+        BIO_free(bio);
+    if (dh && EVP_PKEY_is_a(dh, "DH")) {
+        SSL_CTX_set_dh_auto(c, 0);
+        if (SSL_CTX_set0_tmp_dh_pkey(c, dh) == 1)
+            return;             /* the context owns dh now */
+        SSL_CTX_set_dh_auto(c, 1);
+    }
+    if (o->dh_warning) {
+        sbuf_printf(o->dh_warning, "cannot use DH parameters from %s", o->dh_file);
+        if (dh && !EVP_PKEY_is_a(dh, "DH"))
+            sbuf_cat(o->dh_warning, ": not DH parameters");
+        tls_common_errors(o->dh_warning);
+        sbuf_cat(o->dh_warning, "; using the built-in ones");
+    }
+    EVP_PKEY_free(dh);
+    ERR_clear_error();
+}
+
 struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struct sbuf *why)
 {
     SSL_CTX *c = tls_common_ctx_new(true, why);
@@ -343,6 +371,7 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
     if (o->server_cipher_order)
         SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_dh_auto(c, 1);
+    tls_server_load_dh(c, o);
     tls_server_set_groups(c, o->groups);
     if (tls_server_set_protocols(c, o->protocols, why) < 0)
         goto fail;

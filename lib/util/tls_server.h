@@ -45,6 +45,12 @@ struct tls_server_opts {
     const char *session_context;    /* sessions resume only within this name */
     const char *fingerprint_digest; /* "sha256", "md5", ... */
     uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */
+    /* PEM file with DH parameters for DHE suites (smtpd_tls_dh1024_param_file);
+     * "" or "auto": OpenSSL's choice, by the certificate's strength. A file
+     * that cannot be used is warned about through *dh_warning, and the
+     * automatic parameters stay. */
+    const char *dh_file;
+    struct sbuf *dh_warning;    /* may be NULL */
     /* Sharing sessions between processes (tlsmgr): cache->get/put/del
      * keep session-ID sessions (TLS 1.2, and TLS 1.3 without tickets)
      * outside the process; cache->tktkey hands out the session ticket

@@ -26,6 +26,7 @@ TLS=$PT_T/tls; mkdir -p "$TLS"
         -out client.pem
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rogue.example.test \
         -keyout rogue.key -out rogue.pem
+    openssl genpkey -genparam -algorithm DH -pkeyopt group:ffdhe3072 -out ffdhe3072.pem
 ) >/dev/null 2>&1 || { pt_fail certs "openssl could not make certificates"; pt_done; exit 1; }
 chmod 600 "$TLS"/*.key "$TLS"/key.pem "$TLS"/eckey.pem
 
@@ -43,6 +44,7 @@ EOM
 # that issued it (resumption is per process, docs/tls.md).
 P_RESUME=$(pt_free_port); P_SMTPS=$(pt_free_port); P_ENC=$(pt_free_port); P_REQ=$(pt_free_port)
 P_ASK=$(pt_free_port); P_NONE=$(pt_free_port); P_BROKEN=$(pt_free_port)
+P_DH=$(pt_free_port); P_DHBAD=$(pt_free_port)
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_RESUME inet n - n - 1 smtpd
 127.0.0.1:$P_SMTPS inet n - n - - smtpd
@@ -61,6 +63,10 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_BROKEN inet n - n - - smtpd
   -o smtpd_tls_cert_file=$TLS/nonexistent.pem
   -o smtpd_tls_eccert_file=
+127.0.0.1:$P_DH inet n - n - - smtpd
+  -o smtpd_tls_dh1024_param_file=$TLS/ffdhe3072.pem
+127.0.0.1:$P_DHBAD inet n - n - - smtpd
+  -o smtpd_tls_dh1024_param_file=$TLS/cert.pem
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 pt_wait_smtp "$P_ENC" 20 || pt_fail start_enc "port $P_ENC did not answer"
@@ -153,6 +159,15 @@ pt_check sclient_tls11_refused bash -c '! grep -q "Protocol version: TLSv1.1" <<
 pt_check tls11_refused_logged pt_wait "grep -q 'SSL_accept error from localhost\[127.0.0.1\]: TLS handshake failed.*unsupported protocol' $PT_T/maillog" 10
 out=$(printf 'QUIT\n' | pt_sclient -starttls smtp -connect 127.0.0.1:$PT_PORT -brief -crlf -tls1)
 pt_check sclient_tls10_refused bash -c '! grep -q "Protocol version: TLSv1$" <<<"$1"' _ "$out"
+# smtpd_tls_dh1024_param_file: a TLS 1.2 DHE handshake uses the file's
+# 3072-bit group; without it, or with a file that holds no DH parameters
+# (warned about), OpenSSL's automatic 2048-bit one.
+dhe() { printf 'QUIT\n' | pt_sclient -starttls smtp -connect "127.0.0.1:$1" -brief -crlf -tls1_2 \
+            -cipher DHE-RSA-AES256-GCM-SHA384; }
+pt_check dh_param_file_used grep -q 'Temp Key: DH, 3072 bits' <<<"$(dhe "$P_DH")"
+pt_check dh_default_auto grep -q 'Temp Key: DH, 2048 bits' <<<"$(dhe "$PT_PORT")"
+pt_check dh_bad_file_handshake grep -q 'Temp Key: DH, 2048 bits' <<<"$(dhe "$P_DHBAD")"
+pt_check dh_bad_file_warned pt_wait "grep -q 'warning: smtpd_tls_dh1024_param_file: cannot use DH parameters from $TLS/cert.pem.*using the built-in ones' $PT_T/maillog" 10
 out=$(printf 'QUIT\n' | pt_sclient -starttls smtp -connect 127.0.0.1:$PT_PORT -brief -crlf -sigalgs 'ECDSA+SHA256')
 pt_check ecdsa_certificate grep -q 'Signature type: ECDSA' <<<"$out"
 out=$(printf 'QUIT\n' | pt_sclient -starttls smtp -connect 127.0.0.1:$PT_PORT -brief -crlf -sigalgs 'rsa_pss_rsae_sha256')

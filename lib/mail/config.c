@@ -1166,6 +1166,26 @@ char *cfg_expand(const char *text)
     return sbuf_detach(b);
 }
 
+char *config_norm_assign(const char *text)
+{
+    const char *eq = strchr(text, '=');
+
+    if (eq == NULL)
+        return xstrdup(text);
+    const char *ne = eq, *vb = eq + 1;
+
+    while (ne > text && isspace((unsigned char) ne[-1]))
+        ne--;
+    while (isspace((unsigned char) *vb))
+        vb++;
+    struct sbuf *b = sbuf_new(strlen(text) + 1);
+
+    sbuf_append(b, text, (size_t) (ne - text));
+    sbuf_addch(b, '=');
+    sbuf_cat(b, vb);
+    return sbuf_detach(b);
+}
+
 char **cfg_list(const char *value)
 {
     size_t n = 0, cap = 8;

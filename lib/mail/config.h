@@ -56,6 +56,10 @@ char *cfg_expand(const char *text);
 /* Splits a list value on white space and commas into a NULL-terminated
  * array (returns new; free with cfg_list_free). Braced {..} items stay whole. */
 char **cfg_list(const char *value);
+/* "name = value" (the inside of a "{ name = value }") as "name=value": the
+ * blanks around the first '=' removed. Text without '=' is copied. Returns
+ * new. Used for master.cf -o options and environment lists. */
+char *config_norm_assign(const char *text);
 void cfg_list_free(char **list);
 /* True when param (e.g. "smtpd_access_maps") is named in
  * parent_domain_matches_subdomains: its tables match a domain's parents. */

@@ -30,11 +30,15 @@ static const struct param_def *cv_rules(const char *name)
     }
     if (def == NULL || def->unsupported || (def->flags & PARAM_F_RDONLY))
         return NULL;
-    /* mail_sched_check() has its own words for these two. */
-    if (strcmp(def->name, P_POSTERN_BATCH_SCHEDULING) == 0
-        || strcmp(def->name, P_POSTERN_DELIVERY_PRIORITY) == 0)
-        return NULL;
     return def;
+}
+
+/* mail_sched_check() reports these two itself (master refuses to start
+ * with them); config_values_check() leaves them alone. */
+static bool cv_reported_elsewhere(const char *name)
+{
+    return strcmp(name, P_POSTERN_BATCH_SCHEDULING) == 0
+           || strcmp(name, P_POSTERN_DELIVERY_PRIORITY) == 0;
 }
 
 /* Appends the bounds of def to why: " from 0 to 20", " of at least 1",
@@ -156,7 +160,8 @@ static void cv_main_entry(const struct config_entry *e, void *vctx)
     int line = e->line;
 
     /* The line in effect (a name set twice counts once, at its last line). */
-    if (cv_rules(e->name) == NULL || !cfg_in_main_cf(e->name, &file, &line)
+    if (cv_rules(e->name) == NULL || cv_reported_elsewhere(e->name)
+        || !cfg_in_main_cf(e->name, &file, &line)
         || line != e->line || strcmp(file, e->file) != 0)
         return;
     ctx->walk.unsafe = false;
@@ -182,7 +187,7 @@ static void cv_override(const char *name, const char *value, void *vctx)
     struct cv_ctx *ctx = vctx;
 
     /* A $name value is expanded only in the daemon, among its other -o. */
-    if (strchr(value, '$'))
+    if (strchr(value, '$') || cv_reported_elsewhere(name))
         return;
     const char *kind = config_value_problem(name, value, ctx->why);
 

@@ -12,7 +12,8 @@
  *        Values with a $name are checked in main.cf as expanded, unless
  *        their references could loop (expanding would then be fatal); an
  *        -o value with $name is left to the daemon. Parameters Postern does not
- *        implement, and the two mail_sched.c checks itself, are skipped.
+ *        implement are skipped, and config_values_check() leaves the two
+ *        that mail_sched_check() reports (with config_value_problem()).
  */
 #ifndef POSTERN_CONFIG_VALUES_H
 #define POSTERN_CONFIG_VALUES_H

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "params.h"
+#include "sbuf.h"
 #include <ctype.h>
 
 char **mail_env_list(const char *value)
@@ -27,31 +28,18 @@ char **mail_env_list(const char *value)
             end--;
         /* "{ NAME = value }": the space around '=' is layout, as in a
          * master.cf "-o { name = value }". */
-        const char *eq = memchr(start, '=', (size_t) (end - start));
-        if (eq == NULL) {
-            *p = xstrndup(start, (size_t) (end - start));
-        } else {
-            const char *name_end = eq, *val = eq + 1;
-            while (name_end > start && isspace((unsigned char) name_end[-1]))
-                name_end--;
-            while (val < end && isspace((unsigned char) *val))
-                val++;
-            size_t nlen = (size_t) (name_end - start), vlen = (size_t) (end - val);
-            *p = xmalloc(nlen + 1 + vlen + 1);
-            memcpy(*p, start, nlen);
-            (*p)[nlen] = '=';
-            memcpy(*p + nlen + 1, val, vlen);
-            (*p)[nlen + 1 + vlen] = 0;
-        }
+        char *inner = xstrndup(start, (size_t) (end - start));
+        *p = config_norm_assign(inner);
+        xfree(inner);
         xfree(s);
     }
     return list;
 }
 
-bool mail_env_item_ok(const char *item)
+/* A non-empty name of printable characters without blanks before any '='. */
+static bool mail_env_item_ok(const char *item)
 {
-    const char *eq = strchr(item, '=');
-    size_t n = eq ? (size_t) (eq - item) : strlen(item);
+    size_t n = strcspn(item, "=");
 
     if (n == 0)
         return false;
@@ -61,18 +49,17 @@ bool mail_env_item_ok(const char *item)
     return true;
 }
 
-/* The items of $import_environment that can be used; the rest is warned
- * about once per call. */
-static char **mail_env_items(void)
+/* The usable items of the list in param; the rest is warned about. */
+static char **mail_env_items(const char *param)
 {
-    char **list = mail_env_list(cfg_str(P_IMPORT_ENVIRONMENT));
+    char **list = mail_env_list(cfg_str(param));
     size_t keep = 0;
 
     for (size_t i = 0; list[i]; i++) {
         if (mail_env_item_ok(list[i])) {
             list[keep++] = list[i];
         } else {
-            log_warn("%s: ignoring \"%s\": not NAME or NAME=value", P_IMPORT_ENVIRONMENT, list[i]);
+            log_warn("%s: ignoring \"%s\": not NAME or NAME=value", param, list[i]);
             xfree(list[i]);
         }
     }
@@ -80,46 +67,48 @@ static char **mail_env_items(void)
     return list;
 }
 
-void mail_env_import(void)
+char **mail_env_resolve(const char *param)
 {
-    char **items = mail_env_items();
-    size_t n = 0;
+    char **items = mail_env_items(param);
+    size_t keep = 0;
 
-    for (char **p = items; *p; p++)
-        n++;
-    /* NAME=value strings to put back, taken before the environment goes. */
-    char **keep = xcalloc(n + 1, sizeof(*keep));
-    size_t k = 0;
+    for (size_t i = 0; items[i]; i++) {
+        const char *v;
 
-    for (char **p = items; *p; p++) {
-        if (strchr(*p, '=')) {
-            keep[k++] = xstrdup(*p);
+        if (strchr(items[i], '=')) {
+            items[keep++] = items[i];
+        } else if ((v = getenv(items[i])) != NULL) {
+            struct sbuf *b = sbuf_new(64);
+
+            sbuf_printf(b, "%s=%s", items[i], v);
+            xfree(items[i]);
+            items[keep++] = sbuf_detach(b);
         } else {
-            const char *v = getenv(*p);
-
-            if (v) {
-                size_t len = strlen(*p) + 1 + strlen(v) + 1;
-                keep[k] = xmalloc(len);
-                snprintf(keep[k++], len, "%s=%s", *p, v);
-            }
+            xfree(items[i]);        /* listed, but not set */
         }
     }
+    items[keep] = NULL;
+    return items;
+}
+
+void mail_env_import(void)
+{
+    char **keep = mail_env_resolve(P_IMPORT_ENVIRONMENT);
+
     clearenv();
-    for (size_t i = 0; i < k; i++) {
-        char *eq = strchr(keep[i], '=');
+    for (char **p = keep; *p; p++) {
+        char *eq = strchr(*p, '=');
 
         *eq = 0;
-        if (setenv(keep[i], eq + 1, 1) < 0)
-            log_fatal("setenv %s: %m", keep[i]);
-        xfree(keep[i]);
+        if (setenv(*p, eq + 1, 1) < 0)
+            log_fatal("setenv %s: %m", *p);
     }
-    xfree(keep);
-    cfg_list_free(items);
+    cfg_list_free(keep);
 }
 
 void mail_env_update(void)
 {
-    char **items = mail_env_items();
+    char **items = mail_env_items(P_IMPORT_ENVIRONMENT);
 
     for (char **p = items; *p; p++) {
         char *eq = strchr(*p, '=');

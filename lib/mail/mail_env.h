@@ -3,8 +3,9 @@
  *
  * Used by: master, postfix, postsuper, postdrop, postqueue (mail_env_import);
  *          sendmail, postmap, postalias (mail_env_update); pipe_command.c
- *          (mail_env_list, for $export_environment).
- * Interface: mail_env_list(), mail_env_import(), mail_env_update().
+ *          (mail_env_resolve, for $export_environment).
+ * Interface: mail_env_list(), mail_env_resolve(), mail_env_import(),
+ *            mail_env_update().
  * Notes: $import_environment lists NAME entries (keep the variable when it
  *        is set) and NAME=value entries (set it); "{ NAME=value }" protects
  *        spaces and commas in the value. A privileged program keeps only what
@@ -22,9 +23,12 @@
  * the space inside them and around its '='. Free with cfg_list_free(). */
 char **mail_env_list(const char *value);
 
-/* True when item (from mail_env_list) names a variable that setenv()
- * accepts: a non-empty name before any '='. */
-bool mail_env_item_ok(const char *item);
+/* The list in param (import_environment, export_environment) as
+ * "NAME=value" strings: NAME=value items as given, NAME items with the
+ * value this process has (left out when unset). Items without a usable
+ * name (empty, blanks, '=' first) are warned about and left out. Free with
+ * cfg_list_free(). */
+char **mail_env_resolve(const char *param);
 
 /* Replaces the environment with what $import_environment keeps and sets.
  * Items with a bad name are skipped with a warning. */

@@ -5,8 +5,10 @@
  */
 #include "mail_sched.h"
 #include "config.h"
+#include "config_values.h"
 #include "log.h"
 #include "mastercf.h"
+#include "param_table.h"
 #include "params.h"
 #include "sbuf.h"
 #include <sched.h>
@@ -27,68 +29,60 @@ static int mail_sched_wanted(void)
 }
 
 /* The nice steps postern_delivery_priority asks for, or -1 for a value
- * that is not a whole number from 0 to 20 (the table's bounds, gen.py). */
+ * outside its table bounds (0..20). */
 static long mail_sched_raise_wanted(const char *value)
 {
+    const struct param_def *def = param_find(P_POSTERN_DELIVERY_PRIORITY);
     long v;
 
-    if (!config_parse_long(value, &v) || v < 0 || v > 20)
+    if (!config_parse_long(value, &v) || v < def->min || v > def->max)
         return -1;
     return v;
 }
 
-/* The two settings checked here: what a bad value is called and what is
- * expected instead. */
-static const struct mail_sched_setting {
-    const char *name, *kind, *expect;
-} mail_sched_settings[] = {
-    { P_POSTERN_BATCH_SCHEDULING, "boolean", "yes or no" },
-    { P_POSTERN_DELIVERY_PRIORITY, "numerical", "a number from 0 to 20" },
+/* The two settings checked here; config_value_problem() judges and words
+ * their values. */
+static const char *const mail_sched_names[] = {
+    P_POSTERN_BATCH_SCHEDULING,
+    P_POSTERN_DELIVERY_PRIORITY,
 };
 
-static const struct mail_sched_setting *mail_sched_setting(const char *name)
+static bool mail_sched_name(const char *name)
 {
-    for (size_t i = 0; i < ARRAY_LEN(mail_sched_settings); i++)
-        if (strcmp(mail_sched_settings[i].name, name) == 0)
-            return &mail_sched_settings[i];
-    return NULL;
-}
-
-static bool mail_sched_value_ok(const struct mail_sched_setting *set, const char *value)
-{
-    bool b;
-
-    if (set == &mail_sched_settings[0])
-        return config_parse_bool(value, &b);
-    return mail_sched_raise_wanted(value) >= 0;
+    for (size_t i = 0; i < ARRAY_LEN(mail_sched_names); i++)
+        if (strcmp(mail_sched_names[i], name) == 0)
+            return true;
+    return false;
 }
 
 /* One service's -o options: a bad value of either setting is counted. */
 struct mail_sched_bad {
     const struct mastercf_service *s;
+    struct sbuf *why;
     int count;
 };
 
 static void mail_sched_override(const char *name, const char *value, void *ctx)
 {
     struct mail_sched_bad *bad = ctx;
-    const struct mail_sched_setting *set = mail_sched_setting(name);
+    const char *kind;
 
     /* A $name value is expanded only in the daemon, which checks it then. */
-    if (set == NULL || strchr(value, '$') || mail_sched_value_ok(set, value))
+    if (!mail_sched_name(name) || strchr(value, '$')
+        || (kind = config_value_problem(name, value, bad->why)) == NULL)
         return;
     log_warn("%s:%d: service %s: bad %s value: -o %s=%s (%s)", bad->s->file, bad->s->line,
-             bad->s->name, set->kind, name, value, set->expect);
+             bad->s->name, kind, name, value, sbuf_str(bad->why));
     bad->count++;
 }
 
 /* Warns about the value in effect when it is bad; returns -1 then. */
-static int mail_sched_check_one(const struct mail_sched_setting *set)
+static int mail_sched_check_one(const char *name, struct sbuf *why)
 {
-    const char *name = set->name, *file = NULL;
+    const char *file = NULL, *kind = config_value_problem(name, cfg_str(name), why);
     int line = 0;
 
-    if (mail_sched_value_ok(set, cfg_str(name)))
+    if (kind == NULL)
         return 0;
     /* A daemon's -o value overrides main.cf's line: do not blame the line. */
     struct sbuf *where = sbuf_new(64);
@@ -96,24 +90,25 @@ static int mail_sched_check_one(const struct mail_sched_setting *set)
         sbuf_set(where, "master.cf -o option: ");
     else if (cfg_in_main_cf(name, &file, &line))
         sbuf_printf(where, "%s:%d: ", file, line);
-    log_warn("%sbad %s value: %s = %s (%s)", sbuf_str(where), set->kind, name, cfg_str(name),
-             set->expect);
+    log_warn("%sbad %s value: %s = %s (%s)", sbuf_str(where), kind, name, cfg_str(name),
+             sbuf_str(why));
     sbuf_free(where);
     return -1;
 }
 
 int mail_sched_check(const struct mastercf *m)
 {
-    struct mail_sched_bad bad = { NULL, 0 };
+    struct mail_sched_bad bad = { NULL, sbuf_new(64), 0 };
 
     for (const struct mastercf_service *s = m ? m->head : NULL; s; s = s->next) {
         bad.s = s;
         mastercf_overrides_quiet(s, mail_sched_override, &bad);
     }
     int worst = bad.count ? -1 : 0;
-    for (size_t i = 0; i < ARRAY_LEN(mail_sched_settings); i++)
-        if (mail_sched_check_one(&mail_sched_settings[i]) < 0)
+    for (size_t i = 0; i < ARRAY_LEN(mail_sched_names); i++)
+        if (mail_sched_check_one(mail_sched_names[i], bad.why) < 0)
             worst = -1;
+    sbuf_free(bad.why);
     return worst;
 }
 

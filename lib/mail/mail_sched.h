@@ -7,7 +7,7 @@
  * Interface: mail_sched_check(), mail_sched_apply(), mail_sched_raise(),
  *            mail_sched_probe(), mail_sched_restore().
  * Errors: a postern_batch_scheduling value that is not a boolean, or a
- *         postern_delivery_priority that is not a number from 0 to 20, in
+ *         postern_delivery_priority that is not a whole number from 0 to 20, in
  *         main.cf or a master.cf -o, is reported by mail_sched_check()
  *         (postfix check; master refuses to start and warns at reload; a
  *         daemon at start); the processes then keep the policy and nice
@@ -38,7 +38,8 @@
 struct mastercf;
 
 /* Returns -1 after a warning when postern_batch_scheduling is not a
- * boolean or postern_delivery_priority not a number from 0 to 20: the value
+ * boolean or postern_delivery_priority not a whole number from 0 to 20
+ * (config_value_problem() judges and words both): the value
  * in effect ("FILE:LINE: ..." for main.cf's line,
  * "master.cf -o option: ..." for a daemon's own -o) and, when m is not
  * NULL, each service's -o value ("FILE:LINE: service NAME: ..."); else 0. */

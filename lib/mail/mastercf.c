@@ -153,27 +153,6 @@ static void mcf_service_free(struct mastercf_service *s)
     xfree(s);
 }
 
-/* Turns "name = value" (from "-o { name = value }") into "name=value". */
-static char *mcf_norm_assign(const char *text)
-{
-    const char *eq = strchr(text, '=');
-
-    if (eq == NULL)
-        return xstrdup(text);
-    const char *ne = eq, *vb = eq + 1;
-
-    while (ne > text && isspace((unsigned char) ne[-1]))
-        ne--;
-    while (isspace((unsigned char) *vb))
-        vb++;
-    struct sbuf *b = sbuf_new(strlen(text) + 1);
-
-    sbuf_append(b, text, (size_t) (ne - text));
-    sbuf_addch(b, '=');
-    sbuf_cat(b, vb);
-    return sbuf_detach(b);
-}
-
 static const char *const mcf_types[] = { "inet", "unix", "unix-dgram", "fifo", "pass", NULL };
 
 /* Parses one logical line into a service; NULL after logging. */
@@ -262,7 +241,7 @@ static struct mastercf_service *mcf_parse(const char *text, const char *path, in
         struct mcf_tok *tk = &t[MASTERCF_NCOLS + i];
 
         if (tk->braced && i > 0 && strcmp(s->argv[i - 1], "-o") == 0)
-            s->argv[i] = mcf_norm_assign(tk->text);
+            s->argv[i] = config_norm_assign(tk->text);
         else
             s->argv[i] = xstrdup(tk->text);
         s->arg_braced[i] = tk->braced;

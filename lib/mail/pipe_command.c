@@ -361,38 +361,18 @@ fail:
 
 char **pipe_command_env(void)
 {
-    char **keep = mail_env_list(cfg_str(P_EXPORT_ENVIRONMENT));
-    size_t n = 0, cap = 8;
+    char **env = mail_env_resolve(P_EXPORT_ENVIRONMENT);
+    size_t n = 0;
     bool have_path = false;
-    char **env = xcalloc(cap, sizeof(char *));
-    for (char **k = keep; k && *k; k++) {
-        const char *eq = strchr(*k, '=');
-        struct sbuf *b = sbuf_new(64);
-        if (!mail_env_item_ok(*k))
-            sbuf_reset(b);          /* no usable name: left out */
-        else if (eq)
-            sbuf_set(b, *k);        /* NAME=value given in main.cf */
-        else if (getenv(*k))
-            sbuf_printf(b, "%s=%s", *k, getenv(*k));
-        if (sbuf_len(b) == 0) {
-            sbuf_free(b);
-            continue;
-        }
-        if (strncmp(sbuf_str(b), "PATH=", 5) == 0)
+
+    for (; env[n]; n++)
+        if (strncmp(env[n], "PATH=", 5) == 0)
             have_path = true;
-        if (n + 2 > cap) {
-            cap *= 2;
-            env = xreallocarray(env, cap, sizeof(char *));
-        }
-        env[n++] = sbuf_detach(b);
-    }
-    cfg_list_free(keep);
     if (!have_path) {
-        if (n + 2 > cap)
-            env = xreallocarray(env, n + 2, sizeof(char *));
+        env = xreallocarray(env, n + 2, sizeof(*env));
         env[n++] = xstrdup("PATH=/usr/bin:/bin");
+        env[n] = NULL;
     }
-    env[n] = NULL;
     return env;
 }
 

@@ -95,8 +95,8 @@ const char *pipe_command_sysexit(int code, const char **text);
 int pipe_command_user(const char *value, uid_t *uid, gid_t *gid, char **name, struct sbuf *why);
 
 /* The environment for a command: the $export_environment variables that
- * are set (a "NAME=value" item is taken as it is) plus PATH=/usr/bin:/bin
- * unless PATH is among them. Returns a new NULL-terminated vector of
+ * are set (a "NAME=value" item is taken as it is; mail_env_resolve()) plus
+ * PATH=/usr/bin:/bin unless PATH is among them. Returns a new NULL-terminated vector of
  * NAME=value strings (free with cfg_list_free). */
 char **pipe_command_env(void);
 

@@ -3,7 +3,7 @@
 # nice value that much (default 10) below master's, the other daemons at
 # master's, and a command that local runs gets master's value back; -o 0 on
 # a service turns it off there, -o N on any other service gives it N; a value
-# that is not a number from 0 to 20 is reported.
+# that is not a whole number from 0 to 20 is reported.
 # postern_batch_scheduling: master and the daemons run under SCHED_BATCH by
 # default; "no" in main.cf (after a reload) or in a service's -o option gives
 # the normal policy; a value that is not a boolean is reported as file:line by
@@ -80,8 +80,8 @@ sed -i 's/local -o postern_delivery_priority=0$/local -o postern_delivery_priori
 lline=$(grep -n 'local -o postern_delivery_priority=high$' "$PT_CONF/master.cf" | cut -d: -f1)
 out=$(pt_cmd postfix check 2>&1); rc=$?
 pt_check prio_bad_check_fails [ $rc -ne 0 ]
-pt_check prio_bad_main_cf_file_line grep -q "$PT_CONF/main.cf:$pline: bad numerical value: postern_delivery_priority = 21 (a number from 0 to 20)" <<<"$out"
-pt_check prio_bad_o_option_file_line grep -q "$PT_CONF/master.cf:$lline: service local: bad numerical value: -o postern_delivery_priority=high (a number from 0 to 20)" <<<"$out"
+pt_check prio_bad_main_cf_file_line grep -q "$PT_CONF/main.cf:$pline: bad numerical value: postern_delivery_priority = 21 (a whole number from 0 to 20)" <<<"$out"
+pt_check prio_bad_o_option_file_line grep -q "$PT_CONF/master.cf:$lline: service local: bad numerical value: -o postern_delivery_priority=high (a whole number from 0 to 20)" <<<"$out"
 sed -i '/^postern_delivery_priority = 21$/d' "$PT_CONF/main.cf"
 sed -i 's/local -o postern_delivery_priority=high$/local/' "$PT_CONF/master.cf"
 sed -i 's/pickup -o postern_delivery_priority=3$/pickup/' "$PT_CONF/master.cf"

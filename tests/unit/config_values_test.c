@@ -63,11 +63,16 @@ int main(void)
     EXPECT_TRUE(bad("relay_destination_concurrency_limit", "0"));
     EXPECT_EQ_STR(sbuf_str(why), "a whole number of at least 1");
     EXPECT_TRUE(bad("smtp-amavis_destination_rate_delay", "soon"));
-    /* Not checked: strings, unknown names, the two mail_sched settings. */
+    /* The two mail_sched settings are judged here too (mail_sched_check()
+     * reports them). */
+    EXPECT_TRUE(!bad(P_POSTERN_DELIVERY_PRIORITY, "20"));
+    EXPECT_TRUE(bad(P_POSTERN_DELIVERY_PRIORITY, "high"));
+    EXPECT_EQ_STR(sbuf_str(why), "a whole number from 0 to 20");
+    EXPECT_TRUE(bad(P_POSTERN_BATCH_SCHEDULING, "maybe"));
+    EXPECT_EQ_STR(kind, "boolean");
+    /* Not checked: strings, unknown names. */
     EXPECT_TRUE(!bad(P_MYHOSTNAME, "!!"));
     EXPECT_TRUE(!bad("no_such_parameter", "x"));
-    EXPECT_TRUE(!bad(P_POSTERN_DELIVERY_PRIORITY, "high"));
-    EXPECT_TRUE(!bad(P_POSTERN_BATCH_SCHEDULING, "maybe"));
     sbuf_free(why);
     return harness_done();
 }

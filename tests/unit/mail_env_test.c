@@ -40,16 +40,24 @@ static void test_list(void)
     cfg_list_free(l);
 }
 
-static void test_item_ok(void)
+/* NAME items take this process's value (left out when unset), NAME=value
+ * items are kept as given, unusable names are left out. */
+static void test_resolve(void)
 {
-    EXPECT_TRUE(mail_env_item_ok("TZ"));
-    EXPECT_TRUE(mail_env_item_ok("LANG=C"));
-    EXPECT_TRUE(mail_env_item_ok("A=b=c"));
-    EXPECT_TRUE(mail_env_item_ok("E="));
-    EXPECT_TRUE(!mail_env_item_ok(""));
-    EXPECT_TRUE(!mail_env_item_ok("=x"));
-    EXPECT_TRUE(!mail_env_item_ok("A B=c"));
-    EXPECT_TRUE(!mail_env_item_ok("A\tB"));
+    setenv("TZ", "UTC", 1);
+    unsetenv("POSTERN_UNSET_X");
+    config_set(P_EXPORT_ENVIRONMENT, "TZ LANG=C A=b=c =x { A B=c } {A\tB} POSTERN_UNSET_X {E=}");
+    char **r = mail_env_resolve(P_EXPORT_ENVIRONMENT);
+    EXPECT_EQ_STR(r[0], "TZ=UTC");
+    EXPECT_EQ_STR(r[1], "LANG=C");
+    EXPECT_EQ_STR(r[2], "A=b=c");
+    EXPECT_EQ_STR(r[3], "E=");
+    EXPECT_TRUE(r[4] == NULL);
+    cfg_list_free(r);
+    config_set(P_EXPORT_ENVIRONMENT, "");
+    r = mail_env_resolve(P_EXPORT_ENVIRONMENT);
+    EXPECT_TRUE(r[0] == NULL);
+    cfg_list_free(r);
 }
 
 static void test_import(void)
@@ -105,7 +113,7 @@ int main(void)
     log_set_tag("postfix/mail_env_test");
     log_close_syslog();
     test_list();
-    test_item_ok();
+    test_resolve();
     test_import();
     test_update();
     return harness_done();

@@ -33,6 +33,7 @@
 #include "server.h"
 #include "tls_common.h"
 #include "tls_param.h"
+#include "tls_sni.h"
 #include "tls_server.h"
 #include "tlsmgr_clnt.h"
 
@@ -46,6 +47,7 @@ static struct {
     struct tls_server_ctx *ctx; /* NULL: TLS not available (local problem) */
     struct tlsmgr_clnt *tlsmgr; /* shared sessions, ticket keys, PRNG seed */
     struct tls_cache_ops cache;
+    struct tls_sni_ops sni;     /* tls_server_sni_maps */
 } smtpd_tls;
 
 /* ---- configuration ---------------------------------------------------- */
@@ -117,6 +119,7 @@ void smtpd_tls_pre_jail(void)
         .ssl_options = tls_param_ssl_options(),
         .dh_file = cfg_str(P_SMTPD_TLS_DH1024_PARAM_FILE),
         .dh_warning = sbuf_new(64),
+        .sni = tls_sni_init(&smtpd_tls.sni) ? &smtpd_tls.sni : NULL,
     };
     struct sbuf *why = sbuf_new(128);
     smtpd_tls.ctx = tls_server_ctx_new(&o, why);
@@ -153,6 +156,7 @@ static void smtpd_tls_record(struct smtpd_state *st)
     strlcpy(st->tls_ccert_fingerprint, in.fingerprint, sizeof(st->tls_ccert_fingerprint));
     strlcpy(st->tls_ccert_pubkey_fingerprint, in.pkey_fingerprint,
             sizeof(st->tls_ccert_pubkey_fingerprint));
+    tls_sni_log(&in, st->namaddr);
     if (smtpd_tls.loglevel < 1)
         return;
     if (in.have_cert)
@@ -161,10 +165,12 @@ static void smtpd_tls_record(struct smtpd_state *st)
                  in.fingerprint, in.pkey_fingerprint, in.trusted ? "" : ", verify error: ",
                  in.trusted ? "" : in.verify_error);
     struct sbuf *b = sbuf_new(256);
-    sbuf_printf(b, "%s TLS connection %s from %s: %s with cipher %s (%d/%d bits)",
+    /* " to NAME": the SNI name whose own certificate was presented. */
+    bool sni = in.sni_status == TLS_SNI_MATCHED;
+    sbuf_printf(b, "%s TLS connection %s from %s%s%s: %s with cipher %s (%d/%d bits)",
                 !in.have_cert ? "Anonymous" : in.trusted ? "Trusted" : "Untrusted",
-                in.reused ? "reused" : "established", st->namaddr, in.protocol, in.cipher,
-                in.bits, in.alg_bits);
+                in.reused ? "reused" : "established", st->namaddr, sni ? " to " : "",
+                sni ? in.sni : "", in.protocol, in.cipher, in.bits, in.alg_bits);
     if (in.kex[0])
         sbuf_catf(b, " key-exchange %s", in.kex);
     if (in.sig[0])

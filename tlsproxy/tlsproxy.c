@@ -38,6 +38,7 @@
 #include "tls_client.h"
 #include "tls_param.h"
 #include "tls_server.h"
+#include "tls_sni.h"
 #include "tlsmgr_clnt.h"
 #include "tlsproxy_clnt.h"
 #include <signal.h>
@@ -59,6 +60,7 @@ static size_t tlsproxy_nctx;
 static struct tls_server_ctx *tlsproxy_sctx;
 static struct tlsmgr_clnt *tlsproxy_stlsmgr;
 static struct tls_cache_ops tlsproxy_sops;
+static struct tls_sni_ops tlsproxy_sni;     /* tls_server_sni_maps */
 static bool tlsproxy_req_ccert;
 static long tlsproxy_watchdog;
 static long tlsproxy_idle;
@@ -188,6 +190,7 @@ static void tlsproxy_server_init(void)
         .ssl_options = tls_param_ssl_options(),
         .dh_file = cfg_str(P_TLSPROXY_TLS_DH1024_PARAM_FILE),
         .dh_warning = sbuf_new(64),
+        .sni = tls_sni_init(&tlsproxy_sni) ? &tlsproxy_sni : NULL,
     };
     struct sbuf *why = sbuf_new(128);
     tlsproxy_sctx = tls_server_ctx_new(&o, why);
@@ -393,6 +396,7 @@ static void tlsproxy_established(struct tlsproxy_sess *ss)
     if (ss->stls) {
         struct tls_server_info si;
         tls_server_info(ss->stls, &si);
+        tls_sni_log(&si, ss->req.peer);
         struct tls_client_info *i = &res.info;
         strlcpy(i->protocol, si.protocol, sizeof(i->protocol));
         strlcpy(i->cipher, si.cipher, sizeof(i->cipher));

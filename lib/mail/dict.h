@@ -31,6 +31,11 @@ struct sbuf;
 #define DICT_F_PATTERN 0x4      /* table matches patterns (regexp, pcre, cidr) */
 #define DICT_F_ALIAS 0x8        /* opened as an alias database (postalias format) */
 #define DICT_F_NO_PROXY 0x10    /* ignore a proxy: prefix: open the table here */
+/* Values name files (tls_server_sni_maps): texthash: and inline: read the
+ * files when the table is opened and answer with their base64, the form
+ * postmap -F stores in hash: and btree: tables (dict_file.h). Other types
+ * answer with what they hold, which must then be that base64. */
+#define DICT_F_RHS_FILE 0x20
 
 struct dict;
 

@@ -15,6 +15,7 @@
  *        index: count u64 record offsets in ascending key order (bytewise).
  */
 #include "dict_db.h"
+#include "dict_file.h"
 #include "dict.h"
 #include "alloc.h"
 #include "log.h"
@@ -516,13 +517,12 @@ fail:
     return -1;
 }
 
-int dict_db_load_source(struct dict_db_builder *b, const char *path, bool alias, bool fold,
-                        bool replace, bool quiet_dups)
+int dict_db_load_source(struct dict_db_builder *b, const char *path, unsigned how)
 {
     struct dict_reader *r = dict_reader_open(path);
-    struct sbuf *line, *key, *val;
-    int lineno, rc;
-    const char *why;
+    struct sbuf *line, *key, *val, *why;
+    int lineno, rc, bad_files = 0;
+    const char *why_line;
 
     if (r == NULL) {
         log_warn("open %s: %m", path);
@@ -531,18 +531,26 @@ int dict_db_load_source(struct dict_db_builder *b, const char *path, bool alias,
     line = sbuf_new(256);
     key = sbuf_new(64);
     val = sbuf_new(128);
+    why = sbuf_new(128);
     while ((rc = dict_reader_next(r, line, &lineno)) > 0) {
-        if (dict_parse_entry(sbuf_str(line), alias, key, val, &why) < 0) {
-            log_warn("%s:%d: %s -- ignoring this line", path, lineno, why);
+        if (dict_parse_entry(sbuf_str(line), (how & DICT_DB_SRC_ALIAS) != 0, key, val,
+                             &why_line) < 0) {
+            log_warn("%s:%d: %s -- ignoring this line", path, lineno, why_line);
+            continue;
+        }
+        if ((how & DICT_DB_SRC_FILES) && dict_file_to_b64(sbuf_str(val), val, why) < 0) {
+            log_warn("%s:%d: %s", path, lineno, sbuf_str(why));
+            bad_files++;
             continue;
         }
         if (sbuf_len(key) > DICT_DB_KEY_MAX || sbuf_len(val) > DICT_DB_VALUE_MAX) {
             log_warn("%s:%d: key or value too long -- ignoring this line", path, lineno);
             continue;
         }
-        if (fold)
+        if (how & DICT_DB_SRC_FOLD)
             dict_fold(sbuf_data(key));
-        if (dict_db_builder_add(b, sbuf_str(key), sbuf_str(val), replace) == 1 && !quiet_dups)
+        if (dict_db_builder_add(b, sbuf_str(key), sbuf_str(val), (how & DICT_DB_SRC_REPLACE) != 0)
+                == 1 && !(how & DICT_DB_SRC_QUIET_DUPS))
             log_warn("%s:%d: duplicate entry: \"%s\"", path, lineno, sbuf_str(key));
     }
     if (rc < 0)
@@ -551,7 +559,8 @@ int dict_db_load_source(struct dict_db_builder *b, const char *path, bool alias,
     sbuf_free(line);
     sbuf_free(key);
     sbuf_free(val);
-    return rc < 0 ? -1 : 0;
+    sbuf_free(why);
+    return rc < 0 || bad_files > 0 ? -1 : 0;
 }
 
 int dict_db_lock(const char *path)

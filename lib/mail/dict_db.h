@@ -69,14 +69,20 @@ void dict_db_builder_load_db(struct dict_db_builder *b, const struct dict_db *db
 int dict_db_builder_write(struct dict_db_builder *b, const char *path, unsigned flags,
                           mode_t mode, uid_t owner, gid_t group);
 
-/* Reads a table source file (postmap format, or postalias format with alias)
- * into b. Keys are folded when fold is set. Bad lines are logged as
- * "file:line: what" and skipped; duplicates are logged "file:line:
- * duplicate entry: "key"" (unless quiet_dups) and the first value kept,
- * or the last one with replace. Returns 0, or -1 when the file cannot be
- * read (logged). */
-int dict_db_load_source(struct dict_db_builder *b, const char *path, bool alias, bool fold,
-                        bool replace, bool quiet_dups);
+/* How dict_db_load_source() reads a source file. */
+#define DICT_DB_SRC_ALIAS 0x1       /* postalias format ("name: value") */
+#define DICT_DB_SRC_FOLD 0x2        /* fold keys to lower case */
+#define DICT_DB_SRC_REPLACE 0x4     /* a duplicate key replaces the earlier value */
+#define DICT_DB_SRC_QUIET_DUPS 0x8  /* do not log duplicates */
+#define DICT_DB_SRC_FILES 0x10      /* values name files: store their base64 (dict_file.h) */
+
+/* Reads a table source file (postmap format, or postalias format with
+ * DICT_DB_SRC_ALIAS) into b. Bad lines are logged as "file:line: what" and
+ * skipped; duplicates are logged "file:line: duplicate entry: "key"" (unless
+ * DICT_DB_SRC_QUIET_DUPS) and the first value kept, or the last one with
+ * DICT_DB_SRC_REPLACE. Returns 0, or -1 when the file cannot be read or,
+ * with DICT_DB_SRC_FILES, a file a value names cannot be (all logged). */
+int dict_db_load_source(struct dict_db_builder *b, const char *path, unsigned how);
 
 /* Opens and exclusively locks the existing file path for a read-modify-write
  * cycle (flock; retried when the file was replaced while we waited). Returns

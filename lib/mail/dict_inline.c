@@ -12,6 +12,7 @@
 #include "dict.h"
 #include "dict_priv.h"
 #include "dict_db.h"
+#include "dict_file.h"
 #include "alloc.h"
 #include "log.h"
 
@@ -24,6 +25,24 @@ static void inline_trim(const char **p, const char **e)
         (*p)++;
     while (*e > *p && isspace((unsigned char)(*e)[-1]))
         (*e)--;
+}
+
+/* DICT_F_RHS_FILE: *val names files; replace it with their base64. */
+static int inline_files(struct dict *d, char **val)
+{
+    struct sbuf *b64 = sbuf_new(4096), *why = sbuf_new(128);
+    int rc = dict_file_to_b64(*val, b64, why);
+    if (rc < 0)
+        log_warn("%s: %s", d->spec, sbuf_str(why));
+    else {
+        xfree(*val);
+        *val = sbuf_detach(b64);
+        b64 = NULL;
+    }
+    if (b64)
+        sbuf_free(b64);
+    sbuf_free(why);
+    return rc;
 }
 
 static int dict_inline_open(struct dict *d, const char *name)
@@ -81,6 +100,11 @@ static int dict_inline_open(struct dict *d, const char *name)
         char *val = xstrndup(vs, (size_t)(ve - vs));
         if (d->flags & DICT_F_FOLD)
             dict_fold(key);
+        if ((d->flags & DICT_F_RHS_FILE) && inline_files(d, &val) < 0) {
+            xfree(key);
+            xfree(val);
+            goto bad;
+        }
         dict_db_builder_add(b, key, val, false);
         xfree(key);
         xfree(val);

@@ -7,7 +7,8 @@
  *         "file:line: what" and skipped; duplicates keep the first value.
  * Notes: same syntax as postmap input ("key whitespace value"); opened with
  *        DICT_F_ALIAS it reads postalias syntax ("name: value"). The file is
- *        read once at open; keys are folded when DICT_F_FOLD is set.
+ *        read once at open; keys are folded when DICT_F_FOLD is set. With
+ *        DICT_F_RHS_FILE each value names files, read at open (dict_file.h).
  */
 #include "dict.h"
 #include "dict_priv.h"
@@ -19,8 +20,11 @@ static int dict_texthash_open(struct dict *d, const char *name)
 {
     struct dict_db_builder *b = dict_db_builder_new();
 
-    if (dict_db_load_source(b, name, (d->flags & DICT_F_ALIAS) != 0,
-                            (d->flags & DICT_F_FOLD) != 0, false, false) < 0) {
+    unsigned how = ((d->flags & DICT_F_ALIAS) ? DICT_DB_SRC_ALIAS : 0)
+                   | ((d->flags & DICT_F_FOLD) ? DICT_DB_SRC_FOLD : 0)
+                   | ((d->flags & DICT_F_RHS_FILE) ? DICT_DB_SRC_FILES : 0);
+
+    if (dict_db_load_source(b, name, how) < 0) {
         log_warn("%s: cannot read the table source file", d->spec);
         dict_db_builder_free(b);
         return -1;

@@ -6,17 +6,20 @@
  * Errors: usage errors, unreadable sources and failed writes are fatal
  *         (exit 1) with a message on stderr; -q and -d exit 1 when nothing
  *         was found, 0 when something was.
- * Notes: postmap [-NfinoprsUuvw] [-c config_dir] [-d key] [-q key]
+ * Notes: postmap [-FNfinoprsUuvw] [-c config_dir] [-d key] [-q key]
  *        [type:]file...; postalias takes the same options and, without file
  *        arguments, works on $alias_database. Without "type:", the type is
  *        $default_database_type (hash). Building writes FILE.db atomically;
  *        -i adds lines from standard input to an existing FILE.db and -d
  *        deletes keys, both under an exclusive lock. Pattern tables (regexp,
  *        pcre, cidr) and the other non-file types can be queried (-q) but
- *        are never built: they read their source directly.
+ *        are never built: they read their source directly. postmap -F:
+ *        each value names files whose content is stored base64-encoded
+ *        (dict_file.h); -q and -s then print the content.
  */
 #include "dict.h"
 #include "dict_db.h"
+#include "dict_file.h"
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
@@ -30,15 +33,17 @@ struct tool {
     bool alias;
     const char *prog;
     bool fold, replace, quiet_dups, preserve_mode;
+    bool files;                 /* -F: values name files, stored base64 */
+    struct sbuf *shown;         /* -F: a decoded value */
     const char *dflt_type;
 };
 
 static void tool_usage(const struct tool *t)
 {
     fprintf(stderr,
-            "usage: %s [-NfinoprsUuvw] [-c config_dir] [-d key] [-q key] "
+            "usage: %s [-%sNfinoprsUuvw] [-c config_dir] [-d key] [-q key] "
             "[map_type:]file...\n",
-            t->prog);
+            t->prog, t->alias ? "" : "F");
     exit(1);
 }
 
@@ -70,13 +75,29 @@ static const char *tool_file_type(const char *spec, struct sbuf *type)
 
 static int tool_dict_flags(const struct tool *t)
 {
-    return (t->fold ? DICT_F_FOLD : 0) | (t->alias ? DICT_F_ALIAS : 0);
+    return (t->fold ? DICT_F_FOLD : 0) | (t->alias ? DICT_F_ALIAS : 0)
+           | (t->files ? DICT_F_RHS_FILE : 0);
+}
+
+/* What -q and -s print for a value: with -F the content it encodes. */
+static const char *tool_shown(const struct tool *t, const char *spec, const char *key,
+                              const char *value)
+{
+    if (!t->files)
+        return value;
+    if (dict_file_from_b64(value, t->shown) < 0)
+        log_fatal("table %s: the value of \"%s\" is not base64 (was it built with -F?)", spec,
+                  key);
+    /* One line ending after the content, as without -F. */
+    if (sbuf_len(t->shown) > 0 && sbuf_str(t->shown)[sbuf_len(t->shown) - 1] == '\n')
+        sbuf_truncate(t->shown, sbuf_len(t->shown) - 1);
+    return sbuf_str(t->shown);
 }
 
 static int tool_print(const char *key, const char *value, void *ctx)
 {
     const struct tool *t = ctx;
-    printf("%s%s\t%s\n", key, t->alias ? ":" : "", value);
+    printf("%s%s\t%s\n", key, t->alias ? ":" : "", tool_shown(t, "", key, value));
     return 0;
 }
 
@@ -89,7 +110,7 @@ static int tool_query(const struct tool *t, char **specs, int n, const char *key
             log_fatal("open %s failed", specs[i]);
         const char *v = dict_lookup(d, key);
         if (v != NULL) {
-            printf("%s\n", v);
+            printf("%s\n", tool_shown(t, specs[i], key, v));
             dict_close(d);
             return 0;
         }
@@ -122,7 +143,7 @@ static int tool_query_stdin(const struct tool *t, char **specs, int n)
         for (int i = 0; i < n; i++) {
             const char *v = dict_lookup(d[i], key);
             if (v != NULL) {
-                printf("%s\t%s\n", key, v);
+                printf("%s\t%s\n", key, tool_shown(t, specs[i], key, v));
                 found = 1;
                 break;
             }
@@ -167,6 +188,14 @@ static void tool_db_perms(const struct tool *t, const char *src, mode_t *mode, u
             *gid = st.st_gid;
         }
     }
+}
+
+/* How the source of a table is read. */
+static unsigned tool_src_flags(const struct tool *t)
+{
+    return (t->alias ? DICT_DB_SRC_ALIAS : 0) | (t->fold ? DICT_DB_SRC_FOLD : 0)
+           | (t->replace ? DICT_DB_SRC_REPLACE : 0) | (t->quiet_dups ? DICT_DB_SRC_QUIET_DUPS : 0)
+           | (t->files ? DICT_DB_SRC_FILES : 0);
 }
 
 static unsigned tool_db_flags(const struct tool *t)
@@ -272,11 +301,10 @@ static int tool_build(const struct tool *t, char **specs, int n, bool incrementa
         tool_db_perms(t, src, &mode, &uid, &gid);
         if (incremental) {
             fd = tool_load_locked(sbuf_str(dbpath), b, false);
-            if (dict_db_load_source(b, "-", t->alias, t->fold, t->replace, t->quiet_dups) < 0)
+            if (dict_db_load_source(b, "-", tool_src_flags(t)) < 0)
                 log_fatal("read standard input failed");
-        } else if (dict_db_load_source(b, src, t->alias, t->fold, t->replace, t->quiet_dups) <
-                   0) {
-            log_fatal("cannot read %s", src);
+        } else if (dict_db_load_source(b, src, tool_src_flags(t)) < 0) {
+            log_fatal("cannot build %s from %s", sbuf_str(dbpath), src);
         }
         if (dict_db_builder_write(b, sbuf_str(dbpath), tool_db_flags(t), mode, uid, gid) < 0)
             log_fatal("cannot write %s", sbuf_str(dbpath));
@@ -298,8 +326,13 @@ int dict_tool_main(int argc, char **argv, bool alias)
 
     log_set_tag(alias ? "postfix/postalias" : "postfix/postmap");
     log_set_stderr(true);
-    while ((ch = getopt(argc, argv, "Nbc:d:fhimnopq:rsUuvw")) != -1) {
+    while ((ch = getopt(argc, argv, "FNbc:d:fhimnopq:rsUuvw")) != -1) {
         switch (ch) {
+        case 'F':
+            if (alias)
+                tool_usage(&t);
+            t.files = true;
+            break;
         case 'c':
             cfg_dir_opt = optarg;
             break;
@@ -346,6 +379,7 @@ int dict_tool_main(int argc, char **argv, bool alias)
     if (config_load(cfg_dir_opt) < 0)
         log_fatal("cannot read the configuration in %s", config_dir());
     mail_env_update();
+    t.shown = sbuf_new(4096);
     t.dflt_type = cfg_str(P_DEFAULT_DATABASE_TYPE);
     if (t.dflt_type == NULL || *t.dflt_type == 0)
         t.dflt_type = D_DEFAULT_DATABASE_TYPE;

@@ -56,7 +56,9 @@
     X(EVP_get_cipherbyname) X(OSSL_PARAM_construct_end) X(OSSL_PARAM_construct_octet_string) \
     X(OSSL_PARAM_construct_utf8_string) X(BIO_free) X(BIO_new_file) X(ERR_peek_last_error) \
     X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509) \
-    X(PEM_read_bio_Parameters) X(SSL_CTX_set0_tmp_dh_pkey)
+    X(PEM_read_bio_Parameters) X(SSL_CTX_set0_tmp_dh_pkey) X(BIO_new_mem_buf) \
+    X(d2i_AutoPrivateKey) X(SSL_CTX_callback_ctrl) X(SSL_certs_clear) X(SSL_get_servername) \
+    X(SSL_use_PrivateKey) X(SSL_use_certificate)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -170,6 +172,13 @@ int tls_dl_load(struct sbuf *why);
 #define BIO_new_file TLS_DL_FN(BIO_new_file)
 #define ERR_peek_last_error TLS_DL_FN(ERR_peek_last_error)
 #define PEM_read_bio TLS_DL_FN(PEM_read_bio)
+#define BIO_new_mem_buf TLS_DL_FN(BIO_new_mem_buf)
+#define d2i_AutoPrivateKey TLS_DL_FN(d2i_AutoPrivateKey)
+#define SSL_CTX_callback_ctrl TLS_DL_FN(SSL_CTX_callback_ctrl)
+#define SSL_certs_clear TLS_DL_FN(SSL_certs_clear)
+#define SSL_get_servername TLS_DL_FN(SSL_get_servername)
+#define SSL_use_PrivateKey TLS_DL_FN(SSL_use_PrivateKey)
+#define SSL_use_certificate TLS_DL_FN(SSL_use_certificate)
 #define SSL_get0_dane_authority TLS_DL_FN(SSL_get0_dane_authority)
 #define d2i_PUBKEY TLS_DL_FN(d2i_PUBKEY)
 #define d2i_X509 TLS_DL_FN(d2i_X509)

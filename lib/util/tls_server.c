@@ -38,6 +38,13 @@ struct tls_server_ctx {
     bool have_cur;
     struct tls_tktkey tkt_old[TLS_SERVER_OLD_KEYS];
     size_t nold;
+    struct tls_sni_ops sni;     /* find == NULL: no SNI maps */
+};
+
+/* Per-session SNI outcome, the SSL's app data (server sessions only). */
+struct tls_server_sni_seen {
+    enum tls_sni_status status;
+    char name[256];
 };
 
 /* ---- sessions shared through tlsmgr ---------------------------------- */
@@ -289,6 +296,165 @@ static int tls_server_load_keys(SSL_CTX *c, const struct tls_server_opts *o, str
     return 0;
 }
 
+/* ---- tls_server_sni_maps ----------------------------------------------- */
+
+/* Postfix's host name rule: labels of letters, digits, '_' and inner '-'
+ * (at most 63 each) joined by single dots, no trailing dot, not all
+ * digits, at most 255 in all. */
+static bool tls_server_sni_valid(const char *name)
+{
+    size_t label = 0, n = 0;
+    bool letter = false;
+    for (const char *p = name; *p; p++, n++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '.') {
+            if (label == 0 || p[1] == 0 || p[-1] == '-')
+                return false;
+            label = 0;
+        } else if (isalnum(ch) || ch == '_' || ch == '-') {
+            if ((ch == '-' && label == 0) || ++label > 63)
+                return false;
+            letter |= !isdigit(ch);
+        } else
+            return false;
+    }
+    return n > 0 && n <= 255 && name[n - 1] != '-' && letter;
+}
+
+/* Presents the keys and chains in pem instead of the context's: each
+ * private key followed by its certificate chain, leaf first, as in
+ * smtpd_tls_chain_files (a leaf just before its key is taken too). 0, or -1
+ * when a block does not parse, a key does not match its certificate, a
+ * key or leaf has no partner, or there is no pair at all. */
+static int tls_server_sni_load(SSL *ssl, const char *pem, size_t len, struct sbuf *why)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    char *name = NULL, *header = NULL;
+    unsigned char *data = NULL;
+    long dlen;
+    int pairs = 0, rc = 0;
+    EVP_PKEY *pending = NULL;   /* a key whose leaf comes next */
+    bool leaf = false;          /* the current pair has its certificate */
+    bool keyed = false;         /* ... and its key */
+    if (bio == NULL)
+        return -1;
+    SSL_certs_clear(ssl);
+    while (rc == 0 && PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+        const unsigned char *p = data;
+        size_t nl = strlen(name);
+        if (nl >= 11 && strcmp(name + nl - 11, "PRIVATE KEY") == 0) {
+            EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, dlen);
+            if (k == NULL || pending != NULL)
+                rc = -1;
+            else if (leaf && !keyed) {
+                rc = SSL_use_PrivateKey(ssl, k) == 1 ? 0 : -1;     /* leaf, then key */
+                keyed = rc == 0;
+                pairs += keyed;
+            } else {
+                pending = k;    /* a new pair starts */
+                k = NULL;
+                leaf = keyed = false;
+            }
+            EVP_PKEY_free(k);
+        } else if (strcmp(name, "CERTIFICATE") == 0) {
+            X509 *x = d2i_X509(NULL, &p, dlen);
+            if (x == NULL)
+                rc = -1;
+            else if (!leaf) {
+                /* The leaf picks the slot of its key type; the key must match. */
+                leaf = true;
+                rc = SSL_use_certificate(ssl, x) == 1 ? 0 : -1;
+                if (rc == 0 && pending != NULL) {
+                    rc = SSL_use_PrivateKey(ssl, pending) == 1 ? 0 : -1;
+                    keyed = rc == 0;
+                    pairs += keyed;
+                    EVP_PKEY_free(pending);
+                    pending = NULL;
+                }
+            } else if (SSL_add1_chain_cert(ssl, x) != 1)
+                rc = -1;
+            X509_free(x);
+        }
+        /* Other blocks (parameters, CRLs) are not for us. */
+        OPENSSL_free(name);
+        OPENSSL_free(header);
+        OPENSSL_free(data);
+        name = header = NULL;
+        data = NULL;
+    }
+    if (rc < 0)
+        sbuf_set(why, "a PEM block does not parse, or a key does not match its certificate");
+    else if (pending != NULL)
+        sbuf_set(why, "a private key without a certificate after it");
+    else if (leaf && !keyed)
+        sbuf_set(why, "a certificate without its private key");
+    else if (pairs == 0)
+        sbuf_set(why, "no private key and certificate");
+    if (rc < 0)
+        tls_common_errors(why);
+    rc = rc == 0 && pending == NULL && !(leaf && !keyed) && pairs > 0 ? 0 : -1;
+    EVP_PKEY_free(pending);
+    BIO_free(bio);
+    ERR_clear_error();
+    return rc;
+}
+
+/* The servername callback: look the name up, name by parent domain. */
+static int tls_server_sni_cb(SSL *ssl, int *alert, void *arg)
+{
+    struct tls_server_ctx *ctx = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == NULL || *name == 0 || ctx->sni.find == NULL)
+        return SSL_TLSEXT_ERR_NOACK;
+    struct tls_server_sni_seen *seen = SSL_get_app_data(ssl);
+    if (seen == NULL) {
+        seen = xcalloc(1, sizeof(*seen));
+        SSL_set_app_data(ssl, seen);
+    }
+    /* Printable for the log, whatever the client sent. */
+    size_t i = 0;
+    for (const char *p = name; *p && i + 1 < sizeof(seen->name); p++)
+        seen->name[i++] = isprint((unsigned char)*p) ? *p : '?';
+    seen->name[i] = 0;
+    if (!tls_server_sni_valid(name)) {
+        seen->status = TLS_SNI_INVALID;
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    struct sbuf *pem = sbuf_new(4096);
+    int found = 0;
+    for (const char *key = name; key != NULL && found == 0; key = strchr(key + 1, '.')) {
+        sbuf_reset(pem);
+        found = ctx->sni.find(ctx->sni.arg, key, pem);
+    }
+    int ret = SSL_TLSEXT_ERR_OK;
+    struct sbuf *why = sbuf_new(64);
+    if (found > 0 && tls_server_sni_load(ssl, sbuf_str(pem), sbuf_len(pem), why) < 0) {
+        if (ctx->sni.unusable)
+            ctx->sni.unusable(ctx->sni.arg, name, sbuf_str(why));
+        found = -1;
+    }
+    sbuf_free(why);
+    if (found < 0) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        ret = SSL_TLSEXT_ERR_ALERT_FATAL;
+    } else if (found == 0) {
+        seen->status = TLS_SNI_UNMATCHED;
+        ret = SSL_TLSEXT_ERR_NOACK;
+    } else
+        seen->status = TLS_SNI_MATCHED;
+    OPENSSL_cleanse(sbuf_data(pem), sbuf_len(pem));     /* private keys */
+    sbuf_free(pem);
+    return ret;
+}
+
+/* Frees a server session with its SNI record. */
+static void tls_server_ssl_free(SSL *ssl)
+{
+    xfree(SSL_get_app_data(ssl));
+    SSL_set_app_data(ssl, NULL);
+    SSL_free(ssl);
+}
+
 static int tls_server_set_protocols(SSL_CTX *c, unsigned mask, struct sbuf *why)
 {
     int lo, hi;
@@ -461,6 +627,11 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
         ctx->cache = *o->cache;
     ctx->tkt_cipher = tkt_cipher;
     SSL_CTX_set_app_data(c, ctx);
+    if (o->sni && o->sni->find) {
+        ctx->sni = *o->sni;
+        SSL_CTX_set_tlsext_servername_callback(c, tls_server_sni_cb);
+        SSL_CTX_set_tlsext_servername_arg(c, ctx);
+    }
     ERR_clear_error();
     return ctx;
 
@@ -497,7 +668,7 @@ struct tls_server_conn *tls_server_start(struct tls_server_ctx *ctx, struct stre
     if (ssl == NULL)
         return NULL;
     if (tls_common_handshake(ssl, stream_fd(s), true, timeout, why) < 0) {
-        SSL_free(ssl);
+        tls_server_ssl_free(ssl);
         return NULL;
     }
     struct tls_server_conn *c = xcalloc(1, sizeof(*c));
@@ -591,6 +762,12 @@ void tls_server_info(struct tls_server_conn *c, struct tls_server_info *info)
             info->sig_digest[0] = 0;    /* Ed25519 and friends have no separate digest */
     }
 
+    const struct tls_server_sni_seen *seen = SSL_get_app_data(ssl);
+    if (seen) {
+        info->sni_status = seen->status;
+        strlcpy(info->sni, seen->name, sizeof(info->sni));
+    }
+
     X509 *peer = SSL_get1_peer_certificate(ssl);
     if (peer == NULL)
         return;
@@ -619,6 +796,8 @@ void tls_server_stop(struct tls_server_conn *c, struct stream *s)
 {
     if (c == NULL)
         return;
+    xfree(SSL_get_app_data(c->ssl));
+    SSL_set_app_data(c->ssl, NULL);
     tls_common_stop(c->ssl, s);
     xfree(c);
 }

@@ -14,13 +14,39 @@
  *        tickets are sealed with keys that tlsmgr hands out (cipher
  *        tls_session_ticket_cipher, HMAC-SHA256), so any smtpd process
  *        resumes a session another one made; without it both stay inside
- *        one process.
+ *        one process. With opts->sni, a client's SNI name can select other
+ *        keys and certificates (tls_server_sni_maps).
  */
 #ifndef POSTERN_TLS_SERVER_H
 #define POSTERN_TLS_SERVER_H
 #include "sys_compat.h"
 #include "sbuf.h"
 #include "stream.h"
+
+/* tls_server_sni_maps: the keys and certificates to present for a name a
+ * client sends in the TLS SNI extension. The name (syntax already checked)
+ * is looked up as sent, then as each parent domain with a leading dot
+ * (a.b.example.org, .b.example.org, .example.org, .org); find() gets one
+ * key at a time. It fills pem with PEM text (private keys, each followed by
+ * its certificate chain, leaf first) and returns 1; 0 when the key has
+ * nothing; -1 on a lookup error, which fails the handshake with an
+ * internal-error alert (Postfix's choice: never fall back to a certificate
+ * the administrator did not mean for that name). */
+struct tls_sni_ops {
+    int (*find)(void *arg, const char *key, struct sbuf *pem);
+    /* The PEM text find() gave for key cannot be used (why says how); the
+     * handshake then fails with an internal-error alert. May be NULL. */
+    void (*unusable)(void *arg, const char *key, const char *why);
+    void *arg;
+};
+
+/* What became of the SNI name a client sent (tls_server_info.sni_status). */
+enum tls_sni_status {
+    TLS_SNI_NONE,       /* no name sent, or SNI not configured */
+    TLS_SNI_MATCHED,    /* the name's own keys were presented */
+    TLS_SNI_UNMATCHED,  /* nothing for the name: the default keys */
+    TLS_SNI_INVALID,    /* not a host name: ignored, the default keys */
+};
 
 struct tls_server_opts {
     const char *cert_file;      /* certificate and chain (PEM), any key type */
@@ -59,6 +85,7 @@ struct tls_server_opts {
      * ops are copied. */
     const struct tls_cache_ops *cache;
     const char *ticket_cipher;  /* tls_session_ticket_cipher; "" = no tickets */
+    const struct tls_sni_ops *sni;  /* NULL: SNI names are ignored; copied */
 };
 
 /* What a finished handshake established. */
@@ -78,6 +105,8 @@ struct tls_server_info {
     char fingerprint[160];      /* certificate digest, "AB:CD:..." */
     char pkey_fingerprint[160]; /* public key (SubjectPublicKeyInfo) digest */
     char verify_error[128];     /* why the chain did not verify */
+    enum tls_sni_status sni_status;
+    char sni[256];              /* the SNI name the client sent (printable), or "" */
 };
 
 struct tls_server_ctx;

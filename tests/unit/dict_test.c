@@ -8,7 +8,9 @@
  */
 #include "dict.h"
 #include "dict_db.h"
+#include "dict_file.h"
 #include "alloc.h"
+#include "base64.h"
 #include "harness.h"
 #include "log.h"
 #include "sbuf.h"
@@ -85,7 +87,7 @@ static void build_db(const char *src_name, const char *text, bool fold)
     write_file(src_name, text);
     snprintf(dbpath, sizeof(dbpath), "%s.db", path_of(src_name));
     struct dict_db_builder *b = dict_db_builder_new();
-    if (dict_db_load_source(b, path_of(src_name), false, fold, false, false) < 0 ||
+    if (dict_db_load_source(b, path_of(src_name), fold ? DICT_DB_SRC_FOLD : 0) < 0 ||
         dict_db_builder_write(b, dbpath, fold ? DICT_DB_F_FOLDED : 0, 0644, (uid_t)-1,
                               (gid_t)-1) < 0) {
         fprintf(stderr, "build %s failed\n", src_name);
@@ -242,6 +244,88 @@ static void test_texthash(void)
     CHECK(log_has("al:5: need name:value pair"), "texthash: bad alias line warned");
     snprintf(spec, sizeof(spec), "texthash:%s", path_of("missing"));
     CHECK(dict_open(spec, DICT_F_FOLD) == NULL, "texthash: missing file fails to open");
+}
+
+/* base64 as RFC 4648's test vectors; bad input refused. */
+static void test_base64(void)
+{
+    static const char *vec[][2] = { { "", "" },           { "f", "Zg==" },
+                                    { "fo", "Zm8=" },     { "foo", "Zm9v" },
+                                    { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+                                    { "foobar", "Zm9vYmFy" } };
+    struct sbuf *b = sbuf_new(16);
+    for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+        sbuf_reset(b);
+        base64_encode(b, vec[i][0], strlen(vec[i][0]));
+        CHECK(streq(sbuf_str(b), vec[i][1]), "base64: encodes the RFC 4648 vector");
+        sbuf_reset(b);
+        CHECK(base64_decode(b, vec[i][1], strlen(vec[i][1])) == 0 && streq(sbuf_str(b), vec[i][0]),
+              "base64: decodes the RFC 4648 vector");
+    }
+    sbuf_reset(b);
+    CHECK(base64_decode(b, "Zm9v\nYmFy\n", 10) == 0 && streq(sbuf_str(b), "foobar"),
+          "base64: line breaks are skipped");
+    static const char *bad[] = { "Zg", "Zg=", "Z===", "Zg==Zg==", "Zm9v!", "Zg=a" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sbuf_reset(b);
+        CHECK(base64_decode(b, bad[i], strlen(bad[i])) < 0, "base64: malformed input refused");
+    }
+    unsigned char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (unsigned char)i;
+    struct sbuf *d = sbuf_new(256);
+    sbuf_reset(b);
+    base64_encode(b, all, sizeof(all));
+    CHECK(base64_decode(d, sbuf_str(b), sbuf_len(b)) == 0 && sbuf_len(d) == 256
+              && memcmp(sbuf_str(d), all, 256) == 0,
+          "base64: every byte value survives");
+    sbuf_free(d);
+    sbuf_free(b);
+}
+
+/* Values that name files (postmap -F, tls_server_sni_maps): texthash: and
+ * inline: read them at open with DICT_F_RHS_FILE; a missing one fails. */
+static void test_rhs_file(void)
+{
+    char spec[1024];
+    struct sbuf *out = sbuf_new(64), *why = sbuf_new(64);
+    write_file("k.pem", "KEY\n");
+    write_file("c.pem", "CERT\n");
+    snprintf(spec, sizeof(spec), "%s, %s", path_of("k.pem"), path_of("c.pem"));
+    CHECK(dict_file_to_b64(spec, out, why) == 0, "rhs file: two files read");
+    struct sbuf *pem = sbuf_new(64);
+    CHECK(dict_file_from_b64(sbuf_str(out), pem) == 0 && streq(sbuf_str(pem), "KEY\n\nCERT\n"),
+          "rhs file: contents joined with a newline between files");
+    CHECK(dict_file_to_b64(path_of("nope.pem"), out, why) < 0
+              && strstr(sbuf_str(why), "nope.pem") != NULL,
+          "rhs file: a missing file is named");
+    CHECK(dict_file_to_b64(" , ", out, why) < 0, "rhs file: no file name at all");
+    CHECK(dict_file_from_b64("not base64!", pem) < 0, "rhs file: a plain value is not content");
+
+    char line[600];
+    snprintf(line, sizeof(line), "mail.example.com %s\n.example.org %s %s\n", path_of("k.pem"),
+             path_of("k.pem"), path_of("c.pem"));
+    write_file("sni", line);
+    snprintf(spec, sizeof(spec), "texthash:%s", path_of("sni"));
+    const char *v = lookup1(spec, "MAIL.example.com", DICT_F_FOLD | DICT_F_RHS_FILE);
+    CHECK(v != NULL && dict_file_from_b64(v, pem) == 0 && streq(sbuf_str(pem), "KEY\n"),
+          "rhs file: texthash answers with the file's content");
+    v = lookup1(spec, ".example.org", DICT_F_FOLD);
+    CHECK(v != NULL && strstr(v, "k.pem") != NULL, "rhs file: without the flag, the names");
+    snprintf(spec, sizeof(spec), "inline:{ { a.test = %s, %s } }", path_of("k.pem"),
+             path_of("c.pem"));
+    v = lookup1(spec, "a.test", DICT_F_FOLD | DICT_F_RHS_FILE);
+    CHECK(v != NULL && dict_file_from_b64(v, pem) == 0 && streq(sbuf_str(pem), "KEY\n\nCERT\n"),
+          "rhs file: inline answers with the files' content");
+    snprintf(line, sizeof(line), "x.test %s\n", path_of("gone.pem"));
+    write_file("sni2", line);
+    snprintf(spec, sizeof(spec), "texthash:%s", path_of("sni2"));
+    CHECK(dict_open(spec, DICT_F_FOLD | DICT_F_RHS_FILE) == NULL,
+          "rhs file: texthash naming a missing file fails to open");
+    CHECK(log_has("sni2:1: open "), "rhs file: the source line is named");
+    sbuf_free(pem);
+    sbuf_free(out);
+    sbuf_free(why);
 }
 
 static void test_simple(void)
@@ -511,6 +595,8 @@ int main(void)
     test_hash();
     test_db_corruption();
     test_texthash();
+    test_base64();
+    test_rhs_file();
     test_simple();
     test_pattern("regexp");
     test_pattern("pcre");

@@ -105,9 +105,11 @@ static void make_certs(void)
     sbuf_free(cmd);
 }
 
-static struct tls_server_ctx *server_ctx(unsigned protocols, bool ec_too, struct sbuf *why)
+static struct tls_server_ctx *server_ctx(unsigned protocols, bool ec_too,
+                                         const struct tls_sni_ops *sni, struct sbuf *why)
 {
     struct tls_server_opts o = {
+        .sni = sni,
         .cert_file = rsa_cert,
         .key_file = rsa_key,
         .eccert_file = ec_too ? ec_cert : "",
@@ -149,7 +151,7 @@ static void test_ctx_errors(void)
     EXPECT_TRUE(c != NULL);
     tls_server_ctx_free(c);
 
-    c = server_ctx(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, true, why);
+    c = server_ctx(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, true, NULL, why);
     EXPECT_TRUE(c != NULL);
     tls_server_ctx_free(c);
     sbuf_free(why);
@@ -189,10 +191,57 @@ static int client_side(int fd, unsigned max_proto)
     return 0;
 }
 
-static void test_handshake(unsigned protocols, const char *want_proto)
+/* tls_server_sni_maps stand-in (the tables are tested in dict_test and
+ * tls_sni_test.sh): records the keys asked for; ".test" has the ECDSA pair
+ * of chain.pem ("bad": text that is no PEM; "error": a lookup error). */
+struct sni_table {
+    const char *mode;
+    struct sbuf *asked;
+    int unusable;
+};
+
+static int sni_find(void *arg, const char *key, struct sbuf *pem)
+{
+    struct sni_table *t = arg;
+    sbuf_catf(t->asked, "%s%s", sbuf_len(t->asked) ? " " : "", key);
+    if (strcmp(key, ".test") != 0)
+        return 0;
+    if (strcmp(t->mode, "error") == 0)
+        return -1;
+    if (strcmp(t->mode, "bad") == 0) {
+        sbuf_set(pem, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
+        return 1;
+    }
+    FILE *fp = fopen(chain, "r");
+    char buf[4096];
+    size_t n = fp ? fread(buf, 1, sizeof(buf), fp) : 0;
+    if (fp)
+        fclose(fp);
+    sbuf_append(pem, buf, n);
+    return 1;
+}
+
+static void sni_unusable(void *arg, const char *key, const char *why)
+{
+    (void)key;
+    (void)why;
+    ((struct sni_table *)arg)->unusable++;
+}
+
+/* What a handshake shows; sni NULL: no SNI tables, the RSA+ECDSA context. */
+struct sni_case {
+    const char *mode;           /* sni_table.mode, or NULL */
+    bool ok;                    /* the handshake succeeds */
+    const char *sig;            /* ... with this server signature */
+    enum tls_sni_status status;
+};
+
+static void test_handshake(unsigned protocols, const char *want_proto, const struct sni_case *sc)
 {
     struct sbuf *why = sbuf_new(64);
-    struct tls_server_ctx *ctx = server_ctx(protocols, true, why);
+    struct sni_table table = { .mode = sc ? sc->mode : "", .asked = sbuf_new(64) };
+    struct tls_sni_ops ops = { .find = sni_find, .unusable = sni_unusable, .arg = &table };
+    struct tls_server_ctx *ctx = server_ctx(protocols, sc == NULL, sc ? &ops : NULL, why);
     EXPECT_TRUE(ctx != NULL);
     if (ctx == NULL)
         return;
@@ -219,8 +268,13 @@ static void test_handshake(unsigned protocols, const char *want_proto)
     stream_flush(s);
     size_t junk = 0;
     struct tls_server_conn *c = tls_server_start(ctx, s, 10, &junk, why);
-    EXPECT_TRUE(c != NULL);
+    EXPECT_TRUE((c != NULL) == (sc == NULL || sc->ok));
     EXPECT_EQ_INT(junk, strlen("MAIL FROM:<injected@evil>\r\n"));
+    if (sc) {
+        /* The name as sent, then its parent with a leading dot. */
+        EXPECT_EQ_STR(sbuf_str(table.asked), "rsa.test .test");
+        EXPECT_EQ_INT(table.unusable, strcmp(sc->mode, "bad") == 0);
+    }
     if (c) {
         EXPECT_TRUE(stream_getline(s, line, 512, NULL) > 0);
         EXPECT_EQ_STR(sbuf_str(line), "EHLO secure\r");    /* not the injected MAIL */
@@ -235,17 +289,38 @@ static void test_handshake(unsigned protocols, const char *want_proto)
         EXPECT_TRUE(in.cipher[0] != 0);
         EXPECT_TRUE(in.kex[0] != 0);
         EXPECT_TRUE(in.sig[0] != 0);
+        EXPECT_EQ_INT(in.sni_status, sc ? sc->status : TLS_SNI_NONE);
+        if (sc) {
+            EXPECT_EQ_STR(in.sig, sc->sig);
+            EXPECT_EQ_STR(in.sni, "rsa.test");
+        }
         tls_server_stop(c, s);
     }
     int status = -1;
     waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    bool client_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    EXPECT_TRUE(client_ok == (sc == NULL || sc->ok));
+    if (!client_ok && (sc == NULL || sc->ok))
         fprintf(stderr, "client exit status %d\n", WEXITSTATUS(status));
     stream_close(s);
     sbuf_free(line);
     sbuf_free(why);
+    sbuf_free(table.asked);
     tls_server_ctx_free(ctx);
+}
+
+/* tls_server_sni_maps: the client (SNI "rsa.test") gets the ECDSA pair
+ * that ".test" names, not the RSA default; an unusable answer or a lookup
+ * error ends the handshake rather than fall back to the default. */
+static void test_sni(void)
+{
+    static const struct sni_case found = { "ec", true, "ECDSA", TLS_SNI_MATCHED };
+    static const struct sni_case bad = { "bad", false, "", TLS_SNI_NONE };
+    static const struct sni_case error = { "error", false, "", TLS_SNI_NONE };
+    test_handshake(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, "TLSv1.3", &found);
+    test_handshake(TLS_PROTO_TLSV1_2, "TLSv1.2", &found);
+    test_handshake(TLS_PROTO_TLSV1_3, "TLSv1.3", &bad);
+    test_handshake(TLS_PROTO_TLSV1_3, "TLSv1.3", &error);
 }
 
 int main(void)
@@ -256,8 +331,9 @@ int main(void)
     test_ssl_options_parse();
     make_certs();
     test_ctx_errors();
-    test_handshake(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, "TLSv1.3");
-    test_handshake(TLS_PROTO_TLSV1_2, "TLSv1.2");
+    test_handshake(TLS_PROTO_TLSV1_2 | TLS_PROTO_TLSV1_3, "TLSv1.3", NULL);
+    test_handshake(TLS_PROTO_TLSV1_2, "TLSv1.2", NULL);
+    test_sni();
     struct sbuf *cmd = sbuf_new(64);
     sbuf_printf(cmd, "rm -rf %s", tmpdir);
     if (system(sbuf_str(cmd)) != 0)

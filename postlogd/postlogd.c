@@ -15,7 +15,9 @@
  *        up to 256 datagrams per wake-up, several per system call, then
  *        calls dgram_drained) or the buffer is large; there
  *        is no fsync per line. A line without a trailing newline gets
- *        one. Rotation (postfix logrotate) is not implemented yet.
+ *        one. Rotation: postfix logrotate renames the file and reloads
+ *        master, which stops this process; the next one opens a new file
+ *        (cmd/postfix/postfix_logrotate.c).
  */
 #include "alloc.h"
 #include "config.h"

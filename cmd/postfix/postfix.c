@@ -4,7 +4,7 @@
  * Used by: administrators and init scripts.
  * Interface: postfix [-c config_dir] [-Dv] command
  *            commands: start start-fg stop abort reload status check flush
- *            set-permissions upgrade-configuration
+ *            set-permissions upgrade-configuration logrotate
  * Errors: messages go to stderr and syslog as "postfix/postfix-script: ...";
  *         exit status 0 on success, 1 on failure.
  */
@@ -195,7 +195,7 @@ static int postfix_start(bool foreground)
 static void usage(void)
 {
     log_fatal("usage: postfix [-c config_dir] [-Dv] start|start-fg|stop|abort|reload|status|check|"
-              "flush|set-permissions");
+              "flush|set-permissions|logrotate");
 }
 
 int main(int argc, char **argv)
@@ -285,7 +285,12 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    if (strcmp(cmd, "upgrade-configuration") == 0 || strcmp(cmd, "logrotate") == 0)
+    if (strcmp(cmd, "logrotate") == 0) {
+        if (optind + 1 < argc)
+            log_fatal("usage postfix logrotate (no arguments)");
+        return postfix_logrotate(postfix_master_pid());
+    }
+    if (strcmp(cmd, "upgrade-configuration") == 0)
         return 0;
     usage();
     return 1;

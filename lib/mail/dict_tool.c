@@ -15,7 +15,9 @@
  *        pcre, cidr) and the other non-file types can be queried (-q) but
  *        are never built: they read their source directly. postmap -F:
  *        each value names files whose content is stored base64-encoded
- *        (dict_file.h); -q and -s then print the content.
+ *        (dict_file.h); -q and -s then print the content. Run by root,
+ *        building, -i and -d switch to the source file's owner (not with
+ *        -o), as Postfix does (tool_as_owner()).
  */
 #include "dict.h"
 #include "dict_db.h"
@@ -27,6 +29,7 @@
 #include "sbuf.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <sys/stat.h>
 
 struct tool {
@@ -34,6 +37,7 @@ struct tool {
     const char *prog;
     bool fold, replace, quiet_dups, preserve_mode;
     bool files;                 /* -F: values name files, stored base64 */
+    bool keep_root;             /* -o: root does not become the source's owner */
     struct sbuf *shown;         /* -F: a decoded value */
     const char *dflt_type;
 };
@@ -172,22 +176,34 @@ static int tool_sequence(const struct tool *t, char **specs, int n)
     return 0;
 }
 
-/* File mode and owner for a new FILE.db: like the source when it exists. */
-static void tool_db_perms(const struct tool *t, const char *src, mode_t *mode, uid_t *uid,
-                          gid_t *gid)
+/* Run by root, work on a table as the owner of its source file (unless
+ * -o), as Postfix does: the new FILE.db gets that owner, and root never
+ * reads for a user what the user could not read (postmap -F values, a
+ * source that is a link). The real uid stays 0, so the next table can
+ * switch again. A source that cannot be looked at is left to the reader
+ * to report. */
+static void tool_as_owner(const struct tool *t, const char *src)
 {
     struct stat st;
+    if (t->keep_root || getuid() != 0 || strcmp(src, "-") == 0 || stat(src, &st) < 0)
+        return;
+    if (seteuid(0) < 0)
+        log_fatal("seteuid(0): %m");
+    if (st.st_uid == geteuid() && st.st_gid == getegid())
+        return;
+    if (setgroups(1, &st.st_gid) < 0 || setegid(st.st_gid) < 0 || seteuid(st.st_uid) < 0)
+        log_fatal("cannot take the identity of %s's owner (uid %ld, gid %ld): %m", src,
+                  (long)st.st_uid, (long)st.st_gid);
+}
 
-    *mode = 0644;
-    *uid = (uid_t)-1;
-    *gid = (gid_t)-1;
-    if (!t->preserve_mode && stat(src, &st) == 0) {
-        *mode = st.st_mode & 0666;
-        if (geteuid() == 0) {
-            *uid = st.st_uid;
-            *gid = st.st_gid;
-        }
-    }
+/* File mode for a new FILE.db: like the source when it exists. Its owner
+ * is whoever writes it (see tool_as_owner()). */
+static mode_t tool_db_mode(const struct tool *t, const char *src)
+{
+    struct stat st;
+    if (!t->preserve_mode && stat(src, &st) == 0)
+        return st.st_mode & 0666;
+    return 0644;
 }
 
 /* How the source of a table is read. */
@@ -256,6 +272,7 @@ static int tool_delete(const struct tool *t, char **specs, int n, const char *ke
         if (src == NULL)
             log_fatal("unsupported dictionary type for -d: %s", specs[i]);
         sbuf_printf(dbpath, "%s.db", src);
+        tool_as_owner(t, src);
         struct dict_db_builder *b = dict_db_builder_new();
         int fd = tool_load_locked(sbuf_str(dbpath), b, true);
         int here = 0;
@@ -294,11 +311,9 @@ static int tool_build(const struct tool *t, char **specs, int n, bool incrementa
                       sbuf_len(type) ? sbuf_str(type) : specs[i]);
         sbuf_printf(dbpath, "%s.db", src);
         struct dict_db_builder *b = dict_db_builder_new();
-        mode_t mode;
-        uid_t uid;
-        gid_t gid;
+        mode_t mode = tool_db_mode(t, src);
         int fd = -1;
-        tool_db_perms(t, src, &mode, &uid, &gid);
+        tool_as_owner(t, src);
         if (incremental) {
             fd = tool_load_locked(sbuf_str(dbpath), b, false);
             if (dict_db_load_source(b, "-", tool_src_flags(t)) < 0)
@@ -306,7 +321,8 @@ static int tool_build(const struct tool *t, char **specs, int n, bool incrementa
         } else if (dict_db_load_source(b, src, tool_src_flags(t)) < 0) {
             log_fatal("cannot build %s from %s", sbuf_str(dbpath), src);
         }
-        if (dict_db_builder_write(b, sbuf_str(dbpath), tool_db_flags(t), mode, uid, gid) < 0)
+        if (dict_db_builder_write(b, sbuf_str(dbpath), tool_db_flags(t), mode, (uid_t)-1,
+                                  (gid_t)-1) < 0)
             log_fatal("cannot write %s", sbuf_str(dbpath));
         if (fd >= 0)
             close(fd);
@@ -370,7 +386,10 @@ int dict_tool_main(int argc, char **argv, bool alias)
         case 'w':
             t.quiet_dups = true;
             break;
-        case 'N': case 'n': case 'o': case 'U': case 'u': case 'b': case 'h': case 'm':
+        case 'o':
+            t.keep_root = true;
+            break;
+        case 'N': case 'n': case 'U': case 'u': case 'b': case 'h': case 'm':
             break;              /* accepted for compatibility; no effect here */
         default:
             tool_usage(&t);

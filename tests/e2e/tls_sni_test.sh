@@ -85,6 +85,23 @@ pt_check postmap_F_missing_file_fails [ "$rc" != 0 ]
 pt_check postmap_F_missing_file_names_line grep -qF "$TLS/sni-bad:3:" <<<"$err"
 while IFS= read -r l; do echo "# postmap -F on a missing file said: $l"; done <<<"$err"
 
+# ---- 2b. root builds a table as its source's owner (unless -o) ----------------------------
+# A user who owns a source must not get root to read a file for them: the
+# root-only default.key named by a nobody-owned source is refused, with the
+# source line; a plain nobody-owned source gives a nobody-owned .db; with
+# -o root keeps its privileges and the .db stays root's.
+OWN=$PT_T/own; mkdir -p "$OWN"; chmod 777 "$OWN"
+echo "steal.example.net $TLS/default.key" > "$OWN/steal"
+echo "plain.example.net value" > "$OWN/plain"
+chown nobody: "$OWN/steal" "$OWN/plain"
+err=$(pt_cmd postmap -F "hash:$OWN/steal" 2>&1 >/dev/null); rc=$?
+pt_check postmap_as_owner_refuses_root_file [ "$rc" != 0 -a ! -e "$OWN/steal.db" ]
+pt_check postmap_as_owner_says_why grep -qF "$OWN/steal:1: open $TLS/default.key: Permission denied" <<<"$err"
+pt_cmd postmap "hash:$OWN/plain" >/dev/null 2>&1
+pt_check postmap_db_owned_by_source_owner [ "$(stat -c %U "$OWN/plain.db" 2>/dev/null)" = nobody ]
+pt_cmd postmap -o -F "hash:$OWN/steal" >/dev/null 2>&1; rc=$?
+pt_check postmap_o_keeps_root [ "$rc:$(stat -c %U "$OWN/steal.db" 2>/dev/null)" = 0:root ]
+
 # ---- the instance --------------------------------------------------------------------
 cat >> "$PT_CONF/main.cf" <<EOM
 home_mailbox = Maildir/

@@ -103,6 +103,7 @@ static void qmgr_cfg_load(void)
     c->transport_retry_time = (double)cfg_time(P_TRANSPORT_RETRY_TIME);
     c->daemon_timeout = (double)cfg_time(P_DAEMON_TIMEOUT);
     c->default_process_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    c->allow_min_user = cfg_bool(P_ALLOW_MIN_USER);
     /* Fallbacks and every TRANSPORT_xxx set in main.cf or -o: transports are
      * met later, while mail flows, and a bad value must be fatal now. */
     (void)cfg_long(P_DEFAULT_DESTINATION_CONCURRENCY_LIMIT);

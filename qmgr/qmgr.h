@@ -74,6 +74,7 @@ struct qmgr_config {
     double transport_retry_time;
     double daemon_timeout;
     int default_process_limit;
+    bool allow_min_user;        /* recipients may start with '-' */
 };
 extern struct qmgr_config qmgr_cfg;
 

@@ -340,6 +340,14 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             transport = sbuf_str(rr.transport);
             nexthop = sbuf_str(rr.nexthop);
         }
+        /* allow_min_user = no: a recipient that starts with '-' is never
+         * handed to a delivery agent, content filters included (a command
+         * could take it for an option). trivial-rewrite refuses it too;
+         * this is the check that nothing bypasses, as in Postfix. */
+        if (!qmgr_cfg.allow_min_user && rc->address[0] == '-') {
+            transport = "error";
+            nexthop = "5.1.3 Bad recipient address syntax";
+        }
         /* defer_transports: kept until "postqueue -f" / "sendmail -q". */
         if (!m->flush_dfxp && qmgr_transport_deferred(transport)) {
             qmgr_defer_recipient(m, i, "none", "4.3.2", "deferred transport");

@@ -37,6 +37,7 @@ struct tr_config {
     bool append_dot_mydomain;
     bool swap_bangpath;
     bool percent_hack;
+    bool allow_min_user;            /* a recipient may start with '-' */
     char *remote_domain;            /* remote_header_rewrite_domain */
     char *local_transport;
     char *virtual_transport;

@@ -377,6 +377,13 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             goto out;
         }
     }
+    /* allow_min_user = no: a recipient that starts with '-' could pass for
+     * an option on a command line (pipe, local commands). Postfix refuses
+     * it here and again in qmgr. */
+    if (!cfg->allow_min_user && sbuf_str(r->recipient)[0] == '-') {
+        sbuf_set(r->transport, "error");
+        sbuf_set(r->nexthop, "5.1.3 Bad recipient address syntax");
+    }
     if (strcmp(sbuf_str(r->transport), "error") == 0)
         r->flags |= TR_FLAG_ERROR;
 

@@ -40,6 +40,7 @@ void tr_config_load(struct tr_config *cfg)
     cfg->append_dot_mydomain = cfg_bool(P_APPEND_DOT_MYDOMAIN);
     cfg->swap_bangpath = cfg_bool(P_SWAP_BANGPATH);
     cfg->percent_hack = cfg_bool(P_ALLOW_PERCENT_HACK);
+    cfg->allow_min_user = cfg_bool(P_ALLOW_MIN_USER);
     cfg->remote_domain = tr_dup_param(P_REMOTE_HEADER_REWRITE_DOMAIN);
     cfg->local_transport = tr_dup_param(P_LOCAL_TRANSPORT);
     cfg->virtual_transport = tr_dup_param(P_VIRTUAL_TRANSPORT);

@@ -9,7 +9,9 @@
  * Notes: a service is keyed by "name/type". On reload an unchanged endpoint
  *        keeps its listening socket (no connection is refused during a
  *        reload); children of changed or unchanged services retire when idle
- *        so that new ones read the new configuration.
+ *        so that new ones read the new configuration. Services that
+ *        master_service_disable names are left out (no listener, no
+ *        process), at start and at each reload.
  */
 #include "alloc.h"
 #include "config.h"
@@ -23,6 +25,7 @@
 #include "sock.h"
 #include <fcntl.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <grp.h>
 #include <netdb.h>
@@ -305,6 +308,25 @@ static void master_service_free(struct master_service *svc)
     xfree(svc);
 }
 
+/* master_service_disable: is service name/type switched off? The list
+ * holds types ("inet") and name/type pairs ("smtp/inet"), either one after
+ * '!' to exempt it; the first item that matches decides, as in Postfix. */
+static bool master_service_disabled(char **list, const char *name, const char *type)
+{
+    for (char **p = list; p && *p; p++) {
+        const char *item = *p;
+        bool neg = *item == '!';
+        item += neg;
+        const char *slash = strrchr(item, '/');
+        bool match = slash ? strncmp(item, name, (size_t)(slash - item)) == 0
+                                 && name[slash - item] == 0 && strcasecmp(slash + 1, type) == 0
+                           : strcasecmp(item, type) == 0;
+        if (match)
+            return !neg;
+    }
+    return false;
+}
+
 int master_services_load(bool reload)
 {
     struct mastercf *mcf = NULL;
@@ -322,7 +344,14 @@ int master_services_load(bool reload)
         s->seen = false;
 
     int default_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    char **disable = cfg_list(cfg_str(P_MASTER_SERVICE_DISABLE));
     for (const struct mastercf_service *m = mcf->head; m; m = m->next) {
+        if (master_service_disabled(disable, m->name, m->type)) {
+            /* Not "seen": a running one is stopped below, as if removed. */
+            log_info("%s:%d: service %s/%s disabled by %s", m->file, m->line, m->name, m->type,
+                     P_MASTER_SERVICE_DISABLE);
+            continue;
+        }
         if (mastercf_inet_private(m)) {
             rc = -1;        /* logged by master_check_config() */
             continue;
@@ -414,6 +443,7 @@ int master_services_load(bool reload)
         }
         pp = &s->next;
     }
+    cfg_list_free(disable);
     mastercf_free(mcf);
     return rc;
 }

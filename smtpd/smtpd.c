@@ -71,6 +71,7 @@ static void smtpd_pre_jail(void)
     c->helo_required = cfg_bool(P_SMTPD_HELO_REQUIRED);
     c->disable_vrfy = cfg_bool(P_DISABLE_VRFY_COMMAND);
     c->delay_reject = cfg_bool(P_SMTPD_DELAY_REJECT);
+    c->client_port_logging = cfg_bool(P_SMTPD_CLIENT_PORT_LOGGING);
     c->peername_lookup = cfg_bool(P_SMTPD_PEERNAME_LOOKUP);
     c->delay_open = cfg_bool(P_SMTPD_DELAY_OPEN_UNTIL_VALID_RCPT);
     c->strict_rfc821 = cfg_bool(P_STRICT_RFC821_ENVELOPES);

@@ -50,6 +50,7 @@ struct smtpd_config {
     long error_sleep;
     int rcpt_limit;
     bool helo_required, disable_vrfy, delay_reject, peername_lookup, delay_open;
+    bool client_port_logging;   /* smtpd_client_port_logging: name[addr]:port */
     bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, reject_unlisted_sender;
     bool unknown_rcpt_checks;   /* not switched off by receive_override_options */
     bool smtputf8_enable;
@@ -398,6 +399,9 @@ void smtpd_check_eod_records(struct smtpd_state *st, struct cleanup_clnt *c);
  * on a pipe) is "localhost[127.0.0.1]". False when the PROXY header is
  * missing or bad (logged; the client is then "unknown[unknown]"). */
 bool smtpd_peer_init(struct smtpd_state *st);
+/* Sets namaddr from name, addr (and port, with smtpd_client_port_logging):
+ * the client as log lines and reply texts show it. */
+void smtpd_peer_namaddr(struct smtpd_state *st);
 
 /* smtpd_tls.c */
 /* Reads the TLS parameters and builds the server context (keys are read

@@ -160,6 +160,14 @@ bool smtpd_peer_init(struct smtpd_state *st)
         snprintf(st->rfc_addr, sizeof(st->rfc_addr), "IPv6:%s", st->addr);
     else
         strlcpy(st->rfc_addr, st->addr, sizeof(st->rfc_addr));
-    snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]", st->name, st->addr);
+    smtpd_peer_namaddr(st);
     return ok;
+}
+
+void smtpd_peer_namaddr(struct smtpd_state *st)
+{
+    if (smtpd_cfg.client_port_logging)
+        snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]:%d", st->name, st->addr, st->port);
+    else
+        snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]", st->name, st->addr);
 }

@@ -323,7 +323,7 @@ enum smtpd_cmd_result smtpd_xclient_cmd(struct smtpd_state *st, const char *args
     }
     if (n.got_port)
         st->port = (int)strtol(n.port, NULL, 10);
-    snprintf(st->namaddr, sizeof(st->namaddr), "%s[%s]", st->name, st->addr);
+    smtpd_peer_namaddr(st);
     st->in_mynetworks = -1;
     xfree(st->helo_name);
     st->helo_name = n.got_helo && n.helo ? xstrdup(n.helo) : NULL;

@@ -32,9 +32,12 @@ SUBPORT=$(pt_free_port)
 echo 'home_mailbox = Maildir/' >> "$PT_CONF/main.cf"
 # An alias that exists (so smtpd accepts it) but leads nowhere (so local bounces).
 echo 'ghostalias: nosuchuser_log' >> "$PT_CONF/aliases"
+PORTLOG=$(pt_free_port)
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$SUBPORT inet n - n - - smtpd
   -o syslog_name=postfix/submission
+127.0.0.1:$PORTLOG inet n - n - - smtpd
+  -o syslog_name=postfix/portlog -o smtpd_client_port_logging=yes
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
@@ -186,6 +189,28 @@ if grep -qE 'postfix/smtpd\[[0-9]+\]: .*submission' "$LOG"; then
     pt_fail syslog_name_only_there "a line names submission under the plain smtpd tag"
 else
     pt_ok syslog_name_only_there
+fi
+
+# ---- smtpd_client_port_logging = yes: name[addr]:port, the client's port ----
+pt_wait_smtp "$PORTLOG" 20
+cport=$(python3 - "$PORTLOG" <<'EOP'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"EHLO portlog.example\r\nMAIL FROM:<nosuch@example.org>\r\nRCPT TO:<nosuchuser_portlog@example.test>\r\nQUIT\r\n")
+while f.readline():
+    pass
+print(s.getsockname()[1])
+EOP
+)
+log_line port_logging_connect "${STAMP}postfix/portlog/smtpd\[[0-9]+\]: connect from ${PEER}:$cport$"
+log_line port_logging_reject "postfix/portlog/smtpd\[[0-9]+\]: NOQUEUE: reject: RCPT from ${PEER}:$cport: 550 "
+log_line port_logging_disconnect "postfix/portlog/smtpd\[[0-9]+\]: disconnect from ${PEER}:$cport "
+if grep -qE "postfix/smtpd\[[0-9]+\]: connect from localhost\[127\.0\.0\.1\]:" "$LOG"; then
+    pt_fail port_logging_default_off "a default smtpd logged a port"
+else
+    pt_ok port_logging_default_off
 fi
 
 # ---- logging cannot stall mail ----

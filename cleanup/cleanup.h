@@ -57,6 +57,7 @@ struct cleanup_cfg {
     long virt_recursion_limit, virt_expansion_limit;
     char *undisclosed_header;
     bool always_add_missing;
+    bool from_obsolete;             /* header_from_format = obsolete: "addr (name)" */
     char *content_filter;
     bool remote_rewrite_domain_set;
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;

@@ -109,6 +109,11 @@ void cleanup_cfg_load(void)
     c->virt_expansion_limit = cfg_long(P_VIRTUAL_ALIAS_EXPANSION_LIMIT);
     c->undisclosed_header = xstrdup(cfg_str(P_UNDISCLOSED_RECIPIENTS_HEADER));
     c->always_add_missing = cfg_bool(P_ALWAYS_ADD_MISSING_HEADERS);
+    const char *hff = cfg_str(P_HEADER_FROM_FORMAT);
+    if (strcasecmp(hff, "standard") != 0 && strcasecmp(hff, "obsolete") != 0)
+        log_fatal("invalid setting: \"%s = %s\" (standard or obsolete)", P_HEADER_FROM_FORMAT,
+                  hff);
+    c->from_obsolete = strcasecmp(hff, "obsolete") == 0;
     c->content_filter = xstrdup(cfg_str(P_CONTENT_FILTER));
     c->remote_rewrite_domain_set = *cfg_str(P_REMOTE_HEADER_REWRITE_DOMAIN) != 0;
     c->header_checks = cleanup_maps(P_HEADER_CHECKS);

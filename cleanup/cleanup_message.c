@@ -226,6 +226,21 @@ static void cleanup_phrase(struct sbuf *out, const char *name)
     sbuf_addch(out, '"');
 }
 
+/* name as an RFC 5322 comment: "(name)", with parentheses and backslashes
+ * inside it quoted and control characters left out. */
+static void cleanup_comment(struct sbuf *out, const char *name)
+{
+    sbuf_addch(out, '(');
+    for (const char *p = name; *p; p++) {
+        if ((unsigned char)*p < 32)
+            continue;
+        if (*p == '(' || *p == ')' || *p == '\\')
+            sbuf_addch(out, '\\');
+        sbuf_addch(out, *p);
+    }
+    sbuf_addch(out, ')');
+}
+
 /* RFC 5322 date in local time, day of month space-padded as Postfix
  * writes it: "Sun,  2 Nov 2026 08:00:00 +0100 (CET)". */
 static void cleanup_mail_date(struct sbuf *out, time_t when)
@@ -277,11 +292,15 @@ static void cleanup_headers_end(struct cleanup_state *st)
             const char *sender = st->sender && *st->sender ? st->sender : "MAILER-DAEMON";
             addr_quote(q, sender);
             sbuf_printf(h, "%sFrom: ", rs);
-            if (st->sender && *st->sender && st->fullname && *st->fullname) {
+            if (!(st->sender && *st->sender && st->fullname && *st->fullname)) {
+                sbuf_cat(h, sbuf_str(q));
+            } else if (cleanup_cfg.from_obsolete) {
+                /* header_from_format = obsolete: "addr (name)", before 3.3. */
+                sbuf_catf(h, "%s ", sbuf_str(q));
+                cleanup_comment(h, st->fullname);
+            } else {
                 cleanup_phrase(h, st->fullname);
                 sbuf_catf(h, " <%s>", sbuf_str(q));
-            } else {
-                sbuf_cat(h, sbuf_str(q));
             }
             cleanup_write_line(st, sbuf_str(h), sbuf_len(h));
             sbuf_free(q);

@@ -164,7 +164,7 @@ const struct param_def param_table[] = {
     { P_HASH_QUEUE_NAMES, D_HASH_QUEUE_NAMES, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_HEADER_ADDRESS_TOKEN_LIMIT, D_HEADER_ADDRESS_TOKEN_LIMIT, PARAM_INT, 0, 0L, 0L, 0, "limit of address tokens in a header" },
     { P_HEADER_CHECKS, D_HEADER_CHECKS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
-    { P_HEADER_FROM_FORMAT, D_HEADER_FROM_FORMAT, PARAM_STR, 0, 0L, 0L, 0, "format of the From: header that cleanup adds" },
+    { P_HEADER_FROM_FORMAT, D_HEADER_FROM_FORMAT, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_HEADER_SIZE_LIMIT, D_HEADER_SIZE_LIMIT, PARAM_INT, 0, 1L, 0L, 0, NULL },
     { P_HELPFUL_WARNINGS, D_HELPFUL_WARNINGS, PARAM_BOOL, 0, 0L, 0L, 0, "warnings about likely configuration mistakes" },
     { P_HOME_MAILBOX, D_HOME_MAILBOX, PARAM_STR, 0, 0L, 0L, 0, NULL },

@@ -372,6 +372,7 @@ always_bcc = carol+abcc@example.test
 always_add_missing_headers = yes
 enable_original_recipient = no
 virtual_alias_maps = inline:{ alias2@example.test=bob@example.test }
+header_from_format = obsolete
 EOM
 PORT_R=$(pt_free_port)
 echo "127.0.0.1:$PORT_R inet n - n - - smtpd -o local_header_rewrite_clients=" >> "$PT_CONF/master.cf"
@@ -382,6 +383,9 @@ printf 'Subject: c-masq-root\nFrom: root@host.example.test\n\nb\n' \
     | smtp $PT_PORT root@host.example.test bob@example.test >/dev/null
 printf 'Subject: c-always-add\nTo: alice\n\nb\n' | smtp $PORT_R bob@example.test alice@example.test >/dev/null
 printf 'Subject: c-dups-no-orig\n\nb\n' | smtp $PT_PORT alice@example.test bob@example.test alias2@example.test >/dev/null
+# header_from_format = obsolete: "From: address (full name)", the comment quoted.
+printf 'Subject: c-from-obsolete\n\nbody\n' | as root -F "Alice (A.) Liddell" -f alice@example.test bob@example.test
+printf 'Subject: c-from-obsolete-gecos\n\nbody\n' | as root -f alice@example.test bob@example.test
 pt_wait_queue_empty 30 || pt_fail queue_empty "instance 2 queue did not drain"
 collect_once
 pt_check masq_hdr_sender [ "$(hdr bob c-masq From)" = "alice@example.test" ]
@@ -392,5 +396,8 @@ pt_check always_bcc_copy bash -c "[ $(count carol c-masq) = 1 ] && [ $(count car
 pt_check always_bcc_logged grep -q "to=<carol+abcc@example.test>.*status=sent" "$I2_T/maillog"
 pt_check dups_no_orig_collapse [ "$(count bob c-dups-no-orig)" = 1 ]
 pt_check always_add_missing_remote_to_kept [ "$(hdr alice c-always-add To)" = alice ]
+pt_check from_format_obsolete [ "$(hdr bob c-from-obsolete From)" = 'alice@example.test (Alice \(A.\) Liddell)' ]
+# Without -F the name comes from the submitter's passwd entry (root's here).
+pt_check from_format_obsolete_gecos [ "$(hdr bob c-from-obsolete-gecos From)" = "alice@example.test ($(getent passwd root | cut -d: -f5 | cut -d, -f1))" ]
 pt_check always_add_missing_remote bash -c "[ -n '$(hdr alice c-always-add Message-Id)' ] && [ -n '$(hdr alice c-always-add Date)' ] && [ '$(hdr alice c-always-add From)' = bob@example.test ]"
 pt_done

@@ -144,6 +144,7 @@ static bool smtpd_ehlo_discarded(struct smtpd_state *st, const char *kw)
 
 static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *args)
 {
+    smtpd_notify_flush(st, false);
     if (*args == 0) {
         smtpd_reply(st, "501 Syntax: EHLO hostname");
         return SMTPD_R_ERR;
@@ -499,6 +500,7 @@ static enum smtpd_cmd_result smtpd_cmd_data(struct smtpd_state *st, const char *
 
 static enum smtpd_cmd_result smtpd_cmd_rset(struct smtpd_state *st, const char *args)
 {
+    smtpd_notify_flush(st, false);
     if (*args) {
         smtpd_reply(st, "501 5.5.4 Syntax: RSET");
         return SMTPD_R_ERR;
@@ -602,7 +604,7 @@ static enum smtpd_cmd_result smtpd_cmd_unknown(struct smtpd_state *st, const cha
         smtpd_reply(st, "%s", r);
         return smtpd_milter_421(r) ? SMTPD_R_CLOSE : SMTPD_R_ERR;
     }
-    smtpd_reply(st, "500 5.5.2 Error: command not recognized");
+    smtpd_reply(st, "502 5.5.2 Error: command not recognized");
     return SMTPD_R_ERR;
 }
 

@@ -99,7 +99,7 @@ pt_check nul_next_served pt_served
 # A 10 KB line is cut at line_length_limit and answered as a command.
 long=$(python3 -c 'print("X" * 10240, end="")')
 out=$(pt_dialog "EHLO c.example\r\n${long}\r\nNOOP\r\nQUIT\r\n")
-pt_check long_line_unrecognized grep -q '^500 5.5.2 Error: command not recognized$' <<<"$out"
+pt_check long_line_unrecognized grep -q '^502 5.5.2 Error: command not recognized$' <<<"$out"
 pt_check long_line_in_step grep -q '^250 2.0.0 Ok$' <<<"$out"
 pt_check long_line_next_served pt_served
 
@@ -124,7 +124,7 @@ pt_check garbage_next_served pt_served
 
 # Pipelined junk: many bad commands in one write; answers stay in order.
 out=$(pt_dialog 'FOO\r\nBAR\r\nMAIL FROM:<x>\r\nRCPT TO:<y@example.test>\r\nQUIT\r\n')
-pt_check pipelined_junk_unrecognized [ "$(grep -c '^500 5.5.2 Error: command not recognized$' <<<"$out")" = 2 ]
+pt_check pipelined_junk_unrecognized [ "$(grep -c '^502 5.5.2 Error: command not recognized$' <<<"$out")" = 2 ]
 pt_check pipelined_junk_quit grep -q '^221 2.0.0 Bye$' <<<"$out"
 pt_check pipelined_junk_next_served pt_served
 pt_done

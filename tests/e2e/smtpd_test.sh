@@ -91,6 +91,6 @@ pt_check need_mail grep -q '^503 5.5.1 Error: need MAIL command$' <<<"$out"
 pt_check need_rcpt grep -q '^503 5.5.1 Error: need RCPT command$' <<<"$out"
 pt_check nested_mail grep -q '^503 5.5.1 Error: nested MAIL command$' <<<"$out"
 pt_check bad_rcpt grep -q '^501 5.1.3 Bad recipient address syntax$' <<<"$out"
-pt_check unknown_cmd grep -q '^500 5.5.2 Error: command not recognized$' <<<"$out"
+pt_check unknown_cmd grep -q '^502 5.5.2 Error: command not recognized$' <<<"$out"
 pt_check disconnect_log pt_wait "grep -q 'disconnect from localhost\[127.0.0.1\] mail=1/2 rcpt=0/2 data=0/1 quit=1 unknown=0/1 commands=2/7' $PT_T/maillog" 10
 pt_done

@@ -57,6 +57,7 @@ static void smtpd_pre_jail(void)
 {
     struct smtpd_config *c = &smtpd_cfg;
     smtpd_limits_init();
+    smtpd_notify_init();
     c->myhostname = cfg_str(P_MYHOSTNAME);
     c->mail_name = cfg_str(P_MAIL_NAME);
     c->banner = xstrdup(cfg_str(P_SMTPD_BANNER));
@@ -188,6 +189,7 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
     do {
         size_t n = strcspn(r, "\n");
         log_debug(1, "> %s: %.*s", st->namaddr, (int)n, r);
+        smtpd_history_out(st, r, n);
         stream_write(st->client, r, n);
         stream_write(st->client, "\r\n", 2);
         r += n + (r[n] ? 1 : 0);
@@ -454,6 +456,7 @@ static void smtpd_session(struct smtpd_state *st)
         }
         st->pipelined = stream_pending(cl) > 0;
         log_debug(1, "< %s: %.*s", st->namaddr, (int)(len > 200 ? 200 : len), line);
+        smtpd_history_in(st, line, len);
         if (memchr(line, 0, len) != NULL || len == 0) {
             st->counts[SMTPD_C_UNKNOWN][1]++;
             smtpd_reply(st, "500 5.5.2 Error: bad syntax");
@@ -570,6 +573,8 @@ static void smtpd_service(struct stream *client)
 
     smtpd_tls_end(&st);
     smtpd_linger(&st);
+    smtpd_notify_flush(&st, true);      /* after the client is gone: it never waits */
+    smtpd_notify_free(&st);
     smtpd_reset_transaction(&st);
     smtpd_milter_disconnect(&st);
     smtpd_log_disconnect(&st);

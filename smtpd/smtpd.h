@@ -96,6 +96,9 @@ struct smtpd_state {
     bool pipelined;             /* input was pending when this command was read */
     bool quit;                  /* the client ended the session with QUIT */
     int error_count;
+    int error_mask;             /* notify classes of this session's errors (smtpd_notify.c) */
+    struct sbuf *history;       /* the transcript, or NULL */
+    int history_lines;
     int counts[SMTPD_C_COUNT][2];   /* [ok, total] */
     const char *where;          /* last command name, for "lost connection after" */
     char *client_reject;        /* smtpd_delay_reject=no: a stored client verdict */
@@ -402,6 +405,18 @@ bool smtpd_peer_init(struct smtpd_state *st);
 /* Sets namaddr from name, addr (and port, with smtpd_client_port_logging):
  * the client as log lines and reply texts show it. */
 void smtpd_peer_namaddr(struct smtpd_state *st);
+
+/* smtpd_notify.c */
+/* Reads notify_classes, error_notice_recipient, smtpd_history_flush_threshold. */
+void smtpd_notify_init(void);
+/* Records a command line / a reply line in the transcript. */
+void smtpd_history_in(struct smtpd_state *st, const char *line, size_t len);
+void smtpd_history_out(struct smtpd_state *st, const char *line, size_t len);
+/* Mails the transcript if the session had an error of a notify class, and
+ * starts a new one: always when end is set, else only when the transcript
+ * is over smtpd_history_flush_threshold lines (EHLO, RSET, end of DATA). */
+void smtpd_notify_flush(struct smtpd_state *st, bool end);
+void smtpd_notify_free(struct smtpd_state *st);
 
 /* smtpd_tls.c */
 /* Reads the TLS parameters and builds the server context (keys are read

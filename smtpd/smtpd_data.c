@@ -256,5 +256,6 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
     smtpd_reset_transaction(st);
     smtpd_reply(st, "%s", sbuf_str(reply));
     sbuf_free(reply);
+    smtpd_notify_flush(st, false);
     return res;
 }

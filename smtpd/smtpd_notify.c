@@ -59,8 +59,12 @@ static void smtpd_history_add(struct smtpd_state *st, const char *dir, const cha
     if (len > SMTPD_HISTORY_LINE_MAX)
         len = SMTPD_HISTORY_LINE_MAX;
     sbuf_cat(st->history, dir);
-    for (size_t i = 0; i < len; i++)
-        sbuf_addch(st->history, (unsigned char)text[i] < 32 ? '?' : text[i]);
+    size_t at = sbuf_len(st->history);
+    sbuf_append(st->history, text, len);
+    char *p = sbuf_data(st->history);
+    for (size_t i = at; i < at + len; i++)
+        if ((unsigned char)p[i] < 32)
+            p[i] = '?';     /* NUL, CR, LF...: a transcript line stays one line */
     sbuf_addch(st->history, '\n');
     st->history_lines++;
 }

@@ -114,7 +114,7 @@ static void test_reports(void)
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
           "smtpd_milter_maps = cidr:/etc/postfix/milters\n"
-          "smtpd_client_port_logging = no\n"        /* the default: quiet */
+          "smtpd_min_data_rate = 500\n"             /* the default: quiet */
           "smtpd_command_filter = pcre:/etc/postfix/cf\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
           "policyd-spf_time_limit = 3600\n",
@@ -123,7 +123,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/master.cf", dir);
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
-          "  -o smtpd_client_port_logging=yes\n"
+          "  -o smtpd_min_data_rate=100\n"
           "pickup unix n - n 60 1 pickup -o message_reject_characters=\\0\n",
           fp);
     fclose(fp);
@@ -138,9 +138,9 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(out, "main.cf:2: smtpd_milter_maps is not supported by Postern: ") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:4: smtpd_command_filter is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_client_port_logging is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_min_data_rate is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:3: message_reject_characters is not supported by Postern") != NULL);
-    EXPECT_EQ_INT(count_lines(out, "smtpd_client_port_logging"), 1);
+    EXPECT_EQ_INT(count_lines(out, "smtpd_min_data_rate"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 
     /* One service: main.cf plus that service's -o options only. */
@@ -148,7 +148,7 @@ static void test_reports(void)
     n = param_support_report(m, "pickup", "unix");
     out = cap_end();
     EXPECT_EQ_INT(n, 4);
-    EXPECT_TRUE(strstr(out, "smtpd_client_port_logging") == NULL);
+    EXPECT_TRUE(strstr(out, "smtpd_min_data_rate") == NULL);
 
     struct sbuf *where = sbuf_new(32);
     const char *refused = param_support_refused(m, where);

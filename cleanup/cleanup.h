@@ -58,6 +58,8 @@ struct cleanup_cfg {
     char *undisclosed_header;
     bool always_add_missing;
     bool from_obsolete;             /* header_from_format = obsolete: "addr (name)" */
+    bool reject_chars[256], strip_chars[256];   /* message_reject/strip_characters */
+    bool have_reject_chars, have_strip_chars;
     char *content_filter;
     bool remote_rewrite_domain_set;
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
@@ -235,6 +237,12 @@ bool cleanup_check_header(struct cleanup_state *st, int hdr_class, struct sbuf *
 /* body_checks on one body record. May write a line before it (PREPEND) or
  * replace it (REPLACE: out gets the new text). Returns false when the
  * record is to be dropped (IGNORE); *use_out tells whether out replaces it. */
+/* message_reject_characters and message_strip_characters on one content
+ * record, as it came from the client: false when the message was rejected
+ * (logged, cleanup_fail); else *use_out says whether out holds the line
+ * with the stripped characters removed. */
+bool cleanup_check_chars(struct cleanup_state *st, const char *data, size_t len,
+                         struct sbuf *out, bool *use_out);
 bool cleanup_check_body(struct cleanup_state *st, const char *data, size_t len, long offset,
                         struct sbuf *out, bool *use_out);
 /* Applies a REDIRECT found by the checks: every recipient written so far is

@@ -65,6 +65,42 @@ static char **cleanup_folded_list(const char *value)
     return list;
 }
 
+/* Reads a message_reject_characters-style value (C escapes: \a \b \f \n \r
+ * \t \v \\ \ddd, up to three octal digits) into set; false when it names
+ * no character. */
+static bool cleanup_chars_parse(const char *value, bool set[256])
+{
+    bool any = false;
+    memset(set, 0, 256 * sizeof(bool));
+    for (const char *p = value; *p; p++) {
+        unsigned ch = (unsigned char)*p;
+        if (ch == '\\' && p[1]) {
+            p++;
+            switch (*p) {
+            case 'a': ch = '\a'; break;
+            case 'b': ch = '\b'; break;
+            case 'f': ch = '\f'; break;
+            case 'n': ch = '\n'; break;
+            case 'r': ch = '\r'; break;
+            case 't': ch = '\t'; break;
+            case 'v': ch = '\v'; break;
+            default:
+                if (*p >= '0' && *p <= '7') {
+                    ch = 0;
+                    for (int i = 0; i < 3 && *p >= '0' && *p <= '7'; i++, p++)
+                        ch = ch * 8 + (unsigned)(*p - '0');
+                    p--;
+                    ch &= 0xff;
+                } else
+                    ch = (unsigned char)*p;     /* \\ and any other quoted character */
+            }
+        }
+        set[ch] = true;
+        any = true;
+    }
+    return any;
+}
+
 void cleanup_cfg_load(void)
 {
     struct cleanup_cfg *c = &cleanup_cfg;
@@ -114,6 +150,9 @@ void cleanup_cfg_load(void)
         log_fatal("invalid setting: \"%s = %s\" (standard or obsolete)", P_HEADER_FROM_FORMAT,
                   hff);
     c->from_obsolete = strcasecmp(hff, "obsolete") == 0;
+    c->have_reject_chars = cleanup_chars_parse(cfg_str(P_MESSAGE_REJECT_CHARACTERS),
+                                               c->reject_chars);
+    c->have_strip_chars = cleanup_chars_parse(cfg_str(P_MESSAGE_STRIP_CHARACTERS), c->strip_chars);
     c->content_filter = xstrdup(cfg_str(P_CONTENT_FILTER));
     c->remote_rewrite_domain_set = *cfg_str(P_REMOTE_HEADER_REWRITE_DOMAIN) != 0;
     c->header_checks = cleanup_maps(P_HEADER_CHECKS);

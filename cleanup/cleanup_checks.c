@@ -30,6 +30,7 @@
 #include "log.h"
 #include "maps.h"
 #include "mime_state.h"
+#include "params.h"
 #include "qfile.h"
 #include <ctype.h>
 #include <strings.h>
@@ -246,6 +247,39 @@ bool cleanup_check_header(struct cleanup_state *st, int hdr_class, struct sbuf *
     }
     sbuf_free(key);
     return keep;
+}
+
+bool cleanup_check_chars(struct cleanup_state *st, const char *data, size_t len,
+                         struct sbuf *out, bool *use_out)
+{
+    const struct cleanup_cfg *c = &cleanup_cfg;
+    *use_out = false;
+    if (c->have_reject_chars)
+        for (size_t i = 0; i < len; i++)
+            if (c->reject_chars[(unsigned char)data[i]]) {
+                /* The line as it can be logged: no NUL or line break in it. */
+                struct sbuf *text = sbuf_new(len + 1);
+                for (size_t j = 0; j < len && j < 200; j++)
+                    sbuf_addch(text, (unsigned char)data[j] < 32 ? '?' : data[j]);
+                struct cleanup_hit hit = { "content", sbuf_str(text),
+                                           P_MESSAGE_REJECT_CHARACTERS, false };
+                cleanup_act(st, &hit, "REJECT disallowed character", NULL, NULL);
+                sbuf_free(text);
+                return false;
+            }
+    if (c->have_strip_chars) {
+        size_t i = 0;
+        while (i < len && !c->strip_chars[(unsigned char)data[i]])
+            i++;
+        if (i == len)
+            return true;    /* nothing to strip: the record is used as it is */
+        sbuf_reset(out);
+        for (i = 0; i < len; i++)
+            if (!c->strip_chars[(unsigned char)data[i]])
+                sbuf_addch(out, data[i]);
+        *use_out = true;
+    }
+    return true;
 }
 
 bool cleanup_check_body(struct cleanup_state *st, const char *data, size_t len, long offset,

@@ -422,7 +422,25 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
                                   cleanup_cfg.disable_mime ? MIME_OPT_DISABLE_MIME : 0,
                                   (size_t)cleanup_cfg.header_size_limit,
                                   cleanup_cfg.mime_nesting_limit);
+    /* message_reject/strip_characters see the raw record, before MIME, as
+     * header and body checks do (off with no_header_body_checks). */
+    struct sbuf *stripped = NULL;
+    if ((st->flags & CLEANUP_FLAG_HEADER_CHECKS)
+        && (cleanup_cfg.have_reject_chars || cleanup_cfg.have_strip_chars)) {
+        bool use = false;
+        stripped = sbuf_new(len + 1);
+        if (!cleanup_check_chars(st, data, len, stripped, &use)) {
+            sbuf_free(stripped);
+            return;
+        }
+        if (use) {
+            data = sbuf_str(stripped);
+            len = sbuf_len(stripped);
+        }
+    }
     cleanup_mime_errs(st, mime_state_update(st->mime, type, data, len));
+    if (stripped)
+        sbuf_free(stripped);
 }
 
 /* End of content (the client's X, or E without X). */

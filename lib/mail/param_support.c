@@ -20,14 +20,13 @@
 #include "sbuf.h"
 #include "transport_param.h"
 
-/* Settings whose absence would let mail through unchecked: refuse to run. */
 /* Settings whose absence would let mail through unchecked: refuse to run
  * while they are unimplemented (each leaves this list's effect by itself
  * when it leaves docs/unimplemented-parameters.txt). header_checks and its
  * kin were here until cleanup learned them. */
 static const char *const ps_refused[] = {
     P_HEADER_CHECKS, P_BODY_CHECKS, P_MIME_HEADER_CHECKS, P_NESTED_HEADER_CHECKS,
-    P_MESSAGE_REJECT_CHARACTERS, P_STRICT_7BIT_HEADERS, P_STRICT_8BITMIME,
+    P_STRICT_7BIT_HEADERS, P_STRICT_8BITMIME,
     P_STRICT_8BITMIME_BODY, P_STRICT_MIME_ENCODING_DOMAIN, P_MILTER_HEADER_CHECKS, NULL,
 };
 

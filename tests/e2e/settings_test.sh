@@ -12,7 +12,7 @@
 # reported by postfix check and by the daemon. postconf -X removes a setting. Then configurations that master
 # must refuse: an inet service marked private (postfix check passes, start
 # fails), a broken master.cf line (check and start fail, naming the line),
-# and message_reject_characters (start refuses: mail would pass unchecked).
+# and strict_7bit_headers (start refuses: mail would pass unchecked).
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_clean_homes
@@ -132,11 +132,11 @@ pt_check bad_o_check_fails [ $crc -ne 0 ]
 pt_check bad_o_start_refused [ $src -ne 0 ]
 
 cp "$PT_T/master.cf.good" "$PT_CONF/master.cf"
-echo 'message_reject_characters = \0' >> "$PT_CONF/main.cf"
+echo 'strict_7bit_headers = yes' >> "$PT_CONF/main.cf"
 line=$(wc -l < "$PT_CONF/main.cf")
 refuse_case
 pt_check unchecked_setting_check_fails [ $crc -ne 0 ]
 pt_check unchecked_setting_start_refused [ $src -ne 0 ]
-pt_check unchecked_setting_says_why grep -q "main.cf:$line: message_reject_characters is set, but Postern cannot apply it: refusing to run" <<<"$sout"
+pt_check unchecked_setting_says_why grep -q "main.cf:$line: strict_7bit_headers is set, but Postern cannot apply it: refusing to run" <<<"$sout"
 pt_check unchecked_setting_nothing_listens bash -c "! $PT_BUILD/sbin/postfix -c $PT_CONF status >/dev/null 2>&1"
 pt_done

@@ -116,6 +116,7 @@ static void smtpd_pre_jail(void)
                                            cfg_parent_matches(P_MYNETWORKS));
     c->discard_ehlo = cfg_list(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS));
     c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
+    c->noop_cmds = cfg_list(cfg_str(P_SMTPD_NOOP_COMMANDS));
     c->client_restr = smtpd_check_parse(P_SMTPD_CLIENT_RESTRICTIONS);
     c->helo_restr = smtpd_check_parse(P_SMTPD_HELO_RESTRICTIONS);
     c->sender_restr = smtpd_check_parse(P_SMTPD_SENDER_RESTRICTIONS);
@@ -414,6 +415,15 @@ static bool smtpd_forbidden(const char *line, size_t verb_len)
     return false;
 }
 
+/* smtpd_noop_commands: answered "250 2.0.0 Ok", no checks, no state change. */
+static bool smtpd_noop_listed(const char *line, size_t verb_len)
+{
+    for (char **p = smtpd_cfg.noop_cmds; p && *p; p++)
+        if (strlen(*p) == verb_len && strncasecmp(*p, line, verb_len) == 0)
+            return true;
+    return false;
+}
+
 static void smtpd_session(struct smtpd_state *st)
 {
     struct stream *cl = st->client;
@@ -466,6 +476,10 @@ static void smtpd_session(struct smtpd_state *st)
         const char *args = line + vlen;
         while (*args == ' ' || *args == '\t')
             args++;
+        if (smtpd_cfg.noop_cmds && *smtpd_cfg.noop_cmds && smtpd_noop_listed(line, vlen)) {
+            smtpd_reply(st, "250 2.0.0 Ok");    /* overrides built-in commands too */
+            continue;
+        }
         enum smtpd_cmd_id id = smtpd_cmd_lookup(line, vlen);
         if (id == SMTPD_C_UNKNOWN && smtpd_forbidden(line, vlen)) {
             st->counts[SMTPD_C_UNKNOWN][1]++;

@@ -649,7 +649,7 @@ const struct param_def param_table[] = {
     { P_SMTPD_MILTER_MAPS, D_SMTPD_MILTER_MAPS, PARAM_LIST, 0, 0L, 0L, 0, "per-client milters" },
     { P_SMTPD_MILTERS, D_SMTPD_MILTERS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_SMTPD_MIN_DATA_RATE, D_SMTPD_MIN_DATA_RATE, PARAM_INT, 0, 0L, 0L, 0, "minimal data rate of SMTP clients" },
-    { P_SMTPD_NOOP_COMMANDS, D_SMTPD_NOOP_COMMANDS, PARAM_LIST, 0, 0L, 0L, 0, "commands smtpd answers with 250 without acting" },
+    { P_SMTPD_NOOP_COMMANDS, D_SMTPD_NOOP_COMMANDS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_SMTPD_NULL_ACCESS_LOOKUP_KEY, D_SMTPD_NULL_ACCESS_LOOKUP_KEY, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_SMTPD_PEERNAME_LOOKUP, D_SMTPD_PEERNAME_LOOKUP, PARAM_BOOL, 0, 0L, 0L, 0, NULL },
     { P_SMTPD_PER_REQUEST_DEADLINE, D_SMTPD_PER_REQUEST_DEADLINE, PARAM_BOOL, 0, 0L, 0L, 0, "time limit per SMTP request instead of per read" },

@@ -18,6 +18,9 @@ EOM
 # One smtpd process only: the next client waits until it is free.
 P_ONE=$(pt_free_port)
 echo "127.0.0.1:$P_ONE inet n - n - 1 smtpd" >> "$PT_CONF/master.cf"
+# smtpd_noop_commands: a made-up command and a built-in one answered 250.
+P_NOOP=$(pt_free_port)
+echo "127.0.0.1:$P_NOOP inet n - n - - smtpd -o smtpd_noop_commands=XFOO,etrn" >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 pt_dialog() {
@@ -167,4 +170,11 @@ echo "    after QUIT: $quit_out (reply check, median ms to the next greeting)"
 pt_check quit_221_then_eof [ "${quit_out%% *}" = ok ]
 pt_check quit_closes_at_once [ "${quit_out##* }" -lt 150 ]
 pt_check served_at_end pt_served
+
+# ---- smtpd_noop_commands ----
+out=$(PT_PORT=$P_NOOP pt_dialog 'EHLO c.example\r\nXFOO anything at all\r\nETRN\r\nRCPT TO:<x@y>\r\nQUIT\r\n')
+pt_check noop_commands_answered [ "$(grep -c '^250 2.0.0 Ok$' <<<"$out")" = 2 ]
+pt_check noop_commands_no_state grep -q '^503 5.5.1 Error: need MAIL command$' <<<"$out"
+out=$(pt_dialog 'EHLO c.example\r\nXFOO anything\r\nQUIT\r\n')
+pt_check noop_commands_default_unknown grep -q '^502 5.5.2 Error: command not recognized$' <<<"$out"
 pt_done

@@ -55,6 +55,10 @@ pt_check second_rotation_fails [ "$rc" = 1 ]
 pt_check second_rotation_says_why grep -q "fatal: logfile '$LOG' rotation failed: gzip $OLD: exit status" <<<"$out"
 pt_check earlier_archive_untouched [ "$(stat -c %s "$OLD.gz")" = "$size" ]
 # The renamed, uncompressed file is still there: never overwritten either.
+# (A line first, so that the live file exists again: the reload's own line
+# may have gone to the old postlogd, and so into the renamed file.)
+PT_BODY=$'Subject: again\r\n\r\nagain\r\n' pt_smtp_send sender@example.org alice@example.test >/dev/null 2>&1
+pt_wait "[ -s '$LOG' ]" 10
 out=$(pt_cmd postfix logrotate 2>&1); rc=$?
 pt_check existing_rotated_file_kept [ "$rc:$(grep -c "$OLD already exists" <<<"$out")" = 1:1 ]
 rm -f "$OLD"

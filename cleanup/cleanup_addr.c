@@ -25,6 +25,7 @@
 #include "qfile.h"
 #include "resolve_local.h"
 #include "rewrite_clnt.h"
+#include "unescape.h"
 #include <ctype.h>
 #include <strings.h>
 
@@ -65,39 +66,17 @@ static char **cleanup_folded_list(const char *value)
     return list;
 }
 
-/* Reads a message_reject_characters-style value (C escapes: \a \b \f \n \r
- * \t \v \\ \ddd, up to three octal digits) into set; false when it names
- * no character. */
+/* Reads a message_reject_characters-style value (C escapes, unescape.h)
+ * into set; false when it names no character. */
 static bool cleanup_chars_parse(const char *value, bool set[256])
 {
-    bool any = false;
+    struct sbuf *chars = sbuf_new(16);
     memset(set, 0, 256 * sizeof(bool));
-    for (const char *p = value; *p; p++) {
-        unsigned ch = (unsigned char)*p;
-        if (ch == '\\' && p[1]) {
-            p++;
-            switch (*p) {
-            case 'a': ch = '\a'; break;
-            case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break;
-            case 'n': ch = '\n'; break;
-            case 'r': ch = '\r'; break;
-            case 't': ch = '\t'; break;
-            case 'v': ch = '\v'; break;
-            default:
-                if (*p >= '0' && *p <= '7') {
-                    ch = 0;
-                    for (int i = 0; i < 3 && *p >= '0' && *p <= '7'; i++, p++)
-                        ch = ch * 8 + (unsigned)(*p - '0');
-                    p--;
-                    ch &= 0xff;
-                } else
-                    ch = (unsigned char)*p;     /* \\ and any other quoted character */
-            }
-        }
-        set[ch] = true;
-        any = true;
-    }
+    unescape(chars, value);
+    for (size_t i = 0; i < sbuf_len(chars); i++)
+        set[(unsigned char)sbuf_str(chars)[i]] = true;
+    bool any = sbuf_len(chars) > 0;
+    sbuf_free(chars);
     return any;
 }
 

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "pipe_command.h"
+#include "unescape.h"
 
 static const struct {
     char letter;
@@ -35,36 +36,6 @@ static const char *pipe_attr_value(const char *arg, const char *name)
     if (strncasecmp(arg, name, n) == 0 && arg[n] == '=')
         return arg + n + 1;
     return NULL;
-}
-
-/* C-style escapes of eol=: \a \b \f \n \r \t \v \\ and \ddd (octal). */
-static void pipe_attr_unescape(struct sbuf *out, const char *s)
-{
-    sbuf_reset(out);
-    while (*s) {
-        if (*s != '\\' || s[1] == 0) {
-            sbuf_addch(out, *s++);
-            continue;
-        }
-        s++;
-        switch (*s) {
-        case 'a': sbuf_addch(out, '\a'); s++; break;
-        case 'b': sbuf_addch(out, '\b'); s++; break;
-        case 'f': sbuf_addch(out, '\f'); s++; break;
-        case 'n': sbuf_addch(out, '\n'); s++; break;
-        case 'r': sbuf_addch(out, '\r'); s++; break;
-        case 't': sbuf_addch(out, '\t'); s++; break;
-        case 'v': sbuf_addch(out, '\v'); s++; break;
-        default:
-            if (*s >= '0' && *s <= '7') {
-                int v = 0;
-                for (int i = 0; i < 3 && *s >= '0' && *s <= '7'; i++)
-                    v = v * 8 + (*s++ - '0');
-                sbuf_addch(out, (char)v);
-            } else
-                sbuf_addch(out, *s++);      /* \\ and any other character */
-        }
-    }
 }
 
 void pipe_attr_free(struct pipe_attr *a)
@@ -113,7 +84,7 @@ static int pipe_attr_parse_words(struct pipe_attr *a, char **args, struct sbuf *
             xfree(a->chroot_dir);
             a->chroot_dir = xstrdup(v);
         } else if ((v = pipe_attr_value(*p, "eol")) != NULL) {
-            pipe_attr_unescape(a->eol, v);
+            unescape(a->eol, v);
         } else if ((v = pipe_attr_value(*p, "null_sender")) != NULL) {
             xfree(a->null_sender);
             a->null_sender = xstrdup(v);

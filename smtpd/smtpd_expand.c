@@ -22,6 +22,7 @@
 #include "config.h"
 #include "dict.h"
 #include "maps.h"
+#include "unescape.h"
 #include <ctype.h>
 
 static struct {
@@ -34,31 +35,11 @@ static struct {
 /* Decodes the C-like escapes of smtpd_expansion_filter into the set. */
 static void smtpd_expand_filter_init(const char *spec)
 {
-    for (const char *p = spec; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '\\' && p[1]) {
-            p++;
-            switch (*p) {
-            case 't': ch = '\t'; break;
-            case 'n': ch = '\n'; break;
-            case 'r': ch = '\r'; break;
-            case 'a': ch = '\a'; break;
-            case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break;
-            case 'v': ch = '\v'; break;
-            default:
-                if (*p >= '0' && *p <= '7') {
-                    unsigned v = 0;
-                    for (int i = 0; i < 3 && *p >= '0' && *p <= '7'; i++, p++)
-                        v = v * 8 + (unsigned)(*p - '0');
-                    p--;
-                    ch = (unsigned char)v;
-                } else
-                    ch = (unsigned char)*p;
-            }
-        }
-        smtpd_exp.allowed[ch] = true;
-    }
+    struct sbuf *chars = sbuf_new(64);
+    unescape(chars, spec);
+    for (size_t i = 0; i < sbuf_len(chars); i++)
+        smtpd_exp.allowed[(unsigned char)sbuf_str(chars)[i]] = true;
+    sbuf_free(chars);
 }
 
 static void smtpd_expand_init(void)

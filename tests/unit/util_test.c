@@ -5,6 +5,7 @@
 #include "attr.h"
 #include "events.h"
 #include "harness.h"
+#include "unescape.h"
 #include "log.h"
 #include "sbuf.h"
 #include "stream.h"
@@ -265,10 +266,25 @@ static void test_fatal_intercept(void)
     EXPECT_FATAL(xreallocarray(NULL, SIZE_MAX / 2, 4));
 }
 
+/* unescape(): Postfix's C escapes, octal up to three digits, NUL kept. */
+static void test_unescape(void)
+{
+    struct sbuf *b = sbuf_new(16);
+    unescape(b, "a\\tb\\n\\\\c\\101\\0x\\q\\");
+    EXPECT_EQ_INT(sbuf_len(b), 11);
+    EXPECT_TRUE(memcmp(sbuf_str(b), "a\tb\n\\cA\0xq\\", 11) == 0);
+    unescape(b, "\\a\\b\\f\\r\\v\\1234");
+    EXPECT_TRUE(sbuf_len(b) == 7 && memcmp(sbuf_str(b), "\a\b\f\r\vS4", 7) == 0);
+    unescape(b, "");
+    EXPECT_EQ_INT(sbuf_len(b), 0);
+    sbuf_free(b);
+}
+
 int main(void)
 {
     harness_init();
     test_sbuf();
+    test_unescape();
     test_attr_roundtrip();
     test_attr_decode();
     test_proto();

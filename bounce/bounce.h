@@ -23,6 +23,24 @@ enum bounce_kind {
     BOUNCE_KIND_REPORT,     /* sendmail -bv: what delivery would do (trace) */
 };
 
+/* One template of bounce_template_file (bounce_template.c). */
+struct bounce_template {
+    bool loaded;
+    char *charset;              /* of the text ("us-ascii" when not given) */
+    char *from;                 /* From: header value, or NULL (built-in) */
+    char *subject;              /* Subject:, or NULL */
+    char *postmaster_subject;   /* Subject: of postmaster copies, or NULL */
+    char *text;                 /* before $name expansion */
+};
+
+/* Reads bounce_template_file (before the chroot); problems are logged and
+ * leave the built-in wording. */
+void bounce_template_load(const char *path);
+/* The administrator's template for kind, or NULL. */
+const struct bounce_template *bounce_template_get(enum bounce_kind kind);
+/* Appends text with $name and ${name} replaced by their values. */
+void bounce_template_expand(struct sbuf *out, const char *text);
+
 struct bounce_msg {
     enum bounce_kind kind;
     bool postmaster_copy;   /* copy for $bounce_notice_recipient etc.: headers only */
@@ -39,6 +57,8 @@ struct bounce_msg {
     long retry_until;       /* delay warnings: Will-Retry-Until, 0 = none */
     int ret;                /* DSN_RET_* of the original message, 0 = default (full) */
     long size_limit;        /* $bounce_size_limit: larger messages return headers only */
+    const struct bounce_template *tmpl; /* bounce_template_file's, or NULL: built-in */
+    const char *tmpl_text;  /* its text, expanded */
 };
 
 /* Builds the whole notification (headers and body, LF line ends) into out

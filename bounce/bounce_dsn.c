@@ -10,6 +10,8 @@
  *        Postfix DSNs keep working. Lines end in LF; cleanup stores them.
  */
 #include "bounce.h"
+#include "base64.h"
+#include <strings.h>
 #include "qfile.h"
 
 void bounce_rfc822_date(struct sbuf *out, long t)
@@ -65,6 +67,10 @@ static size_t bounce_header_len(const char *msg, size_t len)
 
 static const char *bounce_subject(const struct bounce_msg *m)
 {
+    if (m->tmpl && m->postmaster_copy && m->tmpl->postmaster_subject)
+        return m->tmpl->postmaster_subject;
+    if (m->tmpl && m->tmpl->subject)
+        return m->tmpl->subject;
     switch (m->kind) {
     case BOUNCE_KIND_DELAYED:
         return m->postmaster_copy ? "Postmaster Warning: Delayed Mail"
@@ -87,11 +93,31 @@ static const char *bounce_default_action(enum bounce_kind kind)
            : kind == BOUNCE_KIND_REPORT ? "deliverable" : "failed";
 }
 
+/* One line per recipient with the reason. */
+static void bounce_text_recipients(struct sbuf *out, const struct dsn_entry *e, int n)
+{
+    for (int i = 0; i < n; i++) {
+        sbuf_catf(out, "<%s>", e[i].recipient);
+        if (e[i].orig_rcpt && *e[i].orig_rcpt && strcmp(e[i].orig_rcpt, e[i].recipient) != 0)
+            sbuf_catf(out, " (expanded from <%s>)", e[i].orig_rcpt);
+        sbuf_catf(out, ": %s\n", e[i].reason && *e[i].reason ? e[i].reason : "(no reason given)");
+    }
+}
+
 /* The human-readable part: our own words, one paragraph per kind, then one
  * line per recipient with the reason. */
 static void bounce_text_part(struct sbuf *out, const struct bounce_msg *m,
                              const struct dsn_entry *e, int n)
 {
+    if (m->tmpl_text) {
+        /* bounce_template_file: its text, then the recipients. */
+        sbuf_cat(out, m->tmpl_text);
+        if (sbuf_len(out) && sbuf_str(out)[sbuf_len(out) - 1] != '\n')
+            sbuf_addch(out, '\n');
+        sbuf_addch(out, '\n');
+        bounce_text_recipients(out, e, n);
+        return;
+    }
     sbuf_catf(out, "This is the mail delivery system at host %s.\n\n", m->hostname);
     switch (m->kind) {
     case BOUNCE_KIND_FAILED:
@@ -130,12 +156,7 @@ static void bounce_text_part(struct sbuf *out, const struct bounce_msg *m,
         break;
     }
     sbuf_cat(out, "\n                   The mail delivery system\n\n");
-    for (int i = 0; i < n; i++) {
-        sbuf_catf(out, "<%s>", e[i].recipient);
-        if (e[i].orig_rcpt && *e[i].orig_rcpt && strcmp(e[i].orig_rcpt, e[i].recipient) != 0)
-            sbuf_catf(out, " (expanded from <%s>)", e[i].orig_rcpt);
-        sbuf_catf(out, ": %s\n", e[i].reason && *e[i].reason ? e[i].reason : "(no reason given)");
-    }
+    bounce_text_recipients(out, e, n);
 }
 
 static void bounce_status_part(struct sbuf *out, const struct bounce_msg *m,
@@ -191,15 +212,25 @@ void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct
                         || (m->size_limit > 0 && orig_len > (size_t)m->size_limit);
     size_t ret_len = orig ? (headers_only ? bounce_header_len(orig, orig_len) : orig_len) : 0;
     bool eight_bit = (orig && bounce_has_8bit(orig, ret_len));
-    bool text_8bit = false;
+    bool text_8bit = m->tmpl_text && bounce_has_8bit(m->tmpl_text, strlen(m->tmpl_text));
     for (int i = 0; i < n && !text_8bit; i++)
         text_8bit = e[i].reason && bounce_has_8bit(e[i].reason, strlen(e[i].reason));
 
     sbuf_reset(out);
     bounce_rfc822_date(d, m->now);
     sbuf_catf(out, "Date: %s\n", sbuf_str(d));
-    sbuf_catf(out, "From: %s (Mail Delivery System)\n", m->from);
-    sbuf_catf(out, "Subject: %s\n", bounce_subject(m));
+    if (m->tmpl && m->tmpl->from)
+        sbuf_catf(out, "From: %s\n", m->tmpl->from);
+    else
+        sbuf_catf(out, "From: %s (Mail Delivery System)\n", m->from);
+    const char *subject = bounce_subject(m);
+    if (m->tmpl && bounce_has_8bit(subject, strlen(subject))) {
+        /* A template's non-ASCII Subject: one RFC 2047 encoded word. */
+        sbuf_catf(out, "Subject: =?%s?B?", m->tmpl->charset);
+        base64_encode(out, subject, strlen(subject));
+        sbuf_cat(out, "?=\n");
+    } else
+        sbuf_catf(out, "Subject: %s\n", subject);
     sbuf_catf(out, "To: %s\n", m->to);
     sbuf_cat(out, "Auto-Submitted: auto-replied\n");
     if (m->message_id)
@@ -213,7 +244,11 @@ void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct
 
     sbuf_catf(out, "--%s\n", m->boundary);
     sbuf_cat(out, "Content-Description: Notification\n");
-    sbuf_catf(out, "Content-Type: text/plain; charset=%s\n\n", text_8bit ? "utf-8" : "us-ascii");
+    /* A template's charset, unless it says us-ascii and a reason is not. */
+    const char *charset = text_8bit ? "utf-8" : "us-ascii";
+    if (m->tmpl && !(text_8bit && strcasecmp(m->tmpl->charset, "us-ascii") == 0))
+        charset = m->tmpl->charset;
+    sbuf_catf(out, "Content-Type: text/plain; charset=%s\n\n", charset);
     bounce_text_part(out, m, e, n);
 
     sbuf_catf(out, "\n--%s\n", m->boundary);

@@ -9,6 +9,7 @@
  */
 #include "bounce.h"
 #include "attr.h"
+#include "config.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "server.h"
@@ -38,8 +39,15 @@ static void bounce_service(struct stream *client)
     attr_list_free(req);
 }
 
+/* bounce_template_file may be outside a chroot jail: read it first. */
+static void bounce_pre_jail(void)
+{
+    bounce_template_load(cfg_str(P_BOUNCE_TEMPLATE_FILE));
+}
+
 static const struct server_ops bounce_ops = {
     .model = SERVER_SINGLE,
+    .pre_jail = bounce_pre_jail,
     .service = bounce_service,
 };
 

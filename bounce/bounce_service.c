@@ -384,7 +384,17 @@ int bounce_request(const struct attr_list *req)
         bounce_expire_set(&set, &env, id);
     }
 
-    if (bounce_notify(&m, &set, orig) < 0)
+    /* bounce_template_file: the administrator's wording, $names expanded now. */
+    struct sbuf *tmpl_text = NULL;
+    if ((m.tmpl = bounce_template_get(m.kind)) != NULL) {
+        tmpl_text = sbuf_new(1024);
+        bounce_template_expand(tmpl_text, m.tmpl->text);
+        m.tmpl_text = sbuf_str(tmpl_text);
+    }
+    int notified = bounce_notify(&m, &set, orig);
+    if (tmpl_text)
+        sbuf_free(tmpl_text);
+    if (notified < 0)
         goto done;
 
     /* The notice is queued: now record that it was. */

@@ -65,6 +65,7 @@ struct cleanup_cfg {
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
     long body_checks_size_limit;
     bool disable_mime;          /* disable_mime_input_processing */
+    int strict_mime;            /* MIME_OPT_REPORT_* from the strict_* settings */
     int mime_nesting_limit;
     int override_mask;          /* CLEANUP_FLAG_* bits receive_override_options clears */
     char **drop_headers;            /* message_drop_headers, lower case */

@@ -22,6 +22,7 @@
 #include "dict.h"
 #include "log.h"
 #include "maps.h"
+#include "mime_state.h"
 #include "qfile.h"
 #include "resolve_local.h"
 #include "rewrite_clnt.h"
@@ -140,6 +141,11 @@ void cleanup_cfg_load(void)
     c->body_checks = cleanup_maps(P_BODY_CHECKS);
     c->body_checks_size_limit = cfg_long(P_BODY_CHECKS_SIZE_LIMIT);
     c->disable_mime = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING);
+    /* strict_8bitmime is both of the 8-bit checks. */
+    bool all8 = cfg_bool(P_STRICT_8BITMIME);
+    c->strict_mime = (all8 || cfg_bool(P_STRICT_7BIT_HEADERS) ? MIME_OPT_REPORT_8BIT_IN_HEADER : 0)
+                     | (all8 || cfg_bool(P_STRICT_8BITMIME_BODY) ? MIME_OPT_REPORT_8BIT_IN_7BIT_BODY : 0)
+                     | (cfg_bool(P_STRICT_MIME_ENCODING_DOMAIN) ? MIME_OPT_REPORT_ENCODING_DOMAIN : 0);
     c->mime_nesting_limit = cfg_int(P_MIME_NESTING_LIMIT);
     /* Only a receive_override_options given to this cleanup service with
      * -o narrows what its clients ask for. main.cf's value belongs to the

@@ -32,6 +32,7 @@
 #include "cleanup.h"
 #include "addr.h"
 #include "alloc.h"
+#include "attr.h"
 #include "cleanup_proto.h"
 #include "log.h"
 #include "mime_state.h"
@@ -403,6 +404,27 @@ static void cleanup_mime_errs(struct cleanup_state *st, int errs)
         log_info("%s: MIME nesting exceeds mime_nesting_limit %d: rest taken as body",
                  st->queue_id, cleanup_cfg.mime_nesting_limit);
     }
+    /* strict_7bit_headers, strict_8bitmime(_body), strict_mime_encoding_domain. */
+    int strict = errs & (MIME_ERR_8BIT_IN_HEADER | MIME_ERR_8BIT_IN_7BIT_BODY
+                         | MIME_ERR_ENCODING_DOMAIN);
+    if (strict && cleanup_keep_writing(st)) {
+        const char *what = mime_state_error(strict);
+        struct sbuf *text = sbuf_new(128);
+        for (const char *p = mime_state_error_text(st->mime); *p; p++)
+            sbuf_addch(text, (unsigned char)*p < 32 ? ' ' : *p);
+        const char *name = st->env.attrs ? attr_get(st->env.attrs, "log_client_name") : NULL;
+        const char *addr = st->env.attrs ? attr_get(st->env.attrs, "log_client_address") : NULL;
+        log_info("%s: reject: mime-error %s: %s from %s%s%s%s; from=<%s> to=<%s>", st->queue_id,
+                 what, sbuf_str(text), name && addr ? name : "local", name && addr ? "[" : "",
+                 name && addr ? addr : "", name && addr ? "]" : "",
+                 st->sender ? st->sender : "",
+                 st->env_rcpts.n > 0 ? st->env_rcpts.v[0].addr : "unknown");
+        struct sbuf *why = sbuf_new(96);
+        sbuf_printf(why, "5.6.0 %c%s", toupper((unsigned char)what[0]), what + 1);
+        cleanup_fail(st, CLEANUP_STAT_CONT, sbuf_str(why));
+        sbuf_free(why);
+        sbuf_free(text);
+    }
 }
 
 /* One content record (N or L) from the client. */
@@ -419,7 +441,10 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
         return;     /* the message will not be accepted: just drain */
     if (st->mime == NULL)
         st->mime = mime_state_new(&cleanup_mime_ops, st,
-                                  cleanup_cfg.disable_mime ? MIME_OPT_DISABLE_MIME : 0,
+                                  cleanup_cfg.disable_mime ? MIME_OPT_DISABLE_MIME
+                                  /* the strict_* checks go with header/body checks */
+                                  : (st->flags & CLEANUP_FLAG_HEADER_CHECKS) ? cleanup_cfg.strict_mime
+                                                                             : 0,
                                   (size_t)cleanup_cfg.header_size_limit,
                                   cleanup_cfg.mime_nesting_limit);
     /* message_reject/strip_characters see the raw record, before MIME, as

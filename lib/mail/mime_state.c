@@ -22,11 +22,13 @@
 
 enum { MIME_ST_HEAD, MIME_ST_BODY };
 enum { MIME_CT_OTHER, MIME_CT_MULTIPART, MIME_CT_MESSAGE };
+enum { MIME_ENC_7BIT, MIME_ENC_8BIT, MIME_ENC_BINARY, MIME_ENC_OTHER };
 
 struct mime_bound {
     char *text;
     size_t len;
     int msg_depth;      /* message/rfc822 depth when it was pushed */
+    int enc;            /* the multipart's own encoding (its preamble, epilogue) */
 };
 
 struct mime_state {
@@ -48,6 +50,9 @@ struct mime_state {
     size_t depth, cap;
     int msg_depth;
     int errs;
+    int enc;                /* Content-Transfer-Encoding of the current header block */
+    int body_enc;           /* ... of the body segment being passed through */
+    struct sbuf *err_text;  /* mime_state_error_text() */
 };
 
 struct mime_state *mime_state_new(const struct mime_state_ops *ops, void *ctx, int opts,
@@ -63,6 +68,7 @@ struct mime_state *mime_state_new(const struct mime_state_ops *ops, void *ctx, i
     m->hdr_class = MIME_HDR_PRIMARY;
     m->line = sbuf_new(256);
     m->hdr = sbuf_new(256);
+    m->err_text = sbuf_new(100);
     return m;
 }
 
@@ -79,6 +85,7 @@ void mime_state_free(struct mime_state *m)
     mime_pop_to(m, 0);
     xfree(m->stack);
     xfree(m->boundary);
+    sbuf_free(m->err_text);
     sbuf_free(m->line);
     sbuf_free(m->hdr);
     xfree(m);
@@ -189,8 +196,62 @@ static void mime_content_type(struct mime_state *m, const char *v, const char *e
     sbuf_free(val);
 }
 
+/* Raises err (when its option is on) with text for the log. */
+static void mime_report(struct mime_state *m, int err, const char *text, size_t len)
+{
+    if (m->errs & err)
+        return;
+    m->errs |= err;
+    sbuf_reset(m->err_text);
+    sbuf_append(m->err_text, text, len < 100 ? len : 100);
+}
+
+static bool mime_has_8bit(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)p[i] >= 0x80)
+            return true;
+    return false;
+}
+
+const char *mime_state_error_text(const struct mime_state *m)
+{
+    return sbuf_str(m->err_text);
+}
+
+const char *mime_state_error(int err)
+{
+    if (err & MIME_ERR_8BIT_IN_HEADER)
+        return "improper use of 8-bit data in message header";
+    if (err & MIME_ERR_8BIT_IN_7BIT_BODY)
+        return "improper use of 8-bit data in message body";
+    if (err & MIME_ERR_ENCODING_DOMAIN)
+        return "invalid message/* or multipart/* encoding domain";
+    if (err & MIME_ERR_NESTING)
+        return "MIME nesting exceeds safety limit";
+    return "message header length exceeds safety limit";
+}
+
+/* Content-Transfer-Encoding value. */
+static int mime_encoding(const char *v, const char *end)
+{
+    while (v < end && mime_wsp((unsigned char)*v))
+        v++;
+    const char *t = v;
+    while (v < end && !mime_wsp((unsigned char)*v) && *v != ';' && *v != '(')
+        v++;
+    size_t n = (size_t)(v - t);
+    return mime_name_is(t, n, "7bit")     ? MIME_ENC_7BIT
+           : mime_name_is(t, n, "8bit")   ? MIME_ENC_8BIT
+           : mime_name_is(t, n, "binary") ? MIME_ENC_BINARY
+                                          : MIME_ENC_OTHER;
+}
+
 static void mime_body_out(struct mime_state *m, int type, const char *data, size_t len)
 {
+    if ((m->opts & MIME_OPT_REPORT_8BIT_IN_7BIT_BODY) && m->body_enc == MIME_ENC_7BIT
+        && mime_has_8bit(data, len))
+        mime_report(m, MIME_ERR_8BIT_IN_7BIT_BODY, data, len);
     m->ops->body(m->ctx, type, data, len, m->offset);
     m->offset += (long)len + (type == REC_NORM ? 1 : 0);
 }
@@ -200,11 +261,15 @@ static void mime_flush_header(struct mime_state *m)
 {
     if (sbuf_len(m->hdr) == 0)
         return;
+    if ((m->opts & MIME_OPT_REPORT_8BIT_IN_HEADER) && mime_has_8bit(sbuf_str(m->hdr), sbuf_len(m->hdr)))
+        mime_report(m, MIME_ERR_8BIT_IN_HEADER, sbuf_str(m->hdr), sbuf_len(m->hdr));
     if (!(m->opts & MIME_OPT_DISABLE_MIME)) {
         const char *s = sbuf_str(m->hdr);
         size_t n = mime_header_name_len(s, sbuf_len(m->hdr));
         if (mime_name_is(s, n, "content-type"))
             mime_content_type(m, strchr(s, ':') + 1, s + sbuf_len(m->hdr));
+        else if (mime_name_is(s, n, "content-transfer-encoding"))
+            m->enc = mime_encoding(strchr(s, ':') + 1, s + sbuf_len(m->hdr));
     }
     m->ops->header(m->ctx, m->hdr_class, m->hdr);
     sbuf_reset(m->hdr);
@@ -216,6 +281,7 @@ static void mime_begin_block(struct mime_state *m, int hdr_class)
     m->state = MIME_ST_HEAD;
     m->hdr_class = hdr_class;
     m->ctype = MIME_CT_OTHER;
+    m->enc = MIME_ENC_7BIT;
     xfree(m->boundary);
     m->boundary = NULL;
 }
@@ -228,8 +294,13 @@ static bool mime_end_block(struct mime_state *m, bool blank)
     m->ops->header_end(m->ctx, m->hdr_class);
     m->state = MIME_ST_BODY;
     m->offset = 0;
+    m->body_enc = m->enc;
     if (m->opts & MIME_OPT_DISABLE_MIME)
         return false;
+    /* A container's body is parts or a message: only identity encodings. */
+    if ((m->opts & MIME_OPT_REPORT_ENCODING_DOMAIN) && m->enc == MIME_ENC_OTHER
+        && (m->ctype == MIME_CT_MULTIPART || m->ctype == MIME_CT_MESSAGE))
+        mime_report(m, MIME_ERR_ENCODING_DOMAIN, "Content-Transfer-Encoding", 25);
     if (m->ctype == MIME_CT_MULTIPART && m->boundary) {
         if ((int)m->depth + m->msg_depth >= m->nesting_limit) {
             m->errs |= MIME_ERR_NESTING;
@@ -243,6 +314,7 @@ static bool mime_end_block(struct mime_state *m, bool blank)
         b->len = strlen(m->boundary);
         b->text = m->boundary;
         b->msg_depth = m->msg_depth;
+        b->enc = m->enc;
         m->boundary = NULL;
         return false;
     }
@@ -280,8 +352,9 @@ static bool mime_boundary(struct mime_state *m, const char *p, size_t n)
             continue;
         if (m->state == MIME_ST_HEAD)
             (void)mime_end_block(m, false);
-        int msg_depth = b->msg_depth;
+        int msg_depth = b->msg_depth, enc = b->enc;
         mime_pop_to(m, close ? i : i + 1);
+        m->body_enc = enc;      /* the boundary line and an epilogue are the container's */
         m->msg_depth = msg_depth;
         m->state = MIME_ST_BODY;
         mime_body_out(m, REC_NORM, p, n);

@@ -34,9 +34,16 @@
 #define MIME_HDR_NESTED 3
 
 #define MIME_OPT_DISABLE_MIME 0x1
+#define MIME_OPT_REPORT_8BIT_IN_HEADER 0x2      /* strict_7bit_headers */
+#define MIME_OPT_REPORT_8BIT_IN_7BIT_BODY 0x4   /* strict_8bitmime_body */
+#define MIME_OPT_REPORT_ENCODING_DOMAIN 0x8     /* strict_mime_encoding_domain */
 
 #define MIME_ERR_TRUNC_HEADER 0x1   /* a header longer than the limit was cut */
 #define MIME_ERR_NESTING 0x2        /* deeper than the nesting limit: taken as body */
+/* Raised only with the matching MIME_OPT_REPORT_* option: */
+#define MIME_ERR_8BIT_IN_HEADER 0x4     /* a header with a byte >= 0x80 */
+#define MIME_ERR_8BIT_IN_7BIT_BODY 0x8  /* 8-bit body text, encoding 7bit (said or default) */
+#define MIME_ERR_ENCODING_DOMAIN 0x10   /* multipart/message with base64, quoted-printable... */
 
 struct mime_state_ops {
     /* One logical header of a block of class hdr_class. The callback may
@@ -56,6 +63,12 @@ struct mime_state;
  * and message/rfc822 nesting. Returns new. */
 struct mime_state *mime_state_new(const struct mime_state_ops *ops, void *ctx, int opts,
                                   size_t header_limit, int nesting_limit);
+/* The text of the last reported 8-bit or encoding error (at most 100
+ * bytes: the header, body record or encoding), for the log line. */
+const char *mime_state_error_text(const struct mime_state *m);
+/* Postfix's words for one MIME_ERR_* bit ("improper use of 8-bit data in
+ * message header"). */
+const char *mime_state_error(int err);
 /* Feeds one content record. Returns the MIME_ERR_* bits it raised. */
 int mime_state_update(struct mime_state *m, int rec_type, const char *data, size_t len);
 /* End of content: delivers a header still being collected (and the end of

@@ -173,6 +173,43 @@ static void test_limits(void)
     EXPECT_TRUE(!mime_header_is_mime("Content-Length: 12", 18));
 }
 
+/* The strict_* checks: 8-bit in a header, 8-bit text in a 7bit body (said
+ * or by default), base64 for a multipart; nothing without the options. */
+static void test_strict(void)
+{
+    const int h8 = MIME_OPT_REPORT_8BIT_IN_HEADER, b8 = MIME_OPT_REPORT_8BIT_IN_7BIT_BODY,
+              dom = MIME_OPT_REPORT_ENCODING_DOMAIN;
+    const char *hdr = "Subject: gr\xc3\xbc\xc3\x9f\n\nbody\n";
+    EXPECT_EQ_INT(run(hdr, h8, 1000), MIME_ERR_8BIT_IN_HEADER);
+    EXPECT_EQ_INT(run(hdr, 0, 1000), 0);
+    EXPECT_EQ_INT(run(hdr, b8, 1000), 0);
+    /* No MIME headers at all: the body is 7bit by default. */
+    const char *body = "Subject: x\n\ngr\xc3\xbc\xc3\x9f\n";
+    EXPECT_EQ_INT(run(body, b8, 1000), MIME_ERR_8BIT_IN_7BIT_BODY);
+    EXPECT_EQ_INT(run(body, h8, 1000), 0);
+    EXPECT_EQ_INT(run("MIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\n\xc3\xbc\n", b8,
+                      1000),
+                  0);
+    /* Per part: an 8bit part is fine, the 7bit part after it is not. */
+    const char *mp = "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                     "--b\nContent-Transfer-Encoding: 8bit\n\n\xc3\xbc ok\n"
+                     "--b\nContent-Type: text/plain\n\n\xc3\xbc bad\n--b--\n";
+    EXPECT_EQ_INT(run(mp, b8, 1000), MIME_ERR_8BIT_IN_7BIT_BODY);
+    const char *mp_ok = "Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+                        "--b\nContent-Transfer-Encoding: 8bit\n\n\xc3\xbc ok\n--b--\n";
+    EXPECT_EQ_INT(run(mp_ok, b8, 1000), 0);
+    /* A multipart (or message) body cannot be base64. */
+    const char *bad_dom = "Content-Type: multipart/mixed; boundary=\"b\"\n"
+                          "Content-Transfer-Encoding: base64\n\n--b\n\nx\n--b--\n";
+    EXPECT_EQ_INT(run(bad_dom, dom, 1000), MIME_ERR_ENCODING_DOMAIN);
+    EXPECT_EQ_INT(run(bad_dom, 0, 1000), 0);
+    EXPECT_EQ_INT(run("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\nQQ==\n",
+                      dom, 1000),
+                  0);
+    EXPECT_EQ_STR(mime_state_error(MIME_ERR_8BIT_IN_HEADER),
+                  "improper use of 8-bit data in message header");
+}
+
 int main(void)
 {
     harness_init();
@@ -181,6 +218,7 @@ int main(void)
     test_multipart();
     test_nesting();
     test_limits();
+    test_strict();
     sbuf_free(seen);
     return harness_done();
 }

@@ -113,7 +113,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/main.cf", dir);
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
-          "smtpd_milter_maps = cidr:/etc/postfix/milters\n"
+          "smtp_tls_enforce_peername = no\n"
           "smtpd_min_data_rate = 500\n"             /* the default: quiet */
           "smtpd_command_filter = pcre:/etc/postfix/cf\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
@@ -124,7 +124,7 @@ static void test_reports(void)
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
           "  -o smtpd_min_data_rate=100\n"
-          "pickup unix n - n 60 1 pickup -o strict_7bit_headers=yes\n",
+          "pickup unix n - n 60 1 pickup -o smtpd_milter_maps=cidr:/etc/postfix/milters\n",
           fp);
     fclose(fp);
     EXPECT_EQ_INT(config_load(dir), 0);
@@ -135,11 +135,11 @@ static void test_reports(void)
     int n = param_support_report(m, NULL, NULL);
     const char *out = cap_end();
     EXPECT_EQ_INT(n, 5);
-    EXPECT_TRUE(strstr(out, "main.cf:2: smtpd_milter_maps is not supported by Postern: ") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:2: smtp_tls_enforce_peername is not supported by Postern: ") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:4: smtpd_command_filter is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_min_data_rate is not supported by Postern") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:3: strict_7bit_headers is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:3: smtpd_milter_maps is not supported by Postern") != NULL);
     EXPECT_EQ_INT(count_lines(out, "smtpd_min_data_rate"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 
@@ -152,12 +152,15 @@ static void test_reports(void)
 
     struct sbuf *where = sbuf_new(32);
     const char *refused = param_support_refused(m, where);
-    EXPECT_EQ_STR(refused, P_STRICT_7BIT_HEADERS);
+    EXPECT_EQ_STR(refused, P_SMTPD_MILTER_MAPS);
     EXPECT_TRUE(strstr(sbuf_str(where), "master.cf:3") != NULL);
     sbuf_reset(where);
     EXPECT_TRUE(param_support_refused(NULL, where) == NULL);   /* not in main.cf */
-    config_override(P_STRICT_8BITMIME, "yes");
-    EXPECT_EQ_STR(param_support_refused(NULL, where), P_STRICT_8BITMIME);
+    config_override(P_SMTPD_MILTER_MAPS, "cidr:/x");
+    EXPECT_EQ_STR(param_support_refused(NULL, where), P_SMTPD_MILTER_MAPS);
+    config_clear_overrides();
+    config_override(P_STRICT_8BITMIME, "yes");      /* implemented now */
+    EXPECT_TRUE(param_support_refused(NULL, where) == NULL);
     config_clear_overrides();
     config_override(P_MESSAGE_REJECT_CHARACTERS, "\\0");   /* implemented now */
     EXPECT_TRUE(param_support_refused(NULL, where) == NULL);

@@ -23,17 +23,31 @@
  *        since the cleanup stream was opened (docs/milter.md), so edits
  *        and message are committed to the queue together and 250 comes
  *        only after that. smtpd_milters (main.cf or -o) applies unless
- *        receive_override_options has no_milters.
+ *        receive_override_options has no_milters, or smtpd_milter_maps
+ *        (looked up with the client address at connect) names other
+ *        milters for the client, or DISABLE; a lookup error refuses mail
+ *        from that session with 451 4.3.0, as the milters it should get
+ *        are not known.
  */
 #include "smtpd.h"
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
 #include "log.h"
+#include "maps.h"
 #include "milter.h"
 #include "sock.h"
+#include <strings.h>
 
-static struct milters *smtpd_milters;
+static struct milters *smtpd_milters;          /* this session's, or NULL */
+static struct milters *smtpd_milters_dflt;     /* smtpd_milters */
+static struct maps *smtpd_milter_maps;         /* smtpd_milter_maps, or NULL */
+/* The milter lists that smtpd_milter_maps answers, made once per value. */
+static struct smtpd_milter_alt {
+    char *value;
+    struct milters *milters;
+    struct smtpd_milter_alt *next;
+} *smtpd_milter_alts;
 static struct {
     char *reject;           /* connect/HELO verdict, given at MAIL FROM */
     const char *rcpt;       /* {rcpt_addr} of the RCPT being checked */
@@ -44,8 +58,11 @@ void smtpd_milter_init(void)
 {
     if (receive_override_has("no_milters"))
         return;
-    smtpd_milters = milters_new(P_SMTPD_MILTERS, cfg_str(P_SMTPD_MILTERS));
-    if (smtpd_milters && smtpd_proxy_enabled())
+    smtpd_milters_dflt = milters_new(P_SMTPD_MILTERS, cfg_str(P_SMTPD_MILTERS));
+    const char *mm = cfg_str(P_SMTPD_MILTER_MAPS);
+    if (*mm)
+        smtpd_milter_maps = maps_create(P_SMTPD_MILTER_MAPS, mm, DICT_F_FOLD);
+    if ((smtpd_milters_dflt || smtpd_milter_maps) && smtpd_proxy_enabled())
         log_warn("%s with %s: the milters see the connection and the envelope, not the "
                  "message (the before-queue filter takes it instead of cleanup)",
                  P_SMTPD_MILTERS, P_SMTPD_PROXY_FILTER);
@@ -105,10 +122,46 @@ static const char *smtpd_milter_macro(void *ctx, const char *name)
     return NULL;
 }
 
+/* smtpd_milter_maps for this client: its milters (NULL: none), the
+ * default when the tables do not know it; false on a lookup error. */
+static bool smtpd_milter_choose(const struct smtpd_state *st, struct milters **out)
+{
+    *out = smtpd_milters_dflt;
+    if (smtpd_milter_maps == NULL)
+        return true;
+    const char *v = maps_find(smtpd_milter_maps, st->addr, 0);
+    if (v == NULL)
+        return maps_error(smtpd_milter_maps) == DICT_ERR_NONE;
+    if (strcasecmp(v, "DISABLE") == 0) {
+        *out = NULL;
+        return true;
+    }
+    struct smtpd_milter_alt *a;
+    for (a = smtpd_milter_alts; a && strcmp(a->value, v) != 0; a = a->next)
+        ;
+    if (a == NULL) {
+        a = xcalloc(1, sizeof(*a));
+        a->value = xstrdup(v);
+        a->milters = milters_new(P_SMTPD_MILTER_MAPS, v);
+        a->next = smtpd_milter_alts;
+        smtpd_milter_alts = a;
+    }
+    *out = a->milters;
+    return true;
+}
+
 void smtpd_milter_connect(struct smtpd_state *st)
 {
     xfree(smtpd_milter_sess.reject);
     smtpd_milter_sess.reject = NULL;
+    if (!smtpd_milter_choose(st, &smtpd_milters)) {
+        /* Which milters apply is unknown: no mail until the table answers. */
+        log_warn("%s: %s lookup problem for %s", maps_title(smtpd_milter_maps),
+                 P_SMTPD_MILTER_MAPS, st->addr);
+        smtpd_milter_sess.reject = xstrdup("451 4.3.0 Server configuration problem");
+        smtpd_milters = NULL;
+        return;
+    }
     if (smtpd_milters == NULL)
         return;
     milters_set_macros(smtpd_milters, smtpd_milter_macro, st);
@@ -161,10 +214,10 @@ static bool smtpd_milter_verdict(struct smtpd_state *st, const char *cmd, const 
 
 bool smtpd_milter_mail(struct smtpd_state *st, const char *args)
 {
+    if (smtpd_milter_sess.reject)       /* also a failed smtpd_milter_maps lookup */
+        return smtpd_milter_verdict(st, "MAIL", smtpd_milter_sess.reject, NULL);
     if (smtpd_milters == NULL)
         return false;
-    if (smtpd_milter_sess.reject)
-        return smtpd_milter_verdict(st, "MAIL", smtpd_milter_sess.reject, NULL);
     return smtpd_milter_verdict(st, "MAIL", milters_mail(smtpd_milters, st->sender, args), NULL);
 }
 

@@ -23,14 +23,20 @@
 /* Settings whose absence would let mail through unchecked: refuse to run
  * while they are unimplemented (each leaves this list's effect by itself
  * when it leaves docs/unimplemented-parameters.txt). header_checks and its
- * kin, message_reject_characters and the strict_* MIME checks were here
- * until cleanup learned them. smtpd_milter_maps can add a milter (a virus
- * scanner) for some clients: without it their mail would not be scanned. */
-static const char *const ps_refused[] = {
+ * kin, message_reject_characters, the strict_* MIME checks and
+ * smtpd_milter_maps were here until they were implemented; today every one
+ * is, so nothing is refused, and the list waits for the next such setting. */
+static const char *const ps_refused_builtin[] = {
     P_HEADER_CHECKS, P_BODY_CHECKS, P_MIME_HEADER_CHECKS, P_NESTED_HEADER_CHECKS,
     P_STRICT_7BIT_HEADERS, P_STRICT_8BITMIME, P_STRICT_8BITMIME_BODY,
     P_STRICT_MIME_ENCODING_DOMAIN, P_MILTER_HEADER_CHECKS, P_SMTPD_MILTER_MAPS, NULL,
 };
+static const char *const *ps_refused = ps_refused_builtin;
+
+void param_support_set_refused(const char *const *list)
+{
+    ps_refused = list ? list : ps_refused_builtin;
+}
 
 const char *param_unsupported(const char *name)
 {

@@ -39,5 +39,9 @@ int param_support_report(const struct mastercf *m, const char *service, const ch
  * name; else NULL. With m NULL (a daemon) the effective values count:
  * main.cf and the daemon's own -o options. */
 const char *param_support_refused(const struct mastercf *m, struct sbuf *where);
+/* Tests: judge refusal by list (NULL-terminated parameter names) instead
+ * of the built-in list (NULL: back to it). Every built-in entry is
+ * implemented today, so only a test can make the refusal happen. */
+void param_support_set_refused(const char *const *list);
 
 #endif

@@ -37,6 +37,7 @@ EOM
 P_TEMP=$(pt_free_port); P_REJ=$(pt_free_port); P_ACC=$(pt_free_port); P_QUAR=$(pt_free_port)
 P_NONE=$(pt_free_port); P_NOM=$(pt_free_port); P_SUB=$(pt_free_port)
 P_V2=$(pt_free_port); P_SLOW=$(pt_free_port); P_MHC=$(pt_free_port)
+P_MAPON=$(pt_free_port); P_MAPOFF=$(pt_free_port); P_MAPMISS=$(pt_free_port); P_MAPERR=$(pt_free_port)
 printf '/^X-Test-Milter:/ HOLD\n/^X-Inserted:/ REJECT 5.7.7 inserted header refused\n/^X-Delete:/ REJECT 5.7.8 only milter headers are checked\n' > "$PT_CONF/milter_header_checks"
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_TEMP inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$DEAD
@@ -49,6 +50,10 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_V2 inet n - n - - smtpd -o milter_protocol=2
 127.0.0.1:$P_MHC inet n - n - - smtpd -o milter_header_checks=regexp:$PT_CONF/milter_header_checks
 127.0.0.1:$P_SLOW inet n - n - - smtpd -o smtpd_milters={inet:127.0.0.1:$MPORT,content_timeout=2s,default_action=reject}
+127.0.0.1:$P_MAPON inet n - n - - smtpd -o smtpd_milters= -o smtpd_milter_maps=inline:{127.0.0.1=inet:127.0.0.1:$MPORT}
+127.0.0.1:$P_MAPOFF inet n - n - - smtpd -o smtpd_milter_maps=inline:{127.0.0.1=DISABLE}
+127.0.0.1:$P_MAPMISS inet n - n - - smtpd -o smtpd_milters= -o smtpd_milter_maps=inline:{192.0.2.1=inet:127.0.0.1:$MPORT}
+127.0.0.1:$P_MAPERR inet n - n - - smtpd -o smtpd_milter_maps=fail:broken
 EOM
 printf 'rejectme: alice\ntempme: alice\ncodeme: alice\ndiscardme: alice\nshutme: alice\n' >> "$PT_CONF/aliases"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -273,6 +278,19 @@ r=$(smtp "$P_NONE" reject-mail@example.org "x" alice@example.test)
 pt_check empty_smtpd_milters_no_milter [ "${r%% *}" = 250 ]
 r=$(smtp "$P_NOM" reject-mail@example.org "x" alice@example.test)
 pt_check no_milters_override [ "${r%% *}" = 250 ]
+pt_wait '[ "$(md alice)" = 2 ]' 20
+clean
+
+# ---- smtpd_milter_maps: milters by client address ----
+r=$(smtp "$P_MAPON" reject-mail@example.org "x" alice@example.test)
+pt_check milter_maps_adds_milter [ "${r%% *}" = 550 ]
+r=$(smtp "$P_MAPOFF" reject-mail@example.org "x" alice@example.test)
+pt_check milter_maps_disable [ "${r%% *}" = 250 ]
+r=$(smtp "$P_MAPMISS" reject-mail@example.org "x" alice@example.test)
+pt_check milter_maps_other_client_default [ "${r%% *}" = 250 ]
+r=$(smtp "$P_MAPERR" sender@example.org "x" alice@example.test)
+pt_check milter_maps_lookup_error_451 [ "$r" = "451 4.3.0 Server configuration problem" ]
+pt_check milter_maps_lookup_error_logged grep -q "smtpd_milter_maps lookup problem for 127.0.0.1" "$PT_T/maillog"
 pt_wait '[ "$(md alice)" = 2 ]' 20
 clean
 

@@ -176,7 +176,7 @@ out=$(pt_gdialog $PX 'EHLO v2.example\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<x
 pt_expect proxy_v2_outsider_relay_denied '^454 4\.7\.1 <x@elsewhere\.example>: Relay access denied$' "$out"
 pt_expect proxy_v2_queued '^250 2\.0\.0 Ok: queued as' "$out"
 pt_wait_queue_empty 30
-f=$(ls $PT_HOMES/alice/Maildir/new/* 2>/dev/null | head -1)
+f=$(grep -ls '^Subject: proxied' $PT_HOMES/alice/Maildir/new/* 2>/dev/null | head -1)
 pt_check proxy_v2_received grep -q '^Received: from v2.example (unknown \[192\.0\.2\.8\])' "${f:-/dev/null}"
 # v2 LOCAL (a health check): the socket's address, 127.0.0.1, is the client.
 out=$(pt_gdialog $PX 'EHLO local.example\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<x@elsewhere.example>\r\nRSET\r\nQUIT\r\n' 0d0a0d0a000d0a515549540a20000000)

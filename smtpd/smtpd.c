@@ -117,6 +117,9 @@ static void smtpd_pre_jail(void)
     c->discard_ehlo = cfg_list(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS));
     c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
     c->noop_cmds = cfg_list(cfg_str(P_SMTPD_NOOP_COMMANDS));
+    if (*cfg_str(P_SMTPD_COMMAND_FILTER))
+        c->cmd_filter = maps_create(P_SMTPD_COMMAND_FILTER, cfg_str(P_SMTPD_COMMAND_FILTER),
+                                    DICT_F_FOLD);
     c->client_restr = smtpd_check_parse(P_SMTPD_CLIENT_RESTRICTIONS);
     c->helo_restr = smtpd_check_parse(P_SMTPD_HELO_RESTRICTIONS);
     c->sender_restr = smtpd_check_parse(P_SMTPD_SENDER_RESTRICTIONS);
@@ -463,6 +466,26 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_flush(st);
             log_info("disconnect: bare <LF> received after %s from %s", st->where, st->namaddr);
             return;
+        }
+        if (smtpd_cfg.cmd_filter) {
+            /* smtpd_command_filter: the command as received (leading blanks
+             * dropped) may be replaced, to work around a broken client. */
+            const char *cmd = line + strspn(line, " \t");
+            const char *v = maps_find(smtpd_cfg.cmd_filter, cmd, 0);
+            if (v) {
+                log_info("%s: replacing command \"%.100s\" with \"%.100s\"", st->namaddr, cmd, v);
+                char *copy = xstrdup(v);
+                sbuf_set(st->line, copy);
+                xfree(copy);
+                line = sbuf_data(st->line);
+                len = sbuf_len(st->line);
+            } else if (maps_error(smtpd_cfg.cmd_filter) != DICT_ERR_NONE) {
+                log_warn("%s: %s lookup error for \"%.100s\"", st->namaddr,
+                         P_SMTPD_COMMAND_FILTER, cmd);
+                smtpd_history_in(st, line, len);
+                smtpd_reply(st, "451 4.3.0 Temporary lookup failure");
+                continue;
+            }
         }
         st->pipelined = stream_pending(cl) > 0;
         log_debug(1, "< %s: %.*s", st->namaddr, (int)(len > 200 ? 200 : len), line);

@@ -21,6 +21,11 @@ echo "127.0.0.1:$P_ONE inet n - n - 1 smtpd" >> "$PT_CONF/master.cf"
 # smtpd_noop_commands: a made-up command and a built-in one answered 250.
 P_NOOP=$(pt_free_port)
 echo "127.0.0.1:$P_NOOP inet n - n - - smtpd -o smtpd_noop_commands=XFOO,etrn" >> "$PT_CONF/master.cf"
+# smtpd_command_filter: commands rewritten before they are parsed.
+P_CF=$(pt_free_port); P_CFERR=$(pt_free_port)
+printf '/^MAIL FROM: +<(.*)> +BROKEN$/ MAIL FROM:<$1>\n/^XFIX$/ NOOP\n' > "$PT_CONF/cmd_filter"
+echo "127.0.0.1:$P_CF inet n - n - - smtpd -o smtpd_command_filter=regexp:$PT_CONF/cmd_filter" >> "$PT_CONF/master.cf"
+echo "127.0.0.1:$P_CFERR inet n - n - - smtpd -o smtpd_command_filter=fail:broken" >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 pt_dialog() {
@@ -177,4 +182,14 @@ pt_check noop_commands_answered [ "$(grep -c '^250 2.0.0 Ok$' <<<"$out")" = 2 ]
 pt_check noop_commands_no_state grep -q '^503 5.5.1 Error: need MAIL command$' <<<"$out"
 out=$(pt_dialog 'EHLO c.example\r\nXFOO anything\r\nQUIT\r\n')
 pt_check noop_commands_default_unknown grep -q '^502 5.5.2 Error: command not recognized$' <<<"$out"
+
+# ---- smtpd_command_filter ----
+out=$(PT_PORT=$P_CF pt_dialog 'EHLO c.example\r\nXFIX\r\nMAIL FROM:  <s@example.org> BROKEN\r\nRCPT TO:<alice@example.test>\r\nRSET\r\nQUIT\r\n')
+pt_check command_filter_replaces grep -q '^250 2.0.0 Ok$' <<<"$out"
+pt_check command_filter_fixes_mail grep -q '^250 2.1.0 Ok$' <<<"$out"
+pt_check command_filter_logged grep -q 'replacing command "MAIL FROM:  <s@example.org> BROKEN" with "MAIL FROM:<s@example.org>"' "$PT_T/maillog"
+out=$(PT_PORT=$P_CF pt_dialog 'EHLO c.example\r\nXFIX2\r\nQUIT\r\n')
+pt_check command_filter_no_match_unchanged grep -q '^502 5.5.2' <<<"$out"
+out=$(PT_PORT=$P_CFERR pt_dialog 'EHLO c.example\r\nNOOP\r\nQUIT\r\n')
+pt_check command_filter_lookup_error_451 grep -q '^451 4.3.0 Temporary lookup failure$' <<<"$out"
 pt_done

@@ -88,7 +88,7 @@ static void test_table_matches_list(void)
 
 static void test_names(void)
 {
-    EXPECT_TRUE(param_unsupported(P_SMTPD_COMMAND_FILTER) != NULL);
+    EXPECT_TRUE(param_unsupported(P_TCP_WINDOWSIZE) != NULL);
     EXPECT_TRUE(param_unsupported(P_MYHOSTNAME) == NULL);
     EXPECT_TRUE(param_unsupported("policyd-spf_time_limit") == NULL);
     /* Per-transport names follow their fallback parameter. */
@@ -115,7 +115,7 @@ static void test_reports(void)
     fputs("myhostname = mail.example.test\n"
           "smtp_tls_enforce_peername = no\n"
           "smtpd_min_data_rate = 500\n"             /* the default: quiet */
-          "smtpd_command_filter = pcre:/etc/postfix/cf\n"
+          "tcp_windowsize = 65536\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
           "policyd-spf_time_limit = 3600\n",
           fp);
@@ -136,7 +136,7 @@ static void test_reports(void)
     const char *out = cap_end();
     EXPECT_EQ_INT(n, 5);
     EXPECT_TRUE(strstr(out, "main.cf:2: smtp_tls_enforce_peername is not supported by Postern: ") != NULL);
-    EXPECT_TRUE(strstr(out, "main.cf:4: smtpd_command_filter is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:4: tcp_windowsize is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_min_data_rate is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:3: in_flow_delay is not supported by Postern") != NULL);
@@ -154,11 +154,11 @@ static void test_reports(void)
      * judged against a list with two settings that still are. */
     struct sbuf *where = sbuf_new(32);
     EXPECT_TRUE(param_support_refused(m, where) == NULL);
-    static const char *const test_refused[] = { P_SMTPD_MIN_DATA_RATE, P_SMTPD_COMMAND_FILTER,
+    static const char *const test_refused[] = { P_SMTPD_MIN_DATA_RATE, P_TCP_WINDOWSIZE,
                                                 P_BODY_CHECKS, NULL };
     param_support_set_refused(test_refused);
     const char *refused = param_support_refused(m, where);
-    EXPECT_EQ_STR(refused, P_SMTPD_COMMAND_FILTER);
+    EXPECT_EQ_STR(refused, P_TCP_WINDOWSIZE);
     EXPECT_TRUE(strstr(sbuf_str(where), "main.cf:4") != NULL);
     sbuf_reset(where);
     config_override(P_SMTPD_MIN_DATA_RATE, "100");   /* a daemon's own -o */
@@ -166,7 +166,7 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(sbuf_str(where), "-o") != NULL);
     config_clear_overrides();
     config_override(P_BODY_CHECKS, "pcre:/x");      /* implemented: never refused */
-    config_override(P_SMTPD_COMMAND_FILTER, "");    /* at its default: none */
+    config_override(P_TCP_WINDOWSIZE, "0");   /* at its default: none */
     EXPECT_TRUE(param_support_refused(NULL, where) == NULL);
     config_clear_overrides();
     param_support_set_refused(NULL);

@@ -38,6 +38,7 @@ struct tr_config {
     bool swap_bangpath;
     bool percent_hack;
     bool allow_min_user;            /* a recipient may start with '-' */
+    char *empty_address_recipient;  /* what an empty local part resolves to */
     char *remote_domain;            /* remote_header_rewrite_domain */
     char *local_transport;
     char *virtual_transport;

@@ -278,9 +278,9 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             sbuf_set(work, sbuf_str(tmp));
             continue;
         }
-        /* An empty local part is the local MAILER-DAEMON. */
+        /* An empty local part is $empty_address_recipient (MAILER-DAEMON). */
         if (sbuf_len(work) == 0)
-            sbuf_set(work, "MAILER-DAEMON");
+            sbuf_set(work, cfg->empty_address_recipient);
         break;
     }
 

@@ -41,6 +41,7 @@ void tr_config_load(struct tr_config *cfg)
     cfg->swap_bangpath = cfg_bool(P_SWAP_BANGPATH);
     cfg->percent_hack = cfg_bool(P_ALLOW_PERCENT_HACK);
     cfg->allow_min_user = cfg_bool(P_ALLOW_MIN_USER);
+    cfg->empty_address_recipient = xstrdup(cfg_str(P_EMPTY_ADDRESS_RECIPIENT));
     cfg->remote_domain = tr_dup_param(P_REMOTE_HEADER_REWRITE_DOMAIN);
     cfg->local_transport = tr_dup_param(P_LOCAL_TRANSPORT);
     cfg->virtual_transport = tr_dup_param(P_VIRTUAL_TRANSPORT);
@@ -83,6 +84,7 @@ void tr_config_free(struct tr_config *cfg)
     maps_free(cfg->relocated_maps);
     maps_free(cfg->sender_default_transport);
     xfree(cfg->empty_sender_key);
+    xfree(cfg->empty_address_recipient);
     maps_free(cfg->sender_relayhost);
     xfree(cfg->empty_relay_key);
     xfree(cfg->relayhost);

@@ -124,6 +124,7 @@ static void smtp_pre_jail(void)
     if (smtp_cfg.tls_default.level != SMTP_TLS_NONE || smtp_tls_policy_active()) {
         struct tls_client_opts o = {
             .ca_file = smtp_cfg.tls_ca_file,
+            .append_default_ca = cfg_bool(P_TLS_APPEND_DEFAULT_CA),
             .ca_path = smtp_cfg.tls_ca_path,
             .cert_file = smtp_cfg.tls_cert_file,
             .key_file = smtp_cfg.tls_key_file,

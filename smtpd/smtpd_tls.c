@@ -101,6 +101,7 @@ void smtpd_tls_pre_jail(void)
         .dkey_file = cfg_str(P_SMTPD_TLS_DKEY_FILE),
         .chain_files = cfg_str(P_SMTPD_TLS_CHAIN_FILES),
         .ca_file = cfg_str(P_SMTPD_TLS_CAFILE),
+        .append_default_ca = cfg_bool(P_TLS_APPEND_DEFAULT_CA),
         .ca_path = cfg_str(P_SMTPD_TLS_CAPATH),
         .ask_ccert = smtpd_tls.ask_ccert,
         .verify_depth = cfg_int(P_SMTPD_TLS_CCERT_VERIFYDEPTH),

@@ -121,6 +121,7 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
     c = &tlsproxy_ctxs[tlsproxy_nctx];
     memset(c, 0, sizeof(*c));
     struct tls_client_opts o = { .ca_file = r->ca_file,
+                                 .append_default_ca = cfg_bool(P_TLS_APPEND_DEFAULT_CA),
                                  .ca_path = r->ca_path,
                                  .cert_file = r->cert_file,
                                  .key_file = r->key_file,
@@ -174,6 +175,7 @@ static void tlsproxy_server_init(void)
         .dkey_file = cfg_str(P_TLSPROXY_TLS_DKEY_FILE),
         .chain_files = cfg_str(P_TLSPROXY_TLS_CHAIN_FILES),
         .ca_file = cfg_str(P_TLSPROXY_TLS_CAFILE),
+        .append_default_ca = cfg_bool(P_TLS_APPEND_DEFAULT_CA),
         .ca_path = cfg_str(P_TLSPROXY_TLS_CAPATH),
         .ask_ccert = cfg_bool(P_TLSPROXY_TLS_ASK_CCERT) || tlsproxy_req_ccert,
         .verify_depth = cfg_int(P_TLSPROXY_TLS_CCERT_VERIFYDEPTH),

@@ -742,7 +742,7 @@ const struct param_def param_table[] = {
     { P_SYSLOG_FACILITY, D_SYSLOG_FACILITY, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_SYSLOG_NAME, D_SYSLOG_NAME, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_TCP_WINDOWSIZE, D_TCP_WINDOWSIZE, PARAM_INT, 0, 0L, 0L, 0, "TCP window size of SMTP sockets" },
-    { P_TLS_APPEND_DEFAULT_CA, D_TLS_APPEND_DEFAULT_CA, PARAM_BOOL, 0, 0L, 0L, 0, "a TLS library setting" },
+    { P_TLS_APPEND_DEFAULT_CA, D_TLS_APPEND_DEFAULT_CA, PARAM_BOOL, 0, 0L, 0L, 0, NULL },
     { P_TLS_CONFIG_FILE, D_TLS_CONFIG_FILE, PARAM_STR, 0, 0L, 0L, 0, "a TLS library setting" },
     { P_TLS_CONFIG_NAME, D_TLS_CONFIG_NAME, PARAM_STR, 0, 0L, 0L, 0, "a TLS library setting" },
     { P_TLS_DAEMON_RANDOM_BYTES, D_TLS_DAEMON_RANDOM_BYTES, PARAM_INT, 0, 0L, 0L, 0, "a TLS library setting" },

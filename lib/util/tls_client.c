@@ -284,7 +284,7 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
         SSL_CTX_free(c);
         return NULL;
     }
-    if (tls_common_load_ca(c, o->ca_file, o->ca_path, why) < 0) {
+    if (tls_common_load_ca(c, o->ca_file, o->ca_path, o->append_default_ca, why) < 0) {
         SSL_CTX_free(c);
         return NULL;
     }

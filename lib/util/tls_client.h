@@ -26,6 +26,7 @@
 
 struct tls_client_opts {
     const char *ca_file;        /* trust anchors (PEM file), or NULL/"" */
+    bool append_default_ca;     /* tls_append_default_CA: the system's anchors too */
     const char *ca_path;        /* hashed directory of trust anchors, or NULL/"" */
     const char *cert_file;      /* client certificate (PEM), or NULL/"" */
     const char *key_file;       /* its private key; "" = in cert_file */

@@ -199,13 +199,20 @@ struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why)
 }
 
 int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca_path,
-                       struct sbuf *why)
+                       bool append_default, struct sbuf *why)
 {
     const char *caf = ca_file && *ca_file ? ca_file : NULL;
     const char *cap = ca_path && *ca_path ? ca_path : NULL;
     if ((caf || cap) && SSL_CTX_load_verify_locations(c, caf, cap) != 1) {
         sbuf_printf(why, "cannot load CA file/path %s%s%s", caf ? caf : "", caf && cap ? " " : "",
                     cap ? cap : "");
+        tls_common_errors(why);
+        return -1;
+    }
+    /* tls_append_default_CA: the system's trust anchors too (OpenSSL's
+     * default file and directory, or $SSL_CERT_FILE / $SSL_CERT_DIR). */
+    if (append_default && SSL_CTX_set_default_verify_paths(c) != 1) {
+        sbuf_set(why, "cannot load the system's default CA certificates");
         tls_common_errors(why);
         return -1;
     }

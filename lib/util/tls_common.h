@@ -101,9 +101,10 @@ int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, ui
  * Returns new, or NULL with why filled. */
 struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why);
 /* Loads trust anchors from ca_file and/or ca_path (NULL or "" = unset;
- * nothing to do when both are unset). 0, or -1 with why filled. */
+ * nothing to do when both are unset), and with append_default OpenSSL's
+ * default ones as well (tls_append_default_CA). 0, or -1 with why filled. */
 int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca_path,
-                       struct sbuf *why);
+                       bool append_default, struct sbuf *why);
 /* New session of c bound to fd. Returns new, or NULL with why filled. */
 struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why);
 /* Runs SSL_accept (server) or SSL_connect on the non-blocking fd until

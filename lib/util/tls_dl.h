@@ -58,7 +58,7 @@
     X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509) \
     X(PEM_read_bio_Parameters) X(SSL_CTX_set0_tmp_dh_pkey) X(BIO_new_mem_buf) \
     X(d2i_AutoPrivateKey) X(SSL_CTX_callback_ctrl) X(SSL_certs_clear) X(SSL_get_servername) \
-    X(SSL_use_PrivateKey) X(SSL_use_certificate)
+    X(SSL_use_PrivateKey) X(SSL_use_certificate) X(SSL_CTX_set_default_verify_paths)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -179,6 +179,7 @@ int tls_dl_load(struct sbuf *why);
 #define SSL_get_servername TLS_DL_FN(SSL_get_servername)
 #define SSL_use_PrivateKey TLS_DL_FN(SSL_use_PrivateKey)
 #define SSL_use_certificate TLS_DL_FN(SSL_use_certificate)
+#define SSL_CTX_set_default_verify_paths TLS_DL_FN(SSL_CTX_set_default_verify_paths)
 #define SSL_get0_dane_authority TLS_DL_FN(SSL_get0_dane_authority)
 #define d2i_PUBKEY TLS_DL_FN(d2i_PUBKEY)
 #define d2i_X509 TLS_DL_FN(d2i_X509)

@@ -549,7 +549,7 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
     if (tls_server_load_keys(c, o, why) < 0)
         goto fail;
 
-    if (tls_common_load_ca(c, o->ca_file, o->ca_path, why) < 0)
+    if (tls_common_load_ca(c, o->ca_file, o->ca_path, o->append_default_ca, why) < 0)
         goto fail;
     if (o->ask_ccert) {
         /* Tell the client which CAs we trust, so it can pick a certificate. */

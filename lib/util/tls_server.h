@@ -60,6 +60,7 @@ struct tls_server_opts {
      * Separated by blanks or commas. */
     const char *chain_files;
     const char *ca_file;        /* trust anchors for client certificates */
+    bool append_default_ca;     /* tls_append_default_CA: the system's anchors too */
     const char *ca_path;
     bool ask_ccert;             /* request a client certificate */
     int verify_depth;           /* client chain depth limit (0 = OpenSSL's) */

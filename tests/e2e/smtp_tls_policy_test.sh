@@ -35,7 +35,8 @@ cat >> "$PT_CONF/main.cf" <<EOF
 home_mailbox = Maildir/
 mydestination = \$myhostname, localhost, encrypt.example, badname.example, verify.example,
     none.example, wrap.example, lookupfail.example, fp.example, fpbad.example, fpspki.example,
-    fpdflt.example, fpmain.example, fpmd5.example, fpmainbad.example, noted.example
+    fpdflt.example, fpmain.example, fpmd5.example, fpmainbad.example, noted.example,
+    sysca.example, syscano.example
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $S/mx.pem
 smtpd_tls_key_file = $S/mx.key
@@ -162,6 +163,8 @@ snihost.example   snihost:[localhost]:$P_SNI
 sninexthop.example sninexthop:[localhost]:$P_SNI
 snilit.example    snilit:[localhost]:$P_SNI
 snitable.example  snilit:[127.0.0.1]:$P_SNI
+sysca.example     sysca:[127.0.0.1]:$P_VERIFY
+syscano.example   syscano:[127.0.0.1]:$P_VERIFY
 EOF
 cat > "$PT_CONF/tls_policy" <<EOF
 [127.0.0.1]:$P_PLAIN     encrypt
@@ -184,6 +187,9 @@ smtp_tls_CAfile = $S/ca.pem
 smtp_tls_policy_maps = texthash:$PT_CONF/tls_policy
 smtp_tls_loglevel = 1
 smtp_tls_fingerprint_cert_match = $FP_CA, $FP_CERT
+# The test CA stands for the system's trust store (OpenSSL's default file
+# is \$SSL_CERT_FILE when set): only tls_append_default_CA = yes reads it.
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME SSL_CERT_FILE=$S/ca.pem
 EOF
 cat >> "$PT_CONF/master.cf" <<EOF
 wrapped   unix  -       -       n       -       -       smtp
@@ -206,6 +212,12 @@ sninexthop unix -       -       n       -       -       smtp
   -o smtp_tls_servername=nexthop
 snilit    unix  -       -       n       -       -       smtp
   -o smtp_tls_servername=sni.test.example
+sysca     unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps= -o smtp_tls_CAfile= -o smtp_tls_security_level=verify
+  -o smtp_tls_verify_cert_match=mx.good.example -o tls_append_default_CA=yes
+syscano   unix  -       -       n       -       -       smtp
+  -o smtp_tls_policy_maps= -o smtp_tls_CAfile= -o smtp_tls_security_level=verify
+  -o smtp_tls_verify_cert_match=mx.good.example
 EOF
 pt_start || { pt_fail client_start "client instance did not start"; pt_done; exit 1; }
 
@@ -218,7 +230,7 @@ send() {  # SUBJECT RCPT
 }
 
 for c in encrypt badname verify none wrap tafile daneonly badproto lookupfail fp fpbad fpspki \
-    fpdflt fpmain fpmd5 fpmainbad noted sni snihost sninexthop snilit snitable; do
+    fpdflt fpmain fpmd5 fpmainbad noted sni snihost sninexthop snilit snitable sysca syscano; do
     reply=$(send "$c-case" "bob@$c.example")
     pt_check "${c}_accepted_by_client" [ "${reply%% *}" = 250 ]
 done
@@ -227,6 +239,13 @@ done
 wait_clog 'to=<bob@encrypt.example>.*status=deferred'
 pt_check encrypt_deferred_4_7 bash -c "grep -E 'to=<bob@encrypt.example>.*dsn=4\.7\.[0-9].*status=deferred \(TLS is required, but was not offered' '$C/maillog' >/dev/null"
 pt_check encrypt_sink_got_nothing [ "$(ls "$S/dump-plain" | wc -l)" = 0 ]
+
+# tls_append_default_CA: with it the "system" CA verifies the server, without
+# it (and no smtp_tls_CAfile) nothing does.
+pt_wait '[ -n "$(bob_msg sysca-case)" ]' 30
+pt_check append_default_ca_verified [ -n "$(bob_msg sysca-case)" ]
+wait_clog 'to=<bob@syscano.example>.*status=deferred'
+pt_check no_default_ca_not_verified bash -c "grep -E 'to=<bob@syscano.example>.*dsn=4\.7\.5.*Server certificate not verified' '$C/maillog' >/dev/null"
 
 # verify with a match= name the certificate lacks: deferred.
 wait_clog 'to=<bob@badname.example>.*status=deferred'

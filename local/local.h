@@ -94,6 +94,9 @@ struct local_ops {
      * owner, or NULL with *err = errno (ENOENT: no such file; EINVAL: not a
      * regular file; EPERM: world-writable). */
     char *(*read_file)(const char *path, uid_t uid, gid_t gid, uid_t *owner, int *err);
+    /* require_home_directory: 0 when pw's home directory can be looked at
+     * with the user's privileges, else -1 with *err = errno. May be NULL. */
+    int (*stat_home)(const struct local_pw *pw, int *err);
     /* True when the message already has "Delivered-To: address". */
     bool (*has_delivered_to)(const char *address);
     /* Is the domain delivered locally? 1, 0, -1 try later. */
@@ -122,6 +125,7 @@ struct local_config {
     int allow_files;
     bool owner_request_special;
     bool expand_owner_alias;
+    bool require_home;      /* require_home_directory */
     int dup_limit;
 };
 

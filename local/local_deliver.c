@@ -83,6 +83,7 @@ void local_deliver_init(void)
     local_cfg.allow_files = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_FILES));
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
     local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
+    local_cfg.require_home = cfg_bool(P_REQUIRE_HOME_DIRECTORY);
     local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
     local_transport_init();
     local_biff_init();
@@ -593,6 +594,19 @@ static const char *local_op_alias(const char *key, int *err)
 
 #define LOCAL_FILE_MAX (1024 * 1024)
 
+static int local_op_stat_home(const struct local_pw *pw, int *err)
+{
+    struct stat st;
+    if (deliver_become(pw->uid, pw->gid) < 0) {
+        *err = EPERM;
+        return -1;
+    }
+    int r = stat(pw->home, &st);
+    *err = errno;
+    deliver_unbecome();
+    return r;
+}
+
 static char *local_op_read_file(const char *path, uid_t uid, gid_t gid, uid_t *owner, int *err)
 {
     if (uid == (uid_t)-1) {
@@ -853,6 +867,7 @@ const struct local_ops local_real_ops = {
     .getpwuid = local_op_getpwuid,
     .alias = local_op_alias,
     .read_file = local_op_read_file,
+    .stat_home = local_op_stat_home,
     .has_delivered_to = local_op_has_delivered_to,
     .is_local_domain = local_op_is_local_domain,
     .mailbox = local_op_mailbox,

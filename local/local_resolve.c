@@ -222,6 +222,15 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
     self.user = &pw;
     self.extension = sbuf_str(ext);
 
+    /* require_home_directory: neither .forward nor mailbox while the home
+     * directory cannot be reached (an unmounted file system, say). */
+    int herr = 0;
+    if (cfg->require_home && ops->stat_home && ops->stat_home(&pw, &herr) < 0) {
+        sbuf_printf(tmp, "cannot access home directory %s: %s", pw.home, strerror(herr));
+        ops->report(st, DELIVER_DEFERRED, "4.3.0", sbuf_str(tmp));
+        goto out;
+    }
+
     /* 3. .forward, unless we got here from this user's own .forward */
     if (!local_has_parent(st, LOCAL_EXP_FORWARD, pw.name) && cfg->forward_path
         && *cfg->forward_path) {

@@ -482,7 +482,7 @@ const struct param_def param_table[] = {
     { P_RELAYHOST, D_RELAYHOST, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_RELOCATED_MAPS, D_RELOCATED_MAPS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_REMOTE_HEADER_REWRITE_DOMAIN, D_REMOTE_HEADER_REWRITE_DOMAIN, PARAM_STR, 0, 0L, 0L, 0, NULL },
-    { P_REQUIRE_HOME_DIRECTORY, D_REQUIRE_HOME_DIRECTORY, PARAM_BOOL, 0, 0L, 0L, 0, "defer local delivery when the home directory is missing" },
+    { P_REQUIRE_HOME_DIRECTORY, D_REQUIRE_HOME_DIRECTORY, PARAM_BOOL, 0, 0L, 0L, 0, NULL },
     { P_RESET_OWNER_ALIAS, D_RESET_OWNER_ALIAS, PARAM_BOOL, 0, 0L, 0L, 0, "owner- alias handling" },
     { P_RESOLVE_DEQUOTED_ADDRESS, D_RESOLVE_DEQUOTED_ADDRESS, PARAM_BOOL, 0, 0L, 0L, 0, "resolve quoted address local parts" },
     { P_RESOLVE_NULL_DOMAIN, D_RESOLVE_NULL_DOMAIN, PARAM_BOOL, 0, 0L, 0L, 0, "resolve addresses with an empty domain" },

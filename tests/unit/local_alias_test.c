@@ -126,7 +126,15 @@ static void stub_report(struct local_state *st, enum deliver_kind kind, const ch
               st->address, dsn, text);
 }
 
+/* require_home_directory: /home/x is not there, /home/fwd is. */
+static int stub_stat_home(const struct local_pw *pw, int *err)
+{
+    *err = strcmp(pw->home, "/home/x") == 0 ? ENOENT : 0;
+    return *err ? -1 : 0;
+}
+
 static const struct local_ops stub_ops = {
+    .stat_home = stub_stat_home,
     .getpw = stub_getpw,
     .getpwuid = stub_getpwuid,
     .alias = stub_alias,
@@ -226,6 +234,23 @@ static void test_tokens(void)
 
     EXPECT_EQ_INT(local_allow_mask("alias, forward"), LOCAL_ALLOW_ALIAS | LOCAL_ALLOW_FORWARD);
     EXPECT_EQ_INT(local_allow_mask("include"), LOCAL_ALLOW_INCLUDE);
+}
+
+/* require_home_directory: a user whose home cannot be reached is deferred
+ * before .forward and mailbox; one whose home is there is not affected. */
+static void test_require_home(void)
+{
+    cfg.require_home = true;
+    EXPECT_EQ_STR(run("bob@here.org"),
+                  "defer(bob@here.org,4.3.0,cannot access home directory /home/x: "
+                  "No such file or directory)");
+    /* fwd's home is there; carol, named in fwd's .forward, has none. */
+    EXPECT_EQ_STR(run("fwd@here.org"),
+                  "read(/home/fwd/.forward,1000) defer(carol@here.org,4.3.0,cannot access "
+                  "home directory /home/x: No such file or directory) "
+                  "mailbox(fwd,fwd@here.org,from=s@x.org) command(/usr/bin/vacation fwd,user)");
+    cfg.require_home = false;
+    EXPECT_EQ_STR(run("bob@here.org"), "mailbox(bob,bob@here.org,from=s@x.org)");
 }
 
 static void test_resolve(void)
@@ -339,6 +364,7 @@ int main(void)
     if (aliases) {
         test_tokens();
         test_resolve();
+        test_require_home();
         dict_close(aliases);
     }
     unlink(path);

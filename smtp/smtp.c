@@ -105,6 +105,11 @@ static void smtp_load_config(void)
     c->tls_ca_path = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAPATH, P_LMTP_TLS_CAPATH)));
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
     c->tls_key_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_KEY_FILE, P_LMTP_TLS_KEY_FILE)));
+    c->tls_eccert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_ECCERT_FILE, P_LMTP_TLS_ECCERT_FILE)));
+    c->tls_eckey_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_ECKEY_FILE, P_LMTP_TLS_ECKEY_FILE)));
+    c->tls_dcert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_DCERT_FILE, P_LMTP_TLS_DCERT_FILE)));
+    c->tls_dkey_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_DKEY_FILE, P_LMTP_TLS_DKEY_FILE)));
+    c->tls_chain_files = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CHAIN_FILES, P_LMTP_TLS_CHAIN_FILES)));
     c->tls_loglevel = cfg_int(SMTP_P(P_SMTP_TLS_LOGLEVEL, P_LMTP_TLS_LOGLEVEL));
     c->tls_note_offer =
         cfg_bool(SMTP_P(P_SMTP_TLS_NOTE_STARTTLS_OFFER, P_LMTP_TLS_NOTE_STARTTLS_OFFER));
@@ -128,6 +133,11 @@ static void smtp_pre_jail(void)
             .ca_path = smtp_cfg.tls_ca_path,
             .cert_file = smtp_cfg.tls_cert_file,
             .key_file = smtp_cfg.tls_key_file,
+            .eccert_file = smtp_cfg.tls_eccert_file,
+            .eckey_file = smtp_cfg.tls_eckey_file,
+            .dcert_file = smtp_cfg.tls_dcert_file,
+            .dkey_file = smtp_cfg.tls_dkey_file,
+            .chain_files = smtp_cfg.tls_chain_files,
             .dane_digests = cfg_str(P_TLS_DANE_DIGESTS),
             .cache = smtp_tls_cache_ops(),
             .fingerprint_digest =

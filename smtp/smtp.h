@@ -199,6 +199,7 @@ struct smtp_cfg {
     struct smtp_tls_policy tls_default; /* *_tls_security_level and friends */
     bool tls_wrapper;                   /* *_tls_wrappermode: TLS from the start */
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;
+    char *tls_eccert_file, *tls_eckey_file, *tls_dcert_file, *tls_dkey_file, *tls_chain_files;
     int tls_loglevel;
     bool tls_note_offer;                /* *_tls_note_starttls_offer */
     bool tls_reuse;                     /* *_tls_connection_reuse: TLS through tlsproxy */

@@ -96,8 +96,10 @@ static void tlsproxy_dog_stop(void)
 
 static void tlsproxy_ctx_key(struct sbuf *key, const struct tlsproxy_req *r)
 {
-    sbuf_printf(key, "%s\n%s\n%s\n%s\n%s\n%s\n%s", r->ca_file, r->ca_path, r->cert_file,
-                r->key_file, r->fingerprint_digest, r->dane_digests, r->cache_type);
+    sbuf_printf(key, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", r->ca_file, r->ca_path,
+                r->cert_file, r->key_file, r->eccert_file, r->eckey_file, r->dcert_file,
+                r->dkey_file, r->chain_files, r->fingerprint_digest, r->dane_digests,
+                r->cache_type);
 }
 
 /* The context for r's settings, built on first use. NULL with why. */
@@ -125,6 +127,11 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
                                  .ca_path = r->ca_path,
                                  .cert_file = r->cert_file,
                                  .key_file = r->key_file,
+                                 .eccert_file = r->eccert_file,
+                                 .eckey_file = r->eckey_file,
+                                 .dcert_file = r->dcert_file,
+                                 .dkey_file = r->dkey_file,
+                                 .chain_files = r->chain_files,
                                  .dane_digests = r->dane_digests,
                                  .fingerprint_digest = r->fingerprint_digest,
                                  .ssl_options = tls_param_ssl_options() };
@@ -224,6 +231,8 @@ static void tlsproxy_pre_jail(void)
         .ca_path = (char *)cfg_str(P_TLSPROXY_CLIENT_CAPATH),
         .cert_file = (char *)cfg_str(P_TLSPROXY_CLIENT_CERT_FILE),
         .key_file = (char *)cfg_str(P_TLSPROXY_CLIENT_KEY_FILE),
+        .eccert_file = (char *)"", .eckey_file = (char *)"", .dcert_file = (char *)"",
+        .dkey_file = (char *)"", .chain_files = (char *)"",
         .fingerprint_digest = (char *)cfg_str(P_TLSPROXY_CLIENT_FINGERPRINT_DIGEST),
         .dane_digests = (char *)cfg_str(P_TLS_DANE_DIGESTS),
         .cache_type = cache ? "smtp" : "",

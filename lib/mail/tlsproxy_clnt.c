@@ -39,6 +39,11 @@ void tlsproxy_req_encode(const struct tlsproxy_req *r, struct attr_list *l)
     attr_add(l, "ca_path", tlsproxy_s(r->ca_path));
     attr_add(l, "cert_file", tlsproxy_s(r->cert_file));
     attr_add(l, "key_file", tlsproxy_s(r->key_file));
+    attr_add(l, "eccert_file", tlsproxy_s(r->eccert_file));
+    attr_add(l, "eckey_file", tlsproxy_s(r->eckey_file));
+    attr_add(l, "dcert_file", tlsproxy_s(r->dcert_file));
+    attr_add(l, "dkey_file", tlsproxy_s(r->dkey_file));
+    attr_add(l, "chain_files", tlsproxy_s(r->chain_files));
     attr_add(l, "fingerprint_digest", tlsproxy_s(r->fingerprint_digest));
     attr_add(l, "dane_digests", tlsproxy_s(r->dane_digests));
     attr_add(l, "cache_type", tlsproxy_s(r->cache_type));
@@ -160,6 +165,11 @@ int tlsproxy_req_decode(const struct attr_list *l, bool server_role, struct tlsp
     TLSPROXY_STR(ca_path);
     TLSPROXY_STR(cert_file);
     TLSPROXY_STR(key_file);
+    TLSPROXY_STR(eccert_file);
+    TLSPROXY_STR(eckey_file);
+    TLSPROXY_STR(dcert_file);
+    TLSPROXY_STR(dkey_file);
+    TLSPROXY_STR(chain_files);
     TLSPROXY_STR(fingerprint_digest);
     TLSPROXY_STR(dane_digests);
     TLSPROXY_STR(cache_type);
@@ -210,6 +220,11 @@ void tlsproxy_req_free(struct tlsproxy_req *r)
     xfree(r->ca_path);
     xfree(r->cert_file);
     xfree(r->key_file);
+    xfree(r->eccert_file);
+    xfree(r->eckey_file);
+    xfree(r->dcert_file);
+    xfree(r->dkey_file);
+    xfree(r->chain_files);
     xfree(r->fingerprint_digest);
     xfree(r->dane_digests);
     xfree(r->cache_type);

@@ -45,6 +45,7 @@ struct tlsproxy_req {
     long timeout;               /* handshake time limit, seconds */
     /* [client] The context: tlsproxy keeps one per distinct set. */
     char *ca_file, *ca_path, *cert_file, *key_file;
+    char *eccert_file, *eckey_file, *dcert_file, *dkey_file, *chain_files;
     char *fingerprint_digest, *dane_digests;
     char *cache_type;           /* tlsmgr session cache: "smtp", "lmtp", "" none */
     /* [client] The session. */

@@ -288,17 +288,17 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
         SSL_CTX_free(c);
         return NULL;
     }
-    if (o->cert_file && *o->cert_file) {
-        const char *key = o->key_file && *o->key_file ? o->key_file : o->cert_file;
-        if (SSL_CTX_use_certificate_chain_file(c, o->cert_file) != 1
-            || SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1
-            || SSL_CTX_check_private_key(c) != 1) {
-            sbuf_printf(why, "cannot load client certificate %s / key %s", o->cert_file, key);
-            tls_common_errors(why);
-            SSL_CTX_free(c);
-            return NULL;
-        }
+    /* Client certificates: none is fine (most servers ask for none). */
+    const struct tls_keyfiles k = { o->cert_file,  o->key_file,  o->eccert_file, o->eckey_file,
+                                    o->dcert_file, o->dkey_file, o->chain_files };
+    struct sbuf *kwhy = sbuf_new(128);
+    if (tls_common_load_keys(c, &k, kwhy) < 0) {
+        sbuf_printf(why, "cannot load client certificate: %s", sbuf_str(kwhy));
+        sbuf_free(kwhy);
+        SSL_CTX_free(c);
+        return NULL;
     }
+    sbuf_free(kwhy);
     const char *dname = o->fingerprint_digest && *o->fingerprint_digest ? o->fingerprint_digest
                                                                         : "sha256";
     const EVP_MD *md = EVP_get_digestbyname(dname);

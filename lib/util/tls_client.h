@@ -30,6 +30,9 @@ struct tls_client_opts {
     const char *ca_path;        /* hashed directory of trust anchors, or NULL/"" */
     const char *cert_file;      /* client certificate (PEM), or NULL/"" */
     const char *key_file;       /* its private key; "" = in cert_file */
+    const char *eccert_file, *eckey_file;   /* a second (ECDSA) one, or "" */
+    const char *dcert_file, *dkey_file;     /* a third (DSA) one, or "" */
+    const char *chain_files;    /* key+chain files; when set, the above are ignored */
     /* tls_dane_digests: the digests TLSA matching types name, in order of
      * preference ("sha512 sha256", "sha256", "sha512 sha256 sha384=3");
      * NULL/"" = sha512 (2) and sha256 (1). */

@@ -219,6 +219,62 @@ int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca
     return 0;
 }
 
+/* Loads one certificate (with its chain) and its key into the context
+ * slot for that key type. */
+static int tls_common_load_pair(SSL_CTX *c, const char *cert, const char *key, struct sbuf *why)
+{
+    if (key == NULL || *key == 0)
+        key = cert;
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
+        sbuf_printf(why, "cannot load certificate chain from file %s", cert);
+        tls_common_errors(why);
+        return -1;
+    }
+    if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
+        sbuf_printf(why, "cannot load private key from file %s", key);
+        tls_common_errors(why);
+        return -1;
+    }
+    if (SSL_CTX_check_private_key(c) != 1) {
+        sbuf_printf(why, "private key in %s does not match the certificate in %s", key, cert);
+        tls_common_errors(why);
+        return -1;
+    }
+    return 0;
+}
+
+int tls_common_load_keys(struct ssl_ctx_st *c, const struct tls_keyfiles *k, struct sbuf *why)
+{
+    int loaded = 0;
+    if (k->chain_files && *k->chain_files) {
+        static const char sep[] = " \t\r\n,";
+        for (const char *p = k->chain_files + strspn(k->chain_files, sep); *p;
+             p += strspn(p, sep)) {
+            size_t n = strcspn(p, sep);
+            char *file = xstrndup(p, n);
+            p += n;
+            int r = tls_common_load_pair(c, file, file, why);
+            xfree(file);
+            if (r < 0)
+                return -1;
+            loaded++;
+        }
+        return loaded;
+    }
+    const char *pairs[3][2] = { { k->cert_file, k->key_file },
+                                { k->eccert_file, k->eckey_file },
+                                { k->dcert_file, k->dkey_file } };
+    for (size_t i = 0; i < 3; i++) {
+        if (pairs[i][0] == NULL || *pairs[i][0] == 0)
+            continue;
+        if (tls_common_load_pair(c, pairs[i][0], pairs[i][1], why) < 0)
+            return -1;
+        loaded++;
+    }
+    return loaded;
+}
+
 struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why)
 {
     ERR_clear_error();

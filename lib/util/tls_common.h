@@ -105,6 +105,20 @@ struct ssl_ctx_st *tls_common_ctx_new(bool server, struct sbuf *why);
  * default ones as well (tls_append_default_CA). 0, or -1 with why filled. */
 int tls_common_load_ca(struct ssl_ctx_st *c, const char *ca_file, const char *ca_path,
                        bool append_default, struct sbuf *why);
+
+/* The certificates and keys a TLS end presents ("" or NULL = unset). */
+struct tls_keyfiles {
+    const char *cert_file, *key_file;       /* any key type; key "" = in cert_file */
+    const char *eccert_file, *eckey_file;   /* a second (ECDSA) one */
+    const char *dcert_file, *dkey_file;     /* a third (DSA) one */
+    /* Files that each hold a private key and its certificate chain; when
+     * set, the pairs above are ignored (Postfix rule). Blanks or commas. */
+    const char *chain_files;
+};
+/* Loads k into c, each pair into the slot of its key type. Returns the
+ * number of pairs loaded, or -1 with why filled (a file that does not load,
+ * a key that does not match its certificate). */
+int tls_common_load_keys(struct ssl_ctx_st *c, const struct tls_keyfiles *k, struct sbuf *why);
 /* New session of c bound to fd. Returns new, or NULL with why filled. */
 struct ssl_st *tls_common_session(struct ssl_ctx_st *c, int fd, struct sbuf *why);
 /* Runs SSL_accept (server) or SSL_connect on the non-blocking fd until

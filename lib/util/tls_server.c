@@ -233,67 +233,14 @@ static bool tls_server_empty(const char *s)
     return s == NULL || *s == 0;
 }
 
-/* Loads one certificate (with its chain) and its key into the context
- * slot for that key type. */
-static int tls_server_load_pair(SSL_CTX *c, const char *cert, const char *key, struct sbuf *why)
-{
-    if (tls_server_empty(key))
-        key = cert;
-    ERR_clear_error();
-    if (SSL_CTX_use_certificate_chain_file(c, cert) != 1) {
-        sbuf_printf(why, "cannot load certificate chain from file %s", cert);
-        tls_common_errors(why);
-        return -1;
-    }
-    if (SSL_CTX_use_PrivateKey_file(c, key, SSL_FILETYPE_PEM) != 1) {
-        sbuf_printf(why, "cannot load private key from file %s", key);
-        tls_common_errors(why);
-        return -1;
-    }
-    if (SSL_CTX_check_private_key(c) != 1) {
-        sbuf_printf(why, "private key in %s does not match the certificate in %s", key, cert);
-        tls_common_errors(why);
-        return -1;
-    }
-    return 0;
-}
-
 static int tls_server_load_keys(SSL_CTX *c, const struct tls_server_opts *o, struct sbuf *why)
 {
-    int loaded = 0;
-    if (!tls_server_empty(o->chain_files)) {
-        const char *sep = " \t\r\n,";
-        const char *p = o->chain_files;
-        for (;;) {
-            p += strspn(p, sep);
-            if (*p == 0)
-                break;
-            size_t n = strcspn(p, sep);
-            char *file = xstrndup(p, n);
-            p += n;
-            int r = tls_server_load_pair(c, file, file, why);
-            xfree(file);
-            if (r < 0)
-                return -1;
-            loaded++;
-        }
-    } else {
-        const char *pairs[3][2] = { { o->cert_file, o->key_file },
-                                    { o->eccert_file, o->eckey_file },
-                                    { o->dcert_file, o->dkey_file } };
-        for (size_t i = 0; i < 3; i++) {
-            if (tls_server_empty(pairs[i][0]))
-                continue;
-            if (tls_server_load_pair(c, pairs[i][0], pairs[i][1], why) < 0)
-                return -1;
-            loaded++;
-        }
-    }
-    if (loaded == 0) {
+    const struct tls_keyfiles k = { o->cert_file,   o->key_file,  o->eccert_file, o->eckey_file,
+                                    o->dcert_file,  o->dkey_file, o->chain_files };
+    int loaded = tls_common_load_keys(c, &k, why);
+    if (loaded == 0)
         sbuf_set(why, "no server certificate or key configured");
-        return -1;
-    }
-    return 0;
+    return loaded > 0 ? 0 : -1;
 }
 
 /* ---- tls_server_sni_maps ----------------------------------------------- */

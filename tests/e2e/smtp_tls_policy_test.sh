@@ -31,12 +31,24 @@ printf 'subjectAltName=DNS:mx.good.example\n' > "$S/mx.ext"
 openssl x509 -req -in "$S/mx.csr" -CA "$S/ca.pem" -CAkey "$S/ca.key" -CAcreateserial -days 2 \
     -extfile "$S/mx.ext" -out "$S/mx.pem" >/dev/null 2>&1
 chmod 644 "$S/mx.key"
+# Client certificates from the same CA: RSA (smtp_tls_cert_file, and a
+# key+chain file for smtp_tls_chain_files) and ECDSA (smtp_tls_eccert_file).
+P_CCERT=$(pt_free_port)
+for kind in rsa ec; do
+    if [ $kind = rsa ]; then newkey=(-newkey rsa:2048); else newkey=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1); fi
+    openssl req -new "${newkey[@]}" -nodes -subj "/CN=client-$kind.example" \
+        -keyout "$S/client-$kind.key" -out "$S/client-$kind.csr" >/dev/null 2>&1
+    openssl x509 -req -in "$S/client-$kind.csr" -CA "$S/ca.pem" -CAkey "$S/ca.key" \
+        -CAcreateserial -days 2 -out "$S/client-$kind.pem" >/dev/null 2>&1
+done
+cat "$S/client-rsa.key" "$S/client-rsa.pem" "$S/ca.pem" > "$S/client-chain.pem"
+chmod 644 "$S"/client-*.key "$S/client-chain.pem"
 cat >> "$PT_CONF/main.cf" <<EOF
 home_mailbox = Maildir/
 mydestination = \$myhostname, localhost, encrypt.example, badname.example, verify.example,
     none.example, wrap.example, lookupfail.example, fp.example, fpbad.example, fpspki.example,
     fpdflt.example, fpmain.example, fpmd5.example, fpmainbad.example, noted.example,
-    sysca.example, syscano.example
+    sysca.example, syscano.example, ccpair.example, ccchain.example, ccec.example
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = $S/mx.pem
 smtpd_tls_key_file = $S/mx.key
@@ -52,6 +64,9 @@ cat >> "$PT_CONF/master.cf" <<EOF
   -o syslog_name=postfix/fpbad
 127.0.0.1:$P_FPSPKI inet n - n - - smtpd
 127.0.0.1:$P_FPDFLT inet n - n - - smtpd
+127.0.0.1:$P_CCERT inet n - n - - smtpd
+  -o syslog_name=postfix/ccert -o smtpd_tls_ask_ccert=yes -o smtpd_tls_CAfile=$S/ca.pem
+  -o smtpd_tls_loglevel=1
 EOF
 pt_start || { pt_fail server_start "server instance did not start"; pt_done; exit 1; }
 for p in $P_VERIFY $P_NONE $P_FP $P_FPBAD $P_FPSPKI $P_FPDFLT; do pt_wait_smtp "$p" 20 || pt_fail "listen_$p" "no banner on $p"; done
@@ -165,6 +180,9 @@ snilit.example    snilit:[localhost]:$P_SNI
 snitable.example  snilit:[127.0.0.1]:$P_SNI
 sysca.example     sysca:[127.0.0.1]:$P_VERIFY
 syscano.example   syscano:[127.0.0.1]:$P_VERIFY
+ccpair.example    ccpair:[127.0.0.1]:$P_CCERT
+ccchain.example   ccchain:[127.0.0.1]:$P_CCERT
+ccec.example      ccec:[127.0.0.1]:$P_CCERT
 EOF
 cat > "$PT_CONF/tls_policy" <<EOF
 [127.0.0.1]:$P_PLAIN     encrypt
@@ -218,6 +236,13 @@ sysca     unix  -       -       n       -       -       smtp
 syscano   unix  -       -       n       -       -       smtp
   -o smtp_tls_policy_maps= -o smtp_tls_CAfile= -o smtp_tls_security_level=verify
   -o smtp_tls_verify_cert_match=mx.good.example
+ccpair    unix  -       -       n       -       -       smtp
+  -o smtp_tls_cert_file=$S/client-rsa.pem -o smtp_tls_key_file=$S/client-rsa.key
+ccchain   unix  -       -       n       -       -       smtp
+  -o smtp_tls_chain_files=$S/client-chain.pem
+  -o smtp_tls_cert_file=$S/nonexistent.pem
+ccec      unix  -       -       n       -       -       smtp
+  -o smtp_tls_eccert_file=$S/client-ec.pem -o smtp_tls_eckey_file=$S/client-ec.key
 EOF
 pt_start || { pt_fail client_start "client instance did not start"; pt_done; exit 1; }
 
@@ -230,7 +255,8 @@ send() {  # SUBJECT RCPT
 }
 
 for c in encrypt badname verify none wrap tafile daneonly badproto lookupfail fp fpbad fpspki \
-    fpdflt fpmain fpmd5 fpmainbad noted sni snihost sninexthop snilit snitable sysca syscano; do
+    fpdflt fpmain fpmd5 fpmainbad noted sni snihost sninexthop snilit snitable sysca syscano \
+    ccpair ccchain ccec; do
     reply=$(send "$c-case" "bob@$c.example")
     pt_check "${c}_accepted_by_client" [ "${reply%% *}" = 250 ]
 done
@@ -239,6 +265,17 @@ done
 wait_clog 'to=<bob@encrypt.example>.*status=deferred'
 pt_check encrypt_deferred_4_7 bash -c "grep -E 'to=<bob@encrypt.example>.*dsn=4\.7\.[0-9].*status=deferred \(TLS is required, but was not offered' '$C/maillog' >/dev/null"
 pt_check encrypt_sink_got_nothing [ "$(ls "$S/dump-plain" | wc -l)" = 0 ]
+
+# Client certificates: smtp_tls_cert_file/key_file, smtp_tls_chain_files (it
+# wins over a cert_file that does not even exist) and the ECDSA pair; the
+# server that asks for one sees a trusted certificate each time.
+for c in ccpair:client-rsa ccchain:client-rsa ccec:client-ec; do
+    pt_wait '[ -n "$(bob_msg '"${c%%:*}"'-case)" ]' 30
+    pt_check "${c%%:*}_delivered" [ -n "$(bob_msg "${c%%:*}-case")" ]
+done
+pt_check client_cert_pair_trusted grep -q "postfix/ccert/smtpd.*Trusted: subject_CN=client-rsa.example" "$S/maillog"
+pt_check client_cert_ec_trusted grep -q "postfix/ccert/smtpd.*Trusted: subject_CN=client-ec.example" "$S/maillog"
+pt_check client_cert_rsa_twice [ "$(grep -c 'postfix/ccert/smtpd.*Trusted: subject_CN=client-rsa.example' "$S/maillog")" -ge 2 ]
 
 # tls_append_default_CA: with it the "system" CA verifies the server, without
 # it (and no smtp_tls_CAfile) nothing does.

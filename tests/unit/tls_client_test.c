@@ -269,6 +269,22 @@ static void test_errors(int lfd, int port)
     struct tls_client_opts mismatch = { .cert_file = srv_pem, .key_file = ca_key };
     EXPECT_TRUE(tls_client_ctx_new(&mismatch, why) == NULL);
     EXPECT_TRUE(strstr(sbuf_str(why), "cannot load client certificate") != NULL);
+    /* smtp_tls_chain_files: key and chain in one file; it wins over the
+     * cert/key pair, as in Postfix (the bad pair is not even read). */
+    char chainf[300];
+    snprintf(chainf, sizeof(chainf), "%s/client-chain.pem", tmp);
+    struct sbuf *cmd = sbuf_new(256);
+    sbuf_printf(cmd, "cat %s %s > %s", srv_key, srv_pem, chainf);
+    EXPECT_EQ_INT(system(sbuf_str(cmd)), 0);
+    sbuf_free(cmd);
+    struct tls_client_opts chain = { .chain_files = chainf, .cert_file = missing };
+    struct tls_client_ctx *cctx = tls_client_ctx_new(&chain, why);
+    EXPECT_TRUE(cctx != NULL);
+    tls_client_ctx_free(cctx);
+    struct tls_client_opts badchain = { .chain_files = missing };
+    EXPECT_TRUE(tls_client_ctx_new(&badchain, why) == NULL);
+    EXPECT_TRUE(strstr(sbuf_str(why), "cannot load client certificate: cannot load certificate "
+                                      "chain from file") != NULL);
     /* A matching certificate and key, and a CA directory. */
     struct tls_client_opts good = { .cert_file = srv_pem, .key_file = srv_key, .ca_path = tmp };
     struct tls_client_ctx *ctx = tls_client_ctx_new(&good, why);

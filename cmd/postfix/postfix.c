@@ -74,6 +74,43 @@ static pid_t postfix_master_pid(void)
     return pid > 0 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
 }
 
+/* maillog_file needs the postlog service (postlogd): without it every
+ * line would be lost. True when m has it. */
+static bool postfix_has_postlog(const struct mastercf *m)
+{
+    for (const struct mastercf_service *s = m ? m->head : NULL; s; s = s->next)
+        if (strcmp(s->name, "postlog") == 0 && strcmp(s->type, "unix-dgram") == 0)
+            return true;
+    return false;
+}
+
+static const char postfix_postlog_line[] =
+    "postlog   unix-dgram n  -       n       -       1       postlogd\n";
+
+/* "postfix upgrade-configuration": adds what master.cf must have for the
+ * main.cf it runs with; today that is the postlog service. */
+static int postfix_upgrade_configuration(void)
+{
+    struct sbuf *path = sbuf_new(128);
+    struct mastercf *m = NULL;
+    sbuf_printf(path, "%s/master.cf", config_dir());
+    (void)mastercf_load(sbuf_str(path), &m);
+    int rc = 0;
+    if (postfix_has_postlog(m)) {
+        log_info("%s: nothing to upgrade", sbuf_str(path));
+    } else {
+        FILE *fp = fopen(sbuf_str(path), "a");
+        if (fp == NULL || fputs(postfix_postlog_line, fp) == EOF || fclose(fp) == EOF) {
+            log_warn("cannot add the postlog service to %s: %m", sbuf_str(path));
+            rc = 1;
+        } else
+            log_info("%s: added the postlog service (for maillog_file)", sbuf_str(path));
+    }
+    mastercf_free(m);
+    sbuf_free(path);
+    return rc;
+}
+
 static int postfix_check(bool fix)
 {
     struct sbuf *path = sbuf_new(128);
@@ -112,6 +149,11 @@ static int postfix_check(bool fix)
         postfix_problems++;
     }
     sbuf_free(where);
+    if (*cfg_str(P_MAILLOG_FILE) && !postfix_has_postlog(m)) {
+        log_warn("missing 'postlog' service in master.cf - run 'postfix upgrade-configuration'");
+        postfix_problems++;
+        postfix_fatal_problems++;
+    }
     mastercf_free(m);
     int layout = queue_layout_apply(fix ? QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT : QUEUE_LAYOUT_REPORT);
     if (layout)
@@ -291,7 +333,7 @@ int main(int argc, char **argv)
         return postfix_logrotate(postfix_master_pid());
     }
     if (strcmp(cmd, "upgrade-configuration") == 0)
-        return 0;
+        return postfix_upgrade_configuration();
     usage();
     return 1;
 }

@@ -9,7 +9,9 @@
 #     after it in the new file only;
 #   - refusals, as Postfix words them: arguments, an empty parameter, a /dev
 #     file, a compressor that fails; an existing rotated file is not
-#     overwritten.
+#     overwritten;
+#   - maillog_file without the postlog service: check and start refuse,
+#     "postfix upgrade-configuration" adds the service.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_instance
@@ -96,4 +98,19 @@ out=$("$PT_BUILD/sbin/postfix" -c "$PT_CONF" logrotate 2>&1); rc=$?
 pt_check refuses_dev_file [ "$rc:$(grep -c "not rotating '/dev/stdout'" <<<"$out")" = 1:1 ]
 
 pt_stop
+
+# maillog_file without a postlog service in master.cf: every line would be
+# lost, so check and start refuse, as Postfix does; upgrade-configuration
+# adds the service, once.
+sed -i '/^maillog_file =/d' "$PT_CONF/main.cf"; echo "maillog_file = $LOG" >> "$PT_CONF/main.cf"
+sed -i '/^postlog /d' "$PT_CONF/master.cf"
+out=$(pt_cmd postfix check 2>&1); rc=$?
+pt_check no_postlog_check_fails [ "$rc:$(grep -c "missing 'postlog' service in master.cf - run 'postfix upgrade-configuration'" <<<"$out")" = 1:1 ]
+out=$(pt_cmd postfix start 2>&1); rc=$?
+pt_check no_postlog_start_refused [ "$rc" != 0 ]
+pt_cmd postfix upgrade-configuration >/dev/null 2>&1
+pt_cmd postfix upgrade-configuration >/dev/null 2>&1
+pt_check upgrade_adds_postlog_once [ "$(grep -c '^postlog *unix-dgram' "$PT_CONF/master.cf")" = 1 ]
+out=$(pt_cmd postfix check 2>&1); rc=$?
+pt_check upgraded_check_passes bash -c "! grep -q \"missing 'postlog'\" <<<\"\$1\"" _ "$out"
 pt_done

@@ -13,7 +13,7 @@
  *         password is found, gets the mail without a login, as in Postfix.
  * Notes: parameters are the smtp_* or lmtp_* names by mode. Password table
  *        keys, first match wins: with *_sender_dependent_authentication
- *        (SMTP only) the sender address and then its @domain; then the
+ *        the sender address and then its @domain; then the
  *        server's host name; then the next hop as written, "[host]:port"
  *        (smtp_sasl_dest_key rebuilds it: brackets when MX lookup is off,
  *        the port when it is not the default). The value is
@@ -96,7 +96,8 @@ void smtp_sasl_load(bool lmtp)
     else
         log_warn("%s = yes, but %s is empty: no server will be logged in to",
                  SASL_P(P_SMTP_SASL_AUTH_ENABLE, P_LMTP_SASL_AUTH_ENABLE), pm);
-    smtp_sasl.sender_dep = !lmtp && cfg_bool(P_SMTP_SENDER_DEPENDENT_AUTHENTICATION);
+    smtp_sasl.sender_dep = cfg_bool(
+        SASL_P(P_SMTP_SENDER_DEPENDENT_AUTHENTICATION, P_LMTP_SENDER_DEPENDENT_AUTHENTICATION));
     smtp_sasl.filter =
         cfg_list(cfg_str(SASL_P(P_SMTP_SASL_MECHANISM_FILTER, P_LMTP_SASL_MECHANISM_FILTER)));
     smtp_sasl.soft_bounce =

@@ -11,10 +11,13 @@
  *        the content inspection settings Postern cannot apply
  *        (param_support_refused()), and a postern_batch_scheduling value
  *        that is not a boolean. Settings Postern does not implement are
- *        reported (param_support_report()) but do not stop it.
+ *        reported (param_support_report()) but do not stop it, and so are
+ *        restriction names smtpd does not know (smtpd_restrictions_check()):
+ *        smtpd answers 451 where one is reached, as Postfix's smtpd does.
  */
 #include "config.h"
 #include "config_values.h"
+#include "smtpd_restrictions.h"
 #include "log.h"
 #include "mail_sched.h"
 #include "master.h"
@@ -49,6 +52,7 @@ int master_check_config(void)
     /* Reported, not refused: Postfix runs with such a value until a daemon
      * that reads it starts, and only that daemon stops. */
     config_values_check(m);
+    smtpd_restrictions_check(m);
     const char *refused = param_support_refused(m, path);
     if (refused) {
         log_warn("%s: %s is set, but Postern cannot apply it: refusing to run "

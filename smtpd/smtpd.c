@@ -145,6 +145,7 @@ static void smtpd_pre_jail(void)
     c->defer_code = smtpd_reply_code(P_DEFER_CODE);
     c->relay_code = smtpd_reply_code(P_RELAY_DOMAINS_REJECT_CODE);
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
+    c->plaintext_code = smtpd_reply_code(P_PLAINTEXT_REJECT_CODE);
     smtpd_check_init();
     smtpd_footer_init();
     smtpd_filter_init();
@@ -301,7 +302,7 @@ static bool smtpd_local_rewrite_client(struct smtpd_state *st)
     bool local = false;
     for (char **p = items; p && *p && !local; p++) {
         if (strcmp(*p, "permit_inet_interfaces") == 0)
-            local = resolve_local_address(st->addr);
+            local = resolve_local_interface(st->addr);
         else if (strcmp(*p, "permit_mynetworks") == 0)
             local = smtpd_client_in_mynetworks(st);
         else if (strcmp(*p, "static:all") == 0)

@@ -72,7 +72,7 @@ struct smtpd_config {
     struct maps *canonical_maps, *rcpt_canonical_maps, *sender_canonical_maps;
     const char *rcpt_delim;
     int unknown_local_code, unknown_alias_code, unknown_mailbox_code, unknown_relay_code;
-    int reject_code, defer_code, relay_code, non_fqdn_code;
+    int reject_code, defer_code, relay_code, non_fqdn_code, plaintext_code;
 };
 extern struct smtpd_config smtpd_cfg;
 
@@ -96,6 +96,7 @@ struct smtpd_state {
     const char *protocol;       /* "SMTP" or "ESMTP" */
     bool ehlo;
     bool pipelined;             /* input was pending when this command was read */
+    bool early_talker;          /* sent input before our greeting (seen by "sleep") */
     bool quit;                  /* the client ended the session with QUIT */
     int error_count;
     int error_mask;             /* notify classes of this session's errors (smtpd_notify.c) */

@@ -33,6 +33,7 @@
  */
 #include "smtpd_check.h"
 #include "smtpd_sasl.h"
+#include "smtpd_restrictions.h"
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
@@ -44,9 +45,12 @@
 #include "mynetworks.h"
 #include "params.h"
 #include "qfile.h"
+#include "resolve_local.h"
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <poll.h>
 #include <strings.h>
+#include <time.h>
 
 #define SMTPD_CHECK_MAX_DEPTH 20
 
@@ -362,7 +366,9 @@ static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c, 
 {
     (void)arg;
     bool bad;
-    if (c->stage == SMTPD_STAGE_DATA)
+    if (c->st->early_talker)
+        bad = true;                                 /* spoke before the greeting */
+    else if (c->stage == SMTPD_STAGE_DATA)
         bad = stream_pending(c->st->client) > 0;    /* content before our 354 */
     else
         bad = c->st->pipelined && !c->st->ehlo;
@@ -370,6 +376,64 @@ static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c, 
         return SMTPD_DUNNO;
     return smtpd_reject(c, c->stage, 503, "5.5.0", smtpd_stage_what(c->stage),
                         "Improper use of SMTP command pipelining");
+}
+
+/* reject_plaintext_session: refuse unless the session is encrypted
+ * (plaintext_reject_code, default 450). */
+static enum smtpd_verdict r_reject_plaintext_session(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    if (c->st->tls_active)
+        return SMTPD_DUNNO;
+    return smtpd_reject_raw(c, smtpd_cfg.plaintext_code, "4.7.1",
+                            "Session encryption is required");
+}
+
+/* permit_inet_interfaces: the client is this host, at an address that
+ * inet_interfaces gives (proxy_interfaces do not count). */
+static enum smtpd_verdict r_permit_inet_interfaces(struct smtpd_check_ctx *c, const char *arg)
+{
+    (void)arg;
+    return resolve_local_interface(c->st->addr) ? SMTPD_PERMIT : SMTPD_DUNNO;
+}
+
+/* sleep N: pause N seconds, then go on with the next restriction. Before
+ * our greeting (smtpd_delay_reject = no), a client that has said anything
+ * by then talks out of turn: reject_unauth_pipelining refuses it from
+ * then on (the zombie-mail idiom "sleep 1, reject_unauth_pipelining").
+ * In wrapper mode the client speaks first (TLS), so nothing is judged. */
+#define SMTPD_SLEEP_MAX 3600
+static enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c);
+static enum smtpd_verdict r_sleep(struct smtpd_check_ctx *c, const char *arg)
+{
+    if (*arg == 0 || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 4
+        || strtol(arg, NULL, 10) > SMTPD_SLEEP_MAX) {
+        log_warn("restriction sleep needs a number of seconds from 0 to %d, not \"%.30s\"",
+                 SMTPD_SLEEP_MAX, arg);
+        return smtpd_config_error(c);
+    }
+    int secs = (int)strtol(arg, NULL, 10);
+    bool early = false;
+    if (strcmp(c->st->where, "CONNECT") == 0 && !cfg_bool(P_SMTPD_TLS_WRAPPERMODE)) {
+        /* Before the greeting: watch for input while pausing. */
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct pollfd pfd = { .fd = stream_fd(c->st->client), .events = POLLIN };
+        int rc = poll(&pfd, 1, secs * 1000);
+        early = stream_pending(c->st->client) > 0 || (rc > 0 && (pfd.revents & POLLIN));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long left_ms = secs * 1000L - ((t1.tv_sec - t0.tv_sec) * 1000L
+                                       + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left_ms > 0)
+            poll(NULL, 0, (int)left_ms);     /* the pause is whole either way */
+    } else {
+        poll(NULL, 0, secs * 1000);
+    }
+    if (early && !c->st->early_talker) {
+        c->st->early_talker = true;
+        log_info("improper command pipelining after CONNECT from %s", c->st->namaddr);
+    }
+    return SMTPD_DUNNO;
 }
 
 static enum smtpd_verdict r_reject_non_fqdn_rcpt(struct smtpd_check_ctx *c, const char *arg)
@@ -589,57 +653,9 @@ static const struct smtpd_restriction {
     smtpd_restriction_fn fn;
     bool arg;                   /* takes the next list element */
 } smtpd_check_table[] = {
-    { "permit", r_permit, false },
-    { "reject", r_reject, false },
-    { "defer", r_defer, false },
-    { "defer_if_permit", r_defer_if_permit, false },
-    { "defer_if_reject", r_defer_if_reject, false },
-    { "permit_mynetworks", r_permit_mynetworks, false },
-    { "permit_sasl_authenticated", r_permit_sasl, false },
-    { "reject_unauth_destination", r_reject_unauth_dest, false },
-    { "defer_unauth_destination", r_defer_unauth_dest, false },
-    { "permit_auth_destination", r_permit_auth_dest, false },
-    { "reject_unauth_pipelining", r_reject_unauth_pipelining, false },
-    { "reject_non_fqdn_recipient", r_reject_non_fqdn_rcpt, false },
-    { "reject_non_fqdn_sender", r_reject_non_fqdn_sender, false },
-    { "reject_non_fqdn_helo_hostname", r_reject_non_fqdn_helo, false },
-    { "reject_non_fqdn_hostname", r_reject_non_fqdn_helo, false },    /* pre-2.3 name */
-    { "reject_invalid_helo_hostname", r_reject_invalid_helo, false },
-    { "reject_invalid_hostname", r_reject_invalid_helo, false },
-    { "reject_unknown_helo_hostname", r_reject_unknown_helo, false },
-    { "reject_unknown_hostname", r_reject_unknown_helo, false },
-    { "reject_unknown_sender_domain", r_reject_unknown_sender_domain, false },
-    { "reject_unknown_recipient_domain", r_reject_unknown_rcpt_domain, false },
-    { "reject_unknown_client_hostname", r_reject_unknown_client, false },
-    { "reject_unknown_client", r_reject_unknown_client, false },
-    { "reject_unknown_reverse_client_hostname", r_reject_unknown_rev_client, false },
-    { "reject_unlisted_sender", r_reject_unlisted_sender, false },
-    { "reject_unlisted_recipient", r_reject_unlisted_rcpt, false },
-    { "check_recipient_maps", r_reject_unlisted_rcpt, false },
-    { "reject_multi_recipient_bounce", r_reject_multi_rcpt_bounce, false },
-    { "reject_unverified_recipient", smtpd_verify_rcpt, false },
-    { "reject_unverified_sender", smtpd_verify_sender, false },
-    { "reject_sender_login_mismatch", r_reject_sender_login_mismatch, false },
-    { "reject_authenticated_sender_login_mismatch", r_reject_auth_login_mismatch, false },
-    { "reject_known_sender_login_mismatch", r_reject_known_login_mismatch, false },
-    { "reject_unauthenticated_sender_login_mismatch", r_reject_unauth_login_mismatch, false },
-    { "check_client_access", r_check_client_access, true },
-    { "check_reverse_client_hostname_access", r_check_rev_client_access, true },
-    { "check_helo_access", r_check_helo_access, true },
-    { "check_sender_access", r_check_sender_access, true },
-    { "check_recipient_access", r_check_rcpt_access, true },
-    { "check_sasl_access", r_check_sasl_access, true },
-    { "check_etrn_access", r_check_etrn_access, true },
-    { "reject_rbl_client", r_rbl_client, true },
-    { "reject_rbl", r_rbl_client, true },
-    { "permit_dnswl_client", r_dnswl_client, true },
-    { "reject_rhsbl_client", r_rhsbl_client, true },
-    { "reject_rhsbl_reverse_client", r_rhsbl_rev_client, true },
-    { "reject_rhsbl_helo", r_rhsbl_helo, true },
-    { "reject_rhsbl_sender", r_rhsbl_sender, true },
-    { "reject_rhsbl_recipient", r_rhsbl_rcpt, true },
-    { "permit_rhswl_client", r_rhswl_client, true },
-    { "check_policy_service", r_policy, true },
+#define SMTPD_CHECK_ROW(name, fn, arg) { name, fn, arg },
+    SMTPD_RESTRICTION_LIST(SMTPD_CHECK_ROW)
+#undef SMTPD_CHECK_ROW
 };
 
 static const struct smtpd_restriction *smtpd_restriction_find(const char *name)

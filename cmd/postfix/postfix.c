@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mail_proto.h"
 #include "config_values.h"
+#include "smtpd_restrictions.h"
 #include "mail_env.h"
 #include "mail_sched.h"
 #include "mastercf.h"
@@ -140,6 +141,8 @@ static int postfix_check(bool fix)
     if (mail_sched_check(m) < 0)
         postfix_problems++;
     if (config_values_check(m) > 0)
+        postfix_problems++;
+    if (smtpd_restrictions_check(m) > 0)
         postfix_problems++;
     struct sbuf *where = sbuf_new(64);
     const char *refused = param_support_refused(m, where);

@@ -199,6 +199,7 @@ int domain_list_match(struct domain_list *l, const char *domain)
 struct resolve_local_addr {
     int family;
     unsigned char bytes[16];
+    bool proxy;         /* from proxy_interfaces, not inet_interfaces */
 };
 
 static struct domain_list *rl_mydest;
@@ -206,7 +207,7 @@ static struct resolve_local_addr *rl_addrs;
 static size_t rl_naddr, rl_addr_cap;
 static bool rl_ready;
 
-static void rl_add_addr(int family, const void *bytes)
+static void rl_add_addr(int family, const void *bytes, bool proxy)
 {
     if (rl_naddr == rl_addr_cap) {
         rl_addr_cap = rl_addr_cap ? rl_addr_cap * 2 : 8;
@@ -215,20 +216,21 @@ static void rl_add_addr(int family, const void *bytes)
     struct resolve_local_addr *a = &rl_addrs[rl_naddr++];
     memset(a, 0, sizeof(*a));
     a->family = family;
+    a->proxy = proxy;
     memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
 }
 
-static void rl_add_sockaddr(const struct sockaddr *sa)
+static void rl_add_sockaddr(const struct sockaddr *sa, bool proxy)
 {
     if (sa == NULL)
         return;
     if (sa->sa_family == AF_INET)
-        rl_add_addr(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+        rl_add_addr(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, proxy);
     else if (sa->sa_family == AF_INET6)
-        rl_add_addr(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+        rl_add_addr(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, proxy);
 }
 
-static void rl_add_interfaces(const char *param, const char *value)
+static void rl_add_interfaces(const char *param, const char *value, bool proxy)
 {
     char **items = cfg_list(value);
     for (char **it = items; *it; it++) {
@@ -240,15 +242,15 @@ static void rl_add_interfaces(const char *param, const char *value)
                 continue;
             }
             for (struct ifaddrs *p = ifa; p; p = p->ifa_next)
-                rl_add_sockaddr(p->ifa_addr);
+                rl_add_sockaddr(p->ifa_addr, proxy);
             freeifaddrs(ifa);
             continue;
         }
         if (strcmp(w, "loopback-only") == 0) {
             struct in_addr a4;
             inet_pton(AF_INET, "127.0.0.1", &a4);
-            rl_add_addr(AF_INET, &a4);
-            rl_add_addr(AF_INET6, &in6addr_loopback);
+            rl_add_addr(AF_INET, &a4, proxy);
+            rl_add_addr(AF_INET6, &in6addr_loopback, proxy);
             continue;
         }
         /* Host name or address, possibly in brackets. */
@@ -259,7 +261,7 @@ static void rl_add_interfaces(const char *param, const char *value)
         struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
         if (getaddrinfo(host, NULL, &hints, &res) == 0) {
             for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-                rl_add_sockaddr(ai->ai_addr);
+                rl_add_sockaddr(ai->ai_addr, proxy);
             freeaddrinfo(res);
         } else {
             log_warn("%s: cannot find the address of %s", param, host);
@@ -283,8 +285,8 @@ void resolve_local_init(void)
 {
     resolve_local_free();
     rl_mydest = domain_list_new(P_MYDESTINATION, cfg_str(P_MYDESTINATION));
-    rl_add_interfaces(P_INET_INTERFACES, cfg_str(P_INET_INTERFACES));
-    rl_add_interfaces(P_PROXY_INTERFACES, cfg_str(P_PROXY_INTERFACES));
+    rl_add_interfaces(P_INET_INTERFACES, cfg_str(P_INET_INTERFACES), false);
+    rl_add_interfaces(P_PROXY_INTERFACES, cfg_str(P_PROXY_INTERFACES), true);
     rl_ready = true;
 }
 
@@ -315,7 +317,7 @@ static int resolve_local_literal(const char *domain)
     return 0;
 }
 
-bool resolve_local_address(const char *addr)
+static bool rl_address_match(const char *addr, bool with_proxy)
 {
     unsigned char bytes[16];
     int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
@@ -324,10 +326,20 @@ bool resolve_local_address(const char *addr)
     if (inet_pton(family, addr, bytes) != 1)
         return false;
     for (size_t i = 0; i < rl_naddr; i++)
-        if (rl_addrs[i].family == family &&
+        if (rl_addrs[i].family == family && (with_proxy || !rl_addrs[i].proxy) &&
             memcmp(rl_addrs[i].bytes, bytes, family == AF_INET ? 4 : 16) == 0)
             return true;
     return false;
+}
+
+bool resolve_local_address(const char *addr)
+{
+    return rl_address_match(addr, true);
+}
+
+bool resolve_local_interface(const char *addr)
+{
+    return rl_address_match(addr, false);
 }
 
 int resolve_local(const char *domain)

@@ -39,8 +39,10 @@ void resolve_local_init(void);
  * and may end in a dot. Returns 1, 0, or -1 (table lookup failed). */
 int resolve_local(const char *domain);
 /* Is the numeric address (no brackets) one of $inet_interfaces or
- * $proxy_interfaces (permit_inet_interfaces)? */
+ * $proxy_interfaces? */
 bool resolve_local_address(const char *addr);
+/* Is it one of $inet_interfaces (permit_inet_interfaces)? */
+bool resolve_local_interface(const char *addr);
 void resolve_local_free(void);
 
 #endif

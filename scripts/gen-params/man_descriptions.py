@@ -157,6 +157,7 @@ DESCRIPTIONS = {
     'unverified_recipient_defer_code': "The reply code of reject_unverified_recipient while the probe is in progress or after a temporary failure.",
     'unverified_recipient_reject_reason': "When not empty, the text that replaces the probe's reason in reject_unverified_recipient replies.",
     'unverified_recipient_tempfail_action': "What reject_unverified_recipient does with a 4xx verdict: defer_if_permit (reply only when the restrictions would otherwise accept) or defer (reply at once).",
+    'plaintext_reject_code': "The reply code of the reject_plaintext_session restriction, which refuses a request made in a session that is not encrypted (\"Session encryption is required\", enhanced status 4.7.1, or 5.7.1 with a 5xx code).",
     'unverified_sender_reject_code': "The reply code of reject_unverified_sender for an address whose probe failed permanently (see unverified_recipient_reject_code).",
     'unverified_sender_defer_code': "The reply code of reject_unverified_sender while the probe is in progress or after a temporary failure.",
     'unverified_sender_reject_reason': "When not empty, the text that replaces the probe's reason in reject_unverified_sender replies.",

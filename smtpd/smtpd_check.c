@@ -648,6 +648,28 @@ static enum smtpd_verdict r_policy(struct smtpd_check_ctx *c, const char *arg)
     return smtpd_policy_check(c, arg);
 }
 
+/* A bare type:table in a list is the access check of that list's subject,
+ * Postfix's older form ("smtpd_sender_restrictions = hash:/etc/access").
+ * The DATA and end-of-data lists have none. */
+static smtpd_restriction_fn smtpd_bare_table_fn(enum smtpd_stage stage)
+{
+    switch (stage) {
+    case SMTPD_STAGE_CLIENT:
+        return r_check_client_access;
+    case SMTPD_STAGE_HELO:
+        return r_check_helo_access;
+    case SMTPD_STAGE_SENDER:
+        return r_check_sender_access;
+    case SMTPD_STAGE_RELAY:
+    case SMTPD_STAGE_RCPT:
+        return r_check_rcpt_access;
+    case SMTPD_STAGE_ETRN:
+        return r_check_etrn_access;
+    default:
+        return NULL;
+    }
+}
+
 static const struct smtpd_restriction {
     const char *name;
     smtpd_restriction_fn fn;
@@ -715,6 +737,8 @@ static enum smtpd_verdict smtpd_eval(struct smtpd_check_ctx *c, char **list)
             char **sub = cfg_list(cfg_str(name));
             v = smtpd_eval(c, sub);
             cfg_list_free(sub);
+        } else if (strchr(name, ':') && smtpd_bare_table_fn(c->stage)) {
+            v = smtpd_bare_table_fn(c->stage)(c, name);
         } else {
             log_warn("unknown smtpd restriction: \"%s\"", name);
             v = smtpd_config_error(c);
@@ -795,6 +819,10 @@ static void smtpd_check_preopen(char **list, int depth)
             char **sub = cfg_list(cfg_str(*p));
             smtpd_check_preopen(sub, depth + 1);
             cfg_list_free(sub);
+        } else if (r == NULL && strchr(*p, ':')) {
+            struct smtpd_check_ctx dummy;       /* a bare table (older form) */
+            memset(&dummy, 0, sizeof(dummy));
+            smtpd_access_check(&dummy, NULL, *p);       /* opens only */
         }
     }
 }

@@ -9,8 +9,10 @@
  *        see mail stop with no word from postfix check. The lists are read
  *        as smtpd reads them (cfg_list of the value in effect): a known
  *        restriction, with its argument when it takes one; warn_if_reject;
- *        or a name listed in smtpd_restriction_classes, whose own value is
- *        then checked as a list too. A value with a $name left in it
+ *        a name listed in smtpd_restriction_classes, whose own value is
+ *        then checked as a list too; or a bare type:table, which smtpd
+ *        reads as the list's own check_*_access (not in the DATA and
+ *        end-of-data lists). A value with a $name left in it
  *        (master.cf -o) is expanded only in the daemon: not checked here.
  */
 #include "smtpd_restrictions.h"
@@ -73,6 +75,14 @@ static bool sr_is_class(const struct sr_ctx *c, const char *word)
     return false;
 }
 
+/* The DATA and end-of-data lists have no subject for a bare table; a
+ * class may be used in any list, so its bare tables are not judged. */
+static bool sr_bare_table_ok(const char *param)
+{
+    return strcmp(param, P_SMTPD_DATA_RESTRICTIONS) != 0
+           && strcmp(param, P_SMTPD_END_OF_DATA_RESTRICTIONS) != 0;
+}
+
 static void sr_report(struct sr_ctx *c, const char *param, const char *fmt, const char *word)
 {
     struct sbuf *what = sbuf_new(128);
@@ -101,6 +111,12 @@ static void sr_check_value(struct sr_ctx *c, const char *param, const char *valu
                 break;
             }
             w++;
+        } else if (arg < 0 && strchr(*w, ':')) {
+            /* A bare table: the list's own access check (older form). */
+            if (!sr_bare_table_ok(param))
+                sr_report(c, param, "a bare table \"%s\" needs check_client_access, "
+                          "check_sender_access or another check_*_access before it in "
+                          "this list (smtpd answers 451 4.3.5 where it is reached)", *w);
         } else if (arg < 0 && strcasecmp(*w, "warn_if_reject") != 0 && !sr_is_class(c, *w)) {
             sr_report(c, param, "unknown restriction \"%s\": Postern's smtpd does not know "
                       "it and answers 451 4.3.5 to every request that reaches it", *w);

@@ -15,11 +15,13 @@
 #    greeting comes after the pause; a client that spoke before it gets
 #    503 5.5.0 at MAIL, a polite one 250; "sleep x" is a configuration
 #    error (451 4.3.5).
+# 5. A bare type:table in smtpd_sender_restrictions is check_sender_access
+#    (Postfix's older form); in smtpd_data_restrictions check reports it.
 . "$(dirname "$0")/lib.sh"
 
 pt_instance
 P_PT=$(pt_free_port); P_PT5=$(pt_free_port); P_IF=$(pt_free_port); P_SL=$(pt_free_port)
-P_SLX=$(pt_free_port)
+P_SLX=$(pt_free_port); P_BT=$(pt_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mail.example.test \
     -keyout "$PT_T/key.pem" -out "$PT_T/cert.pem" >/dev/null 2>&1
 sed -i 's|^mynetworks = .*|mynetworks = 192.0.2.0/24|' "$PT_CONF/main.cf"
@@ -33,8 +35,10 @@ okclass = warn_if_reject reject_non_fqdn_sender, check_sender_access texthash:$P
 badclass = permit_bogus_one
 smtpd_relay_restrictions = permit_mynetworks, okclass, reject_unauth_destination
 smtpd_helo_restrictions = reject_rbl_client
+smtpd_data_restrictions = texthash:$PT_CONF/senders
 EOM
 : > "$PT_CONF/senders"
+printf 'spam@bad.example 550 5.7.1 bare table says no\n' > "$PT_CONF/bare"
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_PT inet n - n - - smtpd
   -o smtpd_recipient_restrictions=reject_plaintext_session
@@ -49,6 +53,8 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_SLX inet n - n - - smtpd
   -o smtpd_client_restrictions=sleep,x
   -o smtpd_sender_restrictions=frobnicate_sender
+127.0.0.1:$P_BT inet n - n - - smtpd
+  -o smtpd_sender_restrictions=texthash:$PT_CONF/bare
 EOM
 line_of() { grep -n "^$1" "$PT_CONF/main.cf" | tail -1 | cut -d: -f1; }
 svc_line() { grep -n "^127.0.0.1:$1 " "$PT_CONF/master.cf" | cut -d: -f1; }
@@ -59,15 +65,16 @@ pt_check check_exits_1 [ "$rc" = 1 ]
 pt_check check_unknown_in_class grep -q "main.cf:$(line_of badclass): badclass: unknown restriction \"permit_bogus_one\"" <<<"$out"
 pt_check check_missing_argument grep -q "main.cf:$(line_of smtpd_helo_restrictions): smtpd_helo_restrictions: restriction \"reject_rbl_client\" needs an argument" <<<"$out"
 pt_check check_unknown_in_service grep -q "master.cf:$(svc_line $P_SLX): service 127.0.0.1:$P_SLX: -o smtpd_sender_restrictions: unknown restriction \"frobnicate_sender\"" <<<"$out"
-pt_check check_three_problems_only [ "$(grep -c 'restriction "' <<<"$out")" = 3 ]
-pt_check check_class_names_fine bash -c '! grep -q "okclass\\|warn_if_reject\\|texthash\\|sleep" <<<"$1"' _ "$out"
+pt_check check_bare_table_in_data grep -q "main.cf:$(line_of smtpd_data_restrictions): smtpd_data_restrictions: a bare table \"texthash:$PT_CONF/senders\" needs check_client_access" <<<"$out"
+pt_check check_four_problems_only [ "$(grep -c 'restriction "\|a bare table' <<<"$out")" = 4 ]
+pt_check check_class_names_fine bash -c '! grep -v "a bare table" <<<"$1" | grep -q "okclass\\|warn_if_reject\\|texthash\\|sleep"' _ "$out"
 # fixed: check passes again (the bad lines gone)
 cp "$PT_CONF/main.cf" "$PT_CONF/main.cf.bad"
-sed -i -e 's/^badclass = .*/badclass = reject/' -e 's/^smtpd_helo_restrictions = .*/smtpd_helo_restrictions = reject_rbl_client zen.example/' "$PT_CONF/main.cf"
+sed -i -e '/^smtpd_data_restrictions = /d' -e 's/^badclass = .*/badclass = reject/' -e 's/^smtpd_helo_restrictions = .*/smtpd_helo_restrictions = reject_rbl_client zen.example/' "$PT_CONF/main.cf"
 cp "$PT_CONF/master.cf" "$PT_CONF/master.cf.bad"
 sed -i 's/^  -o smtpd_sender_restrictions=frobnicate_sender$/  -o smtpd_sender_restrictions=reject_non_fqdn_sender/' "$PT_CONF/master.cf"
 out=$(pt_cmd postfix check 2>&1); rc=$?
-pt_check check_clean_config_passes [ "$rc:$(grep -c 'restriction "' <<<"$out")" = 0:0 ]
+pt_check check_clean_config_passes [ "$rc:$(grep -c 'restriction "\|a bare table' <<<"$out")" = 0:0 ]
 cp "$PT_CONF/master.cf.bad" "$PT_CONF/master.cf"
 sed -i 's/^smtpd_helo_restrictions = .*/smtpd_helo_restrictions =/' "$PT_CONF/main.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
@@ -142,4 +149,11 @@ pt_check greeting_after_pause bash -c 'awk "/^greeting 220/ { exit !(\$3 >= 0.9)
 r=$(dialog $P_SLX "EHLO x" "MAIL FROM:<a@example.org>" "RCPT TO:<postmaster@example.test>")
 pt_check bad_sleep_451 grep -q "^RCPT 451 4.3.5$" <<<"$r"
 pt_check bad_sleep_logged pt_wait "grep -q 'restriction sleep needs a number of seconds from 0 to 3600, not \"x\"' $PT_T/maillog" 10
+
+# ---- 5. a bare table is the list's own access check ------------------------
+r=$(dialog $P_BT "EHLO x" "MAIL FROM:<spam@bad.example>" "RCPT TO:<postmaster@example.test>")
+pt_check bare_table_rejects grep -q "^RCPT 550 5.7.1$" <<<"$r"
+pt_check bare_table_text pt_wait "grep -q 'reject: RCPT from .*550 5.7.1 <spam@bad.example>: Sender address rejected: bare table says no' $PT_T/maillog" 10
+r=$(dialog $P_BT "EHLO x" "MAIL FROM:<ham@good.example>" "RCPT TO:<postmaster@example.test>")
+pt_check bare_table_other_sender [ "$(grep '^RCPT' <<<"$r")" = "RCPT 250 2.1.5" ]
 pt_done

@@ -10,7 +10,8 @@
  *            smtpd_check_parse(), smtpd_check_reset(),
  *            smtpd_check_session_end(), smtpd_check_envelope(),
  *            smtpd_check_headers(), smtpd_check_eod_records(); internals for
- *            smtpd_access.c, smtpd_dnsbl.c, smtpd_policy.c in smtpd_check.h.
+ *            smtpd_access.c, smtpd_dnsbl.c, smtpd_policy.c, smtpd_mxbackup.c
+ *            in smtpd_check.h.
  * Errors: an unknown restriction name is a configuration error: logged as
  *         a warning and answered "451 4.3.5 Server configuration error".
  *         A failed table or rewrite lookup answers 451 4.3.0 (try later);
@@ -59,6 +60,7 @@ static struct {
     char **classes;
     int unk_client_code, unk_name_code, unk_addr_code, bad_name_code, access_defer_code;
     int unk_sender_tf, unk_helo_tf;     /* tempfail action: 1 defer_if_permit, 0 defer */
+    bool mxbackup_used;                 /* permit_mx_backup is in a list */
     bool inited;
 } smtpd_chk;
 
@@ -188,7 +190,7 @@ void smtpd_delay(struct smtpd_check_ctx *c, bool dip, int code, const char *dsn,
     sbuf_free(s);
 }
 
-static enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smtpd_stage s)
+enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smtpd_stage s)
 {
     c->warn_only = false;
     return smtpd_reject(c, s, 451, "4.3.0", NULL, "Temporary lookup failure");
@@ -319,17 +321,26 @@ static enum smtpd_verdict r_permit_sasl(struct smtpd_check_ctx *c, const char *a
     return smtpd_sasl_permit(c);
 }
 
+int smtpd_auth_dest(struct smtpd_check_ctx *c)
+{
+    if (!smtpd_resolve_rcpt(c))
+        return -1;
+    if (strcmp(c->res.class_, "default") == 0)
+        return 0;
+    /* Sender-specified routing (user%host@ours) may not relay. */
+    if ((c->res.flags & RESOLVE_FLAG_ROUTED) && !smtpd_cfg.allow_untrusted_routing)
+        return 0;
+    return 1;
+}
+
 static enum smtpd_verdict smtpd_unauth_dest(struct smtpd_check_ctx *c, bool defer)
 {
     if (c->rcpt == NULL)
         return SMTPD_DUNNO;
-    if (!smtpd_resolve_rcpt(c))
+    int ours = smtpd_auth_dest(c);
+    if (ours < 0)
         return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
-    bool ours = strcmp(c->res.class_, "default") != 0;
-    /* Sender-specified routing (user%host@ours) may not relay. */
-    if (ours && (c->res.flags & RESOLVE_FLAG_ROUTED) && !smtpd_cfg.allow_untrusted_routing)
-        ours = false;
-    if (ours)
+    if (ours > 0)
         return SMTPD_DUNNO;
     if (defer)
         return smtpd_reject(c, SMTPD_STAGE_RCPT, 454, "4.7.1", NULL, "Relay access denied");
@@ -354,12 +365,10 @@ static enum smtpd_verdict r_permit_auth_dest(struct smtpd_check_ctx *c, const ch
     (void)arg;
     if (c->rcpt == NULL)
         return SMTPD_DUNNO;
-    if (!smtpd_resolve_rcpt(c))
+    int ours = smtpd_auth_dest(c);
+    if (ours < 0)
         return smtpd_temp_lookup_failure(c, SMTPD_STAGE_RCPT);
-    if (strcmp(c->res.class_, "default") == 0
-        || ((c->res.flags & RESOLVE_FLAG_ROUTED) && !smtpd_cfg.allow_untrusted_routing))
-        return SMTPD_DUNNO;
-    return SMTPD_PERMIT;
+    return ours > 0 ? SMTPD_PERMIT : SMTPD_DUNNO;
 }
 
 static enum smtpd_verdict r_reject_unauth_pipelining(struct smtpd_check_ctx *c, const char *arg)
@@ -803,11 +812,13 @@ static int smtpd_tempfail_action(const char *param)
 }
 
 /* Opens the tables named in list (and in the classes it names), still
- * privileged. */
+ * privileged; notes whether permit_mx_backup is used. */
 static void smtpd_check_preopen(char **list, int depth)
 {
     for (char **p = list; p && *p && depth < SMTPD_CHECK_MAX_DEPTH; p++) {
         const struct smtpd_restriction *r = smtpd_restriction_find(*p);
+        if (r && r->fn == smtpd_mxbackup_permit)
+            smtpd_chk.mxbackup_used = true;
         if (r && r->arg && p[1]) {
             if (strncmp(*p, "check_", 6) == 0 && strcmp(*p, "check_policy_service") != 0) {
                 struct smtpd_check_ctx dummy;
@@ -845,6 +856,7 @@ void smtpd_check_init(void)
                      smtpd_chk.eod_restr, smtpd_chk.etrn_restr };
     for (size_t i = 0; i < ARRAY_LEN(all); i++)
         smtpd_check_preopen(all[i], 0);
+    smtpd_mxbackup_init(smtpd_chk.mxbackup_used);
     smtpd_chk.inited = true;
 }
 

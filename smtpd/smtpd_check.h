@@ -4,7 +4,8 @@
  * Used by: smtpd_check.c (lists, built-in restrictions), smtpd_access.c
  *          (check_*_access and access-map actions), smtpd_dnsbl.c (DNS
  *          lists), smtpd_policy.c (check_policy_service), smtpd_verify.c
- *          (reject_unverified_recipient, reject_unverified_sender).
+ *          (reject_unverified_recipient, reject_unverified_sender),
+ *          smtpd_mxbackup.c (permit_mx_backup).
  * Interface: struct smtpd_check_ctx, struct smtpd_check_state and the
  *            helpers below.
  * Notes: not for other smtpd modules: they use the smtpd_check_*()
@@ -85,6 +86,14 @@ struct smtpd_check_state *smtpd_check_state(struct smtpd_state *st);
 void smtpd_check_log(struct smtpd_check_ctx *c, const char *kind, const char *text);
 /* True when name is a smtpd_restriction_classes member. */
 bool smtpd_check_is_class(const char *name);
+/* Answers "451 4.3.0 <subject>: Temporary lookup failure" (a table or
+ * address-resolver lookup failed). */
+enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smtpd_stage s);
+/* permit_auth_destination's test on the recipient (c->rcpt, resolved into
+ * c->res): 1 when its domain is ours (local, virtual alias, virtual mailbox
+ * or relay class) and it has no sender-specified routing (unless
+ * allow_untrusted_routing), 0 when not, -1 when it could not be resolved. */
+int smtpd_auth_dest(struct smtpd_check_ctx *c);
 
 /* smtpd_access.c */
 /* check_client_access etc.: looks the stage's key up in table and acts on
@@ -108,6 +117,13 @@ enum smtpd_verdict smtpd_dnsbl_rhs(struct smtpd_check_ctx *c, const char *what, 
 void smtpd_verify_init(void);
 enum smtpd_verdict smtpd_verify_rcpt(struct smtpd_check_ctx *c, const char *arg);
 enum smtpd_verdict smtpd_verify_sender(struct smtpd_check_ctx *c, const char *arg);
+
+/* smtpd_mxbackup.c: permit_mx_backup, permit_mx_backup_networks */
+/* Reads permit_mx_backup_networks (opening its files and tables) and, when
+ * used (permit_mx_backup is named in a restriction list), mydestination and
+ * the local interface addresses; at start, still privileged. */
+void smtpd_mxbackup_init(bool used);
+enum smtpd_verdict smtpd_mxbackup_permit(struct smtpd_check_ctx *c, const char *arg);
 
 /* smtpd_policy.c */
 enum smtpd_verdict smtpd_policy_check(struct smtpd_check_ctx *c, const char *arg);

@@ -371,7 +371,7 @@ const struct param_def param_table[] = {
     { P_OPENSSL_PATH, D_OPENSSL_PATH, PARAM_STR, 0, 0L, 0L, 0, "the openssl command used by postfix tls" },
     { P_OWNER_REQUEST_SPECIAL, D_OWNER_REQUEST_SPECIAL, PARAM_BOOL, 0, 0L, 0L, 0, NULL },
     { P_PARENT_DOMAIN_MATCHES_SUBDOMAINS, D_PARENT_DOMAIN_MATCHES_SUBDOMAINS, PARAM_STR, 0, 0L, 0L, 0, NULL },
-    { P_PERMIT_MX_BACKUP_NETWORKS, D_PERMIT_MX_BACKUP_NETWORKS, PARAM_LIST, 0, 0L, 0L, 0, "limit permit_mx_backup to these MX host networks" },
+    { P_PERMIT_MX_BACKUP_NETWORKS, D_PERMIT_MX_BACKUP_NETWORKS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_PICKUP_SERVICE_NAME, D_PICKUP_SERVICE_NAME, PARAM_STR, 0, 0L, 0L, 0, "the name of an internal service (Postern uses the fixed names)" },
     { P_PIPE_DELIVERY_STATUS_FILTER, D_PIPE_DELIVERY_STATUS_FILTER, PARAM_STR, 0, 0L, 0L, 0, "rewrite of delivery status codes" },
     { P_PLAINTEXT_REJECT_CODE, D_PLAINTEXT_REJECT_CODE, PARAM_INT, 0, 0L, 0L, 0, NULL },

@@ -32,6 +32,7 @@ struct mastercf;
     X("reject_unauth_destination", r_reject_unauth_dest, 0) \
     X("defer_unauth_destination", r_defer_unauth_dest, 0) \
     X("permit_auth_destination", r_permit_auth_dest, 0) \
+    X("permit_mx_backup", smtpd_mxbackup_permit, 0) \
     X("reject_unauth_pipelining", r_reject_unauth_pipelining, 0) \
     X("reject_plaintext_session", r_reject_plaintext_session, 0) \
     X("sleep", r_sleep, 1) \

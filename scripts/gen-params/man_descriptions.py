@@ -97,6 +97,7 @@ DESCRIPTIONS = {
     'mydomain': "The internet domain of this host. By default $myhostname without its first label (or localdomain).",
     'myhostname': "The fully-qualified host name. By default computed at run time from the system host name, resolving it when it has no dot.",
     'mynetworks': "Trusted clients, which may relay through this host. When not set it is computed from the network interfaces according to mynetworks_style.",
+    'permit_mx_backup_networks': "When not empty, the permit_mx_backup restriction of smtpd(8) permits a domain only if every address of each of its primary MX hosts (those with the lowest preference) matches this list. The syntax is that of mynetworks: addresses, networks (CIDR), host or domain names (matched against the MX host name; parent domains match their subdomains when this parameter is named in parent_domain_matches_subdomains, the default), /file and type:table entries, !negations; files and tables are opened when smtpd starts. Empty (the default): any domain that lists this host as a backup MX qualifies. When an address of a primary MX host cannot be looked up, or a table lookup fails, the domain is not permitted and a later rejection becomes 450 4.4.4.",
     'mynetworks_style': "How the default mynetworks is computed: host (only this host's addresses), subnet (the subnets of the interfaces) or class (their whole class A/B/C networks).",
     'myorigin': "The domain appended to locally posted addresses without one.",
     'queue_directory': "The root of the mail queue.",

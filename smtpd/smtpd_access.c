@@ -4,9 +4,14 @@
  * Used by: smtpd_check.c (check_client_access, check_reverse_client_
  *          hostname_access, check_helo_access, check_sender_access,
  *          check_recipient_access, check_sasl_access, check_etrn_access),
- *          smtpd_policy.c (policy server replies use the same actions).
+ *          smtpd_policy.c (policy server replies use the same actions),
+ *          smtpd_dnsaccess.c (check_*_{a,mx,ns}_access: the same lookups
+ *          and actions for a domain's servers).
  * Interface: smtpd_access_check(), smtpd_access_action(),
- *            smtpd_access_cleanup().
+ *            smtpd_access_cleanup(); for smtpd_dnsaccess.c (the _a_, _mx_
+ *            and _ns_ variants): smtpd_access_find_host(),
+ *            smtpd_access_find_addr(), smtpd_access_lookup_failed(),
+ *            smtpd_access_reverse_name().
  * Errors: a failed table lookup answers 451 4.3.0 "Temporary lookup
  *         failure"; a malformed action is logged and answered 451 4.3.5.
  * Notes: lookup order, first answer wins (fixed-string tables see every
@@ -20,8 +25,9 @@
  *        Parent domains are tried as "example.com" when smtpd_access_maps
  *        is in parent_domain_matches_subdomains, else as ".example.com".
  *        Actions: OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT,
- *        DEFER_IF_PERMIT, 4NN/5NN text, HOLD, DISCARD, FILTER, REDIRECT,
- *        PREPEND, BCC, WARN, INFO, or a restriction list / class name.
+ *        DEFER_IF_PERMIT, 4NN/5NN text, all-numerical (OK), HOLD, DISCARD,
+ *        FILTER, REDIRECT, PREPEND, BCC, WARN, INFO, or a restriction list
+ *        / class name.
  */
 #include "smtpd_check.h"
 #include "alloc.h"
@@ -157,6 +163,36 @@ static int smtpd_access_mail(struct maps *m, const char *addr, const char **val)
     return r;
 }
 
+bool smtpd_access_reverse_name(struct smtpd_state *st, struct sbuf *out)
+{
+    if (strcmp(st->name, "unknown") != 0) {
+        sbuf_set(out, st->name);
+        return true;
+    }
+    if (dns_ptr_name(st->addr, out) == DNS_OK && sbuf_len(out) > 0)
+        return true;
+    sbuf_reset(out);
+    return false;
+}
+
+enum smtpd_verdict smtpd_access_lookup_failed(struct smtpd_check_ctx *c, enum smtpd_stage subj,
+                                              const char *table, const char *kind)
+{
+    log_warn("%s: %s lookup error for \"%s\"", table, kind, c->st->namaddr);
+    c->warn_only = false;
+    return smtpd_reject(c, subj, 451, "4.3.0", NULL, "Temporary lookup failure");
+}
+
+int smtpd_access_find_host(const char *table, const char *name, const char **val)
+{
+    return smtpd_access_domain(smtpd_access_open(table), name, true, val);
+}
+
+int smtpd_access_find_addr(const char *table, const char *addr, const char **val)
+{
+    return smtpd_access_addr(smtpd_access_open(table), addr, val);
+}
+
 enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kind,
                                       const char *table)
 {
@@ -178,11 +214,7 @@ enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kin
     } else if (strcmp(kind, "reverse_client") == 0) {
         subj = SMTPD_STAGE_REV_CLIENT;
         rev = sbuf_new(64);
-        if (strcmp(st->name, "unknown") != 0)
-            sbuf_set(rev, st->name);
-        else if (dns_ptr_name(st->addr, rev) != DNS_OK)
-            sbuf_reset(rev);
-        if (sbuf_len(rev))
+        if (smtpd_access_reverse_name(st, rev))
             r = smtpd_access_domain(m, sbuf_str(rev), true, &val);
         if (r == 0)
             r = smtpd_access_addr(m, st->addr, &val);
@@ -213,11 +245,8 @@ enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kin
         r = smtpd_access_domain(m, c->etrn_domain, true, &val);
     }
     sbuf_free(rev);
-    if (r < 0) {
-        log_warn("%s: %s lookup error for \"%s\"", table, kind, st->namaddr);
-        c->warn_only = false;
-        return smtpd_reject(c, subj, 451, "4.3.0", NULL, "Temporary lookup failure");
-    }
+    if (r < 0)
+        return smtpd_access_lookup_failed(c, subj, table, kind);
     if (r == 0)
         return SMTPD_DUNNO;
     /* The value is borrowed until the next lookup: copy it. */
@@ -318,6 +347,10 @@ enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_sta
         if (dsn[0] != cmd[0])
             dsn[0] = cmd[0];
         v = smtpd_reject(c, subj, code, dsn, what, *text ? text : "Access denied");
+    } else if (*value && value[strspn(value, "0123456789")] == 0) {
+        /* All-numerical (a time stamp left by pop-before-smtp and the
+         * like): OK, as access(5) says. */
+        v = SMTPD_PERMIT;
     } else if (strcasecmp(cmd, "HOLD") == 0) {
         cs->saved_flags |= CLEANUP_FLAG_HOLD;
         smtpd_access_whatsup(c, subj, "hold", *text ? text : "triggers HOLD action");

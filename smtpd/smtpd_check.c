@@ -10,8 +10,8 @@
  *            smtpd_check_parse(), smtpd_check_reset(),
  *            smtpd_check_session_end(), smtpd_check_envelope(),
  *            smtpd_check_headers(), smtpd_check_eod_records(); internals for
- *            smtpd_access.c, smtpd_dnsbl.c, smtpd_policy.c, smtpd_mxbackup.c
- *            in smtpd_check.h.
+ *            smtpd_access.c, smtpd_dnsaccess.c, smtpd_dnsbl.c, smtpd_policy.c,
+ *            smtpd_mxbackup.c in smtpd_check.h.
  * Errors: an unknown restriction name is a configuration error: logged as
  *         a warning and answered "451 4.3.5 Server configuration error".
  *         A failed table or rewrite lookup answers 451 4.3.0 (try later);
@@ -412,7 +412,6 @@ static enum smtpd_verdict r_permit_inet_interfaces(struct smtpd_check_ctx *c, co
  * then on (the zombie-mail idiom "sleep 1, reject_unauth_pipelining").
  * In wrapper mode the client speaks first (TLS), so nothing is judged. */
 #define SMTPD_SLEEP_MAX 3600
-static enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c);
 static enum smtpd_verdict r_sleep(struct smtpd_check_ctx *c, const char *arg)
 {
     if (*arg == 0 || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 4
@@ -632,6 +631,29 @@ SMTPD_ACCESS_FN(r_check_rcpt_access, "recipient")
 SMTPD_ACCESS_FN(r_check_sasl_access, "sasl")
 SMTPD_ACCESS_FN(r_check_etrn_access, "etrn")
 
+/* check_*_{a,mx,ns}_access: smtpd_dnsaccess.c. */
+#define SMTPD_DNSACCESS_FN(fn, name, what, type) \
+    static enum smtpd_verdict fn(struct smtpd_check_ctx *c, const char *arg) \
+    { return smtpd_dnsaccess_check(c, name, what, type, arg); }
+SMTPD_DNSACCESS_FN(r_check_client_a_access, "check_client_a_access", "client", DNS_T_A)
+SMTPD_DNSACCESS_FN(r_check_client_mx_access, "check_client_mx_access", "client", DNS_T_MX)
+SMTPD_DNSACCESS_FN(r_check_client_ns_access, "check_client_ns_access", "client", DNS_T_NS)
+SMTPD_DNSACCESS_FN(r_check_rev_client_a_access, "check_reverse_client_hostname_a_access",
+                   "reverse_client", DNS_T_A)
+SMTPD_DNSACCESS_FN(r_check_rev_client_mx_access, "check_reverse_client_hostname_mx_access",
+                   "reverse_client", DNS_T_MX)
+SMTPD_DNSACCESS_FN(r_check_rev_client_ns_access, "check_reverse_client_hostname_ns_access",
+                   "reverse_client", DNS_T_NS)
+SMTPD_DNSACCESS_FN(r_check_helo_a_access, "check_helo_a_access", "helo", DNS_T_A)
+SMTPD_DNSACCESS_FN(r_check_helo_mx_access, "check_helo_mx_access", "helo", DNS_T_MX)
+SMTPD_DNSACCESS_FN(r_check_helo_ns_access, "check_helo_ns_access", "helo", DNS_T_NS)
+SMTPD_DNSACCESS_FN(r_check_sender_a_access, "check_sender_a_access", "sender", DNS_T_A)
+SMTPD_DNSACCESS_FN(r_check_sender_mx_access, "check_sender_mx_access", "sender", DNS_T_MX)
+SMTPD_DNSACCESS_FN(r_check_sender_ns_access, "check_sender_ns_access", "sender", DNS_T_NS)
+SMTPD_DNSACCESS_FN(r_check_rcpt_a_access, "check_recipient_a_access", "recipient", DNS_T_A)
+SMTPD_DNSACCESS_FN(r_check_rcpt_mx_access, "check_recipient_mx_access", "recipient", DNS_T_MX)
+SMTPD_DNSACCESS_FN(r_check_rcpt_ns_access, "check_recipient_ns_access", "recipient", DNS_T_NS)
+
 #define SMTPD_RHS_FN(fn, what, white) \
     static enum smtpd_verdict fn(struct smtpd_check_ctx *c, const char *arg) \
     { return smtpd_dnsbl_rhs(c, what, arg, white); }
@@ -705,7 +727,7 @@ bool smtpd_check_is_class(const char *name)
     return false;
 }
 
-static enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c)
+enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c)
 {
     c->warn_only = false;
     sbuf_set(c->reply, "451 4.3.5 Server configuration error");
@@ -851,6 +873,7 @@ void smtpd_check_init(void)
     smtpd_chk.unk_sender_tf = smtpd_tempfail_action(P_UNKNOWN_ADDRESS_TEMPFAIL_ACTION);
     smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
     smtpd_verify_init();
+    smtpd_dnsaccess_init();
     char **all[] = { smtpd_cfg.client_restr, smtpd_cfg.helo_restr, smtpd_cfg.sender_restr,
                      smtpd_cfg.relay_restr, smtpd_cfg.rcpt_restr, smtpd_cfg.data_restr,
                      smtpd_chk.eod_restr, smtpd_chk.etrn_restr };

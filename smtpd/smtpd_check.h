@@ -2,7 +2,8 @@
  * smtpd_check.h - shared internals of the restriction evaluator
  *
  * Used by: smtpd_check.c (lists, built-in restrictions), smtpd_access.c
- *          (check_*_access and access-map actions), smtpd_dnsbl.c (DNS
+ *          (check_*_access and access-map actions), smtpd_dnsaccess.c
+ *          (check_*_{a,mx,ns}_access), smtpd_dnsbl.c (DNS
  *          lists), smtpd_policy.c (check_policy_service), smtpd_verify.c
  *          (reject_unverified_recipient, reject_unverified_sender),
  *          smtpd_mxbackup.c (permit_mx_backup).
@@ -94,6 +95,9 @@ enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smt
  * or relay class) and it has no sender-specified routing (unless
  * allow_untrusted_routing), 0 when not, -1 when it could not be resolved. */
 int smtpd_auth_dest(struct smtpd_check_ctx *c);
+/* Logs nothing; answers "451 4.3.5 Server configuration error" (the
+ * caller logged why). */
+enum smtpd_verdict smtpd_config_error(struct smtpd_check_ctx *c);
 
 /* smtpd_access.c */
 /* check_client_access etc.: looks the stage's key up in table and acts on
@@ -106,6 +110,27 @@ enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kin
 enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_stage subj,
                                        const char *value, const char *origin);
 void smtpd_access_cleanup(void);
+/* The lookups of check_client_access, on their own: a host name and its
+ * parent domains, or a numeric address and its shorter networks, in table
+ * (opened on first use). 1 found (*val borrowed until the next lookup in
+ * that table), 0 not found, -1 table failure. */
+int smtpd_access_find_host(const char *table, const char *name, const char **val);
+int smtpd_access_find_addr(const char *table, const char *addr, const char **val);
+/* A table failure: logged, answered 451 4.3.0 "Temporary lookup failure".
+ * kind names the restriction for the log. */
+enum smtpd_verdict smtpd_access_lookup_failed(struct smtpd_check_ctx *c, enum smtpd_stage subj,
+                                              const char *table, const char *kind);
+/* The reverse client name (the verified name, else the unverified PTR
+ * name) into out (fills caller's buffer); false when there is none. */
+bool smtpd_access_reverse_name(struct smtpd_state *st, struct sbuf *out);
+
+/* smtpd_dnsaccess.c: check_{client,reverse_client_hostname,helo,sender,
+ * recipient}_{a,mx,ns}_access. what: "client", "reverse_client", "helo",
+ * "sender", "recipient"; type: DNS_T_A, DNS_T_MX or DNS_T_NS; restriction
+ * is the restriction's name, for logs. */
+void smtpd_dnsaccess_init(void);
+enum smtpd_verdict smtpd_dnsaccess_check(struct smtpd_check_ctx *c, const char *restriction,
+                                         const char *what, int type, const char *table);
 
 /* smtpd_dnsbl.c */
 enum smtpd_verdict smtpd_dnsbl_client(struct smtpd_check_ctx *c, const char *arg, bool white);

@@ -66,6 +66,21 @@ struct mastercf;
     X("check_recipient_access", r_check_rcpt_access, 1) \
     X("check_sasl_access", r_check_sasl_access, 1) \
     X("check_etrn_access", r_check_etrn_access, 1) \
+    X("check_client_a_access", r_check_client_a_access, 1) \
+    X("check_client_mx_access", r_check_client_mx_access, 1) \
+    X("check_client_ns_access", r_check_client_ns_access, 1) \
+    X("check_reverse_client_hostname_a_access", r_check_rev_client_a_access, 1) \
+    X("check_reverse_client_hostname_mx_access", r_check_rev_client_mx_access, 1) \
+    X("check_reverse_client_hostname_ns_access", r_check_rev_client_ns_access, 1) \
+    X("check_helo_a_access", r_check_helo_a_access, 1) \
+    X("check_helo_mx_access", r_check_helo_mx_access, 1) \
+    X("check_helo_ns_access", r_check_helo_ns_access, 1) \
+    X("check_sender_a_access", r_check_sender_a_access, 1) \
+    X("check_sender_mx_access", r_check_sender_mx_access, 1) \
+    X("check_sender_ns_access", r_check_sender_ns_access, 1) \
+    X("check_recipient_a_access", r_check_rcpt_a_access, 1) \
+    X("check_recipient_mx_access", r_check_rcpt_mx_access, 1) \
+    X("check_recipient_ns_access", r_check_rcpt_ns_access, 1) \
     X("reject_rbl_client", r_rbl_client, 1) \
     X("reject_rbl", r_rbl_client, 1) \
     X("permit_dnswl_client", r_dnswl_client, 1) \

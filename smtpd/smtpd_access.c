@@ -6,12 +6,13 @@
  *          check_recipient_access, check_sasl_access, check_etrn_access),
  *          smtpd_policy.c (policy server replies use the same actions),
  *          smtpd_dnsaccess.c (check_*_{a,mx,ns}_access: the same lookups
- *          and actions for a domain's servers).
+ *          and actions for a domain's servers), smtpd_ccert.c
+ *          (check_ccert_access: the table and the actions).
  * Interface: smtpd_access_check(), smtpd_access_action(),
- *            smtpd_access_cleanup(); for smtpd_dnsaccess.c (the _a_, _mx_
- *            and _ns_ variants): smtpd_access_find_host(),
- *            smtpd_access_find_addr(), smtpd_access_lookup_failed(),
- *            smtpd_access_reverse_name().
+ *            smtpd_access_table(), smtpd_access_cleanup(); for
+ *            smtpd_dnsaccess.c (the _a_, _mx_ and _ns_ variants):
+ *            smtpd_access_find_host(), smtpd_access_find_addr(),
+ *            smtpd_access_lookup_failed(), smtpd_access_reverse_name().
  * Errors: a failed table lookup answers 451 4.3.0 "Temporary lookup
  *         failure"; a malformed action is logged and answered 451 4.3.5.
  * Notes: lookup order, first answer wins (fixed-string tables see every
@@ -21,7 +22,9 @@
  *          helo:    name, parent domains;
  *          sender, recipient: user@domain (with and without the address
  *                   extension), domain, parent domains, user@;
- *          sasl:    the login name; etrn: the domain.
+ *          sasl:    the login name; etrn: the domain;
+ *          ccert:   (smtpd_ccert.c) the certificate fingerprint, then the
+ *                   public-key fingerprint.
  *        Parent domains are tried as "example.com" when smtpd_access_maps
  *        is in parent_domain_matches_subdomains, else as ".example.com".
  *        Actions: OK, DUNNO, REJECT, DEFER, DEFER_IF_REJECT,
@@ -50,7 +53,7 @@ static struct {
 static size_t smtpd_access_ntables;
 static int smtpd_access_parent = -1;
 
-static struct maps *smtpd_access_open(const char *table)
+struct maps *smtpd_access_table(const char *table)
 {
     for (size_t i = 0; i < smtpd_access_ntables; i++)
         if (strcmp(smtpd_access_tables[i].name, table) == 0)
@@ -185,18 +188,18 @@ enum smtpd_verdict smtpd_access_lookup_failed(struct smtpd_check_ctx *c, enum sm
 
 int smtpd_access_find_host(const char *table, const char *name, const char **val)
 {
-    return smtpd_access_domain(smtpd_access_open(table), name, true, val);
+    return smtpd_access_domain(smtpd_access_table(table), name, true, val);
 }
 
 int smtpd_access_find_addr(const char *table, const char *addr, const char **val)
 {
-    return smtpd_access_addr(smtpd_access_open(table), addr, val);
+    return smtpd_access_addr(smtpd_access_table(table), addr, val);
 }
 
 enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kind,
                                       const char *table)
 {
-    struct maps *m = smtpd_access_open(table);
+    struct maps *m = smtpd_access_table(table);
     if (kind == NULL)
         return SMTPD_DUNNO;             /* start-up: open only */
     struct smtpd_state *st = c->st;

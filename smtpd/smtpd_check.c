@@ -10,8 +10,8 @@
  *            smtpd_check_parse(), smtpd_check_reset(),
  *            smtpd_check_session_end(), smtpd_check_envelope(),
  *            smtpd_check_headers(), smtpd_check_eod_records(); internals for
- *            smtpd_access.c, smtpd_dnsaccess.c, smtpd_dnsbl.c, smtpd_policy.c,
- *            smtpd_mxbackup.c in smtpd_check.h.
+ *            smtpd_access.c, smtpd_ccert.c, smtpd_dnsaccess.c, smtpd_dnsbl.c,
+ *            smtpd_policy.c, smtpd_mxbackup.c in smtpd_check.h.
  * Errors: an unknown restriction name is a configuration error: logged as
  *         a warning and answered "451 4.3.5 Server configuration error".
  *         A failed table or rewrite lookup answers 451 4.3.0 (try later);
@@ -76,6 +76,7 @@ const char *smtpd_stage_what(enum smtpd_stage s)
     case SMTPD_STAGE_DATA: return "Data command";
     case SMTPD_STAGE_EOD: return "End-of-data";
     case SMTPD_STAGE_ETRN: return "Etrn command";
+    case SMTPD_STAGE_CCERT: return "Client certificate";
     default: return "Recipient address";
     }
 }
@@ -102,6 +103,9 @@ void smtpd_stage_subject(struct smtpd_check_ctx *c, enum smtpd_stage s, struct s
         break;
     case SMTPD_STAGE_ETRN:
         sbuf_set(out, c->etrn_domain ? c->etrn_domain : "");
+        break;
+    case SMTPD_STAGE_CCERT:
+        sbuf_set(out, st->tls_ccert_subject);   /* printable (tls_common_cn()) */
         break;
     default:
         smtpd_addr_quote(out, c->rcpt ? c->rcpt : "");
@@ -842,7 +846,9 @@ static void smtpd_check_preopen(char **list, int depth)
         if (r && r->fn == smtpd_mxbackup_permit)
             smtpd_chk.mxbackup_used = true;
         if (r && r->arg && p[1]) {
-            if (strncmp(*p, "check_", 6) == 0 && strcmp(*p, "check_policy_service") != 0) {
+            if (r->fn == smtpd_ccert_access) {
+                smtpd_ccert_preopen(p[1]);
+            } else if (strncmp(*p, "check_", 6) == 0 && strcmp(*p, "check_policy_service") != 0) {
                 struct smtpd_check_ctx dummy;
                 memset(&dummy, 0, sizeof(dummy));
                 smtpd_access_check(&dummy, NULL, p[1]);     /* opens only */
@@ -874,6 +880,7 @@ void smtpd_check_init(void)
     smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
     smtpd_verify_init();
     smtpd_dnsaccess_init();
+    smtpd_ccert_init();
     char **all[] = { smtpd_cfg.client_restr, smtpd_cfg.helo_restr, smtpd_cfg.sender_restr,
                      smtpd_cfg.relay_restr, smtpd_cfg.rcpt_restr, smtpd_cfg.data_restr,
                      smtpd_chk.eod_restr, smtpd_chk.etrn_restr };

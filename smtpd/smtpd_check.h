@@ -2,7 +2,8 @@
  * smtpd_check.h - shared internals of the restriction evaluator
  *
  * Used by: smtpd_check.c (lists, built-in restrictions), smtpd_access.c
- *          (check_*_access and access-map actions), smtpd_dnsaccess.c
+ *          (check_*_access and access-map actions), smtpd_ccert.c (TLS
+ *          client-certificate restrictions), smtpd_dnsaccess.c
  *          (check_*_{a,mx,ns}_access), smtpd_dnsbl.c (DNS
  *          lists), smtpd_policy.c (check_policy_service), smtpd_verify.c
  *          (reject_unverified_recipient, reject_unverified_sender),
@@ -21,6 +22,7 @@ enum smtpd_stage {
     SMTPD_STAGE_CLIENT, SMTPD_STAGE_HELO, SMTPD_STAGE_SENDER, SMTPD_STAGE_RELAY,
     SMTPD_STAGE_RCPT, SMTPD_STAGE_DATA, SMTPD_STAGE_EOD, SMTPD_STAGE_ETRN,
     SMTPD_STAGE_REV_CLIENT,         /* reply subject only */
+    SMTPD_STAGE_CCERT,              /* reply subject only: the certificate's CN */
 };
 
 /* Verdict of one restriction or one list. */
@@ -109,6 +111,9 @@ enum smtpd_verdict smtpd_access_check(struct smtpd_check_ctx *c, const char *kin
  * subject; origin is the table name for logs. */
 enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_stage subj,
                                        const char *value, const char *origin);
+/* The access table named table, opened on first use (still privileged at
+ * start-up, see smtpd_check_init()) and kept for the process. Borrows. */
+struct maps *smtpd_access_table(const char *table);
 void smtpd_access_cleanup(void);
 /* The lookups of check_client_access, on their own: a host name and its
  * parent domains, or a numeric address and its shorter networks, in table
@@ -131,6 +136,15 @@ bool smtpd_access_reverse_name(struct smtpd_state *st, struct sbuf *out);
 void smtpd_dnsaccess_init(void);
 enum smtpd_verdict smtpd_dnsaccess_check(struct smtpd_check_ctx *c, const char *restriction,
                                          const char *what, int type, const char *table);
+
+/* smtpd_ccert.c: restrictions on the TLS client certificate */
+/* Reads smtpd_tls_ask_ccert and opens relay_clientcerts (privileged). */
+void smtpd_ccert_init(void);
+/* Start-up: opens check_ccert_access's table (warns about a form we refuse). */
+void smtpd_ccert_preopen(const char *arg);
+enum smtpd_verdict smtpd_ccert_permit(struct smtpd_check_ctx *c, const char *arg);
+enum smtpd_verdict smtpd_ccert_permit_all(struct smtpd_check_ctx *c, const char *arg);
+enum smtpd_verdict smtpd_ccert_access(struct smtpd_check_ctx *c, const char *arg);
 
 /* smtpd_dnsbl.c */
 enum smtpd_verdict smtpd_dnsbl_client(struct smtpd_check_ctx *c, const char *arg, bool white);

@@ -28,6 +28,8 @@ struct mastercf;
     X("defer_if_reject", r_defer_if_reject, 0) \
     X("permit_mynetworks", r_permit_mynetworks, 0) \
     X("permit_sasl_authenticated", r_permit_sasl, 0) \
+    X("permit_tls_clientcerts", smtpd_ccert_permit, 0) \
+    X("permit_tls_all_clientcerts", smtpd_ccert_permit_all, 0) \
     X("permit_inet_interfaces", r_permit_inet_interfaces, 0) \
     X("reject_unauth_destination", r_reject_unauth_dest, 0) \
     X("defer_unauth_destination", r_defer_unauth_dest, 0) \
@@ -66,6 +68,7 @@ struct mastercf;
     X("check_recipient_access", r_check_rcpt_access, 1) \
     X("check_sasl_access", r_check_sasl_access, 1) \
     X("check_etrn_access", r_check_etrn_access, 1) \
+    X("check_ccert_access", smtpd_ccert_access, 1) \
     X("check_client_a_access", r_check_client_a_access, 1) \
     X("check_client_mx_access", r_check_client_mx_access, 1) \
     X("check_client_ns_access", r_check_client_ns_access, 1) \

@@ -104,6 +104,7 @@ DESCRIPTIONS = {
     'queue_run_delay': "How often the queue manager scans the deferred queue.",
     'recipient_delimiter': "Characters that separate a user name from an address extension (user+ext).",
     'relay_domains': "Domains this host accepts mail for and forwards elsewhere, for example as a backup MX.",
+    'relay_clientcerts': "Lookup tables whose keys are TLS client certificate fingerprints, or fingerprints of a certificate's public key, that the permit_tls_clientcerts restriction of smtpd(8) lets through (permit_tls_all_clientcerts consults them too, for certificates that do not verify). A key is written as the log shows it: hex bytes joined by colons (AB:CD:...), computed with smtpd_tls_fingerprint_digest; the value is not used, so a note such as the host's name will do. The certificate need not verify against smtpd_tls_CAfile, but a certificate is only seen when smtpd_tls_ask_ccert = yes. The tables are opened at start, before the privilege drop. A lookup error answers 451 4.3.0. Example: relay_clientcerts = hash:/etc/postfix/relay_clientcerts",
     'relayhost': "A host that receives all mail for remote destinations instead of their MX hosts. Brackets ([host]) skip the MX lookup; :port selects a port.",
     'smtpd_banner': "The text after the 220 code in the SMTP greeting. It must start with $myhostname.",
     'smtpd_client_restrictions': "Access restrictions applied when a client connects (evaluated at RCPT TO while smtpd_delay_reject is yes).",

@@ -25,6 +25,7 @@
  *        queue file does not record the body type yet). DANE: smtp_dane.c.
  */
 #include "smtp.h"
+#include "resolve_local.h"
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
@@ -123,6 +124,7 @@ static void smtp_pre_jail(void)
     smtp_load_config();
     smtp_checks_load(smtp_cfg.lmtp);
     smtp_generic_load(smtp_cfg.lmtp);
+    resolve_local_addresses_init();     /* MX hosts that are this host */
     smtp_cache_load(&smtp_cfg);
     smtp_load_unavailable(&smtp_cfg);
     smtp_sasl_load(smtp_cfg.lmtp);

@@ -8,7 +8,8 @@
  *         4.4.3 when the lookup failed temporarily.
  * Notes: MX records come from the system resolver (res_query + ns_parse,
  *        libresolv); equal preferences are shuffled, an MX that names
- *        $myhostname cuts the list there (mail would loop back), and a
+ *        $myhostname, or whose address is one of ours (inet_interfaces,
+ *        proxy_interfaces), cuts the list there (mail would loop back), and a
  *        domain without MX records falls back to its own addresses. Host
  *        addresses come from getaddrinfo(), which also reads /etc/hosts.
  *        XXX: Postfix's "dns" lookup skips /etc/hosts; we do not.
@@ -17,6 +18,7 @@
 #include "smtp.h"
 #include "alloc.h"
 #include "log.h"
+#include "resolve_local.h"
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -203,6 +205,35 @@ static bool smtp_is_literal(const char *host)
 
 static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *d,
                             struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why);
+/* An MX host at one of this host's addresses (inet_interfaces,
+ * proxy_interfaces), whatever its name, would send the mail back here:
+ * like Postfix, drop it and every host of its preference or worse. a holds
+ * the *n - base addresses found for one destination's MX hosts. */
+static void smtp_mx_truncate_self_addr(struct smtp_addr *a, size_t *n, size_t base)
+{
+    size_t cnt = *n - base, kept = 0;
+    int self_pref = -1;
+    for (size_t k = 0; k < cnt; k++)
+        if (a[k].family != AF_UNIX && resolve_local_address(a[k].addr)
+            && (self_pref < 0 || a[k].pref < self_pref))
+            self_pref = a[k].pref;
+    if (self_pref < 0)
+        return;
+    for (size_t k = 0; k < cnt; k++) {
+        if (a[k].pref < self_pref) {
+            a[kept++] = a[k];
+            continue;
+        }
+        log_debug(1, "MX host %s[%s] is this host or no better: skipped", a[k].host, a[k].addr);
+        xfree(a[k].host);
+        xfree(a[k].addr);
+        xfree(a[k].port);
+        xfree(a[k].dest);
+        xfree(a[k].nexthop);
+    }
+    *n = base + kept;
+}
+
 
 int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struct smtp_addr **v,
                     size_t *n, struct sbuf *dsn, struct sbuf *why)
@@ -278,7 +309,13 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
         (*v)[k].mx_secure = mx_secure;
     }
     int result = 0;
-    if (*n == before) {
+    bool had_addrs = *n > before;
+    smtp_mx_truncate_self_addr(*v + before, n, before);
+    if (had_addrs && *n == before) {
+        sbuf_set(dsn, "5.4.6");
+        sbuf_printf(why, "mail for %s loops back to myself", d->host);
+        result = -1;
+    } else if (*n == before) {
         smtp_dns_reason(why, dsn, failed ? failed : d->host, "A", temporary);
         result = -1;
     }

@@ -205,7 +205,8 @@ struct resolve_local_addr {
 static struct domain_list *rl_mydest;
 static struct resolve_local_addr *rl_addrs;
 static size_t rl_naddr, rl_addr_cap;
-static bool rl_ready;
+static bool rl_ready;        /* mydestination and the addresses */
+static bool rl_addrs_ready;  /* the addresses */
 
 static void rl_add_addr(int family, const void *bytes, bool proxy)
 {
@@ -278,16 +279,28 @@ void resolve_local_free(void)
     xfree(rl_addrs);
     rl_addrs = NULL;
     rl_naddr = rl_addr_cap = 0;
-    rl_ready = false;
+    rl_ready = rl_addrs_ready = false;
+}
+
+static void rl_addrs_load(void)
+{
+    rl_add_interfaces(P_INET_INTERFACES, cfg_str(P_INET_INTERFACES), false);
+    rl_add_interfaces(P_PROXY_INTERFACES, cfg_str(P_PROXY_INTERFACES), true);
+    rl_addrs_ready = true;
 }
 
 void resolve_local_init(void)
 {
     resolve_local_free();
     rl_mydest = domain_list_new(P_MYDESTINATION, cfg_str(P_MYDESTINATION));
-    rl_add_interfaces(P_INET_INTERFACES, cfg_str(P_INET_INTERFACES), false);
-    rl_add_interfaces(P_PROXY_INTERFACES, cfg_str(P_PROXY_INTERFACES), true);
+    rl_addrs_load();
     rl_ready = true;
+}
+
+void resolve_local_addresses_init(void)
+{
+    if (!rl_addrs_ready)
+        rl_addrs_load();
 }
 
 /* "[1.2.3.4]" or "[IPv6:::1]": is it one of our addresses? */
@@ -321,8 +334,7 @@ static bool rl_address_match(const char *addr, bool with_proxy)
 {
     unsigned char bytes[16];
     int family = strchr(addr, ':') ? AF_INET6 : AF_INET;
-    if (!rl_ready)
-        resolve_local_init();
+    resolve_local_addresses_init();
     if (inet_pton(family, addr, bytes) != 1)
         return false;
     for (size_t i = 0; i < rl_naddr; i++)

@@ -43,6 +43,10 @@ int resolve_local(const char *domain);
 bool resolve_local_address(const char *addr);
 /* Is it one of $inet_interfaces (permit_inet_interfaces)? */
 bool resolve_local_interface(const char *addr);
+/* Reads only the interface addresses (getifaddrs for "all"), for the two
+ * tests above, unless they are already read; no mydestination tables are
+ * opened. A chrooted process calls it before chroot. */
+void resolve_local_addresses_init(void);
 void resolve_local_free(void);
 
 #endif

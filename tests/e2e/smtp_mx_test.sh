@@ -9,7 +9,10 @@
 # refuses the connection or defers the recipient, that a domain without MX
 # records is reached through its address record, and that a domain that does
 # not exist bounces with the name service error, and that
-# smtp_address_preference picks the IPv4 or the IPv6 address of a dual-stack MX.
+# smtp_address_preference picks the IPv4 or the IPv6 address of a dual-stack MX,
+# and that an MX host at one of our own addresses (inet_interfaces), whatever
+# its name, cuts the MX list: the best MX being us bounces "loops back to
+# myself", a backup MX being us is never tried.
 #
 # The script runs twice (pt_netns_dns in lib.sh): outside (creates the namespace, /etc/netns/NAME and
 # dnsmasq, cleans them up on any exit) and inside (PT_MX_INNER=1: the
@@ -34,7 +37,13 @@ pt_netns_dns PT_MX_INNER ptmx mx1.mxtest.example 127.0.0.2 \
     --host-record=amx.example,127.0.0.5 \
     --mx-host=pref4.example,mxd.dual.example,10 \
     --mx-host=pref6.example,mxd.dual.example,10 \
-    --host-record=mxd.dual.example,127.0.0.6,::1
+    --host-record=mxd.dual.example,127.0.0.6,::1 \
+    --mx-host=selfbest.example,me.selfbest.example,10 \
+    --host-record=me.selfbest.example,127.0.0.1 \
+    --mx-host=backup.example,mx9.backup.example,10 \
+    --mx-host=backup.example,me.backup.example,20 \
+    --host-record=mx9.backup.example,127.0.0.9 \
+    --host-record=me.backup.example,127.0.0.1
 
 # ---- inside the namespace ------------------------------------------------------------
 
@@ -149,5 +158,22 @@ pt_check pref4_sent_over_ipv4 log_has "to=<e@pref4\.example>, relay=mxd\.dual\.e
 pt_check pref6_sent_over_ipv6 log_has "to=<f@pref6\.example>, relay=mxd\.dual\.example\[::1\]:25, .*status=sent"
 pt_check pref4_received_by_v4_sink dump_has_rcpt "$T/dump-d4" e@pref4.example
 pt_check pref6_received_by_v6_sink dump_has_rcpt "$T/dump-d6" f@pref6.example
+
+# --- 7. an MX host at our own address (127.0.0.1, inet_interfaces) ------------------
+# me.selfbest.example is not $myhostname, but its address is ours: the best
+# MX is this host, so the mail would loop.
+reply=$(pt_smtp_send alice@example.test h@selfbest.example)
+pt_check self_best_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<h@selfbest\.example>, .*status=" 30
+pt_check self_best_bounced log_has "to=<h@selfbest\.example>, relay=none, .*dsn=5\.4\.6, status=bounced \(mail for selfbest\.example loops back to myself\)"
+pt_check self_best_never_connected bash -c '! grep -q "connect to me\.selfbest\.example" "$1"' _ "$T/maillog"
+# backup.example: we are the MX of preference 20; the preferred one (10,
+# 127.0.0.9) refuses connections. The mail waits for it, and never goes
+# to ourselves.
+reply=$(pt_smtp_send alice@example.test i@backup.example)
+pt_check self_backup_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<i@backup\.example>, .*status=" 30
+pt_check self_backup_deferred log_has "to=<i@backup\.example>, relay=none, .*status=deferred \(connect to mx9\.backup\.example\[127\.0\.0\.9\]:25: Connection refused\)"
+pt_check self_backup_never_tried bash -c '! grep -q "me\.backup\.example" "$1"' _ "$T/maillog"
 
 pt_done

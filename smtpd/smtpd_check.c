@@ -61,6 +61,7 @@ static struct {
     int unk_client_code, unk_name_code, unk_addr_code, bad_name_code, access_defer_code;
     int unk_sender_tf, unk_helo_tf;     /* tempfail action: 1 defer_if_permit, 0 defer */
     bool mxbackup_used;                 /* permit_mx_backup is in a list */
+    bool relay_first;                   /* smtpd_relay_before_recipient_restrictions */
     bool inited;
 } smtpd_chk;
 
@@ -878,6 +879,7 @@ void smtpd_check_init(void)
     smtpd_chk.access_defer_code = cfg_int(P_ACCESS_MAP_DEFER_CODE);
     smtpd_chk.unk_sender_tf = smtpd_tempfail_action(P_UNKNOWN_ADDRESS_TEMPFAIL_ACTION);
     smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
+    smtpd_chk.relay_first = cfg_bool(P_SMTPD_RELAY_BEFORE_RECIPIENT_RESTRICTIONS);
     smtpd_verify_init();
     smtpd_dnsaccess_init();
     smtpd_ccert_init();
@@ -1084,12 +1086,15 @@ int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *repl
             || smtpd_check_sender_stage(&c) == SMTPD_REJECT)
             v = SMTPD_REJECT;
     }
-    if (v != SMTPD_REJECT && smtpd_check_list(&c, smtpd_cfg.relay_restr, SMTPD_STAGE_RELAY)
-                                 == SMTPD_REJECT)
-        v = SMTPD_REJECT;
-    if (v != SMTPD_REJECT && smtpd_check_list(&c, smtpd_cfg.rcpt_restr, SMTPD_STAGE_RCPT)
-                                 == SMTPD_REJECT)
-        v = SMTPD_REJECT;
+    /* smtpd_relay_before_recipient_restrictions = no (compatibility_level
+     * below 3.6): the recipient list first, as older Postfix did. */
+    bool relay_first = smtpd_chk.relay_first;
+    for (int pass = 0; pass < 2 && v != SMTPD_REJECT; pass++) {
+        bool relay = (pass == 0) == relay_first;
+        if (smtpd_check_list(&c, relay ? smtpd_cfg.relay_restr : smtpd_cfg.rcpt_restr,
+                             relay ? SMTPD_STAGE_RELAY : SMTPD_STAGE_RCPT) == SMTPD_REJECT)
+            v = SMTPD_REJECT;
+    }
     /* As Postfix: a pending defer_if_permit (access map, policy server, DNS
      * trouble) answers 4xx before the implicit unknown-recipient check can
      * answer 5xx (smtpd_ctx_done() turns it into the reply). */

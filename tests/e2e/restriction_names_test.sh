@@ -17,11 +17,13 @@
 #    error (451 4.3.5).
 # 5. A bare type:table in smtpd_sender_restrictions is check_sender_access
 #    (Postfix's older form); in smtpd_data_restrictions check reports it.
+# 6. smtpd_relay_before_recipient_restrictions = no: the recipient list
+#    answers first.
 . "$(dirname "$0")/lib.sh"
 
 pt_instance
 P_PT=$(pt_free_port); P_PT5=$(pt_free_port); P_IF=$(pt_free_port); P_SL=$(pt_free_port)
-P_SLX=$(pt_free_port); P_BT=$(pt_free_port)
+P_SLX=$(pt_free_port); P_BT=$(pt_free_port); P_RO1=$(pt_free_port); P_RO2=$(pt_free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mail.example.test \
     -keyout "$PT_T/key.pem" -out "$PT_T/cert.pem" >/dev/null 2>&1
 sed -i 's|^mynetworks = .*|mynetworks = 192.0.2.0/24|' "$PT_CONF/main.cf"
@@ -39,6 +41,7 @@ smtpd_data_restrictions = texthash:$PT_CONF/senders
 EOM
 : > "$PT_CONF/senders"
 printf 'spam@bad.example 550 5.7.1 bare table says no\n' > "$PT_CONF/bare"
+printf 'bob@remote.example 550 5.7.1 recipient list says no\n' > "$PT_CONF/rcpt_no"
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_PT inet n - n - - smtpd
   -o smtpd_recipient_restrictions=reject_plaintext_session
@@ -55,6 +58,13 @@ cat >> "$PT_CONF/master.cf" <<EOM
   -o smtpd_sender_restrictions=frobnicate_sender
 127.0.0.1:$P_BT inet n - n - - smtpd
   -o smtpd_sender_restrictions=texthash:$PT_CONF/bare
+127.0.0.1:$P_RO1 inet n - n - - smtpd
+  -o smtpd_relay_restrictions=reject_unauth_destination
+  -o smtpd_recipient_restrictions=check_recipient_access,texthash:$PT_CONF/rcpt_no
+127.0.0.1:$P_RO2 inet n - n - - smtpd
+  -o smtpd_relay_restrictions=reject_unauth_destination
+  -o smtpd_recipient_restrictions=check_recipient_access,texthash:$PT_CONF/rcpt_no
+  -o smtpd_relay_before_recipient_restrictions=no
 EOM
 line_of() { grep -n "^$1" "$PT_CONF/main.cf" | tail -1 | cut -d: -f1; }
 svc_line() { grep -n "^127.0.0.1:$1 " "$PT_CONF/master.cf" | cut -d: -f1; }
@@ -156,4 +166,11 @@ pt_check bare_table_rejects grep -q "^RCPT 550 5.7.1$" <<<"$r"
 pt_check bare_table_text pt_wait "grep -q 'reject: RCPT from .*550 5.7.1 <spam@bad.example>: Sender address rejected: bare table says no' $PT_T/maillog" 10
 r=$(dialog $P_BT "EHLO x" "MAIL FROM:<ham@good.example>" "RCPT TO:<postmaster@example.test>")
 pt_check bare_table_other_sender [ "$(grep '^RCPT' <<<"$r")" = "RCPT 250 2.1.5" ]
+
+# ---- 6. smtpd_relay_before_recipient_restrictions ---------------------------
+# Both lists refuse bob@remote.example; the first one evaluated answers.
+dialog $P_RO1 "EHLO x" "MAIL FROM:<a@example.org>" "RCPT TO:<bob@remote.example>" >/dev/null
+pt_check relay_list_first pt_wait "grep -q 'reject: RCPT from .*554 5.7.1 <bob@remote.example>: Relay access denied' $PT_T/maillog" 10
+dialog $P_RO2 "EHLO x" "MAIL FROM:<a@example.org>" "RCPT TO:<bob@remote.example>" >/dev/null
+pt_check recipient_list_first_with_no pt_wait "grep -q 'reject: RCPT from .*550 5.7.1 <bob@remote.example>: Recipient address rejected: recipient list says no' $PT_T/maillog" 10
 pt_done

@@ -69,6 +69,7 @@ static void smtpd_pre_jail(void)
     c->soft_error_limit = cfg_int(P_SMTPD_SOFT_ERROR_LIMIT);
     c->error_sleep = cfg_time(P_SMTPD_ERROR_SLEEP_TIME);
     c->rcpt_limit = cfg_int(P_SMTPD_RECIPIENT_LIMIT);
+    c->rcpt_overshoot_limit = cfg_int(P_SMTPD_RECIPIENT_OVERSHOOT_LIMIT);
     c->helo_required = cfg_bool(P_SMTPD_HELO_REQUIRED);
     c->disable_vrfy = cfg_bool(P_DISABLE_VRFY_COMMAND);
     c->delay_reject = cfg_bool(P_SMTPD_DELAY_REJECT);
@@ -173,7 +174,9 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
     if (soft_bounce_enabled())
         soft_bounce_text(sbuf_data(out));     /* 5xx -> 4xx */
     const char *r = sbuf_str(out);
-    if (r[0] == '4' || r[0] == '5') {
+    bool not_error = st->reply_not_error;
+    st->reply_not_error = false;
+    if ((r[0] == '4' || r[0] == '5') && !not_error) {
         st->error_count++;
         /* Slow down clients that keep failing, but not the occasional typo. */
         if (st->error_count > smtpd_cfg.soft_error_limit && smtpd_cfg.error_sleep > 0) {
@@ -278,6 +281,7 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     st->sender = NULL;
     xfree(st->first_rcpt);
     st->first_rcpt = NULL;
+    st->rcpt_overshoot = 0;
     xfree(st->dsn_envid);
     st->dsn_envid = NULL;
     st->dsn_ret = 0;

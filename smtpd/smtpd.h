@@ -49,6 +49,7 @@ struct smtpd_config {
     int hard_error_limit, soft_error_limit;
     long error_sleep;
     int rcpt_limit;
+    int rcpt_overshoot_limit;   /* smtpd_recipient_overshoot_limit */
     bool helo_required, disable_vrfy, delay_reject, peername_lookup, delay_open;
     bool client_port_logging;   /* smtpd_client_port_logging: name[addr]:port */
     bool strict_rfc821, allow_untrusted_routing, reject_unlisted_rcpt, reject_unlisted_sender;
@@ -99,6 +100,8 @@ struct smtpd_state {
     bool early_talker;          /* sent input before our greeting (seen by "sleep") */
     bool quit;                  /* the client ended the session with QUIT */
     int error_count;
+    bool reply_not_error;       /* the next 4xx reply does not count (smtpd_reply) */
+    int rcpt_overshoot;         /* recipients refused past rcpt_limit, this transaction */
     int error_mask;             /* notify classes of this session's errors (smtpd_notify.c) */
     struct sbuf *history;       /* the transcript, or NULL */
     int history_lines;

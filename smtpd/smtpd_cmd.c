@@ -385,6 +385,10 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
     }
     if (st->rcpt_count >= smtpd_cfg.rcpt_limit) {
         sbuf_free(addr);
+        /* A client that sends more than the limit is told 452 and tries
+         * the rest later: not an error, up to smtpd_recipient_overshoot_limit
+         * such recipients per transaction (Postfix). */
+        st->reply_not_error = st->rcpt_overshoot++ < smtpd_cfg.rcpt_overshoot_limit;
         smtpd_reply(st, "452 4.5.3 Error: too many recipients");
         return SMTPD_R_ERR;
     }

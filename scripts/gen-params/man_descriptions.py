@@ -114,6 +114,7 @@ DESCRIPTIONS = {
     'smtpd_proxy_options': "speed_adjust: smtpd(8) receives the whole message (MAIL and RCPT get its own 250, the content is spooled in the queue directory) before it connects to the smtpd_proxy_filter and replays the transaction, so that slow clients do not tie up filter processes; a filter that rejects anything then answers the end of data.",
     'smtpd_recipient_restrictions': "Access restrictions applied to each RCPT TO command.",
     'smtpd_relay_restrictions': "Restrictions that decide whether a recipient may be relayed; they run before smtpd_recipient_restrictions (unless smtpd_relay_before_recipient_restrictions = no).",
+    'smtpd_recipient_overshoot_limit': "How many recipients past smtpd_recipient_limit a client may send in one transaction, each answered 452 4.5.3 (send them later), before each further one also counts as an error toward smtpd_soft_error_limit and smtpd_hard_error_limit.",
     'smtpd_relay_before_recipient_restrictions': "When yes (the default from compatibility_level 3.6), smtpd evaluates smtpd_relay_restrictions before smtpd_recipient_restrictions; with no, the recipient list comes first, as in Postfix before 3.6. Both must pass either way; the order decides which reply a recipient that both refuse gets, and which policy lookups are made.",
     'smtpd_sasl_auth_enable': "Offer SMTP AUTH to clients.",
     'smtpd_tls_cert_file': "The server certificate (PEM) offered with STARTTLS.",

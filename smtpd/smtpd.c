@@ -148,6 +148,7 @@ static void smtpd_pre_jail(void)
     c->non_fqdn_code = smtpd_reply_code(P_NON_FQDN_REJECT_CODE);
     c->plaintext_code = smtpd_reply_code(P_PLAINTEXT_REJECT_CODE);
     smtpd_check_init();
+    smtpd_rewrite_clients_init();
     smtpd_footer_init();
     smtpd_filter_init();
     smtpd_proxy_init();
@@ -295,30 +296,6 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     smtpd_proxy_reset(st);
 }
 
-/* local_header_rewrite_clients: may cleanup treat this client's headers as
- * local (append $myorigin, add missing Message-Id/Date/From)? */
-static bool smtpd_local_rewrite_client(struct smtpd_state *st)
-{
-    /* Parsed once per process: this runs for every message. */
-    static char **items;
-    if (items == NULL)
-        items = cfg_list(cfg_str(P_LOCAL_HEADER_REWRITE_CLIENTS));
-    bool local = false;
-    for (char **p = items; p && *p && !local; p++) {
-        if (strcmp(*p, "permit_inet_interfaces") == 0)
-            local = resolve_local_interface(st->addr);
-        else if (strcmp(*p, "permit_mynetworks") == 0)
-            local = smtpd_client_in_mynetworks(st);
-        else if (strcmp(*p, "static:all") == 0)
-            local = true;
-        else if (strcmp(*p, "permit_sasl_authenticated") == 0)
-            local = st->sasl_username != NULL;
-        /* permit_sasl_authenticated, permit_tls_clientcerts and
-         * check_address_map come with the full server (TLS/SASL). */
-    }
-    return local;
-}
-
 bool smtpd_open_cleanup(struct smtpd_state *st)
 {
     if (st->cleanup)
@@ -338,7 +315,7 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
     struct cleanup_clnt *c = st->cleanup;
     cleanup_recs(c, REC_SENDER, st->sender);
     if (!smtpd_xforward_cleanup(st, c)) {   /* XFORWARD: the original client's */
-        cleanup_recs(c, REC_ATTR, smtpd_local_rewrite_client(st) ? "rewrite_context=local"
+        cleanup_recs(c, REC_ATTR, smtpd_rewrite_client_local(st) ? "rewrite_context=local"
                                                                  : "rewrite_context=remote");
         cleanup_recf(c, REC_ATTR, "log_client_name=%s", st->name);
         cleanup_recf(c, REC_ATTR, "log_client_address=%s", st->addr);

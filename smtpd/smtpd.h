@@ -431,6 +431,17 @@ void smtpd_notify_free(struct smtpd_state *st);
 void smtpd_tls_pre_jail(void);
 /* True when EHLO should offer STARTTLS now. */
 bool smtpd_tls_offer(const struct smtpd_state *st);
+/* smtpd_ccert.c: is the session's client certificate (fingerprint, then
+ * public-key fingerprint) listed in relay_clientcerts? 1, 0 (also without
+ * TLS or a certificate), or -1 when the lookup failed (logged). */
+int smtpd_ccert_relay_listed(const struct smtpd_state *st);
+
+/* smtpd_rewrite_clients.c: local_header_rewrite_clients. Init parses the
+ * list and opens its tables (still privileged); the test says whether
+ * cleanup may treat this client's headers as local. */
+void smtpd_rewrite_clients_init(void);
+bool smtpd_rewrite_client_local(struct smtpd_state *st);
+
 /* smtpd_tls_wrappermode: handshake before the greeting. False when the
  * session must end (already logged). True when not in wrapper mode. */
 bool smtpd_tls_wrapper_start(struct smtpd_state *st);

@@ -104,30 +104,41 @@ static void smtpd_ccert_keys(const struct smtpd_state *st, const char *keys[2])
     keys[1] = st->tls_ccert_pubkey_fingerprint;
 }
 
-/* permit_tls_clientcerts, and the second half of permit_tls_all_clientcerts. */
-static enum smtpd_verdict smtpd_ccert_listed(struct smtpd_check_ctx *c)
+int smtpd_ccert_relay_listed(const struct smtpd_state *st)
 {
-    const struct smtpd_state *st = c->st;
-    if (smtpd_ccert.relay == NULL)
-        return SMTPD_DUNNO;
+    if (smtpd_ccert.relay == NULL || !st->tls_active || !st->tls_ccert_present)
+        return 0;
     const char *keys[2];
     smtpd_ccert_keys(st, keys);
     for (size_t i = 0; i < 2; i++) {
         if (*keys[i] == 0)
             continue;
         if (maps_find(smtpd_ccert.relay, keys[i], 0) != NULL) {
-            log_debug(1, "%s: relaying allowed for certificate %s", st->namaddr, keys[i]);
-            return SMTPD_PERMIT;
+            log_debug(1, "%s: certificate %s is in %s", st->namaddr, keys[i],
+                      P_RELAY_CLIENTCERTS);
+            return 1;
         }
         if (maps_error(smtpd_ccert.relay) != DICT_ERR_NONE) {
             log_warn("%s: lookup error for fingerprint %s, pkey fingerprint %s (client %s)",
                      P_RELAY_CLIENTCERTS, keys[0], keys[1], st->namaddr);
-            c->warn_only = false;
-            return smtpd_reject(c, c->stage, 451, "4.3.0", NULL, "Temporary lookup failure");
+            return -1;
         }
     }
     log_debug(1, "%s: no match for fingerprint %s, pkey fingerprint %s", P_RELAY_CLIENTCERTS,
               keys[0], keys[1]);
+    return 0;
+}
+
+/* permit_tls_clientcerts, and the second half of permit_tls_all_clientcerts. */
+static enum smtpd_verdict smtpd_ccert_listed(struct smtpd_check_ctx *c)
+{
+    int r = smtpd_ccert_relay_listed(c->st);
+    if (r > 0)
+        return SMTPD_PERMIT;
+    if (r < 0) {
+        c->warn_only = false;
+        return smtpd_reject(c, c->stage, 451, "4.3.0", NULL, "Temporary lookup failure");
+    }
     return SMTPD_DUNNO;
 }
 

@@ -77,6 +77,8 @@ EOM
 P_PERMIT=$(pt_free_port); P_ALL=$(pt_free_port); P_ALLREL=$(pt_free_port)
 P_ACCESS=$(pt_free_port); P_ACCFAIL=$(pt_free_port); P_RELFAIL=$(pt_free_port)
 P_BRACE=$(pt_free_port); P_NOASK=$(pt_free_port)
+P_LHR1=$(pt_free_port); P_LHR2=$(pt_free_port); P_LHR3=$(pt_free_port)
+printf '127.0.0.1 pop-before-smtp 1700000000\n' > "$PT_CONF/pop"
 RUD=reject_unauth_destination
 cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_PERMIT inet n - n - - smtpd
@@ -98,9 +100,16 @@ cat >> "$PT_CONF/master.cf" <<EOM
 127.0.0.1:$P_NOASK inet n - n - - smtpd
   -o smtpd_relay_restrictions=permit_tls_clientcerts,$RUD
   -o smtpd_tls_ask_ccert=no
+127.0.0.1:$P_LHR1 inet n - n - - smtpd
+  -o local_header_rewrite_clients=permit_tls_clientcerts
+127.0.0.1:$P_LHR2 inet n - n - - smtpd
+  -o local_header_rewrite_clients=permit_tls_all_clientcerts
+127.0.0.1:$P_LHR3 inet n - n - - smtpd
+  -o local_header_rewrite_clients=check_address_map,texthash:$PT_CONF/pop
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
-for p in $P_PERMIT $P_ALL $P_ALLREL $P_ACCESS $P_ACCFAIL $P_RELFAIL $P_BRACE $P_NOASK; do
+for p in $P_PERMIT $P_ALL $P_ALLREL $P_ACCESS $P_ACCFAIL $P_RELFAIL $P_BRACE $P_NOASK \
+         $P_LHR1 $P_LHR2 $P_LHR3; do
     pt_wait_smtp "$p" 20 || pt_fail "start_$p" "port $p did not answer"
 done
 
@@ -202,4 +211,38 @@ pt_check noask_denied [ "$r" = "$RELAY_DENIED" ]
 pt_check noask_warned pt_wait \
     "grep -q 'warning: permit_tls_clientcerts is requested, but \"smtpd_tls_ask_ccert = no\"' $PT_T/maillog" 10
 
+# ---- local_header_rewrite_clients: the certificate words, check_address_map --
+# A message with an unqualified To: header; cleanup completes it with
+# $myorigin only for a client that counts as local.
+send_lhr() {
+    python3 - "$1" "$TLS" "$2" "$3" <<'EOP'
+import smtplib, ssl, sys
+port, tls, cert, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = smtplib.SMTP("127.0.0.1", port, timeout=20)
+s.ehlo("client.example.test")
+if cert != "plain":
+    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+    if cert != "none":
+        ctx.load_cert_chain(f"{tls}/{cert}.pem", f"{tls}/{cert}.key")
+    s.starttls(context=ctx)
+    s.ehlo("client.example.test")
+s.sendmail("sender@example.org", ["alice@example.test"],
+           f"Subject: {tag}\r\nTo: someone\r\n\r\nbody\r\n")
+s.quit()
+EOP
+}
+# the To: line of the message whose Subject is TAG in alice's mailbox
+to_of() { awk -v t="Subject: $1" '$0 == t { f = 1 } f && /^To: / { print; exit }' "$PT_T/mail/alice"; }
+: > "$PT_T/lhr.out"
+send_lhr "$P_LHR1" client lhr-listed
+send_lhr "$P_LHR1" client2 lhr-unlisted
+send_lhr "$P_LHR2" client lhr-verified
+send_lhr "$P_LHR2" rogue lhr-unverified
+send_lhr "$P_LHR3" plain lhr-popmap
+pt_wait "[ \"\$(grep -c '^Subject: lhr-' $PT_T/mail/alice 2>/dev/null)\" = 5 ]" 30
+pt_check lhr_listed_cert_local [ "$(to_of lhr-listed)" = "To: someone@mail.example.test" ]
+pt_check lhr_unlisted_cert_not_local [ "$(to_of lhr-unlisted)" = "To: someone" ]
+pt_check lhr_verified_cert_local [ "$(to_of lhr-verified)" = "To: someone@mail.example.test" ]
+pt_check lhr_unverified_cert_not_local [ "$(to_of lhr-unverified)" = "To: someone" ]
+pt_check lhr_address_map_local [ "$(to_of lhr-popmap)" = "To: someone@mail.example.test" ]
 pt_done

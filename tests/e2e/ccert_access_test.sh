@@ -113,12 +113,14 @@ for p in $P_PERMIT $P_ALL $P_ALLREL $P_ACCESS $P_ACCFAIL $P_RELFAIL $P_BRACE $P_
     pt_wait_smtp "$p" 20 || pt_fail "start_$p" "port $p did not answer"
 done
 
-# rcpt PORT CERT|none|plain [RCPT]: one session (STARTTLS with the client
-# certificate CERT, without one, or no TLS at all); prints the RCPT reply.
+# rcpt PORT CERT|none|plain [RCPT [TAG]]: one session (STARTTLS with the
+# client certificate CERT, without one, or no TLS at all); prints the RCPT
+# reply. With TAG it sends a message instead: Subject TAG, and a To: header
+# with an unqualified address.
 rcpt() {
-    python3 - "$1" "$TLS" "$2" "${3:-user@remote.example}" <<'EOP'
+    python3 - "$1" "$TLS" "$2" "${3:-user@remote.example}" "${4:-}" <<'EOP'
 import smtplib, ssl, sys
-port, tls, cert, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+port, tls, cert, rcpt, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 s = smtplib.SMTP("127.0.0.1", port, timeout=20)
 s.ehlo("client.example.test")
 if cert != "plain":
@@ -127,9 +129,12 @@ if cert != "plain":
         ctx.load_cert_chain(f"{tls}/{cert}.pem", f"{tls}/{cert}.key")
     s.starttls(context=ctx)
     s.ehlo("client.example.test")
-s.docmd("MAIL", "FROM:<sender@example.org>")
-code, msg = s.docmd("RCPT", f"TO:<{rcpt}>")
-print(code, msg.decode())
+if tag:
+    s.sendmail("sender@example.org", [rcpt], f"Subject: {tag}\r\nTo: someone\r\n\r\nbody\r\n")
+else:
+    s.docmd("MAIL", "FROM:<sender@example.org>")
+    code, msg = s.docmd("RCPT", f"TO:<{rcpt}>")
+    print(code, msg.decode())
 s.quit()
 EOP
 }
@@ -214,23 +219,7 @@ pt_check noask_warned pt_wait \
 # ---- local_header_rewrite_clients: the certificate words, check_address_map --
 # A message with an unqualified To: header; cleanup completes it with
 # $myorigin only for a client that counts as local.
-send_lhr() {
-    python3 - "$1" "$TLS" "$2" "$3" <<'EOP'
-import smtplib, ssl, sys
-port, tls, cert, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-s = smtplib.SMTP("127.0.0.1", port, timeout=20)
-s.ehlo("client.example.test")
-if cert != "plain":
-    ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-    if cert != "none":
-        ctx.load_cert_chain(f"{tls}/{cert}.pem", f"{tls}/{cert}.key")
-    s.starttls(context=ctx)
-    s.ehlo("client.example.test")
-s.sendmail("sender@example.org", ["alice@example.test"],
-           f"Subject: {tag}\r\nTo: someone\r\n\r\nbody\r\n")
-s.quit()
-EOP
-}
+send_lhr() { rcpt "$1" "$2" alice@example.test "$3"; }
 # the To: line of the message whose Subject is TAG in alice's mailbox
 to_of() { awk -v t="Subject: $1" '$0 == t { f = 1 } f && /^To: / { print; exit }' "$PT_T/mail/alice"; }
 : > "$PT_T/lhr.out"

@@ -94,11 +94,7 @@ static void smtp_load_config(void)
     c->dns_enabled = !cfg_bool(P_DISABLE_DNS_LOOKUPS) && strstr(lookup, "dns") != NULL
                      && strcasecmp(level, "disabled") != 0;
 
-    const char *protos = cfg_str(P_INET_PROTOCOLS);
-    c->want_ipv4 = strstr(protos, "all") || strstr(protos, "ipv4");
-    c->want_ipv6 = strstr(protos, "all") || strstr(protos, "ipv6");
-    if (!c->want_ipv4 && !c->want_ipv6)
-        c->want_ipv4 = true;
+    cfg_inet_protocols(cfg_str(P_INET_PROTOCOLS), &c->want_ipv4, &c->want_ipv6);
 
     /* TLS: the level and its settings, the policy table (smtp_tls_policy.c). */
     smtp_tls_policy_default(c);

@@ -55,11 +55,7 @@ static struct {
 
 void smtpd_dnsaccess_init(void)
 {
-    const char *protos = cfg_str(P_INET_PROTOCOLS);
-    smtpd_dnsa.want_ipv4 = strstr(protos, "all") || strstr(protos, "ipv4");
-    smtpd_dnsa.want_ipv6 = strstr(protos, "all") || strstr(protos, "ipv6");
-    if (!smtpd_dnsa.want_ipv4 && !smtpd_dnsa.want_ipv6)
-        smtpd_dnsa.want_ipv4 = true;
+    cfg_inet_protocols(cfg_str(P_INET_PROTOCOLS), &smtpd_dnsa.want_ipv4, &smtpd_dnsa.want_ipv6);
 }
 
 /* One evaluation: what is being checked and where the answer goes. */

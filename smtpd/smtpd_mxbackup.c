@@ -56,11 +56,7 @@ struct smtpd_mxb_host {
 
 void smtpd_mxbackup_init(bool used)
 {
-    const char *protos = cfg_str(P_INET_PROTOCOLS);
-    smtpd_mxb.want4 = strstr(protos, "all") || strstr(protos, "ipv4");
-    smtpd_mxb.want6 = strstr(protos, "all") || strstr(protos, "ipv6");
-    if (!smtpd_mxb.want4 && !smtpd_mxb.want6)
-        smtpd_mxb.want4 = true;
+    cfg_inet_protocols(cfg_str(P_INET_PROTOCOLS), &smtpd_mxb.want4, &smtpd_mxb.want6);
     const char *nets = cfg_str(P_PERMIT_MX_BACKUP_NETWORKS);
     if (*nets)
         smtpd_mxb.networks = mynetworks_new(P_PERMIT_MX_BACKUP_NETWORKS, nets,

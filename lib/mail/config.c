@@ -320,13 +320,21 @@ static bool cfg_iface_wanted(const char *ifaces, int family, const void *addr, b
     return want;
 }
 
+void cfg_inet_protocols(const char *value, bool *want4, bool *want6)
+{
+    *want4 = strstr(value, "all") || strstr(value, "ipv4");
+    *want6 = strstr(value, "all") || strstr(value, "ipv6");
+    if (!*want4 && !*want6)
+        *want4 = true;
+}
+
 static const char *cfg_default_networks(void)
 {
     const char *style = cfg_value_of(P_MYNETWORKS_STYLE, 1);
     const char *protos = cfg_value_of(P_INET_PROTOCOLS, 1);
     const char *ifaces = cfg_value_of(P_INET_INTERFACES, 1);
-    bool want4 = strstr(protos, "all") || strstr(protos, "ipv4");
-    bool want6 = strstr(protos, "all") || strstr(protos, "ipv6");
+    bool want4, want6;
+    cfg_inet_protocols(protos, &want4, &want6);
     struct ifaddrs *ifa = NULL;
     struct sbuf *b = sbuf_new(128);
     int pass;

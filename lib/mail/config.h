@@ -73,6 +73,10 @@ bool config_name_char(int c);
  * pattern (TRANSPORT_xxx for a transport in master.cf). */
 bool config_known(const char *name);
 
+/* The address families an inet_protocols value asks for ("all", "ipv4",
+ * "ipv6", or both names); a value that names neither gives IPv4. */
+void cfg_inet_protocols(const char *value, bool *want4, bool *want6);
+
 /* One main.cf entry as read, for postconf -n and postfix check. */
 struct config_entry {
     const char *name;

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "log.h"
+#include "param_table.h"
 #include "params.h"
 
 /* Names that count as used although no table knows them. */
@@ -99,6 +100,11 @@ int config_unused_report(const struct mastercf *m, int what, bool (*known)(const
     struct cu_report r = { &used, known ? known : config_known, NULL, 0 };
 
     config_foreach(cu_scan_entry, &used);
+    /* A name that a built-in default refers to is used too: the old
+     * smtpd_per_record_deadline, for one, is how Postfix 3.7 still reads
+     * ${smtpd_per_record_deadline?...} in smtpd_per_request_deadline. */
+    for (size_t i = 0; i < param_table_count; i++)
+        config_scan_refs(param_table[i].dflt, cu_add_ref, &used);
     for (const struct mastercf_service *s = m ? m->head : NULL; s; s = s->next)
         mastercf_overrides_quiet(s, cu_scan_override, &used);
     if (what & CONFIG_UNUSED_MAIN)

@@ -71,7 +71,8 @@ int main(void)
                "mua_helo = permit\n"                            /* used by a -o */
                "smtpd_restriction_classes = main_class\n"
                "main_class = permit\n"                          /* a class */
-               "builtin_thing = x\n");
+               "builtin_thing = x\n"
+               "smtpd_per_record_deadline = yes\n");          /* a default refers to it */
     write_file(dir, "master.cf",
                "smtp inet n - n - - smtpd\n"
                "submission inet n - n - - smtpd\n"
@@ -101,6 +102,7 @@ int main(void)
     sbuf_printf(want, "%s/main.cf: unused parameter: builtin_thing=x\n", dir);
     EXPECT_TRUE(strstr(out, sbuf_str(want)) != NULL);
     EXPECT_TRUE(strstr(out, "mua_helo") == NULL && strstr(out, "main_class") == NULL);
+    EXPECT_TRUE(strstr(out, "per_record_deadline") == NULL);
 
     cap_start();
     EXPECT_EQ_INT(config_unused_report(m, CONFIG_UNUSED_MASTER, NULL), 1);
@@ -112,12 +114,14 @@ int main(void)
 
     /* A caller's own idea of what is built in (postconf's). */
     cap_start();
-    /* myhostname, typo_parameter, smtpd_sender_restrictions,
-     * smtpd_restriction_classes: none has "builtin" in its name. */
-    EXPECT_EQ_INT(config_unused_report(m, CONFIG_UNUSED_MAIN, only_builtin), 4);
+    /* typo_parameter and smtpd_restriction_classes: neither has "builtin"
+     * in its name, and no default refers to them; built-in defaults refer
+     * to $myhostname and $smtpd_sender_restrictions, so those are used. */
+    EXPECT_EQ_INT(config_unused_report(m, CONFIG_UNUSED_MAIN, only_builtin), 2);
     out = cap_end();
     EXPECT_TRUE(strstr(out, "typo_parameter=1") != NULL);
-    EXPECT_TRUE(strstr(out, "myhostname") != NULL);     /* not "builtin" here */
+    EXPECT_TRUE(strstr(out, "smtpd_restriction_classes") != NULL);
+    EXPECT_TRUE(strstr(out, "myhostname") == NULL);
     EXPECT_TRUE(strstr(out, "builtin_thing") == NULL);
 
     /* No master.cf at all: nothing refers to mua_helo any more. */

@@ -55,6 +55,9 @@ static void smtp_load_config(void)
     c->starttls_timeout = cfg_time(SMTP_P(P_SMTP_STARTTLS_TIMEOUT, P_LMTP_STARTTLS_TIMEOUT));
     c->xforward_timeout = cfg_time(SMTP_P(P_SMTP_XFORWARD_TIMEOUT, P_LMTP_XFORWARD_TIMEOUT));
     c->rset_timeout = cfg_time(SMTP_P(P_SMTP_RSET_TIMEOUT, P_LMTP_RSET_TIMEOUT));
+    c->per_request_deadline = cfg_bool(SMTP_P(P_SMTP_PER_REQUEST_DEADLINE,
+                                              P_LMTP_PER_REQUEST_DEADLINE));
+    c->min_data_rate = cfg_int(SMTP_P(P_SMTP_MIN_DATA_RATE, P_LMTP_MIN_DATA_RATE));
     c->helo_name = xstrdup(cfg_str(SMTP_P(P_SMTP_HELO_NAME, P_LMTP_LHLO_NAME)));
     c->bind_address = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS, P_LMTP_BIND_ADDRESS)));
     c->bind_address6 = xstrdup(cfg_str(SMTP_P(P_SMTP_BIND_ADDRESS6, P_LMTP_BIND_ADDRESS6)));

@@ -179,6 +179,8 @@ struct smtp_cfg {
     long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
     long data_init_timeout, data_xfer_timeout, data_done_timeout;
     long quit_timeout, starttls_timeout, xforward_timeout, rset_timeout;
+    bool per_request_deadline;  /* *_per_request_deadline: timeouts per request */
+    int min_data_rate;          /* *_min_data_rate: body bytes/s that extend it */
     char *helo_name;
     char *bind_address, *bind_address6;
     long line_length_limit;

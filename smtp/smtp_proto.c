@@ -1300,6 +1300,7 @@ static int smtp_transaction(struct smtp_sess *ss)
     /* The content, streamed from the queue file. */
     ss->stage = "sending message body";
     stream_set_timeout(ss->s, (int)cfg->data_xfer_timeout);
+    stream_set_min_rate(ss->s, cfg->min_data_rate);
     int rc;
     if (smtp_checks_active()) {
         /* smtp_header_checks and friends (and smtp_generic_maps) edit the
@@ -1331,6 +1332,7 @@ static int smtp_transaction(struct smtp_sess *ss)
         goto out;       /* hang up without the final dot */
     }
     ss->stage = "sending end of data";
+    stream_set_min_rate(ss->s, 0);
     if (smtp_put(ss, cfg->data_done_timeout, ".") < 0 || smtp_flush(ss, cfg->data_done_timeout) < 0) {
         smtp_sess_io_fail(ss);
         goto out;
@@ -1473,6 +1475,10 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     const char *old_relay = r->relay;
     r->relay = sbuf_str(ss.log_relay ? ss.log_relay : ss.relay);
     ss.s = stream_open(conn->fd);
+    /* *_per_request_deadline: each smtp_*_timeout below limits a whole
+     * command (or pipelined batch) going out and a whole reply coming in,
+     * not each read or write (stream_set_timeout starts a new budget). */
+    stream_set_deadline(ss.s, smtp_cfg.per_request_deadline);
 
     /* cppcheck-suppress selfAssignment ; it takes the policy for a part of ss */
     ss.level = smtp_sess_policy(&ss)->level;   /* refined for DANE below */

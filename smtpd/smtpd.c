@@ -65,6 +65,8 @@ static void smtpd_pre_jail(void)
     long ll = cfg_long(P_LINE_LENGTH_LIMIT);
     c->line_limit = ll < 512 ? 512 : (size_t)ll;    /* RFC 5321 minimum command line */
     c->timeout = (int)cfg_time(P_SMTPD_TIMEOUT);
+    c->per_request_deadline = cfg_bool(P_SMTPD_PER_REQUEST_DEADLINE);
+    c->min_data_rate = cfg_int(P_SMTPD_MIN_DATA_RATE);
     c->hard_error_limit = cfg_int(P_SMTPD_HARD_ERROR_LIMIT);
     c->soft_error_limit = cfg_int(P_SMTPD_SOFT_ERROR_LIMIT);
     c->error_sleep = cfg_time(P_SMTPD_ERROR_SLEEP_TIME);
@@ -425,6 +427,10 @@ static void smtpd_session(struct smtpd_state *st)
             smtpd_log_gone(st);
             return;
         }
+        /* A new request: with smtpd_per_request_deadline its whole time
+         * limit starts now (the wait for its first byte included). */
+        stream_start_request(cl);
+        stream_set_min_rate(cl, 0);
         if (stream_pending(cl) == 0 && !smtpd_limits_wait(st))
             return;
         ssize_t n = stream_getline(cl, st->line, smtpd_cfg.line_limit, &had_lf);
@@ -568,6 +574,7 @@ static void smtpd_service(struct stream *client)
     st.line = sbuf_new(512);
     st.reply = sbuf_new(256);
     stream_set_timeout(client, smtpd_cfg.timeout);
+    stream_set_deadline(client, smtpd_cfg.per_request_deadline);
     bool peer_ok = smtpd_peer_init(&st);
     /* debug_peer_list: more logging for this client's session only. */
     int saved_verbose = log_verbose;

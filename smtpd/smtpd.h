@@ -46,6 +46,8 @@ struct smtpd_config {
     long msg_size_limit;
     size_t line_limit;
     int timeout;
+    bool per_request_deadline;  /* smtpd_per_request_deadline: timeout per request */
+    int min_data_rate;          /* smtpd_min_data_rate: DATA/BDAT bytes/s that extend it */
     int hard_error_limit, soft_error_limit;
     long error_sleep;
     int rcpt_limit;

@@ -197,6 +197,9 @@ enum smtpd_cmd_result smtpd_bdat_cmd(struct smtpd_state *st, const char *args)
     unsigned long long n = strtoull(args, &end, 10);
     size_t count = (size_t)n;
     st->where = "BDAT";
+    /* The chunk belongs to this request: with smtpd_per_request_deadline
+     * each byte of it earns 1/smtpd_min_data_rate s more. */
+    stream_set_min_rate(st->client, smtpd_cfg.min_data_rate);
     if (st->bdat == NULL)
         st->data_bytes = 0;
 

@@ -22,6 +22,7 @@
  */
 #include "smtpd.h"
 #include "cleanup_clnt.h"
+#include "events.h"
 #include "log.h"
 #include "qfile.h"
 #include <poll.h>
@@ -114,7 +115,9 @@ static void smtpd_data_await_client(struct smtpd_state *st)
     if (!st->queue_id_pending || st->tls_active || stream_pending(st->client) > 0)
         return;
     struct pollfd pfd = { .fd = stream_fd(st->client), .events = POLLIN };
+    double t0 = event_now();
     (void)poll(&pfd, 1, 1000);
+    stream_spend(st->client, (long)((event_now() - t0) * 1000));
 }
 
 /* Reply code and text for a cleanup verdict. */
@@ -164,6 +167,10 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
 
     st->where = "DATA";
     st->data_bytes = 0;
+    /* The content is a request of its own: with smtpd_per_request_deadline
+     * it gets smtpd_timeout, and every byte smtpd_min_data_rate more. */
+    stream_start_request(st->client);
+    stream_set_min_rate(st->client, smtpd_cfg.min_data_rate);
     if (st->proxy) {
         /* smtpd_proxy_filter: the content goes to the filter, which gives
          * the verdict (smtpd_proxy.c). */

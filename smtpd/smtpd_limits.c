@@ -86,6 +86,7 @@ static void smtpd_limits_on_sigurg(int sig)
 static void smtpd_limits_read_stress_params(void)
 {
     smtpd_cfg.timeout = (int)cfg_time(P_SMTPD_TIMEOUT);
+    smtpd_cfg.per_request_deadline = cfg_bool(P_SMTPD_PER_REQUEST_DEADLINE);
     smtpd_cfg.hard_error_limit = cfg_int(P_SMTPD_HARD_ERROR_LIMIT);
     smtpd_lim.junk_limit = cfg_int(P_SMTPD_JUNK_COMMAND_LIMIT);
 }
@@ -98,8 +99,10 @@ static void smtpd_limits_check_signal(struct smtpd_state *st)
     smtpd_lim.stress = true;
     config_override(P_STRESS, "yes");
     smtpd_limits_read_stress_params();
-    if (st && st->client)
+    if (st && st->client) {
         stream_set_timeout(st->client, smtpd_cfg.timeout);
+        stream_set_deadline(st->client, smtpd_cfg.per_request_deadline);
+    }
     log_debug(1, "stress mode: smtpd_timeout=%d smtpd_hard_error_limit=%d", smtpd_cfg.timeout,
               smtpd_cfg.hard_error_limit);
 }
@@ -373,10 +376,12 @@ bool smtpd_limits_wait(struct smtpd_state *st)
             break;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         int n = poll(&pfd, 1, (int)(left < SMTPD_WAIT_SLICE_MS ? left : SMTPD_WAIT_SLICE_MS));
-        if (n > 0)
+        if (n != 0 && (n > 0 || errno != EINTR)) {
+            /* Ready (or an error for the stream to report): the wait is
+             * part of the request's deadline when there is one. */
+            stream_spend(st->client, smtpd_limits_now_ms() - start);
             return true;
-        if (n < 0 && errno != EINTR)
-            return true;    /* let the stream report the problem */
+        }
     }
     struct sbuf *r = sbuf_new(128);
     sbuf_printf(r, "421 4.4.2 %s Error: timeout exceeded\r\n", smtpd_cfg.myhostname);

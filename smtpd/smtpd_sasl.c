@@ -346,6 +346,7 @@ enum smtpd_cmd_result smtpd_sasl_auth_cmd(struct smtpd_state *st, const char *ar
             break;
         }
         bool had_lf;
+        stream_start_request(st->client);   /* each response is a request */
         ssize_t n = stream_getline(st->client, st->line, smtpd_sasl_cfg.resp_limit, &had_lf);
         if (n == STREAM_E_TOOLONG) {
             smtpd_reply(st, "500 5.5.6 SASL response limit exceeded");

@@ -13,11 +13,15 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct stream {
     int fd;
     int timeout;
     int err;
+    bool deadline;      /* timeout is a budget per request, not per wait */
+    int min_rate;       /* bytes/s that earn more budget; 0 = none */
+    long budget_ms;     /* what is left of the current request's budget */
     size_t rpos, rlen;
     size_t wlen;
     stream_read_fn rd;
@@ -78,6 +82,47 @@ int stream_fd(const struct stream *s)
 void stream_set_timeout(struct stream *s, int seconds)
 {
     s->timeout = seconds;
+    s->budget_ms = (long)seconds * 1000;
+}
+
+void stream_set_deadline(struct stream *s, bool on)
+{
+    s->deadline = on;
+    s->budget_ms = (long)s->timeout * 1000;
+}
+
+void stream_start_request(struct stream *s)
+{
+    s->budget_ms = (long)s->timeout * 1000;
+}
+
+void stream_set_min_rate(struct stream *s, int bytes_per_second)
+{
+    s->min_rate = bytes_per_second > 0 ? bytes_per_second : 0;
+}
+
+void stream_spend(struct stream *s, long ms)
+{
+    if (s->deadline && ms > 0)
+        s->budget_ms -= ms;
+}
+
+/* Deadline mode with a minimum rate: n bytes moved earn n/min_rate seconds,
+ * never more than the whole timeout. */
+static void stream_earn(struct stream *s, size_t n)
+{
+    if (!s->deadline || s->min_rate <= 0)
+        return;
+    long cap = (long)s->timeout * 1000;
+    long gain = (long)((n * 1000) / (size_t)s->min_rate);
+    s->budget_ms = s->budget_ms + gain > cap ? cap : s->budget_ms + gain;
+}
+
+static long stream_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void stream_set_io(struct stream *s, stream_read_fn rd, stream_write_fn wr, void *ctx)
@@ -112,9 +157,26 @@ size_t stream_pending(const struct stream *s)
 static int stream_wait(struct stream *s, bool for_write)
 {
     struct pollfd pfd = { .fd = s->fd, .events = for_write ? POLLOUT : POLLIN };
-    int ms = s->timeout > 0 ? s->timeout * 1000 : -1;
+    if (s->timeout <= 0 || !s->deadline) {
+        int ms = s->timeout > 0 ? s->timeout * 1000 : -1;
+        for (;;) {
+            int n = poll(&pfd, 1, ms);
+            if (n > 0)
+                return 0;
+            if (n == 0)
+                return STREAM_E_TIMEOUT;
+            if (errno != EINTR)
+                return STREAM_E_IO;
+        }
+    }
+    /* Deadline mode: only the time spent waiting here counts against the
+     * request, so a peer that trickles a byte at a time runs out. */
     for (;;) {
-        int n = poll(&pfd, 1, ms);
+        if (s->budget_ms <= 0)
+            return STREAM_E_TIMEOUT;
+        long t0 = stream_clock_ms();
+        int n = poll(&pfd, 1, s->budget_ms > INT_MAX ? INT_MAX : (int)s->budget_ms);
+        s->budget_ms -= stream_clock_ms() - t0;
         if (n > 0)
             return 0;
         if (n == 0)
@@ -141,6 +203,7 @@ static ssize_t stream_fill(struct stream *s)
         ssize_t n = s->rd(s->ctx, s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, &want_write);
         if (n > 0) {
             s->rlen += (size_t)n;
+            stream_earn(s, (size_t)n);
             return n;
         }
         if (n == 0)
@@ -252,6 +315,7 @@ static int stream_write_all(struct stream *s, const char *buf, size_t len)
         if (n > 0) {
             buf += n;
             len -= (size_t)n;
+            stream_earn(s, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -3,13 +3,19 @@
  *
  * Used by: every daemon and command that talks over a socket or pipe.
  * Interface: stream_open(), stream_open_nonblock(), stream_close(), stream_fd(), stream_set_timeout(),
+ *            stream_set_deadline(), stream_start_request(), stream_set_min_rate(), stream_spend(),
  *            stream_getline(), stream_read(), stream_getc(), stream_write(),
  *            stream_puts(), stream_printf(), stream_flush(), stream_error(),
  *            stream_set_io() (TLS plugs in here), stream_pending().
  * Errors: a read or write that fails or passes its deadline sets a sticky
  *         error (STREAM_E_*); every later call fails fast.
  * Notes: reads and writes poll() with the stream timeout so a silent peer
- *        never hangs a daemon. Lines are returned without the LF; a CR
+ *        never hangs a daemon. By default the timeout limits each wait; in
+ *        deadline mode (smtpd_per_request_deadline and the client's
+ *        *_per_request_deadline) it is a budget for a whole request that
+ *        only waiting spends, refilled by stream_start_request() or
+ *        stream_set_timeout(), and with a minimum rate each n bytes moved
+ *        earn n/rate seconds more, up to the timeout (*_min_data_rate). Lines are returned without the LF; a CR
  *        before it is kept for the caller to judge (SMTP needs to know).
  */
 #ifndef POSTERN_STREAM_H
@@ -44,8 +50,18 @@ void stream_close(struct stream *s);
 /* Frees the stream but leaves the descriptor open. */
 void stream_free_keep_fd(struct stream *s);
 int stream_fd(const struct stream *s);
-/* Timeout in seconds for each read or write wait; 0 = forever. */
+/* Timeout in seconds for each read or write wait; 0 = forever. In deadline
+ * mode it also refills the request's budget. */
 void stream_set_timeout(struct stream *s, int seconds);
+/* Deadline mode on or off (off by default); either way the budget is refilled. */
+void stream_set_deadline(struct stream *s, bool on);
+/* A new request begins: its budget is the whole timeout again. */
+void stream_start_request(struct stream *s);
+/* Deadline mode: bytes per second that earn more budget (DATA, BDAT); 0 = off. */
+void stream_set_min_rate(struct stream *s, int bytes_per_second);
+/* Deadline mode: ms the caller spent waiting for this stream elsewhere
+ * (its own poll), charged to the current request. */
+void stream_spend(struct stream *s, long ms);
 void stream_set_io(struct stream *s, stream_read_fn rd, stream_write_fn wr, void *ctx);
 /* Sticky error or STREAM_OK. */
 int stream_error(const struct stream *s);

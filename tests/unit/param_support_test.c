@@ -114,7 +114,7 @@ static void test_reports(void)
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
           "smtp_tls_enforce_peername = no\n"
-          "smtpd_min_data_rate = 500\n"             /* the default: quiet */
+          "qmgr_fudge_factor = 100\n"               /* the default: quiet */
           "tcp_windowsize = 65536\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
           "policyd-spf_time_limit = 3600\n",
@@ -123,7 +123,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/master.cf", dir);
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
-          "  -o smtpd_min_data_rate=100\n"
+          "  -o qmgr_fudge_factor=50\n"
           "pickup unix n - n 60 1 pickup -o in_flow_delay=2s\n",
           fp);
     fclose(fp);
@@ -138,9 +138,9 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(out, "main.cf:2: smtp_tls_enforce_peername is not supported by Postern: ") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:4: tcp_windowsize is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:1: smtpd_min_data_rate is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:1: qmgr_fudge_factor is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:3: in_flow_delay is not supported by Postern") != NULL);
-    EXPECT_EQ_INT(count_lines(out, "smtpd_min_data_rate"), 1);
+    EXPECT_EQ_INT(count_lines(out, "qmgr_fudge_factor"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 
     /* One service: main.cf plus that service's -o options only. */
@@ -148,21 +148,21 @@ static void test_reports(void)
     n = param_support_report(m, "pickup", "unix");
     out = cap_end();
     EXPECT_EQ_INT(n, 4);
-    EXPECT_TRUE(strstr(out, "smtpd_min_data_rate") == NULL);
+    EXPECT_TRUE(strstr(out, "qmgr_fudge_factor") == NULL);
 
     /* Nothing in the built-in list is unimplemented now: refusal is
      * judged against a list with two settings that still are. */
     struct sbuf *where = sbuf_new(32);
     EXPECT_TRUE(param_support_refused(m, where) == NULL);
-    static const char *const test_refused[] = { P_SMTPD_MIN_DATA_RATE, P_TCP_WINDOWSIZE,
+    static const char *const test_refused[] = { P_QMGR_FUDGE_FACTOR, P_TCP_WINDOWSIZE,
                                                 P_BODY_CHECKS, NULL };
     param_support_set_refused(test_refused);
     const char *refused = param_support_refused(m, where);
     EXPECT_EQ_STR(refused, P_TCP_WINDOWSIZE);
     EXPECT_TRUE(strstr(sbuf_str(where), "main.cf:4") != NULL);
     sbuf_reset(where);
-    config_override(P_SMTPD_MIN_DATA_RATE, "100");   /* a daemon's own -o */
-    EXPECT_EQ_STR(param_support_refused(NULL, where), P_SMTPD_MIN_DATA_RATE);
+    config_override(P_QMGR_FUDGE_FACTOR, "50");   /* a daemon's own -o */
+    EXPECT_EQ_STR(param_support_refused(NULL, where), P_QMGR_FUDGE_FACTOR);
     EXPECT_TRUE(strstr(sbuf_str(where), "-o") != NULL);
     config_clear_overrides();
     config_override(P_BODY_CHECKS, "pcre:/x");      /* implemented: never refused */

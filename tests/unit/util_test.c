@@ -11,6 +11,7 @@
 #include "stream.h"
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 static void test_sbuf(void)
 {
@@ -221,6 +222,86 @@ static void test_stream_timeout(void)
     close(sv[0]);
 }
 
+/* A peer that sends `chunks` pieces of `size` bytes every `gap_ms`, then a
+ * newline. Returns its pid; fd is the reading end. */
+static pid_t trickler(int *fd, int chunks, size_t size, int gap_ms)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char buf[256];
+        memset(buf, 'x', sizeof(buf));
+        close(sv[1]);
+        for (int i = 0; i < chunks; i++) {
+            if (write(sv[0], buf, size) != (ssize_t)size)
+                _exit(1);
+            usleep((useconds_t)gap_ms * 1000);
+        }
+        _exit(write(sv[0], "\n", 1) == 1 ? 0 : 1);
+    }
+    close(sv[0]);
+    *fd = sv[1];
+    return pid;
+}
+
+/* Reads one line from a trickler with the given mode; returns what
+ * stream_getline returned. */
+static ssize_t trickle_read(int chunks, size_t size, int gap_ms, bool deadline, int min_rate)
+{
+    int fd;
+    pid_t pid = trickler(&fd, chunks, size, gap_ms);
+    struct stream *s = stream_open(fd);
+    stream_set_timeout(s, 1);
+    stream_set_deadline(s, deadline);
+    stream_set_min_rate(s, min_rate);
+    struct sbuf *line = sbuf_new(64);
+    ssize_t n = stream_getline(s, line, 100000, NULL);
+    sbuf_free(line);
+    stream_close(s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return n;
+}
+
+static void test_stream_deadline(void)
+{
+    /* 40 bytes, one every 50 ms: 2 s in all, no single wait near 1 s. */
+    EXPECT_EQ_INT(trickle_read(40, 1, 50, false, 0), 40);
+    EXPECT_EQ_INT(trickle_read(40, 1, 50, true, 0), STREAM_E_TIMEOUT);
+    /* 100 bytes every 50 ms at a minimum of 500 B/s earn 200 ms per 50 ms
+     * spent: the line arrives. At 10000 B/s they earn 10 ms: it does not. */
+    EXPECT_EQ_INT(trickle_read(40, 100, 50, true, 500), 4000);
+    EXPECT_EQ_INT(trickle_read(40, 100, 50, true, 10000), STREAM_E_TIMEOUT);
+    /* A new request refills the budget; time spent elsewhere is charged. */
+    int sv[2];
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    struct stream *b = stream_open(sv[1]);
+    stream_set_timeout(b, 1);
+    stream_set_deadline(b, true);
+    stream_spend(b, 1000);
+    EXPECT_TRUE(write(sv[0], "ab\n", 3) == 3);
+    struct sbuf *line = sbuf_new(16);
+    EXPECT_EQ_INT(stream_getline(b, line, 100, NULL), 2);      /* no wait needed */
+    EXPECT_EQ_INT(stream_getline(b, line, 100, NULL), STREAM_E_TIMEOUT);
+    sbuf_free(line);
+    stream_close(b);
+    close(sv[0]);
+    EXPECT_TRUE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    b = stream_open(sv[1]);
+    stream_set_timeout(b, 1);
+    stream_set_deadline(b, true);
+    stream_spend(b, 5000);
+    stream_start_request(b);
+    EXPECT_TRUE(write(sv[0], "cd\n", 3) == 3);
+    line = sbuf_new(16);
+    EXPECT_EQ_INT(stream_getline(b, line, 100, NULL), 2);
+    sbuf_free(line);
+    stream_close(b);
+    close(sv[0]);
+}
+
 static int timer_hits;
 static void timer_fn(void *ctx)
 {
@@ -291,6 +372,7 @@ int main(void)
     test_attr0();
     test_stream_lines();
     test_stream_timeout();
+    test_stream_deadline();
     test_events();
     test_fatal_intercept();
     return harness_done();

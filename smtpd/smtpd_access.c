@@ -320,6 +320,7 @@ enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_sta
 
     if (strcasecmp(cmd, "OK") == 0 || strcasecmp(cmd, "RELAY") == 0) {
         v = SMTPD_PERMIT;
+        smtpd_permit_log(c, subj, cmd, origin);
     } else if (strcasecmp(cmd, "DUNNO") == 0) {
         v = SMTPD_DUNNO;
     } else if (strcasecmp(cmd, "REJECT") == 0 || strcasecmp(cmd, "DEFER") == 0) {
@@ -354,6 +355,7 @@ enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_sta
         /* All-numerical (a time stamp left by pop-before-smtp and the
          * like): OK, as access(5) says. */
         v = SMTPD_PERMIT;
+        smtpd_permit_log(c, subj, cmd, origin);
     } else if (strcasecmp(cmd, "HOLD") == 0) {
         cs->saved_flags |= CLEANUP_FLAG_HOLD;
         smtpd_access_whatsup(c, subj, "hold", *text ? text : "triggers HOLD action");
@@ -361,6 +363,7 @@ enum smtpd_verdict smtpd_access_action(struct smtpd_check_ctx *c, enum smtpd_sta
         cs->saved_flags |= CLEANUP_FLAG_DISCARD;
         smtpd_access_whatsup(c, subj, "discard", *text ? text : "triggers DISCARD action");
         v = SMTPD_PERMIT;
+        smtpd_permit_log(c, subj, cmd, origin);
     } else if (strcasecmp(cmd, "FILTER") == 0) {
         if (strchr(text, ':') == NULL || text[0] == ':')
             v = smtpd_access_config_error(c, origin, value, "FILTER needs transport:destination");

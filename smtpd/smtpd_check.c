@@ -44,6 +44,7 @@
 #include "log.h"
 #include "maps.h"
 #include "mynetworks.h"
+#include "name_list.h"
 #include "params.h"
 #include "qfile.h"
 #include "resolve_local.h"
@@ -62,6 +63,7 @@ static struct {
     int unk_sender_tf, unk_helo_tf;     /* tempfail action: 1 defer_if_permit, 0 defer */
     bool mxbackup_used;                 /* permit_mx_backup is in a list */
     bool relay_first;                   /* smtpd_relay_before_recipient_restrictions */
+    struct name_list *permit_log;       /* smtpd_log_access_permit_actions */
     bool inited;
 } smtpd_chk;
 
@@ -126,6 +128,38 @@ struct smtpd_check_state *smtpd_check_state(struct smtpd_state *st)
 void smtpd_check_log(struct smtpd_check_ctx *c, const char *kind, const char *text)
 {
     smtpd_log_reject(c->st, kind, c->cmd, text, c->rcpt);
+}
+
+void smtpd_permit_log(struct smtpd_check_ctx *c, enum smtpd_stage subj, const char *action,
+                      const char *origin)
+{
+    c->permit_logged = true;
+    /* A pending defer_if_permit overrules the permit: nothing to log. */
+    if (c->dip.active || smtpd_chk.permit_log == NULL
+        || name_list_match(smtpd_chk.permit_log, action) != 1)
+        return;
+    struct sbuf *s = sbuf_new(64), *t = sbuf_new(128);
+    smtpd_stage_subject(c, subj, s);
+    sbuf_printf(t, "action=%s for %s=%s", action, smtpd_stage_what(subj), sbuf_str(s));
+    if (origin)
+        sbuf_catf(t, " from %s", origin);
+    smtpd_check_log(c, "permit", sbuf_str(t));
+    sbuf_free(s);
+    sbuf_free(t);
+}
+
+/* Whose permit a permit_* restriction is, for its log line: the client's
+ * (permit_mynetworks, permit_sasl_authenticated, permit_dnswl_client...),
+ * the recipient's (permit_auth_destination, permit_mx_backup), or else the
+ * subject of the list it is in ("permit"). */
+static enum smtpd_stage smtpd_permit_subject(const struct smtpd_check_ctx *c, const char *name)
+{
+    if (strstr(name, "client") || strstr(name, "mynetworks") || strstr(name, "sasl")
+        || strstr(name, "inet_interfaces"))
+        return SMTPD_STAGE_CLIENT;
+    if (strstr(name, "destination") || strstr(name, "mx_backup"))
+        return SMTPD_STAGE_RCPT;
+    return c->stage;
 }
 
 /* The enhanced code with its class digit made to agree with code. */
@@ -768,7 +802,12 @@ static enum smtpd_verdict smtpd_eval(struct smtpd_check_ctx *c, char **list)
                 }
                 arg = *++p;
             }
+            c->permit_logged = false;
             v = r->fn(c, arg);
+            /* smtpd_log_access_permit_actions: an access table logs its own
+             * OK (smtpd_access_action); a permit_* restriction is logged here. */
+            if (v == SMTPD_PERMIT && !c->permit_logged)
+                smtpd_permit_log(c, smtpd_permit_subject(c, name), name, NULL);
         } else if (smtpd_check_is_class(name)) {
             char **sub = cfg_list(cfg_str(name));
             v = smtpd_eval(c, sub);
@@ -880,6 +919,9 @@ void smtpd_check_init(void)
     smtpd_chk.unk_sender_tf = smtpd_tempfail_action(P_UNKNOWN_ADDRESS_TEMPFAIL_ACTION);
     smtpd_chk.unk_helo_tf = smtpd_tempfail_action(P_UNKNOWN_HELO_HOSTNAME_TEMPFAIL_ACTION);
     smtpd_chk.relay_first = cfg_bool(P_SMTPD_RELAY_BEFORE_RECIPIENT_RESTRICTIONS);
+    const char *pl = cfg_str(P_SMTPD_LOG_ACCESS_PERMIT_ACTIONS);
+    if (*pl)
+        smtpd_chk.permit_log = name_list_new(P_SMTPD_LOG_ACCESS_PERMIT_ACTIONS, pl);
     smtpd_verify_init();
     smtpd_dnsaccess_init();
     smtpd_ccert_init();

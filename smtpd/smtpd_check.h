@@ -44,6 +44,7 @@ struct smtpd_check_ctx {
     struct resolve_reply res;
     bool resolved;
     bool warn_only;             /* warn_if_reject is pending */
+    bool permit_logged;         /* the last restriction's permit was considered for the log */
     int depth;                  /* nesting of classes and access-map lists */
     struct smtpd_delayed dip, dir;
     struct sbuf *reply;
@@ -66,6 +67,11 @@ struct smtpd_check_state {
 };
 
 /* smtpd_check.c */
+/* smtpd_log_access_permit_actions: logs "permit: ... action=ACTION for
+ * Class=subject[ from ORIGIN]" when ACTION is in that list (and no
+ * defer_if_permit is pending). */
+void smtpd_permit_log(struct smtpd_check_ctx *c, enum smtpd_stage subj, const char *action,
+                      const char *origin);
 /* "Client host", "Sender address", ... (reply class). */
 const char *smtpd_stage_what(enum smtpd_stage s);
 /* The thing a stage is about ("<thing>: ..."), into out. */

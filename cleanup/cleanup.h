@@ -67,6 +67,8 @@ struct cleanup_cfg {
     bool disable_mime;          /* disable_mime_input_processing */
     int strict_mime;            /* MIME_OPT_REPORT_* from the strict_* settings */
     int mime_nesting_limit;
+    long mime_boundary_limit;       /* mime_boundary_length_limit */
+    long header_token_limit;        /* header_address_token_limit */
     int override_mask;          /* CLEANUP_FLAG_* bits receive_override_options clears */
     char **drop_headers;            /* message_drop_headers, lower case */
     bool dkim_enable;               /* postern_dkim_enable */

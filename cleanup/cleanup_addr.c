@@ -147,6 +147,8 @@ void cleanup_cfg_load(void)
                      | (all8 || cfg_bool(P_STRICT_8BITMIME_BODY) ? MIME_OPT_REPORT_8BIT_IN_7BIT_BODY : 0)
                      | (cfg_bool(P_STRICT_MIME_ENCODING_DOMAIN) ? MIME_OPT_REPORT_ENCODING_DOMAIN : 0);
     c->mime_nesting_limit = cfg_int(P_MIME_NESTING_LIMIT);
+    c->mime_boundary_limit = cfg_long(P_MIME_BOUNDARY_LENGTH_LIMIT);
+    c->header_token_limit = cfg_long(P_HEADER_ADDRESS_TOKEN_LIMIT);
     /* Only a receive_override_options given to this cleanup service with
      * -o narrows what its clients ask for. main.cf's value belongs to the
      * clients (smtpd, pickup), which apply it themselves, as in Postfix:

@@ -92,7 +92,7 @@ static void cleanup_rewrite_header(struct cleanup_state *st, struct sbuf *text, 
     struct addr_items items = { 0 };
     const char *value = sbuf_str(text) + value_off;
     size_t vlen = sbuf_len(text) - value_off;
-    addr_parse_list(value, vlen, 10000, &items);
+    addr_parse_list_limit(value, vlen, 10000, (size_t)cleanup_cfg.header_token_limit, &items);
     if (items.n == 0)
         return;
     struct sbuf *out = sbuf_new(sbuf_len(text) + 64);
@@ -127,7 +127,7 @@ static void cleanup_rewrite_header(struct cleanup_state *st, struct sbuf *text, 
 static void cleanup_extract(struct cleanup_rcpt_list *l, const char *value, size_t len)
 {
     struct addr_items items = { 0 };
-    addr_parse_list(value, len, 10000, &items);
+    addr_parse_list_limit(value, len, 10000, (size_t)cleanup_cfg.header_token_limit, &items);
     for (size_t i = 0; i < items.n; i++)
         cleanup_rcpt_add(l, items.v[i].addr, NULL, NULL, 0);
     addr_items_free(&items);
@@ -447,6 +447,8 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
                                                                              : 0,
                                   (size_t)cleanup_cfg.header_size_limit,
                                   cleanup_cfg.mime_nesting_limit);
+    if (st->mime && cleanup_cfg.mime_boundary_limit > 0)
+        mime_state_set_boundary_limit(st->mime, (size_t)cleanup_cfg.mime_boundary_limit);
     /* message_reject/strip_characters see the raw record, before MIME, as
      * header and body checks do (off with no_header_body_checks). */
     struct sbuf *stripped = NULL;

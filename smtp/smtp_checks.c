@@ -37,7 +37,7 @@ static const char *smtp_hc_name, *smtp_mhc_name, *smtp_nhc_name, *smtp_bc_name;
 static long smtp_bc_limit;
 /* The MIME parser's settings, read once with the tables. */
 static int smtp_mime_opts, smtp_mime_nesting;
-static size_t smtp_mime_header_limit;
+static size_t smtp_mime_header_limit, smtp_mime_boundary_limit;
 
 static struct maps *smtp_checks_open(const char *param)
 {
@@ -59,6 +59,7 @@ void smtp_checks_load(bool lmtp)
     smtp_mime_opts = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING) ? MIME_OPT_DISABLE_MIME : 0;
     smtp_mime_header_limit = (size_t)cfg_long(P_HEADER_SIZE_LIMIT);
     smtp_mime_nesting = cfg_int(P_MIME_NESTING_LIMIT);
+    smtp_mime_boundary_limit = (size_t)cfg_long(P_MIME_BOUNDARY_LENGTH_LIMIT);
 }
 
 bool smtp_checks_active(void)
@@ -233,6 +234,7 @@ struct smtp_checks *smtp_checks_new(const char *queue_id, deliver_line_fn out, v
     c->out_ctx = out_ctx;
     c->mime = mime_state_new(&smtp_checks_ops, c, smtp_mime_opts, smtp_mime_header_limit,
                              smtp_mime_nesting);
+    mime_state_set_boundary_limit(c->mime, smtp_mime_boundary_limit);
     return c;
 }
 

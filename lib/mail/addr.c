@@ -255,6 +255,14 @@ static void addr_flush(const char *v, struct addr_toks *l, bool angle, size_t ma
 
 size_t addr_parse_list(const char *value, size_t len, size_t max_items, struct addr_items *out)
 {
+    return addr_parse_list_limit(value, len, max_items, 0, out);
+}
+
+size_t addr_parse_list_limit(const char *value, size_t len, size_t max_items, size_t max_tokens,
+                             struct addr_items *out)
+{
+    size_t ntok = 0;
+    bool cut = false;
     struct addr_toks *cur = xcalloc(1, sizeof(*cur));
     struct addr_toks *ang = xcalloc(1, sizeof(*ang));
     bool in_angle = false, got_angle = false;
@@ -272,6 +280,12 @@ size_t addr_parse_list(const char *value, size_t len, size_t max_items, struct a
     } while (0)
 
     while (addr_next_tok(value, len, &pos, &t)) {
+        if (max_tokens > 0 && ++ntok > max_tokens) {
+            /* Past the limit: the address being read is whole only when
+             * this token would have ended it. */
+            cut = !(t.type == ADDR_T_SPECIAL && (t.ch == ',' || t.ch == ';'));
+            break;
+        }
         bool sp = t.type == ADDR_T_SPECIAL;
         if (!in_angle) {
             if (sp && (t.ch == ',' || t.ch == ';')) {
@@ -307,7 +321,8 @@ size_t addr_parse_list(const char *value, size_t len, size_t max_items, struct a
     }
     if (in_angle)
         got_angle = true;       /* missing '>': keep what we have */
-    ADDR_FLUSH();
+    if (!cut)
+        ADDR_FLUSH();           /* an address cut by the token limit is dropped */
 #undef ADDR_FLUSH
     xfree(cur);
     xfree(ang);

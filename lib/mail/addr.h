@@ -63,6 +63,13 @@ struct addr_items {
  * ADDR_MAX_LEN. At most max_items are appended. Returns the number added.
  * The value may contain folded lines (CR/LF count as white space). */
 size_t addr_parse_list(const char *value, size_t len, size_t max_items, struct addr_items *out);
+/* The same, reading at most max_tokens tokens (header_address_token_limit;
+ * a token is a dot-atom such as "example.com", a quoted string, a domain
+ * literal or a special such as "@" or ","): an address not followed by
+ * its "," (or ";", or the end) within the limit is dropped, and the rest
+ * of the value is not looked at. 0 means no limit. */
+size_t addr_parse_list_limit(const char *value, size_t len, size_t max_items, size_t max_tokens,
+                             struct addr_items *out);
 /* Frees the addresses and empties the list (the struct itself is the
  * caller's). */
 void addr_items_free(struct addr_items *items);

@@ -27,6 +27,7 @@ enum { MIME_ENC_7BIT, MIME_ENC_8BIT, MIME_ENC_BINARY, MIME_ENC_OTHER };
 struct mime_bound {
     char *text;
     size_t len;
+    bool cut;           /* longer than the boundary limit: len is the limit */
     int msg_depth;      /* message/rfc822 depth when it was pushed */
     int enc;            /* the multipart's own encoding (its preamble, epilogue) */
 };
@@ -37,6 +38,7 @@ struct mime_state {
     int opts;
     size_t header_limit;
     int nesting_limit;
+    size_t boundary_limit;  /* mime_boundary_length_limit */
     int state;
     int hdr_class;
     struct sbuf *line;      /* HEAD: the physical line being assembled */
@@ -64,6 +66,7 @@ struct mime_state *mime_state_new(const struct mime_state_ops *ops, void *ctx, i
     m->opts = opts;
     m->header_limit = header_limit > 0 ? header_limit : 102400;
     m->nesting_limit = nesting_limit > 0 ? nesting_limit : 100;
+    m->boundary_limit = 2048;
     m->state = MIME_ST_HEAD;
     m->hdr_class = MIME_HDR_PRIMARY;
     m->line = sbuf_new(256);
@@ -76,6 +79,11 @@ static void mime_pop_to(struct mime_state *m, size_t depth)
 {
     while (m->depth > depth)
         xfree(m->stack[--m->depth].text);
+}
+
+void mime_state_set_boundary_limit(struct mime_state *m, size_t limit)
+{
+    m->boundary_limit = limit > 0 ? limit : 2048;
 }
 
 void mime_state_free(struct mime_state *m)
@@ -312,6 +320,9 @@ static bool mime_end_block(struct mime_state *m, bool blank)
         }
         struct mime_bound *b = &m->stack[m->depth++];
         b->len = strlen(m->boundary);
+        b->cut = b->len > m->boundary_limit;
+        if (b->cut)
+            b->len = m->boundary_limit;
         b->text = m->boundary;
         b->msg_depth = m->msg_depth;
         b->enc = m->enc;
@@ -347,9 +358,19 @@ static bool mime_boundary(struct mime_state *m, const char *p, size_t n)
         if (n < 2 + b->len || memcmp(p + 2, b->text, b->len) != 0)
             continue;
         const char *rest = p + 2 + b->len, *end = p + n;
-        bool close = end - rest >= 2 && rest[0] == '-' && rest[1] == '-';
-        if (!mime_only_wsp(close ? rest + 2 : rest, end))
-            continue;
+        bool close;
+        if (b->cut) {
+            /* Only the first boundary_limit characters are known: any line
+             * that starts with them is this boundary, a closing one when
+             * it ends in "--". */
+            while (end > rest && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            close = end - rest >= 2 && end[-2] == '-' && end[-1] == '-';
+        } else {
+            close = end - rest >= 2 && rest[0] == '-' && rest[1] == '-';
+            if (!mime_only_wsp(close ? rest + 2 : rest, end))
+                continue;
+        }
         if (m->state == MIME_ST_HEAD)
             (void)mime_end_block(m, false);
         int msg_depth = b->msg_depth, enc = b->enc;

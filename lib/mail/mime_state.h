@@ -63,6 +63,10 @@ struct mime_state;
  * and message/rfc822 nesting. Returns new. */
 struct mime_state *mime_state_new(const struct mime_state_ops *ops, void *ctx, int opts,
                                   size_t header_limit, int nesting_limit);
+/* mime_boundary_length_limit (default 2048): boundaries are told apart by
+ * their first limit characters only; a line that starts with "--" and
+ * those characters of a longer boundary is that boundary. */
+void mime_state_set_boundary_limit(struct mime_state *m, size_t limit);
 /* The text of the last reported 8-bit or encoding error (at most 100
  * bytes: the header, body record or encoding), for the log line. */
 const char *mime_state_error_text(const struct mime_state *m);

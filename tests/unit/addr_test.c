@@ -138,6 +138,26 @@ int main(void)
     addr_parse_list("a@x, b@x, c@x", 13, 2, &items);
     EXPECT_EQ_INT(items.n, 2);
     addr_items_free(&items);
+    /* header_address_token_limit: "a@x" is 3 tokens, "," one more. 6
+     * tokens end inside "b@x" (b @): that partial address is dropped; 7
+     * take it whole; "other.example" is one token. */
+    addr_parse_list_limit("a@x, b@x, c@x", 13, 100, 6, &items);
+    EXPECT_EQ_INT(items.n, 1);
+    if (items.n == 1)
+        EXPECT_EQ_STR(items.v[0].addr, "a@x");
+    addr_items_free(&items);
+    addr_parse_list_limit("a@x, b@x, c@x", 13, 100, 7, &items);
+    EXPECT_EQ_INT(items.n, 2);
+    addr_items_free(&items);
+    addr_parse_list_limit("al@other.example, bob@x", 23, 100, 5, &items);
+    EXPECT_EQ_INT(items.n, 1);
+    addr_items_free(&items);
+    addr_parse_list_limit("<a@x>, \"B\" <b@x>", 17, 100, 0, &items);     /* 0: no limit */
+    EXPECT_EQ_INT(items.n, 2);
+    addr_items_free(&items);
+    addr_parse_list_limit("a@x, b@x, c@x", 13, 100, 4, &items);   /* a @ x , */
+    EXPECT_EQ_INT(items.n, 1);
+    addr_items_free(&items);
     struct sbuf *big = sbuf_new(ADDR_MAX_LEN + 64);
     for (int i = 0; i < ADDR_MAX_LEN + 10; i++)
         sbuf_addch(big, 'x');

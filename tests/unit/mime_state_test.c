@@ -34,11 +34,15 @@ static void t_body(void *ctx, int type, const char *data, size_t len, long offse
 
 static const struct mime_state_ops ops = { t_header, t_header_end, t_body };
 
+static size_t bound_limit;     /* mime_state_set_boundary_limit() when not 0 */
+
 /* Runs text (lines split at '\n') through a parser; returns the errors. */
 static int run(const char *text, int opts, size_t limit)
 {
     sbuf_reset(seen);
     struct mime_state *m = mime_state_new(&ops, NULL, opts, limit, 3);
+    if (bound_limit)
+        mime_state_set_boundary_limit(m, bound_limit);
     int errs = 0;
     const char *p = text;
     while (*p) {
@@ -147,6 +151,26 @@ static void test_nesting(void)
     EXPECT_TRUE(strstr(sbuf_str(seen), "H2 X-Deep") == NULL);
 }
 
+/* mime_boundary_length_limit: only the first N characters tell. */
+static void test_boundary_limit(void)
+{
+    const char *text = "Content-Type: multipart/mixed; boundary=abcdefXYZ\n\n"
+                       "--abcdefQQQ\nX-Part: 1\n\none\n--abcdefXYZ--\nafter\n";
+    run(text, 0, 1000);             /* the default (2048): a different boundary */
+    EXPECT_TRUE(strstr(sbuf_str(seen), "H2 X-Part") == NULL);
+    EXPECT_TRUE(strstr(sbuf_str(seen), "--abcdefQQQ\n") != NULL);
+    bound_limit = 6;
+    run(text, 0, 1000);             /* the same first 6 characters: a boundary */
+    EXPECT_TRUE(strstr(sbuf_str(seen), "H2 X-Part: 1\n") != NULL);
+    EXPECT_TRUE(strstr(sbuf_str(seen), "B0 after\n") != NULL);   /* closed: epilogue */
+    /* A boundary within the limit is matched whole, as before. */
+    run("Content-Type: multipart/mixed; boundary=ab\n\n--abc\nX-No: 1\n--ab\nX-Yes: 1\n\n",
+        0, 1000);
+    EXPECT_TRUE(strstr(sbuf_str(seen), "H2 X-No") == NULL);
+    EXPECT_TRUE(strstr(sbuf_str(seen), "H2 X-Yes: 1\n") != NULL);
+    bound_limit = 0;
+}
+
 static void test_limits(void)
 {
     /* A header past the limit is cut; the body is untouched. */
@@ -217,6 +241,7 @@ int main(void)
     test_plain();
     test_multipart();
     test_nesting();
+    test_boundary_limit();
     test_limits();
     test_strict();
     sbuf_free(seen);

@@ -41,6 +41,7 @@ static char **srv_args;
 static int srv_nlisten = 1;
 static int srv_listen_fds[64];
 static bool srv_unpriv, srv_chroot, srv_standalone;
+static bool srv_debug;             /* -D: run debugger_command first */
 static bool srv_stop;
 static long srv_use_count, srv_max_use, srv_max_idle;
 static double srv_last_active;
@@ -240,7 +241,8 @@ static void server_parse_args(int argc, char **argv)
             srv_chroot = true;
             break;
         case 'D':
-            break;      /* debugger hook: accepted, nothing to do */
+            srv_debug = true;
+            break;
         case 'S':
             srv_standalone = true;
             break;
@@ -297,6 +299,24 @@ static void server_report_unsupported(void)
     param_support_report(m, srv_service, *srv_type ? srv_type : NULL);
     mastercf_free(m);
     sbuf_free(path);
+}
+
+/* -D on the master.cf line: run debugger_command ($process_name and
+ * $process_id expanded) with /bin/sh and wait for it, as root and before
+ * the chroot, so that the usual "gdb ... $process_id & sleep 5" can attach
+ * before the daemon goes on. Without a command there is nothing to run the
+ * daemon under: a configuration error. */
+static void server_run_debugger(void)
+{
+    const char *cmd = cfg_str(P_DEBUGGER_COMMAND);
+    if (*cmd == 0)
+        log_fatal("%s was started with -D, but %s is empty in main.cf", srv_service,
+                  P_DEBUGGER_COMMAND);
+    log_info("running: %s", cmd);
+    int status = system(cmd);
+    if (status != 0)
+        log_warn("%s: exit status %d", P_DEBUGGER_COMMAND,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 static void server_setup_logging(void)
@@ -585,6 +605,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     server_setup_logging();
     if (!srv_standalone)
         server_report_unsupported();
+    if (srv_debug)
+        server_run_debugger();
     /* Each setting that is bad was reported and is left alone. */
     (void)mail_sched_check(NULL);
     mail_sched_apply();

@@ -28,7 +28,9 @@
 #include "resolve_local.h"
 #include "alloc.h"
 #include "config.h"
+#include "ehlo_discard.h"
 #include "log.h"
+#include "maps.h"
 #include "params.h"
 #include "server.h"
 #include "tls_client.h"
@@ -69,6 +71,20 @@ static void smtp_load_config(void)
     c->send_xforward =
         cfg_bool(SMTP_P(P_SMTP_SEND_XFORWARD_COMMAND, P_LMTP_SEND_XFORWARD_COMMAND));
     c->never_send_ehlo = !c->lmtp && cfg_bool(P_SMTP_NEVER_SEND_EHLO);
+    /* No LMTP twin: LHLO is the only greeting an LMTP server knows. */
+    c->always_send_ehlo = c->lmtp || cfg_bool(P_SMTP_ALWAYS_SEND_EHLO);
+    c->skip_quit_response = cfg_bool(SMTP_P(P_SMTP_SKIP_QUIT_RESPONSE, P_LMTP_SKIP_QUIT_RESPONSE));
+    c->quote_envelope =
+        cfg_bool(SMTP_P(P_SMTP_QUOTE_RFC821_ENVELOPE, P_LMTP_QUOTE_RFC821_ENVELOPE));
+    c->dummy_mail_auth = cfg_bool(SMTP_P(P_SMTP_SEND_DUMMY_MAIL_AUTH, P_LMTP_SEND_DUMMY_MAIL_AUTH));
+    const char *dmaps =
+        SMTP_P(P_SMTP_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS, P_LMTP_DISCARD_LHLO_KEYWORD_ADDRESS_MAPS);
+    c->ehlo_discard = ehlo_discard_new(
+        cfg_str(SMTP_P(P_SMTP_DISCARD_EHLO_KEYWORDS, P_LMTP_DISCARD_LHLO_KEYWORDS)), dmaps,
+        cfg_str(dmaps));
+    const char *filter = SMTP_P(P_SMTP_REPLY_FILTER, P_LMTP_REPLY_FILTER);
+    if (*cfg_str(filter))
+        c->reply_filter = maps_create(filter, cfg_str(filter), 0);
     const char *vtarget =
         cfg_str(SMTP_P(P_SMTP_ADDRESS_VERIFY_TARGET, P_LMTP_ADDRESS_VERIFY_TARGET));
     if (strcasecmp(vtarget, "data") == 0)

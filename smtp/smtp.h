@@ -139,6 +139,9 @@ struct smtp_conn {
 
 /* ---- configuration ---- */
 
+struct ehlo_discard;
+struct maps;
+
 enum smtp_tls_level {
     SMTP_TLS_NONE,
     SMTP_TLS_MAY,
@@ -188,6 +191,13 @@ struct smtp_cfg {
     bool send_xforward;
     bool verify_data;           /* *_address_verify_target = data: probes end at DATA */
     bool never_send_ehlo;
+    bool always_send_ehlo;             /* smtp_always_send_ehlo (no: only after an
+                                        * "ESMTP" greeting); always true for LMTP */
+    bool skip_quit_response;           /* *_skip_quit_response: QUIT without waiting */
+    bool quote_envelope;               /* *_quote_rfc821_envelope */
+    bool dummy_mail_auth;              /* *_send_dummy_mail_auth: AUTH=<> after a login */
+    struct ehlo_discard *ehlo_discard; /* *_discard_{ehlo,lhlo}_keywords and maps */
+    struct maps *reply_filter;         /* *_reply_filter, NULL = none */
     bool dns_enabled;           /* MX lookups allowed */
     bool dnssec;                /* *_dns_support_level = dnssec */
     int dane_insecure_mx;       /* smtp_tls_dane_insecure_mx_policy: MAY, ENCRYPT or DANE */
@@ -257,8 +267,8 @@ enum smtp_sess_result {
  * closed. */
 enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn,
                                    const struct smtp_addr *a, bool final);
-/* Says goodbye (QUIT, not waiting for the answer) on an idle connection
- * that is not kept, and closes it. */
+/* Says goodbye (QUIT; its answer awaited only when *_skip_quit_response
+ * = no) on an idle connection that is not kept, and closes it. */
 void smtp_quit_close(int fd, const struct smtp_addr *a);
 
 /* ---- connection cache (smtp_cache.c) ---- */

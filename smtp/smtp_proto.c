@@ -9,13 +9,17 @@
  *         reply to RCPT TO command)", "lost connection with H[A] while
  *         sending message body", "conversation with H[A] timed out while
  *         receiving the initial server greeting".
- * Notes: greeting, EHLO (HELO when EHLO is refused; LHLO for LMTP),
- *        STARTTLS per smtp_tls_security_level, XFORWARD when asked for and
- *        offered, then MAIL/RCPT/DATA, pipelined in batches when the server
- *        offers PIPELINING. The content is streamed from the queue file
- *        (deliver_content_lines) with dot-stuffing, CRLF line ends and long
- *        lines broken with CRLF SPACE so that no line exceeds
- *        $smtp_line_length_limit. LMTP reads
+ * Notes: greeting, EHLO (HELO when EHLO is refused, with
+ *        smtp_never_send_ehlo, or with smtp_always_send_ehlo = no and no
+ *        "ESMTP" in the greeting; LHLO for LMTP), STARTTLS per
+ *        smtp_tls_security_level, XFORWARD when asked for and offered, then
+ *        MAIL/RCPT/DATA, pipelined in batches when the server offers
+ *        PIPELINING. Every reply line passes through *_reply_filter before
+ *        it is parsed; EHLO keywords named by *_discard_ehlo_keywords (or
+ *        their address maps) count as not offered. The content is
+ *        streamed from the queue file (deliver_content_lines) with
+ *        dot-stuffing, CRLF line ends and long lines broken with CRLF SPACE
+ *        so that no line exceeds $smtp_line_length_limit. LMTP reads
  *        one reply per accepted recipient after the final dot. A soft
  *        failure keeps recipients for the next server unless this one is
  *        the last; once the final dot has been sent, a lost connection
@@ -41,6 +45,8 @@
 #include "tls_client.h"
 #include "tlsproxy_clnt.h"
 #include "config.h"
+#include "ehlo_discard.h"
+#include "maps.h"
 #include "params.h"
 
 /* Most TLSA records of one server passed to the TLS layer. */
@@ -109,6 +115,9 @@ struct smtp_sess {
      * reply said the connection is unusable, nothing was reported. */
     bool rset_pending;
     bool stale;
+    bool greet_esmtp;   /* the greeting has the word ESMTP */
+    char **discard;     /* EHLO keywords to ignore (NULL: not looked up) */
+    bool filter_failed; /* the *_reply_filter table failed */
 };
 
 /* ---- recipient results ---- */
@@ -241,6 +250,17 @@ static void smtp_sess_io_fail(struct smtp_sess *ss)
 {
     int err = stream_error(ss->s);
     struct sbuf *t = ss->tmp;
+    if (ss->filter_failed) {
+        /* Our table, not the server: no other server would do better. */
+        sbuf_printf(t, "local data error while talking to %s", sbuf_str(ss->peer));
+        if (ss->data_done)
+            sbuf_cat(t, " -- message may be sent more than once");
+        bool was_final = ss->final;
+        ss->final = true;
+        smtp_sess_fail_all(ss, 450, "4.3.0", sbuf_str(t), SMTP_BY_LOCAL);
+        ss->final = was_final;
+        return;
+    }
     if (err == STREAM_E_TIMEOUT)
         sbuf_printf(t, "conversation with %s timed out while %s", sbuf_str(ss->peer), ss->stage);
     else
@@ -255,9 +275,31 @@ static void smtp_sess_io_fail(struct smtp_sess *ss)
         smtp_sess_fail_all(ss, 450, "4.4.2", sbuf_str(t), SMTP_BY_LOCAL);
 }
 
-/* Reads one (multi-line) reply with the given timeout. The lines are joined
- * with blanks in ss->reply, the enhanced code goes to ss->dsn. Returns the
- * code, or -1 after an I/O failure or a malformed reply (ss->code = -1). */
+/* *_reply_filter: the line as received (without CR LF) is looked up, and
+ * an answer replaces it. The result is parsed like any reply line, so one
+ * that is not a reply line makes a malformed reply. Returns 0, or -1 when
+ * the table failed (ss->filter_failed set; smtp_sess_io_fail() reports it). */
+static int smtp_reply_filter(struct smtp_sess *ss)
+{
+    struct maps *m = smtp_cfg.reply_filter;
+    const char *v = maps_find(m, sbuf_str(ss->line), 0);
+    if (v) {
+        log_debug(1, "%s: replacing server reply \"%s\" with \"%s\"", sbuf_str(ss->peer),
+                  sbuf_str(ss->line), v);
+        sbuf_set(ss->line, v);
+        return 0;
+    }
+    if (maps_error(m) == DICT_ERR_NONE)
+        return 0;
+    ss->filter_failed = true; /* the maps layer logged the lookup */
+    return -1;
+}
+
+/* Reads one (multi-line) reply with the given timeout; each line goes
+ * through *_reply_filter first. The lines are joined with blanks in
+ * ss->reply, the enhanced code goes to ss->dsn. Returns the code, or -1
+ * after an I/O failure or a reply filter failure (ss->code = -1); 0 for a
+ * malformed reply. */
 static int smtp_get_reply(struct smtp_sess *ss, long timeout)
 {
     stream_set_timeout(ss->s, (int)timeout);
@@ -272,6 +314,11 @@ static int smtp_get_reply(struct smtp_sess *ss, long timeout)
         size_t len = sbuf_len(ss->line);
         if (len > 0 && sbuf_str(ss->line)[len - 1] == '\r')
             sbuf_truncate(ss->line, --len);
+        if (smtp_cfg.reply_filter) {
+            if (smtp_reply_filter(ss) < 0)
+                return ss->code = -1;
+            len = sbuf_len(ss->line);
+        }
         /* A reply text ends up in logs and DSNs: no control characters. */
         for (char *p = sbuf_data(ss->line); *p; p++)
             if ((unsigned char)*p < 32 || *p == 127)
@@ -357,6 +404,11 @@ static void smtp_parse_ehlo(struct smtp_sess *ss)
     ss->xforward = 0;
     ss->size_limit = 0;
     sbuf_reset(ss->auth_mechs);
+    /* *_discard_ehlo_keywords, or what the address maps say for this
+     * server's address: those keywords count as not offered. */
+    if (ss->discard == NULL)
+        ss->discard = ehlo_discard_lookup(smtp_cfg.ehlo_discard, ss->a->addr);
+    struct sbuf *dropped = sbuf_new(32);
     const char *p = strchr(sbuf_str(ss->lines), '\n');
     while (p && *++p) {
         const char *eol = strchr(p, '\n');
@@ -371,7 +423,11 @@ static void smtp_parse_ehlo(struct smtp_sess *ss)
         const char *args = q;
         while (args < eol && (*args == ' ' || *args == '='))
             args++;
-        if (strcasecmp(kw, "PIPELINING") == 0)
+        if (k > 0 && ehlo_discard_has(ss->discard, kw)) {
+            sbuf_addch(dropped, ' ');
+            for (size_t i = 0; i < k; i++)
+                sbuf_addch(dropped, (char)toupper((unsigned char)kw[i]));
+        } else if (strcasecmp(kw, "PIPELINING") == 0)
             ss->features |= SMTP_F_PIPELINING;
         else if (strcasecmp(kw, "SIZE") == 0) {
             ss->features |= SMTP_F_SIZE;
@@ -415,6 +471,23 @@ static void smtp_parse_ehlo(struct smtp_sess *ss)
         }
         p = eol;
     }
+    if (sbuf_len(dropped) && !ehlo_discard_has(ss->discard, EHLO_DISCARD_SILENT))
+        log_info("discarding EHLO keywords:%s", sbuf_str(dropped));
+    sbuf_free(dropped);
+}
+
+/* Does the greeting text (ss->lines) have the word "ESMTP" in it, in any
+ * case? With smtp_always_send_ehlo = no only such a server gets EHLO. */
+static bool smtp_greeting_esmtp(const char *text)
+{
+    for (const char *p = text; *p;) {
+        p += strspn(p, " \t\n");
+        size_t n = strcspn(p, " \t\n");
+        if (n == 5 && strncasecmp(p, "ESMTP", 5) == 0)
+            return true;
+        p += n;
+    }
+    return false;
 }
 
 /* EHLO/LHLO, with HELO as the SMTP fallback. Returns 0 or -1 (handled). */
@@ -423,7 +496,10 @@ static int smtp_helo(struct smtp_sess *ss)
     const struct smtp_cfg *cfg = &smtp_cfg;
     const char *cmd = cfg->lmtp ? "LHLO" : "EHLO";
     ss->features = 0;
-    if (cfg->lmtp || !cfg->never_send_ehlo) {
+    /* smtp_never_send_ehlo wins over smtp_always_send_ehlo = no, which
+     * asks for EHLO only when the greeting says ESMTP. */
+    bool ehlo = cfg->lmtp || (!cfg->never_send_ehlo && (cfg->always_send_ehlo || ss->greet_esmtp));
+    if (ehlo) {
         ss->stage = "performing the EHLO handshake";
         if (cfg->lmtp)
             ss->stage = "performing the LHLO handshake";
@@ -1007,11 +1083,22 @@ static int smtp_body_line(const char *line, size_t len, void *ctx)
 
 /* ---- the mail transaction ---- */
 
+/* An envelope address as it goes into MAIL FROM or RCPT TO: with the
+ * local part quoted where RFC 5321 wants it, unless
+ * *_quote_rfc821_envelope = no (for servers that cannot take quotes). */
+static void smtp_env_addr(struct sbuf *out, const char *addr)
+{
+    if (smtp_cfg.quote_envelope)
+        addr_quote(out, addr);
+    else
+        sbuf_set(out, addr);
+}
+
 static void smtp_mail_cmd(struct smtp_sess *ss, struct sbuf *out)
 {
     struct deliver_request *r = ss->req;
     struct sbuf *q = sbuf_new(128);
-    addr_quote(q, sbuf_len(ss->env_sender) ? sbuf_str(ss->env_sender) : r->sender);
+    smtp_env_addr(q, sbuf_len(ss->env_sender) ? sbuf_str(ss->env_sender) : r->sender);
     sbuf_printf(out, "MAIL FROM:<%s>", sbuf_str(q));
     if ((ss->features & SMTP_F_SIZE) && ss->st->msg_size > 0)
         sbuf_catf(out, " SIZE=%ld", ss->st->msg_size);
@@ -1023,6 +1110,10 @@ static void smtp_mail_cmd(struct smtp_sess *ss, struct sbuf *out)
             smtp_xtext_encode(out, r->envid);
         }
     }
+    /* *_send_dummy_mail_auth: after our own login, say that we vouch for
+     * no sender (RFC 4954 AUTH=<>). */
+    if (smtp_cfg.dummy_mail_auth && ss->authenticated)
+        sbuf_cat(out, " AUTH=<>");
     sbuf_free(q);
 }
 
@@ -1030,7 +1121,7 @@ static void smtp_rcpt_cmd(struct smtp_sess *ss, size_t i, struct sbuf *out)
 {
     const struct deliver_rcpt *rc = &ss->req->rcpts[i];
     struct sbuf *q = sbuf_new(128);
-    addr_quote(q, ss->env_rcpt ? ss->env_rcpt[i] : rc->address);
+    smtp_env_addr(q, ss->env_rcpt ? ss->env_rcpt[i] : rc->address);
     sbuf_printf(out, "RCPT TO:<%s>", sbuf_str(q));
     if ((ss->features & SMTP_F_DSN) && !smtp_cfg.lmtp) {
         if (rc->notify) {
@@ -1427,11 +1518,26 @@ static int smtp_rset_reply(struct smtp_sess *ss)
 void smtp_quit_close(int fd, const struct smtp_addr *a)
 {
     (void)a;
-    /* Like smtp_skip_quit_response = yes: do not wait for the answer. */
     static const char quit[] = "QUIT\r\n";
-    if (send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    if (send(fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         log_debug(1, "QUIT: %m");
-    close(fd);
+        close(fd);
+        return;
+    }
+    if (smtp_cfg.skip_quit_response) {
+        close(fd);
+        return;
+    }
+    /* *_skip_quit_response = no: wait (at most $smtp_quit_timeout) for the
+     * last line of the answer, whatever it says. */
+    struct stream *s = stream_open(fd);
+    struct sbuf *l = sbuf_new(128);
+    stream_set_timeout(s, (int)smtp_cfg.quit_timeout);
+    while (stream_getline(s, l, SMTP_REPLY_LINE_MAX, NULL) >= 0 && sbuf_len(l) > 3
+           && sbuf_str(l)[3] == '-')
+        continue;
+    sbuf_free(l);
+    stream_close(s);
 }
 
 enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn,
@@ -1576,6 +1682,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
         goto quit;
     }
     st->any_session = true;
+    ss.greet_esmtp = smtp_greeting_esmtp(sbuf_str(ss.lines));
 
     if (smtp_helo(&ss) < 0 || smtp_starttls(&ss) < 0 || smtp_auth(&ss) < 0
         || smtp_xforward(&ss) < 0)
@@ -1613,10 +1720,14 @@ quit:
         ss.s = NULL;
         goto done;
     }
-    if (stream_error(ss.s) == 0 && !ss.body_error) {
-        /* Like smtp_skip_quit_response = yes: do not wait for the answer. */
-        smtp_put(&ss, cfg->quit_timeout, "QUIT");
-        smtp_flush(&ss, 5);
+    if (stream_error(ss.s) == 0 && !ss.body_error && !ss.filter_failed) {
+        /* *_skip_quit_response = no waits for the answer (which changes
+         * nothing: the mail's fate is already decided). */
+        ss.stage = "sending QUIT";
+        if (smtp_put(&ss, cfg->quit_timeout, "QUIT") == 0
+            && smtp_flush(&ss, cfg->skip_quit_response ? 5 : cfg->quit_timeout) == 0
+            && !cfg->skip_quit_response)
+            smtp_get_reply(&ss, cfg->quit_timeout);
     }
 done:
     result = st->pending > 0 ? SMTP_SESS_NEXT : SMTP_SESS_DONE;
@@ -1641,6 +1752,7 @@ close:
     sbuf_free(ss.lines);
     sbuf_free(ss.auth_mechs);
     sbuf_free(ss.env_sender);
+    cfg_list_free(ss.discard);
     for (size_t i = 0; ss.env_rcpt && i < r->nrcpt; i++)
         xfree(ss.env_rcpt[i]);
     xfree(ss.env_rcpt);

@@ -20,6 +20,7 @@
 #include "attr.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "ehlo_discard.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "qfile.h"
@@ -182,7 +183,7 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
         }
         kw[n++] = all[i];
     }
-    if (sbuf_len(dropped) && !smtpd_ehlo_discarded(st, "silent-discard"))
+    if (sbuf_len(dropped) && !smtpd_ehlo_discarded(st, EHLO_DISCARD_SILENT))
         log_info("discarding EHLO keywords:%s", sbuf_str(dropped));
     sbuf_free(dropped);
     smtpd_reply(st, "250%c%s", n ? '-' : ' ', smtpd_cfg.myhostname);

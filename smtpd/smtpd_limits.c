@@ -36,6 +36,7 @@
 #include "alloc.h"
 #include "anvil_clnt.h"
 #include "config.h"
+#include "ehlo_discard.h"
 #include "log.h"
 #include "maps.h"
 #include "master_status.h"
@@ -392,11 +393,13 @@ bool smtpd_limits_wait(struct smtpd_state *st)
     return false;
 }
 
+/* XXX: Postfix lets the address map's answer replace
+ * smtpd_discard_ehlo_keywords (ehlo_discard_lookup() does that for the
+ * client); here both apply, as smtpd_protocol_test.sh expects. */
 bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw)
 {
-    for (char **p = smtpd_cfg.discard_ehlo; p && *p; p++)
-        if (strcasecmp(*p, kw) == 0)
-            return true;
+    if (ehlo_discard_has(smtpd_cfg.discard_ehlo, kw))
+        return true;
     struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
     if (!ls->discard_done && smtpd_lim.discard_maps) {
         ls->discard_done = true;
@@ -404,8 +407,5 @@ bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw)
         if (v)
             ls->discard = cfg_list(v);
     }
-    for (char **p = ls->discard; p && *p; p++)
-        if (strcasecmp(*p, kw) == 0)
-            return true;
-    return false;
+    return ehlo_discard_has(ls->discard, kw);
 }

@@ -15,7 +15,7 @@
 
 static void discard_service(struct stream *client)
 {
-    struct deliver_request *r = deliver_request_read(client, "none");
+    struct deliver_request *r = deliver_request_read(client, "none", NULL);
     if (r == NULL)
         return;
     struct sbuf *dsn = sbuf_new(16);

@@ -17,7 +17,7 @@
 
 static void error_service(struct stream *client)
 {
-    struct deliver_request *r = deliver_request_read(client, "none");
+    struct deliver_request *r = deliver_request_read(client, "none", NULL);
     if (r == NULL)
         return;
     bool retry = strcmp(server_service_name(), "retry") == 0;

@@ -15,13 +15,17 @@
 #include "alloc.h"
 #include "config.h"
 #include "deliver_common.h"
+#include "dsn_filter.h"
 #include "log.h"
 #include "qfile.h"
 #include "server.h"
 
+/* local_delivery_status_filter, opened before the privileges drop. */
+static struct dsn_filter *local_status_filter;
+
 static void local_service(struct stream *client)
 {
-    struct deliver_request *r = deliver_request_read(client, "local");
+    struct deliver_request *r = deliver_request_read(client, "local", local_status_filter);
     if (r == NULL)
         return;
     local_req = r;
@@ -56,6 +60,8 @@ static void local_service(struct stream *client)
 
 static void local_pre_jail(void)
 {
+    local_status_filter =
+        dsn_filter_new(P_LOCAL_DELIVERY_STATUS_FILTER, cfg_str(P_LOCAL_DELIVERY_STATUS_FILTER));
     local_deliver_init();
 }
 

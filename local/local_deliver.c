@@ -37,7 +37,6 @@
 #include "pipe_command.h"
 #include "qfile.h"
 #include "resolve_local.h"
-#include "soft_bounce.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -152,10 +151,11 @@ static void local_report(struct local_state *st, enum deliver_kind kind, const c
     int flags = DELIVER_F_NOMARK;
     if (kind == DELIVER_SENT && strncmp(text, "forwarded", 9) == 0)
         flags |= DELIVER_F_RELAYED;
-    if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0)
-        st->out->deferred = true;
-    /* soft_bounce: deliver_status() deferred a bounce */
-    if (kind == DELIVER_DEFERRED || (kind == DELIVER_BOUNCED && soft_bounce_enabled()))
+    /* What was reported counts: local_delivery_status_filter may turn a
+     * bounce into a deferral or the other way round, soft_bounce a bounce
+     * into a deferral. */
+    if (deliver_status(local_req, &leaf, kind, flags, dsn, "%s", text) < 0
+        || local_req->reported == DELIVER_DEFERRED)
         st->out->deferred = true;
     st->out->leaves++;
 }

@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "deliver_common.h"
+#include "dsn_filter.h"
 #include "log.h"
 #include "pipe_command.h"
 #include "server.h"
@@ -33,6 +34,7 @@
 static struct pipe_attr pipe_attr;
 static long pipe_time_limit;
 static char **pipe_env;
+static struct dsn_filter *pipe_status_filter; /* pipe_delivery_status_filter */
 
 /* ---- the message as the command sees it ---- */
 
@@ -119,7 +121,7 @@ static void pipe_command_text(struct sbuf *out, char **argv)
 static void pipe_service(struct stream *client)
 {
     const char *service = server_service_name();
-    struct deliver_request *r = deliver_request_read(client, service);
+    struct deliver_request *r = deliver_request_read(client, service, pipe_status_filter);
     if (r == NULL)
         return;
     struct sbuf *msg = sbuf_new(8192), *why = sbuf_new(128), *cmdtext = sbuf_new(128);
@@ -239,6 +241,8 @@ done:
 static void pipe_pre_jail(void)
 {
     struct sbuf *why = sbuf_new(128), *name = sbuf_new(64);
+    pipe_status_filter =
+        dsn_filter_new(P_PIPE_DELIVERY_STATUS_FILTER, cfg_str(P_PIPE_DELIVERY_STATUS_FILTER));
     if (pipe_attr_parse(&pipe_attr, server_args(), why) < 0)
         log_fatal("service %s: %s", server_service_name(), sbuf_str(why));
     sbuf_printf(name, "%s_time_limit", server_service_name());

@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "ehlo_discard.h"
+#include "dsn_filter.h"
 #include "log.h"
 #include "maps.h"
 #include "params.h"
@@ -137,6 +138,8 @@ static void smtp_load_config(void)
 static void smtp_pre_jail(void)
 {
     smtp_load_config();
+    const char *filter = SMTP_P(P_SMTP_DELIVERY_STATUS_FILTER, P_LMTP_DELIVERY_STATUS_FILTER);
+    smtp_cfg.status_filter = dsn_filter_new(filter, cfg_str(filter));
     smtp_checks_load(smtp_cfg.lmtp);
     smtp_generic_load(smtp_cfg.lmtp);
     resolve_local_addresses_init();     /* MX hosts that are this host */
@@ -359,7 +362,7 @@ static void smtp_hops_deliver(struct smtp_state *st, struct smtp_hops *h, bool m
 
 static void smtp_service(struct stream *client)
 {
-    struct deliver_request *r = deliver_request_read(client, "none");
+    struct deliver_request *r = deliver_request_read(client, "none", smtp_cfg.status_filter);
     if (r == NULL)
         return;
     struct smtp_state st = {

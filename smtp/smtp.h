@@ -184,6 +184,7 @@ struct smtp_cfg {
     long quit_timeout, starttls_timeout, xforward_timeout, rset_timeout;
     bool per_request_deadline;  /* *_per_request_deadline: timeouts per request */
     int min_data_rate;          /* *_min_data_rate: body bytes/s that extend it */
+    struct dsn_filter *status_filter; /* *_delivery_status_filter, or NULL */
     char *helo_name;
     char *bind_address, *bind_address6;
     long line_length_limit;

@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "deliver_common.h"
+#include "dsn_filter.h"
 #include "log.h"
 #include "qfile.h"
 #include "server.h"
@@ -68,6 +69,8 @@ static void virtual_init(void)
     struct virtual_config *c = &virtual_cfg;
     const char *bad = NULL;
 
+    c->status_filter =
+        dsn_filter_new(P_VIRTUAL_DELIVERY_STATUS_FILTER, cfg_str(P_VIRTUAL_DELIVERY_STATUS_FILTER));
     c->base = cfg_str(P_VIRTUAL_MAILBOX_BASE);
     if (*c->base && *c->base != '/')
         log_fatal("do not specify relative pathname: %s = %s", P_VIRTUAL_MAILBOX_BASE, c->base);
@@ -228,7 +231,7 @@ out:
 
 static void virtual_service(struct stream *client)
 {
-    struct deliver_request *r = deliver_request_read(client, "virtual");
+    struct deliver_request *r = deliver_request_read(client, "virtual", virtual_cfg.status_filter);
     if (r == NULL)
         return;
     char **delivered = deliver_delivered_to(r);

@@ -49,6 +49,7 @@ struct virtual_config {
     struct maps *uid_maps;
     struct maps *gid_maps;
     struct maps *limit_maps;        /* NULL when virtual_mailbox_limit_maps is empty */
+    struct dsn_filter *status_filter; /* virtual_delivery_status_filter, or NULL */
     const char *base;               /* virtual_mailbox_base */
     const char *delim;              /* recipient_delimiter */
     const char *hostname;           /* myhostname, for Maildir file names */

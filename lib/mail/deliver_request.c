@@ -11,6 +11,7 @@
 #include "verify_clnt.h"
 #include "alloc.h"
 #include "config.h"
+#include "dsn_filter.h"
 #include "dsn_log.h"
 #include "log.h"
 #include "delivery_log.h"
@@ -301,7 +302,8 @@ out:
     return result;
 }
 
-struct deliver_request *deliver_request_read(struct stream *client, const char *relay)
+struct deliver_request *deliver_request_read(struct stream *client, const char *relay,
+                                             struct dsn_filter *filter)
 {
     struct attr_list *l = attr_list_new();
     struct sbuf *why = sbuf_new(128);
@@ -325,6 +327,7 @@ struct deliver_request *deliver_request_read(struct stream *client, const char *
     }
     if (relay)
         r->relay = relay;
+    r->status_filter = filter;
     if (deliver_request_open(r, why) < 0) {
         log_warn("%s: %s", r->queue_id, sbuf_str(why));
         deliver_request_free(r);
@@ -450,31 +453,67 @@ static void deliver_verify(struct deliver_request *r, const struct deliver_rcpt 
         log_warn("%s: mark recipient %s done: %m", r->queue_id, rc->address);
 }
 
-int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
-                    enum deliver_kind kind, int flags, const char *dsn, const char *fmt,
-                    va_list ap)
+/* A status text ends up in one log line and one attribute value: no line
+ * breaks, at most 4000 bytes. */
+static void deliver_clean_text(struct sbuf *text)
 {
-    struct sbuf *text = sbuf_new(128);
-    int result = 0;
-    sbuf_vcatf(text, fmt, ap);
-    /* A status text ends up in one log line and one attribute value. */
     for (char *p = sbuf_data(text); *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     if (sbuf_len(text) > 4000)
         sbuf_truncate(text, 4000);
+}
+
+/* The agent's delivery status filter: may replace code and text, and with
+ * them turn a bounce into a deferral or the other way round (a success
+ * stays a success). When its table fails, a failure is deferred (4.3.0,
+ * the original status in the text) so that no mail is lost on a lookup
+ * error; a success is kept as it was, the delivery has happened. */
+static enum deliver_kind deliver_filter(struct deliver_request *r, enum deliver_kind kind,
+                                        struct sbuf *code, struct sbuf *text)
+{
+    int res =
+        dsn_filter_apply(r->status_filter, r->queue_id, sbuf_str(code), sbuf_str(text), code, text);
+    if (res == DSN_FILTER_REPLACED) {
+        deliver_clean_text(text);
+        if (kind != DELIVER_SENT)
+            kind = sbuf_str(code)[0] == '5' ? DELIVER_BOUNCED : DELIVER_DEFERRED;
+    } else if (res == DSN_FILTER_ERROR && kind != DELIVER_SENT) {
+        struct sbuf *was = sbuf_new(sbuf_len(text) + 32);
+        sbuf_printf(was, "%s %s", sbuf_str(code), sbuf_str(text));
+        sbuf_printf(text, "delivery status filter lookup error (original status: %s)",
+                    sbuf_str(was));
+        deliver_clean_text(text);
+        sbuf_set(code, "4.3.0");
+        kind = DELIVER_DEFERRED;
+        sbuf_free(was);
+    }
+    return kind;
+}
+
+int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
+                    enum deliver_kind kind, int flags, const char *dsn_in, const char *fmt,
+                    va_list ap)
+{
+    struct sbuf *text = sbuf_new(128), *code = sbuf_new(16);
+    int result = 0;
+    sbuf_vcatf(text, fmt, ap);
+    deliver_clean_text(text);
+    sbuf_set(code, dsn_in);
+    if (r->status_filter != NULL)
+        kind = deliver_filter(r, kind, code, text);
 
     /* soft_bounce: a would-be bounce is deferred, its status class 4. */
-    char soft[32];
     if (kind == DELIVER_BOUNCED && soft_bounce_enabled()) {
         kind = DELIVER_DEFERRED;
-        strlcpy(soft, dsn, sizeof(soft));
-        soft_bounce_dsn(soft);
-        dsn = soft;
+        soft_bounce_dsn(sbuf_data(code));
     }
+    const char *dsn = sbuf_str(code);
+    r->reported = kind;
     if (r->flags & DELIVER_REQ_F_CHECK_ONLY) {
         deliver_verify(r, rc, kind, flags, dsn, sbuf_str(text));
         sbuf_free(text);
+        sbuf_free(code);
         return 0;
     }
     const char *action = (flags & DELIVER_F_RELAYED) ? "relayed"
@@ -502,6 +541,7 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
     }
     if (!(flags & DELIVER_F_NOLOG))
         deliver_log_line(r, rc, deliver_kind_status(kind), dsn, sbuf_str(text));
+    r->reported = kind;
     if (kind == DELIVER_DEFERRED || result < 0)
         r->deferred = true;
     else if (!(flags & DELIVER_F_NOMARK) && !(r->flags & DELIVER_REQ_F_PASSED) && r->fd >= 0) {
@@ -512,6 +552,7 @@ int deliver_vstatus(struct deliver_request *r, const struct deliver_rcpt *rc,
         }
     }
     sbuf_free(text);
+    sbuf_free(code);
     return result;
 }
 

@@ -26,6 +26,13 @@
  *        delivered. With DELIVER_REQ_F_USER_VERIFY (sendmail -bv) the result
  *        goes to the trace log instead, with action "deliverable" or
  *        "undeliverable".
+ *        Before a result is logged or recorded (probes too), the agent's
+ *        delivery status filter (its *_delivery_status_filter, dsn_filter.h),
+ *        when it has one, may replace the code and text of the result: a
+ *        4.X.X replacement defers, a 5.X.X one bounces, and soft_bounce
+ *        still applies after it. When the filter's table fails, a success
+ *        is reported as it was and a failure is deferred with 4.3.0, so
+ *        nothing is lost.
  */
 #ifndef POSTERN_DELIVER_REQUEST_H
 #define POSTERN_DELIVER_REQUEST_H
@@ -102,6 +109,7 @@ struct deliver_rcpt {
 };
 
 struct qfile_reader;
+struct dsn_filter;
 
 struct deliver_request {
     char *queue_name;
@@ -135,12 +143,19 @@ struct deliver_request {
     const char *dsn_mta;        /* "mx.example.com" for Remote-MTA: dns; ... */
     const char *diag_type;      /* "smtp" */
     const char *diag_text;      /* "550 5.1.1 <x>: no such user" */
+    struct dsn_filter *status_filter; /* the agent's *_delivery_status_filter
+                                       * (borrowed), or NULL */
+    enum deliver_kind reported;       /* what the last status call reported, after
+                                       * the status filter and soft_bounce */
 };
 
 /* Sends the greeting, reads one request from client and opens its queue
  * file. Returns new (free with deliver_request_done() or _free()), or NULL
- * after logging why. relay is the default "relay=" text (borrowed). */
-struct deliver_request *deliver_request_read(struct stream *client, const char *relay);
+ * after logging why. relay is the default "relay=" text (borrowed);
+ * filter is the agent's delivery status filter (borrowed; NULL: none),
+ * applied by every status call on the request. */
+struct deliver_request *deliver_request_read(struct stream *client, const char *relay,
+                                             struct dsn_filter *filter);
 
 /* Builds a request from an attribute list without touching the queue.
  * Returns new, or NULL with why filled (e.g. "rcpt_count 3 but 2
@@ -160,7 +175,9 @@ int deliver_request_done(struct stream *client, struct deliver_request *r);
 void deliver_request_free(struct deliver_request *r);
 
 /* Reports one result for rc (usually &r->rcpts[i]; local passes a copy
- * whose address is an alias target). Logs the Postfix-shaped line, appends
+ * whose address is an alias target). Applies r->status_filter and
+ * soft_bounce, which may change kind (r->reported says what was reported),
+ * then logs the Postfix-shaped line, appends
  * to bounce/ (BOUNCED), defer/ (DEFERRED) or, for SENT when rc->notify has
  * DSN_NOTIFY_SUCCESS, trace/; then, unless DELIVER_F_NOMARK, marks a SENT or
  * BOUNCED recipient done. dsn is "X.Y.Z"; text is the human reason shown in

@@ -3,13 +3,15 @@
  *
  * Covers: request parsing (valid and hostile lists), DSN splitting, delay
  *         formatting, opening a real queue file, the content walk (N and L
- *         records), and the status helpers (log files, R -> D marking).
+ *         records), the status helpers (log files, R -> D marking), and
+ *         the delivery status filter turning bounces into deferrals and back.
  * Interface: main() (tests/harness.h).
  */
 #include "harness.h"
 #include "alloc.h"
 #include "attr.h"
 #include "deliver_request.h"
+#include "dsn_filter.h"
 #include "delivery_log.h"
 #include "dsn_log.h"
 #include "mail_queue.h"
@@ -355,11 +357,133 @@ static void test_queue_file(void)
     EXPECT_EQ_INT(system(cmd), 0);
 }
 
+/* The first entry of QUEUE/ID, as "status action reason" (or ""). */
+static void first_entry(struct sbuf *out, const char *queue, const char *id)
+{
+    struct dsn_entry *e = NULL;
+    int n = dsn_log_read(queue, id, &e);
+    sbuf_reset(out);
+    if (n > 0) {
+        sbuf_printf(out, "%s %s %s", e[0].status, e[0].action, e[0].reason);
+        dsn_entries_free(e, n);
+    }
+}
+
+static void test_status_filter(void)
+{
+    char dir[] = "/tmp/deliver_filter_test.XXXXXX";
+    EXPECT_TRUE(mkdtemp(dir) != NULL);
+    EXPECT_EQ_INT(chdir(dir), 0);
+    mkdir("active", 0700);
+    mkdir("bounce", 0700);
+    mkdir("defer", 0700);
+    mkdir("trace", 0700);
+    FILE *fp = fopen("filter.re", "w");
+    EXPECT_TRUE(fp != NULL);
+    fputs("/^5\\.1\\.1 (.*)/ 4.1.1 soft: $1\n"
+          "/^4\\.2\\.0 (.*)/ 5.2.0 hard: $1\n"
+          "/^5\\.7\\.1 / 2.0.0 not allowed\n"
+          "/^2\\.0\\.0 (delivered to file).*/ 2.0.1 $1\n",
+          fp);
+    fclose(fp);
+    struct sbuf *spec = sbuf_new(64), *e = sbuf_new(128), *why = sbuf_new(64);
+    sbuf_printf(spec, "regexp:%s/filter.re", dir);
+    struct dsn_filter *f = dsn_filter_new("local_delivery_status_filter", sbuf_str(spec));
+    struct dsn_filter *broken = dsn_filter_new("local_delivery_status_filter", "fail:down");
+    EXPECT_TRUE(f != NULL && broken != NULL);
+
+    const char *id = "FILTER0123";
+    off_t o1, o2;
+    make_queue_file(id, &o1, &o2);
+    char offs[2][32];
+    snprintf(offs[0], sizeof(offs[0]), "%ld", (long)o1);
+    snprintf(offs[1], sizeof(offs[1]), "%ld", (long)o2);
+    struct attr_list *l = base_list("2");
+    attr_list_reset(l);
+    attr_add(l, "queue_name", "active");
+    attr_add(l, "queue_id", id);
+    attr_add(l, "sender", "alice@example.org");
+    attr_add(l, "rcpt_count", "2");
+    add_rcpt(l, "bob@example.org", offs[0]);
+    add_rcpt(l, "carol@example.org", offs[1]);
+    struct deliver_request *r = deliver_request_parse(l, why);
+    EXPECT_TRUE(r != NULL);
+    EXPECT_EQ_INT(deliver_request_open(r, why), 0);
+    r->status_filter = f;
+
+    /* a bounce the filter makes a deferral: defer log, R stays */
+    EXPECT_EQ_INT(deliver_bounce(r, &r->rcpts[0], "5.1.1", "unknown user: \"Bob\""), 0);
+    EXPECT_EQ_INT(r->reported, DELIVER_DEFERRED);
+    EXPECT_TRUE(r->deferred);
+    EXPECT_EQ_INT(rec_type_at(id, o1), REC_RCPT);
+    EXPECT_EQ_INT(count_log("bounce", id), 0);
+    first_entry(e, "defer", id);
+    EXPECT_EQ_STR(sbuf_str(e), "4.1.1 delayed soft: unknown user: \"Bob\"");
+
+    /* a deferral the filter makes a bounce: bounce log, marked done */
+    EXPECT_EQ_INT(deliver_defer(r, &r->rcpts[1], "4.2.0", "mailbox busy"), 0);
+    EXPECT_EQ_INT(r->reported, DELIVER_BOUNCED);
+    EXPECT_EQ_INT(rec_type_at(id, o2), REC_DONE);
+    first_entry(e, "bounce", id);
+    EXPECT_EQ_STR(sbuf_str(e), "5.2.0 failed hard: mailbox busy");
+
+    /* failure -> success is refused: the bounce stays a bounce */
+    EXPECT_EQ_INT(
+        deliver_status(r, &r->rcpts[1], DELIVER_BOUNCED, DELIVER_F_NOMARK, "5.7.1", "relay denied"),
+        0);
+    EXPECT_EQ_INT(r->reported, DELIVER_BOUNCED);
+    EXPECT_EQ_INT(count_log("bounce", id), 2);
+
+    /* a success keeps its kind; the text may change */
+    r->rcpts[0].notify = DSN_NOTIFY_SUCCESS;
+    EXPECT_EQ_INT(deliver_status(r, &r->rcpts[0], DELIVER_SENT, DELIVER_F_NOMARK, "2.0.0",
+                                 "delivered to file: /home/bob/secret"),
+                  0);
+    EXPECT_EQ_INT(r->reported, DELIVER_SENT);
+    first_entry(e, "trace", id);
+    EXPECT_EQ_STR(sbuf_str(e), "2.0.1 delivered delivered to file");
+
+    /* the table fails: a bounce is deferred with 4.3.0, a success kept */
+    r->status_filter = broken;
+    EXPECT_EQ_INT(
+        deliver_status(r, &r->rcpts[0], DELIVER_BOUNCED, DELIVER_F_NOMARK, "5.1.1", "unknown user"),
+        0);
+    EXPECT_EQ_INT(r->reported, DELIVER_DEFERRED);
+    EXPECT_EQ_INT(count_log("bounce", id), 2);
+    EXPECT_EQ_INT(count_log("defer", id), 2);
+    struct dsn_entry *d = NULL;
+    int n = dsn_log_read("defer", id, &d);
+    EXPECT_EQ_INT(n, 2);
+    if (n == 2) {
+        EXPECT_EQ_STR(d[1].status, "4.3.0");
+        EXPECT_EQ_STR(d[1].reason,
+                      "delivery status filter lookup error (original status: 5.1.1 unknown user)");
+        dsn_entries_free(d, n);
+    }
+    EXPECT_EQ_INT(deliver_status(r, &r->rcpts[0], DELIVER_SENT, DELIVER_F_NOMARK, "2.0.0",
+                                 "delivered to maildir"),
+                  0);
+    EXPECT_EQ_INT(r->reported, DELIVER_SENT);
+    EXPECT_EQ_INT(count_log("trace", id), 2);
+
+    deliver_request_free(r);
+    attr_list_free(l);
+    dsn_filter_free(f);
+    dsn_filter_free(broken);
+    sbuf_free(spec);
+    sbuf_free(e);
+    sbuf_free(why);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    EXPECT_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     harness_init();
     test_parse();
     test_helpers();
     test_queue_file();
+    test_status_filter();
     return harness_done();
 }

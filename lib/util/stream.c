@@ -157,26 +157,20 @@ size_t stream_pending(const struct stream *s)
 static int stream_wait(struct stream *s, bool for_write)
 {
     struct pollfd pfd = { .fd = s->fd, .events = for_write ? POLLOUT : POLLIN };
-    if (s->timeout <= 0 || !s->deadline) {
-        int ms = s->timeout > 0 ? s->timeout * 1000 : -1;
-        for (;;) {
-            int n = poll(&pfd, 1, ms);
-            if (n > 0)
-                return 0;
-            if (n == 0)
-                return STREAM_E_TIMEOUT;
-            if (errno != EINTR)
-                return STREAM_E_IO;
-        }
-    }
     /* Deadline mode: only the time spent waiting here counts against the
      * request, so a peer that trickles a byte at a time runs out. */
+    bool budget = s->deadline && s->timeout > 0;
     for (;;) {
-        if (s->budget_ms <= 0)
-            return STREAM_E_TIMEOUT;
-        long t0 = stream_clock_ms();
-        int n = poll(&pfd, 1, s->budget_ms > INT_MAX ? INT_MAX : (int)s->budget_ms);
-        s->budget_ms -= stream_clock_ms() - t0;
+        int ms = s->timeout > 0 ? s->timeout * 1000 : -1;
+        if (budget) {
+            if (s->budget_ms <= 0)
+                return STREAM_E_TIMEOUT;
+            ms = s->budget_ms > INT_MAX ? INT_MAX : (int)s->budget_ms;
+        }
+        long t0 = budget ? stream_clock_ms() : 0;
+        int n = poll(&pfd, 1, ms);
+        if (budget)
+            s->budget_ms -= stream_clock_ms() - t0;
         if (n > 0)
             return 0;
         if (n == 0)

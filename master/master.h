@@ -22,6 +22,7 @@ struct master_service {
     char **argv;            /* from master.cf, argv[0] = program */
     char *path;             /* $daemon_directory/program */
     char *endpoint;         /* socket path or host:port, to detect changes */
+    int windowsize;         /* inet: tcp_windowsize of the listeners, 0 = off */
     int listen_fds[MASTER_MAX_LISTEN];
     int nlisten;
     int status_fd[2];       /* pipe: children write [1], master reads [0] */

@@ -11,11 +11,16 @@
  *        reload); children of changed or unchanged services retire when idle
  *        so that new ones read the new configuration. Services that
  *        master_service_disable names are left out (no listener, no
- *        process), at start and at each reload.
+ *        process), at start and at each reload. An inet port given by name
+ *        is looked up in known_tcp_ports first (then the services
+ *        database); tcp_windowsize (main.cf, or the service's own -o) sets
+ *        the listener's buffer sizes. A change of either reopens the
+ *        listener at reload.
  */
 #include "alloc.h"
 #include "config.h"
 #include "events.h"
+#include "known_ports.h"
 #include "log.h"
 #include "mail_owner.h"
 #include "master.h"
@@ -33,6 +38,10 @@
 #include <pwd.h>
 
 struct master_service *master_services;
+
+/* $known_tcp_ports as of the last (re)load: inet endpoints name their port
+ * through it before the services database is asked. */
+static struct known_ports *master_known_ports;
 
 static void master_accept_ready(int fd, int events, void *ctx)
 {
@@ -60,9 +69,9 @@ static void master_service_stress(struct master_service *svc)
     if (now >= svc->busy_warn_time) {
         /* Postfix names the endpoint: "25" for "smtp", else host:port. */
         char where[64];
-        struct servent *se = strchr(svc->name, ':') ? NULL : getservbyname(svc->name, "tcp");
-        if (se)
-            snprintf(where, sizeof(where), "%d", ntohs((uint16_t)se->s_port));
+        int port = strchr(svc->name, ':') ? -1 : known_ports_number(master_known_ports, svc->name);
+        if (port >= 0)
+            snprintf(where, sizeof(where), "%d", port);
         else
             strlcpy(where, svc->name, sizeof(where));
         svc->busy_warn_time = now + MASTER_BUSY_WARN;
@@ -150,12 +159,15 @@ static char *master_endpoint(const struct mastercf_service *m)
     struct sbuf *b = sbuf_new(128);
     const char *qdir = cfg_str(P_QUEUE_DIRECTORY);
     if (strcmp(m->type, "inet") == 0) {
+        /* A port given by name becomes its number from known_tcp_ports
+         * here, so that a changed table reopens the listener on reload. */
         const char *colon = strrchr(m->name, ':');
         if (colon) {
             sbuf_append(b, m->name, (size_t)(colon - m->name));
-            sbuf_catf(b, " %s", colon + 1);
+            sbuf_catf(b, " %s", known_ports_filter(master_known_ports, colon + 1));
         } else
-            sbuf_printf(b, "%s %s", cfg_str(P_INET_INTERFACES), m->name);
+            sbuf_printf(b, "%s %s", cfg_str(P_INET_INTERFACES),
+                        known_ports_filter(master_known_ports, m->name));
     } else if (strcmp(m->type, "unix") == 0 || strcmp(m->type, "unix-dgram") == 0 ||
                strcmp(m->type, "fifo") == 0) {
         sbuf_printf(b, "%s/%s/%s", qdir, m->private_ ? "private" : "public", m->name);
@@ -253,7 +265,7 @@ static int master_open_listeners(struct master_service *svc)
                     host = xstrdup("127.0.0.1");
                 }
             }
-            int fd = sock_inet_listen(host, port, backlog);
+            int fd = sock_inet_listen(host, port, backlog, svc->windowsize);
             if (fd < 0)
                 log_warn("service %s: bind %s port %s: %m", svc->key, host ? host : "*", port);
             else
@@ -327,6 +339,37 @@ static bool master_service_disabled(char **list, const char *name, const char *t
     return false;
 }
 
+/* A tcp_windowsize value as a number; a bad one counts as 0 (off): it was
+ * reported by master_check_config() (config_values_check()), and master
+ * must not stop over it at a reload. */
+static int master_windowsize_value(const char *value)
+{
+    long n;
+    if (!config_parse_long(value, &n) || n < 0 || n > INT_MAX)
+        return 0;
+    return (int)n;
+}
+
+static void master_windowsize_override(const char *name, const char *value, void *ctx)
+{
+    if (strcmp(name, P_TCP_WINDOWSIZE) == 0) {
+        char *v = cfg_expand(value);
+        *(int *)ctx = master_windowsize_value(v);
+        xfree(v);
+    }
+}
+
+/* tcp_windowsize for the listeners of an inet service: main.cf's, or the
+ * service's own "-o tcp_windowsize=N" (Postfix's master reads main.cf
+ * only; honouring the -o is ours, so that the setting is never ignored).
+ * 0 = the system's buffer sizes. */
+static int master_windowsize(const struct mastercf_service *m)
+{
+    int ws = master_windowsize_value(cfg_str(P_TCP_WINDOWSIZE));
+    mastercf_overrides(m, master_windowsize_override, &ws);
+    return ws;
+}
+
 int master_services_load(bool reload)
 {
     struct mastercf *mcf = NULL;
@@ -344,6 +387,8 @@ int master_services_load(bool reload)
         s->seen = false;
 
     int default_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
+    known_ports_free(master_known_ports);
+    master_known_ports = known_ports_load();
     char **disable = cfg_list(cfg_str(P_MASTER_SERVICE_DISABLE));
     for (const struct mastercf_service *m = mcf->head; m; m = m->next) {
         if (master_service_disabled(disable, m->name, m->type)) {
@@ -404,8 +449,11 @@ int master_services_load(bool reload)
         svc->path = sbuf_detach(prog);
         svc->missing_reported = false;
 
-        if (svc->endpoint == NULL || strcmp(svc->endpoint, endpoint) != 0 || svc->nlisten == 0) {
+        int windowsize = strcmp(m->type, "inet") == 0 ? master_windowsize(m) : 0;
+        if (svc->endpoint == NULL || strcmp(svc->endpoint, endpoint) != 0 || svc->nlisten == 0
+            || svc->windowsize != windowsize) {
             master_close_listeners(svc);
+            svc->windowsize = windowsize;
             xfree(svc->endpoint);
             svc->endpoint = endpoint;
             if (master_open_listeners(svc) < 0)

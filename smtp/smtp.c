@@ -29,6 +29,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "ehlo_discard.h"
+#include "known_ports.h"
 #include "dsn_filter.h"
 #include "log.h"
 #include "maps.h"
@@ -102,11 +103,15 @@ static void smtp_load_config(void)
         log_fatal("%s: bad value \"%s\" (want ipv4, ipv6 or any)",
                   SMTP_P(P_SMTP_ADDRESS_PREFERENCE, P_LMTP_ADDRESS_PREFERENCE), pref);
     c->myhostname = xstrdup(cfg_str(P_MYHOSTNAME));
-    c->default_port = xstrdup(c->lmtp ? cfg_str(P_LMTP_TCP_PORT) : "smtp");
+    c->default_port = xstrdup(cfg_str(SMTP_P(P_SMTP_TCP_PORT, P_LMTP_TCP_PORT)));
     if (*c->default_port == 0) {
         xfree(c->default_port);
         c->default_port = xstrdup(c->lmtp ? "24" : "smtp");
     }
+    c->known_ports = known_ports_load();
+    c->windowsize = cfg_int(P_TCP_WINDOWSIZE);
+    /* No SMTP twin: an SMTP server without DSN is always a relay. */
+    c->assume_final = c->lmtp && cfg_bool(P_LMTP_ASSUME_FINAL);
 
     /* DNS: disable_dns_lookups (old), smtp_host_lookup, smtp_dns_support_level. */
     const char *lookup = cfg_str(SMTP_P(P_SMTP_HOST_LOOKUP, P_LMTP_HOST_LOOKUP));

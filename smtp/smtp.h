@@ -141,6 +141,7 @@ struct smtp_conn {
 
 struct ehlo_discard;
 struct maps;
+struct known_ports;
 
 enum smtp_tls_level {
     SMTP_TLS_NONE,
@@ -208,7 +209,10 @@ struct smtp_cfg {
     bool randomize_addresses;
     int prefer_family;      /* smtp_address_preference: AF_INET, AF_INET6, 0 = any */
     char *myhostname;
-    char *default_port;         /* "smtp" / $lmtp_tcp_port */
+    char *default_port;         /* $smtp_tcp_port / $lmtp_tcp_port */
+    struct known_ports *known_ports;    /* $known_tcp_ports: service names first */
+    int windowsize;             /* tcp_windowsize, 0 = the system's buffers */
+    bool assume_final;          /* lmtp_assume_final (LMTP only) */
     struct smtp_tls_policy tls_default; /* *_tls_security_level and friends */
     bool tls_wrapper;                   /* *_tls_wrappermode: TLS from the start */
     char *tls_ca_file, *tls_ca_path, *tls_cert_file, *tls_key_file;

@@ -10,11 +10,14 @@
  *        smtp_bind_address6 choose the source address. When that address
  *        cannot be bound, the connection is made from the default one
  *        (with a warning) unless smtp_bind_address_enforce is on, which
- *        fails the attempt instead (the mail is deferred).
+ *        fails the attempt instead (the mail is deferred). A non-zero
+ *        tcp_windowsize sets the socket's buffer sizes before connect()
+ *        (a setsockopt failure is a warning, as in Postfix).
  */
 #include "smtp.h"
 #include "alloc.h"
 #include "log.h"
+#include "sock.h"
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -107,6 +110,8 @@ int smtp_connect(const struct smtp_cfg *cfg, const struct smtp_addr *a, struct s
         freeaddrinfo(res);
         return -1;
     }
+    if (cfg->windowsize > 0 && sock_set_windowsize(fd, cfg->windowsize) < 0)
+        log_warn("setsockopt SO_SNDBUF/SO_RCVBUF %d: %m", cfg->windowsize);
     const char *bind_addr = res->ai_family == AF_INET ? cfg->bind_address : cfg->bind_address6;
     if (bind_addr && *bind_addr && smtp_bind(fd, res->ai_family, bind_addr) < 0) {
         /* *_bind_address_enforce: no connection from any other address;

@@ -14,9 +14,12 @@
  *        addresses come from getaddrinfo(), which also reads /etc/hosts.
  *        XXX: Postfix's "dns" lookup skips /etc/hosts; we do not.
  *        LMTP, "[host]" and disable_dns_lookups skip the MX step.
+ *        A port given by name becomes its number through known_tcp_ports
+ *        first, then the services database.
  */
 #include "smtp.h"
 #include "alloc.h"
+#include "known_ports.h"
 #include "log.h"
 #include "resolve_local.h"
 #include <arpa/inet.h>
@@ -48,24 +51,27 @@ void smtp_addr_list_free(struct smtp_addr *v, size_t n)
 }
 
 /* A service name ("smtp") as its port number ("25"), so that relay= and
- * error texts show the number as Postfix does. Names the services database
- * does not know are kept: the connect step then reports them. */
-static const char *smtp_port_number(const char *port, char *buf, size_t size)
+ * error texts show the number as Postfix does: known_tcp_ports first, then
+ * the services database. Names neither knows are kept: the connect step
+ * then reports them. */
+static const char *smtp_port_number(const struct smtp_cfg *cfg, const char *port, char *buf,
+                                    size_t size)
 {
     if (port == NULL || *port == 0 || strspn(port, "0123456789") == strlen(port))
         return port;
-    struct servent *se = getservbyname(port, "tcp");
-    if (se == NULL)
+    int n = known_ports_number(cfg->known_ports, port);
+    if (n < 0)
         return port;
-    snprintf(buf, size, "%d", ntohs((uint16_t)se->s_port));
+    snprintf(buf, size, "%d", n);
     return buf;
 }
 
-static void smtp_addr_push(struct smtp_addr **v, size_t *n, const char *host, const char *addr,
-                           const char *port, int family, int pref)
+static void smtp_addr_push(const struct smtp_cfg *cfg, struct smtp_addr **v, size_t *n,
+                           const char *host, const char *addr, const char *port, int family,
+                           int pref)
 {
     char num[16];
-    port = smtp_port_number(port, num, sizeof(num));
+    port = smtp_port_number(cfg, port, num, sizeof(num));
     for (size_t i = 0; i < *n; i++)
         if (strcmp((*v)[i].addr, addr) == 0 && strcmp((*v)[i].port ? (*v)[i].port : "",
                                                       port ? port : "") == 0)
@@ -105,7 +111,7 @@ static int smtp_host_addrs(const struct smtp_cfg *cfg, const char *host, const c
         if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             || inet_ntop(ai->ai_family, src, buf, sizeof(buf)) == NULL)
             continue;
-        smtp_addr_push(v, n, host, buf, port, ai->ai_family, pref);
+        smtp_addr_push(cfg, v, n, host, buf, port, ai->ai_family, pref);
     }
     freeaddrinfo(res);
     if (*n == first)
@@ -249,7 +255,7 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
                             struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why)
 {
     if (d->kind == SMTP_DEST_UNIX) {
-        smtp_addr_push(v, n, cfg->myhostname, d->host, NULL, AF_UNIX, 0);
+        smtp_addr_push(cfg, v, n, cfg->myhostname, d->host, NULL, AF_UNIX, 0);
         return 0;
     }
     if (d->no_mx || !cfg->dns_enabled || smtp_is_literal(d->host)) {

@@ -1169,11 +1169,18 @@ static void smtp_rcpt_cmd(struct smtp_sess *ss, size_t i, struct sbuf *out)
 static void smtp_rcpt_sent(struct smtp_sess *ss, size_t i)
 {
     struct deliver_rcpt *rc = &ss->req->rcpts[i];
-    /* Without DSN support at the next hop, a requested success notice
-     * becomes "relayed" (RFC 3464); LMTP is a final delivery. */
-    int flags = (!smtp_cfg.lmtp && !(ss->features & SMTP_F_DSN)) ? DELIVER_F_RELAYED : 0;
+    /* As in Postfix: a server that announced DSN takes the NOTIFY and
+     * ORCPT along and sends any success notice itself, so none comes from
+     * here. One without DSN gets "relayed" (RFC 3464), except an LMTP
+     * server with lmtp_assume_final = yes, taken to be the final
+     * delivery ("delivered"). */
+    struct deliver_rcpt one = *rc;
+    if (ss->features & SMTP_F_DSN)
+        one.notify &= ~DSN_NOTIFY_SUCCESS;
+    bool final = smtp_cfg.lmtp && smtp_cfg.assume_final && !(ss->features & SMTP_F_DSN);
+    int flags = final ? 0 : DELIVER_F_RELAYED;
     smtp_dsn_set(ss, SMTP_BY_SERVER, true);
-    deliver_status(ss->req, rc, DELIVER_SENT, flags, smtp_reply_dsn(ss), "%s",
+    deliver_status(ss->req, &one, DELIVER_SENT, flags, smtp_reply_dsn(ss), "%s",
                    sbuf_str(ss->reply));
     smtp_dsn_clear(ss->req);
     smtp_mark_done(ss->st, i);

@@ -184,7 +184,23 @@ int sock_unix_connect_nb(const char *path, int timeout)
     return fd;
 }
 
-int sock_inet_listen(const char *host, const char *port, int backlog)
+int sock_set_windowsize(int fd, int size)
+{
+    int rc = 0, e = 0;
+    if (size <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+        rc = -1, e = errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0 && rc == 0)
+        rc = -1, e = errno;
+    if (rc < 0)
+        errno = e;
+    return rc;
+}
+
+int sock_inet_listen(const char *host, const char *port, int backlog, int windowsize)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE };
@@ -205,6 +221,8 @@ int sock_inet_listen(const char *host, const char *port, int backlog)
             continue;
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        if (windowsize > 0)
+            (void)sock_set_windowsize(fd, windowsize);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
             break;
         int e = errno;

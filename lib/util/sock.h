@@ -5,6 +5,7 @@
  * Interface: sock_unix_listen(), sock_unix_dgram_listen(), sock_unix_connect(),
  *            sock_unix_connect_nb(),
  *            sock_inet_listen(), sock_inet_connect(), sock_trigger(),
+ *            sock_set_windowsize(),
  *            sock_set_nonblock(), sock_peer_addr(), sock_local_addr(),
  *            sock_addr_unmap(), sock_send_fd(), sock_recv_fd().
  * Errors: -1 with errno; no logging.
@@ -26,8 +27,12 @@ int sock_unix_connect(const char *path, int timeout);
  * system calls when the listener has room (socket, connect) instead of
  * six; a full listen queue is waited for as above. */
 int sock_unix_connect_nb(const char *path, int timeout);
-/* Binds host:port (host "" or NULL = all, or an IPv4/IPv6 literal or name). */
-int sock_inet_listen(const char *host, const char *port, int backlog);
+/* Binds host:port (host "" or NULL = all, or an IPv4/IPv6 literal or name).
+ * windowsize > 0 sets the socket's buffer sizes before listen() (see
+ * sock_set_windowsize; accepted connections inherit them); a failure to set
+ * them does not fail the listener (XXX: not reported: no logging here, and
+ * Linux clamps rather than refuses a size). */
+int sock_inet_listen(const char *host, const char *port, int backlog, int windowsize);
 /* Connects to host:port with a timeout; returns a blocking fd. */
 int sock_inet_connect(const char *host, const char *port, int timeout);
 /* Writes one trigger byte to the FIFO or stream socket at path without
@@ -38,6 +43,13 @@ int sock_inet_connect(const char *host, const char *port, int timeout);
  * mail_owner, who alone can replace what is in public/ and private/). */
 int sock_trigger(const char *path, char byte);
 int sock_set_nonblock(int fd, bool on);
+/* tcp_windowsize: sets both SO_SNDBUF and SO_RCVBUF to size (> 0), before
+ * connect() or listen(), so that the TCP window offered stays below what
+ * needs window scaling (a workaround for routers that break it). The
+ * kernel may round the size (Linux doubles it and keeps a small minimum).
+ * 0, or -1 with errno after the first setsockopt that failed (both are
+ * tried). */
+int sock_set_windowsize(int fd, int size);
 /* Fills buf with the peer's numeric address and *port; 0 or -1. For UNIX
  * sockets returns "127.0.0.1"-less "local" marker "unix" with port 0. */
 int sock_peer_addr(int fd, char *buf, size_t len, int *port);

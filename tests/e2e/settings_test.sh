@@ -8,7 +8,7 @@
 # "submission" service logs as postfix/submission/smtpd through
 # -o syslog_name=postfix/$service_name and, having smtpd_milters set to an
 # unreachable milter (milter_default_action = tempfail), answers EHLO but
-# refuses MAIL FROM with 451 4.7.1; its tcp_windowsize (not supported) is
+# refuses MAIL FROM with 451 4.7.1; its fork_attempts (not supported) is
 # reported by postfix check and by the daemon. postconf -X removes a setting. Then configurations that master
 # must refuse: an inet service marked private (postfix check passes, start
 # fails), a broken master.cf line (check and start fail, naming the line);
@@ -44,7 +44,7 @@ smtp-amavis unix -       -       n       -       2       smtp
 submission inet n       -       n       -       -       smtpd
     -o syslog_name=postfix/$service_name
     -o smtpd_milters=inet:127.0.0.1:9
-    -o tcp_windowsize=65536
+    -o fork_attempts=3
 EOM
 mcf_size=$(wc -c < "$PT_CONF/main.cf")
 pt_check mynetworks_line_over_1_5MiB [ "$mcf_size" -gt 1500000 ]
@@ -52,7 +52,7 @@ pt_check mynetworks_line_over_1_5MiB [ "$mcf_size" -gt 1500000 ]
 out=$("$PT_BUILD/sbin/postfix" -c "$PT_CONF" check 2>&1); rc=$?
 pt_check check_passes_user_names [ $rc -eq 0 ]
 pt_check check_no_unknown_for_referenced bash -c "! grep -q 'unused parameter: amavis_sink=' <<<'$out'"
-pt_check check_reports_unsupported grep -q "master.cf:[0-9]*: tcp_windowsize is not supported by Postern" <<<"$out"
+pt_check check_reports_unsupported grep -q "master.cf:[0-9]*: fork_attempts is not supported by Postern" <<<"$out"
 
 if ! pt_start; then
     pt_fail start "instance did not start: $(cat "$T/start.log")"; pt_done; exit 1
@@ -89,7 +89,7 @@ pt_check milter_tempfail_451 grep -q '^451 4.7.1 Service unavailable - try again
 pt_wait 'grep -q "postfix/submission/smtpd\[[0-9]*\]:" "$T/maillog"' 10
 pt_check service_name_in_syslog_name grep -q 'postfix/submission/smtpd\[[0-9]*\]: .*milter-reject: MAIL from' "$T/maillog"
 pt_check no_empty_service_name bash -c "! grep -q 'postfix//smtpd' $T/maillog"
-pt_check daemon_reports_unsupported grep -q 'postfix/submission/smtpd\[[0-9]*\]: warning: .*master.cf:[0-9]*: tcp_windowsize is not supported by Postern' "$T/maillog"
+pt_check daemon_reports_unsupported grep -q 'postfix/submission/smtpd\[[0-9]*\]: warning: .*master.cf:[0-9]*: fork_attempts is not supported by Postern' "$T/maillog"
 
 # postconf -X removes the entry.
 pt_cmd postconf -e 'soft_bounce = yes'

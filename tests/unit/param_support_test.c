@@ -88,7 +88,7 @@ static void test_table_matches_list(void)
 
 static void test_names(void)
 {
-    EXPECT_TRUE(param_unsupported(P_TCP_WINDOWSIZE) != NULL);
+    EXPECT_TRUE(param_unsupported(P_FORK_ATTEMPTS) != NULL);
     EXPECT_TRUE(param_unsupported(P_MYHOSTNAME) == NULL);
     EXPECT_TRUE(param_unsupported("policyd-spf_time_limit") == NULL);
     /* Per-transport names follow their fallback parameter. */
@@ -115,7 +115,7 @@ static void test_reports(void)
     fputs("myhostname = mail.example.test\n"
           "smtp_tls_enforce_peername = no\n"
           "qmgr_fudge_factor = 100\n"               /* the default: quiet */
-          "tcp_windowsize = 65536\n"
+          "fork_attempts = 3\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
           "policyd-spf_time_limit = 3600\n",
           fp);
@@ -136,7 +136,7 @@ static void test_reports(void)
     const char *out = cap_end();
     EXPECT_EQ_INT(n, 5);
     EXPECT_TRUE(strstr(out, "main.cf:2: smtp_tls_enforce_peername is not supported by Postern: ") != NULL);
-    EXPECT_TRUE(strstr(out, "main.cf:4: tcp_windowsize is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:4: fork_attempts is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: qmgr_fudge_factor is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:3: in_flow_delay is not supported by Postern") != NULL);
@@ -154,11 +154,11 @@ static void test_reports(void)
      * judged against a list with two settings that still are. */
     struct sbuf *where = sbuf_new(32);
     EXPECT_TRUE(param_support_refused(m, where) == NULL);
-    static const char *const test_refused[] = { P_QMGR_FUDGE_FACTOR, P_TCP_WINDOWSIZE,
+    static const char *const test_refused[] = { P_QMGR_FUDGE_FACTOR, P_FORK_ATTEMPTS,
                                                 P_BODY_CHECKS, NULL };
     param_support_set_refused(test_refused);
     const char *refused = param_support_refused(m, where);
-    EXPECT_EQ_STR(refused, P_TCP_WINDOWSIZE);
+    EXPECT_EQ_STR(refused, P_FORK_ATTEMPTS);
     EXPECT_TRUE(strstr(sbuf_str(where), "main.cf:4") != NULL);
     sbuf_reset(where);
     config_override(P_QMGR_FUDGE_FACTOR, "50");   /* a daemon's own -o */
@@ -166,7 +166,7 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(sbuf_str(where), "-o") != NULL);
     config_clear_overrides();
     config_override(P_BODY_CHECKS, "pcre:/x");      /* implemented: never refused */
-    config_override(P_TCP_WINDOWSIZE, "0");   /* at its default: none */
+    config_override(P_FORK_ATTEMPTS, "5");    /* at its default: none */
     EXPECT_TRUE(param_support_refused(NULL, where) == NULL);
     config_clear_overrides();
     param_support_set_refused(NULL);

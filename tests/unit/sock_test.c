@@ -164,7 +164,7 @@ static void test_unix_dgram(void)
 
 static void test_inet(const char *host, const char *expect_addr)
 {
-    int l = sock_inet_listen(host, "0", 8);
+    int l = sock_inet_listen(host, "0", 8, 0);
     if (l < 0 && strchr(host, ':')) {
         printf("# skip: cannot listen on %s: %s\n", host, strerror(errno));
         return;
@@ -216,7 +216,7 @@ static void test_inet(const char *host, const char *expect_addr)
 static void test_inet_errors(void)
 {
     /* A listening socket has no peer. */
-    int l = sock_inet_listen("127.0.0.1", "0", 1);
+    int l = sock_inet_listen("127.0.0.1", "0", 1, 0);
     char addr[64];
     int port;
     EXPECT_EQ_INT(sock_peer_addr(l, addr, sizeof(addr), &port), -1);
@@ -224,12 +224,68 @@ static void test_inet_errors(void)
     sock_local_addr(l, addr, sizeof(addr), &port);
     char portstr[16];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", portstr, 1), -1);
+    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", portstr, 1, 0), -1);
     close(l);
     /* A port that is not a number or service name. */
-    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", "no-such-service-xyz", 1), -1);
+    EXPECT_EQ_INT(sock_inet_listen("127.0.0.1", "no-such-service-xyz", 1, 0), -1);
     EXPECT_EQ_INT(sock_inet_connect("127.0.0.1", "no-such-service-xyz", 1), -1);
     EXPECT_EQ_INT(sock_local_addr(-1, addr, sizeof(addr), &port), -1);
+}
+
+static int sockopt_int(int fd, int opt)
+{
+    int v = -1;
+    socklen_t n = sizeof(v);
+    return getsockopt(fd, SOL_SOCKET, opt, &v, &n) == 0 ? v : -1;
+}
+
+/* tcp_windowsize: both buffers are set (Linux reports twice the size
+ * asked for, and at least its minimum); a connection accepted from a
+ * listener made with a size has the listener's buffers, one made without
+ * has the system's (larger) ones. */
+static void test_windowsize(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    EXPECT_TRUE(fd >= 0);
+    int dflt_rcv = sockopt_int(fd, SO_RCVBUF), dflt_snd = sockopt_int(fd, SO_SNDBUF);
+    EXPECT_EQ_INT(sock_set_windowsize(fd, 8192), 0);
+    EXPECT_EQ_INT(sockopt_int(fd, SO_RCVBUF), 16384);
+    EXPECT_EQ_INT(sockopt_int(fd, SO_SNDBUF), 16384);
+    /* A tiny size is not refused: the kernel raises it to its minimum. */
+    EXPECT_EQ_INT(sock_set_windowsize(fd, 1), 0);
+    EXPECT_TRUE(sockopt_int(fd, SO_RCVBUF) > 1 && sockopt_int(fd, SO_RCVBUF) < 16384);
+    /* Zero or less is a caller error; a bad descriptor fails. */
+    errno = 0;
+    EXPECT_EQ_INT(sock_set_windowsize(fd, 0), -1);
+    EXPECT_EQ_INT(errno, EINVAL);
+    close(fd);
+    EXPECT_EQ_INT(sock_set_windowsize(-1, 8192), -1);
+    EXPECT_EQ_INT(errno, EBADF);
+
+    int sizes[] = { 8192, 0 };
+    for (size_t i = 0; i < 2; i++) {
+        int l = sock_inet_listen("127.0.0.1", "0", 4, sizes[i]);
+        EXPECT_TRUE(l >= 0);
+        char addr[64], portstr[16];
+        int port = 0;
+        sock_local_addr(l, addr, sizeof(addr), &port);
+        snprintf(portstr, sizeof(portstr), "%d", port);
+        int c = sock_inet_connect("127.0.0.1", portstr, 2);
+        int a = accept(l, NULL, NULL);
+        EXPECT_TRUE(c >= 0 && a >= 0);
+        if (sizes[i]) {
+            EXPECT_EQ_INT(sockopt_int(l, SO_RCVBUF), 16384);
+            EXPECT_EQ_INT(sockopt_int(a, SO_RCVBUF), 16384);
+            EXPECT_EQ_INT(sockopt_int(a, SO_SNDBUF), 16384);
+        } else {
+            /* (the system's sizes are not fixed: TCP tunes them) */
+            EXPECT_TRUE(sockopt_int(a, SO_RCVBUF) > 16384);
+            EXPECT_TRUE(dflt_rcv > 16384 && dflt_snd > 0);
+        }
+        close(a);
+        close(c);
+        close(l);
+    }
 }
 
 static void test_trigger(void)
@@ -378,6 +434,7 @@ int main(void)
     test_inet("127.0.0.1", "127.0.0.1");
     test_inet("::1", "::1");
     test_inet_errors();
+    test_windowsize();
     test_trigger();
     test_connect_nb();
     ut_rmtree(tmp);

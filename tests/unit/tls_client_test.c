@@ -359,7 +359,7 @@ int main(void)
         ut_rmtree(tmp);
         return harness_done();
     }
-    int lfd = sock_inet_listen("127.0.0.1", "0", 8);
+    int lfd = sock_inet_listen("127.0.0.1", "0", 8, 0);
     char addr[64];
     int port = 0;
     sock_local_addr(lfd, addr, sizeof(addr), &port);

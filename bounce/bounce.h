@@ -3,7 +3,7 @@
  *
  * Used by: the bounce daemon sources and tests/unit/bounce_test.c.
  * Interface: bounce_dsn_build() (pure text generation, bounce_dsn.c),
- *            bounce_rfc822_date(), bounce_entry_wanted();
+ *            bounce_rfc822_date(), bounce_entry_wanted(), bounce_message_id();
  *            bounce_request() (bounce_service.c).
  * Notes: a DSN is an RFC 3464 multipart/report message: a human-readable
  *        text part, a message/delivery-status part and the returned message
@@ -52,6 +52,8 @@ struct bounce_msg {
     const char *envid;      /* ENVID or NULL */
     const char *boundary;   /* MIME boundary (no quotes) */
     const char *message_id; /* Message-Id value with <>, or NULL */
+    const char *thread_id;  /* enable_threaded_bounces: the original's Message-ID
+                               for In-Reply-To: and References:, or NULL */
     long arrival;           /* original arrival time */
     long now;               /* for Date: */
     long retry_until;       /* delay warnings: Will-Retry-Until, 0 = none */
@@ -67,11 +69,21 @@ struct bounce_msg {
  * Pure: no I/O, no configuration reads. */
 void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct dsn_entry *e,
                       int n, const char *orig, size_t orig_len);
+/* The Message-ID of a message (msg, len bytes, LF line ends): the value
+ * of its first Message-ID: header, unfolded, white space trimmed. Fills
+ * out and returns true; false (out empty) when there is none, or when the
+ * value is empty, longer than BOUNCE_THREAD_ID_MAX or has control
+ * characters. Pure. */
+#define BOUNCE_THREAD_ID_MAX 998
+bool bounce_message_id(struct sbuf *out, const char *msg, size_t len);
 /* Fills out with an RFC 5322 date for t in local time. */
 void bounce_rfc822_date(struct sbuf *out, long t);
 /* True when a status-log entry should be reported for kind, given the
  * recipient's NOTIFY bits (0 = not specified: failure and delay reported). */
 bool bounce_entry_wanted(enum bounce_kind kind, int notify);
+
+/* enable_threaded_bounces, read once at start (bounce_main.c). */
+extern bool bounce_threaded;
 
 /* Serves one request (bounce_service.c); returns the reply status. */
 int bounce_request(const struct attr_list *req);

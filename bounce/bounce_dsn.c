@@ -2,7 +2,8 @@
  * bounce_dsn.c - delivery status notification text (RFC 3464)
  *
  * Used by: bounce_service.c; tests/unit/bounce_test.c (includes this file).
- * Interface: bounce_dsn_build(), bounce_rfc822_date(), bounce_entry_wanted().
+ * Interface: bounce_dsn_build(), bounce_rfc822_date(), bounce_entry_wanted(),
+ *            bounce_message_id().
  * Errors: none; everything here is pure text generation.
  * Notes: the human-readable part is our own wording; the machine-readable
  *        part follows RFC 3464 with Postfix's extension fields
@@ -63,6 +64,59 @@ static size_t bounce_header_len(const char *msg, size_t len)
         pos = nl ? end + 1 : len;
     }
     return len;
+}
+
+bool bounce_message_id(struct sbuf *out, const char *msg, size_t len)
+{
+    size_t hlen = bounce_header_len(msg, len), pos = 0;
+    bool in_value = false;
+
+    sbuf_reset(out);
+    while (pos < hlen) {
+        const char *line = msg + pos;
+        const char *nl = memchr(line, '\n', hlen - pos);
+        size_t n = nl ? (size_t)(nl - line) : hlen - pos;
+        pos += n + (nl ? 1 : 0);
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (in_value && n > 0 && (line[0] == ' ' || line[0] == '\t')) {
+            sbuf_append(out, line, n);      /* a folded continuation */
+            continue;
+        }
+        if (in_value)
+            break;
+        size_t name = sizeof("Message-ID") - 1, i = name;
+        if (n < name || strncasecmp(line, "Message-ID", name) != 0)
+            continue;
+        while (i < n && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i == n || line[i] != ':')
+            continue;
+        sbuf_append(out, line + i + 1, n - i - 1);
+        in_value = true;
+    }
+    /* Tabs from folding become spaces; any other control character (a
+     * bare CR, say) makes the value unusable in a header of ours. */
+    char *v = sbuf_data(out);
+    for (size_t i = 0; i < sbuf_len(out); i++) {
+        if (v[i] == '\t')
+            v[i] = ' ';
+        else if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+            sbuf_reset(out);
+            return false;
+        }
+    }
+    sbuf_trim(out);
+    size_t lead = strspn(sbuf_str(out), " ");
+    if (lead > 0) {
+        memmove(v, v + lead, sbuf_len(out) - lead + 1);
+        sbuf_truncate(out, sbuf_len(out) - lead);
+    }
+    if (sbuf_len(out) == 0 || sbuf_len(out) > BOUNCE_THREAD_ID_MAX) {
+        sbuf_reset(out);
+        return false;
+    }
+    return true;
 }
 
 static const char *bounce_subject(const struct bounce_msg *m)
@@ -235,6 +289,12 @@ void bounce_dsn_build(struct sbuf *out, const struct bounce_msg *m, const struct
     sbuf_cat(out, "Auto-Submitted: auto-replied\n");
     if (m->message_id)
         sbuf_catf(out, "Message-Id: %s\n", m->message_id);
+    if (m->thread_id) {
+        /* enable_threaded_bounces: mail readers show the notice in the
+         * original message's thread. */
+        sbuf_catf(out, "In-Reply-To: %s\n", m->thread_id);
+        sbuf_catf(out, "References: %s\n", m->thread_id);
+    }
     sbuf_cat(out, "MIME-Version: 1.0\n");
     sbuf_catf(out, "Content-Type: multipart/report; report-type=delivery-status;\n"
                    "\tboundary=\"%s\"\n", m->boundary);

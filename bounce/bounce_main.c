@@ -43,6 +43,7 @@ static void bounce_service(struct stream *client)
 static void bounce_pre_jail(void)
 {
     bounce_template_load(cfg_str(P_BOUNCE_TEMPLATE_FILE));
+    bounce_threaded = cfg_bool(P_ENABLE_THREADED_BOUNCES);
 }
 
 static const struct server_ops bounce_ops = {

@@ -10,8 +10,9 @@
  *        picks the last entry per recipient, drops recipients whose NOTIFY
  *        does not ask for this kind of notice, builds the DSN
  *        (bounce_dsn.c) and injects it through cleanup with the null
- *        sender. Postmaster copies use $double_bounce_sender so that they
- *        can never bounce back.
+ *        sender; with enable_threaded_bounces it refers to the original's
+ *        Message-ID (In-Reply-To:, References:). Postmaster copies use
+ *        $double_bounce_sender so that they can never bounce back.
  */
 #include "bounce.h"
 #include "alloc.h"
@@ -24,6 +25,8 @@
 #include "qfile.h"
 #include <fcntl.h>
 #include <sys/time.h>
+
+bool bounce_threaded;
 
 enum bounce_req {
     BOUNCE_REQ_FLUSH,
@@ -345,6 +348,9 @@ int bounce_request(const struct attr_list *req)
     struct sbuf *from = sbuf_new(64);
     sbuf_printf(from, "MAILER-DAEMON@%s", cfg_str(P_MYORIGIN));
     m.from = sbuf_str(from);
+    struct sbuf *thread = sbuf_new(64);
+    if (bounce_threaded && bounce_message_id(thread, sbuf_str(orig), sbuf_len(orig)))
+        m.thread_id = sbuf_str(thread);
 
     struct bounce_set set = { 0 };
     struct dsn_entry *v = NULL;
@@ -430,6 +436,7 @@ done:
     dsn_entries_free(v, n);
     dsn_entries_free(set.v, set.n);
     sbuf_free(from);
+    sbuf_free(thread);
     qenv_free(&env);
 out:
     qfile_close(r);

@@ -68,7 +68,7 @@ struct local_state {
     struct deliver_request *req;            /* NULL in unit tests */
     const struct deliver_rcpt *rc;          /* the queue recipient */
     const char *address;                    /* address being delivered now */
-    const char *delivered;                  /* value for Delivered-To: */
+    const char *delivered;                  /* value for Delivered-To: (frozen_delivered_to) */
     const char *sender;                     /* envelope sender (owner-x after an alias) */
     int level;
     int exp_type;                           /* LOCAL_EXP_* that produced address */
@@ -126,6 +126,7 @@ struct local_config {
     bool owner_request_special;
     bool expand_owner_alias;
     bool require_home;      /* require_home_directory */
+    bool frozen_delivered;  /* frozen_delivered_to: Delivered-To: stays the queue recipient */
     int dup_limit;
 };
 

@@ -83,6 +83,7 @@ void local_deliver_init(void)
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
     local_cfg.expand_owner_alias = cfg_bool(P_EXPAND_OWNER_ALIAS);
     local_cfg.require_home = cfg_bool(P_REQUIRE_HOME_DIRECTORY);
+    local_cfg.frozen_delivered = cfg_bool(P_FROZEN_DELIVERED_TO);
     local_cfg.dup_limit = cfg_int(P_DUPLICATE_FILTER_LIMIT);
     local_transport_init();
     local_biff_init();

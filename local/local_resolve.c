@@ -12,7 +12,9 @@
  *        found on forward_path, then the mailbox. An alias or .forward that
  *        names its own user again goes straight on to the next step (a
  *        self-reference means "also keep a copy here"). Within one queue
- *        recipient each destination is delivered at most once.
+ *        recipient each destination is delivered at most once. The
+ *        Delivered-To: value is the queue recipient (frozen_delivered_to =
+ *        yes) or the last local address expanded (no).
  */
 #include "local.h"
 #include "alloc.h"
@@ -164,7 +166,12 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
         ops->report(st, DELIVER_BOUNCED, "5.4.6", "mail forwarding loop");
         goto out;
     }
-    st->delivered = st->address;
+    /* frozen_delivered_to = no: each local address on the way (an alias,
+     * a user with .forward, the mailbox) becomes the Delivered-To: value
+     * of what is delivered or forwarded from it. yes: the queue recipient
+     * stays (local.c set it). The loop check looks at every address. */
+    if (!cfg->frozen_delivered)
+        st->delivered = st->address;
     if (ops->has_delivered_to(st->address)) {
         sbuf_printf(tmp, "mail forwarding loop for %s", st->address);
         ops->report(st, DELIVER_BOUNCED, "5.4.6", sbuf_str(tmp));
@@ -362,7 +369,8 @@ void local_resolve_token(struct local_state *st, const struct local_ops *ops,
         struct sbuf *addr = sbuf_new(64);
         sbuf_printf(addr, "%s@%s", sbuf_str(user), cfg->myorigin);
         child.address = sbuf_str(addr);
-        child.delivered = child.address;
+        if (!cfg->frozen_delivered)
+            child.delivered = child.address;
         if (found < 0)
             ops->report(&child, DELIVER_DEFERRED, "4.3.0", "user lookup error");
         else if (found == 0) {

@@ -96,6 +96,12 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
                       const char *fullname)
 {
     int status;
+    /* Checked before postdrop runs, so a bad value leaves nothing behind. */
+    const char *fix = cfg_str(P_SENDMAIL_FIX_LINE_ENDINGS);
+    int crlf = sm_crlf_mode(fix);
+    if (crlf < 0)
+        sm_fatal(EX_USAGE, "%s = %s: expected always, strict or never", P_SENDMAIL_FIX_LINE_ENDINGS,
+                 fix);
     struct sm_drop *d = sm_drop_open(postdrop, o->verbose, &status);
     if (d == NULL)
         return status;
@@ -138,6 +144,7 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
     }
     struct sm_input *in = xmalloc(sizeof(*in));
     sm_input_init(in, 0, 0);
+    in->crlf = (enum sm_crlf)crlf;
     int r = sendmail_copy_message(in, o->dot_ends, sm_drop_rec, d);
     xfree(in);
     if (r == -1) {

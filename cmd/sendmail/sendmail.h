@@ -51,19 +51,33 @@ struct sendmail_opts {
 int sendmail_parse_args(struct sendmail_opts *o, int argc, char **argv, struct sbuf *err);
 void sendmail_opts_free(struct sendmail_opts *o);
 
+/* What happens to a CR directly before a line's LF (sendmail_fix_line_endings). */
+enum sm_crlf {
+    SM_CRLF_STRIP,          /* always: removed (also the SMTP mode's rule) */
+    SM_CRLF_FIRST,          /* strict: removed when the first line ends in CR LF */
+    SM_CRLF_KEEP,           /* never: kept as part of the line */
+};
+
 /* Plain unbuffered-fd line reader (stdin must not be made non-blocking:
  * it may be shared with the invoking shell). */
 struct sm_input {
     int fd;
     int timeout;            /* seconds per read, 0 = forever */
+    enum sm_crlf crlf;      /* SM_CRLF_FIRST turns into STRIP or KEEP at the first LF */
     size_t pos, len;
     bool eof, error;
     char buf[65536];
 };
+/* Starts reading fd, with SM_CRLF_STRIP. */
 void sm_input_init(struct sm_input *in, int fd, int timeout);
+/* Parses a sendmail_fix_line_endings value (always, strict, never; in
+ * lower case, as Postfix). Returns its SM_CRLF_* mode, or -1 for anything
+ * else. */
+int sm_crlf_mode(const char *value);
 /* Reads the next piece of a line (at most max bytes) into out. *eol is
- * true when the piece ends its line; the LF and one CR before it are
- * removed. Returns 1, 0 at end of input (nothing read), -1 on error. */
+ * true when the piece ends its line; the LF is removed, and one CR before
+ * it as in->crlf says. Returns 1, 0 at end of input (nothing read), -1 on
+ * error. */
 int sm_input_piece(struct sm_input *in, struct sbuf *out, size_t max, bool *eol);
 /* True when input is already buffered (SMTP pipelining). */
 bool sm_input_pending(const struct sm_input *in);
@@ -71,7 +85,8 @@ bool sm_input_pending(const struct sm_input *in);
 /* Record sink: returns 0, or -1 to stop. */
 typedef int (*sendmail_rec_fn)(void *ctx, int type, const char *data, size_t len);
 /* Copies a message from in as N/L records: a leading "From " line is
- * skipped, CR LF becomes a line end, a lone "." ends input when dot_ends.
+ * skipped, CR LF becomes a line end as in->crlf says (a CR elsewhere is
+ * data), a lone "." ends input when dot_ends.
  * Returns 0, -1 on input error, -2 when fn failed. */
 int sendmail_copy_message(struct sm_input *in, bool dot_ends, sendmail_rec_fn fn, void *ctx);
 

@@ -8,8 +8,10 @@
  * Errors: read errors and timeouts return -1 (errno kept).
  * Notes: lines have no length limit: a long line is passed on in pieces
  *        of QFILE_LINE_CHUNK bytes as L records ending with an N record.
- *        A CR directly before LF is removed (CR LF input), other CRs are
- *        kept. A last line without LF still counts as a line.
+ *        A CR directly before LF is removed (CR LF input) or kept, as
+ *        sendmail_fix_line_endings says (sm_crlf_mode()); the SMTP mode
+ *        always removes it. Other CRs are kept. A last line without LF
+ *        still counts as a line.
  */
 #include "qfile.h"
 #include "sendmail.h"
@@ -19,8 +21,29 @@ void sm_input_init(struct sm_input *in, int fd, int timeout)
 {
     in->fd = fd;
     in->timeout = timeout;
+    in->crlf = SM_CRLF_STRIP;
     in->pos = in->len = 0;
     in->eof = in->error = false;
+}
+
+int sm_crlf_mode(const char *value)
+{
+    if (strcmp(value, "always") == 0)
+        return SM_CRLF_STRIP;
+    if (strcmp(value, "strict") == 0)
+        return SM_CRLF_FIRST;
+    if (strcmp(value, "never") == 0)
+        return SM_CRLF_KEEP;
+    return -1;
+}
+
+/* At a line end: true when the CR before its LF (crlf says whether there
+ * is one) is to be removed. "strict" is settled by the first line end. */
+static bool sm_input_strip_cr(struct sm_input *in, bool crlf)
+{
+    if (in->crlf == SM_CRLF_FIRST)
+        in->crlf = crlf ? SM_CRLF_STRIP : SM_CRLF_KEEP;
+    return crlf && in->crlf == SM_CRLF_STRIP;
 }
 
 bool sm_input_pending(const struct sm_input *in)
@@ -86,7 +109,8 @@ int sm_input_piece(struct sm_input *in, struct sbuf *out, size_t max, bool *eol)
             size_t n = (size_t)(lf - p);
             sbuf_append(out, p, n);
             in->pos += n + 1;
-            if (sbuf_len(out) > 0 && sbuf_str(out)[sbuf_len(out) - 1] == '\r')
+            bool cr = sbuf_len(out) > 0 && sbuf_str(out)[sbuf_len(out) - 1] == '\r';
+            if (sm_input_strip_cr(in, cr))
                 sbuf_truncate(out, sbuf_len(out) - 1);
             *eol = true;
             return 1;
@@ -102,11 +126,15 @@ int sm_input_piece(struct sm_input *in, struct sbuf *out, size_t max, bool *eol)
             in->pos += 1;
             *eol = true;
             /* The CR of a CR LF pair was the piece's last byte. */
-            if (sbuf_str(out)[sbuf_len(out) - 1] == '\r')
+            if (sm_input_strip_cr(in, sbuf_str(out)[sbuf_len(out) - 1] == '\r'))
                 sbuf_truncate(out, sbuf_len(out) - 1);
         } else if (avail >= 2 && p[0] == '\r' && p[1] == '\n') {
-            in->pos += 2;
-            *eol = true;
+            /* A kept CR does not fit: it starts the next piece, which
+             * ends the line. */
+            if (sm_input_strip_cr(in, true)) {
+                in->pos += 2;
+                *eol = true;
+            }
         } else if (avail == 0 && !in->error) {
             *eol = true;        /* EOF right after a full piece */
         }

@@ -289,6 +289,45 @@ static void test_python_parse(void)
     sbuf_free(out);
 }
 
+/* enable_threaded_bounces: the original's Message-ID and the two headers. */
+static void test_threaded(void)
+{
+    struct sbuf *id = sbuf_new(64), *out = sbuf_new(4096);
+    static const char folded[] = "From: a@x\nmessage-id :\n\t <abc.123@x.example> \r\n"
+                                 "Subject: s\n\nMessage-ID: <body@x>\n";
+    EXPECT_TRUE(bounce_message_id(id, folded, sizeof(folded) - 1));
+    EXPECT_EQ_STR(sbuf_str(id), "<abc.123@x.example>");
+    /* none in the header (one in the body does not count), an empty one,
+     * a bare CR inside the value */
+    EXPECT_TRUE(!bounce_message_id(id, orig_msg, sizeof(orig_msg) - 1));
+    EXPECT_EQ_STR(sbuf_str(id), "");
+    static const char body_only[] = "Subject: s\n\nMessage-ID: <body@x>\n";
+    EXPECT_TRUE(!bounce_message_id(id, body_only, sizeof(body_only) - 1));
+    static const char empty[] = "Message-ID:   \nSubject: s\n\n";
+    EXPECT_TRUE(!bounce_message_id(id, empty, sizeof(empty) - 1));
+    static const char bad[] = "Message-ID: <a\rb@x>\n\n";
+    EXPECT_TRUE(!bounce_message_id(id, bad, sizeof(bad) - 1));
+    /* a header name that only starts with Message-ID */
+    static const char other[] = "Message-IDs: <no@x>\n\n";
+    EXPECT_TRUE(!bounce_message_id(id, other, sizeof(other) - 1));
+
+    struct bounce_msg m = base_msg();
+    bounce_dsn_build(out, &m, entries, 2, orig_msg, sizeof(orig_msg) - 1);
+    EXPECT_TRUE(strstr(sbuf_str(out), "In-Reply-To:") == NULL);
+    EXPECT_TRUE(strstr(sbuf_str(out), "References:") == NULL);
+    m.thread_id = "<abc.123@x.example>";
+    m.kind = BOUNCE_KIND_DELAYED;
+    bounce_dsn_build(out, &m, entries, 2, orig_msg, sizeof(orig_msg) - 1);
+    EXPECT_TRUE(has_line(sbuf_str(out), "In-Reply-To: <abc.123@x.example>"));
+    EXPECT_TRUE(has_line(sbuf_str(out), "References: <abc.123@x.example>"));
+    /* in the notice's own header, before its body */
+    const char *body = strstr(sbuf_str(out), "\n\n");
+    const char *irt = strstr(sbuf_str(out), "In-Reply-To:");
+    EXPECT_TRUE(body && irt && irt < body);
+    sbuf_free(id);
+    sbuf_free(out);
+}
+
 int main(void)
 {
     harness_init();
@@ -300,5 +339,6 @@ int main(void)
     test_wanted();
     test_notify_parse();
     test_python_parse();
+    test_threaded();
     return harness_done();
 }

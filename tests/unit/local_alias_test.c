@@ -93,9 +93,14 @@ static int stub_is_local(const char *domain)
     return strcasecmp(domain, "here.org") == 0;
 }
 
+static bool show_dt;        /* also trace the Delivered-To: value */
+
 static void stub_mailbox(struct local_state *st, const struct local_pw *pw)
 {
-    sbuf_catf(trace, "mailbox(%s,%s,from=%s) ", pw->name, st->address, st->sender);
+    sbuf_catf(trace, "mailbox(%s,%s,from=%s", pw->name, st->address, st->sender);
+    if (show_dt)
+        sbuf_catf(trace, ",dt=%s", st->delivered);
+    sbuf_cat(trace, ") ");
 }
 
 static void stub_file(struct local_state *st, const char *path)
@@ -116,7 +121,10 @@ static void stub_command(struct local_state *st, const char *cmd)
 
 static void stub_forward(struct local_state *st, const char *address)
 {
-    sbuf_catf(trace, "forward(%s,from=%s) ", address, st->sender);
+    sbuf_catf(trace, "forward(%s,from=%s", address, st->sender);
+    if (show_dt)
+        sbuf_catf(trace, ",dt=%s", st->delivered);
+    sbuf_cat(trace, ") ");
 }
 
 static void stub_report(struct local_state *st, enum deliver_kind kind, const char *dsn,
@@ -334,6 +342,42 @@ static void test_resolve(void)
     EXPECT_TRUE(strstr(run("deep0@here.org"), "5.4.6") != NULL);
 }
 
+/* frozen_delivered_to: the Delivered-To: value through an alias and a
+ * .forward; the loop check is the same either way. */
+static void test_frozen(void)
+{
+    show_dt = true;
+    cfg.frozen_delivered = false;
+    EXPECT_EQ_STR(run("staff@here.org"),
+                  "mailbox(bob,bob@here.org,from=owner-staff@here.org,dt=bob@here.org) "
+                  "mailbox(carol,carol@here.org,from=owner-staff@here.org,dt=carol@here.org) "
+                  "forward(dave@else.org,from=owner-staff@here.org,dt=staff@here.org)");
+    EXPECT_EQ_STR(run("fwdalias@here.org"),
+                  "read(/home/fwd/.forward,1000) "
+                  "mailbox(carol,carol@here.org,from=s@x.org,dt=carol@here.org) "
+                  "mailbox(fwd,fwd@here.org,from=s@x.org,dt=fwd@here.org) "
+                  "command(/usr/bin/vacation fwd,user)");
+    cfg.frozen_delivered = true;
+    EXPECT_EQ_STR(run("staff@here.org"),
+                  "mailbox(bob,bob@here.org,from=owner-staff@here.org,dt=staff@here.org) "
+                  "mailbox(carol,carol@here.org,from=owner-staff@here.org,dt=staff@here.org) "
+                  "forward(dave@else.org,from=owner-staff@here.org,dt=staff@here.org)");
+    EXPECT_EQ_STR(run("fwdalias@here.org"),
+                  "read(/home/fwd/.forward,1000) "
+                  "mailbox(carol,carol@here.org,from=s@x.org,dt=fwdalias@here.org) "
+                  "mailbox(fwd,fwd@here.org,from=s@x.org,dt=fwdalias@here.org) "
+                  "command(/usr/bin/vacation fwd,user)");
+    delivered_hdr = "carol@here.org";
+    EXPECT_EQ_STR(run("fwdalias@here.org"),
+                  "read(/home/fwd/.forward,1000) "
+                  "bounce(carol@here.org,5.4.6,mail forwarding loop for carol@here.org) "
+                  "mailbox(fwd,fwd@here.org,from=s@x.org,dt=fwdalias@here.org) "
+                  "command(/usr/bin/vacation fwd,user)");
+    delivered_hdr = "";
+    cfg.frozen_delivered = false;
+    show_dt = false;
+}
+
 int main(void)
 {
     harness_init();
@@ -354,7 +398,8 @@ int main(void)
                 "ghost: :include:/etc/ghost.inc\n"
                 "team: ann@else.org\n"
                 "team+exact: bob\n"
-                "dups: bob, bob@here.org, \\bob\n");
+                "dups: bob, bob@here.org, \\bob\n"
+                "fwdalias: fwd\n");
     for (int i = 0; i < 150; i++)
         fprintf(fp, "deep%d: deep%d\n", i, i + 1);
     fclose(fp);
@@ -365,6 +410,7 @@ int main(void)
         test_tokens();
         test_resolve();
         test_require_home();
+        test_frozen();
         dict_close(aliases);
     }
     unlink(path);

@@ -132,8 +132,17 @@ static int collect(void *ctx, int type, const char *data, size_t len)
     return 0;
 }
 
-/* Runs sendmail_copy_message on text; returns the record dump (new). */
+/* Runs sendmail_copy_message on text with the given SM_CRLF_* mode;
+ * returns the record dump (new). */
+static char *copy_mode(const char *text, size_t len, bool dot_ends, int crlf, int *rc);
+
+/* Same, with the default (SM_CRLF_STRIP). */
 static char *copy(const char *text, size_t len, bool dot_ends, int *rc)
+{
+    return copy_mode(text, len, dot_ends, SM_CRLF_STRIP, rc);
+}
+
+static char *copy_mode(const char *text, size_t len, bool dot_ends, int crlf, int *rc)
 {
     int p[2];
     FILE *tmp = tmpfile();
@@ -144,6 +153,7 @@ static char *copy(const char *text, size_t len, bool dot_ends, int *rc)
     fclose(tmp);
     struct sm_input *in = xmalloc(sizeof(*in));
     sm_input_init(in, p[0], 0);
+    in->crlf = (enum sm_crlf)crlf;
     struct sbuf *out = sbuf_new(64);
     *rc = sendmail_copy_message(in, dot_ends, collect, out);
     close(p[0]);
@@ -216,10 +226,72 @@ static void test_message(void)
     xfree(text);
 }
 
+/* A NUL-free text, with a lone "." ending input. */
+static char *copy_crlf(const char *text, int crlf, int *rc)
+{
+    return copy_mode(text, strlen(text), true, crlf, rc);
+}
+
+/* sendmail_fix_line_endings: always, strict, never. */
+static void test_line_endings(void)
+{
+    int rc;
+    char *r;
+
+    EXPECT_EQ_INT(sm_crlf_mode("always"), SM_CRLF_STRIP);
+    EXPECT_EQ_INT(sm_crlf_mode("strict"), SM_CRLF_FIRST);
+    EXPECT_EQ_INT(sm_crlf_mode("Strict"), -1);
+    EXPECT_EQ_INT(sm_crlf_mode("never"), SM_CRLF_KEEP);
+    EXPECT_EQ_INT(sm_crlf_mode("yes"), -1);
+    EXPECT_EQ_INT(sm_crlf_mode(""), -1);
+
+    /* never: every CR is data, and ".\r" does not end input */
+    r = copy_crlf("a\r\nb\n.\r\nc\n", SM_CRLF_KEEP, &rc);
+    EXPECT_EQ_INT(rc, 0);
+    EXPECT_EQ_STR(r, "N:a\r|N:b|N:.\r|N:c|");
+    xfree(r);
+
+    /* strict: the first line decides, for the whole message */
+    r = copy_crlf("a\r\nb\nc\r\n", SM_CRLF_FIRST, &rc);
+    EXPECT_EQ_STR(r, "N:a|N:b|N:c|");
+    xfree(r);
+    r = copy_crlf("a\nb\r\nc\rd\r\n", SM_CRLF_FIRST, &rc);
+    EXPECT_EQ_STR(r, "N:a|N:b\r|N:c\rd\r|");
+    xfree(r);
+
+    /* always: a CR LF ends the line wherever it is */
+    r = copy_crlf("a\nb\r\nc\rd\r\n", SM_CRLF_STRIP, &rc);
+    EXPECT_EQ_STR(r, "N:a|N:b|N:c\rd|");
+    xfree(r);
+
+    /* never, a line of exactly one chunk plus CR LF: the CR that does not
+     * fit ends the line in a piece of its own */
+    char *text = xmalloc(QFILE_LINE_CHUNK + 4);
+    memset(text, 'x', QFILE_LINE_CHUNK);
+    memcpy(text + QFILE_LINE_CHUNK, "\r\nz\n", 4);
+    r = copy_mode(text, QFILE_LINE_CHUNK + 4, true, SM_CRLF_KEEP, &rc);
+    struct sbuf *want = sbuf_new(QFILE_LINE_CHUNK + 20);
+    sbuf_set(want, "L:");
+    sbuf_append(want, text, QFILE_LINE_CHUNK);
+    sbuf_cat(want, "|N:\r|N:z|");
+    EXPECT_EQ_STR(r, sbuf_str(want));
+    xfree(r);
+    /* strict, same input: the first line ends in CR LF, so CRs go */
+    r = copy_mode(text, QFILE_LINE_CHUNK + 4, true, SM_CRLF_FIRST, &rc);
+    sbuf_set(want, "N:");
+    sbuf_append(want, text, QFILE_LINE_CHUNK);
+    sbuf_cat(want, "|N:z|");
+    EXPECT_EQ_STR(r, sbuf_str(want));
+    xfree(r);
+    sbuf_free(want);
+    xfree(text);
+}
+
 int main(void)
 {
     harness_init();
     test_args();
     test_message();
+    test_line_endings();
     return harness_done();
 }

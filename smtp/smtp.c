@@ -30,6 +30,7 @@
 #include "config.h"
 #include "ehlo_discard.h"
 #include "known_ports.h"
+#include "dns_lookup.h"
 #include "dsn_filter.h"
 #include "log.h"
 #include "maps.h"
@@ -118,6 +119,8 @@ static void smtp_load_config(void)
     const char *level = cfg_str(SMTP_P(P_SMTP_DNS_SUPPORT_LEVEL, P_LMTP_DNS_SUPPORT_LEVEL));
     c->dns_enabled = !cfg_bool(P_DISABLE_DNS_LOOKUPS) && strstr(lookup, "dns") != NULL
                      && strcasecmp(level, "disabled") != 0;
+    c->defer_no_mx_address =
+        cfg_bool(SMTP_P(P_SMTP_DEFER_IF_NO_MX_ADDRESS_FOUND, P_LMTP_DEFER_IF_NO_MX_ADDRESS_FOUND));
 
     cfg_inet_protocols(cfg_str(P_INET_PROTOCOLS), &c->want_ipv4, &c->want_ipv6);
 
@@ -148,6 +151,13 @@ static void smtp_pre_jail(void)
     smtp_checks_load(smtp_cfg.lmtp);
     smtp_generic_load(smtp_cfg.lmtp);
     resolve_local_addresses_init();     /* MX hosts that are this host */
+    /* Every DNS lookup of this process (lib/mail/dns_lookup.c: MX, the
+     * addresses when filtering, DANE) passes its records through the filter. */
+    const char *dfilter = SMTP_P(P_SMTP_DNS_REPLY_FILTER, P_LMTP_DNS_REPLY_FILTER);
+    if (*cfg_str(dfilter)) {
+        smtp_cfg.dns_reply_filter = maps_create(dfilter, cfg_str(dfilter), DICT_F_FOLD);
+        dns_reply_filter_set(smtp_cfg.dns_reply_filter);
+    }
     smtp_cache_load(&smtp_cfg);
     smtp_load_unavailable(&smtp_cfg);
     smtp_sasl_load(smtp_cfg.lmtp);
@@ -447,9 +457,13 @@ static void smtp_service(struct stream *client)
         }
     }
     if (st.pending > 0 && hops.naddr == 0 && fallback.naddr == 0) {
-        /* Nothing to connect to: the lookup error decides (5.4.4 bounces). */
-        const char *d = lookup_failed_hard && sbuf_len(st.last_dsn) ? sbuf_str(st.last_dsn)
-                                                                     : "4.4.3";
+        /* Nothing to connect to: the lookup error decides (5.4.4 bounces).
+         * A soft one keeps its own code (4.7.0: the DNS reply filter,
+         * 4.4.4: *_defer_if_no_mx_address_found), a mix of hard and soft
+         * errors is 4.4.3. */
+        const char *last = sbuf_str(st.last_dsn);
+        const char *d =
+            sbuf_len(st.last_dsn) && (lookup_failed_hard || last[0] == '4') ? last : "4.4.3";
         smtp_fail_pending(&st, "none", d, sbuf_str(st.last_reason));
         if (d[0] == '4')
             deliver_hop_fail(r, d, sbuf_str(st.last_reason));

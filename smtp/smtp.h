@@ -201,6 +201,8 @@ struct smtp_cfg {
     struct ehlo_discard *ehlo_discard; /* *_discard_{ehlo,lhlo}_keywords and maps */
     struct maps *reply_filter;         /* *_reply_filter, NULL = none */
     bool dns_enabled;           /* MX lookups allowed */
+    struct maps *dns_reply_filter; /* *_dns_reply_filter, NULL = none */
+    bool defer_no_mx_address;      /* *_defer_if_no_mx_address_found */
     bool dnssec;                /* *_dns_support_level = dnssec */
     int dane_insecure_mx;       /* smtp_tls_dane_insecure_mx_policy: MAY, ENCRYPT or DANE */
     bool dane_force_tlsa;       /* *_tls_force_insecure_host_tlsa_lookup */

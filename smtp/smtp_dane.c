@@ -175,7 +175,7 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
     struct sbuf *err = sbuf_new(64);
     int r = dns_lookup_sec(a->host, a->family == AF_INET6 ? DNS_T_AAAA : DNS_T_A, NULL, err,
                            &secure);
-    if (r == DNS_TEMPFAIL || r == DNS_INVAL) {
+    if (r == DNS_TEMPFAIL || r == DNS_INVAL || r == DNS_POLICY) {
         sbuf_printf(why, "TLSA lookup error for %s:%s", a->host, a->port ? a->port : "25");
         sbuf_free(err);
         return -1;
@@ -206,7 +206,7 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
         r = smtp_dane_tlsa(base, a->port, &rr, err, &secure);
     }
     sbuf_free(err);
-    if (r == DNS_TEMPFAIL || r == DNS_INVAL) {
+    if (r == DNS_TEMPFAIL || r == DNS_INVAL || r == DNS_POLICY) {
         xfree(rname);
         sbuf_printf(why, "TLSA lookup error for %s:%s", a->host, a->port ? a->port : "25");
         return -1;

@@ -5,13 +5,18 @@
  * Interface: smtp_dns_lookup(), smtp_addr_list_free().
  * Errors: a destination with no usable address returns -1 with a DSN code
  *         and a Postfix-shaped reason: 5.4.4 when the name does not exist,
- *         4.4.3 when the lookup failed temporarily.
- * Notes: MX records come from the system resolver (res_query + ns_parse,
- *        libresolv); equal preferences are shuffled, an MX that names
+ *         4.4.3 when the lookup failed temporarily, 4.7.0 when
+ *         *_dns_reply_filter dropped every record of an answer. When MX
+ *         hosts exist but none has an address, 5.4.4 becomes 4.4.4 with
+ *         *_defer_if_no_mx_address_found = yes.
+ * Notes: MX records come from lib/mail/dns_lookup.c (so that the reply
+ *        filter applies); equal preferences are shuffled, an MX that names
  *        $myhostname, or whose address is one of ours (inet_interfaces,
  *        proxy_interfaces), cuts the list there (mail would loop back), and a
  *        domain without MX records falls back to its own addresses. Host
- *        addresses come from getaddrinfo(), which also reads /etc/hosts.
+ *        addresses come from getaddrinfo(), which also reads /etc/hosts;
+ *        with a *_dns_reply_filter they come from DNS first (filtered), and
+ *        getaddrinfo() only answers for names DNS does not know.
  *        XXX: Postfix's "dns" lookup skips /etc/hosts; we do not.
  *        LMTP, "[host]" and disable_dns_lookups skip the MX step.
  *        A port given by name becomes its number through known_tcp_ports
@@ -20,18 +25,18 @@
 #include "smtp.h"
 #include "alloc.h"
 #include "known_ports.h"
+#include "dns_lookup.h"
 #include "log.h"
 #include "resolve_local.h"
 #include <arpa/inet.h>
-#include <arpa/nameser.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#define SMTP_DNS_ANSWER_MAX 65536
 #define SMTP_MX_MAX 100
+
+static bool smtp_is_literal(const char *host);
 
 static unsigned smtp_dns_rand(unsigned n)
 {
@@ -90,18 +95,88 @@ static void smtp_addr_push(const struct smtp_cfg *cfg, struct smtp_addr **v, siz
     a->dest = NULL;
 }
 
-/* Adds the addresses of one host. Returns 0, or an EAI_* code. */
-static int smtp_host_addrs(const struct smtp_cfg *cfg, const char *host, const char *port,
-                           int pref, struct smtp_addr **v, size_t *n)
+/* Outcome of looking up one host's addresses. */
+enum smtp_ha_result {
+    SMTP_HA_OK,       /* at least one address added */
+    SMTP_HA_NOTFOUND, /* the name has no (usable) address */
+    SMTP_HA_TEMP,     /* the lookup failed; try later */
+    SMTP_HA_POLICY,   /* *_dns_reply_filter dropped every address record */
+};
+
+static void smtp_host_shuffle(const struct smtp_cfg *cfg, struct smtp_addr *v, size_t first,
+                              size_t n)
 {
+    if (!cfg->randomize_addresses)
+        return;
+    for (size_t i = n; i > first + 1; i--) {
+        size_t j = first + smtp_dns_rand((unsigned)(i - first));
+        struct smtp_addr t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* The A and AAAA records (as inet_protocols allows) of host from DNS,
+ * through the reply filter. why gets the lookup's text on failure. */
+static enum smtp_ha_result smtp_host_addrs_dns(const struct smtp_cfg *cfg, const char *host,
+                                               const char *port, int pref, struct smtp_addr **v,
+                                               size_t *n, struct sbuf *why)
+{
+    int types[2], ntypes = 0;
+    if (cfg->want_ipv4)
+        types[ntypes++] = DNS_T_A;
+    if (cfg->want_ipv6)
+        types[ntypes++] = DNS_T_AAAA;
+    bool temp = false, policy = false;
+    size_t first = *n;
+    struct sbuf *tmp = sbuf_new(64);
+    for (int t = 0; t < ntypes; t++) {
+        struct dns_rr *list = NULL;
+        int r = dns_lookup(host, types[t], &list, tmp);
+        for (struct dns_rr *rr = list; rr; rr = rr->next)
+            smtp_addr_push(cfg, v, n, host, rr->data, port,
+                           types[t] == DNS_T_A ? AF_INET : AF_INET6, pref);
+        dns_rr_list_free(list);
+        if (r == DNS_TEMPFAIL || r == DNS_POLICY) {
+            temp = temp || r == DNS_TEMPFAIL;
+            policy = policy || r == DNS_POLICY;
+            sbuf_set(why, sbuf_str(tmp));
+        }
+    }
+    sbuf_free(tmp);
+    if (*n > first) {
+        smtp_host_shuffle(cfg, *v, first, *n);
+        return SMTP_HA_OK;
+    }
+    return temp ? SMTP_HA_TEMP : policy ? SMTP_HA_POLICY : SMTP_HA_NOTFOUND;
+}
+
+/* Adds the addresses of one host. why gets a reason when the result is
+ * SMTP_HA_POLICY or a filtered lookup failed. */
+static enum smtp_ha_result smtp_host_addrs(const struct smtp_cfg *cfg, const char *host,
+                                           const char *port, int pref, struct smtp_addr **v,
+                                           size_t *n, struct sbuf *why)
+{
+    /* XXX: addresses normally come from getaddrinfo(), which no DNS reply
+     * filter sees. With a filter, DNS is asked first so that the filter
+     * applies to A and AAAA records as in Postfix; a name DNS does not know
+     * still gets its getaddrinfo() (/etc/hosts) answer. */
+    if (cfg->dns_reply_filter && cfg->dns_enabled && !smtp_is_literal(host)) {
+        enum smtp_ha_result r = smtp_host_addrs_dns(cfg, host, port, pref, v, n, why);
+        if (r != SMTP_HA_NOTFOUND)
+            return r;
+    }
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
     hints.ai_family = cfg->want_ipv4 && !cfg->want_ipv6   ? AF_INET
                       : cfg->want_ipv6 && !cfg->want_ipv4 ? AF_INET6
                                                           : AF_UNSPEC;
     struct addrinfo *res = NULL;
     int err = getaddrinfo(host, NULL, &hints, &res);
-    if (err != 0)
-        return err;
+    if (err != 0) {
+        log_debug(1, "host %s: %s", host, gai_strerror(err));
+        return err == EAI_NONAME || err == EAI_NODATA || err == EAI_FAIL ? SMTP_HA_NOTFOUND
+                                                                         : SMTP_HA_TEMP;
+    }
     char buf[INET6_ADDRSTRLEN];
     size_t first = *n;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -115,82 +190,58 @@ static int smtp_host_addrs(const struct smtp_cfg *cfg, const char *host, const c
     }
     freeaddrinfo(res);
     if (*n == first)
-        return EAI_NONAME;
-    if (cfg->randomize_addresses) {
-        for (size_t i = *n; i > first + 1; i--) {
-            size_t j = first + smtp_dns_rand((unsigned)(i - first));
-            struct smtp_addr t = (*v)[i - 1];
-            (*v)[i - 1] = (*v)[j];
-            (*v)[j] = t;
-        }
-    }
-    return 0;
+        return SMTP_HA_NOTFOUND;
+    smtp_host_shuffle(cfg, *v, first, *n);
+    return SMTP_HA_OK;
 }
 
-enum smtp_mx_result { SMTP_MX_OK, SMTP_MX_NONE, SMTP_MX_NXDOMAIN, SMTP_MX_TEMP };
+enum smtp_mx_result { SMTP_MX_OK, SMTP_MX_NONE, SMTP_MX_NXDOMAIN, SMTP_MX_TEMP, SMTP_MX_POLICY };
 
-/* Looks up the MX records of domain; fills *mx (new) and *count. */
-/* With dnssec (smtp_dns_support_level = dnssec), *secure says whether the
- * resolver validated the answer (its AD bit; see dns_lookup_sec). */
+/* Looks up the MX records of domain (lib/mail/dns_lookup.c, so that
+ * *_dns_reply_filter applies); fills *mx (new) and *count. With dnssec
+ * (smtp_dns_support_level = dnssec), *secure says whether the resolver
+ * validated the answer (its AD bit). why gets the text of a filter result. */
 static enum smtp_mx_result smtp_mx_query(const char *domain, struct smtp_mx **mx, size_t *count,
-                                         bool dnssec, bool *secure)
+                                         bool dnssec, bool *secure, struct sbuf *why)
 {
-    unsigned char *answer = xmalloc(SMTP_DNS_ANSWER_MAX);
-    enum smtp_mx_result result = SMTP_MX_TEMP;
     *mx = NULL;
     *count = 0;
-    *secure = false;
-    if (dnssec && !(_res.options & RES_INIT))
-        res_init();
-    unsigned long saved = _res.options;
-    if (dnssec) {
-        _res.options |= RES_USE_EDNS0 | RES_USE_DNSSEC;
-#ifdef RES_TRUSTAD
-        _res.options |= RES_TRUSTAD;
-#endif
-    }
-    int len = res_query(domain, C_IN, T_MX, answer, SMTP_DNS_ANSWER_MAX);
-    _res.options = saved;
-    if (dnssec && len >= 12)
-        *secure = (answer[3] & 0x20) != 0;
-    if (len < 0) {
-        result = h_errno == HOST_NOT_FOUND ? SMTP_MX_NXDOMAIN
-                 : h_errno == NO_DATA      ? SMTP_MX_NONE
-                                           : SMTP_MX_TEMP;
+    struct dns_rr *list = NULL;
+    unsigned info = 0;
+    struct sbuf *tmp = sbuf_new(64);
+    int r = dns_lookup_x(domain, DNS_T_MX, dnssec ? DNS_F_DNSSEC : 0, &list, tmp, &info);
+    *secure = (info & DNS_R_SECURE) != 0;
+    enum smtp_mx_result result;
+    switch (r) {
+    case DNS_OK:
+        break;
+    case DNS_NOTFOUND:
+        result = (info & DNS_R_NXDOMAIN) ? SMTP_MX_NXDOMAIN : SMTP_MX_NONE;
+        goto out;
+    case DNS_INVAL:
+        result = SMTP_MX_NXDOMAIN;
+        goto out;
+    case DNS_POLICY:
+        sbuf_set(why, sbuf_str(tmp));
+        result = SMTP_MX_POLICY;
+        goto out;
+    default:
+        result = SMTP_MX_TEMP;
         goto out;
     }
-    if (len > SMTP_DNS_ANSWER_MAX)
-        len = SMTP_DNS_ANSWER_MAX;      /* truncated answer: use what fits */
-    ns_msg msg;
-    if (ns_initparse(answer, len, &msg) < 0)
-        goto out;
-    int nans = ns_msg_count(msg, ns_s_an);
     struct smtp_mx *v = xcalloc(SMTP_MX_MAX, sizeof(*v));
     size_t n = 0;
-    for (int i = 0; i < nans && n < SMTP_MX_MAX; i++) {
-        ns_rr rr;
-        if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-            break;
-        if (ns_rr_type(rr) != ns_t_mx || ns_rr_class(rr) != ns_c_in || ns_rr_rdlen(rr) < 3)
-            continue;
-        const unsigned char *rd = ns_rr_rdata(rr);
-        char name[NS_MAXDNAME];
-        if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2, name, sizeof(name)) < 0)
-            continue;
-        v[n].pref = (rd[0] << 8) | rd[1];
-        v[n].host = xstrdup(name);
+    for (struct dns_rr *rr = list; rr && n < SMTP_MX_MAX; rr = rr->next) {
+        v[n].pref = rr->pref;
+        v[n].host = xstrdup(rr->data);
         n++;
-    }
-    if (n == 0) {
-        xfree(v);
-        result = SMTP_MX_NONE;
-        goto out;
     }
     *mx = v;
     *count = n;
     result = SMTP_MX_OK;
 out:
-    xfree(answer);
+    dns_rr_list_free(list);
+    sbuf_free(tmp);
     return result;
 }
 
@@ -201,6 +252,18 @@ static void smtp_dns_reason(struct sbuf *why, struct sbuf *dsn, const char *name
     sbuf_set(dsn, temporary ? "4.4.3" : "5.4.4");
     sbuf_printf(why, "Host or domain name not found. Name service error for name=%s type=%s: %s",
                 name, type, temporary ? "Host not found, try again" : "Host not found");
+}
+
+/* A host lookup failure r as the request's reason: the filter's text with
+ * 4.7.0 (Postfix's DNS_POLICY status), else the name service text. */
+static void smtp_ha_reason(enum smtp_ha_result r, struct sbuf *ftext, struct sbuf *why,
+                           struct sbuf *dsn, const char *name)
+{
+    if (r == SMTP_HA_POLICY) {
+        sbuf_set(dsn, "4.7.0");
+        sbuf_set(why, sbuf_str(ftext));
+    } else
+        smtp_dns_reason(why, dsn, name, "A", r == SMTP_HA_TEMP);
 }
 
 static bool smtp_is_literal(const char *host)
@@ -258,33 +321,44 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
         smtp_addr_push(cfg, v, n, cfg->myhostname, d->host, NULL, AF_UNIX, 0);
         return 0;
     }
+    struct sbuf *ftext = sbuf_new(64);
+    int result = 0;
     if (d->no_mx || !cfg->dns_enabled || smtp_is_literal(d->host)) {
-        int err = smtp_host_addrs(cfg, d->host, d->port, 0, v, n);
-        if (err != 0) {
-            smtp_dns_reason(why, dsn, d->host, "A",
-                            err != EAI_NONAME && err != EAI_NODATA && err != EAI_FAIL);
-            return -1;
+        enum smtp_ha_result hr = smtp_host_addrs(cfg, d->host, d->port, 0, v, n, ftext);
+        if (hr != SMTP_HA_OK) {
+            smtp_ha_reason(hr, ftext, why, dsn, d->host);
+            result = -1;
         }
-        return 0;
+        sbuf_free(ftext);
+        return result;
     }
     struct smtp_mx *mx;
     size_t nmx;
     bool mx_secure = false;
-    switch (smtp_mx_query(d->host, &mx, &nmx, cfg->dnssec, &mx_secure)) {
+    switch (smtp_mx_query(d->host, &mx, &nmx, cfg->dnssec, &mx_secure, ftext)) {
     case SMTP_MX_NXDOMAIN:
         smtp_dns_reason(why, dsn, d->host, "MX", false);
+        sbuf_free(ftext);
         return -1;
     case SMTP_MX_TEMP:
         smtp_dns_reason(why, dsn, d->host, "MX", true);
+        sbuf_free(ftext);
+        return -1;
+    case SMTP_MX_POLICY:
+        /* MX records exist, the filter dropped them all: defer, as
+         * Postfix does, rather than fall back to the domain's address. */
+        sbuf_set(dsn, "4.7.0");
+        sbuf_set(why, sbuf_str(ftext));
+        sbuf_free(ftext);
         return -1;
     case SMTP_MX_NONE: {
-        int err = smtp_host_addrs(cfg, d->host, d->port, 0, v, n);
-        if (err != 0) {
-            smtp_dns_reason(why, dsn, d->host, "A",
-                            err != EAI_NONAME && err != EAI_NODATA && err != EAI_FAIL);
-            return -1;
+        enum smtp_ha_result hr = smtp_host_addrs(cfg, d->host, d->port, 0, v, n, ftext);
+        if (hr != SMTP_HA_OK) {
+            smtp_ha_reason(hr, ftext, why, dsn, d->host);
+            result = -1;
         }
-        return 0;
+        sbuf_free(ftext);
+        return result;
     }
     case SMTP_MX_OK:
         break;
@@ -292,29 +366,31 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
     smtp_mx_sort(mx, nmx, cfg->randomize_addresses ? smtp_dns_rand : NULL);
     size_t kept = smtp_mx_truncate_self(mx, nmx, cfg->myhostname);
     if (kept == 0) {
-        xfree(mx);
+        xfree(mx); /* smtp_mx_truncate_self() freed the names */
+        sbuf_free(ftext);
         sbuf_set(dsn, "5.4.6");
         sbuf_printf(why, "mail for %s loops back to myself", d->host);
         return -1;
     }
     size_t before = *n;
-    bool temporary = false;
+    enum smtp_ha_result worst = SMTP_HA_NOTFOUND;
     const char *failed = NULL;
     for (size_t i = 0; i < kept; i++) {
-        int err = smtp_host_addrs(cfg, mx[i].host, d->port, mx[i].pref, v, n);
-        if (err != 0) {
-            log_debug(1, "%s: MX host %s: %s", d->host, mx[i].host, gai_strerror(err));
-            if (err != EAI_NONAME && err != EAI_NODATA && err != EAI_FAIL)
-                temporary = true;
-            if (failed == NULL)
-                failed = mx[i].host;
-        }
+        enum smtp_ha_result hr = smtp_host_addrs(cfg, mx[i].host, d->port, mx[i].pref, v, n, ftext);
+        if (hr == SMTP_HA_OK)
+            continue;
+        log_debug(1, "%s: MX host %s: no address", d->host, mx[i].host);
+        /* A failed lookup says more than a missing name, and a filter
+         * that removed addresses more than either. */
+        if (hr == SMTP_HA_POLICY || (hr == SMTP_HA_TEMP && worst == SMTP_HA_NOTFOUND))
+            worst = hr;
+        if (failed == NULL)
+            failed = mx[i].host;
     }
     for (size_t k = before; k < *n; k++) {
         (*v)[k].via_mx = true;
         (*v)[k].mx_secure = mx_secure;
     }
-    int result = 0;
     bool had_addrs = *n > before;
     smtp_mx_truncate_self_addr(*v + before, n, before);
     if (had_addrs && *n == before) {
@@ -322,11 +398,18 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
         sbuf_printf(why, "mail for %s loops back to myself", d->host);
         result = -1;
     } else if (*n == before) {
-        smtp_dns_reason(why, dsn, failed ? failed : d->host, "A", temporary);
+        log_warn("no MX host for %s has a valid address record", d->host);
+        smtp_ha_reason(worst, ftext, why, dsn, failed ? failed : d->host);
+        /* *_defer_if_no_mx_address_found: the MX records name hosts
+         * without addresses; wait for someone to fix that rather than
+         * return the mail. The text stays; the status becomes 4.X.X. */
+        if (cfg->defer_no_mx_address && sbuf_str(dsn)[0] == '5')
+            sbuf_data(dsn)[0] = '4';
         result = -1;
     }
     for (size_t i = 0; i < kept; i++)
         xfree(mx[i].host);
     xfree(mx);
+    sbuf_free(ftext);
     return result;
 }

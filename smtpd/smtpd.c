@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "cleanup_clnt.h"
 #include "config.h"
+#include "dns_lookup.h"
 #include "log.h"
 #include "maps.h"
 #include "mynetworks.h"
@@ -123,6 +124,13 @@ static void smtpd_pre_jail(void)
     if (*cfg_str(P_SMTPD_COMMAND_FILTER))
         c->cmd_filter = maps_create(P_SMTPD_COMMAND_FILTER, cfg_str(P_SMTPD_COMMAND_FILTER),
                                     DICT_F_FOLD);
+    /* Every DNS lookup of this process (lib/mail/dns_lookup.c) passes its
+     * records through the filter; the table is opened here, before chroot. */
+    if (*cfg_str(P_SMTPD_DNS_REPLY_FILTER)) {
+        c->dns_reply_filter =
+            maps_create(P_SMTPD_DNS_REPLY_FILTER, cfg_str(P_SMTPD_DNS_REPLY_FILTER), DICT_F_FOLD);
+        dns_reply_filter_set(c->dns_reply_filter);
+    }
     c->client_restr = smtpd_check_parse(P_SMTPD_CLIENT_RESTRICTIONS);
     c->helo_restr = smtpd_check_parse(P_SMTPD_HELO_RESTRICTIONS);
     c->sender_restr = smtpd_check_parse(P_SMTPD_SENDER_RESTRICTIONS);

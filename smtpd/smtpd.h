@@ -69,6 +69,7 @@ struct smtpd_config {
     char **forbidden_cmds;
     char **noop_cmds;               /* smtpd_noop_commands */
     struct maps *cmd_filter;        /* smtpd_command_filter, or NULL */
+    struct maps *dns_reply_filter;  /* smtpd_dns_reply_filter, or NULL */
     char **client_restr, **helo_restr, **sender_restr, **relay_restr, **rcpt_restr,
         **data_restr;
     struct maps *local_rcpt_maps, *virt_alias_maps, *virt_mailbox_maps, *relay_rcpt_maps;

@@ -544,6 +544,12 @@ static enum smtpd_verdict r_reject_unknown_helo(struct smtpd_check_ctx *c, const
     int r = dns_host_exists(h, true);
     if (r == DNS_OK)
         return SMTPD_DUNNO;
+    if (r == DNS_POLICY) {
+        /* smtpd_dns_reply_filter removed the records: not evidence that
+         * the name does not exist (Postfix does the same). */
+        log_warn("%s: MX or address lookup error: DNS reply filter drops all results", h);
+        return SMTPD_DUNNO;
+    }
     if (r == DNS_TEMPFAIL)
         return smtpd_dns_tempfail(c, smtpd_chk.unk_helo_tf, 450, "4.4.3", SMTPD_STAGE_HELO,
                                   "Host not found, try again");
@@ -562,6 +568,10 @@ static enum smtpd_verdict smtpd_unknown_domain(struct smtpd_check_ctx *c, enum s
     int r = dns_host_exists(d, true);
     if (r == DNS_OK)
         return SMTPD_DUNNO;
+    if (r == DNS_POLICY) {
+        log_warn("%s: MX or address lookup error: DNS reply filter drops all results", d);
+        return SMTPD_DUNNO;
+    }
     if (r == DNS_TEMPFAIL)
         return smtpd_dns_tempfail(c, smtpd_chk.unk_sender_tf, 450, "4.4.3", subj,
                                   "Domain not found");

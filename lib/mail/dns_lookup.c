@@ -1,19 +1,26 @@
 /*
  * dns_lookup.c - small resolver wrapper with bounded waiting
  *
- * Used by: smtpd (DNS lists and the reject_unknown_* restrictions).
- * Interface: dns_lookup(), dns_lookup_sec(), dns_rr_list_free(), dns_host_exists(),
- *            dns_ptr_name(), dns_reverse_addr(), dns_parse_reply().
+ * Used by: smtpd (DNS lists, the reject_unknown_* restrictions, MX/NS/A
+ *          access checks), smtp (MX and DANE lookups), dnsblog.
+ * Interface: dns_lookup(), dns_lookup_sec(), dns_lookup_x(), dns_rr_list_free(),
+ *            dns_host_exists(), dns_ptr_name(), dns_reverse_addr(), dns_parse_reply(),
+ *            dns_reply_filter_set(), dns_rr_text(), dns_rr_filter(), dns_type_name().
  * Errors: DNS_TEMPFAIL for anything that is not a clear answer; see
  *         dns_lookup.h.
  * Notes: a private resolver state per call (res_ninit/res_nclose) keeps
  *        the wait bounds our own: 2 seconds per try, 2 tries, at most
  *        two name servers consulted. Names are looked up as given
  *        (no search list, no default domain).
+ *        The reply filter is the one piece of per-process state here: a
+ *        borrowed pointer to the table the daemon opened in pre_jail
+ *        (smtpd_dns_reply_filter, smtp/lmtp_dns_reply_filter), so that every
+ *        lookup of that process is filtered in this one place.
  */
 #include "dns_lookup.h"
 #include "alloc.h"
 #include "log.h"
+#include "maps.h"
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -22,6 +29,99 @@
 
 #define DNS_NAME_MAX 253
 #define DNS_ANSWER_MAX 65535
+
+static struct maps *dns_filter; /* *_dns_reply_filter, borrowed; NULL: none */
+
+void dns_reply_filter_set(struct maps *filter)
+{
+    dns_filter = filter;
+}
+
+const char *dns_type_name(int type)
+{
+    switch (type) {
+    case DNS_T_A:
+        return "A";
+    case DNS_T_NS:
+        return "NS";
+    case DNS_T_CNAME:
+        return "CNAME";
+    case DNS_T_PTR:
+        return "PTR";
+    case DNS_T_MX:
+        return "MX";
+    case DNS_T_TXT:
+        return "TXT";
+    case DNS_T_AAAA:
+        return "AAAA";
+    case DNS_T_TLSA:
+        return "TLSA";
+    default:
+        return "?";
+    }
+}
+
+void dns_rr_text(struct sbuf *out, const struct dns_rr *rr)
+{
+    /* The root name is "" here and "." in the text, like any name. */
+    sbuf_printf(out, "%s. %u IN %s ", rr->name ? rr->name : "", rr->ttl, dns_type_name(rr->type));
+    switch (rr->type) {
+    case DNS_T_MX:
+        sbuf_catf(out, "%d %s.", rr->pref, rr->data);
+        break;
+    case DNS_T_NS:
+    case DNS_T_CNAME:
+    case DNS_T_PTR:
+        sbuf_catf(out, "%s.", rr->data);
+        break;
+    case DNS_T_TLSA:
+        sbuf_catf(out, "%u %u %u ", rr->usage, rr->selector, rr->mtype);
+        for (size_t i = 0; i < rr->binlen; i++)
+            sbuf_catf(out, "%02x", rr->bin[i]);
+        break;
+    default: /* A, AAAA: the address; TXT: the text */
+        sbuf_cat(out, rr->data);
+        break;
+    }
+}
+
+int dns_rr_filter(struct maps *filter, struct dns_rr **list)
+{
+    struct sbuf *text = sbuf_new(128);
+    int status = 0;
+    struct dns_rr **pp = list;
+    while (*pp) {
+        struct dns_rr *rr = *pp;
+        dns_rr_text(text, rr);
+        const char *action = maps_find(filter, sbuf_str(text), 0);
+        if (action == NULL) {
+            if (maps_error(filter) != DICT_ERR_NONE) {
+                log_warn("%s: table lookup error for DNS record: %s", maps_title(filter),
+                         sbuf_str(text));
+                status = -1;
+                break;
+            }
+            pp = &rr->next;
+            continue;
+        }
+        /* The action is the first word; what follows it is not used. */
+        size_t len = strcspn(action, " \t");
+        if (len == 6 && strncasecmp(action, "IGNORE", 6) == 0) {
+            log_info("ignoring DNS RR: %s", sbuf_str(text));
+            *pp = rr->next;
+            rr->next = NULL;
+            dns_rr_list_free(rr);
+            continue;
+        }
+        /* As Postfix: an action we do not know fails the lookup rather
+         * than pass records the administrator meant to treat somehow. */
+        log_warn("%s: unknown DNS filter action: \"%s\"", maps_title(filter), action);
+        status = -1;
+        break;
+    }
+    sbuf_free(text);
+    return status;
+}
 
 static bool dns_name_ok(const char *name)
 {
@@ -164,6 +264,7 @@ int dns_parse_reply(const unsigned char *msg, size_t len, int type, struct dns_r
         }
         if (ok) {
             struct dns_rr *rr = xcalloc(1, sizeof(*rr));
+            rr->name = xstrdup(sbuf_str(name));
             rr->type = type;
             rr->ttl = ttl;
             rr->pref = pref;
@@ -193,25 +294,35 @@ done:
 }
 
 static int dns_query(const char *name, int type, struct dns_rr **out, struct sbuf *why,
-                     bool *secure);
+                     bool *secure, bool *nxdomain);
 
 int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why)
 {
-    return dns_query(name, type, out, why, NULL);
+    return dns_query(name, type, out, why, NULL, NULL);
 }
 
 int dns_lookup_sec(const char *name, int type, struct dns_rr **out, struct sbuf *why,
                    bool *secure)
 {
     *secure = false;
-    return dns_query(name, type, out, why, secure);
+    return dns_query(name, type, out, why, secure, NULL);
+}
+
+int dns_lookup_x(const char *name, int type, unsigned flags, struct dns_rr **out, struct sbuf *why,
+                 unsigned *result)
+{
+    bool secure = false, nxdomain = false;
+    int r = dns_query(name, type, out, why, (flags & DNS_F_DNSSEC) ? &secure : NULL, &nxdomain);
+    if (result)
+        *result = (secure ? DNS_R_SECURE : 0) | (nxdomain ? DNS_R_NXDOMAIN : 0);
+    return r;
 }
 
 /* The AD bit of a reply header (RFC 4035 section 3.2.3). */
 #define DNS_HDR_AD(msg) (((msg)[3] & 0x20) != 0)
 
 static int dns_query(const char *name, int type, struct dns_rr **out, struct sbuf *why,
-                     bool *secure)
+                     bool *secure, bool *nxdomain)
 {
     struct dns_rr *dummy = NULL;
     struct dns_rr **res = out ? out : &dummy;
@@ -251,6 +362,8 @@ static int dns_query(const char *name, int type, struct dns_rr **out, struct sbu
     int status;
     if (n < 0) {
         status = (herr == HOST_NOT_FOUND || herr == NO_DATA) ? DNS_NOTFOUND : DNS_TEMPFAIL;
+        if (nxdomain)
+            *nxdomain = herr == HOST_NOT_FOUND;
         /* glibc leaves the reply it got in ans for NXDOMAIN and NODATA:
          * its AD bit tells whether the denial was validated. */
         if (secure && status == DNS_NOTFOUND && (ans[2] & 0x80) != 0)
@@ -271,6 +384,25 @@ static int dns_query(const char *name, int type, struct dns_rr **out, struct sbu
                                                    : "malformed DNS reply");
     }
     xfree(ans);
+    /* Only records that exist can be filtered: a negative answer or a
+     * failure is the caller's as it is. */
+    if (status == DNS_OK && dns_filter && type != DNS_T_PTR) {
+        if (dns_rr_filter(dns_filter, res) < 0) {
+            dns_rr_list_free(*res);
+            *res = NULL;
+            status = DNS_TEMPFAIL;
+            if (why)
+                sbuf_printf(why,
+                            "Error looking up name=%s type=%s: Invalid DNS reply filter syntax",
+                            name, dns_type_name(type));
+        } else if (*res == NULL) {
+            status = DNS_POLICY;
+            if (why)
+                sbuf_printf(why,
+                            "Error looking up name=%s type=%s: DNS reply filter drops all results",
+                            name, dns_type_name(type));
+        }
+    }
     log_debug(2, "dns_lookup %s type %d: %d", name, type, status);
     if (res == &dummy)
         dns_rr_list_free(dummy);
@@ -281,6 +413,7 @@ void dns_rr_list_free(struct dns_rr *rr)
 {
     while (rr) {
         struct dns_rr *next = rr->next;
+        xfree(rr->name);
         xfree(rr->data);
         xfree(rr->bin);
         xfree(rr);
@@ -290,7 +423,7 @@ void dns_rr_list_free(struct dns_rr *rr)
 
 int dns_host_exists(const char *name, bool mx)
 {
-    int tmp = 0;
+    bool tmp = false, policy = false;
     int order[3] = { DNS_T_MX, DNS_T_A, DNS_T_AAAA };
     for (int i = mx ? 0 : 1; i < 3; i++) {
         int r = dns_lookup(name, order[i], NULL, NULL);
@@ -298,10 +431,16 @@ int dns_host_exists(const char *name, bool mx)
             return DNS_OK;
         if (r == DNS_INVAL)
             return DNS_NOTFOUND;
+        /* MX records exist but the filter dropped them all: as Postfix,
+         * stop here rather than judge the domain by its addresses. */
+        if (r == DNS_POLICY && order[i] == DNS_T_MX)
+            return DNS_POLICY;
         if (r == DNS_TEMPFAIL)
-            tmp = 1;
+            tmp = true;
+        if (r == DNS_POLICY)
+            policy = true;
     }
-    return tmp ? DNS_TEMPFAIL : DNS_NOTFOUND;
+    return tmp ? DNS_TEMPFAIL : policy ? DNS_POLICY : DNS_NOTFOUND;
 }
 
 int dns_reverse_addr(const char *addr, struct sbuf *out)

@@ -314,6 +314,19 @@ int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struc
     return r;
 }
 
+/* The destination's own addresses (no MX step, or a domain without MX
+ * records): 0, or -1 with why and dsn set. */
+static int smtp_dns_host_only(const struct smtp_cfg *cfg, const struct smtp_dest *d,
+                              struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why,
+                              struct sbuf *ftext)
+{
+    enum smtp_ha_result hr = smtp_host_addrs(cfg, d->host, d->port, 0, v, n, ftext);
+    if (hr == SMTP_HA_OK)
+        return 0;
+    smtp_ha_reason(hr, ftext, why, dsn, d->host);
+    return -1;
+}
+
 static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *d,
                             struct smtp_addr **v, size_t *n, struct sbuf *dsn, struct sbuf *why)
 {
@@ -324,11 +337,7 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
     struct sbuf *ftext = sbuf_new(64);
     int result = 0;
     if (d->no_mx || !cfg->dns_enabled || smtp_is_literal(d->host)) {
-        enum smtp_ha_result hr = smtp_host_addrs(cfg, d->host, d->port, 0, v, n, ftext);
-        if (hr != SMTP_HA_OK) {
-            smtp_ha_reason(hr, ftext, why, dsn, d->host);
-            result = -1;
-        }
+        result = smtp_dns_host_only(cfg, d, v, n, dsn, why, ftext);
         sbuf_free(ftext);
         return result;
     }
@@ -351,15 +360,10 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
         sbuf_set(why, sbuf_str(ftext));
         sbuf_free(ftext);
         return -1;
-    case SMTP_MX_NONE: {
-        enum smtp_ha_result hr = smtp_host_addrs(cfg, d->host, d->port, 0, v, n, ftext);
-        if (hr != SMTP_HA_OK) {
-            smtp_ha_reason(hr, ftext, why, dsn, d->host);
-            result = -1;
-        }
+    case SMTP_MX_NONE:
+        result = smtp_dns_host_only(cfg, d, v, n, dsn, why, ftext);
         sbuf_free(ftext);
         return result;
-    }
     case SMTP_MX_OK:
         break;
     }

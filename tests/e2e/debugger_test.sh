@@ -17,12 +17,12 @@ cat >> "$PT_CONF/master.cf" <<EOM
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
-# greet PORT: the first line the server sends (or nothing within 10 s).
+# greet PORT: the first line the server sends (or nothing within 3 s).
 greet() {
     python3 - "$1" <<'EOP'
 import socket, sys
 try:
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
     print(s.makefile("rb").readline().decode().strip())
 except OSError:
     pass

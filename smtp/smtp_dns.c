@@ -122,33 +122,22 @@ static enum smtp_ha_result smtp_host_addrs_dns(const struct smtp_cfg *cfg, const
                                                const char *port, int pref, struct smtp_addr **v,
                                                size_t *n, struct sbuf *why)
 {
-    int types[2], ntypes = 0;
-    if (cfg->want_ipv4)
-        types[ntypes++] = DNS_T_A;
-    if (cfg->want_ipv6)
-        types[ntypes++] = DNS_T_AAAA;
-    bool temp = false, policy = false;
     size_t first = *n;
     struct sbuf *tmp = sbuf_new(64);
-    for (int t = 0; t < ntypes; t++) {
-        struct dns_rr *list = NULL;
-        int r = dns_lookup(host, types[t], &list, tmp);
-        for (struct dns_rr *rr = list; rr; rr = rr->next)
-            smtp_addr_push(cfg, v, n, host, rr->data, port,
-                           types[t] == DNS_T_A ? AF_INET : AF_INET6, pref);
-        dns_rr_list_free(list);
-        if (r == DNS_TEMPFAIL || r == DNS_POLICY) {
-            temp = temp || r == DNS_TEMPFAIL;
-            policy = policy || r == DNS_POLICY;
-            sbuf_set(why, sbuf_str(tmp));
-        }
-    }
+    struct dns_rr *list = NULL;
+    int r = dns_lookup_addrs(host, cfg->want_ipv4, cfg->want_ipv6, &list, tmp);
+    for (struct dns_rr *rr = list; rr; rr = rr->next)
+        smtp_addr_push(cfg, v, n, host, rr->data, port, rr->type == DNS_T_A ? AF_INET : AF_INET6,
+                       pref);
+    dns_rr_list_free(list);
+    if (r == DNS_TEMPFAIL || r == DNS_POLICY)
+        sbuf_set(why, sbuf_str(tmp));
     sbuf_free(tmp);
     if (*n > first) {
         smtp_host_shuffle(cfg, *v, first, *n);
         return SMTP_HA_OK;
     }
-    return temp ? SMTP_HA_TEMP : policy ? SMTP_HA_POLICY : SMTP_HA_NOTFOUND;
+    return r == DNS_TEMPFAIL ? SMTP_HA_TEMP : r == DNS_POLICY ? SMTP_HA_POLICY : SMTP_HA_NOTFOUND;
 }
 
 /* Adds the addresses of one host. why gets a reason when the result is

@@ -72,11 +72,6 @@ struct smtpd_dnsa_run {
     enum smtpd_verdict verdict;
 };
 
-static const char *smtpd_dnsa_typename(int type)
-{
-    return type == DNS_T_MX ? "MX" : type == DNS_T_NS ? "NS" : "A";
-}
-
 /* True when another DNS lookup may start. */
 static bool smtpd_dnsa_time_left(struct smtpd_dnsa_run *r)
 {
@@ -153,7 +148,7 @@ static void smtpd_dnsa_server(struct smtpd_dnsa_run *r, const char *host)
     char num[INET6_ADDRSTRLEN];
     if (!smtpd_dnsa_host_ok(host)) {
         log_warn("%s: skipping a malformed %s host name for %s", r->restriction,
-                 smtpd_dnsa_typename(r->type), r->subject);
+                 dns_type_name(r->type), r->subject);
         return;
     }
     if (smtpd_dnsa_numeric(host, num, sizeof(num))) {
@@ -189,7 +184,7 @@ static void smtpd_dnsa_server(struct smtpd_dnsa_run *r, const char *host)
     /* As Postfix: a server without an address is worth a warning, except
      * for _a_, where it is the domain itself. */
     if (!any && !r->done && !r->out_of_time && r->type != DNS_T_A)
-        log_warn("Unable to look up %s host %s for %s %s: %s", smtpd_dnsa_typename(r->type), host,
+        log_warn("Unable to look up %s host %s for %s %s: %s", dns_type_name(r->type), host,
                  smtpd_stage_what(r->subj), r->subject, sbuf_str(why));
     sbuf_free(why);
 }
@@ -245,7 +240,7 @@ static int smtpd_dnsa_servers(struct smtpd_dnsa_run *r, const char *domain, stru
         *list = smtpd_dnsa_sort_mx(*list);
     }
     if (status != DNS_OK && !r->out_of_time)
-        log_warn("Unable to look up %s host for %s: %s", smtpd_dnsa_typename(r->type), name,
+        log_warn("Unable to look up %s host for %s: %s", dns_type_name(r->type), name,
                  sbuf_str(why));
     sbuf_free(why);
     return status;
@@ -314,7 +309,7 @@ static void smtpd_dnsa_domain(struct smtpd_dnsa_run *r, const char *domain)
         if (n++ == SMTPD_DNSACCESS_MAX_HOSTS) {
             log_warn("%s: %s has more than %d %s hosts: only the first %d were checked",
                      r->restriction, domain, SMTPD_DNSACCESS_MAX_HOSTS,
-                     smtpd_dnsa_typename(r->type), SMTPD_DNSACCESS_MAX_HOSTS);
+                     dns_type_name(r->type), SMTPD_DNSACCESS_MAX_HOSTS);
             break;
         }
         smtpd_dnsa_server(r, rr->data);

@@ -75,34 +75,10 @@ void smtpd_mxbackup_init(bool used)
  * why (fills caller's buffer). */
 static int smtpd_mxb_addrs(const char *host, struct dns_rr **out, bool *failed, struct sbuf *why)
 {
-    int types[2], ntypes = 0;
-    if (smtpd_mxb.want4)
-        types[ntypes++] = DNS_T_A;
-    if (smtpd_mxb.want6)
-        types[ntypes++] = DNS_T_AAAA;
-    struct dns_rr *head = NULL, **tail = &head;
-    struct sbuf *tmp = sbuf_new(64);
-    *failed = false;
     sbuf_set(why, "Host not found");
-    for (int i = 0; i < ntypes; i++) {
-        struct dns_rr *rr = NULL;
-        int r = dns_lookup(host, types[i], &rr, tmp);
-        if (r == DNS_OK) {
-            *tail = rr;
-            while (*tail)
-                tail = &(*tail)->next;
-        } else if (r == DNS_TEMPFAIL) {
-            *failed = true;
-            sbuf_set(why, sbuf_str(tmp));
-        } else if (!*failed) {
-            sbuf_set(why, sbuf_str(tmp));
-        }
-    }
-    sbuf_free(tmp);
-    *out = head;
-    if (head)
-        return DNS_OK;
-    return *failed ? DNS_TEMPFAIL : DNS_NOTFOUND;
+    int r = dns_lookup_addrs(host, smtpd_mxb.want4, smtpd_mxb.want6, out, why);
+    *failed = r == DNS_TEMPFAIL;
+    return r == DNS_OK || r == DNS_TEMPFAIL ? r : DNS_NOTFOUND;
 }
 
 /* Is host this machine? true or false; a failed lookup is false and

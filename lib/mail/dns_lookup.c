@@ -301,6 +301,44 @@ int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why
     return dns_query(name, type, out, why, NULL, NULL);
 }
 
+/* How strongly a failed lookup's status decides dns_lookup_addrs(). */
+static int dns_addrs_rank(int status)
+{
+    return status == DNS_TEMPFAIL ? 3 : status == DNS_POLICY ? 2 : 1;
+}
+
+int dns_lookup_addrs(const char *name, bool want4, bool want6, struct dns_rr **out,
+                     struct sbuf *why)
+{
+    const int types[2] = { DNS_T_A, DNS_T_AAAA };
+    const bool want[2] = { want4, want6 };
+    struct dns_rr *head = NULL, **tail = &head;
+    struct sbuf *tmp = sbuf_new(64);
+    int failed = DNS_NOTFOUND, rank = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!want[i])
+            continue;
+        struct dns_rr *list = NULL;
+        int r = dns_lookup(name, types[i], &list, tmp);
+        if (r == DNS_OK) {
+            *tail = list;
+            while (*tail)
+                tail = &(*tail)->next;
+        } else if (dns_addrs_rank(r) >= rank) {
+            failed = r;
+            rank = dns_addrs_rank(r);
+            if (why)
+                sbuf_set(why, sbuf_str(tmp));
+        }
+    }
+    sbuf_free(tmp);
+    if (out)
+        *out = head;
+    else
+        dns_rr_list_free(head);
+    return head ? DNS_OK : failed;
+}
+
 int dns_lookup_sec(const char *name, int type, struct dns_rr **out, struct sbuf *why,
                    bool *secure)
 {

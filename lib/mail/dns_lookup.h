@@ -61,6 +61,12 @@ struct dns_rr {
  * NULL) gets a new list (dns_rr_list_free()); otherwise *out is NULL. why
  * (when not NULL) gets a short reason for logs. */
 int dns_lookup(const char *name, int type, struct dns_rr **out, struct sbuf *why);
+/* The A (want4) and AAAA (want6) records of name in one list, A first.
+ * DNS_OK when there is at least one record; otherwise, in this order of
+ * precedence, DNS_TEMPFAIL, DNS_POLICY or DNS_NOTFOUND, and why (when not
+ * NULL) gets the text of the lookup that decided. */
+int dns_lookup_addrs(const char *name, bool want4, bool want6, struct dns_rr **out,
+                     struct sbuf *why);
 /* dns_lookup() asking for DNSSEC validation (the DO bit, and RES_TRUSTAD
  * so that glibc keeps the resolver's AD bit, as Postfix does): *secure is
  * true when the answer - records or a negative answer - carried the AD

@@ -168,6 +168,28 @@ static int postfix_check(bool fix)
     return postfix_problems ? 1 : 0;
 }
 
+/* Owner root and mode 0755 for the program at PATH, as the installer left it
+ * (Postfix's set-permissions does this for $sendmail_path). Symbolic links
+ * and a missing file are left alone; the file is changed through its own
+ * descriptor, never by name. Returns the number of problems (0 or 1). */
+static int postfix_fix_program(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return (errno == ENOENT || errno == ELOOP) ? 0 : (log_warn("open %s: %m", path), 1);
+    struct stat st;
+    int bad = 0;
+    if (fstat(fd, &st) < 0) {
+        log_warn("fstat %s: %m", path);
+        bad = 1;
+    } else if (S_ISREG(st.st_mode) && (fchown(fd, 0, (gid_t)-1) < 0 || fchmod(fd, 0755) < 0)) {
+        log_warn("set permissions of %s: %m", path);
+        bad = 1;
+    }
+    close(fd);
+    return bad;
+}
+
 static int postfix_set_permissions(void)
 {
     int problems = queue_layout_apply(QUEUE_LAYOUT_FIX | QUEUE_LAYOUT_REPORT | QUEUE_LAYOUT_DEEP);
@@ -184,6 +206,7 @@ static int postfix_set_permissions(void)
         }
     }
     sbuf_free(path);
+    problems += postfix_fix_program(cfg_str(P_SENDMAIL_PATH));
     return problems ? 1 : 0;
 }
 

@@ -339,6 +339,11 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             }
             transport = sbuf_str(rr.transport);
             nexthop = sbuf_str(rr.nexthop);
+            /* A syntax error never goes anywhere but to the error agent. */
+            if (rr.flags & RESOLVE_FLAG_ERROR) {
+                transport = "error";
+                nexthop = "5.1.3 bad address syntax";
+            }
         }
         /* allow_min_user = no: a recipient that starts with '-' is never
          * handed to a delivery agent, content filters included (a command

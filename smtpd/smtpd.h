@@ -382,6 +382,11 @@ int smtpd_check_client(struct smtpd_state *st, struct sbuf *reply);
 int smtpd_check_helo(struct smtpd_state *st, struct sbuf *reply);
 int smtpd_check_mail(struct smtpd_state *st, struct sbuf *reply);
 int smtpd_check_rcpt(struct smtpd_state *st, const char *rcpt, struct sbuf *reply);
+/* True when trivial-rewrite calls addr a syntax error (RESOLVE_FLAG_ERROR:
+ * "user@", a numeric or malformed domain), resolving it for sender as the
+ * restrictions will (one cached answer for both). A resolver failure is
+ * not an error here: the restrictions report it. */
+bool smtpd_check_addr_syntax(const char *sender, const char *addr);
 int smtpd_check_data(struct smtpd_state *st, struct sbuf *reply);
 /* VRFY: 0 when the address is known/deliverable, else reply filled. */
 int smtpd_check_vrfy(struct smtpd_state *st, const char *addr, struct sbuf *reply);

@@ -171,10 +171,13 @@ static int smtpd_addr_mailbox(const char *p, size_t len, struct sbuf *out)
     if (p == end)
         return SMTPD_ADDR_OK;               /* e.g. <postmaster> */
 
-    /* '@' domain */
+    /* '@' domain. An empty domain ("user@") is the resolver's to judge:
+     * a syntax error unless resolve_null_domain = yes. */
     p++;
-    if (p == end)
-        return SMTPD_ADDR_BAD;
+    if (p == end) {
+        sbuf_addch(out, '@');
+        return SMTPD_ADDR_OK;
+    }
     const char *dom = p;
     if (*p == '[') {
         /* The literal runs to the closing ']', which must end the path. */

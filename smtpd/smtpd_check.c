@@ -235,6 +235,16 @@ enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smt
     return smtpd_reject(c, s, 451, "4.3.0", NULL, "Temporary lookup failure");
 }
 
+bool smtpd_check_addr_syntax(const char *sender, const char *addr)
+{
+    struct resolve_reply res;
+    resolve_reply_init(&res);
+    bool bad = rewrite_clnt_resolve(sender, addr, &res) == 0 &&
+               (res.flags & (RESOLVE_FLAG_ERROR | RESOLVE_FLAG_FAIL)) == RESOLVE_FLAG_ERROR;
+    resolve_reply_free(&res);
+    return bad;
+}
+
 static bool smtpd_resolve_rcpt(struct smtpd_check_ctx *c)
 {
     if (!c->resolved) {

@@ -222,7 +222,12 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
         smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
         return SMTPD_R_ERR;
     }
-    if (r != SMTPD_ADDR_OK) {
+    if (r != SMTPD_ADDR_OK || (sbuf_len(addr) && smtpd_check_addr_syntax("", sbuf_str(addr)))) {
+        if (r == SMTPD_ADDR_OK) {
+            while (*p == ' ')
+                p++;
+            log_warn("Illegal address syntax from %s in MAIL command: %.100s", st->namaddr, p);
+        }
         sbuf_free(addr);
         smtpd_reply(st, "501 5.1.7 Bad sender address syntax");
         return SMTPD_R_ERR;
@@ -376,7 +381,8 @@ static enum smtpd_cmd_result smtpd_cmd_rcpt(struct smtpd_state *st, const char *
         smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
         return SMTPD_R_ERR;
     }
-    if (r != SMTPD_ADDR_OK || sbuf_len(addr) == 0) {
+    if (r != SMTPD_ADDR_OK || sbuf_len(addr) == 0 ||
+        smtpd_check_addr_syntax(st->sender ? st->sender : "", sbuf_str(addr))) {
         sbuf_free(addr);
         while (*p == ' ')
             p++;

@@ -38,6 +38,9 @@ struct tr_config {
     bool swap_bangpath;
     bool percent_hack;
     bool allow_min_user;            /* a recipient may start with '-' */
+    bool resolve_null_domain;       /* "user@" is user@$myhostname, not an error */
+    bool resolve_numeric_domain;    /* "user@1.2.3.4" is user@[1.2.3.4], not an error */
+    bool resolve_dequoted;          /* routing operators count inside a quoted local part */
     char *empty_address_recipient;  /* what an empty local part resolves to */
     char *remote_domain;            /* remote_header_rewrite_domain */
     char *local_transport;

@@ -6,11 +6,18 @@
  * Interface: tr_result_init(), tr_result_free(), tr_resolve(),
  *            tr_split_transport(), tr_transport_lookup().
  * Errors: a failed table lookup sets TR_FLAG_FAIL (the caller tries later).
- * Notes: the address is first reduced: trailing dots and a trailing '@'
- *        go, a local domain ($mydestination, our IP literals) is stripped
- *        and remembered, and what is left is rewritten again when it still
- *        holds routing operators ("user%other@local" -> "user@other",
- *        "host!user@local" -> "user@host"). An address without a domain is
+ * Notes: the address is first reduced: trailing dots (and, with
+ *        resolve_null_domain, a trailing '@') go, a local domain
+ *        ($mydestination, our IP literals) is stripped and remembered, and
+ *        what is left is rewritten again when it still holds routing
+ *        operators ("user%other@local" -> "user@other", "host!user@local"
+ *        -> "user@host"); with resolve_dequoted_address = no, a local part
+ *        that needs quotes ("a@b"@local) is one opaque name, operators and
+ *        all. A domain that is not a valid host name (an empty one, all
+ *        digits and dots, a misplaced '-') is a syntax error (TR_FLAG_ERROR:
+ *        qmgr bounces it, smtpd answers 501), except that with
+ *        resolve_numeric_domain an IPv4 address becomes [address]. An
+ *        address without a domain is
  *        local; its recipient gets the stripped local domain back, or
  *        @$myhostname. The class then follows POSTFIX-FACTS.md section 7:
  *        local, virtual alias, virtual mailbox, relay, default; then
@@ -22,12 +29,14 @@
  *        sender_dependent_relayhost_maps (by sender) override relayhost.
  */
 #include "trivial-rewrite.h"
+#include "addr.h"
 #include "alloc.h"
 #include "config.h"
 #include "dict.h"
 #include "log.h"
 #include "maps.h"
 #include "resolve_local.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <strings.h>
 
@@ -71,7 +80,9 @@ static void tr_use_transport(struct tr_result *r, const char *param_value, const
 }
 
 /* Is domain syntactically acceptable: a [literal] or dot-separated labels
- * of letters, digits, '-' and '_' (8-bit bytes allowed for IDN). */
+ * of letters, digits, '-' and '_' (8-bit bytes allowed for IDN), no label
+ * starting or ending with '-', and not all digits and dots (Postfix's
+ * host name rules). */
 static bool tr_valid_domain(const char *d)
 {
     size_t len = strlen(d);
@@ -80,20 +91,32 @@ static bool tr_valid_domain(const char *d)
     if (d[0] == '[')
         return d[len - 1] == ']' && len > 2;
     size_t label = 0;
+    bool numeric = true;
     for (const char *p = d; *p; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '.') {
-            if (label == 0)
+            if (label == 0 || p[-1] == '-')
                 return false;
             label = 0;
             continue;
         }
         if (!(isalnum(c) || c == '-' || c == '_' || c >= 0x80))
             return false;
+        if (c == '-' && label == 0)
+            return false;
+        if (!isdigit(c))
+            numeric = false;
         if (++label > 63)
             return false;
     }
-    return label > 0;
+    return label > 0 && d[len - 1] != '-' && !numeric;
+}
+
+/* A dotted-quad IPv4 address (resolve_numeric_domain). */
+static bool tr_ipv4_text(const char *d)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, d, &a) == 1;
 }
 
 /* Looks up key in the tables of one kind; 1 found (value in *val), 0
@@ -211,6 +234,7 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
     char *saved_domain = NULL;
     const char *domain = NULL;
     bool routed = false;
+    bool opaque = false;    /* a local part that would be quoted (resolve_dequoted_address = no) */
     int rl;
 
     r->flags = 0;
@@ -243,12 +267,14 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             const char *s = sbuf_str(work);
             if (len >= 2 && s[len - 1] == '.' && s[len - 2] != '.' && s[len - 2] != '@')
                 sbuf_truncate(work, len - 1);
-            else if (len >= 1 && s[len - 1] == '@')
+            else if (len >= 1 && s[len - 1] == '@' && cfg->resolve_null_domain)
                 sbuf_truncate(work, len - 1);
             else
                 break;
         }
         const char *at = strrchr(sbuf_str(work), '@');
+        if (at && at[1] == 0)
+            break;          /* "user@" without resolve_null_domain: an error below */
         if (at) {
             char *dom = xstrdup(at + 1);
             for (char *p = dom; *p; p++)
@@ -267,8 +293,14 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             saved_domain = dom;
             sbuf_truncate(work, (size_t)(at - sbuf_str(work)));
         }
-        /* Still routing operators in what is left: rewrite and go again. */
+        /* Still routing operators in what is left: rewrite and go again
+         * (not inside what would be a quoted local part, when
+         * resolve_dequoted_address = no). */
         const char *s = sbuf_str(work);
+        if (!cfg->resolve_dequoted && saved_domain && addr_needs_quote(s, sbuf_len(work))) {
+            opaque = true;
+            break;
+        }
         if (strchr(s, '@') || (cfg->swap_bangpath && strchr(s, '!')) ||
             (cfg->percent_hack && strchr(s, '%'))) {
             if (tr_rewrite(cfg, "local", s, tmp) < 0 || strcmp(sbuf_str(tmp), s) == 0)
@@ -285,6 +317,30 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
     }
 
     const char *at = strrchr(sbuf_str(work), '@');
+    /* A local part that would be quoted holds no domain of its own when
+     * resolve_dequoted_address = no ("a@b"@local). */
+    if (opaque)
+        at = NULL;
+    /* resolve_numeric_domain: user@1.2.3.4 is user@[1.2.3.4], which one of
+     * our own addresses makes local. */
+    if (at && cfg->resolve_numeric_domain && !tr_valid_domain(at + 1) && tr_ipv4_text(at + 1)) {
+        size_t llen = (size_t)(at - sbuf_str(work));
+        sbuf_printf(tmp, "[%s]", at + 1);
+        sbuf_truncate(work, llen + 1);
+        sbuf_cat(work, sbuf_str(tmp));
+        rl = resolve_local(sbuf_str(tmp));
+        if (rl < 0) {
+            r->flags |= TR_FLAG_FAIL;
+            goto out;
+        }
+        at = sbuf_str(work) + llen;
+        if (rl > 0) {
+            xfree(saved_domain);
+            saved_domain = xstrdup(sbuf_str(tmp));
+            sbuf_truncate(work, llen);
+            at = NULL;
+        }
+    }
     if (at == NULL) {
         /* Local delivery. */
         sbuf_printf(r->recipient, "%s@%s", sbuf_str(work),
@@ -299,11 +355,21 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             *p = (char)tolower((unsigned char)*p);
         domain = strrchr(sbuf_str(r->recipient), '@') + 1;
         size_t llen = (size_t)(strrchr(sbuf_str(r->recipient), '@') - sbuf_str(r->recipient));
-        if (routed || memchr(sbuf_str(r->recipient), '%', llen) ||
-            memchr(sbuf_str(r->recipient), '!', llen) || memchr(sbuf_str(r->recipient), '@', llen))
+        /* Operators in a local part that would be quoted do not route when
+         * resolve_dequoted_address = no. */
+        bool quoted = !cfg->resolve_dequoted && addr_needs_quote(sbuf_str(r->recipient), llen);
+        if (routed || (!quoted && (memchr(sbuf_str(r->recipient), '%', llen) ||
+                                   memchr(sbuf_str(r->recipient), '!', llen) ||
+                                   memchr(sbuf_str(r->recipient), '@', llen))))
             r->flags |= TR_FLAG_ROUTED;
-        if (!tr_valid_domain(domain))
+        if (!tr_valid_domain(domain)) {
+            /* A syntax error skips the class and table work; the error
+             * transport makes sure that no consumer routes it anyway. */
             r->flags |= TR_FLAG_ERROR;
+            sbuf_set(r->transport, "error");
+            sbuf_set(r->nexthop, "5.1.3 bad address syntax");
+            goto out;
+        }
         int m;
         if ((m = domain_list_match(cfg->virtual_alias_domains, domain)) != 0) {
             if (m < 0) {
@@ -311,7 +377,7 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
                 goto out;
             }
             r->class_ = "alias";
-            r->flags |= TR_FLAG_FINAL | TR_FLAG_ERROR;
+            r->flags |= TR_FLAG_FINAL;
             sbuf_set(r->transport, "error");
             sbuf_printf(r->nexthop, "5.1.1 User unknown%s",
                         cfg_bool(P_SHOW_USER_UNKNOWN_TABLE_NAME) ? " in virtual alias table" : "");
@@ -383,9 +449,8 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
     if (!cfg->allow_min_user && sbuf_str(r->recipient)[0] == '-') {
         sbuf_set(r->transport, "error");
         sbuf_set(r->nexthop, "5.1.3 Bad recipient address syntax");
-    }
-    if (strcmp(sbuf_str(r->transport), "error") == 0)
         r->flags |= TR_FLAG_ERROR;
+    }
 
 out:
     xfree(saved_domain);

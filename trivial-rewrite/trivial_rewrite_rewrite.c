@@ -41,6 +41,9 @@ void tr_config_load(struct tr_config *cfg)
     cfg->swap_bangpath = cfg_bool(P_SWAP_BANGPATH);
     cfg->percent_hack = cfg_bool(P_ALLOW_PERCENT_HACK);
     cfg->allow_min_user = cfg_bool(P_ALLOW_MIN_USER);
+    cfg->resolve_null_domain = cfg_bool(P_RESOLVE_NULL_DOMAIN);
+    cfg->resolve_numeric_domain = cfg_bool(P_RESOLVE_NUMERIC_DOMAIN);
+    cfg->resolve_dequoted = cfg_bool(P_RESOLVE_DEQUOTED_ADDRESS);
     cfg->empty_address_recipient = xstrdup(cfg_str(P_EMPTY_ADDRESS_RECIPIENT));
     cfg->remote_domain = tr_dup_param(P_REMOTE_HEADER_REWRITE_DOMAIN);
     cfg->local_transport = tr_dup_param(P_LOCAL_TRANSPORT);

@@ -67,7 +67,25 @@ const char *dict_split_spec(const char *spec, struct sbuf *type_out)
     return colon + 1;
 }
 
+/* daemon_table_open_error_is_fatal, set by the daemon skeleton. */
+static bool dict_open_fatal;
+
+void dict_set_open_fatal(bool on)
+{
+    dict_open_fatal = on;
+}
+
+static struct dict *dict_open_spec(const char *spec, int flags);
+
 struct dict *dict_open(const char *spec, int flags)
+{
+    struct dict *d = dict_open_spec(spec, flags);
+    if (d == NULL && dict_open_fatal)
+        log_fatal("%s: cannot open the table (daemon_table_open_error_is_fatal = yes)", spec);
+    return d;
+}
+
+static struct dict *dict_open_spec(const char *spec, int flags)
 {
     struct sbuf *type = sbuf_new(16);
     const char *name = spec;
@@ -84,7 +102,7 @@ struct dict *dict_open(const char *spec, int flags)
      * not trusted with data that decides whom we become. */
     if (strcmp(sbuf_str(type), "proxy") == 0 && (flags & DICT_F_NO_PROXY)) {
         sbuf_free(type);
-        return dict_open(name, flags & ~DICT_F_NO_PROXY);
+        return dict_open_spec(name, flags & ~DICT_F_NO_PROXY);
     }
     /* proxy:TYPE:NAME: the proxy type checks TYPE and talks to proxymap. */
     if (strcmp(sbuf_str(type), "proxy") == 0)

@@ -4,7 +4,8 @@
  * Used by: smtpd (access maps), cleanup (canonical, virtual alias), trivial-rewrite
  *          (transport, domains), local (aliases), postmap, postalias.
  * Interface: dict_open(), dict_lookup(), dict_close(), dict_error(),
- *            dict_types(), dict_sequence(), dict_type_of(), dict_reader_*()
+ *            dict_set_open_fatal(), dict_types(), dict_sequence(), dict_type_of(),
+ *            dict_reader_*()
  *            (logical lines of a table source file), dict_parse_entry();
  *            maps_*() in maps.h for lists of tables.
  * Errors: dict_open() returns NULL and logs "type:name: reason" when the table
@@ -41,6 +42,10 @@ struct dict;
 
 /* Opens "type:name". Returns new, or NULL after logging why. */
 struct dict *dict_open(const char *spec, int flags);
+/* daemon_table_open_error_is_fatal: when on, a table that dict_open()
+ * cannot open ends the process with a fatal error instead of a NULL
+ * return (the daemon skeleton sets it; commands keep the NULL). */
+void dict_set_open_fatal(bool on);
 /* Looks up key. Returns a borrowed value valid until the next lookup on this
  * dict, or NULL (not found, or dict_error() < 0). */
 const char *dict_lookup(struct dict *d, const char *key);

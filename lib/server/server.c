@@ -9,6 +9,7 @@
 #include "server.h"
 #include "alloc.h"
 #include "config.h"
+#include "dict.h"
 #include "dynlib.h"
 #include "events.h"
 #include "log.h"
@@ -603,6 +604,7 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     if (config_load(NULL) < 0)
         log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());
     server_setup_logging();
+    dict_set_open_fatal(cfg_bool(P_DAEMON_TABLE_OPEN_ERROR_IS_FATAL));
     if (!srv_standalone)
         server_report_unsupported();
     if (srv_debug)

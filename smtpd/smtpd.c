@@ -118,7 +118,6 @@ static void smtpd_pre_jail(void)
     c->bare_lf_exclusions = mynetworks_new(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS,
                                            cfg_str(P_SMTPD_FORBID_BARE_NEWLINE_EXCLUSIONS),
                                            cfg_parent_matches(P_MYNETWORKS));
-    c->discard_ehlo = cfg_list(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS));
     c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
     c->noop_cmds = cfg_list(cfg_str(P_SMTPD_NOOP_COMMANDS));
     if (*cfg_str(P_SMTPD_COMMAND_FILTER))

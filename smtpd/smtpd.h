@@ -65,7 +65,6 @@ struct smtpd_config {
     struct mynetworks *debug_peers;     /* debug_peer_list (NULL: empty) */
     int debug_peer_level;
     struct mynetworks *mynetworks, *bare_lf_exclusions;
-    char **discard_ehlo;
     char **forbidden_cmds;
     char **noop_cmds;               /* smtpd_noop_commands */
     struct maps *cmd_filter;        /* smtpd_command_filter, or NULL */

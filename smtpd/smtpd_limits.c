@@ -59,8 +59,8 @@ struct smtpd_limits_sess {
     bool spoke;                 /* the client has sent a command */
     int junk;                   /* junk commands since the last delivery */
     int data_ok;                /* DATA successes seen (junk counter reset) */
-    bool discard_done;          /* discard map looked up */
-    char **discard;             /* keywords from the address map (NULL: none) */
+    bool discard_done;          /* discard list chosen */
+    char **discard;             /* the keywords not to offer this client */
 };
 
 static struct {
@@ -68,7 +68,7 @@ static struct {
     int junk_limit;
     long queue_minfree, msg_size_limit;
     struct mynetworks *exceptions;
-    struct maps *discard_maps;
+    struct ehlo_discard *discard;   /* smtpd_discard_ehlo_keywords and its address maps */
     struct anvil_clnt *anvil;
     bool stress;
     int listen_fds[SMTPD_LISTEN_MAX];
@@ -121,9 +121,9 @@ void smtpd_limits_init(void)
     smtpd_lim.msg_size_limit = cfg_long(P_MESSAGE_SIZE_LIMIT);
     smtpd_lim.exceptions = mynetworks_new(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS,
                                           cfg_str(P_SMTPD_CLIENT_EVENT_LIMIT_EXCEPTIONS), false);
-    const char *dm = cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS);
-    if (*dm)
-        smtpd_lim.discard_maps = maps_create(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS, dm, 0);
+    smtpd_lim.discard = ehlo_discard_new(cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORDS),
+                                         P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS,
+                                         cfg_str(P_SMTPD_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS));
     if (smtpd_lim.conn_count > 0 || smtpd_lim.conn_rate > 0 || smtpd_lim.msg_rate > 0
         || smtpd_lim.rcpt_rate > 0 || smtpd_lim.newtls_rate > 0 || smtpd_lim.auth_rate > 0)
         smtpd_lim.anvil = anvil_clnt_new();
@@ -393,19 +393,15 @@ bool smtpd_limits_wait(struct smtpd_state *st)
     return false;
 }
 
-/* XXX: Postfix lets the address map's answer replace
- * smtpd_discard_ehlo_keywords (ehlo_discard_lookup() does that for the
- * client); here both apply, as smtpd_protocol_test.sh expects. */
+/* The client's list is the address map's answer when it has one, else
+ * smtpd_discard_ehlo_keywords (Postfix's rule: the answer replaces the
+ * list), chosen once per session. */
 bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw)
 {
-    if (ehlo_discard_has(smtpd_cfg.discard_ehlo, kw))
-        return true;
     struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
-    if (!ls->discard_done && smtpd_lim.discard_maps) {
+    if (!ls->discard_done) {
         ls->discard_done = true;
-        const char *v = maps_find(smtpd_lim.discard_maps, st->addr, 0);
-        if (v)
-            ls->discard = cfg_list(v);
+        ls->discard = ehlo_discard_lookup(smtpd_lim.discard, st->addr);
     }
     return ehlo_discard_has(ls->discard, kw);
 }

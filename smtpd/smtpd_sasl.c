@@ -249,12 +249,10 @@ static struct smtpd_sasl_sess *smtpd_sasl_get(struct smtpd_state *st)
     return ss->srv ? ss : NULL;
 }
 
-static bool smtpd_sasl_discarded(void)
+/* AUTH among the EHLO keywords discarded for this client. */
+static bool smtpd_sasl_discarded(struct smtpd_state *st)
 {
-    for (char **p = smtpd_cfg.discard_ehlo; p && *p; p++)
-        if (strcasecmp(*p, "auth") == 0)
-            return true;
-    return false;
+    return smtpd_limits_ehlo_discard(st, "AUTH");
 }
 
 const char *smtpd_sasl_ehlo(struct smtpd_state *st, bool equals)
@@ -263,7 +261,7 @@ const char *smtpd_sasl_ehlo(struct smtpd_state *st, bool equals)
         return NULL;
     if (smtpd_sasl_cfg.tls_auth_only && !st->tls_active)
         return NULL;
-    if (equals && (!smtpd_sasl_cfg.broken_clients || smtpd_sasl_discarded()))
+    if (equals && (!smtpd_sasl_cfg.broken_clients || smtpd_sasl_discarded(st)))
         return NULL;
     if (smtpd_sasl_cfg.exceptions
         && mynetworks_match(smtpd_sasl_cfg.exceptions, st->addr, st->name) == 1) {
@@ -296,7 +294,7 @@ enum smtpd_cmd_result smtpd_sasl_auth_cmd(struct smtpd_state *st, const char *ar
         smtpd_reply(st, "503 5.5.1 Error: send HELO/EHLO first");
         return SMTPD_R_ERR;
     }
-    if (!smtpd_sasl_cfg.enable || smtpd_sasl_discarded()) {
+    if (!smtpd_sasl_cfg.enable || smtpd_sasl_discarded(st)) {
         smtpd_reply(st, "503 5.5.1 Error: authentication not enabled");
         return SMTPD_R_ERR;
     }

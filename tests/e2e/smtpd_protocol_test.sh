@@ -29,10 +29,10 @@ echo "127.0.0.1:$P_CFERR inet n - n - - smtpd -o smtpd_command_filter=fail:broke
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 pt_dialog() {
-    python3 - "$PT_PORT" "$1" <<'EOP'
+    python3 - "$PT_PORT" "$1" "${2:-127.0.0.1}" <<'EOP'
 import socket, sys
 port, data = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode("latin1")
-s = socket.create_connection(("127.0.0.1", port), timeout=15)
+s = socket.create_connection(("127.0.0.1", port), timeout=15, source_address=(sys.argv[3], 0))
 f = s.makefile("rb")
 print(f.readline().decode().rstrip())
 s.sendall(data)
@@ -100,8 +100,9 @@ pt_check smtputf8_mail grep -q '^250 2.1.0 Ok$' <<<"$out"
 pt_stop
 sed -i 's/^#PTqmgr /qmgr /' "$PT_CONF/master.cf"
 
-# ---- discarded keywords: globally and for this client address.
-printf '127.0.0.1/32 dsn, pipelining\n' > "$PT_CONF/discard.cidr"
+# ---- discarded keywords: globally, and for a client address that the
+# address map names (its answer replaces the global list, as in Postfix).
+printf '127.0.0.2/32 dsn, pipelining\n' > "$PT_CONF/discard.cidr"
 cat >> "$PT_CONF/main.cf" <<EOM
 smtpd_discard_ehlo_keywords = chunking, etrn
 smtpd_discard_ehlo_keyword_address_maps = cidr:$PT_CONF/discard.cidr
@@ -110,10 +111,15 @@ pt_start || { pt_fail restart2 "instance did not restart"; pt_done; exit 1; }
 out=$(pt_dialog 'EHLO c.example\r\nBDAT 3\r\nQUIT\r\n')
 pt_check discard_chunking bash -c "! grep -q 'CHUNKING' <<<'$out'"
 pt_check discard_etrn bash -c "! grep -q '^250-ETRN' <<<'$out'"
-pt_check discard_by_address bash -c "! grep -qE '^250-(DSN|PIPELINING)' <<<'$out'"
+pt_check discard_global_keeps_dsn grep -q '^250-DSN$' <<<"$out"
 pt_check keep_others grep -q '^250-ENHANCEDSTATUSCODES$' <<<"$out"
 pt_check bdat_not_implemented grep -q '^502 5.5.1 Error: command not implemented$' <<<"$out"
-pt_check discard_log grep -q 'discarding EHLO keywords: PIPELINING ETRN DSN CHUNKING' "$PT_T/maillog"
+pt_check discard_log grep -q 'discarding EHLO keywords: ETRN CHUNKING' "$PT_T/maillog"
+out=$(pt_dialog 'EHLO c.example\r\nQUIT\r\n' 127.0.0.2)
+pt_check discard_by_address bash -c "! grep -qE '^250-(DSN|PIPELINING)' <<<'$out'"
+pt_check discard_map_replaces_list grep -q '^250-ETRN$' <<<"$out"
+pt_check discard_map_keeps_chunking grep -q '^250 CHUNKING$' <<<"$out"
+pt_check discard_log_by_address grep -q 'discarding EHLO keywords: PIPELINING DSN$' "$PT_T/maillog"
 sed -i '/^smtpd_discard_ehlo/d' "$PT_CONF/main.cf"
 pt_cmd postfix reload >/dev/null 2>&1; sleep 1
 

@@ -21,6 +21,7 @@
 #include "deliver_request.h"
 #include "dsn_notify.h"
 #include "log.h"
+#include "log_addr.h"
 #include "mail_queue.h"
 #include "qfile.h"
 #include <fcntl.h>
@@ -425,7 +426,9 @@ int bounce_request(const struct attr_list *req)
             log_warn("%s: fsync %s: %m", id, sbuf_str(path));
         if (dsn_log_remove(MAIL_QUEUE_BOUNCE, id) < 0)
             log_warn("%s: remove bounce log: %m", id);
-        log_info("%s: from=<%s>, status=expired, returned to sender", id, env.sender);
+        struct sbuf *lb = sbuf_new(64);
+        log_info("%s: from=<%s>, status=expired, returned to sender", id, log_addr(lb, env.sender));
+        sbuf_free(lb);
         break;
     case BOUNCE_REQ_WARN:
         break;

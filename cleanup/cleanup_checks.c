@@ -28,6 +28,7 @@
 #include "attr.h"
 #include "cleanup_proto.h"
 #include "log.h"
+#include "log_addr.h"
 #include "maps.h"
 #include "mime_state.h"
 #include "params.h"
@@ -61,9 +62,11 @@ static void cleanup_act_log(const struct cleanup_state *st, const char *action,
         sbuf_catf(b, "%s[%s];", name, addr);
     else
         sbuf_cat(b, "local;");
-    sbuf_catf(b, " from=<%s>", st->sender ? st->sender : st->env.sender ? st->env.sender : "");
+    struct sbuf *lb = sbuf_new(64);
+    sbuf_catf(b, " from=<%s>", log_addr(lb, st->sender ? st->sender : st->env.sender));
     if (st->env_rcpts.n > 0)
-        sbuf_catf(b, " to=<%s>", st->env_rcpts.v[0].addr);
+        sbuf_catf(b, " to=<%s>", log_addr(lb, st->env_rcpts.v[0].addr));
+    sbuf_free(lb);
     if ((v = cleanup_attr(st, "log_protocol")) != NULL)
         sbuf_catf(b, " proto=%s", v);
     if ((v = cleanup_attr(st, "log_helo_name")) != NULL)

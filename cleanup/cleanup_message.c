@@ -35,6 +35,7 @@
 #include "attr.h"
 #include "cleanup_proto.h"
 #include "log.h"
+#include "log_addr.h"
 #include "mime_state.h"
 #include "qfile.h"
 #include "rewrite_clnt.h"
@@ -414,11 +415,13 @@ static void cleanup_mime_errs(struct cleanup_state *st, int errs)
             sbuf_addch(text, (unsigned char)*p < 32 ? ' ' : *p);
         const char *name = st->env.attrs ? attr_get(st->env.attrs, "log_client_name") : NULL;
         const char *addr = st->env.attrs ? attr_get(st->env.attrs, "log_client_address") : NULL;
+        struct sbuf *lfrom = sbuf_new(64), *lto = sbuf_new(64);
         log_info("%s: reject: mime-error %s: %s from %s%s%s%s; from=<%s> to=<%s>", st->queue_id,
                  what, sbuf_str(text), name && addr ? name : "local", name && addr ? "[" : "",
-                 name && addr ? addr : "", name && addr ? "]" : "",
-                 st->sender ? st->sender : "",
-                 st->env_rcpts.n > 0 ? st->env_rcpts.v[0].addr : "unknown");
+                 name && addr ? addr : "", name && addr ? "]" : "", log_addr(lfrom, st->sender),
+                 st->env_rcpts.n > 0 ? log_addr(lto, st->env_rcpts.v[0].addr) : "unknown");
+        sbuf_free(lfrom);
+        sbuf_free(lto);
         struct sbuf *why = sbuf_new(96);
         sbuf_printf(why, "5.6.0 %c%s", toupper((unsigned char)what[0]), what + 1);
         cleanup_fail(st, CLEANUP_STAT_CONT, sbuf_str(why));

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "deliver_request.h"
 #include "log.h"
+#include "log_addr.h"
 #include "mail_queue.h"
 #include "pickup.h"
 #include "maildrop.h"
@@ -172,7 +173,9 @@ static int pickup_copy(struct qfile_reader *r, int flags, uid_t uid, time_t mtim
             continue;       /* carried in the cleanup flags */
         if (type == REC_SENDER) {
             cleanup_rec(c, REC_SENDER, sbuf_str(data), sbuf_len(data));
-            log_info("%s: uid=%ld from=<%s>", cleanup_queue_id(c), (long)uid, sender);
+            struct sbuf *lb = sbuf_new(64);
+            log_info("%s: uid=%ld from=<%s>", cleanup_queue_id(c), (long)uid, log_addr(lb, sender));
+            sbuf_free(lb);
             if (!sent_attrs) {
                 cleanup_recs(c, REC_ATTR, "rewrite_context=local");
                 if (flags & MAILDROP_FLAG_USER_VERIFY)      /* sendmail -bv */
@@ -247,8 +250,10 @@ static void pickup_file(const char *id)
         } else if (status & (CLEANUP_STAT_WRITE | CLEANUP_STAT_DEFER)) {
             log_warn("%s: uid=%ld: %s: will retry", p, (long)st.st_uid, sbuf_str(reason));
         } else {
+            struct sbuf *lb = sbuf_new(64);
             log_warn("%s: uid=%ld from=<%s>: rejected: %s", p, (long)st.st_uid,
-                     sbuf_str(sender), sbuf_str(reason));
+                     log_addr(lb, sbuf_str(sender)), sbuf_str(reason));
+            sbuf_free(lb);
             pickup_remove(p);
         }
     }

@@ -20,6 +20,7 @@
 #include "dsn_log.h"
 #include "events.h"
 #include "flush_clnt.h"
+#include "log_addr.h"
 #include "resolve_local.h"
 #include "log.h"
 #include "mail_proto.h"
@@ -449,8 +450,11 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     size_t todo = 0;
     for (size_t i = 0; i < m->env.nrcpt; i++)
         todo += !m->env.rcpts[i].done;
-    log_info("%s: from=<%s>, size=%ld, nrcpt=%zu (queue active)", id, m->env.sender,
-             m->env.content_size, todo);
+    static struct sbuf *lbuf;   /* one buffer for the whole life of qmgr */
+    if (lbuf == NULL)
+        lbuf = sbuf_new(64);
+    log_info("%s: from=<%s>, size=%ld, nrcpt=%zu (queue active)", id,
+             log_addr(lbuf, m->env.sender), m->env.content_size, todo);
     /* Fresh attempt: old delay reasons are replaced by this attempt's. */
     mail_queue_remove(MAIL_QUEUE_DEFER, id);
     qmgr_message_resolve(m);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "dns_lookup.h"
 #include "log.h"
+#include "log_addr.h"
 #include "maps.h"
 #include "mynetworks.h"
 #include "resolve_local.h"
@@ -249,14 +250,10 @@ void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd,
     sbuf_catf(b, "%s;", reply);
     if (soft_bounce_enabled())  /* log the code the client gets */
         soft_bounce_text(sbuf_data(b) + at);
-    if (st->sender) {
-        smtpd_addr_quote(q, st->sender);
-        sbuf_catf(b, " from=<%s>", sbuf_str(q));
-    }
-    if (rcpt) {
-        smtpd_addr_quote(q, rcpt);
-        sbuf_catf(b, " to=<%s>", sbuf_str(q));
-    }
+    if (st->sender)
+        sbuf_catf(b, " from=<%s>", log_addr(q, st->sender));
+    if (rcpt)
+        sbuf_catf(b, " to=<%s>", log_addr(q, rcpt));
     if (st->protocol)
         sbuf_catf(b, " proto=%s", st->protocol);
     if (st->helo_name)

@@ -10,6 +10,7 @@
  *        rounded to it, and digits below it are not printed.
  */
 #include "delivery_log.h"
+#include "log_addr.h"
 #include "config.h"
 #include "log.h"
 #include <sys/time.h>
@@ -112,10 +113,10 @@ void delivery_log(const char *id, const char *rcpt, const char *orig, const char
         now = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
     }
     double arrival = t->arrival > 0 ? t->arrival : now;
-    struct sbuf *b = sbuf_new(256), *tmp = sbuf_new(16);
-    sbuf_printf(b, "%s: to=<%s>", id, rcpt);
+    struct sbuf *b = sbuf_new(256), *tmp = sbuf_new(64);
+    sbuf_printf(b, "%s: to=<%s>", id, log_addr(tmp, rcpt));
     if (orig && *orig && strcasecmp(orig, rcpt) != 0)
-        sbuf_catf(b, ", orig_to=<%s>", orig);
+        sbuf_catf(b, ", orig_to=<%s>", log_addr(tmp, orig));
     sbuf_catf(b, ", relay=%s", relay);
     delivery_log_delta(b, tmp, ", delay=", now, arrival);
     if (t->active > 0) {

@@ -115,6 +115,7 @@ void smtpd_tls_pre_jail(void)
                                    ? cfg_bool(P_TLS_PREEMPT_CIPHERLIST)
                                    : true,
         .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
+        .no_local_session_ids = !cfg_bool(P_SMTPD_TLS_ALWAYS_ISSUE_SESSION_IDS),
         .session_context = sbuf_str(sctx),
         .fingerprint_digest = cfg_str(P_SMTPD_TLS_FINGERPRINT_DIGEST),
         .ssl_options = tls_param_ssl_options(),

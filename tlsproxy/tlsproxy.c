@@ -194,6 +194,7 @@ static void tlsproxy_server_init(void)
                                    ? cfg_bool(P_TLS_PREEMPT_CIPHERLIST)
                                    : true,
         .session_timeout = cfg_time(P_SMTPD_TLS_SESSION_CACHE_TIMEOUT),
+        .no_local_session_ids = !cfg_bool(P_TLSPROXY_TLS_ALWAYS_ISSUE_SESSION_IDS),
         .session_context = "smtpd/smtp",
         .fingerprint_digest = cfg_str(P_TLSPROXY_TLS_FINGERPRINT_DIGEST),
         .ssl_options = tls_param_ssl_options(),

@@ -538,7 +538,9 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
         goto fail;
     }
     if (o->session_timeout > 0) {
-        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+        bool shared = o->cache && o->cache->get;
+        SSL_CTX_set_session_cache_mode(c, shared || !o->no_local_session_ids
+                                              ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
         SSL_CTX_sess_set_cache_size(c, 1000);
         SSL_CTX_set_timeout(c, o->session_timeout > 86400 * 7 ? 86400 * 7 : o->session_timeout);
         if (o->cache && o->cache->get) {

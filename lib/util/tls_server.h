@@ -69,6 +69,10 @@ struct tls_server_opts {
     const char *groups;         /* key-exchange groups "X25519 prime256v1 ..." */
     bool server_cipher_order;   /* prefer our cipher order (tls_preempt_cipherlist) */
     long session_timeout;       /* resumption lifetime in seconds; 0 = off */
+    /* *_tls_always_issue_session_ids = no: without a shared session cache
+     * (cache->get NULL) no session ID is issued at all, instead of one for
+     * this process's own cache. */
+    bool no_local_session_ids;
     const char *session_context;    /* sessions resume only within this name */
     const char *fingerprint_digest; /* "sha256", "md5", ... */
     uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */

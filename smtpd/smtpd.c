@@ -21,6 +21,7 @@
 #include <poll.h>
 #include "alloc.h"
 #include "cleanup_clnt.h"
+#include "cmd_filter.h"
 #include "config.h"
 #include "dns_lookup.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "mynetworks.h"
 #include "resolve_local.h"
 #include "qfile.h"
+#include "reply_footer.h"
 #include "server.h"
 #include "soft_bounce.h"
 #include <ctype.h>
@@ -121,9 +123,7 @@ static void smtpd_pre_jail(void)
                                            cfg_parent_matches(P_MYNETWORKS));
     c->forbidden_cmds = cfg_list(cfg_str(P_SMTPD_FORBIDDEN_COMMANDS));
     c->noop_cmds = cfg_list(cfg_str(P_SMTPD_NOOP_COMMANDS));
-    if (*cfg_str(P_SMTPD_COMMAND_FILTER))
-        c->cmd_filter = maps_create(P_SMTPD_COMMAND_FILTER, cfg_str(P_SMTPD_COMMAND_FILTER),
-                                    DICT_F_FOLD);
+    c->cmd_filter = cmd_filter_new(P_SMTPD_COMMAND_FILTER, cfg_str(P_SMTPD_COMMAND_FILTER));
     /* Every DNS lookup of this process (lib/mail/dns_lookup.c) passes its
      * records through the filter; the table is opened here, before chroot. */
     if (*cfg_str(P_SMTPD_DNS_REPLY_FILTER)) {
@@ -159,7 +159,9 @@ static void smtpd_pre_jail(void)
     c->plaintext_code = smtpd_reply_code(P_PLAINTEXT_REJECT_CODE);
     smtpd_check_init();
     smtpd_rewrite_clients_init();
-    smtpd_footer_init();
+    c->expand = reply_expand_new(cfg_raw(P_SMTPD_EXPANSION_FILTER));
+    c->footer = reply_footer_new(cfg_raw(P_SMTPD_REJECT_FOOTER), P_SMTPD_REJECT_FOOTER_MAPS,
+                                 cfg_str(P_SMTPD_REJECT_FOOTER_MAPS), c->expand);
     smtpd_filter_init();
     smtpd_proxy_init();
     smtpd_milter_init();
@@ -172,6 +174,20 @@ static void smtpd_pre_jail(void)
 bool smtpd_flush(struct smtpd_state *st)
 {
     return stream_flush(st->client) == 0;
+}
+
+/* smtpd_reject_footer after the last line r of a 4xx/5xx reply: true and
+ * out filled (reply_footer.c) when one applies. */
+static bool smtpd_footer(struct smtpd_state *st, const char *r, struct sbuf *out)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", st->port);
+    struct reply_vars v = { .n = 0 };
+    reply_vars_add(&v, "client_address", st->addr);
+    reply_vars_add(&v, "client_name", st->name);
+    reply_vars_add(&v, "client_port", port);
+    reply_vars_add(&v, "server_name", smtpd_cfg.myhostname);
+    return reply_footer_apply(smtpd_cfg.footer, r, &v, out);
 }
 
 void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
@@ -200,7 +216,7 @@ void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
     struct sbuf *foot = NULL;
     if (last_line && (r[0] == '4' || r[0] == '5')) {
         foot = sbuf_new(256);
-        if (smtpd_footer_apply(st, r, foot))
+        if (smtpd_footer(st, r, foot))
             r = sbuf_str(foot);
     }
     /* One write per reply: flushing between the lines of a multi-line reply
@@ -460,20 +476,17 @@ static void smtpd_session(struct smtpd_state *st)
             return;
         }
         if (smtpd_cfg.cmd_filter) {
-            /* smtpd_command_filter: the command as received (leading blanks
-             * dropped) may be replaced, to work around a broken client. */
-            const char *cmd = line + strspn(line, " \t");
-            const char *v = maps_find(smtpd_cfg.cmd_filter, cmd, 0);
-            if (v) {
-                log_info("%s: replacing command \"%.100s\" with \"%.100s\"", st->namaddr, cmd, v);
-                char *copy = xstrdup(v);
-                sbuf_set(st->line, copy);
-                xfree(copy);
+            /* smtpd_command_filter: the command may be replaced, to work
+             * around a broken client. */
+            struct sbuf *repl = sbuf_new(64);
+            int r = cmd_filter_apply(smtpd_cfg.cmd_filter, st->namaddr, line, repl);
+            if (r > 0) {
+                sbuf_set(st->line, sbuf_str(repl));
                 line = sbuf_data(st->line);
                 len = sbuf_len(st->line);
-            } else if (maps_error(smtpd_cfg.cmd_filter) != DICT_ERR_NONE) {
-                log_warn("%s: %s lookup error for \"%.100s\"", st->namaddr,
-                         P_SMTPD_COMMAND_FILTER, cmd);
+            }
+            sbuf_free(repl);
+            if (r < 0) {
                 smtpd_history_in(st, line, len);
                 smtpd_reply(st, "451 4.3.0 Temporary lookup failure");
                 continue;

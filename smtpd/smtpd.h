@@ -17,6 +17,9 @@
 
 struct maps;
 struct mynetworks;
+struct cmd_filter;
+struct reply_expand;
+struct reply_footer;
 struct cleanup_clnt;
 struct smtpd_check_state;
 struct tls_server_conn;
@@ -67,7 +70,9 @@ struct smtpd_config {
     struct mynetworks *mynetworks, *bare_lf_exclusions;
     char **forbidden_cmds;
     char **noop_cmds;               /* smtpd_noop_commands */
-    struct maps *cmd_filter;        /* smtpd_command_filter, or NULL */
+    struct cmd_filter *cmd_filter;  /* smtpd_command_filter, or NULL */
+    struct reply_expand *expand;    /* smtpd_expansion_filter */
+    struct reply_footer *footer;    /* smtpd_reject_footer, smtpd_reject_footer_maps */
     struct maps *dns_reply_filter;  /* smtpd_dns_reply_filter, or NULL */
     char **client_restr, **helo_restr, **sender_restr, **relay_restr, **rcpt_restr,
         **data_restr;
@@ -354,24 +359,6 @@ const char *smtpd_fwd_rfc_addr(const struct smtpd_state *st);
 void smtpd_xforward_reset(struct smtpd_state *st);
 /* End of session: frees the XCLIENT/XFORWARD state. */
 void smtpd_xclient_session_end(struct smtpd_state *st);
-
-/* smtpd_expand.c */
-/* Names and values for smtpd_expand() (borrowed; NULL values are ""). */
-struct smtpd_vars {
-    const char *names[24];
-    const char *values[24];
-    size_t n;
-};
-void smtpd_vars_add(struct smtpd_vars *v, const char *name, const char *value);
-/* Appends tmpl to out with $name, ${name}, ${name?text}, ${name:text} and
- * $$ expanded from v; expanded values pass smtpd_expansion_filter. */
-void smtpd_expand(struct sbuf *out, const char *tmpl, const struct smtpd_vars *v);
-/* Reads smtpd_reject_footer and opens smtpd_reject_footer_maps (pre_jail). */
-void smtpd_footer_init(void);
-/* When a footer applies to this 4xx/5xx reply line (the last line of the
- * reply), fills out with the reply plus the footer, lines separated by
- * "\n" (no CR LF), and returns true. */
-bool smtpd_footer_apply(struct smtpd_state *st, const char *reply, struct sbuf *out);
 
 /* smtpd_check.c */
 /* Each returns 0 to go on, or the reply code with reply set to the whole

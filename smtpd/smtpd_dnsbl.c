@@ -17,7 +17,7 @@
  *        $rbl_class, $rbl_what, $rbl_domain, $rbl_reason, $rbl_txt,
  *        $client, $client_address, $client_name, $helo_name, $sender,
  *        $recipient and the ${name?text} / ${name:text} forms
- *        (smtpd_expand.c); a missing
+ *        (lib/mail/reply_expand.c); a missing
  *        enhanced status code becomes 5.7.1 (4.7.1 for 4xx).
  */
 #include "smtpd_check.h"
@@ -28,6 +28,7 @@
 #include "dns_lookup.h"
 #include "log.h"
 #include "maps.h"
+#include "reply_expand.h"
 #include "params.h"
 #include <ctype.h>
 #include <strings.h>
@@ -96,21 +97,21 @@ static enum smtpd_verdict smtpd_dnsbl_reject(struct smtpd_check_ctx *c, const ch
     char code[8];
     snprintf(code, sizeof(code), "%d", cfg_int(P_MAPS_RBL_REJECT_CODE));
     struct smtpd_state *st = c->st;
-    struct smtpd_vars v = { .n = 0 };
-    smtpd_vars_add(&v, "rbl_code", code);
-    smtpd_vars_add(&v, "rbl_class", rbl_class);
-    smtpd_vars_add(&v, "rbl_what", rbl_what);
-    smtpd_vars_add(&v, "rbl_domain", domain);
-    smtpd_vars_add(&v, "rbl_reason", txt);
-    smtpd_vars_add(&v, "rbl_txt", txt);
-    smtpd_vars_add(&v, "client", st->namaddr);
-    smtpd_vars_add(&v, "client_address", st->addr);
-    smtpd_vars_add(&v, "client_name", st->name);
-    smtpd_vars_add(&v, "helo_name", st->helo_name);
-    smtpd_vars_add(&v, "sender", st->sender);
-    smtpd_vars_add(&v, "recipient", c->rcpt);
+    struct reply_vars v = { .n = 0 };
+    reply_vars_add(&v, "rbl_code", code);
+    reply_vars_add(&v, "rbl_class", rbl_class);
+    reply_vars_add(&v, "rbl_what", rbl_what);
+    reply_vars_add(&v, "rbl_domain", domain);
+    reply_vars_add(&v, "rbl_reason", txt);
+    reply_vars_add(&v, "rbl_txt", txt);
+    reply_vars_add(&v, "client", st->namaddr);
+    reply_vars_add(&v, "client_address", st->addr);
+    reply_vars_add(&v, "client_name", st->name);
+    reply_vars_add(&v, "helo_name", st->helo_name);
+    reply_vars_add(&v, "sender", st->sender);
+    reply_vars_add(&v, "recipient", c->rcpt);
     struct sbuf *out = sbuf_new(128);
-    smtpd_expand(out, t, &v);
+    reply_expand(smtpd_cfg.expand, out, t, &v);
     xfree(t);
     const char *r = sbuf_str(out);
     int rcode = 0;

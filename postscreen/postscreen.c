@@ -18,7 +18,11 @@
  *             once (ALLOWLISTED), reject is a failed test with
  *             postscreen_denylist_action (DENYLISTED);
  *          4. a client whose tests are still valid in postscreen_cache_map
- *             is handed over (PASS OLD);
+ *             is handed over (PASS OLD); any other client that connected
+ *             to a server address outside postscreen_allowlist_interfaces
+ *             (default: the old name postscreen_whitelist_interfaces, else
+ *             static:all) is logged ALLOWLIST VETO and will end in the
+ *             dummy engine, uncached, whatever the tests say;
  *          5. otherwise the before-220 tests run (postscreen_early.c):
  *             pregreet and the DNS lists; a clean client is cached and
  *             handed over (PASS NEW) or, when an after-220 test is on and
@@ -29,7 +33,8 @@
  *             550 at RCPT TO; STARTTLS through tlsproxy,
  *             postscreen_starttls.c) or, with the "ignore" action, handed over
  *             without being cached.
- *        The hand-over sends the descriptor to the master.cf pass service
+ *        Every 4xx/5xx reply postscreen writes gets postscreen_reject_footer
+ *        (ps_write()). The hand-over sends the descriptor to the master.cf pass service
  *        "smtpd" (private/smtpd, lib/mail/pass_fd.h); smtpd then greets the
  *        client with its own "220 " line, which completes postscreen's
  *        "220-" banner. The skeleton (SERVER_MULTI) accepts connections; its
@@ -43,8 +48,10 @@
 #include "haproxy.h"
 #include "log.h"
 #include "mail_proto.h"
+#include "mynetworks.h"
 #include "params.h"
 #include "pass_fd.h"
+#include "reply_footer.h"
 #include "server.h"
 #include "sock.h"
 #include "stream.h"
@@ -87,13 +94,51 @@ enum ps_action ps_action_parse(const char *param)
     log_fatal("%s = %s: expected ignore, enforce or drop", param, v);
 }
 
+/* postscreen_reject_footer after a 4xx/5xx reply (text: one line ending in
+ * CR LF): true and out filled with the reply and its footer, CR LF after
+ * each line, when one applies (reply_footer.c). */
+static bool ps_footer(const char *addr, const char *port, const char *text, struct sbuf *out)
+{
+    if (text[0] != '4' && text[0] != '5')
+        return false;
+    char *line = xstrndup(text, strcspn(text, "\r\n"));
+    struct reply_vars v = { .n = 0 };
+    reply_vars_add(&v, "client_address", addr);
+    reply_vars_add(&v, "client_port", port);
+    reply_vars_add(&v, "server_name", ps_cfg.myhostname);
+    struct sbuf *lines = sbuf_new(256);
+    bool applied = reply_footer_apply(ps_cfg.footer, line, &v, lines);
+    xfree(line);
+    if (applied) {
+        sbuf_reset(out);
+        for (const char *p = sbuf_str(lines); *p;) {
+            size_t n = strcspn(p, "\n");
+            sbuf_append(out, p, n);
+            sbuf_cat(out, "\r\n");
+            p += n + (p[n] ? 1 : 0);
+        }
+    }
+    sbuf_free(lines);
+    return applied;
+}
+
 /* Writes text without waiting: replies are short and the socket buffer is
  * empty; a client that does not read loses its connection soon anyway. */
+static void ps_write(int fd, const char *addr, const char *port, const char *text)
+{
+    struct sbuf *foot = sbuf_new(256);
+    if (ps_footer(addr, port, text, foot))
+        text = sbuf_str(foot);
+    size_t len = strlen(text);
+    if (send(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+        log_debug(1, "write to [%s]:%s: %m", addr, port);
+    sbuf_free(foot);
+}
+
 void ps_send(struct ps_state *st, const char *text)
 {
-    size_t len = strlen(text);
-    if (st->fd >= 0 && send(st->fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
-        log_debug(1, "write to %s: %m", ps_client(st));
+    if (st->fd >= 0)
+        ps_write(st->fd, st->addr, st->port, text);
 }
 
 /* postscreen_watchdog_timeout: if the event loop stops turning for that
@@ -133,6 +178,7 @@ void ps_session_close(struct ps_state *st)
     xfree(st->dnsbl_name);
     xfree(st->helo);
     xfree(st->sender);
+    cfg_list_free(st->discard);
     xfree(st);
 }
 
@@ -257,18 +303,27 @@ static void ps_session_begin(struct ps_state *st)
             st->action = PS_ACT_ENFORCE;
             st->reply = xstrdup("550 5.3.2 Service currently unavailable");
         }
-    } else {
+    }
+    bool deep_only = false;     /* only an after-220 test is due */
+    if (acc == 0) {
         unsigned todo = ps_cache_todo(st->addr);
         if (todo == 0) {
             ps_session_pass(st, "PASS OLD");
             return;
         }
-        if ((todo & (PS_T_GREET | PS_T_DNSBL)) == 0) {
-            /* Only an after-220 test is due: straight to the engine. */
-            st->deep = true;
-            ps_smtpd_start(st);
-            return;
-        }
+        deep_only = (todo & (PS_T_GREET | PS_T_DNSBL)) == 0;
+    }
+    /* A client that is not yet cached, on a server address that may not
+     * cache it (a backup MX address), can never reach smtpd from here. */
+    if (ps_cfg.allow_if && mynetworks_match(ps_cfg.allow_if, st->saddr, NULL) != 1) {
+        log_info("ALLOWLIST VETO %s", ps_client(st));
+        st->veto = true;
+    }
+    if (deep_only) {
+        /* Straight to the engine. */
+        st->deep = true;
+        ps_smtpd_start(st);
+        return;
     }
     ps_early_start(st);
 }
@@ -384,10 +439,13 @@ static int ps_connect(struct stream *s)
     if (ps_cfg.pre_queue_limit > 0 && ps_nsessions - ps_npassing >= ps_cfg.pre_queue_limit) {
         char a[64];
         int p = 0;
+        char ps[16];
         if (sock_peer_addr(fd, a, sizeof(a), &p) == 0)
             log_info("NOQUEUE: reject: CONNECT from [%s]:%d: all server ports busy", a, p);
-        static const char busy[] = "421 4.3.2 All server ports are busy\r\n";
-        send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        else
+            strlcpy(a, "unknown", sizeof(a));
+        snprintf(ps, sizeof(ps), "%d", p);
+        ps_write(fd, a, ps, "421 4.3.2 All server ports are busy\r\n");
         close(fd);
         return -1;
     }
@@ -428,6 +486,11 @@ static void ps_pre_jail(void)
     ps_cache_init();
     ps_access_init();
     ps_dnsbl_init();
+    ps_smtpd_pre_jail();
+    /* postscreen_whitelist_interfaces, the old name, is this one's default. */
+    const char *allow_if = cfg_str(P_POSTSCREEN_ALLOWLIST_INTERFACES);
+    if (strcmp(allow_if, "static:all") != 0)
+        ps_cfg.allow_if = mynetworks_new(P_POSTSCREEN_ALLOWLIST_INTERFACES, allow_if, false);
 }
 
 static void ps_post_jail(void)

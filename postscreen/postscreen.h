@@ -44,6 +44,8 @@ struct ps_state {
     /* before-220 tests */
     unsigned failed;             /* PS_T_* that failed */
     bool denylisted;             /* the access list rejected the client */
+    bool veto;                   /* server address not in postscreen_allowlist_interfaces:
+                                  * never cached, never handed to smtpd */
     enum ps_action action;       /* strongest action of the failed tests */
     char *reply;                 /* new: the 550/521 text of that failure */
     bool greet_done;
@@ -61,7 +63,15 @@ struct ps_state {
     char *helo;
     char *sender;
     bool esmtp;
+    char **discard;              /* EHLO keywords left out for this client (NULL:
+                                  * not yet looked up) */
 };
+
+struct cmd_filter;
+struct ehlo_discard;
+struct mynetworks;
+struct reply_expand;
+struct reply_footer;
 
 struct ps_site {                 /* one postscreen_dnsbl_sites entry */
     char *domain;
@@ -97,6 +107,14 @@ struct ps_config {
     char **forbidden;            /* postscreen_forbidden_commands */
     enum tls_param_level tls_level; /* STARTTLS: offered (may), required (encrypt) */
     char *tls_service;           /* $tlsproxy_service_name */
+    bool helo_required;          /* postscreen_helo_required */
+    bool disable_vrfy;           /* postscreen_disable_vrfy_command */
+    struct ehlo_discard *ehlo_discard; /* postscreen_discard_ehlo_keyword* */
+    struct cmd_filter *cmd_filter;     /* postscreen_command_filter, or NULL */
+    struct reply_expand *expand;       /* postscreen_expansion_filter */
+    struct reply_footer *footer;       /* postscreen_reject_footer, _maps */
+    struct mynetworks *allow_if;       /* postscreen_allowlist_interfaces; NULL:
+                                        * static:all */
 };
 
 extern struct ps_config ps_cfg;
@@ -145,6 +163,7 @@ void ps_early_read(struct ps_state *st);
 void ps_early_cancel(struct ps_state *st);
 
 /* postscreen_smtpd.c */
+void ps_smtpd_pre_jail(void);       /* opens the engine's tables */
 void ps_smtpd_init(void);
 void ps_smtpd_start(struct ps_state *st);
 void ps_smtpd_read(struct ps_state *st);

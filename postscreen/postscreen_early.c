@@ -23,6 +23,11 @@
  *        (postscreen_smtpd.c); a failure
  *        with action enforce - the dummy SMTP engine; only "ignore"
  *        failures - to smtpd, not cached (the tests run again next time).
+ *        A client on a server address outside postscreen_allowlist_interfaces
+ *        (st->veto) is never cached nor handed over: whatever the tests
+ *        say, it ends in the dummy engine (RCPT: 450, or the enforced
+ *        failure's reply), and the allowlist threshold does not end its
+ *        wait early.
  */
 #include "postscreen.h"
 #include "alloc.h"
@@ -112,7 +117,7 @@ void ps_early_dnsbl_done(struct ps_state *st)
         return;
     event_timer_del(ps_early_dnsbl_timeout, st);
     if (ps_cfg.dnsbl_allow_threshold < 0 && st->dnsbl_score <= ps_cfg.dnsbl_allow_threshold
-        && st->failed == 0 && !st->denylisted) {
+        && st->failed == 0 && !st->denylisted && !st->veto) {
         ps_early_cancel(st);
         /* The allowlist threshold skips the after-220 tests too. */
         ps_cache_pass(st->addr, ps_early_dnsbl_ttl(st));
@@ -149,14 +154,20 @@ static void ps_early_greet_timeout(void *ctx)
         ps_fail(st, PS_T_DNSBL, ps_cfg.dnsbl_action, sbuf_str(r));
         sbuf_free(r);
     }
-    if (st->failed == 0 && !st->denylisted) {
+    if (st->failed == 0 && !st->denylisted && st->veto) {
+        /* Passed, but not cached and not handed over (ALLOWLIST VETO):
+         * the engine runs the after-220 tests that are due, and RCPT gets
+         * 450. */
+        st->deep = (ps_cache_todo(st->addr) & PS_T_DEEP) != 0;
+        ps_smtpd_start(st);
+    } else if (st->failed == 0 && !st->denylisted) {
         ps_cache_pass(st->addr, ps_early_dnsbl_ttl(st));
         if (ps_cache_todo(st->addr) & PS_T_DEEP) {
             st->deep = true;
             ps_smtpd_start(st);
         } else
             ps_session_pass(st, "PASS NEW");
-    } else if (st->action == PS_ACT_ENFORCE) {
+    } else if (st->action == PS_ACT_ENFORCE || st->veto) {
         ps_smtpd_start(st);
     } else {
         ps_session_pass(st, NULL);

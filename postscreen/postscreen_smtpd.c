@@ -22,6 +22,17 @@
  *        HELO, STARTTLS, NOOP, RSET and QUIT before it gets "530 5.7.0
  *        Must issue a STARTTLS command first".
  *
+ *        The smtpd settings it copies: postscreen_helo_required (MAIL FROM
+ *        before HELO/EHLO gets 503, as in Postfix's postscreen; HELO/EHLO
+ *        without a name get 501), postscreen_disable_vrfy_command (502, or
+ *        VRFY is answered like RCPT, unlogged, and EHLO offers it),
+ *        postscreen_discard_ehlo_keywords and its address maps (keywords
+ *        left out of EHLO; without STARTTLS the command gets 502),
+ *        postscreen_command_filter (lib/mail/cmd_filter.c, before the
+ *        after-220 tests look at the line; a table error gets 451 where
+ *        Postfix stops). postscreen.c adds postscreen_reject_footer to every
+ *        4xx/5xx reply (lib/mail/reply_footer.c).
+ *
  *        The same engine runs the after-220 tests for a client that passed
  *        the others, when postscreen_pipelining_enable,
  *        postscreen_non_smtp_command_enable or postscreen_bare_newline_enable
@@ -33,19 +44,55 @@
  *        its _action (drop: 521 at once). postscreen cannot hand a session
  *        over in the middle, so RCPT gets "450 4.3.2 Service currently
  *        unavailable"; a client that failed nothing is cached (PASS NEW)
- *        and goes to smtpd on its next connection.
+ *        and goes to smtpd on its next connection. A client vetoed by
+ *        postscreen_allowlist_interfaces gets the same 450 and is never
+ *        cached.
  */
 #include "postscreen.h"
 #include "alloc.h"
+#include "cmd_filter.h"
 #include "config.h"
+#include "ehlo_discard.h"
 #include "events.h"
 #include "log.h"
 #include "params.h"
+#include "reply_footer.h"
 #include <ctype.h>
 #include <strings.h>
 
+/* The reply to RCPT and VRFY when no test failed with action enforce: a
+ * client held for the after-220 tests, or one vetoed by
+ * postscreen_allowlist_interfaces. */
+#define PS_SMTPD_DEFER "450 4.3.2 Service currently unavailable"
+
+/* The raw value of name; when that is just "$other" (the default of the
+ * postscreen_ copies of smtpd settings), other's raw value, as Postfix
+ * reads it: a footer's own $names must wait for the reply. */
+static const char *ps_smtpd_raw(const char *name)
+{
+    const char *v = cfg_raw(name);
+    if (v && v[0] == '$' && cfg_raw(v + 1))
+        return cfg_raw(v + 1);
+    return v ? v : "";
+}
+
+void ps_smtpd_pre_jail(void)
+{
+    ps_cfg.ehlo_discard = ehlo_discard_new(cfg_str(P_POSTSCREEN_DISCARD_EHLO_KEYWORDS),
+                                           P_POSTSCREEN_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS,
+                                           cfg_str(P_POSTSCREEN_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS));
+    ps_cfg.cmd_filter = cmd_filter_new(P_POSTSCREEN_COMMAND_FILTER,
+                                       cfg_str(P_POSTSCREEN_COMMAND_FILTER));
+    ps_cfg.expand = reply_expand_new(ps_smtpd_raw(P_POSTSCREEN_EXPANSION_FILTER));
+    ps_cfg.footer = reply_footer_new(ps_smtpd_raw(P_POSTSCREEN_REJECT_FOOTER),
+                                     P_POSTSCREEN_REJECT_FOOTER_MAPS,
+                                     cfg_str(P_POSTSCREEN_REJECT_FOOTER_MAPS), ps_cfg.expand);
+}
+
 void ps_smtpd_init(void)
 {
+    ps_cfg.helo_required = cfg_bool(P_POSTSCREEN_HELO_REQUIRED);
+    ps_cfg.disable_vrfy = cfg_bool(P_POSTSCREEN_DISABLE_VRFY_COMMAND);
     if (cfg_bool(P_POSTSCREEN_PIPELINING_ENABLE))
         ps_cfg.deep_enabled |= PS_T_PIPE;
     if (cfg_bool(P_POSTSCREEN_NON_SMTP_COMMAND_ENABLE))
@@ -155,6 +202,54 @@ static char *ps_smtpd_addr(const char *arg)
     return xstrndup(arg, strcspn(arg, " "));
 }
 
+/* The EHLO keywords to leave out for st (looked up once a session). */
+static char **ps_smtpd_discards(struct ps_state *st)
+{
+    if (st->discard == NULL)
+        st->discard = ehlo_discard_lookup(ps_cfg.ehlo_discard, st->addr);
+    return st->discard;
+}
+
+/* The EHLO reply, without the keywords postscreen_discard_ehlo_keywords or
+ * the address map's answer for the client leaves out. As Postfix does, the
+ * keywords are logged only when the map's answer drops others than the
+ * list would. */
+static void ps_smtpd_ehlo(struct ps_state *st, struct sbuf *r)
+{
+    /* With the pipelining test on, pipelining is not offered. */
+    const char *offer[] = {
+        st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? NULL : "PIPELINING",
+        ps_cfg.disable_vrfy ? NULL : "VRFY",
+        "8BITMIME",
+        ps_cfg.tls_level != TLS_PARAM_NONE && !st->tls_on ? "STARTTLS" : NULL,
+        "ENHANCEDSTATUSCODES",
+    };
+    char **mine = ps_smtpd_discards(st);
+    char **list = ehlo_discard_lookup(ps_cfg.ehlo_discard, NULL);
+    struct sbuf *dropped = sbuf_new(64), *by_list = sbuf_new(64);
+    const char *kw[ARRAY_LEN(offer)];
+    size_t n = 0;
+    for (size_t i = 0; i < ARRAY_LEN(offer); i++) {
+        if (offer[i] == NULL)
+            continue;
+        if (ehlo_discard_has(list, offer[i]))
+            sbuf_catf(by_list, " %s", offer[i]);
+        if (ehlo_discard_has(mine, offer[i]))
+            sbuf_catf(dropped, " %s", offer[i]);
+        else
+            kw[n++] = offer[i];
+    }
+    if (sbuf_len(dropped) && strcmp(sbuf_str(dropped), sbuf_str(by_list)) != 0
+        && !ehlo_discard_has(mine, EHLO_DISCARD_SILENT))
+        log_info("%s: discarding EHLO keywords:%s", ps_client(st), sbuf_str(dropped));
+    sbuf_free(dropped);
+    sbuf_free(by_list);
+    cfg_list_free(list);
+    sbuf_printf(r, "250%c%s\r\n", n ? '-' : ' ', ps_cfg.myhostname);
+    for (size_t i = 0; i < n; i++)
+        sbuf_catf(r, "250%c%s\r\n", i + 1 < n ? '-' : ' ', kw[i]);
+}
+
 /* One command; false when the session is over. */
 static bool ps_smtpd_command(struct ps_state *st, char *line)
 {
@@ -174,28 +269,37 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
                && !ps_smtpd_pre_tls(line, vlen)) {
         sbuf_cat(r, "530 5.7.0 Must issue a STARTTLS command first\r\n");
     } else if (vlen == 4 && strncasecmp(line, "EHLO", 4) == 0) {
-        xfree(st->helo);
-        st->helo = xstrdup(arg);
-        st->esmtp = true;
-        /* With the pipelining test on, pipelining is not offered. */
-        sbuf_printf(r, "250-%s\r\n%s250-8BITMIME\r\n%s250 ENHANCEDSTATUSCODES\r\n",
-                    ps_cfg.myhostname,
-                    st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? "" : "250-PIPELINING\r\n",
-                    ps_cfg.tls_level != TLS_PARAM_NONE && !st->tls_on ? "250-STARTTLS\r\n" : "");
+        if (*arg == 0) {
+            sbuf_cat(r, "501 Syntax: EHLO hostname\r\n");
+        } else {
+            xfree(st->helo);
+            st->helo = xstrdup(arg);
+            st->esmtp = true;
+            ps_smtpd_ehlo(st, r);
+        }
     } else if (ps_cfg.tls_level != TLS_PARAM_NONE && vlen == 8
                && strncasecmp(line, "STARTTLS", 8) == 0) {
         if (*arg)
             sbuf_cat(r, "501 5.5.4 Syntax: STARTTLS\r\n");
         else if (st->tls_on)
             sbuf_cat(r, "554 5.5.1 Error: TLS already active\r\n");
+        else if (ehlo_discard_has(ps_smtpd_discards(st), "STARTTLS"))
+            sbuf_cat(r, "502 5.5.1 Error: command not implemented\r\n");
         else if (ps_starttls_start(st) < 0)
             sbuf_cat(r, "454 4.7.0 TLS not available due to local problem\r\n");
         else
             sbuf_cat(r, "220 2.0.0 Ready to start TLS\r\n");
     } else if (vlen == 4 && strncasecmp(line, "HELO", 4) == 0) {
-        xfree(st->helo);
-        st->helo = xstrdup(arg);
-        sbuf_printf(r, "250 %s\r\n", ps_cfg.myhostname);
+        if (*arg == 0) {
+            sbuf_cat(r, "501 Syntax: HELO hostname\r\n");
+        } else {
+            xfree(st->helo);
+            st->helo = xstrdup(arg);
+            sbuf_printf(r, "250 %s\r\n", ps_cfg.myhostname);
+        }
+    } else if (vlen == 4 && strncasecmp(line, "MAIL", 4) == 0 && ps_cfg.helo_required
+               && st->helo == NULL) {
+        sbuf_cat(r, "503 5.5.1 Error: send HELO/EHLO first\r\n");
     } else if (vlen == 4 && strncasecmp(line, "MAIL", 4) == 0) {
         xfree(st->sender);
         st->sender = ps_smtpd_addr(arg);
@@ -205,8 +309,8 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
             sbuf_cat(r, "503 5.5.1 Error: need MAIL command\r\n");
         } else {
             char *rcpt = ps_smtpd_addr(arg);
-            const char *reply = st->reply ? st->reply : "550 5.5.1 Protocol error";
-            if (st->deep && st->reply == NULL) {
+            const char *reply = st->reply ? st->reply : PS_SMTPD_DEFER;
+            if (st->deep && st->reply == NULL && !st->veto) {
                 /* Passed the before-220 tests; the after-220 ones end here.
                  * Passed: cached, so the next connection goes to smtpd. */
                 if ((st->failed & PS_T_DEEP) == 0 && !st->denylisted) {
@@ -214,7 +318,6 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
                     ps_cache_pass_deep(st->addr);
                     st->deep = false;
                 }
-                reply = "450 4.3.2 Service currently unavailable";
             }
             log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
                      "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
@@ -225,6 +328,14 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
     } else if ((vlen == 4 && strncasecmp(line, "DATA", 4) == 0)
                || (vlen == 4 && strncasecmp(line, "BDAT", 4) == 0)) {
         sbuf_cat(r, "554 5.5.1 Error: no valid recipients\r\n");
+    } else if (vlen == 4 && strncasecmp(line, "VRFY", 4) == 0) {
+        /* As Postfix's postscreen: refused like RCPT, and not logged. */
+        if (*arg == 0)
+            sbuf_cat(r, "501 5.5.4 Syntax: VRFY address\r\n");
+        else if (ps_cfg.disable_vrfy)
+            sbuf_cat(r, "502 5.5.1 VRFY command is disabled\r\n");
+        else
+            sbuf_printf(r, "%s\r\n", st->reply ? st->reply : PS_SMTPD_DEFER);
     } else if (vlen == 4 && strncasecmp(line, "RSET", 4) == 0) {
         xfree(st->sender);
         st->sender = NULL;
@@ -240,6 +351,24 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
     ps_send(st, sbuf_str(r));
     sbuf_free(r);
     return go_on;
+}
+
+/* postscreen_command_filter: *line (new) may be replaced, before the
+ * after-220 tests see it. False when the table failed: the client got 451
+ * and the line is not used. */
+static bool ps_smtpd_filter(struct ps_state *st, char **line)
+{
+    struct sbuf *repl = sbuf_new(64);
+    int r = cmd_filter_apply(ps_cfg.cmd_filter, ps_client(st), *line, repl);
+    if (r > 0) {
+        xfree(*line);
+        *line = sbuf_detach(repl);
+        repl = NULL;
+    }
+    sbuf_free(repl);
+    if (r < 0)
+        ps_send(st, "451 4.3.0 Temporary lookup failure\r\n");
+    return r >= 0;
 }
 
 void ps_smtpd_read(struct ps_state *st)
@@ -271,6 +400,11 @@ void ps_smtpd_read(struct ps_state *st)
         sbuf_append(rest, lf + 1, sbuf_len(st->in) - len - 1);
         sbuf_free(st->in);
         st->in = rest;
+        if (ps_cfg.cmd_filter && !ps_smtpd_filter(st, &line)) {
+            xfree(line);
+            event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
+            continue;
+        }
         size_t vlen = strcspn(line, " ");
         bool alive = true;
         if (st->deep) {

@@ -2,7 +2,7 @@
  * ehlo_discard.c - EHLO keywords to act as if they were not there
  *
  * Used by: smtpd (smtpd_limits.c: ehlo_discard_has()), smtp/lmtp
- *          (smtp.c, smtp_proto.c).
+ *          (smtp.c, smtp_proto.c), postscreen (postscreen_smtpd.c).
  * Interface: ehlo_discard_new(), ehlo_discard_lookup(), ehlo_discard_has(),
  *            ehlo_discard_free().
  * Errors: see ehlo_discard.h: a failed map lookup falls back to the list.

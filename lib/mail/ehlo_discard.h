@@ -2,6 +2,7 @@
  * ehlo_discard.h - EHLO keywords to act as if they were not there
  *
  * Used by: smtpd (keyword matching for smtpd_discard_ehlo_keywords),
+ *          postscreen (postscreen_discard_ehlo_keywords and its maps),
  *          smtp/lmtp (smtp_discard_ehlo_keywords, lmtp_discard_lhlo_keywords
  *          and their _address_maps: keywords of the server's reply ignored).
  * Interface: ehlo_discard_new(), ehlo_discard_lookup(), ehlo_discard_has(),

@@ -23,6 +23,9 @@ lacks() { ! env_of "$1" | grep -q -- "^$2="; }
 # not_in FILE RE: no line of FILE matches RE.
 not_in() { ! grep -q -- "$2" "$1"; }
 
+# pt_start waits for smtpd's greeting; master may start qmgr a moment later
+# (seen on a loaded machine): wait for it too.
+pt_wait '[ -n "$(pt_child qmgr)" ]' 20
 m=$(pt_master_pid) q=$(pt_child qmgr)
 pt_check master_found [ -n "$m" ]
 pt_check qmgr_found [ -n "$q" ]
@@ -61,6 +64,7 @@ EOC
 pt_cmd postfix check > "$PT_T/check.out" 2>&1
 pt_check check_not_unimplemented not_in "$PT_T/check.out" import_environment
 pt_start || { pt_fail restart "instance did not start again"; pt_done; exit 1; }
+pt_wait '[ -n "$(pt_child qmgr)" ]' 20
 q=$(pt_child qmgr)
 pt_check own_list_junk_kept has "$q" POSTERN_ENV_JUNK=secret
 pt_check own_list_braced_value has "$q" "POSTERN_ENV_SET=a, b"

@@ -156,6 +156,14 @@ pt_start() {
         echo "postfix start failed:"; cat "$PT_T/start.log"; return 1
     fi
     pt_wait_smtp "$PT_PORT" 20 || { echo "smtpd did not answer on $PT_PORT"; return 1; }
+    # master starts qmgr and pickup at once, but on a loaded machine smtpd
+    # can answer first: scripts look at those processes right away.
+    local svc
+    for svc in qmgr pickup; do
+        if grep -Eq "^$svc[[:space:]]" "$PT_CONF/master.cf"; then
+            pt_wait "[ -n \"\$(pt_child $svc)\" ]" 10 || true
+        fi
+    done
 }
 
 # PID of the instance's master, and of its first child named NAME.

@@ -301,8 +301,13 @@ void tr_resolve(const struct tr_config *cfg, const char *sender, const char *add
             opaque = true;
             break;
         }
-        if (strchr(s, '@') || (cfg->swap_bangpath && strchr(s, '!')) ||
-            (cfg->percent_hack && strchr(s, '%'))) {
+        if (strchr(s, '@')) {
+            /* user@domain left after our domain went: a route through us.
+             * The next round strips that domain too when it is ours. */
+            routed = true;
+            continue;
+        }
+        if ((cfg->swap_bangpath && strchr(s, '!')) || (cfg->percent_hack && strchr(s, '%'))) {
             if (tr_rewrite(cfg, "local", s, tmp) < 0 || strcmp(sbuf_str(tmp), s) == 0)
                 break;      /* nothing changed: stop (no loop) */
             if (saved_domain)

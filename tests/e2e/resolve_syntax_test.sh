@@ -85,6 +85,17 @@ out=$(pt_rdialog 'EHLO client.example.test' 'MAIL FROM:<bob@example.test>' \
     'RCPT TO:<"bob@remote.example"@example.test>')
 pt_expect dequoted_yes_routes_250 '^RCPT TO:<"bob@remote.example"@example.test> => 250' "$out"
 
+# --- a route through this host to a relay domain is not relaying for a
+# client outside mynetworks (the resolver marks it routed, as Postfix's) ---
+start_variant 'mynetworks = 127.0.0.1/32' 'relay_domains = relay.example'
+out=$(pt_rdialog -s 127.0.0.2 'EHLO client.example.test' 'MAIL FROM:<bob@example.org>' \
+    'RCPT TO:<a@relay.example>' 'RCPT TO:<"a@relay.example"@example.test>' \
+    'RCPT TO:<a%relay.example@example.test>' 'RCPT TO:<"carol@example.test"@example.test>')
+pt_expect relay_domain_250 '^RCPT TO:<a@relay.example> => 250' "$out"
+pt_expect routed_at_refused '^RCPT TO:<"a@relay.example"@example.test> => 454 4.7.1 <"a@relay.example"@example.test>: Relay access denied' "$out"
+pt_expect routed_percent_refused '^RCPT TO:<a%relay.example@example.test> => 454 4.7.1 <a%relay.example@example.test>: Relay access denied' "$out"
+pt_expect local_twice_250 '^RCPT TO:<"carol@example.test"@example.test> => 250' "$out"
+
 # No "not supported" warning for the three settings.
 pt_check no_unsupported_warning bash -c "! grep -qs 'resolve_[a-z_]* is not supported' ${PT_INSTANCES[*]/%//maillog} ${PT_INSTANCES[*]/%//start.log}"
 pt_done

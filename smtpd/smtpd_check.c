@@ -41,6 +41,7 @@
 #include "deliver_request.h"
 #include "dict.h"
 #include "dns_lookup.h"
+#include "hostname.h"
 #include "log.h"
 #include "maps.h"
 #include "mynetworks.h"
@@ -237,12 +238,11 @@ enum smtpd_verdict smtpd_temp_lookup_failure(struct smtpd_check_ctx *c, enum smt
 
 bool smtpd_check_addr_syntax(const char *sender, const char *addr)
 {
-    struct resolve_reply res;
-    resolve_reply_init(&res);
-    bool bad = rewrite_clnt_resolve(sender, addr, &res) == 0 &&
-               (res.flags & (RESOLVE_FLAG_ERROR | RESOLVE_FLAG_FAIL)) == RESOLVE_FLAG_ERROR;
-    resolve_reply_free(&res);
-    return bad;
+    static struct resolve_reply res;    /* one for the process: no allocation per command */
+    if (res.recipient == NULL)
+        resolve_reply_init(&res);
+    return rewrite_clnt_resolve(sender, addr, &res) == 0 &&
+           (res.flags & (RESOLVE_FLAG_ERROR | RESOLVE_FLAG_FAIL)) == RESOLVE_FLAG_ERROR;
 }
 
 static bool smtpd_resolve_rcpt(struct smtpd_check_ctx *c)
@@ -291,26 +291,7 @@ static bool smtpd_valid_hostname(const char *h)
         const char *a = strncasecmp(buf, "IPv6:", 5) == 0 ? buf + 5 : buf;
         return inet_pton(strchr(a, ':') ? AF_INET6 : AF_INET, a, bin) == 1;
     }
-    size_t label = 0;
-    bool all_num = true;
-    for (const char *p = h; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '.') {
-            if (label == 0 || p[-1] == '-')
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!isalnum(ch) && ch != '-' && ch != '_')
-            return false;
-        if (ch == '-' && label == 0)
-            return false;
-        if (!isdigit(ch))
-            all_num = false;
-        if (++label > 63)
-            return false;
-    }
-    return !all_num;
+    return hostname_valid(h, false);
 }
 
 static const char *smtpd_domain_of(const char *addr)

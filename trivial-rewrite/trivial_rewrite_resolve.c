@@ -33,6 +33,7 @@
 #include "alloc.h"
 #include "config.h"
 #include "dict.h"
+#include "hostname.h"
 #include "log.h"
 #include "maps.h"
 #include "resolve_local.h"
@@ -79,37 +80,14 @@ static void tr_use_transport(struct tr_result *r, const char *param_value, const
         sbuf_set(r->nexthop, dflt_hop);
 }
 
-/* Is domain syntactically acceptable: a [literal] or dot-separated labels
- * of letters, digits, '-' and '_' (8-bit bytes allowed for IDN), no label
- * starting or ending with '-', and not all digits and dots (Postfix's
- * host name rules). */
+/* Is domain syntactically acceptable: a [literal] or a host name
+ * (hostname_valid(), 8-bit bytes allowed for IDN). */
 static bool tr_valid_domain(const char *d)
 {
     size_t len = strlen(d);
-    if (len == 0 || len > 255)
-        return false;
     if (d[0] == '[')
-        return d[len - 1] == ']' && len > 2;
-    size_t label = 0;
-    bool numeric = true;
-    for (const char *p = d; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '.') {
-            if (label == 0 || p[-1] == '-')
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!(isalnum(c) || c == '-' || c == '_' || c >= 0x80))
-            return false;
-        if (c == '-' && label == 0)
-            return false;
-        if (!isdigit(c))
-            numeric = false;
-        if (++label > 63)
-            return false;
-    }
-    return label > 0 && d[len - 1] != '-' && !numeric;
+        return len > 2 && len <= 255 && d[len - 1] == ']';
+    return hostname_valid(d, true);
 }
 
 /* A dotted-quad IPv4 address (resolve_numeric_domain). */

@@ -175,8 +175,12 @@ static int postfix_check(bool fix)
 static int postfix_fix_program(const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return (errno == ENOENT || errno == ELOOP) ? 0 : (log_warn("open %s: %m", path), 1);
+    if (fd < 0 && (errno == ENOENT || errno == ELOOP))
+        return 0;       /* not installed, or a symbolic link */
+    if (fd < 0) {
+        log_warn("open %s: %m", path);
+        return 1;
+    }
     struct stat st;
     int bad = 0;
     if (fstat(fd, &st) < 0) {

@@ -121,6 +121,8 @@ one non_fqdn_helo_rejects '504 5\.5\.2 <foo>: Helo command rejected: need fully-
 one non_fqdn_helo_accepts "$ACC" foo.example s@example.org helo@example.test
 one invalid_helo_rejects '501 5\.5\.2 <bad\.\.example>: Helo command rejected: Invalid name$' bad..example s@example.org invhelo@example.test
 one invalid_helo_accepts "$ACC" good.example s@example.org invhelo@example.test
+# Postfix's host name rules (lib/util/hostname.c): the last label may not end with '-' either.
+one invalid_helo_hyphen_rejects '501 5\.5\.2 <bad\.example->: Helo command rejected: Invalid name$' bad.example- s@example.org invhelo@example.test
 one non_fqdn_sender_rejects '504 5\.5\.2 <joe>: Sender address rejected: need fully-qualified address$' h.example joe nfsender@example.test
 one non_fqdn_sender_accepts "$ACC" h.example joe@example.org nfsender@example.test
 one non_fqdn_rcpt_rejects '504 5\.5\.2 <nonfqdn>: Recipient address rejected: need fully-qualified address$' nonfqdn

@@ -110,6 +110,7 @@ struct ps_config {
     bool helo_required;          /* postscreen_helo_required */
     bool disable_vrfy;           /* postscreen_disable_vrfy_command */
     struct ehlo_discard *ehlo_discard; /* postscreen_discard_ehlo_keyword* */
+    char **ehlo_discard_list;          /* postscreen_discard_ehlo_keywords, split once */
     struct cmd_filter *cmd_filter;     /* postscreen_command_filter, or NULL */
     struct reply_expand *expand;       /* postscreen_expansion_filter */
     struct reply_footer *footer;       /* postscreen_reject_footer, _maps */

@@ -81,6 +81,7 @@ void ps_smtpd_pre_jail(void)
     ps_cfg.ehlo_discard = ehlo_discard_new(cfg_str(P_POSTSCREEN_DISCARD_EHLO_KEYWORDS),
                                            P_POSTSCREEN_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS,
                                            cfg_str(P_POSTSCREEN_DISCARD_EHLO_KEYWORD_ADDRESS_MAPS));
+    ps_cfg.ehlo_discard_list = ehlo_discard_lookup(ps_cfg.ehlo_discard, NULL);
     ps_cfg.cmd_filter = cmd_filter_new(P_POSTSCREEN_COMMAND_FILTER,
                                        cfg_str(P_POSTSCREEN_COMMAND_FILTER));
     ps_cfg.expand = reply_expand_new(ps_smtpd_raw(P_POSTSCREEN_EXPANSION_FILTER));
@@ -225,7 +226,7 @@ static void ps_smtpd_ehlo(struct ps_state *st, struct sbuf *r)
         "ENHANCEDSTATUSCODES",
     };
     char **mine = ps_smtpd_discards(st);
-    char **list = ehlo_discard_lookup(ps_cfg.ehlo_discard, NULL);
+    char **list = ps_cfg.ehlo_discard_list;
     struct sbuf *dropped = sbuf_new(64), *by_list = sbuf_new(64);
     const char *kw[ARRAY_LEN(offer)];
     size_t n = 0;
@@ -244,7 +245,6 @@ static void ps_smtpd_ehlo(struct ps_state *st, struct sbuf *r)
         log_info("%s: discarding EHLO keywords:%s", ps_client(st), sbuf_str(dropped));
     sbuf_free(dropped);
     sbuf_free(by_list);
-    cfg_list_free(list);
     sbuf_printf(r, "250%c%s\r\n", n ? '-' : ' ', ps_cfg.myhostname);
     for (size_t i = 0; i < n; i++)
         sbuf_catf(r, "250%c%s\r\n", i + 1 < n ? '-' : ' ', kw[i]);

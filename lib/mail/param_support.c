@@ -6,7 +6,7 @@
  * Errors: warnings only; callers decide what a refusal means.
  * Notes: a value is "the default" when it equals the table default after
  *        runs of white space and commas are squeezed (so "a, b" and "a b"
- *        count as the same list).
+ *        count as the same list), before or after $name expansion of both.
  */
 #include "param_support.h"
 
@@ -83,6 +83,18 @@ static bool ps_is_default(const char *name, const char *value)
     ps_squeeze(b, def->dflt);
     bool same = strcmp(sbuf_str(a), sbuf_str(b)) == 0;
 
+    /* The value the default expands to is the default too: Fedora's and
+     * RHEL's stock main.cf says "meta_directory = /etc/postfix", which is
+     * what "$config_directory" gives there. */
+    if (!same && (strchr(value, '$') || strchr(def->dflt, '$'))) {
+        char *ev = cfg_expand(value), *ed = cfg_expand(def->dflt);
+
+        ps_squeeze(a, ev);
+        ps_squeeze(b, ed);
+        same = strcmp(sbuf_str(a), sbuf_str(b)) == 0;
+        free(ev);
+        free(ed);
+    }
     sbuf_free(a);
     sbuf_free(b);
     return same;

@@ -256,6 +256,22 @@ void ps_session_pass(struct ps_state *st, const char *how)
     event_timer_add((double)PS_PASS_TIMEOUT, ps_pass_timeout, st);
 }
 
+void ps_escape(struct sbuf *out, const char *p, size_t n)
+{
+    sbuf_reset(out);
+    for (size_t i = 0; i < n && i < 100; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '\r')
+            sbuf_cat(out, "\\r");
+        else if (c == '\n')
+            sbuf_cat(out, "\\n");
+        else if (c < 0x20 || c > 0x7e)
+            sbuf_catf(out, "\\%03o", c);
+        else
+            sbuf_addch(out, c);
+    }
+}
+
 void ps_fail(struct ps_state *st, unsigned test, enum ps_action act, const char *reply)
 {
     st->failed |= test;

@@ -58,6 +58,7 @@ struct ps_state {
     struct ps_dnsbl_query *queries;
     /* dummy SMTP engine */
     bool deep;                   /* running the after-220 tests */
+    unsigned deep_on;            /* PS_T_PIPE/NSMTP/BARELF this session runs */
     char last_cmd[16];           /* verb of the previous command, for logs */
     unsigned cmd_count;
     char *helo;
@@ -109,6 +110,8 @@ struct ps_config {
     char *tls_service;           /* $tlsproxy_service_name */
     bool helo_required;          /* postscreen_helo_required */
     bool disable_vrfy;           /* postscreen_disable_vrfy_command */
+    long size_limit;             /* message_size_limit, for EHLO's SIZE */
+    bool smtputf8;               /* smtputf8_enable: EHLO offers SMTPUTF8 */
     struct ehlo_discard *ehlo_discard; /* postscreen_discard_ehlo_keyword* */
     char **ehlo_discard_list;          /* postscreen_discard_ehlo_keywords, split once */
     struct cmd_filter *cmd_filter;     /* postscreen_command_filter, or NULL */
@@ -127,6 +130,10 @@ void ps_session_pass(struct ps_state *st, const char *how);
 void ps_session_watch(struct ps_state *st);
 void ps_session_input_used(struct ps_state *st);
 void ps_send(struct ps_state *st, const char *text);
+/* Client text for a log line, as Postfix shows it: at most the first 100
+ * bytes of p[0..n), CR and LF as \r and \n, other unprintable bytes as
+ * \ooo. out is reset first. */
+void ps_escape(struct sbuf *out, const char *p, size_t n);
 /* "[addr]:port" of the client, borrowed until the next call. */
 const char *ps_client(const struct ps_state *st);
 enum ps_action ps_action_parse(const char *param);

@@ -74,19 +74,8 @@ void ps_early_read(struct ps_state *st)
     if (st->failed & PS_T_GREET)
         return;                 /* keep it for the dummy engine */
     struct sbuf *text = sbuf_new(128);
-    const char *p = sbuf_str(st->in);
     size_t n = sbuf_len(st->in);
-    for (size_t i = 0; i < n && i < 100; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '\r')
-            sbuf_cat(text, "\\r");
-        else if (c == '\n')
-            sbuf_cat(text, "\\n");
-        else if (c < 0x20 || c > 0x7e)
-            sbuf_catf(text, "\\%03o", c);
-        else
-            sbuf_addch(text, c);
-    }
+    ps_escape(text, sbuf_str(st->in), n);
     log_info("PREGREET %zu after %.2f from %s: %s", n, event_now() - st->start, ps_client(st),
              sbuf_str(text));
     sbuf_free(text);

@@ -12,14 +12,20 @@
  *        zen.example") and logged as Postfix logs it ("NOQUEUE: reject: RCPT
  *        from [addr]:port: 550 ...; from=<s>, to=<r>, proto=ESMTP,
  *        helo=<h>"), so the sender learns why. Nothing is ever queued: DATA
- *        and BDAT get "554 5.5.1 Error: no valid recipients". At most
- *        postscreen_command_count_limit commands, each within
- *        postscreen_command_time_limit; QUIT gets 221. With
+ *        and BDAT are answered ("554 5.5.1 Error: no valid recipients", or
+ *        the syntax error) and the connection is closed, logged "DATA
+ *        without valid RCPT from [addr]:port". EHLO offers what Postfix's
+ *        postscreen offers (SIZE, VRFY, ETRN, STARTTLS, ENHANCEDSTATUSCODES,
+ *        8BITMIME, DSN, SMTPUTF8, CHUNKING; never PIPELINING); ETRN gets
+ *        458; HELO/EHLO end a mail transaction as RSET does. At most
+ *        postscreen_command_count_limit commands (QUIT always passes),
+ *        each within postscreen_command_time_limit; QUIT gets 221. A client
+ *        that failed the pregreet test gets no 220 from here. With
  *        postscreen_tls_security_level may or encrypt, EHLO offers STARTTLS
  *        (postscreen_starttls.c hands the connection to tlsproxy; the
  *        dialogue then goes on in plaintext over tlsproxy's socket, and
- *        EHLO no longer offers it); with encrypt, any command but EHLO,
- *        HELO, STARTTLS, NOOP, RSET and QUIT before it gets "530 5.7.0
+ *        EHLO no longer offers it); with encrypt, any known command but
+ *        EHLO, HELO, STARTTLS, NOOP and QUIT before it gets "530 5.7.0
  *        Must issue a STARTTLS command first".
  *
  *        The smtpd settings it copies: postscreen_helo_required (MAIL FROM
@@ -33,15 +39,16 @@
  *        Postfix stops). postscreen.c adds postscreen_reject_footer to every
  *        4xx/5xx reply (lib/mail/reply_footer.c).
  *
- *        The same engine runs the after-220 tests for a client that passed
- *        the others, when postscreen_pipelining_enable,
+ *        The same engine runs the after-220 tests: all three for a client
+ *        that failed a before-220 test (as Postfix does), and for a client
+ *        that passed them those of postscreen_pipelining_enable,
  *        postscreen_non_smtp_command_enable or postscreen_bare_newline_enable
- *        is on and that test is not cached: a command sent before the reply
- *        to the previous one ("COMMAND PIPELINING from [addr]:port after
- *        CMD: rest"; PIPELINING is then not offered), a forbidden or
- *        header-like command ("NON-SMTP COMMAND ... after CMD: line"), a
- *        line ending in a bare LF ("BARE NEWLINE ... after CMD"). Each has
- *        its _action (drop: 521 at once). postscreen cannot hand a session
+ *        that are on and not cached: a command sent before the reply to
+ *        the previous one ("COMMAND PIPELINING from [addr]:port after
+ *        CMD: rest"), a forbidden or header-like command ("NON-SMTP
+ *        COMMAND ... after PREVIOUS-CMD: line"), a line ending in a bare
+ *        LF ("BARE NEWLINE ... after LINE"). Each has its _action (drop:
+ *        521 at once). postscreen cannot hand a session
  *        over in the middle, so RCPT gets "450 4.3.2 Service currently
  *        unavailable"; a client that failed nothing is cached (PASS NEW)
  *        and goes to smtpd on its next connection. A client vetoed by
@@ -94,6 +101,8 @@ void ps_smtpd_init(void)
 {
     ps_cfg.helo_required = cfg_bool(P_POSTSCREEN_HELO_REQUIRED);
     ps_cfg.disable_vrfy = cfg_bool(P_POSTSCREEN_DISABLE_VRFY_COMMAND);
+    ps_cfg.size_limit = cfg_long(P_MESSAGE_SIZE_LIMIT);
+    ps_cfg.smtputf8 = cfg_bool(P_SMTPUTF8_ENABLE);
     if (cfg_bool(P_POSTSCREEN_PIPELINING_ENABLE))
         ps_cfg.deep_enabled |= PS_T_PIPE;
     if (cfg_bool(P_POSTSCREEN_NON_SMTP_COMMAND_ENABLE))
@@ -127,17 +136,25 @@ static bool ps_smtpd_non_smtp(const char *line, size_t vlen)
     return false;
 }
 
-/* An after-220 test failed: log it, then drop or record the failure.
- * False when the connection is gone. */
+/* An after-220 test failed: log it ("WHAT from CLIENT after AFTER[:
+ * TEXT]", text escaped and cut at 100 bytes as Postfix does), then drop
+ * or record the failure. False when the connection is gone. */
 static bool ps_smtpd_deep_fail(struct ps_state *st, unsigned test, enum ps_action act,
-                               const char *what, const char *text)
+                               const char *what, const char *after, const char *text)
 {
-    if (text)
-        log_info("%s from %s after %s: %.100s", what, ps_client(st), st->last_cmd, text);
-    else
-        log_info("%s from %s after %s", what, ps_client(st), st->last_cmd);
+    struct sbuf *esc = sbuf_new(128);
+    ps_escape(esc, after, strlen(after));
+    if (text) {
+        struct sbuf *t = sbuf_new(128);
+        ps_escape(t, text, strlen(text));
+        log_info("%s from %s after %s: %s", what, ps_client(st), sbuf_str(esc), sbuf_str(t));
+        sbuf_free(t);
+    } else
+        log_info("%s from %s after %s", what, ps_client(st), sbuf_str(esc));
+    sbuf_free(esc);
     if (act == PS_ACT_DROP) {
-        ps_send(st, "521 5.5.1 Protocol error\r\n");
+        ps_send(st, test == PS_T_NSMTP ? "521 5.7.0 Error: I can break rules, too. Goodbye.\r\n"
+                                       : "521 5.5.1 Protocol error\r\n");
         ps_session_close(st);
         return false;
     }
@@ -148,7 +165,7 @@ static bool ps_smtpd_deep_fail(struct ps_state *st, unsigned test, enum ps_actio
 static void ps_smtpd_time_limit(void *ctx)
 {
     struct ps_state *st = ctx;
-    log_info("COMMAND TIME LIMIT from %s", ps_client(st));
+    log_info("COMMAND TIME LIMIT from %s after %s", ps_client(st), st->last_cmd);
     struct sbuf *r = sbuf_new(96);
     sbuf_printf(r, "421 4.4.2 %s Error: timeout exceeded\r\n", ps_cfg.myhostname);
     ps_send(st, sbuf_str(r));
@@ -163,12 +180,26 @@ void ps_smtpd_cancel(struct ps_state *st)
 
 void ps_smtpd_start(struct ps_state *st)
 {
-    struct sbuf *r = sbuf_new(128);
     st->phase = PS_PH_SMTP;
     strlcpy(st->last_cmd, "CONNECT", sizeof(st->last_cmd));
-    sbuf_printf(r, "220 %s\r\n", ps_cfg.smtpd_banner);
-    ps_send(st, sbuf_str(r));
-    sbuf_free(r);
+    /* As Postfix: a client that failed a before-220 test (the access list
+     * included) gets every after-220 test, configured or not, so that
+     * what else it does wrong is logged too; the others get those that
+     * are configured. */
+    if (st->failed || st->denylisted) {
+        st->deep = true;
+        st->deep_on = PS_T_DEEP;
+    } else
+        st->deep_on = ps_cfg.deep_enabled;
+    /* A client that talked before the greeting gets no 220 from here, as
+     * from Postfix: fewer NON-SMTP COMMAND events from its early text and
+     * a cleaner log of its sender and recipients. */
+    if ((st->failed & PS_T_GREET) == 0) {
+        struct sbuf *r = sbuf_new(128);
+        sbuf_printf(r, "220 %s\r\n", ps_cfg.smtpd_banner);
+        ps_send(st, sbuf_str(r));
+        sbuf_free(r);
+    }
     event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
     ps_smtpd_read(st);
 }
@@ -177,16 +208,6 @@ void ps_smtpd_resume(struct ps_state *st)
 {
     event_timer_add((double)ps_cfg.cmd_time_limit, ps_smtpd_time_limit, st);
     ps_smtpd_read(st);
-}
-
-/* Commands allowed before STARTTLS when it is required (RFC 3207 §4). */
-static bool ps_smtpd_pre_tls(const char *line, size_t vlen)
-{
-    static const char *const ok[] = { "EHLO", "HELO", "STARTTLS", "NOOP", "RSET", "QUIT" };
-    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        if (strlen(ok[i]) == vlen && strncasecmp(ok[i], line, vlen) == 0)
-            return true;
-    return false;
 }
 
 /* The address in "FROM:<addr> ..." / "TO:<addr>" (new). */
@@ -211,43 +232,276 @@ static char **ps_smtpd_discards(struct ps_state *st)
     return st->discard;
 }
 
+/* True when every word of a is in b. */
+static bool ps_words_in(char *const *a, char *const *b)
+{
+    for (char *const *p = a; p && *p; p++)
+        if (!ehlo_discard_has(b, *p))
+            return false;
+    return true;
+}
+
+/* As Postfix does: when the address map's answer for the client differs
+ * from postscreen_discard_ehlo_keywords, its words are logged (unless one
+ * of them is silent-discard). */
+static void ps_smtpd_log_discards(struct ps_state *st, char *const *mine)
+{
+    char *const *list = ps_cfg.ehlo_discard_list;
+    if (mine == NULL || !*mine || ehlo_discard_has(mine, EHLO_DISCARD_SILENT)
+        || (ps_words_in(mine, list) && ps_words_in(list, mine)))
+        return;
+    struct sbuf *words = sbuf_new(64);
+    for (char *const *p = mine; *p; p++) {
+        sbuf_addch(words, ' ');
+        for (const char *c = *p; *c; c++)
+            sbuf_addch(words, (char)toupper((unsigned char)*c));
+    }
+    log_info("%s: discarding EHLO keywords:%s", ps_client(st), sbuf_str(words));
+    sbuf_free(words);
+}
+
 /* The EHLO reply, without the keywords postscreen_discard_ehlo_keywords or
- * the address map's answer for the client leaves out. As Postfix does, the
- * keywords are logged only when the map's answer drops others than the
- * list would. */
+ * the address map's answer for the client leaves out. */
 static void ps_smtpd_ehlo(struct ps_state *st, struct sbuf *r)
 {
-    /* With the pipelining test on, pipelining is not offered. */
-    const char *offer[] = {
-        st->deep && (ps_cfg.deep_enabled & PS_T_PIPE) ? NULL : "PIPELINING",
-        ps_cfg.disable_vrfy ? NULL : "VRFY",
-        "8BITMIME",
-        ps_cfg.tls_level != TLS_PARAM_NONE && !st->tls_on ? "STARTTLS" : NULL,
-        "ENHANCEDSTATUSCODES",
+    /* Postfix's postscreen offers this list, and never PIPELINING: a
+     * client that sends commands ahead anyway is what the pipelining test
+     * looks for. */
+    char size[48] = "SIZE";
+    if (ps_cfg.size_limit > 0)
+        snprintf(size, sizeof(size), "SIZE %ld", ps_cfg.size_limit);
+    const struct {
+        const char *name, *text;
+    } offer[] = {
+        { "SIZE", size },
+        { ps_cfg.disable_vrfy ? NULL : "VRFY", "VRFY" },
+        { "ETRN", "ETRN" },
+        { ps_cfg.tls_level != TLS_PARAM_NONE && !st->tls_on ? "STARTTLS" : NULL, "STARTTLS" },
+        { "ENHANCEDSTATUSCODES", "ENHANCEDSTATUSCODES" },
+        { "8BITMIME", "8BITMIME" },
+        { "DSN", "DSN" },
+        { ps_cfg.smtputf8 ? "SMTPUTF8" : NULL, "SMTPUTF8" },
+        { "CHUNKING", "CHUNKING" },
     };
     char **mine = ps_smtpd_discards(st);
-    char **list = ps_cfg.ehlo_discard_list;
-    struct sbuf *dropped = sbuf_new(64), *by_list = sbuf_new(64);
     const char *kw[ARRAY_LEN(offer)];
     size_t n = 0;
-    for (size_t i = 0; i < ARRAY_LEN(offer); i++) {
-        if (offer[i] == NULL)
-            continue;
-        if (ehlo_discard_has(list, offer[i]))
-            sbuf_catf(by_list, " %s", offer[i]);
-        if (ehlo_discard_has(mine, offer[i]))
-            sbuf_catf(dropped, " %s", offer[i]);
-        else
-            kw[n++] = offer[i];
-    }
-    if (sbuf_len(dropped) && strcmp(sbuf_str(dropped), sbuf_str(by_list)) != 0
-        && !ehlo_discard_has(mine, EHLO_DISCARD_SILENT))
-        log_info("%s: discarding EHLO keywords:%s", ps_client(st), sbuf_str(dropped));
-    sbuf_free(dropped);
-    sbuf_free(by_list);
+    for (size_t i = 0; i < ARRAY_LEN(offer); i++)
+        if (offer[i].name && !ehlo_discard_has(mine, offer[i].name))
+            kw[n++] = offer[i].text;
+    ps_smtpd_log_discards(st, mine);
     sbuf_printf(r, "250%c%s\r\n", n ? '-' : ' ', ps_cfg.myhostname);
     for (size_t i = 0; i < n; i++)
         sbuf_catf(r, "250%c%s\r\n", i + 1 < n ? '-' : ' ', kw[i]);
+}
+
+/* The command handlers. Each writes its reply to r and returns false when
+ * the session ends after it. arg is what follows the verb, blanks skipped.
+ * Replies and log lines are those of Postfix's postscreen. */
+
+/* The first word of arg (new), or NULL when there is none. */
+static char *ps_smtpd_word(const char *arg)
+{
+    size_t n = strcspn(arg, " ");
+    return n ? xstrndup(arg, n) : NULL;
+}
+
+/* HELO and EHLO: true when arg names the client (recorded; a new greeting
+ * also ends the mail transaction), else the 501 is in r. */
+static bool ps_cmd_hello(struct ps_state *st, const char *verb, const char *arg, struct sbuf *r)
+{
+    char *name = ps_smtpd_word(arg);
+    if (name == NULL) {
+        sbuf_printf(r, "501 Syntax: %s hostname\r\n", verb);
+        return false;
+    }
+    xfree(st->helo);
+    st->helo = name;
+    xfree(st->sender);
+    st->sender = NULL;
+    return true;
+}
+
+static bool ps_cmd_helo(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (ps_cmd_hello(st, "HELO", arg, r))
+        sbuf_printf(r, "250 %s\r\n", ps_cfg.myhostname);
+    return true;
+}
+
+static bool ps_cmd_ehlo(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (ps_cmd_hello(st, "EHLO", arg, r)) {
+        st->esmtp = true;
+        ps_smtpd_ehlo(st, r);
+    }
+    return true;
+}
+
+static bool ps_cmd_starttls(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (*arg)
+        sbuf_cat(r, "501 5.5.4 Syntax: STARTTLS\r\n");
+    else if (st->tls_on)
+        sbuf_cat(r, "554 5.5.1 Error: TLS already active\r\n");
+    else if (ps_cfg.tls_level == TLS_PARAM_NONE
+             || ehlo_discard_has(ps_smtpd_discards(st), "STARTTLS"))
+        sbuf_cat(r, "502 5.5.1 Error: command not implemented\r\n");
+    else if (ps_starttls_start(st) < 0)
+        sbuf_cat(r, "454 4.7.0 TLS not available due to local problem\r\n");
+    else
+        sbuf_cat(r, "220 2.0.0 Ready to start TLS\r\n");
+    return true;
+}
+
+static bool ps_cmd_mail(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (ps_cfg.helo_required && st->helo == NULL)
+        sbuf_cat(r, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+    else if (st->sender)
+        sbuf_cat(r, "503 5.5.1 Error: nested MAIL command\r\n");
+    else if (strchr(arg, ':') == NULL)
+        sbuf_cat(r, "501 5.5.4 Syntax: MAIL FROM:<address>\r\n");
+    else {
+        st->sender = ps_smtpd_addr(arg);
+        sbuf_cat(r, "250 2.1.0 Ok\r\n");
+    }
+    return true;
+}
+
+static bool ps_cmd_rcpt(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (st->sender == NULL) {
+        sbuf_cat(r, "503 5.5.1 Error: need MAIL command\r\n");
+        return true;
+    }
+    if (strchr(arg, ':') == NULL) {
+        sbuf_cat(r, "501 5.5.4 Syntax: RCPT TO:<address>\r\n");
+        return true;
+    }
+    char *rcpt = ps_smtpd_addr(arg);
+    const char *reply = st->reply ? st->reply : PS_SMTPD_DEFER;
+    if (st->deep && st->reply == NULL && !st->veto) {
+        /* Passed the before-220 tests; the after-220 ones end here.
+         * Passed: cached, so the next connection goes to smtpd. */
+        if ((st->failed & PS_T_DEEP) == 0 && !st->denylisted) {
+            log_info("PASS NEW %s", ps_client(st));
+            ps_cache_pass_deep(st->addr);
+            st->deep = false;
+        }
+    }
+    log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
+             "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
+             st->esmtp ? "ESMTP" : "SMTP", st->helo ? st->helo : "");
+    sbuf_printf(r, "%s\r\n", reply);
+    xfree(rcpt);
+    return true;
+}
+
+/* DATA and BDAT: no recipient was ever accepted, so the content would
+ * follow a refusal; as Postfix, reply and hang up rather than read it. */
+static bool ps_cmd_data(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    log_info("DATA without valid RCPT from %s", ps_client(st));
+    if (*arg)
+        sbuf_cat(r, "501 5.5.4 Syntax: DATA\r\n");
+    else if (st->sender == NULL)
+        sbuf_cat(r, "503 5.5.1 Error: need RCPT command\r\n");
+    else
+        sbuf_cat(r, "554 5.5.1 Error: no valid recipients\r\n");
+    return false;
+}
+
+static bool ps_cmd_bdat(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    log_info("BDAT without valid RCPT from %s", ps_client(st));
+    if (ehlo_discard_has(ps_smtpd_discards(st), "CHUNKING"))
+        sbuf_cat(r, "502 5.5.1 Error: command not implemented\r\n");
+    else if (*arg == 0)
+        sbuf_cat(r, "501 5.5.4 Syntax: BDAT count [LAST]\r\n");
+    else if (st->sender == NULL)
+        sbuf_cat(r, "554 5.5.1 Error: need MAIL command\r\n");
+    else
+        sbuf_cat(r, "554 5.5.1 Error: no valid recipients\r\n");
+    return false;
+}
+
+static bool ps_cmd_vrfy(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    /* As Postfix's postscreen: refused like RCPT, and not logged. */
+    if (*arg == 0)
+        sbuf_cat(r, "501 5.5.4 Syntax: VRFY address\r\n");
+    else if (ps_cfg.disable_vrfy)
+        sbuf_cat(r, "502 5.5.1 VRFY command is disabled\r\n");
+    else
+        sbuf_printf(r, "%s\r\n", st->reply ? st->reply : PS_SMTPD_DEFER);
+    return true;
+}
+
+static bool ps_cmd_etrn(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    if (ps_cfg.helo_required && st->helo == NULL)
+        sbuf_cat(r, "503 5.5.1 Error: send HELO/EHLO first\r\n");
+    else if (*arg == 0)
+        sbuf_cat(r, "500 Syntax: ETRN domain\r\n");
+    else
+        sbuf_cat(r, "458 Unable to queue messages\r\n");
+    return true;
+}
+
+static bool ps_cmd_rset(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    (void)arg;
+    xfree(st->sender);
+    st->sender = NULL;
+    sbuf_cat(r, "250 2.0.0 Ok\r\n");
+    return true;
+}
+
+static bool ps_cmd_noop(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    (void)st;
+    (void)arg;
+    sbuf_cat(r, "250 2.0.0 Ok\r\n");
+    return true;
+}
+
+static bool ps_cmd_quit(struct ps_state *st, const char *arg, struct sbuf *r)
+{
+    (void)st;
+    (void)arg;
+    sbuf_cat(r, "221 2.0.0 Bye\r\n");
+    return false;
+}
+
+/* The commands the engine knows; anything else (AUTH, XCLIENT, XFORWARD
+ * included) is not recognized. pre_tls: allowed before STARTTLS when
+ * postscreen_tls_security_level = encrypt. */
+static const struct ps_cmd {
+    const char *name;
+    bool (*run)(struct ps_state *st, const char *arg, struct sbuf *r);
+    bool pre_tls;
+} ps_cmds[] = {
+    { "HELO", ps_cmd_helo, true },
+    { "EHLO", ps_cmd_ehlo, true },
+    { "STARTTLS", ps_cmd_starttls, true },
+    { "MAIL", ps_cmd_mail, false },
+    { "RCPT", ps_cmd_rcpt, false },
+    { "DATA", ps_cmd_data, false },
+    { "BDAT", ps_cmd_bdat, false },
+    { "RSET", ps_cmd_rset, false },
+    { "NOOP", ps_cmd_noop, true },
+    { "VRFY", ps_cmd_vrfy, false },
+    { "ETRN", ps_cmd_etrn, false },
+    { "QUIT", ps_cmd_quit, true },
+};
+
+static const struct ps_cmd *ps_smtpd_find(const char *verb, size_t vlen)
+{
+    for (size_t i = 0; i < ARRAY_LEN(ps_cmds); i++)
+        if (strlen(ps_cmds[i].name) == vlen && strncasecmp(ps_cmds[i].name, verb, vlen) == 0)
+            return &ps_cmds[i];
+    return NULL;
 }
 
 /* One command; false when the session is over. */
@@ -255,98 +509,23 @@ static bool ps_smtpd_command(struct ps_state *st, char *line)
 {
     struct sbuf *r = sbuf_new(256);
     size_t vlen = strcspn(line, " ");
-    char *arg = line + vlen;
+    const char *arg = line + vlen;
     while (*arg == ' ')
         arg++;
+    const struct ps_cmd *c = ps_smtpd_find(line, vlen);
     bool go_on = true;
 
-    if (++st->cmd_count > (unsigned long)ps_cfg.cmd_count_limit) {
-        log_info("COMMAND COUNT LIMIT from %s", ps_client(st));
-        sbuf_printf(r, "421 4.7.0 %s Error: command count limit exceeded\r\n",
-                    ps_cfg.myhostname);
+    if (++st->cmd_count > (unsigned long)ps_cfg.cmd_count_limit
+        && (c == NULL || c->run != ps_cmd_quit)) {
+        log_info("COMMAND COUNT LIMIT from %s after %s", ps_client(st), st->last_cmd);
+        sbuf_printf(r, "421 %s Service unavailable - try again later\r\n", ps_cfg.myhostname);
         go_on = false;
-    } else if (ps_cfg.tls_level == TLS_PARAM_ENCRYPT && !st->tls_on
-               && !ps_smtpd_pre_tls(line, vlen)) {
-        sbuf_cat(r, "530 5.7.0 Must issue a STARTTLS command first\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "EHLO", 4) == 0) {
-        if (*arg == 0) {
-            sbuf_cat(r, "501 Syntax: EHLO hostname\r\n");
-        } else {
-            xfree(st->helo);
-            st->helo = xstrdup(arg);
-            st->esmtp = true;
-            ps_smtpd_ehlo(st, r);
-        }
-    } else if (ps_cfg.tls_level != TLS_PARAM_NONE && vlen == 8
-               && strncasecmp(line, "STARTTLS", 8) == 0) {
-        if (*arg)
-            sbuf_cat(r, "501 5.5.4 Syntax: STARTTLS\r\n");
-        else if (st->tls_on)
-            sbuf_cat(r, "554 5.5.1 Error: TLS already active\r\n");
-        else if (ehlo_discard_has(ps_smtpd_discards(st), "STARTTLS"))
-            sbuf_cat(r, "502 5.5.1 Error: command not implemented\r\n");
-        else if (ps_starttls_start(st) < 0)
-            sbuf_cat(r, "454 4.7.0 TLS not available due to local problem\r\n");
-        else
-            sbuf_cat(r, "220 2.0.0 Ready to start TLS\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "HELO", 4) == 0) {
-        if (*arg == 0) {
-            sbuf_cat(r, "501 Syntax: HELO hostname\r\n");
-        } else {
-            xfree(st->helo);
-            st->helo = xstrdup(arg);
-            sbuf_printf(r, "250 %s\r\n", ps_cfg.myhostname);
-        }
-    } else if (vlen == 4 && strncasecmp(line, "MAIL", 4) == 0 && ps_cfg.helo_required
-               && st->helo == NULL) {
-        sbuf_cat(r, "503 5.5.1 Error: send HELO/EHLO first\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "MAIL", 4) == 0) {
-        xfree(st->sender);
-        st->sender = ps_smtpd_addr(arg);
-        sbuf_cat(r, "250 2.1.0 Ok\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "RCPT", 4) == 0) {
-        if (st->sender == NULL) {
-            sbuf_cat(r, "503 5.5.1 Error: need MAIL command\r\n");
-        } else {
-            char *rcpt = ps_smtpd_addr(arg);
-            const char *reply = st->reply ? st->reply : PS_SMTPD_DEFER;
-            if (st->deep && st->reply == NULL && !st->veto) {
-                /* Passed the before-220 tests; the after-220 ones end here.
-                 * Passed: cached, so the next connection goes to smtpd. */
-                if ((st->failed & PS_T_DEEP) == 0 && !st->denylisted) {
-                    log_info("PASS NEW %s", ps_client(st));
-                    ps_cache_pass_deep(st->addr);
-                    st->deep = false;
-                }
-            }
-            log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
-                     "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
-                     st->esmtp ? "ESMTP" : "SMTP", st->helo ? st->helo : "");
-            sbuf_printf(r, "%s\r\n", reply);
-            xfree(rcpt);
-        }
-    } else if ((vlen == 4 && strncasecmp(line, "DATA", 4) == 0)
-               || (vlen == 4 && strncasecmp(line, "BDAT", 4) == 0)) {
-        sbuf_cat(r, "554 5.5.1 Error: no valid recipients\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "VRFY", 4) == 0) {
-        /* As Postfix's postscreen: refused like RCPT, and not logged. */
-        if (*arg == 0)
-            sbuf_cat(r, "501 5.5.4 Syntax: VRFY address\r\n");
-        else if (ps_cfg.disable_vrfy)
-            sbuf_cat(r, "502 5.5.1 VRFY command is disabled\r\n");
-        else
-            sbuf_printf(r, "%s\r\n", st->reply ? st->reply : PS_SMTPD_DEFER);
-    } else if (vlen == 4 && strncasecmp(line, "RSET", 4) == 0) {
-        xfree(st->sender);
-        st->sender = NULL;
-        sbuf_cat(r, "250 2.0.0 Ok\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "NOOP", 4) == 0) {
-        sbuf_cat(r, "250 2.0.0 Ok\r\n");
-    } else if (vlen == 4 && strncasecmp(line, "QUIT", 4) == 0) {
-        sbuf_cat(r, "221 2.0.0 Bye\r\n");
-        go_on = false;
-    } else {
+    } else if (c == NULL) {
         sbuf_cat(r, "502 5.5.2 Error: command not recognized\r\n");
+    } else if (ps_cfg.tls_level == TLS_PARAM_ENCRYPT && !st->tls_on && !c->pre_tls) {
+        sbuf_cat(r, "530 5.7.0 Must issue a STARTTLS command first\r\n");
+    } else {
+        go_on = c->run(st, arg, r);
     }
     ps_send(st, sbuf_str(r));
     sbuf_free(r);
@@ -408,23 +587,30 @@ void ps_smtpd_read(struct ps_state *st)
         size_t vlen = strcspn(line, " ");
         bool alive = true;
         if (st->deep) {
-            unsigned on = ps_cfg.deep_enabled & ~st->failed;
+            /* "after": Postfix names the command before this one for a
+             * non-SMTP command, this one for pipelining, and the line
+             * itself for a bare newline. */
+            char verb[16];
+            snprintf(verb, sizeof(verb), "%.*s", (int)(vlen < 15 ? vlen : 15), line);
+            unsigned on = st->deep_on & ~st->failed;
             if ((on & PS_T_NSMTP) && ps_smtpd_non_smtp(line, vlen))
                 alive = ps_smtpd_deep_fail(st, PS_T_NSMTP, ps_cfg.nsmtp_action,
-                                           "NON-SMTP COMMAND", line);
+                                           "NON-SMTP COMMAND", st->last_cmd, line);
             else if ((on & PS_T_BARELF) && bare_lf)
                 alive = ps_smtpd_deep_fail(st, PS_T_BARELF, ps_cfg.barelf_action,
-                                           "BARE NEWLINE", NULL);
+                                           "BARE NEWLINE", line, NULL);
             else if ((on & PS_T_PIPE) && sbuf_len(st->in) > 0)
                 alive = ps_smtpd_deep_fail(st, PS_T_PIPE, ps_cfg.pipe_action,
-                                           "COMMAND PIPELINING", sbuf_str(st->in));
+                                           "COMMAND PIPELINING", verb, sbuf_str(st->in));
         }
         if (!alive) {
             xfree(line);
             return;
         }
-        snprintf(st->last_cmd, sizeof(st->last_cmd), "%.*s", (int)(vlen < 15 ? vlen : 15), line);
         bool go_on = ps_smtpd_command(st, line);
+        /* The command just handled, for the next log line that says
+         * "after" (time limit, command count, length limit). */
+        snprintf(st->last_cmd, sizeof(st->last_cmd), "%.*s", (int)(vlen < 15 ? vlen : 15), line);
         xfree(line);
         if (!go_on) {
             log_info("DISCONNECT %s", ps_client(st));

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 pt_setup_users
 pt_instance
 C=$PT_CONF
-for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL; do
+for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL COUNT; do
     printf -v "${p}_PORT" %s "$(pt_free_port)"
 done
 cat >> "$C/main.cf" <<EOM
@@ -64,6 +64,8 @@ smtpd     pass  -       -       y       -       -       smtpd
 127.0.0.2:$VETO_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o postscreen_allowlist_interfaces=!127.0.0.2,static:all
     -o postscreen_cache_map=btree:$PT_T/data/veto_cache
+127.0.0.1:$COUNT_PORT inet n - y - 1 postscreen
+    -o postscreen_reject_footer= -o postscreen_command_count_limit=3
 127.0.0.3:$WL_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o postscreen_whitelist_interfaces=!127.0.0.3,static:all
     -o postscreen_cache_map=
@@ -93,21 +95,25 @@ pe_cases() {
 # pe_rcpt NAME REPLY TEXT: ok when TEXT shows REPLY (as written) to RCPT TO.
 pe_rcpt() { pt_expect "$1" "^RCPT TO:<alice@example.test> => $(sed 's/\./\\./g' <<<"$2")\$" "$3"; }
 # pe_ehlo NAME 'KEYWORD...' TEXT: ok when TEXT holds the reply to "EHLO
-# client.example" with exactly these keywords, in this order.
+# client.example" with exactly these keywords, in this order ('_' stands
+# for a blank: SIZE_10240000).
 pe_ehlo() {
     local want="^EHLO client.example => 250-$ML" kw
-    for kw in $2; do want+=" \\| 250-$kw"; done
+    for kw in $2; do want+=" \\| 250-${kw//_/ }"; done
     pt_expect "$1" "$(sed -E 's/250-([A-Z0-9]+)$/250 \1$/' <<<"$want")" "$3"
 }
 
 # ---- defaults: VRFY allowed (disable_vrfy_command = no), HELO optional ----
 out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.6 "MAIL FROM:<s@example.org>" "VRFY" "VRFY alice" \
-      "EHLO client.example" "RCPT TO:<alice@example.test>")
+      "EHLO client.example" "RCPT TO:<alice@example.test>" "MAIL FROM:<s@example.org>" \
+      "RCPT TO:<alice@example.test>")
 pt_expect default_engine_greeting "^CONNECT => 220-$ML .* \\| 220 $ML " "$out"
 pt_expect default_mail_without_helo '^MAIL FROM:<s@example.org> => 250 2\.1\.0 Ok$' "$out"
 pt_expect default_vrfy_syntax '^VRFY => 501 5\.5\.4 Syntax: VRFY address$' "$out"
 pt_expect default_vrfy_refused_like_rcpt '^VRFY alice => 550 5\.3\.2 Service currently unavailable$' "$out"
-pe_ehlo default_ehlo_offers_vrfy "PIPELINING VRFY 8BITMIME ENHANCEDSTATUSCODES" "$out"
+pe_ehlo default_ehlo_offers_vrfy "SIZE_10240000 VRFY ETRN ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING" "$out"
+# EHLO ends the transaction (as RSET): RCPT needs a new MAIL.
+pt_expect default_ehlo_resets_sender '^RCPT TO:<alice@example.test> => 503 5\.5\.1 Error: need MAIL command$' "$out"
 pt_expect default_rcpt_550 '^RCPT TO:<alice@example.test> => 550 5\.3\.2 Service currently unavailable$' "$out"
 pt_check default_rcpt_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]:[0-9]+: 550 5\.3\.2 Service currently unavailable; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<client\.example>$' "$L"
 pt_check default_vrfy_not_logged [ "$(pe_log_count 'reject: VRFY|to=<alice>')" = 0 ]
@@ -123,7 +129,7 @@ helo_cases() {
     pt_expect ${tag}_vrfy_disabled_502 '^VRFY alice => 502 5\.5\.1 VRFY command is disabled$' "$out"
     pt_check ${tag}_vrfy_disabled_twice [ "$(grep -c '^VRFY alice => 502 5\.5\.1 VRFY command is disabled$' <<<"$out")" = 2 ]
     pt_expect ${tag}_helo_without_name_501 '^HELO => 501 Syntax: HELO hostname$' "$out"
-    pe_ehlo ${tag}_ehlo_no_vrfy "PIPELINING 8BITMIME ENHANCEDSTATUSCODES" "$out"
+    pe_ehlo ${tag}_ehlo_no_vrfy "SIZE_10240000 ETRN ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING" "$out"
     pt_expect ${tag}_mail_after_ehlo_250 '^MAIL FROM:<s@example.org> => 250 2\.1\.0 Ok$' "$out"
     pt_expect ${tag}_rcpt_550 '^RCPT TO:<alice@example.test> => 550 5\.3\.2 Service currently unavailable$' "$out"
 }
@@ -137,7 +143,7 @@ out=$(pe_dialog 127.0.0.1 "$FOOT_PORT" 127.0.0.6 "EHLO client.example" "VRFY" "M
 pt_expect footer_rcpt "^RCPT TO:<alice@example.test> => 550-5\\.3\\.2 Service currently unavailable \\(ask postmaster@$ML about 127\\.0\\.0\\.6\\) \\| 550 5\\.3\\.2 See <https://help\\.example\\.test/>$" "$out"
 pt_expect footer_501 "^VRFY => 501-5\\.5\\.4 Syntax: VRFY address \\(ask postmaster@$ML about 127\\.0\\.0\\.6\\) \\| 501 5\\.5\\.4 See <https://help\\.example\\.test/>$" "$out"
 pt_expect footer_not_on_2xx '^MAIL FROM:<s@example.org> => 250 2\.1\.0 Ok$' "$out"
-pt_expect footer_not_on_ehlo "^EHLO client.example => 250-$ML \\| .*250 ENHANCEDSTATUSCODES$" "$out"
+pt_expect footer_not_on_ehlo "^EHLO client.example => 250-$ML \\| .*250 CHUNKING$" "$out"
 pt_check footer_not_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]:[0-9]+: 550 5\.3\.2 Service currently unavailable; from=<s@example\.org>, to=<alice@example\.test>, proto=ESMTP, helo=<client\.example>$' "$L"
 pt_check footer_not_in_any_log [ "$(pe_log_count 'help\.example\.test')" = 0 ]
 
@@ -149,7 +155,7 @@ pt_expect footer_map_miss_uses_footer '^VRFY => 501-5\.5\.4 Syntax: VRFY address
 # ---- postscreen_command_filter ----
 out=$(pe_dialog 127.0.0.1 "$FILTER_PORT" 127.0.0.6 "HELLO filter.example" "MAIL FROM:<s@example.org>" \
       "RCPT TO:<alice@example.test>")
-pt_expect cmd_filter_replaces "^HELLO filter.example => 250-$ML \\| .*250 ENHANCEDSTATUSCODES$" "$out"
+pt_expect cmd_filter_replaces "^HELLO filter.example => 250-$ML \\| .*250 CHUNKING$" "$out"
 pt_check cmd_filter_logged grep -qE 'postscreen\[[0-9]+\]: \[127\.0\.0\.6\]:[0-9]+: replacing command "HELLO filter\.example" with "EHLO filter\.example"$' "$L"
 pt_check cmd_filter_helo_recorded grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]:[0-9]+: .*proto=ESMTP, helo=<filter\.example>$' "$L"
 # Before the non-SMTP test: a header-like line that the filter turns into
@@ -165,12 +171,13 @@ pt_check cmd_filter_deep_pass_new grep -qE 'PASS NEW \[127\.0\.0\.30\]:[0-9]+$' 
 # 127.0.0.6: the list (8bitmime, vrfy); .7: the map (pipelining, vrfy,
 # logged); .8: the map (enhancedstatuscodes, silently).
 EHLO=("EHLO client.example")
-pe_cases 127.0.0.1 "$EHLO_PORT" pe_ehlo EHLO "6 ehlo_discard_list PIPELINING ENHANCEDSTATUSCODES" \
-    "7 ehlo_discard_map 8BITMIME ENHANCEDSTATUSCODES" "8 ehlo_discard_map_silent PIPELINING VRFY 8BITMIME"
+pe_cases 127.0.0.1 "$EHLO_PORT" pe_ehlo EHLO "6 ehlo_discard_list SIZE_10240000 ETRN ENHANCEDSTATUSCODES DSN SMTPUTF8 CHUNKING" \
+    "7 ehlo_discard_map SIZE_10240000 ETRN ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING" \
+    "8 ehlo_discard_map_silent SIZE_10240000 VRFY ETRN 8BITMIME DSN SMTPUTF8 CHUNKING"
 pt_check ehlo_discard_map_logged grep -qE 'postscreen\[[0-9]+\]: \[127\.0\.0\.7\]:[0-9]+: discarding EHLO keywords: PIPELINING VRFY$' "$L"
 pt_check ehlo_discard_list_and_silent_not_logged [ "$(pe_log_count 'discarding EHLO keywords')" = 1 ]
 out=$(pe_dialog 127.0.0.1 "$TLS_PORT" 127.0.0.6 "EHLO client.example" "STARTTLS")
-pe_ehlo ehlo_discard_starttls_not_offered "PIPELINING VRFY 8BITMIME ENHANCEDSTATUSCODES" "$out"
+pe_ehlo ehlo_discard_starttls_not_offered "SIZE_10240000 VRFY ETRN ENHANCEDSTATUSCODES 8BITMIME DSN SMTPUTF8 CHUNKING" "$out"
 pt_expect ehlo_discard_starttls_502 '^STARTTLS => 502 5\.5\.1 Error: command not implemented$' "$out"
 
 # ---- postscreen_allowlist_interfaces ----
@@ -200,6 +207,43 @@ pt_check old_name_vetoed grep -qE 'ALLOWLIST VETO \[127\.0\.0\.22\]:[0-9]+$' "$L
 # within a second).
 pe_cached() { pt_cmd postmap -s "btree:$PT_T/data/veto_cache" | grep -q '^127\.0\.0\.20[[:space:]]'; }
 pt_check veto_not_cached_file eval '! pt_wait pe_cached 2'
+
+# ---- the engine's replies, as Postfix's postscreen gives them ----
+# (denylisted 127.0.0.6..8, so every after-220 test is on for them too)
+out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.6 "HELO client.example" "MAIL FROM <s@example.org>" \
+      "MAIL FROM:<s@example.org>" "MAIL FROM:<t@example.org>" "RCPT TO <alice@example.test>" \
+      "ETRN" "ETRN example.test" "AUTH PLAIN AGFsaWNlAHNlY3JldA==" "DATA" "NOOP")
+pt_expect engine_mail_syntax '^MAIL FROM <s@example.org> => 501 5\.5\.4 Syntax: MAIL FROM:<address>$' "$out"
+pt_expect engine_nested_mail '^MAIL FROM:<t@example.org> => 503 5\.5\.1 Error: nested MAIL command$' "$out"
+pt_expect engine_rcpt_syntax '^RCPT TO <alice@example.test> => 501 5\.5\.4 Syntax: RCPT TO:<address>$' "$out"
+pt_expect engine_etrn_syntax '^ETRN => 500 Syntax: ETRN domain$' "$out"
+pt_expect engine_etrn_458 '^ETRN example.test => 458 Unable to queue messages$' "$out"
+pt_expect engine_auth_unknown '^AUTH PLAIN [^ ]* => 502 5\.5\.2 Error: command not recognized$' "$out"
+pt_expect engine_data_554 '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
+pt_expect engine_data_hangs_up '^NOOP => EOF$' "$out"
+pt_check engine_data_logged grep -qE 'postscreen\[[0-9]+\]: DATA without valid RCPT from \[127\.0\.0\.6\]:[0-9]+$' "$L"
+out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.7 "EHLO client.example" "DATA" "NOOP")
+pt_expect engine_data_without_mail '^DATA => 503 5\.5\.1 Error: need RCPT command$' "$out"
+pt_expect engine_data_without_mail_hangs_up '^NOOP => EOF$' "$out"
+out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.8 "EHLO client.example" "BDAT" "NOOP")
+pt_expect engine_bdat_syntax '^BDAT => 501 5\.5\.4 Syntax: BDAT count \[LAST\]$' "$out"
+pt_expect engine_bdat_hangs_up '^NOOP => EOF$' "$out"
+out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.6 "EHLO client.example" "MAIL FROM:<s@example.org>" "BDAT 5 LAST")
+pt_expect engine_bdat_554 '^BDAT 5 LAST => 554 5\.5\.1 Error: no valid recipients$' "$out"
+pt_check engine_bdat_logged grep -qE 'BDAT without valid RCPT from \[127\.0\.0\.6\]:[0-9]+$' "$L"
+# A client that failed a before-220 test gets every after-220 test,
+# although this listener has none on: non-SMTP command, action drop.
+out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.7 "EHLO client.example" "GET / HTTP/1.0" "NOOP")
+pt_expect failed_client_non_smtp_dropped '^GET / HTTP/1\.0 => 521 5\.7\.0 Error: I can break rules, too\. Goodbye\.$' "$out"
+pt_check failed_client_non_smtp_logged grep -qE 'NON-SMTP COMMAND from \[127\.0\.0\.7\]:[0-9]+ after EHLO: GET / HTTP/1\.0$' "$L"
+# postscreen_command_count_limit = 3: the fourth command gets 421 and the
+# end, but QUIT is always answered.
+out=$(pe_dialog 127.0.0.1 "$COUNT_PORT" 127.0.0.6 "NOOP" "NOOP" "RSET" "NOOP" "NOOP")
+pt_expect count_limit_421 '^NOOP => 421 mail\.example\.test Service unavailable - try again later$' "$out"
+pt_expect count_limit_hangs_up '^NOOP => EOF$' "$out"
+pt_check count_limit_logged grep -qE 'COMMAND COUNT LIMIT from \[127\.0\.0\.6\]:[0-9]+ after RSET$' "$L"
+out=$(pe_dialog 127.0.0.1 "$COUNT_PORT" 127.0.0.6 "NOOP" "NOOP" "NOOP" "QUIT")
+pt_expect count_limit_quit_221 '^QUIT => 221 2\.0\.0 Bye$' "$out"
 
 # None of the nine is reported as unsupported any more.
 pt_check no_unsupported_warning [ "$(pe_log_count 'postscreen_[a-z_]+ is not supported by Postern')" = 0 ]

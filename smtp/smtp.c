@@ -159,7 +159,6 @@ static void smtp_pre_jail(void)
         dns_reply_filter_set(smtp_cfg.dns_reply_filter);
     }
     smtp_cache_load(&smtp_cfg);
-    smtp_load_unavailable(&smtp_cfg);
     smtp_sasl_load(smtp_cfg.lmtp);
     if (smtp_cfg.tls_default.level != SMTP_TLS_NONE || smtp_tls_policy_active()) {
         struct tls_client_opts o = {
@@ -260,7 +259,9 @@ static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_
         return -1;
     }
     h->policies = xcalloc((size_t)h->ndest, sizeof(*h->policies));
-    h->cacheable = st->cache;
+    /* With the per-site table a server's policy may differ from its next
+     * hop's: no connection is reused under the next hop's name. */
+    h->cacheable = st->cache && !smtp_tls_site_active();
     for (int i = 0; st->cache && i < h->ndest; i++) {
         /* smtp_tls_policy_maps: this destination's TLS policy. */
         const struct smtp_tls_policy *pol = NULL;
@@ -274,6 +275,37 @@ static int smtp_hops_parse(struct smtp_state *st, const char *text, struct smtp_
         smtp_cache_policy_tag(h->tag, pol);
     }
     return 0;
+}
+
+/* smtp_tls_per_site: the servers h->addrs[first..] found for one next hop
+ * (policy pol) may have entries of their own (by MX name). A server whose
+ * entry cannot be used is left out, its reason kept for the deferral. */
+static void smtp_hops_site_hosts(struct smtp_state *st, struct smtp_hops *h, size_t first,
+                                 const struct smtp_tls_policy *pol)
+{
+    struct sbuf *why = sbuf_new(64);
+    for (size_t k = first; k < h->naddr;) {
+        struct smtp_addr *a = &h->addrs[k];
+        struct smtp_tls_policy own;
+        sbuf_set(why, "");
+        int r = smtp_tls_site_host(a->nexthop, a->host, pol, &own, why);
+        if (r == 0) {
+            a->tls_own = xmalloc(sizeof(*a->tls_own));
+            *a->tls_own = own;
+            a->tls = a->tls_own;
+        } else if (r < 0) {
+            log_info("%s: %s: %s", st->req->queue_id, a->host, sbuf_str(why));
+            sbuf_set(st->last_dsn, "4.7.5");
+            sbuf_set(st->last_reason, sbuf_str(why));
+            smtp_forget_reply(st);
+            smtp_addr_clear(a);
+            memmove(a, a + 1, (h->naddr - k - 1) * sizeof(*a));
+            h->naddr--;
+            continue;
+        }
+        k++;
+    }
+    sbuf_free(why);
 }
 
 /* Looks up the servers of every destination in h (the TLS policy decides
@@ -300,6 +332,8 @@ static bool smtp_hops_lookup(struct smtp_state *st, struct smtp_hops *h, struct 
             h->addrs[k].dest =
                 smtp_sasl_dest_key(&h->dests[i], smtp_cfg.lmtp, smtp_cfg.default_port);
         }
+        if (smtp_tls_site_active())
+            smtp_hops_site_hosts(st, h, first, pol);
         if (lr < 0) {
             sbuf_set(st->last_dsn, sbuf_str(dsn));
             sbuf_set(st->last_reason, sbuf_str(why));
@@ -401,10 +435,6 @@ static void smtp_service(struct stream *client)
                     smtp_cfg.lmtp ? "lmtp" : "smtp", smtp_cfg.tls_default.level_name);
         smtp_fail_pending(&st, "none", "4.7.5", sbuf_str(why));
         deliver_hop_fail(r, "4.7.5", sbuf_str(why));
-        goto done;
-    }
-    if (smtp_cfg.unavail_dsn) {
-        smtp_fail_pending(&st, "none", smtp_cfg.unavail_dsn, smtp_cfg.unavail_reason);
         goto done;
     }
     st.cache = smtp_cache_wanted(r);

@@ -95,7 +95,9 @@ struct smtp_addr {
     int family;         /* AF_INET, AF_INET6, AF_UNIX */
     int pref;           /* MX preference, 0 without MX */
     char *nexthop;      /* the next-hop domain or [host] it was found for */
-    const struct smtp_tls_policy *tls; /* its TLS policy (borrowed) */
+    const struct smtp_tls_policy *tls; /* its TLS policy (borrowed, or tls_own) */
+    struct smtp_tls_policy *tls_own;   /* a policy of this server's own (the
+                                        * per-site table), freed with it */
     char *dest;         /* that next hop as written ("[host]:port"), for SASL */
     bool via_mx;        /* host came from an MX record of nexthop */
     bool mx_secure;     /* ... and that MX RRset was DNSSEC-validated */
@@ -109,6 +111,8 @@ struct smtp_cfg;
 int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struct smtp_addr **v,
                     size_t *n, struct sbuf *dsn, struct sbuf *why);
 void smtp_addr_list_free(struct smtp_addr *v, size_t n);
+/* Frees what one entry holds and zeroes it (the array stays). */
+void smtp_addr_clear(struct smtp_addr *a);
 
 /* ---- connections (smtp_connect.c) ---- */
 
@@ -175,10 +179,6 @@ struct smtp_tls_policy {
 
 struct smtp_cfg {
     bool lmtp;
-    /* A setting this client cannot honour (TLS policy table):
-     * every delivery is deferred with this status and reason; NULL = none. */
-    const char *unavail_dsn;
-    char *unavail_reason;
     const char *proto_name;     /* "SMTP" or "LMTP" */
     long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
     long data_init_timeout, data_xfer_timeout, data_done_timeout;
@@ -357,10 +357,22 @@ void smtp_checks_free(struct smtp_checks *c);
 /* The security level named v; *warn gets a warning for levels Postern
  * does not implement (NULL otherwise). */
 enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn);
+/* The name of a level ("none", "may", ... as in main.cf). */
+const char *smtp_tls_level_name(enum smtp_tls_level level);
 /* Fills c->tls_default and c->tls_wrapper, opens *_tls_policy_maps. */
 void smtp_tls_policy_default(struct smtp_cfg *c);
-/* True when *_tls_policy_maps is set. */
+/* True when *_tls_policy_maps or the older *_tls_per_site is in use. */
 bool smtp_tls_policy_active(void);
+/* *_tls_per_site, the table of Postfix before 2.3 (used only when
+ * *_tls_policy_maps is empty): true when in use. */
+bool smtp_tls_site_active(void);
+/* The policy for server host (an MX name of next hop dest) when the
+ * per-site table gives it a level other than dest's own policy, base:
+ * 0 (*p filled: free with smtp_tls_policy_free), 1 (base applies), -1
+ * with why filled (lookup error or unknown table value: do not use the
+ * server). */
+int smtp_tls_site_host(const char *dest, const char *host, const struct smtp_tls_policy *base,
+                       struct smtp_tls_policy *p, struct sbuf *why);
 /* The table's policy for d: 0 (found, *p filled: free with
  * smtp_tls_policy_free), 1 (no entry or no table: the default applies), or
  * -1 with why filled (lookup failure or unusable entry: defer with 4.7.5). */
@@ -442,9 +454,5 @@ int smtp_dane_resolve(const struct smtp_tls_policy *pol, const struct smtp_addr 
 void smtp_dane_free(struct smtp_dane *d);
 /* Checks the DANE settings at start (logs warnings). */
 void smtp_dane_load(struct smtp_cfg *c);
-
-/* smtp_unavail.c: sets unavail_dsn/unavail_reason when a TLS policy table
- * is configured that Postern cannot honour. */
-void smtp_load_unavailable(struct smtp_cfg *c);
 
 #endif

@@ -2,7 +2,7 @@
  * smtp_dns.c - find the server addresses for a destination
  *
  * Used by: smtp.c.
- * Interface: smtp_dns_lookup(), smtp_addr_list_free().
+ * Interface: smtp_dns_lookup(), smtp_addr_list_free(), smtp_addr_clear().
  * Errors: a destination with no usable address returns -1 with a DSN code
  *         and a Postfix-shaped reason: 5.4.4 when the name does not exist,
  *         4.4.3 when the lookup failed temporarily, 4.7.0 when
@@ -43,15 +43,24 @@ static unsigned smtp_dns_rand(unsigned n)
     return n ? (unsigned)(random() % n) : 0;
 }
 
+void smtp_addr_clear(struct smtp_addr *a)
+{
+    xfree(a->host);
+    xfree(a->addr);
+    xfree(a->port);
+    xfree(a->dest);
+    xfree(a->nexthop);
+    if (a->tls_own) {
+        smtp_tls_policy_free(a->tls_own);
+        xfree(a->tls_own);
+    }
+    memset(a, 0, sizeof(*a));
+}
+
 void smtp_addr_list_free(struct smtp_addr *v, size_t n)
 {
-    for (size_t i = 0; v && i < n; i++) {
-        xfree(v[i].host);
-        xfree(v[i].addr);
-        xfree(v[i].port);
-        xfree(v[i].dest);
-        xfree(v[i].nexthop);
-    }
+    for (size_t i = 0; v && i < n; i++)
+        smtp_addr_clear(&v[i]);
     xfree(v);
 }
 
@@ -85,14 +94,10 @@ static void smtp_addr_push(const struct smtp_cfg *cfg, struct smtp_addr **v, siz
         return;
     *v = xreallocarray(*v, *n + 1, sizeof(**v));
     struct smtp_addr *a = &(*v)[(*n)++];
-    a->host = xstrdup(host);
-    a->addr = xstrdup(addr);
-    a->port = port ? xstrdup(port) : NULL;
-    a->family = family;
-    a->pref = pref;
-    a->nexthop = NULL;  /* the caller names the destination (smtp.c) */
-    a->via_mx = a->mx_secure = false;
-    a->dest = NULL;
+    /* nexthop, dest and the TLS policy: the caller's (smtp.c) */
+    *a = (struct smtp_addr){ .host = xstrdup(host), .addr = xstrdup(addr),
+                             .port = port ? xstrdup(port) : NULL, .family = family,
+                             .pref = pref };
 }
 
 /* Outcome of looking up one host's addresses. */

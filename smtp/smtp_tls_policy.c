@@ -36,6 +36,18 @@
  *        public key (smtp_proto.c). What main.cf
  *        gives a level (protocols, ciphers, match strategies) is worked
  *        out once per process, not per delivery.
+ *
+ *        *_tls_per_site, the table of Postfix before 2.3, is used when
+ *        *_tls_policy_maps is empty (with both set it is ignored, with a
+ *        warning at start). It is searched for the next hop's name (no
+ *        brackets, no port) and then for each server's MX name, and its
+ *        answers NONE, MAY, MUST_NOPEERMATCH and MUST combine as in
+ *        Postfix (smtp_tls_site_step): the strongest MUST wins, NONE beats
+ *        MAY, a lone MAY yields to a stronger main.cf level. MUST is level
+ *        "verify" and MUST_NOPEERMATCH "encrypt", with main.cf's settings
+ *        for that level. *_enforce_tls = yes without a security level is
+ *        "verify" when *_tls_enforce_peername is yes (the default), else
+ *        "encrypt".
  */
 #include "alloc.h"
 #include "config.h"
@@ -54,6 +66,19 @@
 
 /* The table, opened once at start; NULL when not configured. */
 static struct maps *smtp_tls_policy_table;
+/* *_tls_per_site, when *_tls_policy_maps is empty; else NULL. */
+static struct maps *smtp_tls_site_table;
+
+const char *smtp_tls_level_name(enum smtp_tls_level level)
+{
+    static const char *const names[] = {
+        [SMTP_TLS_NONE] = "none",         [SMTP_TLS_MAY] = "may",
+        [SMTP_TLS_ENCRYPT] = "encrypt",   [SMTP_TLS_DANE] = "dane",
+        [SMTP_TLS_DANE_ONLY] = "dane-only", [SMTP_TLS_FINGERPRINT] = "fingerprint",
+        [SMTP_TLS_VERIFY] = "verify",     [SMTP_TLS_SECURE] = "secure",
+    };
+    return (unsigned)level < ARRAY_LEN(names) && names[level] ? names[level] : "unknown";
+}
 
 enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
 {
@@ -350,15 +375,18 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
     struct smtp_tls_policy *p = &c->tls_default;
     const char *lv = cfg_str(SMTP_P(P_SMTP_TLS_SECURITY_LEVEL, P_LMTP_TLS_SECURITY_LEVEL));
     const char *warn = NULL;
-    p->level_name = xstrdup(lv);
     if (*lv)
         p->level = smtp_tls_level_parse(lv, &warn);
     else if (cfg_bool(SMTP_P(P_SMTP_ENFORCE_TLS, P_LMTP_ENFORCE_TLS)))
-        p->level = SMTP_TLS_ENCRYPT;
+        /* The older settings: enforce_peername (yes by default) also
+         * verifies the server's name, as level "verify" does. */
+        p->level = cfg_bool(SMTP_P(P_SMTP_TLS_ENFORCE_PEERNAME, P_LMTP_TLS_ENFORCE_PEERNAME))
+                       ? SMTP_TLS_VERIFY : SMTP_TLS_ENCRYPT;
     else if (cfg_bool(SMTP_P(P_SMTP_USE_TLS, P_LMTP_USE_TLS)))
         p->level = SMTP_TLS_MAY;
     else
         p->level = SMTP_TLS_NONE;
+    p->level_name = xstrdup(*lv ? lv : smtp_tls_level_name(p->level));
     if (warn)
         log_warn("%s_tls_security_level = %s: %s", c->lmtp ? "lmtp" : "smtp", lv, warn);
     smtp_dane_load(c);
@@ -392,13 +420,110 @@ void smtp_tls_policy_default(struct smtp_cfg *c)
     sbuf_free(why);
 
     const char *map = SMTP_P(P_SMTP_TLS_POLICY_MAPS, P_LMTP_TLS_POLICY_MAPS);
-    if (*cfg_str(map))
+    const char *site = SMTP_P(P_SMTP_TLS_PER_SITE, P_LMTP_TLS_PER_SITE);
+    if (*cfg_str(map)) {
         smtp_tls_policy_table = maps_create(map, cfg_str(map), DICT_F_FOLD);
+        if (*cfg_str(site))
+            log_warn("%s is ignored when %s is not empty", site, map);
+    } else if (*cfg_str(site))
+        smtp_tls_site_table = maps_create(site, cfg_str(site), DICT_F_FOLD);
 }
 
 bool smtp_tls_policy_active(void)
 {
-    return smtp_tls_policy_table != NULL;
+    return smtp_tls_policy_table != NULL || smtp_tls_site_table != NULL;
+}
+
+bool smtp_tls_site_active(void)
+{
+    return smtp_tls_site_table != NULL;
+}
+
+/* No per-site answer yet: below every level. */
+#define SMTP_TLS_SITE_NOTFOUND (-1)
+
+/* One per-site lookup of name, folded into *level by the table's rules
+ * (Postfix's, so that an old table means what it meant): NONE wins over
+ * MAY and over no answer, MAY only over no answer, MUST_NOPEERMATCH raises
+ * the level to "encrypt" and MUST to "verify". Returns -1 with why filled
+ * when the table fails or holds another word. */
+static int smtp_tls_site_step(int *level, const char *name, const char *what, struct sbuf *why)
+{
+    const char *v = maps_find(smtp_tls_site_table, name, 0);
+    if (v == NULL) {
+        if (maps_error(smtp_tls_site_table) == DICT_ERR_NONE)
+            return 0;
+        log_warn("%s: %s \"%s\": per-site table lookup error", maps_title(smtp_tls_site_table),
+                 what, name);
+        sbuf_set(why, "client TLS configuration problem: per-site table lookup error");
+        return -1;
+    }
+    if (strcasecmp(v, "NONE") == 0) {
+        if (*level <= SMTP_TLS_MAY)
+            *level = SMTP_TLS_NONE;
+    } else if (strcasecmp(v, "MAY") == 0) {
+        if (*level < SMTP_TLS_NONE)
+            *level = SMTP_TLS_MAY;
+    } else if (strcasecmp(v, "MUST_NOPEERMATCH") == 0) {
+        if (*level < SMTP_TLS_ENCRYPT)
+            *level = SMTP_TLS_ENCRYPT;
+    } else if (strcasecmp(v, "MUST") == 0) {
+        if (*level < SMTP_TLS_VERIFY)
+            *level = SMTP_TLS_VERIFY;
+    } else {
+        log_warn("%s: unknown TLS policy '%.100s' for %s %s", maps_title(smtp_tls_site_table), v,
+                 what, name);
+        sbuf_set(why, "client TLS configuration problem");
+        return -1;
+    }
+    return 0;
+}
+
+/* The per-site level of next hop dest and, unless NULL or the same name,
+ * its server host; then, as Postfix does, a MAY (the table's wildcard
+ * answer) gives way to a stronger global level, and no answer means the
+ * global level. Returns the level, or -1 (why filled). */
+static int smtp_tls_site_level(const char *dest, const char *host, struct sbuf *why)
+{
+    int level = SMTP_TLS_SITE_NOTFOUND;
+    if (smtp_tls_site_step(&level, dest, "next-hop destination", why) < 0)
+        return -1;
+    if (host && strcasecmp(dest, host) != 0
+        && smtp_tls_site_step(&level, host, "server hostname", why) < 0)
+        return -1;
+    int global = (int)smtp_cfg.tls_default.level;
+    if (level == SMTP_TLS_SITE_NOTFOUND || (level == SMTP_TLS_MAY && global > SMTP_TLS_MAY))
+        level = global;
+    return level;
+}
+
+static int smtp_tls_policy_parse(const char *key, const char *value, struct smtp_tls_policy *p,
+                                 struct sbuf *why);
+
+/* *p: the policy of the main.cf settings at level (what a table entry
+ * naming only that level gives). */
+static int smtp_tls_site_policy(const char *key, int level, struct smtp_tls_policy *p,
+                                struct sbuf *why)
+{
+    return smtp_tls_policy_parse(key, smtp_tls_level_name((enum smtp_tls_level)level), p, why);
+}
+
+int smtp_tls_site_host(const char *dest, const char *host, const struct smtp_tls_policy *base,
+                       struct smtp_tls_policy *p, struct sbuf *why)
+{
+    memset(p, 0, sizeof(*p));
+    if (smtp_tls_site_table == NULL || dest == NULL || host == NULL || strcasecmp(dest, host) == 0)
+        return 1;
+    int level = smtp_tls_site_level(dest, host, why);
+    if (level < 0)
+        return -1;
+    if (level == (int)base->level)
+        return 1;
+    if (smtp_tls_site_policy(host, level, p, why) < 0) {
+        smtp_tls_policy_free(p);
+        return -1;
+    }
+    return 0;
 }
 
 /* Splits "a:b:c" into a new NULL-terminated list. */
@@ -585,6 +710,20 @@ static int smtp_tls_policy_lookup1(const struct smtp_dest *d, const char *dflt_p
                                    struct smtp_tls_policy *p, struct sbuf *why)
 {
     memset(p, 0, sizeof(*p));
+    if (smtp_tls_site_table && d->kind == SMTP_DEST_INET) {
+        /* The per-site table: the next hop's name, without brackets or
+         * port; its servers' own names come later (smtp_tls_site_host). */
+        int level = smtp_tls_site_level(d->host, NULL, why);
+        if (level < 0)
+            return -1;
+        if (level == (int)smtp_cfg.tls_default.level)
+            return 1;
+        if (smtp_tls_site_policy(d->host, level, p, why) < 0) {
+            smtp_tls_policy_free(p);
+            return -1;
+        }
+        return 0;
+    }
     if (smtp_tls_policy_table == NULL || d->kind != SMTP_DEST_INET)
         return 1;
     bool with_port = d->port && dflt_port && strcmp(d->port, dflt_port) != 0;

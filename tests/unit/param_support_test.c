@@ -113,7 +113,7 @@ static void test_reports(void)
     sbuf_printf(path, "%s/main.cf", dir);
     FILE *fp = fopen(sbuf_str(path), "w");
     fputs("myhostname = mail.example.test\n"
-          "smtp_tls_enforce_peername = no\n"
+          "smtp_pix_workaround_delay_time = 5s\n"
           "qmgr_fudge_factor = 100\n"               /* the default: quiet */
           "fork_attempts = 3\n"
           "smtp-amavis_delivery_slot_cost = 2\n"
@@ -141,7 +141,7 @@ static void test_reports(void)
     EXPECT_EQ_INT(n, 6);
     EXPECT_TRUE(strstr(out, "meta_directory") == NULL);
     EXPECT_TRUE(strstr(out, "main.cf:8: shlib_directory is not supported by Postern") != NULL);
-    EXPECT_TRUE(strstr(out, "main.cf:2: smtp_tls_enforce_peername is not supported by Postern: ") != NULL);
+    EXPECT_TRUE(strstr(out, "main.cf:2: smtp_pix_workaround_delay_time is not supported by Postern: ") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:4: fork_attempts is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: qmgr_fudge_factor is not supported by Postern") != NULL);

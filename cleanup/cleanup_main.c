@@ -29,6 +29,7 @@
 #include "cleanup_proto.h"
 #include "config.h"
 #include "log.h"
+#include "mail_flow.h"
 #include "param_support.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
@@ -82,6 +83,9 @@ static const char *cleanup_commit(struct cleanup_state *st, struct stream *clien
     if (hold) {
         if (!st->hbc_logged)
             log_info("%s: hold: message held by request", st->queue_id);
+        /* Not for qmgr: the in_flow_delay token this client took goes
+         * back (as in Postfix; a no-op when the feature is off). */
+        (void)mail_flow_put(1);
     } else {
         mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_INCOMING);
     }
@@ -244,6 +248,7 @@ static void cleanup_pre_jail(void)
 
 static const struct server_ops cleanup_ops = {
     .model = SERVER_SINGLE,
+    .in_flow = true,
     .pre_jail = cleanup_pre_jail,
     .service = cleanup_service,
 };

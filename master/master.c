@@ -24,6 +24,7 @@
 #include "mail_sched.h"
 #include "mail_proto.h"
 #include "mail_env.h"
+#include "mail_flow.h"
 #include "mail_trust.h"
 #include "master.h"
 #include "queue_layout.h"
@@ -229,6 +230,8 @@ int main(int argc, char **argv)
 
     if (pipe2(master_sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         log_fatal("pipe: %m");
+    if (mail_flow_master_init() < 0)
+        log_fatal("in_flow_delay pipe: %m");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = master_signal;

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "mail_flow.h"
 #include "master.h"
 #include "master_status.h"
 #include "sbuf.h"
@@ -184,6 +185,9 @@ static char **master_child_argv(struct master_service *svc, int slot)
         av[k++] = xstrdup("-b");
         av[k++] = sbuf_detach(b);
     }
+    int frd, fwr;
+    if (mail_flow_master_fds(&frd, &fwr))
+        av[k++] = xstrdup("-f");    /* the in_flow_delay pipe follows the board */
     /* Stress mode (see master_service.c): every process was busy. */
     if (svc->stress_until > event_now()) {
         av[k++] = xstrdup("-o");
@@ -212,11 +216,11 @@ void master_spawn(struct master_service *svc)
      * longer copies its page tables and then takes a copy-on-write fault on
      * every page it touches after each start, which cost more CPU than the
      * child's own exec under a load that recycles processes (max_use).
-     * Child: fd 3 = status, 4.. = listeners, then the board (dup2 clears
-     * close-on-exec; the high temporary copies and everything else close
-     * on exec).
+     * Child: fd 3 = status, 4.. = listeners, then the board, then the two
+     * ends of the in_flow_delay pipe (dup2 clears close-on-exec; the high
+     * temporary copies and everything else close on exec).
      */
-    int tmp[MASTER_MAX_LISTEN + 2];
+    int tmp[MASTER_MAX_LISTEN + 4];
     int ntmp = 0, err = 0;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -227,6 +231,11 @@ void master_spawn(struct master_service *svc)
         tmp[ntmp++] = fcntl(svc->listen_fds[i], F_DUPFD_CLOEXEC, 64);
     if (slot >= 0)
         tmp[ntmp++] = fcntl(svc->board_fd, F_DUPFD_CLOEXEC, 64);
+    int frd, fwr;
+    if (mail_flow_master_fds(&frd, &fwr)) {
+        tmp[ntmp++] = fcntl(frd, F_DUPFD_CLOEXEC, 64);
+        tmp[ntmp++] = fcntl(fwr, F_DUPFD_CLOEXEC, 64);
+    }
     for (int i = 0; i < ntmp && err == 0; i++)
         err = tmp[i] < 0 ? errno
                          : posix_spawn_file_actions_adddup2(&fa, tmp[i],

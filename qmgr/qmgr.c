@@ -12,6 +12,7 @@
 #include "config.h"
 #include "events.h"
 #include "log.h"
+#include "mail_flow.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qmgr.h"
@@ -20,18 +21,36 @@
 
 static bool qmgr_want_incoming, qmgr_want_deferred, qmgr_ignore_time;
 
+/* in_flow_delay (mail_flow.h): one token for each message taken from
+ * incoming/, and, once incoming/ has been read to the end, as many as keep
+ * $default_process_limit in the pipe (Postfix's rule); more than that are
+ * taken back. A no-op when the feature is off. */
+static void qmgr_flow_feed(int admitted, bool full)
+{
+    size_t have = mail_flow_count(), limit = (size_t)qmgr_cfg.default_process_limit;
+    if (have < limit) {
+        if (!full)
+            (void)mail_flow_put(limit - have);
+        else if (admitted > 0)
+            (void)mail_flow_put((size_t)admitted < limit - have ? (size_t)admitted : limit - have);
+    } else if (have > limit)
+        (void)mail_flow_get(have - limit);
+}
+
 static void qmgr_run_scans(void *ctx)
 {
     (void)ctx;
     if (qmgr_want_incoming) {
+        bool full = false;
         qmgr_want_incoming = false;
-        qmgr_scan(MAIL_QUEUE_INCOMING, false);
+        int admitted = qmgr_scan(MAIL_QUEUE_INCOMING, false, &full);
+        qmgr_flow_feed(admitted, full);
     }
     if (qmgr_want_deferred) {
         bool ignore = qmgr_ignore_time;
         qmgr_want_deferred = false;
         qmgr_ignore_time = false;
-        qmgr_scan(MAIL_QUEUE_DEFERRED, ignore);
+        qmgr_scan(MAIL_QUEUE_DEFERRED, ignore, NULL);
     }
     qmgr_schedule();
 }
@@ -130,6 +149,7 @@ static const struct server_ops qmgr_ops = {
     .pre_jail = qmgr_cfg_load,
     .resident = true,
     .delivery = true,
+    .flow_tokens = true,
     .post_jail = qmgr_post_jail,
     .trigger = qmgr_trigger,
 };

@@ -84,7 +84,9 @@ extern int qmgr_active_count;
 /* Reads the parameters the message code needs (defer_transports). */
 void qmgr_message_init(void);
 void qmgr_scan_active_at_start(void);
-void qmgr_scan(const char *queue, bool ignore_time);
+/* Admits what queue holds, up to qmgr_message_active_limit: how many;
+ * *full (may be NULL): the limit stopped the scan. */
+int qmgr_scan(const char *queue, bool ignore_time, bool *full);
 void qmgr_message_done_entry(struct qmgr_message *m);
 void qmgr_defer_recipient(struct qmgr_message *m, size_t idx, const char *relay, const char *status,
                           const char *reason);

@@ -391,14 +391,17 @@ struct qmgr_scan_ctx {
     bool ignore_time;
     time_t now;
     int admitted;
+    bool full;          /* stopped at qmgr_message_active_limit */
 };
 
 static int qmgr_admit(const char *id, const char *path, void *vctx)
 {
     struct qmgr_scan_ctx *ctx = vctx;
     struct stat st;
-    if (qmgr_active_count >= qmgr_cfg.active_limit)
+    if (qmgr_active_count >= qmgr_cfg.active_limit) {
+        ctx->full = true;
         return 1;
+    }
     if (qmgr_message_find(id))
         return 0;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -465,10 +468,13 @@ static int qmgr_admit(const char *id, const char *path, void *vctx)
     return 0;
 }
 
-void qmgr_scan(const char *queue, bool ignore_time)
+int qmgr_scan(const char *queue, bool ignore_time, bool *full)
 {
     struct qmgr_scan_ctx ctx = { .queue = queue, .ignore_time = ignore_time, .now = time(NULL) };
     mail_queue_dir_scan(queue, qmgr_admit, &ctx);
     if (ctx.admitted)
         log_debug(1, "scan %s: %d messages admitted", queue, ctx.admitted);
+    if (full)
+        *full = ctx.full;
+    return ctx.admitted;
 }

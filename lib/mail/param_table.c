@@ -172,7 +172,7 @@ const struct param_def param_table[] = {
     { P_HTML_DIRECTORY, D_HTML_DIRECTORY, PARAM_STR, 0, 0L, 0L, 0, "an installation path (Postern does not use it)" },
     { P_IGNORE_MX_LOOKUP_ERROR, D_IGNORE_MX_LOOKUP_ERROR, PARAM_BOOL, 0, 0L, 0L, 0, "ignore MX lookup errors" },
     { P_IMPORT_ENVIRONMENT, D_IMPORT_ENVIRONMENT, PARAM_LIST, 0, 0L, 0L, 0, NULL },
-    { P_IN_FLOW_DELAY, D_IN_FLOW_DELAY, PARAM_TIME, 's', 0L, 0L, 0, "slow down message arrival when the queue manager falls behind" },
+    { P_IN_FLOW_DELAY, D_IN_FLOW_DELAY, PARAM_TIME, 's', 0L, 10L, 0, NULL },
     { P_INET_INTERFACES, D_INET_INTERFACES, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_INET_PROTOCOLS, D_INET_PROTOCOLS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_INFO_LOG_ADDRESS_FORMAT, D_INFO_LOG_ADDRESS_FORMAT, PARAM_STR, 0, 0L, 0L, 0, NULL },

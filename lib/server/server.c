@@ -13,6 +13,7 @@
 #include "dynlib.h"
 #include "events.h"
 #include "log.h"
+#include "mail_flow.h"
 #include "mail_log.h"
 #include "mail_owner.h"
 #include "mail_sched.h"
@@ -53,6 +54,8 @@ static volatile sig_atomic_t srv_released;  /* server_release() called for this 
 static volatile sig_atomic_t srv_term;      /* SIGTERM to be acted on by the loop */
 static struct attr_list *srv_pass_attrs;   /* type "pass": what the sender said */
 static int srv_slot = -1;               /* status board slot (-b), -1 = pipe only */
+static bool srv_flow;                   /* -f: the in_flow_delay pipe follows */
+static long srv_in_flow_delay;          /* in_flow servers: the wait without a token */
 static struct master_board *srv_board;  /* the service's status board, mapped */
 
 const char *server_service_name(void)
@@ -128,6 +131,30 @@ static void server_board_map(void)
         log_fatal("map the status board: %m");
     close(fd);
     srv_board = m;
+}
+
+/* The in_flow_delay pipe master passed after the listeners and the board
+ * (-f): kept by the processes that use it while in_flow_delay is on,
+ * closed in all others. */
+static void server_flow_init(const struct server_ops *ops)
+{
+    int fd = MASTER_LISTEN_FD + srv_nlisten + (srv_slot >= 0);
+    long delay = cfg_time(P_IN_FLOW_DELAY);
+    bool keep = (ops->in_flow || ops->flow_tokens) && delay > 0;
+    mail_flow_child_init(fd, keep);
+    if (keep && ops->in_flow)
+        srv_in_flow_delay = delay;
+}
+
+/* in_flow servers, for each client: a token, or (none: receiving is ahead
+ * of the queue manager) a pause of in_flow_delay first. */
+static void server_flow_take(void)
+{
+    if (srv_in_flow_delay <= 0 || mail_flow_get(1) > 0)
+        return;
+    struct timespec ts = { srv_in_flow_delay, 0 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !srv_term)
+        ;
 }
 
 static void server_status(int avail)
@@ -228,7 +255,7 @@ static void server_parse_args(int argc, char **argv)
     strlcpy(srv_program, slash ? slash + 1 : argv[0], sizeof(srv_program));
     strlcpy(srv_service, srv_program, sizeof(srv_service));
     opterr = 0;
-    while ((c = getopt(argc, argv, "+b:cDSn:o:s:t:uvz")) != -1) {
+    while ((c = getopt(argc, argv, "+b:cDfSn:o:s:t:uvz")) != -1) {
         switch (c) {
         case 'b': {
             char *end;
@@ -243,6 +270,9 @@ static void server_parse_args(int argc, char **argv)
             break;
         case 'D':
             srv_debug = true;
+            break;
+        case 'f':
+            srv_flow = true;
             break;
         case 'S':
             srv_standalone = true;
@@ -404,6 +434,7 @@ static void server_single_loop(void)
             if (fd < 0)
                 continue;
             server_status(0);
+            server_flow_take();
             struct stream *s = stream_open_nonblock(fd);
             srv_ops->service(s);
             stream_close(s);
@@ -603,6 +634,8 @@ int server_main(int argc, char **argv, const struct server_ops *ops)
     log_set_tag(srv_program);
     if (config_load(NULL) < 0)
         log_fatal("%s/main.cf: configuration errors (run postfix check)", config_dir());
+    if (srv_flow && !srv_standalone)
+        server_flow_init(ops);
     server_setup_logging();
     dict_set_open_fatal(cfg_bool(P_DAEMON_TABLE_OPEN_ERROR_IS_FATAL));
     if (!srv_standalone)

@@ -36,6 +36,11 @@ struct server_ops {
     bool resident;              /* ignore max_use and max_idle (qmgr, anvil) */
     bool delivery;              /* qmgr, local, virtual, pipe, discard, error:
                                  * main.cf's postern_delivery_priority applies */
+    bool in_flow;               /* SINGLE: takes an in_flow_delay token for each
+                                 * client, waiting in_flow_delay without one
+                                 * (cleanup; mail_flow.h) */
+    bool flow_tokens;           /* keeps the in_flow_delay pipe for its own use
+                                 * (qmgr produces the tokens) */
     void (*pre_jail)(void);     /* still root: open tables, keys, files */
     void (*post_jail)(void);    /* after chroot and privilege drop */
     /* SINGLE: serve the whole conversation. */

@@ -203,7 +203,8 @@ MIN = {
     'postscreen_dnsbl_allowlist_threshold': -2147483647,
     'postscreen_dnsbl_threshold': 1,
 }
-MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20}
+MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20,
+       'in_flow_delay': 10}
 
 LIST_SUFFIXES = ('_maps', '_restrictions', '_classes', '_domains', '_networks',
                  '_interfaces', '_protocols', '_checks', '_milters', '_keywords',

@@ -128,7 +128,7 @@ static void test_reports(void)
     fp = fopen(sbuf_str(path), "w");
     fputs("smtp inet n - n - - smtpd\n"
           "  -o qmgr_fudge_factor=50\n"
-          "pickup unix n - n 60 1 pickup -o in_flow_delay=2s\n",
+          "pickup unix n - n 60 1 pickup -o smtp_pix_workarounds=\n",
           fp);
     fclose(fp);
     EXPECT_EQ_INT(config_load(dir), 0);
@@ -145,7 +145,7 @@ static void test_reports(void)
     EXPECT_TRUE(strstr(out, "main.cf:4: fork_attempts is not supported by Postern") != NULL);
     EXPECT_TRUE(strstr(out, "main.cf:5: smtp-amavis_delivery_slot_cost is not supported") != NULL);
     EXPECT_TRUE(strstr(out, "master.cf:1: qmgr_fudge_factor is not supported by Postern") != NULL);
-    EXPECT_TRUE(strstr(out, "master.cf:3: in_flow_delay is not supported by Postern") != NULL);
+    EXPECT_TRUE(strstr(out, "master.cf:3: smtp_pix_workarounds is not supported by Postern") != NULL);
     EXPECT_EQ_INT(count_lines(out, "qmgr_fudge_factor"), 1);
     EXPECT_TRUE(strstr(out, "policyd-spf") == NULL);
 

@@ -127,6 +127,8 @@ static void smtp_load_config(void)
     /* TLS: the level and its settings, the policy table (smtp_tls_policy.c). */
     smtp_tls_policy_default(c);
     c->tls_ca_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAFILE, P_LMTP_TLS_CAFILE)));
+    c->tls_verify_depth =
+        cfg_long(SMTP_P(P_SMTP_TLS_SCERT_VERIFYDEPTH, P_LMTP_TLS_SCERT_VERIFYDEPTH));
     c->tls_ca_path = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CAPATH, P_LMTP_TLS_CAPATH)));
     c->tls_cert_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_CERT_FILE, P_LMTP_TLS_CERT_FILE)));
     c->tls_key_file = xstrdup(cfg_str(SMTP_P(P_SMTP_TLS_KEY_FILE, P_LMTP_TLS_KEY_FILE)));
@@ -177,6 +179,7 @@ static void smtp_pre_jail(void)
             .fingerprint_digest =
                 cfg_str(SMTP_P(P_SMTP_TLS_FINGERPRINT_DIGEST, P_LMTP_TLS_FINGERPRINT_DIGEST)),
             .ssl_options = tls_param_ssl_options(),
+            .verify_depth = (int)smtp_cfg.tls_verify_depth,
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

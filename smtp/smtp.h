@@ -179,6 +179,7 @@ struct smtp_tls_policy {
 
 struct smtp_cfg {
     bool lmtp;
+    long tls_verify_depth;      /* *_tls_scert_verifydepth */
     const char *proto_name;     /* "SMTP" or "LMTP" */
     long connect_timeout, helo_timeout, mail_timeout, rcpt_timeout;
     long data_init_timeout, data_xfer_timeout, data_done_timeout;

@@ -96,10 +96,10 @@ static void tlsproxy_dog_stop(void)
 
 static void tlsproxy_ctx_key(struct sbuf *key, const struct tlsproxy_req *r)
 {
-    sbuf_printf(key, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", r->ca_file, r->ca_path,
-                r->cert_file, r->key_file, r->eccert_file, r->eckey_file, r->dcert_file,
-                r->dkey_file, r->chain_files, r->fingerprint_digest, r->dane_digests,
-                r->cache_type);
+    sbuf_printf(key, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%ld", r->ca_file,
+                r->ca_path, r->cert_file, r->key_file, r->eccert_file, r->eckey_file,
+                r->dcert_file, r->dkey_file, r->chain_files, r->fingerprint_digest,
+                r->dane_digests, r->cache_type, r->verify_depth);
 }
 
 /* The context for r's settings, built on first use. NULL with why. */
@@ -134,7 +134,8 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
                                  .chain_files = r->chain_files,
                                  .dane_digests = r->dane_digests,
                                  .fingerprint_digest = r->fingerprint_digest,
-                                 .ssl_options = tls_param_ssl_options() };
+                                 .ssl_options = tls_param_ssl_options(),
+                                 .verify_depth = (int)r->verify_depth };
     if (*r->cache_type) {
         c->tlsmgr = tlsmgr_clnt_new(r->cache_type);
         tlsmgr_clnt_ops(c->tlsmgr, true, false, &c->ops);

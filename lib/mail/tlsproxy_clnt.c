@@ -47,6 +47,7 @@ void tlsproxy_req_encode(const struct tlsproxy_req *r, struct attr_list *l)
     attr_add(l, "fingerprint_digest", tlsproxy_s(r->fingerprint_digest));
     attr_add(l, "dane_digests", tlsproxy_s(r->dane_digests));
     attr_add(l, "cache_type", tlsproxy_s(r->cache_type));
+    attr_add_long(l, "verify_depth", r->verify_depth);
     attr_add(l, "servername", tlsproxy_s(r->servername));
     attr_add(l, "cache_id", tlsproxy_s(r->cache_id));
     attr_add_long(l, "protocols", (long)r->protocols);
@@ -181,6 +182,7 @@ int tlsproxy_req_decode(const struct attr_list *l, bool server_role, struct tlsp
     TLSPROXY_STR(dane_name2);
 #undef TLSPROXY_STR
     r->protocols = (unsigned)tlsproxy_get_num(l, "protocols", 0xffff, why, &bad);
+    r->verify_depth = tlsproxy_get_num(l, "verify_depth", 100, why, &bad);
     char *match = tlsproxy_get_str(l, "match", TLSPROXY_STR_MAX, why, &bad);
     r->match = xcalloc(TLSPROXY_MATCH_MAX + 1, sizeof(char *));
     for (char *p = match; !bad && *p;) {

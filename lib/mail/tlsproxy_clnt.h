@@ -48,6 +48,7 @@ struct tlsproxy_req {
     char *eccert_file, *eckey_file, *dcert_file, *dkey_file, *chain_files;
     char *fingerprint_digest, *dane_digests;
     char *cache_type;           /* tlsmgr session cache: "smtp", "lmtp", "" none */
+    long verify_depth;          /* *_tls_scert_verifydepth (0: OpenSSL's) */
     /* [client] The session. */
     char *servername;           /* SNI */
     char *cache_id;             /* session cache key, "" = none */

@@ -45,6 +45,8 @@ struct tls_client_opts {
      * tls_client_ctx_new(). */
     const char *fingerprint_digest;
     uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */
+    int verify_depth;           /* *_tls_scert_verifydepth: levels of the server's
+                                 * chain, trust anchor included (0 = OpenSSL's) */
 };
 
 /* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),

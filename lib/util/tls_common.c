@@ -87,6 +87,26 @@ int tls_proto_parse(const char *spec, unsigned *mask, struct sbuf *why)
     return 0;
 }
 
+int tls_common_verify_cb(int ok, X509_STORE_CTX *store)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+    int max = ssl ? SSL_get_verify_depth(ssl) - 1 : -1;
+    if (ok && max >= 0 && X509_STORE_CTX_get_error_depth(store) > max) {
+        X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+        ok = 0;
+    }
+    return ok;
+}
+
+void tls_common_verify_depth(SSL_CTX *c, int mode, int (*cb)(int, X509_STORE_CTX *), int depth)
+{
+    if (depth > 0) {
+        SSL_CTX_set_verify(c, mode, cb ? cb : tls_common_verify_cb);
+        SSL_CTX_set_verify_depth(c, depth + 1);
+    } else
+        SSL_CTX_set_verify(c, mode, cb);
+}
+
 void tls_common_errors(struct sbuf *why)
 {
     unsigned long e;

@@ -87,6 +87,7 @@ void tls_prng_add(const unsigned char *buf, size_t len);
 struct ssl_st;
 struct ssl_ctx_st;
 struct X509_name_st;
+struct x509_store_ctx_st;
 
 /* Appends OpenSSL's queued errors to why (": a; b") and clears the queue. */
 void tls_common_errors(struct sbuf *why);
@@ -96,6 +97,19 @@ void tls_common_errors(struct sbuf *why);
  * version is enabled. */
 int tls_common_proto_range(unsigned mask, int *min_version, int *max_version, uint64_t *holes,
                            struct sbuf *why);
+/* A verify callback (the client's; the server's calls it and goes on
+ * regardless): the certificate chain may reach at most level D (0 the
+ * peer, D the trust anchor included) when the context was given
+ * SSL_CTX_set_verify_depth(D + 1) (tls_common_verify_depth); anything
+ * deeper is "certificate chain too long", as in Postfix. Returns ok, or 0
+ * for a chain too long. */
+int tls_common_verify_cb(int ok, struct x509_store_ctx_st *store);
+/* *_tls_[cs]cert_verifydepth D on c: verify mode, callback cb (NULL:
+ * tls_common_verify_cb) and depth D + 1; D <= 0 leaves OpenSSL's limit
+ * (and cb as given). */
+void tls_common_verify_depth(struct ssl_ctx_st *c, int mode,
+                             int (*cb)(int, struct x509_store_ctx_st *), int depth);
+
 /* New server or client context with the options both sides always want
  * (no compression, no renegotiation, partial and moving-buffer writes).
  * Returns new, or NULL with why filled. */

@@ -58,7 +58,9 @@
     X(PEM_read_bio) X(SSL_get0_dane_authority) X(d2i_PUBKEY) X(d2i_X509) \
     X(PEM_read_bio_Parameters) X(SSL_CTX_set0_tmp_dh_pkey) X(BIO_new_mem_buf) \
     X(d2i_AutoPrivateKey) X(SSL_CTX_callback_ctrl) X(SSL_certs_clear) X(SSL_get_servername) \
-    X(SSL_use_PrivateKey) X(SSL_use_certificate) X(SSL_CTX_set_default_verify_paths)
+    X(SSL_use_PrivateKey) X(SSL_use_certificate) X(SSL_CTX_set_default_verify_paths) \
+    X(X509_STORE_CTX_get_error_depth) X(X509_STORE_CTX_set_error) X(X509_STORE_CTX_get_ex_data) \
+    X(SSL_get_ex_data_X509_STORE_CTX_idx) X(SSL_get_verify_depth)
 #define TLS_DL_TYPE(f) typedef __typeof__(f) f##_dlfn;
 #define TLS_DL_INDEX(f) f##_dli,
 TLS_DL_API(TLS_DL_TYPE)
@@ -155,6 +157,11 @@ int tls_dl_load(struct sbuf *why);
 #define SSL_get0_dane_tlsa TLS_DL_FN(SSL_get0_dane_tlsa)
 #define SSL_get_SSL_CTX TLS_DL_FN(SSL_get_SSL_CTX)
 #define SSL_get_ex_data TLS_DL_FN(SSL_get_ex_data)
+#define X509_STORE_CTX_get_error_depth TLS_DL_FN(X509_STORE_CTX_get_error_depth)
+#define X509_STORE_CTX_set_error TLS_DL_FN(X509_STORE_CTX_set_error)
+#define X509_STORE_CTX_get_ex_data TLS_DL_FN(X509_STORE_CTX_get_ex_data)
+#define SSL_get_ex_data_X509_STORE_CTX_idx TLS_DL_FN(SSL_get_ex_data_X509_STORE_CTX_idx)
+#define SSL_get_verify_depth TLS_DL_FN(SSL_get_verify_depth)
 #define SSL_set_ex_data TLS_DL_FN(SSL_set_ex_data)
 #define SSL_set_session TLS_DL_FN(SSL_set_session)
 #define d2i_SSL_SESSION TLS_DL_FN(d2i_SSL_SESSION)

@@ -221,10 +221,12 @@ struct tls_server_conn {
 
 /* Keep the handshake going whatever the client's chain looks like; the
  * outcome is read back with SSL_get_verify_result(). */
+/* A client certificate that does not verify (or whose chain is deeper
+ * than *_tls_ccert_verifydepth) is recorded, never a reason to refuse the
+ * handshake: the restrictions decide. */
 static int tls_server_verify_cb(int ok, X509_STORE_CTX *store)
 {
-    (void)ok;
-    (void)store;
+    (void)tls_common_verify_cb(ok, store);
     return 1;
 }
 
@@ -505,9 +507,8 @@ struct tls_server_ctx *tls_server_ctx_new(const struct tls_server_opts *o, struc
             if (names)
                 SSL_CTX_set_client_CA_list(c, names);
         }
-        SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, tls_server_verify_cb);
-        if (o->verify_depth > 0)
-            SSL_CTX_set_verify_depth(c, o->verify_depth + 1);
+        tls_common_verify_depth(c, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, tls_server_verify_cb,
+                                o->verify_depth);
     } else
         SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
 

@@ -202,6 +202,8 @@ MIN = {
     # an allow list's score is negative; any value is allowed (0 = off)
     'postscreen_dnsbl_allowlist_threshold': -2147483647,
     'postscreen_dnsbl_threshold': 1,
+    'smtp_tls_scert_verifydepth': 1, 'lmtp_tls_scert_verifydepth': 1,
+    'smtpd_tls_ccert_verifydepth': 1, 'tlsproxy_tls_ccert_verifydepth': 1,
 }
 MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20,
        'in_flow_delay': 10}

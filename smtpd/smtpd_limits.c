@@ -59,7 +59,8 @@ struct smtpd_limits_sess {
     bool spoke;                 /* the client has sent a command */
     int junk;                   /* junk commands since the last delivery */
     int data_ok;                /* DATA successes seen (junk counter reset) */
-    bool discard_done;          /* discard list chosen */
+    char *discard_addr;         /* the client address the list was chosen for
+                                 * (XCLIENT may change it), NULL: not yet */
     char **discard;             /* the keywords not to offer this client */
 };
 
@@ -225,6 +226,7 @@ void smtpd_limits_disconnect(struct smtpd_state *st)
     if (ls->anvil_connected && smtpd_lim.anvil)
         anvil_clnt_disconnect(smtpd_lim.anvil, smtpd_limits_service(), st->addr);
     cfg_list_free(ls->discard);
+    xfree(ls->discard_addr);
     xfree(ls);
     st->limits = NULL;
 }
@@ -395,12 +397,15 @@ bool smtpd_limits_wait(struct smtpd_state *st)
 
 /* The client's list is the address map's answer when it has one, else
  * smtpd_discard_ehlo_keywords (Postfix's rule: the answer replaces the
- * list), chosen once per session. */
+ * list), chosen once per session and again when XCLIENT names another
+ * client address. */
 bool smtpd_limits_ehlo_discard(struct smtpd_state *st, const char *kw)
 {
     struct smtpd_limits_sess *ls = smtpd_limits_sess(st);
-    if (!ls->discard_done) {
-        ls->discard_done = true;
+    if (ls->discard_addr == NULL || strcmp(ls->discard_addr, st->addr) != 0) {
+        cfg_list_free(ls->discard);
+        xfree(ls->discard_addr);
+        ls->discard_addr = xstrdup(st->addr);
         ls->discard = ehlo_discard_lookup(smtpd_lim.discard, st->addr);
     }
     return ehlo_discard_has(ls->discard, kw);

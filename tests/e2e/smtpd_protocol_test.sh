@@ -120,6 +120,12 @@ pt_check discard_by_address bash -c "! grep -qE '^250-(DSN|PIPELINING)' <<<'$out
 pt_check discard_map_replaces_list grep -q '^250-ETRN$' <<<"$out"
 pt_check discard_map_keeps_chunking grep -q '^250 CHUNKING$' <<<"$out"
 pt_check discard_log_by_address grep -q 'discarding EHLO keywords: PIPELINING DSN$' "$PT_T/maillog"
+# XCLIENT to that address: the next EHLO gets the map's list, not the
+# one chosen for the real client.
+out=$(pt_dialog 'EHLO c.example\r\nXCLIENT ADDR=127.0.0.2\r\nEHLO c.example\r\nQUIT\r\n')
+after=$(sed -n '/^220 /,$p' <<<"$(sed 1d <<<"$out")")
+pt_check discard_after_xclient_map bash -c "! grep -qE '^250-(DSN|PIPELINING)' <<<'$after'"
+pt_check discard_after_xclient_etrn grep -q '^250-ETRN$' <<<"$after"
 sed -i '/^smtpd_discard_ehlo/d' "$PT_CONF/main.cf"
 pt_cmd postfix reload >/dev/null 2>&1; sleep 1
 

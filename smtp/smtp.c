@@ -96,6 +96,8 @@ static void smtp_load_config(void)
         log_fatal("%s: bad value \"%s\" (want rcpt or data)",
                   SMTP_P(P_SMTP_ADDRESS_VERIFY_TARGET, P_LMTP_ADDRESS_VERIFY_TARGET), vtarget);
     c->mx_address_limit = cfg_long(SMTP_P(P_SMTP_MX_ADDRESS_LIMIT, P_LMTP_MX_ADDRESS_LIMIT));
+    c->balance_inet =
+        cfg_bool(SMTP_P(P_SMTP_BALANCE_INET_PROTOCOLS, P_LMTP_BALANCE_INET_PROTOCOLS));
     c->mx_session_limit = cfg_long(SMTP_P(P_SMTP_MX_SESSION_LIMIT, P_LMTP_MX_SESSION_LIMIT));
     c->randomize_addresses =
         cfg_bool(SMTP_P(P_SMTP_RANDOMIZE_ADDRESSES, P_LMTP_RANDOMIZE_ADDRESSES));

@@ -210,6 +210,7 @@ struct smtp_cfg {
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;
+    bool balance_inet;          /* *_balance_inet_protocols */
     int prefer_family;      /* smtp_address_preference: AF_INET, AF_INET6, 0 = any */
     char *myhostname;
     char *default_port;         /* $smtp_tcp_port / $lmtp_tcp_port */

@@ -288,13 +288,50 @@ static void smtp_mx_truncate_self_addr(struct smtp_addr *a, size_t *n, size_t ba
             continue;
         }
         log_debug(1, "MX host %s[%s] is this host or no better: skipped", a[k].host, a[k].addr);
-        xfree(a[k].host);
-        xfree(a[k].addr);
-        xfree(a[k].port);
-        xfree(a[k].dest);
-        xfree(a[k].nexthop);
+        smtp_addr_clear(&a[k]);
     }
     *n = base + kept;
+}
+
+/* smtp_balance_inet_protocols: when the cnt addresses in a (in the order
+ * they will be tried) hold both IPv4 and IPv6 and more than limit of
+ * them, keep at most limit so that both families stay, by Postfix's
+ * rule: a family with at most limit/2 addresses keeps them all and the
+ * other fills up; otherwise they share limit, an odd one going to the
+ * family of the first address. Order is kept. Returns the new count. */
+static size_t smtp_addr_balance(struct smtp_addr *a, size_t cnt, size_t limit)
+{
+    size_t v4 = 0, v6 = 0;
+    for (size_t k = 0; k < cnt; k++) {
+        if (a[k].family == AF_INET)
+            v4++;
+        else if (a[k].family == AF_INET6)
+            v6++;
+    }
+    if (v4 == 0 || v6 == 0 || v4 + v6 <= limit)
+        return cnt;
+    size_t want4, want6;
+    if (v6 <= limit / 2) {
+        want6 = v6;
+        want4 = limit - v6;
+    } else if (v4 <= limit / 2) {
+        want4 = v4;
+        want6 = limit - v4;
+    } else {
+        want4 = (limit + (a[0].family == AF_INET)) / 2;
+        want6 = limit - want4;
+    }
+    size_t kept = 0;
+    for (size_t k = 0; k < cnt; k++) {
+        size_t *want = a[k].family == AF_INET ? &want4 : a[k].family == AF_INET6 ? &want6 : NULL;
+        if (want == NULL || *want > 0) {
+            if (want)
+                (*want)--;
+            a[kept++] = a[k];
+        } else
+            smtp_addr_clear(&a[k]);
+    }
+    return kept;
 }
 
 
@@ -303,8 +340,12 @@ int smtp_dns_lookup(const struct smtp_cfg *cfg, const struct smtp_dest *d, struc
 {
     size_t before = *n;
     int r = smtp_dns_lookup1(cfg, d, v, n, dsn, why);
-    if (r == 0)
+    if (r == 0) {
         smtp_addr_prefer(*v + before, *n - before, cfg->prefer_family);
+        if (cfg->balance_inet && cfg->mx_address_limit > 0)
+            *n = before + smtp_addr_balance(*v + before, *n - before,
+                                            (size_t)cfg->mx_address_limit);
+    }
     return r;
 }
 

@@ -43,7 +43,16 @@ pt_netns_dns PT_MX_INNER ptmx mx1.mxtest.example 127.0.0.2 \
     --mx-host=backup.example,mx9.backup.example,10 \
     --mx-host=backup.example,me.backup.example,20 \
     --host-record=mx9.backup.example,127.0.0.9 \
-    --host-record=me.backup.example,127.0.0.1
+    --host-record=me.backup.example,127.0.0.1 \
+    --mx-host=bal.example,mxa1.bal.example,10 --mx-host=bal.example,mxa2.bal.example,10 \
+    --mx-host=bal.example,mxa3.bal.example,10 --mx-host=bal.example,mxa4.bal.example,10 \
+    --mx-host=bal.example,mxa5.bal.example,10 --mx-host=bal.example,mxb.bal.example,20 \
+    --mx-host=nobal.example,mxa1.bal.example,10 --mx-host=nobal.example,mxa2.bal.example,10 \
+    --mx-host=nobal.example,mxa3.bal.example,10 --mx-host=nobal.example,mxa4.bal.example,10 \
+    --mx-host=nobal.example,mxa5.bal.example,10 --mx-host=nobal.example,mxb.bal.example,20 \
+    --host-record=mxa1.bal.example,127.0.0.21 --host-record=mxa2.bal.example,127.0.0.22 \
+    --host-record=mxa3.bal.example,127.0.0.23 --host-record=mxa4.bal.example,127.0.0.24 \
+    --host-record=mxa5.bal.example,127.0.0.25 --host-record=mxb.bal.example,::1
 
 # ---- inside the namespace ------------------------------------------------------------
 
@@ -53,11 +62,12 @@ T=$PT_T
 SINK=$PT_BUILD/sbin/smtp-sink
 mkdir -p "$T/dump-mx1" "$T/dump-mx2" "$T/dump-amx" "$T/dump-d4" "$T/dump-d6"
 # Case 6: two smtp transports that differ only in smtp_address_preference.
-printf 'pref4.example smtp4:\npref6.example smtp6:\n' > "$PT_CONF/transport"
+printf 'pref4.example smtp4:\npref6.example smtp6:\nnobal.example nobal:\n' > "$PT_CONF/transport"
 "$PT_BUILD/sbin/postmap" -c "$PT_CONF" "$PT_CONF/transport"
 printf 'transport_maps = hash:%s/transport\n' "$PT_CONF" >> "$PT_CONF/main.cf"
 printf '%s unix - - n - - smtp\n  -o smtp_address_preference=%s\n' \
     smtp4 ipv4 smtp6 ipv6 >> "$PT_CONF/master.cf"
+printf 'nobal unix - - n - - smtp\n  -o smtp_balance_inet_protocols=no\n' >> "$PT_CONF/master.cf"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 
 log_has() { grep -Eq -- "$1" "$T/maillog" 2>/dev/null; }
@@ -175,5 +185,22 @@ pt_check self_backup_accepted [ "${reply%% *}" = 250 ]
 wait_log "to=<i@backup\.example>, .*status=" 30
 pt_check self_backup_deferred log_has "to=<i@backup\.example>, relay=none, .*status=deferred \(connect to mx9\.backup\.example\[127\.0\.0\.9\]:25: Connection refused\)"
 pt_check self_backup_never_tried bash -c '! grep -q "me\.backup\.example" "$1"' _ "$T/maillog"
+
+# --- 8. smtp_balance_inet_protocols: five IPv4 MX hosts (nothing listens)
+# and a worse one with only ::1 (the IPv6 sink of case 6), more than
+# smtp_mx_address_limit (5) together. Balanced (the default), the list
+# keeps ::1 and the mail gets through; with the setting off, the five IPv4
+# addresses fill the list and the mail waits.
+reply=$(pt_smtp_send alice@example.test j@bal.example)
+pt_check balance_accepted [ "${reply%% *}" = 250 ]
+reply=$(pt_smtp_send alice@example.test k@nobal.example)
+pt_check nobalance_accepted [ "${reply%% *}" = 250 ]
+wait_log "to=<j@bal\.example>, .*status=" 30
+wait_log "to=<k@nobal\.example>, .*status=" 30
+pt_check balance_sent_over_ipv6 log_has "to=<j@bal\.example>, relay=mxb\.bal\.example\[::1\]:25, .*status=sent"
+pt_check balance_received_by_v6_sink dump_has_rcpt "$T/dump-d6" j@bal.example
+pt_check nobalance_deferred log_has "to=<k@nobal\.example>, relay=none, .*status=deferred \(connect to mxa[1-5]\.bal\.example\[127\.0\.0\.2[1-5]\]:25: Connection refused\)"
+no_v6_k() { ! dump_has_rcpt "$T/dump-d6" k@nobal.example; }
+pt_check nobalance_never_ipv6 no_v6_k
 
 pt_done

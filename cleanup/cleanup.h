@@ -65,6 +65,7 @@ struct cleanup_cfg {
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
     long body_checks_size_limit;
     bool disable_mime;          /* disable_mime_input_processing */
+    bool replace_stray_cr_lf;   /* cleanup_replace_stray_cr_lf */
     int strict_mime;            /* MIME_OPT_REPORT_* from the strict_* settings */
     int mime_nesting_limit;
     long mime_boundary_limit;       /* mime_boundary_length_limit */

@@ -452,6 +452,21 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
                                   cleanup_cfg.mime_nesting_limit);
     if (st->mime && cleanup_cfg.mime_boundary_limit > 0)
         mime_state_set_boundary_limit(st->mime, (size_t)cleanup_cfg.mime_boundary_limit);
+    /* cleanup_replace_stray_cr_lf: a CR or LF inside a line (one that did
+     * not end it, e.g. "text\r\r\n" or a lone "\r" in the middle) becomes a
+     * space before anything looks at the line, so that no server the mail
+     * goes to next can read it as a line end (SMTP smuggling), and DKIM
+     * signs what every receiver sees. */
+    struct sbuf *spaced = NULL;
+    if (cleanup_cfg.replace_stray_cr_lf && len > 0
+        && (memchr(data, '\r', len) != NULL || memchr(data, '\n', len) != NULL)) {
+        spaced = sbuf_new(len + 1);
+        sbuf_append(spaced, data, len);
+        for (size_t i = 0; i < len; i++)
+            if (sbuf_data(spaced)[i] == '\r' || sbuf_data(spaced)[i] == '\n')
+                sbuf_data(spaced)[i] = ' ';
+        data = sbuf_str(spaced);
+    }
     /* message_reject/strip_characters see the raw record, before MIME, as
      * header and body checks do (off with no_header_body_checks). */
     struct sbuf *stripped = NULL;
@@ -461,6 +476,7 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
         stripped = sbuf_new(len + 1);
         if (!cleanup_check_chars(st, data, len, stripped, &use)) {
             sbuf_free(stripped);
+            sbuf_free(spaced);
             return;
         }
         if (use) {
@@ -471,6 +487,7 @@ static void cleanup_content(struct cleanup_state *st, int type, const char *data
     cleanup_mime_errs(st, mime_state_update(st->mime, type, data, len));
     if (stripped)
         sbuf_free(stripped);
+    sbuf_free(spaced);
 }
 
 /* End of content (the client's X, or E without X). */

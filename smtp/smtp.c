@@ -182,6 +182,7 @@ static void smtp_pre_jail(void)
                 cfg_str(SMTP_P(P_SMTP_TLS_FINGERPRINT_DIGEST, P_LMTP_TLS_FINGERPRINT_DIGEST)),
             .ssl_options = tls_param_ssl_options(),
             .verify_depth = (int)smtp_cfg.tls_verify_depth,
+            .wildcard_multi_label = cfg_bool(P_TLS_WILDCARD_MATCHES_MULTIPLE_LABELS),
         };
         struct sbuf *why = sbuf_new(128);
         smtp_cfg.tls_ctx = tls_client_ctx_new(&o, why);

@@ -135,7 +135,9 @@ static struct tls_client_ctx *tlsproxy_ctx_get(const struct tlsproxy_req *r, str
                                  .dane_digests = r->dane_digests,
                                  .fingerprint_digest = r->fingerprint_digest,
                                  .ssl_options = tls_param_ssl_options(),
-                                 .verify_depth = (int)r->verify_depth };
+                                 .verify_depth = (int)r->verify_depth,
+                                 .wildcard_multi_label =
+                                     cfg_bool(P_TLS_WILDCARD_MATCHES_MULTIPLE_LABELS) };
     if (*r->cache_type) {
         c->tlsmgr = tlsmgr_clnt_new(r->cache_type);
         tlsmgr_clnt_ops(c->tlsmgr, true, false, &c->ops);

@@ -41,6 +41,7 @@ struct tls_client_ctx {
     const EVP_MD *digest;       /* fingerprints (*_tls_fingerprint_digest) */
     uint32_t dane_mtypes;       /* bit N: TLSA matching type N is usable */
     struct tls_cache_ops cache;
+    unsigned host_flags;        /* X509_check_host() flags for name matches */
 };
 
 #define TLS_CLIENT_SESSION_MAX 16384
@@ -91,6 +92,7 @@ static void tls_client_offer_session(struct tls_client_ctx *ctx, SSL *ssl, const
 struct tls_client_conn {
     SSL *ssl;
     const EVP_MD *digest;       /* the context's fingerprint digest */
+    unsigned host_flags;        /* the context's name matching flags */
     bool anchors;               /* verified against local trust anchors */
 };
 
@@ -314,6 +316,11 @@ struct tls_client_ctx *tls_client_ctx_new(const struct tls_client_opts *o, struc
     struct tls_client_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->ssl_ctx = c;
     ctx->digest = md;
+    /* Postfix's name matching: "*" only as a whole leftmost label, and
+     * (tls_wildcard_matches_multiple_labels) standing for one label or
+     * several. */
+    ctx->host_flags = X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS
+                      | (o->wildcard_multi_label ? X509_CHECK_FLAG_MULTI_LABEL_WILDCARDS : 0);
     ctx->dane_mtypes = mtypes;
     if (o->cache && o->cache->get && o->cache->put) {
         ctx->cache = *o->cache;
@@ -467,6 +474,7 @@ struct tls_client_conn *tls_client_prepare(struct tls_client_ctx *ctx, int fd,
     struct tls_client_conn *c = xcalloc(1, sizeof(*c));
     c->ssl = ssl;
     c->digest = ctx->digest;
+    c->host_flags = ctx->host_flags;
     c->anchors = anchors;
     return c;
 }
@@ -558,7 +566,7 @@ void tls_client_info(struct tls_client_conn *c, const char *match_name,
     if (vr == X509_V_OK) {
         info->trusted = true;
         if (match_name && *match_name)
-            info->name_matched = X509_check_host(peer, match_name, 0, 0, NULL) == 1;
+            info->name_matched = X509_check_host(peer, match_name, 0, c->host_flags, NULL) == 1;
     } else if (c->anchors && vr == X509_V_ERR_DANE_NO_MATCH)
         strlcpy(info->verify_error, "no trust anchor matches the certificate chain",
                 sizeof(info->verify_error));
@@ -576,7 +584,7 @@ bool tls_client_matches(struct tls_client_conn *c, const char *name)
     if (peer == NULL)
         return false;
     /* OpenSSL reads a leading '.' as "any subdomain of" */
-    bool ok = X509_check_host(peer, name, 0, 0, NULL) == 1;
+    bool ok = X509_check_host(peer, name, 0, c->host_flags, NULL) == 1;
     X509_free(peer);
     return ok;
 }

@@ -47,6 +47,8 @@ struct tls_client_opts {
     uint64_t ssl_options;       /* SSL_OP_* bits to add (tls_ssl_options) */
     int verify_depth;           /* *_tls_scert_verifydepth: levels of the server's
                                  * chain, trust anchor included (0 = OpenSSL's) */
+    bool wildcard_multi_label;  /* tls_wildcard_matches_multiple_labels: "*.d"
+                                 * also matches a.b.d (else only a.d) */
 };
 
 /* One DANE TLSA record (RFC 6698): usage 2 (DANE-TA) or 3 (DANE-EE),

@@ -157,12 +157,13 @@ static struct stream *open_plain(int port)
     return s;
 }
 
-static void test_session(int lfd, int port, bool with_ca)
+/* multi: tls_wildcard_matches_multiple_labels = yes. */
+static void test_session(int lfd, int port, bool with_ca, bool multi)
 {
     enum mode m = S_TLS;
     pid_t pid = ut_serve(lfd, 1, tls_server, &m);
     struct sbuf *why = sbuf_new(64);
-    struct tls_client_opts o = { .ca_file = with_ca ? ca_pem : "" };
+    struct tls_client_opts o = { .ca_file = with_ca ? ca_pem : "", .wildcard_multi_label = multi };
     struct tls_client_ctx *ctx = tls_client_ctx_new(&o, why);
     EXPECT_TRUE(ctx != NULL);
     struct stream *s = open_plain(port);
@@ -209,8 +210,11 @@ static void test_session(int lfd, int port, bool with_ca)
         EXPECT_TRUE(info.trusted && !info.name_matched);
         tls_client_info(c, "a.wild.example.test", &info);
         EXPECT_TRUE(info.name_matched);
-        tls_client_info(c, "a.b.wild.example.test", &info);    /* one label only */
-        EXPECT_TRUE(!info.name_matched);
+        /* "*" is one label, or (multi) several; never part of one */
+        tls_client_info(c, "a.b.wild.example.test", &info);
+        EXPECT_TRUE(info.name_matched == multi);
+        EXPECT_TRUE(tls_client_matches(c, "x.y.z.wild.example.test") == multi);
+        EXPECT_TRUE(!tls_client_matches(c, "wild.example.test"));
         /* tls_client_matches: exact names, ".domain" = any subdomain
          * (what the secure level's dot-nexthop uses), never the parent */
         EXPECT_TRUE(tls_client_matches(c, "mail.example.test"));
@@ -365,8 +369,9 @@ int main(void)
     sock_local_addr(lfd, addr, sizeof(addr), &port);
     EXPECT_TRUE(port > 0);
 
-    test_session(lfd, port, true);
-    test_session(lfd, port, false);
+    test_session(lfd, port, true, false);
+    test_session(lfd, port, true, true);
+    test_session(lfd, port, false, false);
     test_errors(lfd, port);
 
     close(lfd);

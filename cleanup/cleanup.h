@@ -66,6 +66,7 @@ struct cleanup_cfg {
     long body_checks_size_limit;
     bool disable_mime;          /* disable_mime_input_processing */
     bool replace_stray_cr_lf;   /* cleanup_replace_stray_cr_lf */
+    long attr_count_limit;      /* queue_file_attribute_count_limit */
     int strict_mime;            /* MIME_OPT_REPORT_* from the strict_* settings */
     int mime_nesting_limit;
     long mime_boundary_limit;       /* mime_boundary_length_limit */
@@ -143,6 +144,7 @@ struct cleanup_state {
     bool headers_done;          /* the primary header block has ended */
     struct cleanup_rcpt_list xtract, xtract_resent;   /* -t candidates */
     long content_bytes;         /* RFC 822 size so far (lines + LF) */
+    long attr_names;            /* different attribute names so far */
     bool pending_cont;          /* last body record written was L */
     bool trunc_logged, nesting_logged;
     /* header/body checks (cleanup_checks.c) */

@@ -142,6 +142,7 @@ void cleanup_cfg_load(void)
     c->body_checks_size_limit = cfg_long(P_BODY_CHECKS_SIZE_LIMIT);
     c->disable_mime = cfg_bool(P_DISABLE_MIME_INPUT_PROCESSING);
     c->replace_stray_cr_lf = cfg_bool(P_CLEANUP_REPLACE_STRAY_CR_LF);
+    c->attr_count_limit = cfg_long(P_QUEUE_FILE_ATTRIBUTE_COUNT_LIMIT);
     /* strict_8bitmime is both of the 8-bit checks. */
     bool all8 = cfg_bool(P_STRICT_8BITMIME);
     c->strict_mime = (all8 || cfg_bool(P_STRICT_7BIT_HEADERS) ? MIME_OPT_REPORT_8BIT_IN_HEADER : 0)

@@ -199,11 +199,19 @@ void cleanup_envelope(struct cleanup_state *st, int type, const char *v, size_t 
         break;
     case REC_ATTR: {
         const char *eq = strchr(v, '=');
-        if (eq && eq != v && e->attrs->count < ATTR_MAX_COUNT) {
-            char *name = xstrndup(v, (size_t)(eq - v));
+        if (eq == NULL || eq == v)
+            break;
+        char *name = xstrndup(v, (size_t)(eq - v));
+        /* queue_file_attribute_count_limit: so many different names, and
+         * the message is refused (Postfix's safety limit). */
+        if (attr_get(e->attrs, name) == NULL
+            && ++st->attr_names > cleanup_cfg.attr_count_limit) {
+            log_warn("%s: message rejected: attribute count exceeds limit %ld", st->queue_id,
+                     cleanup_cfg.attr_count_limit);
+            cleanup_fail(st, CLEANUP_STAT_BAD, "4.3.0 queue file attribute count exceeds limit");
+        } else if (e->attrs->count < ATTR_MAX_COUNT)
             attr_add(e->attrs, name, eq + 1);
-            xfree(name);
-        }
+        xfree(name);
         break;
     }
     case REC_END:

@@ -203,6 +203,7 @@ MIN = {
     'postscreen_dnsbl_allowlist_threshold': -2147483647,
     'postscreen_dnsbl_threshold': 1,
     'smtp_tls_scert_verifydepth': 1, 'lmtp_tls_scert_verifydepth': 1,
+    'queue_file_attribute_count_limit': 1,
     'smtpd_tls_ccert_verifydepth': 1, 'tlsproxy_tls_ccert_verifydepth': 1,
 }
 MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20,

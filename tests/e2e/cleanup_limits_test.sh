@@ -4,7 +4,9 @@
 # of a header are no longer rewritten (canonical_maps); with a short
 # boundary limit a line that shares only the first characters of a
 # multipart boundary is taken as that boundary, so the part headers after
-# it meet mime_header_checks.
+# it meet mime_header_checks. queue_file_attribute_count_limit: a client
+# of the cleanup socket that sends more attribute names than the limit
+# gets the message refused (4.3.0), one below the limit gets it queued.
 . "$(dirname "$0")/lib.sh"
 pt_instance
 cat >> "$PT_CONF/main.cf" <<EOM
@@ -47,4 +49,48 @@ pt_wait "[ \$(nheld) -gt $n0 ]" 10
 pt_check limited_second_kept grep -q 'To: alice@other.example, bob@other.example' <<<"$(held_to)"
 r=$(PT_BODY=$MIME_MSG pt_smtp_send a@other.example r@hold.example)
 pt_check limited_lookalike_is_boundary grep -q '^550 5.7.1 marker seen' <<<"$r"
+
+# cleanup_attrs N: a message with N attribute records (a_1=x ...) straight
+# to public/cleanup, as smtpd would send it; prints cleanup's answer.
+cleanup_attrs() {
+    python3 - "$PT_T/spool/public/cleanup" "$1" <<'EOP'
+import socket, sys
+path, n = sys.argv[1], int(sys.argv[2])
+def rec(t, data):
+    data = data.encode()
+    out, l = bytearray(t.encode()), len(data)
+    while True:
+        b = l & 0x7f
+        l >>= 7
+        out.append(b | (0x80 if l else 0))
+        if not l:
+            break
+    return bytes(out) + data
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+f = s.makefile("rb")
+def attrs():
+    d = {}
+    while True:
+        l = f.readline().decode().rstrip("\n")
+        if not l:
+            return d
+        k, _, v = l.partition("=")
+        d[k] = v
+attrs(); attrs()
+s.sendall(b"flags=0\n\n")
+body = rec("S", "a@other.example")
+body += b"".join(rec("A", "a_%d=x" % i) for i in range(n))
+body += rec("R", "root@other.example") + rec("M", "") + rec("N", "Subject: attrs") + rec("N", "")
+body += rec("N", "body") + rec("X", "") + rec("E", "")
+s.sendall(body)
+a = attrs()
+print(a.get("status"), a.get("reason"))
+EOP
+}
+out=$(cleanup_attrs 50)
+pt_check attr_count_below_limit_queued grep -q '^0 ' <<<"$out"
+out=$(cleanup_attrs 150)
+pt_check attr_count_over_limit_refused grep -q '4.3.0 queue file attribute count exceeds limit' <<<"$out"
+pt_check attr_count_logged grep -q 'message rejected: attribute count exceeds limit 100' "$PT_T/maillog"
 pt_done

@@ -242,21 +242,7 @@ python3 "$HERE/tls_peer.py" "$PEERLOG" "$D/chain.pem" "$D/mx.key" \
     127.0.0.2:25 127.0.0.3:25 127.0.0.4:25 127.0.0.5:25 127.0.0.6:25 127.0.0.7:25 \
     127.0.0.8:25 127.0.0.9:25 127.0.0.10:25 127.0.0.11:25 127.0.0.12:25 >"$T/peer.err" 2>&1 &
 PT_PIDS+=($!)
-python3 - <<'EOP' || pt_fail peer_start "tls_peer.py did not answer: $(cat "$T/peer.err")"
-import socket, sys, time
-end = time.time() + 20
-while time.time() < end:
-    try:
-        s = socket.create_connection(("127.0.0.8", 25), timeout=2)
-        ok = s.makefile("rb").readline().startswith(b"220")
-        s.close()
-        if ok:
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOP
+pt_wait_smtp 25 20 127.0.0.8 || pt_fail peer_start "tls_peer.py did not answer: $(cat "$T/peer.err")"
 : > "$PEERLOG"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 

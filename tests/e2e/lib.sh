@@ -129,15 +129,16 @@ EOM
 # pt_postmap ARGS: run postmap/postalias etc. from the build against this instance.
 pt_cmd() { local c=$1; shift; "$PT_BUILD/sbin/$c" -c "$PT_CONF" "$@"; }
 
-# Waits until 127.0.0.1:PORT answers with 220 (deadline in seconds, default 20).
+# pt_wait_smtp [PORT [DEADLINE [HOST]]]: waits until HOST:PORT (default
+# 127.0.0.1, the instance's port) answers with 220 (DEADLINE seconds, 20).
 pt_wait_smtp() {
-    local port=${1:-$PT_PORT} deadline=${2:-20}
-    python3 - "$port" "$deadline" <<'EOP'
+    local port=${1:-$PT_PORT} deadline=${2:-20} host=${3:-127.0.0.1}
+    python3 - "$port" "$deadline" "$host" <<'EOP'
 import socket, sys, time
-port, deadline = int(sys.argv[1]), time.time() + float(sys.argv[2])
+port, deadline, host = int(sys.argv[1]), time.time() + float(sys.argv[2]), sys.argv[3]
 while time.time() < deadline:
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s = socket.create_connection((host, port), timeout=2)
         line = s.makefile("rb").readline()
         s.sendall(b"QUIT\r\n"); s.close()
         if line.startswith(b"220"):

@@ -76,23 +76,7 @@ wait_log() { pt_wait "log_has '$1'" "${2:-30}"; }
 dump_count() { ls "$1" 2>/dev/null | grep -cv '^\.'; }
 dump_has_rcpt() { grep -qs "^X-Rcpt-Args: <$2>" "$1"/*; }
 # Waits until ADDR:25 greets with 220.
-wait_peer() {
-    python3 - "$1" <<'EOP'
-import socket, sys, time
-end = time.time() + 20
-while time.time() < end:
-    try:
-        s = socket.create_connection((sys.argv[1], 25), timeout=2)
-        line = s.makefile("rb").readline()
-        s.sendall(b"QUIT\r\n"); s.close()
-        if line.startswith(b"220"):
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOP
-}
+wait_peer() { pt_wait_smtp 25 20 "$1"; }
 
 pt_check netns_resolver_is_dnsmasq grep -qx 'nameserver 127.0.0.1' /etc/resolv.conf
 

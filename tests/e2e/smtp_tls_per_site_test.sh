@@ -101,23 +101,8 @@ PT_PIDS+=($!)
 mkdir -p "$T/plain"
 "$PT_BUILD/sbin/smtp-sink" -d "$T/plain/" 127.0.0.3:25 10 >"$T/sink.log" 2>&1 &
 PT_PIDS+=($!)
-python3 - <<'EOP' || pt_fail peers_start "a peer did not answer: $(cat "$T/peer.err" "$T/sink.log")"
-import socket, sys, time
-for addr in ("127.0.0.2", "127.0.0.3"):
-    end = time.time() + 20
-    while True:
-        try:
-            s = socket.create_connection((addr, 25), timeout=2)
-            ok = s.makefile("rb").readline().startswith(b"220")
-            s.close()
-            if ok:
-                break
-        except OSError:
-            pass
-        if time.time() > end:
-            sys.exit(1)
-        time.sleep(0.1)
-EOP
+{ pt_wait_smtp 25 20 127.0.0.2 && pt_wait_smtp 25 20 127.0.0.3; } ||
+    pt_fail peers_start "a peer did not answer: $(cat "$T/peer.err" "$T/sink.log")"
 : > "$PEERLOG"
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 

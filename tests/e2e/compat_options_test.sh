@@ -132,13 +132,16 @@ set_eol() {
 setup_instance || { pt_fail start_a "instance did not start"; pt_done; exit 1; }
 
 # ---- sendmail_fix_line_endings ----
+# What sendmail leaves of a CR (inside a line, or before the LF) reaches
+# cleanup, which turns it into a space (cleanup_replace_stray_cr_lf = yes,
+# the default, as in Postfix 3.7.10 and later).
 # always (the default): CR LF and LF end lines, ".\r\n" ends the input, a
 # CR elsewhere is data.
 printf 'Subject: eol-always\r\n\r\nline one\r\nbare\rcr\nbare lf\n.\r\nafter dot\n' \
     | "$SM" -f eol@example.org alice@example.test
 pt_check eol_always_exit_0 [ $? -eq 0 ]
 pt_check eol_always_delivered msg_wait alice eol-always
-pt_check eol_always_body body_is alice eol-always 'b"line one\nbare\rcr\nbare lf\n"'
+pt_check eol_always_body body_is alice eol-always 'b"line one\nbare cr\nbare lf\n"'
 pt_check eol_always_header_no_cr has_bytes alice eol-always 'b"\nSubject: eol-always\n"'
 
 # strict, first line ends in CR LF: as always.
@@ -146,23 +149,24 @@ set_eol strict
 printf 'Subject: eol-strict-crlf\r\n\r\nline one\r\nbare\rcr\nbare lf\n' \
     | "$SM" -f eol@example.org alice@example.test
 pt_check eol_strict_crlf_delivered msg_wait alice eol-strict-crlf
-pt_check eol_strict_crlf_body body_is alice eol-strict-crlf 'b"line one\nbare\rcr\nbare lf\n"'
+pt_check eol_strict_crlf_body body_is alice eol-strict-crlf 'b"line one\nbare cr\nbare lf\n"'
 
-# strict, first line ends in a bare LF: every CR is kept.
+# strict, first line ends in a bare LF: sendmail keeps every CR (and
+# cleanup makes each a space).
 printf 'Subject: eol-strict-lf\n\nline one\r\nbare\rcr\nbare lf\n' \
     | "$SM" -f eol@example.org alice@example.test
 pt_check eol_strict_lf_delivered msg_wait alice eol-strict-lf
-pt_check eol_strict_lf_body body_is alice eol-strict-lf 'b"line one\r\nbare\rcr\nbare lf\n"'
+pt_check eol_strict_lf_body body_is alice eol-strict-lf 'b"line one \nbare cr\nbare lf\n"'
 
-# never: CRs are kept even when the first line ends in CR LF, and ".\r" is
+# never: sendmail keeps CRs even when the first line ends in CR LF, and ".\r" is
 # not the end of the input.
 set_eol never
 printf 'X-Eol: never\r\nSubject: eol-never\n\nline one\r\nbare\rcr\n.\r\nafter dot\n' \
     | "$SM" -f eol@example.org alice@example.test
 pt_check eol_never_exit_0 [ $? -eq 0 ]
 pt_check eol_never_delivered msg_wait alice eol-never
-pt_check eol_never_body body_is alice eol-never 'b"line one\r\nbare\rcr\n.\r\nafter dot\n"'
-pt_check eol_never_header_cr has_bytes alice eol-never 'b"\nX-Eol: never\r\n"'
+pt_check eol_never_body body_is alice eol-never 'b"line one \nbare cr\n. \nafter dot\n"'
+pt_check eol_never_header_cr has_bytes alice eol-never 'b"\nX-Eol: never \n"'
 
 # A value Postfix does not know (it is case-sensitive): refused, exit 64,
 # nothing queued.

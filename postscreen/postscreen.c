@@ -52,6 +52,7 @@
 #include "params.h"
 #include "pass_fd.h"
 #include "reply_footer.h"
+#include "soft_bounce.h"
 #include "server.h"
 #include "sock.h"
 #include "stream.h"
@@ -126,13 +127,22 @@ static bool ps_footer(const char *addr, const char *port, const char *text, stru
  * empty; a client that does not read loses its connection soon anyway. */
 static void ps_write(int fd, const char *addr, const char *port, const char *text)
 {
-    struct sbuf *foot = sbuf_new(256);
+    struct sbuf *foot = sbuf_new(256), *soft = NULL;
+    /* soft_bounce: a 5xx reply goes out as 4xx (its footer too), as from
+     * Postfix's postscreen. */
+    if (text[0] == '5' && soft_bounce_enabled()) {
+        soft = sbuf_new(strlen(text) + 1);
+        sbuf_cat(soft, text);
+        soft_bounce_text(sbuf_data(soft));
+        text = sbuf_str(soft);
+    }
     if (ps_footer(addr, port, text, foot))
         text = sbuf_str(foot);
     size_t len = strlen(text);
     if (send(fd, text, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
         log_debug(1, "write to [%s]:%s: %m", addr, port);
     sbuf_free(foot);
+    sbuf_free(soft);
 }
 
 void ps_send(struct ps_state *st, const char *text)

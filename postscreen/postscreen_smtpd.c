@@ -64,6 +64,7 @@
 #include "log.h"
 #include "params.h"
 #include "reply_footer.h"
+#include "soft_bounce.h"
 #include <ctype.h>
 #include <strings.h>
 
@@ -390,8 +391,12 @@ static bool ps_cmd_rcpt(struct ps_state *st, const char *arg, struct sbuf *r)
             st->deep = false;
         }
     }
+    char logged[256];   /* the log shows what the client gets (soft_bounce) */
+    strlcpy(logged, reply, sizeof(logged));
+    if (soft_bounce_enabled())
+        soft_bounce_text(logged);
     log_info("NOQUEUE: reject: RCPT from %s: %s; from=<%s>, to=<%s>, proto=%s, "
-             "helo=<%s>", ps_client(st), reply, st->sender, rcpt,
+             "helo=<%s>", ps_client(st), logged, st->sender, rcpt,
              st->esmtp ? "ESMTP" : "SMTP", st->helo ? st->helo : "");
     sbuf_printf(r, "%s\r\n", reply);
     xfree(rcpt);

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 pt_setup_users
 pt_instance
 C=$PT_CONF
-for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL COUNT; do
+for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL COUNT SOFT; do
     printf -v "${p}_PORT" %s "$(pt_free_port)"
 done
 cat >> "$C/main.cf" <<EOM
@@ -66,6 +66,8 @@ smtpd     pass  -       -       y       -       -       smtpd
     -o postscreen_cache_map=btree:$PT_T/data/veto_cache
 127.0.0.1:$COUNT_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o postscreen_command_count_limit=3
+127.0.0.1:$SOFT_PORT inet n - y - 1 postscreen
+    -o postscreen_reject_footer= -o soft_bounce=yes
 127.0.0.3:$WL_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o postscreen_whitelist_interfaces=!127.0.0.3,static:all
     -o postscreen_cache_map=
@@ -209,6 +211,9 @@ pe_cached() { pt_cmd postmap -s "btree:$PT_T/data/veto_cache" | grep -q '^127\.0
 pt_check veto_not_cached_file eval '! pt_wait pe_cached 2'
 
 # ---- the engine's replies, as Postfix's postscreen gives them ----
+# pe_ended CMD OUT: the session was over before CMD: it got no answer (end
+# of file, or a reset when it arrived after the close).
+pe_ended() { ! grep -q "^$1 => [0-9]" <<<"$2"; }
 # (denylisted 127.0.0.6..8, so every after-220 test is on for them too)
 out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.6 "HELO client.example" "MAIL FROM <s@example.org>" \
       "MAIL FROM:<s@example.org>" "MAIL FROM:<t@example.org>" "RCPT TO <alice@example.test>" \
@@ -220,14 +225,14 @@ pt_expect engine_etrn_syntax '^ETRN => 500 Syntax: ETRN domain$' "$out"
 pt_expect engine_etrn_458 '^ETRN example.test => 458 Unable to queue messages$' "$out"
 pt_expect engine_auth_unknown '^AUTH PLAIN [^ ]* => 502 5\.5\.2 Error: command not recognized$' "$out"
 pt_expect engine_data_554 '^DATA => 554 5\.5\.1 Error: no valid recipients$' "$out"
-pt_expect engine_data_hangs_up '^NOOP => EOF$' "$out"
+pt_check engine_data_hangs_up pe_ended NOOP "$out"
 pt_check engine_data_logged grep -qE 'postscreen\[[0-9]+\]: DATA without valid RCPT from \[127\.0\.0\.6\]:[0-9]+$' "$L"
 out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.7 "EHLO client.example" "DATA" "NOOP")
 pt_expect engine_data_without_mail '^DATA => 503 5\.5\.1 Error: need RCPT command$' "$out"
-pt_expect engine_data_without_mail_hangs_up '^NOOP => EOF$' "$out"
+pt_check engine_data_without_mail_hangs_up pe_ended NOOP "$out"
 out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.8 "EHLO client.example" "BDAT" "NOOP")
 pt_expect engine_bdat_syntax '^BDAT => 501 5\.5\.4 Syntax: BDAT count \[LAST\]$' "$out"
-pt_expect engine_bdat_hangs_up '^NOOP => EOF$' "$out"
+pt_check engine_bdat_hangs_up pe_ended NOOP "$out"
 out=$(pe_dialog 127.0.0.1 "$PT_PORT" 127.0.0.6 "EHLO client.example" "MAIL FROM:<s@example.org>" "BDAT 5 LAST")
 pt_expect engine_bdat_554 '^BDAT 5 LAST => 554 5\.5\.1 Error: no valid recipients$' "$out"
 pt_check engine_bdat_logged grep -qE 'BDAT without valid RCPT from \[127\.0\.0\.6\]:[0-9]+$' "$L"
@@ -238,12 +243,20 @@ pt_expect failed_client_non_smtp_dropped '^GET / HTTP/1\.0 => 521 5\.7\.0 Error:
 pt_check failed_client_non_smtp_logged grep -qE 'NON-SMTP COMMAND from \[127\.0\.0\.7\]:[0-9]+ after EHLO: GET / HTTP/1\.0$' "$L"
 # postscreen_command_count_limit = 3: the fourth command gets 421 and the
 # end, but QUIT is always answered.
-out=$(pe_dialog 127.0.0.1 "$COUNT_PORT" 127.0.0.6 "NOOP" "NOOP" "RSET" "NOOP" "NOOP")
+out=$(pe_dialog 127.0.0.1 "$COUNT_PORT" 127.0.0.6 "NOOP" "NOOP" "RSET" "NOOP" "HELP")
 pt_expect count_limit_421 '^NOOP => 421 mail\.example\.test Service unavailable - try again later$' "$out"
-pt_expect count_limit_hangs_up '^NOOP => EOF$' "$out"
+pt_check count_limit_hangs_up pe_ended HELP "$out"
 pt_check count_limit_logged grep -qE 'COMMAND COUNT LIMIT from \[127\.0\.0\.6\]:[0-9]+ after RSET$' "$L"
 out=$(pe_dialog 127.0.0.1 "$COUNT_PORT" 127.0.0.6 "NOOP" "NOOP" "NOOP" "QUIT")
 pt_expect count_limit_quit_221 '^QUIT => 221 2\.0\.0 Bye$' "$out"
+
+# soft_bounce = yes: every 5xx the engine sends goes out (and is logged) as
+# 4xx, as from Postfix's postscreen.
+out=$(pe_dialog 127.0.0.1 "$SOFT_PORT" 127.0.0.6 "EHLO client.example" "MAIL FROM:<soft@example.org>" \
+      "RCPT TO:<alice@example.test>" "DATA")
+pt_expect soft_bounce_rcpt_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
+pt_expect soft_bounce_data_454 '^DATA => 454 4\.5\.1 Error: no valid recipients$' "$out"
+pt_check soft_bounce_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]:[0-9]+: 450 4\.3\.2 Service currently unavailable; from=<soft@example\.org>' "$L"
 
 # None of the nine is reported as unsupported any more.
 pt_check no_unsupported_warning [ "$(pe_log_count 'postscreen_[a-z_]+ is not supported by Postern')" = 0 ]

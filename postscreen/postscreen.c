@@ -314,11 +314,11 @@ static void ps_session_begin(struct ps_state *st)
     }
     int acc = ps_access_check(st->addr);
     if (acc > 0) {
-        ps_session_pass(st, "ALLOWLISTED");
+        ps_session_pass(st, ps_cfg.respectful ? "ALLOWLISTED" : "WHITELISTED");
         return;
     }
     if (acc < 0) {
-        log_info("DENYLISTED %s", ps_client(st));
+        log_info("%s %s", ps_cfg.respectful ? "DENYLISTED" : "BLACKLISTED", ps_client(st));
         if (ps_cfg.deny_action == PS_ACT_DROP) {
             ps_send(st, "521 5.3.2 Service currently unavailable\r\n");
             ps_session_close(st);
@@ -342,7 +342,7 @@ static void ps_session_begin(struct ps_state *st)
     /* A client that is not yet cached, on a server address that may not
      * cache it (a backup MX address), can never reach smtpd from here. */
     if (ps_cfg.allow_if && mynetworks_match(ps_cfg.allow_if, st->saddr, NULL) != 1) {
-        log_info("ALLOWLIST VETO %s", ps_client(st));
+        log_info("%s %s", ps_cfg.respectful ? "ALLOWLIST VETO" : "WHITELIST VETO", ps_client(st));
         st->veto = true;
     }
     if (deep_only) {
@@ -524,6 +524,10 @@ static void ps_post_jail(void)
     ps_cfg.banner = xstrdup(cfg_str(P_POSTSCREEN_GREET_BANNER));
     ps_cfg.smtpd_banner = xstrdup(cfg_str(P_SMTPD_BANNER));
     ps_cfg.myhostname = xstrdup(cfg_str(P_MYHOSTNAME));
+    /* respectful_logging = no (the default below compatibility level 3.6):
+     * the older words, WHITELISTED, BLACKLISTED, WHITELIST VETO, that log
+     * readers written for those configurations look for. */
+    ps_cfg.respectful = cfg_bool(P_RESPECTFUL_LOGGING);
     ps_cfg.greet_wait = cfg_time(P_POSTSCREEN_GREET_WAIT);
     ps_cfg.greet_ttl = cfg_time(P_POSTSCREEN_GREET_TTL);
     ps_cfg.greet_action = ps_action_parse(P_POSTSCREEN_GREET_ACTION);

@@ -110,6 +110,7 @@ struct ps_config {
     char *tls_service;           /* $tlsproxy_service_name */
     bool helo_required;          /* postscreen_helo_required */
     bool disable_vrfy;           /* postscreen_disable_vrfy_command */
+    bool respectful;             /* respectful_logging: ALLOWLISTED, not WHITELISTED */
     long size_limit;             /* message_size_limit, for EHLO's SIZE */
     bool smtputf8;               /* smtputf8_enable: EHLO offers SMTPUTF8 */
     struct ehlo_discard *ehlo_discard; /* postscreen_discard_ehlo_keyword* */

@@ -20,7 +20,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 pt_setup_users
 pt_instance
 C=$PT_CONF
-for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL COUNT SOFT; do
+for p in HELO SMTPD FOOT MAP FILTER EHLO TLS VETO WL COUNT SOFT OLD; do
     printf -v "${p}_PORT" %s "$(pt_free_port)"
 done
 cat >> "$C/main.cf" <<EOM
@@ -68,6 +68,9 @@ smtpd     pass  -       -       y       -       -       smtpd
     -o postscreen_reject_footer= -o postscreen_command_count_limit=3
 127.0.0.1:$SOFT_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o soft_bounce=yes
+127.0.0.4:$OLD_PORT inet n - y - 1 postscreen
+    -o postscreen_reject_footer= -o compatibility_level=2
+    -o postscreen_allowlist_interfaces=!127.0.0.4,static:all
 127.0.0.3:$WL_PORT inet n - y - 1 postscreen
     -o postscreen_reject_footer= -o postscreen_whitelist_interfaces=!127.0.0.3,static:all
     -o postscreen_cache_map=
@@ -257,6 +260,16 @@ out=$(pe_dialog 127.0.0.1 "$SOFT_PORT" 127.0.0.6 "EHLO client.example" "MAIL FRO
 pt_expect soft_bounce_rcpt_450 '^RCPT TO:<alice@example.test> => 450 4\.3\.2 Service currently unavailable$' "$out"
 pt_expect soft_bounce_data_454 '^DATA => 454 4\.5\.1 Error: no valid recipients$' "$out"
 pt_check soft_bounce_logged grep -qE 'NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]:[0-9]+: 450 4\.3\.2 Service currently unavailable; from=<soft@example\.org>' "$L"
+
+# respectful_logging: its default is "no" below compatibility level 3.6
+# (RHEL's stock main.cf says 2): the older words, as Postfix logs them.
+pe_dialog 127.0.0.4 "$OLD_PORT" 127.0.0.6 "QUIT" >/dev/null
+pe_dialog 127.0.0.4 "$OLD_PORT" 127.0.0.9 "QUIT" >/dev/null
+pe_dialog 127.0.0.4 "$OLD_PORT" 127.0.0.24 "QUIT" >/dev/null
+pt_check old_words_blacklisted grep -qE 'postscreen\[[0-9]+\]: BLACKLISTED \[127\.0\.0\.6\]:[0-9]+$' "$L"
+pt_check old_words_whitelisted grep -qE 'postscreen\[[0-9]+\]: WHITELISTED \[127\.0\.0\.9\]:[0-9]+$' "$L"
+pt_check old_words_veto grep -qE 'postscreen\[[0-9]+\]: WHITELIST VETO \[127\.0\.0\.24\]:[0-9]+$' "$L"
+pt_check new_words_by_default grep -qE 'postscreen\[[0-9]+\]: DENYLISTED \[127\.0\.0\.6\]:[0-9]+$' "$L"
 
 # None of the nine is reported as unsupported any more.
 pt_check no_unsupported_warning [ "$(pe_log_count 'postscreen_[a-z_]+ is not supported by Postern')" = 0 ]

@@ -69,36 +69,29 @@ static struct maps *smtp_tls_policy_table;
 /* *_tls_per_site, when *_tls_policy_maps is empty; else NULL. */
 static struct maps *smtp_tls_site_table;
 
+/* The levels by name, as main.cf and the policy tables write them. */
+static const char *const smtp_tls_level_names[] = {
+    [SMTP_TLS_NONE] = "none",         [SMTP_TLS_MAY] = "may",
+    [SMTP_TLS_ENCRYPT] = "encrypt",   [SMTP_TLS_DANE] = "dane",
+    [SMTP_TLS_DANE_ONLY] = "dane-only", [SMTP_TLS_FINGERPRINT] = "fingerprint",
+    [SMTP_TLS_VERIFY] = "verify",     [SMTP_TLS_SECURE] = "secure",
+};
+
 const char *smtp_tls_level_name(enum smtp_tls_level level)
 {
-    static const char *const names[] = {
-        [SMTP_TLS_NONE] = "none",         [SMTP_TLS_MAY] = "may",
-        [SMTP_TLS_ENCRYPT] = "encrypt",   [SMTP_TLS_DANE] = "dane",
-        [SMTP_TLS_DANE_ONLY] = "dane-only", [SMTP_TLS_FINGERPRINT] = "fingerprint",
-        [SMTP_TLS_VERIFY] = "verify",     [SMTP_TLS_SECURE] = "secure",
-    };
-    return (unsigned)level < ARRAY_LEN(names) && names[level] ? names[level] : "unknown";
+    return (unsigned)level < ARRAY_LEN(smtp_tls_level_names) && smtp_tls_level_names[level]
+               ? smtp_tls_level_names[level]
+               : "unknown";
 }
 
 enum smtp_tls_level smtp_tls_level_parse(const char *v, const char **warn)
 {
     *warn = NULL;
-    if (*v == 0 || strcasecmp(v, "none") == 0)
+    if (*v == 0)
         return SMTP_TLS_NONE;
-    if (strcasecmp(v, "may") == 0)
-        return SMTP_TLS_MAY;
-    if (strcasecmp(v, "encrypt") == 0)
-        return SMTP_TLS_ENCRYPT;
-    if (strcasecmp(v, "verify") == 0)
-        return SMTP_TLS_VERIFY;
-    if (strcasecmp(v, "secure") == 0)
-        return SMTP_TLS_SECURE;
-    if (strcasecmp(v, "dane") == 0)
-        return SMTP_TLS_DANE;
-    if (strcasecmp(v, "dane-only") == 0)
-        return SMTP_TLS_DANE_ONLY;
-    if (strcasecmp(v, "fingerprint") == 0)
-        return SMTP_TLS_FINGERPRINT;
+    for (size_t l = 0; l < ARRAY_LEN(smtp_tls_level_names); l++)
+        if (smtp_tls_level_names[l] && strcasecmp(v, smtp_tls_level_names[l]) == 0)
+            return (enum smtp_tls_level)l;
     /* Anything unknown: a level we cannot honour. Deferring is the only
      * answer that never sends with less security than configured. */
     *warn = "this level is not supported; mail for it will be deferred";

@@ -28,47 +28,44 @@ bool mail_flow_master_fds(int *rfd, int *wfd)
 
 void mail_flow_child_init(int rfd, bool keep)
 {
+    /* Both ends are non-blocking already: master made the pipe so, and
+     * the file status flags go with the descriptors. */
     for (int i = 0; i < 2; i++) {
         if (!keep) {
             close(rfd + i);
             continue;
         }
         fcntl(rfd + i, F_SETFD, FD_CLOEXEC);
-        fcntl(rfd + i, F_SETFL, fcntl(rfd + i, F_GETFL) | O_NONBLOCK);
         flow_fd[i] = rfd + i;
     }
 }
 
-ssize_t mail_flow_get(size_t n)
+/* Takes (get) or gives n tokens through fd: how many, or -1 when none. */
+static ssize_t mail_flow_move(int fd, size_t n, bool get)
 {
-    char buf[256];
-    size_t got = 0;
-    if (flow_fd[0] < 0)
+    static const char zeros[256];
+    char buf[sizeof(zeros)];
+    size_t done = 0;
+    if (fd < 0)
         return -1;
-    while (got < n) {
-        size_t want = n - got < sizeof(buf) ? n - got : sizeof(buf);
-        ssize_t r = read(flow_fd[0], buf, want);
+    while (done < n) {
+        size_t want = n - done < sizeof(buf) ? n - done : sizeof(buf);
+        ssize_t r = get ? read(fd, buf, want) : write(fd, zeros, want);
         if (r <= 0)
             break;
-        got += (size_t)r;
+        done += (size_t)r;
     }
-    return got ? (ssize_t)got : -1;
+    return done ? (ssize_t)done : -1;
+}
+
+ssize_t mail_flow_get(size_t n)
+{
+    return mail_flow_move(flow_fd[0], n, true);
 }
 
 ssize_t mail_flow_put(size_t n)
 {
-    static const char zeros[256];
-    size_t put = 0;
-    if (flow_fd[1] < 0)
-        return -1;
-    while (put < n) {
-        size_t want = n - put < sizeof(zeros) ? n - put : sizeof(zeros);
-        ssize_t w = write(flow_fd[1], zeros, want);
-        if (w <= 0)
-            break;
-        put += (size_t)w;
-    }
-    return put ? (ssize_t)put : -1;
+    return mail_flow_move(flow_fd[1], n, false);
 }
 
 size_t mail_flow_count(void)

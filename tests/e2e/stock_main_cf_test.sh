@@ -87,7 +87,7 @@ EOM
 stock debian
 out=$("$PT_BUILD/sbin/postfix" -c "$PT_CONF" check 2>&1)
 pt_check debian_stock_nothing_unsupported [ -z "$(unsupported "$out")" ]
-pt_check debian_stock_was_read grep -q 'Debian/GNU' "$PT_CONF/main.cf"
+pt_check debian_stock_was_read [ "$(pt_cmd postconf -h recipient_delimiter)" = + ]
 
 stock rhel
 out=$("$PT_BUILD/sbin/postfix" -c "$PT_CONF" check 2>&1)

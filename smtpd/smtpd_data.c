@@ -38,6 +38,31 @@ static int smtpd_data_read(struct stream *s, struct sbuf *buf, size_t max)
 {
     sbuf_reset(buf);
     for (;;) {
+        /* In bulk while the segment stays below max: the byte loop below
+         * decides only where a segment is cut. */
+        const char *p;
+        ssize_t avail = stream_peek(s, &p);
+        if (avail < 0)
+            return (int)avail;
+        const char *nl = memchr(p, '\n', (size_t)avail);
+        size_t take = nl ? (size_t)(nl - p) : (size_t)avail;
+        size_t have = sbuf_len(buf);
+        if (have + take < max) {
+            sbuf_append(buf, p, take);
+            stream_skip(s, take + (nl != NULL));
+            if (nl == NULL)
+                continue;
+            size_t len = sbuf_len(buf);
+            if (len > 0 && sbuf_str(buf)[len - 1] == '\r') {
+                sbuf_truncate(buf, len - 1);
+                return SMTPD_SEG_CRLF;
+            }
+            return SMTPD_SEG_LF;
+        }
+        if (have + 1 < max) {       /* up to one byte short of the cut */
+            sbuf_append(buf, p, max - 1 - have);
+            stream_skip(s, max - 1 - have);
+        }
         int c = stream_getc(s);
         if (c < 0)
             return c;

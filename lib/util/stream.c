@@ -291,6 +291,23 @@ int stream_getc(struct stream *s)
     return (unsigned char)s->rbuf[s->rpos++];
 }
 
+ssize_t stream_peek(struct stream *s, const char **p)
+{
+    if (s->rpos == s->rlen) {
+        ssize_t n = stream_fill(s);
+        if (n < 0)
+            return n;
+    }
+    *p = s->rbuf + s->rpos;
+    return (ssize_t)(s->rlen - s->rpos);
+}
+
+void stream_skip(struct stream *s, size_t n)
+{
+    size_t avail = s->rlen - s->rpos;
+    s->rpos += n < avail ? n : avail;
+}
+
 static ssize_t stream_raw_write(struct stream *s, const char *buf, size_t len)
 {
     bool want_read = false;

@@ -82,6 +82,12 @@ ssize_t stream_read(struct stream *s, void *buf, size_t len);
 ssize_t stream_read_some(struct stream *s, void *buf, size_t len);
 /* Returns next byte (0..255) or a STREAM_E_* code. */
 int stream_getc(struct stream *s);
+/* Points *p at the buffered input, reading when there is none; returns how
+ * many bytes are there (at least 1) or a STREAM_E_* code. The caller takes
+ * what it uses with stream_skip(). For scanning input in bulk. */
+ssize_t stream_peek(struct stream *s, const char **p);
+/* Consumes n bytes of what stream_peek() showed. */
+void stream_skip(struct stream *s, size_t n);
 
 /* Buffered writes; data goes out on stream_flush() or when the buffer fills. */
 int stream_write(struct stream *s, const void *buf, size_t len);

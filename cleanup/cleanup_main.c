@@ -161,7 +161,8 @@ static int cleanup_greet(struct cleanup_state *st, struct stream *client)
     struct attr_list *req = attr_list_new();
     long flags = 0;
     int r = -1;
-    if (attr_send_proto(client, MAIL_PROTO_CLEANUP) < 0 ||
+    /* Greeting and queue ID in one send: the client waits for both. */
+    if (attr_put_proto(client, MAIL_PROTO_CLEANUP) < 0 ||
         attr_send(client, "queue_id", st->queue_id, (char *)NULL) < 0)
         goto out;
     /* Make the new name durable now, while the client is still sending: the

@@ -254,15 +254,30 @@ bool smtpd_limits_mail(struct smtpd_state *st)
     return false;
 }
 
+static long smtpd_limits_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 bool smtpd_limits_queue_space(struct smtpd_state *st, long size)
 {
-    /* The process runs in the queue directory (chrooted or not). */
-    struct statvfs fs;
-    if (statvfs(".", &fs) < 0) {
-        log_warn("statvfs queue directory: %m");
-        return true;        /* cleanup will find out for itself */
+    /* The process runs in the queue directory (chrooted or not). The
+     * answer is kept for a second: a client sending one message per
+     * connection otherwise costs a statvfs() per message. */
+    static unsigned long long avail;
+    static long when = -1;
+    long now = smtpd_limits_now_ms();
+    if (when < 0 || now - when >= 1000) {
+        struct statvfs fs;
+        if (statvfs(".", &fs) < 0) {
+            log_warn("statvfs queue directory: %m");
+            return true;        /* cleanup will find out for itself */
+        }
+        avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
+        when = now;
     }
-    unsigned long long avail = (unsigned long long)fs.f_bavail * fs.f_frsize;
     unsigned long long minfree = 0, limit = 0;
     if (smtpd_lim.queue_minfree > 0)
         minfree = (unsigned long long)smtpd_lim.queue_minfree;
@@ -348,13 +363,6 @@ static bool smtpd_limits_queue_busy(void)
     for (int i = 0; i < smtpd_lim.nlisten; i++)
         pfd[i] = (struct pollfd){ .fd = smtpd_lim.listen_fds[i], .events = POLLIN };
     return smtpd_lim.nlisten > 0 && poll(pfd, (nfds_t)smtpd_lim.nlisten, 0) > 0;
-}
-
-static long smtpd_limits_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 bool smtpd_limits_wait(struct smtpd_state *st)

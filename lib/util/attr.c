@@ -116,6 +116,12 @@ static void attr_encode(struct sbuf *out, const char *v, size_t len)
 
 int attr_write(struct stream *s, const struct attr_list *l)
 {
+    int r = attr_put(s, l);
+    return r == 0 ? stream_flush(s) : r;
+}
+
+int attr_put(struct stream *s, const struct attr_list *l)
+{
     struct sbuf *b = sbuf_new(256);
     for (size_t i = 0; i < l->count; i++) {
         sbuf_cat(b, l->items[i].name);
@@ -126,8 +132,6 @@ int attr_write(struct stream *s, const struct attr_list *l)
     sbuf_addch(b, '\n');
     int r = stream_write(s, sbuf_str(b), sbuf_len(b));
     sbuf_free(b);
-    if (r == 0)
-        r = stream_flush(s);
     return r;
 }
 
@@ -278,6 +282,15 @@ int attr_send(struct stream *s, ...)
 int attr_send_proto(struct stream *s, const char *proto)
 {
     return attr_send(s, "proto", proto, (char *)NULL);
+}
+
+int attr_put_proto(struct stream *s, const char *proto)
+{
+    struct attr_list *l = attr_list_new();
+    attr_add(l, "proto", proto);
+    int r = attr_put(s, l);
+    attr_list_free(l);
+    return r;
 }
 
 /* Reads a greeting with read and checks that its attribute name says

@@ -5,7 +5,8 @@
  * Used by: all daemons and the commands that talk to them.
  * Interface: attr_list_new(), attr_list_free(), attr_list_reset(), attr_add(),
  *            attr_addf(), attr_add_long(), attr_get(), attr_get_long(),
- *            attr_write(), attr_read(), attr_decode(), attr_send(), attr_send_proto(),
+ *            attr_write(), attr_put(), attr_put_proto(), attr_read(), attr_decode(),
+ *            attr_send(), attr_send_proto(),
  *            attr_expect_proto(); Postfix's null-terminated framing:
  *            attr_write0(), attr_read0(), attr_send_proto0(),
  *            attr_expect_proto0().
@@ -66,6 +67,9 @@ int attr_get_long(const struct attr_list *l, const char *name, long *out);
 
 /* Writes the list and the terminating empty line, then flushes. */
 int attr_write(struct stream *s, const struct attr_list *l);
+/* The same without the flush: the list waits in the stream's buffer for
+ * whatever is written next (one send for a greeting and what follows). */
+int attr_put(struct stream *s, const struct attr_list *l);
 /* Reads one list into l (reset first). */
 int attr_read(struct stream *s, struct attr_list *l);
 /* Decodes one list from the front of buf (for readers on an event loop
@@ -78,6 +82,8 @@ int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used);
 int attr_send(struct stream *s, ...);
 /* Server greeting: "proto=NAME". */
 int attr_send_proto(struct stream *s, const char *proto);
+/* The greeting, buffered (attr_put()). */
+int attr_put_proto(struct stream *s, const char *proto);
 /* Client side: reads the greeting and checks it; ATTR_E_PROTO on mismatch. */
 int attr_expect_proto(struct stream *s, const char *proto);
 

@@ -156,7 +156,31 @@ int dir_sync(const char *dir)
     return dir_sync_cover(dir) == DIR_SYNC_COVER_ALL ? 0 : dir_sync_fsync(dir);
 }
 
+/* dir_sync_new_name() is asked about the same few queue directories for
+ * every message: their answers are kept by name, which saves the stat()
+ * that finds the device (two per message in cleanup). */
+#define DIR_SYNC_NAMED 8
+static struct {
+    char dir[64];
+    enum dir_sync_cover cover;
+} dir_sync_named[DIR_SYNC_NAMED];
+static int dir_sync_named_n;
+
+static enum dir_sync_cover dir_sync_cover_named(const char *dir)
+{
+    for (int i = 0; i < dir_sync_named_n; i++)
+        if (strcmp(dir_sync_named[i].dir, dir) == 0)
+            return dir_sync_named[i].cover;
+    enum dir_sync_cover cover = dir_sync_cover(dir);
+    size_t len = strlen(dir);
+    if (dir_sync_named_n < DIR_SYNC_NAMED && len < sizeof(dir_sync_named[0].dir)) {
+        memcpy(dir_sync_named[dir_sync_named_n].dir, dir, len + 1);
+        dir_sync_named[dir_sync_named_n++].cover = cover;
+    }
+    return cover;
+}
+
 int dir_sync_new_name(const char *dir)
 {
-    return dir_sync_cover(dir) != DIR_SYNC_COVER_NONE ? 0 : dir_sync_fsync(dir);
+    return dir_sync_cover_named(dir) != DIR_SYNC_COVER_NONE ? 0 : dir_sync_fsync(dir);
 }

@@ -40,6 +40,7 @@
 #include "params.h"
 #include "scache_clnt.h"
 #include "server.h"
+#include "sock.h"
 #include <strings.h>
 #include <sys/socket.h>
 
@@ -283,6 +284,9 @@ static long smtp_cache_getl(const char *props, const char *name)
 /* The conversation state of a cached connection. */
 static void smtp_cache_conn_props(struct smtp_conn *conn, const char *props, int fd)
 {
+    /* The session code takes every connection as non-blocking (ours are
+     * made so); make sure of it for one that came through scache. */
+    sock_set_nonblock(fd, true);
     memset(conn, 0, sizeof(*conn));
     conn->fd = fd;
     conn->reused = true;

@@ -1588,7 +1588,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     }
     const char *old_relay = r->relay;
     r->relay = sbuf_str(ss.log_relay ? ss.log_relay : ss.relay);
-    ss.s = stream_open(conn->fd);
+    ss.s = stream_open_nonblock(conn->fd);    /* smtp_connect, smtp_cache: non-blocking */
     /* *_per_request_deadline: each smtp_*_timeout below limits a whole
      * command (or pipelined batch) going out and a whole reply coming in,
      * not each read or write (stream_set_timeout starts a new budget). */

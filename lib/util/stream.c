@@ -8,7 +8,7 @@
 #include "stream.h"
 #include "alloc.h"
 #include "log.h"
-#include <fcntl.h>
+#include "sock.h"
 #include <stddef.h>
 #include <string.h>
 #include <poll.h>
@@ -54,9 +54,7 @@ struct stream *stream_open_nonblock(int fd)
 
 struct stream *stream_open(int fd)
 {
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0 && !(fl & O_NONBLOCK))
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    sock_set_nonblock(fd, true);
     return stream_open_nonblock(fd);
 }
 

@@ -9,8 +9,9 @@
  *            stdin. With -r it also reports on stdout, as attribute lists:
  *            "queue_id=ID" once the file exists, then "status=N" and
  *            "reason=TEXT" at the end (status 0 = queued).
- * Errors: malformed input, an unauthorized user or an untrusted config
- *         directory are refused with a message on stderr (and the mail
+ * Errors: malformed input, an unauthorized user, a sender address that
+ *         local_login_sender_maps does not give the user, or an untrusted
+ *         config directory are refused with a message on stderr (and the mail
  *         log); the file is removed. Exit status: 0 queued, EX_USAGE,
  *         EX_NOPERM, EX_DATAERR (bad or too large input), EX_CONFIG,
  *         EX_TEMPFAIL (I/O).
@@ -26,6 +27,7 @@
 #include "attr.h"
 #include "config.h"
 #include "log.h"
+#include "login_sender.h"
 #include "mail_log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
@@ -100,6 +102,41 @@ static bool postdrop_user_allowed(const char *user)
         postdrop_fail(EX_TEMPFAIL, "4.3.0 table lookup error",
                       "%s: lookup error in %s", P_AUTHORIZED_SUBMIT_USERS, err.item);
     return res > 0;
+}
+
+/* The caller's login name, or "uid:N" when the uid has no passwd entry
+ * (Postfix's key for local_login_sender_maps). New string. */
+static char *postdrop_login(uid_t uid)
+{
+    struct passwd *pw = getpwuid(uid);
+    if (pw)
+        return xstrdup(pw->pw_name);
+    char *name = xmalloc(32);
+    snprintf(name, 32, "uid:%ld", (long)uid);
+    return name;
+}
+
+/* local_login_sender_maps: may this login use sender? With the default
+ * static:* everyone may use any sender and nothing is looked up. */
+static void postdrop_check_sender(uid_t uid, const char *sender)
+{
+    const char *value = cfg_str(P_LOCAL_LOGIN_SENDER_MAPS);
+    value += strspn(value, " \t,");
+    if (strcmp(value, "static:*") == 0)
+        return;
+    char *login = postdrop_login(uid);
+    struct maps *m = maps_create(P_LOCAL_LOGIN_SENDER_MAPS, value, DICT_F_FOLD);
+    int r = login_sender_match(m, login, sender, cfg_str(P_RECIPIENT_DELIMITER),
+                               cfg_str(P_EMPTY_ADDRESS_LOCAL_LOGIN_SENDER_MAPS_LOOKUP_KEY));
+    maps_free(m);
+    if (r < 0)
+        postdrop_fail(EX_TEMPFAIL, "4.3.0 table lookup error", "%s: lookup error for %s",
+                      P_LOCAL_LOGIN_SENDER_MAPS, login);
+    if (r == 0)
+        postdrop_fail(EX_NOPERM, "5.7.1 sender address not allowed for this user",
+                      "uid=%ld: user %s may not use sender address <%s> (%s)", (long)uid, login,
+                      sender, P_LOCAL_LOGIN_SENDER_MAPS);
+    xfree(login);
 }
 
 static void postdrop_setup_logging(void)
@@ -241,8 +278,10 @@ int main(int argc, char **argv)
             postdrop_fail(EX_DATAERR, "5.3.0 malformed input",
                           "uid=%ld: malformed input: %s (record type %d)", (long)uid, why, type);
         }
-        if (type == REC_SENDER && sender == NULL)
+        if (type == REC_SENDER && sender == NULL) {
             sender = xstrdup(sbuf_str(rec));
+            postdrop_check_sender(uid, sender);
+        }
         if (qfile_put(w, type, sbuf_str(rec), sbuf_len(rec)) < 0)
             postdrop_fail(EX_TEMPFAIL, "4.3.0 queue file write error", "uid=%ld: write %s: %m",
                           (long)uid, postdrop_path);

@@ -95,9 +95,7 @@ const char *maps_find(struct maps *m, const char *key, int flags)
     return NULL;
 }
 
-/* Length of the unextended local part of lp[0..len), or len when there is
- * no extension. */
-static size_t maps_ext_split(const char *lp, size_t len, const char *delims)
+size_t maps_ext_split(const char *lp, size_t len, const char *delims)
 {
     if (delims == NULL || *delims == 0 || len == 0)
         return len;

@@ -3,8 +3,8 @@
  *
  * Used by: cleanup (canonical_maps, virtual_alias_maps), smtpd (access maps),
  *          trivial-rewrite (transport_maps), local (alias_maps), virtual.
- * Interface: maps_create(), maps_find(), maps_find_addr(), maps_error(),
- *            maps_title(), maps_free().
+ * Interface: maps_create(), maps_find(), maps_find_addr(), maps_ext_split(),
+ *            maps_error(), maps_title(), maps_free().
  * Errors: a table that cannot be opened is logged once at maps_create() and
  *         then answers every lookup with a temporary failure (maps_error()
  *         DICT_ERR_RETRY), so mail waits instead of taking a wrong path.
@@ -49,6 +49,9 @@ const char *maps_find(struct maps *m, const char *key, int flags);
  * extension with its leading delimiter (caller frees); otherwise NULL. */
 const char *maps_find_addr(struct maps *m, const char *address, const char *delims, int flags,
                            char **ext_out);
+/* Length of the local part lp[0..len) without its extension (the rule
+ * above), or len when it has none. */
+size_t maps_ext_split(const char *lp, size_t len, const char *delims);
 /* DICT_ERR_NONE, or DICT_ERR_RETRY/DICT_ERR_CONFIG after a failed lookup. */
 int maps_error(const struct maps *m);
 const char *maps_title(const struct maps *m);

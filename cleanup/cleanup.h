@@ -55,6 +55,7 @@ struct cleanup_cfg {
     long dup_limit;
     bool enable_orcpt;              /* enable_original_recipient */
     long virt_recursion_limit, virt_expansion_limit;
+    long virt_addrlen_limit;        /* virtual_alias_address_length_limit */
     char *undisclosed_header;
     bool always_add_missing;
     bool from_obsolete;             /* header_from_format = obsolete: "addr (name)" */

@@ -123,6 +123,7 @@ void cleanup_cfg_load(void)
     c->enable_orcpt = cfg_bool(P_ENABLE_ORIGINAL_RECIPIENT);
     c->virt_recursion_limit = cfg_long(P_VIRTUAL_ALIAS_RECURSION_LIMIT);
     c->virt_expansion_limit = cfg_long(P_VIRTUAL_ALIAS_EXPANSION_LIMIT);
+    c->virt_addrlen_limit = cfg_long(P_VIRTUAL_ALIAS_ADDRESS_LENGTH_LIMIT);
     c->undisclosed_header = xstrdup(cfg_str(P_UNDISCLOSED_RECIPIENTS_HEADER));
     c->always_add_missing = cfg_bool(P_ALWAYS_ADD_MISSING_HEADERS);
     const char *hff = cfg_str(P_HEADER_FROM_FORMAT);
@@ -357,6 +358,17 @@ int cleanup_virtual_expand(struct maps *m, const char *addr, long recursion_limi
             char *saved = xstrdup(cur);
             for (size_t i = 0; items[i]; i++) {
                 cleanup_result_addr(res, saved, items[i], ext, propagate);
+                /* virtual_alias_address_length_limit: stops a table whose
+                 * answers grow the address at every step (a doubling
+                 * regexp reaches megabytes long before the nesting limit). */
+                if (cleanup_cfg.virt_addrlen_limit > 0
+                    && (long)sbuf_len(res) > cleanup_cfg.virt_addrlen_limit) {
+                    log_warn("unreasonable %s result %.300s... -- "
+                             "message not accepted, try again later", maps_title(m), sbuf_str(res));
+                    sbuf_set(reason, "4.6.0 Alias expansion error");
+                    status = CLEANUP_STAT_DEFER;
+                    break;
+                }
                 if (i == 0) {
                     xfree(list.v[arg].addr);
                     list.v[arg].addr = xstrdup(sbuf_str(res));
@@ -370,7 +382,7 @@ int cleanup_virtual_expand(struct maps *m, const char *addr, long recursion_limi
             xfree(saved);
             xfree(ext);
             cfg_list_free(items);
-            if (empty)
+            if (empty || status != 0)
                 break;
         }
     }

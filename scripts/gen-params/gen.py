@@ -204,6 +204,7 @@ MIN = {
     'postscreen_dnsbl_threshold': 1,
     'smtp_tls_scert_verifydepth': 1, 'lmtp_tls_scert_verifydepth': 1,
     'queue_file_attribute_count_limit': 1,
+    'virtual_alias_address_length_limit': 1,
     'smtpd_tls_ccert_verifydepth': 1, 'tlsproxy_tls_ccert_verifydepth': 1,
 }
 MAX = {'hash_queue_depth': 16, 'default_verp_delimiters': 0, 'postern_delivery_priority': 20,

@@ -153,6 +153,11 @@ deep6@valias.test       deep7@valias.test
 deep7@valias.test       alice@example.test
 wide@valias.test        alice@example.test, bob@example.test, carol@example.test, alice+1@example.test, bob+1@example.test, carol+1@example.test
 EOT
+# Each step makes the address longer: past virtual_alias_address_length_limit
+# (1000) at the second, well inside the nesting limit.
+G300=$(printf 'g%.0s' $(seq 300)); G1000=$(printf 'g%.0s' $(seq 1000))
+printf 'grow@valias.test %s@valias.test\n%s@valias.test %s@valias.test\n' "$G300" "$G300" "$G1000" \
+    >> "$PT_CONF/virtual"
 # The flurdy how-to's routing (data.sql comments), as a second (hash) table.
 cat > "$PT_CONF/flurdy" <<EOT
 @whopper.nu             xandros@blobber.org
@@ -219,6 +224,7 @@ printf 'Subject: c-domain-map\n\nb\n' | smtp $P1 alice@example.test bob@a.test >
 printf 'Subject: c-self\n\nb\n' | smtp $P1 alice@example.test bob+keep@example.test >/dev/null
 r_deep=$(printf 'Subject: c-deep\n\nb\n' | smtp $P1 bob@example.test deep1@valias.test)
 r_wide=$(printf 'Subject: c-wide\n\nb\n' | smtp $P1 bob@example.test wide@valias.test)
+r_grow=$(printf 'Subject: c-grow\n\nb\n' | smtp $P1 bob@example.test grow@valias.test)
 r_unknown=$(printf 'Subject: c-unknown-smtp\n\nb\n' | smtp $P1 bob@example.test nobody@valias.test)
 printf 'Subject: c-unknown-sendmail\n\nb\n' | as root -f carol@example.test nobody@valias.test
 printf 'Subject: c-flurdy-john\n\nb\n' | smtp $P1 bob@example.test john@whopper.nu >/dev/null
@@ -305,6 +311,8 @@ pt_check valias_nesting_not_delivered [ "$(count alice c-deep)" = 0 ]
 pt_check valias_expansion_limit_tempfails [ "${r_wide:0:1}" = 4 ]
 pt_check valias_expansion_limit_status bash -c "[[ '$r_wide' == *4.6.0* ]]"
 pt_check valias_expansion_not_delivered [ "$(count alice c-wide)" = 0 ]
+pt_check valias_length_limit_tempfails bash -c "[[ '$r_grow' == 4*4.6.0* ]]"
+pt_check valias_length_limit_logged grep -q "unreasonable virtual_alias_maps result g\{300\}\.\.\. -- message not accepted" "$I1_T/maillog"
 pt_check valias_unknown_rcpt_rejected bash -c "[[ '$r_unknown' == '550 5.1.1 '*'User unknown in virtual alias table'* ]]"
 u=$(dsn carol c-unknown-sendmail)
 pt_check valias_unknown_sendmail_bounced bash -c "grep -q '^nobody@valias.test 5.1.1 failed' <<<'$u' && grep -q 'User unknown in virtual alias table' <<<'$u'"

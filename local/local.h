@@ -121,6 +121,7 @@ struct local_config {
     const char *myorigin;
     const char *luser_relay;
     const char *forward_path;
+    const char *forward_filter; /* forward_expansion_filter; NULL: values as they are */
     int allow_commands;     /* LOCAL_ALLOW_* bits */
     int allow_files;
     bool owner_request_special;

@@ -26,6 +26,8 @@
  */
 #include "local.h"
 #include "alloc.h"
+#include "attr.h"
+#include "char_filter.h"
 #include "cleanup_clnt.h"
 #include "config.h"
 #include "deliver_common.h"
@@ -54,6 +56,8 @@ static gid_t local_default_gid;
 static int local_prepend;           /* LOCAL_PREPEND_* */
 static long local_size_limit;
 static long local_cmd_limit;
+static struct char_filter local_cmd_filter;     /* command_expansion_filter */
+static struct char_filter local_dir_filter;     /* execution_directory_expansion_filter */
 #define LOCAL_PREPEND_COMMAND 0x1
 #define LOCAL_PREPEND_FILE 0x2
 #define LOCAL_PREPEND_FORWARD 0x4
@@ -78,6 +82,9 @@ void local_deliver_init(void)
     local_cfg.myorigin = cfg_str(P_MYORIGIN);
     local_cfg.luser_relay = cfg_str(P_LUSER_RELAY);
     local_cfg.forward_path = cfg_str(P_FORWARD_PATH);
+    local_cfg.forward_filter = cfg_str(P_FORWARD_EXPANSION_FILTER);
+    char_filter_init(&local_cmd_filter, cfg_str(P_COMMAND_EXPANSION_FILTER));
+    char_filter_init(&local_dir_filter, cfg_str(P_EXECUTION_DIRECTORY_EXPANSION_FILTER));
     local_cfg.allow_commands = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_COMMANDS));
     local_cfg.allow_files = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_FILES));
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
@@ -413,6 +420,27 @@ static void local_env_set(char ***envp, const char *name, const char *value)
     *envp = env;
 }
 
+/* local_env_set() of a value that comes with the mail (an address, a
+ * client's name): every character outside command_expansion_filter becomes
+ * "_", so that a sender cannot put shell syntax into a command's
+ * environment. */
+static void local_env_put(char ***envp, const char *name, const char *value)
+{
+    char *v = xstrdup(value ? value : "");
+    char_filter_censor(&local_cmd_filter, v);
+    local_env_set(envp, name, v);
+    xfree(v);
+}
+
+/* A request attribute exported when it is not empty. */
+static void local_env_attr(char ***envp, const char *name, const struct attr_list *l,
+                           const char *attr)
+{
+    const char *v = l ? attr_get(l, attr) : NULL;
+    if (v && *v)
+        local_env_put(envp, name, v);
+}
+
 /* The command's environment: export_environment (pipe_command_env), then
  * PATH and the variables Postfix's local gives a command. Returns new (free
  * with cfg_list_free). */
@@ -420,23 +448,65 @@ static char **local_command_env(const struct local_state *st)
 {
     char **env = pipe_command_env();
     local_env_set(&env, "PATH", "/usr/bin:/bin");
-    local_env_set(&env, "SENDER", st->sender);
-    local_env_set(&env, "RECIPIENT", st->address);
-    local_env_set(&env, "ORIGINAL_RECIPIENT", *st->rc->orig ? st->rc->orig : st->rc->address);
+    local_env_put(&env, "SENDER", st->sender);
+    local_env_put(&env, "RECIPIENT", st->address);
+    local_env_put(&env, "ORIGINAL_RECIPIENT", *st->rc->orig ? st->rc->orig : st->rc->address);
     const char *at = strrchr(st->address, '@');
-    local_env_set(&env, "DOMAIN", at ? at + 1 : "");
+    local_env_put(&env, "DOMAIN", at ? at + 1 : "");
     if (st->user) {
-        local_env_set(&env, "HOME", st->user->home);
-        local_env_set(&env, "USER", st->user->name);
-        local_env_set(&env, "LOGNAME", st->user->name);
-        local_env_set(&env, "SHELL", st->user->shell);
+        local_env_put(&env, "HOME", st->user->home);
+        local_env_put(&env, "USER", st->user->name);
+        local_env_put(&env, "LOGNAME", st->user->name);
+        local_env_put(&env, "SHELL", st->user->shell);
         char *lp = at ? xstrndup(st->address, (size_t)(at - st->address)) : xstrdup(st->address);
-        local_env_set(&env, "LOCAL", lp);
+        local_env_put(&env, "LOCAL", lp);
         xfree(lp);
         if (st->extension && *st->extension)
-            local_env_set(&env, "EXTENSION", st->extension + 1);
+            local_env_put(&env, "EXTENSION", st->extension + 1);
+    }
+    /* Where the mail came from, as Postfix's local exports it. */
+    if (st->req) {
+        local_env_attr(&env, "CLIENT_HOSTNAME", st->req->attrs, "log_client_name");
+        local_env_attr(&env, "CLIENT_ADDRESS", st->req->attrs, "log_client_address");
+        local_env_attr(&env, "CLIENT_HELO", st->req->attrs, "log_helo_name");
+        local_env_attr(&env, "CLIENT_PROTOCOL", st->req->attrs, "log_protocol");
+        local_env_attr(&env, "SASL_METHOD", st->req->env_attrs, "sasl_method");
+        local_env_attr(&env, "SASL_SENDER", st->req->env_attrs, "sasl_sender");
+        local_env_attr(&env, "SASL_USERNAME", st->req->env_attrs, "sasl_username");
     }
     return env;
+}
+
+/* command_execution_directory with its $name forms (user, home, shell,
+ * domain, local, extension, recipient, recipient_delimiter) expanded, each
+ * value kept to execution_directory_expansion_filter. An empty result, or a
+ * form that refers to an empty value, gives "". */
+static void local_exec_dir(struct sbuf *out, const struct local_state *st)
+{
+    const char *tmpl = cfg_str(P_COMMAND_EXECUTION_DIRECTORY);
+    sbuf_reset(out);
+    if (*tmpl == 0)
+        return;
+    const char *at = strrchr(st->address, '@');
+    char *lp = at ? xstrndup(st->address, (size_t)(at - st->address)) : xstrdup(st->address);
+    const char *ext = st->extension && *st->extension ? st->extension : "";
+    char dch[2] = { *ext, 0 };
+    const char *names[] = { "user", "home", "shell", "domain", "local", "extension",
+                            "recipient", "recipient_delimiter", NULL };
+    const char *raw[] = { st->user ? st->user->name : "", st->user ? st->user->home : "",
+                          st->user ? st->user->shell : "", at ? at + 1 : "", lp,
+                          *ext ? ext + 1 : "", st->address, dch };
+    char *values[ARRAY_LEN(raw) + 1];
+    for (size_t i = 0; i < ARRAY_LEN(raw); i++) {
+        values[i] = xstrdup(raw[i] ? raw[i] : "");
+        char_filter_censor(&local_dir_filter, values[i]);
+    }
+    values[ARRAY_LEN(raw)] = NULL;
+    if (!local_expand(out, tmpl, names, (const char *const *)values))
+        sbuf_reset(out);
+    for (size_t i = 0; i < ARRAY_LEN(raw); i++)
+        xfree(values[i]);
+    xfree(lp);
 }
 
 /* local_command_shell followed by cmd, or /bin/sh -c cmd. Returns new. */
@@ -467,7 +537,9 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
     char **env = local_command_env(st);
     char **argv = local_command_argv(cmd);
     /* command_execution_directory, else the home directory, else / */
-    const char *dirs[] = { cfg_str(P_COMMAND_EXECUTION_DIRECTORY), home ? home : "", "/", NULL };
+    struct sbuf *exec_dir = sbuf_new(64);
+    local_exec_dir(exec_dir, st);
+    const char *dirs[] = { sbuf_str(exec_dir), home ? home : "", "/", NULL };
     struct pipe_command_spec spec = {
         .argv = argv, .env = env, .uid = uid, .gid = gid, .try_dirs = dirs, .stdio_fd = -1,
         .input = sbuf_str(msg), .input_len = sbuf_len(msg), .time_limit = local_cmd_limit,
@@ -477,6 +549,7 @@ static void local_command_run(struct local_state *st, const char *cmd, uid_t uid
     pipe_command_run(&spec, &res);
     cfg_list_free(argv);
     cfg_list_free(env);
+    sbuf_free(exec_dir);
 
     /* Clean the output for a one-line reason. */
     for (char *p = sbuf_data(output); *p; p++)

@@ -10,11 +10,11 @@
  */
 #include "reply_expand.h"
 #include "alloc.h"
-#include "unescape.h"
+#include "char_filter.h"
 #include <ctype.h>
 
 struct reply_expand {
-    bool allowed[256];          /* the expansion filter */
+    struct char_filter filter;  /* the expansion filter */
 };
 
 void reply_vars_add(struct reply_vars *v, const char *name, const char *value)
@@ -28,11 +28,7 @@ void reply_vars_add(struct reply_vars *v, const char *name, const char *value)
 struct reply_expand *reply_expand_new(const char *filter)
 {
     struct reply_expand *x = xcalloc(1, sizeof(*x));
-    struct sbuf *chars = sbuf_new(64);
-    unescape(chars, filter ? filter : "");
-    for (size_t i = 0; i < sbuf_len(chars); i++)
-        x->allowed[(unsigned char)sbuf_str(chars)[i]] = true;
-    sbuf_free(chars);
+    char_filter_init(&x->filter, filter);
     return x;
 }
 
@@ -51,8 +47,8 @@ static const char *reply_vars_find(const struct reply_vars *v, const char *name,
 
 static void reply_expand_value(const struct reply_expand *x, struct sbuf *out, const char *val)
 {
-    for (const unsigned char *p = (const unsigned char *)val; *p; p++)
-        sbuf_addch(out, x->allowed[*p] ? (char)*p : '_');
+    for (const char *p = val; *p; p++)
+        char_filter_addch(&x->filter, out, *p);
 }
 
 static void reply_expand_span(const struct reply_expand *x, struct sbuf *out, const char *tmpl,

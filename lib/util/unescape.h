@@ -1,7 +1,7 @@
 /*
  * unescape.h - C-like escapes in configuration values
  *
- * Used by: pipe (eol=), reply_expand.c (the *_expansion_filter values), cleanup
+ * Used by: pipe (eol=), char_filter.c (the *_expansion_filter values), cleanup
  *          (message_reject_characters, message_strip_characters).
  * Interface: unescape().
  * Errors: none; a backslash before any other character stands for that

@@ -287,10 +287,14 @@ static void qmgr_split_filter(const char *filter, struct sbuf *tr, struct sbuf *
 
 /* $defer_transports, split (qmgr_message_init). */
 static char **qmgr_defer_transports;
+/* $default_filter_nexthop: the next hop of a content filter named without
+ * one; empty: the recipient's domain. */
+static const char *qmgr_filter_nexthop;
 
 void qmgr_message_init(void)
 {
     qmgr_defer_transports = cfg_list(cfg_str(P_DEFER_TRANSPORTS));
+    qmgr_filter_nexthop = cfg_str(P_DEFAULT_FILTER_NEXTHOP);
 }
 
 /* True when mail for transport waits for a flush (defer_transports). */
@@ -327,6 +331,12 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
         if (sbuf_len(ftr)) {
             transport = sbuf_str(ftr);
             nexthop = sbuf_str(fhop);
+            if (*nexthop == 0) {
+                /* "transport" or "transport:" alone: default_filter_nexthop,
+                 * else the recipient's domain (Postfix 2.7 and later). */
+                const char *at = strrchr(rc->address, '@');
+                nexthop = *qmgr_filter_nexthop ? qmgr_filter_nexthop : at ? at + 1 : "";
+            }
         } else {
             /* Probes are routed with the address_verify_* overrides. */
             int (*resolve)(const char *, const char *, struct resolve_reply *) =

@@ -123,6 +123,7 @@ static void qmgr_cfg_load(void)
     c->daemon_timeout = (double)cfg_time(P_DAEMON_TIMEOUT);
     c->default_process_limit = cfg_int(P_DEFAULT_PROCESS_LIMIT);
     c->allow_min_user = cfg_bool(P_ALLOW_MIN_USER);
+    c->clog_warn_time = (double)cfg_time(P_QMGR_CLOG_WARN_TIME);
     /* Fallbacks and every TRANSPORT_xxx set in main.cf or -o: transports are
      * met later, while mail flows, and a bad value must be fatal now. */
     (void)cfg_long(P_DEFAULT_DESTINATION_CONCURRENCY_LIMIT);

@@ -33,6 +33,7 @@ struct qmgr_dest {
     char *nexthop;
     struct qmgr_transport *tr;
     struct qmgr_entry *head, *tail;
+    int todo;                   /* entries on head..tail */
     int active;
     double window;
     int failed_cohorts;
@@ -41,6 +42,7 @@ struct qmgr_dest {
     double next_start;          /* rate delay */
     double last_done;           /* when a delivery to it last finished */
     bool cache_on;              /* on-demand connection caching (qmgr_dest_cache) */
+    double clog_warn_at;        /* no congestion warning before this (qmgr_clog_warn_time) */
     struct qmgr_dest *next;
 };
 
@@ -75,6 +77,7 @@ struct qmgr_config {
     double daemon_timeout;
     int default_process_limit;
     bool allow_min_user;        /* recipients may start with '-' */
+    double clog_warn_time;      /* qmgr_clog_warn_time; 0: no congestion warnings */
 };
 extern struct qmgr_config qmgr_cfg;
 

@@ -88,6 +88,46 @@ void qmgr_dest_add_entry(struct qmgr_dest *d, struct qmgr_entry *e)
     else
         d->head = e;
     d->tail = e;
+    d->todo++;
+}
+
+/* The first entry waiting for d, taken off its list. */
+static struct qmgr_entry *qmgr_dest_take(struct qmgr_dest *d)
+{
+    struct qmgr_entry *e = d->head;
+    d->head = e->next;
+    if (d->head == NULL)
+        d->tail = NULL;
+    d->todo--;
+    return e;
+}
+
+/* qmgr_clog_warn_time: when one destination holds more than a fifth of
+ * qmgr_message_active_limit in waiting and running deliveries, say so (at
+ * most once per qmgr_clog_warn_time), with the likely reason. The first
+ * line has Postfix's wording, which log watchers look for. */
+static void qmgr_dest_clog_warn(struct qmgr_dest *d)
+{
+    int queued = d->todo + d->active;
+    double now = event_now();
+    if (qmgr_cfg.clog_warn_time <= 0 || queued <= qmgr_cfg.active_limit / 5
+        || now < d->clog_warn_at)
+        return;
+    d->clog_warn_at = now + qmgr_cfg.clog_warn_time;
+    double share = qmgr_active_count > 0 ? (double)queued / qmgr_active_count : 1.0;
+    log_warn("mail for %s is using up %d of %d active queue entries", d->nexthop, queued,
+             qmgr_active_count);
+    if (share < 0.9)
+        log_warn("other destinations may wait for it");
+    if (d->tr->dest_limit > 0 && d->tr->dest_limit <= d->active + 1)
+        log_warn("its deliveries are at %s_destination_concurrency_limit (%d); "
+                 "a higher limit in main.cf may help", d->tr->name, d->tr->dest_limit);
+    else if (d->window > qmgr_cfg.active_limit * share)
+        log_warn("a master.cf transport of its own for %s may help", d->nexthop);
+    else
+        log_warn("shorter %s connect and helo timeouts skip unreachable hosts sooner, and "
+                 "longer minimal_backoff_time and maximal_backoff_time retry "
+                 "undeliverable mail less often", d->tr->name);
 }
 
 static void qmgr_entry_free(struct qmgr_entry *e)
@@ -359,13 +399,9 @@ void qmgr_schedule(void)
             if (tr->unavail_until > now || d->dead_until > now) {
                 /* Mail for a dead destination or missing transport waits in deferred/. */
                 const char *why = tr->unavail_until > now ? tr->unavail_reason : d->dead_reason;
-                while (d->head) {
-                    struct qmgr_entry *e = d->head;
-                    d->head = e->next;
-                    if (d->head == NULL)
-                        d->tail = NULL;
-                    qmgr_entry_defer(e, "4.4.1", why ? why : "destination unavailable");
-                }
+                while (d->head)
+                    qmgr_entry_defer(qmgr_dest_take(d), "4.4.1",
+                                     why ? why : "destination unavailable");
                 progress = true;
                 break;      /* lists may have changed */
             }
@@ -375,10 +411,8 @@ void qmgr_schedule(void)
                 event_timer_add(d->next_start - now, (event_timer_fn)qmgr_schedule, NULL);
                 continue;
             }
-            struct qmgr_entry *e = d->head;
-            d->head = e->next;
-            if (d->head == NULL)
-                d->tail = NULL;
+            qmgr_dest_clog_warn(d);
+            struct qmgr_entry *e = qmgr_dest_take(d);
             qmgr_delivery_start(e, qmgr_dest_cache(d));
             progress = true;
         }

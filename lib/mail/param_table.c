@@ -449,7 +449,7 @@ const struct param_def param_table[] = {
     { P_PROXY_WRITE_MAPS, D_PROXY_WRITE_MAPS, PARAM_LIST, 0, 0L, 0L, 0, NULL },
     { P_PROXYMAP_SERVICE_NAME, D_PROXYMAP_SERVICE_NAME, PARAM_STR, 0, 0L, 0L, 0, NULL },
     { P_PROXYWRITE_SERVICE_NAME, D_PROXYWRITE_SERVICE_NAME, PARAM_STR, 0, 0L, 0L, 0, NULL },
-    { P_QMGR_CLOG_WARN_TIME, D_QMGR_CLOG_WARN_TIME, PARAM_TIME, 's', 0L, 0L, 0, "warning when the active queue is congested" },
+    { P_QMGR_CLOG_WARN_TIME, D_QMGR_CLOG_WARN_TIME, PARAM_TIME, 's', 0L, 0L, 0, NULL },
     { P_QMGR_DAEMON_TIMEOUT, D_QMGR_DAEMON_TIMEOUT, PARAM_TIME, 's', 0L, 0L, 0, "a queue manager setting" },
     { P_QMGR_FUDGE_FACTOR, D_QMGR_FUDGE_FACTOR, PARAM_INT, 0, 0L, 0L, 0, "share between new and deferred mail" },
     { P_QMGR_IPC_TIMEOUT, D_QMGR_IPC_TIMEOUT, PARAM_TIME, 's', 0L, 0L, 0, "a queue manager setting" },

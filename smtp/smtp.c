@@ -101,6 +101,7 @@ static void smtp_load_config(void)
     c->mx_session_limit = cfg_long(SMTP_P(P_SMTP_MX_SESSION_LIMIT, P_LMTP_MX_SESSION_LIMIT));
     c->randomize_addresses =
         cfg_bool(SMTP_P(P_SMTP_RANDOMIZE_ADDRESSES, P_LMTP_RANDOMIZE_ADDRESSES));
+    c->ignore_mx_error = cfg_bool(P_IGNORE_MX_LOOKUP_ERROR);
     const char *pref = cfg_str(SMTP_P(P_SMTP_ADDRESS_PREFERENCE, P_LMTP_ADDRESS_PREFERENCE));
     if (smtp_addr_pref_parse(pref, &c->prefer_family) < 0)
         log_fatal("%s: bad value \"%s\" (want ipv4, ipv6 or any)",

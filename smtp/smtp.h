@@ -210,6 +210,7 @@ struct smtp_cfg {
     bool want_ipv4, want_ipv6;
     long mx_address_limit, mx_session_limit;
     bool randomize_addresses;
+    bool ignore_mx_error;       /* ignore_mx_lookup_error: on an MX tempfail, use the address */
     bool balance_inet;          /* *_balance_inet_protocols */
     int prefer_family;      /* smtp_address_preference: AF_INET, AF_INET6, 0 = any */
     char *myhostname;

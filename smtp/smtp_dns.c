@@ -385,6 +385,14 @@ static int smtp_dns_lookup1(const struct smtp_cfg *cfg, const struct smtp_dest *
         sbuf_free(ftext);
         return -1;
     case SMTP_MX_TEMP:
+        if (cfg->ignore_mx_error) {
+            /* ignore_mx_lookup_error = yes: no answer to the MX query is
+             * taken as "no MX records" (RFC 5321 wants a retry instead). */
+            log_debug(1, "%s: MX lookup error ignored; looking up its address", d->host);
+            result = smtp_dns_host_only(cfg, d, v, n, dsn, why, ftext);
+            sbuf_free(ftext);
+            return result;
+        }
         smtp_dns_reason(why, dsn, d->host, "MX", true);
         sbuf_free(ftext);
         return -1;

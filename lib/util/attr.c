@@ -281,7 +281,8 @@ int attr_send(struct stream *s, ...)
 
 int attr_send_proto(struct stream *s, const char *proto)
 {
-    return attr_send(s, "proto", proto, (char *)NULL);
+    int r = attr_put_proto(s, proto);
+    return r == 0 ? stream_flush(s) : r;
 }
 
 int attr_put_proto(struct stream *s, const char *proto)

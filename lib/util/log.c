@@ -263,14 +263,20 @@ static bool log_deliver(int prio, const char *stamp, const char *level, const ch
 
 static void log_emit(int prio, const char *level, const char *text)
 {
-    char stamp[32];
+    /* The time stamp changes once a second: formatted once a second (a
+     * daemon logs several lines per message). */
+    static char stamp[32];
+    static time_t stamp_time = -1;
     time_t now = time(NULL);
-    struct tm tm;
     bool tried;
     int saved = errno;
 
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+    if (now != stamp_time) {
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+        stamp_time = now;
+    }
 
     if (log_to_stderr) {
         const char *name = strrchr(log_tag_buf, '/');

@@ -27,59 +27,6 @@
 #include "qfile.h"
 #include <poll.h>
 
-#define SMTPD_SEG_PARTIAL 0     /* a piece of a longer line */
-#define SMTPD_SEG_CRLF 1        /* line ended with CR LF (CR removed) */
-#define SMTPD_SEG_LF 2          /* line ended with a bare LF */
-
-/* Reads one line or up to max bytes of it into buf. A CR at the cut is
- * kept for the next piece so that CR LF is never split. Returns
- * SMTPD_SEG_* or a STREAM_E_* code. */
-static int smtpd_data_read(struct stream *s, struct sbuf *buf, size_t max)
-{
-    sbuf_reset(buf);
-    for (;;) {
-        /* In bulk while the segment stays below max: the byte loop below
-         * decides only where a segment is cut. */
-        const char *p;
-        ssize_t avail = stream_peek(s, &p);
-        if (avail < 0)
-            return (int)avail;
-        const char *nl = memchr(p, '\n', (size_t)avail);
-        size_t take = nl ? (size_t)(nl - p) : (size_t)avail;
-        size_t have = sbuf_len(buf);
-        if (have + take < max) {
-            sbuf_append(buf, p, take);
-            stream_skip(s, take + (nl != NULL));
-            if (nl == NULL)
-                continue;
-            size_t len = sbuf_len(buf);
-            if (len > 0 && sbuf_str(buf)[len - 1] == '\r') {
-                sbuf_truncate(buf, len - 1);
-                return SMTPD_SEG_CRLF;
-            }
-            return SMTPD_SEG_LF;
-        }
-        if (have + 1 < max) {       /* up to one byte short of the cut */
-            sbuf_append(buf, p, max - 1 - have);
-            stream_skip(s, max - 1 - have);
-        }
-        int c = stream_getc(s);
-        if (c < 0)
-            return c;
-        size_t len = sbuf_len(buf);
-        if (c == '\n') {
-            if (len > 0 && sbuf_str(buf)[len - 1] == '\r') {
-                sbuf_truncate(buf, len - 1);
-                return SMTPD_SEG_CRLF;
-            }
-            return SMTPD_SEG_LF;
-        }
-        sbuf_addch(buf, c);
-        len++;
-        if (len >= max && (c != '\r' || len >= 2 * max))
-            return SMTPD_SEG_PARTIAL;
-    }
-}
 
 void smtpd_format_date(struct sbuf *out, time_t when)
 {
@@ -210,7 +157,7 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
     }
 
     for (;;) {
-        int r = smtpd_data_read(st->client, seg, smtpd_cfg.line_limit);
+        int r = stream_get_segment(st->client, seg, smtpd_cfg.line_limit);
         if (r < 0) {
             sbuf_free(seg);
             smtpd_reset_transaction(st);
@@ -218,8 +165,8 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
         }
         size_t len = sbuf_len(seg);
         const char *text = sbuf_str(seg);
-        st->data_bytes += len + (r == SMTPD_SEG_CRLF ? 2 : r == SMTPD_SEG_LF ? 1 : 0);
-        if (r == SMTPD_SEG_LF && bare_lf == SMTPD_BARE_LF_REJECT) {
+        st->data_bytes += len + (r == STREAM_SEG_CRLF ? 2 : r == STREAM_SEG_LF ? 1 : 0);
+        if (r == STREAM_SEG_LF && bare_lf == SMTPD_BARE_LF_REJECT) {
             sbuf_free(seg);
             smtpd_reset_transaction(st);
             smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received", smtpd_cfg.bare_lf_code,
@@ -232,25 +179,25 @@ enum smtpd_cmd_result smtpd_data_receive(struct smtpd_state *st)
          * way (smtpd_forbid_bare_newline = no, or an excluded client) any
          * "." line. */
         if (line_start && len == 1 && text[0] == '.'
-            && (bare_lf == SMTPD_BARE_LF_NO ? r != SMTPD_SEG_PARTIAL
-                                            : prev_crlf && r == SMTPD_SEG_CRLF))
+            && (bare_lf == SMTPD_BARE_LF_NO ? r != STREAM_SEG_PARTIAL
+                                            : prev_crlf && r == STREAM_SEG_CRLF))
             break;
         if (line_start && len > 0 && text[0] == '.') {     /* undo dot-stuffing */
             text++;
             len--;
         }
-        content += len + (r == SMTPD_SEG_PARTIAL ? 0 : 1);
+        content += len + (r == STREAM_SEG_PARTIAL ? 0 : 1);
         if (!too_big && smtpd_cfg.msg_size_limit > 0
             && content > (size_t)smtpd_cfg.msg_size_limit)
             too_big = true;
         if (!too_big && !write_err && st->proxy)
-            smtpd_proxy_put(st, r != SMTPD_SEG_PARTIAL, text, len);
+            smtpd_proxy_put(st, r != STREAM_SEG_PARTIAL, text, len);
         else if (!too_big && !write_err
-                 && cleanup_rec(c, r == SMTPD_SEG_PARTIAL ? REC_CONT : REC_NORM, text, len) < 0)
+                 && cleanup_rec(c, r == STREAM_SEG_PARTIAL ? REC_CONT : REC_NORM, text, len) < 0)
             write_err = true;
-        line_start = r != SMTPD_SEG_PARTIAL;
+        line_start = r != STREAM_SEG_PARTIAL;
         if (line_start)
-            prev_crlf = r == SMTPD_SEG_CRLF;
+            prev_crlf = r == STREAM_SEG_CRLF;
     }
     sbuf_free(seg);
 

@@ -289,21 +289,52 @@ int stream_getc(struct stream *s)
     return (unsigned char)s->rbuf[s->rpos++];
 }
 
-ssize_t stream_peek(struct stream *s, const char **p)
+/* The end of a line in out: CR LF (the CR removed) or a bare LF. */
+static int stream_seg_end(struct sbuf *out)
 {
-    if (s->rpos == s->rlen) {
-        ssize_t n = stream_fill(s);
-        if (n < 0)
-            return n;
+    size_t len = sbuf_len(out);
+    if (len > 0 && sbuf_str(out)[len - 1] == '\r') {
+        sbuf_truncate(out, len - 1);
+        return STREAM_SEG_CRLF;
     }
-    *p = s->rbuf + s->rpos;
-    return (ssize_t)(s->rlen - s->rpos);
+    return STREAM_SEG_LF;
 }
 
-void stream_skip(struct stream *s, size_t n)
+int stream_get_segment(struct stream *s, struct sbuf *out, size_t max)
 {
-    size_t avail = s->rlen - s->rpos;
-    s->rpos += n < avail ? n : avail;
+    sbuf_reset(out);
+    for (;;) {
+        if (s->rpos == s->rlen) {
+            ssize_t n = stream_fill(s);
+            if (n < 0)
+                return (int)n;
+        }
+        /* In bulk while the piece stays below max: only the byte where a
+         * piece may be cut goes through the test below. */
+        const char *p = s->rbuf + s->rpos;
+        size_t avail = s->rlen - s->rpos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) : avail;
+        size_t have = sbuf_len(out);
+        if (have + take < max) {
+            sbuf_append(out, p, take);
+            s->rpos += take + (nl != NULL);
+            if (nl)
+                return stream_seg_end(out);
+            continue;
+        }
+        if (have + 1 < max) {       /* up to one byte short of the cut */
+            sbuf_append(out, p, max - 1 - have);
+            s->rpos += max - 1 - have;
+            continue;
+        }
+        int c = (unsigned char)s->rbuf[s->rpos++];
+        if (c == '\n')
+            return stream_seg_end(out);
+        sbuf_addch(out, (char)c);
+        if (have + 1 >= max && (c != '\r' || have + 1 >= 2 * max))
+            return STREAM_SEG_PARTIAL;
+    }
 }
 
 static ssize_t stream_raw_write(struct stream *s, const char *buf, size_t len)

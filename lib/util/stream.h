@@ -82,12 +82,17 @@ ssize_t stream_read(struct stream *s, void *buf, size_t len);
 ssize_t stream_read_some(struct stream *s, void *buf, size_t len);
 /* Returns next byte (0..255) or a STREAM_E_* code. */
 int stream_getc(struct stream *s);
-/* Points *p at the buffered input, reading when there is none; returns how
- * many bytes are there (at least 1) or a STREAM_E_* code. The caller takes
- * what it uses with stream_skip(). For scanning input in bulk. */
-ssize_t stream_peek(struct stream *s, const char **p);
-/* Consumes n bytes of what stream_peek() showed. */
-void stream_skip(struct stream *s, size_t n);
+/* Message content as records: reads into out (replacing it) one line
+ * without its line end, or the first max bytes of a longer one. Returns
+ * STREAM_SEG_CRLF (the line ended with CR LF), STREAM_SEG_LF (a bare LF),
+ * STREAM_SEG_PARTIAL (max bytes and more to come: a CR as the last of them
+ * is kept with this piece until the next byte, up to 2*max, so that a
+ * CR LF is never split), or a STREAM_E_* code (a partial line at EOF is
+ * lost). */
+int stream_get_segment(struct stream *s, struct sbuf *out, size_t max);
+#define STREAM_SEG_PARTIAL 0
+#define STREAM_SEG_CRLF 1
+#define STREAM_SEG_LF 2
 
 /* Buffered writes; data goes out on stream_flush() or when the buffer fills. */
 int stream_write(struct stream *s, const void *buf, size_t len);

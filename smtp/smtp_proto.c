@@ -1589,6 +1589,7 @@ enum smtp_sess_result smtp_session(struct smtp_state *st, struct smtp_conn *conn
     const char *old_relay = r->relay;
     r->relay = sbuf_str(ss.log_relay ? ss.log_relay : ss.relay);
     ss.s = stream_open_nonblock(conn->fd);    /* smtp_connect, smtp_cache: non-blocking */
+    stream_set_reply_wait(ss.s, true);  /* a reply never comes as fast as the command goes */
     /* *_per_request_deadline: each smtp_*_timeout below limits a whole
      * command (or pipelined batch) going out and a whole reply coming in,
      * not each read or write (stream_set_timeout starts a new budget). */

@@ -283,6 +283,9 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
     }
     if (c->greeting_pending && !c->failed)
         cleanup_greeting(c);    /* it comes before the verdict */
+    /* The verdict comes after cleanup's fsync: wait for it, do not read
+     * first and find nothing. */
+    stream_set_reply_wait(c->s, true);
     if (!c->failed && stream_flush(c->s) == 0) {
         struct attr_list *l = attr_list_new();
         long st;

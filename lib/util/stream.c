@@ -27,6 +27,8 @@ struct stream {
     stream_read_fn rd;
     stream_write_fn wr;
     void *ctx;
+    bool reply_wait;    /* stream_set_reply_wait(): poll before the first read after a write */
+    bool wrote;         /* bytes went out since the last read */
     /* Last and never cleared: only bytes below rlen/wlen are ever read, and
      * zeroing 32 KiB per connection touched pages that a short exchange
      * never needs (CPU per message, private memory per process). */
@@ -75,6 +77,11 @@ void stream_free_keep_fd(struct stream *s)
 int stream_fd(const struct stream *s)
 {
     return s->fd;
+}
+
+void stream_set_reply_wait(struct stream *s, bool on)
+{
+    s->reply_wait = on;
 }
 
 void stream_set_timeout(struct stream *s, int seconds)
@@ -189,6 +196,16 @@ static ssize_t stream_fill(struct stream *s)
         memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
         s->rlen -= s->rpos;
         s->rpos = 0;
+    }
+    /* A reply to what was just sent is not there yet: wait for it, rather
+     * than read, find nothing and then wait. Only on the plain socket (a TLS
+     * layer may hold input that the socket does not show). */
+    bool wait_first = s->reply_wait && s->wrote && s->rd == stream_plain_read;
+    s->wrote = false;
+    if (wait_first) {
+        int w = stream_wait(s, false);
+        if (w < 0)
+            return s->err = w;
     }
     for (;;) {
         bool want_write = false;
@@ -356,6 +373,7 @@ static int stream_write_all(struct stream *s, const char *buf, size_t len)
             buf += n;
             len -= (size_t)n;
             stream_earn(s, (size_t)n);
+            s->wrote = true;
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -63,6 +63,10 @@ void stream_set_min_rate(struct stream *s, int bytes_per_second);
  * (its own poll), charged to the current request. */
 void stream_spend(struct stream *s, long ms);
 void stream_set_io(struct stream *s, stream_read_fn rd, stream_write_fn wr, void *ctx);
+/* For a client that writes a request and then reads the peer's reply:
+ * the first read after a write waits for input before reading (one system
+ * call instead of a read that finds nothing, a wait and a read). */
+void stream_set_reply_wait(struct stream *s, bool on);
 /* Sticky error or STREAM_OK. */
 int stream_error(const struct stream *s);
 const char *stream_strerror(int err);

@@ -149,6 +149,11 @@ void local_split_ext(const char *lp, const char *delims, bool owner_special, str
  * non-empty value, 0 when some did not (forward_path skips such entries). */
 int local_expand(struct sbuf *out, const char *pattern, const char *const *names,
                  const char *const *values);
+/* local_expand() with every character of every value that is not in the
+ * set filter (an *_expansion_filter value; NULL: none) turned into "_".
+ * values is NULL-ended like names; NULL entries count as "". */
+int local_expand_filtered(struct sbuf *out, const char *pattern, const char *const *names,
+                          const char *const *values, const char *filter);
 /* Parses an allow_mail_to_* value into LOCAL_ALLOW_* bits. */
 int local_allow_mask(const char *value);
 void local_pw_free(struct local_pw *pw);

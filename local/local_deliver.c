@@ -57,7 +57,6 @@ static int local_prepend;           /* LOCAL_PREPEND_* */
 static long local_size_limit;
 static long local_cmd_limit;
 static struct char_filter local_cmd_filter;     /* command_expansion_filter */
-static struct char_filter local_dir_filter;     /* execution_directory_expansion_filter */
 #define LOCAL_PREPEND_COMMAND 0x1
 #define LOCAL_PREPEND_FILE 0x2
 #define LOCAL_PREPEND_FORWARD 0x4
@@ -84,7 +83,6 @@ void local_deliver_init(void)
     local_cfg.forward_path = cfg_str(P_FORWARD_PATH);
     local_cfg.forward_filter = cfg_str(P_FORWARD_EXPANSION_FILTER);
     char_filter_init(&local_cmd_filter, cfg_str(P_COMMAND_EXPANSION_FILTER));
-    char_filter_init(&local_dir_filter, cfg_str(P_EXECUTION_DIRECTORY_EXPANSION_FILTER));
     local_cfg.allow_commands = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_COMMANDS));
     local_cfg.allow_files = local_allow_mask(cfg_str(P_ALLOW_MAIL_TO_FILES));
     local_cfg.owner_request_special = cfg_bool(P_OWNER_REQUEST_SPECIAL);
@@ -493,19 +491,12 @@ static void local_exec_dir(struct sbuf *out, const struct local_state *st)
     char dch[2] = { *ext, 0 };
     const char *names[] = { "user", "home", "shell", "domain", "local", "extension",
                             "recipient", "recipient_delimiter", NULL };
-    const char *raw[] = { st->user ? st->user->name : "", st->user ? st->user->home : "",
-                          st->user ? st->user->shell : "", at ? at + 1 : "", lp,
-                          *ext ? ext + 1 : "", st->address, dch };
-    char *values[ARRAY_LEN(raw) + 1];
-    for (size_t i = 0; i < ARRAY_LEN(raw); i++) {
-        values[i] = xstrdup(raw[i] ? raw[i] : "");
-        char_filter_censor(&local_dir_filter, values[i]);
-    }
-    values[ARRAY_LEN(raw)] = NULL;
-    if (!local_expand(out, tmpl, names, (const char *const *)values))
+    const char *values[] = { st->user ? st->user->name : "", st->user ? st->user->home : "",
+                             st->user ? st->user->shell : "", at ? at + 1 : "", lp,
+                             *ext ? ext + 1 : "", st->address, dch, NULL };
+    if (!local_expand_filtered(out, tmpl, names, values,
+                               cfg_str(P_EXECUTION_DIRECTORY_EXPANSION_FILTER)))
         sbuf_reset(out);
-    for (size_t i = 0; i < ARRAY_LEN(raw); i++)
-        xfree(values[i]);
     xfree(lp);
 }
 

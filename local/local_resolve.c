@@ -17,7 +17,6 @@
  *        yes) or the last local address expanded (no).
  */
 #include "local.h"
-#include "char_filter.h"
 #include "alloc.h"
 #include "addr.h"
 #include "dict.h"
@@ -162,7 +161,6 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
     struct local_pw pw = { 0 };
     const char *at = strrchr(st->address, '@');
     const char *domain = at ? at + 1 : "";
-    char *fwd_values[9] = { 0 };        /* forward_path's $name values (step 3) */
 
     if (st->level > LOCAL_LEVEL_MAX) {
         ops->report(st, DELIVER_BOUNCED, "5.4.6", "mail forwarding loop");
@@ -246,22 +244,13 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
         char dch[2] = { sbuf_len(ext) ? sbuf_str(ext)[0] : 0, 0 };
         const char *names[] = { "home", "user", "extension", "recipient_delimiter", "domain",
                                 "local", "recipient", "shell", NULL };
-        const char *raw[] = { pw.home, pw.name, sbuf_len(ext) ? sbuf_str(ext) + 1 : "",
-                              dch, domain, sbuf_str(lp), st->address, pw.shell };
-        /* forward_expansion_filter: a character of a value (the address,
-         * its extension) outside the set becomes "_" in the file name. */
-        struct char_filter ff;
-        if (cfg->forward_filter)
-            char_filter_init(&ff, cfg->forward_filter);
-        _Static_assert(ARRAY_LEN(raw) < ARRAY_LEN(fwd_values), "fwd_values too small");
-        for (size_t i = 0; i < ARRAY_LEN(raw); i++) {
-            fwd_values[i] = xstrdup(raw[i] ? raw[i] : "");
-            if (cfg->forward_filter)
-                char_filter_censor(&ff, fwd_values[i]);
-        }
+        const char *values[] = { pw.home, pw.name, sbuf_len(ext) ? sbuf_str(ext) + 1 : "",
+                                 dch, domain, sbuf_str(lp), st->address, pw.shell, NULL };
         char **paths = local_tokenize(cfg->forward_path, NULL);
         for (char **p = paths; *p; p++) {
-            if (!local_expand(tmp, *p, names, (const char *const *)fwd_values))
+            /* forward_expansion_filter: a character of a value (the address,
+             * its extension) outside the set becomes "_" in the file name. */
+            if (!local_expand_filtered(tmp, *p, names, values, cfg->forward_filter))
                 continue;   /* refers to something empty (no extension) */
             int err = 0;
             uid_t owner = (uid_t)-1;
@@ -313,8 +302,6 @@ void local_resolve(struct local_state *st, const struct local_ops *ops,
     if (!local_dup(&self, cfg, "mailbox", pw.name))
         ops->mailbox(&self, &pw);
 out:
-    for (size_t i = 0; i < ARRAY_LEN(fwd_values); i++)
-        xfree(fwd_values[i]);
     local_pw_free(&pw);
     sbuf_free(lp);
     sbuf_free(user);

@@ -3,7 +3,7 @@
  *
  * Used by: local_resolve.c, local_deliver.c, tests/unit/local_alias_test.c.
  * Interface: local_tokenize(), local_tokens_free(), local_token_kind(),
- *            local_split_ext(), local_expand(), local_allow_mask(),
+ *            local_split_ext(), local_expand(), local_expand_filtered(), local_allow_mask(),
  *            local_pw_free().
  * Errors: none; malformed input gives fewer or odd tokens, never a crash.
  * Notes: token syntax follows aliases(5): targets are separated by commas
@@ -12,6 +12,7 @@
  */
 #include "local.h"
 #include "alloc.h"
+#include "char_filter.h"
 #include "config.h"
 
 #define LOCAL_TOKENS_MAX 10000
@@ -227,4 +228,26 @@ void local_pw_free(struct local_pw *pw)
     xfree(pw->home);
     xfree(pw->shell);
     memset(pw, 0, sizeof(*pw));
+}
+
+int local_expand_filtered(struct sbuf *out, const char *pattern, const char *const *names,
+                          const char *const *values, const char *filter)
+{
+    struct char_filter f;
+    size_t n = 0;
+    while (names[n])
+        n++;
+    char **copy = xcalloc(n + 1, sizeof(char *));
+    if (filter)
+        char_filter_init(&f, filter);
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = xstrdup(values[i] ? values[i] : "");
+        if (filter)
+            char_filter_censor(&f, copy[i]);
+    }
+    int r = local_expand(out, pattern, names, (const char *const *)copy);
+    for (size_t i = 0; i < n; i++)
+        xfree(copy[i]);
+    xfree(copy);
+    return r;
 }

@@ -24,6 +24,7 @@
 #include "log_addr.h"
 #include "mail_queue.h"
 #include "qfile.h"
+#include "verp.h"
 #include <fcntl.h>
 #include <sys/time.h>
 
@@ -240,6 +241,32 @@ static int bounce_notify(struct bounce_msg *m, const struct bounce_set *set,
     return 0;
 }
 
+/* VERP mail (a V record in the queue file): one notice per failed recipient,
+ * each to the sender with that recipient folded in, as the list manager
+ * that asked for VERP expects; disable_verp_bounces = yes sends one notice
+ * to the plain sender instead. Returns what bounce_notify() returns; a
+ * failure part way means the whole request is tried again, and the notices
+ * already queued are sent again then. */
+static int bounce_notify_verp(struct bounce_msg *m, const struct bounce_set *set,
+                              const struct sbuf *orig, const char *delims)
+{
+    if (delims == NULL || *m->sender == 0 || cfg_bool(P_DISABLE_VERP_BOUNCES))
+        return bounce_notify(m, set, orig);
+    const char *plain = m->sender;
+    struct sbuf *vs = sbuf_new(128);
+    int r = 0;
+    for (int i = 0; i < set->n && r == 0; i++) {
+        const struct dsn_entry *e = &set->v[i];
+        struct bounce_set one = { .v = (struct dsn_entry *)e, .n = 1, .cap = 1 };
+        verp_sender(vs, delims, plain, e->orig_rcpt && *e->orig_rcpt ? e->orig_rcpt : e->recipient);
+        m->sender = sbuf_str(vs);
+        r = bounce_notify(m, &one, orig);
+    }
+    m->sender = plain;
+    sbuf_free(vs);
+    return r;
+}
+
 /* Expire: every recipient still to do fails with its last deferral reason
  * (status kept as logged, as Postfix does); recipients never tried get
  * 4.4.7. Permanent failures not yet reported are included too. */
@@ -398,7 +425,9 @@ int bounce_request(const struct attr_list *req)
         bounce_template_expand(tmpl_text, m.tmpl->text);
         m.tmpl_text = sbuf_str(tmpl_text);
     }
-    int notified = bounce_notify(&m, &set, orig);
+    int notified = kind == BOUNCE_REQ_FLUSH || kind == BOUNCE_REQ_EXPIRE
+                       ? bounce_notify_verp(&m, &set, orig, env.verp_delims)
+                       : bounce_notify(&m, &set, orig);
     if (tmpl_text)
         sbuf_free(tmpl_text);
     if (notified < 0)

@@ -62,6 +62,7 @@ struct cleanup_cfg {
     bool reject_chars[256], strip_chars[256];   /* message_reject/strip_characters */
     bool have_reject_chars, have_strip_chars;
     char *content_filter;
+    char *verp_filter;          /* verp_delimiter_filter */
     bool remote_rewrite_domain_set;
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
     long body_checks_size_limit;
@@ -109,6 +110,7 @@ struct cleanup_env {
     char *filter;
     char *envid;
     char *redirect;             /* CLEANUP_REC_REDIRECT (smtpd REDIRECT action) */
+    char *verp;                 /* REC_VERP: VERP delimiters asked for */
     int ret;
     struct attr_list *attrs;
     char *orig, *orcpt;         /* for the R record that follows */

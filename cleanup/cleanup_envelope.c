@@ -22,6 +22,7 @@
 #include "maps.h"
 #include "qfile.h"
 #include "rewrite_clnt.h"
+#include "verp.h"
 
 void cleanup_env_free(struct cleanup_env *e)
 {
@@ -29,6 +30,7 @@ void cleanup_env_free(struct cleanup_env *e)
     xfree(e->fullname);
     xfree(e->filter);
     xfree(e->envid);
+    xfree(e->verp);
     xfree(e->redirect);
     xfree(e->orig);
     xfree(e->orcpt);
@@ -74,6 +76,26 @@ static void cleanup_write_fail(struct cleanup_state *st, int r)
         cleanup_fail(st, CLEANUP_STAT_WRITE, "4.3.0 queue file write error");
 }
 
+/* The V record, when the client asked for VERP and the request is usable:
+ * smtpd and sendmail check the delimiters, but a maildrop file is written by
+ * a local user, so they are checked again here (as Postfix's cleanup does). */
+static int cleanup_write_verp(struct cleanup_state *st)
+{
+    const char *v = st->env.verp;
+    if (v == NULL)
+        return 0;
+    const char *why = verp_delims_check(v, cleanup_cfg.verp_filter);
+    if (*st->sender == 0) {
+        log_warn("%s: ignoring VERP request for null sender", st->queue_id);
+        return 0;
+    }
+    if (why) {
+        log_warn("%s: ignoring bad VERP request \"%.100s\": %s", st->queue_id, v, why);
+        return 0;
+    }
+    return qfile_puts(st->w, REC_VERP, v);
+}
+
 /* Writes the envelope segment and M. */
 static void cleanup_write_envelope(struct cleanup_state *st)
 {
@@ -100,6 +122,7 @@ static void cleanup_write_envelope(struct cleanup_state *st)
     st->sender = xstrdup(sbuf_str(sender));
     st->fullname = e->fullname ? xstrdup(e->fullname) : NULL;
     r = qfile_puts(w, REC_SENDER, st->sender);
+    r |= cleanup_write_verp(st);
     for (size_t i = 0; i < e->attrs->count; i++)
         r |= qfile_putf(w, REC_ATTR, "%s=%s", e->attrs->items[i].name, e->attrs->items[i].value);
     if (e->ret)
@@ -184,6 +207,9 @@ void cleanup_envelope(struct cleanup_state *st, int type, const char *v, size_t 
         break;
     case REC_DSN_ENVID:
         cleanup_set(&e->envid, v);
+        break;
+    case REC_VERP:
+        cleanup_set(&e->verp, v);
         break;
     case CLEANUP_REC_FLAGS:     /* smtpd HOLD/DISCARD actions */
         st->flags |= (int)strtol(v, NULL, 10) & (CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);

@@ -23,6 +23,7 @@
 #include "sbuf.h"
 #include "sock.h"
 #include "transport_param.h"
+#include "verp.h"
 #include <fcntl.h>
 #include <math.h>
 
@@ -343,7 +344,18 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
     attr_add(l, "queue_id", m->id);
     attr_add(l, "nexthop", d->nexthop);
     attr_add(l, "transport", d->tr->name);
-    attr_add(l, "sender", m->env.sender ? m->env.sender : "");
+    const char *sender = m->env.sender ? m->env.sender : "";
+    struct sbuf *vsender = NULL;
+    if (m->env.verp_delims && e->nrcpt == 1 && *sender) {
+        /* The original recipient, as a list manager would have written it. */
+        const struct qenv_rcpt *rc = &m->env.rcpts[e->rcpt[0]];
+        vsender = sbuf_new(128);
+        verp_sender(vsender, m->env.verp_delims, sender,
+                    rc->orig && *rc->orig ? rc->orig : rc->address);
+        sender = sbuf_str(vsender);
+    }
+    attr_add(l, "sender", sender);
+    sbuf_free(vsender);
     attr_add(l, "envid", m->env.envid ? m->env.envid : "");
     attr_add_long(l, "ret", m->env.ret);
     attr_add_long(l, "flags", (cache ? DELIVER_REQ_F_CONN_CACHE : 0) | m->trace_flags);

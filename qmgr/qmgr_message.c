@@ -378,7 +378,9 @@ static bool qmgr_message_resolve(struct qmgr_message *m)
             ngroups++;
         }
         struct qmgr_entry *e = groups[g].cur;
-        if (e == NULL || e->nrcpt >= (size_t)d->tr->rcpt_limit) {
+        /* VERP: every recipient gets its own envelope sender, so its own
+         * delivery request. */
+        if (e == NULL || e->nrcpt >= (size_t)d->tr->rcpt_limit || m->env.verp_delims) {
             e = xcalloc(1, sizeof(*e));
             e->msg = m;
             e->dest = d;

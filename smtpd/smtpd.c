@@ -307,6 +307,7 @@ void smtpd_reset_transaction(struct smtpd_state *st)
     st->rcpt_overshoot = 0;
     xfree(st->dsn_envid);
     st->dsn_envid = NULL;
+    st->verp_delims[0] = 0;
     st->dsn_ret = 0;
     st->rcpt_count = 0;
     st->declared_size = 0;
@@ -352,6 +353,8 @@ bool smtpd_open_cleanup(struct smtpd_state *st)
         cleanup_recf(c, REC_DSN_RET, "%d", st->dsn_ret);
     if (st->dsn_envid)
         cleanup_recs(c, REC_DSN_ENVID, st->dsn_envid);
+    if (st->verp_delims[0])
+        cleanup_recs(c, REC_VERP, st->verp_delims);
     return true;
 }
 
@@ -587,6 +590,7 @@ static void smtpd_service(struct stream *client)
     memset(&st, 0, sizeof(st));
     st.client = client;
     st.in_mynetworks = -1;
+    st.verp_ok = -1;
     st.where = "CONNECT";
     st.line = sbuf_new(512);
     st.reply = sbuf_new(256);

@@ -125,6 +125,8 @@ struct smtpd_state {
     char *first_rcpt;           /* first accepted recipient, internal form */
     int dsn_ret;
     char *dsn_envid;
+    char verp_delims[3];        /* MAIL ... XVERP: the two delimiters, or empty */
+    int verp_ok;                /* smtpd_authorized_verp_clients: -1 not decided yet */
     long declared_size;
     bool smtputf8;
     size_t data_bytes;          /* bytes received in DATA (for logs) */
@@ -347,6 +349,13 @@ enum smtpd_cmd_result smtpd_etrn_cmd(struct smtpd_state *st, const char *site);
 /* EHLO lines "XCLIENT ..." / "XFORWARD ..." for this client, or NULL. */
 const char *smtpd_xclient_ehlo(struct smtpd_state *st);
 const char *smtpd_xforward_ehlo(struct smtpd_state *st);
+
+/* smtpd_verp.c: XVERP for smtpd_authorized_verp_clients. smtpd_verp_param()
+ * checks one MAIL parameter (val: after '=', or NULL) and on success fills
+ * out with the two delimiters; else it returns the reply. */
+bool smtpd_verp_allowed(struct smtpd_state *st);
+const char *smtpd_verp_ehlo(struct smtpd_state *st);
+const char *smtpd_verp_param(const char *val, bool null_sender, char out[3]);
 /* Sends the XFORWARD client attributes to cleanup; false when there are
  * none (the caller then sends the real client's). */
 bool smtpd_xforward_cleanup(struct smtpd_state *st, struct cleanup_clnt *c);

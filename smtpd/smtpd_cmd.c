@@ -166,7 +166,7 @@ static enum smtpd_cmd_result smtpd_cmd_ehlo(struct smtpd_state *st, const char *
     const char *all[] = { "PIPELINING", size_kw, smtpd_cfg.disable_vrfy ? NULL : "VRFY", "ETRN",
                           smtpd_tls_offer(st) ? "STARTTLS" : NULL,
                           smtpd_sasl_ehlo(st, false), smtpd_sasl_ehlo(st, true),
-                          smtpd_xclient_ehlo(st), smtpd_xforward_ehlo(st),
+                          smtpd_xclient_ehlo(st), smtpd_xforward_ehlo(st), smtpd_verp_ehlo(st),
                           "ENHANCEDSTATUSCODES", "8BITMIME", "DSN",
                           smtpd_cfg.smtputf8_enable ? "SMTPUTF8" : NULL,
                           smtpd_proxy_enabled() ? NULL : "CHUNKING" };
@@ -239,6 +239,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     char *envid = NULL;
     long size = 0;
     bool utf8 = false;
+    char verp[3] = "";
     const char *bad = NULL;     /* whole reply on error */
     struct sbuf *tmp = sbuf_new(64);
     char *w;
@@ -280,6 +281,8 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
             utf8 = true;
         } else if (strcasecmp(w, "AUTH") == 0 && val) {
             bad = smtpd_sasl_mail_param(st, val);
+        } else if (strcasecmp(w, "XVERP") == 0 && smtpd_verp_allowed(st)) {
+            bad = smtpd_verp_param(val, sbuf_len(addr) == 0, verp);
         } else {
             if (eq)
                 *eq = '=';
@@ -313,6 +316,7 @@ static enum smtpd_cmd_result smtpd_cmd_mail(struct smtpd_state *st, const char *
     st->sender = sbuf_detach(addr);
     st->dsn_ret = ret;
     st->dsn_envid = envid;
+    memcpy(st->verp_delims, verp, sizeof(st->verp_delims));
     st->declared_size = size;
     st->smtputf8 = utf8;
     smtpd_proxy_note_mail(st);

@@ -23,6 +23,7 @@
 #include "maildrop.h"
 #include "qfile.h"
 #include "sendmail.h"
+#include "verp.h"
 #include <pwd.h>
 #include <signal.h>
 #include <sysexits.h>
@@ -102,6 +103,16 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
     if (crlf < 0)
         sm_fatal(EX_USAGE, "%s = %s: expected always, strict or never", P_SENDMAIL_FIX_LINE_ENDINGS,
                  fix);
+    const char *verp = NULL;
+    if (o->verp) {
+        verp = *o->verp ? o->verp : cfg_str(P_DEFAULT_VERP_DELIMITERS);
+        const char *why = verp_delims_check(verp, cfg_str(P_VERP_DELIMITER_FILTER));
+        if (why)
+            sm_fatal(EX_USAGE, "-XV%s: %s (%s = %s)", o->verp, why, P_VERP_DELIMITER_FILTER,
+                     cfg_str(P_VERP_DELIMITER_FILTER));
+        if (*sender == 0)
+            sm_fatal(EX_USAGE, "-XV: VERP needs a sender other than the null sender");
+    }
     struct sm_drop *d = sm_drop_open(postdrop, o->verbose, &status);
     if (d == NULL)
         return status;
@@ -121,6 +132,8 @@ static int sm_enqueue(const struct sendmail_opts *o, const char *postdrop, const
     }
     if (o->envid)
         sm_put_str(d, REC_DSN_ENVID, o->envid);
+    if (verp)
+        sm_put_str(d, REC_VERP, verp);
     for (size_t i = 0; i < o->nrcpt; i++) {
         if (o->notify) {
             snprintf(num, sizeof(num), "%d", o->notify);

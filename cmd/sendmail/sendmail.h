@@ -37,6 +37,7 @@ struct sendmail_opts {
     int notify;             /* -N: DSN_NOTIFY_* bits, 0 = not given */
     int ret;                /* -R: DSN_RET_*, 0 = not given */
     char *envid;            /* -V */
+    char *verp;             /* -XV[delims]: "" = default_verp_delimiters */
     char *config_dir;       /* -C / -c (a file means its directory) */
     char *alias_file;       /* -oA */
     char *site;             /* -qR site, -qI id */

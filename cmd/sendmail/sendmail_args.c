@@ -28,6 +28,7 @@ void sendmail_opts_free(struct sendmail_opts *o)
     xfree(o->sender);
     xfree(o->fullname);
     xfree(o->envid);
+    xfree(o->verp);
     xfree(o->config_dir);
     xfree(o->alias_file);
     xfree(o->site);
@@ -156,13 +157,15 @@ int sendmail_parse_args(struct sendmail_opts *o, int argc, char **argv, struct s
             }
             break;
         case 'X':
-            /* -XV asks for VERP, which Postern does not implement: say so
-             * rather than drop it unseen. Otherwise -X is sendmail's
+            /* -XV[delims]: VERP (checked against verp_delimiter_filter once
+             * the configuration is read). Otherwise -X is sendmail's
              * traffic log file, which Postfix ignores too. */
-            if (optarg[0] == 'V')
-                log_warn("-XV: VERP is not supported; the message is sent without it");
-            else
+            if (optarg[0] == 'V') {
+                xfree(o->verp);
+                o->verp = xstrdup(optarg + 1);
+            } else {
                 log_debug(1, "-X%s option ignored", optarg);
+            }
             break;
         case 'b':
             switch (optarg[0]) {

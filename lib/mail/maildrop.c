@@ -124,6 +124,14 @@ static const char *md_envelope(struct maildrop_check *c, int type, const char *d
             return md_fail(c, MAILDROP_BAD, "bad DSN RET record");
         c->saw_ret = true;
         return NULL;
+    case REC_VERP:
+        /* two delimiters; cleanup checks them against verp_delimiter_filter */
+        if (c->saw_verp)
+            return md_fail(c, MAILDROP_BAD, "duplicate VERP record");
+        if (len != 2)
+            return md_fail(c, MAILDROP_BAD, "bad VERP record");
+        c->saw_verp = true;
+        return NULL;
     case REC_DSN_ENVID:
         if (c->saw_envid)
             return md_fail(c, MAILDROP_BAD, "duplicate DSN ENVID record");

@@ -59,7 +59,7 @@ struct maildrop_check {
     long content_limit;         /* bytes, 0 = none */
     long content_size;          /* content bytes so far (lines + LF) */
     long env_size;
-    bool saw_time, saw_sender, saw_fullname, saw_flags, saw_ret, saw_envid;
+    bool saw_time, saw_sender, saw_fullname, saw_flags, saw_ret, saw_envid, saw_verp;
     bool pending_orcpt, pending_notify;
     long nrcpt;
     int flags;                  /* value of the f record */

@@ -509,7 +509,12 @@ int qenv_load(struct qfile_reader *r, struct qenv *env)
             break;
         case REC_DSN_ENVID:
             xfree(env->envid);
+    xfree(env->verp_delims);
             env->envid = xstrdup(v);
+            break;
+        case REC_VERP:
+            xfree(env->verp_delims);
+            env->verp_delims = strlen(v) == 2 ? xstrdup(v) : NULL;
             break;
         case REC_ERTO:
             xfree(env->errors_to);

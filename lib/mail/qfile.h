@@ -171,6 +171,7 @@ struct qenv {
     size_t rcpt_cap;
     char *errors_to;
     char *return_receipt;
+    char *verp_delims;  /* V record: two VERP delimiters, or NULL */
 };
 
 /* Reads the whole envelope (envelope segment and extracted segment, skipping

@@ -53,40 +53,8 @@ pt_check limited_lookalike_is_boundary grep -q '^550 5.7.1 marker seen' <<<"$r"
 # cleanup_attrs N: a message with N attribute records (a_1=x ...) straight
 # to public/cleanup, as smtpd would send it; prints cleanup's answer.
 cleanup_attrs() {
-    python3 - "$PT_T/spool/public/cleanup" "$1" <<'EOP'
-import socket, sys
-path, n = sys.argv[1], int(sys.argv[2])
-def rec(t, data):
-    data = data.encode()
-    out, l = bytearray(t.encode()), len(data)
-    while True:
-        b = l & 0x7f
-        l >>= 7
-        out.append(b | (0x80 if l else 0))
-        if not l:
-            break
-    return bytes(out) + data
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-f = s.makefile("rb")
-def attrs():
-    d = {}
-    while True:
-        l = f.readline().decode().rstrip("\n")
-        if not l:
-            return d
-        k, _, v = l.partition("=")
-        d[k] = v
-attrs(); attrs()
-s.sendall(b"flags=0\n\n")
-body = rec("S", "a@other.example")
-body += b"".join(rec("A", "a_%d=x" % i) for i in range(n))
-body += rec("R", "root@other.example") + rec("M", "") + rec("N", "Subject: attrs") + rec("N", "")
-body += rec("N", "body") + rec("X", "") + rec("E", "")
-s.sendall(body)
-a = attrs()
-print(a.get("status"), a.get("reason"))
-EOP
+    pt_cleanup_records S:a@other.example "A*$1:a" R:root@other.example M: "N:Subject: attrs" N: \
+        N:body X: E:
 }
 out=$(cleanup_attrs 50)
 pt_check attr_count_below_limit_queued grep -q '^0 ' <<<"$out"

@@ -217,6 +217,50 @@ s.quit()
 EOP
 }
 
+# pt_cleanup_records TYPE:DATA...: one message straight to public/cleanup,
+# as smtpd would send it (flags=0), made of these records (TYPE is the one
+# record letter, DATA the rest; "A*N:name" stands for N attribute records
+# name_1=x .. name_N=x); prints cleanup's status and reason.
+pt_cleanup_records() {
+    python3 - "$PT_T/spool/public/cleanup" "$@" <<'EOP'
+import socket, sys
+path, specs = sys.argv[1], sys.argv[2:]
+def rec(t, data):
+    data = data.encode()
+    out, l = bytearray(t.encode()), len(data)
+    while True:
+        b = l & 0x7f
+        l >>= 7
+        out.append(b | (0x80 if l else 0))
+        if not l:
+            break
+    return bytes(out) + data
+body = b""
+for spec in specs:
+    t, _, data = spec.partition(":")
+    if t.startswith("A*"):
+        body += b"".join(rec("A", "%s_%d=x" % (data, i)) for i in range(int(t[2:])))
+    else:
+        body += rec(t, data)
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+f = s.makefile("rb")
+def attrs():
+    d = {}
+    while True:
+        l = f.readline().decode().rstrip("\n")
+        if not l:
+            return d
+        k, _, v = l.partition("=")
+        d[k] = v
+attrs(); attrs()
+s.sendall(b"flags=0\n\n")
+s.sendall(body)
+a = attrs()
+print(a.get("status"), a.get("reason"))
+EOP
+}
+
 pt_cleanup() {
     local t
     for p in "${PT_PIDS[@]}"; do kill "$p" 2>/dev/null; done

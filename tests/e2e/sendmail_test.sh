@@ -19,11 +19,11 @@ pt_check plain_delivered maildir_grep alice 'plain body'
 pt_check plain_dot_ends_input bash -c "! grep -q 'not delivered' $PT_HOMES/alice/Maildir/new/*"
 pt_check plain_return_path maildir_grep alice 'Return-Path: <sender@example.org>'
 
-# -XV (VERP, not implemented): a warning, and the message still goes.
+# -XV (VERP): the recipient is folded into the return path.
 printf 'Subject: verp\n\nverp body\n' | "$SM" -XV -f list-owner@example.org alice@example.test 2>"$PT_T/verp.err"
 pt_check verp_exit_0 [ $? -eq 0 ]
-pt_check verp_warned grep -q 'XV: VERP is not supported; the message is sent without it' "$PT_T/verp.err"
 pt_check verp_delivered pt_wait 'maildir_grep alice "verp body"' 30
+pt_check verp_return_path maildir_grep alice 'Return-Path: <list-owner+alice=example.test@example.org>'
 
 # -t: recipients from To/Cc/Bcc; Bcc is removed from the delivered copy.
 printf 'To: bob@example.test\nBcc: carol@example.test\nSubject: extract\n\nbody t\n' \

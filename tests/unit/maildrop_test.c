@@ -65,6 +65,16 @@ int main(void)
     const struct rec done_rcpt[] = { { 'S', "me" }, { 'D', "x@y" } };
     EXPECT_EQ_INT(FEED(MAILDROP_FROM_CLIENT, 0, done_rcpt), 1);
 
+    /* VERP: one V record of two characters (cleanup checks which). */
+    const struct rec verp[] = { { 'S', "me" }, { 'V', "+=" }, { 'R', "a@b" }, { 'M', "" },
+                                { 'X', "" }, { 'E', "" } };
+    EXPECT_EQ_INT(FEED(MAILDROP_FROM_CLIENT, 0, verp), -1);
+    const struct rec verp_twice[] = { { 'S', "me" }, { 'V', "+=" }, { 'V', "-=" } };
+    EXPECT_EQ_INT(FEED(MAILDROP_FROM_CLIENT, 0, verp_twice), 2);
+    const struct rec verp_long[] = { { 'S', "me" }, { 'V', "+=-" } };
+    EXPECT_EQ_INT(FEED(MAILDROP_FROM_CLIENT, 0, verp_long), 1);
+    EXPECT_EQ_INT(verdict, MAILDROP_BAD);
+
     /* Structure: sender once and before M; o/n need an R; nothing after E. */
     const struct rec nosender[] = { { 'R', "a" }, { 'M', "" } };
     EXPECT_EQ_INT(FEED(MAILDROP_FROM_CLIENT, 0, nosender), 1);

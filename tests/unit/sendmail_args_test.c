@@ -59,6 +59,19 @@ static void test_args(void)
     EXPECT_EQ_INT(o.nrcpt, 1);
     sendmail_opts_free(&o);
 
+    /* -XV: VERP with the default delimiters ("") or the two given; -X
+     * with anything else is the ignored traffic log. */
+    EXPECT_EQ_INT(parse(&o, err, "sendmail", "-XV", "x@y", NULL), 0);
+    EXPECT_TRUE(o.verp != NULL && *o.verp == 0);
+    sendmail_opts_free(&o);
+    EXPECT_EQ_INT(parse(&o, err, "sendmail", "-XV-=", "x@y", NULL), 0);
+    EXPECT_EQ_STR(o.verp, "-=");
+    sendmail_opts_free(&o);
+    EXPECT_EQ_INT(parse(&o, err, "sendmail", "-X", "/tmp/log", "x@y", NULL), 0);
+    EXPECT_TRUE(o.verp == NULL);
+    EXPECT_EQ_INT(o.nrcpt, 1);
+    sendmail_opts_free(&o);
+
     /* Bad -N/-R/-V values are ignored (Postfix warns and carries on). */
     EXPECT_EQ_INT(parse(&o, err, "sendmail", "-N", "bogus", "-R", "most", "-V", "a b", "x@y", NULL), 0);
     EXPECT_EQ_INT(o.notify, 0);

@@ -63,6 +63,7 @@ struct cleanup_cfg {
     bool have_reject_chars, have_strip_chars;
     char *content_filter;
     char *verp_filter;          /* verp_delimiter_filter */
+    long recycle;               /* postern_queue_file_recycling */
     bool remote_rewrite_domain_set;
     struct maps *header_checks, *mime_header_checks, *nested_header_checks, *body_checks;
     long body_checks_size_limit;

@@ -136,6 +136,7 @@ void cleanup_cfg_load(void)
     c->have_strip_chars = cleanup_chars_parse(cfg_str(P_MESSAGE_STRIP_CHARACTERS), c->strip_chars);
     c->content_filter = xstrdup(cfg_str(P_CONTENT_FILTER));
     c->verp_filter = xstrdup(cfg_str(P_VERP_DELIMITER_FILTER));
+    c->recycle = cfg_long(P_POSTERN_QUEUE_FILE_RECYCLING);
     c->remote_rewrite_domain_set = *cfg_str(P_REMOTE_HEADER_REWRITE_DOMAIN) != 0;
     c->header_checks = cleanup_maps(P_HEADER_CHECKS);
     c->mime_header_checks = cleanup_maps(P_MIME_HEADER_CHECKS);

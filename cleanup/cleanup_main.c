@@ -37,6 +37,7 @@
 #include "mime_state.h"
 #include "qfile.h"
 #include "rewrite_clnt.h"
+#include "queue_recycle.h"
 #include "server.h"
 #include <sys/time.h>
 
@@ -195,7 +196,10 @@ static void cleanup_service(struct stream *client)
     struct timeval tv;
 
     stream_set_timeout(client, (int)cfg_time(P_IPC_TIMEOUT));
-    int fd = mail_queue_create(MAIL_QUEUE_INCOMING, id);
+    int fd = cleanup_cfg.recycle > 0 ? queue_recycle_take(MAIL_QUEUE_INCOMING, id) : -1;
+    bool reused = fd >= 0;
+    if (!reused)
+        fd = mail_queue_create(MAIL_QUEUE_INCOMING, id);
     if (fd < 0) {
         log_warn("create file in %s: %m", MAIL_QUEUE_INCOMING);
         sbuf_free(id);
@@ -203,6 +207,8 @@ static void cleanup_service(struct stream *client)
         return;
     }
     st.w = qfile_writer_new(fd);
+    if (reused)
+        qfile_writer_set_reused(st.w);
     st.queue_id = sbuf_str(id);
     st.reason = sbuf_new(64);
     st.env.attrs = attr_list_new();

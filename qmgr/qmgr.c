@@ -116,6 +116,7 @@ static void qmgr_cfg_load(void)
     c->queue_run_delay = (double)cfg_time(P_QUEUE_RUN_DELAY);
     c->minimal_backoff = (double)cfg_time(P_MINIMAL_BACKOFF_TIME);
     c->maximal_backoff = (double)cfg_time(P_MAXIMAL_BACKOFF_TIME);
+    c->recycle_limit = cfg_long(P_POSTERN_QUEUE_FILE_RECYCLING);
     c->maximal_queue_lifetime = cfg_time(P_MAXIMAL_QUEUE_LIFETIME);
     c->bounce_queue_lifetime = cfg_time(P_BOUNCE_QUEUE_LIFETIME);
     c->active_limit = cfg_int(P_QMGR_MESSAGE_ACTIVE_LIMIT);

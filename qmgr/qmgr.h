@@ -71,6 +71,7 @@ struct qmgr_entry {
 struct qmgr_config {
     double queue_run_delay;
     double minimal_backoff, maximal_backoff;
+    long recycle_limit;         /* postern_queue_file_recycling */
     long maximal_queue_lifetime, bounce_queue_lifetime;
     int active_limit;
     double transport_retry_time;

@@ -20,6 +20,7 @@
 #include "dsn_log.h"
 #include "events.h"
 #include "flush_clnt.h"
+#include "queue_recycle.h"
 #include "log_addr.h"
 #include "resolve_local.h"
 #include "log.h"
@@ -195,7 +196,10 @@ static void qmgr_message_remove(struct qmgr_message *m, bool logs_absent)
         mail_queue_remove(MAIL_QUEUE_BOUNCE, m->id);
         mail_queue_remove(MAIL_QUEUE_TRACE, m->id);
     }
-    if (mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
+    /* The file itself is kept for a new message when there is room
+     * (lib/mail/queue_recycle.h). */
+    if (queue_recycle_put(MAIL_QUEUE_ACTIVE, m->id, m->env.content_size, qmgr_cfg.recycle_limit) < 0
+        && mail_queue_remove(MAIL_QUEUE_ACTIVE, m->id) < 0)
         log_warn("%s: remove: %m", m->id);
     else
         log_info("%s: removed", m->id);

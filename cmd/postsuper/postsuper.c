@@ -272,7 +272,8 @@ static void ps_structure(uid_t uid, gid_t gid)
     static const char *const dirs[] = { MAIL_QUEUE_INCOMING, MAIL_QUEUE_ACTIVE,
                                         MAIL_QUEUE_DEFERRED, MAIL_QUEUE_HOLD,
                                         MAIL_QUEUE_CORRUPT, MAIL_QUEUE_BOUNCE, MAIL_QUEUE_DEFER,
-                                        MAIL_QUEUE_TRACE, MAIL_QUEUE_SAVED, MAIL_QUEUE_FLUSH };
+                                        MAIL_QUEUE_TRACE, MAIL_QUEUE_SAVED, MAIL_QUEUE_FLUSH,
+                                        MAIL_QUEUE_RECYCLE };
     for (size_t i = 0; i < ARRAY_LEN(dirs); i++) {
         if (mkdir(dirs[i], 0700) == 0) {
             if (chown(dirs[i], uid, gid) < 0)
@@ -297,7 +298,7 @@ static int ps_purge_one(const char *id, const char *path, void *ctx)
     struct stat st;
     (void)ctx;
     if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && !MAIL_QUEUE_IS_COMPLETE(&st)
-        && st.st_mtime < time(NULL) - PS_TEMP_AGE) {
+        && MAIL_QUEUE_CHANGED(&st) < time(NULL) - PS_TEMP_AGE) {
         if (unlink(path) == 0)
             log_info("%s: removed temporary file %s", id, path);
         else

@@ -77,7 +77,7 @@ void mail_queue_path(struct sbuf *out, const char *queue_name, const char *id)
 }
 
 /* Creates the hash subdirectories leading to path. */
-static int mail_queue_mkdirs(const char *path)
+int mail_queue_mkdirs(const char *path)
 {
     char tmp[PATH_MAX];
     if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp)) {
@@ -272,7 +272,7 @@ int mail_queue_probe(const char *id)
 
 bool mail_queue_abandoned(const char *path, const struct stat *st, int min_age)
 {
-    if (MAIL_QUEUE_IS_COMPLETE(st) || time(NULL) - st->st_mtime < min_age)
+    if (MAIL_QUEUE_IS_COMPLETE(st) || time(NULL) - MAIL_QUEUE_CHANGED(st) < min_age)
         return false;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

@@ -31,6 +31,7 @@
 #define MAIL_QUEUE_DEFER "defer"
 #define MAIL_QUEUE_TRACE "trace"
 #define MAIL_QUEUE_FLUSH "flush"
+#define MAIL_QUEUE_RECYCLE "recycle"     /* Postern: delivered files kept for reuse */
 
 #define MAIL_QUEUE_ID_MAX 32
 
@@ -38,6 +39,9 @@
 #define MAIL_QUEUE_MODE_BUILDING 0600
 #define MAIL_QUEUE_MODE_COMPLETE 0700
 #define MAIL_QUEUE_IS_COMPLETE(st) (((st)->st_mode & S_IXUSR) != 0)
+/* When a queue file last changed: its contents (mtime) or its name or mode
+ * (ctime: a file taken from recycle/ has an old mtime but a new ctime). */
+#define MAIL_QUEUE_CHANGED(st) ((st)->st_mtime > (st)->st_ctime ? (st)->st_mtime : (st)->st_ctime)
 
 /* Reads hash_queue_names / hash_queue_depth from the configuration. */
 void mail_queue_init(void);
@@ -48,6 +52,8 @@ bool mail_queue_id_ok(const char *id);
 bool mail_queue_hashed(const char *queue_name);
 /* Fills out with "queue_name/[h/]id". */
 void mail_queue_path(struct sbuf *out, const char *queue_name, const char *id);
+/* Creates the missing hash subdirectories leading to a queue path. */
+int mail_queue_mkdirs(const char *path);
 /* Creates a new empty file in queue_name with a fresh ID (mode 0600, O_EXCL).
  * Returns the descriptor and fills id_out; -1 on error. */
 int mail_queue_create(const char *queue_name, struct sbuf *id_out);

@@ -763,6 +763,8 @@
 #define D_POSTERN_DKIM_OVERSIGN "From"
 #define P_POSTERN_DKIM_SIGN_CLIENTS "postern_dkim_sign_clients"
 #define D_POSTERN_DKIM_SIGN_CLIENTS "permit_mynetworks, permit_sasl_authenticated, permit_local_submission"
+#define P_POSTERN_QUEUE_FILE_RECYCLING "postern_queue_file_recycling"
+#define D_POSTERN_QUEUE_FILE_RECYCLING "64"
 #define P_POSTLOG_SERVICE_NAME "postlog_service_name"
 #define D_POSTLOG_SERVICE_NAME "postlog"
 #define P_POSTLOGD_WATCHDOG_TIMEOUT "postlogd_watchdog_timeout"

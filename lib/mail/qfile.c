@@ -22,6 +22,7 @@ struct qfile_writer {
     int fd;
     off_t base;         /* file offset of wbuf[0] */
     struct sbuf *wbuf;
+    bool reused;        /* old contents beyond what we write */
 };
 
 void qfile_encode(struct sbuf *out, int type, const void *data, size_t len)
@@ -48,6 +49,11 @@ struct qfile_writer *qfile_writer_new(int fd)
     w->base = 0;
     w->wbuf = sbuf_new(QFILE_WBUF);
     return w;
+}
+
+void qfile_writer_set_reused(struct qfile_writer *w)
+{
+    w->reused = true;
 }
 
 int qfile_writer_flush(struct qfile_writer *w)
@@ -149,6 +155,10 @@ int qfile_writer_mark_done(struct qfile_writer *w, off_t offset)
 int qfile_commit(struct qfile_writer *w)
 {
     if (qfile_writer_flush(w) < 0)
+        return -1;
+    /* Every record is written at or before base (the C record and marks
+     * are rewritten in place), so base is the new end of the file. */
+    if (w->reused && ftruncate(w->fd, w->base) < 0)
         return -1;
     if (fchmod(w->fd, 0700) < 0)
         return -1;

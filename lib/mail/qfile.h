@@ -77,6 +77,9 @@
 struct qfile_writer;
 /* Starts writing records to fd (owned by the writer from now on; position 0). */
 struct qfile_writer *qfile_writer_new(int fd);
+/* fd is a reused file (queue_recycle_take): qfile_commit() cuts off what
+ * is left of the old contents after the last record written. */
+void qfile_writer_set_reused(struct qfile_writer *w);
 int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
 int qfile_puts(struct qfile_writer *w, int type, const char *str);
 int qfile_putf(struct qfile_writer *w, int type, const char *fmt, ...) PRINTF_LIKE(3, 4);
@@ -100,7 +103,8 @@ struct qfile_size {
 int qfile_writer_set_size(struct qfile_writer *w, const struct qfile_size *sz);
 /* Marks a recipient record this writer wrote as done (flushes first). */
 int qfile_writer_mark_done(struct qfile_writer *w, off_t offset);
-/* Flushes, sets mode 0700 (complete), fsync()s. Returns 0 or -1 (errno).
+/* Flushes, cuts a reused file to its new length, sets mode 0700 (complete),
+ * fsync()s. Returns 0 or -1 (errno).
  * The writer still owns fd; free with qfile_writer_free(). */
 int qfile_commit(struct qfile_writer *w);
 /* Frees the writer and closes the descriptor. */

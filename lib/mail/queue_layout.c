@@ -33,6 +33,7 @@ static const struct queue_dir queue_dirs[] = {
     { "hold", OWN_MAIL, false, 0700, true },
     { "corrupt", OWN_MAIL, false, 0700, true },
     { "saved", OWN_MAIL, false, 0700, true },
+    { "recycle", OWN_MAIL, false, 0700, true },
     { "bounce", OWN_MAIL, false, 0700, true },
     { "defer", OWN_MAIL, false, 0700, true },
     { "trace", OWN_MAIL, false, 0700, true },

@@ -142,11 +142,12 @@ static void test_table(void)
     bool sorted = true;
 
     /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA),
-     * Postern's own 6 postern_dkim_*, postern_batch_scheduling and
-     * postern_delivery_priority (gen.py POSTERN), Postfix's old fallback_relay
-     * and 4 old postscreen names (gen.py EXTRA, LEGACY). */
-    CHECK(param_table_count == 831 + 11 + 8 + 1 + 4,
-          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 8 postern_* + fallback_relay"
+     * Postern's own 6 postern_dkim_*, postern_batch_scheduling,
+     * postern_delivery_priority and postern_queue_file_recycling (gen.py
+     * POSTERN), Postfix's old fallback_relay and 4 old postscreen names
+     * (gen.py EXTRA, LEGACY). */
+    CHECK(param_table_count == 831 + 11 + 9 + 1 + 4,
+          "table holds the 831 Postfix 3.7 parameters + 11 VDA + 9 postern_* + fallback_relay"
           " + 4 old postscreen names");
     p = param_find("postern_delivery_priority");
     CHECK(p && p->type == PARAM_INT && strcmp(p->dflt, "10") == 0 && p->min == 0 && p->max == 20,

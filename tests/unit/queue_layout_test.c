@@ -31,7 +31,8 @@ static const struct want layout[] = {
     { "maildrop", false, true, 01730 }, { "incoming", false, false, 0700 },
     { "active", false, false, 0700 },   { "deferred", false, false, 0700 },
     { "hold", false, false, 0700 },     { "corrupt", false, false, 0700 },
-    { "saved", false, false, 0700 },    { "bounce", false, false, 0700 },
+    { "saved", false, false, 0700 },    { "recycle", false, false, 0700 },
+    { "bounce", false, false, 0700 },
     { "defer", false, false, 0700 },    { "trace", false, false, 0700 },
     { "flush", false, false, 0700 },    { "private", false, false, 0700 },
     { "public", false, true, 0710 },    { "pid", true, false, 0755 },
@@ -109,8 +110,8 @@ int main(void)
     umask(022);
 
     /* Nothing exists yet: REPORT alone counts each missing directory
-     * (queue dir, 14 queues, data dir) and creates nothing. */
-    EXPECT_EQ_INT(queue_layout_apply(QUEUE_LAYOUT_REPORT), 16);
+     * (queue dir, 15 queues, data dir) and creates nothing. */
+    EXPECT_EQ_INT(queue_layout_apply(QUEUE_LAYOUT_REPORT), 17);
     EXPECT_TRUE(access(qdir, F_OK) < 0);
     EXPECT_TRUE(log_has("spool: missing directory"));
     log_clear();

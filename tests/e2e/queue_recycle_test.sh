@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# queue_recycle_test.sh - postern_queue_file_recycling: the files of delivered
+# messages are kept in $queue_directory/recycle and reused by cleanup:
+#   - five delivered messages leave exactly the limit (3) in recycle/ (mode
+#     0700, mail_owner), the others are removed;
+#   - a new (held) message gets one of those files (same inode), written
+#     afresh: no byte of the old, larger message is left, the file is complete
+#     (0700), its queue ID is new, and postcat reads it back;
+#   - a file in recycle/ that has a second name (link count 2) is not taken;
+#   - 0 turns it off: delivered files are removed and recycle/ stays empty.
+. "$(dirname "$0")/lib.sh"
+pt_setup_users
+pt_instance
+cat >> "$PT_CONF/main.cf" <<EOM
+transport_maps = inline:{ junk.example=discard }
+smtpd_sender_restrictions = check_sender_access inline:{ hold@example.org=HOLD }
+postern_queue_file_recycling = 3
+EOM
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+R=$PT_T/spool/recycle
+pool() { find "$R" -type f | wc -l; }
+inodes() { find "$R" -type f -printf '%i\n' | sort; }
+held() { find "$PT_T/spool/hold" -type f | wc -l; }
+
+# Five large messages held (the pool is empty: new files), then released and
+# delivered (discarded): three files go to recycle/, two are removed.
+BIG=$(python3 -c 'print("Subject: OLDMARKER\r\n\r\n" + ("OLDMARKER " * 40 + "\r\n") * 60)')
+for i in 1 2 3 4 5; do PT_BODY=$BIG pt_smtp_send hold@example.org "r$i@junk.example" >/dev/null; done
+pt_check five_held test "$(held)" -eq 5
+pt_cmd postsuper -H ALL 2>/dev/null
+pt_check delivered_queue_empty pt_wait_queue_empty 30
+pt_check pool_at_limit pt_wait '[ "$(pool)" -eq 3 ]' 10
+pt_check pool_private test "$(stat -c %U:%a "$R")" = postfix:700
+names=$(ls "$R")
+
+# A small held message reuses one of them.
+before=$(inodes)
+r=$(PT_BODY=$'Subject: NEWMARKER\r\n\r\nsmall\r\n' pt_smtp_send hold@example.org x@junk.example)
+pt_check held_accepted grep -q '^250' <<<"$r"
+f=$(find "$PT_T/spool/hold" -type f | head -n 1)
+pt_check held_file_exists test -n "$f"
+pt_check held_reuses_inode grep -qx "$(stat -c %i "$f")" <<<"$before"
+pt_check pool_shrank test "$(pool)" -eq 2
+pt_check held_no_old_bytes eval '! grep -q OLDMARKER "$f"'
+pt_check held_is_complete test "$(stat -c %a "$f")" = 700
+pt_check held_small test "$(stat -c %s "$f")" -lt 2000
+id=$(basename "$f")
+pt_check held_new_id eval '! grep -qx "$id" <<<"$names"'
+postcat_has() { pt_cmd postcat -q "$1" 2>/dev/null | grep -q "$2"; }
+pt_check held_postcat_reads postcat_has "$id" NEWMARKER
+
+# A pool file with a second name is never taken.
+mkdir -p "$PT_T/links"
+for g in "$R"/*; do ln "$g" "$PT_T/links/$(basename "$g")"; done
+linked=$(inodes)
+PT_BODY=$'Subject: THIRD\r\n\r\nsmall\r\n' pt_smtp_send hold@example.org y@junk.example >/dev/null
+g=$(grep -l THIRD "$PT_T"/spool/hold/* | head -n 1)
+pt_check third_held test -n "$g"
+pt_check linked_not_taken eval '! grep -qx "$(stat -c %i "$g")" <<<"$linked"'
+pt_check linked_left_alone test "$(inodes)" = "$linked"
+rm -rf "$PT_T/links"
+
+# Off: delivered files are removed, the pool is neither filled nor used.
+pt_cmd postsuper -d ALL hold 2>/dev/null
+rm -f "$R"/*
+pt_cmd postconf -e postern_queue_file_recycling=0
+pt_cmd postfix reload >/dev/null 2>&1
+sleep 2
+for i in 1 2 3; do pt_smtp_send a@example.org "s$i@junk.example" >/dev/null; done
+pt_check off_queue_empty pt_wait_queue_empty 30
+pt_check off_pool_empty test "$(pool)" -eq 0
+pt_check off_removed_logged test "$(grep -c ': removed' "$PT_T/maillog")" -ge 8
+
+pt_stop
+pt_done

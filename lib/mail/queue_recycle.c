@@ -57,22 +57,31 @@ int queue_recycle_put(const char *queue, const char *id, long size, long limit)
 /* take: the directory stays open; each take reads it from the start. */
 static DIR *queue_recycle_dir;
 
-/* Opens and claims recycle/name: -1 unless it is ours to reuse. */
-static int queue_recycle_claim(const char *name)
+/* Claims fd, opened as path (recycle/NAME): -1 (fd closed) unless it is
+ * ours to reuse.
+ * The lock alone is not a claim: another cleanup may have opened the same
+ * file, locked it, taken it to incoming/, written and committed a message
+ * and closed it (lock released) between our open and our flock. So after
+ * the lock, the name must still be this file: nobody renames a pool name
+ * without holding the lock, and qmgr never gives a name that exists. Only
+ * then is the file made incomplete. */
+int queue_recycle_claim_fd(int fd, const char *path)
 {
-    char path[sizeof(MAIL_QUEUE_RECYCLE) + 258];    /* + NAME_MAX, "/", NUL */
-    snprintf(path, sizeof(path), "%s/%s", MAIL_QUEUE_RECYCLE, name);
-    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return -1;
-    struct stat st;
+    struct stat st, named;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
         || st.st_nlink != 1 || st.st_uid != geteuid()
+        || lstat(path, &named) < 0 || named.st_ino != st.st_ino || named.st_dev != st.st_dev
         || fchmod(fd, MAIL_QUEUE_MODE_BUILDING) < 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+static int queue_recycle_claim(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    return fd < 0 ? -1 : queue_recycle_claim_fd(fd, path);
 }
 
 int queue_recycle_take(const char *queue, struct sbuf *id_out)
@@ -84,11 +93,11 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out)
     while ((e = readdir(queue_recycle_dir)) != NULL) {
         if (e->d_name[0] == '.' || !mail_queue_id_ok(e->d_name))
             continue;
-        int fd = queue_recycle_claim(e->d_name);
+        char from[sizeof(MAIL_QUEUE_RECYCLE) + 258];    /* + NAME_MAX, "/", NUL */
+        snprintf(from, sizeof(from), "%s/%s", MAIL_QUEUE_RECYCLE, e->d_name);
+        int fd = queue_recycle_claim(from);
         if (fd < 0)
             continue;
-        char from[sizeof(MAIL_QUEUE_RECYCLE) + 258];
-        snprintf(from, sizeof(from), "%s/%s", MAIL_QUEUE_RECYCLE, e->d_name);
         struct sbuf *to = sbuf_new(64);
         int r = -1;
         for (int tries = 0; r < 0 && tries < 8; tries++) {

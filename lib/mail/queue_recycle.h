@@ -16,10 +16,11 @@
  *        there before it creates a file:
  *          - put: rename(queue/ID, recycle/ID), never replacing a name, for
  *            messages up to QUEUE_RECYCLE_MAX_SIZE;
- *          - take: open recycle/NAME, lock it (LOCK_EX|LOCK_NB: two cleanups
- *            never take the same file), check it is a plain file with one
- *            link owned by us, make it incomplete (mode 0600), rename it to
- *            incoming/NEWID; the writer overwrites it from offset 0 and
+ *          - take: open recycle/NAME, lock it (LOCK_EX|LOCK_NB), check that
+ *            recycle/NAME is still that file (another cleanup may have
+ *            taken, filled and released it since our open), a plain file
+ *            with one link owned by us; make it incomplete (mode 0600),
+ *            rename it to incoming/NEWID; the writer overwrites it from offset 0 and
  *            qfile_commit() cuts it to the new length before the fsync.
  *        While it waits in recycle/ a file keeps its old contents and mode;
  *        it is made incomplete before it gets a name any queue scan reads,
@@ -43,5 +44,10 @@ int queue_recycle_put(const char *queue, const char *id, long size, long limit);
 /* A recycled file renamed to queue/NEWID (id_out), open read-write, locked,
  * mode 0600; or -1 when there is none to take. */
 int queue_recycle_take(const char *queue, struct sbuf *id_out);
+
+/* The claim step of queue_recycle_take() for a file already opened as path
+ * (public for tests): returns fd, locked and mode 0600, when path still
+ * names it and it may be reused; else closes fd and returns -1. */
+int queue_recycle_claim_fd(int fd, const char *path);
 
 #endif

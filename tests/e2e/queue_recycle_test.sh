@@ -7,6 +7,7 @@
 #     afresh: no byte of the old, larger message is left, the file is complete
 #     (0700), its queue ID is new, and postcat reads it back;
 #   - a file in recycle/ that has a second name (link count 2) is not taken;
+#   - 2000 messages over 20 sessions: all delivered, none left incomplete;
 #   - 0 turns it off: delivered files are removed and recycle/ stays empty.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
@@ -59,6 +60,18 @@ pt_check third_held test -n "$g"
 pt_check linked_not_taken eval '! grep -qx "$(stat -c %i "$g")" <<<"$linked"'
 pt_check linked_left_alone test "$(inodes)" = "$linked"
 rm -rf "$PT_T/links"
+
+# Under load (20 sessions, files taken and given back all the time) every
+# accepted message is delivered and none is left incomplete.
+pt_cmd postsuper -d ALL hold 2>/dev/null
+sent0=$(grep -c 'to=<load@junk.example>.*status=sent' "$PT_T/maillog")
+"$PT_BUILD/sbin/smtp-source" -s 20 -m 2000 -l 2000 -f a@example.org -t load@junk.example \
+    "127.0.0.1:$PT_PORT" >/dev/null 2>&1
+pt_check load_source_ok test $? -eq 0
+pt_check load_queue_empty pt_wait_queue_empty 60
+pt_check load_all_delivered test "$(grep -c 'to=<load@junk.example>.*status=sent' "$PT_T/maillog")" -eq $((sent0 + 2000))
+pt_check load_none_incomplete eval '! grep -q "removing incomplete" "$PT_T/maillog"'
+pt_check load_pool_within_limit test "$(pool)" -le 3
 
 # Off: delivered files are removed, the pool is neither filled nor used.
 pt_cmd postsuper -d ALL hold 2>/dev/null

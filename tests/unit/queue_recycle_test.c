@@ -1,0 +1,138 @@
+/*
+ * queue_recycle_test.c - unit tests for reusing delivered queue files
+ *
+ * Used by: make unit (tests/run-all, make check-unit).
+ * Interface: main() (tests/harness.h: FAIL lines, then "N passed, M failed").
+ * Notes: runs in a temporary queue directory. The race case replays what
+ *        lost a message once under load: cleanup A opens a pool file,
+ *        cleanup B takes the same file, commits a message in it and closes
+ *        it, then A's lock succeeds; A must not claim it (nor chmod it).
+ */
+#include "harness.h"
+#include "mail_queue.h"
+#include "qfile.h"
+#include "queue_recycle.h"
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+static ino_t make_file(const char *path, mode_t mode, size_t size)
+{
+    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, mode);
+    char buf[512];
+    memset(buf, 'O', sizeof(buf));
+    for (size_t n = 0; n < size; n += sizeof(buf))
+        if (write(fd, buf, size - n < sizeof(buf) ? size - n : sizeof(buf)) < 0)
+            break;
+    fchmod(fd, mode);
+    struct stat st;
+    fstat(fd, &st);
+    close(fd);
+    return st.st_ino;
+}
+
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? (st.st_mode & 07777) : 0;
+}
+
+static int entries(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "test $(ls %s | wc -l) -eq 0", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+int main(void)
+{
+    harness_init();
+    char tmpl[] = "/tmp/queue_recycle_test.XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (dir == NULL || chdir(dir) < 0)
+        return 1;
+    mkdir("incoming", 0700);
+    mkdir("active", 0700);
+    mkdir("recycle", 0700);
+    mkdir("saved", 0700);
+    struct sbuf *id = sbuf_new(32), *path = sbuf_new(64);
+
+    /* put: a delivered file moves to recycle/ under its old ID. */
+    ino_t old = make_file("active/6B0000000000000001", 0700, 3000);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000001", 3000, 4), 0);
+    EXPECT_TRUE(inode_of("recycle/6B0000000000000001") == old);
+    EXPECT_TRUE(access("active/6B0000000000000001", F_OK) < 0);
+    /* Too large, or recycling off: the caller removes it. */
+    make_file("active/6B0000000000000002", 0700, 10);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000002", QUEUE_RECYCLE_MAX_SIZE + 1, 4), -1);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000002", 10, 0), -1);
+    EXPECT_TRUE(access("active/6B0000000000000002", F_OK) == 0);
+
+    /* take: the file, under a new ID in incoming/, locked, incomplete. */
+    int fd = queue_recycle_take("incoming", id);
+    EXPECT_TRUE(fd >= 0);
+    EXPECT_TRUE(strcmp(sbuf_str(id), "6B0000000000000001") != 0 && mail_queue_id_ok(sbuf_str(id)));
+    mail_queue_path(path, "incoming", sbuf_str(id));
+    EXPECT_TRUE(inode_of(sbuf_str(path)) == old);
+    EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0600);
+    EXPECT_EQ_INT(entries("recycle"), 0);
+    int other = open(sbuf_str(path), O_RDONLY);
+    EXPECT_TRUE(flock(other, LOCK_EX | LOCK_NB) < 0);
+    close(other);
+
+    /* The writer overwrites it and cuts it to length at the commit. */
+    struct qfile_writer *w = qfile_writer_new(fd);
+    qfile_writer_set_reused(w);
+    qfile_puts(w, REC_SENDER, "new@example.org");
+    qfile_puts(w, REC_END, "");
+    off_t end = qfile_writer_offset(w);
+    EXPECT_EQ_INT(qfile_commit(w), 0);
+    qfile_writer_free(w);
+    struct stat st;
+    EXPECT_TRUE(stat(sbuf_str(path), &st) == 0 && st.st_size == end);
+    EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
+
+    /* Nothing left to take. */
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id), -1);
+
+    /* The race: A opens the pool file; B takes it, commits, closes; A's
+     * claim must fail and leave B's message complete. */
+    make_file("active/6B0000000000000003", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000003", 100, 4), 0);
+    int fd_a = open("recycle/6B0000000000000003", O_RDWR);
+    int fd_b = queue_recycle_take("incoming", id);
+    EXPECT_TRUE(fd_b >= 0);
+    mail_queue_path(path, "incoming", sbuf_str(id));
+    fchmod(fd_b, 0700);
+    close(fd_b);
+    EXPECT_EQ_INT(queue_recycle_claim_fd(fd_a, "recycle/6B0000000000000003"), -1);
+    EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
+
+    /* A pool file with a second name is never taken, nor changed. */
+    make_file("active/6B0000000000000004", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000004", 100, 4), 0);
+    EXPECT_EQ_INT(link("recycle/6B0000000000000004", "saved/6B0000000000000004"), 0);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id), -1);
+    EXPECT_EQ_INT(mode_of("recycle/6B0000000000000004"), 0700);
+    unlink("saved/6B0000000000000004");
+
+    /* The pool limit: with 1 file there and a limit of 1, put refuses. */
+    make_file("active/6B0000000000000005", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000005", 100, 1), -1);
+    EXPECT_TRUE(access("active/6B0000000000000005", F_OK) == 0);
+
+    sbuf_free(id);
+    sbuf_free(path);
+    int rc = harness_done();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        rc = 1;
+    return rc;
+}

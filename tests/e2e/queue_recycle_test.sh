@@ -8,7 +8,8 @@
 #     (0700), its queue ID is new, and postcat reads it back;
 #   - a file in recycle/ that has a second name (link count 2) is not taken;
 #   - 2000 messages over 20 sessions: all delivered, none left incomplete;
-#   - 0 turns it off: delivered files are removed and recycle/ stays empty.
+#   - 0 turns it off: delivered files are removed and recycle/ stays empty;
+#   - with incoming/ and active/ hashed (hash_queue_names) reuse still works.
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_instance
@@ -83,6 +84,21 @@ for i in 1 2 3; do pt_smtp_send a@example.org "s$i@junk.example" >/dev/null; don
 pt_check off_queue_empty pt_wait_queue_empty 30
 pt_check off_pool_empty test "$(pool)" -eq 0
 pt_check off_removed_logged test "$(grep -c ': removed' "$PT_T/maillog")" -ge 8
+
+# Hashed incoming/ and active/ (hash_queue_names): files still go to the
+# pool from active/X/ID and come back to incoming/Y/NEWID.
+pt_cmd postconf -e postern_queue_file_recycling=3 'hash_queue_names=incoming, active, deferred, defer'
+pt_cmd postfix reload >/dev/null 2>&1
+sleep 2
+for i in 1 2 3 4; do pt_smtp_send a@example.org "h$i@junk.example" >/dev/null; done
+pt_check hashed_queue_empty pt_wait_queue_empty 30
+pt_check hashed_pool_filled pt_wait '[ "$(pool)" -ge 1 ]' 10
+before=$(inodes)
+PT_BODY=$'Subject: HASHED\r\n\r\nsmall\r\n' pt_smtp_send hold@example.org z@junk.example >/dev/null
+h=$(grep -l HASHED "$PT_T"/spool/hold/* 2>/dev/null | head -n 1)
+pt_check hashed_held test -n "$h"
+pt_check hashed_reuses_inode grep -qx "$(stat -c %i "$h" 2>/dev/null)" <<<"$before"
+pt_check hashed_none_incomplete eval '! grep -q "removing incomplete" "$PT_T/maillog"'
 
 pt_stop
 pt_done

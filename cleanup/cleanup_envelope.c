@@ -84,11 +84,11 @@ static int cleanup_write_verp(struct cleanup_state *st)
     const char *v = st->env.verp;
     if (v == NULL)
         return 0;
-    const char *why = verp_delims_check(v, cleanup_cfg.verp_filter);
     if (*st->sender == 0) {
         log_warn("%s: ignoring VERP request for null sender", st->queue_id);
         return 0;
     }
+    const char *why = verp_delims_check(v, cleanup_cfg.verp_filter);
     if (why) {
         log_warn("%s: ignoring bad VERP request \"%.100s\": %s", st->queue_id, v, why);
         return 0;

@@ -28,8 +28,9 @@
  *        The message gets "Received: from NAME (NAME [ADDR]) by HOST
  *        (MAIL_NAME) with QMQP id QUEUEID; DATE" first. A sender of the
  *        form prefix@origin-@[] asks for VERP in qmail's form, which
- *        Postern does not take (XVERP and sendmail -XV it does): such mail is refused with D rather than sent with a
- *        return path the list manager did not ask for.
+ *        Postern does not take (XVERP and sendmail -XV it does): such
+ *        mail is refused with D rather than sent with a return path the
+ *        list manager did not ask for.
  *        content_filter and receive_override_options are this service's
  *        own (main.cf or -o), as for smtpd.
  */

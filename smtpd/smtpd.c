@@ -279,15 +279,20 @@ void smtpd_log_reject(struct smtpd_state *st, const char *kind, const char *cmd,
     sbuf_free(b);
 }
 
-bool smtpd_client_in_mynetworks(struct smtpd_state *st)
+bool smtpd_client_listed(struct smtpd_state *st, struct mynetworks *list, int *cache)
 {
-    if (st->in_mynetworks < 0) {
-        int r = mynetworks_match(smtpd_cfg.mynetworks, st->addr, st->name);
+    if (*cache < 0) {
+        int r = mynetworks_match(list, st->addr, st->name);
         if (r < 0)
             return false;       /* table trouble: not trusted this time */
-        st->in_mynetworks = r;
+        *cache = r;
     }
-    return st->in_mynetworks == 1;
+    return *cache == 1;
+}
+
+bool smtpd_client_in_mynetworks(struct smtpd_state *st)
+{
+    return smtpd_client_listed(st, smtpd_cfg.mynetworks, &st->in_mynetworks);
 }
 
 void smtpd_reset_transaction(struct smtpd_state *st)

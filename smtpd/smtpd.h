@@ -224,6 +224,10 @@ void smtpd_milter_abort(struct smtpd_state *st);
 void smtpd_milter_disconnect(struct smtpd_state *st);
 /* True when the client matches $mynetworks (cached per session). */
 bool smtpd_client_in_mynetworks(struct smtpd_state *st);
+/* Is the session's client in list (mynetworks syntax)? Decided once per
+ * session: *cache is -1 until then; a table lookup error answers no and is
+ * not kept. */
+bool smtpd_client_listed(struct smtpd_state *st, struct mynetworks *list, int *cache);
 /* The open transaction's queue ID ("" when none). cleanup's greeting is
  * read only when the ID is first wanted (the "client=" line is logged
  * then): usually once the client's content arrives, so that smtpd does not

@@ -22,13 +22,10 @@ static struct mynetworks *smtpd_verp_clients;
 /* Decided once per session from the real client. */
 bool smtpd_verp_allowed(struct smtpd_state *st)
 {
-    if (st->verp_ok < 0) {
-        if (smtpd_verp_clients == NULL)
-            smtpd_verp_clients = mynetworks_new(P_SMTPD_AUTHORIZED_VERP_CLIENTS,
-                                                cfg_str(P_SMTPD_AUTHORIZED_VERP_CLIENTS), false);
-        st->verp_ok = mynetworks_match(smtpd_verp_clients, st->addr, st->name) == 1;
-    }
-    return st->verp_ok == 1;
+    if (smtpd_verp_clients == NULL)
+        smtpd_verp_clients = mynetworks_new(P_SMTPD_AUTHORIZED_VERP_CLIENTS,
+                                            cfg_str(P_SMTPD_AUTHORIZED_VERP_CLIENTS), false);
+    return smtpd_client_listed(st, smtpd_verp_clients, &st->verp_ok);
 }
 
 const char *smtpd_verp_ehlo(struct smtpd_state *st)

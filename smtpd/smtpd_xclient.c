@@ -83,15 +83,13 @@ static bool smtpd_x_allowed(struct smtpd_state *st, bool xclient)
 {
     struct smtpd_xforward *x = smtpd_xf(st);
     int *cache = xclient ? &x->xclient_ok : &x->xforward_ok;
-    if (*cache < 0) {
-        struct mynetworks **list = xclient ? &smtpd_xclient_hosts : &smtpd_xforward_hosts;
+    struct mynetworks **list = xclient ? &smtpd_xclient_hosts : &smtpd_xforward_hosts;
+    if (*list == NULL) {
         const char *param = xclient ? P_SMTPD_AUTHORIZED_XCLIENT_HOSTS
                                     : P_SMTPD_AUTHORIZED_XFORWARD_HOSTS;
-        if (*list == NULL)
-            *list = mynetworks_new(param, cfg_str(param), false);
-        *cache = mynetworks_match(*list, st->addr, st->name) == 1;
+        *list = mynetworks_new(param, cfg_str(param), false);
     }
-    return *cache == 1;
+    return smtpd_client_listed(st, *list, cache);
 }
 
 const char *smtpd_xclient_ehlo(struct smtpd_state *st)

@@ -101,6 +101,8 @@
 #define D_AUTHORIZED_MAILQ_USERS "static:anyone"
 #define P_AUTHORIZED_SUBMIT_USERS "authorized_submit_users"
 #define D_AUTHORIZED_SUBMIT_USERS "static:anyone"
+#define P_AUTHORIZED_VERP_CLIENTS "authorized_verp_clients"
+#define D_AUTHORIZED_VERP_CLIENTS ""
 #define P_BACKWARDS_BOUNCE_LOGFILE_COMPATIBILITY "backwards_bounce_logfile_compatibility"
 #define D_BACKWARDS_BOUNCE_LOGFILE_COMPATIBILITY "yes"
 #define P_BERKELEY_DB_CREATE_BUFFER_SIZE "berkeley_db_create_buffer_size"

@@ -519,7 +519,6 @@ int qenv_load(struct qfile_reader *r, struct qenv *env)
             break;
         case REC_DSN_ENVID:
             xfree(env->envid);
-    xfree(env->verp_delims);
             env->envid = xstrdup(v);
             break;
         case REC_VERP:
@@ -570,6 +569,7 @@ void qenv_free(struct qenv *env)
     xfree(env->envid);
     xfree(env->errors_to);
     xfree(env->return_receipt);
+    xfree(env->verp_delims);
     attr_list_free(env->attrs);
     memset(env, 0, sizeof(*env));
 }

@@ -151,6 +151,9 @@ for _n, (_t, _d, _) in POSTERN.items():
 # honours it as that parameter's default ($fallback_relay) but no longer
 # lists it; old main.cf files set it.
 EXTRA['fallback_relay'] = ('STR', '')
+# The same for smtpd_authorized_verp_clients (before 2.1): its default is
+# $authorized_verp_clients, empty unless an old main.cf sets it.
+EXTRA['authorized_verp_clients'] = ('LIST', '')
 
 # Postfix's names from before 3.6 (denylist/allowlist) and 3.1 (dnsbl_ttl):
 # Postfix 3.7 still honours them as the defaults of the new names

@@ -220,7 +220,7 @@ EOP
 # pt_cleanup_records TYPE:DATA...: one message straight to public/cleanup,
 # as smtpd would send it (flags=0), made of these records (TYPE is the one
 # record letter, DATA the rest; "A*N:name" stands for N attribute records
-# name_1=x .. name_N=x); prints cleanup's status and reason.
+# name_0=x .. name_N-1=x); prints cleanup's status and reason.
 pt_cleanup_records() {
     python3 - "$PT_T/spool/public/cleanup" "$@" <<'EOP'
 import socket, sys

@@ -144,10 +144,11 @@ static void test_table(void)
     /* 831 Postfix 3.7 parameters plus 11 of the VDA quota patch (gen.py EXTRA),
      * Postern's own 6 postern_dkim_*, postern_batch_scheduling,
      * postern_delivery_priority and postern_queue_file_recycling (gen.py
-     * POSTERN), Postfix's old fallback_relay and 4 old postscreen names
-     * (gen.py EXTRA, LEGACY). */
-    CHECK(param_table_count == 831 + 11 + 9 + 1 + 4,
+     * POSTERN), Postfix's old fallback_relay and authorized_verp_clients and
+     * 4 old postscreen names (gen.py EXTRA, LEGACY). */
+    CHECK(param_table_count == 831 + 11 + 9 + 2 + 4,
           "table holds the 831 Postfix 3.7 parameters + 11 VDA + 9 postern_* + fallback_relay"
+          " + authorized_verp_clients"
           " + 4 old postscreen names");
     p = param_find("postern_delivery_priority");
     CHECK(p && p->type == PARAM_INT && strcmp(p->dflt, "10") == 0 && p->min == 0 && p->max == 20,
@@ -156,6 +157,8 @@ static void test_table(void)
     CHECK(p && strcmp(p->dflt, "") == 0, "postscreen_blacklist_action, an old name, is known");
     p = param_find("fallback_relay");
     CHECK(p && strcmp(p->dflt, "") == 0, "fallback_relay, the old name, is known");
+    p = param_find("authorized_verp_clients");
+    CHECK(p && strcmp(p->dflt, "") == 0, "authorized_verp_clients, the old name, is known");
     p = param_find("postern_dkim_enable");
     CHECK(p && p->type == PARAM_BOOL && strcmp(p->dflt, "no") == 0, "Postern parameter in the table");
     p = param_find("virtual_overquota_bounce");

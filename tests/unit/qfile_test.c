@@ -47,7 +47,9 @@ static void test_write_read(void)
     qfile_putf(w, REC_SIZE, QFILE_SIZE_FMT, 0L, 0L, 0L, 0L, 0L, 0L);
     qfile_puts(w, REC_TIME, "1700000000 123456");
     qfile_puts(w, REC_SENDER, "alice@example.test");
+    qfile_puts(w, REC_VERP, "+=");      /* cleanup's order: V, then A, then i */
     qfile_puts(w, REC_ATTR, "rewrite_context=local");
+    qfile_puts(w, REC_DSN_ENVID, "env-1");
     qfile_puts(w, REC_DSN_NOTIFY, "6");
     qfile_puts(w, REC_ORCPT, "Bob@Example.Test");
     qfile_puts(w, REC_RCPT, "bob@example.test");
@@ -80,6 +82,8 @@ static void test_write_read(void)
     struct qenv env;
     EXPECT_EQ_INT(qenv_load(r, &env), 0);
     EXPECT_EQ_STR(env.sender, "alice@example.test");
+    EXPECT_EQ_STR(env.verp_delims, "+=");
+    EXPECT_EQ_STR(env.envid, "env-1");
     EXPECT_EQ_INT(env.arrival_sec, 1700000000);
     EXPECT_EQ_INT(env.nrcpt, 3);
     EXPECT_EQ_STR(env.rcpts[0].address, "bob@example.test");

@@ -25,9 +25,11 @@ struct qfile_writer {
     bool reused;        /* old contents beyond what we write */
 };
 
-void qfile_encode(struct sbuf *out, int type, const void *data, size_t len)
+/* The record header (type, then the length in 7-bit groups, low first)
+ * into hdr (at least QFILE_HDR_MAX bytes); its length. */
+#define QFILE_HDR_MAX 16
+static size_t qfile_header(unsigned char *hdr, int type, size_t len)
 {
-    unsigned char hdr[16];
     size_t n = 0;
     size_t v = len;
     hdr[n++] = (unsigned char)type;
@@ -38,7 +40,13 @@ void qfile_encode(struct sbuf *out, int type, const void *data, size_t len)
             b |= 0x80;
         hdr[n++] = b;
     } while (v);
-    sbuf_append(out, hdr, n);
+    return n;
+}
+
+void qfile_encode(struct sbuf *out, int type, const void *data, size_t len)
+{
+    unsigned char hdr[QFILE_HDR_MAX];
+    sbuf_append(out, hdr, qfile_header(hdr, type, len));
     sbuf_append(out, data, len);
 }
 
@@ -92,8 +100,14 @@ int qfile_puts(struct qfile_writer *w, int type, const char *str)
 
 int qfile_putf(struct qfile_writer *w, int type, const char *fmt, ...)
 {
-    struct sbuf *b = sbuf_new(128);
+    char small[256];    /* most records are numbers: no buffer to allocate */
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(small))
+        return qfile_put(w, type, small, (size_t)n);
+    struct sbuf *b = sbuf_new(n > 0 ? (size_t)n + 1 : 128);
     va_start(ap, fmt);
     sbuf_vcatf(b, fmt, ap);
     va_end(ap);
@@ -379,13 +393,13 @@ int qfile_get_stream(struct stream *s, struct sbuf *data, size_t max)
     return type;
 }
 
+/* Straight into the stream's buffer: smtpd sends every line of every
+ * message this way, and a buffer per record cost two mallocs a line. */
 int qfile_put_stream(struct stream *s, int type, const void *data, size_t len)
 {
-    struct sbuf *b = sbuf_new(len + 8);
-    qfile_encode(b, type, data, len);
-    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
-    sbuf_free(b);
-    return r;
+    unsigned char hdr[QFILE_HDR_MAX];
+    int r = stream_write(s, hdr, qfile_header(hdr, type, len));
+    return r < 0 ? r : stream_write(s, data, len);
 }
 
 int qfile_mark_done(int fd, off_t offset)

@@ -19,10 +19,8 @@ struct attr_list *attr_list_new(void)
 
 void attr_list_reset(struct attr_list *l)
 {
-    for (size_t i = 0; i < l->count; i++) {
-        xfree(l->items[i].name);
-        xfree(l->items[i].value);
-    }
+    for (size_t i = 0; i < l->count; i++)
+        xfree(l->items[i].name);        /* the value shares its block */
     l->count = 0;
 }
 
@@ -41,9 +39,13 @@ static void attr_add_len(struct attr_list *l, const char *name, const char *valu
         l->cap = l->cap ? l->cap * 2 : 16;
         l->items = xreallocarray(l->items, l->cap, sizeof(*l->items));
     }
+    /* One block: "name\0value\0". Lists are built and read per request in
+     * every daemon; two allocations a pair were most of their mallocs. */
     struct attr_pair *p = &l->items[l->count++];
-    p->name = xstrdup(name);
-    p->value = xmalloc(vlen + 1);
+    size_t nlen = strlen(name);
+    p->name = xmalloc(nlen + 1 + vlen + 1);
+    memcpy(p->name, name, nlen + 1);
+    p->value = p->name + nlen + 1;
     memcpy(p->value, value, vlen);
     p->value[vlen] = 0;
     p->vlen = vlen;
@@ -58,8 +60,16 @@ void attr_add(struct attr_list *l, const char *name, const char *value)
 
 void attr_addf(struct attr_list *l, const char *name, const char *fmt, ...)
 {
-    struct sbuf *b = sbuf_new(64);
+    char small[128];
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        attr_add_len(l, name, small, (size_t)n);
+        return;
+    }
+    struct sbuf *b = sbuf_new(n > 0 ? (size_t)n + 1 : 64);
     va_start(ap, fmt);
     sbuf_vcatf(b, fmt, ap);
     va_end(ap);
@@ -100,39 +110,45 @@ int attr_get_long(const struct attr_list *l, const char *name, long *out)
     return 0;
 }
 
-static void attr_encode(struct sbuf *out, const char *v, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c == '%' || c == '\n' || c == '\r' || c == 0) {
-            sbuf_addch(out, '%');
-            sbuf_addch(out, hex[c >> 4]);
-            sbuf_addch(out, hex[c & 15]);
-        } else
-            sbuf_addch(out, c);
-    }
-}
-
 int attr_write(struct stream *s, const struct attr_list *l)
 {
     int r = attr_put(s, l);
     return r == 0 ? stream_flush(s) : r;
 }
 
+/* Writes one value, %XX-encoded where needed, straight into the stream:
+ * runs of plain bytes are copied whole. */
+static int attr_put_value(struct stream *s, const char *v, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run = 0;
+    int r = 0;
+    for (size_t i = 0; i < len && r == 0; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c != '%' && c != '\n' && c != '\r' && c != 0)
+            continue;
+        char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+        r = stream_write(s, v + run, i - run);
+        if (r == 0)
+            r = stream_write(s, esc, 3);
+        run = i + 1;
+    }
+    return r == 0 ? stream_write(s, v + run, len - run) : r;
+}
+
 int attr_put(struct stream *s, const struct attr_list *l)
 {
-    struct sbuf *b = sbuf_new(256);
-    for (size_t i = 0; i < l->count; i++) {
-        sbuf_cat(b, l->items[i].name);
-        sbuf_addch(b, '=');
-        attr_encode(b, l->items[i].value, l->items[i].vlen);
-        sbuf_addch(b, '\n');
+    int r = 0;
+    for (size_t i = 0; i < l->count && r == 0; i++) {
+        r = stream_puts(s, l->items[i].name);
+        if (r == 0)
+            r = stream_write(s, "=", 1);
+        if (r == 0)
+            r = attr_put_value(s, l->items[i].value, l->items[i].vlen);
+        if (r == 0)
+            r = stream_write(s, "\n", 1);
     }
-    sbuf_addch(b, '\n');
-    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
-    sbuf_free(b);
-    return r;
+    return r == 0 ? stream_write(s, "\n", 1) : r;
 }
 
 static int attr_hexval(int c)
@@ -186,10 +202,36 @@ static int attr_decode_line(struct attr_list *l, const char *p, size_t n, struct
     return 0;
 }
 
+/* Work buffers for the readers, kept between calls: the daemons read a
+ * list or two per request, and two new buffers each time were four
+ * mallocs. Taking one leaves NULL behind, so a nested use gets its own; a
+ * buffer that grew large goes back to malloc instead of being kept. */
+enum { ATTR_SCRATCH_LINE, ATTR_SCRATCH_VAL, ATTR_SCRATCH_N };
+#define ATTR_SCRATCH_KEEP 16384
+static struct sbuf *attr_scratch[ATTR_SCRATCH_N];
+
+static struct sbuf *attr_scratch_take(int which)
+{
+    struct sbuf *b = attr_scratch[which];
+    if (b == NULL)
+        return sbuf_new(256);
+    attr_scratch[which] = NULL;
+    sbuf_reset(b);
+    return b;
+}
+
+static void attr_scratch_give(int which, struct sbuf *b)
+{
+    if (attr_scratch[which] == NULL && b->cap <= ATTR_SCRATCH_KEEP)
+        attr_scratch[which] = b;
+    else
+        sbuf_free(b);
+}
+
 int attr_read(struct stream *s, struct attr_list *l)
 {
-    struct sbuf *line = sbuf_new(256);
-    struct sbuf *val = sbuf_new(256);
+    struct sbuf *line = attr_scratch_take(ATTR_SCRATCH_LINE);
+    struct sbuf *val = attr_scratch_take(ATTR_SCRATCH_VAL);
     int result = 0;
 
     if (l->max_count == 0)
@@ -210,8 +252,8 @@ int attr_read(struct stream *s, struct attr_list *l)
         if ((result = attr_decode_line(l, sbuf_str(line), (size_t)n, val)) < 0)
             break;
     }
-    sbuf_free(line);
-    sbuf_free(val);
+    attr_scratch_give(ATTR_SCRATCH_LINE, line);
+    attr_scratch_give(ATTR_SCRATCH_VAL, val);
     return result;
 }
 
@@ -244,7 +286,7 @@ int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
     if (end == NULL)
         return 0;
     attr_list_reset(l);
-    struct sbuf *val = sbuf_new(256);
+    struct sbuf *val = attr_scratch_take(ATTR_SCRATCH_VAL);
     int result = 1;
     for (const char *p = buf; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p) + 1);
@@ -255,7 +297,7 @@ int attr_decode(const char *buf, size_t len, struct attr_list *l, size_t *used)
         }
         p = nl + 1;
     }
-    sbuf_free(val);
+    attr_scratch_give(ATTR_SCRATCH_VAL, val);
     if (result == 1)
         *used = (size_t)(end - buf) + 1;
     return result;

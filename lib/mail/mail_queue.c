@@ -202,9 +202,62 @@ int mail_queue_remove(const char *queue_name, const char *id)
     return r;
 }
 
-static int mail_queue_scan_dir(const char *dir, int depth, mail_queue_scan_fn fn, void *ctx)
+/* The top directory of a queue stays open between scans of it (qmgr scans
+ * incoming/ once per trigger, pickup maildrop/): it is rewound instead of
+ * opened, looked at and closed again. It is opened afresh after a second,
+ * so that a directory an administrator replaced is not read for long. */
+#define MAIL_QUEUE_DIR_CACHE 4
+static struct mail_queue_open_dir {
+    char name[32];
+    DIR *d;
+    time_t opened;
+    bool busy;          /* being read: a nested scan opens its own */
+} mail_queue_dirs[MAIL_QUEUE_DIR_CACHE];
+
+static DIR *mail_queue_top_dir(const char *dir)
 {
+    time_t now = time(NULL);
+    struct mail_queue_open_dir *slot = NULL;
+    for (int i = 0; i < MAIL_QUEUE_DIR_CACHE; i++) {
+        struct mail_queue_open_dir *c = &mail_queue_dirs[i];
+        if (c->d != NULL && c->busy)
+            continue;
+        if (c->d != NULL && strcmp(c->name, dir) == 0) {
+            if (now >= c->opened && now - c->opened < 1) {
+                rewinddir(c->d);
+                c->busy = true;
+                return c->d;
+            }
+            closedir(c->d);
+            c->d = NULL;
+        }
+        if (c->d == NULL && slot == NULL)
+            slot = c;
+    }
     DIR *d = opendir(dir);
+    if (d != NULL && slot != NULL && strlen(dir) < sizeof(slot->name)) {
+        strlcpy(slot->name, dir, sizeof(slot->name));
+        slot->d = d;
+        slot->opened = now;
+        slot->busy = true;
+    }
+    return d;
+}
+
+static void mail_queue_top_dir_done(DIR *d)
+{
+    for (int i = 0; i < MAIL_QUEUE_DIR_CACHE; i++)
+        if (mail_queue_dirs[i].d == d) {
+            mail_queue_dirs[i].busy = false;
+            return;
+        }
+    closedir(d);
+}
+
+static int mail_queue_scan_dir(const char *dir, int depth, mail_queue_scan_fn fn, void *ctx,
+                               bool top)
+{
+    DIR *d = top ? mail_queue_top_dir(dir) : opendir(dir);
     struct dirent *de;
     int r = 0;
     if (d == NULL)
@@ -221,13 +274,16 @@ static int mail_queue_scan_dir(const char *dir, int depth, mail_queue_scan_fn fn
         }
         if (is_dir) {
             if (depth > 0 && strlen(de->d_name) == 1)
-                r = mail_queue_scan_dir(sbuf_str(path), depth - 1, fn, ctx);
+                r = mail_queue_scan_dir(sbuf_str(path), depth - 1, fn, ctx, false);
             continue;
         }
         if (mail_queue_id_ok(de->d_name))
             r = fn(de->d_name, sbuf_str(path), ctx);
     }
-    closedir(d);
+    if (top)
+        mail_queue_top_dir_done(d);
+    else
+        closedir(d);
     sbuf_free(path);
     return r;
 }
@@ -235,7 +291,7 @@ static int mail_queue_scan_dir(const char *dir, int depth, mail_queue_scan_fn fn
 int mail_queue_dir_scan(const char *queue_name, mail_queue_scan_fn fn, void *ctx)
 {
     int depth = mail_queue_hashed(queue_name) ? mail_queue_hash_depth : 0;
-    return mail_queue_scan_dir(queue_name, depth, fn, ctx);
+    return mail_queue_scan_dir(queue_name, depth, fn, ctx, true);
 }
 
 int mail_queue_sync_dir(const char *dir)

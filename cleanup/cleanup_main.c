@@ -88,7 +88,7 @@ static const char *cleanup_commit(struct cleanup_state *st, struct stream *clien
          * back (as in Postfix; a no-op when the feature is off). */
         (void)mail_flow_put(1);
     } else {
-        mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_INCOMING);
+        mail_trigger_held(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, QMGR_TRIGGER_INCOMING);
     }
     return queue;
 }

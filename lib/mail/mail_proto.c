@@ -67,15 +67,26 @@ struct stream *mail_connect(const char *class_, const char *service, const char 
     return s;
 }
 
-int mail_trigger(const char *class_, const char *service, char byte)
+static int mail_trigger_via(const char *class_, const char *service, char byte,
+                            int (*via)(const char *, char))
 {
-    struct sbuf *path = sbuf_new(128);
-    mail_service_path(path, class_, service, !mail_relative);
     int r = -1;
+    struct sbuf *p = sbuf_new(128);
+    mail_service_path(p, class_, service, !mail_relative);
     if (mail_owner_begin() == 0) {
-        r = sock_trigger(sbuf_str(path), byte);
+        r = via(sbuf_str(p), byte);
         mail_owner_end();
     }
-    sbuf_free(path);
+    sbuf_free(p);
     return r;
+}
+
+int mail_trigger(const char *class_, const char *service, char byte)
+{
+    return mail_trigger_via(class_, service, byte, sock_trigger);
+}
+
+int mail_trigger_held(const char *class_, const char *service, char byte)
+{
+    return mail_trigger_via(class_, service, byte, sock_trigger_held);
 }

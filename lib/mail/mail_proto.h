@@ -53,5 +53,8 @@ void mail_use_relative_paths(bool on);
 struct stream *mail_connect(const char *class_, const char *service, const char *proto);
 /* Sends a one-byte trigger; 0 or -1 (not logged: a lost trigger only delays). */
 int mail_trigger(const char *class_, const char *service, char byte);
+/* The same over a connection kept for the next call (sock_trigger_held()):
+ * for a process that triggers one service again and again (cleanup, qmgr). */
+int mail_trigger_held(const char *class_, const char *service, char byte);
 
 #endif

@@ -522,6 +522,37 @@ static void server_multi_accept(int lfd, int events, void *ctx)
     event_fd_add(fd, EVENT_READ, server_multi_client, s);
 }
 
+/* Trigger connections kept open by their clients (sock_trigger_held():
+ * cleanup wakes qmgr once per message). At most SERVER_TRIGGER_HELD of
+ * them; a client beyond that is read once and closed, as is every client
+ * that has closed its end by the time the first bytes are read. */
+#define SERVER_TRIGGER_HELD 256
+static int srv_trigger_held;
+
+static void server_trigger_deliver(const char *buf, size_t n)
+{
+    srv_last_active = event_now();
+    server_note_used();
+    srv_ops->trigger(buf, n);
+}
+
+static void server_trigger_client(int fd, int events, void *ctx)
+{
+    char buf[1024];
+    (void)events;
+    (void)ctx;
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n > 0) {
+        server_trigger_deliver(buf, (size_t)n);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    event_fd_del(fd);
+    close(fd);
+    srv_trigger_held--;
+}
+
 /* ctx is non-NULL for a FIFO listener (looked at once, at start-up). */
 static void server_trigger_accept(int lfd, int events, void *ctx)
 {
@@ -529,10 +560,8 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
     (void)events;
     if (ctx != NULL) {
         ssize_t n = read(lfd, buf, sizeof(buf));
-        if (n > 0) {
-            server_note_used();
-            srv_ops->trigger(buf, (size_t)n);
-        }
+        if (n > 0)
+            server_trigger_deliver(buf, (size_t)n);
         return;
     }
     int fd = server_accept(lfd);
@@ -544,12 +573,20 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EAGAIN && poll(&pfd, 1, 1000) > 0)
         n = read(fd, buf, sizeof(buf));
-    close(fd);
-    srv_last_active = event_now();
-    if (n > 0) {
-        server_note_used();
-        srv_ops->trigger(buf, (size_t)n);
+    /* A client that has not closed after its bytes is one that keeps the
+     * connection for its next triggers (EAGAIN now: its end is open). */
+    char more;
+    ssize_t peek = n > 0 && srv_trigger_held < SERVER_TRIGGER_HELD
+        ? recv(fd, &more, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (peek > 0 || (peek < 0 && errno == EAGAIN)) {
+        srv_trigger_held++;
+        event_fd_add(fd, EVENT_READ, server_trigger_client, NULL);
+    } else {
+        close(fd);
     }
+    srv_last_active = event_now();
+    if (n > 0)
+        server_trigger_deliver(buf, (size_t)n);
     if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
         srv_stop = true;
 }

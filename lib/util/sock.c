@@ -263,13 +263,14 @@ int sock_inet_connect(const char *host, const char *port, int timeout)
     return fd;
 }
 
+/* The last trigger path found to be a socket (cleanup triggers qmgr once
+ * per message): connected to at once next time. connect() itself reaches
+ * nothing but a listening socket, and anything else there now fails it,
+ * after which the path is looked at afresh. */
+static char sock_path[108];
+
 int sock_trigger(const char *path, char byte)
 {
-    /* A path found to be a socket last time (cleanup triggers qmgr once per
-     * message) is connected to at once: connect() itself reaches nothing
-     * but a listening socket, and anything else there now fails it, after
-     * which the path is looked at afresh below. */
-    static char sock_path[108];
     int fd;
     if (strcmp(path, sock_path) == 0) {
         fd = sock_unix_connect_nb(path, 2);
@@ -307,6 +308,32 @@ int sock_trigger(const char *path, char byte)
     ssize_t n = write(fd, &byte, 1);
     close(fd);
     return n == 1 ? 0 : -1;
+}
+
+int sock_trigger_held(const char *path, char byte)
+{
+    static int held = -1;
+    static char held_path[sizeof(sock_path)];
+    if (held >= 0 && strcmp(path, held_path) != 0) {
+        close(held);
+        held = -1;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (held < 0) {
+            /* Only a path a one-shot trigger has found to be a socket. */
+            if (strcmp(path, sock_path) != 0 || (held = sock_unix_connect_nb(path, 2)) < 0)
+                return sock_trigger(path, byte);
+            strlcpy(held_path, path, sizeof(held_path));
+        }
+        ssize_t n = send(held, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* Full: the server has bytes from us it has not read yet, and
+         * they wake it as this one would have. */
+        if (n == 1 || (n < 0 && errno == EAGAIN))
+            return 0;
+        close(held);    /* the server went away or let us go: a new one */
+        held = -1;
+    }
+    return -1;
 }
 
 static int sock_addr_str(struct sockaddr_storage *ss, char *buf, size_t len, int *port)

@@ -42,6 +42,12 @@ int sock_inet_connect(const char *host, const char *port, int timeout);
  * connected to directly (as mail_connect() would: callers run as
  * mail_owner, who alone can replace what is in public/ and private/). */
 int sock_trigger(const char *path, char byte);
+/* As sock_trigger(), but the connection to a socket stays open for the
+ * next call with the same path (one per process; a server keeps it and
+ * reads every later byte from it: lib/server). Bytes that find the
+ * connection's buffer full are dropped: the unread ones wake the server
+ * as well. A server that has gone away is connected to again once. */
+int sock_trigger_held(const char *path, char byte);
 int sock_set_nonblock(int fd, bool on);
 /* tcp_windowsize: sets both SO_SNDBUF and SO_RCVBUF to size (> 0), before
  * connect() or listen(), so that the TCP window offered stays below what

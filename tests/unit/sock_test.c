@@ -350,6 +350,61 @@ static void test_trigger(void)
     sbuf_free(b);
 }
 
+/* sock_trigger_held: one connection for many triggers, a new one when the
+ * server has let it go, and a FIFO or unknown path left to sock_trigger. */
+static void test_trigger_held(void)
+{
+    char path[256];
+    strlcpy(path, tpath("held"), sizeof(path));
+    int l = sock_unix_listen(path, 4, 0666);
+    /* The first trigger to a path not yet known as a socket is one-shot. */
+    EXPECT_EQ_INT(sock_trigger_held(path, 'I'), 0);
+    int a = accept(l, NULL, NULL);
+    struct sbuf *b = sbuf_new(8);
+    EXPECT_EQ_INT(ut_read_until(a, b, NULL, 2), 0);     /* EOF after the byte */
+    EXPECT_EQ_STR(sbuf_str(b), "I");
+    close(a);
+    /* Known now: the next three travel over one connection that stays open. */
+    EXPECT_EQ_INT(sock_trigger_held(path, 'I'), 0);
+    EXPECT_EQ_INT(sock_trigger_held(path, 'D'), 0);
+    EXPECT_EQ_INT(sock_trigger_held(path, 'W'), 0);
+    a = accept(l, NULL, NULL);
+    EXPECT_TRUE(a >= 0);
+    char buf[8] = "";
+    EXPECT_EQ_INT(read(a, buf, sizeof(buf)), 3);
+    EXPECT_TRUE(memcmp(buf, "IDW", 3) == 0);
+    EXPECT_TRUE(fcntl(l, F_SETFL, O_NONBLOCK) == 0);
+    EXPECT_EQ_INT(accept(l, NULL, NULL), -1);           /* no second connection */
+    EXPECT_EQ_INT(errno, EAGAIN);
+    /* The server lets it go (a restarted qmgr): the next trigger notices
+     * and connects again, and its byte arrives. */
+    close(a);
+    EXPECT_EQ_INT(sock_trigger_held(path, 'I'), 0);
+    struct pollfd pfd = { .fd = l, .events = POLLIN };
+    EXPECT_EQ_INT(poll(&pfd, 1, 2000), 1);
+    a = accept(l, NULL, NULL);
+    EXPECT_TRUE(a >= 0);
+    EXPECT_EQ_INT(read(a, buf, sizeof(buf)), 1);
+    EXPECT_EQ_INT(buf[0], 'I');
+    close(a);
+    close(l);
+    unlink(path);
+    /* Nobody listens any more: -1, and nothing held. */
+    EXPECT_EQ_INT(sock_trigger_held(path, 'I'), -1);
+    /* A FIFO at a new path gets its byte as from sock_trigger. */
+    char fifo[256];
+    strlcpy(fifo, tpath("held-fifo"), sizeof(fifo));
+    EXPECT_EQ_INT(mkfifo(fifo, 0622), 0);
+    int r = open(fifo, O_RDONLY | O_NONBLOCK);
+    EXPECT_EQ_INT(sock_trigger_held(fifo, 'I'), 0);
+    EXPECT_EQ_INT(sock_trigger_held(fifo, 'D'), 0);
+    EXPECT_EQ_INT(read(r, buf, sizeof(buf)), 2);
+    EXPECT_TRUE(memcmp(buf, "ID", 2) == 0);
+    close(r);
+    unlink(fifo);
+    sbuf_free(b);
+}
+
 static void test_connect_nb(void)
 {
     char path[256];
@@ -436,6 +491,7 @@ int main(void)
     test_inet_errors();
     test_windowsize();
     test_trigger();
+    test_trigger_held();
     test_connect_nb();
     ut_rmtree(tmp);
     xfree(tmp);

@@ -196,7 +196,8 @@ static void cleanup_service(struct stream *client)
     struct timeval tv;
 
     stream_set_timeout(client, (int)cfg_time(P_IPC_TIMEOUT));
-    int fd = cleanup_cfg.recycle > 0 ? queue_recycle_take(MAIL_QUEUE_INCOMING, id) : -1;
+    off_t old_size = 0;
+    int fd = cleanup_cfg.recycle > 0 ? queue_recycle_take(MAIL_QUEUE_INCOMING, id, &old_size) : -1;
     bool reused = fd >= 0;
     if (!reused)
         fd = mail_queue_create(MAIL_QUEUE_INCOMING, id);
@@ -208,7 +209,7 @@ static void cleanup_service(struct stream *client)
     }
     st.w = qfile_writer_new(fd);
     if (reused)
-        qfile_writer_set_reused(st.w);
+        qfile_writer_set_reused(st.w, old_size);
     st.queue_id = sbuf_str(id);
     st.reason = sbuf_new(64);
     st.env.attrs = attr_list_new();

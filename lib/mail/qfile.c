@@ -22,7 +22,7 @@ struct qfile_writer {
     int fd;
     off_t base;         /* file offset of wbuf[0] */
     struct sbuf *wbuf;
-    bool reused;        /* old contents beyond what we write */
+    off_t old_size;     /* a reused file's old length (0: a new file) */
 };
 
 /* The record header (type, then the length in 7-bit groups, low first)
@@ -59,9 +59,9 @@ struct qfile_writer *qfile_writer_new(int fd)
     return w;
 }
 
-void qfile_writer_set_reused(struct qfile_writer *w)
+void qfile_writer_set_reused(struct qfile_writer *w, off_t old_size)
 {
-    w->reused = true;
+    w->old_size = old_size;
 }
 
 int qfile_writer_flush(struct qfile_writer *w)
@@ -153,10 +153,17 @@ int qfile_writer_set_size(struct qfile_writer *w, const struct qfile_size *sz)
                      sz->rcpt_count, sz->qmgr_flags, sz->content_length, sz->smtputf8);
     if (n < 0 || (size_t)n >= sizeof(buf))
         return -1;
+    /* The C record is the first record of the file: while the file is
+     * still all in the buffer, it is changed there and written with the
+     * rest (one write per message instead of two). */
+    size_t at = QFILE_FIXED_DATA(0);
+    if (w->base == 0 && sbuf_len(w->wbuf) >= at + (size_t)n) {
+        memcpy(sbuf_data(w->wbuf) + at, buf, (size_t)n);
+        return 0;
+    }
     if (qfile_writer_flush(w) < 0)
         return -1;
-    /* The C record is the first record of the file. */
-    return qfile_pwrite_all(w->fd, QFILE_FIXED_DATA(0), buf, (size_t)n);
+    return qfile_pwrite_all(w->fd, (off_t)at, buf, (size_t)n);
 }
 
 int qfile_writer_mark_done(struct qfile_writer *w, off_t offset)
@@ -172,7 +179,7 @@ int qfile_commit(struct qfile_writer *w)
         return -1;
     /* Every record is written at or before base (the C record and marks
      * are rewritten in place), so base is the new end of the file. */
-    if (w->reused && ftruncate(w->fd, w->base) < 0)
+    if (w->old_size > w->base && ftruncate(w->fd, w->base) < 0)
         return -1;
     if (fchmod(w->fd, 0700) < 0)
         return -1;

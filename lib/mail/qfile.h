@@ -77,9 +77,9 @@
 struct qfile_writer;
 /* Starts writing records to fd (owned by the writer from now on; position 0). */
 struct qfile_writer *qfile_writer_new(int fd);
-/* fd is a reused file (queue_recycle_take): qfile_commit() cuts off what
- * is left of the old contents after the last record written. */
-void qfile_writer_set_reused(struct qfile_writer *w);
+/* fd is a reused file of old_size bytes (queue_recycle_take): qfile_commit()
+ * cuts off what is left of the old contents after the last record written. */
+void qfile_writer_set_reused(struct qfile_writer *w, off_t old_size);
 int qfile_put(struct qfile_writer *w, int type, const void *data, size_t len);
 int qfile_puts(struct qfile_writer *w, int type, const char *str);
 int qfile_putf(struct qfile_writer *w, int type, const char *fmt, ...) PRINTF_LIKE(3, 4);

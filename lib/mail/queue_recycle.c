@@ -65,7 +65,7 @@ static DIR *queue_recycle_dir;
  * the lock, the name must still be this file: nobody renames a pool name
  * without holding the lock, and qmgr never gives a name that exists. Only
  * then is the file made incomplete. */
-int queue_recycle_claim_fd(int fd, const char *path)
+int queue_recycle_claim_fd(int fd, const char *path, off_t *size)
 {
     struct stat st, named;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)
@@ -75,16 +75,17 @@ int queue_recycle_claim_fd(int fd, const char *path)
         close(fd);
         return -1;
     }
+    *size = st.st_size;
     return fd;
 }
 
-static int queue_recycle_claim(const char *path)
+static int queue_recycle_claim(const char *path, off_t *size)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    return fd < 0 ? -1 : queue_recycle_claim_fd(fd, path);
+    return fd < 0 ? -1 : queue_recycle_claim_fd(fd, path, size);
 }
 
-int queue_recycle_take(const char *queue, struct sbuf *id_out)
+int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size)
 {
     if (queue_recycle_dir == NULL && (queue_recycle_dir = opendir(MAIL_QUEUE_RECYCLE)) == NULL)
         return -1;
@@ -95,7 +96,7 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out)
             continue;
         char from[sizeof(MAIL_QUEUE_RECYCLE) + 258];    /* + NAME_MAX, "/", NUL */
         snprintf(from, sizeof(from), "%s/%s", MAIL_QUEUE_RECYCLE, e->d_name);
-        int fd = queue_recycle_claim(from);
+        int fd = queue_recycle_claim(from, old_size);
         if (fd < 0)
             continue;
         struct sbuf *to = sbuf_new(64);

@@ -42,12 +42,13 @@
 int queue_recycle_put(const char *queue, const char *id, long size, long limit);
 
 /* A recycled file renamed to queue/NEWID (id_out), open read-write, locked,
- * mode 0600; or -1 when there is none to take. */
-int queue_recycle_take(const char *queue, struct sbuf *id_out);
+ * mode 0600, its length in *old_size; or -1 when there is none to take. */
+int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size);
 
 /* The claim step of queue_recycle_take() for a file already opened as path
  * (public for tests): returns fd, locked and mode 0600, when path still
- * names it and it may be reused; else closes fd and returns -1. */
-int queue_recycle_claim_fd(int fd, const char *path);
+ * names it and it may be reused (its length in *size); else closes fd and
+ * returns -1. */
+int queue_recycle_claim_fd(int fd, const char *path, off_t *size);
 
 #endif

@@ -177,6 +177,67 @@ static void test_write_read(void)
     sbuf_free(id);
 }
 
+/* The size record set after part of the file has gone to disk (a message
+ * larger than the writer's buffer), and a reused file cut to its new
+ * length only when that is shorter than the old one. */
+static void test_set_size_flushed(void)
+{
+    struct sbuf *id = sbuf_new(32), *path = sbuf_new(64);
+    int fd = mail_queue_create("incoming", id);
+    mail_queue_path(path, "incoming", sbuf_str(id));
+    struct qfile_writer *w = qfile_writer_new(fd);
+    qfile_writer_set_reused(w, 10);     /* as if 10 old bytes were there */
+    qfile_putf(w, REC_SIZE, QFILE_SIZE_FMT, 0L, 0L, 0L, 0L, 0L, 0L);
+    qfile_puts(w, REC_TIME, "1700000000 0");
+    qfile_puts(w, REC_SENDER, "alice@example.test");
+    qfile_puts(w, REC_RCPT, "bob@example.test");
+    qfile_put(w, REC_MESG, "", 0);
+    long data_off = (long)qfile_writer_offset(w);
+    char line[1000];
+    memset(line, 'z', sizeof(line));
+    for (int i = 0; i < 100; i++)       /* 100 KB: more than one buffer */
+        qfile_put_line(w, line, sizeof(line));
+    qfile_put(w, REC_XTRA, "", 0);
+    qfile_put(w, REC_END, "", 0);
+    off_t end = qfile_writer_offset(w);
+    struct qfile_size sz = { .content_size = 100000, .data_offset = data_off, .rcpt_count = 1 };
+    EXPECT_EQ_INT(qfile_writer_set_size(w, &sz), 0);
+    EXPECT_EQ_INT(qfile_commit(w), 0);
+    qfile_writer_free(w);
+    struct stat st;
+    EXPECT_TRUE(stat(sbuf_str(path), &st) == 0 && st.st_size == end);
+    struct qfile_reader *r = qfile_open(sbuf_str(path), O_RDONLY);
+    struct qenv env;
+    EXPECT_EQ_INT(qenv_load(r, &env), 0);
+    EXPECT_EQ_INT(env.content_size, 100000);
+    EXPECT_EQ_INT(env.content_offset, data_off);
+    qenv_free(&env);
+    qfile_close(r);
+
+    /* Reused again for a short message: cut from end to its new length. */
+    fd = open(sbuf_str(path), O_RDWR);
+    w = qfile_writer_new(fd);
+    qfile_writer_set_reused(w, (off_t)st.st_size);
+    qfile_putf(w, REC_SIZE, QFILE_SIZE_FMT, 0L, 0L, 0L, 0L, 0L, 0L);
+    qfile_puts(w, REC_SENDER, "carol@example.test");
+    qfile_put(w, REC_END, "", 0);
+    off_t short_end = qfile_writer_offset(w);
+    sz.content_size = 5;
+    EXPECT_EQ_INT(qfile_writer_set_size(w, &sz), 0);
+    EXPECT_EQ_INT(qfile_commit(w), 0);
+    qfile_writer_free(w);
+    EXPECT_TRUE(stat(sbuf_str(path), &st) == 0 && st.st_size == short_end);
+    r = qfile_open(sbuf_str(path), O_RDONLY);
+    EXPECT_EQ_INT(qenv_load(r, &env), 0);
+    EXPECT_EQ_STR(env.sender, "carol@example.test");
+    EXPECT_EQ_INT(env.content_size, 5);
+    qenv_free(&env);
+    qfile_close(r);
+    unlink(sbuf_str(path));
+    sbuf_free(id);
+    sbuf_free(path);
+}
+
 static void test_dsn_log(void)
 {
     struct dsn_entry e = { .recipient = "bob@example.test", .orig_rcpt = "", .dsn_orcpt = "",
@@ -215,6 +276,7 @@ int main(void)
     make_dirs();
     test_ids();
     test_write_read();
+    test_set_size_flushed();
     test_dsn_log();
     int rc = harness_done();
     char cmd[128];

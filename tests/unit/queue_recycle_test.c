@@ -62,6 +62,7 @@ int main(void)
     mkdir("recycle", 0700);
     mkdir("saved", 0700);
     struct sbuf *id = sbuf_new(32), *path = sbuf_new(64);
+    off_t old_size = 0;
 
     /* put: a delivered file moves to recycle/ under its old ID. */
     ino_t old = make_file("active/6B0000000000000001", 0700, 3000);
@@ -75,7 +76,7 @@ int main(void)
     EXPECT_TRUE(access("active/6B0000000000000002", F_OK) == 0);
 
     /* take: the file, under a new ID in incoming/, locked, incomplete. */
-    int fd = queue_recycle_take("incoming", id);
+    int fd = queue_recycle_take("incoming", id, &old_size);
     EXPECT_TRUE(fd >= 0);
     EXPECT_TRUE(strcmp(sbuf_str(id), "6B0000000000000001") != 0 && mail_queue_id_ok(sbuf_str(id)));
     mail_queue_path(path, "incoming", sbuf_str(id));
@@ -88,7 +89,7 @@ int main(void)
 
     /* The writer overwrites it and cuts it to length at the commit. */
     struct qfile_writer *w = qfile_writer_new(fd);
-    qfile_writer_set_reused(w);
+    qfile_writer_set_reused(w, old_size);
     qfile_puts(w, REC_SENDER, "new@example.org");
     qfile_puts(w, REC_END, "");
     off_t end = qfile_writer_offset(w);
@@ -99,26 +100,26 @@ int main(void)
     EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
 
     /* Nothing left to take. */
-    EXPECT_EQ_INT(queue_recycle_take("incoming", id), -1);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
 
     /* The race: A opens the pool file; B takes it, commits, closes; A's
      * claim must fail and leave B's message complete. */
     make_file("active/6B0000000000000003", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000003", 100, 4), 0);
     int fd_a = open("recycle/6B0000000000000003", O_RDWR);
-    int fd_b = queue_recycle_take("incoming", id);
+    int fd_b = queue_recycle_take("incoming", id, &old_size);
     EXPECT_TRUE(fd_b >= 0);
     mail_queue_path(path, "incoming", sbuf_str(id));
     fchmod(fd_b, 0700);
     close(fd_b);
-    EXPECT_EQ_INT(queue_recycle_claim_fd(fd_a, "recycle/6B0000000000000003"), -1);
+    EXPECT_EQ_INT(queue_recycle_claim_fd(fd_a, "recycle/6B0000000000000003", &old_size), -1);
     EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
 
     /* A pool file with a second name is never taken, nor changed. */
     make_file("active/6B0000000000000004", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000004", 100, 4), 0);
     EXPECT_EQ_INT(link("recycle/6B0000000000000004", "saved/6B0000000000000004"), 0);
-    EXPECT_EQ_INT(queue_recycle_take("incoming", id), -1);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
     EXPECT_EQ_INT(mode_of("recycle/6B0000000000000004"), 0700);
     unlink("saved/6B0000000000000004");
 

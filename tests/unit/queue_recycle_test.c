@@ -128,6 +128,26 @@ int main(void)
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000005", 100, 1), -1);
     EXPECT_TRUE(access("active/6B0000000000000005", F_OK) == 0);
 
+    /* Full: refused, and the file stays for the caller to remove; once a
+     * cleanup has taken one, a put a second later finds the room (the pool
+     * is counted again while full, at most once a second). */
+    EXPECT_EQ_INT(system("rm -f recycle/* incoming/*"), 0);
+    sleep(2);           /* the estimate above said full */
+    make_file("active/6B0000000000000006", 0700, 100);
+    make_file("active/6B0000000000000007", 0700, 100);
+    make_file("active/6B0000000000000008", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000006", 100, 2), 0);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000007", 100, 2), 0);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000008", 100, 2), -1);
+    EXPECT_TRUE(access("active/6B0000000000000008", F_OK) == 0);
+    int taken = queue_recycle_take("incoming", id, &old_size);
+    EXPECT_TRUE(taken >= 0);
+    EXPECT_EQ_INT(old_size, 100);
+    close(taken);
+    sleep(2);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000008", 100, 2), 0);
+    EXPECT_TRUE(access("recycle/6B0000000000000008", F_OK) == 0);
+
     sbuf_free(id);
     sbuf_free(path);
     int rc = harness_done();

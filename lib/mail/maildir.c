@@ -102,17 +102,25 @@ static int maildir_open_tmp(const char *base, const char *path, int flags, struc
     return fd;
 }
 
-/* link(tmp, fin), creating the Maildir's directories when new/ is missing
- * (somebody removed it after tmp/ was made). */
+/* Gives tmp its name fin in new/ without ever replacing a file there:
+ * renameat2() with RENAME_NOREPLACE (one call instead of link and unlink,
+ * and one change to the file's inode instead of two), or link() where the
+ * file system has no such rename (the caller then removes tmp). Creates
+ * the Maildir's directories when new/ is missing (somebody removed it
+ * after tmp/ was made). 1: moved, 0: linked, -1: failed (errno; EEXIST
+ * when fin exists), -2: the directories could not be made (why set). */
 static int maildir_link(const char *base, const char *tmp, const char *fin, struct sbuf *why)
 {
-    int r = link(tmp, fin);
-    if (r < 0 && errno == ENOENT) {
+    for (int attempt = 0;; attempt++) {
+        if (renameat2(AT_FDCWD, tmp, AT_FDCWD, fin, RENAME_NOREPLACE) == 0)
+            return 1;
+        if ((errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) && link(tmp, fin) == 0)
+            return 0;
+        if (errno != ENOENT || attempt > 0)
+            return -1;
         if (maildir_make(base, why) < 0)
             return -2;
-        r = link(tmp, fin);
     }
-    return r;
 }
 
 int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void *ctx,
@@ -165,7 +173,7 @@ int maildir_deliver(const char *dir, const char *host, maildir_write_fn fn, void
             sbuf_printf(why, "create maildir file %s: %s", sbuf_str(fin), strerror(err));
             goto undo;
         }
-    } else
+    } else if (lr == 0)
         unlink(sbuf_str(tmp));
     sbuf_printf(name, "%s/new", base);
     if (dir_sync(sbuf_str(name)) < 0 && errno != ENOENT) {
@@ -231,7 +239,8 @@ int maildir_deliver_once(const char *dir, const char *host, const char *tag, lon
         unlink(sbuf_str(tmp));
         goto out;
     }
-    unlink(sbuf_str(tmp));
+    if (lr != 1)
+        unlink(sbuf_str(tmp));      /* linked, or already delivered (EEXIST) */
     if (dir_sync(sbuf_str(ndir)) < 0 && errno != ENOENT) {
         err = errno;
         sbuf_printf(why, "fsync maildir %s: %s", sbuf_str(ndir), strerror(err));

@@ -101,6 +101,33 @@ int main(void)
     sbuf_printf(p, "%s/home/user/Maildir/tmp", root);
     EXPECT_EQ_INT(count_entries(sbuf_str(p)), 0);
 
+    /* maildir_deliver_once: a fixed name from the queue ID; delivering it
+     * again (a retry after a crash that had delivered) keeps the copy that
+     * is there, unchanged, and leaves tmp/ empty; a missing new/ is made. */
+    struct sbuf *once = sbuf_new(64);
+    EXPECT_EQ_INT(maildir_deliver_once(sbuf_str(md), "host", "Q1", 1700000000, write_msg,
+                                       "first\n", once, why), 0);
+    EXPECT_TRUE(strstr(sbuf_str(once), "/new/1700000000.Q1.host") != NULL);
+    EXPECT_EQ_INT(maildir_deliver_once(sbuf_str(md), "host", "Q1", 1700000000, write_msg,
+                                       "second\n", NULL, why), 0);
+    fp = fopen(sbuf_str(once), "r");
+    n = fp ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+    buf[n] = 0;
+    if (fp)
+        fclose(fp);
+    EXPECT_EQ_STR(buf, "first\n");
+    sbuf_printf(p, "%s/home/user/Maildir/tmp", root);
+    EXPECT_EQ_INT(count_entries(sbuf_str(p)), 0);
+    sbuf_printf(p, "rm -rf %s/home/user/Maildir/new", root);
+    EXPECT_EQ_INT(system(sbuf_str(p)), 0);
+    EXPECT_EQ_INT(maildir_deliver_once(sbuf_str(md), "host", "Q2", 1700000001, write_msg,
+                                       "third\n", NULL, why), 0);
+    sbuf_printf(p, "%s/home/user/Maildir/new", root);
+    EXPECT_EQ_INT(count_entries(sbuf_str(p)), 1);
+    sbuf_printf(p, "%s/home/user/Maildir/tmp", root);
+    EXPECT_EQ_INT(count_entries(sbuf_str(p)), 0);
+    sbuf_free(once);
+
     /* a plain file where the Maildir should be is an error */
     sbuf_printf(p, "%s/file", root);
     fclose(fopen(sbuf_str(p), "w"));

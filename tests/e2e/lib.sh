@@ -92,7 +92,9 @@ pt_free_port() {
 # pt_instance: makes a new instance directory and sets PT_T, PT_PORT, PT_CONF.
 # Extra main.cf lines can be appended to $PT_CONF/main.cf before pt_start.
 pt_instance() {
-    PT_T=$(mktemp -d /tmp/postern-e2e.XXXXXX)
+    # PT_TMPDIR: where instances go (bench/run's BENCH_FS=fresh puts them on
+    # a file system of their own).
+    PT_T=$(mktemp -d "${PT_TMPDIR:-/tmp}/postern-e2e.XXXXXX")
     chmod 755 "$PT_T"
     PT_CONF=$PT_T/etc
     PT_PORT=$(pt_free_port)

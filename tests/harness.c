@@ -36,8 +36,27 @@ void harness_report(bool ok, const char *file, int line, const char *what)
     }
 }
 
+static char harness_tmpdir[256];
+
+int harness_enter_tmpdir(const char *name)
+{
+    snprintf(harness_tmpdir, sizeof(harness_tmpdir), "/tmp/%s.XXXXXX", name);
+    if (mkdtemp(harness_tmpdir) == NULL || chdir(harness_tmpdir) < 0) {
+        harness_tmpdir[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
 int harness_done(void)
 {
     printf("%d passed, %d failed\n", harness_passed, harness_failed);
-    return harness_failed ? 1 : 0;
+    int rc = harness_failed ? 1 : 0;
+    if (harness_tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", harness_tmpdir);
+        if (chdir("/") < 0 || system(cmd) != 0)
+            rc = 1;
+    }
+    return rc;
 }

@@ -3,7 +3,7 @@
  *
  * Used by: the unit test programs in tests/unit.
  * Interface: EXPECT_TRUE(), EXPECT_EQ_INT(), EXPECT_EQ_STR(), EXPECT_FATAL(),
- *            harness_done().
+ *            harness_enter_tmpdir(), harness_done().
  * Notes: each failed expectation prints "FAIL file:line: what"; the program
  *        ends with harness_done(), which prints "N passed, M failed" and
  *        returns the exit code. EXPECT_FATAL(expr) runs expr and passes when
@@ -20,6 +20,9 @@ extern bool harness_expect_fatal;
 extern char harness_fatal_text[1024];
 
 void harness_init(void);
+/* Makes /tmp/NAME.XXXXXX and changes into it (a test that works in its own
+ * queue directory); harness_done() removes it. 0, or -1 when it could not. */
+int harness_enter_tmpdir(const char *name);
 int harness_done(void);
 void harness_report(bool ok, const char *file, int line, const char *what);
 

@@ -70,14 +70,14 @@ struct stream *mail_connect(const char *class_, const char *service, const char 
 static int mail_trigger_via(const char *class_, const char *service, char byte,
                             int (*via)(const char *, char))
 {
+    struct sbuf *path = sbuf_new(128);
+    mail_service_path(path, class_, service, !mail_relative);
     int r = -1;
-    struct sbuf *p = sbuf_new(128);
-    mail_service_path(p, class_, service, !mail_relative);
     if (mail_owner_begin() == 0) {
-        r = via(sbuf_str(p), byte);
+        r = via(sbuf_str(path), byte);
         mail_owner_end();
     }
-    sbuf_free(p);
+    sbuf_free(path);
     return r;
 }
 

@@ -101,18 +101,14 @@ int qfile_puts(struct qfile_writer *w, int type, const char *str)
 int qfile_putf(struct qfile_writer *w, int type, const char *fmt, ...)
 {
     char small[256];    /* most records are numbers: no buffer to allocate */
+    struct sbuf *spill;
+    size_t n = 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    const char *text = sbuf_vformat_small(small, sizeof(small), &spill, &n, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(small))
-        return qfile_put(w, type, small, (size_t)n);
-    struct sbuf *b = sbuf_new(n > 0 ? (size_t)n + 1 : 128);
-    va_start(ap, fmt);
-    sbuf_vcatf(b, fmt, ap);
-    va_end(ap);
-    int r = qfile_put(w, type, sbuf_str(b), sbuf_len(b));
-    sbuf_free(b);
+    int r = qfile_put(w, type, text ? text : "", text ? n : 0);
+    sbuf_free(spill);
     return r;
 }
 

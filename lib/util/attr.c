@@ -61,20 +61,14 @@ void attr_add(struct attr_list *l, const char *name, const char *value)
 void attr_addf(struct attr_list *l, const char *name, const char *fmt, ...)
 {
     char small[128];
+    struct sbuf *spill;
+    size_t n = 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    const char *text = sbuf_vformat_small(small, sizeof(small), &spill, &n, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(small)) {
-        attr_add_len(l, name, small, (size_t)n);
-        return;
-    }
-    struct sbuf *b = sbuf_new(n > 0 ? (size_t)n + 1 : 64);
-    va_start(ap, fmt);
-    sbuf_vcatf(b, fmt, ap);
-    va_end(ap);
-    attr_add_len(l, name, sbuf_str(b), sbuf_len(b));
-    sbuf_free(b);
+    attr_add_len(l, name, text ? text : "", text ? n : 0);
+    sbuf_free(spill);
 }
 
 void attr_add_long(struct attr_list *l, const char *name, long value)

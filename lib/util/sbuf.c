@@ -92,6 +92,25 @@ void sbuf_vcatf(struct sbuf *b, const char *fmt, va_list ap)
     b->len += (size_t)n;
 }
 
+const char *sbuf_vformat_small(char *stack, size_t size, struct sbuf **spill, size_t *len,
+                               const char *fmt, va_list ap)
+{
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(stack, size, fmt, aq);
+    va_end(aq);
+    *spill = NULL;
+    if (n < 0)
+        return NULL;
+    *len = (size_t)n;
+    if ((size_t)n < size)
+        return stack;
+    *spill = sbuf_new((size_t)n + 1);
+    sbuf_vcatf(*spill, fmt, ap);
+    *len = sbuf_len(*spill);
+    return sbuf_str(*spill);
+}
+
 void sbuf_catf(struct sbuf *b, const char *fmt, ...)
 {
     va_list ap;

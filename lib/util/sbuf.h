@@ -4,7 +4,8 @@
  * Used by: everything that builds strings or carries binary data.
  * Interface: sbuf_new(), sbuf_free(), sbuf_reset(), sbuf_str(), sbuf_len(),
  *            sbuf_append(), sbuf_addch(), sbuf_cat(), sbuf_printf(), sbuf_catf(),
- *            sbuf_vcatf(), sbuf_truncate(), sbuf_detach(), sbuf_trim().
+ *            sbuf_vcatf(), sbuf_vformat_small(), sbuf_truncate(), sbuf_detach(),
+ *            sbuf_trim().
  * Notes: the contents may hold NUL bytes; use sbuf_len(), not strlen().
  */
 #ifndef POSTERN_SBUF_H
@@ -36,6 +37,12 @@ void sbuf_printf(struct sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Appends formatted text. */
 void sbuf_catf(struct sbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void sbuf_vcatf(struct sbuf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+/* Formats into stack (size bytes) when the text fits, else into a new
+ * buffer left in *spill (NULL otherwise; sbuf_free() takes either): for
+ * short texts formatted per message or request without a malloc. Returns
+ * the text (length in *len), or NULL when fmt cannot be formatted. */
+const char *sbuf_vformat_small(char *stack, size_t size, struct sbuf **spill, size_t *len,
+                               const char *fmt, va_list ap) PRINTF_LIKE(5, 0);
 /* Shortens to n bytes (n <= len). */
 void sbuf_truncate(struct sbuf *b, size_t n);
 /* Returns the contents as a new string (caller frees) and frees the buffer. */

@@ -424,19 +424,15 @@ int stream_puts(struct stream *s, const char *str)
 int stream_printf(struct stream *s, const char *fmt, ...)
 {
     char small[1024];
+    struct sbuf *spill;
+    size_t n;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    const char *text = sbuf_vformat_small(small, sizeof(small), &spill, &n, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (text == NULL)
         return s->err = STREAM_E_IO;
-    if ((size_t)n < sizeof(small))
-        return stream_write(s, small, (size_t)n);
-    struct sbuf *b = sbuf_new((size_t)n);
-    va_start(ap, fmt);
-    sbuf_vcatf(b, fmt, ap);
-    va_end(ap);
-    int r = stream_write(s, sbuf_str(b), sbuf_len(b));
-    sbuf_free(b);
+    int r = stream_write(s, text, n);
+    sbuf_free(spill);
     return r;
 }

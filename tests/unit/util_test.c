@@ -39,6 +39,43 @@ static void test_sbuf(void)
     sbuf_free(NULL);
 }
 
+static const char *format_small(char *stack, size_t size, struct sbuf **spill, size_t *len,
+                                const char *fmt, ...) PRINTF_LIKE(5, 6);
+static const char *format_small(char *stack, size_t size, struct sbuf **spill, size_t *len,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *t = sbuf_vformat_small(stack, size, spill, len, fmt, ap);
+    va_end(ap);
+    return t;
+}
+
+/* sbuf_vformat_small: the stack buffer while the text fits (one byte kept
+ * for the NUL), a spilled buffer from then on. */
+static void test_format_small(void)
+{
+    char stack[8];
+    struct sbuf *spill;
+    size_t n = 0;
+    const char *t = format_small(stack, sizeof(stack), &spill, &n, "%d-%s", 42, "abcd");
+    EXPECT_TRUE(t == stack && spill == NULL);
+    EXPECT_EQ_STR(t, "42-abcd");
+    EXPECT_EQ_INT(n, 7);
+    t = format_small(stack, sizeof(stack), &spill, &n, "%d-%s", 42, "abcde");
+    EXPECT_TRUE(spill != NULL && t == sbuf_str(spill));
+    EXPECT_EQ_STR(t, "42-abcde");
+    EXPECT_EQ_INT(n, 8);
+    sbuf_free(spill);
+    char big[3000];
+    memset(big, 'q', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    t = format_small(stack, sizeof(stack), &spill, &n, "<%s>", big);
+    EXPECT_EQ_INT(n, sizeof(big) + 1);
+    EXPECT_TRUE(t != NULL && t[0] == '<' && t[n - 1] == '>' && t[n] == 0);
+    sbuf_free(spill);
+}
+
 static void test_attr_roundtrip(void)
 {
     int sv[2];
@@ -365,6 +402,7 @@ int main(void)
 {
     harness_init();
     test_sbuf();
+    test_format_small();
     test_unescape();
     test_attr_roundtrip();
     test_attr_decode();

@@ -269,19 +269,12 @@ static void test_dsn_log(void)
 int main(void)
 {
     harness_init();
-    char tmpl[] = "/tmp/qfile_test.XXXXXX";
-    char *dir = mkdtemp(tmpl);
-    if (dir == NULL || chdir(dir) < 0)
+    if (harness_enter_tmpdir("qfile_test") < 0)
         return 1;
     make_dirs();
     test_ids();
     test_write_read();
     test_set_size_flushed();
     test_dsn_log();
-    int rc = harness_done();
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        rc = 1;
-    return rc;
+    return harness_done();
 }

@@ -409,6 +409,66 @@ static void test_trigger(void)
     close(st);
 }
 
+/* A trigger client that keeps its connection (sock_trigger_held) is read
+ * from again; at most 256 such are kept, a client beyond is read once and
+ * let go, and a kept one that hangs up makes room again. */
+static void test_trigger_held(void)
+{
+    char out[400];
+    snprintf(out, sizeof(out), "%s/trigger.out", qdir);
+    unlink(out);
+    int l = make_listener("held");
+    int st;
+    const char *args[] = { "-n", "qmgr", "-t", "unix", "-o", "max_use=1000", NULL };
+    pid_t pid = spawn("testd-trigger", l, &st, args);
+    close(l);
+    EXPECT_TRUE(status_is(st, pid, 1));
+    enum { HELD = 256 };
+    int c[HELD + 2];
+    c[0] = connect_to("held");
+    EXPECT_EQ_INT(write(c[0], "A", 1), 1);
+    EXPECT_TRUE(file_becomes(out, "A", 2000));
+    EXPECT_EQ_INT(write(c[0], "B", 1), 1);          /* same connection */
+    EXPECT_TRUE(file_becomes(out, "AB", 2000));
+    for (int i = 1; i < HELD; i++) {
+        c[i] = connect_to("held");
+        EXPECT_TRUE(c[i] >= 0 && write(c[i], "x", 1) == 1);
+    }
+    c[HELD] = connect_to("held");                   /* one too many */
+    EXPECT_EQ_INT(write(c[HELD], "y", 1), 1);
+    struct pollfd pfd = { .fd = c[HELD], .events = POLLIN };
+    char ch;
+    EXPECT_TRUE(poll(&pfd, 1, 3000) == 1 && read(c[HELD], &ch, 1) == 0);    /* let go */
+    pfd.fd = c[0];
+    EXPECT_EQ_INT(poll(&pfd, 1, 200), 0);           /* the first is still kept */
+    close(c[1]);                                    /* room for one again */
+    EXPECT_EQ_INT(write(c[0], "C", 1), 1);          /* read after c[1]'s hang-up */
+    struct sbuf *b = sbuf_new(512);
+    for (int i = 0; i < 100; i++) {
+        if (ut_load(out, b) == 0 && sbuf_len(b) > 0 && sbuf_str(b)[sbuf_len(b) - 1] == 'C')
+            break;
+        ut_sleep_ms(20);
+    }
+    c[HELD + 1] = connect_to("held");
+    EXPECT_EQ_INT(write(c[HELD + 1], "z", 1), 1);
+    pfd.fd = c[HELD + 1];
+    EXPECT_EQ_INT(poll(&pfd, 1, 300), 0);           /* kept, not let go */
+    EXPECT_EQ_INT(write(c[0], "D", 1), 1);
+    for (int i = 0; i < 100; i++) {
+        if (ut_load(out, b) == 0 && sbuf_len(b) > 0 && sbuf_str(b)[sbuf_len(b) - 1] == 'D')
+            break;
+        ut_sleep_ms(20);
+    }
+    EXPECT_TRUE(ut_load(out, b) == 0 && sbuf_len(b) == HELD + 5);  /* every byte arrived */
+    sbuf_free(b);
+    for (int i = 0; i < HELD + 2; i++)
+        if (i != 1)
+            close(c[i]);
+    kill(pid, SIGTERM);
+    EXPECT_TRUE(ut_exited_ok(ut_reap(pid, 3)));
+    close(st);
+}
+
 /* Without a status pipe on fd 3 the skeleton refuses to run. */
 static void test_no_status_pipe(void)
 {
@@ -486,6 +546,7 @@ int main(int argc, char **argv)
     test_multi_unpriv();
     test_multi_max_use();
     test_trigger();
+    test_trigger_held();
     test_no_status_pipe();
 
     close(logsock);

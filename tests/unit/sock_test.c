@@ -288,6 +288,19 @@ static void test_windowsize(void)
     }
 }
 
+/* Accepts one trigger client on l and expects a one-shot: the byte want,
+ * then the client's hang-up. */
+static void expect_one_shot(int l, const char *want)
+{
+    int a = accept(l, NULL, NULL);
+    struct sbuf *b = sbuf_new(8);
+    EXPECT_EQ_INT(ut_read_until(a, b, NULL, 2), 0);     /* EOF after the byte */
+    EXPECT_EQ_INT(sbuf_len(b), 1);
+    EXPECT_EQ_STR(sbuf_str(b), want);
+    sbuf_free(b);
+    close(a);
+}
+
 static void test_trigger(void)
 {
     /* To a stream socket: one byte, then the client hangs up. */
@@ -295,12 +308,7 @@ static void test_trigger(void)
     strlcpy(path, tpath("trig"), sizeof(path));
     int l = sock_unix_listen(path, 4, 0666);
     EXPECT_EQ_INT(sock_trigger(path, 'W'), 0);
-    int a = accept(l, NULL, NULL);
-    struct sbuf *b = sbuf_new(8);
-    EXPECT_EQ_INT(ut_read_until(a, b, NULL, 2), 0);     /* EOF after the byte */
-    EXPECT_EQ_INT(sbuf_len(b), 1);
-    EXPECT_EQ_STR(sbuf_str(b), "W");
-    close(a);
+    expect_one_shot(l, "W");
     close(l);
     /* Nobody listening: -1. */
     EXPECT_EQ_INT(sock_trigger(path, 'W'), -1);
@@ -347,7 +355,6 @@ static void test_trigger(void)
     EXPECT_EQ_INT(read(r, buf, sizeof(buf)), 2);
     EXPECT_TRUE(memcmp(buf, "ID", 2) == 0);
     close(r);
-    sbuf_free(b);
 }
 
 /* sock_trigger_held: one connection for many triggers, a new one when the
@@ -359,16 +366,12 @@ static void test_trigger_held(void)
     int l = sock_unix_listen(path, 4, 0666);
     /* The first trigger to a path not yet known as a socket is one-shot. */
     EXPECT_EQ_INT(sock_trigger_held(path, 'I'), 0);
-    int a = accept(l, NULL, NULL);
-    struct sbuf *b = sbuf_new(8);
-    EXPECT_EQ_INT(ut_read_until(a, b, NULL, 2), 0);     /* EOF after the byte */
-    EXPECT_EQ_STR(sbuf_str(b), "I");
-    close(a);
+    expect_one_shot(l, "I");
     /* Known now: the next three travel over one connection that stays open. */
     EXPECT_EQ_INT(sock_trigger_held(path, 'I'), 0);
     EXPECT_EQ_INT(sock_trigger_held(path, 'D'), 0);
     EXPECT_EQ_INT(sock_trigger_held(path, 'W'), 0);
-    a = accept(l, NULL, NULL);
+    int a = accept(l, NULL, NULL);
     EXPECT_TRUE(a >= 0);
     char buf[8] = "";
     EXPECT_EQ_INT(read(a, buf, sizeof(buf)), 3);
@@ -402,7 +405,6 @@ static void test_trigger_held(void)
     EXPECT_TRUE(memcmp(buf, "ID", 2) == 0);
     close(r);
     unlink(fifo);
-    sbuf_free(b);
 }
 
 static void test_connect_nb(void)

@@ -419,9 +419,12 @@ static void server_single_loop(void)
         double due = srv_ops->idle_due ? srv_ops->idle_due() : -1;
         if (due >= 0 && due * 1000 < wait_ms)
             wait_ms = (int)(due * 1000) + 1;
-        int n = epoll_wait(ep, ev, srv_nlisten, wait_ms);
+        int cut = log_idle(wait_ms);
+        int n = epoll_wait(ep, ev, srv_nlisten, cut);
         if (n < 0 && errno != EINTR)
             log_fatal("epoll_wait: %m");
+        if (n == 0 && cut < wait_ms)
+            continue;   /* woken for kept log lines only (log_idle) */
         if (n == 0 && srv_ops->idle)
             srv_ops->idle();
         if (server_master_gone() || server_idle_expired())

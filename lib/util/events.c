@@ -8,6 +8,7 @@
  */
 #include "events.h"
 #include "alloc.h"
+#include "log.h"
 #include <poll.h>
 
 struct event_fd {
@@ -129,7 +130,7 @@ int event_loop_once(double max_wait)
             wait = d;
     }
     int ms = wait < 0 ? -1 : (int)(wait * 1000 + 0.999);
-    int ready = poll(event_pfds, (nfds_t)k, ms);
+    int ready = log_poll(event_pfds, (nfds_t)k, ms);
     int ran = 0;
     if (ready > 0) {
         for (int i = 0; i < k; i++) {

@@ -4,12 +4,17 @@
  * Used by: everything.
  * Interface: log_init(), log_set_tag(), log_set_facility(), log_set_stderr(), log_open_syslog(),
  *            log_open_maillog(), log_debug(), log_info(), log_warn(),
- *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped(), log_pid().
+ *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped(), log_pid(),
+ *            log_idle(), log_poll().
  * Notes: lines go to syslog (facility mail unless set, tag "$syslog_name/SERVICE[pid]")
  *        through a non-blocking datagram socket, to the postlog service when
- *        maillog_file is set, and to stderr when asked. A full or absent log
- *        socket drops the line and counts it; the count is reported in a later
- *        line. Logging never blocks. "%m" is strerror(errno) at entry (glibc).
+ *        maillog_file is set, and to stderr when asked. A postlog line that
+ *        finds the socket full is kept back and sent with a later one (at most
+ *        200 ms later, see log_idle()); a syslog line waits up to 100 ms for
+ *        room. A line that still finds no room, or an absent socket, is dropped
+ *        and counted; the count is reported in a later line. A reader that does
+ *        not drain costs a daemon one wait, not one per line. "%m" is
+ *        strerror(errno) at entry (glibc).
  */
 #ifndef POSTERN_LOG_H
 #define POSTERN_LOG_H
@@ -38,6 +43,16 @@ void log_open_file(const char *path, const char *hostname);
 void log_close_syslog(void);
 /* Number of lines lost so far. */
 unsigned long log_dropped(void);
+/* Every place that waits for input calls this first, with the wait it
+ * means to make (ms, -1 for none): it sends postlog lines kept back
+ * because the socket was full, and returns the wait to make instead,
+ * shortened so that kept lines wait at most 200 ms. A wait that ends
+ * early only because of that is not a timeout: wait again. */
+int log_idle(int wait_ms);
+/* poll(2) that calls log_idle() and waits the whole time it was given (a
+ * wait cut short for the log is made again for what is left). */
+struct pollfd;
+int log_poll(struct pollfd *pfds, unsigned long n, int ms);
 
 void log_debug(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);

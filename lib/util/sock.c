@@ -6,6 +6,7 @@
  * Errors: -1 with errno set.
  */
 #include "sock.h"
+#include "log.h"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -99,7 +100,7 @@ static int sock_wait_connect(int fd, int timeout)
     struct pollfd pfd = { .fd = fd, .events = POLLOUT };
     int n;
     do
-        n = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
+        n = log_poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
     while (n < 0 && errno == EINTR);
     if (n == 0) {
         errno = ETIMEDOUT;
@@ -390,7 +391,7 @@ static int sock_wait(int fd, short events, int timeout)
 {
     struct pollfd pfd = { .fd = fd, .events = events };
     for (;;) {
-        int n = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
+        int n = log_poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
         if (n > 0)
             return 0;
         if (n == 0) {

@@ -173,7 +173,7 @@ static int stream_wait(struct stream *s, bool for_write)
             ms = s->budget_ms > INT_MAX ? INT_MAX : (int)s->budget_ms;
         }
         long t0 = budget ? stream_clock_ms() : 0;
-        int n = poll(&pfd, 1, ms);
+        int n = log_poll(&pfd, 1, ms);
         if (budget)
             s->budget_ms -= stream_clock_ms() - t0;
         if (n > 0)

@@ -9,6 +9,7 @@
  *        process longer than the caller's timeout.
  */
 #include "tls_common.h"
+#include "log.h"
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -368,7 +369,7 @@ int tls_common_handshake(struct ssl_st *ssl, int fd, bool server, int timeout, s
         }
         double left = deadline - tls_common_now();
         struct pollfd pfd = { .fd = fd, .events = ev };
-        int pn = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+        int pn = left > 0 ? log_poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
         if (pn == 0) {
             sbuf_set(why, "TLS handshake timed out");
             return -1;

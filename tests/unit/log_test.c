@@ -66,6 +66,41 @@ static long recv_drain(int fd)
     return count;
 }
 
+/* Reads every waiting datagram and splits it into lines (postlog
+ * datagrams may carry several); counts lines containing flood, and
+ * reports the position of the first note about lost lines (its count in
+ * *note) and of the first line containing last. Positions count lines
+ * from 1; 0 when not seen. */
+struct line_scan {
+    long flood, note, note_pos, last_pos, lines;
+};
+
+static struct line_scan recv_scan(int fd, const char *flood, const char *last)
+{
+    struct line_scan r = { 0, -1, 0, 0, 0 };
+    char buf[8192];
+    while (recv_line(fd, buf, sizeof(buf)) >= 0) {
+        for (char *line = buf, *nl; *line; line = nl + 1) {
+            nl = strchr(line, '\n');
+            if (nl)
+                *nl = 0;
+            r.lines++;
+            if (strstr(line, flood))
+                r.flood++;
+            if (!r.note_pos && strstr(line, " log messages were lost")) {
+                r.note_pos = r.lines;
+                const char *p = strstr(line, "warning: ");
+                r.note = p ? strtol(p + 9, NULL, 10) : -1;
+            }
+            if (!r.last_pos && last && strstr(line, last))
+                r.last_pos = r.lines;
+            if (!nl)
+                break;
+        }
+    }
+    return r;
+}
+
 /* True when s starts with a "Mmm dd hh:mm:ss " syslog time stamp (day space-padded). */
 static bool stamp_ok(const char *s)
 {
@@ -310,6 +345,33 @@ static void test_full_socket(const char *which)
     snprintf(what, sizeof(what), "%s: lost %lu of 10000 lines (expect most)", which, lost);
     harness_report(lost >= 9000, __FILE__, __LINE__, what);
 
+    if (maillog) {
+        /* Postlog lines that found the socket full were kept back, up to
+         * one datagram's worth; they go out before the next line, then the
+         * note with the exact count, then the line. */
+        struct line_scan r = recv_scan(rfd, "flood line", NULL);
+        log_info("after the flood");
+        struct line_scan t = recv_scan(rfd, "flood line", "]: after the flood");
+        snprintf(what, sizeof(what),
+                 "maillog: received %ld + kept %ld + lost %lu == 10000 (in %ld + %ld lines)",
+                 r.flood, t.flood, lost, r.lines, t.lines);
+        harness_report(r.flood + t.flood + (long)lost == 10000, __FILE__, __LINE__, what);
+        snprintf(what, sizeof(what), "maillog: the note after the kept lines reports %ld of %lu lost",
+                 t.note, lost);
+        harness_report(t.note == (long)lost && t.note_pos == t.flood + 1, __FILE__, __LINE__, what);
+        EXPECT_EQ_INT(t.last_pos, t.note_pos + 1);
+        EXPECT_EQ_INT(t.lines, t.last_pos);
+        log_info("calm again");
+        EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) > 0);
+        EXPECT_TRUE(strstr(buf, "]: calm again\n") != NULL);
+        EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) < 0);
+        EXPECT_EQ_INT(log_dropped() - before, lost);
+        log_open_maillog(path, NULL); /* drop the fd before closing the receiver */
+        close(rfd);
+        unlink(path);
+        return;
+    }
+
     /* The receiver catches up: what it got plus what was lost is everything. */
     long got = recv_drain(rfd);
     snprintf(what, sizeof(what), "%s: received %ld + lost %lu == 10000", which, got, lost);
@@ -335,6 +397,68 @@ static void test_full_socket(const char *which)
         log_open_maillog(path, NULL); /* drop the fd before closing the receiver */
     else
         log_close_syslog();
+    close(rfd);
+    unlink(path);
+}
+
+/*
+ * Postlog lines that find the socket full are kept back, not waited for:
+ * none is lost, they go out in order before the next line or when the
+ * process waits (log_poll), and a reader that stays full costs only the
+ * kept ones, counted, after at most 200 ms plus one wait.
+ */
+static void test_kept_lines(void)
+{
+    char path[128], buf[8192], what[300];
+    int rfd = recv_bind("kept", 0);
+    recv_path("kept", path, sizeof(path));
+    log_close_syslog();
+    log_open_maillog(path, "mx.example.test");
+
+    /* More lines than the socket's queue holds (net.unix.max_dgram_qlen). */
+    unsigned long before = log_dropped();
+    for (int i = 0; i < 30; i++)
+        log_info("kept %d", i);
+    EXPECT_EQ_INT(log_dropped() - before, 0);
+    struct line_scan r = recv_scan(rfd, "]: kept ", NULL);
+    snprintf(what, sizeof(what), "%ld of 30 lines in the queue, the rest kept back", r.flood);
+    harness_report(r.flood > 0 && r.flood < 30, __FILE__, __LINE__, what);
+    /* Waiting sends them, in order, and still waits the whole time asked. */
+    double t0 = now_sec();
+    EXPECT_EQ_INT(log_poll(NULL, 0, 300), 0);
+    double took = now_sec() - t0;
+    snprintf(what, sizeof(what), "log_poll(300 ms) waited %.3f s", took);
+    harness_report(took >= 0.29, __FILE__, __LINE__, what);
+    EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) > 0);
+    char want[64];
+    snprintf(want, sizeof(want), "]: kept %ld\n", r.flood);
+    snprintf(what, sizeof(what), "kept lines arrive as one datagram starting with \"%s\"", want);
+    harness_report(strstr(buf, want) != NULL && strstr(buf, "]: kept 29\n") != NULL, __FILE__,
+                   __LINE__, what);
+    EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) < 0);
+    EXPECT_EQ_INT(log_dropped() - before, 0);
+
+    /* A reader that does not drain: the kept lines are dropped and counted
+     * after 200 ms and one wait for room, and the wait asked for is whole. */
+    for (int i = 0; i < 60; i++)
+        log_info("stuck %d", i);
+    EXPECT_EQ_INT(log_dropped() - before, 0);
+    t0 = now_sec();
+    EXPECT_EQ_INT(log_poll(NULL, 0, 1000), 0);
+    took = now_sec() - t0;
+    unsigned long lost = log_dropped() - before;
+    snprintf(what, sizeof(what), "log_poll(1000 ms) with a full reader waited %.3f s, lost %lu",
+             took, lost);
+    harness_report(took >= 0.99 && took < 5 && lost > 0, __FILE__, __LINE__, what);
+    r = recv_scan(rfd, "]: stuck ", NULL);
+    log_info("drained");
+    struct line_scan t = recv_scan(rfd, "]: stuck ", "]: drained");
+    snprintf(what, sizeof(what), "stuck lines: %ld queued + %lu lost == 60; note says %ld",
+             r.flood + t.flood, lost, t.note);
+    harness_report(r.flood + t.flood + (long)lost == 60 && t.note == (long)lost, __FILE__,
+                   __LINE__, what);
+    EXPECT_EQ_INT(t.last_pos, t.note_pos + 1);
+    log_open_maillog(path, NULL);
     close(rfd);
     unlink(path);
 }
@@ -420,6 +544,7 @@ int main(void)
     /* From here on lines go to the postlog socket only. */
     test_maillog_format();
     test_full_socket("maillog");
+    test_kept_lines();
     test_missing_socket();
     test_stderr_not_lost();
 

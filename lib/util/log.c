@@ -75,7 +75,6 @@ static void log_pid_forget(void)
     log_defer_off = true;
 }
 
-/* The pid for the line's "tag[pid]": one getpid() per process, not per line. */
 static void log_atfork_register(void)
 {
     static bool registered;
@@ -85,6 +84,7 @@ static void log_atfork_register(void)
     }
 }
 
+/* The pid for the line's "tag[pid]": one getpid() per process, not per line. */
 long log_pid(void)
 {
     log_atfork_register();
@@ -186,7 +186,7 @@ int log_set_facility(const char *name)
 void log_open_maillog(const char *postlog_socket, const char *hostname)
 {
     (void)log_defer_flush(true);    /* kept lines go where they were meant to */
-    strlcpy(log_maillog_path, postlog_socket, sizeof(log_maillog_path));    /* kept lines go where they were meant to */
+    strlcpy(log_maillog_path, postlog_socket, sizeof(log_maillog_path));
     if (hostname)
         strlcpy(log_hostname, hostname, sizeof(log_hostname));
     if (log_maillog_fd >= 0)

@@ -31,7 +31,7 @@ static int smtp_connect_wait(int fd, long timeout)
     struct pollfd pfd = { .fd = fd, .events = POLLOUT };
     int ms = timeout > 0 ? (int)(timeout > 86400 ? 86400000 : timeout * 1000) : -1;
     for (;;) {
-        int n = poll(&pfd, 1, ms);
+        int n = log_poll(&pfd, 1, ms);
         if (n > 0)
             break;
         if (n == 0) {

@@ -584,7 +584,7 @@ static void smtpd_linger(struct smtpd_state *st)
     for (;;) {
         int ms = (int)((deadline - event_now()) * 1000);
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        if (ms <= 0 || poll(&pfd, 1, ms) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
+        if (ms <= 0 || log_poll(&pfd, 1, ms) <= 0 || read(fd, buf, sizeof(buf)) <= 0)
             break;
     }
 }

@@ -457,15 +457,15 @@ static enum smtpd_verdict r_sleep(struct smtpd_check_ctx *c, const char *arg)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         struct pollfd pfd = { .fd = stream_fd(c->st->client), .events = POLLIN };
-        int rc = poll(&pfd, 1, secs * 1000);
+        int rc = log_poll(&pfd, 1, secs * 1000);
         early = stream_pending(c->st->client) > 0 || (rc > 0 && (pfd.revents & POLLIN));
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long left_ms = secs * 1000L - ((t1.tv_sec - t0.tv_sec) * 1000L
                                        + (t1.tv_nsec - t0.tv_nsec) / 1000000L);
         if (left_ms > 0)
-            poll(NULL, 0, (int)left_ms);     /* the pause is whole either way */
+            log_poll(NULL, 0, (int)left_ms);     /* the pause is whole either way */
     } else {
-        poll(NULL, 0, secs * 1000);
+        log_poll(NULL, 0, secs * 1000);
     }
     if (early && !c->st->early_talker) {
         c->st->early_talker = true;

@@ -88,7 +88,7 @@ static void smtpd_data_await_client(struct smtpd_state *st)
         return;
     struct pollfd pfd = { .fd = stream_fd(st->client), .events = POLLIN };
     double t0 = event_now();
-    (void)poll(&pfd, 1, 1000);
+    (void)log_poll(&pfd, 1, 1000);
     stream_spend(st->client, (long)((event_now() - t0) * 1000));
 }
 

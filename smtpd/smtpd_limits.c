@@ -386,7 +386,7 @@ bool smtpd_limits_wait(struct smtpd_state *st)
         if (left <= 0)
             break;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int n = poll(&pfd, 1, (int)(left < SMTPD_WAIT_SLICE_MS ? left : SMTPD_WAIT_SLICE_MS));
+        int n = log_poll(&pfd, 1, (int)(left < SMTPD_WAIT_SLICE_MS ? left : SMTPD_WAIT_SLICE_MS));
         if (n != 0 && (n > 0 || errno != EINTR)) {
             /* Ready (or an error for the stream to report): the wait is
              * part of the request's deadline when there is one. */

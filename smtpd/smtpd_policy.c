@@ -218,7 +218,7 @@ static bool smtpd_policy_wait(int fd, short events, const struct timeval *deadli
     struct pollfd pfd = { .fd = fd, .events = events };
     int r;
     do
-        r = poll(&pfd, 1, (int)ms);
+        r = log_poll(&pfd, 1, (int)ms);
     while (r < 0 && errno == EINTR);
     return r > 0;
 }

@@ -36,7 +36,7 @@ static int milter8_wait(int fd, short events, double deadline)
         if (ms < 0)
             return MILTER8_E_TIMEOUT;
         struct pollfd p = { .fd = fd, .events = events };
-        int r = poll(&p, 1, ms);
+        int r = log_poll(&p, 1, ms);
         if (r > 0)
             return 0;
         if (r == 0)

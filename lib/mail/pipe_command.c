@@ -291,7 +291,7 @@ int pipe_command_run(const struct pipe_command_spec *spec, struct pipe_command_r
             ms = 100;       /* no pidfd: look at the child ten times a second */
         if (ms > 60000)
             ms = 60000;
-        int pr = poll(pfd, n, (int)ms);
+        int pr = log_poll(pfd, n, (int)ms);
         if (pr < 0 && errno != EINTR) {
             log_warn("poll: %m");
             timed_out = true;       /* cannot watch it: make sure it ends */

@@ -198,6 +198,7 @@ static void server_sigterm(int sig)
         srv_term = 1;
         return;
     }
+    log_flush_at_signal();
     _exit(0);
 }
 

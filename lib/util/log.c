@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
@@ -53,8 +54,9 @@ static pid_t log_pid_cache;             /* 0: not known in this process yet */
  * calls, sends them when the process is about to wait, and makes that
  * wait end LOG_DEFER_MAX_MS after the first kept line at the latest; at
  * that point, and when the buffer is full or the process exits, the
- * sender waits for room as a syslog line does. A forked child (which may
- * leave with _exit) keeps nothing back. Only the postlog socket: syslog
+ * sender waits for room as a syslog line does; a process stopped by a
+ * signal sends them from its handler (log_flush_at_signal). A forked
+ * child (which may leave with _exit) keeps nothing back. Only the postlog socket: syslog
  * wants one line per datagram.
  */
 #define LOG_DEFER_SIZE 8192     /* one postlogd datagram at most (SERVER_DGRAM_SIZE) */
@@ -65,6 +67,12 @@ static long log_defer_since;    /* ms, CLOCK_MONOTONIC, of the first kept line *
 static bool log_defer_off;      /* a forked child: no keeping back */
 static bool log_maillog_stuck;
 static bool log_defer_flush(bool wait);
+/* Set while the kept lines are being changed or sent, so that
+ * log_flush_at_signal() never sends a half-written buffer or sends one
+ * twice; the fences keep the compiler from moving the change across it. */
+static volatile sig_atomic_t log_defer_busy;
+#define LOG_DEFER_BEGIN() (log_defer_busy = 1, __atomic_signal_fence(__ATOMIC_SEQ_CST))
+#define LOG_DEFER_END() (__atomic_signal_fence(__ATOMIC_SEQ_CST), log_defer_busy = 0)
 
 /* A forked child must not log with its parent's pid, nor send the
  * parent's kept lines a second time. */
@@ -272,18 +280,35 @@ static bool log_defer_flush(bool wait)
 {
     if (log_defer_len == 0)
         return true;
-    if (log_send(&log_maillog_fd, log_maillog_path, log_defer_buf, log_defer_len,
-                 &log_maillog_stuck, wait)) {
-        log_defer_len = 0;
-        return true;
-    }
-    if (!wait && errno == EAGAIN)
+    LOG_DEFER_BEGIN();
+    bool sent = log_send(&log_maillog_fd, log_maillog_path, log_defer_buf, log_defer_len,
+                         &log_maillog_stuck, wait);
+    if (!sent && !wait && errno == EAGAIN) {
+        LOG_DEFER_END();
         return false;
-    for (size_t i = 0; i < log_defer_len; i++)
+    }
+    for (size_t i = 0; !sent && i < log_defer_len; i++)
         if (log_defer_buf[i] == '\n')
             log_lost++;
     log_defer_len = 0;
-    return false;
+    LOG_DEFER_END();
+    return sent;
+}
+
+void log_flush_at_signal(void)
+{
+    int saved = errno;
+    if (!log_defer_busy && log_defer_len > 0 && log_maillog_fd >= 0) {
+        for (int i = 0; i < 10; i++) {
+            if (send(log_maillog_fd, log_defer_buf, log_defer_len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0
+                || errno != EAGAIN)
+                break;
+            struct pollfd pfd = { .fd = log_maillog_fd, .events = POLLOUT };
+            (void)poll(&pfd, 1, 10);
+        }
+        log_defer_len = 0;
+    }
+    errno = saved;
 }
 
 static void log_defer_at_exit(void)
@@ -300,8 +325,10 @@ static bool log_maillog_send(const char *line, size_t len, bool note)
         if (note)
             return false;
         if (log_defer_len + len <= sizeof(log_defer_buf)) {
+            LOG_DEFER_BEGIN();
             memcpy(log_defer_buf + log_defer_len, line, len);
             log_defer_len += len;
+            LOG_DEFER_END();
             return true;
         }
         (void)log_defer_flush(true);
@@ -316,8 +343,10 @@ static bool log_maillog_send(const char *line, size_t len, bool note)
         exit_registered = true;
         atexit(log_defer_at_exit);
     }
+    LOG_DEFER_BEGIN();
     memcpy(log_defer_buf, line, len);
     log_defer_len = len;
+    LOG_DEFER_END();
     log_defer_since = log_clock_ms();
     return true;
 }

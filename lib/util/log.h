@@ -5,7 +5,7 @@
  * Interface: log_init(), log_set_tag(), log_set_facility(), log_set_stderr(), log_open_syslog(),
  *            log_open_maillog(), log_debug(), log_info(), log_warn(),
  *            log_fatal(), log_panic(), log_set_fatal_hook(), log_dropped(), log_pid(),
- *            log_idle(), log_poll().
+ *            log_idle(), log_poll(), log_flush_at_signal().
  * Notes: lines go to syslog (facility mail unless set, tag "$syslog_name/SERVICE[pid]")
  *        through a non-blocking datagram socket, to the postlog service when
  *        maillog_file is set, and to stderr when asked. A postlog line that
@@ -53,6 +53,10 @@ int log_idle(int wait_ms);
  * wait cut short for the log is made again for what is left). */
 struct pollfd;
 int log_poll(struct pollfd *pfds, unsigned long n, int ms);
+/* For a signal handler that ends the process with _exit(): sends the kept
+ * postlog lines (waiting up to 100 ms for room). Async-signal-safe; does
+ * nothing while the main program is changing them. */
+void log_flush_at_signal(void);
 
 void log_debug(int level, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);

@@ -463,6 +463,39 @@ static void test_kept_lines(void)
     unlink(path);
 }
 
+static void on_usr1(int sig)
+{
+    (void)sig;
+    log_flush_at_signal();
+}
+
+/* A process stopped by a signal sends its kept lines from the handler,
+ * once: nothing is sent twice afterwards. */
+static void test_kept_lines_at_signal(void)
+{
+    char path[128], buf[8192], what[200];
+    int rfd = recv_bind("sig", 0);
+    recv_path("sig", path, sizeof(path));
+    log_open_maillog(path, "mx.example.test");
+    unsigned long before = log_dropped();
+    for (int i = 0; i < 30; i++)
+        log_info("signal %d", i);
+    struct line_scan r = recv_scan(rfd, "]: signal ", NULL);
+    harness_report(r.flood > 0 && r.flood < 30, __FILE__, __LINE__, "some lines kept back");
+    signal(SIGUSR1, on_usr1);
+    raise(SIGUSR1);
+    signal(SIGUSR1, SIG_DFL);
+    struct line_scan t = recv_scan(rfd, "]: signal ", NULL);
+    snprintf(what, sizeof(what), "handler sent the kept lines: %ld + %ld == 30", r.flood, t.flood);
+    harness_report(r.flood + t.flood == 30, __FILE__, __LINE__, what);
+    EXPECT_EQ_INT(log_poll(NULL, 0, 0), 0);
+    EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) < 0);
+    EXPECT_EQ_INT(log_dropped() - before, 0);
+    log_open_maillog(path, NULL);
+    close(rfd);
+    unlink(path);
+}
+
 /* A socket that does not exist (yet) costs lines but nothing else. */
 static void test_missing_socket(void)
 {
@@ -545,6 +578,7 @@ int main(void)
     test_maillog_format();
     test_full_socket("maillog");
     test_kept_lines();
+    test_kept_lines_at_signal();
     test_missing_socket();
     test_stderr_not_lost();
 

@@ -596,7 +596,7 @@ static void server_trigger_accept(int lfd, int events, void *ctx)
 }
 
 #define SERVER_DGRAM_BATCH 32
-#define SERVER_DGRAM_SIZE 8192
+#define SERVER_DGRAM_SIZE LOG_DGRAM_MAX  /* postlogd: several kept log lines in one */
 
 /* Takes up to 256 datagrams per wake-up, SERVER_DGRAM_BATCH per system
  * call; a short batch means the socket is drained, so no call is spent

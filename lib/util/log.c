@@ -59,14 +59,13 @@ static pid_t log_pid_cache;             /* 0: not known in this process yet */
  * child (which may leave with _exit) keeps nothing back. Only the postlog socket: syslog
  * wants one line per datagram.
  */
-#define LOG_DEFER_SIZE 8192     /* one postlogd datagram at most (SERVER_DGRAM_SIZE) */
 #define LOG_DEFER_MAX_MS 200
-static char log_defer_buf[LOG_DEFER_SIZE];
+static char log_defer_buf[LOG_DGRAM_MAX];
 static size_t log_defer_len;
 static long log_defer_since;    /* ms, CLOCK_MONOTONIC, of the first kept line */
 static bool log_defer_off;      /* a forked child: no keeping back */
 static bool log_maillog_stuck;
-static bool log_defer_flush(bool wait);
+static void log_defer_flush(bool wait);
 /* Set while the kept lines are being changed or sent, so that
  * log_flush_at_signal() never sends a half-written buffer or sends one
  * twice; the fences keep the compiler from moving the change across it. */
@@ -193,7 +192,7 @@ int log_set_facility(const char *name)
 
 void log_open_maillog(const char *postlog_socket, const char *hostname)
 {
-    (void)log_defer_flush(true);    /* kept lines go where they were meant to */
+    log_defer_flush(true);  /* kept lines go where they were meant to */
     strlcpy(log_maillog_path, postlog_socket, sizeof(log_maillog_path));
     if (hostname)
         strlcpy(log_hostname, hostname, sizeof(log_hostname));
@@ -274,25 +273,23 @@ static long log_clock_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Sends the kept lines as one datagram; false while they are still kept.
- * Lines that cannot be sent even after waiting are dropped and counted. */
-static bool log_defer_flush(bool wait)
+/* Sends the kept lines as one datagram. They stay kept only when the
+ * socket is full and wait is false; lines that cannot be sent even after
+ * waiting are dropped and counted. */
+static void log_defer_flush(bool wait)
 {
     if (log_defer_len == 0)
-        return true;
+        return;
     LOG_DEFER_BEGIN();
     bool sent = log_send(&log_maillog_fd, log_maillog_path, log_defer_buf, log_defer_len,
                          &log_maillog_stuck, wait);
-    if (!sent && !wait && errno == EAGAIN) {
-        LOG_DEFER_END();
-        return false;
+    if (sent || wait || errno != EAGAIN) {
+        for (size_t i = 0; !sent && i < log_defer_len; i++)
+            if (log_defer_buf[i] == '\n')
+                log_lost++;
+        log_defer_len = 0;
     }
-    for (size_t i = 0; !sent && i < log_defer_len; i++)
-        if (log_defer_buf[i] == '\n')
-            log_lost++;
-    log_defer_len = 0;
     LOG_DEFER_END();
-    return sent;
 }
 
 void log_flush_at_signal(void)
@@ -313,7 +310,7 @@ void log_flush_at_signal(void)
 
 static void log_defer_at_exit(void)
 {
-    (void)log_defer_flush(true);
+    log_defer_flush(true);
 }
 
 /* Sends one postlog line (ending in a newline): after the kept ones, or
@@ -321,7 +318,8 @@ static void log_defer_at_exit(void)
  * lost lines is never kept back: it counts as reported only once sent. */
 static bool log_maillog_send(const char *line, size_t len, bool note)
 {
-    if (log_defer_len > 0 && !log_defer_flush(false) && log_defer_len > 0) {
+    log_defer_flush(false);
+    if (log_defer_len > 0) {
         if (note)
             return false;
         if (log_defer_len + len <= sizeof(log_defer_buf)) {
@@ -331,7 +329,7 @@ static bool log_maillog_send(const char *line, size_t len, bool note)
             LOG_DEFER_END();
             return true;
         }
-        (void)log_defer_flush(true);
+        log_defer_flush(true);
     }
     bool keep = !note && !log_defer_off && len <= sizeof(log_defer_buf);
     if (log_send(&log_maillog_fd, log_maillog_path, line, len, &log_maillog_stuck, !keep))
@@ -353,13 +351,12 @@ static bool log_maillog_send(const char *line, size_t len, bool note)
 
 int log_idle(int wait_ms)
 {
-    if (log_defer_len == 0 || log_defer_flush(false))
-        return wait_ms;
+    log_defer_flush(false);
     if (log_defer_len == 0)
-        return wait_ms;         /* dropped: nothing left to wait for */
+        return wait_ms;
     long left = LOG_DEFER_MAX_MS - (log_clock_ms() - log_defer_since);
     if (left <= 0) {
-        (void)log_defer_flush(true);
+        log_defer_flush(true);
         return wait_ms;
     }
     return wait_ms < 0 || wait_ms > left ? (int)left : wait_ms;
@@ -535,6 +532,6 @@ void log_panic(const char *fmt, ...)
     if (log_fatal_hook)
         log_fatal_hook(1, text);
     log_emit(LOG_CRIT, "panic: ", text);
-    (void)log_defer_flush(true);    /* abort() runs no atexit handler */
+    log_defer_flush(true);  /* abort() runs no atexit handler */
     abort();
 }

@@ -43,11 +43,15 @@ void log_open_file(const char *path, const char *hostname);
 void log_close_syslog(void);
 /* Number of lines lost so far. */
 unsigned long log_dropped(void);
-/* Every place that waits for input calls this first, with the wait it
- * means to make (ms, -1 for none): it sends postlog lines kept back
- * because the socket was full, and returns the wait to make instead,
- * shortened so that kept lines wait at most 200 ms. A wait that ends
- * early only because of that is not a timeout: wait again. */
+/* The largest datagram sent to the postlog socket (several kept lines);
+ * postlogd's receive buffer is this size. */
+#define LOG_DGRAM_MAX 8192
+/* A wait for input that is not a log_poll() (an epoll_wait) calls this
+ * first, with the wait it means to make (ms, -1 for none): it sends
+ * postlog lines kept back because the socket was full, and returns the
+ * wait to make instead, shortened so that kept lines wait at most 200 ms.
+ * A wait that ends early only because of that is not a timeout: wait
+ * again. */
 int log_idle(int wait_ms);
 /* poll(2) that calls log_idle() and waits the whole time it was given (a
  * wait cut short for the log is made again for what is left). */

@@ -438,6 +438,23 @@ static void test_kept_lines(void)
     EXPECT_TRUE(recv_line(rfd, buf, sizeof(buf)) < 0);
     EXPECT_EQ_INT(log_dropped() - before, 0);
 
+    /* log_idle(), for waits that are not a poll: while lines are kept and
+     * the socket is full it cuts the wait to what is left of 200 ms; once
+     * there is room it sends them and leaves the wait alone. */
+    for (int i = 0; i < 30; i++)
+        log_info("idle %d", i);
+    int cut = log_idle(1000);
+    snprintf(what, sizeof(what), "log_idle(1000) with kept lines and a full socket: %d ms", cut);
+    harness_report(cut >= 1 && cut <= 200, __FILE__, __LINE__, what);
+    EXPECT_EQ_INT(log_idle(-1) <= 200, 1);
+    r = recv_scan(rfd, "]: idle ", NULL);
+    EXPECT_EQ_INT(log_idle(1000), 1000);
+    struct line_scan k = recv_scan(rfd, "]: idle ", NULL);
+    snprintf(what, sizeof(what), "idle lines: %ld queued + %ld sent by log_idle == 30", r.flood,
+             k.flood);
+    harness_report(r.flood + k.flood == 30 && k.flood > 0, __FILE__, __LINE__, what);
+    EXPECT_EQ_INT(log_dropped() - before, 0);
+
     /* A reader that does not drain: the kept lines are dropped and counted
      * after 200 ms and one wait for room, and the wait asked for is whole. */
     for (int i = 0; i < 60; i++)

@@ -203,6 +203,17 @@ static int make_listener(const char *name)
     return l;
 }
 
+/* Starts prog (spawn) on a new listener NAME and expects its first
+ * "available" status; the status pipe is left in *st. */
+static pid_t spawn_on(const char *name, const char *prog, int *st, const char **args)
+{
+    int l = make_listener(name);
+    pid_t pid = spawn(prog, l, st, args);
+    close(l);
+    EXPECT_TRUE(status_is(*st, pid, 1));
+    return pid;
+}
+
 static int connect_to(const char *name)
 {
     char path[400];
@@ -212,13 +223,10 @@ static int connect_to(const char *name)
 
 static void test_single(void)
 {
-    int l = make_listener("single");
     int st;
     const char *args[] = { "-n", "testsvc", "-t", "unix", "-s", "1", "-o", "max_use=2",
                            "-o", "test_flag=hello world", "extra1", "extra2", NULL };
-    pid_t pid = spawn("testd-single", l, &st, args);
-    close(l);
-    EXPECT_TRUE(status_is(st, pid, 1));
+    pid_t pid = spawn_on("single", "testd-single", &st, args);
 
     struct sbuf *b = sbuf_new(256);
     int c = connect_to("single");
@@ -263,13 +271,10 @@ static void test_multi_unpriv(void)
         return;
     }
     long want_uid = (long)pw->pw_uid, want_gid = (long)pw->pw_gid;
-    int l = make_listener("multi");
     int st;
     const char *args[] = { "-n", "testsvc", "-t", "unix", "-u", "-v", "-o", "max_idle=1",
                            "-o", "test_flag=multi", "-o", "syslog_name=postfix/testsvc", NULL };
-    pid_t pid = spawn("testd-multi", l, &st, args);
-    close(l);
-    EXPECT_TRUE(status_is(st, pid, 1));
+    pid_t pid = spawn_on("multi", "testd-multi", &st, args);
 
     int c = connect_to("multi");
     struct stream *s = stream_open(c);
@@ -325,12 +330,9 @@ static void test_multi_unpriv(void)
 
 static void test_multi_max_use(void)
 {
-    int l = make_listener("multi2");
     int st;
     const char *args[] = { "-n", "m2", "-t", "unix", "-o", "max_use=2", NULL };
-    pid_t pid = spawn("testd-multi", l, &st, args);
-    close(l);
-    EXPECT_TRUE(status_is(st, pid, 1));
+    pid_t pid = spawn_on("multi2", "testd-multi", &st, args);
     struct attr_list *rep = attr_list_new();
     for (int i = 0; i < 2; i++) {
         struct stream *s = stream_open(connect_to("multi2"));
@@ -367,18 +369,30 @@ static bool file_becomes(const char *path, const char *want, int ms)
     return ok;
 }
 
+/* Waits until the file at path ends with ch (or ms pass). */
+static bool file_ends_with(const char *path, char ch, int ms)
+{
+    double deadline = ut_now() + ms / 1000.0;
+    struct sbuf *b = sbuf_new(512);
+    bool ok = false;
+    while (!ok && ut_now() < deadline) {
+        ok = ut_load(path, b) == 0 && sbuf_len(b) > 0 && sbuf_str(b)[sbuf_len(b) - 1] == ch;
+        if (!ok)
+            ut_sleep_ms(20);
+    }
+    sbuf_free(b);
+    return ok;
+}
+
 static void test_trigger(void)
 {
     char out[400], path[400];
     snprintf(out, sizeof(out), "%s/trigger.out", qdir);
 
     /* Socket triggers; max_use=2 ends it after two. */
-    int l = make_listener("trig");
     int st;
     const char *args[] = { "-n", "pickup", "-t", "unix", "-o", "max_use=2", NULL };
-    pid_t pid = spawn("testd-trigger", l, &st, args);
-    close(l);
-    EXPECT_TRUE(status_is(st, pid, 1));
+    pid_t pid = spawn_on("trig", "testd-trigger", &st, args);
     snprintf(path, sizeof(path), "%s/trig", tmp);
     EXPECT_EQ_INT(sock_trigger(path, 'W'), 0);
     EXPECT_TRUE(file_becomes(out, "W", 2000));
@@ -417,12 +431,9 @@ static void test_trigger_held(void)
     char out[400];
     snprintf(out, sizeof(out), "%s/trigger.out", qdir);
     unlink(out);
-    int l = make_listener("held");
     int st;
     const char *args[] = { "-n", "qmgr", "-t", "unix", "-o", "max_use=1000", NULL };
-    pid_t pid = spawn("testd-trigger", l, &st, args);
-    close(l);
-    EXPECT_TRUE(status_is(st, pid, 1));
+    pid_t pid = spawn_on("held", "testd-trigger", &st, args);
     enum { HELD = 256 };
     int c[HELD + 2];
     c[0] = connect_to("held");
@@ -443,22 +454,14 @@ static void test_trigger_held(void)
     EXPECT_EQ_INT(poll(&pfd, 1, 200), 0);           /* the first is still kept */
     close(c[1]);                                    /* room for one again */
     EXPECT_EQ_INT(write(c[0], "C", 1), 1);          /* read after c[1]'s hang-up */
-    struct sbuf *b = sbuf_new(512);
-    for (int i = 0; i < 100; i++) {
-        if (ut_load(out, b) == 0 && sbuf_len(b) > 0 && sbuf_str(b)[sbuf_len(b) - 1] == 'C')
-            break;
-        ut_sleep_ms(20);
-    }
+    EXPECT_TRUE(file_ends_with(out, 'C', 2000));
     c[HELD + 1] = connect_to("held");
     EXPECT_EQ_INT(write(c[HELD + 1], "z", 1), 1);
     pfd.fd = c[HELD + 1];
     EXPECT_EQ_INT(poll(&pfd, 1, 300), 0);           /* kept, not let go */
     EXPECT_EQ_INT(write(c[0], "D", 1), 1);
-    for (int i = 0; i < 100; i++) {
-        if (ut_load(out, b) == 0 && sbuf_len(b) > 0 && sbuf_str(b)[sbuf_len(b) - 1] == 'D')
-            break;
-        ut_sleep_ms(20);
-    }
+    EXPECT_TRUE(file_ends_with(out, 'D', 2000));
+    struct sbuf *b = sbuf_new(512);
     EXPECT_TRUE(ut_load(out, b) == 0 && sbuf_len(b) == HELD + 5);  /* every byte arrived */
     sbuf_free(b);
     for (int i = 0; i < HELD + 2; i++)

@@ -266,7 +266,11 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     pid_t *kids = calloc((size_t)procs, sizeof(*kids));
-    for (int i = 0; i < procs && kids != NULL; i++) {
+    if (kids == NULL) {
+        perror("floor: calloc");
+        return 1;
+    }
+    for (int i = 0; i < procs; i++) {
         kids[i] = fork();
         if (kids[i] == 0)
             floor_worker(ls);
@@ -278,7 +282,7 @@ int main(int argc, char **argv)
     }
     while (!floor_stop)
         pause();
-    for (int i = 0; i < procs && kids != NULL; i++)
+    for (int i = 0; i < procs; i++)
         if (kids[i] > 0)
             kill(kids[i], SIGTERM);
     while (wait(NULL) > 0 || errno == EINTR)

@@ -123,10 +123,11 @@ static const char *floor_commit(const char *data, size_t len)
     if (fd < 0)
         return NULL;
     ssize_t n = write(fd, data, len);
-    if (n != (ssize_t)len || rename(tmp, fin) < 0 || fsync(fd) < 0) {
+    bool moved = false;
+    if (n != (ssize_t)len || !(moved = rename(tmp, fin) == 0) || fsync(fd) < 0) {
         int err = n >= 0 && n != (ssize_t)len ? ENOSPC : errno;
         close(fd);
-        unlink(tmp);
+        unlink(moved ? fin : tmp);     /* answered 451: nothing may stay held */
         errno = err;
         return NULL;
     }
@@ -135,7 +136,8 @@ static const char *floor_commit(const char *data, size_t len)
 }
 
 /* Reads the content after 354 up to the lone dot, undoing dot-stuffing.
- * 0 with the content in *msg, or -1 when the connection is gone. */
+ * 0 with the content in *msg, 1 when it was longer than FLOOR_MSG_MAX (read
+ * and dropped), -1 when the connection is gone. */
 static int floor_data(struct floor_conn *c, char **msg, size_t *cap, size_t *len)
 {
     size_t n;
@@ -168,14 +170,13 @@ static int floor_data(struct floor_conn *c, char **msg, size_t *cap, size_t *len
     return -1;
 }
 
-static void floor_session(int fd, char **msg, size_t *cap)
+/* c: the worker's one buffer set, reset here (no allocation per session). */
+static void floor_session(struct floor_conn *c, int fd, char **msg, size_t *cap)
 {
-    struct floor_conn *c = calloc(1, sizeof(*c));
     char *line, reply[128];
     size_t n, len;
-    if (c == NULL)
-        return;
     c->fd = fd;
+    c->pos = c->end = c->out_len = 0;
     floor_reply(c, "220 floor.invalid ESMTP floor\r\n");
     while ((line = floor_line(c, &n)) != NULL) {
         if (n > FLOOR_LINE_MAX) {
@@ -212,11 +213,11 @@ static void floor_session(int fd, char **msg, size_t *cap)
     }
     if (c->out_len > 0)
         (void)floor_flush(c);
-    free(c);
 }
 
 static void floor_worker(int ls)
 {
+    static struct floor_conn conn;
     char *msg = NULL;
     size_t cap = 0;
     signal(SIGTERM, SIG_DFL);
@@ -228,7 +229,7 @@ static void floor_worker(int ls)
             perror("floor: accept");
             _exit(1);
         }
-        floor_session(fd, &msg, &cap);
+        floor_session(&conn, fd, &msg, &cap);
         close(fd);
     }
 }

@@ -169,6 +169,31 @@ int main(void)
     addr_items_free(&items);
     sbuf_free(big);
 
+    /* Token storage grows past its inline part (32) and its first step
+     * (128) and stops at 512 tokens per address: "a@a@...@a" with 200
+     * a's is 399 tokens, kept whole; with 300 it is 599, dropped, and the
+     * address after it is still read. Each address in angle brackets uses
+     * the second token list. */
+    for (int angle = 0; angle < 2; angle++) {
+        for (int n = 200; n <= 300; n += 100) {
+            struct sbuf *dots = sbuf_new(1024), *want = sbuf_new(1024);
+            sbuf_cat(dots, angle ? "Name <" : "");
+            for (int i = 0; i < n; i++)
+                sbuf_cat(want, i ? "@a" : "a");
+            sbuf_cat(dots, sbuf_str(want));
+            sbuf_cat(dots, angle ? ">, c@y" : ", c@y");
+            addr_parse_list(sbuf_str(dots), sbuf_len(dots), 10, &items);
+            EXPECT_EQ_INT(items.n, n == 200 ? 2 : 1);
+            if (items.n == 2)
+                EXPECT_EQ_STR(items.v[0].addr, sbuf_str(want));
+            if (items.n >= 1)
+                EXPECT_EQ_STR(items.v[items.n - 1].addr, "c@y");
+            addr_items_free(&items);
+            sbuf_free(dots);
+            sbuf_free(want);
+        }
+    }
+
     sbuf_free(b);
     sbuf_free(l);
     sbuf_free(d);

@@ -85,6 +85,7 @@ static void test_write_read(void)
     EXPECT_EQ_STR(env.verp_delims, "+=");
     EXPECT_EQ_STR(env.envid, "env-1");
     EXPECT_EQ_INT(env.arrival_sec, 1700000000);
+    EXPECT_EQ_INT(env.arrival_usec, 123456);
     EXPECT_EQ_INT(env.nrcpt, 3);
     EXPECT_EQ_STR(env.rcpts[0].address, "bob@example.test");
     EXPECT_EQ_STR(env.rcpts[0].orig, "Bob@Example.Test");

@@ -50,6 +50,15 @@ static int entries(const char *dir)
     return system(cmd) == 0 ? 0 : 1;
 }
 
+/* How many names dir holds (entries() above says only "none" or "some"). */
+static int count_names(const char *dir)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "exit $(ls %s | wc -l)", dir);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int main(void)
 {
     harness_init();
@@ -161,6 +170,33 @@ int main(void)
     }
     EXPECT_EQ_INT(queue_recycle_put("active", "6B000000000000000B", 100, 2), 0);
     EXPECT_TRUE(access("recycle/6B000000000000000B", F_OK) == 0);
+
+    /* Takes after others: names that another cleanup took since the last
+     * take are skipped, and a file put since is found. */
+    EXPECT_EQ_INT(system("rm -f recycle/* incoming/*"), 0);
+    sleep(2);           /* past the hold of the full count above */
+    static const char *const three[] = { "6B000000000000000C", "6B000000000000000D",
+                                         "6B000000000000000E" };
+    for (int i = 0; i < 3; i++) {
+        sbuf_printf(path, "active/%s", three[i]);
+        make_file(sbuf_str(path), 0700, 100);
+        EXPECT_EQ_INT(queue_recycle_put("active", three[i], 100, 8), 0);
+    }
+    taken = queue_recycle_take("incoming", id, &old_size);
+    EXPECT_TRUE(taken >= 0);
+    close(taken);
+    EXPECT_EQ_INT(count_names("recycle"), 2);
+    /* "Another cleanup" takes both that are left; qmgr puts a new one. */
+    EXPECT_EQ_INT(system("for f in recycle/*; do mv $f saved/; done"), 0);
+    make_file("active/6B000000000000000F", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B000000000000000F", 100, 8), 0);
+    taken = queue_recycle_take("incoming", id, &old_size);
+    EXPECT_TRUE(taken >= 0);
+    close(taken);
+    EXPECT_EQ_INT(count_names("recycle"), 0);
+    EXPECT_EQ_INT(count_names("saved"), 2);
+    /* Empty: nothing taken. */
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
 
     sbuf_free(id);
     sbuf_free(path);

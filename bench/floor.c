@@ -215,12 +215,16 @@ static void floor_session(struct floor_conn *c, int fd, char **msg, size_t *cap)
         (void)floor_flush(c);
 }
 
-static void floor_worker(int ls)
+/* unblock: the signal mask the parent had before it blocked SIGTERM and
+ * SIGINT for its own wait. */
+static void floor_worker(int ls, const sigset_t *unblock)
 {
     static struct floor_conn conn;
     char *msg = NULL;
     size_t cap = 0;
     signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    sigprocmask(SIG_SETMASK, unblock, NULL);
     for (;;) {
         int fd = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
@@ -263,7 +267,14 @@ int main(int argc, char **argv)
         perror("floor: listen");
         return 1;
     }
+    /* Blocked until sigsuspend() below, so that a SIGTERM that comes before
+     * the parent waits is not lost. */
     struct sigaction sa = { .sa_handler = floor_on_term };
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    sigprocmask(SIG_BLOCK, &term, &old);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     pid_t *kids = calloc((size_t)procs, sizeof(*kids));
@@ -274,7 +285,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < procs; i++) {
         kids[i] = fork();
         if (kids[i] == 0)
-            floor_worker(ls);
+            floor_worker(ls, &old);
         if (kids[i] < 0) {
             perror("floor: fork");
             floor_stop = 1;
@@ -282,7 +293,7 @@ int main(int argc, char **argv)
         }
     }
     while (!floor_stop)
-        pause();
+        sigsuspend(&old);
     for (int i = 0; i < procs; i++)
         if (kids[i] > 0)
             kill(kids[i], SIGTERM);

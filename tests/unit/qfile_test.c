@@ -220,6 +220,7 @@ static void test_set_size_flushed(void)
     w = qfile_writer_new(fd);
     qfile_writer_set_reused(w, (off_t)st.st_size);
     qfile_putf(w, REC_SIZE, QFILE_SIZE_FMT, 0L, 0L, 0L, 0L, 0L, 0L);
+    qfile_puts(w, REC_TIME, "1700000001");     /* no microseconds */
     qfile_puts(w, REC_SENDER, "carol@example.test");
     qfile_put(w, REC_END, "", 0);
     off_t short_end = qfile_writer_offset(w);
@@ -232,6 +233,8 @@ static void test_set_size_flushed(void)
     EXPECT_EQ_INT(qenv_load(r, &env), 0);
     EXPECT_EQ_STR(env.sender, "carol@example.test");
     EXPECT_EQ_INT(env.content_size, 5);
+    EXPECT_EQ_INT(env.arrival_sec, 1700000001);
+    EXPECT_EQ_INT(env.arrival_usec, 0);     /* a missing field reads as 0 */
     qenv_free(&env);
     qfile_close(r);
     unlink(sbuf_str(path));

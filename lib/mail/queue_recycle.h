@@ -14,9 +14,12 @@
  *        the relay path). So a delivered file is moved to recycle/ (at most
  *        postern_queue_file_recycling of them) and cleanup takes one from
  *        there before it creates a file:
- *          - put: rename(queue/ID, recycle/ID), never replacing a name, for
- *            messages up to QUEUE_RECYCLE_MAX_SIZE;
- *          - take: open recycle/NAME, lock it (LOCK_EX|LOCK_NB), check that
+ *          - put: rename(queue/ID, recycle/SLOT), never replacing a name,
+ *            for messages up to QUEUE_RECYCLE_MAX_SIZE; a slot is a number
+ *            below the limit, so a take can name a pool file without
+ *            reading the directory;
+ *          - take: try a few slots (else read the directory);
+ *            open recycle/NAME, lock it (LOCK_EX|LOCK_NB), check that
  *            recycle/NAME is still that file (another cleanup may have
  *            taken, filled and released it since our open), a plain file
  *            with one link owned by us; make it incomplete (mode 0600),
@@ -42,8 +45,9 @@
 int queue_recycle_put(const char *queue, const char *id, long size, long limit);
 
 /* A recycled file renamed to queue/NEWID (id_out), open read-write, locked,
- * mode 0600, its length in *old_size; or -1 when there is none to take. */
-int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size);
+ * mode 0600, its length in *old_size; or -1 when there is none to take.
+ * limit: postern_queue_file_recycling (the slots tried are below it). */
+int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, long limit);
 
 /* The claim step of queue_recycle_take() for a file already opened as path
  * (public for tests): returns fd, locked and mode 0600, when path still

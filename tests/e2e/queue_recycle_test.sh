@@ -2,7 +2,7 @@
 # queue_recycle_test.sh - postern_queue_file_recycling: the files of delivered
 # messages are kept in $queue_directory/recycle and reused by cleanup:
 #   - five delivered messages leave exactly the limit (3) in recycle/ (mode
-#     0700, mail_owner), the others are removed;
+#     0700, mail_owner), named by the slots 0, 1 and 2; the others are removed;
 #   - a new (held) message gets one of those files (same inode), written
 #     afresh: no byte of the old, larger message is left, the file is complete
 #     (0700), its queue ID is new, and postcat reads it back;
@@ -34,6 +34,7 @@ pt_check delivered_queue_empty pt_wait_queue_empty 30
 pt_check pool_at_limit pt_wait '[ "$(pool)" -eq 3 ]' 10
 pt_check pool_private test "$(stat -c %U:%a "$R")" = postfix:700
 names=$(ls "$R")
+pt_check pool_slot_names test "$(echo $names)" = "0 1 2"
 
 # A small held message reuses one of them.
 before=$(inodes)

@@ -12,6 +12,7 @@
 #include "mail_queue.h"
 #include "qfile.h"
 #include "queue_recycle.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -43,6 +44,24 @@ static mode_t mode_of(const char *path)
     return lstat(path, &st) == 0 ? (st.st_mode & 07777) : 0;
 }
 
+/* The one name in recycle/ (empty if none or several). */
+static const char *pool_name(void)
+{
+    static char name[300];
+    int n = 0;
+    DIR *d = opendir("recycle");
+    struct dirent *e;
+    name[0] = 0;
+    while (d && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && n++ == 0)
+            snprintf(name, sizeof(name), "recycle/%s", e->d_name);
+    if (d)
+        closedir(d);
+    if (n != 1)
+        name[0] = 0;
+    return name;
+}
+
 /* How many names dir holds. */
 static int count_names(const char *dir)
 {
@@ -64,10 +83,11 @@ int main(void)
     struct sbuf *id = sbuf_new(32), *path = sbuf_new(64);
     off_t old_size = 0;
 
-    /* put: a delivered file moves to recycle/ under its old ID. */
+    /* put: a delivered file moves to recycle/ under a slot's name, the
+     * first free one (a number below the limit). */
     ino_t old = make_file("active/6B0000000000000001", 0700, 3000);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000001", 3000, 4), 0);
-    EXPECT_TRUE(inode_of("recycle/6B0000000000000001") == old);
+    EXPECT_TRUE(inode_of("recycle/0") == old);
     EXPECT_TRUE(access("active/6B0000000000000001", F_OK) < 0);
     /* Too large, or recycling off: the caller removes it. */
     make_file("active/6B0000000000000002", 0700, 10);
@@ -76,7 +96,7 @@ int main(void)
     EXPECT_TRUE(access("active/6B0000000000000002", F_OK) == 0);
 
     /* take: the file, under a new ID in incoming/, locked, incomplete. */
-    int fd = queue_recycle_take("incoming", id, &old_size);
+    int fd = queue_recycle_take("incoming", id, &old_size, 8);
     EXPECT_TRUE(fd >= 0);
     EXPECT_TRUE(strcmp(sbuf_str(id), "6B0000000000000001") != 0 && mail_queue_id_ok(sbuf_str(id)));
     mail_queue_path(path, "incoming", sbuf_str(id));
@@ -100,30 +120,36 @@ int main(void)
     EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
 
     /* Nothing left to take. */
-    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size, 8), -1);
 
     /* The race: A opens the pool file; B takes it, commits, closes; A's
      * claim must fail and leave B's message complete. */
     make_file("active/6B0000000000000003", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000003", 100, 4), 0);
-    int fd_a = open("recycle/6B0000000000000003", O_RDWR);
-    int fd_b = queue_recycle_take("incoming", id, &old_size);
+    char pool[300];
+    snprintf(pool, sizeof(pool), "%s", pool_name());
+    EXPECT_TRUE(pool[0] != 0);
+    int fd_a = open(pool, O_RDWR);
+    int fd_b = queue_recycle_take("incoming", id, &old_size, 8);
     EXPECT_TRUE(fd_b >= 0);
     mail_queue_path(path, "incoming", sbuf_str(id));
     fchmod(fd_b, 0700);
     close(fd_b);
-    EXPECT_EQ_INT(queue_recycle_claim_fd(fd_a, "recycle/6B0000000000000003", &old_size), -1);
+    EXPECT_EQ_INT(queue_recycle_claim_fd(fd_a, pool, &old_size), -1);
     EXPECT_EQ_INT(mode_of(sbuf_str(path)), 0700);
 
     /* A pool file with a second name is never taken, nor changed. */
     make_file("active/6B0000000000000004", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000004", 100, 4), 0);
-    EXPECT_EQ_INT(link("recycle/6B0000000000000004", "saved/6B0000000000000004"), 0);
-    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
-    EXPECT_EQ_INT(mode_of("recycle/6B0000000000000004"), 0700);
+    snprintf(pool, sizeof(pool), "%s", pool_name());
+    EXPECT_EQ_INT(link(pool, "saved/6B0000000000000004"), 0);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size, 8), -1);
+    EXPECT_EQ_INT(mode_of(pool), 0700);
     unlink("saved/6B0000000000000004");
 
-    /* The pool limit: with 1 file there and a limit of 1, put refuses. */
+    /* The pool limit: with 1 file there and a limit of 1, put refuses
+     * (the file there has a slot's name beyond the new limit, and still
+     * counts). */
     make_file("active/6B0000000000000005", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000005", 100, 1), -1);
     EXPECT_TRUE(access("active/6B0000000000000005", F_OK) == 0);
@@ -140,13 +166,14 @@ int main(void)
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000007", 100, 2), 0);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000008", 100, 2), -1);
     EXPECT_TRUE(access("active/6B0000000000000008", F_OK) == 0);
-    int taken = queue_recycle_take("incoming", id, &old_size);
+    int taken = queue_recycle_take("incoming", id, &old_size, 8);
     EXPECT_TRUE(taken >= 0);
     EXPECT_EQ_INT(old_size, 100);
     close(taken);
     sleep(2);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000008", 100, 2), 0);
-    EXPECT_TRUE(access("recycle/6B0000000000000008", F_OK) == 0);
+    EXPECT_TRUE(access("active/6B0000000000000008", F_OK) < 0);
+    EXPECT_EQ_INT(count_names("recycle"), 2);
 
     /* Full only by qmgr's own puts, while cleanup took them all: the next
      * put, in the same second, counts again and finds room. */
@@ -157,12 +184,13 @@ int main(void)
     EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000009", 100, 2), 0);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B000000000000000A", 100, 2), 0);
     for (int i = 0; i < 2; i++) {
-        taken = queue_recycle_take("incoming", id, &old_size);
+        taken = queue_recycle_take("incoming", id, &old_size, 8);
         EXPECT_TRUE(taken >= 0);
         close(taken);
     }
     EXPECT_EQ_INT(queue_recycle_put("active", "6B000000000000000B", 100, 2), 0);
-    EXPECT_TRUE(access("recycle/6B000000000000000B", F_OK) == 0);
+    EXPECT_TRUE(access("active/6B000000000000000B", F_OK) < 0);
+    EXPECT_EQ_INT(count_names("recycle"), 1);
 
     /* Takes between other cleanups' takes: after others have taken every
      * file this take could have had, the one qmgr put since is taken, and
@@ -176,7 +204,7 @@ int main(void)
         make_file(sbuf_str(path), 0700, 100);
         EXPECT_EQ_INT(queue_recycle_put("active", three[i], 100, 8), 0);
     }
-    taken = queue_recycle_take("incoming", id, &old_size);
+    taken = queue_recycle_take("incoming", id, &old_size, 8);
     EXPECT_TRUE(taken >= 0);
     close(taken);
     EXPECT_EQ_INT(count_names("recycle"), 2);
@@ -184,13 +212,57 @@ int main(void)
     EXPECT_EQ_INT(system("for f in recycle/*; do mv $f saved/; done"), 0);
     make_file("active/6B000000000000000F", 0700, 100);
     EXPECT_EQ_INT(queue_recycle_put("active", "6B000000000000000F", 100, 8), 0);
-    taken = queue_recycle_take("incoming", id, &old_size);
+    taken = queue_recycle_take("incoming", id, &old_size, 8);
     EXPECT_TRUE(taken >= 0);
     close(taken);
     EXPECT_EQ_INT(count_names("recycle"), 0);
     EXPECT_EQ_INT(count_names("saved"), 2);
     /* Empty: nothing taken. */
-    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size), -1);
+    EXPECT_EQ_INT(queue_recycle_take("incoming", id, &old_size, 8), -1);
+
+    /* A file under another name (an ID, as pools had before slots) counts
+     * against the limit and is still taken, through the directory. */
+    make_file("recycle/6B0000000000000010", 0700, 100);
+    make_file("active/6B0000000000000011", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000011", 100, 1), -1);
+    taken = queue_recycle_take("incoming", id, &old_size, 1);
+    EXPECT_TRUE(taken >= 0);
+    close(taken);
+    EXPECT_EQ_INT(count_names("recycle"), 0);
+    EXPECT_EQ_INT(system("rm -f incoming/* active/*"), 0);
+
+    /* Slots: eight puts fill "0".."7"; three takes free three of them; the
+     * next put, its map full by its own puts, counts again and fills one
+     * of those three; then the eight that are there are all taken. */
+    for (int i = 0; i < 8; i++) {
+        sbuf_reset(path);
+        sbuf_printf(path, "active/6B00000000000001%02d", i);
+        make_file(sbuf_str(path), 0700, 100);
+        EXPECT_EQ_INT(queue_recycle_put("active", sbuf_str(path) + 7, 100, 8), 0);
+    }
+    bool slots_ok = true;
+    for (int i = 0; i < 8; i++) {
+        char slot[32];
+        snprintf(slot, sizeof(slot), "recycle/%d", i);
+        slots_ok = slots_ok && access(slot, F_OK) == 0;
+    }
+    EXPECT_TRUE(slots_ok);
+    for (int i = 0; i < 3; i++) {
+        taken = queue_recycle_take("incoming", id, &old_size, 8);
+        EXPECT_TRUE(taken >= 0);
+        close(taken);
+    }
+    EXPECT_EQ_INT(count_names("recycle"), 5);
+    make_file("active/6B0000000000000200", 0700, 100);
+    EXPECT_EQ_INT(queue_recycle_put("active", "6B0000000000000200", 100, 8), 0);
+    EXPECT_EQ_INT(count_names("recycle"), 6);
+    int got = 0;
+    while ((taken = queue_recycle_take("incoming", id, &old_size, 8)) >= 0 && got < 10) {
+        close(taken);
+        got++;
+    }
+    EXPECT_EQ_INT(got, 6);
+    EXPECT_EQ_INT(count_names("recycle"), 0);
 
     sbuf_free(id);
     sbuf_free(path);

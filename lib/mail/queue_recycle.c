@@ -142,8 +142,10 @@ int queue_recycle_put(const char *queue, const char *id, long size, long limit)
  * file, locked it, taken it to incoming/, written and committed a message
  * and closed it (lock released) between our open and our flock. So after
  * the lock, the name must still be this file: nobody renames a pool name
- * without holding the lock, and qmgr never gives a name that exists. Only
- * then is the file made incomplete. */
+ * without holding the lock, and qmgr never gives a name that exists. (qmgr
+ * gives a slot's name again once it is free: if it names this very file
+ * again, the file is back in the pool and ours to take.) Only then is the
+ * file made incomplete. */
 int queue_recycle_claim_fd(int fd, const char *path, off_t *size)
 {
     struct stat st, named;
@@ -171,15 +173,13 @@ struct queue_recycle_take_ctx {
     int fd;
 };
 
-/* One pool file (a mail_queue_dir_scan() callback): claimed and renamed
- * to queue/NEWID, which ends the scan; or left alone. */
-static int queue_recycle_take_one(const char *name, const char *from, void *vctx)
+/* One pool file, recycle/NAME: claimed and renamed to queue/NEWID (c->fd
+ * set), or left alone. */
+static void queue_recycle_take_one(struct queue_recycle_take_ctx *c, const char *from)
 {
-    struct queue_recycle_take_ctx *c = vctx;
-    (void)name;
     int fd = queue_recycle_claim(from, c->old_size);
     if (fd < 0)
-        return 0;
+        return;
     struct sbuf *to = sbuf_new(64);
     int r = -1;
     for (int tries = 0; r < 0 && tries < 8; tries++) {
@@ -195,10 +195,9 @@ static int queue_recycle_take_one(const char *name, const char *from, void *vctx
     sbuf_free(to);
     if (r < 0) {
         close(fd);
-        return 0;
+        return;
     }
     c->fd = fd;
-    return 1;
 }
 
 /* The directory's pool files, up to QUEUE_RECYCLE_LISTED of them. */
@@ -243,7 +242,7 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, 
         for (int i = 0; i < QUEUE_RECYCLE_PROBES && i < limit && c.fd < 0; i++) {
             sbuf_reset(path);
             sbuf_printf(path, "%s/%ld", MAIL_QUEUE_RECYCLE, slot);
-            queue_recycle_take_one(NULL, sbuf_str(path), &c);
+            queue_recycle_take_one(&c, sbuf_str(path));
             slot = slot + 1 < limit ? slot + 1 : 0;
         }
         sbuf_free(path);
@@ -254,7 +253,7 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, 
     mail_queue_dir_scan(MAIL_QUEUE_RECYCLE, queue_recycle_list_one, &l);
     int start = l.n > 0 ? (int)(queue_recycle_random() % (unsigned long)l.n) : 0;
     for (int i = 0; i < l.n && c.fd < 0; i++)
-        queue_recycle_take_one(NULL, l.paths[(start + i) % l.n], &c);
+        queue_recycle_take_one(&c, l.paths[(start + i) % l.n]);
     for (int i = 0; i < l.n; i++)
         free(l.paths[i]);
     was_empty = l.n == 0;

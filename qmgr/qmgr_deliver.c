@@ -172,6 +172,22 @@ static void qmgr_dest_feedback(struct qmgr_dest *d, bool ok, const char *reason)
 }
 
 static void qmgr_delivery_timeout(void *ctx);
+static void qmgr_delivery_start(struct qmgr_entry *e, bool cache);
+static bool qmgr_dest_cache(struct qmgr_dest *d);
+
+/* Starts d's next entry when qmgr_schedule would start it at once (d
+ * alive, its transport available, under both limits, no rate delay). */
+static void qmgr_dest_start_next(struct qmgr_dest *d)
+{
+    struct qmgr_transport *tr = d->tr;
+    double now = event_now();
+    if (d->head == NULL || tr->unavail_until > now || d->dead_until > now
+        || d->active >= (int)floor(d->window) || tr->active >= qmgr_cfg.default_process_limit
+        || tr->rate_delay > 0)
+        return;
+    qmgr_dest_clog_warn(d);
+    qmgr_delivery_start(qmgr_dest_take(d), qmgr_dest_cache(d));
+}
 
 static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
 {
@@ -212,6 +228,12 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
     struct qmgr_message *m = e->msg;
     qmgr_entry_free(e);
     xfree(dl);
+    /* An agent that answered is idle now: its next-hop's next entry goes
+     * out before this message's bookkeeping, when nothing stands in its
+     * way (everything else waits for qmgr_schedule). Not after a broken
+     * conversation: qmgr_delivery_start's own failure ends here too. */
+    if (reply != NULL)
+        qmgr_dest_start_next(d);
     qmgr_message_done_entry(m);
     event_timer_add(0.0, (event_timer_fn)qmgr_schedule, NULL);
 }

@@ -197,8 +197,9 @@ static void cleanup_service(struct stream *client)
 
     stream_set_timeout(client, (int)cfg_time(P_IPC_TIMEOUT));
     off_t old_size = 0;
-    int fd = cleanup_cfg.recycle > 0 ? queue_recycle_take(MAIL_QUEUE_INCOMING, id, &old_size, cleanup_cfg.recycle)
-                                     : -1;
+    int fd = cleanup_cfg.recycle > 0
+                 ? queue_recycle_take(MAIL_QUEUE_INCOMING, id, &old_size, cleanup_cfg.recycle)
+                 : -1;
     bool reused = fd >= 0;
     if (!reused)
         fd = mail_queue_create(MAIL_QUEUE_INCOMING, id);

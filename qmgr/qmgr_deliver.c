@@ -172,21 +172,23 @@ static void qmgr_dest_feedback(struct qmgr_dest *d, bool ok, const char *reason)
 }
 
 static void qmgr_delivery_timeout(void *ctx);
-static void qmgr_delivery_start(struct qmgr_entry *e, bool cache);
-static bool qmgr_dest_cache(struct qmgr_dest *d);
+static void qmgr_dest_start_one(struct qmgr_dest *d);
 
-/* Starts d's next entry when qmgr_schedule would start it at once (d
- * alive, its transport available, under both limits, no rate delay). */
+/* True when d has room for one more delivery: under its concurrency window
+ * and its transport under the process limit. */
+static bool qmgr_dest_has_room(const struct qmgr_dest *d)
+{
+    return d->active < (int)floor(d->window) && d->tr->active < qmgr_cfg.default_process_limit;
+}
+
+/* Starts d's next entry when qmgr_schedule() would start it at once: d
+ * alive, its transport available, room, no rate delay. */
 static void qmgr_dest_start_next(struct qmgr_dest *d)
 {
-    struct qmgr_transport *tr = d->tr;
     double now = event_now();
-    if (d->head == NULL || tr->unavail_until > now || d->dead_until > now
-        || d->active >= (int)floor(d->window) || tr->active >= qmgr_cfg.default_process_limit
-        || tr->rate_delay > 0)
-        return;
-    qmgr_dest_clog_warn(d);
-    qmgr_delivery_start(qmgr_dest_take(d), qmgr_dest_cache(d));
+    if (d->head != NULL && d->tr->unavail_until <= now && d->dead_until <= now
+        && qmgr_dest_has_room(d) && d->tr->rate_delay <= 0)
+        qmgr_dest_start_one(d);
 }
 
 static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
@@ -419,11 +421,17 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
     event_timer_add(QMGR_GREETING_TIMEOUT, qmgr_delivery_timeout, dl);
 }
 
+/* Takes d's next entry and starts its delivery. */
+static void qmgr_dest_start_one(struct qmgr_dest *d)
+{
+    qmgr_dest_clog_warn(d);
+    qmgr_delivery_start(qmgr_dest_take(d), qmgr_dest_cache(d));
+}
+
 void qmgr_schedule(void)
 {
     double now = event_now();
     bool progress = true;
-    int total_limit = qmgr_cfg.default_process_limit;
     while (progress) {
         progress = false;
         for (struct qmgr_dest *d = qmgr_dests; d; d = d->next) {
@@ -439,15 +447,13 @@ void qmgr_schedule(void)
                 progress = true;
                 break;      /* lists may have changed */
             }
-            if (d->active >= (int)floor(d->window) || tr->active >= total_limit)
+            if (!qmgr_dest_has_room(d))
                 continue;
             if (d->tr->rate_delay > 0 && d->next_start > now) {
                 event_timer_add(d->next_start - now, (event_timer_fn)qmgr_schedule, NULL);
                 continue;
             }
-            qmgr_dest_clog_warn(d);
-            struct qmgr_entry *e = qmgr_dest_take(d);
-            qmgr_delivery_start(e, qmgr_dest_cache(d));
+            qmgr_dest_start_one(d);
             progress = true;
         }
     }

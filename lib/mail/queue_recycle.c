@@ -9,6 +9,7 @@
 #include "queue_recycle.h"
 #include "alloc.h"
 #include "mail_queue.h"
+#include "sodium_dl.h"
 #include <fcntl.h>
 #include <sys/file.h>
 
@@ -215,16 +216,13 @@ static int queue_recycle_list_one(const char *name, const char *path, void *ctx)
     return l->n >= QUEUE_RECYCLE_LISTED;
 }
 
-/* A number for where this process starts looking (cleanups take at the
- * same time; starting where the others do, they would go for the same
- * files). */
-static unsigned long queue_recycle_random(void)
+/* A random place in 0 .. n-1 to start looking from: cleanups take at the
+ * same time, and starting where the others do they would go for the same
+ * files. */
+static long queue_recycle_start(long n)
 {
-    static unsigned long seed;
-    if (seed == 0)
-        seed = (unsigned long)getpid() * 2654435761UL + (unsigned long)time(NULL);
-    seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-    return seed >> 33;
+    sodium_dl_need();
+    return (long)randombytes_uniform((uint32_t)n);
 }
 
 /* A few slots first, from a random place; then the directory's listing,
@@ -237,7 +235,7 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, 
     static bool was_empty;
     struct queue_recycle_take_ctx c = { queue, id_out, old_size, -1 };
     if (!was_empty && limit > 0) {
-        long slot = (long)(queue_recycle_random() % (unsigned long)limit);
+        long slot = queue_recycle_start(limit);
         struct sbuf *path = sbuf_new(32);
         for (int i = 0; i < QUEUE_RECYCLE_PROBES && i < limit && c.fd < 0; i++) {
             sbuf_reset(path);
@@ -251,7 +249,7 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, 
     }
     struct queue_recycle_list l = { .n = 0 };
     mail_queue_dir_scan(MAIL_QUEUE_RECYCLE, queue_recycle_list_one, &l);
-    int start = l.n > 0 ? (int)(queue_recycle_random() % (unsigned long)l.n) : 0;
+    int start = l.n > 0 ? (int)queue_recycle_start(l.n) : 0;
     for (int i = 0; i < l.n && c.fd < 0; i++)
         queue_recycle_take_one(&c, l.paths[(start + i) % l.n]);
     for (int i = 0; i < l.n; i++)

@@ -44,31 +44,35 @@ static mode_t mode_of(const char *path)
     return lstat(path, &st) == 0 ? (st.st_mode & 07777) : 0;
 }
 
+/* How many names dir holds; the first of them, as dir/NAME, in first
+ * (when not NULL). */
+static int dir_names(const char *dir, char *first, size_t size)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (first)
+        first[0] = 0;
+    while (d && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && n++ == 0 && first)
+            snprintf(first, size, "%s/%s", dir, e->d_name);
+    if (d)
+        closedir(d);
+    return d ? n : -1;
+}
+
+static int count_names(const char *dir)
+{
+    return dir_names(dir, NULL, 0);
+}
+
 /* The one name in recycle/ (empty if none or several). */
 static const char *pool_name(void)
 {
     static char name[300];
-    int n = 0;
-    DIR *d = opendir("recycle");
-    struct dirent *e;
-    name[0] = 0;
-    while (d && (e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && n++ == 0)
-            snprintf(name, sizeof(name), "recycle/%s", e->d_name);
-    if (d)
-        closedir(d);
-    if (n != 1)
+    if (dir_names("recycle", name, sizeof(name)) != 1)
         name[0] = 0;
     return name;
-}
-
-/* How many names dir holds. */
-static int count_names(const char *dir)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "exit $(ls %s | wc -l)", dir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 int main(void)

@@ -421,11 +421,14 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
     event_timer_add(QMGR_GREETING_TIMEOUT, qmgr_delivery_timeout, dl);
 }
 
-/* Takes d's next entry and starts its delivery. */
+/* Takes d's next entry and starts its delivery. The cache decision looks
+ * at what is left behind it, so it comes after the take (two statements:
+ * the order in which a call's arguments are evaluated is unspecified). */
 static void qmgr_dest_start_one(struct qmgr_dest *d)
 {
     qmgr_dest_clog_warn(d);
-    qmgr_delivery_start(qmgr_dest_take(d), qmgr_dest_cache(d));
+    struct qmgr_entry *e = qmgr_dest_take(d);
+    qmgr_delivery_start(e, qmgr_dest_cache(d));
 }
 
 void qmgr_schedule(void)

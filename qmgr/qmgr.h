@@ -14,6 +14,8 @@
 #include "qfile.h"
 #include "sbuf.h"
 
+struct qmgr_conn;
+
 struct qmgr_transport {
     char *name;
     int dest_limit;             /* per-destination concurrency limit */
@@ -24,6 +26,7 @@ struct qmgr_transport {
     double unavail_until;       /* monotonic time; 0 = available */
     char *unavail_reason;
     int active;
+    struct qmgr_conn *idle;     /* agent connections kept for the next request */
     struct qmgr_transport *next;
 };
 
@@ -100,5 +103,14 @@ struct qmgr_dest *qmgr_dest_find(const char *transport, const char *nexthop);
 void qmgr_dest_add_entry(struct qmgr_dest *d, struct qmgr_entry *e);
 void qmgr_schedule(void);
 void qmgr_forget_dead(void);
+
+/* qmgr_conn.c: an agent connection kept from tr's last delivery, taken
+ * (greeted already), or -1 when none is kept. */
+int qmgr_conn_take(struct qmgr_transport *tr);
+/* Keeps fd, whose agent offered another request, for tr's next delivery. */
+void qmgr_conn_keep(struct qmgr_transport *tr, int fd);
+/* True when rest (what came after an agent's reply) is exactly a new
+ * delivery greeting: the agent offers the connection for another request. */
+bool qmgr_conn_offered(const char *rest, size_t len);
 
 #endif

@@ -38,6 +38,8 @@ struct qmgr_delivery {
     struct sbuf *in;
     double started;
     bool greeted;
+    bool reused;        /* a connection the agent kept open (qmgr_conn.c) */
+    bool cache;         /* the request asked for connection caching */
 };
 
 static struct qmgr_transport *qmgr_transport_find(const char *name)
@@ -172,6 +174,7 @@ static void qmgr_dest_feedback(struct qmgr_dest *d, bool ok, const char *reason)
 }
 
 static void qmgr_delivery_timeout(void *ctx);
+static void qmgr_delivery_retry(struct qmgr_delivery *dl);
 static void qmgr_dest_start_one(struct qmgr_dest *d);
 
 /* True when d has room for one more delivery: under its concurrency window
@@ -191,13 +194,17 @@ static void qmgr_dest_start_next(struct qmgr_dest *d)
         qmgr_dest_start_one(d);
 }
 
-static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply)
+/* keep: the agent offered the connection for another request. */
+static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply, bool keep)
 {
     struct qmgr_entry *e = dl->entry;
     struct qmgr_dest *d = e->dest;
     event_fd_del(dl->fd);
     event_timer_del(qmgr_delivery_timeout, dl);
-    close(dl->fd);
+    if (keep)
+        qmgr_conn_keep(d->tr, dl->fd);
+    else
+        close(dl->fd);
     sbuf_free(dl->in);
     d->active--;
     d->tr->active--;
@@ -248,13 +255,17 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
+    if (n <= 0 && dl->reused && sbuf_len(dl->in) == 0) {
+        qmgr_delivery_retry(dl);
+        return;
+    }
     if (n <= 0) {
         log_warn("%s: lost connection to delivery agent %s", dl->entry->msg->id, dl->entry->dest->tr->name);
-        qmgr_delivery_end(dl, NULL);
+        qmgr_delivery_end(dl, NULL, false);
         return;
     }
     if (sbuf_len(dl->in) + (size_t)n > 1024 * 1024) {
-        qmgr_delivery_end(dl, NULL);
+        qmgr_delivery_end(dl, NULL, false);
         return;
     }
     sbuf_append(dl->in, buf, (size_t)n);
@@ -266,7 +277,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
             log_warn("%s: malformed reply from delivery agent %s", dl->entry->msg->id,
                      dl->entry->dest->tr->name);
             attr_list_free(l);
-            qmgr_delivery_end(dl, NULL);
+            qmgr_delivery_end(dl, NULL, false);
             return;
         }
         if (r == 0)
@@ -280,7 +291,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
             if (proto == NULL || strcmp(proto, MAIL_PROTO_DELIVERY) != 0) {
                 log_warn("delivery agent %s: protocol mismatch", dl->entry->dest->tr->name);
                 attr_list_free(l);
-                qmgr_delivery_end(dl, NULL);
+                qmgr_delivery_end(dl, NULL, false);
                 return;
             }
             dl->greeted = true;
@@ -288,7 +299,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
             event_timer_add(qmgr_cfg.daemon_timeout, qmgr_delivery_timeout, dl);
             continue;
         }
-        qmgr_delivery_end(dl, l);
+        qmgr_delivery_end(dl, l, qmgr_conn_offered(sbuf_str(dl->in), sbuf_len(dl->in)));
         attr_list_free(l);
         return;
     }
@@ -320,7 +331,7 @@ static void qmgr_delivery_timeout(void *ctx)
         return;
     }
     log_warn("%s: delivery agent %s timed out", dl->entry->msg->id, tr->name);
-    qmgr_delivery_end(dl, NULL);
+    qmgr_delivery_end(dl, NULL, false);
 }
 
 /* On-demand connection caching (*_connection_cache_on_demand), decided as
@@ -343,14 +354,19 @@ static bool qmgr_dest_cache(struct qmgr_dest *d)
 }
 
 /* cache: the request may take and keep a cached connection
- * (DELIVER_REQ_F_CONN_CACHE). */
-static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
+ * (DELIVER_REQ_F_CONN_CACHE). fresh: open a new connection even when an
+ * agent's is kept. */
+static void qmgr_delivery_start(struct qmgr_entry *e, bool cache, bool fresh)
 {
     struct qmgr_dest *d = e->dest;
     struct qmgr_message *m = e->msg;
+    int fd = fresh ? -1 : qmgr_conn_take(d->tr);
+    bool reused = fd >= 0;
     struct sbuf *path = sbuf_new(128);
-    mail_service_path(path, MAIL_CLASS_PRIVATE, d->tr->name, false);
-    int fd = sock_unix_connect_nb(sbuf_str(path), 5);
+    if (!reused) {
+        mail_service_path(path, MAIL_CLASS_PRIVATE, d->tr->name, false);
+        fd = sock_unix_connect_nb(sbuf_str(path), 5);
+    }
     if (fd < 0) {
         struct sbuf *r = sbuf_new(128);
         sbuf_printf(r, "mail transport unavailable (%s: %s)", d->tr->name, strerror(errno));
@@ -410,15 +426,41 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache)
     dl->fd = fd;
     dl->in = sbuf_new(256);
     dl->started = event_now();
+    dl->reused = reused;
+    dl->greeted = reused;   /* the agent greeted after its last reply */
+    dl->cache = cache;
     d->active++;
     d->tr->active++;
     d->next_start = event_now() + d->tr->rate_delay;
+    if (r < 0 && reused) {
+        qmgr_delivery_retry(dl);
+        return;
+    }
     if (r < 0) {
-        qmgr_delivery_end(dl, NULL);
+        qmgr_delivery_end(dl, NULL, false);
         return;
     }
     event_fd_add(fd, EVENT_READ, qmgr_delivery_read, dl);
-    event_timer_add(QMGR_GREETING_TIMEOUT, qmgr_delivery_timeout, dl);
+    event_timer_add(reused ? qmgr_cfg.daemon_timeout : QMGR_GREETING_TIMEOUT,
+                    qmgr_delivery_timeout, dl);
+}
+
+/* A kept connection failed before any reply: the agent went away (reload,
+ * max_idle, stop) as the request went out, or died on it. The entry gets
+ * one new connection; what the agent marked done stays done, and a second
+ * failure takes the normal way (qmgr_delivery_end). */
+static void qmgr_delivery_retry(struct qmgr_delivery *dl)
+{
+    struct qmgr_entry *e = dl->entry;
+    bool cache = dl->cache;
+    event_fd_del(dl->fd);
+    event_timer_del(qmgr_delivery_timeout, dl);
+    close(dl->fd);
+    sbuf_free(dl->in);
+    e->dest->active--;
+    e->dest->tr->active--;
+    xfree(dl);
+    qmgr_delivery_start(e, cache, true);
 }
 
 /* Takes d's next entry and starts its delivery. The cache decision looks
@@ -428,7 +470,7 @@ static void qmgr_dest_start_one(struct qmgr_dest *d)
 {
     qmgr_dest_clog_warn(d);
     struct qmgr_entry *e = qmgr_dest_take(d);
-    qmgr_delivery_start(e, qmgr_dest_cache(d));
+    qmgr_delivery_start(e, qmgr_dest_cache(d), false);
 }
 
 void qmgr_schedule(void)

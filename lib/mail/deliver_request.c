@@ -19,6 +19,7 @@
 #include "mail_proto.h"
 #include "mail_queue.h"
 #include "qfile.h"
+#include "server.h"
 #include "soft_bounce.h"
 #include <fcntl.h>
 #include <sys/time.h>
@@ -311,7 +312,8 @@ struct deliver_request *deliver_request_read(struct stream *client, const char *
 
     stream_set_timeout(client, (int)cfg_time(P_IPC_TIMEOUT));
     l->max_count = 64 + 5 * DELIVER_RCPT_MAX;
-    int err = attr_send_proto(client, MAIL_PROTO_DELIVERY);
+    /* On a kept connection the greeting went out with the last reply. */
+    int err = server_client_sessions() == 0 ? attr_send_proto(client, MAIL_PROTO_DELIVERY) : 0;
     if (err == 0)
         err = attr_read(client, l);
     if (err != 0) {
@@ -341,9 +343,18 @@ out:
 
 int deliver_request_done(struct stream *client, struct deliver_request *r)
 {
-    int err = attr_send(client, DELIVER_ATTR_STATUS, r->deferred ? "1" : "0",
-                        DELIVER_ATTR_HOP_STATUS, sbuf_str(r->hop_status),
-                        DELIVER_ATTR_HOP_REASON, sbuf_str(r->hop_reason), (char *)NULL);
+    struct attr_list *l = attr_list_new();
+    attr_add(l, DELIVER_ATTR_STATUS, r->deferred ? "1" : "0");
+    attr_add(l, DELIVER_ATTR_HOP_STATUS, sbuf_str(r->hop_status));
+    attr_add(l, DELIVER_ATTR_HOP_REASON, sbuf_str(r->hop_reason));
+    int err = attr_put(client, l);
+    attr_list_free(l);
+    /* A greeting after the reply, in the same write, offers the client
+     * (qmgr) this connection for its next request. */
+    if (err == 0 && server_offer_next_session())
+        err = attr_put_proto(client, MAIL_PROTO_DELIVERY);
+    if (err == 0)
+        err = stream_flush(client);
     if (err != 0)
         log_warn("%s: send delivery reply: %s", r->queue_id, stream_strerror(err));
     deliver_request_free(r);

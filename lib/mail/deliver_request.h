@@ -149,7 +149,8 @@ struct deliver_request {
                                        * the status filter and soft_bounce */
 };
 
-/* Sends the greeting, reads one request from client and opens its queue
+/* Sends the greeting (on a new connection; on a kept one it went with the
+ * last reply), reads one request from client and opens its queue
  * file. Returns new (free with deliver_request_done() or _free()), or NULL
  * after logging why. relay is the default "relay=" text (borrowed);
  * filter is the agent's delivery status filter (borrowed; NULL: none),
@@ -167,7 +168,9 @@ struct deliver_request *deliver_request_parse(const struct attr_list *l, struct 
  * recipient offset names an R or D record. 0, or -1 with why filled. */
 int deliver_request_open(struct deliver_request *r, struct sbuf *why);
 
-/* Sends the reply (status, hop_status, hop_reason) and frees r. Returns 0 or
+/* Sends the reply (status, hop_status, hop_reason), followed in the same
+ * write by a new greeting when the skeleton can take another request on
+ * this connection (server_offer_next_session()), and frees r. Returns 0 or
  * a STREAM_E_* code (logged). */
 int deliver_request_done(struct stream *client, struct deliver_request *r);
 

@@ -57,6 +57,9 @@ static int srv_slot = -1;               /* status board slot (-b), -1 = pipe onl
 static bool srv_flow;                   /* -f: the in_flow_delay pipe follows */
 static long srv_in_flow_delay;          /* in_flow servers: the wait without a token */
 static struct master_board *srv_board;  /* the service's status board, mapped */
+static bool srv_in_session;             /* SINGLE: inside service() */
+static long srv_sessions;               /* SINGLE: sessions done on this connection */
+static bool srv_keep;                   /* SINGLE: another session offered to the client */
 
 const char *server_service_name(void)
 {
@@ -394,6 +397,88 @@ static int server_accept(int lfd)
     return fd;
 }
 
+/* SINGLE: how long a wait for a client may last before the service's
+ * idle() is due (at most a second, for the checks after each wake-up). */
+static int server_wait_ms(void)
+{
+    double due = srv_ops->idle_due ? srv_ops->idle_due() : -1;
+    return due >= 0 && due < 1.0 ? (int)(due * 1000) + 1 : 1000;
+}
+
+long server_client_sessions(void)
+{
+    return srv_sessions;
+}
+
+bool server_offer_next_session(void)
+{
+    if (srv_ops->model != SERVER_SINGLE || srv_standalone || !srv_in_session)
+        return false;
+    if (!srv_ops->resident && srv_max_use > 0 && srv_use_count + 1 >= srv_max_use)
+        return false;   /* this session is the last max_use allows */
+    if (srv_stop || srv_term || server_board_retired())
+        return false;
+    srv_keep = true;
+    return true;
+}
+
+/* Waits on a client that was offered another session: true when it has
+ * sent something (the next request), false when it closed the connection,
+ * the process is to stop, or max_idle passed. While waiting, the process
+ * stays busy for master and takes no new client; kept log lines and the
+ * service's idle() run as in the accept loop. A SIGTERM now ends the
+ * process at once, as it does one waiting in accept. */
+static bool server_wait_next_session(struct stream *s)
+{
+    int fd = stream_fd(s);
+    double since = event_now();
+    while (!srv_stop && !srv_term && !server_board_retired()) {
+        if (stream_pending(s) > 0)
+            return true;
+        int wait_ms = server_wait_ms();
+        int cut = log_idle(wait_ms);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n = poll(&p, 1, cut);
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0) {
+            ssize_t r = stream_read_ready(s);
+            if (r != 0)
+                return r > 0;
+            continue;
+        }
+        if (n == 0 && cut < wait_ms)
+            continue;   /* woken for kept log lines only */
+        if (n == 0 && srv_ops->idle)
+            srv_ops->idle();
+        if (server_master_gone()
+            || (srv_max_idle > 0 && event_now() - since >= (double)srv_max_idle))
+            return false;
+    }
+    return false;
+}
+
+/* Serves one connection: one session, and more while the service offers
+ * them (server_offer_next_session) and the client sends them. Each
+ * session counts as one use towards max_use. */
+static void server_single_client(struct stream *s)
+{
+    for (srv_sessions = 0;; srv_sessions++) {
+        srv_keep = false;
+        srv_in_session = true;
+        srv_ops->service(s);
+        srv_in_session = false;
+        srv_last_active = event_now();
+        if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
+            srv_stop = true;
+        if (srv_term || server_board_retired())
+            srv_stop = true;
+        if (srv_stop || srv_released || !srv_keep || !server_wait_next_session(s))
+            break;
+    }
+    srv_sessions = 0;
+}
+
 /*
  * One client at a time. All idle processes of a service wait on the same
  * listening sockets; with poll() every one of them woke for each new
@@ -416,10 +501,7 @@ static void server_single_loop(void)
     }
     server_status(1);
     while (!srv_stop) {
-        int wait_ms = 1000;
-        double due = srv_ops->idle_due ? srv_ops->idle_due() : -1;
-        if (due >= 0 && due * 1000 < wait_ms)
-            wait_ms = (int)(due * 1000) + 1;
+        int wait_ms = server_wait_ms();
         int cut = log_idle(wait_ms);
         int n = epoll_wait(ep, ev, srv_nlisten, cut);
         if (n < 0 && errno != EINTR)
@@ -440,13 +522,8 @@ static void server_single_loop(void)
             server_status(0);
             server_flow_take();
             struct stream *s = stream_open_nonblock(fd);
-            srv_ops->service(s);
+            server_single_client(s);
             stream_close(s);
-            srv_last_active = event_now();
-            if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
-                srv_stop = true;
-            if (srv_term || server_board_retired())
-                srv_stop = true;
             if (!srv_stop && !srv_released)
                 server_status(1);
             srv_released = 0;

@@ -4,7 +4,8 @@
  * Used by: every program that master starts.
  * Interface: server_main(), server_service_name(), server_program_name(),
  *            server_stop_soon(), server_release(), server_multi_done(),
- *            server_pass_attr().
+ *            server_pass_attr(), server_offer_next_session(),
+ *            server_client_sessions().
  * Notes: master runs a child as
  *          PROGRAM -n SERVICE -t TYPE [-u] [-c] [-s N] [-v] [-o name=value]... [args]
  *        with fd 3 = the service's status pipe and fds 4..4+N-1 = the
@@ -91,6 +92,16 @@ void server_stop_soon(void);
  * when this is the last client max_use allows. A SIGTERM from now until
  * the callback returns ends the process after it (not in the middle). */
 void server_release(void);
+/* SINGLE: called by a service as it answers its client's request. True
+ * when this process can serve another session on the same connection
+ * (not its last under max_use, not stopping): the service then tells its
+ * client so, and once service() returns, the skeleton waits on the
+ * connection and calls service() again when the client sends more (the
+ * delivery agents, whose client is qmgr; docs/ipc.md). False elsewhere. */
+bool server_offer_next_session(void);
+/* SINGLE: how many sessions this connection had before the current one
+ * (0 on a new connection, and when run by hand). */
+long server_client_sessions(void);
 /* True when master runs us with privilege separation (-u). */
 bool server_unprivileged(void);
 /* On a master.cf "pass" service: an attribute the sender gave with the

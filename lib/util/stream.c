@@ -185,11 +185,9 @@ static int stream_wait(struct stream *s, bool for_write)
     }
 }
 
-/* Refills the read buffer; returns bytes added or an error. */
-static ssize_t stream_fill(struct stream *s)
+/* Moves unread bytes to the front of the read buffer. */
+static void stream_compact(struct stream *s)
 {
-    if (s->err)
-        return s->err;
     if (s->rpos == s->rlen)
         s->rpos = s->rlen = 0;
     else if (s->rpos > 0) {
@@ -197,6 +195,44 @@ static ssize_t stream_fill(struct stream *s)
         s->rlen -= s->rpos;
         s->rpos = 0;
     }
+}
+
+/* One read into the buffer: the bytes added, 0 when none are there yet
+ * (*want_write: a TLS layer must write first), or STREAM_E_EOF / _IO. */
+static ssize_t stream_read_once(struct stream *s, bool *want_write)
+{
+    for (;;) {
+        *want_write = false;
+        ssize_t n = s->rd(s->ctx, s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, want_write);
+        if (n > 0) {
+            s->rlen += (size_t)n;
+            stream_earn(s, (size_t)n);
+            return n;
+        }
+        if (n == 0)
+            return s->err = STREAM_E_EOF;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno != EINTR)
+            return s->err = STREAM_E_IO;
+    }
+}
+
+ssize_t stream_read_ready(struct stream *s)
+{
+    bool want_write;
+    if (s->err)
+        return s->err;
+    stream_compact(s);
+    return stream_read_once(s, &want_write);
+}
+
+/* Refills the read buffer; returns bytes added or an error. */
+static ssize_t stream_fill(struct stream *s)
+{
+    if (s->err)
+        return s->err;
+    stream_compact(s);
     /* A reply to what was just sent is not there yet: wait for it, rather
      * than read, find nothing and then wait. Only on the plain socket (a TLS
      * layer may hold input that the socket does not show). */
@@ -208,19 +244,10 @@ static ssize_t stream_fill(struct stream *s)
             return s->err = w;
     }
     for (;;) {
-        bool want_write = false;
-        ssize_t n = s->rd(s->ctx, s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, &want_write);
-        if (n > 0) {
-            s->rlen += (size_t)n;
-            stream_earn(s, (size_t)n);
+        bool want_write;
+        ssize_t n = stream_read_once(s, &want_write);
+        if (n != 0)
             return n;
-        }
-        if (n == 0)
-            return s->err = STREAM_E_EOF;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return s->err = STREAM_E_IO;
         int w = stream_wait(s, want_write);
         if (w < 0)
             return s->err = w;

@@ -6,7 +6,7 @@
  *            stream_set_deadline(), stream_start_request(), stream_set_min_rate(), stream_spend(),
  *            stream_getline(), stream_read(), stream_getc(), stream_write(),
  *            stream_puts(), stream_printf(), stream_flush(), stream_error(),
- *            stream_set_io() (TLS plugs in here), stream_pending().
+ *            stream_set_io() (TLS plugs in here), stream_pending(), stream_read_ready().
  * Errors: a read or write that fails or passes its deadline sets a sticky
  *         error (STREAM_E_*); every later call fails fast.
  * Notes: reads and writes poll() with the stream timeout so a silent peer
@@ -72,6 +72,9 @@ int stream_error(const struct stream *s);
 const char *stream_strerror(int err);
 /* Bytes already buffered for reading (pipelining detection). */
 size_t stream_pending(const struct stream *s);
+/* Buffers what has arrived, without waiting: the bytes added, 0 when none
+ * had (or a TLS layer wants to write first), or STREAM_E_EOF / STREAM_E_IO. */
+ssize_t stream_read_ready(struct stream *s);
 
 /* Reads one line into out (replacing it), without the LF. Returns the line
  * length, or STREAM_E_EOF (no bytes at all), STREAM_E_TIMEOUT, STREAM_E_IO.

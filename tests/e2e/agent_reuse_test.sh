@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# agent_reuse_test.sh - qmgr keeps a delivery agent's connection for the
+# next request (docs/ipc.md "delivery", design-notes 27), against a real
+# instance whose mail goes to the discard agent:
+#   kept        after a delivery the agent still holds qmgr's connection
+#   reused      a second message goes over that same connection, same agent
+#   released    an idle connection is closed within a few seconds
+#   max_use     -o max_use=3 on the agent: no process serves more than three
+#               deliveries, however many came over one connection
+#   reload      "postfix reload" during a burst (agents that hold a kept
+#               connection exit): every message is delivered, none deferred
+. "$(dirname "$0")/lib.sh"
+pt_setup_users
+pt_instance
+cat >> "$PT_CONF/main.cf" <<EOM
+default_transport = discard
+EOM
+pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
+log_count() { grep -cE "$1" "$PT_T/maillog"; }
+# The discard agent's connected sockets on its service path: "PID INODE" lines.
+agent_socks() {
+    ss -xpn 2>/dev/null | awk -v p="$PT_T/spool/private/discard" '
+        $1 == "u_str" && $2 == "ESTAB" && $5 == p {
+            if (match($0, /"discard",pid=[0-9]+/)) {
+                s = substr($0, RSTART, RLENGTH); sub(/.*pid=/, "", s); print s, $6
+            }
+        }'
+}
+
+# ---- one message: delivered, and the agent still holds the connection ----
+r=$(pt_smtp_send a@example.org one@discard.example)
+pt_check accepted_one [ "$r" = "250 ok" ]
+pt_wait '[ "$(log_count "to=<one@discard.example>, .*status=sent")" -ge 1 ]' 15
+first=$(agent_socks)
+pt_check kept [ "$(grep -c . <<<"$first")" -eq 1 ]
+pid1=$(grep -E 'to=<one@discard.example>' "$PT_T/maillog" | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | head -1)
+pt_check kept_by_agent [ "${first%% *}" = "$pid1" ]
+
+# ---- a second message at once: same agent, same connection ----
+r=$(pt_smtp_send a@example.org two@discard.example)
+pt_wait '[ "$(log_count "to=<two@discard.example>, .*status=sent")" -ge 1 ]' 15
+pid2=$(grep -E 'to=<two@discard.example>' "$PT_T/maillog" | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | head -1)
+second=$(agent_socks)
+pt_check reused_agent [ "$pid2" = "$pid1" ]
+pt_check reused_connection [ "${second:-none}" = "${first:-empty}" ]
+
+# ---- idle: qmgr lets the connection go ----
+pt_wait '[ -z "$(agent_socks)" ]' 10
+pt_check released [ -z "$(agent_socks)" ]
+
+# ---- max_use counts deliveries, not connections ----
+sed -i 's/^\(discard .*discard\)$/\1 -o max_use=3/' "$PT_CONF/master.cf"
+pt_check max_use_line grep -q '^discard .* -o max_use=3$' "$PT_CONF/master.cf"
+pt_cmd postfix reload >/dev/null 2>&1
+sleep 1
+"$PT_BUILD/sbin/smtp-source" -s 1 -m 12 -f a@example.org -t burst@discard.example \
+    "127.0.0.1:$PT_PORT" >/dev/null 2>&1
+pt_wait '[ "$(log_count "to=<burst@discard.example>, .*status=sent")" -ge 12 ]' 30
+pt_check max_use_all_sent [ "$(log_count "to=<burst@discard.example>, .*status=sent")" -eq 12 ]
+most=$(grep -E 'to=<burst@discard.example>, .*status=sent' "$PT_T/maillog" \
+    | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | sort | uniq -c | sort -rn | awk 'NR==1{print $1}')
+pt_check max_use_per_process [ "${most:-99}" -le 3 ]
+
+# ---- reload during a burst: nothing lost, nothing deferred ----
+"$PT_BUILD/sbin/smtp-source" -s 5 -m 300 -f a@example.org -t reload@discard.example \
+    "127.0.0.1:$PT_PORT" >/dev/null 2>&1 &
+src=$!
+for i in 1 2 3; do sleep 0.4; pt_cmd postfix reload >/dev/null 2>&1; done
+wait "$src"
+pt_wait '[ "$(log_count "to=<reload@discard.example>, .*status=sent")" -ge 300 ]' 60
+pt_check reload_all_sent [ "$(log_count "to=<reload@discard.example>, .*status=sent")" -eq 300 ]
+pt_check reload_none_deferred [ "$(log_count "status=deferred|lost connection to delivery agent")" -eq 0 ]
+pt_wait_queue_empty 30
+pt_check reload_queue_empty [ "$(pt_queue_count)" -eq 0 ]
+pt_done

@@ -26,6 +26,7 @@ struct qmgr_transport {
     double unavail_until;       /* monotonic time; 0 = available */
     char *unavail_reason;
     int active;
+    int ungreeted;              /* deliveries on new connections no agent greeted yet */
     struct qmgr_conn *idle;     /* agent connections kept for the next request */
     struct qmgr_transport *next;
 };

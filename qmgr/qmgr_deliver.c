@@ -194,14 +194,27 @@ static void qmgr_dest_start_next(struct qmgr_dest *d)
         qmgr_dest_start_one(d);
 }
 
-/* keep: the agent offered the connection for another request. */
+/* Notes that dl's agent has greeted (or that dl ends before it did). */
+static void qmgr_delivery_greeted(struct qmgr_delivery *dl)
+{
+    if (!dl->greeted)
+        dl->entry->dest->tr->ungreeted--;
+    dl->greeted = true;
+}
+
+/* keep: the agent offered the connection for another request. It is kept
+ * only while no delivery of the transport waits for an agent to accept its
+ * new connection: with all the transport's processes busy (master.cf
+ * maxproc), the agent that just answered must go back to accepting, or
+ * that delivery would wait until the kept connection's idle time is up. */
 static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply, bool keep)
 {
     struct qmgr_entry *e = dl->entry;
     struct qmgr_dest *d = e->dest;
     event_fd_del(dl->fd);
     event_timer_del(qmgr_delivery_timeout, dl);
-    if (keep)
+    qmgr_delivery_greeted(dl);
+    if (keep && d->tr->ungreeted == 0)
         qmgr_conn_keep(d->tr, dl->fd);
     else
         close(dl->fd);
@@ -294,7 +307,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
                 qmgr_delivery_end(dl, NULL, false);
                 return;
             }
-            dl->greeted = true;
+            qmgr_delivery_greeted(dl);
             /* Once greeted, a delivery may take as long as $daemon_timeout. */
             event_timer_add(qmgr_cfg.daemon_timeout, qmgr_delivery_timeout, dl);
             continue;
@@ -320,6 +333,7 @@ static void qmgr_delivery_timeout(void *ctx)
         log_warn("transport %s: no delivery agent answered within %.0fs; mail for it stays queued",
                  tr->name, QMGR_GREETING_TIMEOUT);
         struct qmgr_entry *e = dl->entry;
+        qmgr_delivery_greeted(dl);
         event_fd_del(dl->fd);
         close(dl->fd);
         sbuf_free(dl->in);
@@ -428,6 +442,8 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache, bool fresh)
     dl->started = event_now();
     dl->reused = reused;
     dl->greeted = reused;   /* the agent greeted after its last reply */
+    if (!reused)
+        d->tr->ungreeted++;
     dl->cache = cache;
     d->active++;
     d->tr->active++;

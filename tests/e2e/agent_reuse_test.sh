@@ -9,6 +9,8 @@
 #               deliveries, however many came over one connection
 #   reload      "postfix reload" during a burst (agents that hold a kept
 #               connection exit): every message is delivered, none deferred
+#   maxproc 1   with one agent process, a delivery that waits for it on a new
+#               connection is not held up by the connection qmgr would keep
 . "$(dirname "$0")/lib.sh"
 pt_setup_users
 pt_instance
@@ -72,4 +74,18 @@ pt_check reload_all_sent [ "$(log_count "to=<reload@discard.example>, .*status=s
 pt_check reload_none_deferred [ "$(log_count "status=deferred|lost connection to delivery agent")" -eq 0 ]
 pt_wait_queue_empty 30
 pt_check reload_queue_empty [ "$(pt_queue_count)" -eq 0 ]
+
+# ---- one agent process: no delivery waits out a kept connection ----
+sed -i 's/^discard .*$/discard unix - - n - 1 discard/' "$PT_CONF/master.cf"
+pt_cmd postfix reload >/dev/null 2>&1
+sleep 1
+"$PT_BUILD/sbin/smtp-source" -s 5 -m 40 -f a@example.org -t one@proc.example \
+    "127.0.0.1:$PT_PORT" >/dev/null 2>&1
+pt_wait '[ "$(log_count "to=<one@proc.example>, .*status=sent")" -ge 40 ]' 60
+pt_check maxproc_one_all_sent [ "$(log_count "to=<one@proc.example>, .*status=sent")" -eq 40 ]
+slowest=$(grep -E 'to=<one@proc.example>, .*status=sent' "$PT_T/maillog" \
+    | sed -n 's/.* delay=\([0-9.]*\),.*/\1/p' | sort -n | tail -1)
+# Without the rule, deliveries queued up behind the 2 s idle time of each kept
+# connection (delays of 2, 4, 6 ... seconds).
+pt_check maxproc_one_no_stall awk -v d="${slowest:-99}" 'BEGIN { exit !(d < 1.5) }'
 pt_done

@@ -110,6 +110,8 @@ void qmgr_forget_dead(void);
 int qmgr_conn_take(struct qmgr_transport *tr);
 /* Keeps fd, whose agent offered another request, for tr's next delivery. */
 void qmgr_conn_keep(struct qmgr_transport *tr, int fd);
+/* Closes every connection kept for tr (their agents go back to accept). */
+void qmgr_conn_release(struct qmgr_transport *tr);
 /* True when rest (what came after an agent's reply) is exactly a new
  * delivery greeting: the agent offers the connection for another request. */
 bool qmgr_conn_offered(const char *rest, size_t len);

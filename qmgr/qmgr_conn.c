@@ -2,7 +2,8 @@
  * qmgr_conn.c - delivery agent connections kept for the next request
  *
  * Used by: qmgr_deliver.c.
- * Interface: qmgr_conn_take(), qmgr_conn_keep(), qmgr_conn_offered().
+ * Interface: qmgr_conn_take(), qmgr_conn_keep(), qmgr_conn_release(),
+ *            qmgr_conn_offered().
  * Errors: none reported: a kept connection that the agent closes (max_idle,
  *         reload, stop) is closed here too; one that fails as it is reused
  *         is qmgr_deliver.c's to retry.
@@ -70,6 +71,12 @@ static void qmgr_conn_expire(void *ctx)
     }
     if (tr->idle)
         event_timer_add(QMGR_CONN_IDLE, qmgr_conn_expire, tr);
+}
+
+void qmgr_conn_release(struct qmgr_transport *tr)
+{
+    while (tr->idle)
+        qmgr_conn_close(tr->idle);
 }
 
 int qmgr_conn_take(struct qmgr_transport *tr)

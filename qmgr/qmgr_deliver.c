@@ -202,11 +202,9 @@ static void qmgr_delivery_greeted(struct qmgr_delivery *dl)
     dl->greeted = true;
 }
 
-/* keep: the agent offered the connection for another request. It is kept
- * only while no delivery of the transport waits for an agent to accept its
- * new connection: with all the transport's processes busy (master.cf
- * maxproc), the agent that just answered must go back to accepting, or
- * that delivery would wait until the kept connection's idle time is up. */
+/* keep: the agent offered the connection for another request (kept for
+ * the transport's next delivery; qmgr_schedule() lets it go if it stays
+ * idle while a new connection waits for an agent). */
 static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply, bool keep)
 {
     struct qmgr_entry *e = dl->entry;
@@ -214,7 +212,7 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply,
     event_fd_del(dl->fd);
     event_timer_del(qmgr_delivery_timeout, dl);
     qmgr_delivery_greeted(dl);
-    if (keep && d->tr->ungreeted == 0)
+    if (keep)
         qmgr_conn_keep(d->tr, dl->fd);
     else
         close(dl->fd);
@@ -518,6 +516,13 @@ void qmgr_schedule(void)
             progress = true;
         }
     }
+    /* A kept connection left idle while a new one to its transport waits
+     * for an agent goes: with every process of the service busy (master.cf
+     * maxproc), its agent must go back to accepting, or that delivery
+     * would wait until the kept connection's idle time is up. */
+    for (struct qmgr_transport *t = qmgr_transports; t; t = t->next)
+        if (t->ungreeted > 0)
+            qmgr_conn_release(t);
 }
 
 void qmgr_forget_dead(void)

@@ -19,6 +19,14 @@ default_transport = discard
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
 log_count() { grep -cE "$1" "$PT_T/maillog"; }
+sent_count() { log_count "to=<$1>, .*status=sent"; }
+# burst SESSIONS COUNT RCPT: COUNT messages over SESSIONS parallel sessions.
+burst() {
+    "$PT_BUILD/sbin/smtp-source" -s "$1" -m "$2" -f a@example.org -t "$3" \
+        "127.0.0.1:$PT_PORT" >/dev/null 2>&1
+}
+# sent_field RCPT SED-EXPR: one value from each delivery log line to RCPT.
+sent_field() { grep -E "to=<$1>, .*status=sent" "$PT_T/maillog" | sed -n "$2"; }
 # The discard agent's connected sockets on its service path: "PID INODE" lines.
 agent_socks() {
     ss -xpn 2>/dev/null | awk -v p="$PT_T/spool/private/discard" '
@@ -32,16 +40,17 @@ agent_socks() {
 # ---- one message: delivered, and the agent still holds the connection ----
 r=$(pt_smtp_send a@example.org one@discard.example)
 pt_check accepted_one [ "$r" = "250 ok" ]
-pt_wait '[ "$(log_count "to=<one@discard.example>, .*status=sent")" -ge 1 ]' 15
+pt_wait '[ "$(sent_count one@discard.example)" -ge 1 ]' 15
 first=$(agent_socks)
 pt_check kept [ "$(grep -c . <<<"$first")" -eq 1 ]
-pid1=$(grep -E 'to=<one@discard.example>' "$PT_T/maillog" | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | head -1)
+AGENT_PID='s/.*postfix\/discard\[\([0-9]*\)\].*/\1/p'
+pid1=$(sent_field one@discard.example "$AGENT_PID" | head -1)
 pt_check kept_by_agent [ "${first%% *}" = "$pid1" ]
 
 # ---- a second message at once: same agent, same connection ----
 r=$(pt_smtp_send a@example.org two@discard.example)
-pt_wait '[ "$(log_count "to=<two@discard.example>, .*status=sent")" -ge 1 ]' 15
-pid2=$(grep -E 'to=<two@discard.example>' "$PT_T/maillog" | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | head -1)
+pt_wait '[ "$(sent_count two@discard.example)" -ge 1 ]' 15
+pid2=$(sent_field two@discard.example "$AGENT_PID" | head -1)
 second=$(agent_socks)
 pt_check reused_agent [ "$pid2" = "$pid1" ]
 pt_check reused_connection [ "${second:-none}" = "${first:-empty}" ]
@@ -55,22 +64,19 @@ sed -i 's/^\(discard .*discard\)$/\1 -o max_use=3/' "$PT_CONF/master.cf"
 pt_check max_use_line grep -q '^discard .* -o max_use=3$' "$PT_CONF/master.cf"
 pt_cmd postfix reload >/dev/null 2>&1
 sleep 1
-"$PT_BUILD/sbin/smtp-source" -s 1 -m 12 -f a@example.org -t burst@discard.example \
-    "127.0.0.1:$PT_PORT" >/dev/null 2>&1
-pt_wait '[ "$(log_count "to=<burst@discard.example>, .*status=sent")" -ge 12 ]' 30
-pt_check max_use_all_sent [ "$(log_count "to=<burst@discard.example>, .*status=sent")" -eq 12 ]
-most=$(grep -E 'to=<burst@discard.example>, .*status=sent' "$PT_T/maillog" \
-    | sed -n 's/.*postfix\/discard\[\([0-9]*\)\].*/\1/p' | sort | uniq -c | sort -rn | awk 'NR==1{print $1}')
+burst 1 12 burst@discard.example
+pt_wait '[ "$(sent_count burst@discard.example)" -ge 12 ]' 30
+pt_check max_use_all_sent [ "$(sent_count burst@discard.example)" -eq 12 ]
+most=$(sent_field burst@discard.example "$AGENT_PID" | sort | uniq -c | sort -rn | awk 'NR==1{print $1}')
 pt_check max_use_per_process [ "${most:-99}" -le 3 ]
 
 # ---- reload during a burst: nothing lost, nothing deferred ----
-"$PT_BUILD/sbin/smtp-source" -s 5 -m 300 -f a@example.org -t reload@discard.example \
-    "127.0.0.1:$PT_PORT" >/dev/null 2>&1 &
+burst 5 300 reload@discard.example &
 src=$!
 for i in 1 2 3; do sleep 0.4; pt_cmd postfix reload >/dev/null 2>&1; done
 wait "$src"
-pt_wait '[ "$(log_count "to=<reload@discard.example>, .*status=sent")" -ge 300 ]' 60
-pt_check reload_all_sent [ "$(log_count "to=<reload@discard.example>, .*status=sent")" -eq 300 ]
+pt_wait '[ "$(sent_count reload@discard.example)" -ge 300 ]' 60
+pt_check reload_all_sent [ "$(sent_count reload@discard.example)" -eq 300 ]
 pt_check reload_none_deferred [ "$(log_count "status=deferred|lost connection to delivery agent")" -eq 0 ]
 pt_wait_queue_empty 30
 pt_check reload_queue_empty [ "$(pt_queue_count)" -eq 0 ]
@@ -79,12 +85,10 @@ pt_check reload_queue_empty [ "$(pt_queue_count)" -eq 0 ]
 sed -i 's/^discard .*$/discard unix - - n - 1 discard/' "$PT_CONF/master.cf"
 pt_cmd postfix reload >/dev/null 2>&1
 sleep 1
-"$PT_BUILD/sbin/smtp-source" -s 5 -m 40 -f a@example.org -t one@proc.example \
-    "127.0.0.1:$PT_PORT" >/dev/null 2>&1
-pt_wait '[ "$(log_count "to=<one@proc.example>, .*status=sent")" -ge 40 ]' 60
-pt_check maxproc_one_all_sent [ "$(log_count "to=<one@proc.example>, .*status=sent")" -eq 40 ]
-slowest=$(grep -E 'to=<one@proc.example>, .*status=sent' "$PT_T/maillog" \
-    | sed -n 's/.* delay=\([0-9.]*\),.*/\1/p' | sort -n | tail -1)
+burst 5 40 one@proc.example
+pt_wait '[ "$(sent_count one@proc.example)" -ge 40 ]' 60
+pt_check maxproc_one_all_sent [ "$(sent_count one@proc.example)" -eq 40 ]
+slowest=$(sent_field one@proc.example 's/.* delay=\([0-9.]*\),.*/\1/p' | sort -n | tail -1)
 # Without the rule, deliveries queued up behind the 2 s idle time of each kept
 # connection (delays of 2, 4, 6 ... seconds).
 pt_check maxproc_one_no_stall awk -v d="${slowest:-99}" 'BEGIN { exit !(d < 1.5) }'

@@ -284,9 +284,6 @@ static long smtp_cache_getl(const char *props, const char *name)
 /* The conversation state of a cached connection. */
 static void smtp_cache_conn_props(struct smtp_conn *conn, const char *props, int fd)
 {
-    /* The session code takes every connection as non-blocking (ours are
-     * made so); make sure of it for one that came through scache. */
-    sock_set_nonblock(fd, true);
     memset(conn, 0, sizeof(*conn));
     conn->fd = fd;
     conn->reused = true;
@@ -356,7 +353,12 @@ static int smtp_cache_take(bool by_dest, const char *label, struct sbuf *props)
         }
         smtp_cache_flush();
     }
-    return scache_clnt_find(smtp_cache_clnt(), by_dest, label, props);
+    /* The session code takes every connection as non-blocking. Ours are
+     * made so (the one held here too); one from scache is made sure of. */
+    int fd = scache_clnt_find(smtp_cache_clnt(), by_dest, label, props);
+    if (fd >= 0)
+        sock_set_nonblock(fd, true);
+    return fd;
 }
 
 struct smtp_addr *smtp_cache_find_dest(const char *nexthop, const char *tag,

@@ -112,6 +112,8 @@ int qmgr_conn_take(struct qmgr_transport *tr);
 void qmgr_conn_keep(struct qmgr_transport *tr, int fd);
 /* Closes every connection kept for tr (their agents go back to accept). */
 void qmgr_conn_release(struct qmgr_transport *tr);
+/* True when l is a delivery agent's greeting (proto=delivery_v1). */
+bool qmgr_conn_is_greeting(const struct attr_list *l);
 /* True when rest (what came after an agent's reply) is exactly a new
  * delivery greeting: the agent offers the connection for another request. */
 bool qmgr_conn_offered(const char *rest, size_t len);

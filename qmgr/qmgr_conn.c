@@ -3,7 +3,7 @@
  *
  * Used by: qmgr_deliver.c.
  * Interface: qmgr_conn_take(), qmgr_conn_keep(), qmgr_conn_release(),
- *            qmgr_conn_offered().
+ *            qmgr_conn_is_greeting(), qmgr_conn_offered().
  * Errors: none reported: a kept connection that the agent closes (max_idle,
  *         reload, stop) is closed here too; one that fails as it is reused
  *         is qmgr_deliver.c's to retry.
@@ -104,15 +104,20 @@ void qmgr_conn_keep(struct qmgr_transport *tr, int fd)
     event_fd_add(fd, EVENT_READ, qmgr_conn_idle_read, c);
 }
 
+bool qmgr_conn_is_greeting(const struct attr_list *l)
+{
+    const char *proto = attr_get(l, "proto");
+    return proto != NULL && strcmp(proto, MAIL_PROTO_DELIVERY) == 0;
+}
+
 bool qmgr_conn_offered(const char *rest, size_t len)
 {
     if (len == 0)
         return false;
     struct attr_list *g = attr_list_new();
     size_t used = 0;
-    bool ok = attr_decode(rest, len, g, &used) > 0 && used == len && g->count == 1;
-    const char *proto = ok ? attr_get(g, "proto") : NULL;
-    ok = proto != NULL && strcmp(proto, MAIL_PROTO_DELIVERY) == 0;
+    bool ok = attr_decode(rest, len, g, &used) > 0 && used == len && g->count == 1
+              && qmgr_conn_is_greeting(g);
     attr_list_free(g);
     return ok;
 }

@@ -194,6 +194,29 @@ static void qmgr_dest_start_next(struct qmgr_dest *d)
         qmgr_dest_start_one(d);
 }
 
+/* The active queue file of e's message, opened to read, or -1. */
+static int qmgr_entry_file(const struct qmgr_entry *e)
+{
+    struct sbuf *path = sbuf_new(64);
+    mail_queue_path(path, MAIL_QUEUE_ACTIVE, e->msg->id);
+    int fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
+    sbuf_free(path);
+    return fd;
+}
+
+/* True when any of e's recipients is marked done in the queue file, or
+ * when the file cannot be read to tell. */
+static bool qmgr_entry_any_done(const struct qmgr_entry *e)
+{
+    int fd = qmgr_entry_file(e);
+    bool any = fd < 0;
+    for (size_t i = 0; i < e->nrcpt && !any; i++)
+        any = qfile_rcpt_is_done(fd, e->msg->env.rcpts[e->rcpt[i]].offset);
+    if (fd >= 0)
+        close(fd);
+    return any;
+}
+
 /* Notes that dl's agent has greeted (or that dl ends before it did). */
 static void qmgr_delivery_greeted(struct qmgr_delivery *dl)
 {
@@ -229,11 +252,7 @@ static void qmgr_delivery_end(struct qmgr_delivery *dl, struct attr_list *reply,
     if (reply == NULL) {
         /* Broken conversation: recipients the agent did not finish stay R. */
         qmgr_dest_feedback(d, false, "unknown mail transport error");
-        int fd = -1;
-        struct sbuf *path = sbuf_new(64);
-        mail_queue_path(path, MAIL_QUEUE_ACTIVE, e->msg->id);
-        fd = open(sbuf_str(path), O_RDONLY | O_CLOEXEC);
-        sbuf_free(path);
+        int fd = qmgr_entry_file(e);
         for (size_t i = 0; i < e->nrcpt; i++) {
             if (fd >= 0 && qfile_rcpt_is_done(fd, e->msg->env.rcpts[e->rcpt[i]].offset))
                 continue;
@@ -266,7 +285,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    if (n <= 0 && dl->reused && sbuf_len(dl->in) == 0) {
+    if (n <= 0 && dl->reused && sbuf_len(dl->in) == 0 && !qmgr_entry_any_done(dl->entry)) {
         qmgr_delivery_retry(dl);
         return;
     }
@@ -298,8 +317,7 @@ static void qmgr_delivery_read(int fd, int events, void *ctx)
         sbuf_free(dl->in);
         dl->in = rest;
         if (!dl->greeted) {
-            const char *proto = attr_get(l, "proto");
-            if (proto == NULL || strcmp(proto, MAIL_PROTO_DELIVERY) != 0) {
+            if (!qmgr_conn_is_greeting(l)) {
                 log_warn("delivery agent %s: protocol mismatch", dl->entry->dest->tr->name);
                 attr_list_free(l);
                 qmgr_delivery_end(dl, NULL, false);
@@ -365,6 +383,25 @@ static bool qmgr_dest_cache(struct qmgr_dest *d)
     return d->cache_on;
 }
 
+/* A new connection to tr's agents, or -1 with tr made unavailable for
+ * $transport_retry_time (logged; tr->unavail_reason says why). */
+static int qmgr_transport_connect(struct qmgr_transport *tr)
+{
+    struct sbuf *path = sbuf_new(128);
+    mail_service_path(path, MAIL_CLASS_PRIVATE, tr->name, false);
+    int fd = sock_unix_connect_nb(sbuf_str(path), 5);
+    if (fd < 0) {
+        struct sbuf *r = sbuf_new(128);
+        sbuf_printf(r, "mail transport unavailable (%s: %s)", tr->name, strerror(errno));
+        xfree(tr->unavail_reason);
+        tr->unavail_reason = sbuf_detach(r);
+        tr->unavail_until = event_now() + qmgr_cfg.transport_retry_time;
+        log_warn("connect to transport %s: %m", sbuf_str(path));
+    }
+    sbuf_free(path);
+    return fd;
+}
+
 /* cache: the request may take and keep a cached connection
  * (DELIVER_REQ_F_CONN_CACHE). fresh: open a new connection even when an
  * agent's is kept. */
@@ -374,23 +411,10 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache, bool fresh)
     struct qmgr_message *m = e->msg;
     int fd = fresh ? -1 : qmgr_conn_take(d->tr);
     bool reused = fd >= 0;
-    struct sbuf *path = sbuf_new(128);
-    if (!reused) {
-        mail_service_path(path, MAIL_CLASS_PRIVATE, d->tr->name, false);
-        fd = sock_unix_connect_nb(sbuf_str(path), 5);
-    }
-    if (fd < 0) {
-        struct sbuf *r = sbuf_new(128);
-        sbuf_printf(r, "mail transport unavailable (%s: %s)", d->tr->name, strerror(errno));
-        xfree(d->tr->unavail_reason);
-        d->tr->unavail_reason = sbuf_detach(r);
-        d->tr->unavail_until = event_now() + qmgr_cfg.transport_retry_time;
-        log_warn("connect to transport %s: %m", sbuf_str(path));
-        sbuf_free(path);
+    if (!reused && (fd = qmgr_transport_connect(d->tr)) < 0) {
         qmgr_entry_defer(e, "4.3.0", d->tr->unavail_reason);
         return;
     }
-    sbuf_free(path);
     struct attr_list *l = attr_list_new();
     attr_add(l, "queue_name", MAIL_QUEUE_ACTIVE);
     attr_add(l, "queue_id", m->id);
@@ -459,10 +483,12 @@ static void qmgr_delivery_start(struct qmgr_entry *e, bool cache, bool fresh)
                     qmgr_delivery_timeout, dl);
 }
 
-/* A kept connection failed before any reply: the agent went away (reload,
- * max_idle, stop) as the request went out, or died on it. The entry gets
- * one new connection; what the agent marked done stays done, and a second
- * failure takes the normal way (qmgr_delivery_end). */
+/* A kept connection failed before any reply, and the agent marked none of
+ * the entry's recipients done: it went away (reload, max_idle, stop) as
+ * the request went out, or died before any result. The entry gets one new
+ * connection; a second failure takes the normal way (qmgr_delivery_end).
+ * When the agent had finished some recipients, its failure takes that way
+ * at once, so that none of them goes out twice. */
 static void qmgr_delivery_retry(struct qmgr_delivery *dl)
 {
     struct qmgr_entry *e = dl->entry;

@@ -57,7 +57,6 @@ static int srv_slot = -1;               /* status board slot (-b), -1 = pipe onl
 static bool srv_flow;                   /* -f: the in_flow_delay pipe follows */
 static long srv_in_flow_delay;          /* in_flow servers: the wait without a token */
 static struct master_board *srv_board;  /* the service's status board, mapped */
-static bool srv_in_session;             /* SINGLE: inside service() */
 static long srv_sessions;               /* SINGLE: sessions done on this connection */
 static bool srv_keep;                   /* SINGLE: another session offered to the client */
 
@@ -397,12 +396,26 @@ static int server_accept(int lfd)
     return fd;
 }
 
-/* SINGLE: how long a wait for a client may last before the service's
- * idle() is due (at most a second, for the checks after each wake-up). */
-static int server_wait_ms(void)
+/* SINGLE: one wait for input, wait(ctx, ms) returning what poll() or
+ * epoll_wait() does. It lasts at most a second (the callers look at master
+ * and max_idle after each), less when kept log lines are due (log_idle) or
+ * when the service's idle() is: that runs here once its time has come. */
+static int server_wait(int (*wait)(void *ctx, int ms), void *ctx)
 {
     double due = srv_ops->idle_due ? srv_ops->idle_due() : -1;
-    return due >= 0 && due < 1.0 ? (int)(due * 1000) + 1 : 1000;
+    int wait_ms = due >= 0 && due < 1.0 ? (int)(due * 1000) + 1 : 1000;
+    int cut = log_idle(wait_ms);
+    int n = wait(ctx, cut);
+    if (n == 0 && cut >= wait_ms && srv_ops->idle)
+        srv_ops->idle();
+    return n;
+}
+
+/* server_wait() on one descriptor (a kept client). */
+static int server_poll_in(void *ctx, int ms)
+{
+    struct pollfd p = { .fd = *(const int *)ctx, .events = POLLIN };
+    return poll(&p, 1, ms);
 }
 
 long server_client_sessions(void)
@@ -412,7 +425,7 @@ long server_client_sessions(void)
 
 bool server_offer_next_session(void)
 {
-    if (srv_ops->model != SERVER_SINGLE || srv_standalone || !srv_in_session)
+    if (srv_ops->model != SERVER_SINGLE || srv_standalone)
         return false;
     if (!srv_ops->resident && srv_max_use > 0 && srv_use_count + 1 >= srv_max_use)
         return false;   /* this session is the last max_use allows */
@@ -435,10 +448,7 @@ static bool server_wait_next_session(struct stream *s)
     while (!srv_stop && !srv_term && !server_board_retired()) {
         if (stream_pending(s) > 0)
             return true;
-        int wait_ms = server_wait_ms();
-        int cut = log_idle(wait_ms);
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int n = poll(&p, 1, cut);
+        int n = server_wait(server_poll_in, &fd);
         if (n < 0 && errno != EINTR)
             return false;
         if (n > 0) {
@@ -447,10 +457,6 @@ static bool server_wait_next_session(struct stream *s)
                 return r > 0;
             continue;
         }
-        if (n == 0 && cut < wait_ms)
-            continue;   /* woken for kept log lines only */
-        if (n == 0 && srv_ops->idle)
-            srv_ops->idle();
         if (server_master_gone()
             || (srv_max_idle > 0 && event_now() - since >= (double)srv_max_idle))
             return false;
@@ -465,9 +471,7 @@ static void server_single_client(struct stream *s)
 {
     for (srv_sessions = 0;; srv_sessions++) {
         srv_keep = false;
-        srv_in_session = true;
         srv_ops->service(s);
-        srv_in_session = false;
         srv_last_active = event_now();
         if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
             srv_stop = true;
@@ -477,6 +481,19 @@ static void server_single_client(struct stream *s)
             break;
     }
     srv_sessions = 0;
+}
+
+/* server_wait() on the listeners' epoll instance. */
+struct server_listen_wait {
+    int ep;
+    struct epoll_event *ev;
+    int max;
+};
+
+static int server_epoll_in(void *ctx, int ms)
+{
+    struct server_listen_wait *w = ctx;
+    return epoll_wait(w->ep, w->ev, w->max, ms);
 }
 
 /*
@@ -500,16 +517,11 @@ static void server_single_loop(void)
             log_fatal("epoll_ctl: %m");
     }
     server_status(1);
+    struct server_listen_wait lw = { ep, ev, srv_nlisten };
     while (!srv_stop) {
-        int wait_ms = server_wait_ms();
-        int cut = log_idle(wait_ms);
-        int n = epoll_wait(ep, ev, srv_nlisten, cut);
+        int n = server_wait(server_epoll_in, &lw);
         if (n < 0 && errno != EINTR)
             log_fatal("epoll_wait: %m");
-        if (n == 0 && cut < wait_ms)
-            continue;   /* woken for kept log lines only (log_idle) */
-        if (n == 0 && srv_ops->idle)
-            srv_ops->idle();
         if (server_master_gone() || server_idle_expired())
             break;
         for (int k = 0; k < n && !srv_stop; k++) {

@@ -4,6 +4,9 @@
 # instance whose mail goes to the discard agent:
 #   kept        after a delivery the agent still holds qmgr's connection
 #   reused      a second message goes over that same connection, same agent
+#   retry       the agent holding the kept connection is stopped, takes the
+#               next request there and is killed before it answers: the
+#               message goes out once more on a new connection, not deferred
 #   released    an idle connection is closed within a few seconds
 #   max_use     -o max_use=3 on the agent: no process serves more than three
 #               deliveries, however many came over one connection
@@ -54,6 +57,22 @@ pid2=$(sent_field two@discard.example "$AGENT_PID" | head -1)
 second=$(agent_socks)
 pt_check reused_agent [ "$pid2" = "$pid1" ]
 pt_check reused_connection [ "${second:-none}" = "${first:-empty}" ]
+
+# ---- the kept connection's agent dies with the request unread: one retry ----
+r=$(pt_smtp_send a@example.org prime@discard.example)
+pt_wait '[ "$(sent_count prime@discard.example)" -ge 1 ]' 15
+holder=$(sent_field prime@discard.example "$AGENT_PID" | head -1)
+pt_check retry_holder_kept [ "$(agent_socks | awk '{print $1}')" = "${holder:-none}" ]
+kill -STOP "$holder"
+r=$(pt_smtp_send a@example.org retry@discard.example)
+sleep 1
+# Still waiting: the request went over the stopped agent's connection.
+pt_check retry_request_on_kept_connection [ "$(sent_count retry@discard.example)" -eq 0 ]
+kill -KILL "$holder"
+pt_wait '[ "$(sent_count retry@discard.example)" -ge 1 ]' 15
+pt_check retry_sent_once [ "$(sent_count retry@discard.example)" -eq 1 ]
+pt_check retry_by_another_agent [ "$(sent_field retry@discard.example "$AGENT_PID")" != "$holder" ]
+pt_check retry_not_deferred [ "$(log_count "status=deferred|lost connection to delivery agent")" -eq 0 ]
 
 # ---- idle: qmgr lets the connection go ----
 pt_wait '[ -z "$(agent_socks)" ]' 10

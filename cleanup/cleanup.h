@@ -156,6 +156,8 @@ struct cleanup_state {
     char *hbc_filter;           /* FILTER action */
     char *hbc_redirect;         /* REDIRECT action */
     bool hbc_logged;            /* HOLD/DISCARD came with their own log line */
+    bool keep_asked;            /* the client keeps the connection for its next
+                                 * message when offered (cleanup_clnt.h) */
     time_t arrival;
     /* DKIM signing (cleanup_dkim.c) */
     struct dkim_msg *dkim;

@@ -41,11 +41,18 @@
 #include "server.h"
 #include <sys/time.h>
 
-static void cleanup_reply(struct stream *client, int status, const char *reason)
+/* The verdict. A client that asked to keep the connection is offered the
+ * next session in the same reply when this process can serve one; true
+ * then (the skeleton waits on the connection once the callback is done). */
+static bool cleanup_reply(struct cleanup_state *st, struct stream *client, int status,
+                          const char *reason)
 {
     char sbuf_status[16];
+    bool more = st->keep_asked && server_offer_next_session();
     snprintf(sbuf_status, sizeof(sbuf_status), "%d", status);
-    attr_send(client, "status", sbuf_status, "reason", reason, (char *)NULL);
+    attr_send(client, "status", sbuf_status, "reason", reason,
+              more ? CLEANUP_ATTR_MORE : (char *)NULL, "1", (char *)NULL);
+    return more;
 }
 
 /* Moves the file to hold/ while it is still incomplete, so that qmgr never
@@ -79,8 +86,8 @@ static const char *cleanup_commit(struct cleanup_state *st, struct stream *clien
             mail_queue_remove(MAIL_QUEUE_HOLD, st->queue_id);
         return NULL;
     }
-    cleanup_reply(client, 0, "");
-    server_release();   /* the rest (log, qmgr trigger) needs no client */
+    if (!cleanup_reply(st, client, 0, ""))
+        server_release();   /* the rest (log, qmgr trigger) needs no client */
     if (hold) {
         if (!st->hbc_logged)
             log_info("%s: hold: message held by request", st->queue_id);
@@ -114,7 +121,7 @@ static void cleanup_final(struct cleanup_state *st, struct stream *client)
         }
         if (qfile_writer_flush(st->w) == 0 && cleanup_bounce(st, dsn, why) == 0) {
             mail_queue_remove(MAIL_QUEUE_INCOMING, st->queue_id);
-            cleanup_reply(client, 0, "");
+            cleanup_reply(st, client, 0, "");
             return;
         }
         st->errs = 0;
@@ -124,7 +131,7 @@ static void cleanup_final(struct cleanup_state *st, struct stream *client)
         if (!st->hbc_logged)
             log_info("%s: discard: message discarded by request", st->queue_id);
         mail_queue_remove(MAIL_QUEUE_INCOMING, st->queue_id);
-        cleanup_reply(client, 0, "");
+        cleanup_reply(st, client, 0, "");
         return;
     }
     if (!st->errs && cleanup_commit(st, client) != NULL)
@@ -132,7 +139,7 @@ static void cleanup_final(struct cleanup_state *st, struct stream *client)
     /* Answer before removing: a client whose cleanup dies in between then
      * finds an incomplete file, never an empty queue it would take for
      * "queued and already delivered" (cleanup_clnt.c). */
-    cleanup_reply(client, st->errs, sbuf_str(st->reason));
+    cleanup_reply(st, client, st->errs, sbuf_str(st->reason));
     mail_queue_remove(MAIL_QUEUE_INCOMING, st->queue_id);
 }
 
@@ -180,6 +187,7 @@ static int cleanup_greet(struct cleanup_state *st, struct stream *client)
         log_warn("%s: client sent no flags", st->queue_id);
         goto out;
     }
+    st->keep_asked = attr_get(req, CLEANUP_ATTR_KEEP) != NULL;
     /* receive_override_options of this cleanup service (-o) apply too. */
     st->flags = (int)flags & ~cleanup_cfg.override_mask;
     st->checks = (st->flags & CLEANUP_FLAG_HEADER_CHECKS) != 0;
@@ -259,6 +267,7 @@ static void cleanup_pre_jail(void)
 static const struct server_ops cleanup_ops = {
     .model = SERVER_SINGLE,
     .in_flow = true,
+    .keep_idle = CLEANUP_KEEP_IDLE,
     .pre_jail = cleanup_pre_jail,
     .service = cleanup_service,
 };

@@ -97,8 +97,10 @@ void master_service_watch(struct master_service *svc)
         && !svc->throttled && strcmp(svc->type, "inet") == 0)
         master_service_stress(svc);
 
-    bool want = svc->nlisten > 0 && svc->avail == 0 && !svc->throttled &&
-                (svc->maxproc == 0 || svc->total < svc->maxproc);
+    bool full = svc->maxproc > 0 && svc->total >= svc->maxproc;
+    if (svc->board)
+        __atomic_store_n(&svc->board->full, (uint32_t)full, __ATOMIC_SEQ_CST);
+    bool want = svc->nlisten > 0 && svc->avail == 0 && !svc->throttled && !full;
     if (want == svc->watching)
         return;
     for (int i = 0; i < svc->nlisten; i++) {

@@ -62,6 +62,7 @@ static void smtpd_pre_jail(void)
     struct smtpd_config *c = &smtpd_cfg;
     smtpd_limits_init();
     smtpd_notify_init();
+    cleanup_keep_connections(true);     /* one cleanup connection for many messages */
     c->myhostname = cfg_str(P_MYHOSTNAME);
     c->mail_name = cfg_str(P_MAIL_NAME);
     c->banner = xstrdup(cfg_str(P_SMTPD_BANNER));
@@ -644,6 +645,9 @@ static const struct server_ops smtpd_ops = {
     .model = SERVER_SINGLE,
     .pre_jail = smtpd_pre_jail,
     .service = smtpd_service,
+    /* Between clients, a kept cleanup connection is closed once too old. */
+    .idle_due = cleanup_kept_due,
+    .idle = cleanup_kept_idle,
 };
 
 int main(int argc, char **argv)

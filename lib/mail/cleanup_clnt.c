@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "attr.h"
 #include "config.h"
+#include "events.h"
 #include "log.h"
 #include "mail_proto.h"
 #include "mail_queue.h"
@@ -24,9 +25,18 @@ struct cleanup_clnt {
     bool failed;
     bool ended;
     bool greeting_pending;      /* cleanup_open_async(): greeting not read yet */
+    int flags;                  /* as sent, for cleanup_resend() */
+    struct sbuf *resend;        /* kept connection, greeting not read: all sent */
     int spool_fd;               /* >= 0: records go here (milters), not to cleanup */
     struct sbuf *spool_buf;     /* records not yet written to spool_fd */
 };
+
+/* cleanup_keep_connections(): the connection cleanup offered to keep. */
+static struct {
+    bool on;
+    struct stream *s;
+    double since;       /* when it was kept */
+} cleanup_kept;
 
 /* Writes the spool buffer out; false on error. */
 static bool cleanup_spool_flush(struct cleanup_clnt *c)
@@ -162,30 +172,101 @@ int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local)
                : 0;
 }
 
+void cleanup_keep_connections(bool on)
+{
+    cleanup_kept.on = on;
+    if (!on)
+        cleanup_release();
+}
+
+void cleanup_release(void)
+{
+    stream_close(cleanup_kept.s);
+    cleanup_kept.s = NULL;
+}
+
+double cleanup_kept_due(void)
+{
+    if (cleanup_kept.s == NULL)
+        return -1;
+    double left = cleanup_kept.since + CLEANUP_KEEP_CLIENT_IDLE - event_now();
+    return left > 0 ? left : 0;
+}
+
+void cleanup_kept_idle(void)
+{
+    if (cleanup_kept_due() == 0)
+        cleanup_release();
+}
+
+/* The kept connection if it is fresh enough to use (cleanup closes one
+ * idle for CLEANUP_KEEP_IDLE), else NULL. */
+static struct stream *cleanup_take_kept(void)
+{
+    cleanup_kept_idle();
+    struct stream *s = cleanup_kept.s;
+    cleanup_kept.s = NULL;
+    return s;
+}
+
+static int cleanup_send_flags(struct stream *s, int flags)
+{
+    char fl[32];
+    snprintf(fl, sizeof(fl), "%d", flags);
+    return attr_send(s, "flags", fl, cleanup_kept.on ? CLEANUP_ATTR_KEEP : (char *)NULL, "1",
+                     (char *)NULL);
+}
+
 /* The flags go out at once: cleanup sends its greeting (protocol, queue
- * ID) without waiting for anything, and the flags are what it reads next. */
+ * ID) as soon as it has them, and reads the records next. */
 struct cleanup_clnt *cleanup_open_async(int flags)
 {
-    struct stream *s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, NULL);
+    struct stream *s = cleanup_kept.on ? cleanup_take_kept() : NULL;
+    bool kept = s != NULL;
+    if (!kept)
+        s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, NULL);
     if (s == NULL)
         return NULL;
     struct cleanup_clnt *c = xcalloc(1, sizeof(*c));
     c->s = s;
     c->spool_fd = -1;
     c->greeting_pending = true;
-    char fl[32];
-    snprintf(fl, sizeof(fl), "%d", flags);
-    if (attr_send(s, "flags", fl, (char *)NULL) < 0)
-        c->failed = true;
+    c->flags = flags;
+    if (kept)
+        c->resend = sbuf_new(1024);
+    if (cleanup_send_flags(s, flags) < 0)
+        c->failed = true;   /* on a kept connection, cleanup_greeting() resends */
     return c;
+}
+
+/* A kept connection that cleanup closed (idle, reload, a crash) as this
+ * message went out on it: cleanup promised nothing there, so the message
+ * starts again on a new connection with what was sent so far. 0, or -1. */
+static int cleanup_resend(struct cleanup_clnt *c)
+{
+    struct sbuf *sent = c->resend;
+    c->resend = NULL;
+    c->failed = false;
+    stream_close(c->s);
+    log_debug(1, "cleanup: kept connection gone; sending the message on a new one");
+    c->s = mail_connect(MAIL_CLASS_PUBLIC, MAIL_SERVICE_CLEANUP, NULL);
+    if (c->s == NULL || cleanup_send_flags(c->s, c->flags) < 0
+        || stream_write(c->s, sbuf_data(sent), sbuf_len(sent)) < 0)
+        c->failed = true;
+    sbuf_free(sent);
+    return c->failed ? -1 : 0;
 }
 
 int cleanup_greeting(struct cleanup_clnt *c)
 {
     if (!c->greeting_pending)
         return c->queue_id[0] ? 0 : -1;
+    int r = c->failed ? STREAM_E_IO : attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
+    if (r < 0 && r != ATTR_E_PROTO && c->resend && cleanup_resend(c) == 0)
+        r = attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
     c->greeting_pending = false;
-    int r = attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
+    sbuf_free(c->resend);
+    c->resend = NULL;
     if (r < 0) {
         log_warn("cleanup: bad or missing greeting (want %s): %s", MAIL_PROTO_CLEANUP,
                  r == ATTR_E_PROTO ? "protocol mismatch" : stream_strerror(r));
@@ -222,7 +303,7 @@ const char *cleanup_queue_id(const struct cleanup_clnt *c)
 
 int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len)
 {
-    if (c->failed)
+    if (c->failed && c->resend == NULL)
         return -1;
     if (type == REC_END)
         c->ended = true;
@@ -232,9 +313,18 @@ int cleanup_rec(struct cleanup_clnt *c, int type, const void *data, size_t len)
             c->failed = true;
         return c->failed ? -1 : 0;
     }
+    if (c->resend) {    /* kept connection, greeting not read (cleanup_resend) */
+        qfile_encode(c->resend, type, data, len);
+        if (sbuf_len(c->resend) > CLEANUP_RESEND_MAX) {
+            sbuf_free(c->resend);
+            c->resend = NULL;
+        }
+        if (c->failed)  /* the connection broke already: wait for the greeting */
+            return c->resend ? 0 : -1;
+    }
     if (qfile_put_stream(c->s, type, data, len) < 0)
         c->failed = true;
-    return c->failed ? -1 : 0;
+    return c->failed && c->resend == NULL ? -1 : 0;
 }
 
 int cleanup_recs(struct cleanup_clnt *c, int type, const char *str)
@@ -281,11 +371,13 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
         cleanup_rec(c, REC_XTRA, "", 0);
         cleanup_rec(c, REC_END, "", 0);
     }
-    if (c->greeting_pending && !c->failed)
+    if (c->greeting_pending && (!c->failed || c->resend))
         cleanup_greeting(c);    /* it comes before the verdict */
+    bool keep = false;
     /* The verdict comes after cleanup's fsync: wait for it, do not read
      * first and find nothing. */
-    stream_set_reply_wait(c->s, true);
+    if (!c->failed)
+        stream_set_reply_wait(c->s, true);
     if (!c->failed && stream_flush(c->s) == 0) {
         struct attr_list *l = attr_list_new();
         long st;
@@ -294,6 +386,7 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
             status = (int)st;
             if (reason)
                 sbuf_set(reason, attr_get_def(l, "reason", ""));
+            keep = cleanup_kept.on && attr_get(l, CLEANUP_ATTR_MORE) != NULL;
         } else if (r == STREAM_E_EOF || r == STREAM_E_IO) {
             /* cleanup died after reading the whole message. Whether the
              * message was queued is written in the queue itself: cleanup
@@ -309,7 +402,13 @@ int cleanup_finish(struct cleanup_clnt *c, struct sbuf *reason)
     }
     if (status == CLEANUP_STAT_WRITE && reason && sbuf_len(reason) == 0)
         sbuf_set(reason, "4.3.0 queue file write error");
-    stream_close(c->s);
+    if (keep && stream_pending(c->s) == 0) {
+        cleanup_release();
+        cleanup_kept.s = c->s;
+        cleanup_kept.since = event_now();
+    } else
+        stream_close(c->s);
+    sbuf_free(c->resend);
     xfree(c);
     return status;
 }
@@ -321,6 +420,7 @@ void cleanup_abort(struct cleanup_clnt *c)
     if (c->spool_fd >= 0)
         close(c->spool_fd);
     sbuf_free(c->spool_buf);
+    sbuf_free(c->resend);
     stream_close(c->s);
     xfree(c);
 }

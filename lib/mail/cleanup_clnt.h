@@ -2,7 +2,9 @@
  * cleanup_clnt.h - client side of the cleanup protocol (message injection)
  *
  * Used by: smtpd, pickup, bounce, local (forwarding), sendmail -bs paths.
- * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_open(), cleanup_open_async(),
+ * Interface: cleanup_input_flags(), cleanup_dkim_flags(), cleanup_keep_connections(),
+ *            cleanup_release(), cleanup_kept_due(), cleanup_kept_idle(),
+ *            cleanup_open(), cleanup_open_async(),
  *            cleanup_greeting(), cleanup_queue_id(), cleanup_rec(), cleanup_recf(),
  *            cleanup_line(), cleanup_finish(), cleanup_abort(),
  *            cleanup_spool_begin(), cleanup_spool_end(), cleanup_spooling().
@@ -34,6 +36,23 @@ int cleanup_dkim_flags(bool mynetworks, bool sasl, bool local);
 /* receive_override_has - is NAME (e.g. "no_milters") among this service's
  * receive_override_options? (Read on every call; services call it once.) */
 bool receive_override_has(const char *name);
+/* Keeping the connection (docs/ipc.md "cleanup"): from on = true, this
+ * process asks cleanup to keep each connection for its next message, and
+ * the next cleanup_open*() takes a kept one (if kept less than
+ * CLEANUP_KEEP_CLIENT_IDLE seconds ago) before it connects. Should cleanup
+ * have closed it meanwhile, the message is sent again on a new connection
+ * before its greeting is read: nothing is lost and the caller sees nothing
+ * (up to CLEANUP_RESEND_MAX bytes sent before the greeting; beyond, the
+ * message fails as on a broken connection). smtpd and pickup use it. */
+void cleanup_keep_connections(bool on);
+#define CLEANUP_RESEND_MAX 65536
+/* Closes the kept connection, if any. */
+void cleanup_release(void);
+/* Seconds until the kept connection is too old to use (0: now), or -1
+ * when none is kept; and the call that closes it then (a SINGLE server's
+ * idle_due and idle: server.h). */
+double cleanup_kept_due(void);
+void cleanup_kept_idle(void);
 /* Connects to cleanup, sends flags and reads its greeting (the queue ID).
  * Returns new, or NULL (logged). */
 struct cleanup_clnt *cleanup_open(int flags);

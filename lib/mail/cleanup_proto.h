@@ -27,6 +27,17 @@
  * the message is returned to its sender (CLEANUP_FLAG_BOUNCE) or refused. */
 #define CLEANUP_REC_REJECT '!'
 
+/* Keeping the connection (docs/ipc.md "cleanup"): a client that can use it
+ * for its next message sends CLEANUP_ATTR_KEEP with its flags; cleanup
+ * then adds CLEANUP_ATTR_MORE to its verdict when it will serve another
+ * message on the connection, waiting at most CLEANUP_KEEP_IDLE seconds for
+ * it. A client reuses a kept connection only within CLEANUP_KEEP_CLIENT_IDLE
+ * seconds, so it seldom finds one that cleanup has just closed. */
+#define CLEANUP_ATTR_KEEP "keep"
+#define CLEANUP_ATTR_MORE "more"
+#define CLEANUP_KEEP_IDLE 2.0
+#define CLEANUP_KEEP_CLIENT_IDLE 1.0
+
 #define CLEANUP_STAT_OK 0
 #define CLEANUP_STAT_BAD 0x1
 #define CLEANUP_STAT_WRITE 0x2

@@ -26,7 +26,8 @@ struct master_status {
 };
 
 /* The status board: one per service, read and written with atomic byte
- * accesses. master writes hiwater (slots in use are below it) and retire;
+ * accesses. master writes hiwater (slots in use are below it), watching,
+ * full and retire;
  * the child in a slot writes avail and used. Neither side trusts the other
  * side's fields beyond their meaning: a child bounds hiwater by the size of
  * its own mapping, and master reads only avail and used, as booleans, and
@@ -45,7 +46,9 @@ struct master_board {
     uint32_t watching;  /* master: it watches the listeners (no idle process
                          * known, below the process limit): it learns of the
                          * next client by itself */
-    uint32_t spare[14];
+    uint32_t full;      /* master: the service runs as many processes as its
+                         * master.cf maxproc allows */
+    uint32_t spare[13];
     struct master_board_slot slot[MASTER_BOARD_SLOTS];
 };
 

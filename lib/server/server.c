@@ -51,6 +51,7 @@ static int srv_clients;
 static pid_t srv_parent;
 static pid_t srv_pid;                   /* callbacks never fork, so it stays ours */
 static volatile sig_atomic_t srv_released;  /* server_release() called for this client */
+static volatile sig_atomic_t srv_answered;  /* another session offered: finish the callback */
 static volatile sig_atomic_t srv_term;      /* SIGTERM to be acted on by the loop */
 static struct attr_list *srv_pass_attrs;   /* type "pass": what the sender said */
 static int srv_slot = -1;               /* status board slot (-b), -1 = pipe only */
@@ -196,7 +197,7 @@ static void server_sigterm(int sig)
     /* A single-client process that has answered its client finishes the
      * follow-up first; an event-loop daemon with an on_exit hook (a cache
      * to write, statistics to log) leaves its loop and runs the hook. */
-    if (srv_released || (srv_ops->model != SERVER_SINGLE && srv_ops->on_exit)) {
+    if (srv_released || srv_answered || (srv_ops->model != SERVER_SINGLE && srv_ops->on_exit)) {
         srv_term = 1;
         return;
     }
@@ -423,15 +424,32 @@ long server_client_sessions(void)
     return srv_sessions;
 }
 
+/* Could a new client of the service be served without waiting for this
+ * process: master may start another one (below the process limit), or
+ * another is idle. Without a board, yes. */
+static bool server_board_has_room(void)
+{
+    if (srv_board == NULL || !__atomic_load_n(&srv_board->full, __ATOMIC_SEQ_CST))
+        return true;
+    uint32_t hi = __atomic_load_n(&srv_board->hiwater, __ATOMIC_SEQ_CST);
+    if (hi > MASTER_BOARD_SLOTS)
+        hi = MASTER_BOARD_SLOTS;
+    for (uint32_t i = 0; i < hi; i++)
+        if ((int)i != srv_slot && __atomic_load_n(&srv_board->slot[i].avail, __ATOMIC_SEQ_CST))
+            return true;
+    return false;
+}
+
 bool server_offer_next_session(void)
 {
     if (srv_ops->model != SERVER_SINGLE || srv_standalone)
         return false;
     if (!srv_ops->resident && srv_max_use > 0 && srv_use_count + 1 >= srv_max_use)
         return false;   /* this session is the last max_use allows */
-    if (srv_stop || srv_term || server_board_retired())
+    if (srv_stop || srv_term || server_board_retired() || !server_board_has_room())
         return false;
     srv_keep = true;
+    srv_answered = 1;
     return true;
 }
 
@@ -445,6 +463,9 @@ static bool server_wait_next_session(struct stream *s)
 {
     int fd = stream_fd(s);
     double since = event_now();
+    double limit = srv_ops->keep_idle > 0 ? srv_ops->keep_idle : (double)srv_max_idle;
+    if (srv_max_idle > 0 && (double)srv_max_idle < limit)
+        limit = (double)srv_max_idle;
     while (!srv_stop && !srv_term && !server_board_retired()) {
         if (stream_pending(s) > 0)
             return true;
@@ -457,8 +478,7 @@ static bool server_wait_next_session(struct stream *s)
                 return r > 0;
             continue;
         }
-        if (server_master_gone()
-            || (srv_max_idle > 0 && event_now() - since >= (double)srv_max_idle))
+        if (server_master_gone() || (limit > 0 && event_now() - since >= limit))
             return false;
     }
     return false;
@@ -471,7 +491,10 @@ static void server_single_client(struct stream *s)
 {
     for (srv_sessions = 0;; srv_sessions++) {
         srv_keep = false;
+        if (srv_sessions > 0)
+            server_flow_take();     /* a token per session, as per client */
         srv_ops->service(s);
+        srv_answered = 0;
         srv_last_active = event_now();
         if (!srv_ops->resident && srv_max_use > 0 && ++srv_use_count >= srv_max_use)
             srv_stop = true;

@@ -66,6 +66,11 @@ struct server_ops {
      * the connection it kept to scache this way. */
     double (*idle_due)(void);
     void (*idle)(void);
+    /* SINGLE, optional: the longest wait, in seconds, for the next session
+     * on a connection this process offered one (server_offer_next_session);
+     * 0: max_idle. cleanup, whose clients keep the connection without
+     * closing it when idle, sets a few seconds. */
+    double keep_idle;
 };
 
 /* MULTI: a request callback may take client s over (watching its fd with
@@ -94,10 +99,14 @@ void server_stop_soon(void);
 void server_release(void);
 /* SINGLE: called by a service as it answers its client's request. True
  * when this process can serve another session on the same connection
- * (not its last under max_use, not stopping): the service then tells its
- * client so, and once service() returns, the skeleton waits on the
- * connection and calls service() again when the client sends more (the
- * delivery agents, whose client is qmgr; docs/ipc.md). False elsewhere. */
+ * (not its last under max_use, not stopping, and the service is not at
+ * its process limit with no other process idle, where a new client would
+ * wait for this one): the service then tells its client so, and once
+ * service() returns, the skeleton waits on the connection and calls
+ * service() again when the client sends more (the delivery agents, whose
+ * client is qmgr; cleanup, whose client is smtpd; docs/ipc.md). From a
+ * true answer until service() returns, a SIGTERM ends the process after
+ * the callback, as after server_release(). False elsewhere. */
 bool server_offer_next_session(void);
 /* SINGLE: how many sessions this connection had before the current one
  * (0 on a new connection, and when run by hand). */

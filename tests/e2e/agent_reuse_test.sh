@@ -21,24 +21,12 @@ cat >> "$PT_CONF/main.cf" <<EOM
 default_transport = discard
 EOM
 pt_start || { pt_fail start "instance did not start"; pt_done; exit 1; }
-log_count() { grep -cE "$1" "$PT_T/maillog"; }
-sent_count() { log_count "to=<$1>, .*status=sent"; }
-# burst SESSIONS COUNT RCPT: COUNT messages over SESSIONS parallel sessions.
-burst() {
-    "$PT_BUILD/sbin/smtp-source" -s "$1" -m "$2" -f a@example.org -t "$3" \
-        "127.0.0.1:$PT_PORT" >/dev/null 2>&1
-}
+log_count() { pt_log_count "$1"; }
+sent_count() { pt_log_count "to=<$1>, .*status=sent"; }
+burst() { pt_burst "$@"; }
 # sent_field RCPT SED-EXPR: one value from each delivery log line to RCPT.
 sent_field() { grep -E "to=<$1>, .*status=sent" "$PT_T/maillog" | sed -n "$2"; }
-# The discard agent's connected sockets on its service path: "PID INODE" lines.
-agent_socks() {
-    ss -xpn 2>/dev/null | awk -v p="$PT_T/spool/private/discard" '
-        $1 == "u_str" && $2 == "ESTAB" && $5 == p {
-            if (match($0, /"discard",pid=[0-9]+/)) {
-                s = substr($0, RSTART, RLENGTH); sub(/.*pid=/, "", s); print s, $6
-            }
-        }'
-}
+agent_socks() { pt_service_socks private/discard discard; }
 
 # ---- one message: delivered, and the agent still holds the connection ----
 r=$(pt_smtp_send a@example.org one@discard.example)
@@ -79,10 +67,7 @@ pt_wait '[ -z "$(agent_socks)" ]' 10
 pt_check released [ -z "$(agent_socks)" ]
 
 # ---- max_use counts deliveries, not connections ----
-sed -i 's/^\(discard .*discard\)$/\1 -o max_use=3/' "$PT_CONF/master.cf"
-pt_check max_use_line grep -q '^discard .* -o max_use=3$' "$PT_CONF/master.cf"
-pt_cmd postfix reload >/dev/null 2>&1
-sleep 1
+pt_check max_use_line pt_service_option discard "-o max_use=3"
 burst 1 12 burst@discard.example
 pt_wait '[ "$(sent_count burst@discard.example)" -ge 12 ]' 30
 pt_check max_use_all_sent [ "$(sent_count burst@discard.example)" -eq 12 ]
@@ -90,10 +75,7 @@ most=$(sent_field burst@discard.example "$AGENT_PID" | sort | uniq -c | sort -rn
 pt_check max_use_per_process [ "${most:-99}" -le 3 ]
 
 # ---- reload during a burst: nothing lost, nothing deferred ----
-burst 5 300 reload@discard.example &
-src=$!
-for i in 1 2 3; do sleep 0.4; pt_cmd postfix reload >/dev/null 2>&1; done
-wait "$src"
+pt_reload_burst 5 300 reload@discard.example
 pt_wait '[ "$(sent_count reload@discard.example)" -ge 300 ]' 60
 pt_check reload_all_sent [ "$(sent_count reload@discard.example)" -eq 300 ]
 pt_check reload_none_deferred [ "$(log_count "status=deferred|lost connection to delivery agent")" -eq 0 ]

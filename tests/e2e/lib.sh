@@ -197,6 +197,47 @@ pt_wait() {
 
 pt_wait_queue_empty() { pt_wait '[ "$(pt_queue_count)" -eq 0 ]' "${1:-30}"; }
 
+# pt_log_count ERE: lines of the instance's maillog that match.
+pt_log_count() { grep -cE "$1" "$PT_T/maillog"; }
+
+# pt_burst SESSIONS COUNT RCPT: COUNT messages from a@example.org over
+# SESSIONS parallel smtp-source sessions; smtp-source's exit status.
+pt_burst() {
+    "$PT_BUILD/sbin/smtp-source" -s "$1" -m "$2" -f a@example.org -t "$3" \
+        "127.0.0.1:$PT_PORT" >/dev/null 2>&1
+}
+
+# pt_service_option SERVICE TEXT: appends TEXT (e.g. "-o max_use=3") to the
+# master.cf line of SERVICE (a line that starts with it and ends with it as
+# the program), reloads and gives the reload a second; false when no such line.
+pt_service_option() {
+    sed -i "s/^\($1 .* $1\)\$/\1 $2/" "$PT_CONF/master.cf"
+    grep -q "^$1 .* $2\$" "$PT_CONF/master.cf" || return 1
+    pt_cmd postfix reload >/dev/null 2>&1
+    sleep 1
+}
+
+# pt_reload_burst SESSIONS COUNT RCPT: pt_burst while "postfix reload" runs
+# three times, 0.4 s apart; smtp-source's exit status.
+pt_reload_burst() {
+    local src i
+    pt_burst "$@" &
+    src=$!
+    for i in 1 2 3; do sleep 0.4; pt_cmd postfix reload >/dev/null 2>&1; done
+    wait "$src"
+}
+
+# pt_service_socks SOCKET PROGRAM: PROGRAM's connected sockets on the
+# instance's UNIX-domain SOCKET (e.g. private/discard), as "PID INODE" lines.
+pt_service_socks() {
+    ss -xpn 2>/dev/null | awk -v p="$PT_T/spool/$1" -v prog="$2" '
+        $1 == "u_str" && $2 == "ESTAB" && $5 == p {
+            if (match($0, "\"" prog "\",pid=[0-9]+")) {
+                s = substr($0, RSTART, RLENGTH); sub(/.*pid=/, "", s); print s, $6
+            }
+        }'
+}
+
 # pt_smtp_send FROM TO [TO...]: sends a small message with Python's smtplib,
 # prints the server's final reply ("250 ..."). Body from $PT_BODY if set.
 pt_smtp_send() {

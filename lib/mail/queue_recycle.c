@@ -225,16 +225,37 @@ static long queue_recycle_start(long n)
     return (long)randombytes_uniform((uint32_t)n);
 }
 
+/* Is a directory modification time old enough that any later change gets
+ * another? File systems stamp changes with a clock that may advance only
+ * once per timer tick (a few ms); one 50 ms old is settled. */
+static bool queue_recycle_settled(const struct timespec *mtime)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+        return false;
+    double age = (double)(now.tv_sec - mtime->tv_sec) + (double)(now.tv_nsec - mtime->tv_nsec) / 1e9;
+    return age >= 0.05;
+}
+
 /* A few slots first, from a random place; then the directory's listing,
  * also from a random place, which finds any pool file. A listing that
- * found none sends the next take straight to the directory: where the
- * pool stays empty (mail kept on hold, or never delivered), slot tries
- * would only add to the read. */
+ * found none sends the next take straight to the directory, and only when
+ * its modification time has changed since (a file put or taken): where the
+ * pool stays empty (mail kept on hold, or never delivered), that one stat
+ * replaces the slot tries and the read (open, stat, two reads, close per
+ * message on the ingest path). Only a settled time is trusted, so that a
+ * file put within the timestamp tick of the listing is not overlooked. */
 int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, long limit)
 {
     static bool was_empty;
+    static struct timespec empty_mtime;     /* the directory's, when found empty */
     struct queue_recycle_take_ctx c = { queue, id_out, old_size, -1 };
-    if (!was_empty && limit > 0) {
+    struct stat dir;
+    if (was_empty) {
+        if (stat(MAIL_QUEUE_RECYCLE, &dir) == 0 && dir.st_mtim.tv_sec == empty_mtime.tv_sec
+            && dir.st_mtim.tv_nsec == empty_mtime.tv_nsec)
+            return -1;
+    } else if (limit > 0) {
         long slot = queue_recycle_start(limit);
         struct sbuf *path = sbuf_new(32);
         for (int i = 0; i < QUEUE_RECYCLE_PROBES && i < limit && c.fd < 0; i++) {
@@ -248,12 +269,15 @@ int queue_recycle_take(const char *queue, struct sbuf *id_out, off_t *old_size, 
             return c.fd;
     }
     struct queue_recycle_list l = { .n = 0 };
+    bool dated = stat(MAIL_QUEUE_RECYCLE, &dir) == 0;    /* before the listing */
     mail_queue_dir_scan(MAIL_QUEUE_RECYCLE, queue_recycle_list_one, &l);
     int start = l.n > 0 ? (int)queue_recycle_start(l.n) : 0;
     for (int i = 0; i < l.n && c.fd < 0; i++)
         queue_recycle_take_one(&c, l.paths[(start + i) % l.n]);
     for (int i = 0; i < l.n; i++)
         free(l.paths[i]);
-    was_empty = l.n == 0;
+    was_empty = l.n == 0 && dated && queue_recycle_settled(&dir.st_mtim);
+    if (was_empty)
+        empty_mtime = dir.st_mtim;
     return c.fd;
 }

@@ -262,7 +262,9 @@ int cleanup_greeting(struct cleanup_clnt *c)
     if (!c->greeting_pending)
         return c->queue_id[0] ? 0 : -1;
     int r = c->failed ? STREAM_E_IO : attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
-    if (r < 0 && r != ATTR_E_PROTO && c->resend && cleanup_resend(c) == 0)
+    /* Only a connection that is gone (EOF, an error) is replaced: nothing
+     * sent on it can be queued there. A timeout fails as before. */
+    if ((r == STREAM_E_EOF || r == STREAM_E_IO) && c->resend && cleanup_resend(c) == 0)
         r = attr_expect_proto(c->s, MAIL_PROTO_CLEANUP);
     c->greeting_pending = false;
     sbuf_free(c->resend);

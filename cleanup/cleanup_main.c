@@ -204,6 +204,11 @@ static void cleanup_service(struct stream *client)
     struct timeval tv;
 
     stream_set_timeout(client, (int)cfg_time(P_IPC_TIMEOUT));
+    /* The records come after our greeting (smtpd sends them when its
+     * client's content arrives): wait for them rather than read, find
+     * nothing and then wait. On a kept connection the flags are read
+     * already, so this saves a call per message. */
+    stream_set_reply_wait(client, true);
     off_t old_size = 0;
     int fd = cleanup_cfg.recycle > 0
                  ? queue_recycle_take(MAIL_QUEUE_INCOMING, id, &old_size, cleanup_cfg.recycle)

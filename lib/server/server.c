@@ -98,18 +98,26 @@ const char *server_pass_attr(const char *name)
  * watches (to stop watching), else it need not. Every slot is stored before
  * it is scanned, so of two processes that go busy at once, the later scan
  * sees both stores. A stale "watching" costs master one wake-up at most. */
-static bool server_board_quiet(int avail)
+/* Is another process of the service idle (by the board)? */
+static bool server_board_other_idle(void)
 {
-    struct master_board_slot *me = &srv_board->slot[srv_slot];
-    if (!avail)
-        __atomic_store_n(&me->used, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&me->avail, (uint8_t)(avail != 0), __ATOMIC_SEQ_CST);
     uint32_t hi = __atomic_load_n(&srv_board->hiwater, __ATOMIC_SEQ_CST);
     if (hi > MASTER_BOARD_SLOTS)
         hi = MASTER_BOARD_SLOTS;    /* written by master; bounded all the same */
     for (uint32_t i = 0; i < hi; i++)
         if ((int)i != srv_slot && __atomic_load_n(&srv_board->slot[i].avail, __ATOMIC_SEQ_CST))
             return true;
+    return false;
+}
+
+static bool server_board_quiet(int avail)
+{
+    struct master_board_slot *me = &srv_board->slot[srv_slot];
+    if (!avail)
+        __atomic_store_n(&me->used, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&me->avail, (uint8_t)(avail != 0), __ATOMIC_SEQ_CST);
+    if (server_board_other_idle())
+        return true;
     bool watching = __atomic_load_n(&srv_board->watching, __ATOMIC_SEQ_CST) != 0;
     return avail ? !watching : watching;
 }
@@ -429,15 +437,8 @@ long server_client_sessions(void)
  * another is idle. Without a board, yes. */
 static bool server_board_has_room(void)
 {
-    if (srv_board == NULL || !__atomic_load_n(&srv_board->full, __ATOMIC_SEQ_CST))
-        return true;
-    uint32_t hi = __atomic_load_n(&srv_board->hiwater, __ATOMIC_SEQ_CST);
-    if (hi > MASTER_BOARD_SLOTS)
-        hi = MASTER_BOARD_SLOTS;
-    for (uint32_t i = 0; i < hi; i++)
-        if ((int)i != srv_slot && __atomic_load_n(&srv_board->slot[i].avail, __ATOMIC_SEQ_CST))
-            return true;
-    return false;
+    return srv_board == NULL || !__atomic_load_n(&srv_board->full, __ATOMIC_SEQ_CST)
+           || server_board_other_idle();
 }
 
 bool server_offer_next_session(void)
